@@ -1,0 +1,7 @@
+import type { Migration } from '../migrate.js';
+import * as m20261127090000 from './20261127090000_identity_and_catalog.js';
+
+/** Every migration, by timestamped name. Add new ones at the end; never edit a landed one. */
+export const migrations: Readonly<Record<string, Migration>> = {
+  '20261127090000_identity_and_catalog': m20261127090000,
+};

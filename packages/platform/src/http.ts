@@ -1,0 +1,101 @@
+import { randomUUID } from 'node:crypto';
+import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
+import { collectDefaultMetrics, Histogram, Registry } from 'prom-client';
+import type { Logger } from './log.js';
+
+export interface ObservabilityOptions {
+  service: string;
+  logger: Logger;
+  /** Throws when the service cannot serve (for example, the database is unreachable). */
+  ready: () => Promise<void>;
+}
+
+export interface Observability {
+  /** Assigns the request id, logs each request once it ends, records its duration. */
+  requestContext: RequestHandler;
+  /** `/healthz`, `/readyz` and `/metrics`. */
+  routes: express.Router;
+  registry: Registry;
+}
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/**
+ * Request ids, access logs, health checks and Prometheus metrics for one service.
+ * Each service has its own metric registry, so two services can share a process.
+ */
+export function createObservability(options: ObservabilityOptions): Observability {
+  const registry = new Registry();
+  registry.setDefaultLabels({ service: options.service });
+  collectDefaultMetrics({ register: registry });
+  const duration = new Histogram({
+    name: 'http_request_duration_seconds',
+    help: 'HTTP request duration by method, route and status',
+    labelNames: ['method', 'route', 'status'] as const,
+    buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10],
+    registers: [registry],
+  });
+
+  const requestContext: RequestHandler = (req, res, next) => {
+    const incoming = req.header('x-request-id');
+    const requestId = incoming && REQUEST_ID.test(incoming) ? incoming : randomUUID();
+    const log = options.logger.child({ requestId });
+    res.locals.requestId = requestId;
+    res.locals.log = log;
+    res.setHeader('x-request-id', requestId);
+    const started = process.hrtime.bigint();
+    res.on('finish', () => {
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      const route = (req.route?.path as string | undefined) ?? req.baseUrl ?? '';
+      duration.observe({ method: req.method, route: route || 'unmatched', status: String(res.statusCode) }, seconds);
+      if (req.path === '/healthz' || req.path === '/readyz' || req.path === '/metrics') return;
+      log.info(
+        { method: req.method, path: req.path, status: res.statusCode, ms: Math.round(seconds * 1e4) / 10 },
+        'request',
+      );
+    });
+    next();
+  };
+
+  const routes = express.Router();
+  routes.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+  routes.get('/readyz', async (_req, res) => {
+    try {
+      await options.ready();
+      res.json({ status: 'ready' });
+    } catch (error) {
+      logOf(res).warn({ err: error }, 'not ready');
+      res.status(503).json({ status: 'unavailable', reason: 'database unreachable' });
+    }
+  });
+  routes.get('/metrics', async (_req, res) => {
+    res.setHeader('content-type', registry.contentType);
+    res.send(await registry.metrics());
+  });
+  return { requestContext, routes, registry };
+}
+
+/** The request id that `requestContext` assigned. */
+export function requestIdOf(res: Response): string {
+  return (res.locals.requestId as string | undefined) ?? 'unknown';
+}
+
+/** The request's logger (carries the request id). */
+export function logOf(res: Response): Logger {
+  return res.locals.log as Logger;
+}
+
+/**
+ * Last-resort error handler: logs the error with its request id and answers 500 with
+ * the id only, never a stack trace.
+ */
+export function internalErrorHandler(body: (requestId: string) => unknown) {
+  return (error: unknown, _req: Request, res: Response, next: NextFunction) => {
+    if (res.headersSent) return next(error);
+    const requestId = requestIdOf(res);
+    logOf(res)?.error({ err: error }, 'unhandled error');
+    res.status(500).json(body(requestId));
+  };
+}

@@ -1,0 +1,27 @@
+export { type DevelopmentCredentials, ensureDevelopmentCredentials } from './bootstrap.js';
+export { ConfigError, flag, logLevel, parseEnvironment, port, postgresUrl } from './config.js';
+export { type Database, type DatabaseTarget, openDatabase } from './db/database.js';
+export { executeStatements, type Migration, type MigrationResult, migrateToLatest } from './db/migrate.js';
+export type * from './db/schema.js';
+export {
+  createObservability,
+  internalErrorHandler,
+  logOf,
+  type Observability,
+  type ObservabilityOptions,
+  requestIdOf,
+} from './http.js';
+export { createLogger, type Logger } from './log.js';
+export { hashPassword, randomSecret, SecretBox, verifyPassword } from './secrets.js';
+export {
+  ANONYMOUS,
+  authenticateToken,
+  bearerToken,
+  type CreatedApiToken,
+  createApiToken,
+  hashToken,
+  type NewApiToken,
+  type Principal,
+  platformOrganizations,
+  visibleOrganizations,
+} from './tokens.js';

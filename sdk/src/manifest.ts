@@ -1,0 +1,249 @@
+import { z } from 'zod';
+import { checkParameterSchema } from './json-schema.js';
+
+/**
+ * The provider manifest: everything the marketplace lists about a provider, its services
+ * and their plans. The OSB 2.17 catalog fields are a subset; ids are OSB ids and never
+ * change once published.
+ */
+
+const slug = z
+  .string()
+  .regex(/^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/, 'must be lowercase letters, digits and dashes (1-63)');
+
+// OSB ids: unique, stable, printable; a UUID is recommended.
+const osbId = z.string().regex(/^[A-Za-z0-9._:-]{1,255}$/, 'must be 1-255 of A-Z a-z 0-9 . _ : -');
+
+const url = z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' });
+
+const configVarName = z.string().regex(/^[A-Z][A-Z0-9_]{0,127}$/, 'must be UPPER_SNAKE_CASE (e.g. DATABASE_URL)');
+
+export const CATEGORIES = [
+  'databases',
+  'caches',
+  'ai-models',
+  'search',
+  'logging',
+  'monitoring',
+  'email',
+  'queues',
+  'other',
+] as const;
+export type Category = (typeof CATEGORIES)[number];
+
+export const LISTING_STATES = ['alpha', 'beta', 'ga', 'deprecated'] as const;
+export type ListingState = (typeof LISTING_STATES)[number];
+
+const jsonSchema = z.record(z.string(), z.unknown()).superRefine((schema, ctx) => {
+  for (const problem of checkParameterSchema(schema)) ctx.addIssue({ code: 'custom', message: problem });
+});
+
+const planSchemas = z
+  .object({
+    instance: z.object({ create: jsonSchema.optional(), update: jsonSchema.optional() }).strict().optional(),
+    binding: z.object({ create: jsonSchema.optional() }).strict().optional(),
+  })
+  .strict();
+
+const currency = z.string().regex(/^[a-z]{3}$/, 'must be a lowercase ISO 4217 code such as usd');
+
+export const planManifestSchema = z
+  .object({
+    id: osbId,
+    slug,
+    description: z.string().min(1).max(1000),
+    free: z.boolean().optional(),
+    price: z
+      .object({
+        /** Monthly price in minor units (cents); charged per second, capped at this per month. */
+        monthly: z.number().int().min(0),
+        currency: currency.default('usd'),
+        /** Metered prices, each per unit, in minor units of the currency. */
+        metered: z
+          .array(
+            z
+              .object({
+                unit: z.string().regex(/^[a-z0-9_]{1,64}$/, 'must be lowercase letters, digits and _ (e.g. 1k_tokens)'),
+                price: z.number().min(0),
+                description: z.string().max(200).optional(),
+              })
+              .strict(),
+          )
+          .default([]),
+      })
+      .strict()
+      .optional(),
+    bindable: z.boolean().optional(),
+    planUpdateable: z.boolean().optional(),
+    bindingRotatable: z.boolean().optional(),
+    maintenanceInfo: z
+      .object({
+        version: z.string().regex(/^\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?$/, 'must be semver'),
+        description: z.string().max(1000).optional(),
+      })
+      .strict()
+      .optional(),
+    /** Seconds the platform should keep polling an async operation before giving up. */
+    maximumPollingDuration: z.number().int().positive().optional(),
+    schemas: planSchemas.optional(),
+    visibility: z.enum(['public', 'private']).default('public'),
+    /** Organization slugs that may see a private plan. */
+    allowedOrganizations: z.array(slug).default([]),
+    regions: z.array(slug).optional(),
+    deprecated: z.boolean().default(false),
+    metadata: z.record(z.string(), z.unknown()).default({}),
+  })
+  .strict()
+  .superRefine((plan, ctx) => {
+    const free =
+      plan.free ?? (plan.price === undefined || (plan.price.monthly === 0 && plan.price.metered.length === 0));
+    if (free && plan.price && (plan.price.monthly > 0 || plan.price.metered.length > 0)) {
+      ctx.addIssue({ code: 'custom', path: ['free'], message: 'a free plan cannot have a price' });
+    }
+    if (!free && !plan.price) {
+      ctx.addIssue({ code: 'custom', path: ['price'], message: 'a paid plan (free: false) needs a price' });
+    }
+    if (plan.visibility === 'public' && plan.allowedOrganizations.length > 0) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['allowedOrganizations'],
+        message: 'only a private plan has an allow-list',
+      });
+    }
+  });
+
+export const serviceManifestSchema = z
+  .object({
+    id: osbId,
+    slug,
+    name: z.string().min(1).max(100),
+    description: z.string().min(1).max(2000),
+    category: z.enum(CATEGORIES),
+    tags: z.array(z.string().min(1).max(50)).max(20).default([]),
+    bindable: z.boolean(),
+    planUpdateable: z.boolean().default(false),
+    instancesRetrievable: z.boolean().default(false),
+    bindingsRetrievable: z.boolean().default(false),
+    allowContextUpdates: z.boolean().default(false),
+    requires: z.array(z.enum(['syslog_drain', 'route_forwarding', 'volume_mount'])).default([]),
+    documentationUrl: url.optional(),
+    /** The config vars an attachment sets, e.g. `DATABASE_URL`. */
+    configVars: z.array(configVarName).default([]),
+    regions: z.array(slug).default([]),
+    dashboardClient: z
+      .object({ id: z.string().min(1), secret: z.string().min(1), redirectUri: url.optional() })
+      .strict()
+      .optional(),
+    deprecated: z.boolean().default(false),
+    metadata: z.record(z.string(), z.unknown()).default({}),
+    plans: z.array(planManifestSchema).min(1, 'a service needs at least one plan'),
+  })
+  .strict()
+  .superRefine((service, ctx) => {
+    for (const i of duplicates(service.plans.map((p) => p.id))) {
+      ctx.addIssue({ code: 'custom', path: ['plans', i, 'id'], message: 'duplicate plan id' });
+    }
+    for (const i of duplicates(service.plans.map((p) => p.slug))) {
+      ctx.addIssue({ code: 'custom', path: ['plans', i, 'slug'], message: 'duplicate plan slug' });
+    }
+    service.plans.forEach((plan, i) => {
+      for (const region of plan.regions ?? []) {
+        if (service.regions.length > 0 && !service.regions.includes(region)) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['plans', i, 'regions'],
+            message: `region "${region}" is not one of the service's regions`,
+          });
+        }
+      }
+    });
+  });
+
+export const providerManifestSchema = z
+  .object({
+    slug,
+    name: z.string().min(1).max(100),
+    description: z.string().max(2000).default(''),
+    supportEmail: z.email().optional(),
+    supportUrl: url.optional(),
+    logoUrl: url.optional(),
+    listingState: z.enum(LISTING_STATES).default('alpha'),
+    /** Where the broker reaches the provider's OSB endpoint, and how it authenticates. */
+    osb: z
+      .object({
+        url,
+        /** `jwt`: SDK providers verify the broker's signed token. `basic`: plain OSB brokers. */
+        auth: z.enum(['jwt', 'basic']).default('jwt'),
+      })
+      .strict(),
+    services: z.array(serviceManifestSchema).min(1, 'a manifest needs at least one service'),
+  })
+  .strict()
+  .superRefine((manifest, ctx) => {
+    for (const i of duplicates(manifest.services.map((s) => s.id))) {
+      ctx.addIssue({ code: 'custom', path: ['services', i, 'id'], message: 'duplicate service id' });
+    }
+    for (const i of duplicates(manifest.services.map((s) => s.slug))) {
+      ctx.addIssue({ code: 'custom', path: ['services', i, 'slug'], message: 'duplicate service slug' });
+    }
+    const planIds = manifest.services.flatMap((s, si) => s.plans.map((p, pi) => ({ id: p.id, si, pi })));
+    duplicates(planIds.map((p) => p.id)).forEach((i) => {
+      const at = planIds[i];
+      if (at)
+        ctx.addIssue({ code: 'custom', path: ['services', at.si, 'plans', at.pi, 'id'], message: 'duplicate plan id' });
+    });
+  });
+
+/** A manifest as written by a provider (defaults optional). */
+export type ProviderManifestInput = z.input<typeof providerManifestSchema>;
+/** A validated manifest, defaults filled in. */
+export type ProviderManifest = z.output<typeof providerManifestSchema>;
+export type ServiceManifest = z.output<typeof serviceManifestSchema>;
+export type PlanManifest = z.output<typeof planManifestSchema>;
+
+/** One thing wrong with a manifest: where (a JSON path such as `services.0.plans.1.id`) and why. */
+export interface ManifestProblem {
+  path: string;
+  message: string;
+}
+
+export type ManifestValidation = { ok: true; manifest: ProviderManifest } | { ok: false; problems: ManifestProblem[] };
+
+/**
+ * Validates a manifest and lists every problem with its path, not just the first.
+ *
+ * @example
+ * const result = validateManifest(JSON.parse(text));
+ * if (!result.ok) for (const p of result.problems) console.error(`${p.path}: ${p.message}`);
+ */
+export function validateManifest(input: unknown): ManifestValidation {
+  const result = providerManifestSchema.safeParse(input);
+  if (result.success) return { ok: true, manifest: result.data };
+  return {
+    ok: false,
+    problems: result.error.issues.map((issue) => ({
+      path: issue.path.map(String).join('.') || '(root)',
+      message: issue.message,
+    })),
+  };
+}
+
+/** Whether a plan is free: declared, or no price at all. */
+export function isFreePlan(plan: PlanManifest): boolean {
+  return plan.free ?? (plan.price === undefined || (plan.price.monthly === 0 && plan.price.metered.length === 0));
+}
+
+/** The manifest's own JSON Schema (draft 2020-12), published with the API for editors and CI. */
+export function manifestJsonSchema(): Record<string, unknown> {
+  return z.toJSONSchema(providerManifestSchema, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
+}
+
+function duplicates(values: readonly string[]): number[] {
+  const seen = new Set<string>();
+  const indexes: number[] = [];
+  values.forEach((value, i) => {
+    if (seen.has(value)) indexes.push(i);
+    seen.add(value);
+  });
+  return indexes;
+}
