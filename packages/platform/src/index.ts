@@ -11,6 +11,7 @@ export {
   type ObservabilityOptions,
   requestIdOf,
 } from './http.js';
+export { ensureLocalEncryptionKeys } from './local.js';
 export { createLogger, type Logger } from './log.js';
 export { hashPassword, randomSecret, SecretBox, verifyPassword } from './secrets.js';
 export {

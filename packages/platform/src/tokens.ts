@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import type { Kysely, Transaction } from 'kysely';
+import { type Kysely, sql, type Transaction } from 'kysely';
 import type { DB, TokenKind } from './db/schema.js';
 
 type Executor = Kysely<DB> | Transaction<DB>;
@@ -102,6 +102,11 @@ export async function authenticateToken(db: Executor, token: string): Promise<Pr
       't.revoked_at',
       't.last_used_at',
       'o.slug as organization',
+      // One round trip per request: the platform's organizations come with the token.
+      sql<string[]>`array(
+        select po_o.slug from platform_organizations po
+        join organizations po_o on po_o.id = po.organization_id
+        where po.platform_id = t.platform_id order by po_o.slug)`.as('platform_organizations'),
     ])
     .where('t.token_hash', '=', hashToken(token))
     .executeTakeFirst();
@@ -129,7 +134,7 @@ export async function authenticateToken(db: Executor, token: string): Promise<Pr
         kind: 'platform',
         tokenId: row.id,
         platformId: row.platform_id as string,
-        organizations: await platformOrganizations(db, row.platform_id as string),
+        organizations: row.platform_organizations,
         scopes,
       };
   }
