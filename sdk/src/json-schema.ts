@@ -1,4 +1,4 @@
-import { Ajv, type AnySchema } from 'ajv';
+import { Ajv, type AnySchema, type ValidateFunction } from 'ajv';
 import { Ajv2019 } from 'ajv/dist/2019.js';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormatsModule from 'ajv-formats';
@@ -6,7 +6,14 @@ import addFormatsModule from 'ajv-formats';
 // ajv-formats is CommonJS with a default export.
 const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
 
-/** OSB caps each parameters schema at 64 kB. */
+const compiled = new WeakMap<object, ValidateFunction>();
+
+/**
+ * OSB caps each parameters schema at 64 kB.
+ *
+ * @example
+ * if (Buffer.byteLength(JSON.stringify(schema)) > MAX_SCHEMA_BYTES) throw new Error('schema too large');
+ */
 export const MAX_SCHEMA_BYTES = 64 * 1024;
 
 function compilerFor(schema: Record<string, unknown>): Ajv {
@@ -25,6 +32,10 @@ function compilerFor(schema: Record<string, unknown>): Ajv {
  * Checks that a plan's parameters schema is usable: valid JSON Schema, at most 64 kB,
  * and no `$ref` that leaves the document (OSB forbids external references).
  * Returns the problems, empty when it is fine.
+ *
+ * @example
+ * checkParameterSchema({ type: 'object', properties: { x: { $ref: 'https://example.com/s.json' } } });
+ * // ['$ref "https://example.com/s.json" points outside the schema; ...']
  */
 export function checkParameterSchema(schema: Record<string, unknown>): string[] {
   const problems: string[] = [];
@@ -43,7 +54,12 @@ export function checkParameterSchema(schema: Record<string, unknown>): string[] 
   return problems;
 }
 
-/** One parameter that failed validation: its JSON path (`/size`) and why. */
+/**
+ * One parameter that failed validation: its JSON path (`/size`) and why.
+ *
+ * @example
+ * const problems: ParameterProblem[] = validateParameters(schema, parameters);
+ */
 export interface ParameterProblem {
   path: string;
   message: string;
@@ -57,7 +73,12 @@ export interface ParameterProblem {
  * // [{ path: '/size', message: 'must be integer' }]
  */
 export function validateParameters(schema: Record<string, unknown>, parameters: unknown): ParameterProblem[] {
-  const validate = compilerFor(schema).compile(schema as AnySchema);
+  // Compiling costs far more than validating; a plan's schema object is compiled once.
+  let validate = compiled.get(schema);
+  if (!validate) {
+    validate = compilerFor(schema).compile(schema as AnySchema);
+    compiled.set(schema, validate);
+  }
   if (validate(parameters)) return [];
   return (validate.errors ?? []).map((error) => {
     const missing =

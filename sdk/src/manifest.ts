@@ -18,6 +18,12 @@ const url = z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' });
 
 const configVarName = z.string().regex(/^[A-Z][A-Z0-9_]{0,127}$/, 'must be UPPER_SNAKE_CASE (e.g. DATABASE_URL)');
 
+/**
+ * The marketplace categories a service can be listed under.
+ *
+ * @example
+ * const valid = (CATEGORIES as readonly string[]).includes(input.category);
+ */
 export const CATEGORIES = [
   'databases',
   'caches',
@@ -29,9 +35,27 @@ export const CATEGORIES = [
   'queues',
   'other',
 ] as const;
+/**
+ * One of {@link CATEGORIES}.
+ *
+ * @example
+ * const category: Category = 'databases';
+ */
 export type Category = (typeof CATEGORIES)[number];
 
+/**
+ * A provider's listing stage in the marketplace.
+ *
+ * @example
+ * for (const state of LISTING_STATES) console.log(state); // alpha, beta, ga, deprecated
+ */
 export const LISTING_STATES = ['alpha', 'beta', 'ga', 'deprecated'] as const;
+/**
+ * One of {@link LISTING_STATES}.
+ *
+ * @example
+ * const state: ListingState = 'beta';
+ */
 export type ListingState = (typeof LISTING_STATES)[number];
 
 const jsonSchema = z.record(z.string(), z.unknown()).superRefine((schema, ctx) => {
@@ -47,6 +71,12 @@ const planSchemas = z
 
 const currency = z.string().regex(/^[a-z]{3}$/, 'must be a lowercase ISO 4217 code such as usd');
 
+/**
+ * The zod schema of one plan in a manifest (camelCase; the OSB catalog is derived from it).
+ *
+ * @example
+ * const plan = planManifestSchema.parse({ id: 'p1', slug: 'hobby', description: 'Hobby' });
+ */
 export const planManifestSchema = z
   .object({
     id: osbId,
@@ -112,6 +142,12 @@ export const planManifestSchema = z
     }
   });
 
+/**
+ * The zod schema of one service in a manifest, with its plans.
+ *
+ * @example
+ * const result = serviceManifestSchema.safeParse(input.services[0]);
+ */
 export const serviceManifestSchema = z
   .object({
     id: osbId,
@@ -139,26 +175,39 @@ export const serviceManifestSchema = z
     plans: z.array(planManifestSchema).min(1, 'a service needs at least one plan'),
   })
   .strict()
-  .superRefine((service, ctx) => {
-    for (const i of duplicates(service.plans.map((p) => p.id))) {
-      ctx.addIssue({ code: 'custom', path: ['plans', i, 'id'], message: 'duplicate plan id' });
-    }
-    for (const i of duplicates(service.plans.map((p) => p.slug))) {
-      ctx.addIssue({ code: 'custom', path: ['plans', i, 'slug'], message: 'duplicate plan slug' });
-    }
-    service.plans.forEach((plan, i) => {
-      for (const region of plan.regions ?? []) {
-        if (service.regions.length > 0 && !service.regions.includes(region)) {
-          ctx.addIssue({
-            code: 'custom',
-            path: ['plans', i, 'regions'],
-            message: `region "${region}" is not one of the service's regions`,
-          });
-        }
+  .superRefine(
+    (service, ctx) => {
+      // Also runs when other fields are invalid (see `when`), so that every problem is listed:
+      // read the plans defensively.
+      const plans = service.plans.map((p) => (isRecord(p) ? p : {})) as Partial<PlanManifest>[];
+      for (const i of duplicates(plans.map((p) => String(p.id)))) {
+        ctx.addIssue({ code: 'custom', path: ['plans', i, 'id'], message: 'duplicate plan id' });
       }
-    });
-  });
+      for (const i of duplicates(plans.map((p) => String(p.slug)))) {
+        ctx.addIssue({ code: 'custom', path: ['plans', i, 'slug'], message: 'duplicate plan slug' });
+      }
+      const serviceRegions = Array.isArray(service.regions) ? service.regions : [];
+      plans.forEach((plan, i) => {
+        for (const region of Array.isArray(plan.regions) ? plan.regions : []) {
+          if (serviceRegions.length > 0 && !serviceRegions.includes(region)) {
+            ctx.addIssue({
+              code: 'custom',
+              path: ['plans', i, 'regions'],
+              message: `region "${region}" is not one of the service's regions`,
+            });
+          }
+        }
+      });
+    },
+    { when: (payload) => isRecord(payload.value) && Array.isArray(payload.value.plans) },
+  );
 
+/**
+ * The zod schema of a whole provider manifest. Prefer {@link validateManifest}, which lists every problem.
+ *
+ * @example
+ * const manifest = providerManifestSchema.parse(JSON.parse(text)); // throws on the first invalid manifest
+ */
 export const providerManifestSchema = z
   .object({
     slug,
@@ -179,34 +228,85 @@ export const providerManifestSchema = z
     services: z.array(serviceManifestSchema).min(1, 'a manifest needs at least one service'),
   })
   .strict()
-  .superRefine((manifest, ctx) => {
-    for (const i of duplicates(manifest.services.map((s) => s.id))) {
-      ctx.addIssue({ code: 'custom', path: ['services', i, 'id'], message: 'duplicate service id' });
-    }
-    for (const i of duplicates(manifest.services.map((s) => s.slug))) {
-      ctx.addIssue({ code: 'custom', path: ['services', i, 'slug'], message: 'duplicate service slug' });
-    }
-    const planIds = manifest.services.flatMap((s, si) => s.plans.map((p, pi) => ({ id: p.id, si, pi })));
-    duplicates(planIds.map((p) => p.id)).forEach((i) => {
-      const at = planIds[i];
-      if (at)
-        ctx.addIssue({ code: 'custom', path: ['services', at.si, 'plans', at.pi, 'id'], message: 'duplicate plan id' });
-    });
-  });
+  .superRefine(
+    (manifest, ctx) => {
+      const services = manifest.services.map((s) => (isRecord(s) ? s : {})) as Partial<ServiceManifest>[];
+      for (const i of duplicates(services.map((s) => String(s.id)))) {
+        ctx.addIssue({ code: 'custom', path: ['services', i, 'id'], message: 'duplicate service id' });
+      }
+      for (const i of duplicates(services.map((s) => String(s.slug)))) {
+        ctx.addIssue({ code: 'custom', path: ['services', i, 'slug'], message: 'duplicate service slug' });
+      }
+      // Plan ids are unique across services (a duplicate within one service is reported there).
+      const planIds = services.flatMap((s, si) =>
+        (Array.isArray(s.plans) ? s.plans : []).map((p, pi) => ({
+          id: String(isRecord(p) ? p.id : undefined),
+          si,
+          pi,
+        })),
+      );
+      duplicates(planIds.map((p) => p.id)).forEach((i) => {
+        const at = planIds[i];
+        const first = planIds.find((p) => p.id === at?.id);
+        if (at && first && first.si !== at.si)
+          ctx.addIssue({
+            code: 'custom',
+            path: ['services', at.si, 'plans', at.pi, 'id'],
+            message: 'duplicate plan id',
+          });
+      });
+    },
+    { when: (payload) => isRecord(payload.value) && Array.isArray(payload.value.services) },
+  );
 
-/** A manifest as written by a provider (defaults optional). */
+/**
+ * A manifest as written by a provider (defaults optional).
+ *
+ * @example
+ * const manifest: ProviderManifestInput = { slug: 'acme', name: 'Acme', osb: { url: 'http://127.0.0.1:4100' }, services: [...] };
+ */
 export type ProviderManifestInput = z.input<typeof providerManifestSchema>;
-/** A validated manifest, defaults filled in. */
+/**
+ * A validated manifest, defaults filled in.
+ *
+ * @example
+ * const manifest: ProviderManifest = provider.manifest;
+ * manifest.listingState; // 'alpha' when not set
+ */
 export type ProviderManifest = z.output<typeof providerManifestSchema>;
+/**
+ * A validated service, defaults filled in.
+ *
+ * @example
+ * const bindable = (service: ServiceManifest) => service.bindable || service.plans.some((p) => p.bindable);
+ */
 export type ServiceManifest = z.output<typeof serviceManifestSchema>;
+/**
+ * A validated plan, defaults filled in.
+ *
+ * @example
+ * provision: ({ plan }: { plan: PlanManifest }) => console.log(plan.slug, plan.maximumPollingDuration)
+ */
 export type PlanManifest = z.output<typeof planManifestSchema>;
 
-/** One thing wrong with a manifest: where (a JSON path such as `services.0.plans.1.id`) and why. */
+/**
+ * One thing wrong with a manifest: where (a JSON path such as `services.0.plans.1.id`) and why.
+ *
+ * @example
+ * const problems: ManifestProblem[] = validation.ok ? [] : validation.problems;
+ */
 export interface ManifestProblem {
   path: string;
   message: string;
 }
 
+/**
+ * The result of {@link validateManifest}: the manifest, or every problem.
+ *
+ * @example
+ * const validation: ManifestValidation = validateManifest(input);
+ * if (validation.ok) console.log(validation.manifest.slug);
+ */
 export type ManifestValidation = { ok: true; manifest: ProviderManifest } | { ok: false; problems: ManifestProblem[] };
 
 /**
@@ -236,6 +336,10 @@ export function isFreePlan(plan: PlanManifest): boolean {
 /** The manifest's own JSON Schema (draft 2020-12), published with the API for editors and CI. */
 export function manifestJsonSchema(): Record<string, unknown> {
   return z.toJSONSchema(providerManifestSchema, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 function duplicates(values: readonly string[]): number[] {

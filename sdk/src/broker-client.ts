@@ -1,0 +1,217 @@
+import { randomUUID } from 'node:crypto';
+
+/**
+ * One metered usage record; `idempotencyKey` makes re-sending it harmless.
+ *
+ * @example
+ * const record: UsageRecord = { idempotencyKey: 'req-42', instanceId, unit: '1k_tokens', quantity: 3, at: new Date().toISOString() };
+ */
+export interface UsageRecord {
+  idempotencyKey: string;
+  instanceId: string;
+  /** One of the plan's metered units, e.g. `1k_tokens`. */
+  unit: string;
+  quantity: number;
+  /** When the usage happened (ISO time). */
+  at: string;
+}
+
+/**
+ * Options of {@link createBrokerClient}.
+ *
+ * @example
+ * const options: BrokerClientOptions = { brokerUrl: 'http://127.0.0.1:4001', token, batchSize: 50 };
+ */
+export interface BrokerClientOptions {
+  /** The broker's public URL, e.g. `http://127.0.0.1:4001`. */
+  brokerUrl: string;
+  /** The provider's API token (`annex_provider_...`). */
+  token: string;
+  /** Records per usage request (default 100). */
+  batchSize?: number;
+  /** Queued usage is sent after this many milliseconds (default 1000); `flush()` sends at once. */
+  flushIntervalMs?: number;
+  /** Attempts per request on network errors, 429 and 5xx (default 5), with exponential backoff. */
+  maxAttempts?: number;
+  /** First backoff delay in milliseconds (default 200). */
+  backoffMs?: number;
+  /** Per-request timeout in milliseconds (default 10000). */
+  timeoutMs?: number;
+}
+
+/**
+ * The broker refused a callback (a 4xx other than 429), or it kept failing.
+ *
+ * @example
+ * await broker.pushConfig(id, config, 'rotation').catch((error) => {
+ *   if (error instanceof BrokerCallbackError && error.status === 404) forget(id);
+ * });
+ */
+export class BrokerCallbackError extends Error {
+  override readonly name = 'BrokerCallbackError';
+  constructor(
+    message: string,
+    readonly status: number | undefined,
+    readonly body: unknown,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * The typed client for the broker's provider callbacks.
+ *
+ * @example
+ * const broker: BrokerClient = createBrokerClient({ brokerUrl, token });
+ * if (!(await broker.checkAllowance(instanceId, '1k_tokens')).allowed) res.status(402).end();
+ */
+export interface BrokerClient {
+  /**
+   * Queues usage; sent in batches. The key defaults to a fresh UUID: pass your own (e.g. the
+   * request id that consumed the tokens) so a retry after a crash is not billed twice.
+   */
+  reportUsage(
+    record: Omit<UsageRecord, 'idempotencyKey' | 'at'> & { idempotencyKey?: string; at?: string | Date },
+  ): void;
+  /** Sends every queued usage record now; rejects when a batch could not be delivered (it stays queued). */
+  flush(): Promise<void>;
+  /** Pushes new config vars for an instance (credential rotation, a changed URL). */
+  pushConfig(instanceId: string, config: Record<string, string>, reason: string): Promise<void>;
+  /** Ends an async operation early, instead of waiting for the broker's next poll. */
+  completeOperation(operation: string, outcome: { state: 'succeeded' | 'failed'; description?: string }): Promise<void>;
+  /** Asks whether the instance's owner may consume more of `unit` (spend caps). */
+  checkAllowance(instanceId: string, unit: string): Promise<{ allowed: boolean; remaining?: number }>;
+  /** Flushes and stops the timer. */
+  close(): Promise<void>;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Creates the client for the broker's provider callbacks: metered usage (batched, retried,
+ * idempotent by key), config pushes, early completion of async operations, spend-cap checks.
+ *
+ * @example
+ * const broker = createBrokerClient({ brokerUrl: 'http://127.0.0.1:4001', token: process.env.ANNEX_PROVIDER_TOKEN! });
+ * broker.reportUsage({ instanceId, unit: '1k_tokens', quantity: 3, idempotencyKey: requestId });
+ * await broker.pushConfig(instanceId, { DATABASE_URL: newUrl }, 'credential rotation');
+ * await broker.close();
+ */
+export function createBrokerClient(options: BrokerClientOptions): BrokerClient {
+  const base = options.brokerUrl.replace(/\/+$/, '');
+  const batchSize = options.batchSize ?? 100;
+  const maxAttempts = options.maxAttempts ?? 5;
+  const backoff = options.backoffMs ?? 200;
+  const queue: UsageRecord[] = [];
+  let timer: NodeJS.Timeout | undefined;
+  let flushing: Promise<void> | undefined;
+
+  async function send(method: 'GET' | 'POST', path: string, body?: unknown): Promise<unknown> {
+    let lastError: BrokerCallbackError | undefined;
+    for (let attempt = 1; attempt <= maxAttempts; attempt++) {
+      if (attempt > 1) await sleep(backoff * 2 ** (attempt - 2));
+      let response: globalThis.Response;
+      try {
+        response = await fetch(`${base}${path}`, {
+          method,
+          headers: {
+            Authorization: `Bearer ${options.token}`,
+            Accept: 'application/json',
+            ...(body === undefined ? {} : { 'Content-Type': 'application/json' }),
+          },
+          body: body === undefined ? undefined : JSON.stringify(body),
+          signal: AbortSignal.timeout(options.timeoutMs ?? 10_000),
+        });
+      } catch (error) {
+        lastError = new BrokerCallbackError(`${method} ${path}: ${(error as Error).message}`, undefined, undefined);
+        continue;
+      }
+      const text = await response.text();
+      let parsed: unknown = text;
+      try {
+        parsed = text ? JSON.parse(text) : undefined;
+      } catch {
+        // keep the text
+      }
+      if (response.ok) return parsed;
+      const description =
+        (parsed as { description?: string; message?: string } | undefined)?.description ??
+        (parsed as { message?: string } | undefined)?.message ??
+        response.statusText;
+      lastError = new BrokerCallbackError(
+        `${method} ${path}: ${response.status} ${description}`,
+        response.status,
+        parsed,
+      );
+      if (response.status !== 429 && response.status < 500) throw lastError;
+    }
+    throw lastError ?? new BrokerCallbackError(`${method} ${path} failed`, undefined, undefined);
+  }
+
+  async function flushQueue(): Promise<void> {
+    while (queue.length > 0) {
+      const batch = queue.slice(0, batchSize);
+      await send('POST', '/v1/provider/usage', { records: batch });
+      queue.splice(0, batch.length);
+    }
+  }
+
+  function flush(): Promise<void> {
+    if (timer) clearTimeout(timer);
+    timer = undefined;
+    flushing ??= flushQueue().finally(() => {
+      flushing = undefined;
+    });
+    return flushing;
+  }
+
+  return {
+    reportUsage(record) {
+      if (!Number.isFinite(record.quantity) || record.quantity < 0) {
+        throw new RangeError('usage quantity must be a finite number >= 0');
+      }
+      const at = record.at instanceof Date ? record.at.toISOString() : (record.at ?? new Date().toISOString());
+      queue.push({
+        idempotencyKey: record.idempotencyKey ?? randomUUID(),
+        instanceId: record.instanceId,
+        unit: record.unit,
+        quantity: record.quantity,
+        at,
+      });
+      if (queue.length >= batchSize) {
+        void flush().catch(() => {});
+      } else {
+        timer ??= setTimeout(() => void flush().catch(() => {}), options.flushIntervalMs ?? 1000);
+        timer.unref();
+      }
+    },
+    flush: async () => {
+      if (flushing) await flushing.catch(() => {});
+      await flush();
+    },
+    async pushConfig(instanceId, config, reason) {
+      await send('POST', `/v1/provider/instances/${encodeURIComponent(instanceId)}/config`, { config, reason });
+    },
+    async completeOperation(operation, outcome) {
+      await send('POST', `/v1/provider/operations/${encodeURIComponent(operation)}/complete`, {
+        state: outcome.state,
+        description: outcome.description ?? '',
+      });
+    },
+    async checkAllowance(instanceId, unit) {
+      const answer = (await send(
+        'GET',
+        `/v1/provider/instances/${encodeURIComponent(instanceId)}/allowance?unit=${encodeURIComponent(unit)}`,
+      )) as { allowed?: unknown; remaining?: unknown };
+      if (typeof answer?.allowed !== 'boolean') {
+        throw new BrokerCallbackError('allowance answer has no boolean "allowed"', 200, answer);
+      }
+      return typeof answer.remaining === 'number'
+        ? { allowed: answer.allowed, remaining: answer.remaining }
+        : { allowed: answer.allowed };
+    },
+    async close() {
+      await flush();
+    },
+  };
+}
