@@ -115,6 +115,8 @@ export interface ServicesTable {
   search: ColumnType<string, never, never>;
   created_at: CreatedAt;
   updated_at: Timestamp;
+  /** Set when removed from the manifest while instances still reference it (migration 20261127100000). */
+  removed_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
 }
 
 export interface MeteredPrice {
@@ -160,6 +162,8 @@ export interface PlansTable {
   position: Generated<number>;
   created_at: CreatedAt;
   updated_at: Timestamp;
+  /** Set when removed from the manifest while instances still reference it (migration 20261127100000). */
+  removed_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
 }
 
 export interface ServiceInstancesTable {
@@ -176,6 +180,102 @@ export interface ServiceInstancesTable {
   created_at: CreatedAt;
   updated_at: Timestamp;
   deleted_at: Date | null;
+  // Broker (migration 20261127110000): the provider-side id the broker sends to the provider.
+  provider_id: string | null;
+  provider_instance_id: string | null;
+  maintenance_info: NullableJson<MaintenanceInfo>;
+  originating_identity: NullableJson<Record<string, unknown>>;
+  token_id: string | null;
+  last_operation_id: string | null;
+}
+
+export type BindingState = 'binding' | 'bound' | 'unbinding' | 'failed' | 'unbound';
+
+export interface ServiceBindingsTable {
+  id: string;
+  instance_id: string;
+  provider_binding_id: string;
+  platform_id: string | null;
+  app_guid: string | null;
+  bind_resource: Json<Record<string, unknown>>;
+  parameters: Json<Record<string, unknown>>;
+  context: Json<Record<string, unknown>>;
+  predecessor_binding_id: string | null;
+  state: BindingState;
+  /** Sealed with SecretBox; never logged. */
+  credentials_sealed: string | null;
+  credentials_key_id: string | null;
+  /** syslog_drain_url, route_service_url, volume_mounts, endpoints, metadata from the provider. */
+  details: Json<Record<string, unknown>>;
+  last_operation_id: string | null;
+  originating_identity: NullableJson<Record<string, unknown>>;
+  created_at: CreatedAt;
+  updated_at: Timestamp;
+  deleted_at: Date | null;
+}
+
+export type BrokerOperationKind =
+  | 'provision'
+  | 'update'
+  | 'deprovision'
+  | 'bind'
+  | 'unbind'
+  | 'orphan_deprovision'
+  | 'orphan_unbind';
+export type BrokerOperationState = 'pending' | 'polling' | 'succeeded' | 'failed';
+
+export interface BrokerOperationsTable {
+  id: Generated<string>;
+  kind: BrokerOperationKind;
+  instance_id: string;
+  binding_id: string | null;
+  provider_id: string;
+  state: BrokerOperationState;
+  request: Json<Record<string, unknown>>;
+  accepts_incomplete: Generated<boolean>;
+  provider_operation: string | null;
+  description: string | null;
+  result: NullableJson<Record<string, unknown>>;
+  instance_usable: boolean | null;
+  update_repeatable: boolean | null;
+  attempts: Generated<number>;
+  next_attempt_at: Timestamp;
+  poll_deadline_at: Date | null;
+  lease_owner: string | null;
+  lease_expires_at: Date | null;
+  platform_id: string | null;
+  token_id: string | null;
+  originating_identity: NullableJson<Record<string, unknown>>;
+  created_at: CreatedAt;
+  updated_at: Timestamp;
+  completed_at: Date | null;
+}
+
+export interface BrokerAuditLogTable {
+  id: Generated<number>;
+  at: CreatedAt;
+  actor_kind: string;
+  actor_id: string | null;
+  platform_id: string | null;
+  token_id: string | null;
+  originating_identity: NullableJson<Record<string, unknown>>;
+  action: string;
+  instance_id: string | null;
+  binding_id: string | null;
+  operation_id: string | null;
+  result: string;
+  detail: Json<Record<string, unknown>>;
+}
+
+export interface BrokerSigningKeysTable {
+  kid: string;
+  alg: string;
+  public_jwk: Json<Record<string, unknown>>;
+  /** Sealed with SecretBox. */
+  private_key_sealed: string;
+  created_at: CreatedAt;
+  signs_from: ColumnType<Date, Date | string, Date | string>;
+  retired_at: Date | null;
 }
 
 export interface DB {
@@ -188,4 +288,8 @@ export interface DB {
   services: ServicesTable;
   plans: PlansTable;
   service_instances: ServiceInstancesTable;
+  service_bindings: ServiceBindingsTable;
+  broker_operations: BrokerOperationsTable;
+  broker_audit_log: BrokerAuditLogTable;
+  broker_signing_keys: BrokerSigningKeysTable;
 }
