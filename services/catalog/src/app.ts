@@ -1,0 +1,198 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import {
+  ANONYMOUS,
+  authenticateToken,
+  bearerToken,
+  createObservability,
+  type Database,
+  internalErrorHandler,
+  type Logger,
+  logOf,
+  type Principal,
+  requestIdOf,
+  type SecretBox,
+} from '@annex/platform';
+import { manifestJsonSchema } from '@annex/sdk';
+import { costLimitPlugin } from '@escape.tech/graphql-armor-cost-limit';
+import { maxAliasesPlugin } from '@escape.tech/graphql-armor-max-aliases';
+import { maxDepthPlugin } from '@escape.tech/graphql-armor-max-depth';
+import express, { type NextFunction, type Request, type Response } from 'express';
+import { GraphQLError, NoSchemaIntrospectionCustomRule } from 'graphql';
+import { createYoga, maskError, type Plugin } from 'graphql-yoga';
+import type { CatalogConfig } from './config.js';
+import { catalogVersion } from './db/catalog-version.repository.js';
+import { viewerOf } from './domain/visibility.js';
+import type { CatalogContext } from './graphql/builder.js';
+import { createResponseCache } from './graphql/response-cache.js';
+import { schema } from './graphql/schema.js';
+
+export interface CatalogDeps {
+  database: Database;
+  logger: Logger;
+  /** Seals OSB broker passwords and dashboard client secrets. */
+  secretBox: SecretBox;
+}
+
+export interface Catalog {
+  app: express.Express;
+  /** No background work yet; present so every service starts the same way. */
+  start(): Promise<void>;
+  close(): Promise<void>;
+}
+
+// The request a GraphQL error belongs to, for masking (yoga's maskError gets no context).
+const requestScope = new AsyncLocalStorage<{ requestId: string; log: Logger }>();
+
+/** Schema introspection off: a validation rule rejecting `__schema` and `__type`. */
+const disableIntrospection: Plugin = {
+  onValidate({ addValidationRule }: { addValidationRule: (rule: typeof NoSchemaIntrospectionCustomRule) => void }) {
+    addValidationRule(NoSchemaIntrospectionCustomRule);
+  },
+};
+
+/**
+ * The catalog: the GraphQL API at `/graphql` that platforms query and providers publish
+ * to, plus `/manifest.schema.json`, `/healthz`, `/readyz` and `/metrics`. It does not
+ * listen, migrate or read the environment; `main.ts` does.
+ *
+ * @example
+ * const catalog = createCatalog(loadCatalogConfig(process.env), { database, logger, secretBox });
+ * catalog.app.listen(4000, '127.0.0.1');
+ */
+export function createCatalog(config: CatalogConfig, deps: CatalogDeps): Catalog {
+  const { database, logger, secretBox } = deps;
+  const observability = createObservability({ service: 'catalog', logger, ready: () => database.ping() });
+  const responseCache = config.responseCache.enabled
+    ? createResponseCache({
+        version: () => catalogVersion(database.db),
+        checkIntervalMs: config.responseCache.checkIntervalMs,
+        maxEntries: config.responseCache.maxEntries,
+      })
+    : undefined;
+
+  const yoga = createYoga<{ req: Request; res: Response }, CatalogContext>({
+    schema,
+    graphqlEndpoint: '/graphql',
+    graphiql: config.graphiql ? { title: 'Annex catalog' } : false,
+    landingPage: false,
+    logging: false,
+    maskedErrors: {
+      maskError(error, message, isDev): Error {
+        const masked = maskError(error, message, isDev);
+        if (masked === error) return error as Error;
+        const scope = requestScope.getStore();
+        (scope?.log ?? logger).error(
+          { err: (error as GraphQLError).originalError ?? error },
+          'unexpected GraphQL error',
+        );
+        const original = error as GraphQLError;
+        return new GraphQLError('Unexpected error', {
+          ...(original.nodes ? { nodes: original.nodes } : {}),
+          ...(original.path ? { path: original.path } : {}),
+          extensions: { code: 'INTERNAL_SERVER_ERROR', requestId: scope?.requestId ?? 'unknown' },
+        });
+      },
+    },
+    plugins: [
+      maxDepthPlugin({ n: config.limits.maxDepth, ignoreIntrospection: true, exposeLimits: true }),
+      maxAliasesPlugin({ n: config.limits.maxAliases, exposeLimits: true }),
+      costLimitPlugin({ maxCost: config.limits.maxCost, ignoreIntrospection: true, exposeLimits: true }),
+      ...(config.introspection ? [] : [disableIntrospection]),
+      ...(responseCache ? [responseCache.plugin] : []),
+    ],
+    context: ({ res }): CatalogContext => {
+      const principal = res.locals.principal as Principal;
+      return {
+        principal,
+        viewer: viewerOf(principal),
+        db: database.db,
+        secretBox,
+        requestId: requestIdOf(res),
+        log: logOf(res),
+        fetch: globalThis.fetch,
+      };
+    },
+  });
+
+  const app = express();
+  app.disable('x-powered-by');
+  app.use(observability.requestContext);
+  app.use(observability.routes);
+  const manifestSchema = manifestJsonSchema();
+  app.get('/manifest.schema.json', (_req, res) => {
+    res.type('application/schema+json').send(JSON.stringify(manifestSchema, null, 2));
+  });
+  const graphqlMiddleware = [limitBody, authenticate(database)];
+  // Parsed here so the response cache can key on it; yoga takes a parsed body as it is.
+  if (responseCache) graphqlMiddleware.push(express.json({ limit: '5mb' }), responseCache.middleware);
+  app.all('/graphql', ...graphqlMiddleware, (req: Request, res: Response) => {
+    requestScope.run({ requestId: requestIdOf(res), log: logOf(res) }, () => {
+      yoga(req, res);
+    });
+  });
+  app.use((_req, res) => {
+    res.status(404).json({ error: 'not found: the API is at /graphql' });
+  });
+  app.use((error: unknown, _req: Request, res: Response, next: NextFunction) => {
+    // A body express.json() could not read is the caller's mistake, not ours.
+    const status = (error as { status?: number; type?: string }).status;
+    if (typeof status !== 'number' || status < 400 || status >= 500) return next(error);
+    res.status(status).json({
+      errors: [
+        {
+          message: `unreadable request body: ${(error as Error).message}`,
+          extensions: { code: 'BAD_REQUEST', requestId: requestIdOf(res) },
+        },
+      ],
+    });
+  });
+  app.use(internalErrorHandler((requestId) => ({ error: 'internal error', requestId })));
+
+  return {
+    app,
+    async start() {},
+    async close() {
+      await yoga.dispose();
+    },
+  };
+}
+
+// A whole manifest with its parameter schemas (64 kB each at most) fits with room to spare.
+const MAX_BODY_BYTES = 5 * 1024 * 1024;
+
+function limitBody(req: Request, res: Response, next: NextFunction) {
+  if (Number(req.header('content-length') ?? 0) > MAX_BODY_BYTES) {
+    res.status(413).json({ errors: [{ message: `request body over ${MAX_BODY_BYTES} bytes` }] });
+    return;
+  }
+  next();
+}
+
+/**
+ * `Authorization: Bearer <token>` → the caller's principal; no header → anonymous. A
+ * present but unusable token is a 401, never silently anonymous: a caller with a revoked
+ * token would otherwise see a catalog without its private plans and not know why.
+ */
+function authenticate(database: Database) {
+  return async (req: Request, res: Response, next: NextFunction) => {
+    const header = req.header('authorization');
+    if (header === undefined || header.trim() === '') {
+      res.locals.principal = ANONYMOUS;
+      return next();
+    }
+    const token = bearerToken(header);
+    const principal = token ? await authenticateToken(database.db, token) : null;
+    if (!principal) {
+      const message = token
+        ? 'invalid, expired or revoked API token'
+        : 'the Authorization header must be "Bearer <token>"';
+      res
+        .status(401)
+        .set('WWW-Authenticate', 'Bearer realm="annex"')
+        .json({ errors: [{ message, extensions: { code: 'UNAUTHENTICATED', requestId: requestIdOf(res) } }] });
+      return;
+    }
+    res.locals.principal = principal;
+    next();
+  };
+}

@@ -1,0 +1,111 @@
+import { flag, logLevel, parseEnvironment, port, postgresUrl, SecretBox } from '@annex/platform';
+import { z } from 'zod';
+
+const encryptionKeys = z.string().refine(
+  (spec) => {
+    try {
+      SecretBox.fromSpec(spec);
+      return true;
+    } catch {
+      return false;
+    }
+  },
+  { message: 'expected id:base64key[,id:base64key...] with 32-byte keys (see SecretBox.generateSpec)' },
+);
+
+// No default here: unset means "follow NODE_ENV".
+const optionalFlag = z
+  .enum(['true', 'false', '1', '0'], { message: 'expected true or false' })
+  .transform((v) => v === 'true' || v === '1')
+  .optional();
+
+const limit = (defaultValue: number) => z.coerce.number().int().positive().default(defaultValue);
+
+const schema = z.object({
+  CATALOG_HOST: z.string().min(1).default('127.0.0.1'),
+  CATALOG_PORT: port(4000),
+  DATABASE_URL: postgresUrl.optional(),
+  ANNEX_DATA_DIR: z.string().min(1).default('.annex'),
+  ANNEX_ENCRYPTION_KEYS: encryptionKeys.optional(),
+  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+  LOG_LEVEL: logLevel,
+  CATALOG_INTROSPECTION: optionalFlag,
+  CATALOG_GRAPHIQL: optionalFlag,
+  CATALOG_MAX_DEPTH: limit(12),
+  CATALOG_MAX_ALIASES: limit(15),
+  CATALOG_MAX_COST: limit(20_000),
+  CATALOG_RESPONSE_CACHE: flag(true),
+  CATALOG_CACHE_CHECK_MS: z.coerce.number().int().min(0).default(250),
+  CATALOG_CACHE_ENTRIES: limit(2_000),
+});
+
+export interface CatalogConfig {
+  host: string;
+  port: number;
+  /** PostgreSQL when set; PGlite under `dataDir` otherwise. */
+  databaseUrl: string | undefined;
+  dataDir: string;
+  /** SecretBox key spec; seals provider broker passwords and dashboard client secrets. */
+  encryptionKeys: string | undefined;
+  nodeEnv: 'development' | 'production' | 'test';
+  logLevel: z.infer<typeof logLevel>;
+  /** Schema introspection; off in production unless CATALOG_INTROSPECTION=true. */
+  introspection: boolean;
+  /** GraphiQL at /graphql; off in production unless CATALOG_GRAPHIQL=true. */
+  graphiql: boolean;
+  limits: { maxDepth: number; maxAliases: number; maxCost: number };
+  /**
+   * Query results cached until the catalog changes. A publish through this process
+   * invalidates at once; one through another replica is seen within `checkIntervalMs`.
+   */
+  responseCache: { enabled: boolean; checkIntervalMs: number; maxEntries: number };
+}
+
+/**
+ * Reads the catalog's configuration from the environment once; throws `ConfigError`
+ * naming each bad variable.
+ *
+ * @example
+ * const config = loadCatalogConfig(process.env);
+ */
+export function loadCatalogConfig(env: Readonly<Record<string, string | undefined>>): Readonly<CatalogConfig> {
+  const parsed = parseEnvironment(
+    schema.superRefine(
+      (value, ctx) => {
+        if (value.DATABASE_URL && !value.ANNEX_ENCRYPTION_KEYS) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['ANNEX_ENCRYPTION_KEYS'],
+            message:
+              'required when DATABASE_URL is set (secrets in a shared database must be sealed with a stable key)',
+          });
+        }
+      },
+      // Run even when other variables are invalid, so one start-up names every problem.
+      { when: () => true },
+    ),
+    env,
+  );
+  const production = parsed.NODE_ENV === 'production';
+  return Object.freeze({
+    host: parsed.CATALOG_HOST,
+    port: parsed.CATALOG_PORT,
+    databaseUrl: parsed.DATABASE_URL,
+    dataDir: parsed.ANNEX_DATA_DIR,
+    encryptionKeys: parsed.ANNEX_ENCRYPTION_KEYS,
+    nodeEnv: parsed.NODE_ENV,
+    logLevel: parsed.LOG_LEVEL,
+    introspection: parsed.CATALOG_INTROSPECTION ?? !production,
+    graphiql: parsed.CATALOG_GRAPHIQL ?? !production,
+    limits: Object.freeze({
+      maxDepth: parsed.CATALOG_MAX_DEPTH,
+      maxAliases: parsed.CATALOG_MAX_ALIASES,
+      maxCost: parsed.CATALOG_MAX_COST,
+    }),
+    responseCache: Object.freeze({
+      enabled: parsed.CATALOG_RESPONSE_CACHE,
+      checkIntervalMs: parsed.CATALOG_CACHE_CHECK_MS,
+      maxEntries: parsed.CATALOG_CACHE_ENTRIES,
+    }),
+  });
+}

@@ -1,0 +1,122 @@
+import type { DB, ProvidersTable } from '@annex/platform';
+import type { Insertable, Selectable, Updateable } from 'kysely';
+import type { Provider } from '../domain/model.js';
+import type { Viewer } from '../domain/visibility.js';
+import type { Executor } from './executor.js';
+import { serviceVisibleTo } from './visibility.js';
+
+type ProviderRow = Selectable<DB['providers']>;
+
+function toProvider(row: ProviderRow): Provider {
+  return {
+    id: row.id,
+    slug: row.slug,
+    name: row.name,
+    description: row.description,
+    supportEmail: row.support_email,
+    supportUrl: row.support_url,
+    logoUrl: row.logo_url,
+    listingState: row.listing_state,
+    osbUrl: row.osb_url,
+    osbAuthKind: row.osb_auth_kind,
+    source: row.source,
+    currentRevision: row.current_revision,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  };
+}
+
+/** Providers the viewer can see: those with a visible service (admins: all). */
+function visibleProviders(db: Executor, viewer: Viewer) {
+  let query = db.selectFrom('providers as pr').selectAll('pr');
+  if (viewer.organizations !== 'all') {
+    query = query.where((eb) =>
+      eb.exists(
+        eb
+          .selectFrom('services as s')
+          .select('s.id')
+          .whereRef('s.provider_id', '=', 'pr.id')
+          .where((inner) => serviceVisibleTo(viewer)(inner as never)),
+      ),
+    );
+  }
+  return query;
+}
+
+export async function listProviders(db: Executor, viewer: Viewer): Promise<Provider[]> {
+  const rows = await visibleProviders(db, viewer).orderBy('pr.name').orderBy('pr.id').execute();
+  return rows.map(toProvider);
+}
+
+export async function findVisibleProvidersByIds(
+  db: Executor,
+  viewer: Viewer,
+  ids: readonly string[],
+): Promise<Provider[]> {
+  if (ids.length === 0) return [];
+  const rows = await visibleProviders(db, viewer)
+    .where('pr.id', 'in', [...ids])
+    .execute();
+  return rows.map(toProvider);
+}
+
+export async function findVisibleProviderBySlug(db: Executor, viewer: Viewer, slug: string): Promise<Provider | null> {
+  const row = await visibleProviders(db, viewer).where('pr.slug', '=', slug).executeTakeFirst();
+  return row ? toProvider(row) : null;
+}
+
+/** Any provider, visible or not: for publishing and administration. */
+export async function findProviderBySlug(db: Executor, slug: string): Promise<Provider | null> {
+  const row = await db.selectFrom('providers').selectAll().where('slug', '=', slug).executeTakeFirst();
+  return row ? toProvider(row) : null;
+}
+
+export async function findProviderById(db: Executor, id: string): Promise<Provider | null> {
+  const row = await db.selectFrom('providers').selectAll().where('id', '=', id).executeTakeFirst();
+  return row ? toProvider(row) : null;
+}
+
+/** Locks the provider row for the rest of the transaction (publishes of one provider queue). */
+export async function lockProvider(db: Executor, id: string): Promise<Provider> {
+  const row = await db.selectFrom('providers').selectAll().where('id', '=', id).forUpdate().executeTakeFirstOrThrow();
+  return toProvider(row);
+}
+
+/** Inserts a provider unless the slug exists; returns the new row or `null`. */
+export async function insertProvider(
+  db: Executor,
+  values: Omit<Insertable<ProvidersTable>, 'updated_at'>,
+): Promise<Provider | null> {
+  const row = await db
+    .insertInto('providers')
+    .values({ ...values, updated_at: new Date() })
+    .onConflict((oc) => oc.column('slug').doNothing())
+    .returningAll()
+    .executeTakeFirst();
+  return row ? toProvider(row) : null;
+}
+
+export async function updateProvider(
+  db: Executor,
+  id: string,
+  values: Omit<Updateable<ProvidersTable>, 'id' | 'updated_at'>,
+): Promise<void> {
+  await db
+    .updateTable('providers')
+    .set({ ...values, updated_at: new Date() })
+    .where('id', '=', id)
+    .execute();
+}
+
+/** The broker credentials of an OSB-broker provider (password still sealed). */
+export async function findBrokerCredentials(
+  db: Executor,
+  id: string,
+): Promise<{ url: string | null; username: string | null; passwordSecret: string | null }> {
+  const row = await db
+    .selectFrom('providers')
+    .select(['osb_url', 'osb_username', 'osb_password_secret'])
+    .where('id', '=', id)
+    .executeTakeFirstOrThrow();
+  return { url: row.osb_url, username: row.osb_username, passwordSecret: row.osb_password_secret };
+}

@@ -1,0 +1,294 @@
+import type { AddressInfo } from 'node:net';
+import { SecretBox } from '@annex/platform';
+import { testDatabaseKinds } from '@annex/platform/testing';
+import express from 'express';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestCatalog, type TestCatalog } from '../testing.js';
+
+/** A small OSB broker: GET /v2/catalog behind basic auth, with a catalog the test can change. */
+async function startBroker() {
+  const state = {
+    catalog: {
+      services: [
+        {
+          id: 'b7f1c2a0-0000-4000-8000-000000000001',
+          name: 'Legacy MySQL',
+          description: 'MySQL from the old broker',
+          bindable: true,
+          tags: ['mysql', 'sql'],
+          plan_updateable: true,
+          metadata: {
+            displayName: 'Legacy MySQL',
+            category: 'databases',
+            documentationUrl: 'https://legacy.example/docs',
+          },
+          plans: [
+            { id: 'b7f1c2a0-0000-4000-8000-0000000000a1', name: 'small', description: 'Small instance', free: true },
+            {
+              id: 'b7f1c2a0-0000-4000-8000-0000000000a2',
+              name: 'Large Instance',
+              description: 'Large instance',
+              free: false,
+              maintenance_info: { version: '8.0.1' },
+              metadata: {
+                costs: [
+                  { amount: { usd: 49.99 }, unit: 'MONTHLY' },
+                  { amount: { usd: 0.05 }, unit: 'per GB' },
+                ],
+              },
+              schemas: {
+                service_instance: {
+                  create: { parameters: { type: 'object', properties: { version: { type: 'string' } } } },
+                },
+              },
+            },
+          ],
+        },
+        {
+          id: 'b7f1c2a0-0000-4000-8000-000000000002',
+          name: 'legacy-queue',
+          description: 'Queues',
+          bindable: false,
+          plans: [{ id: 'b7f1c2a0-0000-4000-8000-0000000000b1', name: 'default', description: 'Default' }],
+        },
+      ],
+    } as Record<string, any>,
+    seenVersion: '' as string | undefined,
+  };
+  const app = express();
+  app.get('/v2/catalog', (req, res) => {
+    state.seenVersion = req.header('x-broker-api-version');
+    if (req.header('authorization') !== `Basic ${Buffer.from('broker:s3cret').toString('base64')}`) {
+      res.status(401).json({ description: 'unauthorized' });
+      return;
+    }
+    res.json(state.catalog);
+  });
+  app.get('/broken/v2/catalog', (_req, res) => {
+    res.type('text/plain').send('<html>not json</html>');
+  });
+  const server = app.listen(0, '127.0.0.1');
+  await new Promise<void>((resolve) => server.once('listening', () => resolve()));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return {
+    url,
+    state,
+    close: () => {
+      server.closeAllConnections();
+      return new Promise((resolve) => server.close(resolve));
+    },
+  };
+}
+
+const REGISTER = /* GraphQL */ `
+  mutation($input: RegisterOsbBrokerInput!) {
+    registerOsbBroker(input: $input) {
+      __typename
+      ... on Error { message }
+      ... on ManifestPublished { revision unchanged provider { slug source osbAuth } }
+      ... on OsbBrokerUnavailable { status url }
+      ... on InvalidInput { problems { path message } }
+      ... on ManifestInvalid { problems { path message } }
+    }
+  }
+`;
+
+describe.each(testDatabaseKinds('OSB broker import'))('OSB broker import on $name', (kind) => {
+  let catalog: TestCatalog;
+  let broker: Awaited<ReturnType<typeof startBroker>>;
+  beforeAll(async () => {
+    catalog = await startTestCatalog(kind);
+    broker = await startBroker();
+  });
+  afterAll(async () => {
+    await broker?.close();
+    await catalog?.close();
+  });
+
+  const input = (overrides: Record<string, unknown> = {}) => ({
+    url: broker.url,
+    username: 'broker',
+    password: 's3cret',
+    providerSlug: 'legacy',
+    providerName: 'Legacy Co',
+    defaultCategory: 'QUEUES',
+    ...overrides,
+  });
+
+  it('lists an OSB broker’s services and plans under a provider', async () => {
+    const result = await catalog.gql(REGISTER, { input: input() }, catalog.adminToken);
+    expect(result.data.registerOsbBroker).toEqual({
+      __typename: 'ManifestPublished',
+      revision: 1,
+      unchanged: false,
+      provider: { slug: 'legacy', source: 'osb_broker', osbAuth: 'basic' },
+    });
+    expect(broker.state.seenVersion).toBe('2.17');
+    const { data } = await catalog.gql(
+      `{
+      provider(slug: "legacy") { name osbUrl services { osbId slug name category tags bindable planUpdateable documentationUrl
+        plans { osbId slug free price { monthly currency metered { unit price } } maintenanceInfo { version } schemas } } }
+    }`,
+      {},
+      catalog.adminToken,
+    );
+    expect(data.provider.name).toBe('Legacy Co');
+    expect(data.provider.osbUrl).toBe(broker.url);
+    expect(data.provider.services).toEqual([
+      {
+        osbId: 'b7f1c2a0-0000-4000-8000-000000000001',
+        slug: 'legacy-mysql',
+        name: 'Legacy MySQL',
+        category: 'DATABASES',
+        tags: ['mysql', 'sql'],
+        bindable: true,
+        planUpdateable: true,
+        documentationUrl: 'https://legacy.example/docs',
+        plans: [
+          {
+            osbId: 'b7f1c2a0-0000-4000-8000-0000000000a1',
+            slug: 'small',
+            free: true,
+            price: { monthly: 0, currency: 'usd', metered: [] },
+            maintenanceInfo: null,
+            schemas: null,
+          },
+          {
+            osbId: 'b7f1c2a0-0000-4000-8000-0000000000a2',
+            slug: 'large-instance',
+            free: false,
+            price: { monthly: 4999, currency: 'usd', metered: [{ unit: 'per_gb', price: 5 }] },
+            maintenanceInfo: { version: '8.0.1' },
+            schemas: {
+              service_instance: {
+                create: { parameters: { type: 'object', properties: { version: { type: 'string' } } } },
+              },
+            },
+          },
+        ],
+      },
+      {
+        osbId: 'b7f1c2a0-0000-4000-8000-000000000002',
+        slug: 'legacy-queue',
+        name: 'legacy-queue',
+        category: 'QUEUES',
+        tags: [],
+        bindable: false,
+        planUpdateable: false,
+        documentationUrl: null,
+        plans: [
+          {
+            osbId: 'b7f1c2a0-0000-4000-8000-0000000000b1',
+            slug: 'default',
+            free: true,
+            price: { monthly: 0, currency: 'usd', metered: [] },
+            maintenanceInfo: null,
+            schemas: null,
+          },
+        ],
+      },
+    ]);
+    // The password is stored sealed, never in clear text.
+    const row = await catalog.database.db
+      .selectFrom('providers')
+      .select(['osb_username', 'osb_password_secret', 'osb_auth_kind'])
+      .where('slug', '=', 'legacy')
+      .executeTakeFirstOrThrow();
+    expect(row.osb_username).toBe('broker');
+    expect(row.osb_auth_kind).toBe('basic');
+    expect(row.osb_password_secret).not.toContain('s3cret');
+    expect(SecretBox.keyIdOf(row.osb_password_secret as string)).toBeTruthy();
+  });
+
+  it('refreshOsbBroker re-reads the catalog: unchanged writes nothing, changes become a revision', async () => {
+    const refresh =
+      'mutation { refreshOsbBroker(providerSlug: "legacy") { __typename ... on ManifestPublished { revision unchanged } ... on Error { message } } }';
+    expect((await catalog.gql(refresh, {}, catalog.adminToken)).data.refreshOsbBroker).toEqual({
+      __typename: 'ManifestPublished',
+      revision: 1,
+      unchanged: true,
+    });
+    broker.state.catalog.services[1].description = 'Durable queues';
+    broker.state.catalog.services[1].plans.push({
+      id: 'b7f1c2a0-0000-4000-8000-0000000000b2',
+      name: 'big',
+      description: 'Big',
+    });
+    expect((await catalog.gql(refresh, {}, catalog.adminToken)).data.refreshOsbBroker).toEqual({
+      __typename: 'ManifestPublished',
+      revision: 2,
+      unchanged: false,
+    });
+    const { data } = await catalog.gql('{ service(slug: "legacy-queue") { description category plans { slug } } }');
+    // The category chosen at registration survives a refresh.
+    expect(data.service).toEqual({
+      description: 'Durable queues',
+      category: 'QUEUES',
+      plans: [{ slug: 'default' }, { slug: 'big' }],
+    });
+    const anonymous = await catalog.gql(refresh);
+    expect(anonymous.data.refreshOsbBroker.__typename).toBe('NotAuthorized');
+    const unknown = await catalog.gql(
+      'mutation { refreshOsbBroker(providerSlug: "nope") { __typename } }',
+      {},
+      catalog.adminToken,
+    );
+    expect(unknown.data.refreshOsbBroker.__typename).toBe('NotFound');
+  });
+
+  it('reports unreachable brokers, rejected credentials and malformed catalogs clearly, storing nothing', async () => {
+    const wrong = await catalog.gql(
+      REGISTER,
+      { input: input({ providerSlug: 'x1', password: 'nope' }) },
+      catalog.adminToken,
+    );
+    expect(wrong.data.registerOsbBroker).toMatchObject({ __typename: 'OsbBrokerUnavailable', status: 401 });
+    expect(wrong.data.registerOsbBroker.message).toMatch(/rejected the credentials/);
+
+    const closed = await startBroker();
+    await closed.close();
+    const unreachable = await catalog.gql(
+      REGISTER,
+      { input: input({ providerSlug: 'x2', url: closed.url }) },
+      catalog.adminToken,
+    );
+    expect(unreachable.data.registerOsbBroker).toMatchObject({ __typename: 'OsbBrokerUnavailable', status: null });
+    expect(unreachable.data.registerOsbBroker.message).toMatch(/could not reach the broker/);
+
+    const notJson = await catalog.gql(
+      REGISTER,
+      { input: input({ providerSlug: 'x3', url: `${broker.url}/broken` }) },
+      catalog.adminToken,
+    );
+    expect(notJson.data.registerOsbBroker.message).toMatch(/did not answer with JSON/);
+
+    const saved = broker.state.catalog;
+    broker.state.catalog = { services: [{ id: 'svc with spaces', name: 'x', plans: [] }] };
+    try {
+      const malformed = await catalog.gql(REGISTER, { input: input({ providerSlug: 'x4' }) }, catalog.adminToken);
+      expect(malformed.data.registerOsbBroker.__typename).toBe('ManifestInvalid');
+      expect(malformed.data.registerOsbBroker.message).toMatch(/catalog is malformed/);
+      const paths = malformed.data.registerOsbBroker.problems.map((p: any) => p.path);
+      expect(paths).toEqual(expect.arrayContaining(['services.0.id', 'services.0.bindable', 'services.0.plans']));
+    } finally {
+      broker.state.catalog = saved;
+    }
+
+    const badInput = await catalog.gql(
+      REGISTER,
+      { input: input({ providerSlug: 'x5', url: 'ftp://nope' }) },
+      catalog.adminToken,
+    );
+    expect(badInput.data.registerOsbBroker).toMatchObject({ __typename: 'InvalidInput', problems: [{ path: 'url' }] });
+
+    const notAdmin = await catalog.gql(REGISTER, { input: input({ providerSlug: 'x6' }) });
+    expect(notAdmin.data.registerOsbBroker.__typename).toBe('NotAuthorized');
+
+    const stored = await catalog.database.db
+      .selectFrom('providers')
+      .select('slug')
+      .where('slug', 'in', ['x1', 'x2', 'x3', 'x4', 'x5', 'x6'])
+      .execute();
+    expect(stored).toEqual([]);
+  });
+});

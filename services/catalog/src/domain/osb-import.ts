@@ -1,0 +1,367 @@
+import { type DB, type Principal, SecretBox } from '@annex/platform';
+import { CATEGORIES, type ProviderManifestInput } from '@annex/sdk';
+import type { Kysely } from 'kysely';
+import { findBrokerCredentials, findProviderBySlug, updateProvider } from '../db/providers.repository.js';
+import { findServiceCategories } from '../db/services.repository.js';
+import {
+  InvalidInputError,
+  ManifestInvalidError,
+  NotAuthorizedError,
+  NotFoundError,
+  OsbBrokerError,
+} from './errors.js';
+import { checkManifest } from './manifest.js';
+import { type PublishOutcome, publishManifest } from './publishing.js';
+
+export interface OsbBrokerInput {
+  url: string;
+  username: string;
+  password: string;
+  providerSlug: string;
+  providerName?: string | null;
+  defaultCategory?: string | null;
+}
+
+const CATALOG_TIMEOUT_MS = 10_000;
+
+/**
+ * Lists an existing OSB broker's services and plans under a provider: reads its
+ * `GET /v2/catalog` with basic auth, maps it to a manifest, publishes that as a revision,
+ * and keeps the broker credentials (the password sealed) so the broker can reach it.
+ */
+export async function registerOsbBroker(
+  db: Kysely<DB>,
+  actor: Principal,
+  input: OsbBrokerInput,
+  deps: { secretBox: SecretBox; fetch?: typeof fetch },
+): Promise<PublishOutcome> {
+  if (actor.kind !== 'admin')
+    return { ok: false, error: new NotAuthorizedError('registering a broker needs an admin token') };
+  const problems = [];
+  let url: URL | undefined;
+  try {
+    url = new URL(input.url);
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error();
+  } catch {
+    problems.push({ path: 'url', message: 'must be an http(s) URL' });
+  }
+  if (!input.username) problems.push({ path: 'username', message: 'must not be empty' });
+  if (!input.password) problems.push({ path: 'password', message: 'must not be empty' });
+  if (input.defaultCategory && !(CATEGORIES as readonly string[]).includes(input.defaultCategory)) {
+    problems.push({ path: 'defaultCategory', message: `must be one of ${CATEGORIES.join(', ')}` });
+  }
+  if (problems.length > 0) return { ok: false, error: new InvalidInputError(problems) };
+  const existing = await findProviderBySlug(db, input.providerSlug);
+  if (existing && existing.source !== 'osb_broker' && existing.currentRevision > 0) {
+    return {
+      ok: false,
+      error: new NotAuthorizedError(`provider "${input.providerSlug}" publishes its own manifest; pick another slug`),
+    };
+  }
+  const baseUrl = (url as URL).toString().replace(/\/+$/, '');
+  return importCatalog(db, actor, {
+    baseUrl,
+    username: input.username,
+    password: input.password,
+    providerSlug: input.providerSlug,
+    providerName: input.providerName ?? existing?.name ?? input.providerSlug,
+    defaultCategory: input.defaultCategory ?? 'other',
+    deps,
+  });
+}
+
+/** Re-reads a registered broker's catalog and publishes it (same rules as any publish). */
+export async function refreshOsbBroker(
+  db: Kysely<DB>,
+  actor: Principal,
+  providerSlug: string,
+  deps: { secretBox: SecretBox; fetch?: typeof fetch },
+): Promise<PublishOutcome> {
+  if (actor.kind !== 'admin')
+    return { ok: false, error: new NotAuthorizedError('refreshing a broker needs an admin token') };
+  const provider = await findProviderBySlug(db, providerSlug);
+  if (!provider || provider.source !== 'osb_broker') {
+    return { ok: false, error: new NotFoundError('OSB-broker provider', providerSlug) };
+  }
+  const credentials = await findBrokerCredentials(db, provider.id);
+  if (!credentials.url || !credentials.username || !credentials.passwordSecret) {
+    return { ok: false, error: new NotFoundError('broker credentials of provider', providerSlug) };
+  }
+  let password: string;
+  try {
+    password = deps.secretBox.open(credentials.passwordSecret);
+  } catch {
+    return {
+      ok: false,
+      error: new OsbBrokerError(
+        credentials.url,
+        null,
+        `the stored broker password cannot be opened with the configured ANNEX_ENCRYPTION_KEYS (key "${SecretBox.keyIdOf(credentials.passwordSecret)}"); register the broker again`,
+      ),
+    };
+  }
+  return importCatalog(db, actor, {
+    baseUrl: credentials.url,
+    username: credentials.username,
+    password,
+    providerSlug,
+    providerName: provider.name,
+    // Services without a category of their own keep the one they were first listed under.
+    defaultCategory: 'other',
+    knownCategories: await findServiceCategories(db, provider.id),
+    deps,
+  });
+}
+
+async function importCatalog(
+  db: Kysely<DB>,
+  actor: Principal,
+  args: {
+    baseUrl: string;
+    username: string;
+    password: string;
+    providerSlug: string;
+    providerName: string;
+    defaultCategory: string;
+    knownCategories?: ReadonlyMap<string, string>;
+    deps: { secretBox: SecretBox; fetch?: typeof fetch };
+  },
+): Promise<PublishOutcome> {
+  let catalog: unknown;
+  try {
+    catalog = await fetchCatalog(args.baseUrl, args.username, args.password, args.deps.fetch ?? fetch);
+  } catch (error) {
+    if (error instanceof OsbBrokerError) return { ok: false, error };
+    throw error;
+  }
+  const mapped = catalogToManifest(catalog, {
+    slug: args.providerSlug,
+    name: args.providerName,
+    url: args.baseUrl,
+    defaultCategory: args.defaultCategory,
+    ...(args.knownCategories ? { knownCategories: args.knownCategories } : {}),
+  });
+  const validation = mapped.ok ? checkManifest(mapped.manifest) : null;
+  const problems = mapped.ok ? (validation?.ok === false ? validation.problems : []) : mapped.problems;
+  if (!mapped.ok || problems.length > 0) {
+    return {
+      ok: false,
+      error: new ManifestInvalidError(
+        problems,
+        `the broker's catalog is malformed: ${problems.map((p) => `${p.path}: ${p.message}`).join('; ')}`,
+      ),
+    };
+  }
+  const outcome = await publishManifest(db, actor, mapped.manifest, {
+    secretBox: args.deps.secretBox,
+    source: 'osb_broker',
+  });
+  if (!outcome.ok) return outcome;
+  await updateProvider(db, outcome.provider.id, {
+    source: 'osb_broker',
+    osb_url: args.baseUrl,
+    osb_auth_kind: 'basic',
+    osb_username: args.username,
+    osb_password_secret: args.deps.secretBox.seal(args.password),
+  });
+  return outcome;
+}
+
+async function fetchCatalog(baseUrl: string, username: string, password: string, fetchImpl: typeof fetch) {
+  const url = `${baseUrl}/v2/catalog`;
+  let response: Response;
+  try {
+    response = await fetchImpl(url, {
+      headers: {
+        'X-Broker-API-Version': '2.17',
+        Authorization: `Basic ${Buffer.from(`${username}:${password}`).toString('base64')}`,
+        Accept: 'application/json',
+      },
+      signal: AbortSignal.timeout(CATALOG_TIMEOUT_MS),
+      redirect: 'error',
+    });
+  } catch (error) {
+    const reason =
+      (error as Error).name === 'TimeoutError'
+        ? `no answer within ${CATALOG_TIMEOUT_MS / 1000} s`
+        : ((error as { cause?: { code?: string } }).cause?.code ?? (error as Error).message);
+    throw new OsbBrokerError(url, null, `could not reach the broker at ${url}: ${reason}`);
+  }
+  if (response.status === 401 || response.status === 403) {
+    throw new OsbBrokerError(
+      url,
+      response.status,
+      `the broker at ${url} rejected the credentials (HTTP ${response.status})`,
+    );
+  }
+  if (!response.ok) {
+    throw new OsbBrokerError(url, response.status, `the broker at ${url} answered HTTP ${response.status}`);
+  }
+  const text = await response.text();
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    throw new OsbBrokerError(url, response.status, `the broker at ${url} did not answer with JSON`);
+  }
+}
+
+type Json = Record<string, unknown>;
+const isObject = (v: unknown): v is Json => v !== null && typeof v === 'object' && !Array.isArray(v);
+const str = (v: unknown): string | undefined => (typeof v === 'string' && v.length > 0 ? v : undefined);
+const bool = (v: unknown): boolean | undefined => (typeof v === 'boolean' ? v : undefined);
+
+/** A slug from an OSB name: lowercase, dashes, at most 63 characters, unique within `taken`. */
+export function slugFrom(name: string, taken: Set<string>): string {
+  const base =
+    name
+      .toLowerCase()
+      .replace(/[^a-z0-9]+/g, '-')
+      .replace(/^-+|-+$/g, '')
+      .slice(0, 55)
+      .replace(/-+$/, '') || 'item';
+  let slug = base;
+  for (let n = 2; taken.has(slug); n++) slug = `${base}-${n}`;
+  taken.add(slug);
+  return slug;
+}
+
+/**
+ * Maps an OSB 2.17 catalog to a manifest. Categories come from a service's
+ * `metadata.category` when it names one of ours; prices from a plan's `metadata.costs`
+ * (`unit: MONTHLY` becomes the monthly price, other units metered prices).
+ */
+export function catalogToManifest(
+  catalog: unknown,
+  provider: {
+    slug: string;
+    name: string;
+    url: string;
+    defaultCategory: string;
+    /** Category by OSB service id, for services whose metadata names none. */
+    knownCategories?: ReadonlyMap<string, string>;
+  },
+): { ok: true; manifest: ProviderManifestInput } | { ok: false; problems: { path: string; message: string }[] } {
+  if (!isObject(catalog) || !Array.isArray(catalog.services)) {
+    return {
+      ok: false,
+      problems: [{ path: 'services', message: 'the catalog must be an object with a services array' }],
+    };
+  }
+  const serviceSlugs = new Set<string>();
+  const services = catalog.services.map((raw: unknown) => {
+    const s = isObject(raw) ? raw : {};
+    const meta = isObject(s.metadata) ? s.metadata : {};
+    const name = str(s.name) ?? '';
+    const metaCategory = str(meta.category)?.toLowerCase();
+    const planSlugs = new Set<string>();
+    const client = isObject(s.dashboard_client) ? s.dashboard_client : undefined;
+    return {
+      id: s.id,
+      slug: slugFrom(name, serviceSlugs),
+      name: str(meta.displayName) ?? name,
+      description: str(s.description) ?? name,
+      category:
+        metaCategory && (CATEGORIES as readonly string[]).includes(metaCategory)
+          ? metaCategory
+          : (provider.knownCategories?.get(String(s.id)) ?? provider.defaultCategory),
+      tags: Array.isArray(s.tags) ? s.tags : [],
+      bindable: s.bindable,
+      planUpdateable: bool(s.plan_updateable) ?? false,
+      instancesRetrievable: bool(s.instances_retrievable) ?? false,
+      bindingsRetrievable: bool(s.bindings_retrievable) ?? false,
+      allowContextUpdates: bool(s.allow_context_updates) ?? false,
+      requires: Array.isArray(s.requires) ? s.requires : [],
+      ...(str(meta.documentationUrl) ? { documentationUrl: meta.documentationUrl } : {}),
+      ...(client
+        ? {
+            dashboardClient: {
+              id: client.id,
+              secret: client.secret,
+              ...(str(client.redirect_uri) ? { redirectUri: client.redirect_uri } : {}),
+            },
+          }
+        : {}),
+      metadata: meta,
+      plans: (Array.isArray(s.plans) ? s.plans : []).map((rawPlan: unknown) => {
+        const p = isObject(rawPlan) ? rawPlan : {};
+        return mapPlan(p, planSlugs);
+      }),
+    };
+  });
+  return {
+    ok: true,
+    manifest: {
+      slug: provider.slug,
+      name: provider.name,
+      osb: { url: provider.url, auth: 'basic' },
+      services: services as ProviderManifestInput['services'],
+    },
+  };
+}
+
+function mapPlan(p: Json, slugs: Set<string>) {
+  const meta = isObject(p.metadata) ? p.metadata : {};
+  const free = bool(p.free) ?? true;
+  const schemas = isObject(p.schemas) ? p.schemas : {};
+  const parameters = (path: string[]): Json | undefined => {
+    let at: unknown = schemas;
+    for (const key of path) at = isObject(at) ? at[key] : undefined;
+    return isObject(at) ? at : undefined;
+  };
+  const instanceCreate = parameters(['service_instance', 'create', 'parameters']);
+  const instanceUpdate = parameters(['service_instance', 'update', 'parameters']);
+  const bindingCreate = parameters(['service_binding', 'create', 'parameters']);
+  const maintenance = isObject(p.maintenance_info) ? p.maintenance_info : undefined;
+  return {
+    id: p.id,
+    slug: slugFrom(str(p.name) ?? '', slugs),
+    description: str(p.description) ?? str(p.name) ?? '',
+    free,
+    ...(free ? {} : { price: priceFrom(meta.costs) }),
+    ...(bool(p.bindable) !== undefined ? { bindable: p.bindable } : {}),
+    ...(bool(p.plan_updateable) !== undefined ? { planUpdateable: p.plan_updateable } : {}),
+    ...(maintenance
+      ? {
+          maintenanceInfo: {
+            version: maintenance.version,
+            ...(str(maintenance.description) ? { description: maintenance.description } : {}),
+          },
+        }
+      : {}),
+    ...(typeof p.maximum_polling_duration === 'number' ? { maximumPollingDuration: p.maximum_polling_duration } : {}),
+    ...(instanceCreate || instanceUpdate || bindingCreate
+      ? {
+          schemas: {
+            ...(instanceCreate || instanceUpdate
+              ? {
+                  instance: {
+                    ...(instanceCreate ? { create: instanceCreate } : {}),
+                    ...(instanceUpdate ? { update: instanceUpdate } : {}),
+                  },
+                }
+              : {}),
+            ...(bindingCreate ? { binding: { create: bindingCreate } } : {}),
+          },
+        }
+      : {}),
+    metadata: meta,
+  };
+}
+
+/** OSB `metadata.costs` (`[{ amount: { usd: 9.5 }, unit: 'MONTHLY' }]`) in minor units. */
+function priceFrom(costs: unknown): { monthly: number; currency: string; metered: { unit: string; price: number }[] } {
+  const price = { monthly: 0, currency: 'usd', metered: [] as { unit: string; price: number }[] };
+  if (!Array.isArray(costs)) return price;
+  const units = new Set<string>();
+  for (const cost of costs) {
+    if (!isObject(cost) || !isObject(cost.amount)) continue;
+    const [currency, amount] = Object.entries(cost.amount)[0] ?? [];
+    if (!currency || typeof amount !== 'number') continue;
+    price.currency = currency.toLowerCase();
+    const minor = Math.round(amount * 100 * 1e6) / 1e6;
+    const unit = str(cost.unit)?.toLowerCase() ?? 'monthly';
+    if (unit === 'monthly' || unit === 'month' || unit === 'per month') price.monthly = Math.round(minor);
+    else price.metered.push({ unit: slugFrom(unit, units).replace(/-/g, '_').slice(0, 64), price: minor });
+  }
+  return price;
+}

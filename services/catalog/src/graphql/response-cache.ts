@@ -1,0 +1,169 @@
+import type { Principal } from '@annex/platform';
+import type { RequestHandler, Response } from 'express';
+import { getOperationAST } from 'graphql';
+import type { Plugin } from 'graphql-yoga';
+import type { CatalogContext } from './builder.js';
+
+export interface ResponseCacheOptions {
+  /**
+   * A fingerprint of everything the catalog shows; it changes with every publish. Read at
+   * most once per `checkIntervalMs` per process, never once per request.
+   */
+  version(): Promise<string>;
+  checkIntervalMs: number;
+  maxEntries: number;
+}
+
+export interface ResponseCache {
+  /** Marks successful query results as cacheable; a mutation invalidates. */
+  plugin: Plugin<CatalogContext>;
+  /**
+   * Express middleware in front of the GraphQL handler (after authentication and body
+   * parsing): answers a hit with the stored bytes, without running GraphQL at all, and
+   * records the response of a cacheable miss.
+   */
+  middleware: RequestHandler;
+  /** Forgets everything (this process published or changed something). */
+  invalidate(): void;
+  readonly size: number;
+}
+
+interface Entry {
+  version: string;
+  contentType: string;
+  body: Buffer;
+}
+
+/**
+ * Caches GraphQL responses per caller class. The catalog changes only when a provider
+ * publishes, and platforms ask the same few questions over and over, so a response stays
+ * valid until the catalog's version changes. Mutations in this process invalidate at
+ * once; another replica's publish is seen within `checkIntervalMs`. Only queries are
+ * cached, and never a response with errors.
+ */
+export function createResponseCache(options: ResponseCacheOptions): ResponseCache {
+  const entries = new Map<string, Entry>();
+  let current: string | undefined;
+  let checkedAt = 0;
+  let checking: Promise<string> | undefined;
+
+  const invalidate = () => {
+    entries.clear();
+    checkedAt = 0;
+  };
+
+  async function freshVersion(): Promise<string> {
+    if (current !== undefined && Date.now() - checkedAt < options.checkIntervalMs) return current;
+    checking ??= options
+      .version()
+      .then((version) => {
+        if (version !== current) entries.clear();
+        current = version;
+        checkedAt = Date.now();
+        return version;
+      })
+      .finally(() => {
+        checking = undefined;
+      });
+    return checking;
+  }
+
+  const plugin: Plugin<CatalogContext> = {
+    onExecute({ args }) {
+      const operation = getOperationAST(args.document, args.operationName);
+      const res = (args.contextValue as { res?: Response }).res;
+      if (!operation || !res) return;
+      if (operation.operation !== 'query') {
+        // Whatever a mutation changed, this process's cache must not outlive it.
+        return { onExecuteDone: () => invalidate() };
+      }
+      return {
+        onExecuteDone({ result }) {
+          if (Symbol.asyncIterator in (result as object)) return;
+          if ((result as { errors?: unknown[] }).errors?.length) return;
+          res.locals.responseCacheable = true;
+        },
+      };
+    },
+  };
+
+  const middleware: RequestHandler = (req, res, next) => {
+    const body = req.method === 'POST' ? req.body : undefined;
+    const request = req.method === 'GET' ? req.url : body && typeof body === 'object' ? stableJson(body) : undefined;
+    if (request === undefined) return next();
+    freshVersion().then((version) => {
+      const key = [callerClass(res.locals.principal as Principal), req.header('accept') ?? '', request].join('\n');
+      const hit = entries.get(key);
+      if (hit && hit.version === version) {
+        entries.delete(key);
+        entries.set(key, hit); // most recently used last
+        res.status(200).setHeader('content-type', hit.contentType);
+        res.end(hit.body);
+        return;
+      }
+      const chunks: Buffer[] = [];
+      const write = res.write.bind(res) as (...args: unknown[]) => boolean;
+      const end = res.end.bind(res) as (...args: unknown[]) => Response;
+      res.write = ((chunk: unknown, ...rest: unknown[]) => {
+        if (isChunk(chunk)) chunks.push(Buffer.from(chunk));
+        return write(chunk, ...rest);
+      }) as Response['write'];
+      res.end = ((chunk?: unknown, ...rest: unknown[]) => {
+        if (isChunk(chunk)) chunks.push(Buffer.from(chunk));
+        const contentType = res.getHeader('content-type');
+        // Computed against `version`; if it moved meanwhile, the response may be stale.
+        if (
+          res.locals.responseCacheable &&
+          res.statusCode === 200 &&
+          typeof contentType === 'string' &&
+          version === current
+        ) {
+          entries.set(key, { version, contentType, body: Buffer.concat(chunks) });
+          if (entries.size > options.maxEntries) entries.delete(entries.keys().next().value as string);
+        }
+        return end(chunk, ...rest);
+      }) as Response['end'];
+      next();
+    }, next);
+  };
+
+  return {
+    plugin,
+    middleware,
+    invalidate,
+    get size() {
+      return entries.size;
+    },
+  };
+}
+
+function isChunk(chunk: unknown): chunk is string | Uint8Array {
+  return typeof chunk === 'string' || chunk instanceof Uint8Array;
+}
+
+/** Callers who see the same catalog share cache entries. */
+function callerClass(principal: Principal): string {
+  switch (principal.kind) {
+    case 'anonymous':
+      return 'anonymous';
+    case 'admin':
+      return 'admin';
+    case 'platform':
+      return `platform:${[...principal.organizations].sort().join(',')}`;
+    case 'org':
+      return `org:${principal.organization}`;
+    case 'provider':
+      return `provider:${principal.providerId}`;
+  }
+}
+
+function stableJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(stableJson).join(',')}]`;
+  if (value && typeof value === 'object') {
+    return `{${Object.keys(value)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${stableJson((value as Record<string, unknown>)[k])}`)
+      .join(',')}}`;
+  }
+  return JSON.stringify(value) ?? 'null';
+}
