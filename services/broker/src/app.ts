@@ -1,0 +1,102 @@
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import { createObservability, type Database, type Logger, SecretBox } from '@annex/platform';
+import express from 'express';
+import type { BrokerConfig } from './config.js';
+import { TtlCache } from './domain/cache.js';
+import type { BrokerContext } from './domain/context.js';
+import { ProviderClient } from './domain/provider-client.js';
+import { ensureSigningKey, RequestSigner } from './domain/signing.js';
+import { type OperationWorkers, startOperationWorkers } from './domain/workers.js';
+import { osbError } from './osb/errors.js';
+import { osbRouter } from './osb/router.js';
+
+export interface BrokerDeps {
+  database: Database;
+  logger: Logger;
+  /** Seals binding credentials and signing keys; required (see ANNEX_ENCRYPTION_KEYS). */
+  secretBox: SecretBox;
+}
+
+export interface Broker {
+  app: express.Express;
+  /** The domain context (for tests, benchmarks and in-process callers such as `rotateSigningKey`). */
+  context: BrokerContext;
+  /** Makes sure a signing key exists and starts the operation workers. */
+  start(): Promise<void>;
+  /** Stops the workers and waits for provider calls still running in the background. */
+  close(): Promise<void>;
+}
+
+/**
+ * Builds the broker: the OSB API under `/v2`, the JWKS at `/.well-known/jwks.json`,
+ * health and metrics. No listening, no migrations, no environment reads.
+ *
+ * @example
+ * const broker = createBroker(loadBrokerConfig(process.env), { database, logger, secretBox });
+ * await broker.start();
+ * broker.app.listen(4001, '127.0.0.1');
+ */
+export function createBroker(config: BrokerConfig, deps: BrokerDeps): Broker {
+  const { database, logger, secretBox } = deps;
+  const signer = new RequestSigner(database.db, secretBox, config.publicUrl);
+  const context: BrokerContext = {
+    db: database.db,
+    secretBox,
+    logger,
+    signer,
+    providers: new ProviderClient(signer, secretBox, config.providerTimeoutMs),
+    settings: {
+      syncWaitMs: config.syncWaitMs,
+      leaseMs: config.leaseMs,
+      maxPollingSeconds: config.maxPollingSeconds,
+    },
+    replicaId: `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`,
+    background: new Set(),
+    caches: { plans: new TtlCache(5_000), providers: new TtlCache(5_000) },
+  };
+  const observability = createObservability({ service: 'broker', logger, ready: () => database.ping() });
+  const app = express();
+  app.disable('x-powered-by');
+  app.use(observability.requestContext);
+  app.use(observability.routes);
+  app.get('/.well-known/jwks.json', async (_req, res, next) => {
+    try {
+      res.setHeader('cache-control', 'public, max-age=30');
+      res.json(await signer.jwks());
+    } catch (error) {
+      next(error);
+    }
+  });
+  app.use('/v2', osbRouter(context));
+  app.use((_req, res) => {
+    osbError(res, 404, 'NotFound', 'not found');
+  });
+  app.use((error: unknown, _req: express.Request, res: express.Response, next: express.NextFunction) => {
+    if (res.headersSent) return next(error);
+    logger.error({ err: error }, 'unhandled error');
+    osbError(res, 500, 'InternalError', `internal error; request id ${String(res.locals.requestId ?? 'unknown')}`);
+  });
+
+  let workers: OperationWorkers | undefined;
+  return {
+    app,
+    context,
+    async start() {
+      await ensureSigningKey(database.db, secretBox);
+      if (config.workers && !workers) {
+        workers = startOperationWorkers(context, {
+          pollMs: config.workerPollMs,
+          concurrency: config.workerConcurrency,
+        });
+      }
+    },
+    async close() {
+      await workers?.stop();
+      workers = undefined;
+      await Promise.allSettled([...context.background]);
+    },
+  };
+}
+
+export { SecretBox };

@@ -1,0 +1,84 @@
+import { flag, logLevel, parseEnvironment, port, postgresUrl } from '@annex/platform';
+import { z } from 'zod';
+
+const milliseconds = (fallback: number) => z.coerce.number().int().min(1).default(fallback);
+
+const schema = z
+  .object({
+    BROKER_HOST: z.string().default('127.0.0.1'),
+    BROKER_PORT: port(4001),
+    BROKER_PUBLIC_URL: z.url({ message: 'expected an http(s) URL' }).optional(),
+    DATABASE_URL: postgresUrl.optional(),
+    ANNEX_DATA_DIR: z.string().default('.annex'),
+    ANNEX_ENCRYPTION_KEYS: z.string().optional(),
+    /** Deadline of one call to a provider. */
+    BROKER_PROVIDER_TIMEOUT_MS: milliseconds(60_000),
+    /** How long a request with accepts_incomplete=true waits for the provider before answering 202. */
+    BROKER_SYNC_WAIT_MS: milliseconds(5_000),
+    /** How long a replica owns an operation it is executing; must exceed the provider deadline. */
+    BROKER_LEASE_MS: z.coerce.number().int().min(1).optional(),
+    BROKER_WORKER_POLL_MS: milliseconds(1_000),
+    BROKER_WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(200).default(10),
+    /** Polling gives up after this when a plan has no maximum_polling_duration. */
+    BROKER_MAX_POLLING_SECONDS: z.coerce.number().int().min(1).default(86_400),
+    BROKER_WORKERS: flag(true),
+    LOG_LEVEL: logLevel,
+    NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+  })
+  .superRefine((env, ctx) => {
+    if (env.DATABASE_URL && !env.ANNEX_ENCRYPTION_KEYS) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['ANNEX_ENCRYPTION_KEYS'],
+        message: 'required with DATABASE_URL (id:base64key[,id:base64key...])',
+      });
+    }
+    if (env.BROKER_LEASE_MS !== undefined && env.BROKER_LEASE_MS <= env.BROKER_PROVIDER_TIMEOUT_MS) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['BROKER_LEASE_MS'],
+        message: 'must be longer than BROKER_PROVIDER_TIMEOUT_MS',
+      });
+    }
+  });
+
+export interface BrokerConfig {
+  host: string;
+  port: number;
+  /** The JWT `iss` of calls to providers, and where providers find the JWKS. */
+  publicUrl: string;
+  databaseUrl: string | undefined;
+  dataDir: string;
+  encryptionKeys: string | undefined;
+  providerTimeoutMs: number;
+  syncWaitMs: number;
+  leaseMs: number;
+  workerPollMs: number;
+  workerConcurrency: number;
+  maxPollingSeconds: number;
+  workers: boolean;
+  logLevel: string;
+  nodeEnv: 'development' | 'production' | 'test';
+}
+
+/** Reads the broker's configuration from the environment once; throws `ConfigError` naming each bad variable. */
+export function loadBrokerConfig(env: Readonly<Record<string, string | undefined>>): BrokerConfig {
+  const parsed = parseEnvironment(schema, env);
+  return Object.freeze({
+    host: parsed.BROKER_HOST,
+    port: parsed.BROKER_PORT,
+    publicUrl: (parsed.BROKER_PUBLIC_URL ?? `http://127.0.0.1:${parsed.BROKER_PORT}`).replace(/\/+$/, ''),
+    databaseUrl: parsed.DATABASE_URL,
+    dataDir: parsed.ANNEX_DATA_DIR,
+    encryptionKeys: parsed.ANNEX_ENCRYPTION_KEYS,
+    providerTimeoutMs: parsed.BROKER_PROVIDER_TIMEOUT_MS,
+    syncWaitMs: parsed.BROKER_SYNC_WAIT_MS,
+    leaseMs: parsed.BROKER_LEASE_MS ?? parsed.BROKER_PROVIDER_TIMEOUT_MS + 15_000,
+    workerPollMs: parsed.BROKER_WORKER_POLL_MS,
+    workerConcurrency: parsed.BROKER_WORKER_CONCURRENCY,
+    maxPollingSeconds: parsed.BROKER_MAX_POLLING_SECONDS,
+    workers: parsed.BROKER_WORKERS,
+    logLevel: parsed.LOG_LEVEL,
+    nodeEnv: parsed.NODE_ENV,
+  });
+}

@@ -1,0 +1,119 @@
+import { sql } from 'kysely';
+import type { Executor } from './executor.js';
+import type { OperationRow } from './operations.js';
+
+export interface NewProvisioning {
+  instance: {
+    id: string;
+    serviceId: string;
+    planId: string;
+    platformId: string;
+    organizationGuid: string;
+    spaceGuid: string;
+    context: string;
+    parameters: string;
+    providerId: string;
+    providerInstanceId: string;
+    maintenanceInfo: string | null;
+    originatingIdentity: string | null;
+    tokenId: string | null;
+  };
+  operation: {
+    id: string;
+    request: string;
+    acceptsIncomplete: boolean;
+    originatingIdentity: string | null;
+    leaseOwner: string;
+    leaseMs: number;
+  };
+  audit: { actorId: string | null; originatingIdentity: string | null; detail: string };
+}
+
+/**
+ * The common case of a provision in one statement (one round trip, one commit): the
+ * instance row, its leased provision operation and the audit entry. Inserts nothing and
+ * returns undefined when the instance id exists already (the caller then takes the
+ * locking path).
+ */
+export async function insertNewProvisioning(db: Executor, values: NewProvisioning): Promise<OperationRow | undefined> {
+  const { instance: i, operation: o, audit: a } = values;
+  const result = await sql<OperationRow>`
+    with i as (
+      insert into service_instances (
+        id, service_id, plan_id, platform_id, organization_guid, space_guid, context, parameters, state,
+        provider_id, provider_instance_id, maintenance_info, originating_identity, token_id, last_operation_id)
+      values (
+        ${i.id}, ${i.serviceId}, ${i.planId}, ${i.platformId}, ${i.organizationGuid}, ${i.spaceGuid}, ${i.context},
+        ${i.parameters}, 'provisioning', ${i.providerId}, ${i.providerInstanceId}, ${i.maintenanceInfo},
+        ${i.originatingIdentity}, ${i.tokenId}, ${o.id})
+      on conflict (id) do nothing
+      returning id
+    ), o as (
+      insert into broker_operations (
+        id, kind, instance_id, provider_id, state, request, accepts_incomplete, platform_id, token_id,
+        originating_identity, lease_owner, lease_expires_at)
+      select ${o.id}::uuid, 'provision', i.id, ${i.providerId}::uuid, 'pending', ${o.request}::jsonb,
+        ${o.acceptsIncomplete}::boolean, ${i.platformId}::uuid, ${i.tokenId}::uuid, ${o.originatingIdentity}::jsonb,
+        ${o.leaseOwner}::text, now() + ${`${o.leaseMs} milliseconds`}::interval
+      from i
+      returning *
+    ), a as (
+      insert into broker_audit_log (
+        actor_kind, actor_id, platform_id, token_id, originating_identity, action, instance_id, operation_id, result,
+        detail)
+      select 'platform', ${a.actorId}::text, ${i.platformId}::uuid, ${i.tokenId}::uuid, ${a.originatingIdentity}::jsonb,
+        'provision.requested', o.instance_id, o.id, 'pending', ${a.detail}::jsonb
+      from o
+    )
+    select * from o`.execute(db);
+  return result.rows[0];
+}
+
+export interface ProvisioningSuccess {
+  operationId: string;
+  instanceId: string;
+  providerInstanceId: string;
+  leaseOwner: string;
+  description: string | null;
+  result: string;
+  dashboardUrl: string | null;
+  audit: {
+    actorKind: string;
+    actorId: string | null;
+    platformId: string | null;
+    tokenId: string | null;
+    originatingIdentity: string | null;
+  };
+}
+
+/**
+ * A provision's success in one statement, and so one durable commit: the operation
+ * (only if this owner still leases it and it is not terminal yet), the instance (only if
+ * it is still the provisioning of this provider-side id) and the audit entry. Returns
+ * undefined when the operation was not ours to finish.
+ */
+export async function completeProvisioning(db: Executor, v: ProvisioningSuccess): Promise<OperationRow | undefined> {
+  const result = await sql<OperationRow>`
+    with o as (
+      update broker_operations
+      set state = 'succeeded', description = ${v.description}, result = ${v.result}::jsonb, completed_at = now(),
+        lease_owner = null, lease_expires_at = null, updated_at = now()
+      where id = ${v.operationId} and state in ('pending', 'polling') and lease_owner = ${v.leaseOwner}
+      returning *
+    ), i as (
+      update service_instances
+      set state = 'provisioned', updated_at = now(), dashboard_url = coalesce(${v.dashboardUrl}, dashboard_url)
+      where id = (select instance_id from o) and provider_instance_id = ${v.providerInstanceId}
+        and state = 'provisioning'
+      returning id
+    ), a as (
+      insert into broker_audit_log (
+        actor_kind, actor_id, platform_id, token_id, originating_identity, action, instance_id, operation_id, result,
+        detail)
+      select ${v.audit.actorKind}, ${v.audit.actorId}::text, ${v.audit.platformId}::uuid, ${v.audit.tokenId}::uuid,
+        ${v.audit.originatingIdentity}::jsonb, 'provision.succeeded', o.instance_id, o.id, 'succeeded', '{}'::jsonb
+      from o
+    )
+    select * from o`.execute(db);
+  return result.rows[0];
+}

@@ -1,0 +1,49 @@
+import type { DB, Logger, SecretBox } from '@annex/platform';
+import type { Kysely } from 'kysely';
+import type { PlanContext, ProviderRow } from '../db/catalog.js';
+import type { TtlCache } from './cache.js';
+import type { ProviderClient } from './provider-client.js';
+import type { RequestSigner } from './signing.js';
+
+/** What the domain needs; built once by `createBroker`. */
+export interface BrokerContext {
+  db: Kysely<DB>;
+  secretBox: SecretBox;
+  logger: Logger;
+  signer: RequestSigner;
+  providers: ProviderClient;
+  settings: {
+    syncWaitMs: number;
+    leaseMs: number;
+    maxPollingSeconds: number;
+  };
+  /** Names this process in operation leases. */
+  replicaId: string;
+  /** Plans (by OSB id) and providers (by id), kept a few seconds. */
+  caches: { plans: TtlCache<PlanContext>; providers: TtlCache<ProviderRow> };
+  /** Provider calls still running after their request answered 202; `close()` waits for them. */
+  background: Set<Promise<unknown>>;
+}
+
+/** `X-Broker-API-Originating-Identity`, parsed. */
+export interface OriginatingIdentity {
+  platform: string;
+  value: Record<string, unknown>;
+  /** The header as received, forwarded to providers unchanged. */
+  header: string;
+}
+
+/** Who is calling: an authenticated platform (by OSB basic auth or a platform token). */
+export interface Caller {
+  platformId: string;
+  tokenId: string | null;
+  /** Organization slugs whose private plans the platform may use. */
+  organizations: readonly string[];
+  originatingIdentity: OriginatingIdentity | null;
+  requestIdentity: string | null;
+}
+
+/** A platform sees only the instances and bindings it created. */
+export function ownedBy<T extends { platform_id: string | null }>(row: T | undefined, caller: Caller): T | undefined {
+  return row && (row.platform_id === null || row.platform_id === caller.platformId) ? row : undefined;
+}

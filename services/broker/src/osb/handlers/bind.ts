@@ -1,0 +1,40 @@
+import type { Request, Response } from 'express';
+import { z } from 'zod';
+import { bindInstance } from '../../domain/bindings.js';
+import { callerOf } from '../middleware.js';
+import { acceptsIncomplete, decodeBody, type HandlerDeps, objectField, pathParam, sendOutcome } from './common.js';
+
+const bindBody = z.object({
+  service_id: z.string().min(1),
+  plan_id: z.string().min(1),
+  app_guid: z.string().min(1).optional(),
+  bind_resource: objectField.optional(),
+  parameters: objectField.optional(),
+  context: objectField.optional(),
+  predecessor_binding_id: z.string().min(1).optional(),
+});
+
+/** `PUT /v2/service_instances/:instance_id/service_bindings/:binding_id`. */
+export function bindHandler({ ctx }: HandlerDeps) {
+  return async (req: Request, res: Response) => {
+    const instanceId = pathParam(req, 'instance_id');
+    const bindingId = pathParam(req, 'binding_id');
+    const incomplete = acceptsIncomplete(req);
+    const body = decodeBody(bindBody, req.body);
+    const bindResource = body.bind_resource ?? {};
+    const appGuid = typeof bindResource.app_guid === 'string' ? bindResource.app_guid : body.app_guid;
+    const outcome = await bindInstance(ctx, callerOf(res), {
+      instanceId,
+      bindingId,
+      serviceId: body.service_id,
+      planId: body.plan_id,
+      appGuid,
+      bindResource,
+      parameters: body.parameters ?? {},
+      context: body.context ?? {},
+      predecessorBindingId: body.predecessor_binding_id,
+      acceptsIncomplete: incomplete,
+    });
+    sendOutcome(res, outcome);
+  };
+}

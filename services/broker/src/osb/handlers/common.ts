@@ -1,0 +1,77 @@
+import type { Request, Response } from 'express';
+import { z } from 'zod';
+import type { BrokerContext } from '../../domain/context.js';
+import { badRequest } from '../../domain/errors.js';
+import type { LastOperationAnswer } from '../../domain/instances.js';
+import type { OperationOutcome } from '../../domain/results.js';
+
+/** Everything a handler needs: the domain context. */
+export interface HandlerDeps {
+  ctx: BrokerContext;
+}
+
+export const objectField = z.record(z.string(), z.unknown());
+export const maintenanceInfoField = z.object({ version: z.string().min(1), description: z.string().optional() });
+
+/** Decodes a body with a zod schema (unknown fields are dropped); a 400 names each bad field. */
+export function decodeBody<S extends z.ZodType>(schema: S, body: unknown): z.infer<S> {
+  if (body === undefined || body === null || typeof body !== 'object' || Array.isArray(body)) {
+    throw badRequest('the request body must be a JSON object');
+  }
+  const result = schema.safeParse(body);
+  if (!result.success) {
+    throw badRequest(
+      result.error.issues
+        .map((issue) => {
+          const field = issue.path.join('.') || 'body';
+          return issue.code === 'invalid_type' && issue.input === undefined
+            ? `${field} is required`
+            : `${field}: ${issue.message}`;
+        })
+        .join('; '),
+    );
+  }
+  return result.data;
+}
+
+export function acceptsIncomplete(req: Request): boolean {
+  const value = req.query.accepts_incomplete;
+  if (value === undefined) return false;
+  if (value === 'true') return true;
+  if (value === 'false') return false;
+  throw badRequest('accepts_incomplete must be true or false');
+}
+
+export function queryString(req: Request, name: string, required: true): string;
+export function queryString(req: Request, name: string, required?: false): string | undefined;
+export function queryString(req: Request, name: string, required = false): string | undefined {
+  const value = req.query[name];
+  if (value === undefined || value === '') {
+    if (required) throw badRequest(`query parameter ${name} is required`);
+    return undefined;
+  }
+  if (typeof value !== 'string') throw badRequest(`query parameter ${name} must be given once`);
+  return value;
+}
+
+export function pathParam(req: Request, name: string): string {
+  const value = req.params[name];
+  if (typeof value !== 'string' || value === '' || value.length > 255) {
+    throw badRequest(`${name} must be a non-empty id of at most 255 characters`);
+  }
+  return value;
+}
+
+/** 201 / 200 / 202 as the domain decided. */
+export function sendOutcome(res: Response, outcome: OperationOutcome): void {
+  if (outcome.kind === 'accepted') {
+    res.status(202).json({ operation: outcome.operation, ...(outcome.body ?? {}) });
+  } else {
+    res.status(outcome.kind === 'created' ? 201 : 200).json(outcome.body);
+  }
+}
+
+export function sendLastOperation(res: Response, answer: LastOperationAnswer): void {
+  if (answer.retryAfterSeconds !== undefined) res.setHeader('retry-after', String(answer.retryAfterSeconds));
+  res.status(answer.status).json(answer.body);
+}

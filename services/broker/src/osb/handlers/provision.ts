@@ -1,0 +1,44 @@
+import type { Request, Response } from 'express';
+import { z } from 'zod';
+import { provisionInstance } from '../../domain/instances.js';
+import { callerOf } from '../middleware.js';
+import {
+  acceptsIncomplete,
+  decodeBody,
+  type HandlerDeps,
+  maintenanceInfoField,
+  objectField,
+  pathParam,
+  sendOutcome,
+} from './common.js';
+
+const provisionBody = z.object({
+  service_id: z.string().min(1),
+  plan_id: z.string().min(1),
+  organization_guid: z.string().min(1),
+  space_guid: z.string().min(1),
+  context: objectField.optional(),
+  parameters: objectField.optional(),
+  maintenance_info: maintenanceInfoField.optional(),
+});
+
+/** `PUT /v2/service_instances/:instance_id`. */
+export function provisionHandler({ ctx }: HandlerDeps) {
+  return async (req: Request, res: Response) => {
+    const instanceId = pathParam(req, 'instance_id');
+    const incomplete = acceptsIncomplete(req);
+    const body = decodeBody(provisionBody, req.body);
+    const outcome = await provisionInstance(ctx, callerOf(res), {
+      instanceId,
+      serviceId: body.service_id,
+      planId: body.plan_id,
+      organizationGuid: body.organization_guid,
+      spaceGuid: body.space_guid,
+      context: body.context ?? {},
+      parameters: body.parameters ?? {},
+      maintenanceInfo: body.maintenance_info,
+      acceptsIncomplete: incomplete,
+    });
+    sendOutcome(res, outcome);
+  };
+}

@@ -1,0 +1,42 @@
+import type { Request, Response } from 'express';
+import { z } from 'zod';
+import { updateServiceInstance } from '../../domain/instances.js';
+import { callerOf } from '../middleware.js';
+import {
+  acceptsIncomplete,
+  decodeBody,
+  type HandlerDeps,
+  maintenanceInfoField,
+  objectField,
+  pathParam,
+  sendOutcome,
+} from './common.js';
+
+const updateBody = z.object({
+  service_id: z.string().min(1),
+  plan_id: z.string().min(1).optional(),
+  parameters: objectField.optional(),
+  context: objectField.optional(),
+  previous_values: objectField.optional(),
+  maintenance_info: maintenanceInfoField.optional(),
+});
+
+/** `PATCH /v2/service_instances/:instance_id`. */
+export function updateHandler({ ctx }: HandlerDeps) {
+  return async (req: Request, res: Response) => {
+    const instanceId = pathParam(req, 'instance_id');
+    const incomplete = acceptsIncomplete(req);
+    const body = decodeBody(updateBody, req.body);
+    const outcome = await updateServiceInstance(ctx, callerOf(res), {
+      instanceId,
+      serviceId: body.service_id,
+      planId: body.plan_id,
+      parameters: body.parameters,
+      context: body.context,
+      previousValues: body.previous_values,
+      maintenanceInfo: body.maintenance_info,
+      acceptsIncomplete: incomplete,
+    });
+    sendOutcome(res, outcome);
+  };
+}

@@ -1,0 +1,141 @@
+import { createHash } from 'node:crypto';
+import { authenticateToken, bearerToken, type DB, platformOrganizations, verifyPassword } from '@annex/platform';
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import type { Kysely } from 'kysely';
+import { findPlatformByOsbUsername } from '../db/platforms.js';
+import type { Caller, OriginatingIdentity } from '../domain/context.js';
+import { osbError } from './errors.js';
+
+/** The oldest OSB version this broker serves (maintenance_info and binding rotation need 2.15+/2.17). */
+const MINIMUM_MINOR = 13;
+
+/** `X-Broker-API-Version` must be 2.x with x ≥ 13; otherwise 412. */
+export const requireApiVersion: RequestHandler = (req, res, next) => {
+  const version = req.header('x-broker-api-version');
+  const match = version?.trim().match(/^2\.(\d+)$/);
+  if (!match || Number(match[1]) < MINIMUM_MINOR) {
+    osbError(
+      res,
+      412,
+      'PreconditionFailed',
+      version
+        ? `X-Broker-API-Version "${version}" is not supported; use 2.${MINIMUM_MINOR} to 2.17`
+        : 'the X-Broker-API-Version header is required (2.17)',
+    );
+    return;
+  }
+  next();
+};
+
+/** Echoes `X-Broker-API-Request-Identity`. */
+export const echoRequestIdentity: RequestHandler = (req, res, next) => {
+  const identity = req.header('x-broker-api-request-identity');
+  if (identity) res.setHeader('x-broker-api-request-identity', identity);
+  next();
+};
+
+/** Parses `X-Broker-API-Originating-Identity: <platform> <base64 JSON object>`; undefined when malformed. */
+export function parseOriginatingIdentity(header: string): OriginatingIdentity | undefined {
+  const match = header.trim().match(/^(\S+)\s+(\S+)$/);
+  if (!match) return undefined;
+  try {
+    const value = JSON.parse(Buffer.from(match[2] as string, 'base64').toString('utf8')) as unknown;
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined;
+    return { platform: match[1] as string, value: value as Record<string, unknown>, header: header.trim() };
+  } catch {
+    return undefined;
+  }
+}
+
+const BASIC_CACHE_MS = 60_000;
+
+/**
+ * Authenticates the platform: OSB basic auth (scrypt-verified, then remembered briefly
+ * under a hash of the credentials) or a platform bearer token. Sets `res.locals.caller`.
+ */
+export function authenticatePlatform(db: Kysely<DB>): RequestHandler {
+  const verified = new Map<string, { platformId: string; until: number }>();
+  const organizationsCache = new Map<string, { organizations: readonly string[]; until: number }>();
+
+  async function organizationsOf(platformId: string): Promise<readonly string[]> {
+    const cached = organizationsCache.get(platformId);
+    if (cached && cached.until > Date.now()) return cached.organizations;
+    const organizations = await platformOrganizations(db, platformId);
+    organizationsCache.set(platformId, { organizations, until: Date.now() + 10_000 });
+    return organizations;
+  }
+
+  async function basic(header: string): Promise<{ platformId: string } | undefined> {
+    const decoded = Buffer.from(header.slice(6).trim(), 'base64').toString('utf8');
+    const colon = decoded.indexOf(':');
+    if (colon < 0) return undefined;
+    const key = createHash('sha256').update(decoded).digest('hex');
+    const hit = verified.get(key);
+    if (hit && hit.until > Date.now()) return hit;
+    const platform = await findPlatformByOsbUsername(db, decoded.slice(0, colon));
+    if (!platform || !(await verifyPassword(decoded.slice(colon + 1), platform.osb_password_hash))) return undefined;
+    if (verified.size > 10_000) verified.clear();
+    verified.set(key, { platformId: platform.id, until: Date.now() + BASIC_CACHE_MS });
+    return { platformId: platform.id };
+  }
+
+  return async (req: Request, res: Response, next: NextFunction) => {
+    try {
+      const header = req.header('authorization') ?? '';
+      let platformId: string | undefined;
+      let tokenId: string | null = null;
+      let organizations: readonly string[] | undefined;
+      if (/^basic /i.test(header)) {
+        platformId = (await basic(header))?.platformId;
+      } else {
+        const token = bearerToken(header);
+        const principal = token ? await authenticateToken(db, token) : null;
+        if (principal?.kind === 'platform') {
+          platformId = principal.platformId;
+          tokenId = principal.tokenId;
+          organizations = principal.organizations;
+        }
+      }
+      if (!platformId) {
+        res.setHeader('www-authenticate', 'Basic realm="annex-broker"');
+        osbError(
+          res,
+          401,
+          'Unauthorized',
+          'valid platform credentials are required (OSB basic auth or a platform token)',
+        );
+        return;
+      }
+      let originatingIdentity: OriginatingIdentity | null = null;
+      const originating = req.header('x-broker-api-originating-identity');
+      if (originating) {
+        const parsed = parseOriginatingIdentity(originating);
+        if (!parsed) {
+          osbError(
+            res,
+            400,
+            'BadRequest',
+            'X-Broker-API-Originating-Identity must be "<platform> <base64-encoded JSON object>"',
+          );
+          return;
+        }
+        originatingIdentity = parsed;
+      }
+      const caller: Caller = {
+        platformId,
+        tokenId,
+        organizations: organizations ?? (await organizationsOf(platformId)),
+        originatingIdentity,
+        requestIdentity: req.header('x-broker-api-request-identity') ?? null,
+      };
+      res.locals.caller = caller;
+      next();
+    } catch (error) {
+      next(error);
+    }
+  };
+}
+
+export function callerOf(res: Response): Caller {
+  return res.locals.caller as Caller;
+}
