@@ -27,6 +27,7 @@ for (const root of roots) {
   skipped += attr('skipped');
 }
 console.log(`tests: ${tests - failed - skipped} passed, ${failed} failed, ${skipped} skipped`);
-if (tests === 0) console.error("CI: no test ran");
-if (skipped > 0 && process.env.ANNEX_REQUIRE_SERVERS === "1") console.error("CI: tests were skipped; every suite must run in CI");
-process.exit(tests === 0 || (skipped > 0 && process.env.ANNEX_REQUIRE_SERVERS === "1") ? 1 : 0);
+if (tests === 0) console.error('CI: no test ran');
+if (skipped > 0 && process.env.ANNEX_REQUIRE_SERVERS === '1')
+  console.error('CI: tests were skipped; every suite must run in CI');
+process.exit(tests === 0 || (skipped > 0 && process.env.ANNEX_REQUIRE_SERVERS === '1') ? 1 : 0);

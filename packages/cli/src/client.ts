@@ -1,0 +1,66 @@
+/** A failure the user can act on; `exitCode` 1 for refusals, 3 for transport or auth. */
+export class CliError extends Error {
+  constructor(
+    message: string,
+    readonly exitCode = 1,
+    readonly details: readonly string[] = [],
+  ) {
+    super(message);
+    this.name = 'CliError';
+  }
+}
+
+export interface GraphQLClient {
+  url: string;
+  request<T>(query: string, variables?: Record<string, unknown>): Promise<T>;
+}
+
+/** A minimal GraphQL-over-HTTP client: bearer token, clear transport errors. */
+export function graphqlClient(url: string, token: string | undefined): GraphQLClient {
+  return {
+    url,
+    async request<T>(query: string, variables: Record<string, unknown> = {}): Promise<T> {
+      let response: Response;
+      try {
+        response = await fetch(url, {
+          method: 'POST',
+          headers: {
+            'content-type': 'application/json',
+            accept: 'application/json',
+            ...(token ? { authorization: `Bearer ${token}` } : {}),
+          },
+          body: JSON.stringify({ query, variables }),
+          signal: AbortSignal.timeout(30_000),
+        });
+      } catch (error) {
+        throw new CliError(`cannot reach the catalog at ${url}: ${(error as Error).message}`, 3);
+      }
+      const text = await response.text();
+      let body: { data?: T; errors?: { message: string }[] };
+      try {
+        body = JSON.parse(text) as typeof body;
+      } catch {
+        throw new CliError(`the catalog at ${url} answered ${response.status} with something that is not JSON`, 3);
+      }
+      if (response.status === 401) {
+        throw new CliError(body.errors?.[0]?.message ?? 'the token was refused (401); run `annex login`', 3);
+      }
+      if (body.errors?.length) {
+        throw new CliError(body.errors.map((e) => e.message).join('; '), 1);
+      }
+      if (!body.data) throw new CliError(`the catalog answered ${response.status} without data`, 3);
+      return body.data;
+    },
+  };
+}
+
+/** A typed-error union member from the catalog: throws it as a CliError, else returns the success. */
+export function expectSuccess<T extends { __typename: string }>(result: T, success: string): T {
+  if (result.__typename === success) return result;
+  const failure = result as unknown as { message?: string; problems?: { path: string; message: string }[] };
+  throw new CliError(
+    failure.message ?? `unexpected ${result.__typename}`,
+    1,
+    (failure.problems ?? []).map((p) => `${p.path}: ${p.message}`),
+  );
+}

@@ -1,0 +1,22 @@
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+
+export interface CliConfig {
+  /** The catalog's GraphQL endpoint. */
+  catalogUrl: string | undefined;
+  /** A token from the environment; wins over the one `annex login` stored. */
+  token: string | undefined;
+  /** Where `annex login` keeps its credentials. */
+  configDir: string;
+}
+
+/** The only place the CLI reads its environment. */
+export function loadCliConfig(env: Readonly<Record<string, string | undefined>>): CliConfig {
+  return {
+    catalogUrl: env.ANNEX_CATALOG_URL || undefined,
+    token: env.ANNEX_TOKEN || undefined,
+    configDir: env.ANNEX_CONFIG_DIR || join(env.XDG_CONFIG_HOME || join(homedir(), '.config'), 'annex'),
+  };
+}
+
+export const DEFAULT_CATALOG_URL = 'http://127.0.0.1:4000/graphql';

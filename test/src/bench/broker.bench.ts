@@ -1,0 +1,123 @@
+import { randomUUID } from 'node:crypto';
+import { createScratchDatabase } from '@annex/platform/testing';
+import autocannon from 'autocannon';
+import pg from 'pg';
+import type { Section } from './catalog.bench.js';
+import { startChildServer } from './child.js';
+import { sequentialLatency } from './load.js';
+
+const PROVIDER_AUTH = `Basic ${Buffer.from('bench:bench-secret').toString('base64')}`;
+
+/** Single-row insert transactions per second on the same PostgreSQL, 16 clients. */
+async function transactionRate(url: string, seconds: number): Promise<number> {
+  const pool = new pg.Pool({ connectionString: url, max: 16 });
+  await pool.query('create table bench_tx (id uuid primary key, at timestamptz not null default now())');
+  let count = 0;
+  const until = Date.now() + seconds * 1000;
+  await Promise.all(
+    Array.from({ length: 16 }, async () => {
+      const client = await pool.connect();
+      try {
+        while (Date.now() < until) {
+          await client.query('begin');
+          await client.query('insert into bench_tx (id) values ($1)', [randomUUID()]);
+          await client.query('commit');
+          count++;
+        }
+      } finally {
+        client.release();
+      }
+    }),
+  );
+  await pool.end();
+  return count / seconds;
+}
+
+/**
+ * Sync provisions per second through the broker to a provider that answers at once,
+ * beside single-row transactions per second on the same PostgreSQL; and the broker's
+ * added latency over calling the provider directly.
+ */
+export async function benchBrokerProvisioning(serverUrl: string | undefined, seconds: number): Promise<Section> {
+  const title = 'Broker: synchronous provisions';
+  if (!serverUrl) {
+    return { title, ok: true, markdown: 'Not measured in this run: it needs PostgreSQL (TEST_DATABASE_URL).' };
+  }
+  const scratch = await createScratchDatabase(serverUrl);
+  const provider = await startChildServer('./servers/osb-provider.ts');
+  const broker = await startChildServer('./servers/broker.ts', {
+    DATABASE_URL: scratch.url,
+    PROVIDER_URL: provider.url,
+  });
+  try {
+    const txRate = await transactionRate(scratch.url, seconds);
+    const fixture = broker.fixture as { serviceId: string; planId: string; platformAuth: string };
+    const body = JSON.stringify({
+      service_id: fixture.serviceId,
+      plan_id: fixture.planId,
+      organization_guid: 'bench-org',
+      space_guid: 'bench-space',
+    });
+    const headers = {
+      authorization: fixture.platformAuth,
+      'x-broker-api-version': '2.17',
+      'content-type': 'application/json',
+    };
+    const load = (duration: number) =>
+      autocannon({
+        url: `${broker.url}/v2/service_instances/[<id>]`,
+        method: 'PUT',
+        idReplacement: true,
+        headers,
+        body,
+        connections: 16,
+        duration,
+      });
+    await load(2);
+    const result = await load(seconds);
+    const non2xx = result.non2xx + result.errors + result.timeouts;
+    const ratio = result.requests.average / txRate;
+
+    const viaBroker = await sequentialLatency(async () => {
+      const res = await fetch(`${broker.url}/v2/service_instances/${randomUUID()}`, { method: 'PUT', headers, body });
+      if (res.status !== 201) throw new Error(`broker answered ${res.status}: ${await res.text()}`);
+      await res.arrayBuffer();
+    }, 300);
+    const direct = await sequentialLatency(async () => {
+      const res = await fetch(`${provider.url}/v2/service_instances/${randomUUID()}`, {
+        method: 'PUT',
+        headers: { ...headers, authorization: PROVIDER_AUTH },
+        body,
+      });
+      if (res.status !== 201) throw new Error(`provider answered ${res.status}`);
+      await res.arrayBuffer();
+    }, 300);
+    const addedP50 = viaBroker.p50 - direct.p50;
+    const addedP99 = viaBroker.p99 - direct.p99;
+    const throughputOk = ratio >= 0.3 && non2xx === 0;
+    const latencyOk = addedP50 <= 2;
+    return {
+      title,
+      ok: throughputOk && latencyOk,
+      markdown: [
+        'PUT /v2/service_instances/:id (sync) through the broker to a provider that answers 201 at once, on',
+        `PostgreSQL; ${seconds} s after a 2 s warm-up, 16 keep-alive connections; broker and provider each in`,
+        'their own process. Baseline: single-row insert transactions per second from 16 clients on the same',
+        'PostgreSQL in the same run. Targets: at least 0.3x that rate; broker-added p50 at most 2 ms.',
+        '',
+        '| measure | value | target |',
+        '|---|---:|---|',
+        `| single-row transactions/s (baseline) | ${Math.round(txRate).toLocaleString('en')} | |`,
+        `| sync provisions/s through the broker | ${Math.round(result.requests.average).toLocaleString('en')} (${non2xx} failed) | |`,
+        `| ratio | ${ratio.toFixed(2)}x | ${throughputOk ? 'meets' : 'MISSES'} ≥ 0.3x |`,
+        `| provider called directly, p50 / p99 ms | ${direct.p50.toFixed(2)} / ${direct.p99.toFixed(2)} | |`,
+        `| through the broker, p50 / p99 ms | ${viaBroker.p50.toFixed(2)} / ${viaBroker.p99.toFixed(2)} | |`,
+        `| added by the broker, p50 / p99 ms | ${addedP50.toFixed(2)} / ${addedP99.toFixed(2)} | ${latencyOk ? 'meets' : 'MISSES'} p50 ≤ 2 ms |`,
+      ].join('\n'),
+    };
+  } finally {
+    await broker.stop();
+    await provider.stop();
+    await scratch.drop();
+  }
+}
