@@ -95,6 +95,7 @@ export function createBroker(config: BrokerConfig, deps: BrokerDeps): Broker {
       await workers?.stop();
       workers = undefined;
       await Promise.allSettled([...context.background]);
+      context.providers.close();
     },
   };
 }

@@ -1,17 +1,7 @@
 import type { DB } from '@annex/platform';
+import { CATEGORIES } from '@annex/sdk';
 import type { Kysely } from 'kysely';
 
-const CATEGORIES = [
-  'databases',
-  'caches',
-  'ai-models',
-  'search',
-  'logging',
-  'monitoring',
-  'email',
-  'queues',
-  'other',
-] as const;
 const KINDS = [
   'postgres',
   'redis',

@@ -321,10 +321,9 @@ export async function bindingLastOperation(
   if (operation !== undefined) {
     op = await findOperation(ctx.db, operation);
     if (!op || op.binding_id !== bindingId || op.instance_id !== instanceId) {
-      if (!binding) throw notFound(`binding "${bindingId}" does not exist`);
       throw badRequest(`operation "${operation}" is not an operation of binding "${bindingId}"`);
     }
-  } else if (binding?.last_operation_id && binding.instance_id === instanceId) {
+  } else if (binding.last_operation_id && binding.instance_id === instanceId) {
     op = await findOperation(ctx.db, binding.last_operation_id);
   }
   if (!op) {

@@ -483,10 +483,9 @@ export async function instanceLastOperation(
   if (operation !== undefined) {
     op = await findOperation(ctx.db, operation);
     if (!op || op.instance_id !== instanceId || op.binding_id !== null) {
-      if (!instance) throw notFound(`instance "${instanceId}" does not exist`);
       throw badRequest(`operation "${operation}" is not an operation of instance "${instanceId}"`);
     }
-  } else if (instance?.last_operation_id) {
+  } else if (instance.last_operation_id) {
     op = await findOperation(ctx.db, instance.last_operation_id);
   }
   if (!op) {
