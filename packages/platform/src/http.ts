@@ -39,9 +39,15 @@ export function createObservability(options: ObservabilityOptions): Observabilit
   const requestContext: RequestHandler = (req, res, next) => {
     const incoming = req.header('x-request-id');
     const requestId = incoming && REQUEST_ID.test(incoming) ? incoming : randomUUID();
-    const log = options.logger.child({ requestId });
     res.locals.requestId = requestId;
-    res.locals.log = log;
+    // Made on first use: most requests on a hot path never log, and a pino child is not free.
+    let log: Logger | undefined;
+    Object.defineProperty(res.locals, 'log', {
+      get: () => {
+        log ??= options.logger.child({ requestId });
+        return log;
+      },
+    });
     res.setHeader('x-request-id', requestId);
     const started = process.hrtime.bigint();
     res.on('finish', () => {
@@ -49,7 +55,8 @@ export function createObservability(options: ObservabilityOptions): Observabilit
       const route = (req.route?.path as string | undefined) ?? req.baseUrl ?? '';
       duration.observe({ method: req.method, route: route || 'unmatched', status: String(res.statusCode) }, seconds);
       if (req.path === '/healthz' || req.path === '/readyz' || req.path === '/metrics') return;
-      log.info(
+      if (!options.logger.isLevelEnabled('info')) return;
+      logOf(res).info(
         { method: req.method, path: req.path, status: res.statusCode, ms: Math.round(seconds * 1e4) / 10 },
         'request',
       );

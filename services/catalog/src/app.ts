@@ -123,8 +123,10 @@ export function createCatalog(config: CatalogConfig, deps: CatalogDeps): Catalog
     res.type('application/schema+json').send(JSON.stringify(manifestSchema, null, 2));
   });
   const graphqlMiddleware = [limitBody, authenticate(database)];
-  // Parsed here so the response cache can key on it; yoga takes a parsed body as it is.
-  if (responseCache) graphqlMiddleware.push(express.json({ limit: '5mb' }), responseCache.middleware);
+  // Read here so the response cache can key on the exact request; yoga parses the text itself.
+  if (responseCache) {
+    graphqlMiddleware.push(express.text({ type: 'application/json', limit: '5mb' }), responseCache.middleware);
+  }
   app.all('/graphql', ...graphqlMiddleware, (req: Request, res: Response) => {
     requestScope.run({ requestId: requestIdOf(res), log: logOf(res) }, () => {
       yoga(req, res);

@@ -88,8 +88,9 @@ export function createResponseCache(options: ResponseCacheOptions): ResponseCach
   };
 
   const middleware: RequestHandler = (req, res, next) => {
+    // The request exactly as sent: a GET's URL, a POST's JSON text (read by express.text()).
     const body = req.method === 'POST' ? req.body : undefined;
-    const request = req.method === 'GET' ? req.url : body && typeof body === 'object' ? stableJson(body) : undefined;
+    const request = req.method === 'GET' ? req.url : typeof body === 'string' && body !== '' ? body : undefined;
     if (request === undefined) return next();
     freshVersion().then((version) => {
       const key = [callerClass(res.locals.principal as Principal), req.header('accept') ?? '', request].join('\n');
@@ -155,15 +156,4 @@ function callerClass(principal: Principal): string {
     case 'provider':
       return `provider:${principal.providerId}`;
   }
-}
-
-function stableJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(stableJson).join(',')}]`;
-  if (value && typeof value === 'object') {
-    return `{${Object.keys(value)
-      .sort()
-      .map((k) => `${JSON.stringify(k)}:${stableJson((value as Record<string, unknown>)[k])}`)
-      .join(',')}}`;
-  }
-  return JSON.stringify(value) ?? 'null';
 }
