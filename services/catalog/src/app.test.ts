@@ -86,7 +86,7 @@ describe.each(testDatabaseKinds('catalog HTTP'))('catalog HTTP on $name', (kind)
 
   it('masks unexpected errors as "Unexpected error" with the request id', async () => {
     // Break the database under a running catalog: the next query fails for a reason the client must not see.
-    await production.database.db.schema.alterTable('plans').renameTo('plans_moved').execute();
+    await production.database.db.schema.alterTable('services').renameTo('services_moved').execute();
     try {
       const response = await fetch(`${production.url}/graphql`, {
         method: 'POST',
@@ -96,9 +96,9 @@ describe.each(testDatabaseKinds('catalog HTTP'))('catalog HTTP on $name', (kind)
       const body = (await response.json()) as any;
       expect(body.errors[0].message).toBe('Unexpected error');
       expect(body.errors[0].extensions.requestId).toBe('req-test-123');
-      expect(JSON.stringify(body)).not.toMatch(/plans|relation|stack/);
+      expect(JSON.stringify(body)).not.toMatch(/services|relation|stack/);
     } finally {
-      await production.database.db.schema.alterTable('plans_moved').renameTo('plans').execute();
+      await production.database.db.schema.alterTable('services_moved').renameTo('services').execute();
     }
   });
 

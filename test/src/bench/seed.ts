@@ -1,6 +1,6 @@
 import type { DB } from '@annex/platform';
 import { CATEGORIES } from '@annex/sdk';
-import type { Kysely } from 'kysely';
+import { type Kysely, sql } from 'kysely';
 
 const KINDS = [
   'postgres',
@@ -29,6 +29,7 @@ export async function seedServices(db: Kysely<DB>, count: number): Promise<void>
     .returning('id')
     .executeTakeFirstOrThrow();
   const batch = 500;
+  // Vacuumed at the end, as autovacuum would have done to a catalog in steady state.
   for (let start = 0; start < count; start += batch) {
     const rows = [];
     for (let i = start; i < Math.min(count, start + batch); i++) {
@@ -45,6 +46,8 @@ export async function seedServices(db: Kysely<DB>, count: number): Promise<void>
         tags: [kind, word],
         requires: [],
         bindable: true,
+        // Every seeded service gets public plans below; publishing would set this itself.
+        has_public_plans: true,
         config_vars: [`${kind.toUpperCase()}_URL`],
         regions: ['eu-west', 'us-east'],
         metadata: '{}',
@@ -81,4 +84,6 @@ export async function seedServices(db: Kysely<DB>, count: number): Promise<void>
       )
       .execute();
   }
+  await sql`vacuum analyze services`.execute(db);
+  await sql`vacuum analyze plans`.execute(db);
 }

@@ -112,6 +112,8 @@ export interface ServicesTable {
   metadata: Json<Record<string, unknown>>;
   status: Generated<'active' | 'deprecated'>;
   position: Generated<number>;
+  /** A live public plan exists (kept by publishing; what anonymous visibility reads). */
+  has_public_plans: Generated<boolean>;
   search: ColumnType<string, never, never>;
   created_at: CreatedAt;
   updated_at: Timestamp;

@@ -1,5 +1,13 @@
 import type { DB, ServiceCategory, ServicesTable } from '@annex/platform';
-import { type Expression, type ExpressionBuilder, type Insertable, type Selectable, type SqlBool, sql } from 'kysely';
+import {
+  type Expression,
+  type ExpressionBuilder,
+  type Insertable,
+  type Kysely,
+  type Selectable,
+  type SqlBool,
+  sql,
+} from 'kysely';
 import type { CategoryCount, Service } from '../domain/model.js';
 import type { Viewer } from '../domain/visibility.js';
 import type { Executor } from './executor.js';
@@ -184,7 +192,22 @@ export async function pageVisibleServices(
   } else if (after) {
     query = query.where(sql<SqlBool>`(s.name, s.id) > (${after.name}, ${after.id}::uuid)`);
   }
-  const rows = await query.orderBy('s.name').orderBy('s.id').limit(page.limit).execute();
+  const ordered = query.orderBy('s.name').orderBy('s.id').limit(page.limit);
+  let rows: Awaited<ReturnType<typeof ordered.execute>>;
+  if (tsquery && !db.isTransaction) {
+    // The planner prices a text-search match like any cheap operator, so once a term
+    // matches a few percent of the catalog it prefers testing every row (or walking
+    // another index) over the GIN index, and search cost grew with the catalog rather
+    // than with its matches. For this one statement: no sequential scan, and random
+    // reads priced as on the SSDs this runs on.
+    rows = await (db as Kysely<DB>).transaction().execute(async (trx) => {
+      await sql`set local enable_seqscan = off`.execute(trx);
+      await sql`set local random_page_cost = 1.1`.execute(trx);
+      return trx.executeQuery(ordered.compile()).then((r) => r.rows as typeof rows);
+    });
+  } else {
+    rows = await ordered.execute();
+  }
   return rows.map((row) => ({
     service: toService(row as unknown as ServiceRow),
     rank: (row as { rank: number | null }).rank,
@@ -303,4 +326,16 @@ export async function findServiceCategories(db: Executor, providerId: string): P
     .where('removed_at', 'is', null)
     .execute();
   return new Map(rows.map((r) => [r.osb_id, r.category]));
+}
+
+/** Recomputes `has_public_plans` for a provider's services (end of every publish). */
+export async function refreshPublicFlags(db: Executor, providerId: string): Promise<void> {
+  await db
+    .updateTable('services as s')
+    .set({
+      has_public_plans: sql<boolean>`exists (
+        select 1 from plans p where p.service_id = s.id and p.removed_at is null and p.visibility = 'public')`,
+    })
+    .where('s.provider_id', '=', providerId)
+    .execute();
 }

@@ -24,17 +24,30 @@ export function planVisibleTo(viewer: Viewer) {
   };
 }
 
-/** SQL: service `s` is live and has at least one plan the viewer may see. */
+/**
+ * SQL: service `s` is live and has at least one plan the viewer may see. A live public
+ * plan is a column publishing keeps (`has_public_plans`), so the common case probes no
+ * plans at all; only private plans (for viewers with organizations or their own
+ * provider) and admins' view need the per-service subquery.
+ */
 export function serviceVisibleTo(viewer: Viewer) {
-  return (eb: ExpressionBuilder<DB & { s: DB['services'] }, 's'>) =>
-    eb.and([
-      eb('s.removed_at', 'is', null),
+  return (eb: ExpressionBuilder<DB & { s: DB['services'] }, 's'>) => {
+    const live = eb('s.removed_at', 'is', null);
+    const anyPlan = (filter: (inner: PlanScope) => ReturnType<ReturnType<typeof planVisibleTo>>) =>
       eb.exists(
         eb
           .selectFrom('plans as p')
           .select(sql.lit(1).as('one'))
           .whereRef('p.service_id', '=', 's.id')
-          .where((inner) => planVisibleTo(viewer)(inner as unknown as PlanScope)),
-      ),
+          .where((inner) => filter(inner as unknown as PlanScope)),
+      );
+    if (viewer.organizations === 'all') return eb.and([live, anyPlan(planVisibleTo(viewer))]);
+    const privateReach = viewer.organizations.length > 0 || viewer.providerId !== undefined;
+    return eb.and([
+      live,
+      privateReach
+        ? eb.or([eb('s.has_public_plans', '=', true), anyPlan(planVisibleTo(viewer))])
+        : eb('s.has_public_plans', '=', true),
     ]);
+  };
 }

@@ -26,6 +26,7 @@ import {
   findServicesByOsbIdsOrSlugs,
   markServicesRemoved,
   parkServiceSlugs,
+  refreshPublicFlags,
   type ServiceValues,
   upsertService,
 } from '../db/services.repository.js';
@@ -188,6 +189,8 @@ async function publishInTransaction(
     trx,
     removedServices.filter((s) => !servicesInUse.has(s.id)).map((s) => s.id),
   );
+
+  await refreshPublicFlags(trx, provider.id);
 
   const revision = provider.currentRevision + 1;
   await insertRevision(trx, {

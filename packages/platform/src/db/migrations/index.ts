@@ -2,10 +2,12 @@ import type { Migration } from '../migrate.js';
 import * as m20261127090000 from './20261127090000_identity_and_catalog.js';
 import * as m20261127100000 from './20261127100000_catalog_removed_entries.js';
 import * as m20261127110000 from './20261127110000_broker_operations.js';
+import * as m20261127120000 from './20261127120000_services_public_flag.js';
 
 /** Every migration, by timestamped name. Add new ones at the end; never edit a landed one. */
 export const migrations: Readonly<Record<string, Migration>> = {
   '20261127090000_identity_and_catalog': m20261127090000,
   '20261127100000_catalog_removed_entries': m20261127100000,
   '20261127110000_broker_operations': m20261127110000,
+  '20261127120000_services_public_flag': m20261127120000,
 };
