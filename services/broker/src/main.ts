@@ -1,6 +1,12 @@
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ConfigError, createLogger, migrateToLatest, openDatabase, SecretBox } from '@annex/platform';
+import {
+  ConfigError,
+  createLogger,
+  ensureLocalEncryptionKeys,
+  migrateToLatest,
+  openDatabase,
+  SecretBox,
+} from '@annex/platform';
 import { createBroker } from './app.js';
 import { loadBrokerConfig } from './config.js';
 
@@ -17,25 +23,15 @@ try {
 
 const logger = createLogger('broker', config.logLevel);
 
-// Embedded installations keep a generated key beside their database; servers must configure one.
-function encryptionKeys(): string {
-  if (config.encryptionKeys) return config.encryptionKeys;
-  const file = join(config.dataDir, 'encryption-keys');
-  if (existsSync(file)) return readFileSync(file, 'utf8').trim();
-  mkdirSync(config.dataDir, { recursive: true });
-  const spec = SecretBox.generateSpec();
-  writeFileSync(file, `${spec}\n`, { mode: 0o600 });
-  logger.warn({ file }, 'generated an encryption key for the embedded database');
-  return spec;
-}
-
 const database = await openDatabase(
   config.databaseUrl
     ? { kind: 'postgres', url: config.databaseUrl }
     : { kind: 'pglite', dataDir: join(config.dataDir, 'db') },
 );
 await migrateToLatest(database.db);
-const broker = createBroker(config, { database, logger, secretBox: SecretBox.fromSpec(encryptionKeys()) });
+// Embedded installations keep a generated key beside their data; servers must configure one.
+const secretBox = SecretBox.fromSpec(config.encryptionKeys ?? ensureLocalEncryptionKeys(config.dataDir).spec);
+const broker = createBroker(config, { database, logger, secretBox });
 await broker.start();
 const server = broker.app.listen(config.port, config.host, () => {
   const address = server.address();
