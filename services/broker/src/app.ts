@@ -10,6 +10,7 @@ import { ensureSigningKey, RequestSigner } from './domain/signing.js';
 import { type OperationWorkers, startOperationWorkers } from './domain/workers.js';
 import { osbError } from './osb/errors.js';
 import { osbRouter } from './osb/router.js';
+import { providerRouter } from './provider-api/router.js';
 
 export interface BrokerDeps {
   database: Database;
@@ -69,6 +70,7 @@ export function createBroker(config: BrokerConfig, deps: BrokerDeps): Broker {
     }
   });
   app.use('/v2', osbRouter(context));
+  app.use('/v1/provider', providerRouter(context));
   app.use((_req, res) => {
     osbError(res, 404, 'NotFound', 'not found');
   });

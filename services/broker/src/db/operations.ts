@@ -124,3 +124,29 @@ export async function orphanMitigationExists(
     .executeTakeFirst();
   return row !== undefined;
 }
+
+/**
+ * Makes a provider's polling operation due now (the provider says it has finished).
+ * Returns the operation ids it found: polling ones made due, and terminal ones as they are.
+ */
+export async function expediteProviderOperation(
+  db: Executor,
+  providerId: string,
+  providerOperation: string,
+): Promise<{ id: string; state: OperationRow['state'] }[]> {
+  const due = await db
+    .updateTable('broker_operations')
+    .set({ next_attempt_at: new Date(), updated_at: new Date() })
+    .where('provider_id', '=', providerId)
+    .where('provider_operation', '=', providerOperation)
+    .where('state', '=', 'polling')
+    .returning(['id', 'state'])
+    .execute();
+  if (due.length > 0) return due;
+  return db
+    .selectFrom('broker_operations')
+    .select(['id', 'state'])
+    .where('provider_id', '=', providerId)
+    .where('provider_operation', '=', providerOperation)
+    .execute();
+}

@@ -17,7 +17,7 @@ export interface AuditEntry {
 
 /** Who acted: the platform (and token and end user) behind a request or an operation. */
 export interface Actor {
-  kind: 'platform' | 'broker';
+  kind: 'platform' | 'broker' | 'provider';
   platformId: string | null;
   tokenId: string | null;
   originatingIdentity: Record<string, unknown> | null;

@@ -1,0 +1,51 @@
+import { authenticateToken, bearerToken } from '@annex/platform';
+import express, { type NextFunction, type Request, type Response } from 'express';
+import { z } from 'zod';
+import type { BrokerContext } from '../domain/context.js';
+import { BrokerFailure } from '../domain/errors.js';
+import { reportOperationEnded } from '../domain/provider-callbacks.js';
+import { osbError, osbErrorHandler } from '../osb/errors.js';
+
+const completionBody = z.object({
+  state: z.enum(['succeeded', 'failed']),
+  description: z.string().max(10_000).default(''),
+});
+
+/**
+ * Provider → broker callbacks (docs/provider-protocol.md §3), mounted at `/v1/provider`,
+ * authenticated with the provider's API token. Built so far: early completion of async
+ * operations. Usage, config push and allowance come with billing and apps.
+ */
+export function providerRouter(ctx: BrokerContext): express.Router {
+  const router = express.Router();
+  router.use(authenticateProvider(ctx.db));
+  router.use(express.json({ limit: '1mb' }));
+  router.post('/operations/:operation/complete', async (req: Request, res: Response) => {
+    const parsed = completionBody.safeParse(req.body);
+    if (!parsed.success) {
+      const problem = parsed.error.issues[0];
+      throw new BrokerFailure('BadRequest', `${problem?.path.join('.') || 'body'}: ${problem?.message ?? 'invalid'}`);
+    }
+    const caller = res.locals.provider as { providerId: string; tokenId: string };
+    const result = await reportOperationEnded(ctx, caller, String(req.params.operation), parsed.data);
+    res.status(202).json(result);
+  });
+  router.use((_req, res) => {
+    osbError(res, 404, 'NotFound', 'no such provider callback');
+  });
+  router.use(osbErrorHandler);
+  return router;
+}
+
+function authenticateProvider(db: BrokerContext['db']) {
+  return async (req: Request, res: Response, next: NextFunction) => {
+    const token = bearerToken(req.header('authorization'));
+    const principal = token ? await authenticateToken(db, token) : null;
+    if (!principal || principal.kind !== 'provider') {
+      osbError(res, 401, 'Unauthorized', 'a provider API token is required (Authorization: Bearer annex_provider_…)');
+      return;
+    }
+    res.locals.provider = { providerId: principal.providerId, tokenId: principal.tokenId };
+    next();
+  };
+}
