@@ -22,6 +22,8 @@ export class AdminDatabase {
   constructor(adminUrl: string) {
     this.#adminUrl = adminUrl;
     this.#pool = new pg.Pool({ connectionString: adminUrl, max: 4 });
+    // An idle connection the server ends must not crash the provider; the pool reconnects.
+    this.#pool.on('error', () => {});
   }
 
   get pool(): pg.Pool {

@@ -34,7 +34,7 @@ export class PostgresStore implements ProviderStore {
   constructor(options: PostgresStoreOptions) {
     if (!options.pool && !options.connectionString)
       throw new TypeError('PostgresStore needs a connectionString or a pool');
-    this.#pool = options.pool ?? new pg.Pool({ connectionString: options.connectionString, max: 5 });
+    this.#pool = options.pool ?? ownPool(options.connectionString as string, 5);
     this.#ownsPool = !options.pool;
     const prefix = options.tablePrefix ?? 'annex_sdk';
     if (!/^[a-z_][a-z0-9_]{0,40}$/.test(prefix)) throw new TypeError(`invalid tablePrefix "${prefix}"`);
@@ -154,7 +154,7 @@ export class PostgresReplayStore implements ReplayStore {
     if (!options.pool && !options.connectionString) {
       throw new TypeError('PostgresReplayStore needs a connectionString or a pool');
     }
-    this.#pool = options.pool ?? new pg.Pool({ connectionString: options.connectionString, max: 3 });
+    this.#pool = options.pool ?? ownPool(options.connectionString as string, 3);
     this.#ownsPool = !options.pool;
     const prefix = options.tablePrefix ?? 'annex_sdk';
     if (!/^[a-z_][a-z0-9_]{0,40}$/.test(prefix)) throw new TypeError(`invalid tablePrefix "${prefix}"`);
@@ -197,4 +197,15 @@ export class PostgresReplayStore implements ReplayStore {
   async close(): Promise<void> {
     if (this.#ownsPool) await this.#pool.end();
   }
+}
+
+/**
+ * A pool the store owns. An idle connection the server ends (a restart, a failover, an
+ * administrator) emits an error on the pool; unhandled, it would crash the provider. The
+ * pool drops that client and connects afresh on the next query, so there is nothing to do.
+ */
+function ownPool(connectionString: string, max: number): pg.Pool {
+  const pool = new pg.Pool({ connectionString, max });
+  pool.on('error', () => {});
+  return pool;
 }

@@ -11,6 +11,8 @@ export class PostgresGatewayStore implements GatewayStore {
 
   constructor(options: { connectionString: string }) {
     this.#pool = new pg.Pool({ connectionString: options.connectionString, max: 5 });
+    // An idle connection the server ends must not crash the provider; the pool reconnects.
+    this.#pool.on('error', () => {});
   }
 
   async init() {
