@@ -1,8 +1,17 @@
+import { createInterface } from 'node:readline';
 import { runCli } from './cli.js';
 import { loadCliConfig } from './config.js';
 
+// A terminal gives one line (Enter ends it); a pipe gives everything it has.
 async function readStdin(): Promise<string> {
-  if (process.stdin.isTTY) process.stderr.write('Token: ');
+  if (process.stdin.isTTY) {
+    const prompt = createInterface({ input: process.stdin, output: process.stderr, terminal: true });
+    try {
+      return await new Promise<string>((resolve) => prompt.question('Token: ', resolve));
+    } finally {
+      prompt.close();
+    }
+  }
   const chunks: Buffer[] = [];
   for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
   return Buffer.concat(chunks).toString('utf8');
