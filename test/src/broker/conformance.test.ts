@@ -620,6 +620,16 @@ describe.each(testDatabaseKinds('broker conformance'))('OSB conformance ($name)'
     const orphanDone = async (instance: string) => {
       const providerId = await providerIdOf(instance);
       for (let i = 0; i < 100 && provider.instances.has(providerId); i++) await new Promise((r) => setTimeout(r, 100));
+      // The provider forgets the instance before the broker records its answer: wait for that too.
+      const recorded = () =>
+        database.db
+          .selectFrom('broker_operations')
+          .select('state')
+          .where('instance_id', '=', instance)
+          .where('kind', '=', 'orphan_deprovision')
+          .where('state', '=', 'succeeded')
+          .executeTakeFirst();
+      for (let i = 0; i < 100 && !(await recorded()); i++) await new Promise((r) => setTimeout(r, 50));
       return providerId;
     };
 

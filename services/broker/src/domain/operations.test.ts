@@ -132,12 +132,17 @@ describe.each(testDatabaseKinds('broker operations'))('durable operations ($name
       (present) => !present,
     );
     expect(provider.instances.has(providerId)).toBe(false);
-    const orphan = await database.db
-      .selectFrom('broker_operations')
-      .selectAll()
-      .where('instance_id', '=', id)
-      .where('kind', '=', 'orphan_deprovision')
-      .executeTakeFirstOrThrow();
+    // The provider forgets the instance before the broker records its answer: wait for both.
+    const orphan = await eventually(
+      () =>
+        database.db
+          .selectFrom('broker_operations')
+          .selectAll()
+          .where('instance_id', '=', id)
+          .where('kind', '=', 'orphan_deprovision')
+          .executeTakeFirstOrThrow(),
+      (op) => op.state === 'succeeded',
+    );
     expect(orphan.state).toBe('succeeded');
     expect(orphan.attempts).toBeGreaterThanOrEqual(3);
     const actions = (await listAudit(database.db, { instanceId: id })).map((a) => `${a.action}:${a.result}`);
