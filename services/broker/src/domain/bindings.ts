@@ -12,11 +12,11 @@ import { BrokerFailure, badRequest, concurrencyError, conflict, gone, notFound }
 import { describeOperation, type LastOperationAnswer } from './instances.js';
 import {
   createOperation,
-  failureOf,
   leaseOwner,
   type OperationRequest,
   runInRequest,
   scheduleOrphanMitigation,
+  unfinishedAnswer,
 } from './operations.js';
 import type { OperationOutcome } from './results.js';
 
@@ -172,9 +172,7 @@ async function bindAnswer(ctx: BrokerContext, op: OperationRow): Promise<Operati
     if (!binding) throw notFound('binding vanished');
     return { kind: 'created', body: bindingBody(ctx, binding) };
   }
-  if (op.state === 'failed') throw failureOf(op);
-  if (op.accepts_incomplete) return { kind: 'accepted', operation: op.id };
-  throw new BrokerFailure('ProviderFailed', 'the provider call did not complete; the broker will retry it');
+  return unfinishedAnswer(op);
 }
 
 export interface UnbindInput {
@@ -274,9 +272,7 @@ export async function unbindInstance(
   if ('retry' in started) throw new Error('unreachable');
   const op = await runInRequest(ctx, started.op, owner);
   if (op.state === 'succeeded') return { kind: 'ok', body: {} };
-  if (op.state === 'failed') throw failureOf(op);
-  if (op.accepts_incomplete) return { kind: 'accepted', operation: op.id };
-  throw new BrokerFailure('ProviderFailed', 'the provider call did not complete; the broker will retry it');
+  return unfinishedAnswer(op);
 }
 
 async function retrievableBinding(

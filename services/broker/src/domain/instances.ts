@@ -11,11 +11,11 @@ import { type BrokerContext, type Caller, ownedBy } from './context.js';
 import { asyncRequired, BrokerFailure, badRequest, concurrencyError, conflict, gone, notFound } from './errors.js';
 import {
   createOperation,
-  failureOf,
   leaseOwner,
   type OperationRequest,
   runInRequest,
   scheduleOrphanMitigation,
+  unfinishedAnswer,
 } from './operations.js';
 import type { OperationOutcome } from './results.js';
 
@@ -59,9 +59,7 @@ function operationAnswer(op: OperationRow, created: boolean): OperationOutcome {
     if (result.metadata !== undefined) body.metadata = result.metadata;
     return created ? { kind: 'created', body } : { kind: 'ok', body };
   }
-  if (op.state === 'failed') throw failureOf(op);
-  if (op.accepts_incomplete) return { kind: 'accepted', operation: op.id };
-  throw new BrokerFailure('ProviderFailed', 'the provider call did not complete; the broker will retry it');
+  return unfinishedAnswer(op);
 }
 
 /**

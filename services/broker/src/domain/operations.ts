@@ -675,6 +675,16 @@ export async function runInRequest(ctx: BrokerContext, op: OperationRow, owner: 
   return (await findOperation(ctx.db, op.id)) ?? op;
 }
 
+/**
+ * What the platform is told about an operation run in its request that has not
+ * succeeded: the failure, a 202 when async was allowed, or a 502 while a worker retries.
+ */
+export function unfinishedAnswer(op: OperationRow): { kind: 'accepted'; operation: string } {
+  if (op.state === 'failed') throw failureOf(op);
+  if (op.accepts_incomplete) return { kind: 'accepted', operation: op.id };
+  throw new BrokerFailure('ProviderFailed', 'the provider call did not complete; the broker will retry it');
+}
+
 /** Turns a failed operation into the failure the platform is told about. */
 export function failureOf(op: OperationRow): BrokerFailure {
   const result = (op.result ?? {}) as { status?: number; error?: string | null };
