@@ -22,6 +22,14 @@ const schema = z
     /** Polling gives up after this when a plan has no maximum_polling_duration. */
     BROKER_MAX_POLLING_SECONDS: z.coerce.number().int().min(1).default(86_400),
     BROKER_WORKERS: flag(true),
+    /** How often the apps reconciler looks for add-ons and attachments to move forward. */
+    APPS_RECONCILE_MS: milliseconds(250),
+    /** How long an old binding stays valid after a rotation unless every app confirms sooner. */
+    APPS_ROTATION_GRACE_SECONDS: z.coerce.number().int().min(0).default(3_600),
+    /** Webhook deliveries: attempts before a delivery is marked failed, first retry delay, deadline. */
+    WEBHOOK_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(50).default(8),
+    WEBHOOK_RETRY_BASE_MS: milliseconds(2_000),
+    WEBHOOK_TIMEOUT_MS: milliseconds(10_000),
     LOG_LEVEL: logLevel,
     NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
   })
@@ -57,6 +65,8 @@ export interface BrokerConfig {
   workerConcurrency: number;
   maxPollingSeconds: number;
   workers: boolean;
+  apps: { reconcileMs: number; rotationGraceSeconds: number };
+  webhooks: { maxAttempts: number; retryBaseMs: number; timeoutMs: number };
   logLevel: string;
   nodeEnv: 'development' | 'production' | 'test';
 }
@@ -78,6 +88,12 @@ export function loadBrokerConfig(env: Readonly<Record<string, string | undefined
     workerConcurrency: parsed.BROKER_WORKER_CONCURRENCY,
     maxPollingSeconds: parsed.BROKER_MAX_POLLING_SECONDS,
     workers: parsed.BROKER_WORKERS,
+    apps: { reconcileMs: parsed.APPS_RECONCILE_MS, rotationGraceSeconds: parsed.APPS_ROTATION_GRACE_SECONDS },
+    webhooks: {
+      maxAttempts: parsed.WEBHOOK_MAX_ATTEMPTS,
+      retryBaseMs: parsed.WEBHOOK_RETRY_BASE_MS,
+      timeoutMs: parsed.WEBHOOK_TIMEOUT_MS,
+    },
     logLevel: parsed.LOG_LEVEL,
     nodeEnv: parsed.NODE_ENV,
   });

@@ -26,6 +26,10 @@ export interface PlatformsTable {
   osb_username: string;
   osb_password_hash: string;
   created_at: CreatedAt;
+  // Apps (migration 20261127140000): where config-var change notifications go.
+  webhook_url: ColumnType<string | null, string | null | undefined, string | null>;
+  /** Sealed with SecretBox. */
+  webhook_secret_sealed: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 export interface PlatformOrganizationsTable {
@@ -280,6 +284,125 @@ export interface BrokerSigningKeysTable {
   retired_at: Date | null;
 }
 
+// Apps, add-ons, attachments, config vars (migration 20261127140000, docs/apps.md).
+
+export interface AppsTable {
+  id: Generated<string>;
+  name: string;
+  organization_id: string;
+  platform_id: string | null;
+  /** The version of the app's latest release; 0 before the first. */
+  release_version: Generated<number>;
+  created_at: CreatedAt;
+  updated_at: Timestamp;
+}
+
+export type AddonState = 'provisioning' | 'provisioned' | 'changing_plan' | 'failed' | 'destroying' | 'destroyed';
+
+export interface AddonsTable {
+  /** The id of the add-on's service instance in the broker. */
+  id: string;
+  name: string;
+  organization_id: string;
+  app_id: string;
+  service_id: string;
+  plan_id: string;
+  parameters: Json<Record<string, unknown>>;
+  state: AddonState;
+  last_error: string | null;
+  created_at: CreatedAt;
+  updated_at: Timestamp;
+  destroyed_at: Date | null;
+}
+
+export type AttachmentState = 'attaching' | 'attached' | 'rotating' | 'detaching' | 'detached' | 'failed';
+
+export interface AttachmentsTable {
+  id: Generated<string>;
+  addon_id: string;
+  app_id: string;
+  /** The prefix of its vars: `DATABASE` gives `DATABASE_URL`. */
+  name: string;
+  /** The id of the attachment's current service binding in the broker. */
+  binding_id: string;
+  replace_vars: Generated<boolean>;
+  state: AttachmentState;
+  last_error: string | null;
+  /** The latest release the app's runtime confirmed running with. */
+  confirmed_release: number | null;
+  created_at: CreatedAt;
+  updated_at: Timestamp;
+  detached_at: Date | null;
+}
+
+export interface BindingRetirementsTable {
+  binding_id: string;
+  attachment_id: string;
+  app_id: string;
+  /** The release that replaced this binding's credentials. */
+  release_version: number;
+  revoke_after: ColumnType<Date, Date | string, Date | string>;
+  state: Generated<'waiting' | 'revoking' | 'revoked'>;
+  created_at: CreatedAt;
+  revoked_at: Date | null;
+}
+
+export interface ConfigVarsTable {
+  app_id: string;
+  name: string;
+  /** Sealed with SecretBox. */
+  value_sealed: string;
+  secret: Generated<boolean>;
+  /** The attachment that owns the var; null for vars set by a user. */
+  attachment_id: string | null;
+}
+
+export interface ReleaseDiffEntry {
+  name: string;
+  change: 'added' | 'changed' | 'removed';
+  /** Only for values that are not secret. */
+  value?: string;
+}
+
+export interface ReleasesTable {
+  id: Generated<string>;
+  app_id: string;
+  version: number;
+  diff: Json<ReleaseDiffEntry[]>;
+  /** Every var of the app after this release, with its owner: sealed JSON. */
+  vars_sealed: string;
+  actor: Json<Record<string, unknown>>;
+  reason: string;
+  created_at: CreatedAt;
+}
+
+export interface AppEventsTable {
+  id: Generated<string>;
+  app_id: string;
+  addon_id: string | null;
+  kind: string;
+  detail: Json<Record<string, unknown>>;
+  created_at: CreatedAt;
+}
+
+export interface WebhookDeliveriesTable {
+  id: Generated<string>;
+  platform_id: string;
+  app_id: string;
+  release_version: number | null;
+  event_type: string;
+  payload: Json<Record<string, unknown>>;
+  state: Generated<'pending' | 'delivered' | 'failed'>;
+  attempts: Generated<number>;
+  next_attempt_at: ColumnType<Date, Date | string | undefined, Date | string>;
+  last_status: number | null;
+  last_error: string | null;
+  lease_owner: string | null;
+  lease_expires_at: Date | null;
+  created_at: CreatedAt;
+  delivered_at: Date | null;
+}
+
 export interface DB {
   organizations: OrganizationsTable;
   platforms: PlatformsTable;
@@ -294,4 +417,12 @@ export interface DB {
   broker_operations: BrokerOperationsTable;
   broker_audit_log: BrokerAuditLogTable;
   broker_signing_keys: BrokerSigningKeysTable;
+  apps: AppsTable;
+  addons: AddonsTable;
+  attachments: AttachmentsTable;
+  binding_retirements: BindingRetirementsTable;
+  config_vars: ConfigVarsTable;
+  releases: ReleasesTable;
+  app_events: AppEventsTable;
+  webhook_deliveries: WebhookDeliveriesTable;
 }

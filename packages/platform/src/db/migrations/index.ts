@@ -3,6 +3,7 @@ import * as m20261127090000 from './20261127090000_identity_and_catalog.js';
 import * as m20261127100000 from './20261127100000_catalog_removed_entries.js';
 import * as m20261127110000 from './20261127110000_broker_operations.js';
 import * as m20261127120000 from './20261127120000_services_public_flag.js';
+import * as m20261127140000 from './20261127140000_apps_and_config_vars.js';
 
 /** Every migration, by timestamped name. Add new ones at the end; never edit a landed one. */
 export const migrations: Readonly<Record<string, Migration>> = {
@@ -10,4 +11,5 @@ export const migrations: Readonly<Record<string, Migration>> = {
   '20261127100000_catalog_removed_entries': m20261127100000,
   '20261127110000_broker_operations': m20261127110000,
   '20261127120000_services_public_flag': m20261127120000,
+  '20261127140000_apps_and_config_vars': m20261127140000,
 };

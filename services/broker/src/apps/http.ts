@@ -1,0 +1,118 @@
+import { authenticateToken, bearerToken, type Principal } from '@annex/platform';
+import type { NextFunction, Request, Response } from 'express';
+import type { ZodType } from 'zod';
+import type { BrokerContext } from '../domain/context.js';
+
+/** Error codes of the `/v1` REST API (docs/apps.md), each with its HTTP status. */
+export const API_ERRORS = {
+  unauthorized: 401,
+  forbidden: 403,
+  not_found: 404,
+  invalid_input: 400,
+  name_taken: 409,
+  var_collision: 409,
+  conflict: 409,
+  not_offered: 422,
+  provider_failed: 502,
+} as const;
+export type ApiErrorCode = keyof typeof API_ERRORS;
+
+/** A refusal of the `/v1` API: answered as `{error, message, field?, name?}`; nothing was changed. */
+export class ApiFailure extends Error {
+  constructor(
+    readonly code: ApiErrorCode,
+    message: string,
+    readonly extra: { field?: string; name?: string; owner?: string } = {},
+  ) {
+    super(message);
+    this.name = 'ApiFailure';
+  }
+}
+
+export const invalidInput = (field: string, message: string) =>
+  new ApiFailure('invalid_input', `${field}: ${message}`, { field });
+export const notFoundFailure = (what: string) => new ApiFailure('not_found', `${what} not found`);
+
+/** An authenticated caller of the `/v1` API. */
+export interface ApiCaller {
+  principal: Exclude<Principal, { kind: 'anonymous' } | { kind: 'provider' }>;
+  /** Ids of the organizations whose apps the caller may see; `'all'` for admins. */
+  organizationIds: readonly string[] | 'all';
+  scopes: readonly string[];
+}
+
+/** Express middleware: a bearer org, platform or admin token, else 401. Sets `res.locals.caller`. */
+export function authenticateApiCaller(ctx: BrokerContext) {
+  return async (req: Request, res: Response, next: NextFunction) => {
+    try {
+      const token = bearerToken(req.header('authorization'));
+      const principal = token ? await authenticateToken(ctx.db, token) : null;
+      if (!principal || principal.kind === 'anonymous' || principal.kind === 'provider') {
+        throw new ApiFailure(
+          'unauthorized',
+          principal
+            ? 'a provider token cannot use the apps API; use an org, platform or admin token'
+            : 'an API token is required (Authorization: Bearer annex_…)',
+        );
+      }
+      let organizationIds: readonly string[] | 'all';
+      if (principal.kind === 'admin') organizationIds = 'all';
+      else if (principal.kind === 'org') organizationIds = [principal.organizationId];
+      else {
+        const rows = await ctx.db
+          .selectFrom('platform_organizations')
+          .select('organization_id')
+          .where('platform_id', '=', principal.platformId)
+          .execute();
+        organizationIds = rows.map((r) => r.organization_id);
+      }
+      const caller: ApiCaller = { principal, organizationIds, scopes: principal.scopes };
+      res.locals.caller = caller;
+      next();
+    } catch (error) {
+      next(error);
+    }
+  };
+}
+
+export function callerOf(res: Response): ApiCaller {
+  const caller = res.locals.caller as ApiCaller | undefined;
+  if (!caller) throw new ApiFailure('unauthorized', 'not authenticated');
+  return caller;
+}
+
+/** Whether the caller may see an organization's apps. */
+export function mayAccess(caller: ApiCaller, organizationId: string): boolean {
+  return caller.organizationIds === 'all' || caller.organizationIds.includes(organizationId);
+}
+
+export function hasScope(caller: ApiCaller, scope: string): boolean {
+  return caller.scopes.includes(scope);
+}
+
+/** Parses a body with zod; the first problem becomes an `invalid_input` naming its field. */
+export function parseBody<T>(schema: ZodType<T>, body: unknown): T {
+  const parsed = schema.safeParse(body ?? {});
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0];
+  throw invalidInput(issue?.path.join('.') || 'body', issue?.message ?? 'invalid');
+}
+
+/** The `/v1` error handler: ApiFailure → its status and body; malformed JSON → 400; else 500. */
+export function apiErrorHandler(error: unknown, _req: Request, res: Response, next: NextFunction): void {
+  if (res.headersSent) return next(error);
+  if (error instanceof ApiFailure) {
+    res.status(API_ERRORS[error.code]).json({ error: error.code, message: error.message, ...error.extra });
+    return;
+  }
+  const e = error as { type?: string; status?: number };
+  if (e?.type === 'entity.parse.failed') {
+    res.status(400).json({ error: 'invalid_input', message: 'body: malformed JSON', field: 'body' });
+    return;
+  }
+  if (e?.type === 'entity.too.large') {
+    res.status(413).json({ error: 'invalid_input', message: 'body: too large', field: 'body' });
+    return;
+  }
+  next(error);
+}
