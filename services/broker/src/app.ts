@@ -2,6 +2,9 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { createObservability, type Database, type Logger, SecretBox } from '@annex/platform';
 import express from 'express';
+import { type AppsReconciler, startAppsReconciler } from './apps/reconciler.js';
+import { appsRouter } from './apps/router.js';
+import { startWebhookWorker, type WebhookWorker } from './apps/webhook-worker.js';
 import type { BrokerConfig } from './config.js';
 import { TtlCache } from './domain/cache.js';
 import type { BrokerContext } from './domain/context.js';
@@ -51,6 +54,7 @@ export function createBroker(config: BrokerConfig, deps: BrokerDeps): Broker {
       syncWaitMs: config.syncWaitMs,
       leaseMs: config.leaseMs,
       maxPollingSeconds: config.maxPollingSeconds,
+      rotationGraceSeconds: config.apps.rotationGraceSeconds,
     },
     replicaId: `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`,
     background: new Set(),
@@ -71,6 +75,7 @@ export function createBroker(config: BrokerConfig, deps: BrokerDeps): Broker {
   });
   app.use('/v2', osbRouter(context));
   app.use('/v1/provider', providerRouter(context));
+  app.use('/v1', appsRouter(context, { wakeWebhooks: () => webhooks?.wake() }));
   app.use((_req, res) => {
     osbError(res, 404, 'NotFound', 'not found');
   });
@@ -81,6 +86,8 @@ export function createBroker(config: BrokerConfig, deps: BrokerDeps): Broker {
   });
 
   let workers: OperationWorkers | undefined;
+  let reconciler: AppsReconciler | undefined;
+  let webhooks: WebhookWorker | undefined;
   return {
     app,
     context,
@@ -91,11 +98,20 @@ export function createBroker(config: BrokerConfig, deps: BrokerDeps): Broker {
           pollMs: config.workerPollMs,
           concurrency: config.workerConcurrency,
         });
+        reconciler = startAppsReconciler(context, { intervalMs: config.apps.reconcileMs });
+        webhooks = startWebhookWorker(context, {
+          pollMs: Math.max(config.workerPollMs, 250),
+          maxAttempts: config.webhooks.maxAttempts,
+          retryBaseMs: config.webhooks.retryBaseMs,
+          timeoutMs: config.webhooks.timeoutMs,
+        });
       }
     },
     async close() {
-      await workers?.stop();
+      await Promise.all([workers?.stop(), reconciler?.stop(), webhooks?.stop()]);
       workers = undefined;
+      reconciler = undefined;
+      webhooks = undefined;
       await Promise.allSettled([...context.background]);
       context.providers.close();
     },

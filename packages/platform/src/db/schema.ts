@@ -310,6 +310,9 @@ export interface AddonsTable {
   parameters: Json<Record<string, unknown>>;
   state: AddonState;
   last_error: string | null;
+  /** Which replica is moving the add-on forward, until when; also its next check. */
+  lease_owner: string | null;
+  lease_expires_at: Date | null;
   created_at: CreatedAt;
   updated_at: Timestamp;
   destroyed_at: Date | null;
@@ -325,11 +328,17 @@ export interface AttachmentsTable {
   name: string;
   /** The id of the attachment's current service binding in the broker. */
   binding_id: string;
+  /** The binding a rotation is making, until it replaces `binding_id`. */
+  rotating_binding_id: string | null;
+  /** The grace period the rotation asked for; null for the installation's default. */
+  rotation_grace_seconds: number | null;
   replace_vars: Generated<boolean>;
   state: AttachmentState;
   last_error: string | null;
   /** The latest release the app's runtime confirmed running with. */
   confirmed_release: number | null;
+  lease_owner: string | null;
+  lease_expires_at: Date | null;
   created_at: CreatedAt;
   updated_at: Timestamp;
   detached_at: Date | null;

@@ -1,7 +1,8 @@
-import { authenticateToken, bearerToken, type Principal } from '@annex/platform';
+import { authenticateToken, bearerToken, internalErrorHandler, type Principal } from '@annex/platform';
 import type { NextFunction, Request, Response } from 'express';
 import type { ZodType } from 'zod';
 import type { BrokerContext } from '../domain/context.js';
+import { BrokerFailure } from '../domain/errors.js';
 
 /** Error codes of the `/v1` REST API (docs/apps.md), each with its HTTP status. */
 export const API_ERRORS = {
@@ -100,7 +101,22 @@ export function parseBody<T>(schema: ZodType<T>, body: unknown): T {
 
 /** The `/v1` error handler: ApiFailure → its status and body; malformed JSON → 400; else 500. */
 export function apiErrorHandler(error: unknown, _req: Request, res: Response, next: NextFunction): void {
-  if (res.headersSent) return next(error);
+  if (res.headersSent) {
+    next(error);
+    return;
+  }
+  if (error instanceof BrokerFailure) {
+    const code: ApiErrorCode =
+      error.code === 'BadRequest'
+        ? 'invalid_input'
+        : error.code === 'NotFound' || error.code === 'Gone'
+          ? 'not_found'
+          : error.code === 'ProviderFailed' || error.code === 'ProviderRejected'
+            ? 'provider_failed'
+            : 'conflict';
+    res.status(API_ERRORS[code]).json({ error: code, message: error.message });
+    return;
+  }
   if (error instanceof ApiFailure) {
     res.status(API_ERRORS[error.code]).json({ error: error.code, message: error.message, ...error.extra });
     return;
@@ -116,3 +132,9 @@ export function apiErrorHandler(error: unknown, _req: Request, res: Response, ne
   }
   next(error);
 }
+
+/** The last handler of `/v1`: a 500 in the API's error shape, with the request id only. */
+export const apiInternalErrorHandler = internalErrorHandler((requestId) => ({
+  error: 'internal',
+  message: `internal error; request id ${requestId}`,
+}));

@@ -16,6 +16,8 @@ export interface BrokerContext {
     syncWaitMs: number;
     leaseMs: number;
     maxPollingSeconds: number;
+    /** Apps: how long an old binding stays valid after a rotation (APPS_ROTATION_GRACE_SECONDS). */
+    rotationGraceSeconds?: number;
   };
   /** Names this process in operation leases. */
   replicaId: string;

@@ -37,13 +37,15 @@ export async function up(db: Kysely<any>): Promise<void> {
       parameters jsonb not null default '{}',
       state text not null,
       last_error text,
+      lease_owner text,
+      lease_expires_at timestamptz,
       created_at timestamptz not null default now(),
       updated_at timestamptz not null default now(),
       destroyed_at timestamptz
     );
     create index addons_app on addons (app_id);
     create index addons_organization on addons (organization_id);
-    create index addons_pending on addons (updated_at) where state in ('provisioning', 'changing_plan', 'destroying');
+    create index addons_pending on addons (lease_expires_at) where state in ('provisioning', 'changing_plan', 'destroying');
 
     create table attachments (
       id uuid primary key default gen_random_uuid(),
@@ -51,17 +53,21 @@ export async function up(db: Kysely<any>): Promise<void> {
       app_id uuid not null references apps (id),
       name text not null,
       binding_id uuid not null,
+      rotating_binding_id uuid,
+      rotation_grace_seconds integer,
       replace_vars boolean not null default false,
       state text not null,
       last_error text,
       confirmed_release integer,
+      lease_owner text,
+      lease_expires_at timestamptz,
       created_at timestamptz not null default now(),
       updated_at timestamptz not null default now(),
       detached_at timestamptz
     );
     create unique index attachments_live_name on attachments (app_id, name) where detached_at is null;
     create index attachments_addon on attachments (addon_id);
-    create index attachments_pending on attachments (updated_at) where state in ('attaching', 'detaching', 'rotating');
+    create index attachments_pending on attachments (lease_expires_at) where state in ('attaching', 'detaching', 'rotating');
 
     create table binding_retirements (
       binding_id uuid primary key,

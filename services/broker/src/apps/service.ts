@@ -1,0 +1,689 @@
+import { randomUUID } from 'node:crypto';
+import { validateParameters } from '@annex/sdk';
+import { sql } from 'kysely';
+import { findPlanById, type PlanContext } from '../db/catalog.js';
+import type { Executor } from '../db/executor.js';
+import { findInstance } from '../db/instances.js';
+import type { BrokerContext } from '../domain/context.js';
+import { BrokerFailure } from '../domain/errors.js';
+import { updateServiceInstance } from '../domain/instances.js';
+import { advanceAddon, advanceAttachment, appsCallerFor } from './advance.js';
+import { type ApiCaller, ApiFailure, hasScope, invalidInput, mayAccess } from './http.js';
+import {
+  APP_NAME,
+  ATTACHMENT_NAME,
+  attachmentVarNames,
+  CONFIG_VAR_NAME,
+  generateAddonName,
+  varLayout,
+} from './naming.js';
+import { organizationSlug, resolvePlanRef, resolveSiblingPlan } from './plans.js';
+import {
+  applyConfigChange,
+  currentVars,
+  type Release,
+  type ReleaseActor,
+  recordEvent,
+  releaseSnapshot,
+} from './releases.js';
+import { type AddonRow, type AppRow, type AttachmentRow, findAddon, findApp, liveAttachments } from './store.js';
+
+// The commands of the apps API. Each checks everything before it writes; a refusal changes
+// nothing. Work at providers happens in `advance.ts`, started here and finished by the
+// reconciler when a provider is slow.
+
+export function actorOf(caller: ApiCaller): ReleaseActor {
+  const p = caller.principal;
+  switch (p.kind) {
+    case 'org':
+      return { kind: 'org', id: p.tokenId, name: `org token of ${p.organization}` };
+    case 'platform':
+      return { kind: 'platform', id: p.tokenId, name: 'platform token' };
+    default:
+      return { kind: 'admin', id: p.tokenId, name: 'admin token' };
+  }
+}
+
+/** How long a request keeps a lease on the rows it is moving forward. */
+const REQUEST_LEASE_MS = 120_000;
+
+export async function createApp(
+  ctx: BrokerContext,
+  caller: ApiCaller,
+  input: { name: string; organization?: string | undefined },
+): Promise<AppRow> {
+  if (!APP_NAME.test(input.name)) {
+    throw invalidInput('name', 'must be 2-30 characters: lowercase letters, digits and dashes, starting with a letter');
+  }
+  let organizationId: string;
+  if (caller.principal.kind === 'org' && !input.organization) organizationId = caller.principal.organizationId;
+  else {
+    if (!input.organization) throw invalidInput('organization', 'required with a platform or admin token');
+    const org = await ctx.db
+      .selectFrom('organizations')
+      .select('id')
+      .where('slug', '=', input.organization)
+      .executeTakeFirst();
+    if (!org || !mayAccess(caller, org.id))
+      throw new ApiFailure('not_found', `organization "${input.organization}" not found`);
+    organizationId = org.id;
+  }
+  const platformId = caller.principal.kind === 'platform' ? caller.principal.platformId : null;
+  const row = await ctx.db
+    .insertInto('apps')
+    .values({ name: input.name, organization_id: organizationId, platform_id: platformId })
+    .onConflict((oc) => oc.column('name').doNothing())
+    .returningAll()
+    .executeTakeFirst();
+  if (!row) throw new ApiFailure('name_taken', `app name "${input.name}" is taken`, { field: 'name' });
+  return row;
+}
+
+export interface AttachRequest {
+  as?: string | undefined;
+  replace?: boolean | undefined;
+}
+
+export interface Preflight {
+  ok: boolean;
+  service: string;
+  plan: string;
+  price: { free: boolean; cents: number; currency: string; interval: 'month' };
+  proration: null;
+  configVars: string[];
+  collisions: { name: string; owner: string }[];
+  parameterErrors: { field: string; message: string }[];
+  problems: string[];
+}
+
+interface AttachPlan {
+  name: string;
+  varNames: string[];
+  collisions: { name: string; owner: string }[];
+  nameTaken: boolean;
+}
+
+/** The attachment name and vars an attach would use, and what they collide with. */
+async function planAttachment(
+  db: Executor,
+  app: AppRow,
+  plan: PlanContext,
+  request: AttachRequest,
+): Promise<AttachPlan> {
+  const layout = varLayout(plan.service.slug, plan.service.config_vars);
+  const name = request.as?.trim() || layout.defaultName;
+  if (!ATTACHMENT_NAME.test(name)) {
+    throw invalidInput(
+      'as',
+      'must be upper case letters, digits and underscores, starting with a letter (e.g. DATABASE)',
+    );
+  }
+  const varNames = attachmentVarNames(layout, name);
+  const existing = varNames.length
+    ? await db
+        .selectFrom('config_vars as v')
+        .leftJoin('attachments as a', 'a.id', 'v.attachment_id')
+        .select(['v.name', 'a.name as attachment'])
+        .where('v.app_id', '=', app.id)
+        .where('v.name', 'in', varNames)
+        .execute()
+    : [];
+  const taken = await db
+    .selectFrom('attachments')
+    .select('id')
+    .where('app_id', '=', app.id)
+    .where('name', '=', name)
+    .where('detached_at', 'is', null)
+    .executeTakeFirst();
+  return {
+    name,
+    varNames,
+    collisions: existing.map((e) => ({ name: e.name, owner: e.attachment ? `attachment:${e.attachment}` : 'user' })),
+    nameTaken: Boolean(taken),
+  };
+}
+
+function describePrice(plan: PlanContext): Preflight['price'] {
+  return { free: plan.plan.free, cents: plan.plan.price_cents, currency: plan.plan.currency, interval: 'month' };
+}
+
+/** What creating (with `plan`) or attaching (with `addon`) would do; writes nothing. */
+export async function preflight(
+  ctx: BrokerContext,
+  caller: ApiCaller,
+  appRef: string,
+  input: AttachRequest & {
+    plan?: string | undefined;
+    addon?: string | undefined;
+    parameters?: Record<string, unknown>;
+  },
+): Promise<Preflight> {
+  const app = await findApp(ctx.db, caller, appRef);
+  const orgSlug = await organizationSlug(ctx.db, app.organization_id);
+  let plan: PlanContext;
+  const problems: string[] = [];
+  let parameterErrors: Preflight['parameterErrors'] = [];
+  if (input.addon) {
+    const addon = await findAddon(ctx.db, caller, input.addon);
+    await checkShareable(ctx, addon, app);
+    const context = await findPlanById(ctx.db, addon.plan_id);
+    if (!context) throw new ApiFailure('not_found', 'the add-on plan no longer exists');
+    plan = context;
+    if (addon.state !== 'provisioned' && addon.state !== 'provisioning') problems.push(`the add-on is ${addon.state}`);
+  } else if (input.plan) {
+    plan = await resolvePlanRef(ctx.db, input.plan, orgSlug);
+    const schema = plan.plan.schemas?.service_instance?.create?.parameters;
+    if (schema) {
+      parameterErrors = validateParameters(schema as Record<string, unknown>, input.parameters ?? {}).map((p) => ({
+        field: p.path === '/' ? 'parameters' : `parameters${p.path.replaceAll('/', '.')}`,
+        message: p.message,
+      }));
+    }
+  } else throw invalidInput('plan', 'give either plan (SERVICE:PLAN) or addon');
+  const attach = await planAttachment(ctx.db, app, plan, input);
+  if (attach.nameTaken)
+    problems.push(`app ${app.name} already has an attachment named ${attach.name}; choose another with as`);
+  const blocking = input.replace ? [] : attach.collisions;
+  for (const c of blocking)
+    problems.push(`config var ${c.name} is already set (owner: ${c.owner}); pass replace to take it over`);
+  if (attach.varNames.length === 0)
+    problems.push('the service declares no config vars; their names come from the credentials');
+  for (const e of parameterErrors) problems.push(`${e.field}: ${e.message}`);
+  return {
+    ok:
+      parameterErrors.length === 0 &&
+      !attach.nameTaken &&
+      blocking.length === 0 &&
+      (problems.length === 0 || attach.varNames.length === 0),
+    service: plan.service.slug,
+    plan: plan.plan.slug,
+    price: describePrice(plan),
+    proration: null,
+    configVars: attach.varNames,
+    collisions: attach.collisions,
+    parameterErrors,
+    problems,
+  };
+}
+
+async function checkShareable(ctx: BrokerContext, addon: AddonRow, app: AppRow): Promise<void> {
+  if (addon.organization_id !== app.organization_id) {
+    // Sharing across organizations is not offered: the add-on's org pays for it.
+    throw new ApiFailure('not_found', `add-on "${addon.name}" not found in the organization of app "${app.name}"`);
+  }
+  if (addon.state === 'destroyed' || addon.state === 'destroying' || addon.state === 'failed') {
+    throw new ApiFailure('conflict', `add-on "${addon.name}" is ${addon.state}`);
+  }
+  void ctx;
+}
+
+function refuseCollisions(attach: AttachPlan, replace: boolean | undefined, app: AppRow): void {
+  if (attach.nameTaken) {
+    throw new ApiFailure(
+      'name_taken',
+      `app ${app.name} already has an attachment named ${attach.name}; choose another with as`,
+      {
+        field: 'as',
+      },
+    );
+  }
+  const collision = replace ? undefined : attach.collisions[0];
+  if (collision) {
+    throw new ApiFailure(
+      'var_collision',
+      `config var ${collision.name} of app ${app.name} is already set (owner: ${collision.owner}); pass replace to take it over`,
+      { name: collision.name, owner: collision.owner },
+    );
+  }
+}
+
+async function releaseLeases(ctx: BrokerContext, addonId: string | null, attachmentId: string | null): Promise<void> {
+  if (addonId) {
+    await ctx.db
+      .updateTable('addons')
+      .set({ lease_owner: null, lease_expires_at: sql`now()` })
+      .where('id', '=', addonId)
+      .execute();
+  }
+  if (attachmentId) {
+    await ctx.db
+      .updateTable('attachments')
+      .set({ lease_owner: null, lease_expires_at: sql`now()` })
+      .where('id', '=', attachmentId)
+      .execute();
+  }
+}
+
+function leaseUntil(): Date {
+  return new Date(Date.now() + REQUEST_LEASE_MS);
+}
+
+/** Runs the first steps in the request; the reconciler finishes what a slow provider leaves. */
+async function driveInRequest(ctx: BrokerContext, addonId: string | null, attachmentId: string | null): Promise<void> {
+  try {
+    if (addonId) await advanceAddon(ctx, addonId);
+    if (attachmentId) await advanceAttachment(ctx, attachmentId);
+  } finally {
+    await releaseLeases(ctx, addonId, attachmentId);
+  }
+}
+
+export async function createAddon(
+  ctx: BrokerContext,
+  caller: ApiCaller,
+  appRef: string,
+  input: AttachRequest & { plan: string; parameters?: Record<string, unknown> | undefined },
+): Promise<{ addonId: string; attachmentId: string }> {
+  const parameters = input.parameters ?? {};
+  const ids = await ctx.db.transaction().execute(async (trx) => {
+    const app = await findApp(trx, caller, appRef, true);
+    const orgSlug = await organizationSlug(trx, app.organization_id);
+    const plan = await resolvePlanRef(trx, input.plan, orgSlug);
+    const schema = plan.plan.schemas?.service_instance?.create?.parameters;
+    if (schema) {
+      const problem = validateParameters(schema as Record<string, unknown>, parameters)[0];
+      if (problem) {
+        const field = problem.path === '/' ? 'parameters' : `parameters${problem.path.replaceAll('/', '.')}`;
+        throw invalidInput(field, problem.message);
+      }
+    }
+    if (plan.plan.bindable === false || (plan.plan.bindable === null && !plan.service.bindable)) {
+      throw invalidInput('plan', `plan "${input.plan}" is not bindable, so it cannot be attached to an app`);
+    }
+    const attach = await planAttachment(trx, app, plan, input);
+    refuseCollisions(attach, input.replace, app);
+    const addonId = randomUUID();
+    let name = generateAddonName(plan.service.slug);
+    for (let i = 0; i < 5; i++) {
+      const clash = await trx.selectFrom('addons').select('id').where('name', '=', name).executeTakeFirst();
+      if (!clash) break;
+      name = generateAddonName(plan.service.slug);
+    }
+    await trx
+      .insertInto('addons')
+      .values({
+        id: addonId,
+        name,
+        organization_id: app.organization_id,
+        app_id: app.id,
+        service_id: plan.service.id,
+        plan_id: plan.plan.id,
+        parameters: JSON.stringify(parameters),
+        state: 'provisioning',
+        last_error: null,
+        lease_owner: ctx.replicaId,
+        lease_expires_at: leaseUntil(),
+        destroyed_at: null,
+      })
+      .execute();
+    const attachment = await trx
+      .insertInto('attachments')
+      .values({
+        addon_id: addonId,
+        app_id: app.id,
+        name: attach.name,
+        binding_id: randomUUID(),
+        rotating_binding_id: null,
+        rotation_grace_seconds: null,
+        replace_vars: input.replace ?? false,
+        state: 'attaching',
+        last_error: null,
+        confirmed_release: null,
+        lease_owner: ctx.replicaId,
+        lease_expires_at: leaseUntil(),
+        detached_at: null,
+      })
+      .returning('id')
+      .executeTakeFirstOrThrow();
+    await recordEvent(trx, app.id, addonId, 'addon.provisioning', {
+      addon: name,
+      service: plan.service.slug,
+      plan: plan.plan.slug,
+    });
+    await recordEvent(trx, app.id, addonId, 'attachment.attaching', { attachment: attach.name, app: app.name });
+    return { addonId, attachmentId: attachment.id };
+  });
+  await driveInRequest(ctx, ids.addonId, ids.attachmentId);
+  return ids;
+}
+
+export async function attachAddon(
+  ctx: BrokerContext,
+  caller: ApiCaller,
+  appRef: string,
+  input: AttachRequest & { addon: string },
+): Promise<{ attachmentId: string }> {
+  const attachmentId = await ctx.db.transaction().execute(async (trx) => {
+    const app = await findApp(trx, caller, appRef, true);
+    const addon = await findAddon(trx, caller, input.addon, true);
+    await checkShareable(ctx, addon, app);
+    const plan = await findPlanById(trx, addon.plan_id);
+    if (!plan) throw new ApiFailure('conflict', 'the add-on plan no longer exists');
+    const attach = await planAttachment(trx, app, plan, input);
+    refuseCollisions(attach, input.replace, app);
+    const row = await trx
+      .insertInto('attachments')
+      .values({
+        addon_id: addon.id,
+        app_id: app.id,
+        name: attach.name,
+        binding_id: randomUUID(),
+        rotating_binding_id: null,
+        rotation_grace_seconds: null,
+        replace_vars: input.replace ?? false,
+        state: 'attaching',
+        last_error: null,
+        confirmed_release: null,
+        lease_owner: ctx.replicaId,
+        lease_expires_at: leaseUntil(),
+        detached_at: null,
+      })
+      .returning('id')
+      .executeTakeFirstOrThrow();
+    await recordEvent(trx, app.id, addon.id, 'attachment.attaching', { attachment: attach.name, app: app.name });
+    return row.id;
+  });
+  await driveInRequest(ctx, null, attachmentId);
+  return { attachmentId };
+}
+
+export async function detachAddon(
+  ctx: BrokerContext,
+  caller: ApiCaller,
+  appRef: string,
+  name: string,
+): Promise<{ attachmentId: string }> {
+  const attachmentId = await ctx.db.transaction().execute(async (trx) => {
+    const app = await findApp(trx, caller, appRef);
+    const attachment = await trx
+      .selectFrom('attachments')
+      .selectAll()
+      .where('app_id', '=', app.id)
+      .where('name', '=', name)
+      .where('detached_at', 'is', null)
+      .forUpdate()
+      .executeTakeFirst();
+    if (!attachment) throw new ApiFailure('not_found', `attachment "${name}" of app "${app.name}" not found`);
+    if (attachment.state === 'detaching') return attachment.id;
+    const addon = await trx
+      .selectFrom('addons')
+      .select(['app_id', 'name'])
+      .where('id', '=', attachment.addon_id)
+      .executeTakeFirstOrThrow();
+    if (addon.app_id === app.id) {
+      const others = await trx
+        .selectFrom('attachments')
+        .select('id')
+        .where('addon_id', '=', attachment.addon_id)
+        .where('app_id', '=', app.id)
+        .where('detached_at', 'is', null)
+        .where('id', '!=', attachment.id)
+        .executeTakeFirst();
+      if (!others) {
+        // Like Heroku: the app that owns (and pays for) an add-on keeps an attachment to it.
+        throw new ApiFailure(
+          'conflict',
+          `${addon.name} is owned by ${app.name}, which must keep an attachment to it; destroy the add-on (addons:destroy) instead`,
+        );
+      }
+    }
+    await trx
+      .updateTable('attachments')
+      .set({ state: 'detaching', lease_owner: ctx.replicaId, lease_expires_at: leaseUntil(), updated_at: sql`now()` })
+      .where('id', '=', attachment.id)
+      .execute();
+    return attachment.id;
+  });
+  await driveInRequest(ctx, null, attachmentId);
+  return { attachmentId };
+}
+
+export async function destroyAddon(
+  ctx: BrokerContext,
+  caller: ApiCaller,
+  addonRef: string,
+): Promise<{ addonId: string }> {
+  const addonId = await ctx.db.transaction().execute(async (trx) => {
+    const addon = await findAddon(trx, caller, addonRef, true);
+    if (addon.state === 'destroyed') throw new ApiFailure('not_found', `add-on "${addonRef}" was destroyed`);
+    if (addon.state === 'provisioning' || addon.state === 'changing_plan') {
+      throw new ApiFailure('conflict', `add-on ${addon.name} is ${addon.state}; destroy it when that ends`);
+    }
+    if (addon.state !== 'destroying') {
+      await trx
+        .updateTable('addons')
+        .set({
+          state: 'destroying',
+          lease_owner: ctx.replicaId,
+          lease_expires_at: leaseUntil(),
+          updated_at: sql`now()`,
+        })
+        .where('id', '=', addon.id)
+        .execute();
+      await recordEvent(trx, addon.app_id, addon.id, 'addon.destroying', { addon: addon.name });
+    }
+    return addon.id;
+  });
+  await driveInRequest(ctx, addonId, null);
+  return { addonId };
+}
+
+export async function changeAddonPlan(
+  ctx: BrokerContext,
+  caller: ApiCaller,
+  addonRef: string,
+  planRef: string,
+): Promise<{ addonId: string }> {
+  const addon = await findAddon(ctx.db, caller, addonRef);
+  if (addon.state !== 'provisioned') throw new ApiFailure('conflict', `add-on ${addon.name} is ${addon.state}`);
+  const service = await ctx.db
+    .selectFrom('services')
+    .select('slug')
+    .where('id', '=', addon.service_id)
+    .executeTakeFirstOrThrow();
+  const orgSlug = await organizationSlug(ctx.db, addon.organization_id);
+  const target = await resolveSiblingPlan(ctx.db, service.slug, planRef, orgSlug);
+  if (target.plan.id === addon.plan_id)
+    throw invalidInput('plan', `add-on ${addon.name} is already on plan ${target.plan.slug}`);
+  const instance = await findInstance(ctx.db, addon.id);
+  if (!instance) throw new ApiFailure('conflict', `add-on ${addon.name} has no instance`);
+  const claimed = await ctx.db
+    .updateTable('addons')
+    .set({ state: 'changing_plan', lease_owner: ctx.replicaId, lease_expires_at: leaseUntil(), updated_at: sql`now()` })
+    .where('id', '=', addon.id)
+    .where('state', '=', 'provisioned')
+    .executeTakeFirst();
+  if (Number(claimed.numUpdatedRows) === 0)
+    throw new ApiFailure('conflict', `add-on ${addon.name} is changing already`);
+  const current = await findPlanById(ctx.db, addon.plan_id);
+  try {
+    await updateServiceInstance(ctx, await appsCallerFor(ctx, addon.organization_id, actorOf(caller)), {
+      instanceId: addon.id,
+      serviceId: target.service.osb_id,
+      planId: target.plan.osb_id,
+      parameters: undefined,
+      context: undefined,
+      previousValues: current ? { plan_id: current.plan.osb_id, service_id: current.service.osb_id } : undefined,
+      maintenanceInfo: undefined,
+      acceptsIncomplete: true,
+    });
+  } catch (error) {
+    await ctx.db
+      .updateTable('addons')
+      .set({ state: 'provisioned', lease_owner: null, lease_expires_at: null, updated_at: sql`now()` })
+      .where('id', '=', addon.id)
+      .execute();
+    const message = error instanceof BrokerFailure || error instanceof Error ? error.message : String(error);
+    throw new ApiFailure(
+      error instanceof BrokerFailure && error.code === 'BadRequest' ? 'invalid_input' : 'provider_failed',
+      `plan change refused: ${message}`,
+      { field: 'plan' },
+    );
+  }
+  await driveInRequest(ctx, addon.id, null);
+  return { addonId: addon.id };
+}
+
+export async function rotateAddonCredentials(
+  ctx: BrokerContext,
+  caller: ApiCaller,
+  addonRef: string,
+  graceSeconds: number | undefined,
+): Promise<{ addonId: string; attachmentIds: string[] }> {
+  const rotating = await ctx.db.transaction().execute(async (trx) => {
+    const addon = await findAddon(trx, caller, addonRef, true);
+    if (addon.state !== 'provisioned') throw new ApiFailure('conflict', `add-on ${addon.name} is ${addon.state}`);
+    const attachments = (await liveAttachments(trx, { addonId: addon.id })).filter((a) => a.state === 'attached');
+    if (attachments.length === 0) throw new ApiFailure('conflict', `add-on ${addon.name} has no attachment to rotate`);
+    for (const attachment of attachments) {
+      await trx
+        .updateTable('attachments')
+        .set({
+          state: 'rotating',
+          rotating_binding_id: randomUUID(),
+          rotation_grace_seconds: graceSeconds ?? null,
+          lease_owner: ctx.replicaId,
+          lease_expires_at: leaseUntil(),
+          updated_at: sql`now()`,
+        })
+        .where('id', '=', attachment.id)
+        .execute();
+    }
+    return { addonId: addon.id, attachmentIds: attachments.map((a) => a.id) };
+  });
+  for (const id of rotating.attachmentIds) await driveInRequest(ctx, null, id);
+  return rotating;
+}
+
+export async function setConfigVars(
+  ctx: BrokerContext,
+  caller: ApiCaller,
+  appRef: string,
+  input: { vars: Record<string, string | null>; reason?: string | undefined; secret?: boolean | undefined },
+): Promise<Release | undefined> {
+  const names = Object.keys(input.vars);
+  if (names.length === 0) throw invalidInput('vars', 'give at least one var');
+  for (const name of names)
+    if (!CONFIG_VAR_NAME.test(name)) throw invalidInput(`vars.${name}`, 'is not a valid config var name');
+  return ctx.db.transaction().execute(async (trx) => {
+    const app = await findApp(trx, caller, appRef, true);
+    const owned = await trx
+      .selectFrom('config_vars as v')
+      .innerJoin('attachments as a', 'a.id', 'v.attachment_id')
+      .select(['v.name', 'a.name as attachment'])
+      .where('v.app_id', '=', app.id)
+      .where('v.name', 'in', names)
+      .executeTakeFirst();
+    if (owned) {
+      throw new ApiFailure(
+        'var_collision',
+        `config var ${owned.name} is owned by attachment ${owned.attachment}; detach or rotate it instead`,
+        { name: owned.name, owner: `attachment:${owned.attachment}` },
+      );
+    }
+    const present = await currentVars(ctx, trx, app.id);
+    const missing = names.find((n) => input.vars[n] === null && !present.has(n));
+    if (missing) throw new ApiFailure('not_found', `config var ${missing} is not set on ${app.name}`);
+    return applyConfigChange(ctx, trx, {
+      appId: app.id,
+      changes: names.map((name) => ({
+        name,
+        value: input.vars[name] ?? null,
+        attachmentId: null,
+        ...(input.secret === undefined ? {} : { secret: input.secret }),
+      })),
+      actor: actorOf(caller),
+      reason: input.reason ?? `Set ${names.join(', ')}`,
+    });
+  });
+}
+
+export async function rollbackConfig(
+  ctx: BrokerContext,
+  caller: ApiCaller,
+  appRef: string,
+  version: number,
+): Promise<Release> {
+  return ctx.db.transaction().execute(async (trx) => {
+    const app = await findApp(trx, caller, appRef, true);
+    const snapshot = await releaseSnapshot(ctx, trx, app.id, version);
+    if (!snapshot) throw new ApiFailure('not_found', `release v${version} of ${app.name} not found`);
+    const live = new Set((await liveAttachments(trx, { appId: app.id })).map((a) => a.id));
+    const present = await currentVars(ctx, trx, app.id);
+    const changes = [
+      ...[...snapshot].map(([name, v]) => ({
+        name,
+        value: v.value,
+        // A var of an attachment that has gone since comes back as the user's.
+        attachmentId: v.attachmentId && live.has(v.attachmentId) ? v.attachmentId : null,
+        secret: v.secret,
+      })),
+      ...[...present.keys()].filter((n) => !snapshot.has(n)).map((name) => ({ name, value: null, attachmentId: null })),
+    ];
+    const release = await applyConfigChange(ctx, trx, {
+      appId: app.id,
+      changes,
+      actor: actorOf(caller),
+      reason: `Rollback to v${version}`,
+    });
+    if (!release) throw new ApiFailure('conflict', `${app.name}'s vars already equal release v${version}`);
+    return release;
+  });
+}
+
+/** The app's vars with values: needs the `config:read` scope. */
+export async function pullConfigVars(
+  ctx: BrokerContext,
+  caller: ApiCaller,
+  appRef: string,
+): Promise<{ release: number; vars: Record<string, string> }> {
+  if (!hasScope(caller, 'config:read') && caller.principal.kind !== 'admin') {
+    throw new ApiFailure('forbidden', 'reading config var values needs a token with the config:read scope');
+  }
+  return ctx.db.transaction().execute(async (trx) => {
+    const app = await findApp(trx, caller, appRef);
+    const vars = await currentVars(ctx, trx, app.id);
+    return { release: app.release_version, vars: Object.fromEntries([...vars].map(([n, v]) => [n, v.value])) };
+  });
+}
+
+export async function configVarNames(
+  ctx: BrokerContext,
+  caller: ApiCaller,
+  appRef: string,
+): Promise<{ release: number; vars: { name: string; owner: string }[] }> {
+  const app = await findApp(ctx.db, caller, appRef);
+  const rows = await ctx.db
+    .selectFrom('config_vars as v')
+    .leftJoin('attachments as a', 'a.id', 'v.attachment_id')
+    .select(['v.name', 'a.name as attachment'])
+    .where('v.app_id', '=', app.id)
+    .orderBy('v.name')
+    .execute();
+  return {
+    release: app.release_version,
+    vars: rows.map((r) => ({ name: r.name, owner: r.attachment ? `attachment:${r.attachment}` : 'user' })),
+  };
+}
+
+/** The app's runtime runs `release`: old bindings it replaced can be revoked now. */
+export async function confirmRelease(
+  ctx: BrokerContext,
+  caller: ApiCaller,
+  appRef: string,
+  release: number,
+): Promise<void> {
+  const app = await findApp(ctx.db, caller, appRef);
+  if (release > app.release_version || release < 1) {
+    throw invalidInput('release', `${app.name} has releases 1 to ${app.release_version}`);
+  }
+  await ctx.db
+    .updateTable('attachments')
+    .set({ confirmed_release: release })
+    .where('app_id', '=', app.id)
+    .where('detached_at', 'is', null)
+    .where((eb) => eb.or([eb('confirmed_release', 'is', null), eb('confirmed_release', '<', release)]))
+    .execute();
+}
+
+export type { AttachmentRow };

@@ -1,0 +1,77 @@
+import type { AddonsTable, AppsTable, AttachmentsTable } from '@annex/platform';
+import type { Selectable } from 'kysely';
+import type { Executor } from '../db/executor.js';
+import { type ApiCaller, mayAccess, notFoundFailure } from './http.js';
+
+// Reads of apps, add-ons and attachments, always through the caller's organizations: a row
+// of another organization is "not found", exactly like a missing one.
+
+export type AppRow = Selectable<AppsTable>;
+export type AddonRow = Selectable<AddonsTable>;
+export type AttachmentRow = Selectable<AttachmentsTable>;
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** An app by name or id that the caller may see; else `not_found`. */
+export async function findApp(db: Executor, caller: ApiCaller, ref: string, forUpdate = false): Promise<AppRow> {
+  let query = db
+    .selectFrom('apps')
+    .selectAll()
+    .where(UUID.test(ref) ? 'id' : 'name', '=', ref);
+  if (forUpdate) query = query.forUpdate();
+  const app = await query.executeTakeFirst();
+  if (!app || !mayAccess(caller, app.organization_id)) throw notFoundFailure(`app "${ref}"`);
+  return app;
+}
+
+/** An add-on by name or id (destroyed ones too) that the caller may see; else `not_found`. */
+export async function findAddon(db: Executor, caller: ApiCaller, ref: string, forUpdate = false): Promise<AddonRow> {
+  let query = db
+    .selectFrom('addons')
+    .selectAll()
+    .where(UUID.test(ref) ? 'id' : 'name', '=', ref);
+  if (forUpdate) query = query.forUpdate();
+  const addon = await query.executeTakeFirst();
+  if (!addon || !mayAccess(caller, addon.organization_id)) throw notFoundFailure(`add-on "${ref}"`);
+  return addon;
+}
+
+export async function listApps(db: Executor, caller: ApiCaller): Promise<AppRow[]> {
+  let query = db.selectFrom('apps').selectAll().orderBy('name');
+  if (caller.organizationIds !== 'all') {
+    if (caller.organizationIds.length === 0) return [];
+    query = query.where('organization_id', 'in', caller.organizationIds);
+  }
+  return query.execute();
+}
+
+export async function listAddons(db: Executor, caller: ApiCaller, appId?: string): Promise<AddonRow[]> {
+  let query = db.selectFrom('addons').selectAll().where('state', '!=', 'destroyed').orderBy('created_at');
+  if (appId) query = query.where('app_id', '=', appId);
+  if (caller.organizationIds !== 'all') {
+    if (caller.organizationIds.length === 0) return [];
+    query = query.where('organization_id', 'in', caller.organizationIds);
+  }
+  return query.execute();
+}
+
+/** Live attachments (not detached) of an add-on or to an app. */
+export async function liveAttachments(
+  db: Executor,
+  by: { addonId?: string; appId?: string },
+): Promise<AttachmentRow[]> {
+  let query = db.selectFrom('attachments').selectAll().where('detached_at', 'is', null).orderBy('created_at');
+  if (by.addonId) query = query.where('addon_id', '=', by.addonId);
+  if (by.appId) query = query.where('app_id', '=', by.appId);
+  return query.execute();
+}
+
+export async function appNames(db: Executor, ids: readonly string[]): Promise<Map<string, string>> {
+  if (ids.length === 0) return new Map();
+  const rows = await db
+    .selectFrom('apps')
+    .select(['id', 'name'])
+    .where('id', 'in', [...new Set(ids)])
+    .execute();
+  return new Map(rows.map((r) => [r.id, r.name]));
+}

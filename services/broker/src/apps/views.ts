@@ -1,0 +1,157 @@
+import type { Executor } from '../db/executor.js';
+import { type AddonRow, type AppRow, type AttachmentRow, appNames } from './store.js';
+
+// The JSON the `/v1` API answers (docs/apps.md), built with a fixed number of queries
+// whatever the number of rows.
+
+export interface AttachmentView {
+  id: string;
+  name: string;
+  app: string;
+  addon: string;
+  state: string;
+  configVarNames: string[];
+  lastError: string | null;
+  createdAt: Date;
+}
+
+export interface AddonView {
+  id: string;
+  name: string;
+  app: string;
+  organization: string;
+  service: string;
+  plan: string;
+  provider: string;
+  state: string;
+  lastError: string | null;
+  createdAt: Date;
+  attachments: AttachmentView[];
+}
+
+export async function attachmentViews(db: Executor, rows: readonly AttachmentRow[]): Promise<AttachmentView[]> {
+  if (rows.length === 0) return [];
+  const apps = await appNames(
+    db,
+    rows.map((r) => r.app_id),
+  );
+  const addons = await db
+    .selectFrom('addons')
+    .select(['id', 'name'])
+    .where('id', 'in', [...new Set(rows.map((r) => r.addon_id))])
+    .execute();
+  const addonNames = new Map(addons.map((a) => [a.id, a.name]));
+  const vars = await db
+    .selectFrom('config_vars')
+    .select(['attachment_id', 'name'])
+    .where(
+      'attachment_id',
+      'in',
+      rows.map((r) => r.id),
+    )
+    .orderBy('name')
+    .execute();
+  return rows.map((r) => ({
+    id: r.id,
+    name: r.name,
+    app: apps.get(r.app_id) ?? r.app_id,
+    addon: addonNames.get(r.addon_id) ?? r.addon_id,
+    state: r.state,
+    configVarNames: vars.filter((v) => v.attachment_id === r.id).map((v) => v.name),
+    lastError: r.last_error,
+    createdAt: r.created_at,
+  }));
+}
+
+export async function addonViews(db: Executor, rows: readonly AddonRow[]): Promise<AddonView[]> {
+  if (rows.length === 0) return [];
+  const ids = rows.map((r) => r.id);
+  const plans = await db
+    .selectFrom('plans as p')
+    .innerJoin('services as s', 's.id', 'p.service_id')
+    .innerJoin('providers as pr', 'pr.id', 's.provider_id')
+    .select(['p.id', 'p.slug as plan', 's.slug as service', 'pr.slug as provider'])
+    .where('p.id', 'in', [...new Set(rows.map((r) => r.plan_id))])
+    .execute();
+  const orgs = await db
+    .selectFrom('organizations')
+    .select(['id', 'slug'])
+    .where('id', 'in', [...new Set(rows.map((r) => r.organization_id))])
+    .execute();
+  const apps = await appNames(
+    db,
+    rows.map((r) => r.app_id),
+  );
+  const attachmentRows = await db
+    .selectFrom('attachments')
+    .selectAll()
+    .where('addon_id', 'in', ids)
+    .where('detached_at', 'is', null)
+    .orderBy('created_at')
+    .execute();
+  const attachments = await attachmentViews(db, attachmentRows);
+  return rows.map((r) => {
+    const plan = plans.find((p) => p.id === r.plan_id);
+    return {
+      id: r.id,
+      name: r.name,
+      app: apps.get(r.app_id) ?? r.app_id,
+      organization: orgs.find((o) => o.id === r.organization_id)?.slug ?? r.organization_id,
+      service: plan?.service ?? '',
+      plan: plan?.plan ?? '',
+      provider: plan?.provider ?? '',
+      state: r.state,
+      lastError: r.last_error,
+      createdAt: r.created_at,
+      attachments: attachments.filter((_, i) => attachmentRows[i]?.addon_id === r.id),
+    };
+  });
+}
+
+export async function appView(db: Executor, app: AppRow, detail: boolean) {
+  const org = await db
+    .selectFrom('organizations')
+    .select('slug')
+    .where('id', '=', app.organization_id)
+    .executeTakeFirstOrThrow();
+  const base = {
+    id: app.id,
+    name: app.name,
+    organization: org.slug,
+    releaseVersion: app.release_version,
+    createdAt: app.created_at,
+  };
+  if (!detail) return base;
+  const addons = await db
+    .selectFrom('addons')
+    .selectAll()
+    .where('app_id', '=', app.id)
+    .where('state', '!=', 'destroyed')
+    .orderBy('created_at')
+    .execute();
+  const attached = await db
+    .selectFrom('attachments')
+    .selectAll()
+    .where('app_id', '=', app.id)
+    .where('detached_at', 'is', null)
+    .orderBy('created_at')
+    .execute();
+  return { ...base, addons: await addonViews(db, addons), attachments: await attachmentViews(db, attached) };
+}
+
+export async function appViews(db: Executor, apps: readonly AppRow[]) {
+  const orgs = apps.length
+    ? await db
+        .selectFrom('organizations')
+        .select(['id', 'slug'])
+        .where('id', 'in', [...new Set(apps.map((a) => a.organization_id))])
+        .execute()
+    : [];
+  return apps.map((app) => ({
+    id: app.id,
+    name: app.name,
+    organization: orgs.find((o) => o.id === app.organization_id)?.slug ?? app.organization_id,
+    releaseVersion: app.release_version,
+    createdAt: app.created_at,
+  }));
+}

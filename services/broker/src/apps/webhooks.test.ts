@@ -1,0 +1,647 @@
+import { createHmac, randomUUID } from 'node:crypto';
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createApiToken, type Database } from '@annex/platform';
+import { testDatabaseKinds } from '@annex/platform/testing';
+import express from 'express';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { BrokerContext } from '../domain/context.js';
+import { startTestBroker, type TestBroker } from '../testing.js';
+import { apiErrorHandler, authenticateApiCaller } from './http.js';
+import { startWebhookWorker, type WebhookWorker } from './webhook-worker.js';
+import {
+  CONFIG_VARS_CHANGED,
+  claimDueDeliveries,
+  configurePlatformWebhook,
+  enqueueConfigVarsChanged,
+  listWebhookDeliveries,
+  MAX_WEBHOOK_RETRY_DELAY_MS,
+  signWebhook,
+  verifyWebhookSignature,
+  type WebhookDelivery,
+  webhookRetryDelayMs,
+} from './webhooks.js';
+import { webhookRouter } from './webhooks.router.js';
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function eventually<T>(read: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let value = await read();
+  while (!done(value) && Date.now() < deadline) {
+    await sleep(25);
+    value = await read();
+  }
+  return value;
+}
+
+describe('webhook signatures', () => {
+  const secret = 'whsec_test-secret';
+  const body = JSON.stringify({ type: CONFIG_VARS_CHANGED, app: 'shop', release: 3, changed: ['DATABASE_URL'] });
+  const t = 1_800_000_000;
+  const at = (seconds: number) => new Date(seconds * 1000);
+
+  it('signs "<t>.<body>" with HMAC-SHA256 and verifies the round trip', () => {
+    const header = signWebhook(secret, t, body);
+    const expected = createHmac('sha256', secret).update(`${t}.${body}`).digest('hex');
+    expect(header).toBe(`t=${t},v1=${expected}`);
+    expect(() => verifyWebhookSignature({ secret, header, body, now: at(t + 10) })).not.toThrow();
+    expect(() => verifyWebhookSignature({ secret, header, body: Buffer.from(body), now: at(t) })).not.toThrow();
+  });
+
+  it('rejects timestamps outside the tolerance, in either direction', () => {
+    const header = signWebhook(secret, t, body);
+    expect(() => verifyWebhookSignature({ secret, header, body, now: at(t + 300) })).not.toThrow();
+    expect(() => verifyWebhookSignature({ secret, header, body, now: at(t + 301) })).toThrow(
+      /outside the tolerance of 300 s \(301 s old\)/,
+    );
+    expect(() => verifyWebhookSignature({ secret, header, body, now: at(t - 400) })).toThrow(/400 s in the future/);
+    expect(() => verifyWebhookSignature({ secret, header, body, now: at(t + 50), toleranceSeconds: 30 })).toThrow(
+      /tolerance of 30 s/,
+    );
+  });
+
+  it('rejects a tampered body, a wrong secret, and missing or malformed headers', () => {
+    const header = signWebhook(secret, t, body);
+    const now = at(t);
+    expect(() => verifyWebhookSignature({ secret, header, body: body.replace('3', '4'), now })).toThrow(
+      /signature does not match/,
+    );
+    expect(() => verifyWebhookSignature({ secret: 'whsec_other', header, body, now })).toThrow(
+      /signature does not match/,
+    );
+    expect(() => verifyWebhookSignature({ secret, header: undefined, body, now })).toThrow(/header is missing/);
+    expect(() => verifyWebhookSignature({ secret, header: '', body, now })).toThrow(/header is missing/);
+    expect(() => verifyWebhookSignature({ secret, header: 'garbage', body, now })).toThrow(/malformed.*key=value/);
+    expect(() => verifyWebhookSignature({ secret, header: `v1=${'a'.repeat(64)}`, body, now })).toThrow(/no t=/);
+    expect(() => verifyWebhookSignature({ secret, header: `t=${t}`, body, now })).toThrow(/no v1=/);
+    expect(() => verifyWebhookSignature({ secret, header: `t=${t},v1=abc`, body, now })).toThrow(/64 hex digits/);
+    expect(() => verifyWebhookSignature({ secret, header: `t=soon,v1=${'a'.repeat(64)}`, body, now })).toThrow(
+      /t= is not Unix seconds/,
+    );
+    expect(() => signWebhook('', t, body)).toThrow(/secret/);
+    expect(() => signWebhook(secret, 1.5, body)).toThrow(/whole number of Unix seconds/);
+  });
+
+  it('accepts any of several v1 signatures (secret rotation)', () => {
+    const oldSig = signWebhook('whsec_old', t, body).split(',')[1];
+    const newSig = signWebhook('whsec_new', t, body).split(',')[1];
+    const header = `t=${t},${oldSig},${newSig}`;
+    expect(() => verifyWebhookSignature({ secret: 'whsec_new', header, body, now: at(t) })).not.toThrow();
+    expect(() => verifyWebhookSignature({ secret: 'whsec_old', header, body, now: at(t) })).not.toThrow();
+    expect(() => verifyWebhookSignature({ secret: 'whsec_third', header, body, now: at(t) })).toThrow(/does not match/);
+  });
+
+  it('backs off exponentially with jitter, capped at one hour', () => {
+    expect(webhookRetryDelayMs(1, 1000, () => 0)).toBe(750);
+    expect(webhookRetryDelayMs(1, 1000, () => 0.999)).toBeLessThan(1250);
+    expect(webhookRetryDelayMs(3, 1000, () => 0.5)).toBe(4000);
+    expect(webhookRetryDelayMs(8, 2000, () => 0.5)).toBe(256_000);
+    expect(webhookRetryDelayMs(40, 2000, () => 0.999)).toBe(MAX_WEBHOOK_RETRY_DELAY_MS);
+    expect(webhookRetryDelayMs(40, 2000, () => 0)).toBe(MAX_WEBHOOK_RETRY_DELAY_MS * 0.75);
+  });
+});
+
+interface Received {
+  id: string;
+  event: string;
+  headers: IncomingHttpHeaders;
+  body: string;
+  /** 'ok' or the verification error. */
+  verification: string;
+  at: number;
+}
+
+interface Receiver {
+  url: string;
+  received: Received[];
+  maxConcurrent: number;
+  close(): Promise<void>;
+}
+
+/** A platform's webhook endpoint on 127.0.0.1 that verifies every signature it gets. */
+async function startReceiver(options: {
+  secret: () => string;
+  /** The status for the n-th request (0-based), or 'hang' to never answer. */
+  answer?: (n: number) => number | 'hang';
+  delayMs?: number;
+}): Promise<Receiver> {
+  const received: Received[] = [];
+  let active = 0;
+  const state = { maxConcurrent: 0 };
+  const server: Server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', async () => {
+      active += 1;
+      state.maxConcurrent = Math.max(state.maxConcurrent, active);
+      const body = Buffer.concat(chunks).toString('utf8');
+      let verification = 'ok';
+      try {
+        verifyWebhookSignature({ secret: options.secret(), header: req.headers['annex-signature'], body });
+      } catch (error) {
+        verification = (error as Error).message;
+      }
+      const n = received.length;
+      received.push({
+        id: String(req.headers['annex-delivery']),
+        event: String(req.headers['annex-event']),
+        headers: req.headers,
+        body,
+        verification,
+        at: Date.now(),
+      });
+      if (options.delayMs) await sleep(options.delayMs);
+      active -= 1;
+      const answer = options.answer?.(n) ?? 200;
+      if (answer === 'hang') return;
+      res.writeHead(answer, { 'content-type': 'text/plain' }).end(answer >= 300 ? 'busy right now' : 'thanks');
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hooks/annex`,
+    received,
+    get maxConcurrent() {
+      return state.maxConcurrent;
+    },
+    async close() {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+describe.each(testDatabaseKinds('broker webhooks'))('webhooks ($name)', (kind) => {
+  let database: Database;
+  let broker: TestBroker;
+  let ctx: BrokerContext;
+  let apiUrl: string;
+  let apiServer: Server;
+  let wakes = 0;
+
+  /** Two organizations, each with an app and a platform acting for it, plus a platform without a URL. */
+  async function seed() {
+    const tag = randomUUID().slice(0, 8);
+    const db = database.db;
+    const org = async (slug: string) =>
+      (
+        await db
+          .insertInto('organizations')
+          .values({ slug: `${slug}-${tag}`, name: slug })
+          .returning('id')
+          .executeTakeFirstOrThrow()
+      ).id;
+    const platform = async (slug: string, orgId: string) => {
+      const { id } = await db
+        .insertInto('platforms')
+        .values({ slug: `${slug}-${tag}`, name: slug, osb_username: `${slug}-${tag}`, osb_password_hash: 'unused' })
+        .returning('id')
+        .executeTakeFirstOrThrow();
+      await db.insertInto('platform_organizations').values({ platform_id: id, organization_id: orgId }).execute();
+      return id;
+    };
+    const app = async (name: string, orgId: string) =>
+      (await db
+        .insertInto('apps')
+        .values({ name: `${name}-${tag}`, organization_id: orgId })
+        .returning(['id', 'name'])
+        .executeTakeFirstOrThrow()) as { id: string; name: string };
+    const acme = await org('acme');
+    const globex = await org('globex');
+    return {
+      acme,
+      globex,
+      acmePlatform: await platform('paas', acme),
+      acmeSilentPlatform: await platform('ci', acme),
+      globexPlatform: await platform('globex-paas', globex),
+      acmeApp: await app('shop', acme),
+      globexApp: await app('ledger', globex),
+    };
+  }
+
+  const event = (app: { id: string; name: string }, organizationId: string, release: number) => ({
+    appId: app.id,
+    appName: app.name,
+    organizationId,
+    release,
+    changed: ['DATABASE_URL', 'REDIS_URL'],
+  });
+
+  const deliveriesOf = async (appId: string): Promise<WebhookDelivery[]> =>
+    listWebhookDeliveries(database.db, { organizationIds: 'all' }, { appId });
+
+  const worker = (overrides: Partial<Parameters<typeof startWebhookWorker>[1]> = {}, context = ctx): WebhookWorker =>
+    startWebhookWorker(context, { pollMs: 20, maxAttempts: 5, retryBaseMs: 20, timeoutMs: 2_000, ...overrides });
+
+  async function api(method: string, path: string, token: string | null, body?: unknown) {
+    const response = await fetch(`${apiUrl}${path}`, {
+      method,
+      headers: {
+        ...(token ? { authorization: `Bearer ${token}` } : {}),
+        ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+      },
+      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+    });
+    const text = await response.text();
+    return { status: response.status, body: text ? JSON.parse(text) : undefined };
+  }
+
+  beforeAll(async () => {
+    database = await kind.open();
+    broker = await startTestBroker(database, { BROKER_WORKERS: 'false' });
+    ctx = broker.broker.context;
+    const app = express();
+    app.use(express.json());
+    app.use(
+      '/v1',
+      authenticateApiCaller(ctx),
+      webhookRouter(ctx, {
+        wake: () => {
+          wakes += 1;
+        },
+      }),
+      apiErrorHandler,
+    );
+    apiServer = createServer(app);
+    await new Promise<void>((resolve) => apiServer.listen(0, '127.0.0.1', resolve));
+    apiUrl = `http://127.0.0.1:${(apiServer.address() as AddressInfo).port}`;
+  });
+
+  afterAll(async () => {
+    apiServer?.closeAllConnections();
+    await new Promise<void>((resolve) => (apiServer ? apiServer.close(() => resolve()) : resolve()));
+    await broker?.close();
+    await database?.close();
+  });
+
+  it('enqueues one delivery per platform of the org with a URL, never the built-in one, in the caller transaction', async () => {
+    const w = await seed();
+    await configurePlatformWebhook(database.db, ctx.secretBox, w.acmePlatform, 'http://127.0.0.1:9/acme');
+    await configurePlatformWebhook(database.db, ctx.secretBox, w.globexPlatform, 'http://127.0.0.1:9/globex');
+    // The built-in platform acts for acme and even has a URL: it must still get nothing.
+    const builtIn = await database.db
+      .selectFrom('platforms')
+      .select('id')
+      .where('slug', '=', 'annex-apps')
+      .executeTakeFirstOrThrow();
+    await database.db
+      .insertInto('platform_organizations')
+      .values({ platform_id: builtIn.id, organization_id: w.acme })
+      .execute();
+    await database.db
+      .updateTable('platforms')
+      .set({ webhook_url: 'http://127.0.0.1:9/built-in', webhook_secret_sealed: ctx.secretBox.seal('whsec_x') })
+      .where('id', '=', builtIn.id)
+      .execute();
+    try {
+      const count = await database.db
+        .transaction()
+        .execute((trx) => enqueueConfigVarsChanged(trx, event(w.acmeApp, w.acme, 1)));
+      expect(count).toBe(1);
+      const rows = await database.db
+        .selectFrom('webhook_deliveries')
+        .selectAll()
+        .where('app_id', '=', w.acmeApp.id)
+        .execute();
+      expect(rows.map((r) => r.platform_id)).toEqual([w.acmePlatform]);
+      const row = rows[0] as (typeof rows)[number];
+      expect(row).toMatchObject({ state: 'pending', attempts: 0, release_version: 1, event_type: CONFIG_VARS_CHANGED });
+      expect(row.payload).toEqual({
+        id: row.id,
+        type: CONFIG_VARS_CHANGED,
+        app: w.acmeApp.name,
+        release: 1,
+        changed: ['DATABASE_URL', 'REDIS_URL'],
+        createdAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
+      });
+      // A release rolled back notifies nobody.
+      await expect(
+        database.db.transaction().execute(async (trx) => {
+          await enqueueConfigVarsChanged(trx, event(w.acmeApp, w.acme, 2));
+          throw new Error('release failed');
+        }),
+      ).rejects.toThrow('release failed');
+      expect(await deliveriesOf(w.acmeApp.id)).toHaveLength(1);
+      await expect(enqueueConfigVarsChanged(database.db, event(w.acmeApp, w.acme, 0))).rejects.toThrow(/release:/);
+      expect(await deliveriesOf(w.acmeApp.id)).toHaveLength(1);
+    } finally {
+      await database.db
+        .updateTable('platforms')
+        .set({ webhook_url: null, webhook_secret_sealed: null })
+        .where('id', '=', builtIn.id)
+        .execute();
+      // Nothing listens at port 9: finish these so later workers do not try them.
+      await database.db
+        .updateTable('webhook_deliveries')
+        .set({ state: 'failed' })
+        .where('app_id', '=', w.acmeApp.id)
+        .execute();
+    }
+  });
+
+  it('delivers signed JSON to the receiver as soon as it is woken', async () => {
+    const w = await seed();
+    let secret = '';
+    const receiver = await startReceiver({ secret: () => secret });
+    ({ secret } = await configurePlatformWebhook(database.db, ctx.secretBox, w.acmePlatform, receiver.url));
+    const running = worker({ pollMs: 60_000 });
+    try {
+      await sleep(100); // the first pass has run; the next poll is a minute away
+      await enqueueConfigVarsChanged(database.db, event(w.acmeApp, w.acme, 7));
+      running.wake();
+      await eventually(
+        async () => receiver.received.length,
+        (n) => n >= 1,
+        3_000,
+      );
+      expect(receiver.received).toHaveLength(1);
+      const got = receiver.received[0] as Received;
+      expect(got.verification).toBe('ok');
+      expect(got.event).toBe(CONFIG_VARS_CHANGED);
+      expect(got.headers['content-type']).toBe('application/json');
+      expect(got.headers['user-agent']).toBe('annex-webhooks/1');
+      const payload = JSON.parse(got.body);
+      expect(payload).toMatchObject({ id: got.id, type: CONFIG_VARS_CHANGED, app: w.acmeApp.name, release: 7 });
+      expect(payload.changed).toEqual(['DATABASE_URL', 'REDIS_URL']);
+      expect(got.body).not.toContain(secret);
+      const [logged] = await eventually(
+        () => deliveriesOf(w.acmeApp.id),
+        (d) => d[0]?.state === 'delivered',
+      );
+      expect(logged).toMatchObject({ id: got.id, state: 'delivered', attempts: 1, lastStatus: 200, lastError: null });
+      expect(logged?.deliveredAt).not.toBeNull();
+      expect(logged?.nextAttemptAt).toBeNull();
+    } finally {
+      await running.stop();
+      await receiver.close();
+    }
+  });
+
+  it('retries a failed attempt after an exponential backoff and logs every attempt', async () => {
+    const w = await seed();
+    let secret = '';
+    const receiver = await startReceiver({ secret: () => secret, answer: (n) => (n === 0 ? 500 : 200) });
+    ({ secret } = await configurePlatformWebhook(database.db, ctx.secretBox, w.acmePlatform, receiver.url));
+    const running = worker({ retryBaseMs: 600 });
+    try {
+      await enqueueConfigVarsChanged(database.db, event(w.acmeApp, w.acme, 1));
+      running.wake();
+      const [afterFirst] = await eventually(
+        () => deliveriesOf(w.acmeApp.id),
+        (d) => d[0]?.attempts === 1 && d[0]?.lastStatus === 500,
+      );
+      expect(afterFirst).toMatchObject({ state: 'pending', attempts: 1, lastStatus: 500 });
+      expect(afterFirst?.lastError).toBe('the receiver answered HTTP 500: busy right now');
+      // attempt 1 failed: the next is due after 600 ms × [0.75, 1.25)
+      const delay = Date.parse(afterFirst?.nextAttemptAt as string) - Date.now();
+      expect(delay).toBeGreaterThan(200);
+      expect(delay).toBeLessThanOrEqual(750);
+      const [done] = await eventually(
+        () => deliveriesOf(w.acmeApp.id),
+        (d) => d[0]?.state === 'delivered',
+      );
+      expect(done).toMatchObject({ state: 'delivered', attempts: 2, lastStatus: 200, lastError: null });
+      expect(receiver.received).toHaveLength(2);
+      const [first, second] = receiver.received as [Received, Received];
+      expect(second.at - first.at).toBeGreaterThanOrEqual(430);
+      expect(first.id).toBe(second.id);
+      expect([first.verification, second.verification]).toEqual(['ok', 'ok']);
+    } finally {
+      await running.stop();
+      await receiver.close();
+    }
+  });
+
+  it('marks a delivery failed after maxAttempts, and redelivery through the API sends it again', async () => {
+    const w = await seed();
+    let secret = '';
+    let healthy = false;
+    const receiver = await startReceiver({ secret: () => secret, answer: () => (healthy ? 204 : 503) });
+    ({ secret } = await configurePlatformWebhook(database.db, ctx.secretBox, w.acmePlatform, receiver.url));
+    const platformToken = (
+      await createApiToken(database.db, { kind: 'platform', name: 'p', platformId: w.acmePlatform })
+    ).token;
+    const running = worker({ maxAttempts: 3, retryBaseMs: 10 });
+    try {
+      await enqueueConfigVarsChanged(database.db, event(w.acmeApp, w.acme, 4));
+      running.wake();
+      const [failed] = await eventually(
+        () => deliveriesOf(w.acmeApp.id),
+        (d) => d[0]?.state === 'failed',
+      );
+      expect(failed).toMatchObject({ state: 'failed', attempts: 3, lastStatus: 503, nextAttemptAt: null });
+      expect(failed?.lastError).toContain('HTTP 503');
+      await sleep(200);
+      expect(receiver.received).toHaveLength(3);
+
+      healthy = true;
+      const wakesBefore = wakes;
+      const redelivered = await api('POST', `/v1/webhook-deliveries/${failed?.id}/redeliver`, platformToken);
+      expect(redelivered.status).toBe(202);
+      expect(redelivered.body).toMatchObject({ id: failed?.id, state: 'pending', attempts: 3 });
+      expect(wakes).toBe(wakesBefore + 1);
+      running.wake(); // the router's wake belongs to the test app; this worker is separate
+      const [done] = await eventually(
+        () => deliveriesOf(w.acmeApp.id),
+        (d) => d[0]?.state === 'delivered',
+      );
+      expect(done).toMatchObject({ state: 'delivered', attempts: 4, lastStatus: 204, lastError: null });
+      expect(receiver.received).toHaveLength(4);
+      expect(receiver.received.every((r) => r.verification === 'ok')).toBe(true);
+    } finally {
+      await running.stop();
+      await receiver.close();
+    }
+  });
+
+  it('counts no answer within the deadline as a failed attempt', async () => {
+    const w = await seed();
+    let secret = '';
+    const receiver = await startReceiver({ secret: () => secret, answer: () => 'hang' });
+    ({ secret } = await configurePlatformWebhook(database.db, ctx.secretBox, w.acmePlatform, receiver.url));
+    const running = worker({ maxAttempts: 1, timeoutMs: 200 });
+    try {
+      await enqueueConfigVarsChanged(database.db, event(w.acmeApp, w.acme, 1));
+      running.wake();
+      const [failed] = await eventually(
+        () => deliveriesOf(w.acmeApp.id),
+        (d) => d[0]?.state === 'failed',
+      );
+      expect(failed).toMatchObject({ state: 'failed', attempts: 1, lastStatus: null });
+      expect(failed?.lastError).toBe('no answer within 200 ms');
+    } finally {
+      await running.stop();
+      await receiver.close();
+    }
+  });
+
+  it('two workers on one database never send a delivery twice, and a crashed lease is retaken', async () => {
+    const w = await seed();
+    let secret = '';
+    const receiver = await startReceiver({ secret: () => secret, delayMs: 30 });
+    ({ secret } = await configurePlatformWebhook(database.db, ctx.secretBox, w.acmePlatform, receiver.url));
+    // A dead replica leased one delivery long ago; its lease has run out.
+    await enqueueConfigVarsChanged(database.db, event(w.acmeApp, w.acme, 1));
+    const [crashed] = (await claimDueDeliveries(database.db, 'dead-replica', 60_000, 100)).filter(
+      (d) => d.app_id === w.acmeApp.id,
+    );
+    expect(crashed?.attempts).toBe(1);
+    for (let release = 2; release <= 25; release++) {
+      await enqueueConfigVarsChanged(database.db, event(w.acmeApp, w.acme, release));
+    }
+    const second: BrokerContext = { ...ctx, replicaId: 'replica-b' };
+    const a = worker({ concurrency: 4 });
+    const b = worker({ concurrency: 4 }, second);
+    try {
+      const all = await eventually(
+        () => deliveriesOf(w.acmeApp.id),
+        (d) => d.filter((x) => x.state === 'delivered').length === 24,
+      );
+      expect(all.filter((x) => x.state === 'delivered')).toHaveLength(24);
+      // still leased by the dead replica: not sent
+      expect(receiver.received.map((r) => r.id)).not.toContain(crashed?.id);
+      await database.db
+        .updateTable('webhook_deliveries')
+        .set({ lease_expires_at: new Date(Date.now() - 1_000) })
+        .where('id', '=', crashed?.id as string)
+        .execute();
+      a.wake();
+      const finished = await eventually(
+        () => deliveriesOf(w.acmeApp.id),
+        (d) => d.every((x) => x.state === 'delivered'),
+      );
+      expect(finished).toHaveLength(25);
+      expect(finished.find((d) => d.id === crashed?.id)).toMatchObject({ state: 'delivered', attempts: 2 });
+      const ids = receiver.received.map((r) => r.id);
+      expect(new Set(ids).size).toBe(25);
+      expect(ids).toHaveLength(25);
+      expect(finished.every((d) => d.attempts === (d.id === crashed?.id ? 2 : 1))).toBe(true);
+      expect(receiver.received.every((r) => r.verification === 'ok')).toBe(true);
+      expect(receiver.maxConcurrent).toBeLessThanOrEqual(8);
+    } finally {
+      await Promise.all([a.stop(), b.stop()]);
+      await receiver.close();
+    }
+  });
+
+  it('lets only a platform token manage its webhook, validating the URL and showing the secret once', async () => {
+    const w = await seed();
+    const platformToken = (
+      await createApiToken(database.db, { kind: 'platform', name: 'p', platformId: w.acmePlatform })
+    ).token;
+    const orgToken = (await createApiToken(database.db, { kind: 'org', name: 'o', organizationId: w.acme })).token;
+    const adminToken = (await createApiToken(database.db, { kind: 'admin', name: 'a' })).token;
+    const url = 'https://hooks.example.test/annex';
+
+    expect((await api('PUT', '/v1/platforms/self/webhook', null, { url })).status).toBe(401);
+    for (const token of [orgToken, adminToken]) {
+      const refused = await api('PUT', '/v1/platforms/self/webhook', token, { url });
+      expect(refused).toMatchObject({ status: 403, body: { error: 'forbidden' } });
+    }
+    for (const bad of [{ url: 'ftp://hooks.example.test/' }, { url: 'not a url' }, {}, { url: 42 }]) {
+      const refused = await api('PUT', '/v1/platforms/self/webhook', platformToken, bad);
+      expect(refused.status).toBe(400);
+      expect(refused.body).toMatchObject({ error: 'invalid_input', field: 'url' });
+      expect(refused.body.message).toMatch(/^url: /);
+    }
+    expect(await api('GET', '/v1/platforms/self/webhook', platformToken)).toEqual({ status: 200, body: { url: null } });
+
+    const set = await api('PUT', '/v1/platforms/self/webhook', platformToken, { url });
+    expect(set.status).toBe(200);
+    expect(set.body.url).toBe(url);
+    expect(set.body.secret).toMatch(/^whsec_[A-Za-z0-9_-]{43}$/);
+    const stored = await database.db
+      .selectFrom('platforms')
+      .select(['webhook_url', 'webhook_secret_sealed'])
+      .where('id', '=', w.acmePlatform)
+      .executeTakeFirstOrThrow();
+    expect(stored.webhook_url).toBe(url);
+    expect(stored.webhook_secret_sealed).not.toContain(set.body.secret);
+    expect(ctx.secretBox.open(stored.webhook_secret_sealed as string)).toBe(set.body.secret);
+    expect(await api('GET', '/v1/platforms/self/webhook', platformToken)).toEqual({ status: 200, body: { url } });
+    const again = await api('PUT', '/v1/platforms/self/webhook', platformToken, { url });
+    expect(again.body.secret).not.toBe(set.body.secret);
+
+    expect((await api('DELETE', '/v1/platforms/self/webhook', orgToken)).status).toBe(403);
+    expect((await api('DELETE', '/v1/platforms/self/webhook', platformToken)).status).toBe(204);
+    expect(await api('GET', '/v1/platforms/self/webhook', platformToken)).toEqual({ status: 200, body: { url: null } });
+  });
+
+  it('shows each caller only its deliveries and answers 404 for another org’s', async () => {
+    const w = await seed();
+    await configurePlatformWebhook(database.db, ctx.secretBox, w.acmePlatform, 'http://127.0.0.1:9/acme');
+    await configurePlatformWebhook(database.db, ctx.secretBox, w.globexPlatform, 'http://127.0.0.1:9/globex');
+    await enqueueConfigVarsChanged(database.db, event(w.acmeApp, w.acme, 1));
+    await enqueueConfigVarsChanged(database.db, event(w.globexApp, w.globex, 1));
+    // Nothing listens there: keep workers of other tests away from these rows.
+    await database.db
+      .updateTable('webhook_deliveries')
+      .set({ state: 'failed', attempts: 2, last_status: 500, last_error: 'the receiver answered HTTP 500' })
+      .where('app_id', 'in', [w.acmeApp.id, w.globexApp.id])
+      .execute();
+    const token = async (input: Parameters<typeof createApiToken>[1]) =>
+      (await createApiToken(database.db, input)).token;
+    const acmePlatform = await token({ kind: 'platform', name: 'p', platformId: w.acmePlatform });
+    const acmeSilent = await token({ kind: 'platform', name: 's', platformId: w.acmeSilentPlatform });
+    const globexPlatform = await token({ kind: 'platform', name: 'g', platformId: w.globexPlatform });
+    const acmeOrg = await token({ kind: 'org', name: 'o', organizationId: w.acme });
+    const globexOrg = await token({ kind: 'org', name: 'go', organizationId: w.globex });
+    const admin = await token({ kind: 'admin', name: 'a' });
+    const ours = [w.acmeApp.name, w.globexApp.name];
+    const appsSeenBy = async (t: string, query = '') => {
+      const answer = await api('GET', `/v1/webhook-deliveries${query}`, t);
+      expect(answer.status).toBe(200);
+      return (answer.body.deliveries as WebhookDelivery[]).map((d) => d.app).filter((name) => ours.includes(name));
+    };
+    expect(await appsSeenBy(acmePlatform)).toEqual([w.acmeApp.name]);
+    expect(await appsSeenBy(acmeSilent)).toEqual([]);
+    expect(await appsSeenBy(globexPlatform)).toEqual([w.globexApp.name]);
+    expect(await appsSeenBy(acmeOrg)).toEqual([w.acmeApp.name]);
+    expect(await appsSeenBy(globexOrg)).toEqual([w.globexApp.name]);
+    expect((await appsSeenBy(admin)).sort()).toEqual([...ours].sort());
+    expect(await appsSeenBy(acmeOrg, `?app=${w.acmeApp.name}&state=failed`)).toEqual([w.acmeApp.name]);
+    expect(await appsSeenBy(acmeOrg, `?app=${w.acmeApp.id}`)).toEqual([w.acmeApp.name]);
+    expect(await appsSeenBy(acmeOrg, `?app=${w.acmeApp.name}&state=delivered`)).toEqual([]);
+    const listed = (await api('GET', `/v1/webhook-deliveries?app=${w.acmeApp.name}`, acmeOrg)).body.deliveries[0];
+    expect(listed).toMatchObject({
+      app: w.acmeApp.name,
+      event: CONFIG_VARS_CHANGED,
+      release: 1,
+      state: 'failed',
+      attempts: 2,
+      lastStatus: 500,
+      lastError: 'the receiver answered HTTP 500',
+      nextAttemptAt: null,
+      deliveredAt: null,
+    });
+    expect(await api('GET', '/v1/webhook-deliveries?state=bogus', acmeOrg)).toMatchObject({
+      status: 400,
+      body: { error: 'invalid_input', field: 'state' },
+    });
+    expect(await api('GET', `/v1/webhook-deliveries?app=${w.globexApp.name}`, acmeOrg)).toMatchObject({
+      status: 404,
+      body: { error: 'not_found' },
+    });
+
+    const acmeDelivery = listed as WebhookDelivery;
+    const wakesBefore = wakes;
+    for (const outsider of [globexOrg, globexPlatform, acmeSilent]) {
+      const refused = await api('POST', `/v1/webhook-deliveries/${acmeDelivery.id}/redeliver`, outsider);
+      expect(refused).toMatchObject({ status: 404, body: { error: 'not_found' } });
+    }
+    expect(await api('POST', '/v1/webhook-deliveries/not-a-uuid/redeliver', acmeOrg)).toMatchObject({ status: 404 });
+    expect(await api('POST', `/v1/webhook-deliveries/${randomUUID()}/redeliver`, admin)).toMatchObject({ status: 404 });
+    expect(wakes).toBe(wakesBefore);
+    const [untouched] = await deliveriesOf(w.acmeApp.id);
+    expect(untouched).toMatchObject({ state: 'failed', attempts: 2 });
+
+    // The platform removed its webhook: redelivery has nowhere to go.
+    await api('DELETE', '/v1/platforms/self/webhook', acmePlatform);
+    expect(await api('POST', `/v1/webhook-deliveries/${acmeDelivery.id}/redeliver`, acmeOrg)).toMatchObject({
+      status: 409,
+      body: { error: 'conflict' },
+    });
+    expect((await deliveriesOf(w.acmeApp.id))[0]).toMatchObject({ state: 'failed' });
+  });
+});
