@@ -74,7 +74,7 @@ export function createBroker(config: BrokerConfig, deps: BrokerDeps): Broker {
     }
   });
   app.use('/v2', osbRouter(context));
-  app.use('/v1/provider', providerRouter(context));
+  app.use('/v1/provider', providerRouter(context, { wakeWebhooks: () => webhooks?.wake() }));
   app.use('/v1', appsRouter(context, { wakeWebhooks: () => webhooks?.wake() }));
   app.use((_req, res) => {
     osbError(res, 404, 'NotFound', 'not found');

@@ -255,6 +255,30 @@ describe.each(testDatabaseKinds('apps api'))('apps API ($name)', (kind) => {
         (a: { name: string; state: string }) => a.name === 'SLOW' && a.state === 'attached',
       );
     });
+    // The provider pushes a new URL for the instance: the attachment's var follows, in a release.
+    const slowAddon = created.body.addon.id as string;
+    const instance = await database.db
+      .selectFrom('service_instances')
+      .select('provider_instance_id')
+      .where('id', '=', slowAddon)
+      .executeTakeFirstOrThrow();
+    const providerToken = (await createApiToken(database.db, { kind: 'provider', name: 'pv', providerId: fx.providerId }))
+      .token;
+    const push = (body: unknown, token = providerToken) =>
+      fetch(`${broker.url}/v1/provider/instances/${instance.provider_instance_id}/config`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+    const pushed = await push({ config: { DATABASE_URL: 'postgres://moved.example/db' }, reason: 'host moved' });
+    expect(pushed.status).toBe(200);
+    expect(((await pushed.json()) as { releases: unknown[] }).releases).toEqual([{ app: web, version: expect.any(Number) }]);
+    expect((await call(readToken, 'GET', `/apps/${web}/config-vars`)).body.vars.SLOW_URL).toBe('postgres://moved.example/db');
+    const unknownVar = await push({ config: { NOPE_URL: 'x' } });
+    expect(unknownVar.status).toBe(400);
+    expect(((await unknownVar.json()) as { description: string }).description).toContain('config.NOPE_URL');
+    expect((await push({ config: { DATABASE_URL: 'x' } }, orgToken)).status).toBe(401);
+
     const set = await call(orgToken, 'PATCH', `/apps/${web}/config-vars`, { vars: { MODE: 'blue' }, secret: false });
     expect(set.body.diff).toEqual([{ name: 'MODE', change: 'added', value: 'blue' }]);
     const changed = await call(orgToken, 'PATCH', `/apps/${web}/config-vars`, { vars: { MODE: 'green' } });
@@ -264,7 +288,7 @@ describe.each(testDatabaseKinds('apps api'))('apps API ($name)', (kind) => {
     expect(rolled.body.reason).toBe(`Rollback to v${set.body.version}`);
     const vars = await call(readToken, 'GET', `/apps/${web}/config-vars`);
     expect(vars.body.vars.MODE).toBe('blue');
-    expect(vars.body.vars.SLOW_URL).toMatch(/^fake:/);
+    expect(vars.body.vars.SLOW_URL).toBe('postgres://moved.example/db');
   });
 
   it('never shows or changes another organization’s apps, add-ons or vars', async () => {

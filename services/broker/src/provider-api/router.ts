@@ -1,10 +1,16 @@
 import { authenticateToken, bearerToken } from '@annex/platform';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { z } from 'zod';
+import { applyProviderConfig } from '../apps/provider-config.js';
 import type { BrokerContext } from '../domain/context.js';
 import { BrokerFailure } from '../domain/errors.js';
 import { reportOperationEnded } from '../domain/provider-callbacks.js';
 import { osbError, osbErrorHandler } from '../osb/errors.js';
+
+const configBody = z.object({
+  config: z.record(z.string(), z.string().max(65_536)),
+  reason: z.string().max(500).default(''),
+});
 
 const completionBody = z.object({
   state: z.enum(['succeeded', 'failed']),
@@ -14,9 +20,9 @@ const completionBody = z.object({
 /**
  * Provider → broker callbacks (docs/provider-protocol.md §3), mounted at `/v1/provider`,
  * authenticated with the provider's API token. Built so far: early completion of async
- * operations. Usage, config push and allowance come with billing and apps.
+ * operations and config pushes (apps). Usage and allowance come with billing.
  */
-export function providerRouter(ctx: BrokerContext): express.Router {
+export function providerRouter(ctx: BrokerContext, options: { wakeWebhooks(): void }): express.Router {
   const router = express.Router();
   router.use(authenticateProvider(ctx.db));
   router.use(express.json({ limit: '1mb' }));
@@ -29,6 +35,17 @@ export function providerRouter(ctx: BrokerContext): express.Router {
     const caller = res.locals.provider as { providerId: string; tokenId: string };
     const result = await reportOperationEnded(ctx, caller, String(req.params.operation), parsed.data);
     res.status(202).json(result);
+  });
+  router.post('/instances/:instance/config', async (req: Request, res: Response) => {
+    const parsed = configBody.safeParse(req.body);
+    if (!parsed.success) {
+      const problem = parsed.error.issues[0];
+      throw new BrokerFailure('BadRequest', `${problem?.path.join('.') || 'body'}: ${problem?.message ?? 'invalid'}`);
+    }
+    const caller = res.locals.provider as { providerId: string; tokenId: string };
+    const result = await applyProviderConfig(ctx, caller, String(req.params.instance), parsed.data);
+    options.wakeWebhooks();
+    res.status(200).json(result);
   });
   router.use((_req, res) => {
     osbError(res, 404, 'NotFound', 'no such provider callback');
