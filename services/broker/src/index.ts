@@ -1,5 +1,7 @@
 export { type Broker, type BrokerDeps, createBroker } from './app.js';
+export { signWebhook, verifyWebhookSignature, WebhookSignatureError } from './apps/webhooks.js';
 export { type BrokerConfig, loadBrokerConfig } from './config.js';
+export { deterministicProviderInstanceId } from './db/provisioning.js';
 export { type AuditEntry, listAudit } from './domain/audit.js';
 export { buildCatalog } from './domain/catalog.js';
 export type { BrokerContext, Caller, OriginatingIdentity } from './domain/context.js';

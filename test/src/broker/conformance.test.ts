@@ -1,4 +1,4 @@
-import { listAudit } from '@annex/broker';
+import { deterministicProviderInstanceId, listAudit } from '@annex/broker';
 import {
   type CatalogFixture,
   type FakeProvider,
@@ -562,6 +562,70 @@ describe.each(testDatabaseKinds('broker conformance'))('OSB conformance ($name)'
     expect((await other('DELETE', `/v2/service_instances/${instance}?${query('small')}`)).status).toBe(410);
     expect((await other('PUT', `/v2/service_instances/${instance}`, provisionBody('small'))).status).toBe(409);
     expect((await osb('GET', `/v2/service_instances/${instance}`)).status).toBe(200);
+  });
+
+  /** What a PostgreSQL crash can do to a synchronous provision's start record (committed without a WAL flush). */
+  const loseBrokerRecords = async (instance: string) => {
+    await database.db.deleteFrom('broker_operations').where('instance_id', '=', instance).execute();
+    await database.db.deleteFrom('broker_audit_log').where('instance_id', '=', instance).execute();
+    await database.db.deleteFrom('service_instances').where('id', '=', instance).execute();
+  };
+
+  it('forwards a DELETE of an instance it has no record of to the provider, under the deterministic id', async () => {
+    const instance = id('lost');
+    expect((await osb('PUT', `/v2/service_instances/${instance}`, provisionBody('large'))).status).toBe(201);
+    const providerId = await providerIdOf(instance);
+    expect(providerId).toBe(deterministicProviderInstanceId(fx.platformId, instance));
+    expect(provider.instances.has(providerId)).toBe(true);
+    await loseBrokerRecords(instance);
+
+    const deleted = await osb('DELETE', `/v2/service_instances/${instance}?${query('large')}`);
+    expect(deleted.status).toBe(410);
+    expect(provider.requests).toContainEqual(
+      expect.objectContaining({ method: 'DELETE', path: `/v2/service_instances/${providerId}` }),
+    );
+    expect(provider.instances.has(providerId)).toBe(false);
+    const audit = await listAudit(database.db, { instanceId: instance });
+    expect(audit.map((a) => [a.action, a.result])).toEqual([['deprovision.orphan_cleaned', 'succeeded']]);
+    expect(audit[0]?.detail).toMatchObject({ provider_instance_id: providerId, provider_status: 200 });
+
+    // Again: the provider no longer has it, so nothing more is recorded; still 410.
+    expect((await osb('DELETE', `/v2/service_instances/${instance}?${query('large')}`)).status).toBe(410);
+    expect(await listAudit(database.db, { instanceId: instance })).toHaveLength(1);
+    // Unknown ids in the query cannot route anywhere: plain 410, no provider call.
+    const before = provider.requests.length;
+    const unrouted = await osb('DELETE', `/v2/service_instances/${instance}?service_id=nope&plan_id=nope`);
+    expect(unrouted.status).toBe(410);
+    expect(provider.requests.length).toBe(before);
+  });
+
+  it('sends a DELETE of an unknown instance to the provider, and asks the platform to retry when it fails', async () => {
+    const instance = id('lost-fail');
+    provider.options.failDeletes = 1;
+    try {
+      const failed = await osb('DELETE', `/v2/service_instances/${instance}?${query('large')}`);
+      expect(failed.status).toBe(502);
+      expect(failed.body.description).toMatch(/retry the delete/);
+    } finally {
+      provider.options.failDeletes = 0;
+    }
+    expect((await osb('DELETE', `/v2/service_instances/${instance}?${query('large')}`)).status).toBe(410);
+    expect(await listAudit(database.db, { instanceId: instance })).toEqual([]);
+  });
+
+  it('sends a re-PUT after a lost start record to the same provider instance, created once', async () => {
+    const instance = id('replayed');
+    expect((await osb('PUT', `/v2/service_instances/${instance}`, provisionBody('large'))).status).toBe(201);
+    const providerId = await providerIdOf(instance);
+    await loseBrokerRecords(instance);
+
+    const again = await osb('PUT', `/v2/service_instances/${instance}`, provisionBody('large'));
+    expect(again.status).toBe(201);
+    expect(await providerIdOf(instance)).toBe(providerId);
+    expect(provider.creations.get(providerId)).toBe(1);
+    expect((await osb('GET', `/v2/service_instances/${instance}`)).status).toBe(200);
+    expect((await osb('DELETE', `/v2/service_instances/${instance}?${query('large')}`)).status).toBe(200);
+    expect(provider.instances.has(providerId)).toBe(false);
   });
 
   it('publishes only public keys at /.well-known/jwks.json', async () => {

@@ -16,7 +16,8 @@ export async function insertInstanceIfAbsent(db: Executor, row: Insertable<Servi
   const inserted = await db
     .insertInto('service_instances')
     .values(row)
-    .onConflict((oc) => oc.column('id').doNothing())
+    // Any unique conflict (the id, or the deterministic provider-side id derived from it).
+    .onConflict((oc) => oc.doNothing())
     .returning('id')
     .executeTakeFirst();
   return inserted !== undefined;

@@ -1,4 +1,6 @@
-import { sql } from 'kysely';
+import { createHash } from 'node:crypto';
+import type { DB } from '@annex/platform';
+import { type Kysely, sql } from 'kysely';
 import type { Executor } from './executor.js';
 import type { OperationRow } from './operations.js';
 
@@ -27,16 +29,72 @@ export interface NewProvisioning {
     leaseMs: number;
   };
   audit: { actorId: string | null; originatingIdentity: string | null; detail: string };
+  /**
+   * `deferred`: commit with `synchronous_commit = off` (PostgreSQL only). Allowed only when
+   * nothing is answered to the platform before a later synchronous commit, which flushes
+   * the WAL up to and including this one (see docs/broker.md, "Durability of the start record").
+   */
+  commit?: 'durable' | 'deferred';
+}
+
+const servers = new WeakMap<object, Promise<boolean>>();
+
+/**
+ * Whether `db` is a PostgreSQL server (true) rather than PGlite in process (false).
+ * Asked once per database handle.
+ */
+export function isPostgresServer(db: Kysely<DB>): Promise<boolean> {
+  let known = servers.get(db);
+  if (!known) {
+    known = sql<{ version: string }>`select version() as version`
+      .execute(db)
+      .then((result) => !String(result.rows[0]?.version ?? '').includes('PGlite'));
+    servers.set(db, known);
+    known.catch(() => servers.delete(db));
+  }
+  return known;
+}
+
+/** A name-based UUID (version 5, SHA-1; RFC 9562 section 5.5) of `name` in `namespace`. */
+export function uuidV5(namespace: string, name: string): string {
+  const hash = createHash('sha1')
+    .update(Buffer.from(namespace.replace(/-/g, ''), 'hex'))
+    .update(name, 'utf8')
+    .digest();
+  hash[6] = ((hash[6] as number) & 0x0f) | 0x50;
+  hash[8] = ((hash[8] as number) & 0x3f) | 0x80;
+  const hex = hash.subarray(0, 16).toString('hex');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
+/** The fixed namespace of provider-side instance ids. Never change it: live instances depend on it. */
+export const PROVIDER_INSTANCE_NAMESPACE = '4b0f3a4e-8e6d-4f1c-9a57-c2d1b0e3f6a8';
+
+/**
+ * The provider-side id of a platform's instance, the same on every attempt: a UUID v5 of
+ * `${platformId}:${instanceId}`. A platform's retried PUT reaches the same provider
+ * instance, and a DELETE the broker has no record of can still reach it.
+ */
+export function deterministicProviderInstanceId(platformId: string, instanceId: string): string {
+  return uuidV5(PROVIDER_INSTANCE_NAMESPACE, `${platformId}:${instanceId}`);
 }
 
 /**
  * The common case of a provision in one statement (one round trip, one commit): the
  * instance row, its leased provision operation and the audit entry. Inserts nothing and
  * returns undefined when the instance id exists already (the caller then takes the
- * locking path).
+ * locking path). Any unique conflict counts: two requests for one new instance carry the
+ * same deterministic provider-side id, and the second must wait and find the first's row,
+ * not fail on that id's unique index.
  */
 export async function insertNewProvisioning(db: Executor, values: NewProvisioning): Promise<OperationRow | undefined> {
   const { instance: i, operation: o, audit: a } = values;
+  // set_config(..., true) lasts until the end of this statement's own transaction, so it
+  // decides how this one commit is flushed and nothing else.
+  const deferred =
+    values.commit === 'deferred'
+      ? sql`cross join (select set_config('synchronous_commit', 'off', true)) as deferred_commit`
+      : sql``;
   const result = await sql<OperationRow>`
     with i as (
       insert into service_instances (
@@ -46,7 +104,7 @@ export async function insertNewProvisioning(db: Executor, values: NewProvisionin
         ${i.id}, ${i.serviceId}, ${i.planId}, ${i.platformId}, ${i.organizationGuid}, ${i.spaceGuid}, ${i.context},
         ${i.parameters}, 'provisioning', ${i.providerId}, ${i.providerInstanceId}, ${i.maintenanceInfo},
         ${i.originatingIdentity}, ${i.tokenId}, ${o.id})
-      on conflict (id) do nothing
+      on conflict do nothing
       returning id
     ), o as (
       insert into broker_operations (
@@ -65,7 +123,7 @@ export async function insertNewProvisioning(db: Executor, values: NewProvisionin
         'provision.requested', o.instance_id, o.id, 'pending', ${a.detail}::jsonb
       from o
     )
-    select * from o`.execute(db);
+    select o.* from o ${deferred}`.execute(db);
   return result.rows[0];
 }
 

@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
 import type { PlanContext } from '../db/catalog.js';
-import { findPlanById } from '../db/catalog.js';
+import { findPlanById, findProviderById } from '../db/catalog.js';
 import { findInstance, type InstanceRow, insertInstanceIfAbsent, updateInstance } from '../db/instances.js';
 import { findOperation, type OperationRow, orphanMitigationExists } from '../db/operations.js';
-import { insertNewProvisioning } from '../db/provisioning.js';
+import { deterministicProviderInstanceId, insertNewProvisioning, isPostgresServer } from '../db/provisioning.js';
 import { actorOf, recordAudit } from './audit.js';
 import { checkParameters, planOffered, planUpdateable, resolvePlan } from './catalog.js';
 import { type BrokerContext, type Caller, ownedBy } from './context.js';
@@ -19,7 +19,11 @@ import {
 } from './operations.js';
 import type { OperationOutcome } from './results.js';
 
-type Started = { replay: OperationOutcome } | { retry: true } | { op: OperationRow; halting?: boolean };
+type Started =
+  | { replay: OperationOutcome }
+  | { retry: true }
+  | { unknown: true }
+  | { op: OperationRow; halting?: boolean };
 
 export interface MaintenanceInfoInput {
   version: string;
@@ -89,8 +93,11 @@ export async function provisionInstance(
     problem = error;
   }
   const operationId = randomUUID();
-  const providerInstanceId = randomUUID();
-  const values = {
+  // A new instance gets the provider-side id derived from the platform's own ids, so a
+  // retried PUT (after a start record lost in a database crash) reaches the same provider
+  // instance; an id provisioned afresh after a delete or failure gets a random one.
+  const stableProviderInstanceId = deterministicProviderInstanceId(caller.platformId, input.instanceId);
+  const rowValues = (providerInstanceId: string) => ({
     service_id: plan.service.id,
     plan_id: plan.plan.id,
     platform_id: caller.platformId,
@@ -107,8 +114,8 @@ export async function provisionInstance(
     originating_identity: actor.originatingIdentity ? JSON.stringify(actor.originatingIdentity) : null,
     token_id: caller.tokenId,
     last_operation_id: operationId,
-  };
-  const request: OperationRequest = {
+  });
+  const requestFor = (providerInstanceId: string): OperationRequest => ({
     provider_instance_id: providerInstanceId,
     service_osb_id: plan.service.osb_id,
     plan_osb_id: plan.plan.osb_id,
@@ -121,11 +128,18 @@ export async function provisionInstance(
       parameters: input.parameters,
       ...(input.maintenanceInfo ? { maintenance_info: input.maintenanceInfo } : {}),
     },
-  };
+  });
+  const values = rowValues(stableProviderInstanceId);
+  const request = requestFor(stableProviderInstanceId);
   if (problem === undefined) {
     // A new id (the common case): one statement; an existing id falls through to the locking path.
     const originating = actor.originatingIdentity ? JSON.stringify(actor.originatingIdentity) : null;
+    // A synchronous provision answers only after the completion's synchronous commit (or
+    // with an error), so on PostgreSQL its start record may be committed without waiting
+    // for the WAL flush. An async-allowed one may answer 202 right after it: durable.
+    const deferred = !input.acceptsIncomplete && (await isPostgresServer(ctx.db));
     const op = await insertNewProvisioning(ctx.db, {
+      commit: deferred ? 'deferred' : 'durable',
       instance: {
         id: input.instanceId,
         serviceId: plan.service.id,
@@ -136,7 +150,7 @@ export async function provisionInstance(
         context: values.context,
         parameters: values.parameters,
         providerId: plan.provider.id,
-        providerInstanceId,
+        providerInstanceId: stableProviderInstanceId,
         maintenanceInfo: values.maintenance_info,
         originatingIdentity: originating,
         tokenId: caller.tokenId,
@@ -159,6 +173,7 @@ export async function provisionInstance(
     });
     if (op) return operationAnswer(await runInRequest(ctx, op, owner), true);
   }
+  let fresh = request;
   const started = await ctx.db.transaction().execute(async (trx): Promise<Started> => {
     // The primary key decides between concurrent requests (and replicas) for one id:
     // the loser's insert waits for the winner's commit, then finds its row.
@@ -191,14 +206,17 @@ export async function provisionInstance(
       }
       if (problem !== undefined) throw problem;
       if (!existing) return { retry: true };
-      // A deleted or failed instance id is provisioned afresh, with a new provider-side id.
-      await updateInstance(trx, input.instanceId, values);
+      // A deleted or failed instance id is provisioned afresh, with a new provider-side id
+      // (an orphan mitigation may still be deleting the old one).
+      const freshId = randomUUID();
+      await updateInstance(trx, input.instanceId, rowValues(freshId));
+      fresh = requestFor(freshId);
     }
     const op = await createOperation(trx, ctx, {
       kind: 'provision',
       instanceId: input.instanceId,
       providerId: plan.provider.id,
-      request,
+      request: fresh,
       acceptsIncomplete: input.acceptsIncomplete,
       actor,
       originatingIdentityHeader: caller.originatingIdentity?.header ?? null,
@@ -216,6 +234,7 @@ export async function provisionInstance(
   });
   if ('retry' in started) return provisionInstance(ctx, caller, input);
   if ('replay' in started) return started.replay;
+  if ('unknown' in started) throw new Error('unreachable');
   const op = await runInRequest(ctx, started.op, owner);
   return operationAnswer(op, true);
 }
@@ -361,7 +380,8 @@ export async function deprovisionInstance(
   const owner = leaseOwner(ctx);
   const started = await ctx.db.transaction().execute(async (trx): Promise<Started> => {
     const instance = ownedBy(await findInstance(trx, input.instanceId, true), caller);
-    if (!instance || instance.deleted_at !== null) throw gone(`instance "${input.instanceId}" does not exist`);
+    if (!instance) return { unknown: true };
+    if (instance.deleted_at !== null) throw gone(`instance "${input.instanceId}" does not exist`);
     const plan = await findPlanById(trx, instance.plan_id);
     if (!plan) throw badRequest('the instance plan no longer exists');
     if (plan.service.osb_id !== input.serviceId || plan.plan.osb_id !== input.planId) {
@@ -430,11 +450,81 @@ export async function deprovisionInstance(
     return { op, halting };
   });
   if ('replay' in started) return started.replay;
+  if ('unknown' in started) return deleteUnknownInstance(ctx, caller, input);
   if ('retry' in started) throw new Error('unreachable');
   if (started.halting) return { kind: 'accepted', operation: started.op.id };
   const op = await runInRequest(ctx, started.op, owner);
   if (op.state === 'succeeded') return { kind: 'ok', body: {} };
   return operationAnswer(op, false);
+}
+
+/**
+ * A DELETE for an instance the broker has no record of. The platform is told 410 Gone, but
+ * first the provider its service_id / plan_id route to is asked to deprovision the
+ * provider-side id this platform's instance would have had: a start record lost in a
+ * database crash (see docs/broker.md) must not leave an orphan the platform cannot remove.
+ * Nothing is stored unless the provider had the instance (then an audit entry says so).
+ */
+async function deleteUnknownInstance(
+  ctx: BrokerContext,
+  caller: Caller,
+  input: DeprovisionInput,
+): Promise<OperationOutcome> {
+  const missing = gone(`instance "${input.instanceId}" does not exist`);
+  let plan: PlanContext;
+  try {
+    plan = await resolvePlan(ctx.db, input.serviceId, input.planId, ctx.caches.plans);
+  } catch {
+    throw missing;
+  }
+  const provider = await ctx.caches.providers.get(plan.provider.id, () => findProviderById(ctx.db, plan.provider.id));
+  if (!provider) throw missing;
+  const providerInstanceId = deterministicProviderInstanceId(caller.platformId, input.instanceId);
+  const call = (acceptsIncomplete: boolean) =>
+    ctx.providers.call(provider, {
+      method: 'DELETE',
+      path: `/v2/service_instances/${encodeURIComponent(providerInstanceId)}`,
+      query: {
+        service_id: plan.service.osb_id,
+        plan_id: plan.plan.osb_id,
+        accepts_incomplete: acceptsIncomplete ? 'true' : undefined,
+      },
+      originatingIdentity: caller.originatingIdentity?.header ?? null,
+    });
+  let response = await call(false);
+  if (
+    response.kind === 'answer' &&
+    response.status === 422 &&
+    (response.body as { error?: unknown } | undefined)?.error === 'AsyncRequired'
+  ) {
+    response = await call(true);
+  }
+  if (response.kind !== 'answer') {
+    throw new BrokerFailure(
+      'ProviderFailed',
+      `instance "${input.instanceId}" is unknown to the broker and the provider could not confirm it is gone (${response.message}); retry the delete`,
+    );
+  }
+  const { status } = response;
+  if (status === 410 || status === 404) throw missing;
+  const detail = { provider_instance_id: providerInstanceId, provider_status: status };
+  if (status === 200 || status === 202) {
+    await recordAudit(ctx.db, actorOf(caller), {
+      action: 'deprovision.orphan_cleaned',
+      result: status === 200 ? 'succeeded' : 'pending',
+      instanceId: input.instanceId,
+      detail,
+    });
+    throw missing;
+  }
+  if (status >= 500 || status === 408 || status === 422) {
+    throw new BrokerFailure(
+      'ProviderFailed',
+      `instance "${input.instanceId}" is unknown to the broker and the provider answered ${status} to deleting it; retry the delete`,
+    );
+  }
+  // Any other answer: the provider refuses the id; it holds nothing the platform could remove.
+  throw missing;
 }
 
 /** `GET /v2/service_instances/:id` from the broker's records. */

@@ -1,0 +1,89 @@
+import { randomUUID } from 'node:crypto';
+import { type Database, SecretBox } from '@annex/platform';
+import { testDatabaseKinds } from '@annex/platform/testing';
+import { sql } from 'kysely';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { seedCatalog } from '../testing.js';
+import { deterministicProviderInstanceId, insertNewProvisioning, isPostgresServer, uuidV5 } from './provisioning.js';
+
+describe('provider-side instance ids', () => {
+  it('computes RFC 9562 version 5 UUIDs', () => {
+    // The RFC's own example: "www.example.com" in the DNS namespace.
+    expect(uuidV5('6ba7b810-9dad-11d1-80b4-00c04fd430c8', 'www.example.com')).toBe(
+      '2ed6657d-e927-568b-95e1-2665a8aea6a2',
+    );
+  });
+
+  it('derives the same id for one platform instance and different ids otherwise', () => {
+    const platform = randomUUID();
+    const id = deterministicProviderInstanceId(platform, 'instance-1');
+    expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    expect(deterministicProviderInstanceId(platform, 'instance-1')).toBe(id);
+    expect(deterministicProviderInstanceId(platform, 'instance-2')).not.toBe(id);
+    expect(deterministicProviderInstanceId(randomUUID(), 'instance-1')).not.toBe(id);
+  });
+});
+
+describe.each(testDatabaseKinds('broker provisioning statements'))('start record commit ($name)', (kind) => {
+  let database: Database;
+  beforeAll(async () => {
+    database = await kind.open();
+  });
+  afterAll(async () => {
+    await database?.close();
+  });
+
+  it('knows which kind of database it runs on', async () => {
+    expect(await isPostgresServer(database.db)).toBe(kind.name === 'postgres');
+  });
+
+  it('commits a deferred start record without leaving synchronous_commit off on the connection', async () => {
+    const fx = await seedCatalog(database.db, SecretBox.fromSpec(SecretBox.generateSpec()), {
+      providerUrl: 'http://127.0.0.1:9',
+      auth: { kind: 'basic', username: 'u', password: 'p' },
+      plans: [{ slug: 'plain' }],
+    });
+    const plan = fx.plans.plain as { id: string };
+    await database.db.connection().execute(async (connection) => {
+      const instanceId = `deferred-${randomUUID()}`;
+      const op = await insertNewProvisioning(connection, {
+        instance: {
+          id: instanceId,
+          serviceId: fx.serviceId,
+          planId: plan.id,
+          platformId: fx.platformId,
+          organizationGuid: 'o',
+          spaceGuid: 's',
+          context: '{}',
+          parameters: '{}',
+          providerId: fx.providerId,
+          providerInstanceId: deterministicProviderInstanceId(fx.platformId, instanceId),
+          maintenanceInfo: null,
+          originatingIdentity: null,
+          tokenId: null,
+        },
+        operation: {
+          id: randomUUID(),
+          request: '{}',
+          acceptsIncomplete: false,
+          originatingIdentity: null,
+          leaseOwner: 'test',
+          leaseMs: 60_000,
+        },
+        audit: { actorId: fx.platformId, originatingIdentity: null, detail: '{}' },
+        commit: 'deferred',
+      });
+      expect(op?.instance_id).toBe(instanceId);
+      const setting = await sql<{ value: string }>`select current_setting('synchronous_commit') as value`.execute(
+        connection,
+      );
+      expect(setting.rows[0]?.value).toBe('on');
+      const stored = await connection
+        .selectFrom('service_instances')
+        .select('state')
+        .where('id', '=', instanceId)
+        .executeTakeFirst();
+      expect(stored?.state).toBe('provisioning');
+    });
+  });
+});
