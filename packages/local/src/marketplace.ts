@@ -91,11 +91,15 @@ export async function startMarketplace(
       }
     }
 
-    const catalog = await createCatalog(catalogConfig, {
-      database,
-      logger: logger.child({ service: 'catalog' }),
-      secretBox,
-    });
+    // The catalog answers apps and add-ons by asking this broker with the caller's token.
+    const catalog = await createCatalog(
+      { ...catalogConfig, brokerUrl },
+      {
+        database,
+        logger: logger.child({ service: 'catalog' }),
+        secretBox,
+      },
+    );
     closers.push(() => catalog.close());
     const broker = await createBroker(
       { ...brokerConfig, publicUrl },

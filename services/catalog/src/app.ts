@@ -19,12 +19,14 @@ import { maxDepthPlugin } from '@escape.tech/graphql-armor-max-depth';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { GraphQLError, NoSchemaIntrospectionCustomRule } from 'graphql';
 import { createYoga, maskError, type Plugin } from 'graphql-yoga';
+import { BrokerClient } from './broker-client.js';
 import type { CatalogConfig } from './config.js';
 import { catalogVersion } from './db/catalog-version.repository.js';
 import { viewerOf } from './domain/visibility.js';
 import type { CatalogContext } from './graphql/builder.js';
 import { createResponseCache } from './graphql/response-cache.js';
 import { schema } from './graphql/schema.js';
+import { APP_ROOT_FIELDS } from './graphql/types/apps.js';
 
 export interface CatalogDeps {
   database: Database;
@@ -67,8 +69,11 @@ export function createCatalog(config: CatalogConfig, deps: CatalogDeps): Catalog
         version: () => catalogVersion(database.db),
         checkIntervalMs: config.responseCache.checkIntervalMs,
         maxEntries: config.responseCache.maxEntries,
+        // Answered by the broker for this caller's token: never shared through the cache.
+        uncacheableRootFields: APP_ROOT_FIELDS,
       })
     : undefined;
+  const brokerClient = new BrokerClient({ baseUrl: config.brokerUrl });
 
   const yoga = createYoga<{ req: Request; res: Response }, CatalogContext>({
     schema,
@@ -100,8 +105,10 @@ export function createCatalog(config: CatalogConfig, deps: CatalogDeps): Catalog
       ...(config.introspection ? [] : [disableIntrospection]),
       ...(responseCache ? [responseCache.plugin] : []),
     ],
-    context: ({ res }): CatalogContext => {
+    context: ({ req, res, request }): CatalogContext => {
       const principal = res.locals.principal as Principal;
+      // authenticate() accepted it; the broker checks it again and decides what it may see.
+      const bearer = principal.kind === 'anonymous' ? undefined : bearerToken(req.header('authorization'));
       return {
         principal,
         viewer: viewerOf(principal),
@@ -110,6 +117,9 @@ export function createCatalog(config: CatalogConfig, deps: CatalogDeps): Catalog
         requestId: requestIdOf(res),
         log: logOf(res),
         fetch: globalThis.fetch,
+        ...(bearer ? { bearer } : {}),
+        broker: brokerClient.as(bearer, { maxCalls: MAX_BROKER_CALLS }),
+        signal: request.signal,
       };
     },
   });
@@ -158,6 +168,13 @@ export function createCatalog(config: CatalogConfig, deps: CatalogDeps): Catalog
     },
   };
 }
+
+/**
+ * Broker calls one GraphQL request may make: apps, add-ons, config vars and releases are
+ * each a REST call (once per request thanks to loaders), so this bounds a query's fan-out
+ * where the cost limit, which does not know that, cannot.
+ */
+export const MAX_BROKER_CALLS = 200;
 
 // A whole manifest with its parameter schemas (64 kB each at most) fits with room to spare.
 const MAX_BODY_BYTES = 5 * 1024 * 1024;

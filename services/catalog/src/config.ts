@@ -37,6 +37,9 @@ const schema = z.object({
   CATALOG_RESPONSE_CACHE: flag(true),
   CATALOG_CACHE_CHECK_MS: z.coerce.number().int().min(0).default(250),
   CATALOG_CACHE_ENTRIES: limit(2_000),
+  CATALOG_BROKER_URL: z
+    .url({ protocol: /^https?$/, message: 'expected an http(s) URL such as http://127.0.0.1:4001' })
+    .default('http://127.0.0.1:4001'),
 });
 
 export interface CatalogConfig {
@@ -59,6 +62,8 @@ export interface CatalogConfig {
    * invalidates at once; one through another replica is seen within `checkIntervalMs`.
    */
   responseCache: { enabled: boolean; checkIntervalMs: number; maxEntries: number };
+  /** The broker's base URL (no trailing slash); apps and add-ons are answered by its `/v1` API. */
+  brokerUrl: string;
 }
 
 /**
@@ -107,5 +112,6 @@ export function loadCatalogConfig(env: Readonly<Record<string, string | undefine
       checkIntervalMs: parsed.CATALOG_CACHE_CHECK_MS,
       maxEntries: parsed.CATALOG_CACHE_ENTRIES,
     }),
+    brokerUrl: parsed.CATALOG_BROKER_URL.replace(/\/+$/, ''),
   });
 }

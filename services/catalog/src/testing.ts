@@ -42,8 +42,16 @@ export interface TestCatalog {
   close(): Promise<void>;
 }
 
-export async function startTestCatalog(kind: TestDatabaseKind, env: Record<string, string> = {}): Promise<TestCatalog> {
-  const database = await kind.open();
+/**
+ * A catalog on a fresh database of `kind`, or on an existing `database` (shared with a
+ * test broker, say; then closing the catalog leaves the database open).
+ */
+export async function startTestCatalog(
+  kind: TestDatabaseKind | Database,
+  env: Record<string, string> = {},
+): Promise<TestCatalog> {
+  const owned = 'open' in kind && typeof kind.open === 'function';
+  const database = owned ? await (kind as TestDatabaseKind).open() : (kind as Database);
   const counter = new StatementCounter();
   const counted: Database = { ...database, db: database.db.withPlugin(counter) };
   // The response cache is off unless a test turns it on: most tests count statements or
@@ -85,7 +93,7 @@ export async function startTestCatalog(kind: TestDatabaseKind, env: Record<strin
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));
       await catalog.close();
-      await database.close();
+      if (owned) await database.close();
     },
   };
 }

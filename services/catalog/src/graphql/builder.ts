@@ -5,6 +5,7 @@ import ErrorsPlugin from '@pothos/plugin-errors';
 import RelayPlugin from '@pothos/plugin-relay';
 import { GraphQLError, GraphQLScalarType, Kind, type ValueNode } from 'graphql';
 import type { Kysely } from 'kysely';
+import type { BrokerApi } from '../broker-client.js';
 import type { Viewer } from '../domain/visibility.js';
 
 /** Per request. Loaders live in the context object (Pothos keys them by it). */
@@ -18,6 +19,12 @@ export interface CatalogContext {
   log: Logger;
   /** How the catalog reaches OSB brokers (tests may substitute it). */
   fetch: typeof fetch;
+  /** The caller's raw API token (no `Bearer `), forwarded to the broker; unset for anonymous callers. */
+  bearer?: string;
+  /** The broker's apps API as this caller sees it (apps, add-ons, config vars live there). */
+  broker: BrokerApi;
+  /** Aborted when the client goes away (ends subscriptions' long polls at once). */
+  signal?: AbortSignal;
 }
 
 export const builder = new SchemaBuilder<{

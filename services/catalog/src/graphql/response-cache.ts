@@ -1,6 +1,13 @@
 import type { Principal } from '@annex/platform';
 import type { RequestHandler, Response } from 'express';
-import { getOperationAST } from 'graphql';
+import {
+  type DocumentNode,
+  type FragmentDefinitionNode,
+  getOperationAST,
+  Kind,
+  type OperationDefinitionNode,
+  type SelectionSetNode,
+} from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import type { CatalogContext } from './builder.js';
 
@@ -12,6 +19,12 @@ export interface ResponseCacheOptions {
   version(): Promise<string>;
   checkIntervalMs: number;
   maxEntries: number;
+  /**
+   * Root fields (of Query or Mutation) whose answers are not the catalog's but depend on
+   * the caller's own token (apps and add-ons, answered by the broker). A query selecting
+   * any of them is never cached; a mutation selecting only them leaves the cache alone.
+   */
+  uncacheableRootFields?: ReadonlySet<string>;
 }
 
 export interface ResponseCache {
@@ -39,7 +52,8 @@ interface Entry {
  * publishes, and platforms ask the same few questions over and over, so a response stays
  * valid until the catalog's version changes. Mutations in this process invalidate at
  * once; another replica's publish is seen within `checkIntervalMs`. Only queries are
- * cached, and never a response with errors.
+ * cached, only when every root field they select is the catalog's own (not one of
+ * `uncacheableRootFields`), and never a response with errors. Subscriptions pass through.
  */
 export function createResponseCache(options: ResponseCacheOptions): ResponseCache {
   const entries = new Map<string, Entry>();
@@ -68,15 +82,20 @@ export function createResponseCache(options: ResponseCacheOptions): ResponseCach
     return checking;
   }
 
+  const uncacheable = options.uncacheableRootFields ?? new Set<string>();
   const plugin: Plugin<CatalogContext> = {
     onExecute({ args }) {
       const operation = getOperationAST(args.document, args.operationName);
       const res = (args.contextValue as { res?: Response }).res;
       if (!operation || !res) return;
+      const roots = rootFieldNames(args.document, operation);
       if (operation.operation !== 'query') {
+        // Changes of apps and add-ons live at the broker; they change nothing cached here.
+        if (roots.size > 0 && [...roots].every((name) => uncacheable.has(name))) return;
         // Whatever a mutation changed, this process's cache must not outlive it.
         return { onExecuteDone: () => invalidate() };
       }
+      if ([...roots].some((name) => uncacheable.has(name))) return;
       return {
         onExecuteDone({ result }) {
           if (Symbol.asyncIterator in (result as object)) return;
@@ -88,6 +107,8 @@ export function createResponseCache(options: ResponseCacheOptions): ResponseCach
   };
 
   const middleware: RequestHandler = (req, res, next) => {
+    // A subscription's event stream is never cached, and must not be buffered here.
+    if (req.header('accept')?.includes('text/event-stream')) return next();
     // The request exactly as sent: a GET's URL, a POST's JSON text (read by express.text()).
     const body = req.method === 'POST' ? req.body : undefined;
     const request = req.method === 'GET' ? req.url : typeof body === 'string' && body !== '' ? body : undefined;
@@ -136,6 +157,29 @@ export function createResponseCache(options: ResponseCacheOptions): ResponseCach
       return entries.size;
     },
   };
+}
+
+/** Names of the fields an operation selects at its root, through fragments too. */
+function rootFieldNames(document: DocumentNode, operation: OperationDefinitionNode): Set<string> {
+  const fragments = new Map<string, FragmentDefinitionNode>();
+  for (const definition of document.definitions) {
+    if (definition.kind === Kind.FRAGMENT_DEFINITION) fragments.set(definition.name.value, definition);
+  }
+  const names = new Set<string>();
+  const seen = new Set<string>();
+  const visit = (selectionSet: SelectionSetNode) => {
+    for (const selection of selectionSet.selections) {
+      if (selection.kind === Kind.FIELD) names.add(selection.name.value);
+      else if (selection.kind === Kind.INLINE_FRAGMENT) visit(selection.selectionSet);
+      else if (!seen.has(selection.name.value)) {
+        seen.add(selection.name.value);
+        const fragment = fragments.get(selection.name.value);
+        if (fragment) visit(fragment.selectionSet);
+      }
+    }
+  };
+  visit(operation.selectionSet);
+  return names;
 }
 
 function isChunk(chunk: unknown): chunk is string | Uint8Array {

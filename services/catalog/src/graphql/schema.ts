@@ -8,9 +8,16 @@ import './types/service.js';
 import './types/plan.js';
 import './types/publishing.js';
 import './types/administration.js';
+import './types/app-errors.js';
+import './types/apps.js';
+import './types/app-mutations.js';
+import './types/preflight.js';
+import './types/addon-events.js';
 
-builder.queryType({ description: 'What platforms and people browse: providers, services, plans, categories.' });
-builder.mutationType({ description: 'Publishing and administration.' });
+builder.queryType({
+  description: 'What platforms and people browse: providers, services, plans, categories; apps and their add-ons.',
+});
+builder.mutationType({ description: 'Publishing, administration, and apps with their add-ons and config vars.' });
 
 /** The catalog's GraphQL schema (the same object for every app in the process). */
 export const schema = lexicographicSortSchema(builder.toSchema());

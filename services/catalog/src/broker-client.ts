@@ -1,0 +1,410 @@
+import {
+  BrokerUnavailableError,
+  ConfigVarCollisionError,
+  ConflictError,
+  ForbiddenError,
+  NameTakenError,
+  PlanNotOfferedError,
+  ProviderFailedError,
+} from './apps/errors.js';
+import { type CatalogError, InvalidInputError, NotAuthorizedError, NotFoundError } from './domain/errors.js';
+
+// The catalog's client of the broker's `/v1` apps API (docs/apps.md, "REST API"). The
+// catalog holds no app data: every call carries the GraphQL caller's own bearer token, and
+// the broker decides what that token may see or do (another org's app answers 404).
+
+export type AddonState = 'provisioning' | 'provisioned' | 'changing_plan' | 'failed' | 'destroying' | 'destroyed';
+export type AttachmentState = 'attaching' | 'attached' | 'rotating' | 'detaching' | 'detached' | 'failed';
+
+export interface ApiAttachment {
+  id: string;
+  name: string;
+  /** The app it is attached to (name). */
+  app: string;
+  /** The add-on (name). */
+  addon: string;
+  state: AttachmentState;
+  configVarNames: string[];
+  lastError: string | null;
+  createdAt: string;
+}
+
+export interface ApiAddon {
+  id: string;
+  name: string;
+  /** The owning app (name). */
+  app: string;
+  organization: string;
+  /** Slugs. */
+  service: string;
+  plan: string;
+  provider: string;
+  state: AddonState;
+  lastError: string | null;
+  createdAt: string;
+  attachments: ApiAttachment[];
+}
+
+export interface ApiApp {
+  id: string;
+  name: string;
+  organization: string;
+  releaseVersion: number;
+  createdAt: string;
+  /** Only on `GET /v1/apps/:app`. */
+  addons?: ApiAddon[];
+  attachments?: ApiAttachment[];
+}
+
+export interface ApiRelease {
+  version: number;
+  diff: { name: string; change: string; value?: string | null }[];
+  actor: { kind: string; id: string | null; name: string | null } | string;
+  reason: string | null;
+  createdAt: string;
+}
+
+export interface ApiPreflight {
+  ok: boolean;
+  service: string;
+  plan: string;
+  price: { free: boolean; cents: number; currency: string; interval: string };
+  proration: unknown;
+  configVars: string[];
+  collisions: { name: string; owner: string }[];
+  parameterErrors: { field: string; message: string }[];
+  problems: string[];
+}
+
+export interface ApiEvent {
+  id: string;
+  app: string;
+  addon: string | null;
+  kind: string;
+  detail: unknown;
+  createdAt: string;
+}
+
+export interface BrokerClientOptions {
+  /** The broker's base URL, without a trailing slash. */
+  baseUrl: string;
+  fetch?: typeof fetch;
+  /** Deadline of one call (default 10 s); a long poll gets its wait on top. */
+  timeoutMs?: number;
+}
+
+/** What a broker answer is about, so that a 404 can say "no app \"web\"". */
+export interface Subject {
+  kind: string;
+  key: string;
+}
+
+interface CallOptions {
+  body?: unknown;
+  subject?: Subject;
+  signal?: AbortSignal;
+  /** Added to the deadline (long polls). */
+  extraMs?: number;
+}
+
+const DEFAULT_TIMEOUT_MS = 10_000;
+
+/**
+ * The broker's apps API as one caller sees it. Create one per GraphQL request with that
+ * request's bearer token; it holds no state besides.
+ *
+ * @example
+ * const broker = new BrokerClient({ baseUrl: 'http://127.0.0.1:4001' }).as(bearerToken);
+ * const apps = await broker.listApps();
+ */
+export class BrokerClient {
+  readonly baseUrl: string;
+  readonly timeoutMs: number;
+  readonly #fetch: typeof fetch;
+
+  constructor(options: BrokerClientOptions) {
+    this.baseUrl = options.baseUrl.replace(/\/+$/, '');
+    this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    this.#fetch = options.fetch ?? globalThis.fetch;
+  }
+
+  /**
+   * The API as the holder of `bearer` (the raw token, no `Bearer ` prefix) sees it.
+   * `maxCalls` caps the calls one GraphQL request may make (long polls aside), so that a
+   * query fanning out over many apps is refused instead of flooding the broker.
+   */
+  as(bearer: string | undefined, options: { maxCalls?: number } = {}): BrokerApi {
+    return new BrokerApi(this, bearer, options.maxCalls ?? Number.POSITIVE_INFINITY);
+  }
+
+  /**
+   * One call: `${baseUrl}/v1${path}` with the caller's token and a deadline. Resolves with
+   * the parsed body of a 2xx (undefined for 204); rejects with the typed error the broker's
+   * error body names, or `BrokerUnavailableError`.
+   */
+  async call<T>(bearer: string | undefined, method: string, path: string, options: CallOptions = {}): Promise<T> {
+    const deadline = AbortSignal.timeout(this.timeoutMs + (options.extraMs ?? 0));
+    const signal = options.signal ? AbortSignal.any([deadline, options.signal]) : deadline;
+    const headers: Record<string, string> = { accept: 'application/json' };
+    if (bearer) headers.authorization = `Bearer ${bearer}`;
+    if (options.body !== undefined) headers['content-type'] = 'application/json';
+    let response: Response;
+    let text: string;
+    try {
+      response = await this.#fetch(`${this.baseUrl}/v1${path}`, {
+        method,
+        headers,
+        signal,
+        ...(options.body !== undefined ? { body: JSON.stringify(options.body) } : {}),
+      });
+      text = await response.text();
+    } catch (error) {
+      if (options.signal?.aborted) throw error; // the caller gave up; not the broker's fault
+      const reason = deadline.aborted
+        ? `no answer within ${this.timeoutMs + (options.extraMs ?? 0)} ms`
+        : (error as Error).message;
+      throw new BrokerUnavailableError(`the broker at ${this.baseUrl} could not be reached: ${reason}`, null);
+    }
+    let body: unknown;
+    try {
+      body = text === '' ? undefined : JSON.parse(text);
+    } catch {
+      throw new BrokerUnavailableError(
+        `the broker answered ${method} /v1${path} with ${response.status} and a body that is not JSON`,
+        response.status,
+      );
+    }
+    if (response.ok) return body as T;
+    throw brokerError(response.status, body, options.subject, `${method} /v1${path}`);
+  }
+}
+
+const CODES = new Set([
+  'unauthorized',
+  'forbidden',
+  'not_found',
+  'invalid_input',
+  'name_taken',
+  'var_collision',
+  'conflict',
+  'not_offered',
+  'provider_failed',
+]);
+
+/** The broker's error body `{error, message, field?, name?, owner?}` → a typed catalog error. */
+export function brokerError(status: number, body: unknown, subject: Subject | undefined, what: string): CatalogError {
+  const b = (body && typeof body === 'object' ? body : {}) as Record<string, unknown>;
+  const code = typeof b.error === 'string' ? b.error : '';
+  const message = typeof b.message === 'string' && b.message !== '' ? b.message : `${what}: ${status}`;
+  const str = (value: unknown) => (typeof value === 'string' && value !== '' ? value : null);
+  if (!CODES.has(code)) {
+    return new BrokerUnavailableError(`the broker answered ${what} with ${status}: ${message}`, status);
+  }
+  switch (code) {
+    case 'unauthorized':
+      return new NotAuthorizedError(message);
+    case 'forbidden':
+      return new ForbiddenError(message);
+    case 'not_found': {
+      // Kind and key say what was asked for; the broker's message may be more precise
+      // ("release v9 of web not found"). Another org's app reads exactly like a missing one.
+      const error = subject ? new NotFoundError(subject.kind, subject.key) : new NotFoundError('resource', what);
+      if (typeof b.message === 'string' && b.message !== '') error.message = b.message;
+      return error;
+    }
+    case 'invalid_input': {
+      const field = str(b.field) ?? 'input';
+      // The broker's message already starts with the field; InvalidInput prefixes it again.
+      const text = message.startsWith(`${field}: `) ? message.slice(field.length + 2) : message;
+      return new InvalidInputError([{ path: field, message: text }]);
+    }
+    case 'name_taken':
+      return new NameTakenError(message, str(b.name));
+    case 'var_collision':
+      return new ConfigVarCollisionError(message, str(b.name) ?? '', str(b.owner));
+    case 'conflict':
+      return new ConflictError(message);
+    case 'not_offered':
+      return new PlanNotOfferedError(message);
+    default:
+      return new ProviderFailedError(message);
+  }
+}
+
+const seg = encodeURIComponent;
+
+/** The `/v1` apps API bound to one caller's token. */
+export class BrokerApi {
+  #calls = 0;
+
+  constructor(
+    readonly client: BrokerClient,
+    readonly bearer: string | undefined,
+    readonly maxCalls: number = Number.POSITIVE_INFINITY,
+  ) {}
+
+  /** Calls made so far (long polls aside). */
+  get calls(): number {
+    return this.#calls;
+  }
+
+  async #call<T>(method: string, path: string, options?: CallOptions): Promise<T> {
+    if (options?.extraMs === undefined) {
+      this.#calls += 1;
+      if (this.#calls > this.maxCalls) {
+        throw new InvalidInputError([
+          {
+            path: 'query',
+            message: `needs more than ${this.maxCalls} calls to the broker; ask for the add-ons, config vars or releases of fewer apps at once`,
+          },
+        ]);
+      }
+    }
+    return this.client.call<T>(this.bearer, method, path, options);
+  }
+
+  /** Null when the broker answers not_found (missing, or another org's). */
+  async #orNull<T>(promise: Promise<T>): Promise<T | null> {
+    try {
+      return await promise;
+    } catch (error) {
+      if (error instanceof NotFoundError) return null;
+      throw error;
+    }
+  }
+
+  async listApps(): Promise<ApiApp[]> {
+    return (await this.#call<{ apps: ApiApp[] }>('GET', '/apps')).apps;
+  }
+
+  /** An app with its add-ons and attachments, by name or id; null when the caller may not see it. */
+  getApp(app: string): Promise<ApiApp | null> {
+    return this.#orNull(this.#call<ApiApp>('GET', `/apps/${seg(app)}`, { subject: { kind: 'app', key: app } }));
+  }
+
+  createApp(input: { name: string; organization?: string | null }): Promise<ApiApp> {
+    return this.#call<ApiApp>('POST', '/apps', { body: dropNulls(input) });
+  }
+
+  /** An add-on by name or id; null when the caller may not see it. */
+  getAddon(addon: string): Promise<ApiAddon | null> {
+    return this.#orNull(
+      this.#call<ApiAddon>('GET', `/addons/${seg(addon)}`, { subject: { kind: 'add-on', key: addon } }),
+    );
+  }
+
+  createAddon(
+    app: string,
+    input: { plan: string; as?: string | null; parameters?: unknown; replace?: boolean | null },
+  ): Promise<{ addon: ApiAddon; attachment: ApiAttachment | null }> {
+    return this.#call('POST', `/apps/${seg(app)}/addons`, {
+      body: dropNulls(input),
+      subject: { kind: 'app', key: app },
+    });
+  }
+
+  preflightAddon(
+    app: string,
+    input: { plan: string; as?: string | null; parameters?: unknown; replace?: boolean | null },
+  ): Promise<ApiPreflight> {
+    return this.#call('POST', `/apps/${seg(app)}/addons/preflight`, {
+      body: dropNulls(input),
+      subject: { kind: 'app', key: app },
+    });
+  }
+
+  attachAddon(
+    app: string,
+    input: { addon: string; as?: string | null; replace?: boolean | null },
+  ): Promise<{ attachment: ApiAttachment }> {
+    return this.#call('POST', `/apps/${seg(app)}/attachments`, {
+      body: dropNulls(input),
+      subject: { kind: 'app or add-on', key: `${app}, ${input.addon}` },
+    });
+  }
+
+  preflightAttach(
+    app: string,
+    input: { addon: string; as?: string | null; replace?: boolean | null },
+  ): Promise<ApiPreflight> {
+    return this.#call('POST', `/apps/${seg(app)}/attachments/preflight`, {
+      body: dropNulls(input),
+      subject: { kind: 'app or add-on', key: `${app}, ${input.addon}` },
+    });
+  }
+
+  detachAddon(app: string, attachment: string): Promise<{ attachment: ApiAttachment }> {
+    return this.#call('DELETE', `/apps/${seg(app)}/attachments/${seg(attachment)}`, {
+      subject: { kind: 'attachment', key: `${app}/${attachment}` },
+    });
+  }
+
+  destroyAddon(addon: string): Promise<{ addon: ApiAddon }> {
+    return this.#call('DELETE', `/addons/${seg(addon)}`, { subject: { kind: 'add-on', key: addon } });
+  }
+
+  changeAddonPlan(addon: string, plan: string): Promise<{ addon: ApiAddon }> {
+    return this.#call('PATCH', `/addons/${seg(addon)}`, { body: { plan }, subject: { kind: 'add-on', key: addon } });
+  }
+
+  rotateAddonCredentials(addon: string, graceSeconds?: number | null): Promise<{ addon: ApiAddon }> {
+    return this.#call('POST', `/addons/${seg(addon)}/rotate`, {
+      body: dropNulls({ graceSeconds }),
+      subject: { kind: 'add-on', key: addon },
+    });
+  }
+
+  /** Values of an app's vars (needs `config:read`). */
+  configVars(app: string): Promise<{ release: number; vars: Record<string, string> }> {
+    return this.#call('GET', `/apps/${seg(app)}/config-vars`, { subject: { kind: 'app', key: app } });
+  }
+
+  configVarNames(app: string): Promise<{ release: number; vars: { name: string; owner: string }[] }> {
+    return this.#call('GET', `/apps/${seg(app)}/config-var-names`, { subject: { kind: 'app', key: app } });
+  }
+
+  /** The release made, or `{unchanged: true}` when the vars already had these values. */
+  setConfigVars(
+    app: string,
+    input: { vars: Record<string, string | null>; reason?: string | null; secret?: boolean | null },
+  ): Promise<ApiRelease | { unchanged: true }> {
+    return this.#call('PATCH', `/apps/${seg(app)}/config-vars`, {
+      body: dropNulls(input),
+      subject: { kind: 'app', key: app },
+    });
+  }
+
+  async releases(app: string): Promise<ApiRelease[]> {
+    return (
+      await this.#call<{ releases: ApiRelease[] }>('GET', `/apps/${seg(app)}/releases`, {
+        subject: { kind: 'app', key: app },
+      })
+    ).releases;
+  }
+
+  rollbackConfig(app: string, version: number): Promise<ApiRelease> {
+    return this.#call('POST', `/apps/${seg(app)}/releases/rollback`, {
+      body: { version },
+      subject: { kind: 'app', key: app },
+    });
+  }
+
+  /** Long poll: events after `after` (all retained ones when omitted), waiting up to `waitMs` for one. */
+  async events(app: string, options: { after?: string; waitMs: number; signal?: AbortSignal }): Promise<ApiEvent[]> {
+    const query = new URLSearchParams({ waitMs: String(options.waitMs) });
+    if (options.after !== undefined) query.set('after', options.after);
+    const body = await this.#call<{ events: ApiEvent[] }>('GET', `/apps/${seg(app)}/events?${query}`, {
+      subject: { kind: 'app', key: app },
+      extraMs: options.waitMs,
+      ...(options.signal ? { signal: options.signal } : {}),
+    });
+    return body.events;
+  }
+}
+
+/** JSON bodies leave out what GraphQL passed as null (the broker treats absent as "default"). */
+function dropNulls<T extends Record<string, unknown>>(input: T): Partial<T> {
+  return Object.fromEntries(
+    Object.entries(input).filter(([, value]) => value !== null && value !== undefined),
+  ) as Partial<T>;
+}

@@ -1,0 +1,210 @@
+import type { ApiAddon, ApiApp, ApiAttachment, ApiRelease } from '../../broker-client.js';
+import { InvalidInputError, type Problem } from '../../domain/errors.js';
+import { builder } from '../builder.js';
+import { APP_ERRORS } from './app-errors.js';
+import { AddonRef, AppRef, AttachmentRef, ReleaseRef } from './apps.js';
+
+// Mutations of apps, add-ons and config vars. Each is one call to the broker's `/v1` API
+// with the caller's token; the broker authorizes and validates, and its refusal comes back
+// as a typed member of the result union. Add-on work is asynchronous: the answer shows the
+// add-on or attachment in its starting state; `addon(name)` or `addonEvents` show the rest.
+
+const errors = (name: string) => ({ types: [...APP_ERRORS], union: { name: `${name}Result` } });
+
+const CreateAppSuccess = builder.objectRef<{ app: ApiApp }>('CreateAppSuccess').implement({
+  fields: (t) => ({ app: t.field({ type: AppRef, resolve: (r) => r.app }) }),
+});
+const AddonCreated = builder
+  .objectRef<{ addon: ApiAddon; attachment: ApiAttachment | null }>('CreateAddonSuccess')
+  .implement({
+    description: 'The add-on is being provisioned; the attachment to the app follows once it is.',
+    fields: (t) => ({
+      addon: t.field({ type: AddonRef, resolve: (r) => r.addon }),
+      attachment: t.field({ type: AttachmentRef, nullable: true, resolve: (r) => r.attachment ?? null }),
+    }),
+  });
+const attachmentResult = (name: string, description: string) =>
+  builder.objectRef<{ attachment: ApiAttachment }>(name).implement({
+    description,
+    fields: (t) => ({ attachment: t.field({ type: AttachmentRef, resolve: (r) => r.attachment }) }),
+  });
+const addonResult = (name: string, description: string) =>
+  builder.objectRef<{ addon: ApiAddon }>(name).implement({
+    description,
+    fields: (t) => ({ addon: t.field({ type: AddonRef, resolve: (r) => r.addon }) }),
+  });
+const releaseResult = (name: string, description: string) =>
+  builder.objectRef<{ release: ApiRelease }>(name).implement({
+    description,
+    fields: (t) => ({ release: t.field({ type: ReleaseRef, resolve: (r) => r.release }) }),
+  });
+
+const AttachAddonSuccess = attachmentResult('AttachAddonSuccess', 'Attaching: binding at the provider, then the vars.');
+const DetachAddonSuccess = attachmentResult('DetachAddonSuccess', 'Detaching: the vars are removed, then unbound.');
+const DestroyAddonSuccess = addonResult('DestroyAddonSuccess', 'Detached everywhere, then deprovisioned.');
+const ChangeAddonPlanSuccess = addonResult('ChangeAddonPlanSuccess', 'The plan change is under way.');
+const RotateSuccess = addonResult(
+  'RotateAddonCredentialsSuccess',
+  'New credentials are being made; the old ones are revoked after the grace period or once every app confirmed.',
+);
+const RollbackConfigSuccess = releaseResult(
+  'RollbackConfigSuccess',
+  "The new release, equal to the earlier one's vars.",
+);
+const SetConfigVarsSuccess = builder.objectRef<{ release: ApiRelease | null }>('SetConfigVarsSuccess').implement({
+  description: 'The release the change made; none when the vars already had these values.',
+  fields: (t) => ({
+    release: t.field({ type: ReleaseRef, nullable: true, resolve: (r) => r.release }),
+    unchanged: t.boolean({
+      description: 'True when nothing changed (no release).',
+      resolve: (r) => r.release === null,
+    }),
+  }),
+});
+
+const CreateAppInput = builder.inputType('CreateAppInput', {
+  fields: (t) => ({
+    name: t.string({ required: true }),
+    organization: t.string({ description: "The organization's slug; needed with a platform or admin token." }),
+  }),
+});
+const CreateAddonInput = builder.inputType('CreateAddonInput', {
+  fields: (t) => ({
+    app: t.string({ required: true, description: 'The app that will own the add-on and get it attached.' }),
+    plan: t.string({ required: true, description: '`service:plan` slugs, e.g. `acme-postgres:hobby`.' }),
+    as: t.string({ description: "Attachment name (default: the prefix of the service's declared var)." }),
+    parameters: t.field({ type: 'JSON', description: "Checked against the plan's schema." }),
+    replace: t.boolean({ description: 'Take over vars the app already has under these names.' }),
+  }),
+});
+const AttachAddonInput = builder.inputType('AttachAddonInput', {
+  fields: (t) => ({
+    addon: t.string({ required: true }),
+    app: t.string({ required: true }),
+    as: t.string(),
+    replace: t.boolean(),
+  }),
+});
+const DetachAddonInput = builder.inputType('DetachAddonInput', {
+  fields: (t) => ({
+    app: t.string({ required: true }),
+    name: t.string({ required: true, description: 'The attachment name, e.g. `DATABASE`.' }),
+  }),
+});
+const DestroyAddonInput = builder.inputType('DestroyAddonInput', {
+  fields: (t) => ({ addon: t.string({ required: true }) }),
+});
+const ChangeAddonPlanInput = builder.inputType('ChangeAddonPlanInput', {
+  fields: (t) => ({
+    addon: t.string({ required: true }),
+    plan: t.string({ required: true, description: 'The new plan: its slug, or `service:plan`.' }),
+  }),
+});
+const RotateAddonCredentialsInput = builder.inputType('RotateAddonCredentialsInput', {
+  fields: (t) => ({
+    addon: t.string({ required: true }),
+    graceSeconds: t.int({ description: 'How long the old credentials keep working at most (broker default).' }),
+  }),
+});
+const RollbackConfigInput = builder.inputType('RollbackConfigInput', {
+  fields: (t) => ({
+    app: t.string({ required: true }),
+    version: t.int({ required: true, description: 'The release whose vars to restore.' }),
+  }),
+});
+const SetConfigVarsInput = builder.inputType('SetConfigVarsInput', {
+  fields: (t) => ({
+    app: t.string({ required: true }),
+    vars: t.field({ type: 'JSON', required: true, description: '`{"NAME": "value"}`; null removes the var.' }),
+    reason: t.string(),
+    secret: t.boolean({
+      description:
+        'Whether the values are secret (kept out of release diffs); default: true for new vars, unchanged for others.',
+    }),
+  }),
+});
+
+/** `vars` of setConfigVars: an object of strings or nulls. */
+function configVarChanges(vars: unknown): Record<string, string | null> {
+  if (vars === null || typeof vars !== 'object' || Array.isArray(vars)) {
+    throw new InvalidInputError([{ path: 'vars', message: 'expected an object of NAME: "value" (or null to remove)' }]);
+  }
+  const problems: Problem[] = [];
+  for (const [name, value] of Object.entries(vars)) {
+    if (value !== null && typeof value !== 'string') {
+      problems.push({ path: `vars.${name}`, message: 'expected a string, or null to remove the var' });
+    }
+  }
+  if (Object.keys(vars).length === 0) problems.push({ path: 'vars', message: 'names no var' });
+  if (problems.length > 0) throw new InvalidInputError(problems);
+  return vars as Record<string, string | null>;
+}
+
+builder.mutationFields((t) => ({
+  createApp: t.field({
+    type: CreateAppSuccess,
+    args: { input: t.arg({ type: CreateAppInput, required: true }) },
+    errors: errors('CreateApp'),
+    resolve: async (_root, { input }, ctx) => ({ app: await ctx.broker.createApp(input) }),
+  }),
+  createAddon: t.field({
+    type: AddonCreated,
+    description:
+      'Provisions an add-on of `plan` for `app` and attaches it there. Use attachPreflight first to see what it would do.',
+    args: { input: t.arg({ type: CreateAddonInput, required: true }) },
+    errors: errors('CreateAddon'),
+    resolve: async (_root, { input }, ctx) => {
+      const { app, ...rest } = input;
+      const created = await ctx.broker.createAddon(app, rest);
+      return { addon: created.addon, attachment: created.attachment ?? null };
+    },
+  }),
+  attachAddon: t.field({
+    type: AttachAddonSuccess,
+    args: { input: t.arg({ type: AttachAddonInput, required: true }) },
+    errors: errors('AttachAddon'),
+    resolve: (_root, { input }, ctx) =>
+      ctx.broker.attachAddon(input.app, { addon: input.addon, as: input.as, replace: input.replace }),
+  }),
+  detachAddon: t.field({
+    type: DetachAddonSuccess,
+    args: { input: t.arg({ type: DetachAddonInput, required: true }) },
+    errors: errors('DetachAddon'),
+    resolve: (_root, { input }, ctx) => ctx.broker.detachAddon(input.app, input.name),
+  }),
+  destroyAddon: t.field({
+    type: DestroyAddonSuccess,
+    args: { input: t.arg({ type: DestroyAddonInput, required: true }) },
+    errors: errors('DestroyAddon'),
+    resolve: (_root, { input }, ctx) => ctx.broker.destroyAddon(input.addon),
+  }),
+  changeAddonPlan: t.field({
+    type: ChangeAddonPlanSuccess,
+    args: { input: t.arg({ type: ChangeAddonPlanInput, required: true }) },
+    errors: errors('ChangeAddonPlan'),
+    resolve: (_root, { input }, ctx) => ctx.broker.changeAddonPlan(input.addon, input.plan),
+  }),
+  rotateAddonCredentials: t.field({
+    type: RotateSuccess,
+    args: { input: t.arg({ type: RotateAddonCredentialsInput, required: true }) },
+    errors: errors('RotateAddonCredentials'),
+    resolve: (_root, { input }, ctx) => ctx.broker.rotateAddonCredentials(input.addon, input.graceSeconds),
+  }),
+  rollbackConfig: t.field({
+    type: RollbackConfigSuccess,
+    args: { input: t.arg({ type: RollbackConfigInput, required: true }) },
+    errors: errors('RollbackConfig'),
+    resolve: async (_root, { input }, ctx) => ({ release: await ctx.broker.rollbackConfig(input.app, input.version) }),
+  }),
+  setConfigVars: t.field({
+    type: SetConfigVarsSuccess,
+    description: "Sets or removes the app's own (`user`) vars in one release.",
+    args: { input: t.arg({ type: SetConfigVarsInput, required: true }) },
+    errors: errors('SetConfigVars'),
+    resolve: async (_root, { input }, ctx) => {
+      const vars = configVarChanges(input.vars);
+      const answer = await ctx.broker.setConfigVars(input.app, { vars, reason: input.reason, secret: input.secret });
+      return { release: 'unchanged' in answer ? null : answer };
+    },
+  }),
+}));
