@@ -2,13 +2,19 @@ import { CliError, graphqlClient } from './client.js';
 import { type Command, type CommandContext, commands } from './commands.js';
 import { type CliConfig, DEFAULT_CATALOG_URL } from './config.js';
 import { readLogin, writeLogin } from './credentials.js';
+import { quietSpinner, terminalSpinner } from './spinner.js';
 
 export interface CliIo {
   stdout(text: string): void;
   stderr(text: string): void;
+  /** Standard error when it is a terminal: where the spinner draws. Absent for pipes and tests. */
+  terminal?: { write(chunk: string): unknown };
+  /** Whether standard input is a terminal, so a person can answer a question. */
+  interactive?: boolean;
 }
 
-const BOOLEAN_OPTIONS = new Set(['json', 'free', 'help']);
+/** Options that never take a value, so `--wait ai-gateway:starter` keeps the positional. */
+const BOOLEAN_OPTIONS = new Set(['json', 'free', 'help', 'wait', 'replace', 'dry-run', 'reveal']);
 
 /** Splits argv into positional arguments and `--name value` / `--name=value` / `--flag` options. */
 export function parseArgv(argv: readonly string[]): {
@@ -47,18 +53,23 @@ function help(): string {
     '      store a token (reads it from standard input when --token is absent)',
     ...rows,
     '',
+    '--wait polls until the operation ends (exit 1 when it fails or after --timeout SECONDS, default 300).',
     'Every command takes --json. The catalog URL comes from --catalog, ANNEX_CATALOG_URL or the',
     `stored login (default ${DEFAULT_CATALOG_URL}); the token from --token, ANNEX_TOKEN or \`annex login\`.`,
     'Exit codes: 0 done, 1 refused by the API, 2 bad usage, 3 unreachable or unauthenticated.',
   ].join('\n');
 }
 
-/** Runs one command line; returns the exit code. */
+/**
+ * Runs one command line; returns the exit code. `stdin` reads one answer (a line from a
+ * terminal, everything from a pipe), after showing `prompt` on a terminal.
+ */
 export async function runCli(
   argv: readonly string[],
   config: CliConfig,
   io: CliIo,
-  stdin?: () => Promise<string>,
+  stdin?: (prompt?: string) => Promise<string>,
+  pollIntervalMs = 500,
 ): Promise<number> {
   const { args, options } = parseArgv(argv);
   const json = options.json === true;
@@ -100,10 +111,15 @@ export async function runCli(
       json,
       client: () => graphqlClient(catalogUrl, token),
       print: (text) => io.stdout(text),
-      printJson: (value) => io.stdout(JSON.stringify(value, null, 2)),
+      printJson: (value) => {
+        io.stdout(JSON.stringify(value, null, 2));
+        return undefined;
+      },
+      spinner: (label) => (io.terminal && !json ? terminalSpinner(io.terminal, label) : quietSpinner),
+      ask: io.interactive && stdin ? (question) => stdin(question) : undefined,
+      pollIntervalMs,
     };
-    await command.run(ctx);
-    return 0;
+    return (await command.run(ctx)) ?? 0;
   } catch (error) {
     if (!(error instanceof CliError)) throw error;
     if (json) io.stdout(JSON.stringify({ error: error.message, details: error.details }));

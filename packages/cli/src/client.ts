@@ -58,9 +58,8 @@ export function graphqlClient(url: string, token: string | undefined): GraphQLCl
 export function expectSuccess<T extends { __typename: string }>(result: T, success: string): T {
   if (result.__typename === success) return result;
   const failure = result as unknown as { message?: string; problems?: { path: string; message: string }[] };
-  throw new CliError(
-    failure.message ?? `unexpected ${result.__typename}`,
-    1,
-    (failure.problems ?? []).map((p) => `${p.path}: ${p.message}`),
-  );
+  const message = failure.message ?? `unexpected ${result.__typename}`;
+  // A single problem is often the message itself; say it once.
+  const details = (failure.problems ?? []).map((p) => `${p.path}: ${p.message}`).filter((d) => d !== message);
+  throw new CliError(message, 1, details);
 }

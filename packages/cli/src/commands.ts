@@ -1,57 +1,11 @@
-import { CliError, expectSuccess, type GraphQLClient } from './client.js';
+import { appCommands } from './apps.js';
+import { CliError } from './client.js';
+import { arg, type Command, ERROR, INVALID_INPUT, many, mutate, one } from './context.js';
 import { money, table } from './output.js';
 
-export interface CommandContext {
-  args: string[];
-  options: Record<string, string | string[] | boolean | undefined>;
-  json: boolean;
-  client(): GraphQLClient;
-  print(text: string): void;
-  printJson(value: unknown): void;
-}
+export type { Command, CommandContext } from './context.js';
 
-export interface Command {
-  usage: string;
-  summary: string;
-  run(ctx: CommandContext): Promise<void>;
-}
-
-// Only members of a result union may be spread in it, so each mutation names the error
-// types it can return that carry a problem list.
-const ERROR = '... on Error { message }';
-const INVALID_INPUT = '... on InvalidInput { problems { path message } }';
 const MANIFEST_INVALID = '... on ManifestInvalid { problems { path message } }';
-
-function one(ctx: CommandContext, name: string, required = true): string | undefined {
-  const value = ctx.options[name];
-  const last = Array.isArray(value) ? value[value.length - 1] : value;
-  if (typeof last === 'string' && last !== '') return last;
-  if (required) throw new CliError(`--${name} is required`, 2);
-  return undefined;
-}
-
-function many(ctx: CommandContext, name: string): string[] {
-  const value = ctx.options[name];
-  if (value === undefined || typeof value === 'boolean') return [];
-  return Array.isArray(value) ? value : [value];
-}
-
-function arg(ctx: CommandContext, index: number, name: string): string {
-  const value = ctx.args[index];
-  if (!value) throw new CliError(`missing ${name}`, 2);
-  return value;
-}
-
-async function mutate<T extends { __typename: string }>(
-  ctx: CommandContext,
-  field: string,
-  query: string,
-  variables: Record<string, unknown>,
-  success: string,
-): Promise<T> {
-  const data = await ctx.client().request<Record<string, T>>(query, variables);
-  return expectSuccess(data[field] as T, success);
-}
 
 export const commands: Record<string, Command> = {
   marketplace: {
@@ -265,4 +219,5 @@ export const commands: Record<string, Command> = {
       );
     },
   },
+  ...appCommands,
 };

@@ -3,11 +3,11 @@ import { runCli } from './cli.js';
 import { loadCliConfig } from './config.js';
 
 // A terminal gives one line (Enter ends it); a pipe gives everything it has.
-async function readStdin(): Promise<string> {
+async function readStdin(question = 'Token: '): Promise<string> {
   if (process.stdin.isTTY) {
     const prompt = createInterface({ input: process.stdin, output: process.stderr, terminal: true });
     try {
-      return await new Promise<string>((resolve) => prompt.question('Token: ', resolve));
+      return await new Promise<string>((resolve) => prompt.question(question, resolve));
     } finally {
       prompt.close();
     }
@@ -20,7 +20,12 @@ async function readStdin(): Promise<string> {
 const code = await runCli(
   process.argv.slice(2),
   loadCliConfig(process.env),
-  { stdout: (t) => process.stdout.write(`${t}\n`), stderr: (t) => process.stderr.write(`${t}\n`) },
+  {
+    stdout: (t) => process.stdout.write(`${t}\n`),
+    stderr: (t) => process.stderr.write(`${t}\n`),
+    ...(process.stderr.isTTY ? { terminal: process.stderr } : {}),
+    interactive: process.stdin.isTTY === true,
+  },
   readStdin,
 );
 process.exitCode = code;
