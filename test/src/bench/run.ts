@@ -1,5 +1,6 @@
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { benchAttaches } from './apps.bench.js';
 import { benchBrokerProvisioning } from './broker.bench.js';
 import { benchCatalogQuery, benchCatalogSearch, type Section } from './catalog.bench.js';
 import { describeMachine } from './machine.js';
@@ -14,6 +15,7 @@ const benches: Record<string, () => Promise<Section>> = {
   'catalog-query': () => benchCatalogQuery(kinds, seconds),
   'catalog-search': () => benchCatalogSearch(kinds, 300),
   'broker-provision': () => benchBrokerProvisioning(process.env.TEST_DATABASE_URL, seconds),
+  'apps-attach': () => benchAttaches(kinds, Number(process.env.BENCH_ATTACHES ?? 500)),
 };
 // BENCH_ONLY=name[,name] runs a subset (and then does not rewrite docs/benchmarks.md).
 const only = process.env.BENCH_ONLY?.split(',').filter(Boolean);
