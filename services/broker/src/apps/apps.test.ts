@@ -262,8 +262,9 @@ describe.each(testDatabaseKinds('apps api'))('apps API ($name)', (kind) => {
       .select('provider_instance_id')
       .where('id', '=', slowAddon)
       .executeTakeFirstOrThrow();
-    const providerToken = (await createApiToken(database.db, { kind: 'provider', name: 'pv', providerId: fx.providerId }))
-      .token;
+    const providerToken = (
+      await createApiToken(database.db, { kind: 'provider', name: 'pv', providerId: fx.providerId })
+    ).token;
     const push = (body: unknown, token = providerToken) =>
       fetch(`${broker.url}/v1/provider/instances/${instance.provider_instance_id}/config`, {
         method: 'POST',
@@ -272,8 +273,12 @@ describe.each(testDatabaseKinds('apps api'))('apps API ($name)', (kind) => {
       });
     const pushed = await push({ config: { DATABASE_URL: 'postgres://moved.example/db' }, reason: 'host moved' });
     expect(pushed.status).toBe(200);
-    expect(((await pushed.json()) as { releases: unknown[] }).releases).toEqual([{ app: web, version: expect.any(Number) }]);
-    expect((await call(readToken, 'GET', `/apps/${web}/config-vars`)).body.vars.SLOW_URL).toBe('postgres://moved.example/db');
+    expect(((await pushed.json()) as { releases: unknown[] }).releases).toEqual([
+      { app: web, version: expect.any(Number) },
+    ]);
+    expect((await call(readToken, 'GET', `/apps/${web}/config-vars`)).body.vars.SLOW_URL).toBe(
+      'postgres://moved.example/db',
+    );
     const unknownVar = await push({ config: { NOPE_URL: 'x' } });
     expect(unknownVar.status).toBe(400);
     expect(((await unknownVar.json()) as { description: string }).description).toContain('config.NOPE_URL');
