@@ -297,7 +297,15 @@ export interface AppsTable {
   updated_at: Timestamp;
 }
 
-export type AddonState = 'provisioning' | 'provisioned' | 'changing_plan' | 'failed' | 'destroying' | 'destroyed';
+export type AddonState =
+  | 'provisioning'
+  | 'provisioned'
+  | 'changing_plan'
+  | 'failed'
+  | 'destroying'
+  | 'destroyed'
+  /** Billing (migration 20261127150000): dunning ran out; kept at the provider, restored on payment. */
+  | 'suspended';
 
 export interface AddonsTable {
   /** The id of the add-on's service instance in the broker. */
@@ -316,6 +324,12 @@ export interface AddonsTable {
   created_at: CreatedAt;
   updated_at: Timestamp;
   destroyed_at: Date | null;
+}
+
+export interface AddonSharesTable {
+  addon_id: string;
+  organization_id: string;
+  created_at: CreatedAt;
 }
 
 export type AttachmentState = 'attaching' | 'attached' | 'rotating' | 'detaching' | 'detached' | 'failed';
@@ -428,10 +442,239 @@ export interface DB {
   broker_signing_keys: BrokerSigningKeysTable;
   apps: AppsTable;
   addons: AddonsTable;
+  addon_shares: AddonSharesTable;
   attachments: AttachmentsTable;
   binding_retirements: BindingRetirementsTable;
   config_vars: ConfigVarsTable;
   releases: ReleasesTable;
   app_events: AppEventsTable;
   webhook_deliveries: WebhookDeliveriesTable;
+}
+
+// The web console (migration 20261127170000): people, their organizations, their sessions.
+// Declared as a second `DB` block (interfaces merge) so that this section is appended
+// without touching the list above.
+
+export type MembershipRole = 'member' | 'admin';
+
+export interface UsersTable {
+  id: Generated<string>;
+  /** The OpenID Connect issuer, or `annex-development` for the development sign-in. */
+  oidc_issuer: string;
+  oidc_subject: string;
+  email: Generated<string>;
+  name: Generated<string>;
+  created_at: CreatedAt;
+  last_sign_in_at: Timestamp;
+}
+
+export interface MembershipsTable {
+  user_id: string;
+  organization_id: string;
+  /** `admin` may reveal config var values (the session's token gets `config:read`). */
+  role: Generated<MembershipRole>;
+  created_at: CreatedAt;
+}
+
+export interface ConsoleSessionsTable {
+  /** SHA-256 of the cookie's session id; the id itself is never stored. */
+  id_hash: string;
+  user_id: string;
+  /** The organization the console acts for now. */
+  organization_id: string | null;
+  /** The synchronizer CSRF token of the session. */
+  csrf_secret: string;
+  /** The org API token the console acts with, revoked with the session. */
+  api_token_id: string | null;
+  /** That token, sealed with SecretBox. */
+  api_token_sealed: string | null;
+  created_at: CreatedAt;
+  expires_at: ColumnType<Date, Date | string, Date | string>;
+}
+
+export interface DB {
+  users: UsersTable;
+  memberships: MembershipsTable;
+  console_sessions: ConsoleSessionsTable;
+}
+
+// SSO hand-off tokens the broker minted (migration 20261127160000, docs/provider-protocol.md §2),
+// appended as its own `DB` block like the console's.
+
+export interface SsoTokensTable {
+  /** The token's `jti`; the provider accepts it once. */
+  jti: string;
+  addon_id: string;
+  /** The app the user came from (the `app` claim); null when the token names none. */
+  app_id: string | null;
+  organization_id: string;
+  provider_id: string;
+  /** The user the caller vouched for (the `sub`, `email` and `name` claims). */
+  user_id: string;
+  user_email: string;
+  user_name: string;
+  /** The API token that asked for it: `{kind, tokenId}`. */
+  requested_by: Json<Record<string, unknown>>;
+  issued_at: ColumnType<Date, Date | string, never>;
+  expires_at: ColumnType<Date, Date | string, never>;
+}
+
+export interface DB {
+  sso_tokens: SsoTokensTable;
+}
+
+// Billing (migration 20261127150000, docs/billing.md), appended as its own `DB` block.
+// Amounts are in minor units (cents); `numeric` columns come back from pg as strings.
+
+type Numeric = ColumnType<string, number | string, number | string>;
+
+export interface BillingAccountsTable {
+  organization_id: string;
+  stripe_customer_id: string | null;
+  /** The customer's default payment method in Stripe (mirrored from webhooks and the API). */
+  default_payment_method: string | null;
+  payment_method_brand: string | null;
+  payment_method_last4: string | null;
+  status: Generated<'good' | 'past_due' | 'suspended'>;
+  past_due_since: Date | null;
+  created_at: CreatedAt;
+  updated_at: Timestamp;
+}
+
+export interface UsageIntervalsTable {
+  id: Generated<string>;
+  addon_id: string;
+  organization_id: string;
+  app_id: string;
+  plan_id: string;
+  provider_id: string;
+  /** The plan's monthly price when the interval opened. */
+  price_cents: number;
+  currency: string;
+  started_at: ColumnType<Date, Date | string, Date | string>;
+  ended_at: Date | null;
+  created_at: CreatedAt;
+}
+
+export interface UsageRecordsTable {
+  id: Generated<string>;
+  provider_id: string;
+  idempotency_key: string;
+  addon_id: string;
+  organization_id: string;
+  app_id: string;
+  unit: string;
+  quantity: Numeric;
+  /** The plan's metered price of one unit, in minor units (may be fractional). */
+  unit_price: Numeric;
+  currency: string;
+  at: ColumnType<Date, Date | string, Date | string>;
+  created_at: CreatedAt;
+}
+
+export interface SpendCapsTable {
+  organization_id: string;
+  /** `org` or the app's id. */
+  scope: string;
+  app_id: string | null;
+  limit_cents: number;
+  created_at: CreatedAt;
+  updated_at: Timestamp;
+}
+
+export interface SpendAlertsTable {
+  organization_id: string;
+  scope: string;
+  /** `YYYY-MM`. */
+  month: string;
+  /** Percent of the cap: 50, 80 or 100. */
+  threshold: number;
+  spent_cents: Numeric;
+  limit_cents: number;
+  created_at: CreatedAt;
+}
+
+export interface InvoiceLine {
+  kind: 'plan' | 'metered';
+  addonId: string;
+  addon: string;
+  appId: string;
+  app: string;
+  plan: string;
+  providerId: string;
+  description: string;
+  seconds?: number;
+  unit?: string;
+  quantity?: number;
+  cents: number;
+}
+
+export interface InvoicesTable {
+  id: Generated<string>;
+  organization_id: string;
+  /** The calendar month, `YYYY-MM`. */
+  period: string;
+  state: 'draft' | 'open' | 'paid' | 'payment_failed' | 'ledger_only';
+  total_cents: number;
+  currency: string;
+  lines: Json<InvoiceLine[]>;
+  stripe_invoice_id: string | null;
+  created_at: CreatedAt;
+  updated_at: Timestamp;
+  finalized_at: Date | null;
+  paid_at: Date | null;
+  failed_at: Date | null;
+}
+
+export interface StripeEventsTable {
+  id: string;
+  type: string;
+  created: ColumnType<Date, Date | string, Date | string>;
+  received_at: CreatedAt;
+  /** What the broker did with it (`applied`, `ignored: …`). */
+  outcome: string;
+}
+
+export interface ProviderBillingTable {
+  provider_id: string;
+  /** The provider's share of its add-ons' revenue (0..1); null for BILLING_DEFAULT_REVENUE_SHARE. */
+  revenue_share: Numeric | null;
+  /** Its Stripe Connect account (`acct_…`). */
+  stripe_account_id: string | null;
+  updated_at: Timestamp;
+}
+
+export interface ProviderPayoutsTable {
+  id: Generated<string>;
+  provider_id: string;
+  period: string;
+  currency: string;
+  gross_cents: number;
+  revenue_share: Numeric;
+  amount_cents: number;
+  state: 'pending' | 'paid' | 'ledger_only' | 'no_account' | 'nothing_due';
+  stripe_transfer_id: string | null;
+  created_at: CreatedAt;
+  paid_at: Date | null;
+}
+
+export interface BillingJobsTable {
+  name: string;
+  lease_owner: string | null;
+  lease_expires_at: Date | null;
+  last_run_at: Date | null;
+  last_result: NullableJson<Record<string, unknown>>;
+}
+
+export interface DB {
+  billing_accounts: BillingAccountsTable;
+  usage_intervals: UsageIntervalsTable;
+  usage_records: UsageRecordsTable;
+  spend_caps: SpendCapsTable;
+  spend_alerts: SpendAlertsTable;
+  invoices: InvoicesTable;
+  stripe_events: StripeEventsTable;
+  provider_billing: ProviderBillingTable;
+  provider_payouts: ProviderPayoutsTable;
+  billing_jobs: BillingJobsTable;
 }

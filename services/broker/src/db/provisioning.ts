@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { DB } from '@annex/platform';
+import { type DB, executePrepared } from '@annex/platform';
 import { type Kysely, sql } from 'kysely';
 import type { Executor } from './executor.js';
 import type { OperationRow } from './operations.js';
@@ -95,7 +95,10 @@ export async function insertNewProvisioning(db: Executor, values: NewProvisionin
     values.commit === 'deferred'
       ? sql`cross join (select set_config('synchronous_commit', 'off', true)) as deferred_commit`
       : sql``;
-  const result = await sql<OperationRow>`
+  const rows = await executePrepared(
+    db,
+    values.commit === 'deferred' ? 'insert_new_provisioning_deferred' : 'insert_new_provisioning',
+    sql<OperationRow>`
     with i as (
       insert into service_instances (
         id, service_id, plan_id, platform_id, organization_guid, space_guid, context, parameters, state,
@@ -123,8 +126,9 @@ export async function insertNewProvisioning(db: Executor, values: NewProvisionin
         'provision.requested', o.instance_id, o.id, 'pending', ${a.detail}::jsonb
       from o
     )
-    select o.* from o ${deferred}`.execute(db);
-  return result.rows[0];
+    select o.* from o ${deferred}`,
+  );
+  return rows[0];
 }
 
 export interface ProvisioningSuccess {
@@ -151,7 +155,10 @@ export interface ProvisioningSuccess {
  * undefined when the operation was not ours to finish.
  */
 export async function completeProvisioning(db: Executor, v: ProvisioningSuccess): Promise<OperationRow | undefined> {
-  const result = await sql<OperationRow>`
+  const rows = await executePrepared(
+    db,
+    'complete_provisioning',
+    sql<OperationRow>`
     with o as (
       update broker_operations
       set state = 'succeeded', description = ${v.description}, result = ${v.result}::jsonb, completed_at = now(),
@@ -172,6 +179,7 @@ export async function completeProvisioning(db: Executor, v: ProvisioningSuccess)
         ${v.audit.originatingIdentity}::jsonb, 'provision.succeeded', o.instance_id, o.id, 'succeeded', '{}'::jsonb
       from o
     )
-    select * from o`.execute(db);
-  return result.rows[0];
+    select * from o`,
+  );
+  return rows[0];
 }

@@ -47,6 +47,14 @@ export async function up(db: Kysely<any>): Promise<void> {
     create index addons_organization on addons (organization_id);
     create index addons_pending on addons (lease_expires_at) where state in ('provisioning', 'changing_plan', 'destroying');
 
+    -- Organizations an add-on's owner shared it with: their apps may attach it too.
+    create table addon_shares (
+      addon_id uuid not null references addons (id),
+      organization_id uuid not null references organizations (id),
+      created_at timestamptz not null default now(),
+      primary key (addon_id, organization_id)
+    );
+
     create table attachments (
       id uuid primary key default gen_random_uuid(),
       addon_id uuid not null references addons (id),

@@ -4,6 +4,9 @@ import * as m20261127100000 from './20261127100000_catalog_removed_entries.js';
 import * as m20261127110000 from './20261127110000_broker_operations.js';
 import * as m20261127120000 from './20261127120000_services_public_flag.js';
 import * as m20261127140000 from './20261127140000_apps_and_config_vars.js';
+import * as m20261127150000 from './20261127150000_billing.js';
+import * as m20261127160000 from './20261127160000_sso.js';
+import * as m20261127170000 from './20261127170000_console.js';
 
 /** Every migration, by timestamped name. Add new ones at the end; never edit a landed one. */
 export const migrations: Readonly<Record<string, Migration>> = {
@@ -12,4 +15,7 @@ export const migrations: Readonly<Record<string, Migration>> = {
   '20261127110000_broker_operations': m20261127110000,
   '20261127120000_services_public_flag': m20261127120000,
   '20261127140000_apps_and_config_vars': m20261127140000,
+  '20261127160000_sso': m20261127160000,
+  '20261127150000_billing': m20261127150000,
+  '20261127170000_console': m20261127170000,
 };
