@@ -92,6 +92,7 @@ describe('SSO hand-off', () => {
     org: { id: 'org-1', slug: 'acme' },
     app: { id: 'app-1', name: 'shop' },
     resource: { instanceId: 'i-1', serviceId: 'svc-widgets', planId: 'plan-small' },
+    addon: { id: 'a-1', name: 'widgets-shiny-42' },
   };
 
   beforeAll(async () => {
@@ -126,11 +127,14 @@ describe('SSO hand-off', () => {
     expect(first.status).toBe(302);
     expect(first.headers.get('location')).toBe('/dashboard/i-1');
     expect(first.headers.get('set-cookie')).toContain('session=user-1');
+    expect(first.headers.get('referrer-policy')).toBe('no-referrer');
+    expect(first.headers.get('cache-control')).toBe('no-store');
     expect(arrivals.at(-1)).toMatchObject({
       user: { id: 'user-1', email: 'ada@example.com', name: 'Ada' },
       org: { slug: 'acme' },
       app: { name: 'shop' },
       resource: { instanceId: 'i-1' },
+      addon: { name: 'widgets-shiny-42' },
     });
     const replay = await open(token);
     expect(replay.status).toBe(401);

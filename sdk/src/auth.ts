@@ -87,6 +87,7 @@ const ssoClaims = z.object({
   org: z.object({ id: z.string(), slug: z.string() }),
   app: z.object({ id: z.string(), name: z.string() }).optional(),
   resource: z.object({ instanceId: z.string(), serviceId: z.string(), planId: z.string() }),
+  addon: z.object({ id: z.string(), name: z.string() }).optional(),
 });
 
 /**
@@ -100,6 +101,8 @@ export interface SsoContext {
   org: { id: string; slug: string };
   app: { id: string; name: string } | undefined;
   resource: { instanceId: string; serviceId: string; planId: string };
+  /** The marketplace's add-on (its id and name in the user's organization), when the broker sent it. */
+  addon: { id: string; name: string } | undefined;
   tokenId: string;
   issuedAt: Date;
   expiresAt: Date;
@@ -216,6 +219,7 @@ export function createBrokerTrust(options: BrokerTrustOptions, audience: string)
         org: claims.org,
         app: claims.app,
         resource: claims.resource,
+        addon: claims.addon,
         tokenId: String(payload.jti),
         issuedAt: new Date(Number(payload.iat) * 1000),
         expiresAt: new Date(Number(payload.exp) * 1000),

@@ -38,6 +38,17 @@ describe('validateManifest', () => {
   });
 });
 
+describe('manifest sso', () => {
+  it('keeps an http(s) SSO URL and refuses anything else, naming the field', () => {
+    const ok = validateManifest({ ...widgetsManifest(), sso: { url: 'https://widgets.example/annex/sso' } });
+    expect(ok.ok && ok.manifest.sso).toEqual({ url: 'https://widgets.example/annex/sso' });
+    const bad = validateManifest({ ...widgetsManifest(), sso: { url: 'javascript:alert(1)' } });
+    expect(bad.ok ? [] : bad.problems.map((p) => p.path)).toEqual(['sso.url']);
+    const extra = validateManifest({ ...widgetsManifest(), sso: { url: 'https://w.example/sso', path: '/x' } });
+    expect(extra.ok).toBe(false);
+  });
+});
+
 describe('manifestToOsbCatalog', () => {
   it('derives the OSB catalog in snake_case with schemas in OSB shape', () => {
     const result = validateManifest(widgetsManifest());

@@ -225,6 +225,11 @@ export const providerManifestSchema = z
         auth: z.enum(['jwt', 'basic']).default('jwt'),
       })
       .strict(),
+    /**
+     * Single sign-on into the provider's dashboard: where the marketplace sends users with
+     * `?token=<SSO JWT>`. Default for JWT providers: `${osb.url}/sso` (what the SDK serves).
+     */
+    sso: z.object({ url }).strict().optional(),
     services: z.array(serviceManifestSchema).min(1, 'a manifest needs at least one service'),
   })
   .strict()

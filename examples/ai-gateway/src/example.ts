@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { MemoryStore, type ProviderManifestInput, type ProviderStore, type ReplayStore } from '@annex/sdk';
 import { PostgresReplayStore, PostgresStore } from '@annex/sdk/postgres';
 import express from 'express';
+import { createDashboard } from './dashboard.js';
 import { createGatewayRouter, type GatewayPlan } from './gateway.js';
 import { manifest as buildManifest } from './manifest.js';
 import { assertPlansHaveLimits, meteredUnit, PLAN_LIMITS, type PlanLimits } from './plans.js';
@@ -48,6 +49,8 @@ export interface StartAiGatewayOptions {
   upstreamTimeoutMs?: number;
   /** Limits by plan slug, replacing the published ones (tests, operators with other upstream budgets). */
   planLimits?: Readonly<Record<string, PlanLimits>>;
+  /** Signs dashboard session cookies after SSO; give replicas the same one (default: random per process). */
+  dashboardSecret?: string;
   /** The clock of rate windows, quota months and usage times (tests). */
   now?: () => number;
   logger?: GatewayLogger;
@@ -73,6 +76,8 @@ export interface RunningAiGateway {
   store: GatewayStore;
   /** Sends pending metered usage to the broker now (rejects if the broker did not take it). */
   flushUsage(): Promise<void>;
+  /** Gives the usage reporter its provider token when it was not known at start. */
+  setProviderToken(token: string): void;
   close(): Promise<void>;
 }
 
@@ -83,8 +88,9 @@ const consoleLogger: GatewayLogger = {
 };
 
 /**
- * Serves the AI gateway: the provider's OSB API at `/v2` and the OpenAI-compatible API at
- * `/v1` on one port, plus the local upstream on a free port when no upstream URL is given.
+ * Serves the AI gateway: the provider's OSB API at `/v2`, the OpenAI-compatible API at
+ * `/v1`, and the add-on dashboard behind SSO (`/sso` → `/dashboard/:instanceId`) on one port,
+ * plus the local upstream on a free port when no upstream URL is given.
  *
  * @example
  * const gateway = await startExample({ port: 4103, brokerUrl: 'http://127.0.0.1:4001' });
@@ -165,6 +171,13 @@ export async function startExample(options: StartAiGatewayOptions): Promise<Runn
     const onError = (error: unknown, requestId: string) =>
       logger.error(error, `ai-gateway: request ${requestId} failed`);
 
+    const dashboard = createDashboard({
+      store,
+      protocolStore,
+      planSlugs: new Map([...plans].map(([id, plan]) => [id, plan.slug])),
+      now,
+      ...(options.dashboardSecret ? { secret: options.dashboardSecret } : {}),
+    });
     const provider = createAiProvider({
       manifest,
       broker: { url: options.brokerUrl, ...(replayStore ? { replayStore } : {}) },
@@ -173,6 +186,7 @@ export async function startExample(options: StartAiGatewayOptions): Promise<Runn
       openAiBaseUrl,
       now,
       onError,
+      sso: dashboard.signIn,
     });
     closers.push(() => provider.close());
     const reporter = new UsageReporter(store, {
@@ -206,6 +220,7 @@ export async function startExample(options: StartAiGatewayOptions): Promise<Runn
         onError,
       }),
     );
+    app.use(dashboard.router());
     app.use(provider.router());
 
     return {
@@ -216,6 +231,7 @@ export async function startExample(options: StartAiGatewayOptions): Promise<Runn
       manifest,
       store,
       flushUsage: () => reporter.flush(),
+      setProviderToken: (token: string) => reporter.setToken(token),
       close,
     };
   } catch (error) {

@@ -3,6 +3,7 @@ import {
   type BrokerTrustOptions,
   defineProvider,
   type Provider,
+  type ProviderDefinition,
   type ProviderManifestInput,
   type ProviderStore,
 } from '@annex/sdk';
@@ -15,7 +16,7 @@ export const newApiKey = () => `sk-annex-${randomBytes(32).toString('base64url')
 /**
  * The gateway's OSB side: provision and update need nothing of their own (the instance's
  * plan, which sets its limits, is the SDK's record); bind issues an API key, unbind revokes
- * it at once, deprovision revokes every key of the instance.
+ * it at once, deprovision revokes every key of the instance. SSO opens the add-on's dashboard.
  */
 export function createAiProvider(options: {
   manifest: ProviderManifestInput;
@@ -26,6 +27,8 @@ export function createAiProvider(options: {
   openAiBaseUrl: string;
   now: () => number;
   onError: (error: unknown, requestId: string) => void;
+  /** The SSO hand-off into the dashboard (see `createDashboard`). */
+  sso?: ProviderDefinition['sso'];
 }): Provider {
   const { store } = options;
   const at = () => new Date(options.now()).toISOString();
@@ -34,6 +37,7 @@ export function createAiProvider(options: {
     broker: options.broker,
     store: options.protocolStore,
     onError: options.onError,
+    ...(options.sso ? { sso: options.sso } : {}),
     provision: () => {},
     update: () => {},
     deprovision: async ({ instanceId }) => {

@@ -23,7 +23,7 @@ export const IDEMPOTENCY_PREFIX = 'annex-ai:';
  */
 export class UsageReporter {
   readonly #store: GatewayStore;
-  readonly #options: UsageReporterOptions;
+  #options: UsageReporterOptions;
   #timer: NodeJS.Timeout | undefined;
   #running: Promise<void> | undefined;
   #warnedNoToken = false;
@@ -31,6 +31,11 @@ export class UsageReporter {
   constructor(store: GatewayStore, options: UsageReporterOptions) {
     this.#store = store;
     this.#options = options;
+  }
+
+  /** Sets the provider token once it is known (an installation that publishes the example after starting it). */
+  setToken(token: string): void {
+    this.#options = { ...this.#options, token };
   }
 
   start() {

@@ -38,6 +38,7 @@ export interface SsoClaims {
   org: { id: string; slug: string };
   app?: { id: string; name: string };
   resource: { instanceId: string; serviceId: string; planId: string };
+  addon?: { id: string; name: string };
 }
 
 /**

@@ -43,6 +43,9 @@ export function createRouterFactory(
     const sso = definition.sso;
     if (sso) {
       r.get(ssoPath, async (req, res, next) => {
+        // The token is in the URL: keep it out of caches and out of the Referer of the next page.
+        res.setHeader('Cache-Control', 'no-store');
+        res.setHeader('Referrer-Policy', 'no-referrer');
         try {
           if (!trust) throw new Reply(501, { description: 'SSO needs `broker` (the broker URL) in defineProvider' });
           const token = typeof req.query.token === 'string' ? req.query.token : undefined;

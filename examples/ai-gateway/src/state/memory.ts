@@ -42,6 +42,11 @@ export class MemoryGatewayStore implements GatewayStore {
     }
     return count;
   }
+  async countActiveKeys(instanceId: string) {
+    let count = 0;
+    for (const key of this.#keys.values()) if (key.instanceId === instanceId && key.revokedAt === null) count++;
+    return count;
+  }
   async hitRateWindow(instanceId: string, windowStart: number) {
     const key = `${instanceId}/${windowStart}`;
     const count = (this.#windows.get(key) ?? 0) + 1;

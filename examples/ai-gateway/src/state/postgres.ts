@@ -92,6 +92,14 @@ export class PostgresGatewayStore implements GatewayStore {
     return result.rowCount ?? 0;
   }
 
+  async countActiveKeys(instanceId: string) {
+    const { rows } = await this.#pool.query<{ n: string }>(
+      'select count(*) as n from ai_gateway_api_keys where instance_id = $1 and revoked_at is null',
+      [instanceId],
+    );
+    return Number(rows[0]?.n ?? 0);
+  }
+
   async hitRateWindow(instanceId: string, windowStart: number) {
     const { rows } = await this.#pool.query<{ requests: number }>(
       `insert into ai_gateway_rate_windows (instance_id, window_start, requests) values ($1, $2, 1)

@@ -43,6 +43,8 @@ export interface GatewayStore {
   revokeBindingKeys(instanceId: string, bindingId: string, at: string): Promise<number>;
   /** Revokes every key of an instance; returns how many were active. */
   revokeInstanceKeys(instanceId: string, at: string): Promise<number>;
+  /** How many of the instance's keys are not revoked (the dashboard shows it). */
+  countActiveKeys(instanceId: string): Promise<number>;
   /** Counts one request in the instance's window starting at `windowStart` (ms); returns the count so far. */
   hitRateWindow(instanceId: string, windowStart: number): Promise<number>;
   /** Tokens the instance consumed in `month`. */

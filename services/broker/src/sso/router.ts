@@ -1,0 +1,50 @@
+import express, { type Request } from 'express';
+import { z } from 'zod';
+import {
+  apiErrorHandler,
+  apiInternalErrorHandler,
+  authenticateApiCaller,
+  callerOf,
+  invalidInput,
+  parseBody,
+} from '../apps/http.js';
+import type { BrokerContext } from '../domain/context.js';
+import { createSsoHandOff } from './service.js';
+import { SsoTokenSigner } from './tokens.js';
+
+// `POST /v1/addons/:addon/sso` (docs/apps.md, docs/provider-protocol.md §2). Mounted at `/v1`
+// before the apps API; it answers only its own route and lets every other request through.
+
+const ssoBody = z
+  .object({
+    app: z.string().min(1).max(200).optional(),
+    user: z
+      .object({
+        id: z.string().min(1).max(200),
+        email: z.email().max(320),
+        name: z.string().min(1).max(200),
+      })
+      .strict()
+      .optional(),
+  })
+  .strict();
+
+export function ssoRouter(ctx: BrokerContext): express.Router {
+  const signer = new SsoTokenSigner(ctx.db, ctx.secretBox, ctx.signer.issuer);
+  const router = express.Router();
+  router.post('/addons/:addon/sso', express.json({ limit: '16kb' }), authenticateApiCaller(ctx), async (req, res) => {
+    const body = parseBody(ssoBody, req.body);
+    const handOff = await createSsoHandOff(ctx, signer, callerOf(res), addonParam(req), body);
+    res.setHeader('cache-control', 'no-store');
+    res.status(201).json(handOff);
+  });
+  // Errors of this route only, in the apps API's shape.
+  router.use('/addons/:addon/sso', apiErrorHandler, apiInternalErrorHandler);
+  return router;
+}
+
+function addonParam(req: Request): string {
+  const value = req.params.addon;
+  if (typeof value !== 'string' || value === '') throw invalidInput('addon', 'missing');
+  return value;
+}
