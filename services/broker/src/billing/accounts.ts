@@ -1,0 +1,273 @@
+import type { BillingAccountsTable } from '@annex/platform';
+import { type Selectable, sql } from 'kysely';
+import { ApiFailure } from '../apps/http.js';
+import type { PlanContext } from '../db/catalog.js';
+import type { Executor } from '../db/executor.js';
+import type { BrokerContext } from '../domain/context.js';
+import { type Billing, billingOf } from './context.js';
+import { meteredSpend, monthCharges } from './ledger.js';
+import { periodOf, prorationUntilMonthEnd } from './money.js';
+
+export type AccountRow = Selectable<BillingAccountsTable>;
+
+/** The org's billing account, created (ledger side only) on first use. */
+export async function ensureAccount(db: Executor, organizationId: string): Promise<AccountRow> {
+  await db
+    .insertInto('billing_accounts')
+    .values({ organization_id: organizationId })
+    .onConflict((oc) => oc.column('organization_id').doNothing())
+    .execute();
+  return db
+    .selectFrom('billing_accounts')
+    .selectAll()
+    .where('organization_id', '=', organizationId)
+    .executeTakeFirstOrThrow();
+}
+
+/** The org's Stripe customer, created once (the idempotency key is the org's id). */
+export async function ensureCustomer(ctx: BrokerContext, organizationId: string): Promise<string> {
+  const { stripe } = billingOf(ctx);
+  if (!stripe) throw new ApiFailure('conflict', 'billing is ledger-only (no STRIPE_SECRET_KEY): nothing is charged');
+  const account = await ensureAccount(ctx.db, organizationId);
+  if (account.stripe_customer_id) return account.stripe_customer_id;
+  const org = await ctx.db
+    .selectFrom('organizations')
+    .select(['slug', 'name'])
+    .where('id', '=', organizationId)
+    .executeTakeFirstOrThrow();
+  const customer = await stripe.customers.create(
+    { name: org.name, metadata: { annex_organization: organizationId, annex_slug: org.slug } },
+    { idempotencyKey: `annex-customer-${organizationId}` },
+  );
+  await ctx.db
+    .updateTable('billing_accounts')
+    .set({ stripe_customer_id: customer.id, updated_at: sql`now()` })
+    .where('organization_id', '=', organizationId)
+    .where('stripe_customer_id', 'is', null)
+    .execute();
+  return customer.id;
+}
+
+export interface PriceNotice {
+  billingMode: Billing['mode'];
+  /** The attach would be refused until the org has a default payment method. */
+  paymentRequired: boolean;
+  proration: { cents: number; from: string; to: string } | null;
+  notice: string | null;
+}
+
+/** What the preflight says about paying for a plan. */
+export async function priceNotice(ctx: BrokerContext, organizationId: string, plan: PlanContext): Promise<PriceNotice> {
+  const billing = billingOf(ctx);
+  const paid = !plan.plan.free && plan.plan.price_cents > 0;
+  const proration = paid ? prorationUntilMonthEnd(plan.plan.price_cents, new Date()) : null;
+  let paymentRequired = false;
+  let notice: string | null = null;
+  if (paid && billing.mode === 'ledger-only') {
+    notice = 'billing is ledger-only on this installation: the charge is computed and shown, nothing is charged';
+  } else if (paid) {
+    const account = await ctx.db
+      .selectFrom('billing_accounts')
+      .select(['default_payment_method', 'status'])
+      .where('organization_id', '=', organizationId)
+      .executeTakeFirst();
+    paymentRequired = !account?.default_payment_method;
+    if (paymentRequired) notice = 'a paid plan needs a default payment method (annex billing)';
+  }
+  return {
+    billingMode: billing.mode,
+    paymentRequired,
+    proration: proration
+      ? { cents: proration.cents, from: proration.from.toISOString(), to: proration.to.toISOString() }
+      : null,
+    notice,
+  };
+}
+
+/**
+ * Refuses a paid plan when Stripe is on and the org has no default payment method, or its
+ * account is suspended. Runs before anything is created; free plans pass.
+ */
+export async function requirePaymentMethod(
+  ctx: BrokerContext,
+  db: Executor,
+  organizationId: string,
+  plan: PlanContext,
+): Promise<void> {
+  if (plan.plan.free || plan.plan.price_cents <= 0) return;
+  if (billingOf(ctx).mode === 'ledger-only') return;
+  const account = await db
+    .selectFrom('billing_accounts')
+    .select(['default_payment_method', 'status'])
+    .where('organization_id', '=', organizationId)
+    .executeTakeFirst();
+  if (!account?.default_payment_method) {
+    throw new ApiFailure(
+      'payment_required',
+      `plan ${plan.service.slug}:${plan.plan.slug} costs ${plan.plan.price_cents} ${plan.plan.currency} cents a month; add a default payment method first (annex billing)`,
+      { field: 'plan' },
+    );
+  }
+  if (account.status === 'suspended') {
+    throw new ApiFailure('payment_required', 'the billing account is suspended for an unpaid invoice; pay it first', {
+      field: 'plan',
+    });
+  }
+}
+
+export interface AccountView {
+  organization: string;
+  mode: Billing['mode'];
+  status: 'good' | 'past_due' | 'suspended';
+  pastDueSince: string | null;
+  graceEndsAt: string | null;
+  stripeCustomer: string | null;
+  paymentMethod: { id: string; brand: string | null; last4: string | null } | null;
+  spendCaps: { app: string | null; limitCents: number; spentCents: number }[];
+  alerts: { app: string | null; threshold: number; month: string; spentCents: number; createdAt: string }[];
+  currentMonthCents: number;
+}
+
+export async function accountView(ctx: BrokerContext, organizationId: string): Promise<AccountView> {
+  const billing = billingOf(ctx);
+  const account = await ensureAccount(ctx.db, organizationId);
+  const org = await ctx.db
+    .selectFrom('organizations')
+    .select('slug')
+    .where('id', '=', organizationId)
+    .executeTakeFirstOrThrow();
+  const now = new Date();
+  const period = periodOf(now);
+  const caps = await ctx.db
+    .selectFrom('spend_caps as c')
+    .leftJoin('apps as a', 'a.id', 'c.app_id')
+    .select(['c.scope', 'c.app_id', 'c.limit_cents', 'a.name as app'])
+    .where('c.organization_id', '=', organizationId)
+    .orderBy('c.scope')
+    .execute();
+  const spendCaps = [];
+  for (const cap of caps) {
+    const spent = await meteredSpend(ctx.db, organizationId, cap.app_id, period);
+    spendCaps.push({ app: cap.app, limitCents: cap.limit_cents, spentCents: Math.round(spent) });
+  }
+  const alerts = await ctx.db
+    .selectFrom('spend_alerts as s')
+    .leftJoin('apps as a', (join) => join.on(sql`a.id::text`, '=', sql.ref('s.scope')))
+    .select(['a.name as app', 's.threshold', 's.month', 's.spent_cents', 's.created_at'])
+    .where('s.organization_id', '=', organizationId)
+    .orderBy('s.created_at', 'desc')
+    .limit(50)
+    .execute();
+  const charges = await monthCharges(ctx.db, { organizationId }, period, now);
+  const current =
+    charges.addons.reduce((sum, c) => sum + c.cents, 0) + charges.metered.reduce((sum, m) => sum + m.cents, 0);
+  return {
+    organization: org.slug,
+    mode: billing.mode,
+    status: account.status,
+    pastDueSince: account.past_due_since?.toISOString() ?? null,
+    graceEndsAt: account.past_due_since
+      ? new Date(account.past_due_since.getTime() + billing.graceDays * 86_400_000).toISOString()
+      : null,
+    stripeCustomer: account.stripe_customer_id,
+    paymentMethod: account.default_payment_method
+      ? { id: account.default_payment_method, brand: account.payment_method_brand, last4: account.payment_method_last4 }
+      : null,
+    spendCaps,
+    alerts: alerts.map((a) => ({
+      app: a.app,
+      threshold: a.threshold,
+      month: a.month,
+      spentCents: Math.round(Number(a.spent_cents)),
+      createdAt: a.created_at.toISOString(),
+    })),
+    currentMonthCents: Math.round(current),
+  };
+}
+
+/** A SetupIntent for the console to collect a card (Stripe.js confirms it in the browser). */
+export async function createSetupIntent(
+  ctx: BrokerContext,
+  organizationId: string,
+): Promise<{ id: string; clientSecret: string }> {
+  const customer = await ensureCustomer(ctx, organizationId);
+  const stripe = billingOf(ctx).stripe;
+  if (!stripe) throw new ApiFailure('conflict', 'billing is ledger-only');
+  const intent = await stripe.setupIntents.create({
+    customer,
+    usage: 'off_session',
+    metadata: { annex_organization: organizationId },
+  });
+  return { id: intent.id, clientSecret: intent.client_secret ?? '' };
+}
+
+/** Attaches a payment method to the org's customer and makes it the default for invoices. */
+export async function setDefaultPaymentMethod(
+  ctx: BrokerContext,
+  organizationId: string,
+  paymentMethodId: string,
+): Promise<void> {
+  const customer = await ensureCustomer(ctx, organizationId);
+  const stripe = billingOf(ctx).stripe;
+  if (!stripe) throw new ApiFailure('conflict', 'billing is ledger-only');
+  let method: Awaited<ReturnType<typeof stripe.paymentMethods.attach>>;
+  try {
+    method = await stripe.paymentMethods.attach(paymentMethodId, { customer });
+  } catch (error) {
+    const e = error as { type?: string; message?: string };
+    if (e.type === 'StripeInvalidRequestError' || e.type === 'StripeCardError') {
+      throw new ApiFailure('invalid_input', `paymentMethod: ${e.message ?? 'refused by Stripe'}`, {
+        field: 'paymentMethod',
+      });
+    }
+    throw error;
+  }
+  await stripe.customers.update(customer, { invoice_settings: { default_payment_method: method.id } });
+  await recordPaymentMethod(ctx.db, customer, method.id, method.card?.brand ?? null, method.card?.last4 ?? null);
+}
+
+/** Mirrors a customer's default payment method into the ledger (API answer or webhook). */
+export async function recordPaymentMethod(
+  db: Executor,
+  customerId: string,
+  paymentMethodId: string | null,
+  brand: string | null,
+  last4: string | null,
+): Promise<number> {
+  const result = await db
+    .updateTable('billing_accounts')
+    .set({
+      default_payment_method: paymentMethodId,
+      payment_method_brand: brand,
+      payment_method_last4: last4,
+      updated_at: sql`now()`,
+    })
+    .where('stripe_customer_id', '=', customerId)
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows);
+}
+
+/** Sets (or with `null` removes) the org's or one app's monthly cap on metered spend. */
+export async function setSpendCap(
+  db: Executor,
+  organizationId: string,
+  appId: string | null,
+  limitCents: number | null,
+): Promise<void> {
+  const scope = appId ?? 'org';
+  if (limitCents === null) {
+    await db
+      .deleteFrom('spend_caps')
+      .where('organization_id', '=', organizationId)
+      .where('scope', '=', scope)
+      .execute();
+    return;
+  }
+  await db
+    .insertInto('spend_caps')
+    .values({ organization_id: organizationId, scope, app_id: appId, limit_cents: limitCents })
+    .onConflict((oc) =>
+      oc.columns(['organization_id', 'scope']).doUpdateSet({ limit_cents: limitCents, updated_at: sql`now()` }),
+    )
+    .execute();
+}

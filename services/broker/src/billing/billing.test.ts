@@ -1,0 +1,551 @@
+import { createApiToken, type Database } from '@annex/platform';
+import { testDatabaseKinds } from '@annex/platform/testing';
+import { createBrokerClient } from '@annex/sdk';
+import Stripe from 'stripe';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  type CatalogFixture,
+  type FakeProvider,
+  seedCatalog,
+  startFakeProvider,
+  startTestBroker,
+  type TestBroker,
+} from '../testing.js';
+import { runDunning } from './dunning.js';
+import { runInvoicing } from './invoicing.js';
+import { runPayouts } from './payouts.js';
+import { runReconciliation } from './reconciliation.js';
+import { type FakeStripe, startFakeStripe } from './testing/fake-stripe.js';
+import { startBillingWorker } from './worker.js';
+
+// Billing end to end: a real broker (Stripe mode) driving the official SDK over HTTP against
+// a local fake Stripe, a fake OSB provider, and PGlite / PostgreSQL (docs/billing.md).
+const WEBHOOK_SECRET = 'whsec_test_billing_secret';
+const signer = new Stripe('sk_test_signer_only');
+
+describe.each(testDatabaseKinds('billing'))('billing ($name)', (kind) => {
+  let database: Database;
+  let provider: FakeProvider;
+  let stripe: FakeStripe;
+  let broker: TestBroker;
+  let ledgerOnly: TestBroker;
+  let fx: CatalogFixture;
+  let orgId: string;
+  let orgToken: string;
+  let adminToken: string;
+  let providerToken: string;
+  let serviceSlug: string;
+  const app = `bill-${kind.name}`;
+
+  type Answer = { status: number; body: any };
+  const call = async (
+    base: TestBroker,
+    token: string | undefined,
+    method: string,
+    path: string,
+    body?: unknown,
+  ): Promise<Answer> => {
+    const response = await fetch(`${base.url}${path}`, {
+      method,
+      headers: {
+        ...(token ? { authorization: `Bearer ${token}` } : {}),
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await response.text();
+    return { status: response.status, body: text ? JSON.parse(text) : undefined };
+  };
+  const api = (method: string, path: string, body?: unknown) => call(broker, orgToken, method, `/v1${path}`, body);
+  const until = async (what: string, check: () => Promise<boolean>, ms = 15_000) => {
+    const deadline = Date.now() + ms;
+    while (Date.now() < deadline) {
+      if (await check()) return;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    throw new Error(`timed out waiting for ${what}`);
+  };
+  const addonState = async (id: string) =>
+    (await database.db.selectFrom('addons').select('state').where('id', '=', id).executeTakeFirstOrThrow()).state;
+  const sendEvent = async (
+    type: string,
+    object: Record<string, unknown>,
+    options: { created?: number; id?: string } = {},
+  ) => {
+    const payload = JSON.stringify({
+      id: options.id ?? `evt_${Math.random().toString(36).slice(2)}`,
+      object: 'event',
+      api_version: '2026-10-28.endive',
+      created: options.created ?? Math.floor(Date.now() / 1000),
+      livemode: false,
+      pending_webhooks: 1,
+      request: { id: null, idempotency_key: null },
+      type,
+      data: { object },
+    });
+    const header = signer.webhooks.generateTestHeaderString({ payload, secret: WEBHOOK_SECRET });
+    const response = await fetch(`${broker.url}/v1/billing/stripe/webhook`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'stripe-signature': header },
+      body: payload,
+    });
+    return { status: response.status, body: (await response.json()) as any, payload };
+  };
+
+  beforeAll(async () => {
+    database = await kind.open();
+    stripe = await startFakeStripe({ apiKey: 'sk_test_annex' });
+    provider = await startFakeProvider({ auth: { kind: 'basic', username: 'u', password: 'p' } });
+    const env = {
+      APPS_RECONCILE_MS: '50',
+      STRIPE_SECRET_KEY: 'sk_test_annex',
+      STRIPE_WEBHOOK_SECRET: WEBHOOK_SECRET,
+      STRIPE_API_BASE: stripe.url,
+      BILLING_GRACE_DAYS: '3',
+      BILLING_DEFAULT_REVENUE_SHARE: '0.8',
+      BILLING_JOBS_MS: '3600000',
+    };
+    broker = await startTestBroker(database, env);
+    ledgerOnly = await startTestBroker(database, { APPS_RECONCILE_MS: '50', BILLING_JOBS_MS: '3600000' });
+    fx = await seedCatalog(database.db, broker.secretBox, {
+      providerUrl: provider.url,
+      auth: { kind: 'basic', username: 'u', password: 'p' },
+      plans: [
+        { slug: 'free', free: true, planUpdateable: true },
+        { slug: 'paid', free: false, planUpdateable: true },
+      ],
+    });
+    await database.db
+      .updateTable('plans')
+      .set({ metered: JSON.stringify([{ unit: '1k_tokens', price: 2 }]) })
+      .where('service_id', '=', fx.serviceId)
+      .execute();
+    serviceSlug = (
+      await database.db.selectFrom('services').select('slug').where('id', '=', fx.serviceId).executeTakeFirstOrThrow()
+    ).slug;
+    orgId = (
+      await database.db
+        .selectFrom('platform_organizations')
+        .select('organization_id')
+        .where('platform_id', '=', fx.platformId)
+        .executeTakeFirstOrThrow()
+    ).organization_id;
+    orgToken = (await createApiToken(database.db, { kind: 'org', name: 'o', organizationId: orgId })).token;
+    adminToken = (await createApiToken(database.db, { kind: 'admin', name: 'a' })).token;
+    providerToken = (await createApiToken(database.db, { kind: 'provider', name: 'p', providerId: fx.providerId }))
+      .token;
+    expect((await api('POST', '/apps', { name: app })).status).toBe(201);
+  });
+  afterAll(async () => {
+    await broker?.close();
+    await ledgerOnly?.close();
+    await provider?.close();
+    await stripe?.close();
+    await database?.close();
+  });
+
+  let paidAddonId: string;
+  /** The id the provider knows the add-on's instance by (what usage and allowance name). */
+  let paidInstanceId: string;
+
+  it('refuses a paid attach without a payment method and creates nothing; free plans need nothing', async () => {
+    const preflight = await api('POST', `/apps/${app}/addons/preflight`, { plan: `${serviceSlug}:paid` });
+    expect(preflight.body).toMatchObject({ ok: false, billingMode: 'stripe', paymentRequired: true });
+    expect(preflight.body.proration.cents).toBeGreaterThan(0);
+    expect(preflight.body.proration.cents).toBeLessThanOrEqual(1500);
+    const addonsBefore = await database.db
+      .selectFrom('addons')
+      .select('id')
+      .where('plan_id', '=', fx.plans.paid?.id as string)
+      .execute();
+    const providerCalls = provider.requests.length;
+    const refused = await api('POST', `/apps/${app}/addons`, { plan: `${serviceSlug}:paid`, as: 'PAID' });
+    expect(refused.status).toBe(402);
+    expect(refused.body).toMatchObject({ error: 'payment_required', field: 'plan' });
+    const addonsAfter = await database.db
+      .selectFrom('addons')
+      .select('id')
+      .where('plan_id', '=', fx.plans.paid?.id as string)
+      .execute();
+    expect(addonsAfter.length).toBe(addonsBefore.length);
+    expect(provider.requests.length).toBe(providerCalls);
+    const attachments = await database.db.selectFrom('attachments').select('id').where('name', '=', 'PAID').execute();
+    expect(attachments).toEqual([]);
+
+    const free = await api('POST', `/apps/${app}/addons`, { plan: `${serviceSlug}:free`, as: 'FREE' });
+    expect(free.status, JSON.stringify(free.body)).toBe(201);
+    // Changing the free add-on to the paid plan is refused the same way.
+    const upgrade = await api('PATCH', `/addons/${free.body.addon.name}`, { plan: 'paid' });
+    expect(upgrade.status).toBe(402);
+    expect(await addonState(free.body.addon.id)).toBe('provisioned');
+
+    // Ledger-only: the same paid attach is allowed, with a clear notice.
+    const notice = await call(ledgerOnly, orgToken, 'POST', `/v1/apps/${app}/addons/preflight`, {
+      plan: `${serviceSlug}:paid`,
+      as: 'LEDGER',
+    });
+    expect(notice.body).toMatchObject({ ok: true, billingMode: 'ledger-only', paymentRequired: false });
+    expect(notice.body.billingNotice).toMatch(/ledger-only/);
+  });
+
+  it('takes a payment method (SetupIntent, default method) and then attaches a paid plan', async () => {
+    const intent = await api('POST', '/billing/setup-intent');
+    expect(intent.status).toBe(201);
+    expect(intent.body.clientSecret).toMatch(/^seti_.*_secret_/);
+    const declined = await api('PUT', '/billing/payment-method', { paymentMethod: 'pm_card_chargeDeclined' });
+    expect(declined.status).toBe(400);
+    expect(declined.body).toMatchObject({ error: 'invalid_input', field: 'paymentMethod' });
+    const set = await api('PUT', '/billing/payment-method', { paymentMethod: 'pm_card_visa' });
+    expect(set.status, JSON.stringify(set.body)).toBe(200);
+    expect(set.body.paymentMethod).toEqual({ id: 'pm_card_visa', brand: 'visa', last4: '4242' });
+    const customers = stripe.list('customer');
+    expect(customers).toHaveLength(1);
+    expect((customers[0]?.invoice_settings as any).default_payment_method).toBe('pm_card_visa');
+
+    const created = await api('POST', `/apps/${app}/addons`, { plan: `${serviceSlug}:paid`, as: 'PAID' });
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    paidAddonId = created.body.addon.id;
+    paidInstanceId = (
+      await database.db
+        .selectFrom('service_instances')
+        .select('provider_instance_id')
+        .where('id', '=', paidAddonId)
+        .executeTakeFirstOrThrow()
+    ).provider_instance_id as string;
+    const intervals = await database.db
+      .selectFrom('usage_intervals')
+      .selectAll()
+      .where('addon_id', '=', paidAddonId)
+      .execute();
+    expect(intervals).toHaveLength(1);
+    expect(intervals[0]).toMatchObject({ price_cents: 1500, ended_at: null });
+  });
+
+  it('splits the interval on a plan change and closes it in the destroy transaction', async () => {
+    const free = await api('POST', `/apps/${app}/addons`, { plan: `${serviceSlug}:paid`, as: 'SHORT' });
+    const id = free.body.addon.id as string;
+    const changed = await api('PATCH', `/addons/${id}`, { plan: 'free' });
+    expect(changed.status, JSON.stringify(changed.body)).toBeLessThan(300);
+    await until('the plan change', async () => (await addonState(id)) === 'provisioned');
+    const split = await database.db
+      .selectFrom('usage_intervals')
+      .selectAll()
+      .where('addon_id', '=', id)
+      .orderBy('started_at')
+      .orderBy('ended_at', (ob) => ob.nullsLast())
+      .execute();
+    expect(split.map((i) => i.price_cents)).toEqual([1500, 0]);
+    expect(split[0]?.ended_at?.getTime()).toBe(split[1]?.started_at.getTime());
+    await api('DELETE', `/apps/${app}/attachments/SHORT`);
+    const destroyed = await api('DELETE', `/addons/${id}`);
+    expect(destroyed.status).toBeLessThan(300);
+    await until('destroyed', async () => (await addonState(id)) === 'destroyed');
+    const addon = await database.db.selectFrom('addons').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
+    const closed = await database.db.selectFrom('usage_intervals').selectAll().where('addon_id', '=', id).execute();
+    expect(closed.every((i) => i.ended_at !== null)).toBe(true);
+    expect(Math.max(...closed.map((i) => i.ended_at?.getTime() ?? 0))).toBe(addon.destroyed_at?.getTime());
+  });
+
+  it('stores metered usage once per key, refuses bad batches whole, and enforces spend caps', async () => {
+    const usage = (records: unknown[]) => call(broker, providerToken, 'POST', '/v1/provider/usage', { records });
+    const at = new Date().toISOString();
+    const first = await usage([
+      { idempotencyKey: `k1-${kind.name}`, instanceId: paidInstanceId, unit: '1k_tokens', quantity: 100, at },
+      { idempotencyKey: `k2-${kind.name}`, instanceId: paidInstanceId, unit: '1k_tokens', quantity: 50, at },
+    ]);
+    expect(first).toMatchObject({ status: 202, body: { accepted: 2, duplicates: 0 } });
+    const again = await usage([
+      { idempotencyKey: `k1-${kind.name}`, instanceId: paidInstanceId, unit: '1k_tokens', quantity: 100, at },
+    ]);
+    expect(again.body).toEqual({ accepted: 0, duplicates: 1 });
+    const bad = await usage([
+      { idempotencyKey: `k3-${kind.name}`, instanceId: paidInstanceId, unit: '1k_tokens', quantity: 1, at },
+      { idempotencyKey: `k4-${kind.name}`, instanceId: paidInstanceId, unit: 'gigabytes', quantity: 1, at },
+    ]);
+    expect(bad.status).toBe(400);
+    expect(bad.body.description).toMatch(/records\.1\.unit/);
+    const stored = await database.db
+      .selectFrom('usage_records')
+      .select('idempotency_key')
+      .where('addon_id', '=', paidAddonId)
+      .execute();
+    expect(stored.map((r) => r.idempotency_key).sort()).toEqual([`k1-${kind.name}`, `k2-${kind.name}`]);
+    expect((await call(broker, orgToken, 'POST', '/v1/provider/usage', { records: [] })).status).toBe(401);
+
+    const allowance = () =>
+      call(broker, providerToken, 'GET', `/v1/provider/instances/${paidInstanceId}/allowance?unit=1k_tokens`);
+    expect((await allowance()).body).toEqual({ allowed: true });
+    // 150 units × 2 cents = 300 cents spent; a 500-cent cap leaves 100 units and passed 50 %.
+    const cap = await api('PUT', '/billing/spend-caps', { limitCents: 500 });
+    expect(cap.status).toBe(200);
+    expect(cap.body.spendCaps).toEqual([{ app: null, limitCents: 500, spentCents: 300 }]);
+    expect((await allowance()).body).toMatchObject({ allowed: true, remaining: 100 });
+    await usage([
+      { idempotencyKey: `k5-${kind.name}`, instanceId: paidInstanceId, unit: '1k_tokens', quantity: 100, at },
+    ]);
+    const over = await allowance();
+    expect(over.body).toMatchObject({ allowed: false, remaining: 0 });
+    const account = await api('GET', '/billing/account');
+    expect(account.body.alerts.map((a: any) => a.threshold).sort()).toEqual([100, 50, 80].sort());
+    // The app's own cap applies too; removing caps answers allowed again.
+    expect((await api('PUT', '/billing/spend-caps', { limitCents: null })).body.spendCaps).toEqual([]);
+    expect((await allowance()).body).toEqual({ allowed: true });
+    const bad2 = await call(
+      broker,
+      providerToken,
+      'GET',
+      `/v1/provider/instances/${paidInstanceId}/allowance?unit=nope`,
+    );
+    expect(bad2.status).toBe(400);
+    const usageView = await api('GET', `/billing/usage?app=${app}`);
+    expect(usageView.body.metered).toEqual([expect.objectContaining({ unit: '1k_tokens', quantity: 250, cents: 500 })]);
+  });
+
+  let invoiceId: string;
+
+  it('invoices a past month once, in Stripe too, however often it reruns', async () => {
+    // A whole past month on the paid plan: 31 days, capped at 1500.
+    await database.db
+      .insertInto('usage_intervals')
+      .values({
+        addon_id: paidAddonId,
+        organization_id: orgId,
+        app_id: (await database.db.selectFrom('apps').select('id').where('name', '=', app).executeTakeFirstOrThrow())
+          .id,
+        plan_id: fx.plans.paid?.id as string,
+        provider_id: fx.providerId,
+        price_cents: 1500,
+        currency: 'usd',
+        started_at: new Date('2026-08-20T00:00:00Z'),
+        ended_at: new Date('2026-10-01T00:00:00Z'),
+      })
+      .execute();
+    const ctx = broker.broker.context;
+    const now = new Date('2026-11-15T00:00:00Z');
+    const report = await runInvoicing(ctx, '2026-08', now);
+    expect(report.created).toBe(1);
+    const first = await runInvoicing(ctx, '2026-09', now);
+    expect(first.created).toBe(1);
+    const invoices = stripe.list('invoice');
+    const items = stripe.list('invoiceitem');
+    const rerun = await runInvoicing(ctx, '2026-09', now);
+    expect(rerun.created).toBe(0);
+    expect(stripe.list('invoice')).toHaveLength(invoices.length);
+    expect(stripe.list('invoiceitem')).toHaveLength(items.length);
+    const row = await database.db
+      .selectFrom('invoices')
+      .selectAll()
+      .where('organization_id', '=', orgId)
+      .where('period', '=', '2026-09')
+      .executeTakeFirstOrThrow();
+    invoiceId = row.id;
+    expect(row).toMatchObject({ state: 'open', total_cents: 1500 });
+    expect(row.lines[0]).toMatchObject({ kind: 'plan', seconds: 30 * 86_400, cents: 1500 });
+    const august = await database.db
+      .selectFrom('invoices')
+      .select('total_cents')
+      .where('organization_id', '=', orgId)
+      .where('period', '=', '2026-08')
+      .executeTakeFirstOrThrow();
+    expect(august.total_cents).toBe(600); // 12 days × 50 cents
+    const pushed = stripe.list('invoice').find((i) => (i.metadata as any).annex_invoice === row.id);
+    expect(pushed).toMatchObject({ status: 'open', total: 1500, id: row.stripe_invoice_id });
+    // A draft left by a crash is pushed with the same keys: Stripe replays, nothing new.
+    await database.db.updateTable('invoices').set({ state: 'draft' }).where('id', '=', row.id).execute();
+    const replayedBefore = stripe.requests.filter((r) => r.replayed).length;
+    await runInvoicing(ctx, '2026-09', now);
+    expect(stripe.list('invoice')).toHaveLength(invoices.length);
+    expect(stripe.list('invoiceitem')).toHaveLength(items.length);
+    expect(stripe.requests.filter((r) => r.replayed).length).toBeGreaterThan(replayedBefore);
+    await expect(runInvoicing(ctx, '2026-11', now)).rejects.toThrow(/not ended/);
+    const listed = await api('GET', '/billing/invoices');
+    expect(listed.body.invoices.map((i: any) => i.period)).toEqual(expect.arrayContaining(['2026-09', '2026-08']));
+  });
+
+  it('verifies and deduplicates webhooks; failure, grace, suspension, restore on payment', async () => {
+    const row = await database.db
+      .selectFrom('invoices')
+      .selectAll()
+      .where('id', '=', invoiceId)
+      .executeTakeFirstOrThrow();
+    const invoice = {
+      id: row.stripe_invoice_id,
+      object: 'invoice',
+      status: 'open',
+      metadata: { annex_invoice: row.id },
+    };
+    const forged = await fetch(`${broker.url}/v1/billing/stripe/webhook`, {
+      method: 'POST',
+      headers: { 'stripe-signature': 't=1,v1=deadbeef', 'content-type': 'application/json' },
+      body: JSON.stringify({ id: 'evt_forged', type: 'invoice.paid', data: { object: invoice } }),
+    });
+    expect(forged.status).toBe(400);
+    expect(await database.db.selectFrom('stripe_events').select('id').where('id', '=', 'evt_forged').execute()).toEqual(
+      [],
+    );
+
+    const failedAt = Math.floor(Date.now() / 1000) - 60;
+    const failed = await sendEvent('invoice.payment_failed', invoice, {
+      id: `evt_fail_${kind.name}`,
+      created: failedAt,
+    });
+    expect(failed.body).toMatchObject({ duplicate: false });
+    const dup = await sendEvent('invoice.payment_failed', invoice, { id: `evt_fail_${kind.name}`, created: failedAt });
+    expect(dup.body).toMatchObject({ duplicate: true });
+    let account = (await api('GET', '/billing/account')).body;
+    expect(account.status).toBe('past_due');
+
+    const ctx = broker.broker.context;
+    expect((await runDunning(ctx, new Date(Date.now() + 2 * 86_400_000))).suspendedAddons).toBe(0);
+    expect(await addonState(paidAddonId)).toBe('provisioned');
+    const dunning = await runDunning(ctx, new Date(Date.now() + 4 * 86_400_000));
+    expect(dunning.suspendedAddons).toBeGreaterThanOrEqual(2);
+    expect(await addonState(paidAddonId)).toBe('suspended');
+    expect(
+      await database.db.selectFrom('addons').select('id').where('id', '=', paidAddonId).executeTakeFirst(),
+    ).toBeDefined();
+    const allowance = await call(
+      broker,
+      providerToken,
+      'GET',
+      `/v1/provider/instances/${paidInstanceId}/allowance?unit=1k_tokens`,
+    );
+    expect(allowance.body).toMatchObject({ allowed: false });
+    account = (await api('GET', '/billing/account')).body;
+    expect(account.status).toBe('suspended');
+
+    const paid = await sendEvent('invoice.paid', { ...invoice, status: 'paid' }, { id: `evt_paid_${kind.name}` });
+    expect(paid.body.outcome).toMatch(/restored/);
+    expect(await addonState(paidAddonId)).toBe('provisioned');
+    expect((await api('GET', '/billing/account')).body).toMatchObject({ status: 'good', pastDueSince: null });
+
+    // Reordered: an older failure delivered after the payment changes nothing.
+    const late = await sendEvent('invoice.payment_failed', invoice, {
+      id: `evt_late_${kind.name}`,
+      created: failedAt - 30,
+    });
+    expect(late.body.outcome).toMatch(/already paid/);
+    expect((await api('GET', '/billing/account')).body.status).toBe('good');
+    const stored = await database.db
+      .selectFrom('invoices')
+      .select('state')
+      .where('id', '=', invoiceId)
+      .executeTakeFirstOrThrow();
+    expect(stored.state).toBe('paid');
+  });
+
+  it('pays each provider its share once, however often payouts run', async () => {
+    const noAccount = await runPayouts(broker.broker.context, '2026-09');
+    expect(noAccount.payouts).toEqual([
+      expect.objectContaining({ provider: fx.providerSlug, grossCents: 1500, amountCents: 1200, state: 'no_account' }),
+    ]);
+    const forbidden = await api('PUT', `/billing/providers/${fx.providerSlug}`, { stripeAccount: 'acct_123' });
+    expect(forbidden.status).toBe(403);
+    const set = await call(broker, adminToken, 'PUT', `/v1/billing/providers/${fx.providerSlug}`, {
+      stripeAccount: 'acct_provider1',
+      revenueShare: 0.7,
+    });
+    expect(set.body).toEqual({ provider: fx.providerSlug, revenueShare: 0.7, stripeAccount: 'acct_provider1' });
+    const first = await call(broker, adminToken, 'POST', '/v1/billing/jobs/payouts', { period: '2026-09' });
+    expect(first.body.transfers).toBe(1);
+    const second = await runPayouts(broker.broker.context, '2026-09');
+    expect(second.transfers).toBe(0);
+    const transfers = stripe.list('transfer');
+    expect(transfers).toHaveLength(1);
+    // The row was computed at the share of its first run (0.8).
+    expect(transfers[0]).toMatchObject({ amount: 1200, destination: 'acct_provider1', currency: 'usd' });
+  });
+
+  it('reconciles: closes intervals of deleted add-ons, opens missing ones, audit-logs both', async () => {
+    const created = await api('POST', `/apps/${app}/addons`, { plan: `${serviceSlug}:free`, as: 'RECON' });
+    const live = created.body.addon.id as string;
+    await database.db.deleteFrom('usage_intervals').where('addon_id', '=', live).execute();
+    // A destroyed add-on whose interval stayed open (as a bug or a hand edit would leave it).
+    await database.db
+      .insertInto('usage_intervals')
+      .values({
+        addon_id: (
+          await database.db.selectFrom('addons').select('id').where('state', '=', 'destroyed').executeTakeFirstOrThrow()
+        ).id,
+        organization_id: orgId,
+        app_id: created.body.addon.app
+          ? (await database.db.selectFrom('apps').select('id').where('name', '=', app).executeTakeFirstOrThrow()).id
+          : '',
+        plan_id: fx.plans.paid?.id as string,
+        provider_id: fx.providerId,
+        price_cents: 1500,
+        currency: 'usd',
+        started_at: new Date(Date.now() - 3_600_000),
+        ended_at: null,
+      })
+      .execute();
+    const { findings } = await runReconciliation(broker.broker.context);
+    const kinds = findings.map((f) => `${f.kind}:${f.fixed}`);
+    expect(kinds).toContain('deleted_but_billed:true');
+    expect(findings.find((f) => f.kind === 'billable_orphan' && f.addonId === live)?.fixed).toBe(true);
+    expect(
+      await database.db
+        .selectFrom('usage_intervals')
+        .select('id')
+        .where('addon_id', '=', live)
+        .where('ended_at', 'is', null)
+        .execute(),
+    ).toHaveLength(1);
+    const again = await runReconciliation(broker.broker.context);
+    expect(again.findings.filter((f) => f.fixed)).toEqual([]);
+    const audit = await database.db
+      .selectFrom('broker_audit_log')
+      .select('action')
+      .where('action', 'like', 'billing.reconcile.%')
+      .execute();
+    expect(audit.length).toBeGreaterThanOrEqual(2);
+  });
+
+  it("serves the SDK's BrokerClient: batched usage stored once per key, and the allowance", async () => {
+    const client = createBrokerClient({ brokerUrl: broker.url, token: providerToken, maxAttempts: 1 });
+    try {
+      const key = `sdk-${kind.name}`;
+      client.reportUsage({ instanceId: paidInstanceId, unit: '1k_tokens', quantity: 7, idempotencyKey: key });
+      client.reportUsage({ instanceId: paidInstanceId, unit: '1k_tokens', quantity: 7, idempotencyKey: key });
+      await client.flush();
+      const rows = await database.db
+        .selectFrom('usage_records')
+        .select(['quantity'])
+        .where('idempotency_key', '=', key)
+        .execute();
+      expect(rows.map((r) => Number(r.quantity))).toEqual([7]);
+      expect(await client.checkAllowance(paidInstanceId, '1k_tokens')).toEqual({ allowed: true });
+      await expect(client.checkAllowance(paidInstanceId, 'nope')).rejects.toMatchObject({ status: 400 });
+      client.reportUsage({ instanceId: paidInstanceId, unit: 'nope', quantity: 1 });
+      await expect(client.flush()).rejects.toMatchObject({ status: 400 });
+    } finally {
+      await client.close().catch(() => undefined);
+    }
+  });
+
+  it('runs every job from the leased worker, once per due period', async () => {
+    const worker = startBillingWorker(broker.broker.context, { intervalMs: 30 });
+    try {
+      await until('every job ran', async () => {
+        const rows = await database.db.selectFrom('billing_jobs').select(['name', 'last_run_at']).execute();
+        return rows.filter((r) => r.last_run_at !== null).length === 4;
+      });
+    } finally {
+      await worker.stop();
+    }
+    const rows = await database.db.selectFrom('billing_jobs').selectAll().orderBy('name').execute();
+    expect(rows.map((r) => r.name)).toEqual(['dunning', 'invoicing', 'payouts', 'reconciliation']);
+    expect(rows.every((r) => r.lease_owner === null && r.last_result && !('error' in r.last_result))).toBe(true);
+    // Invoicing is not due again for an hour: a second worker pass leaves it alone.
+    const ranAt = rows.find((r) => r.name === 'invoicing')?.last_run_at?.getTime();
+    const again = startBillingWorker(broker.broker.context, { intervalMs: 30 });
+    await new Promise((r) => setTimeout(r, 300));
+    await again.stop();
+    const after = await database.db
+      .selectFrom('billing_jobs')
+      .select('last_run_at')
+      .where('name', '=', 'invoicing')
+      .executeTakeFirstOrThrow();
+    expect(after.last_run_at?.getTime()).toBe(ranAt);
+  });
+});

@@ -1,0 +1,132 @@
+import { sql } from 'kysely';
+import type Stripe from 'stripe';
+import { ApiFailure } from '../apps/http.js';
+import type { Executor } from '../db/executor.js';
+import type { BrokerContext } from '../domain/context.js';
+import { recordPaymentMethod } from './accounts.js';
+import { billingOf } from './context.js';
+import { markPastDue, restoreIfSettled } from './dunning.js';
+
+// Stripe webhooks: verified against the raw body, stored once by event id (in the same
+// transaction as their effect, so a failure lets Stripe retry), correct in any order
+// because `paid` is terminal and past-due time is the earliest failure.
+
+export async function handleStripeWebhook(
+  ctx: BrokerContext,
+  rawBody: Buffer,
+  signature: string | undefined,
+): Promise<{ received: true; duplicate: boolean; outcome: string }> {
+  const billing = billingOf(ctx);
+  if (!billing.stripe || !billing.webhookSecret) {
+    throw new ApiFailure('not_found', 'billing is ledger-only on this installation: no Stripe webhooks');
+  }
+  if (!signature)
+    throw new ApiFailure('invalid_input', 'stripe-signature: header missing', { field: 'stripe-signature' });
+  let event: Stripe.Event;
+  try {
+    event = billing.stripe.webhooks.constructEvent(rawBody, signature, billing.webhookSecret);
+  } catch (error) {
+    throw new ApiFailure('invalid_input', `stripe-signature: ${(error as Error).message}`, {
+      field: 'stripe-signature',
+    });
+  }
+  // Reads Stripe (a payment method's card) before the transaction, not inside it.
+  const card = await cardOf(ctx, event);
+  return ctx.db.transaction().execute(async (trx) => {
+    const fresh = await trx
+      .insertInto('stripe_events')
+      .values({ id: event.id, type: event.type, created: new Date(event.created * 1000), outcome: 'received' })
+      .onConflict((oc) => oc.column('id').doNothing())
+      .returning('id')
+      .executeTakeFirst();
+    if (!fresh) return { received: true as const, duplicate: true, outcome: 'duplicate' };
+    const outcome = await applyEvent(trx, event, card);
+    await trx.updateTable('stripe_events').set({ outcome }).where('id', '=', event.id).execute();
+    return { received: true as const, duplicate: false, outcome };
+  });
+}
+
+async function cardOf(
+  ctx: BrokerContext,
+  event: Stripe.Event,
+): Promise<{ id: string; brand: string | null; last4: string | null } | undefined> {
+  if (event.type !== 'setup_intent.succeeded') return undefined;
+  const intent = event.data.object as Stripe.SetupIntent;
+  const id = typeof intent.payment_method === 'string' ? intent.payment_method : intent.payment_method?.id;
+  const customer = typeof intent.customer === 'string' ? intent.customer : intent.customer?.id;
+  const stripe = billingOf(ctx).stripe;
+  if (!id || !customer || !stripe) return undefined;
+  await stripe.customers.update(customer, { invoice_settings: { default_payment_method: id } });
+  const method = await stripe.paymentMethods.retrieve(id);
+  return { id, brand: method.card?.brand ?? null, last4: method.card?.last4 ?? null };
+}
+
+async function ourInvoice(trx: Executor, invoice: Stripe.Invoice) {
+  const annexId = invoice.metadata?.annex_invoice;
+  let query = trx.selectFrom('invoices').selectAll().forUpdate();
+  query = annexId ? query.where('id', '=', annexId) : query.where('stripe_invoice_id', '=', String(invoice.id ?? ''));
+  return query.executeTakeFirst();
+}
+
+async function applyEvent(
+  trx: Executor,
+  event: Stripe.Event,
+  card: { id: string; brand: string | null; last4: string | null } | undefined,
+): Promise<string> {
+  const at = new Date(event.created * 1000);
+  switch (event.type) {
+    case 'invoice.paid':
+    case 'invoice.payment_succeeded': {
+      const row = await ourInvoice(trx, event.data.object as Stripe.Invoice);
+      if (!row) return 'ignored: not an Annex invoice';
+      if (row.state === 'paid') return 'ignored: already paid';
+      await trx
+        .updateTable('invoices')
+        .set({
+          state: 'paid',
+          paid_at: at,
+          stripe_invoice_id: row.stripe_invoice_id ?? String((event.data.object as Stripe.Invoice).id),
+          updated_at: sql`now()`,
+        })
+        .where('id', '=', row.id)
+        .execute();
+      const restored = await restoreIfSettled(trx, row.organization_id);
+      return `applied: paid${restored ? `, ${restored} add-ons restored` : ''}`;
+    }
+    case 'invoice.payment_failed': {
+      const row = await ourInvoice(trx, event.data.object as Stripe.Invoice);
+      if (!row) return 'ignored: not an Annex invoice';
+      // Paid is terminal: a failure reported after (or delivered after) the payment changes nothing.
+      if (row.state === 'paid') return 'ignored: already paid';
+      await trx
+        .updateTable('invoices')
+        .set({
+          state: 'payment_failed',
+          failed_at: sql`least(coalesce(failed_at, ${at}), ${at})`,
+          updated_at: sql`now()`,
+        })
+        .where('id', '=', row.id)
+        .execute();
+      await markPastDue(trx, row.organization_id, at);
+      return 'applied: payment failed, account past due';
+    }
+    case 'setup_intent.succeeded': {
+      const intent = event.data.object as Stripe.SetupIntent;
+      const customer = typeof intent.customer === 'string' ? intent.customer : intent.customer?.id;
+      if (!card || !customer) return 'ignored: no payment method or customer';
+      const n = await recordPaymentMethod(trx, customer, card.id, card.brand, card.last4);
+      return n ? 'applied: default payment method set' : 'ignored: unknown customer';
+    }
+    case 'payment_method.detached': {
+      const method = event.data.object as Stripe.PaymentMethod;
+      const result = await trx
+        .updateTable('billing_accounts')
+        .set({ default_payment_method: null, payment_method_brand: null, payment_method_last4: null })
+        .where('default_payment_method', '=', method.id)
+        .executeTakeFirst();
+      return Number(result.numUpdatedRows) ? 'applied: default payment method removed' : 'ignored: not a default';
+    }
+    default:
+      return `ignored: ${event.type} is not used`;
+  }
+}
