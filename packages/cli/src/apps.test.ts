@@ -321,6 +321,7 @@ describe('apps verbs against the running marketplace', async () => {
   const env = {
     ANNEX_DATA_DIR: join(dir, 'data'),
     CATALOG_PORT: '0',
+    CONSOLE_PORT: '0',
     BROKER_PORT: String(brokerPort),
     CATALOG_BROKER_URL: `http://127.0.0.1:${brokerPort}`,
     EXAMPLE_AI_PORT: String(await freePort()),

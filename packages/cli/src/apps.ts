@@ -72,6 +72,12 @@ interface PreflightView {
   collisions: { name: string; owner: string }[];
   parameterErrors: { path: string; message: string }[];
   problems: string[];
+  /** Billing (docs/billing.md). */
+  prorationCents: number | null;
+  prorationUntil: string | null;
+  billingMode: string;
+  paymentRequired: boolean;
+  billingNotice: string | null;
 }
 
 const APP = 'id name organization releaseVersion createdAt';
@@ -79,7 +85,7 @@ const ATTACHMENT = 'id name app { name } addon { name serviceSlug planSlug } sta
 const ADDON = `id name app { name } serviceSlug planSlug providerSlug state lastError createdAt attachments { ${ATTACHMENT} }`;
 const RELEASE = 'version diff { name change value } actor reason createdAt';
 const PREFLIGHT =
-  'ok serviceSlug planSlug priceCents currency free configVars collisions { name owner } parameterErrors { path message } problems';
+  'ok serviceSlug planSlug priceCents currency free configVars collisions { name owner } parameterErrors { path message } problems prorationCents prorationUntil billingMode paymentRequired billingNotice';
 // Errors a mutation may return that carry more than a message.
 const COLLISION = '... on ConfigVarCollision { name owner }';
 
@@ -171,6 +177,12 @@ function printPreflight(ctx: CommandContext, preflight: PreflightView, target: s
     `  plan:         ${preflight.serviceSlug}:${preflight.planSlug}, ${priceOf(preflight)}`,
     `  config vars:  ${preflight.configVars.join(', ') || '(none)'}`,
   ];
+  if (preflight.prorationCents !== null) {
+    lines.push(
+      `  this month:   ${money(preflight.prorationCents, preflight.currency)} until ${preflight.prorationUntil?.slice(0, 10)} (per second)`,
+    );
+  }
+  if (preflight.billingNotice && !preflight.paymentRequired) lines.push(`  billing:      ${preflight.billingNotice}`);
   for (const c of preflight.collisions) lines.push(`  collision:    ${c.name} is already set, owned by ${c.owner}`);
   for (const e of preflight.parameterErrors) lines.push(`  parameter:    ${e.path || '(root)'}: ${e.message}`);
   // Problems restate the collisions and parameter errors in words; list only the others.
@@ -557,6 +569,22 @@ export const appCommands: Record<string, Command> = {
     },
   },
 
+  'addons:share': {
+    usage: 'annex addons:share ADDON --org ORG',
+    summary: "let another organization's apps attach an add-on (its owner keeps it and pays for it)",
+    async run(ctx) {
+      return share(ctx, 'shareAddon', 'ShareAddonSuccess', this.usage);
+    },
+  },
+
+  'addons:unshare': {
+    usage: 'annex addons:unshare ADDON --org ORG',
+    summary: 'stop sharing an add-on with an organization (refused while its apps have it attached)',
+    async run(ctx) {
+      return share(ctx, 'unshareAddon', 'UnshareAddonSuccess', this.usage);
+    },
+  },
+
   'addons:upgrade': {
     usage: 'annex addons:upgrade ADDON PLAN [--wait [--timeout SECONDS]]',
     summary: 'move an add-on to another plan of its service (PLAN or SERVICE:PLAN)',
@@ -640,6 +668,15 @@ export const appCommands: Record<string, Command> = {
               };
             }
             const rotating = a.attachments.filter((t) => t.state === 'ROTATING').length;
+            // A rotation that fails keeps the old credentials in place and says so in lastError.
+            const kept = rotating === 0 && a.attachments.find((t) => t.lastError?.startsWith('rotation failed'));
+            if (kept) {
+              return {
+                done: true,
+                failure: `${kept.app.name} (${kept.name}) keeps its old credentials: ${kept.lastError}`,
+                status: 'failed',
+              };
+            }
             return { done: rotating === 0, status: `${rotating} attachment(s) rotating` };
           },
         )) as AddonView;
@@ -751,6 +788,32 @@ export const appCommands: Record<string, Command> = {
     },
   },
 };
+
+async function share(
+  ctx: CommandContext,
+  field: 'shareAddon' | 'unshareAddon',
+  success: string,
+  usage: string,
+): Promise<undefined> {
+  const name = arg(ctx, 0, 'ADDON');
+  noExtraArgs(ctx, 1, usage);
+  const organization = one(ctx, 'org') as string;
+  const result = await mutate<{ __typename: string; organizations: string[] }>(
+    ctx,
+    field,
+    `mutation($input: ShareAddonInput!) { ${field}(input: $input) {
+      __typename ... on ${success} { organizations } ${ERROR} ${INVALID_INPUT} } }`,
+    { input: { addon: name, organization } },
+    success,
+  );
+  if (ctx.json) return ctx.printJson(result.organizations);
+  ctx.print(
+    result.organizations.length > 0
+      ? `${name} is shared with ${result.organizations.join(', ')}`
+      : `${name} is shared with no other organization`,
+  );
+  return undefined;
+}
 
 async function setVars(ctx: CommandContext, vars: Record<string, string | null>, reason: string): Promise<undefined> {
   const app = one(ctx, 'app') as string;

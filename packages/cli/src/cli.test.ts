@@ -8,7 +8,13 @@ import { parseArgv, runCli } from './cli.js';
 
 describe('annex CLI against a running catalog', () => {
   const dir = mkdtempSync(join(tmpdir(), 'annex-cli-'));
-  const env = { ANNEX_DATA_DIR: join(dir, 'data'), CATALOG_PORT: '0', BROKER_PORT: '0', LOG_LEVEL: 'silent' };
+  const env = {
+    ANNEX_DATA_DIR: join(dir, 'data'),
+    CATALOG_PORT: '0',
+    CONSOLE_PORT: '0',
+    BROKER_PORT: '0',
+    LOG_LEVEL: 'silent',
+  };
   let marketplace: Marketplace;
   let admin: string;
   let orgToken: string;

@@ -1,4 +1,5 @@
 import { appCommands } from './apps.js';
+import { billingCommands } from './billing.js';
 import { CliError } from './client.js';
 import { arg, type Command, ERROR, INVALID_INPUT, many, mutate, one } from './context.js';
 import { money, table } from './output.js';
@@ -220,4 +221,5 @@ export const commands: Record<string, Command> = {
     },
   },
   ...appCommands,
+  ...billingCommands,
 };

@@ -5,6 +5,9 @@ import express from 'express';
 import { type AppsReconciler, startAppsReconciler } from './apps/reconciler.js';
 import { appsRouter } from './apps/router.js';
 import { startWebhookWorker, type WebhookWorker } from './apps/webhook-worker.js';
+import { createBilling, registerBilling } from './billing/context.js';
+import { billingRouter } from './billing/router.js';
+import { type BillingWorker, startBillingWorker } from './billing/worker.js';
 import type { BrokerConfig } from './config.js';
 import { TtlCache } from './domain/cache.js';
 import type { BrokerContext } from './domain/context.js';
@@ -14,6 +17,7 @@ import { type OperationWorkers, startOperationWorkers } from './domain/workers.j
 import { osbError } from './osb/errors.js';
 import { osbRouter } from './osb/router.js';
 import { providerRouter } from './provider-api/router.js';
+import { ssoRouter } from './sso/router.js';
 
 export interface BrokerDeps {
   database: Database;
@@ -60,6 +64,7 @@ export function createBroker(config: BrokerConfig, deps: BrokerDeps): Broker {
     background: new Set(),
     caches: { plans: new TtlCache(5_000), providers: new TtlCache(5_000) },
   };
+  registerBilling(context, createBilling(config.billing));
   const observability = createObservability({ service: 'broker', logger, ready: () => database.ping() });
   const app = express();
   app.disable('x-powered-by');
@@ -75,6 +80,8 @@ export function createBroker(config: BrokerConfig, deps: BrokerDeps): Broker {
   });
   app.use('/v2', osbRouter(context));
   app.use('/v1/provider', providerRouter(context, { wakeWebhooks: () => webhooks?.wake() }));
+  app.use('/v1/billing', billingRouter(context));
+  app.use('/v1', ssoRouter(context));
   app.use('/v1', appsRouter(context, { wakeWebhooks: () => webhooks?.wake() }));
   app.use((_req, res) => {
     osbError(res, 404, 'NotFound', 'not found');
@@ -88,6 +95,7 @@ export function createBroker(config: BrokerConfig, deps: BrokerDeps): Broker {
   let workers: OperationWorkers | undefined;
   let reconciler: AppsReconciler | undefined;
   let webhooks: WebhookWorker | undefined;
+  let billingJobs: BillingWorker | undefined;
   return {
     app,
     context,
@@ -105,13 +113,15 @@ export function createBroker(config: BrokerConfig, deps: BrokerDeps): Broker {
           retryBaseMs: config.webhooks.retryBaseMs,
           timeoutMs: config.webhooks.timeoutMs,
         });
+        billingJobs = startBillingWorker(context, { intervalMs: config.billing.jobsMs });
       }
     },
     async close() {
-      await Promise.all([workers?.stop(), reconciler?.stop(), webhooks?.stop()]);
+      await Promise.all([workers?.stop(), reconciler?.stop(), webhooks?.stop(), billingJobs?.stop()]);
       workers = undefined;
       reconciler = undefined;
       webhooks = undefined;
+      billingJobs = undefined;
       await Promise.allSettled([...context.background]);
       context.providers.close();
     },

@@ -30,6 +30,15 @@ const schema = z
     WEBHOOK_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(50).default(8),
     WEBHOOK_RETRY_BASE_MS: milliseconds(2_000),
     WEBHOOK_TIMEOUT_MS: milliseconds(10_000),
+    /** Billing (docs/billing.md): without a secret key billing is ledger-only. */
+    STRIPE_SECRET_KEY: z.string().min(1).optional(),
+    STRIPE_WEBHOOK_SECRET: z.string().min(1).optional(),
+    /** Where the Stripe SDK sends requests (tests: a local fake), e.g. http://127.0.0.1:12111. */
+    STRIPE_API_BASE: z.url({ message: 'expected an http(s) URL' }).optional(),
+    BILLING_GRACE_DAYS: z.coerce.number().min(0).max(90).default(7),
+    /** The provider's share of revenue unless set per provider. */
+    BILLING_DEFAULT_REVENUE_SHARE: z.coerce.number().min(0).max(1).default(0.8),
+    BILLING_JOBS_MS: milliseconds(60_000),
     LOG_LEVEL: logLevel,
     NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
   })
@@ -39,6 +48,13 @@ const schema = z
         code: 'custom',
         path: ['ANNEX_ENCRYPTION_KEYS'],
         message: 'required with DATABASE_URL (id:base64key[,id:base64key...])',
+      });
+    }
+    if (env.STRIPE_SECRET_KEY && !env.STRIPE_WEBHOOK_SECRET) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['STRIPE_WEBHOOK_SECRET'],
+        message: 'required with STRIPE_SECRET_KEY (the signing secret of the webhook endpoint, whsec_…)',
       });
     }
     if (env.BROKER_LEASE_MS !== undefined && env.BROKER_LEASE_MS <= env.BROKER_PROVIDER_TIMEOUT_MS) {
@@ -67,6 +83,14 @@ export interface BrokerConfig {
   workers: boolean;
   apps: { reconcileMs: number; rotationGraceSeconds: number };
   webhooks: { maxAttempts: number; retryBaseMs: number; timeoutMs: number };
+  billing: {
+    stripeSecretKey: string | undefined;
+    stripeWebhookSecret: string | undefined;
+    stripeApi: { host: string; port: number; protocol: 'http' | 'https' } | undefined;
+    graceDays: number;
+    defaultRevenueShare: number;
+    jobsMs: number;
+  };
   logLevel: string;
   nodeEnv: 'development' | 'production' | 'test';
 }
@@ -94,7 +118,22 @@ export function loadBrokerConfig(env: Readonly<Record<string, string | undefined
       retryBaseMs: parsed.WEBHOOK_RETRY_BASE_MS,
       timeoutMs: parsed.WEBHOOK_TIMEOUT_MS,
     },
+    billing: {
+      stripeSecretKey: parsed.STRIPE_SECRET_KEY,
+      stripeWebhookSecret: parsed.STRIPE_WEBHOOK_SECRET,
+      stripeApi: stripeApi(parsed.STRIPE_API_BASE),
+      graceDays: parsed.BILLING_GRACE_DAYS,
+      defaultRevenueShare: parsed.BILLING_DEFAULT_REVENUE_SHARE,
+      jobsMs: parsed.BILLING_JOBS_MS,
+    },
     logLevel: parsed.LOG_LEVEL,
     nodeEnv: parsed.NODE_ENV,
   });
+}
+
+function stripeApi(base: string | undefined): BrokerConfig['billing']['stripeApi'] {
+  if (!base) return undefined;
+  const url = new URL(base);
+  const protocol = url.protocol === 'http:' ? 'http' : 'https';
+  return { host: url.hostname, port: Number(url.port || (protocol === 'http' ? 80 : 443)), protocol };
 }

@@ -28,6 +28,23 @@ import { createResponseCache } from './graphql/response-cache.js';
 import { schema } from './graphql/schema.js';
 import { APP_ROOT_FIELDS } from './graphql/types/apps.js';
 
+/**
+ * The catalog's own query fields: the same for every caller of a class until a provider
+ * publishes. Only queries made of these are cached; anything else (apps, billing, usage)
+ * depends on the caller's organization and is answered fresh.
+ */
+const CATALOG_QUERY_ROOT_FIELDS: ReadonlySet<string> = new Set([
+  'categories',
+  'plan',
+  'provider',
+  'providers',
+  'service',
+  'services',
+  '__typename',
+  '__schema',
+  '__type',
+]);
+
 export interface CatalogDeps {
   database: Database;
   logger: Logger;
@@ -71,6 +88,7 @@ export function createCatalog(config: CatalogConfig, deps: CatalogDeps): Catalog
         maxEntries: config.responseCache.maxEntries,
         // Answered by the broker for this caller's token: never shared through the cache.
         uncacheableRootFields: APP_ROOT_FIELDS,
+        cacheableQueryRootFields: CATALOG_QUERY_ROOT_FIELDS,
       })
     : undefined;
   const brokerClient = new BrokerClient({ baseUrl: config.brokerUrl });

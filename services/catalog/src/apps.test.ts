@@ -303,6 +303,23 @@ describe.each(testDatabaseKinds('apps through GraphQL'))('apps and add-ons throu
     expect(await count()).toBe(4);
   });
 
+  it('never caches a field outside the catalog (billing), so each organization sees its own', async () => {
+    const query = '{ billingAccount { organization } }';
+    const a = await gql(query, {}, tokens.a);
+    const b = await gql(query, {}, tokens.b);
+    expect(a.data.billingAccount.organization).not.toBe(b.data.billingAccount.organization);
+    // A change made at the broker directly (not through this catalog) shows at once.
+    const caps = '{ billingAccount { spendCaps { limitCents } } }';
+    expect((await gql(caps, {}, tokens.a)).data.billingAccount.spendCaps).toEqual([]);
+    const put = await fetch(`${broker.url}/v1/billing/spend-caps`, {
+      method: 'PUT',
+      headers: { authorization: `Bearer ${tokens.a}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ limitCents: 5000 }),
+    });
+    expect(put.status).toBe(200);
+    expect((await gql(caps, {}, tokens.a)).data.billingAccount.spendCaps).toEqual([{ limitCents: 5000 }]);
+  });
+
   it("keeps caching the catalog's own queries, and app mutations do not flush them", async () => {
     const categories = '{ categories { slug serviceCount } }';
     await catalog.gql(categories);

@@ -4,6 +4,7 @@ import {
   ConflictError,
   ForbiddenError,
   NameTakenError,
+  PaymentRequiredError,
   PlanNotOfferedError,
   ProviderFailedError,
 } from './apps/errors.js';
@@ -13,7 +14,14 @@ import { type CatalogError, InvalidInputError, NotAuthorizedError, NotFoundError
 // catalog holds no app data: every call carries the GraphQL caller's own bearer token, and
 // the broker decides what that token may see or do (another org's app answers 404).
 
-export type AddonState = 'provisioning' | 'provisioned' | 'changing_plan' | 'failed' | 'destroying' | 'destroyed';
+export type AddonState =
+  | 'provisioning'
+  | 'provisioned'
+  | 'changing_plan'
+  | 'failed'
+  | 'destroying'
+  | 'destroyed'
+  | 'suspended';
 export type AttachmentState = 'attaching' | 'attached' | 'rotating' | 'detaching' | 'detached' | 'failed';
 
 export interface ApiAttachment {
@@ -69,7 +77,11 @@ export interface ApiPreflight {
   service: string;
   plan: string;
   price: { free: boolean; cents: number; currency: string; interval: string };
-  proration: unknown;
+  /** Billing (docs/billing.md): the charge from now to the end of the month; null for free plans. */
+  proration: { cents: number; from: string; to: string } | null;
+  billingMode?: 'stripe' | 'ledger-only';
+  paymentRequired?: boolean;
+  billingNotice?: string | null;
   configVars: string[];
   collisions: { name: string; owner: string }[];
   parameterErrors: { field: string; message: string }[];
@@ -189,6 +201,7 @@ const CODES = new Set([
   'conflict',
   'not_offered',
   'provider_failed',
+  'payment_required',
 ]);
 
 /** The broker's error body `{error, message, field?, name?, owner?}` → a typed catalog error. */
@@ -226,6 +239,8 @@ export function brokerError(status: number, body: unknown, subject: Subject | un
       return new ConflictError(message);
     case 'not_offered':
       return new PlanNotOfferedError(message);
+    case 'payment_required':
+      return new PaymentRequiredError(message);
     default:
       return new ProviderFailedError(message);
   }
@@ -350,6 +365,20 @@ export class BrokerApi {
   rotateAddonCredentials(addon: string, graceSeconds?: number | null): Promise<{ addon: ApiAddon }> {
     return this.#call('POST', `/addons/${seg(addon)}/rotate`, {
       body: dropNulls({ graceSeconds }),
+      subject: { kind: 'add-on', key: addon },
+    });
+  }
+
+  /** Lets another organization's apps attach the add-on; answers the organizations it is shared with. */
+  shareAddon(addon: string, organization: string): Promise<{ organizations: string[] }> {
+    return this.#call('POST', `/addons/${seg(addon)}/shares`, {
+      body: { organization },
+      subject: { kind: 'add-on', key: addon },
+    });
+  }
+
+  unshareAddon(addon: string, organization: string): Promise<{ organizations: string[] }> {
+    return this.#call('DELETE', `/addons/${seg(addon)}/shares/${seg(organization)}`, {
       subject: { kind: 'add-on', key: addon },
     });
   }

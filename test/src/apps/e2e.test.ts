@@ -42,6 +42,7 @@ describe('apps end to end, through the CLI and GraphQL, against the running mark
   const env: Record<string, string> = {
     ANNEX_DATA_DIR: join(dir, 'data'),
     CATALOG_PORT: '0',
+    CONSOLE_PORT: '0',
     BROKER_PORT: String(brokerPort),
     CATALOG_BROKER_URL: `http://127.0.0.1:${brokerPort}`,
     EXAMPLE_AI_PORT: String(await freePort()),
@@ -151,7 +152,7 @@ describe('apps end to end, through the CLI and GraphQL, against the running mark
     // CLI: create the add-on on shop and wait for it.
     const created = await annexJson<{ addon: { name: string } }>([
       'addons:create',
-      'ai-gateway:starter',
+      'ai-gateway:scale', // metered per 1k tokens: the gateway reports usage (ledger-only billing)
       '--app',
       'shop',
       '--wait',
@@ -191,6 +192,19 @@ describe('apps end to end, through the CLI and GraphQL, against the running mark
     );
     expect((await chat(worker.body.vars.LLM_BASE_URL as string, worker.body.vars.LLM_API_KEY as string)).status).toBe(
       200,
+    );
+
+    // The gateway metered those tokens and reported them to the broker (issue 7): the
+    // owner's usage for the month shows them.
+    await until(
+      'metered usage reported',
+      async () => {
+        const usage = await gql(`{ usage(app: "shop") { metered { addon unit quantity } } }`);
+        return usage.usage.metered.some(
+          (m: { addon: string; quantity: number }) => m.addon === addon && m.quantity > 0,
+        );
+      },
+      20_000,
     );
 
     // The platform heard about both apps' changes, signed.
@@ -291,6 +305,28 @@ describe('apps end to end, through the CLI and GraphQL, against the running mark
     }
     expect((await pull('shop', rival.token)).status).toBe(404);
     expect((await annex(['addons:info', addon.name])).code).toBe(0);
+
+    // Shared explicitly (CLI), the rival's app may attach it (GraphQL) — and only attach it.
+    const shared = await annex(['addons:share', addon.name, '--org', 'rival']);
+    expect(shared, shared.err).toMatchObject({ code: 0, out: `${addon.name} is shared with rival` });
+    const created = await asRival(`mutation { createApp(input: {name: "rival-app"}) { __typename } }`);
+    expect(created.createApp.__typename).toBe('CreateAppSuccess');
+    const borrowed = await asRival(
+      `mutation($input: AttachAddonInput!) { attachAddon(input: $input) { __typename } }`,
+      { input: { addon: addon.name, app: 'rival-app', as: 'SHARED_AI' } },
+    );
+    expect(borrowed.attachAddon.__typename).toBe('AttachAddonSuccess');
+    await until(
+      'the shared attachment',
+      async () => Object.keys((await pull('rival-app', rival.token)).body.vars).length === 2,
+    );
+    expect(Object.keys((await pull('rival-app', rival.token)).body.vars).sort()).toEqual([
+      'SHARED_AI_API_KEY',
+      'SHARED_AI_BASE_URL',
+    ]);
+    expect((await asRival(`{ addon(name: "${addon.name}") { name } }`)).addon).toBeNull();
+    const destroy = await asRival(`mutation { destroyAddon(input: {addon: "${addon.name}"}) { __typename } }`);
+    expect(destroy.destroyAddon.__typename).toBe('NotFound');
   });
 
   it.runIf(postgresServer)(

@@ -1,4 +1,5 @@
 import { sql } from 'kysely';
+import { closeInterval, openInterval, splitInterval } from '../billing/ledger.js';
 import { findBinding } from '../db/bindings.js';
 import { findPlanById } from '../db/catalog.js';
 import { findInstance } from '../db/instances.js';
@@ -135,8 +136,18 @@ async function advanceProvisioning(ctx: BrokerContext, addon: AddonRow): Promise
     instance = await findInstance(ctx.db, addon.id);
   }
   if (instance?.state === 'provisioned' && instance.deleted_at === null) {
-    await setAddon(ctx, addon.id, { state: 'provisioned', last_error: null });
-    await recordEvent(ctx.db, addon.app_id, addon.id, 'addon.provisioned', { addon: addon.name });
+    // The add-on's usage interval opens with the state change, in one transaction.
+    await ctx.db.transaction().execute(async (trx) => {
+      const moved = await trx
+        .updateTable('addons')
+        .set({ state: 'provisioned', last_error: null, updated_at: sql`now()` })
+        .where('id', '=', addon.id)
+        .where('state', '=', 'provisioning')
+        .executeTakeFirst();
+      if (Number(moved.numUpdatedRows) === 0) return;
+      await openInterval(trx, addon, addon.plan_id, new Date());
+      await recordEvent(trx, addon.app_id, addon.id, 'addon.provisioned', { addon: addon.name });
+    });
     return 'done';
   }
   if (!instance || instance.state === 'failed' || instance.deleted_at !== null) {
@@ -155,14 +166,25 @@ async function advancePlanChange(ctx: BrokerContext, addon: AddonRow): Promise<P
   const op = instance.last_operation_id ? await findOperation(ctx.db, instance.last_operation_id) : undefined;
   if (op && op.kind === 'update' && (op.state === 'pending' || op.state === 'polling')) return 'waiting';
   const failed = op?.kind === 'update' && op.state === 'failed';
-  await setAddon(ctx, addon.id, {
-    state: 'provisioned',
-    plan_id: instance.plan_id,
-    last_error: failed ? op?.description || 'the provider refused the plan change' : null,
-  });
-  await recordEvent(ctx.db, addon.app_id, addon.id, failed ? 'addon.failed' : 'addon.plan_changed', {
-    plan_id: instance.plan_id,
-    ...(failed ? { error: op?.description ?? null } : {}),
+  // A changed plan splits the usage interval in the transaction that records the change.
+  await ctx.db.transaction().execute(async (trx) => {
+    const moved = await trx
+      .updateTable('addons')
+      .set({
+        state: 'provisioned',
+        plan_id: instance.plan_id,
+        last_error: failed ? op?.description || 'the provider refused the plan change' : null,
+        updated_at: sql`now()`,
+      })
+      .where('id', '=', addon.id)
+      .where('state', '=', 'changing_plan')
+      .executeTakeFirst();
+    if (Number(moved.numUpdatedRows) === 0) return;
+    if (instance.plan_id !== addon.plan_id) await splitInterval(trx, addon, instance.plan_id, new Date());
+    await recordEvent(trx, addon.app_id, addon.id, failed ? 'addon.failed' : 'addon.plan_changed', {
+      plan_id: instance.plan_id,
+      ...(failed ? { error: op?.description ?? null } : {}),
+    });
   });
   return 'done';
 }
@@ -205,8 +227,19 @@ async function advanceDestroy(ctx: BrokerContext, addon: AddonRow): Promise<Prog
       return 'waiting';
     }
   }
-  await setAddon(ctx, addon.id, { state: 'destroyed', destroyed_at: new Date(), last_error: null });
-  await recordEvent(ctx.db, addon.app_id, addon.id, 'addon.destroyed', { addon: addon.name });
+  // Billing stops in the same transaction as the state change to destroyed.
+  await ctx.db.transaction().execute(async (trx) => {
+    const at = new Date();
+    const moved = await trx
+      .updateTable('addons')
+      .set({ state: 'destroyed', destroyed_at: at, last_error: null, updated_at: sql`now()` })
+      .where('id', '=', addon.id)
+      .where('state', '=', 'destroying')
+      .executeTakeFirst();
+    if (Number(moved.numUpdatedRows) === 0) return;
+    await closeInterval(trx, addon.id, at);
+    await recordEvent(trx, addon.app_id, addon.id, 'addon.destroyed', { addon: addon.name });
+  });
   return 'done';
 }
 
@@ -465,7 +498,11 @@ async function advanceRotation(ctx: BrokerContext, attachment: AttachmentRow): P
   if (bound === 'waiting') return 'waiting';
   if ('error' in bound) {
     // The old credentials stay in place: a failed rotation changes nothing the app uses.
-    await setAttachment(ctx, attachment.id, { state: 'attached', rotating_binding_id: null, last_error: bound.error });
+    await setAttachment(ctx, attachment.id, {
+      state: 'attached',
+      rotating_binding_id: null,
+      last_error: `rotation failed: ${bound.error}`,
+    });
     await recordEvent(ctx.db, attachment.app_id, addon.id, 'attachment.failed', {
       attachment: attachment.name,
       error: `rotation failed: ${bound.error}`,

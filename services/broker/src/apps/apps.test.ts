@@ -337,4 +337,36 @@ describe.each(testDatabaseKinds('apps api'))('apps API ($name)', (kind) => {
     expect(after.releaseVersion).toBe(releasesBefore);
     expect(after.addons[0].state).toBe('provisioned');
   });
+
+  it('shares an add-on with another organization explicitly, and only then lets its apps attach it', async () => {
+    const web = `web-${kind.name}`;
+    const addon = (await call(orgToken, 'GET', `/apps/${web}`)).body.addons[0].name as string;
+    const otherOrg = await database.db
+      .selectFrom('api_tokens as t')
+      .innerJoin('organizations as o', 'o.id', 't.organization_id')
+      .select('o.slug')
+      .where('t.name', '=', 'x')
+      .executeTakeFirstOrThrow();
+    const theirs = `shared-${kind.name}`;
+    expect((await call(otherToken, 'POST', '/apps', { name: theirs })).status).toBe(201);
+    expect((await call(otherToken, 'POST', `/apps/${theirs}/attachments`, { addon })).status).toBe(404);
+    // Only the owner's organization may share.
+    expect((await call(otherToken, 'POST', `/addons/${addon}/shares`, { organization: otherOrg.slug })).status).toBe(
+      404,
+    );
+    const shared = await call(orgToken, 'POST', `/addons/${addon}/shares`, { organization: otherOrg.slug });
+    expect(shared.status).toBe(201);
+    expect(shared.body.organizations).toEqual([otherOrg.slug]);
+    const attached = await call(otherToken, 'POST', `/apps/${theirs}/attachments`, { addon, as: 'BORROWED' });
+    expect(attached.status, JSON.stringify(attached.body)).toBe(201);
+    expect((await call(otherToken, 'GET', `/apps/${theirs}/config-vars`)).body.vars.BORROWED_URL).toMatch(/^fake:/);
+    // Sharing lends attachments, not the add-on: the borrower cannot destroy, rotate or read it.
+    expect((await call(otherToken, 'DELETE', `/addons/${addon}`)).status).toBe(404);
+    expect((await call(otherToken, 'POST', `/addons/${addon}/rotate`, {})).status).toBe(404);
+    const refused = await call(orgToken, 'DELETE', `/addons/${addon}/shares/${otherOrg.slug}`);
+    expect(refused.status).toBe(409);
+    expect((await call(otherToken, 'DELETE', `/apps/${theirs}/attachments/BORROWED`)).status).toBe(200);
+    expect((await call(orgToken, 'DELETE', `/addons/${addon}/shares/${otherOrg.slug}`)).body.organizations).toEqual([]);
+    expect((await call(otherToken, 'POST', `/apps/${theirs}/attachments`, { addon })).status).toBe(404);
+  });
 });

@@ -14,6 +14,8 @@ export const API_ERRORS = {
   var_collision: 409,
   conflict: 409,
   not_offered: 422,
+  /** Billing: a paid plan needs a default payment method (docs/billing.md). */
+  payment_required: 402,
   provider_failed: 502,
 } as const;
 export type ApiErrorCode = keyof typeof API_ERRORS;

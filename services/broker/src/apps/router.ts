@@ -138,6 +138,18 @@ export function appsRouter(ctx: BrokerContext, options: { wakeWebhooks(): void }
     await answerAddon(res, addonId, 202);
   });
 
+  const shareBody = z.object({ organization: z.string().min(1).max(64) });
+  router.get('/addons/:addon/shares', async (req, res) => {
+    res.json(await service.listShares(ctx, callerOf(res), param(req, 'addon')));
+  });
+  router.post('/addons/:addon/shares', async (req, res) => {
+    const body = parseBody(shareBody, req.body);
+    res.status(201).json(await service.shareAddon(ctx, callerOf(res), param(req, 'addon'), body.organization));
+  });
+  router.delete('/addons/:addon/shares/:organization', async (req, res) => {
+    res.json(await service.unshareAddon(ctx, callerOf(res), param(req, 'addon'), param(req, 'organization')));
+  });
+
   router.get('/apps/:app/config-vars', async (req, res) => {
     const pulled = await service.pullConfigVars(ctx, callerOf(res), param(req, 'app'));
     const etag = `"release-${pulled.release}"`;

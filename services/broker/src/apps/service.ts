@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { validateParameters } from '@annex/sdk';
 import { sql } from 'kysely';
+import { type PriceNotice, priceNotice, requirePaymentMethod } from '../billing/accounts.js';
+import { billingOf } from '../billing/context.js';
 import { findPlanById, type PlanContext } from '../db/catalog.js';
 import type { Executor } from '../db/executor.js';
 import { findInstance } from '../db/instances.js';
@@ -26,7 +28,15 @@ import {
   recordEvent,
   releaseSnapshot,
 } from './releases.js';
-import { type AddonRow, type AppRow, type AttachmentRow, findAddon, findApp, liveAttachments } from './store.js';
+import {
+  type AddonRow,
+  type AppRow,
+  type AttachmentRow,
+  findAddon,
+  findApp,
+  findAttachableAddon,
+  liveAttachments,
+} from './store.js';
 
 // The commands of the apps API. Each checks everything before it writes; a refusal changes
 // nothing. Work at providers happens in `advance.ts`, started here and finished by the
@@ -89,7 +99,12 @@ export interface Preflight {
   service: string;
   plan: string;
   price: { free: boolean; cents: number; currency: string; interval: 'month' };
-  proration: null;
+  /** Billing (docs/billing.md): what attaching now costs until the month ends; null for free plans. */
+  proration: PriceNotice['proration'];
+  billingMode: PriceNotice['billingMode'];
+  paymentRequired: boolean;
+  /** E.g. that billing is ledger-only, or that a payment method is needed. */
+  billingNotice: string | null;
   configVars: string[];
   collisions: { name: string; owner: string }[];
   parameterErrors: { field: string; message: string }[];
@@ -164,8 +179,8 @@ export async function preflight(
   const problems: string[] = [];
   let parameterErrors: Preflight['parameterErrors'] = [];
   if (input.addon) {
-    const addon = await findAddon(ctx.db, caller, input.addon);
-    await checkShareable(ctx, addon, app);
+    const addon = await findAttachableAddon(ctx.db, caller, input.addon, app.organization_id);
+    await checkShareable(ctx.db, addon, app);
     const context = await findPlanById(ctx.db, addon.plan_id);
     if (!context) throw new ApiFailure('not_found', 'the add-on plan no longer exists');
     plan = context;
@@ -189,16 +204,25 @@ export async function preflight(
   if (attach.varNames.length === 0)
     problems.push('the service declares no config vars; their names come from the credentials');
   for (const e of parameterErrors) problems.push(`${e.field}: ${e.message}`);
+  // Attaching an existing add-on costs nothing more; creating one is priced.
+  const billing: PriceNotice = input.addon
+    ? { billingMode: billingOf(ctx).mode, paymentRequired: false, proration: null, notice: null }
+    : await priceNotice(ctx, app.organization_id, plan);
+  if (billing.paymentRequired && billing.notice) problems.push(billing.notice);
   return {
     ok:
       parameterErrors.length === 0 &&
       !attach.nameTaken &&
       blocking.length === 0 &&
+      !billing.paymentRequired &&
       (problems.length === 0 || attach.varNames.length === 0),
     service: plan.service.slug,
     plan: plan.plan.slug,
     price: describePrice(plan),
-    proration: null,
+    proration: billing.proration,
+    billingMode: billing.billingMode,
+    paymentRequired: billing.paymentRequired,
+    billingNotice: billing.notice,
     configVars: attach.varNames,
     collisions: attach.collisions,
     parameterErrors,
@@ -206,15 +230,21 @@ export async function preflight(
   };
 }
 
-async function checkShareable(ctx: BrokerContext, addon: AddonRow, app: AppRow): Promise<void> {
+async function checkShareable(db: Executor, addon: AddonRow, app: AppRow): Promise<void> {
   if (addon.organization_id !== app.organization_id) {
-    // Sharing across organizations is not offered: the add-on's org pays for it.
-    throw new ApiFailure('not_found', `add-on "${addon.name}" not found in the organization of app "${app.name}"`);
+    const shared = await db
+      .selectFrom('addon_shares')
+      .select('addon_id')
+      .where('addon_id', '=', addon.id)
+      .where('organization_id', '=', app.organization_id)
+      .executeTakeFirst();
+    if (!shared) {
+      throw new ApiFailure('not_found', `add-on "${addon.name}" not found for the organization of app "${app.name}"`);
+    }
   }
   if (addon.state === 'destroyed' || addon.state === 'destroying' || addon.state === 'failed') {
     throw new ApiFailure('conflict', `add-on "${addon.name}" is ${addon.state}`);
   }
-  void ctx;
 }
 
 function refuseCollisions(attach: AttachPlan, replace: boolean | undefined, app: AppRow): void {
@@ -292,6 +322,8 @@ export async function createAddon(
     }
     const attach = await planAttachment(trx, app, plan, input);
     refuseCollisions(attach, input.replace, app);
+    // Before any row exists or any provider is called: a paid plan needs a payment method.
+    await requirePaymentMethod(ctx, trx, app.organization_id, plan);
     const addonId = randomUUID();
     let name = generateAddonName(plan.service.slug);
     for (let i = 0; i < 5; i++) {
@@ -355,8 +387,8 @@ export async function attachAddon(
 ): Promise<{ attachmentId: string }> {
   const attachmentId = await ctx.db.transaction().execute(async (trx) => {
     const app = await findApp(trx, caller, appRef, true);
-    const addon = await findAddon(trx, caller, input.addon, true);
-    await checkShareable(ctx, addon, app);
+    const addon = await findAttachableAddon(trx, caller, input.addon, app.organization_id);
+    await checkShareable(trx, addon, app);
     const plan = await findPlanById(trx, addon.plan_id);
     if (!plan) throw new ApiFailure('conflict', 'the add-on plan no longer exists');
     const attach = await planAttachment(trx, app, plan, input);
@@ -485,6 +517,7 @@ export async function changeAddonPlan(
   const target = await resolveSiblingPlan(ctx.db, service.slug, planRef, orgSlug);
   if (target.plan.id === addon.plan_id)
     throw invalidInput('plan', `add-on ${addon.name} is already on plan ${target.plan.slug}`);
+  await requirePaymentMethod(ctx, ctx.db, addon.organization_id, target);
   const instance = await findInstance(ctx.db, addon.id);
   if (!instance) throw new ApiFailure('conflict', `add-on ${addon.name} has no instance`);
   const claimed = await ctx.db
@@ -684,6 +717,89 @@ export async function confirmRelease(
     .where('detached_at', 'is', null)
     .where((eb) => eb.or([eb('confirmed_release', 'is', null), eb('confirmed_release', '<', release)]))
     .execute();
+}
+
+/** Lets another organization's apps attach the add-on (its owner keeps paying for it). */
+export async function shareAddon(
+  ctx: BrokerContext,
+  caller: ApiCaller,
+  addonRef: string,
+  organization: string,
+): Promise<{ organizations: string[] }> {
+  const addon = await findAddon(ctx.db, caller, addonRef);
+  if (addon.state === 'destroyed' || addon.state === 'destroying')
+    throw new ApiFailure('conflict', `add-on ${addon.name} is ${addon.state}`);
+  const org = await ctx.db.selectFrom('organizations').select('id').where('slug', '=', organization).executeTakeFirst();
+  if (!org) throw new ApiFailure('not_found', `organization "${organization}" not found`, { field: 'organization' });
+  if (org.id === addon.organization_id)
+    throw invalidInput('organization', `${organization} owns ${addon.name} already`);
+  await ctx.db
+    .insertInto('addon_shares')
+    .values({ addon_id: addon.id, organization_id: org.id })
+    .onConflict((oc) => oc.columns(['addon_id', 'organization_id']).doNothing())
+    .execute();
+  await recordEvent(ctx.db, addon.app_id, addon.id, 'addon.shared', { organization });
+  return listShares(ctx, caller, addon.id);
+}
+
+/** Stops sharing; refused while apps of that organization still have it attached. */
+export async function unshareAddon(
+  ctx: BrokerContext,
+  caller: ApiCaller,
+  addonRef: string,
+  organization: string,
+): Promise<{ organizations: string[] }> {
+  const addon = await findAddon(ctx.db, caller, addonRef);
+  return ctx.db.transaction().execute(async (trx) => {
+    const org = await trx.selectFrom('organizations').select('id').where('slug', '=', organization).executeTakeFirst();
+    const share = org
+      ? await trx
+          .selectFrom('addon_shares')
+          .select('addon_id')
+          .where('addon_id', '=', addon.id)
+          .where('organization_id', '=', org.id)
+          .forUpdate()
+          .executeTakeFirst()
+      : undefined;
+    if (!org || !share) throw new ApiFailure('not_found', `${addon.name} is not shared with "${organization}"`);
+    const attached = await trx
+      .selectFrom('attachments as t')
+      .innerJoin('apps as a', 'a.id', 't.app_id')
+      .select('a.name')
+      .where('t.addon_id', '=', addon.id)
+      .where('a.organization_id', '=', org.id)
+      .where('t.detached_at', 'is', null)
+      .executeTakeFirst();
+    if (attached) {
+      throw new ApiFailure(
+        'conflict',
+        `app ${attached.name} of ${organization} still has ${addon.name} attached; detach it first`,
+      );
+    }
+    await trx
+      .deleteFrom('addon_shares')
+      .where('addon_id', '=', addon.id)
+      .where('organization_id', '=', org.id)
+      .execute();
+    return listShares(ctx, caller, addon.id, trx);
+  });
+}
+
+export async function listShares(
+  ctx: BrokerContext,
+  caller: ApiCaller,
+  addonRef: string,
+  db: Executor = ctx.db,
+): Promise<{ organizations: string[] }> {
+  const addon = await findAddon(db, caller, addonRef);
+  const rows = await db
+    .selectFrom('addon_shares as s')
+    .innerJoin('organizations as o', 'o.id', 's.organization_id')
+    .select('o.slug')
+    .where('s.addon_id', '=', addon.id)
+    .orderBy('o.slug')
+    .execute();
+  return { organizations: rows.map((r) => r.slug) };
 }
 
 export type { AttachmentRow };

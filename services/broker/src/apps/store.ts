@@ -36,6 +36,35 @@ export async function findAddon(db: Executor, caller: ApiCaller, ref: string, fo
   return addon;
 }
 
+/**
+ * An add-on an app may attach: one the caller may see, or one shared with the app's
+ * organization. Anything else is `not_found`, exactly like a missing one.
+ */
+export async function findAttachableAddon(
+  db: Executor,
+  caller: ApiCaller,
+  ref: string,
+  appOrganizationId: string,
+): Promise<AddonRow> {
+  const addon = await db
+    .selectFrom('addons')
+    .selectAll()
+    .where(UUID.test(ref) ? 'id' : 'name', '=', ref)
+    .forUpdate()
+    .executeTakeFirst();
+  if (addon && mayAccess(caller, addon.organization_id)) return addon;
+  if (addon && mayAccess(caller, appOrganizationId)) {
+    const shared = await db
+      .selectFrom('addon_shares')
+      .select('addon_id')
+      .where('addon_id', '=', addon.id)
+      .where('organization_id', '=', appOrganizationId)
+      .executeTakeFirst();
+    if (shared) return addon;
+  }
+  throw notFoundFailure(`add-on "${ref}"`);
+}
+
 export async function listApps(db: Executor, caller: ApiCaller): Promise<AppRow[]> {
   let query = db.selectFrom('apps').selectAll().orderBy('name');
   if (caller.organizationIds !== 'all') {

@@ -2,6 +2,7 @@ import { authenticateToken, bearerToken } from '@annex/platform';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { z } from 'zod';
 import { applyProviderConfig } from '../apps/provider-config.js';
+import { allowance, recordUsage } from '../billing/usage.js';
 import type { BrokerContext } from '../domain/context.js';
 import { BrokerFailure } from '../domain/errors.js';
 import { reportOperationEnded } from '../domain/provider-callbacks.js';
@@ -12,6 +13,21 @@ const configBody = z.object({
   reason: z.string().max(500).default(''),
 });
 
+const usageBody = z.object({
+  records: z
+    .array(
+      z.object({
+        idempotencyKey: z.string().min(1).max(200),
+        instanceId: z.string().min(1).max(100),
+        unit: z.string().min(1).max(100),
+        quantity: z.number().finite().min(0),
+        at: z.string().min(1).max(64),
+      }),
+    )
+    .min(1)
+    .max(1000),
+});
+
 const completionBody = z.object({
   state: z.enum(['succeeded', 'failed']),
   description: z.string().max(10_000).default(''),
@@ -20,7 +36,7 @@ const completionBody = z.object({
 /**
  * Provider → broker callbacks (docs/provider-protocol.md §3), mounted at `/v1/provider`,
  * authenticated with the provider's API token. Built so far: early completion of async
- * operations and config pushes (apps). Usage and allowance come with billing.
+ * operations, config pushes (apps), metered usage and the spend-cap allowance (billing).
  */
 export function providerRouter(ctx: BrokerContext, options: { wakeWebhooks(): void }): express.Router {
   const router = express.Router();
@@ -46,6 +62,21 @@ export function providerRouter(ctx: BrokerContext, options: { wakeWebhooks(): vo
     const result = await applyProviderConfig(ctx, caller, String(req.params.instance), parsed.data);
     options.wakeWebhooks();
     res.status(200).json(result);
+  });
+  router.post('/usage', async (req: Request, res: Response) => {
+    const parsed = usageBody.safeParse(req.body);
+    if (!parsed.success) {
+      const problem = parsed.error.issues[0];
+      throw new BrokerFailure('BadRequest', `${problem?.path.join('.') || 'body'}: ${problem?.message ?? 'invalid'}`);
+    }
+    const caller = res.locals.provider as { providerId: string; tokenId: string };
+    res.status(202).json(await recordUsage(ctx, caller.providerId, parsed.data.records));
+  });
+  router.get('/instances/:instance/allowance', async (req: Request, res: Response) => {
+    const unit = typeof req.query.unit === 'string' ? req.query.unit : '';
+    if (!unit) throw new BrokerFailure('BadRequest', 'unit: required (?unit=…)');
+    const caller = res.locals.provider as { providerId: string; tokenId: string };
+    res.json(await allowance(ctx, caller.providerId, String(req.params.instance), unit));
   });
   router.use((_req, res) => {
     osbError(res, 404, 'NotFound', 'no such provider callback');

@@ -50,6 +50,15 @@ export class ConflictError extends CatalogError {
   }
 }
 
+/** A paid plan needs a default payment method on the org's billing account (broker `payment_required`, 402). */
+export class PaymentRequiredError extends CatalogError {
+  readonly code = 'payment_required';
+  constructor(message: string) {
+    super(message);
+    this.name = 'PaymentRequiredError';
+  }
+}
+
 /** The plan is not available to the app's organization (broker `not_offered`, 422). */
 export class PlanNotOfferedError extends CatalogError {
   readonly code = 'not_offered';

@@ -25,6 +25,11 @@ export interface ResponseCacheOptions {
    * any of them is never cached; a mutation selecting only them leaves the cache alone.
    */
   uncacheableRootFields?: ReadonlySet<string>;
+  /**
+   * When given, the only root fields a cached query may select (the catalog's own). An
+   * allow-list, so a field added later (billing, usage, ...) is never cached by mistake.
+   */
+  cacheableQueryRootFields?: ReadonlySet<string>;
 }
 
 export interface ResponseCache {
@@ -96,6 +101,8 @@ export function createResponseCache(options: ResponseCacheOptions): ResponseCach
         return { onExecuteDone: () => invalidate() };
       }
       if ([...roots].some((name) => uncacheable.has(name))) return;
+      const allowed = options.cacheableQueryRootFields;
+      if (allowed && [...roots].some((name) => !allowed.has(name))) return;
       return {
         onExecuteDone({ result }) {
           if (Symbol.asyncIterator in (result as object)) return;

@@ -13,6 +13,7 @@ import './types/apps.js';
 import './types/app-mutations.js';
 import './types/preflight.js';
 import './types/addon-events.js';
+import './types/billing.js';
 
 builder.queryType({
   description: 'What platforms and people browse: providers, services, plans, categories; apps and their add-ons.',

@@ -5,6 +5,7 @@ import {
   ConflictError,
   ForbiddenError,
   NameTakenError,
+  PaymentRequiredError,
   PlanNotOfferedError,
   ProviderFailedError,
 } from '../../apps/errors.js';
@@ -65,6 +66,14 @@ builder.objectType(ProviderFailedError, {
   fields: () => ({}),
 });
 
+builder.objectType(PaymentRequiredError, {
+  name: 'PaymentRequired',
+  description:
+    "A paid plan needs a default payment method on the organization's billing account (docs/billing.md). Nothing was created.",
+  interfaces: [ErrorInterface],
+  fields: () => ({}),
+});
+
 builder.objectType(BrokerUnavailableError, {
   name: 'BrokerUnavailable',
   description:
@@ -89,6 +98,7 @@ export const APP_ERRORS = [
   ConfigVarCollisionError,
   ConflictError,
   PlanNotOfferedError,
+  PaymentRequiredError,
   ProviderFailedError,
   BrokerUnavailableError,
 ] as const;

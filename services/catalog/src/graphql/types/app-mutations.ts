@@ -47,6 +47,28 @@ const RotateSuccess = addonResult(
   'RotateAddonCredentialsSuccess',
   'New credentials are being made; the old ones are revoked after the grace period or once every app confirmed.',
 );
+const SharesResult = (name: string, description: string) =>
+  builder.objectRef<{ organizations: string[] }>(name).implement({
+    description,
+    fields: (t) => ({
+      organizations: t.stringList({
+        description: 'Every organization the add-on is now shared with.',
+        resolve: (r) => r.organizations,
+      }),
+    }),
+  });
+const ShareAddonSuccess = SharesResult(
+  'ShareAddonSuccess',
+  "The organization's apps may now attach the add-on; its owner keeps it (and pays for it).",
+);
+const UnshareAddonSuccess = SharesResult('UnshareAddonSuccess', 'The organization may no longer attach the add-on.');
+const ShareAddonInput = builder.inputType('ShareAddonInput', {
+  fields: (t) => ({
+    addon: t.string({ required: true, description: 'The add-on, by name or id.' }),
+    organization: t.string({ required: true, description: 'The slug of the organization to share with.' }),
+  }),
+});
+
 const RollbackConfigSuccess = releaseResult(
   'RollbackConfigSuccess',
   "The new release, equal to the earlier one's vars.",
@@ -189,6 +211,19 @@ builder.mutationFields((t) => ({
     args: { input: t.arg({ type: RotateAddonCredentialsInput, required: true }) },
     errors: errors('RotateAddonCredentials'),
     resolve: (_root, { input }, ctx) => ctx.broker.rotateAddonCredentials(input.addon, input.graceSeconds),
+  }),
+  shareAddon: t.field({
+    type: ShareAddonSuccess,
+    args: { input: t.arg({ type: ShareAddonInput, required: true }) },
+    errors: errors('ShareAddon'),
+    resolve: (_root, { input }, ctx) => ctx.broker.shareAddon(input.addon, input.organization),
+  }),
+  unshareAddon: t.field({
+    type: UnshareAddonSuccess,
+    description: 'Refused (Conflict) while apps of that organization still have it attached.',
+    args: { input: t.arg({ type: ShareAddonInput, required: true }) },
+    errors: errors('UnshareAddon'),
+    resolve: (_root, { input }, ctx) => ctx.broker.unshareAddon(input.addon, input.organization),
   }),
   rollbackConfig: t.field({
     type: RollbackConfigSuccess,

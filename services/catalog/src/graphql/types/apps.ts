@@ -57,6 +57,7 @@ export const AddonStateEnum = builder.enumType('AddonState', {
     FAILED: { value: 'failed' },
     DESTROYING: { value: 'destroying' },
     DESTROYED: { value: 'destroyed' },
+    SUSPENDED: { value: 'suspended' },
   } as const satisfies Record<string, { value: AddonState }>,
 });
 

@@ -40,6 +40,25 @@ const PreflightRef = builder.objectRef<ApiPreflight>('Preflight').implement({
       description: "Parameters that do not match the plan's schema.",
       resolve: (p) => (p.parameterErrors ?? []).map((e) => ({ path: e.field, message: e.message })),
     }),
+    prorationCents: t.int({
+      nullable: true,
+      description: 'What attaching now costs until the end of the month (per second, capped); null for free plans.',
+      resolve: (p) => p.proration?.cents ?? null,
+    }),
+    prorationUntil: t.string({
+      nullable: true,
+      description: 'The end of the prorated period (the first instant of next month, ISO).',
+      resolve: (p) => p.proration?.to ?? null,
+    }),
+    billingMode: t.string({
+      description: '`stripe`, or `ledger-only` when nothing is charged on this installation.',
+      resolve: (p) => p.billingMode ?? 'ledger-only',
+    }),
+    paymentRequired: t.boolean({
+      description: 'The attach would be refused until the organization has a default payment method.',
+      resolve: (p) => p.paymentRequired ?? false,
+    }),
+    billingNotice: t.string({ nullable: true, resolve: (p) => p.billingNotice ?? null }),
     problems: t.stringList({
       description: 'Everything that would make the attach fail, in words.',
       resolve: (p) => p.problems ?? [],
