@@ -27,6 +27,7 @@ describe('the embedded marketplace', async () => {
   const env = {
     ANNEX_DATA_DIR: dataDir,
     CATALOG_PORT: '0',
+    CONSOLE_PORT: '0',
     BROKER_PORT: '0',
     EXAMPLE_AI_PORT: String(aiPort),
     LOG_LEVEL: 'silent',
@@ -176,6 +177,7 @@ describe.runIf(postgresServer && redisServer)(
       const env = {
         ANNEX_DATA_DIR: dataDir,
         CATALOG_PORT: '0',
+        CONSOLE_PORT: '0',
         BROKER_PORT: '0',
         EXAMPLE_POSTGRES_PORT: '0',
         EXAMPLE_REDIS_PORT: '0',

@@ -3,7 +3,10 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { createBroker, loadBrokerConfig } from '@annex/broker';
 import { createCatalog, loadCatalogConfig, publishManifest } from '@annex/catalog';
+import { createConsole, loadConsoleConfig } from '@annex/console';
+import { PROVIDER_SLUG as AI_PROVIDER_SLUG } from '@annex/example-ai-gateway';
 import {
+  createApiToken,
   type Database,
   type DevelopmentCredentials,
   ensureDevelopmentCredentials,
@@ -23,6 +26,8 @@ import { type ExampleStatus, startExamples } from './examples.js';
 const SEED_ACTOR: Principal = { kind: 'admin', tokenId: 'demo-seed', scopes: [] };
 
 export interface Marketplace {
+  /** The web console (sign in, browse, attach, apps, billing). */
+  consoleUrl: string;
   catalogUrl: string;
   brokerUrl: string;
   database: Database;
@@ -51,6 +56,7 @@ export async function startMarketplace(
   }
   const catalogConfig = loadCatalogConfig(serviceEnv);
   const brokerConfig = loadBrokerConfig(serviceEnv);
+  const consoleConfig = loadConsoleConfig(serviceEnv);
   const secretBox = SecretBox.fromSpec(serviceEnv.ANNEX_ENCRYPTION_KEYS as string);
 
   const database = await openDatabase(
@@ -74,6 +80,9 @@ export async function startMarketplace(
     const brokerServer = await listen(brokerConfig.host, brokerConfig.port);
     closers.push(() => stop(brokerServer.server));
     const brokerUrl = `http://${brokerConfig.host}:${(brokerServer.server.address() as AddressInfo).port}`;
+    const consoleServer = await listen(consoleConfig.host, consoleConfig.port);
+    closers.push(() => stop(consoleServer.server));
+    const consoleUrl = `http://${consoleConfig.host}:${(consoleServer.server.address() as AddressInfo).port}`;
     const publicUrl = serviceEnv.BROKER_PUBLIC_URL ? brokerConfig.publicUrl : brokerUrl;
 
     const examples = await startExamples(config, serviceEnv, publicUrl, logger.child({ service: 'examples' }));
@@ -89,6 +98,13 @@ export async function startMarketplace(
             : `${manifest.slug}: not published (${outcome.error.message})`,
         );
       }
+    }
+
+    // The embedded AI gateway reports metered tokens to this broker with its own provider
+    // token, made here (an earlier start's token is revoked: each start holds one).
+    if (examples.aiGateway && !serviceEnv.EXAMPLE_AI_PROVIDER_TOKEN) {
+      const token = await embeddedProviderToken(database, AI_PROVIDER_SLUG);
+      if (token) examples.aiGateway.setProviderToken(token);
     }
 
     // The catalog answers apps and add-ons by asking this broker with the caller's token.
@@ -107,12 +123,21 @@ export async function startMarketplace(
     );
     closers.push(() => broker.close());
 
+    const catalogUrl = `http://${catalogConfig.host}:${(catalogServer.server.address() as AddressInfo).port}`;
+    // The console calls this catalog and broker with each session's own org token.
+    const webConsole = createConsole(
+      { ...consoleConfig, publicUrl: consoleConfig.publicUrl ?? consoleUrl, catalogUrl, brokerUrl },
+      { database, secretBox, logger: logger.child({ service: 'console' }) },
+    );
+
     catalogServer.serve(catalog.app);
     brokerServer.serve(broker.app);
+    consoleServer.serve(webConsole.app);
     await broker.start();
 
     return {
-      catalogUrl: `http://${catalogConfig.host}:${(catalogServer.server.address() as AddressInfo).port}`,
+      consoleUrl: webConsole.publicUrl,
+      catalogUrl,
       brokerUrl,
       database,
       credentials,
@@ -150,4 +175,25 @@ function stop(server: Server): Promise<void> {
     server.close(() => resolve());
     server.closeAllConnections();
   });
+}
+
+const EMBEDDED_TOKEN_NAME = 'embedded example (npm start)';
+
+/** A fresh provider token for an example this process runs; undefined when it is not published. */
+async function embeddedProviderToken(database: Database, slug: string): Promise<string | undefined> {
+  const provider = await database.db.selectFrom('providers').select('id').where('slug', '=', slug).executeTakeFirst();
+  if (!provider) return undefined;
+  await database.db
+    .updateTable('api_tokens')
+    .set({ revoked_at: new Date() })
+    .where('provider_id', '=', provider.id)
+    .where('name', '=', EMBEDDED_TOKEN_NAME)
+    .where('revoked_at', 'is', null)
+    .execute();
+  const created = await createApiToken(database.db, {
+    kind: 'provider',
+    name: EMBEDDED_TOKEN_NAME,
+    providerId: provider.id,
+  });
+  return created.token;
 }

@@ -22,6 +22,7 @@ try {
     '',
     `Annex is running on ${where}.`,
     '',
+    `  Web console      ${marketplace.consoleUrl}   (${process.env.OIDC_ISSUER_URL ? 'sign in with your identity provider' : 'development sign-in: no OIDC_ISSUER_URL set'})`,
     `  Catalog GraphQL  ${marketplace.catalogUrl}/graphql   (open it in a browser for GraphiQL)`,
     `  Manifest schema  ${marketplace.catalogUrl}/manifest.schema.json`,
     `  OSB broker       ${marketplace.brokerUrl}/v2/catalog`,

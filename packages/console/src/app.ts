@@ -1,0 +1,705 @@
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import type { Database, Logger, SecretBox } from '@annex/platform';
+import express, { type NextFunction, type Request, type Response } from 'express';
+import { type CatalogClient, createCatalogClient, requestDashboardSso, UpstreamError } from './catalog-client.js';
+import type { ConsoleConfig } from './config.js';
+import { createOidcSignIn, type LoginTransaction, type OidcSignIn, SignInError } from './oidc.js';
+import {
+  applyOrganizationGrants,
+  createSession,
+  csrfMatches,
+  endSession,
+  type Identity,
+  loadSession,
+  type OrganizationGrant,
+  parseOrganizationClaim,
+  type Session,
+  switchOrganization,
+  upsertUser,
+} from './sessions.js';
+import type { PageContext } from './views/layout.js';
+import {
+  type AppDetail,
+  appPage,
+  appsPage,
+  type BillingView,
+  billingPage,
+  type CatalogService,
+  catalogPage,
+  errorPage,
+  type PreflightView,
+  preflightPage,
+  type ServiceDetail,
+  servicePage,
+  signInPage,
+} from './views/pages.js';
+import { parametersSchemaOf, readParameters } from './views/parameters.js';
+
+export interface ConsoleDeps {
+  database: Database;
+  secretBox: SecretBox;
+  logger: Logger;
+}
+
+export interface Console {
+  app: express.Express;
+  /** The public URL the console was built for (redirect URI base). */
+  publicUrl: string;
+}
+
+/** The identity of the development sign-in (only without an OIDC issuer). */
+export const DEVELOPMENT_ISSUER = 'annex-development';
+
+// Static assets are read from the sources, so `dist/` needs no copy step.
+const asset = (name: string) => readFileSync(new URL(`../src/public/${name}`, import.meta.url), 'utf8');
+const ASSETS = { 'console.css': asset('console.css'), 'console.js': asset('console.js') };
+
+/**
+ * The web console: server-rendered pages over the catalog's GraphQL API, with sessions in
+ * the database. `publicUrl` must be where browsers reach it (the OIDC redirect URI base;
+ * `https` makes the cookies `Secure` and `__Host-`).
+ */
+export function createConsole(config: ConsoleConfig & { publicUrl: string }, deps: ConsoleDeps): Console {
+  const { database, secretBox: box, logger } = deps;
+  const db = database.db;
+  const publicUrl = config.publicUrl.replace(/\/+$/, '');
+  const publicOrigin = new URL(publicUrl).origin;
+  const secure = publicUrl.startsWith('https://');
+  const cookieName = (name: string) => (secure ? `__Host-${name}` : name);
+  const SESSION_COOKIE = cookieName('annex_session');
+  const LOGIN_COOKIE = cookieName('annex_login');
+  const ANON_CSRF_COOKIE = cookieName('annex_csrf');
+  const cookieOptions = { httpOnly: true, sameSite: 'lax' as const, secure, path: '/' };
+  const catalog: CatalogClient = createCatalogClient(config.catalogUrl);
+  const oidc: OidcSignIn | null = config.oidc
+    ? createOidcSignIn({ ...config.oidc, redirectUri: `${publicUrl}/auth/callback` })
+    : null;
+
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', false);
+  app.use((_req, res, next) => {
+    res.set({
+      'content-security-policy':
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'",
+      'x-content-type-options': 'nosniff',
+      'referrer-policy': 'same-origin',
+      'cache-control': 'no-store',
+    });
+    next();
+  });
+  app.get('/static/:file', (req, res) => {
+    const file = req.params.file as keyof typeof ASSETS;
+    if (!(file in ASSETS)) return void res.status(404).type('text').send('not found');
+    res
+      .type(file.endsWith('.css') ? 'text/css' : 'text/javascript')
+      .set('cache-control', 'public, max-age=300')
+      .send(ASSETS[file]);
+  });
+  app.get('/healthz', (_req, res) => void res.json({ status: 'ok' }));
+  app.use(express.urlencoded({ extended: false, limit: '64kb', parameterLimit: 200 }));
+
+  // Session: from the cookie, in the database; `res.locals.session` is null when signed out.
+  app.use(async (req, res, next) => {
+    try {
+      const id = readCookie(req, SESSION_COOKIE);
+      res.locals.session = id ? await loadSession(db, box, id) : null;
+      next();
+    } catch (error) {
+      next(error);
+    }
+  });
+
+  // CSRF: every state-changing request carries the session's synchronizer token (or, signed
+  // out, the double-submit cookie's), and a cross-site Origin is refused outright.
+  app.use((req, res, next) => {
+    if (req.method === 'GET' || req.method === 'HEAD') return next();
+    const origin = req.get('origin');
+    const submitted = (req.body as Record<string, unknown> | undefined)?._csrf ?? req.get('x-csrf-token');
+    const session = res.locals.session as Session | null;
+    const expected = session ? session.csrfToken : readCookie(req, ANON_CSRF_COOKIE);
+    if ((origin && origin !== publicOrigin) || !expected || !csrfMatches(expected, submitted)) {
+      res
+        .status(403)
+        .type('html')
+        .send(
+          errorPage(
+            ctx(req, res),
+            'Request refused',
+            'This form has expired or did not come from this console (CSRF check failed). Reload the page and try again.',
+          ),
+        );
+      return;
+    }
+    next();
+  });
+
+  const ctx = (req: Request, res: Response): PageContext => ({
+    session: (res.locals.session as Session | null) ?? null,
+    path: req.path,
+    developmentSignIn: oidc === null,
+  });
+  const page = (res: Response, status: number, body: string) => void res.status(status).type('html').send(body);
+
+  const requireSession = (req: Request, res: Response, next: NextFunction) => {
+    const session = res.locals.session as Session | null;
+    if (!session) return void res.redirect(303, `/signin?returnTo=${encodeURIComponent(req.originalUrl)}`);
+    if (!session.organization || !session.apiToken) {
+      return page(
+        res,
+        403,
+        errorPage(
+          ctx(req, res),
+          'No organization',
+          'Your account belongs to no organization on this installation. Ask an administrator to add you.',
+        ),
+      );
+    }
+    next();
+  };
+  const tokenOf = (res: Response) => (res.locals.session as Session).apiToken as string;
+
+  // ----- sign-in and sign-out -----
+
+  const safeReturnTo = (value: unknown) =>
+    typeof value === 'string' && value.startsWith('/') && !value.startsWith('//') && !value.startsWith('/\\')
+      ? value
+      : '/catalog';
+
+  app.get('/', (_req, res) => void res.redirect(303, res.locals.session ? '/catalog' : '/signin'));
+
+  app.get('/signin', (req, res) => {
+    if (res.locals.session) return void res.redirect(303, safeReturnTo(req.query.returnTo));
+    const csrf = randomBytes(24).toString('base64url');
+    res.cookie(ANON_CSRF_COOKIE, csrf, { ...cookieOptions, maxAge: 3600_000 });
+    page(
+      res,
+      200,
+      signInPage(ctx(req, res), { issuer: oidc?.issuer ?? null, csrf, returnTo: safeReturnTo(req.query.returnTo) }),
+    );
+  });
+
+  const startSession = async (
+    res: Response,
+    identity: Identity,
+    grants: OrganizationGrant[] | null,
+    returnTo: string,
+  ) => {
+    const user = await upsertUser(db, identity);
+    const { unknown } = await applyOrganizationGrants(db, user.id, grants, config.defaultOrganization);
+    if (unknown.length > 0) logger.warn({ user: user.id, unknown }, 'sign-in names organizations that do not exist');
+    const { sessionId } = await createSession(db, box, {
+      userId: user.id,
+      who: identity.email || identity.subject,
+      ttlSeconds: config.sessionTtlSeconds,
+    });
+    res.cookie(SESSION_COOKIE, sessionId, { ...cookieOptions, maxAge: config.sessionTtlSeconds * 1000 });
+    res.clearCookie(LOGIN_COOKIE, cookieOptions);
+    res.clearCookie(ANON_CSRF_COOKIE, cookieOptions);
+    res.redirect(303, returnTo);
+  };
+
+  app.get('/auth/login', async (req, res, next) => {
+    if (!oidc) return void res.redirect(303, '/signin');
+    try {
+      const { url, transaction } = await oidc.begin(safeReturnTo(req.query.returnTo));
+      res.cookie(LOGIN_COOKIE, box.seal(JSON.stringify(transaction)), { ...cookieOptions, maxAge: 10 * 60_000 });
+      res.redirect(303, url);
+    } catch (error) {
+      if (error instanceof SignInError)
+        return page(
+          res,
+          502,
+          signInPage(ctx(req, res), { issuer: oidc.issuer, csrf: '', returnTo: '/catalog', error: error.message }),
+        );
+      next(error);
+    }
+  });
+
+  app.get('/auth/callback', async (req, res, next) => {
+    if (!oidc) return void res.redirect(303, '/signin');
+    const fail = (message: string) => {
+      res.clearCookie(LOGIN_COOKIE, cookieOptions);
+      page(
+        res,
+        400,
+        signInPage(ctx(req, res), {
+          issuer: oidc.issuer,
+          csrf: '',
+          returnTo: '/catalog',
+          error: `Sign-in failed: ${message}`,
+        }),
+      );
+    };
+    const sealed = readCookie(req, LOGIN_COOKIE);
+    let transaction: LoginTransaction;
+    try {
+      if (!sealed) throw new Error('missing');
+      transaction = JSON.parse(box.open(sealed)) as LoginTransaction;
+    } catch {
+      return fail('no sign-in was started from this browser, or it expired; start again');
+    }
+    try {
+      const { identity, claims } = await oidc.finish(new URL(req.originalUrl, publicUrl), transaction);
+      let grants: OrganizationGrant[] | null = null;
+      if (claims.annex_orgs !== undefined) grants = parseOrganizationClaim(claims.annex_orgs);
+      await startSession(res, identity, grants, safeReturnTo(transaction.returnTo));
+    } catch (error) {
+      if (error instanceof SignInError) return fail(error.message);
+      if (error instanceof Error && error.message.startsWith('the annex_orgs claim')) return fail(error.message);
+      next(error);
+    }
+  });
+
+  app.post('/auth/development', async (req, res, next) => {
+    if (oidc)
+      return page(
+        res,
+        404,
+        errorPage(
+          ctx(req, res),
+          'Not found',
+          'The development sign-in is off: this installation has an identity provider.',
+        ),
+      );
+    const org = config.defaultOrganization;
+    try {
+      const exists =
+        org && (await db.selectFrom('organizations').select('id').where('slug', '=', org).executeTakeFirst());
+      if (!exists) {
+        return page(
+          res,
+          409,
+          errorPage(
+            ctx(req, res),
+            'Development sign-in unavailable',
+            `The development organization "${org ?? ''}" does not exist (CONSOLE_DEFAULT_ORG).`,
+          ),
+        );
+      }
+      await startSession(
+        res,
+        { issuer: DEVELOPMENT_ISSUER, subject: 'developer', email: 'developer@localhost', name: 'Development user' },
+        [{ slug: org, role: 'admin' }],
+        safeReturnTo((req.body as Record<string, unknown>).returnTo),
+      );
+    } catch (error) {
+      next(error);
+    }
+  });
+
+  app.post('/auth/logout', async (_req, res, next) => {
+    try {
+      const session = res.locals.session as Session | null;
+      if (session) await endSession(db, session.idHash);
+      res.clearCookie(SESSION_COOKIE, cookieOptions);
+      res.redirect(303, '/signin');
+    } catch (error) {
+      next(error);
+    }
+  });
+
+  app.post('/organization', requireSession, async (req, res, next) => {
+    try {
+      const slug = String((req.body as Record<string, unknown>).organization ?? '');
+      const ok = await switchOrganization(db, box, res.locals.session as Session, slug);
+      if (!ok)
+        return page(res, 400, errorPage(ctx(req, res), 'Unknown organization', `You are not a member of "${slug}".`));
+      res.redirect(303, '/apps');
+    } catch (error) {
+      next(error);
+    }
+  });
+
+  // ----- catalog -----
+
+  const CATEGORIES = [
+    'AI_MODELS',
+    'CACHES',
+    'DATABASES',
+    'EMAIL',
+    'LOGGING',
+    'MONITORING',
+    'OTHER',
+    'QUEUES',
+    'SEARCH',
+  ];
+
+  app.get('/catalog', requireSession, async (req, res, next) => {
+    try {
+      const search = typeof req.query.q === 'string' ? req.query.q.trim().slice(0, 200) : '';
+      const category =
+        typeof req.query.category === 'string' && CATEGORIES.includes(req.query.category) ? req.query.category : '';
+      const data = await catalog.query<{
+        categories: { id: string; serviceCount: number }[];
+        services: { edges: { node: CatalogService }[] };
+      }>(
+        tokenOf(res),
+        `query($filter: ServiceFilter) {
+          categories { id serviceCount }
+          services(first: 100, filter: $filter) { edges { node { slug name description category provider { name } plans { free price { monthly currency } } } } }
+        }`,
+        { filter: { ...(search ? { search } : {}), ...(category ? { category } : {}) } },
+      );
+      page(
+        res,
+        200,
+        catalogPage(ctx(req, res), {
+          categories: data.categories,
+          services: data.services.edges.map((e) => e.node),
+          search,
+          category,
+        }),
+      );
+    } catch (error) {
+      next(error);
+    }
+  });
+
+  const SERVICE_QUERY = `query($slug: String!) {
+    service(slug: $slug) { slug name description category regions configVars documentationUrl provider { name slug }
+      plans { slug name description free deprecated regions schemas price { monthly currency metered { unit price description } } } }
+    apps { name }
+  }`;
+  const loadService = async (res: Response, slug: string) => {
+    const data = await catalog.query<{ service: ServiceDetail | null; apps: { name: string }[] }>(
+      tokenOf(res),
+      SERVICE_QUERY,
+      { slug },
+    );
+    if (!data.service) throw new UpstreamError(`There is no service "${slug}" you can see.`, 404);
+    return { service: data.service, apps: data.apps.map((a) => a.name) };
+  };
+  const schemasOf = (service: ServiceDetail) =>
+    new Map(service.plans.map((p) => [p.slug, parametersSchemaOf(p.schemas)]));
+
+  app.get('/services/:slug', requireSession, async (req, res, next) => {
+    try {
+      const { service, apps } = await loadService(res, String(req.params.slug));
+      page(res, 200, servicePage(ctx(req, res), { service, apps, schemas: schemasOf(service) }));
+    } catch (error) {
+      next(error);
+    }
+  });
+
+  const attachInput = (query: Record<string, unknown>) => ({
+    app: typeof query.app === 'string' ? query.app : '',
+    plan: typeof query.plan === 'string' ? query.plan : '',
+    as: typeof query.as === 'string' ? query.as.trim() : '',
+  });
+
+  app.get('/services/:slug/preflight', requireSession, async (req, res, next) => {
+    try {
+      const { service, apps } = await loadService(res, String(req.params.slug));
+      const input = attachInput(req.query as Record<string, unknown>);
+      const plan = service.plans.find((p) => p.slug === input.plan);
+      const schemas = schemasOf(service);
+      const { parameters, problems } = readParameters(
+        schemas.get(input.plan) ?? null,
+        req.query as Record<string, unknown>,
+      );
+      const refuse = (error: string) => page(res, 400, servicePage(ctx(req, res), { service, apps, schemas, error }));
+      if (!input.app) return refuse('Choose an app.');
+      if (!plan) return refuse('Choose one of the plans.');
+      if (problems.length > 0) return refuse(`Parameters: ${problems.join('; ')}`);
+      const data = await catalog.query<{ attachPreflight: PreflightView & { __typename: string; message?: string } }>(
+        tokenOf(res),
+        `query($input: AttachPreflightInput!) { attachPreflight(input: $input) { __typename
+          ... on Preflight { ok serviceSlug planSlug free priceCents currency configVars collisions { name owner } parameterErrors { path message } problems }
+          ... on Error { message } } }`,
+        {
+          input: {
+            app: input.app,
+            plan: `${service.slug}:${plan.slug}`,
+            ...(input.as ? { as: input.as } : {}),
+            parameters,
+          },
+        },
+      );
+      const result = data.attachPreflight;
+      if (result.__typename !== 'Preflight') return refuse(result.message ?? 'The preflight failed.');
+      page(
+        res,
+        200,
+        preflightPage(ctx(req, res), {
+          service: service.slug,
+          app: input.app,
+          as: input.as,
+          parameters,
+          preflight: result,
+        }),
+      );
+    } catch (error) {
+      next(error);
+    }
+  });
+
+  app.post('/services/:slug/attach', requireSession, async (req, res, next) => {
+    try {
+      const body = req.body as Record<string, unknown>;
+      const input = attachInput(body);
+      let parameters: unknown = {};
+      try {
+        parameters = JSON.parse(typeof body.parameters === 'string' && body.parameters ? body.parameters : '{}');
+      } catch {
+        return page(res, 400, errorPage(ctx(req, res), 'Attach refused', 'The parameters are not valid JSON.'));
+      }
+      const data = await catalog.query<{
+        createAddon: {
+          __typename: string;
+          message?: string;
+          addon?: { name: string };
+          problems?: { path: string; message: string }[];
+        };
+      }>(
+        tokenOf(res),
+        `mutation($input: CreateAddonInput!) { createAddon(input: $input) { __typename
+          ... on CreateAddonSuccess { addon { name } }
+          ... on InvalidInput { problems { path message } }
+          ... on Error { message } } }`,
+        {
+          input: {
+            app: input.app,
+            plan: `${String(req.params.slug)}:${input.plan}`,
+            ...(input.as ? { as: input.as } : {}),
+            parameters,
+          },
+        },
+      );
+      const result = data.createAddon;
+      if (result.__typename !== 'CreateAddonSuccess') {
+        const detail = result.problems?.map((p) => `${p.path}: ${p.message}`).join('; ');
+        return page(
+          res,
+          409,
+          errorPage(
+            ctx(req, res),
+            'Attach refused',
+            `${result.message ?? result.__typename}${detail ? ` (${detail})` : ''}`,
+          ),
+        );
+      }
+      res.redirect(
+        303,
+        `/apps/${encodeURIComponent(input.app)}?created=${encodeURIComponent(result.addon?.name ?? '')}`,
+      );
+    } catch (error) {
+      next(error);
+    }
+  });
+
+  // ----- apps -----
+
+  app.get('/apps', requireSession, async (req, res, next) => {
+    try {
+      const data = await catalog.query<{
+        apps: { name: string; releaseVersion: number; addons: { name: string }[] }[];
+      }>(tokenOf(res), '{ apps { name releaseVersion addons { name } } }');
+      page(res, 200, appsPage(ctx(req, res), { apps: data.apps }));
+    } catch (error) {
+      next(error);
+    }
+  });
+
+  app.post('/apps', requireSession, async (req, res, next) => {
+    try {
+      const name = String((req.body as Record<string, unknown>).name ?? '').trim();
+      const data = await catalog.query<{ createApp: { __typename: string; message?: string; app?: { name: string } } }>(
+        tokenOf(res),
+        'mutation($input: CreateAppInput!) { createApp(input: $input) { __typename ... on CreateAppSuccess { app { name } } ... on Error { message } } }',
+        { input: { name } },
+      );
+      if (data.createApp.__typename !== 'CreateAppSuccess') {
+        const apps = await catalog.query<{
+          apps: { name: string; releaseVersion: number; addons: { name: string }[] }[];
+        }>(tokenOf(res), '{ apps { name releaseVersion addons { name } } }');
+        return page(
+          res,
+          400,
+          appsPage(ctx(req, res), {
+            apps: apps.apps,
+            error: data.createApp.message ?? 'The app could not be created.',
+          }),
+        );
+      }
+      res.redirect(303, `/apps/${encodeURIComponent(name)}`);
+    } catch (error) {
+      next(error);
+    }
+  });
+
+  app.get('/apps/:app', requireSession, async (req, res, next) => {
+    try {
+      const session = res.locals.session as Session;
+      const allowed = session.organization?.role === 'admin';
+      const requested = req.query.reveal === '1';
+      const data = await catalog.query<{ app: AppDetail | null }>(
+        tokenOf(res),
+        `query($name: String!) { app(name: $name) { name organization releaseVersion
+          addons { name state serviceSlug planSlug providerSlug lastError }
+          attachments { name state configVarNames lastError addon { name serviceSlug planSlug state } }
+          configVars { name owner ${requested && allowed ? 'value' : ''} }
+          releases(first: 20) { version actor reason createdAt diff { name change value } } } }`,
+        { name: String(req.params.app) },
+      );
+      if (!data.app)
+        throw new UpstreamError(`There is no app "${String(req.params.app)}" in ${session.organization?.slug}.`, 404);
+      const app = { ...data.app, configVars: data.app.configVars.map((v) => ({ ...v, value: v.value ?? null })) };
+      page(res, 200, appPage(ctx(req, res), app, { requested, allowed }));
+    } catch (error) {
+      next(error);
+    }
+  });
+
+  // Live progress: the catalog's addonEvents subscription, relayed as server-sent events
+  // (a browser's EventSource cannot send the bearer token itself).
+  app.get('/apps/:app/events', requireSession, async (req, res) => {
+    const abort = new AbortController();
+    req.on('close', () => abort.abort());
+    res.status(200).set({ 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive' });
+    res.flushHeaders();
+    const heartbeat = setInterval(() => res.write(': keep-alive\n\n'), 15_000);
+    const lastId = req.get('last-event-id');
+    try {
+      for await (const event of catalog.events(
+        tokenOf(res),
+        String(req.params.app),
+        lastId || undefined,
+        abort.signal,
+      )) {
+        res.write(`id: ${event.id}\nevent: addon\ndata: ${JSON.stringify(event)}\n\n`);
+      }
+    } catch (error) {
+      if (!abort.signal.aborted) {
+        const message = error instanceof UpstreamError ? error.message : 'the event stream failed';
+        res.write(`event: failure\ndata: ${message.replace(/\n/g, ' ')}\n\n`);
+      }
+    } finally {
+      clearInterval(heartbeat);
+      res.end();
+    }
+  });
+
+  // ----- SSO into the provider's dashboard -----
+
+  app.post('/addons/:addon/sso', requireSession, async (req, res, next) => {
+    try {
+      const session = res.locals.session as Session;
+      const appName = (req.body as Record<string, unknown>).app;
+      const { url } = await requestDashboardSso(config.brokerUrl, tokenOf(res), {
+        addon: String(req.params.addon),
+        ...(typeof appName === 'string' && appName ? { app: appName } : {}),
+        user: { id: session.user.id, email: session.user.email, name: session.user.name },
+      });
+      res.redirect(303, url);
+    } catch (error) {
+      next(error);
+    }
+  });
+
+  // ----- billing -----
+
+  app.get('/billing', requireSession, async (req, res, next) => {
+    try {
+      const token = tokenOf(res);
+      const data = await catalog.query<{
+        apps: {
+          name: string;
+          addons: {
+            name: string;
+            serviceSlug: string;
+            planSlug: string;
+            plan: { free: boolean; price: { monthly: number; currency: string } } | null;
+          }[];
+        }[];
+      }>(token, '{ apps { name addons { name serviceSlug planSlug plan { free price { monthly currency } } } } }');
+      const addons = data.apps.flatMap((a) =>
+        a.addons.map((o) => ({
+          app: a.name,
+          name: o.name,
+          plan: `${o.serviceSlug}:${o.planSlug}`,
+          free: o.plan?.free ?? false,
+          cents: o.plan?.price.monthly ?? 0,
+          currency: o.plan?.price.currency ?? 'usd',
+        })),
+      );
+      // Billing's GraphQL fields come with the billing service; a catalog without them
+      // answers "Cannot query field", and the page says billing is not available.
+      let billing: BillingView | null = null;
+      try {
+        const account = await catalog.query<Omit<BillingView, 'usage'>>(
+          token,
+          `{ billingAccount { mode status currentMonthCents pastDueSince graceEndsAt paymentMethod { brand last4 }
+               spendCaps { app limitCents spentCents } alerts { app month threshold spentCents createdAt } }
+             invoices { id period state totalCents currency paidAt lines { app addon plan kind description quantity unit seconds cents } } }`,
+        );
+        const usage = await Promise.all(
+          data.apps
+            .slice(0, 50)
+            .map(
+              async (a) =>
+                (
+                  await catalog.query<{ usage: BillingView['usage'][number] }>(
+                    token,
+                    'query($app: String!) { usage(app: $app) { app period totalCents addons { addon plan seconds cents capped } metered { addon unit quantity cents } } }',
+                    { app: a.name },
+                  )
+                ).usage,
+            ),
+        );
+        billing = { ...account, usage };
+      } catch (error) {
+        if (!(error instanceof UpstreamError && /Cannot query field/.test(error.message))) throw error;
+      }
+      page(res, 200, billingPage(ctx(req, res), { billing, addons }));
+    } catch (error) {
+      next(error);
+    }
+  });
+
+  // ----- errors -----
+
+  app.use((req, res) => page(res, 404, errorPage(ctx(req, res), 'Not found', `Nothing at ${req.path}.`)));
+  app.use(async (error: unknown, req: Request, res: Response, _next: NextFunction) => {
+    if (error instanceof UpstreamError) {
+      if (error.status === 401) {
+        // The session's token no longer works (revoked or expired): end the session.
+        const session = res.locals.session as Session | null;
+        if (session) await endSession(db, session.idHash).catch(() => undefined);
+        res.clearCookie(SESSION_COOKIE, cookieOptions);
+        return void res.redirect(303, '/signin');
+      }
+      return page(
+        res,
+        error.status,
+        errorPage(ctx(req, res), error.status === 404 ? 'Not found' : 'Something went wrong', error.message),
+      );
+    }
+    const requestId = randomBytes(6).toString('hex');
+    logger.error({ err: error, requestId }, 'console request failed');
+    page(
+      res,
+      500,
+      errorPage(ctx(req, res), 'Unexpected error', `Something went wrong on our side (request ${requestId}).`),
+    );
+  });
+
+  return { app, publicUrl };
+}
+
+function readCookie(req: Request, name: string): string | undefined {
+  const header = req.headers.cookie;
+  if (!header) return undefined;
+  for (const part of header.split(';')) {
+    const index = part.indexOf('=');
+    if (index > 0 && part.slice(0, index).trim() === name) {
+      try {
+        return decodeURIComponent(part.slice(index + 1).trim());
+      } catch {
+        return undefined;
+      }
+    }
+  }
+  return undefined;
+}

@@ -1,0 +1,136 @@
+/**
+ * The console's only ways to data: the catalog's GraphQL API and (for SSO) the broker,
+ * both called with the session's org token, so the services alone decide what it may see.
+ */
+
+/** A call to the catalog or the broker failed; `message` is fit to show. */
+export class UpstreamError extends Error {
+  constructor(
+    message: string,
+    readonly status: number,
+  ) {
+    super(message);
+    this.name = 'UpstreamError';
+  }
+}
+
+const TIMEOUT_MS = 15_000;
+
+export interface CatalogClient {
+  query<T = any>(token: string | null, query: string, variables?: Record<string, unknown>): Promise<T>;
+  /** The `addonEvents` subscription over SSE; yields each event until `signal` aborts or the stream ends. */
+  events(token: string, app: string, after: string | undefined, signal: AbortSignal): AsyncGenerator<AddonEvent>;
+}
+
+export interface AddonEvent {
+  id: string;
+  app: string;
+  addon: string | null;
+  kind: string;
+  detail: unknown;
+  createdAt: string;
+}
+
+export function createCatalogClient(catalogUrl: string): CatalogClient {
+  const endpoint = `${catalogUrl}/graphql`;
+  const headers = (token: string | null, accept = 'application/json') => ({
+    'content-type': 'application/json',
+    accept,
+    ...(token ? { authorization: `Bearer ${token}` } : {}),
+  });
+  return {
+    async query(token, query, variables) {
+      let res: Response;
+      try {
+        res = await fetch(endpoint, {
+          method: 'POST',
+          headers: headers(token),
+          body: JSON.stringify({ query, variables }),
+          signal: AbortSignal.timeout(TIMEOUT_MS),
+        });
+      } catch {
+        throw new UpstreamError('the catalog could not be reached; try again shortly', 502);
+      }
+      const body = (await res.json().catch(() => null)) as {
+        data?: any;
+        errors?: { message: string; extensions?: { code?: string } }[];
+      } | null;
+      if (res.status === 401) throw new UpstreamError('your session is no longer valid; sign in again', 401);
+      if (!body) throw new UpstreamError(`the catalog answered ${res.status}`, 502);
+      const first = body.errors?.[0];
+      if (first && !body.data) {
+        const status =
+          first.extensions?.code === 'NOT_FOUND' ? 404 : first.extensions?.code === 'FORBIDDEN' ? 403 : 502;
+        throw new UpstreamError(first.message, status);
+      }
+      return body.data;
+    },
+    async *events(token, app, after, signal) {
+      const res = await fetch(endpoint, {
+        method: 'POST',
+        headers: headers(token, 'text/event-stream'),
+        body: JSON.stringify({
+          query:
+            'subscription($app: String!, $after: ID) { addonEvents(app: $app, after: $after) { id app addon kind detail createdAt } }',
+          variables: { app, after },
+        }),
+        signal,
+      });
+      if (!res.ok || !res.body) throw new UpstreamError(`the catalog answered ${res.status}`, 502);
+      const decoder = new TextDecoder();
+      let buffer = '';
+      for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+        buffer += decoder.decode(chunk, { stream: true });
+        let end = buffer.indexOf('\n\n');
+        while (end >= 0) {
+          const frame = buffer.slice(0, end);
+          buffer = buffer.slice(end + 2);
+          end = buffer.indexOf('\n\n');
+          const event = frame.match(/^event: ?(.*)$/m)?.[1];
+          const data = frame
+            .split('\n')
+            .filter((l) => l.startsWith('data:'))
+            .map((l) => l.slice(5).trimStart())
+            .join('\n');
+          if (event === 'complete') return;
+          if (!data) continue;
+          const payload = JSON.parse(data) as { data?: { addonEvents?: AddonEvent }; errors?: { message: string }[] };
+          if (payload.errors?.[0]) throw new UpstreamError(payload.errors[0].message, 404);
+          if (payload.data?.addonEvents) yield payload.data.addonEvents;
+        }
+      }
+    },
+  };
+}
+
+/**
+ * Asks the broker for a single sign-on hand-off into the provider's dashboard of an add-on
+ * (`POST /v1/addons/:addon/sso`); the answer's `url` is where the browser goes.
+ */
+export async function requestDashboardSso(
+  brokerUrl: string,
+  token: string,
+  input: { addon: string; app?: string; user: { id: string; email: string; name: string } },
+): Promise<{ url: string; expiresAt: string }> {
+  let res: Response;
+  try {
+    res = await fetch(`${brokerUrl}/v1/addons/${encodeURIComponent(input.addon)}/sso`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+      body: JSON.stringify({ ...(input.app ? { app: input.app } : {}), user: input.user }),
+      signal: AbortSignal.timeout(TIMEOUT_MS),
+    });
+  } catch {
+    throw new UpstreamError('the broker could not be reached; try again shortly', 502);
+  }
+  const body = (await res.json().catch(() => null)) as { url?: unknown; expiresAt?: unknown; message?: unknown } | null;
+  // The contract said 200; the broker answers 201 (a token was created): any 2xx with a URL will do.
+  if (res.ok && body && typeof body.url === 'string' && /^https?:\/\//.test(body.url)) {
+    return { url: body.url, expiresAt: String(body.expiresAt ?? '') };
+  }
+  const message = typeof body?.message === 'string' ? body.message : `the broker answered ${res.status}`;
+  throw new UpstreamError(
+    `Opening the dashboard failed: ${message}`,
+    res.status >= 400 && res.status < 500 ? res.status : 502,
+  );
+}

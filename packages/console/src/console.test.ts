@@ -1,0 +1,273 @@
+import { testDatabaseKinds } from '@annex/platform/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { hashSessionId } from './sessions.js';
+import { inputValue, TestClient } from './test-client.js';
+import { type ConsoleStack, startConsoleStack } from './testing.js';
+
+// The console over HTTP with the development sign-in: sessions in the database, CSRF on
+// every state-changing request, cookie flags, logout, and the pages over a real catalog,
+// broker and provider.
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function signIn(stack: ConsoleStack): Promise<TestClient> {
+  const client = new TestClient();
+  const page = await client.request(`${stack.consoleUrl}/signin`);
+  const res = await client.request(`${stack.consoleUrl}/auth/development`, {
+    form: { _csrf: inputValue(page.body, '_csrf'), returnTo: '/apps' },
+  });
+  expect(res.status).toBe(303);
+  return client;
+}
+
+const csrfOf = (html: string) => inputValue(html, '_csrf');
+
+describe.each(testDatabaseKinds('console sessions'))('the console with the development sign-in on $name', (kind) => {
+  let stack: ConsoleStack;
+  beforeAll(async () => {
+    stack = await startConsoleStack({}, kind);
+  });
+  afterAll(async () => {
+    await stack?.close();
+  });
+
+  it('labels the development sign-in and refuses it without the CSRF token', async () => {
+    const client = new TestClient();
+    const page = await client.request(`${stack.consoleUrl}/signin`);
+    expect(page.status).toBe(200);
+    expect(page.body).toContain('<html lang="en">');
+    expect(page.body).toContain('Development sign-in');
+    expect(page.body).toContain('OIDC_ISSUER_URL is unset');
+    for (const form of [{}, { _csrf: 'not-the-token' }] as Record<string, string>[]) {
+      const refused = await client.request(`${stack.consoleUrl}/auth/development`, { form });
+      expect(refused.status).toBe(403);
+      expect(refused.body).toContain('CSRF check failed');
+    }
+    // A cross-site form with the right token is refused as well.
+    const crossSite = await client.request(`${stack.consoleUrl}/auth/development`, {
+      form: { _csrf: csrfOf(page.body) },
+      headers: { origin: 'https://evil.example' },
+    });
+    expect(crossSite.status).toBe(403);
+    expect(await stack.database.db.selectFrom('console_sessions').select('id_hash').execute()).toEqual([]);
+  });
+
+  it('signs in with an httpOnly, SameSite=Lax session cookie backed by a database row and a sealed org token', async () => {
+    const client = await signIn(stack);
+    const cookie = client.lastSetCookies.find((c) => c.startsWith('annex_session='));
+    expect(cookie).toMatch(/HttpOnly/);
+    expect(cookie).toMatch(/SameSite=Lax/);
+    expect(cookie).toMatch(/Path=\//);
+    expect(cookie).not.toMatch(/Secure/); // the public URL is http
+    const sessionId = client.cookies.get('annex_session') as string;
+    const row = await stack.database.db
+      .selectFrom('console_sessions')
+      .selectAll()
+      .where('id_hash', '=', hashSessionId(sessionId))
+      .executeTakeFirstOrThrow();
+    expect(row.api_token_sealed).not.toContain('annex_org_');
+    const token = await stack.database.db
+      .selectFrom('api_tokens')
+      .selectAll()
+      .where('id', '=', row.api_token_id as string)
+      .executeTakeFirstOrThrow();
+    expect(token.kind).toBe('org');
+    // The development user is the demo organization's admin: values may be revealed.
+    expect(token.scopes).toEqual(['config:read']);
+    expect(Math.abs((token.expires_at as Date).getTime() - row.expires_at.getTime())).toBeLessThan(1000);
+    const apps = await client.request(`${stack.consoleUrl}/apps`);
+    expect(apps.status).toBe(200);
+    expect(apps.body).toContain('Apps of demo');
+    expect(apps.body).toContain('development sign-in');
+  });
+
+  it('sends a signed-out visitor to the sign-in page and ignores a forged session cookie', async () => {
+    const client = new TestClient();
+    client.cookies.set('annex_session', 'x'.repeat(43));
+    const res = await client.request(`${stack.consoleUrl}/apps/web`);
+    expect(res.status).toBe(303);
+    expect(res.location).toBe(`${stack.consoleUrl}/signin?returnTo=%2Fapps%2Fweb`);
+  });
+
+  it('browses and searches the catalog by category and shows the plan parameters form', async () => {
+    const client = await signIn(stack);
+    const all = await client.request(`${stack.consoleUrl}/catalog`);
+    expect(all.body).toContain('Console KV');
+    expect(all.body).toMatch(/databases \(1\)/);
+    expect((await client.request(`${stack.consoleUrl}/catalog?category=CACHES`)).body).not.toContain('Console KV');
+    expect((await client.request(`${stack.consoleUrl}/catalog?q=key-val`)).body).toContain('Console KV');
+    expect((await client.request(`${stack.consoleUrl}/catalog?q=zebra`)).body).toContain('0 services');
+    const noApp = await client.request(`${stack.consoleUrl}/services/console-kv`);
+    expect(noApp.body).toContain('Your organization has no app yet');
+    await client.request(`${stack.consoleUrl}/apps`, { form: { name: 'shop', _csrf: csrfOf(noApp.body) } });
+    const service = await client.request(`${stack.consoleUrl}/services/console-kv`);
+    expect(service.body).toContain('$25.00/month');
+    expect(service.body).toContain('eu-west, us-east');
+    // Generated from the plan's JSON Schema: an enum select, a bounded number, a checkbox, all labelled.
+    expect(service.body).toMatch(
+      /<label for="param-region">region <span class="req">\(required\)<\/span><\/label><select id="param-region" name="p.region" required/,
+    );
+    expect(service.body).toMatch(/<input type="number" id="param-size" name="p.size" step="1" min="1" max="10"/);
+    expect(service.body).toMatch(/<input type="checkbox" id="param-tls" name="p.tls"/);
+  });
+
+  it('creates an app, previews the attach, attaches, and shows the vars, releases and revealed values', async () => {
+    const client = await signIn(stack);
+    const apps = await client.request(`${stack.consoleUrl}/apps`);
+    // Without the CSRF token nothing is created.
+    expect((await client.request(`${stack.consoleUrl}/apps`, { form: { name: 'web' } })).status).toBe(403);
+    expect((await client.request(`${stack.consoleUrl}/apps/web`)).status).toBe(404);
+    const created = await client.request(`${stack.consoleUrl}/apps`, {
+      form: { name: 'web', _csrf: csrfOf(apps.body) },
+    });
+    expect(created).toMatchObject({ status: 303, location: `${stack.consoleUrl}/apps/web` });
+
+    const bad = await client.request(
+      `${stack.consoleUrl}/services/console-kv/preflight?app=web&plan=hobby&p.region=mars`,
+    );
+    expect(bad.status).toBe(400);
+    expect(bad.body).toContain('region: must be one of eu-west, us-east');
+    const preflight = await client.request(
+      `${stack.consoleUrl}/services/console-kv/preflight?app=web&plan=hobby&p.region=eu-west&p.size=2&p.tls=true`,
+    );
+    expect(preflight.status).toBe(200);
+    expect(preflight.body).toContain('<code>KV_URL</code>');
+    expect(preflight.body).toContain('Free');
+    expect(preflight.body).toContain('Collisions</dt><dd>None');
+    const form = {
+      _csrf: csrfOf(preflight.body),
+      app: 'web',
+      plan: 'hobby',
+      as: '',
+      parameters: inputValue(preflight.body, 'parameters').replace(/&quot;/g, '"'),
+    };
+    expect(JSON.parse(form.parameters)).toEqual({ region: 'eu-west', size: 2, tls: true });
+    const attached = await client.request(`${stack.consoleUrl}/services/console-kv/attach`, { form });
+    expect(attached.status).toBe(303);
+    expect(attached.location).toMatch(/\/apps\/web\?created=console-kv-/);
+
+    let page = await client.request(`${stack.consoleUrl}/apps/web`);
+    for (let i = 0; i < 100 && !page.body.includes('state-attached'); i++) {
+      await sleep(100);
+      page = await client.request(`${stack.consoleUrl}/apps/web`);
+    }
+    expect(page.body).toContain('state-attached');
+    expect(page.body).toContain('<code>KV_URL</code>');
+    expect(page.body).toContain('Open dashboard');
+    expect(page.body).toMatch(/<strong>v1<\/strong>/);
+    expect(page.body).not.toContain('kv://');
+    const revealed = await client.request(`${stack.consoleUrl}/apps/web?reveal=1`);
+    expect(revealed.body).toMatch(/<code class="value">kv:\/\//);
+
+    // A second attach of the same service collides on KV_URL: the preflight says so and offers no confirm.
+    const collision = await client.request(
+      `${stack.consoleUrl}/services/console-kv/preflight?app=web&plan=hobby&p.region=eu-west`,
+    );
+    expect(collision.body).toContain('<code>KV_URL</code> is already set');
+    expect(collision.body).not.toContain('Confirm and attach');
+
+    const billing = await client.request(`${stack.consoleUrl}/billing`);
+    expect(billing.status).toBe(200);
+    expect(billing.body).toContain('Usage this month');
+    expect(billing.body).toMatch(/<tr><td>web<\/td><th scope="row">console-kv-[a-z]+-\d{4}<\/th><td>[^<]*hobby/);
+    expect(billing.body).toContain('Invoices');
+    expect(billing.body).toMatch(/console-kv:hobby<\/td><td>Free/);
+  });
+
+  it('relays the app events as server-sent events', async () => {
+    const client = await signIn(stack);
+    const abort = new AbortController();
+    const res = await fetch(`${stack.consoleUrl}/apps/web/events`, {
+      headers: { cookie: [...client.cookies].map(([k, v]) => `${k}=${v}`).join('; ') },
+      signal: abort.signal,
+    });
+    expect(res.headers.get('content-type')).toContain('text/event-stream');
+    const reader = (res.body as ReadableStream<Uint8Array>).getReader();
+    let text = '';
+    const deadline = Date.now() + 10_000;
+    while (!text.includes('attachment.attached') && Date.now() < deadline) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += new TextDecoder().decode(value);
+    }
+    abort.abort();
+    expect(text).toMatch(/event: addon\ndata: \{[^\n]*"kind":"addon.provisioning"/);
+    expect(text).toContain('attachment.attached');
+  });
+
+  it('logs out only with the CSRF token, deleting the session and revoking its token', async () => {
+    const client = await signIn(stack);
+    const sessionId = client.cookies.get('annex_session') as string;
+    const row = await stack.database.db
+      .selectFrom('console_sessions')
+      .select(['api_token_id', 'api_token_sealed'])
+      .where('id_hash', '=', hashSessionId(sessionId))
+      .executeTakeFirstOrThrow();
+    const page = await client.request(`${stack.consoleUrl}/apps`);
+    expect((await client.request(`${stack.consoleUrl}/auth/logout`, { form: {} })).status).toBe(403);
+    expect((await client.request(`${stack.consoleUrl}/apps`)).status).toBe(200);
+    const out = await client.request(`${stack.consoleUrl}/auth/logout`, { form: { _csrf: csrfOf(page.body) } });
+    expect(out).toMatchObject({ status: 303, location: `${stack.consoleUrl}/signin` });
+    expect(client.cookies.has('annex_session')).toBe(false);
+    const left = await stack.database.db
+      .selectFrom('console_sessions')
+      .select('id_hash')
+      .where('id_hash', '=', hashSessionId(sessionId))
+      .execute();
+    expect(left).toEqual([]);
+    const revoked = await stack.database.db
+      .selectFrom('api_tokens')
+      .select('revoked_at')
+      .where('id', '=', row.api_token_id as string)
+      .executeTakeFirstOrThrow();
+    expect(revoked.revoked_at).not.toBeNull();
+    // The old cookie no longer works either.
+    client.cookies.set('annex_session', sessionId);
+    expect((await client.request(`${stack.consoleUrl}/apps`)).status).toBe(303);
+  });
+
+  it('ends an expired session and revokes its token', async () => {
+    const client = await signIn(stack);
+    const idHash = hashSessionId(client.cookies.get('annex_session') as string);
+    const row = await stack.database.db
+      .updateTable('console_sessions')
+      .set({ expires_at: new Date(Date.now() - 1000) })
+      .where('id_hash', '=', idHash)
+      .returning('api_token_id')
+      .executeTakeFirstOrThrow();
+    expect((await client.request(`${stack.consoleUrl}/apps`)).status).toBe(303);
+    const token = await stack.database.db
+      .selectFrom('api_tokens')
+      .select('revoked_at')
+      .where('id', '=', row.api_token_id as string)
+      .executeTakeFirstOrThrow();
+    expect(token.revoked_at).not.toBeNull();
+  });
+});
+
+describe('the console behind https', () => {
+  let stack: ConsoleStack;
+  beforeAll(async () => {
+    stack = await startConsoleStack({ CONSOLE_PUBLIC_URL: 'https://console.example.com' });
+  });
+  afterAll(async () => {
+    await stack?.close();
+  });
+
+  it('sets Secure, __Host- prefixed cookies', async () => {
+    const client = new TestClient();
+    const page = await client.request(`${stack.consoleUrl}/signin`);
+    expect(client.lastSetCookies[0]).toMatch(
+      /^__Host-annex_csrf=[^;]+; Max-Age=\d+; Path=\/; Expires=[^;]+; HttpOnly; Secure; SameSite=Lax$/,
+    );
+    const res = await client.request(`${stack.consoleUrl}/auth/development`, {
+      form: { _csrf: inputValue(page.body, '_csrf') },
+      headers: { origin: 'https://console.example.com' },
+    });
+    expect(res.status).toBe(303);
+    const session = client.lastSetCookies.find((c) => c.startsWith('__Host-annex_session='));
+    expect(session).toMatch(/HttpOnly; Secure; SameSite=Lax/);
+    expect(session).toMatch(/Path=\//);
+    expect(session).not.toMatch(/Domain=/);
+  });
+});

@@ -1,0 +1,189 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { hashSessionId } from './sessions.js';
+import { TestClient } from './test-client.js';
+import { type ConsoleStack, startConsoleStack, startIdentityProvider, type TestIdentityProvider } from './testing.js';
+
+// Sign-in with OpenID Connect against a real provider (node-oidc-provider) on loopback:
+// authorization code with PKCE, state and nonce; organizations from the annex_orgs claim
+// or the default organization; and every way the callback can go wrong.
+
+/** Starts a sign-in at the console and goes through the provider's login form as `login`. */
+async function signInAt(stack: ConsoleStack, client: TestClient, login: string) {
+  const start = await client.request(`${stack.consoleUrl}/auth/login?returnTo=%2Fapps`);
+  expect(start.status).toBe(303);
+  const authorize = new URL(start.location as string);
+  const form = await client.follow(authorize.href);
+  expect(form.body).toContain('name="login"');
+  const action = form.body.match(/action="([^"]+)"/)?.[1] as string;
+  const posted = await client.request(new URL(action, form.url).href, {
+    form: { prompt: 'login', login, password: 'any' },
+  });
+  // Back at the provider, which redirects to the console's callback with the code.
+  let next = posted.location as string;
+  let res = await client.request(next);
+  while (res.location && !next.startsWith(`${stack.consoleUrl}/auth/callback`)) {
+    next = res.location;
+    res = await client.request(next);
+  }
+  return { authorize, callbackUrl: next, callback: res };
+}
+
+describe('OpenID Connect sign-in', () => {
+  let idp: TestIdentityProvider;
+  let stack: ConsoleStack;
+  beforeAll(async () => {
+    idp = await startIdentityProvider({
+      alice: { email: 'alice@example.com', name: 'Alice', annex_orgs: ['demo:admin', 'no-such-org'] },
+      bob: { email: 'bob@example.com', name: 'Bob' },
+      carol: { email: 'carol@example.com', name: 'Carol', annex_orgs: [] },
+      mallory: { email: 'm@example.com', name: 'M', annex_orgs: 42 },
+    });
+    stack = await startConsoleStack({
+      OIDC_ISSUER_URL: idp.issuer,
+      OIDC_CLIENT_ID: idp.clientId,
+      OIDC_CLIENT_SECRET: idp.clientSecret,
+      CONSOLE_DEFAULT_ORG: 'demo',
+    });
+    await idp.register(`${stack.consoleUrl}/auth/callback`);
+  });
+  afterAll(async () => {
+    await stack?.close();
+    await idp?.close();
+  });
+
+  it('offers the identity provider and no development sign-in', async () => {
+    const client = new TestClient();
+    const page = await client.request(`${stack.consoleUrl}/signin`);
+    expect(page.body).toContain('Sign in with your identity provider');
+    expect(page.body).not.toContain('Development sign-in');
+    const dev = await client.request(`${stack.consoleUrl}/auth/development`, {
+      form: { _csrf: page.body.match(/name="_csrf" value="([^"]*)"/)?.[1] ?? 'x' },
+    });
+    expect(dev.status).not.toBe(303);
+  });
+
+  it('signs in with code + PKCE, state and nonce, and joins the organizations of the annex_orgs claim', async () => {
+    const client = new TestClient();
+    const { authorize, callback } = await signInAt(stack, client, 'alice');
+    expect(authorize.searchParams.get('code_challenge_method')).toBe('S256');
+    expect(authorize.searchParams.get('code_challenge')).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(authorize.searchParams.get('state')).toBeTruthy();
+    expect(authorize.searchParams.get('nonce')).toBeTruthy();
+    expect(authorize.searchParams.get('redirect_uri')).toBe(`${stack.consoleUrl}/auth/callback`);
+    expect(callback).toMatchObject({ status: 303, location: `${stack.consoleUrl}/apps` });
+    expect(client.cookies.has('annex_login')).toBe(false);
+    const user = await stack.database.db
+      .selectFrom('users')
+      .selectAll()
+      .where('oidc_subject', '=', 'alice')
+      .executeTakeFirstOrThrow();
+    expect(user).toMatchObject({ oidc_issuer: idp.issuer, email: 'alice@example.com', name: 'Alice' });
+    const memberships = await stack.database.db
+      .selectFrom('memberships as m')
+      .innerJoin('organizations as o', 'o.id', 'm.organization_id')
+      .select(['o.slug', 'm.role'])
+      .where('m.user_id', '=', user.id)
+      .execute();
+    expect(memberships).toEqual([{ slug: 'demo', role: 'admin' }]);
+    const apps = await client.request(`${stack.consoleUrl}/apps`);
+    expect(apps.status).toBe(200);
+    expect(apps.body).toContain('Alice');
+    expect(apps.body).not.toContain('development sign-in');
+  });
+
+  it('puts a user without the claim in the default organization, without the right to reveal values', async () => {
+    const client = new TestClient();
+    const { callback } = await signInAt(stack, client, 'bob');
+    expect(callback.status).toBe(303);
+    const row = await stack.database.db
+      .selectFrom('console_sessions as s')
+      .innerJoin('api_tokens as t', 't.id', 's.api_token_id')
+      .select(['t.scopes'])
+      .where('s.id_hash', '=', hashSessionId(client.cookies.get('annex_session') as string))
+      .executeTakeFirstOrThrow();
+    expect(row.scopes).toEqual([]);
+  });
+
+  it('refuses a user whose claim grants no organization here', async () => {
+    const client = new TestClient();
+    await signInAt(stack, client, 'carol');
+    const res = await client.request(`${stack.consoleUrl}/apps`);
+    expect(res.status).toBe(403);
+    expect(res.body).toContain('belongs to no organization');
+  });
+
+  it('refuses a malformed annex_orgs claim with a clear message', async () => {
+    const client = new TestClient();
+    const { callback } = await signInAt(stack, client, 'mallory');
+    expect(callback.status).toBe(400);
+    expect(callback.body).toContain('the annex_orgs claim must be a list of organization slugs');
+    expect(client.cookies.has('annex_session')).toBe(false);
+  });
+
+  it('refuses a callback with a wrong state, without the sign-in cookie, replayed, or carrying an error', async () => {
+    const client = new TestClient();
+    const { callbackUrl } = await (async () => {
+      // Stop just before the console consumes the callback.
+      const start = await client.request(`${stack.consoleUrl}/auth/login`);
+      const form = await client.follow(start.location as string);
+      const action = form.body.match(/action="([^"]+)"/)?.[1] as string;
+      const posted = await client.request(new URL(action, form.url).href, {
+        form: { prompt: 'login', login: 'alice', password: 'any' },
+      });
+      let next = posted.location as string;
+      while (!next.startsWith(`${stack.consoleUrl}/auth/callback`)) {
+        next = (await client.request(next)).location as string;
+      }
+      return { callbackUrl: next };
+    })();
+
+    const wrongState = new URL(callbackUrl);
+    wrongState.searchParams.set('state', 'forged');
+    const forged = await client.request(wrongState.href);
+    expect(forged.status).toBe(400);
+    expect(forged.body).toContain('Sign-in failed');
+    expect(forged.body).toMatch(/state/);
+    expect(client.cookies.has('annex_session')).toBe(false);
+
+    // The failure cleared the transaction: the genuine callback now has nothing to match.
+    const replay = await client.request(callbackUrl);
+    expect(replay.status).toBe(400);
+    expect(replay.body).toContain('no sign-in was started from this browser');
+
+    const stranger = new TestClient();
+    const noCookie = await stranger.request(callbackUrl);
+    expect(noCookie.status).toBe(400);
+    expect(noCookie.body).toContain('no sign-in was started from this browser');
+
+    const denied = new TestClient();
+    await denied.request(`${stack.consoleUrl}/auth/login`);
+    const error = await denied.request(
+      `${stack.consoleUrl}/auth/callback?error=access_denied&error_description=nope&state=x`,
+    );
+    expect(error.status).toBe(400);
+    expect(error.body).toContain('the identity provider refused the sign-in: access_denied (nope)');
+    expect(
+      await stack.database.db.selectFrom('users').select('oidc_subject').where('oidc_subject', '=', 'nobody').execute(),
+    ).toEqual([]);
+  });
+
+  it('does not accept a code twice, even with the sign-in cookie kept', async () => {
+    const client = new TestClient();
+    const start = await client.request(`${stack.consoleUrl}/auth/login`);
+    const form = await client.follow(start.location as string);
+    const action = form.body.match(/action="([^"]+)"/)?.[1] as string;
+    const posted = await client.request(new URL(action, form.url).href, {
+      form: { prompt: 'login', login: 'alice', password: 'any' },
+    });
+    let next = posted.location as string;
+    while (!next.startsWith(`${stack.consoleUrl}/auth/callback`))
+      next = (await client.request(next)).location as string;
+    const attacker = new TestClient();
+    for (const [k, v] of client.cookies) attacker.cookies.set(k, v);
+    expect((await client.request(next)).status).toBe(303);
+    const replay = await attacker.request(next);
+    expect(replay.status).toBe(400);
+    expect(replay.body).toContain('the sign-in could not be completed');
+    expect(attacker.cookies.has('annex_session')).toBe(false);
+  });
+});

@@ -1,0 +1,285 @@
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createApiToken, type DB, type MembershipRole, type SecretBox } from '@annex/platform';
+import type { Kysely, Transaction } from 'kysely';
+
+type Executor = Kysely<DB> | Transaction<DB>;
+
+// Sessions are rows: any console replica serves any request. The cookie carries a random
+// id; the row is keyed by its hash, so a leaked table does not yield usable cookies.
+
+export interface Identity {
+  issuer: string;
+  subject: string;
+  email: string;
+  name: string;
+}
+
+export interface Membership {
+  organizationId: string;
+  slug: string;
+  name: string;
+  role: MembershipRole;
+}
+
+export interface Session {
+  idHash: string;
+  user: { id: string; email: string; name: string; subject: string; issuer: string };
+  organization: Membership | null;
+  memberships: Membership[];
+  csrfToken: string;
+  /** The org API token the console calls the catalog and broker with. */
+  apiToken: string | null;
+  expiresAt: Date;
+}
+
+/** What an organization claim asks for: a slug and, with `slug:admin`, the admin role. */
+export interface OrganizationGrant {
+  slug: string;
+  role: MembershipRole;
+}
+
+/** `["acme", "beta:admin"]` → grants; anything else is a readable error. */
+export function parseOrganizationClaim(claim: unknown): OrganizationGrant[] {
+  const entries = typeof claim === 'string' ? claim.split(/[\s,]+/).filter(Boolean) : claim;
+  if (!Array.isArray(entries) || entries.some((e) => typeof e !== 'string')) {
+    throw new Error('the annex_orgs claim must be a list of organization slugs (optionally "slug:admin")');
+  }
+  return (entries as string[]).map((entry) => {
+    const [slug, role] = entry.split(':');
+    if (!slug || (role !== undefined && role !== 'admin' && role !== 'member')) {
+      throw new Error(`the annex_orgs claim has an invalid entry "${entry}" (expected slug or slug:admin)`);
+    }
+    return { slug, role: (role ?? 'member') as MembershipRole };
+  });
+}
+
+export const hashSessionId = (id: string) => createHash('sha256').update(id).digest('hex');
+
+/** Creates or updates the user an identity names. */
+export async function upsertUser(db: Executor, identity: Identity): Promise<{ id: string }> {
+  return db
+    .insertInto('users')
+    .values({
+      oidc_issuer: identity.issuer,
+      oidc_subject: identity.subject,
+      email: identity.email,
+      name: identity.name,
+    })
+    .onConflict((oc) =>
+      oc.columns(['oidc_issuer', 'oidc_subject']).doUpdateSet({
+        email: identity.email,
+        name: identity.name,
+        last_sign_in_at: new Date(),
+      }),
+    )
+    .returning('id')
+    .executeTakeFirstOrThrow();
+}
+
+/**
+ * Applies the organizations a sign-in grants. A claim (`grants` not null) is authoritative:
+ * the memberships become exactly its organizations that exist here. Without a claim the
+ * user keeps what they have, and joins `defaultOrganization` as a member if they have none.
+ * Returns the slugs of granted organizations that do not exist (ignored).
+ */
+export async function applyOrganizationGrants(
+  db: Executor,
+  userId: string,
+  grants: OrganizationGrant[] | null,
+  defaultOrganization: string | undefined,
+): Promise<{ unknown: string[] }> {
+  if (grants === null) {
+    const existing = await db.selectFrom('memberships').select('user_id').where('user_id', '=', userId).execute();
+    if (existing.length > 0 || !defaultOrganization) return { unknown: [] };
+    grants = [{ slug: defaultOrganization, role: 'member' }];
+    const org = await db
+      .selectFrom('organizations')
+      .select('id')
+      .where('slug', '=', defaultOrganization)
+      .executeTakeFirst();
+    if (!org) return { unknown: [defaultOrganization] };
+    await db
+      .insertInto('memberships')
+      .values({ user_id: userId, organization_id: org.id, role: 'member' })
+      .onConflict((oc) => oc.doNothing())
+      .execute();
+    return { unknown: [] };
+  }
+  const slugs = grants.map((g) => g.slug);
+  const orgs =
+    slugs.length === 0
+      ? []
+      : await db.selectFrom('organizations').select(['id', 'slug']).where('slug', 'in', slugs).execute();
+  const ids = orgs.map((o) => o.id);
+  let removal = db.deleteFrom('memberships').where('user_id', '=', userId);
+  if (ids.length > 0) removal = removal.where('organization_id', 'not in', ids);
+  await removal.execute();
+  for (const org of orgs) {
+    const role = grants.find((g) => g.slug === org.slug)?.role ?? 'member';
+    await db
+      .insertInto('memberships')
+      .values({ user_id: userId, organization_id: org.id, role })
+      .onConflict((oc) => oc.columns(['user_id', 'organization_id']).doUpdateSet({ role }))
+      .execute();
+  }
+  return { unknown: slugs.filter((s) => !orgs.some((o) => o.slug === s)) };
+}
+
+export async function listMemberships(db: Executor, userId: string): Promise<Membership[]> {
+  const rows = await db
+    .selectFrom('memberships as m')
+    .innerJoin('organizations as o', 'o.id', 'm.organization_id')
+    .select(['o.id', 'o.slug', 'o.name', 'm.role'])
+    .where('m.user_id', '=', userId)
+    .orderBy('o.slug')
+    .execute();
+  return rows.map((r) => ({ organizationId: r.id, slug: r.slug, name: r.name, role: r.role }));
+}
+
+/**
+ * Mints the org token a session acts with: it expires with the session, and carries
+ * `config:read` (reveal config var values) only for the organization's admins.
+ */
+async function mintSessionToken(
+  db: Executor,
+  box: SecretBox,
+  membership: Membership,
+  who: string,
+  expiresAt: Date,
+): Promise<{ id: string; sealed: string }> {
+  const token = await createApiToken(db, {
+    kind: 'org',
+    name: `console session of ${who}`.slice(0, 200),
+    organizationId: membership.organizationId,
+    scopes: membership.role === 'admin' ? ['config:read'] : [],
+    expiresAt,
+  });
+  return { id: token.id, sealed: box.seal(token.token) };
+}
+
+async function revokeToken(db: Executor, tokenId: string | null): Promise<void> {
+  if (!tokenId) return;
+  await db
+    .updateTable('api_tokens')
+    .set({ revoked_at: new Date() })
+    .where('id', '=', tokenId)
+    .where('revoked_at', 'is', null)
+    .execute();
+}
+
+/** Opens a session for a signed-in user, acting for their first organization. Returns the cookie value. */
+export async function createSession(
+  db: Kysely<DB>,
+  box: SecretBox,
+  input: { userId: string; who: string; ttlSeconds: number },
+): Promise<{ sessionId: string }> {
+  const sessionId = randomBytes(32).toString('base64url');
+  const expiresAt = new Date(Date.now() + input.ttlSeconds * 1000);
+  await db.transaction().execute(async (trx) => {
+    const memberships = await listMemberships(trx, input.userId);
+    const first = memberships[0];
+    const token = first ? await mintSessionToken(trx, box, first, input.who, expiresAt) : null;
+    await trx
+      .insertInto('console_sessions')
+      .values({
+        id_hash: hashSessionId(sessionId),
+        user_id: input.userId,
+        organization_id: first?.organizationId ?? null,
+        csrf_secret: randomBytes(32).toString('base64url'),
+        api_token_id: token?.id ?? null,
+        api_token_sealed: token?.sealed ?? null,
+        expires_at: expiresAt,
+      })
+      .execute();
+  });
+  return { sessionId };
+}
+
+/** The live session a cookie names; an expired one is ended (its token revoked) and reads as none. */
+export async function loadSession(db: Kysely<DB>, box: SecretBox, sessionId: string): Promise<Session | null> {
+  if (!/^[A-Za-z0-9_-]{43}$/.test(sessionId)) return null;
+  const idHash = hashSessionId(sessionId);
+  const row = await db
+    .selectFrom('console_sessions as s')
+    .innerJoin('users as u', 'u.id', 's.user_id')
+    .select([
+      's.id_hash',
+      's.organization_id',
+      's.csrf_secret',
+      's.api_token_sealed',
+      's.expires_at',
+      'u.id as user_id',
+      'u.email',
+      'u.name',
+      'u.oidc_subject',
+      'u.oidc_issuer',
+    ])
+    .where('s.id_hash', '=', idHash)
+    .executeTakeFirst();
+  if (!row) return null;
+  if (row.expires_at.getTime() <= Date.now()) {
+    await endSession(db, idHash);
+    return null;
+  }
+  const memberships = await listMemberships(db, row.user_id);
+  return {
+    idHash,
+    user: { id: row.user_id, email: row.email, name: row.name, subject: row.oidc_subject, issuer: row.oidc_issuer },
+    organization: memberships.find((m) => m.organizationId === row.organization_id) ?? null,
+    memberships,
+    csrfToken: row.csrf_secret,
+    apiToken: row.api_token_sealed ? box.open(row.api_token_sealed) : null,
+    expiresAt: row.expires_at,
+  };
+}
+
+/** Acts for another of the user's organizations: the old token is revoked, a new one minted. */
+export async function switchOrganization(
+  db: Kysely<DB>,
+  box: SecretBox,
+  session: Session,
+  slug: string,
+): Promise<boolean> {
+  const membership = session.memberships.find((m) => m.slug === slug);
+  if (!membership) return false;
+  await db.transaction().execute(async (trx) => {
+    const row = await trx
+      .selectFrom('console_sessions')
+      .select('api_token_id')
+      .where('id_hash', '=', session.idHash)
+      .forUpdate()
+      .executeTakeFirstOrThrow();
+    await revokeToken(trx, row.api_token_id);
+    const token = await mintSessionToken(
+      trx,
+      box,
+      membership,
+      session.user.email || session.user.subject,
+      session.expiresAt,
+    );
+    await trx
+      .updateTable('console_sessions')
+      .set({ organization_id: membership.organizationId, api_token_id: token.id, api_token_sealed: token.sealed })
+      .where('id_hash', '=', session.idHash)
+      .execute();
+  });
+  return true;
+}
+
+/** Ends a session: the row is deleted and its API token revoked, in one transaction. */
+export async function endSession(db: Kysely<DB>, idHash: string): Promise<void> {
+  await db.transaction().execute(async (trx) => {
+    const row = await trx
+      .deleteFrom('console_sessions')
+      .where('id_hash', '=', idHash)
+      .returning('api_token_id')
+      .executeTakeFirst();
+    if (row) await revokeToken(trx, row.api_token_id);
+  });
+}
+
+/** Constant-time comparison of a submitted CSRF token with the session's. */
+export function csrfMatches(expected: string, submitted: unknown): boolean {
+  if (typeof submitted !== 'string' || submitted.length !== expected.length) return false;
+  return timingSafeEqual(Buffer.from(submitted), Buffer.from(expected));
+}

@@ -1,0 +1,68 @@
+import type { Session } from '../sessions.js';
+import { html, type SafeHtml } from './html.js';
+
+export interface PageContext {
+  session: Session | null;
+  /** The path of the page, to mark the current navigation entry. */
+  path: string;
+  developmentSignIn: boolean;
+}
+
+/** Money in minor units, e.g. 2500 usd → "$25.00". */
+export function money(cents: number, currency: string): string {
+  try {
+    return new Intl.NumberFormat('en', { style: 'currency', currency: currency.toUpperCase() }).format(cents / 100);
+  } catch {
+    return `${(cents / 100).toFixed(2)} ${currency.toUpperCase()}`;
+  }
+}
+
+export function csrfField(session: Session | null, anonymousToken?: string): SafeHtml {
+  return html`<input type="hidden" name="_csrf" value="${session?.csrfToken ?? anonymousToken ?? ''}">`;
+}
+
+export function layout(ctx: PageContext, title: string, body: SafeHtml, options: { script?: boolean } = {}): string {
+  const s = ctx.session;
+  const nav = (href: string, label: string) =>
+    html`<li><a href="${href}"${ctx.path.startsWith(href) ? html` aria-current="page"` : ''}>${label}</a></li>`;
+  return `<!doctype html>${html`<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${title} · Annex console</title>
+<link rel="stylesheet" href="/static/console.css">
+${options.script ? html`<script src="/static/console.js" defer></script>` : ''}
+</head>
+<body>
+<a class="skip" href="#main">Skip to content</a>
+<header class="top">
+  <a class="brand" href="/">Annex</a>
+  ${
+    s
+      ? html`<nav aria-label="Main"><ul>${nav('/catalog', 'Catalog')}${nav('/apps', 'Apps')}${nav('/billing', 'Billing')}</ul></nav>
+  <div class="who">
+    ${
+      s.memberships.length > 1
+        ? html`<form method="post" action="/organization" class="inline">
+      ${csrfField(s)}
+      <label for="org-switch">Organization</label>
+      <select id="org-switch" name="organization">${s.memberships.map(
+        (m) =>
+          html`<option value="${m.slug}"${m.slug === s.organization?.slug ? html` selected` : ''}>${m.name} (${m.slug})</option>`,
+      )}</select>
+      <button type="submit">Switch</button>
+    </form>`
+        : html`<span>Organization: <strong>${s.organization?.slug ?? 'none'}</strong></span>`
+    }
+    <span class="user">${s.user.name || s.user.email}${s.user.issuer === 'annex-development' ? html` <span class="badge warn">development sign-in</span>` : ''}</span>
+    <form method="post" action="/auth/logout" class="inline">${csrfField(s)}<button type="submit">Sign out</button></form>
+  </div>`
+      : ''
+  }
+</header>
+<main id="main" tabindex="-1">
+${body}
+</main>
+</body>
+</html>`}`;
+}

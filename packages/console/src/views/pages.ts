@@ -1,0 +1,440 @@
+import { html, type SafeHtml } from './html.js';
+import { csrfField, layout, money, type PageContext } from './layout.js';
+import { type ParametersSchema, parametersFields } from './parameters.js';
+
+const categoryLabel = (id: string) => id.toLowerCase().replace(/_/g, ' ');
+
+export function errorPage(ctx: PageContext, title: string, message: string, action?: SafeHtml): string {
+  return layout(
+    ctx,
+    title,
+    html`<h1>${title}</h1><p role="alert">${message}</p>${action ?? ''}<p><a href="/">Back to the console</a></p>`,
+  );
+}
+
+export function signInPage(
+  ctx: PageContext,
+  options: { issuer: string | null; csrf: string; returnTo: string; error?: string },
+): string {
+  return layout(
+    ctx,
+    'Sign in',
+    html`<h1>Sign in to Annex</h1>
+${options.error ? html`<p role="alert" class="error">${options.error}</p>` : ''}
+${
+  options.issuer
+    ? html`<p><a class="button" href="/auth/login?returnTo=${encodeURIComponent(options.returnTo)}">Sign in with your identity provider</a></p>
+<p class="help">You will be sent to ${options.issuer}.</p>`
+    : html`<section class="dev" aria-labelledby="dev-title">
+<h2 id="dev-title">Development sign-in</h2>
+<p><strong>No identity provider is configured (OIDC_ISSUER_URL is unset).</strong> This installation offers a local development sign-in instead: it signs you in, without a password, as the development organization's user. Never expose it to a network.</p>
+<form method="post" action="/auth/development">
+<input type="hidden" name="_csrf" value="${options.csrf}">
+<input type="hidden" name="returnTo" value="${options.returnTo}">
+<button type="submit">Sign in as the development user</button>
+</form>
+</section>`
+}`,
+  );
+}
+
+export interface CatalogService {
+  slug: string;
+  name: string;
+  description: string;
+  category: string;
+  provider: { name: string };
+  plans: { free: boolean; price: { monthly: number; currency: string } }[];
+}
+
+export function catalogPage(
+  ctx: PageContext,
+  input: {
+    categories: { id: string; serviceCount: number }[];
+    services: CatalogService[];
+    search: string;
+    category: string;
+  },
+): string {
+  return layout(
+    ctx,
+    'Catalog',
+    html`<h1>Catalog</h1>
+<form method="get" action="/catalog" class="search" role="search">
+  <div class="field"><label for="q">Search services</label><input type="search" id="q" name="q" value="${input.search}"></div>
+  <div class="field"><label for="category">Category</label>
+  <select id="category" name="category"><option value="">All categories</option>${input.categories.map(
+    (c) =>
+      html`<option value="${c.id}"${c.id === input.category ? html` selected` : ''}>${categoryLabel(c.id)} (${c.serviceCount})</option>`,
+  )}</select></div>
+  <button type="submit">Search</button>
+</form>
+<p aria-live="polite">${input.services.length} service${input.services.length === 1 ? '' : 's'}</p>
+<ul class="cards">${input.services.map((s) => {
+      const cheapest = s.plans.reduce<number | null>(
+        (min, p) => (min === null || p.price.monthly < min ? p.price.monthly : min),
+        null,
+      );
+      const currency = s.plans[0]?.price.currency ?? 'usd';
+      return html`<li class="card"><h2><a href="/services/${s.slug}">${s.name}</a></h2>
+<p class="meta">${categoryLabel(s.category)} · by ${s.provider.name}</p><p>${s.description}</p>
+<p class="meta">${s.plans.some((p) => p.free) ? 'Free plan available' : cheapest !== null ? `From ${money(cheapest, currency)}/month` : 'No plans'}</p></li>`;
+    })}</ul>`,
+  );
+}
+
+export interface ServiceDetail {
+  slug: string;
+  name: string;
+  description: string;
+  category: string;
+  regions: string[];
+  configVars: string[];
+  documentationUrl: string | null;
+  provider: { name: string; slug: string };
+  plans: {
+    slug: string;
+    name: string;
+    description: string;
+    free: boolean;
+    deprecated: boolean;
+    regions: string[];
+    schemas: unknown;
+    price: {
+      monthly: number;
+      currency: string;
+      metered: { unit: string; price: number; description: string | null }[];
+    };
+  }[];
+}
+
+export function servicePage(
+  ctx: PageContext,
+  input: { service: ServiceDetail; apps: string[]; schemas: Map<string, ParametersSchema | null>; error?: string },
+): string {
+  const s = input.service;
+  const plans = s.plans.filter((p) => !p.deprecated);
+  const first = plans[0];
+  const schema = first ? input.schemas.get(first.slug) : null;
+  return layout(
+    ctx,
+    s.name,
+    html`<p><a href="/catalog">← Catalog</a></p>
+<h1>${s.name}</h1>
+<p class="meta">${categoryLabel(s.category)} · by ${s.provider.name}${s.documentationUrl ? html` · <a href="${s.documentationUrl}">documentation</a>` : ''}</p>
+<p>${s.description}</p>
+<p>Sets config vars: ${s.configVars.map((v, i) => html`${i ? ', ' : ''}<code>${v}</code>`)}</p>
+<p>Regions: ${s.regions.join(', ') || 'not stated'}</p>
+<h2>Plans</h2>
+<table><caption class="visually-hidden">Plans of ${s.name}</caption>
+<thead><tr><th scope="col">Plan</th><th scope="col">Price</th><th scope="col">Regions</th><th scope="col">Description</th></tr></thead>
+<tbody>${s.plans.map(
+      (
+        p,
+      ) => html`<tr><th scope="row">${p.name} <code>${p.slug}</code>${p.deprecated ? html` <span class="badge">deprecated</span>` : ''}</th>
+<td>${p.free ? 'Free' : `${money(p.price.monthly, p.price.currency)}/month`}${p.price.metered.map((m) => html`<br>+ ${money(m.price, p.price.currency)} per ${m.unit}`)}</td>
+<td>${(p.regions.length ? p.regions : s.regions).join(', ')}</td><td>${p.description}</td></tr>`,
+    )}</tbody></table>
+<h2 id="attach-title">Attach to an app</h2>
+${input.error ? html`<p role="alert" class="error">${input.error}</p>` : ''}
+${
+  input.apps.length === 0
+    ? html`<p>Your organization has no app yet. <a href="/apps">Create one</a> first.</p>`
+    : html`<form method="get" action="/services/${s.slug}/preflight" aria-labelledby="attach-title" class="attach">
+<div class="field"><label for="app">App</label><select id="app" name="app" required>${input.apps.map((a) => html`<option>${a}</option>`)}</select></div>
+<fieldset><legend>Plan</legend>${plans.map(
+        (p, i) =>
+          html`<div class="check"><input type="radio" id="plan-${p.slug}" name="plan" value="${p.slug}"${i === 0 ? html` checked` : ''}> <label for="plan-${p.slug}">${p.name} (${p.free ? 'free' : `${money(p.price.monthly, p.price.currency)}/month`})</label></div>`,
+      )}</fieldset>
+<div class="field"><label for="as">Attachment name (optional)</label><input type="text" id="as" name="as" pattern="[A-Za-z][A-Za-z0-9_]*" aria-describedby="as-help"><p class="help" id="as-help">Prefixes the config vars: <code>REPORTING</code> gives <code>REPORTING_URL</code>. Empty: the service's default.</p></div>
+${
+  schema
+    ? html`<fieldset><legend>Parameters</legend>${parametersFields(schema, 'param')}${
+        plans.some((p) => input.schemas.get(p.slug) !== schema)
+          ? html`<p class="help">These parameters are those of the ${first?.name} plan; other plans may differ.</p>`
+          : ''
+      }</fieldset>`
+    : ''
+}
+<button type="submit">Review the attach</button>
+</form>`
+}`,
+  );
+}
+
+export interface PreflightView {
+  ok: boolean;
+  serviceSlug: string;
+  planSlug: string;
+  free: boolean;
+  priceCents: number;
+  currency: string;
+  configVars: string[];
+  collisions: { name: string; owner: string }[];
+  parameterErrors: { path: string; message: string }[];
+  problems: string[];
+}
+
+export function preflightPage(
+  ctx: PageContext,
+  input: { service: string; app: string; as: string; parameters: Record<string, unknown>; preflight: PreflightView },
+): string {
+  const p = input.preflight;
+  return layout(
+    ctx,
+    'Review the attach',
+    html`<p><a href="/services/${input.service}">← ${input.service}</a></p>
+<h1>Attach ${p.serviceSlug}:${p.planSlug} to ${input.app}</h1>
+<dl class="summary">
+<dt>Price</dt><dd>${p.free ? 'Free' : `${money(p.priceCents, p.currency)} per month, charged per second`}</dd>
+<dt>Config vars it will set</dt><dd>${p.configVars.map((v, i) => html`${i ? ', ' : ''}<code>${v}</code>`)}</dd>
+<dt>Collisions</dt><dd>${p.collisions.length === 0 ? 'None' : html`<ul>${p.collisions.map((c) => html`<li><code>${c.name}</code> is already set (owner: ${c.owner})</li>`)}</ul>`}</dd>
+${Object.keys(input.parameters).length > 0 ? html`<dt>Parameters</dt><dd><code>${JSON.stringify(input.parameters)}</code></dd>` : ''}
+</dl>
+${
+  p.ok
+    ? html`<form method="post" action="/services/${input.service}/attach">
+${csrfField(ctx.session)}
+<input type="hidden" name="app" value="${input.app}">
+<input type="hidden" name="plan" value="${p.planSlug}">
+<input type="hidden" name="as" value="${input.as}">
+<input type="hidden" name="parameters" value="${JSON.stringify(input.parameters)}">
+<button type="submit">Confirm and attach</button>
+</form>`
+    : html`<div role="alert" class="error"><p>This attach would be refused:</p><ul>${[...p.problems, ...p.parameterErrors.map((e) => `${e.path}: ${e.message}`)].map((m) => html`<li>${m}</li>`)}</ul></div>
+<p><a href="/services/${input.service}">Change the choices</a></p>`
+}`,
+  );
+}
+
+export function appsPage(
+  ctx: PageContext,
+  input: { apps: { name: string; releaseVersion: number; addons: { name: string }[] }[]; error?: string },
+): string {
+  return layout(
+    ctx,
+    'Apps',
+    html`<h1>Apps of ${ctx.session?.organization?.slug ?? ''}</h1>
+${input.error ? html`<p role="alert" class="error">${input.error}</p>` : ''}
+${
+  input.apps.length === 0
+    ? html`<p>No app yet.</p>`
+    : html`<ul class="cards">${input.apps.map(
+        (a) =>
+          html`<li class="card"><h2><a href="/apps/${a.name}">${a.name}</a></h2><p class="meta">release v${a.releaseVersion} · ${a.addons.length} add-on${a.addons.length === 1 ? '' : 's'}</p></li>`,
+      )}</ul>`
+}
+<h2 id="create-title">Create an app</h2>
+<form method="post" action="/apps" aria-labelledby="create-title">
+${csrfField(ctx.session)}
+<div class="field"><label for="name">Name</label><input type="text" id="name" name="name" required pattern="[a-z][a-z0-9\-]{1,62}" aria-describedby="name-help"><p class="help" id="name-help">Lowercase letters, digits and dashes.</p></div>
+<button type="submit">Create app</button>
+</form>`,
+  );
+}
+
+export interface AppDetail {
+  name: string;
+  organization: string;
+  releaseVersion: number;
+  addons: {
+    name: string;
+    state: string;
+    serviceSlug: string;
+    planSlug: string;
+    providerSlug: string;
+    lastError: string | null;
+  }[];
+  attachments: {
+    name: string;
+    state: string;
+    configVarNames: string[];
+    lastError: string | null;
+    addon: { name: string; serviceSlug: string; planSlug: string; state: string };
+  }[];
+  configVars: { name: string; owner: string; value: string | null }[];
+  releases: {
+    version: number;
+    actor: string;
+    reason: string;
+    createdAt: string;
+    diff: { name: string; change: string; value: string | null }[];
+  }[];
+}
+
+export function appState(ctx: PageContext, app: AppDetail, reveal: { requested: boolean; allowed: boolean }): SafeHtml {
+  const dashboardButton = (addon: string) => html`<form method="post" action="/addons/${addon}/sso" class="inline">
+${csrfField(ctx.session)}<input type="hidden" name="app" value="${app.name}">
+<button type="submit" aria-label="Open the dashboard of ${addon}">Open dashboard</button></form>`;
+  return html`<div id="app-state">
+<h2>Add-ons</h2>
+${
+  app.addons.length === 0 && app.attachments.length === 0
+    ? html`<p>No add-on. <a href="/catalog">Find one in the catalog</a>.</p>`
+    : html`<table><thead><tr><th scope="col">Attachment</th><th scope="col">Add-on</th><th scope="col">Plan</th><th scope="col">State</th><th scope="col">Config vars</th><th scope="col"><span class="visually-hidden">Actions</span></th></tr></thead>
+<tbody>${app.attachments.map(
+        (
+          a,
+        ) => html`<tr><th scope="row">${a.name}</th><td>${a.addon.name}</td><td>${a.addon.serviceSlug}:${a.addon.planSlug}</td>
+<td><span class="state state-${a.state.toLowerCase()}" data-attachment="${a.name}">${a.state.toLowerCase()}</span>${a.addon.state !== 'PROVISIONED' ? html` (add-on ${a.addon.state.toLowerCase()})` : ''}${a.lastError ? html`<br><span class="error">${a.lastError}</span>` : ''}</td>
+<td>${a.configVarNames.map((v, i) => html`${i ? ', ' : ''}<code>${v}</code>`)}</td><td>${dashboardButton(a.addon.name)}</td></tr>`,
+      )}${app.addons
+        .filter((o) => !app.attachments.some((a) => a.addon.name === o.name))
+        .map(
+          (o) =>
+            html`<tr><th scope="row">(not attached here)</th><td>${o.name}</td><td>${o.serviceSlug}:${o.planSlug}</td><td>add-on ${o.state.toLowerCase()}${o.lastError ? html`<br><span class="error">${o.lastError}</span>` : ''}</td><td></td><td>${dashboardButton(o.name)}</td></tr>`,
+        )}</tbody></table>`
+}
+<h2>Config vars</h2>
+${
+  reveal.allowed
+    ? reveal.requested
+      ? html`<p><a href="/apps/${app.name}">Hide values</a></p>`
+      : html`<p><a href="/apps/${app.name}?reveal=1">Reveal values</a></p>`
+    : html`<p class="help">Values are hidden: revealing them needs the admin role in ${app.organization}.</p>`
+}
+${
+  app.configVars.length === 0
+    ? html`<p>No config var yet.</p>`
+    : html`<table id="config-vars"><thead><tr><th scope="col">Name</th><th scope="col">Owner</th>${reveal.requested && reveal.allowed ? html`<th scope="col">Value</th>` : ''}</tr></thead>
+<tbody>${app.configVars.map(
+        (v) =>
+          html`<tr><th scope="row"><code>${v.name}</code></th><td>${v.owner}</td>${reveal.requested && reveal.allowed ? html`<td><code class="value">${v.value ?? ''}</code></td>` : ''}</tr>`,
+      )}</tbody></table>`
+}
+<h2>Releases</h2>
+${
+  app.releases.length === 0
+    ? html`<p>No release yet.</p>`
+    : html`<ol class="releases" reversed>${app.releases.map(
+        (
+          r,
+        ) => html`<li><p><strong>v${r.version}</strong> · ${r.reason} · by ${r.actor} · <time datetime="${r.createdAt}">${r.createdAt.replace('T', ' ').slice(0, 19)} UTC</time></p>
+<ul class="diff">${r.diff.map((d) => html`<li class="diff-${d.change}"><span class="visually-hidden">${d.change}: </span><span aria-hidden="true">${d.change === 'added' ? '+' : d.change === 'removed' ? '−' : '~'}</span> <code>${d.name}</code>${d.value !== null ? html` = <code>${d.value}</code>` : ''}</li>`)}</ul></li>`,
+      )}</ol>`
+}
+</div>`;
+}
+
+export function appPage(ctx: PageContext, app: AppDetail, reveal: { requested: boolean; allowed: boolean }): string {
+  return layout(
+    ctx,
+    app.name,
+    html`<p><a href="/apps">← Apps</a></p>
+<h1>${app.name}</h1>
+<p class="meta">organization ${app.organization} · release v${app.releaseVersion} · <a href="">Refresh</a></p>
+<section aria-labelledby="activity-title" class="activity">
+<h2 id="activity-title">Live activity</h2>
+<p class="help" id="activity-status">Operations appear here as they happen.</p>
+<ol id="events" data-app="${app.name}" aria-live="polite"></ol>
+</section>
+${appState(ctx, app, reveal)}`,
+    { script: true },
+  );
+}
+
+export interface BillingView {
+  billingAccount: {
+    mode: string;
+    status: string;
+    currentMonthCents: number;
+    pastDueSince: string | null;
+    graceEndsAt: string | null;
+    paymentMethod: { brand: string | null; last4: string | null } | null;
+    spendCaps: { app: string | null; limitCents: number; spentCents: number }[];
+    alerts: { app: string | null; month: string; threshold: number; spentCents: number; createdAt: string }[];
+  };
+  invoices: {
+    id: string;
+    period: string;
+    state: string;
+    totalCents: number;
+    currency: string;
+    paidAt: string | null;
+    lines: {
+      app: string;
+      addon: string;
+      plan: string;
+      kind: string;
+      description: string;
+      quantity: number | null;
+      unit: string | null;
+      seconds: number | null;
+      cents: number;
+    }[];
+  }[];
+  usage: {
+    app: string;
+    period: string;
+    totalCents: number;
+    addons: { addon: string; plan: string; seconds: number; cents: number; capped: boolean }[];
+    metered: { addon: string; unit: string; quantity: number; cents: number }[];
+  }[];
+}
+
+export function billingPage(
+  ctx: PageContext,
+  input: {
+    billing: BillingView | null;
+    addons: { app: string; name: string; plan: string; free: boolean; cents: number; currency: string }[];
+  },
+): string {
+  const total = input.addons.reduce((sum, a) => sum + a.cents, 0);
+  const currency = input.addons[0]?.currency ?? 'usd';
+  const b = input.billing;
+  const usd = (cents: number) => money(cents, b?.invoices[0]?.currency ?? currency);
+  return layout(
+    ctx,
+    'Billing',
+    html`<h1>Billing of ${ctx.session?.organization?.slug ?? ''}</h1>
+${
+  b
+    ? html`<h2>Account</h2>
+<dl class="summary">
+<dt>Charges this month</dt><dd>${usd(b.billingAccount.currentMonthCents)}</dd>
+<dt>Status</dt><dd>${b.billingAccount.status.replace('_', ' ')}${b.billingAccount.pastDueSince ? ` since ${b.billingAccount.pastDueSince}` : ''}</dd>
+<dt>Payment method</dt><dd>${b.billingAccount.paymentMethod ? `${b.billingAccount.paymentMethod.brand ?? 'card'} ending ${b.billingAccount.paymentMethod.last4 ?? '????'}` : 'none'}</dd>
+<dt>Mode</dt><dd>${b.billingAccount.mode === 'stripe' ? 'charged through Stripe' : 'ledger only: nothing is charged on this installation'}</dd>
+</dl>
+${b.billingAccount.spendCaps.length > 0 ? html`<h3>Spend caps</h3><ul>${b.billingAccount.spendCaps.map((c) => html`<li>${c.app ?? 'whole organization'}: ${usd(c.spentCents)} of ${usd(c.limitCents)}</li>`)}</ul>` : ''}
+<h2>Usage this month</h2>
+${
+  b.usage.length === 0
+    ? html`<p>No app.</p>`
+    : html`<table id="usage"><thead><tr><th scope="col">App</th><th scope="col">Add-on</th><th scope="col">Plan or unit</th><th scope="col">Quantity</th><th scope="col">Charge</th></tr></thead>
+<tbody>${b.usage.map((u) => [
+        ...u.addons.map(
+          (a) =>
+            html`<tr><td>${u.app}</td><th scope="row">${a.addon}</th><td>${a.plan}</td><td>${Math.round(a.seconds / 3600)} h${a.capped ? ' (monthly price reached)' : ''}</td><td>${usd(a.cents)}</td></tr>`,
+        ),
+        ...u.metered.map(
+          (m) =>
+            html`<tr><td>${u.app}</td><th scope="row">${m.addon}</th><td>${m.unit}</td><td>${m.quantity}</td><td>${usd(m.cents)}</td></tr>`,
+        ),
+      ])}</tbody>
+<tfoot><tr><th scope="row" colspan="4">Total</th><td>${usd(b.usage.reduce((sum, u) => sum + u.totalCents, 0))}</td></tr></tfoot></table>`
+}
+<h2>Invoices</h2>
+${
+  b.invoices.length === 0
+    ? html`<p>No invoice yet.</p>`
+    : html`<table id="invoices"><thead><tr><th scope="col">Period</th><th scope="col">State</th><th scope="col">Total</th><th scope="col">Lines</th></tr></thead>
+<tbody>${b.invoices.map(
+        (
+          i,
+        ) => html`<tr><th scope="row">${i.period}</th><td>${i.state.replace('_', ' ')}${i.paidAt ? ` (paid ${i.paidAt.slice(0, 10)})` : ''}</td><td>${money(i.totalCents, i.currency)}</td>
+<td><ul>${i.lines.map((l) => html`<li>${l.app} · ${l.addon}: ${l.description} — ${money(l.cents, i.currency)}</li>`)}</ul></td></tr>`,
+      )}</tbody></table>`
+}`
+    : html`<p role="status" class="notice">Billing is not available on this installation yet: there is no usage or invoice to show. Below are the plan prices of your add-ons, which billing will charge per second, capped at the monthly price.</p>`
+}
+<h2>Add-ons and their plan prices</h2>
+${
+  input.addons.length === 0
+    ? html`<p>No add-on.</p>`
+    : html`<table><thead><tr><th scope="col">App</th><th scope="col">Add-on</th><th scope="col">Plan</th><th scope="col">Monthly price</th></tr></thead>
+<tbody>${input.addons.map((a) => html`<tr><td>${a.app}</td><th scope="row">${a.name}</th><td>${a.plan}</td><td>${a.free ? 'Free' : money(a.cents, a.currency)}</td></tr>`)}</tbody>
+<tfoot><tr><th scope="row" colspan="3">At most, per month</th><td>${money(total, currency)}</td></tr></tfoot></table>`
+}`,
+  );
+}
