@@ -237,6 +237,16 @@ export async function startFakeProvider(options: FakeProviderOptions): Promise<F
     res.status(200).json({});
   });
 
+  // Fetch instance (for services that are instances_retrievable): 404 once it is gone.
+  app.get('/v2/service_instances/:id', (req, res) => {
+    const instance = instances.get(req.params.id);
+    if (!instance || instance.deleting || instance.state !== 'succeeded') {
+      res.status(404).json({ description: 'no such instance' });
+      return;
+    }
+    res.status(200).json({ plan_id: instance.planId, parameters: {} });
+  });
+
   app.get('/v2/service_instances/:id/last_operation', (req, res) => {
     const instance = instances.get(req.params.id);
     if (!instance) {

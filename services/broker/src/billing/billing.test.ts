@@ -501,6 +501,34 @@ describe.each(testDatabaseKinds('billing'))('billing ($name)', (kind) => {
     expect(audit.length).toBeGreaterThanOrEqual(2);
   });
 
+  it('reconciles against the provider: a live add-on the provider no longer has is reported, not touched', async () => {
+    await database.db.updateTable('services').set({ instances_retrievable: true }).where('id', '=', fx.serviceId).execute();
+    try {
+      const kept = await api('POST', `/apps/${app}/addons`, { plan: `${serviceSlug}:free`, as: 'KEPT' });
+      const lost = await api('POST', `/apps/${app}/addons`, { plan: `${serviceSlug}:free`, as: 'LOST' });
+      const providerId = async (id: string) =>
+        (
+          await database.db
+            .selectFrom('service_instances')
+            .select('provider_instance_id')
+            .where('id', '=', id)
+            .executeTakeFirstOrThrow()
+        ).provider_instance_id as string;
+      expect(provider.instances.has(await providerId(kept.body.addon.id))).toBe(true);
+      provider.instances.delete(await providerId(lost.body.addon.id));
+      const { findings } = await runReconciliation(broker.broker.context);
+      const missing = findings.filter((f) => f.kind === 'missing_at_provider');
+      expect(missing.map((f) => [f.addonId, f.fixed])).toEqual([[lost.body.addon.id, false]]);
+      expect(await addonState(lost.body.addon.id)).toBe('provisioned');
+    } finally {
+      await database.db
+        .updateTable('services')
+        .set({ instances_retrievable: false })
+        .where('id', '=', fx.serviceId)
+        .execute();
+    }
+  });
+
   it("serves the SDK's BrokerClient: batched usage stored once per key, and the allowance", async () => {
     const client = createBrokerClient({ brokerUrl: broker.url, token: providerToken, maxAttempts: 1 });
     try {

@@ -107,9 +107,16 @@ export async function runReconciliation(ctx: BrokerContext, now = new Date()): P
 async function providerHas(ctx: BrokerContext, instanceId: string, planId: string): Promise<boolean | undefined> {
   const plan = await findPlanById(ctx.db, planId);
   if (!plan?.service.instances_retrievable || !plan.provider.osb_url) return undefined;
+  // The provider knows the instance by the provider-side id the broker gave it.
+  const instance = await ctx.db
+    .selectFrom('service_instances')
+    .select('provider_instance_id')
+    .where('id', '=', instanceId)
+    .executeTakeFirst();
+  if (!instance?.provider_instance_id) return false;
   const answer = await ctx.providers.call(plan.provider, {
     method: 'GET',
-    path: `/v2/service_instances/${encodeURIComponent(instanceId)}`,
+    path: `/v2/service_instances/${encodeURIComponent(instance.provider_instance_id)}`,
   });
   if (answer.kind !== 'answer') return undefined;
   if (answer.status === 200) return true;
