@@ -502,7 +502,11 @@ describe.each(testDatabaseKinds('billing'))('billing ($name)', (kind) => {
   });
 
   it('reconciles against the provider: a live add-on the provider no longer has is reported, not touched', async () => {
-    await database.db.updateTable('services').set({ instances_retrievable: true }).where('id', '=', fx.serviceId).execute();
+    await database.db
+      .updateTable('services')
+      .set({ instances_retrievable: true })
+      .where('id', '=', fx.serviceId)
+      .execute();
     try {
       const kept = await api('POST', `/apps/${app}/addons`, { plan: `${serviceSlug}:free`, as: 'KEPT' });
       const lost = await api('POST', `/apps/${app}/addons`, { plan: `${serviceSlug}:free`, as: 'LOST' });
