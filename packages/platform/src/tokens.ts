@@ -14,6 +14,8 @@ export type Principal =
       platformId: string;
       /** Slugs of the organizations the platform acts for. */
       organizations: readonly string[];
+      /** Their ids, in no particular order. */
+      organizationIds: readonly string[];
       scopes: readonly string[];
     }
   | { kind: 'provider'; tokenId: string; providerId: string; scopes: readonly string[] }
@@ -107,6 +109,9 @@ export async function authenticateToken(db: Executor, token: string): Promise<Pr
         select po_o.slug from platform_organizations po
         join organizations po_o on po_o.id = po.organization_id
         where po.platform_id = t.platform_id order by po_o.slug)`.as('platform_organizations'),
+      sql<string[]>`array(
+        select po.organization_id::text from platform_organizations po
+        where po.platform_id = t.platform_id order by po.organization_id)`.as('platform_organization_ids'),
     ])
     .where('t.token_hash', '=', hashToken(token))
     .executeTakeFirst();
@@ -135,6 +140,7 @@ export async function authenticateToken(db: Executor, token: string): Promise<Pr
         tokenId: row.id,
         platformId: row.platform_id as string,
         organizations: row.platform_organizations,
+        organizationIds: row.platform_organization_ids,
         scopes,
       };
   }

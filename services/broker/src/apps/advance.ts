@@ -407,17 +407,22 @@ async function unbindQuietly(ctx: BrokerContext, addon: AddonRow, bindingId: str
   const binding = await findBinding(ctx.db, bindingId);
   if (!binding || binding.deleted_at !== null || binding.state === 'failed') return;
   try {
-    const { serviceId, planId } = await osbIds(ctx, addon.plan_id);
-    await unbindInstance(ctx, await appsCallerFor(ctx, addon.organization_id), {
-      instanceId: addon.id,
-      bindingId,
-      serviceId,
-      planId,
-      acceptsIncomplete: true,
-    });
+    await unbindAt(ctx, addon, bindingId);
   } catch (error) {
     ctx.logger.warn({ err: error, bindingId }, 'could not unbind an unused binding');
   }
+}
+
+/** Unbinds one of the add-on's bindings through the broker's durable operation. */
+async function unbindAt(ctx: BrokerContext, addon: AddonRow, bindingId: string): Promise<void> {
+  const { serviceId, planId } = await osbIds(ctx, addon.plan_id);
+  await unbindInstance(ctx, await appsCallerFor(ctx, addon.organization_id), {
+    instanceId: addon.id,
+    bindingId,
+    serviceId,
+    planId,
+    acceptsIncomplete: true,
+  });
 }
 
 async function advanceDetaching(ctx: BrokerContext, attachment: AttachmentRow): Promise<Progress> {
@@ -451,15 +456,8 @@ async function advanceDetaching(ctx: BrokerContext, attachment: AttachmentRow): 
     const binding = await findBinding(ctx.db, bindingId);
     if (!binding || binding.deleted_at !== null || binding.state === 'failed') continue;
     if (binding.state === 'bound') {
-      const { serviceId, planId } = await osbIds(ctx, addon.plan_id);
       try {
-        await unbindInstance(ctx, await appsCallerFor(ctx, addon.organization_id), {
-          instanceId: addon.id,
-          bindingId,
-          serviceId,
-          planId,
-          acceptsIncomplete: true,
-        });
+        await unbindAt(ctx, addon, bindingId);
       } catch (error) {
         if (!(error instanceof BrokerFailure && error.code === 'Gone')) {
           await setAttachment(ctx, attachment.id, { last_error: failureMessage(error) });

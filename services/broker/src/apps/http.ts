@@ -61,14 +61,7 @@ export function authenticateApiCaller(ctx: BrokerContext) {
       let organizationIds: readonly string[] | 'all';
       if (principal.kind === 'admin') organizationIds = 'all';
       else if (principal.kind === 'org') organizationIds = [principal.organizationId];
-      else {
-        const rows = await ctx.db
-          .selectFrom('platform_organizations')
-          .select('organization_id')
-          .where('platform_id', '=', principal.platformId)
-          .execute();
-        organizationIds = rows.map((r) => r.organization_id);
-      }
+      else organizationIds = principal.organizationIds;
       const caller: ApiCaller = { principal, organizationIds, scopes: principal.scopes };
       res.locals.caller = caller;
       next();

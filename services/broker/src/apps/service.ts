@@ -348,35 +348,48 @@ export async function createAddon(
         destroyed_at: null,
       })
       .execute();
-    const attachment = await trx
-      .insertInto('attachments')
-      .values({
-        addon_id: addonId,
-        app_id: app.id,
-        name: attach.name,
-        binding_id: randomUUID(),
-        rotating_binding_id: null,
-        rotation_grace_seconds: null,
-        replace_vars: input.replace ?? false,
-        state: 'attaching',
-        last_error: null,
-        confirmed_release: null,
-        lease_owner: ctx.replicaId,
-        lease_expires_at: leaseUntil(),
-        detached_at: null,
-      })
-      .returning('id')
-      .executeTakeFirstOrThrow();
     await recordEvent(trx, app.id, addonId, 'addon.provisioning', {
       addon: name,
       service: plan.service.slug,
       plan: plan.plan.slug,
     });
-    await recordEvent(trx, app.id, addonId, 'attachment.attaching', { attachment: attach.name, app: app.name });
-    return { addonId, attachmentId: attachment.id };
+    const attachmentId = await insertAttachment(ctx, trx, app, addonId, attach.name, input.replace);
+    return { addonId, attachmentId };
   });
   await driveInRequest(ctx, ids.addonId, ids.attachmentId);
   return ids;
+}
+
+/** A new attachment, leased by this request, which binds it next; returns its id. */
+async function insertAttachment(
+  ctx: BrokerContext,
+  trx: Executor,
+  app: AppRow,
+  addonId: string,
+  name: string,
+  replace: boolean | undefined,
+): Promise<string> {
+  const row = await trx
+    .insertInto('attachments')
+    .values({
+      addon_id: addonId,
+      app_id: app.id,
+      name,
+      binding_id: randomUUID(),
+      rotating_binding_id: null,
+      rotation_grace_seconds: null,
+      replace_vars: replace ?? false,
+      state: 'attaching',
+      last_error: null,
+      confirmed_release: null,
+      lease_owner: ctx.replicaId,
+      lease_expires_at: leaseUntil(),
+      detached_at: null,
+    })
+    .returning('id')
+    .executeTakeFirstOrThrow();
+  await recordEvent(trx, app.id, addonId, 'attachment.attaching', { attachment: name, app: app.name });
+  return row.id;
 }
 
 export async function attachAddon(
@@ -393,27 +406,7 @@ export async function attachAddon(
     if (!plan) throw new ApiFailure('conflict', 'the add-on plan no longer exists');
     const attach = await planAttachment(trx, app, plan, input);
     refuseCollisions(attach, input.replace, app);
-    const row = await trx
-      .insertInto('attachments')
-      .values({
-        addon_id: addon.id,
-        app_id: app.id,
-        name: attach.name,
-        binding_id: randomUUID(),
-        rotating_binding_id: null,
-        rotation_grace_seconds: null,
-        replace_vars: input.replace ?? false,
-        state: 'attaching',
-        last_error: null,
-        confirmed_release: null,
-        lease_owner: ctx.replicaId,
-        lease_expires_at: leaseUntil(),
-        detached_at: null,
-      })
-      .returning('id')
-      .executeTakeFirstOrThrow();
-    await recordEvent(trx, app.id, addon.id, 'attachment.attaching', { attachment: attach.name, app: app.name });
-    return row.id;
+    return insertAttachment(ctx, trx, app, addon.id, attach.name, input.replace);
   });
   await driveInRequest(ctx, null, attachmentId);
   return { attachmentId };
