@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import { collectDefaultMetrics, Histogram, Registry } from 'prom-client';
 import type { Logger } from './log.js';
@@ -13,6 +14,18 @@ export interface ObservabilityOptions {
 export interface Observability {
   /** Assigns the request id, logs each request once it ends, records its duration. */
   requestContext: RequestHandler;
+  /**
+   * The same for a request served without express: sets `locals.requestId` and
+   * `locals.log`, the `x-request-id` header, and the log line and duration metric once
+   * the answer is sent. `route` is the metric's label, `path` the logged path.
+   */
+  track(
+    req: IncomingMessage,
+    res: ServerResponse,
+    locals: Record<string, unknown>,
+    route: () => string,
+    path: string,
+  ): void;
   /** `/healthz`, `/readyz` and `/metrics`. */
   routes: express.Router;
   registry: Registry;
@@ -36,13 +49,19 @@ export function createObservability(options: ObservabilityOptions): Observabilit
     registers: [registry],
   });
 
-  const requestContext: RequestHandler = (req, res, next) => {
-    const incoming = req.header('x-request-id');
-    const requestId = incoming && REQUEST_ID.test(incoming) ? incoming : randomUUID();
-    res.locals.requestId = requestId;
+  function track(
+    req: IncomingMessage,
+    res: ServerResponse,
+    locals: Record<string, unknown>,
+    route: () => string,
+    path: string,
+  ): void {
+    const incoming = req.headers['x-request-id'];
+    const requestId = typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
+    locals.requestId = requestId;
     // Made on first use: most requests on a hot path never log, and a pino child is not free.
     let log: Logger | undefined;
-    Object.defineProperty(res.locals, 'log', {
+    Object.defineProperty(locals, 'log', {
       get: () => {
         log ??= options.logger.child({ requestId });
         return log;
@@ -52,15 +71,21 @@ export function createObservability(options: ObservabilityOptions): Observabilit
     const started = process.hrtime.bigint();
     res.on('finish', () => {
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-      const route = (req.route?.path as string | undefined) ?? req.baseUrl ?? '';
-      duration.observe({ method: req.method, route: route || 'unmatched', status: String(res.statusCode) }, seconds);
-      if (req.path === '/healthz' || req.path === '/readyz' || req.path === '/metrics') return;
+      duration.observe(
+        { method: req.method ?? '', route: route() || 'unmatched', status: String(res.statusCode) },
+        seconds,
+      );
+      if (path === '/healthz' || path === '/readyz' || path === '/metrics') return;
       if (!options.logger.isLevelEnabled('info')) return;
-      logOf(res).info(
-        { method: req.method, path: req.path, status: res.statusCode, ms: Math.round(seconds * 1e4) / 10 },
+      (locals.log as Logger).info(
+        { method: req.method, path, status: res.statusCode, ms: Math.round(seconds * 1e4) / 10 },
         'request',
       );
     });
+  }
+
+  const requestContext: RequestHandler = (req, res, next) => {
+    track(req, res, res.locals, () => (req.route?.path as string | undefined) ?? req.baseUrl ?? '', req.path);
     next();
   };
 
@@ -81,16 +106,16 @@ export function createObservability(options: ObservabilityOptions): Observabilit
     res.setHeader('content-type', registry.contentType);
     res.send(await registry.metrics());
   });
-  return { requestContext, routes, registry };
+  return { requestContext, track, routes, registry };
 }
 
 /** The request id that `requestContext` assigned. */
-export function requestIdOf(res: Response): string {
+export function requestIdOf(res: { locals: Record<string, unknown> }): string {
   return (res.locals.requestId as string | undefined) ?? 'unknown';
 }
 
 /** The request's logger (carries the request id). */
-export function logOf(res: Response): Logger {
+export function logOf(res: { locals: Record<string, unknown> }): Logger {
   return res.locals.log as Logger;
 }
 

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { RequestListener } from 'node:http';
 import { hostname } from 'node:os';
 import { createObservability, type Database, type Logger, SecretBox } from '@annex/platform';
 import express from 'express';
@@ -15,7 +16,7 @@ import { ProviderClient } from './domain/provider-client.js';
 import { ensureSigningKey, RequestSigner } from './domain/signing.js';
 import { type OperationWorkers, startOperationWorkers } from './domain/workers.js';
 import { osbError } from './osb/errors.js';
-import { osbRouter } from './osb/router.js';
+import { isOsbPath, osbHandler } from './osb/router.js';
 import { providerRouter } from './provider-api/router.js';
 import { ssoRouter } from './sso/router.js';
 
@@ -27,7 +28,11 @@ export interface BrokerDeps {
 }
 
 export interface Broker {
-  app: express.Express;
+  /**
+   * The broker's request listener: the OSB API (`/v2`) served by node:http directly,
+   * everything else by express.
+   */
+  app: RequestListener;
   /** The domain context (for tests, benchmarks and in-process callers such as `rotateSigningKey`). */
   context: BrokerContext;
   /** Makes sure a signing key exists and starts the operation workers. */
@@ -43,7 +48,7 @@ export interface Broker {
  * @example
  * const broker = createBroker(loadBrokerConfig(process.env), { database, logger, secretBox });
  * await broker.start();
- * broker.app.listen(4001, '127.0.0.1');
+ * createServer(broker.app).listen(4001, '127.0.0.1');
  */
 export function createBroker(config: BrokerConfig, deps: BrokerDeps): Broker {
   const { database, logger, secretBox } = deps;
@@ -78,7 +83,6 @@ export function createBroker(config: BrokerConfig, deps: BrokerDeps): Broker {
       next(error);
     }
   });
-  app.use('/v2', osbRouter(context));
   app.use('/v1/provider', providerRouter(context, { wakeWebhooks: () => webhooks?.wake() }));
   app.use('/v1/billing', billingRouter(context));
   app.use('/v1', ssoRouter(context));
@@ -92,12 +96,18 @@ export function createBroker(config: BrokerConfig, deps: BrokerDeps): Broker {
     osbError(res, 500, 'InternalError', `internal error; request id ${String(res.locals.requestId ?? 'unknown')}`);
   });
 
+  const osb = osbHandler(context, observability);
+  const listener: RequestListener = (req, res) => {
+    if (isOsbPath(req.url)) osb(req, res);
+    else app(req, res);
+  };
+
   let workers: OperationWorkers | undefined;
   let reconciler: AppsReconciler | undefined;
   let webhooks: WebhookWorker | undefined;
   let billingJobs: BillingWorker | undefined;
   return {
-    app,
+    app: listener,
     context,
     async start() {
       await ensureSigningKey(database.db, secretBox);

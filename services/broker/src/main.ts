@@ -1,3 +1,4 @@
+import { createServer } from 'node:http';
 import { join } from 'node:path';
 import {
   ConfigError,
@@ -33,7 +34,7 @@ await migrateToLatest(database.db);
 const secretBox = SecretBox.fromSpec(config.encryptionKeys ?? ensureLocalEncryptionKeys(config.dataDir).spec);
 const broker = createBroker(config, { database, logger, secretBox });
 await broker.start();
-const server = broker.app.listen(config.port, config.host, () => {
+const server = createServer(broker.app).listen(config.port, config.host, () => {
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   logger.info({ host: config.host, port }, 'broker listening');

@@ -250,6 +250,49 @@ describe.each(testDatabaseKinds('broker conformance'))('OSB conformance ($name)'
     expect(unknownFields.status).toBe(201);
   });
 
+  it("answers what its own HTTP layer refuses with an OSB error body, and stores nothing", async () => {
+    const instance = id('http');
+    const tooLarge = await osb(
+      'PUT',
+      `/v2/service_instances/${instance}`,
+      JSON.stringify(provisionBody('large', { parameters: { pad: 'x'.repeat(1024 * 1024) } })),
+    );
+    expect(tooLarge.status).toBe(413);
+    expect(tooLarge.body.error).toBe('PayloadTooLarge');
+    const notJson = await osb('PUT', `/v2/service_instances/${instance}`, 'service_id=x', {
+      'content-type': 'application/x-www-form-urlencoded',
+    });
+    expect(notJson.status).toBe(400);
+    expect(notJson.body.description).toMatch(/must be a JSON object/);
+    const array = await osb('PUT', `/v2/service_instances/${instance}`, '[1]');
+    expect(array.status).toBe(400);
+    expect(array.body.description).toMatch(/must be a JSON object/);
+    const charset = await osb('PUT', `/v2/service_instances/${instance}`, JSON.stringify(provisionBody('large')), {
+      'content-type': 'application/json; charset=latin1',
+    });
+    expect(charset.status).toBe(415);
+    const badEncoding = await osb('PUT', '/v2/service_instances/%E0%A4%A', provisionBody('large'));
+    expect(badEncoding.status).toBe(400);
+    expect(badEncoding.body.description).toMatch(/percent-encoding/);
+    const unknownPath = await osb('GET', '/v2/service_instances');
+    expect(unknownPath.status).toBe(404);
+    expect(unknownPath.body).toEqual({ error: 'NotFound', description: 'no such OSB endpoint' });
+    const wrongMethod = await osb('POST', `/v2/service_instances/${instance}`, provisionBody('large'));
+    expect(wrongMethod.status).toBe(404);
+    const anonymous = await fetch(`${broker.url}/v2/nothing-here`, { headers: { 'x-broker-api-version': '2.17' } });
+    expect(anonymous.status).toBe(401);
+    expect(anonymous.headers.get('x-request-id')).toMatch(/\S/);
+    const stored = await database.db
+      .selectFrom('service_instances')
+      .select('id')
+      .where('id', '=', instance)
+      .executeTakeFirst();
+    expect(stored).toBeUndefined();
+    // The same connection still serves the next request.
+    const fine = await osb('PUT', `/v2/service_instances/${instance}`, provisionBody('large'));
+    expect(fine.status).toBe(201);
+  });
+
   it('checks maintenance_info (422 MaintenanceInfoConflict) and upgrades it by update', async () => {
     const instance = id('mi');
     const conflict = await osb(

@@ -4,7 +4,14 @@ import { testDatabaseKinds } from '@annex/platform/testing';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { seedCatalog } from '../testing.js';
-import { deterministicProviderInstanceId, insertNewProvisioning, isPostgresServer, uuidV5 } from './provisioning.js';
+import {
+  completeProvisioning,
+  deterministicProviderInstanceId,
+  insertNewProvisioning,
+  isPostgresServer,
+  type NewProvisioning,
+  uuidV5,
+} from './provisioning.js';
 
 describe('provider-side instance ids', () => {
   it('computes RFC 9562 version 5 UUIDs', () => {
@@ -85,5 +92,93 @@ describe.each(testDatabaseKinds('broker provisioning statements'))('start record
         .executeTakeFirst();
       expect(stored?.state).toBe('provisioning');
     });
+  });
+
+  it('records concurrent provisions in shared statements, each row deciding its own conflict', async () => {
+    const fx = await seedCatalog(database.db, SecretBox.fromSpec(SecretBox.generateSpec()), {
+      providerUrl: 'http://127.0.0.1:9',
+      auth: { kind: 'basic', username: 'u', password: 'p' },
+      plans: [{ slug: 'shared' }],
+    });
+    const plan = fx.plans.shared as { id: string };
+    const start = (instanceId: string): NewProvisioning => ({
+      instance: {
+        id: instanceId,
+        serviceId: fx.serviceId,
+        planId: plan.id,
+        platformId: fx.platformId,
+        organizationGuid: 'o',
+        spaceGuid: 's',
+        context: '{}',
+        parameters: '{"n":1}',
+        providerId: fx.providerId,
+        providerInstanceId: deterministicProviderInstanceId(fx.platformId, instanceId),
+        maintenanceInfo: null,
+        originatingIdentity: null,
+        tokenId: null,
+      },
+      operation: {
+        id: randomUUID(),
+        request: JSON.stringify({ provider_instance_id: deterministicProviderInstanceId(fx.platformId, instanceId) }),
+        acceptsIncomplete: false,
+        originatingIdentity: null,
+        leaseOwner: 'owner-a',
+        leaseMs: 60_000,
+      },
+      audit: { actorId: fx.platformId, originatingIdentity: null, detail: '{}' },
+      commit: 'deferred',
+    });
+    const ids = Array.from({ length: 6 }, (_, i) => `shared-${i}-${randomUUID()}`);
+    // Started together, so that all but the first share one statement; one id twice.
+    const requests = [...ids, ids[2] as string].map(start);
+    const ops = await Promise.all(requests.map((request) => insertNewProvisioning(database.db, request)));
+    const duplicates = [ops[2], ops[6]];
+    expect(duplicates.filter((op) => op !== undefined)).toHaveLength(1);
+    for (const [index, op] of ops.entries()) {
+      if (index === 2 || index === 6) continue;
+      expect(op?.id).toBe(requests[index]?.operation.id);
+      expect(op?.instance_id).toBe(ids[index]);
+      expect(op?.state).toBe('pending');
+    }
+    const started = ops.filter((op) => op !== undefined);
+    const completions = await Promise.all(
+      started.map((op, index) =>
+        completeProvisioning(database.db, {
+          operationId: op.id,
+          instanceId: op.instance_id,
+          providerInstanceId: deterministicProviderInstanceId(fx.platformId, op.instance_id),
+          // One completion comes from a replica that no longer holds the lease.
+          leaseOwner: index === 0 ? 'owner-b' : 'owner-a',
+          description: null,
+          result: '{}',
+          dashboardUrl: index === 1 ? 'https://dash.example/1' : null,
+          audit: {
+            actorKind: 'platform',
+            actorId: fx.platformId,
+            platformId: fx.platformId,
+            tokenId: null,
+            originatingIdentity: null,
+          },
+        }),
+      ),
+    );
+    expect(completions[0]).toBeUndefined();
+    expect(completions.slice(1).map((op) => op?.state)).toEqual(Array(started.length - 1).fill('succeeded'));
+    const stored = await database.db
+      .selectFrom('service_instances')
+      .select(['id', 'state', 'dashboard_url'])
+      .where('id', 'in', ids)
+      .execute();
+    const states = Object.fromEntries(stored.map((row) => [row.id, row.state]));
+    expect(states[started[0]?.instance_id as string]).toBe('provisioning');
+    for (const op of started.slice(1)) expect(states[op.instance_id]).toBe('provisioned');
+    expect(stored.find((row) => row.id === started[1]?.instance_id)?.dashboard_url).toBe('https://dash.example/1');
+    const audit = await database.db
+      .selectFrom('broker_audit_log')
+      .select(['instance_id', 'action'])
+      .where('instance_id', 'in', ids)
+      .execute();
+    expect(audit.filter((entry) => entry.action === 'provision.requested')).toHaveLength(ids.length);
+    expect(audit.filter((entry) => entry.action === 'provision.succeeded')).toHaveLength(ids.length - 1);
   });
 });

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { type DB, executePrepared } from '@annex/platform';
 import { type Kysely, sql } from 'kysely';
+import { StatementBatcher } from './batcher.js';
 import type { Executor } from './executor.js';
 import type { OperationRow } from './operations.js';
 
@@ -86,49 +87,57 @@ export function deterministicProviderInstanceId(platformId: string, instanceId: 
  * locking path). Any unique conflict counts: two requests for one new instance carry the
  * same deterministic provider-side id, and the second must wait and find the first's row,
  * not fail on that id's unique index.
+ *
+ * Concurrent calls share statements (see StatementBatcher): under load one statement and
+ * one commit record many provisions, each row deciding its own conflict. `onDispatched`
+ * runs once the statement carrying this row has been handed to the driver.
  */
-export async function insertNewProvisioning(db: Executor, values: NewProvisioning): Promise<OperationRow | undefined> {
-  const { instance: i, operation: o, audit: a } = values;
-  // set_config(..., true) lasts until the end of this statement's own transaction, so it
-  // decides how this one commit is flushed and nothing else.
-  const deferred =
-    values.commit === 'deferred'
-      ? sql`cross join (select set_config('synchronous_commit', 'off', true)) as deferred_commit`
-      : sql``;
-  const rows = await executePrepared(
+export async function insertNewProvisioning(
+  db: Executor,
+  values: NewProvisioning,
+  onDispatched?: () => void,
+): Promise<OperationRow | undefined> {
+  const commit = values.commit ?? 'durable';
+  if (db.isTransaction) {
+    const running = insertNewProvisionings(db, commit, [values]);
+    onDispatched?.();
+    return (await running)[0];
+  }
+  return batchersOf(db)[commit].submit(values, onDispatched);
+}
+
+/**
+ * Many new provisions in one statement (the `broker_start_provisionings` function, one
+ * single-row insert per row inside); the answer holds each row's operation, or undefined
+ * where its id was taken. Rows go in id order, so that two batches waiting on each other's
+ * ids always wait in the same direction.
+ */
+async function insertNewProvisionings(
+  db: Executor,
+  commit: 'durable' | 'deferred',
+  given: readonly NewProvisioning[],
+): Promise<(OperationRow | undefined)[]> {
+  const rows = [...given].sort((x, y) => (x.instance.id < y.instance.id ? -1 : x.instance.id > y.instance.id ? 1 : 0));
+  const column = <T>(pick: (row: NewProvisioning) => T): T[] => rows.map(pick);
+  const inserted = await executePrepared(
     db,
-    values.commit === 'deferred' ? 'insert_new_provisioning_deferred' : 'insert_new_provisioning',
-    sql<OperationRow>`
-    with i as (
-      insert into service_instances (
-        id, service_id, plan_id, platform_id, organization_guid, space_guid, context, parameters, state,
-        provider_id, provider_instance_id, maintenance_info, originating_identity, token_id, last_operation_id)
-      values (
-        ${i.id}, ${i.serviceId}, ${i.planId}, ${i.platformId}, ${i.organizationGuid}, ${i.spaceGuid}, ${i.context},
-        ${i.parameters}, 'provisioning', ${i.providerId}, ${i.providerInstanceId}, ${i.maintenanceInfo},
-        ${i.originatingIdentity}, ${i.tokenId}, ${o.id})
-      on conflict do nothing
-      returning id
-    ), o as (
-      insert into broker_operations (
-        id, kind, instance_id, provider_id, state, request, accepts_incomplete, platform_id, token_id,
-        originating_identity, lease_owner, lease_expires_at)
-      select ${o.id}::uuid, 'provision', i.id, ${i.providerId}::uuid, 'pending', ${o.request}::jsonb,
-        ${o.acceptsIncomplete}::boolean, ${i.platformId}::uuid, ${i.tokenId}::uuid, ${o.originatingIdentity}::jsonb,
-        ${o.leaseOwner}::text, now() + ${`${o.leaseMs} milliseconds`}::interval
-      from i
-      returning *
-    ), a as (
-      insert into broker_audit_log (
-        actor_kind, actor_id, platform_id, token_id, originating_identity, action, instance_id, operation_id, result,
-        detail)
-      select 'platform', ${a.actorId}::text, ${i.platformId}::uuid, ${i.tokenId}::uuid, ${a.originatingIdentity}::jsonb,
-        'provision.requested', o.instance_id, o.id, 'pending', ${a.detail}::jsonb
-      from o
-    )
-    select o.* from o ${deferred}`,
+    'broker_start_provisionings',
+    sql<OperationRow>`select * from broker_start_provisionings(
+      ${column((r) => r.instance.id)}::text[], ${column((r) => r.instance.serviceId)}::uuid[],
+      ${column((r) => r.instance.planId)}::uuid[], ${column((r) => r.instance.platformId)}::uuid[],
+      ${column((r) => r.instance.organizationGuid)}::text[], ${column((r) => r.instance.spaceGuid)}::text[],
+      ${column((r) => r.instance.context)}::jsonb[], ${column((r) => r.instance.parameters)}::jsonb[],
+      ${column((r) => r.instance.providerId)}::uuid[], ${column((r) => r.instance.providerInstanceId)}::text[],
+      ${column((r) => r.instance.maintenanceInfo)}::jsonb[], ${column((r) => r.instance.originatingIdentity)}::jsonb[],
+      ${column((r) => r.instance.tokenId)}::uuid[], ${column((r) => r.operation.id)}::uuid[],
+      ${column((r) => r.operation.request)}::jsonb[], ${column((r) => r.operation.acceptsIncomplete)}::boolean[],
+      ${column((r) => r.operation.originatingIdentity)}::jsonb[], ${column((r) => r.operation.leaseOwner)}::text[],
+      ${column((r) => r.operation.leaseMs)}::integer[], ${column((r) => r.audit.actorId)}::text[],
+      ${column((r) => r.audit.originatingIdentity)}::jsonb[], ${column((r) => r.audit.detail)}::jsonb[],
+      ${commit === 'deferred'}::boolean)`,
   );
-  return rows[0];
+  const byOperation = new Map(inserted.map((row) => [row.id, row]));
+  return given.map((row) => byOperation.get(row.operation.id));
 }
 
 export interface ProvisioningSuccess {
@@ -152,34 +161,50 @@ export interface ProvisioningSuccess {
  * A provision's success in one statement, and so one durable commit: the operation
  * (only if this owner still leases it and it is not terminal yet), the instance (only if
  * it is still the provisioning of this provider-side id) and the audit entry. Returns
- * undefined when the operation was not ours to finish.
+ * undefined when the operation was not ours to finish. Concurrent calls share statements.
  */
 export async function completeProvisioning(db: Executor, v: ProvisioningSuccess): Promise<OperationRow | undefined> {
-  const rows = await executePrepared(
+  if (db.isTransaction) return (await completeProvisionings(db, [v]))[0];
+  return batchersOf(db).complete.submit(v);
+}
+
+async function completeProvisionings(
+  db: Executor,
+  rows: readonly ProvisioningSuccess[],
+): Promise<(OperationRow | undefined)[]> {
+  const column = <T>(pick: (row: ProvisioningSuccess) => T): T[] => rows.map(pick);
+  const completed = await executePrepared(
     db,
-    'complete_provisioning',
-    sql<OperationRow>`
-    with o as (
-      update broker_operations
-      set state = 'succeeded', description = ${v.description}, result = ${v.result}::jsonb, completed_at = now(),
-        lease_owner = null, lease_expires_at = null, updated_at = now()
-      where id = ${v.operationId} and state in ('pending', 'polling') and lease_owner = ${v.leaseOwner}
-      returning *
-    ), i as (
-      update service_instances
-      set state = 'provisioned', updated_at = now(), dashboard_url = coalesce(${v.dashboardUrl}, dashboard_url)
-      where id = (select instance_id from o) and provider_instance_id = ${v.providerInstanceId}
-        and state = 'provisioning'
-      returning id
-    ), a as (
-      insert into broker_audit_log (
-        actor_kind, actor_id, platform_id, token_id, originating_identity, action, instance_id, operation_id, result,
-        detail)
-      select ${v.audit.actorKind}, ${v.audit.actorId}::text, ${v.audit.platformId}::uuid, ${v.audit.tokenId}::uuid,
-        ${v.audit.originatingIdentity}::jsonb, 'provision.succeeded', o.instance_id, o.id, 'succeeded', '{}'::jsonb
-      from o
-    )
-    select * from o`,
+    'broker_complete_provisionings',
+    sql<OperationRow>`select * from broker_complete_provisionings(
+      ${column((r) => r.operationId)}::uuid[], ${column((r) => r.leaseOwner)}::text[],
+      ${column((r) => r.description)}::text[], ${column((r) => r.result)}::jsonb[],
+      ${column((r) => r.providerInstanceId)}::text[], ${column((r) => r.dashboardUrl)}::text[],
+      ${column((r) => r.audit.actorKind)}::text[], ${column((r) => r.audit.actorId)}::text[],
+      ${column((r) => r.audit.platformId)}::uuid[], ${column((r) => r.audit.tokenId)}::uuid[],
+      ${column((r) => r.audit.originatingIdentity)}::jsonb[])`,
   );
-  return rows[0];
+  const byOperation = new Map(completed.map((row) => [row.id, row]));
+  return rows.map((row) => byOperation.get(row.operationId));
+}
+
+interface ProvisioningBatchers {
+  durable: StatementBatcher<NewProvisioning, OperationRow>;
+  deferred: StatementBatcher<NewProvisioning, OperationRow>;
+  complete: StatementBatcher<ProvisioningSuccess, OperationRow>;
+}
+
+const batchers = new WeakMap<object, ProvisioningBatchers>();
+
+function batchersOf(db: Executor): ProvisioningBatchers {
+  let found = batchers.get(db);
+  if (!found) {
+    found = {
+      durable: new StatementBatcher((rows) => insertNewProvisionings(db, 'durable', rows)),
+      deferred: new StatementBatcher((rows) => insertNewProvisionings(db, 'deferred', rows)),
+      complete: new StatementBatcher((rows) => completeProvisionings(db, rows)),
+    };
+    batchers.set(db, found);
+  }
+  return found;
 }

@@ -1,6 +1,14 @@
 import { logOf, requestIdOf } from '@annex/platform';
 import type { NextFunction, Request, Response } from 'express';
 import { BrokerFailure, type BrokerFailureCode } from '../domain/errors.js';
+import { RequestFailure } from './http.js';
+
+/** Anything that can answer an OSB error: the OSB API's own response, or express's. */
+interface Answerable {
+  status(code: number): { json(body: unknown): void };
+  readonly locals: Record<string, unknown>;
+  readonly headersSent: boolean;
+}
 
 /** The one table from a typed failure to an OSB status and error key. */
 const FAILURES: Record<BrokerFailureCode, { status: number; error: string }> = {
@@ -19,7 +27,7 @@ const FAILURES: Record<BrokerFailureCode, { status: number; error: string }> = {
 
 /** An OSB error body, as the spec shapes it. */
 export function osbError(
-  res: Response,
+  res: Pick<Answerable, 'status'>,
   status: number,
   error: string,
   description: string,
@@ -28,10 +36,19 @@ export function osbError(
   res.status(status).json({ error, description, ...extra });
 }
 
-/** Maps domain failures to their status; anything else is a 500 carrying only the request id. */
+/** Express's error handler (the provider API): the same answers as `sendFailure`. */
 export function osbErrorHandler(error: unknown, req: Request, res: Response, next: NextFunction): void {
   if (res.headersSent) {
     next(error);
+    return;
+  }
+  sendFailure(res, error, req.path);
+}
+
+/** Maps domain failures to their status; anything else is a 500 carrying only the request id. */
+export function sendFailure(res: Answerable, error: unknown, path: string): void {
+  if (error instanceof RequestFailure) {
+    osbError(res, error.status, error.error, error.message);
     return;
   }
   if (error instanceof BrokerFailure) {
@@ -51,6 +68,6 @@ export function osbErrorHandler(error: unknown, req: Request, res: Response, nex
     osbError(res, 413, 'PayloadTooLarge', 'the request body is too large');
     return;
   }
-  logOf(res)?.error({ err: error, path: req.path }, 'unhandled error');
+  logOf(res)?.error({ err: error, path }, 'unhandled error');
   osbError(res, 500, 'InternalError', `internal error; request id ${requestIdOf(res)}`);
 }

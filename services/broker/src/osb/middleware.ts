@@ -1,16 +1,16 @@
 import { createHash } from 'node:crypto';
 import { authenticateToken, bearerToken, type DB, platformOrganizations, verifyPassword } from '@annex/platform';
-import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { Kysely } from 'kysely';
 import { findPlatformByOsbUsername } from '../db/platforms.js';
 import type { Caller, OriginatingIdentity } from '../domain/context.js';
 import { osbError } from './errors.js';
+import type { OsbRequest, OsbResponse } from './http.js';
 
 /** The oldest OSB version this broker serves (maintenance_info and binding rotation need 2.15+/2.17). */
 const MINIMUM_MINOR = 13;
 
-/** `X-Broker-API-Version` must be 2.x with x ≥ 13; otherwise 412. */
-export const requireApiVersion: RequestHandler = (req, res, next) => {
+/** `X-Broker-API-Version` must be 2.x with x ≥ 13; otherwise 412 (and false). */
+export function requireApiVersion(req: OsbRequest, res: OsbResponse): boolean {
   const version = req.header('x-broker-api-version');
   const match = version?.trim().match(/^2\.(\d+)$/);
   if (!match || Number(match[1]) < MINIMUM_MINOR) {
@@ -22,17 +22,16 @@ export const requireApiVersion: RequestHandler = (req, res, next) => {
         ? `X-Broker-API-Version "${version}" is not supported; use 2.${MINIMUM_MINOR} to 2.17`
         : 'the X-Broker-API-Version header is required (2.17)',
     );
-    return;
+    return false;
   }
-  next();
-};
+  return true;
+}
 
 /** Echoes `X-Broker-API-Request-Identity`. */
-export const echoRequestIdentity: RequestHandler = (req, res, next) => {
+export function echoRequestIdentity(req: OsbRequest, res: OsbResponse): void {
   const identity = req.header('x-broker-api-request-identity');
   if (identity) res.setHeader('x-broker-api-request-identity', identity);
-  next();
-};
+}
 
 /** Parses `X-Broker-API-Originating-Identity: <platform> <base64 JSON object>`; undefined when malformed. */
 export function parseOriginatingIdentity(header: string): OriginatingIdentity | undefined {
@@ -51,9 +50,10 @@ const BASIC_CACHE_MS = 60_000;
 
 /**
  * Authenticates the platform: OSB basic auth (scrypt-verified, then remembered briefly
- * under a hash of the credentials) or a platform bearer token. Sets `res.locals.caller`.
+ * under a hash of the credentials) or a platform bearer token. Sets `res.locals.caller`
+ * and answers true, or answers the platform itself (401, 400) and false.
  */
-export function authenticatePlatform(db: Kysely<DB>): RequestHandler {
+export function authenticatePlatform(db: Kysely<DB>): (req: OsbRequest, res: OsbResponse) => Promise<boolean> {
   const verified = new Map<string, { platformId: string; until: number }>();
   const organizationsCache = new Map<string, { organizations: readonly string[]; until: number }>();
 
@@ -79,63 +79,59 @@ export function authenticatePlatform(db: Kysely<DB>): RequestHandler {
     return { platformId: platform.id };
   }
 
-  return async (req: Request, res: Response, next: NextFunction) => {
-    try {
-      const header = req.header('authorization') ?? '';
-      let platformId: string | undefined;
-      let tokenId: string | null = null;
-      let organizations: readonly string[] | undefined;
-      if (/^basic /i.test(header)) {
-        platformId = (await basic(header))?.platformId;
-      } else {
-        const token = bearerToken(header);
-        const principal = token ? await authenticateToken(db, token) : null;
-        if (principal?.kind === 'platform') {
-          platformId = principal.platformId;
-          tokenId = principal.tokenId;
-          organizations = principal.organizations;
-        }
+  return async (req, res) => {
+    const header = req.header('authorization') ?? '';
+    let platformId: string | undefined;
+    let tokenId: string | null = null;
+    let organizations: readonly string[] | undefined;
+    if (/^basic /i.test(header)) {
+      platformId = (await basic(header))?.platformId;
+    } else {
+      const token = bearerToken(header);
+      const principal = token ? await authenticateToken(db, token) : null;
+      if (principal?.kind === 'platform') {
+        platformId = principal.platformId;
+        tokenId = principal.tokenId;
+        organizations = principal.organizations;
       }
-      if (!platformId) {
-        res.setHeader('www-authenticate', 'Basic realm="annex-broker"');
+    }
+    if (!platformId) {
+      res.setHeader('www-authenticate', 'Basic realm="annex-broker"');
+      osbError(
+        res,
+        401,
+        'Unauthorized',
+        'valid platform credentials are required (OSB basic auth or a platform token)',
+      );
+      return false;
+    }
+    let originatingIdentity: OriginatingIdentity | null = null;
+    const originating = req.header('x-broker-api-originating-identity');
+    if (originating) {
+      const parsed = parseOriginatingIdentity(originating);
+      if (!parsed) {
         osbError(
           res,
-          401,
-          'Unauthorized',
-          'valid platform credentials are required (OSB basic auth or a platform token)',
+          400,
+          'BadRequest',
+          'X-Broker-API-Originating-Identity must be "<platform> <base64-encoded JSON object>"',
         );
-        return;
+        return false;
       }
-      let originatingIdentity: OriginatingIdentity | null = null;
-      const originating = req.header('x-broker-api-originating-identity');
-      if (originating) {
-        const parsed = parseOriginatingIdentity(originating);
-        if (!parsed) {
-          osbError(
-            res,
-            400,
-            'BadRequest',
-            'X-Broker-API-Originating-Identity must be "<platform> <base64-encoded JSON object>"',
-          );
-          return;
-        }
-        originatingIdentity = parsed;
-      }
-      const caller: Caller = {
-        platformId,
-        tokenId,
-        organizations: organizations ?? (await organizationsOf(platformId)),
-        originatingIdentity,
-        requestIdentity: req.header('x-broker-api-request-identity') ?? null,
-      };
-      res.locals.caller = caller;
-      next();
-    } catch (error) {
-      next(error);
+      originatingIdentity = parsed;
     }
+    const caller: Caller = {
+      platformId,
+      tokenId,
+      organizations: organizations ?? (await organizationsOf(platformId)),
+      originatingIdentity,
+      requestIdentity: req.header('x-broker-api-request-identity') ?? null,
+    };
+    res.locals.caller = caller;
+    return true;
   };
 }
 
-export function callerOf(res: Response): Caller {
+export function callerOf(res: OsbResponse): Caller {
   return res.locals.caller as Caller;
 }

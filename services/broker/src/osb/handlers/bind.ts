@@ -1,6 +1,6 @@
-import type { Request, Response } from 'express';
 import { z } from 'zod';
 import { bindInstance } from '../../domain/bindings.js';
+import type { OsbRequest, OsbResponse } from '../http.js';
 import { callerOf } from '../middleware.js';
 import { acceptsIncomplete, decodeBody, type HandlerDeps, objectField, pathParam, sendOutcome } from './common.js';
 
@@ -16,7 +16,7 @@ const bindBody = z.object({
 
 /** `PUT /v2/service_instances/:instance_id/service_bindings/:binding_id`. */
 export function bindHandler({ ctx }: HandlerDeps) {
-  return async (req: Request, res: Response) => {
+  return async (req: OsbRequest, res: OsbResponse) => {
     const instanceId = pathParam(req, 'instance_id');
     const bindingId = pathParam(req, 'binding_id');
     const incomplete = acceptsIncomplete(req);

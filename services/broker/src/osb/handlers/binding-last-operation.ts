@@ -1,11 +1,11 @@
-import type { Request, Response } from 'express';
 import { bindingLastOperation } from '../../domain/bindings.js';
+import type { OsbRequest, OsbResponse } from '../http.js';
 import { callerOf } from '../middleware.js';
 import { type HandlerDeps, pathParam, queryString, sendLastOperation } from './common.js';
 
 /** `GET /v2/service_instances/:instance_id/service_bindings/:binding_id/last_operation`. */
 export function bindingLastOperationHandler({ ctx }: HandlerDeps) {
-  return async (req: Request, res: Response) => {
+  return async (req: OsbRequest, res: OsbResponse) => {
     sendLastOperation(
       res,
       await bindingLastOperation(

@@ -1,11 +1,11 @@
-import type { Request, Response } from 'express';
 import { buildCatalog } from '../../domain/catalog.js';
+import type { OsbRequest, OsbResponse } from '../http.js';
 import { callerOf } from '../middleware.js';
 import type { HandlerDeps } from './common.js';
 
 /** `GET /v2/catalog`: the services and plans this platform may use. */
 export function catalogHandler({ ctx }: HandlerDeps) {
-  return async (_req: Request, res: Response) => {
+  return async (_req: OsbRequest, res: OsbResponse) => {
     res.json(await buildCatalog(ctx.db, callerOf(res).organizations));
   };
 }

@@ -1,9 +1,9 @@
-import type { Request, Response } from 'express';
 import { z } from 'zod';
 import type { BrokerContext } from '../../domain/context.js';
 import { badRequest } from '../../domain/errors.js';
 import type { LastOperationAnswer } from '../../domain/instances.js';
 import type { OperationOutcome } from '../../domain/results.js';
+import type { OsbRequest, OsbResponse } from '../http.js';
 
 /** Everything a handler needs: the domain context. */
 export interface HandlerDeps {
@@ -34,7 +34,7 @@ export function decodeBody<S extends z.ZodType>(schema: S, body: unknown): z.inf
   return result.data;
 }
 
-export function acceptsIncomplete(req: Request): boolean {
+export function acceptsIncomplete(req: OsbRequest): boolean {
   const value = req.query.accepts_incomplete;
   if (value === undefined) return false;
   if (value === 'true') return true;
@@ -42,9 +42,9 @@ export function acceptsIncomplete(req: Request): boolean {
   throw badRequest('accepts_incomplete must be true or false');
 }
 
-export function queryString(req: Request, name: string, required: true): string;
-export function queryString(req: Request, name: string, required?: false): string | undefined;
-export function queryString(req: Request, name: string, required = false): string | undefined {
+export function queryString(req: OsbRequest, name: string, required: true): string;
+export function queryString(req: OsbRequest, name: string, required?: false): string | undefined;
+export function queryString(req: OsbRequest, name: string, required = false): string | undefined {
   const value = req.query[name];
   if (value === undefined || value === '') {
     if (required) throw badRequest(`query parameter ${name} is required`);
@@ -54,7 +54,7 @@ export function queryString(req: Request, name: string, required = false): strin
   return value;
 }
 
-export function pathParam(req: Request, name: string): string {
+export function pathParam(req: OsbRequest, name: string): string {
   const value = req.params[name];
   if (typeof value !== 'string' || value === '' || value.length > 255) {
     throw badRequest(`${name} must be a non-empty id of at most 255 characters`);
@@ -63,7 +63,7 @@ export function pathParam(req: Request, name: string): string {
 }
 
 /** 201 / 200 / 202 as the domain decided. */
-export function sendOutcome(res: Response, outcome: OperationOutcome): void {
+export function sendOutcome(res: OsbResponse, outcome: OperationOutcome): void {
   if (outcome.kind === 'accepted') {
     res.status(202).json({ operation: outcome.operation, ...(outcome.body ?? {}) });
   } else {
@@ -71,7 +71,7 @@ export function sendOutcome(res: Response, outcome: OperationOutcome): void {
   }
 }
 
-export function sendLastOperation(res: Response, answer: LastOperationAnswer): void {
+export function sendLastOperation(res: OsbResponse, answer: LastOperationAnswer): void {
   if (answer.retryAfterSeconds !== undefined) res.setHeader('retry-after', String(answer.retryAfterSeconds));
   res.status(answer.status).json(answer.body);
 }

@@ -1,11 +1,11 @@
-import type { Request, Response } from 'express';
 import { deprovisionInstance } from '../../domain/instances.js';
+import type { OsbRequest, OsbResponse } from '../http.js';
 import { callerOf } from '../middleware.js';
 import { acceptsIncomplete, type HandlerDeps, pathParam, queryString, sendOutcome } from './common.js';
 
 /** `DELETE /v2/service_instances/:instance_id?service_id&plan_id[&accepts_incomplete]`. */
 export function deprovisionHandler({ ctx }: HandlerDeps) {
-  return async (req: Request, res: Response) => {
+  return async (req: OsbRequest, res: OsbResponse) => {
     const outcome = await deprovisionInstance(ctx, callerOf(res), {
       instanceId: pathParam(req, 'instance_id'),
       serviceId: queryString(req, 'service_id', true),

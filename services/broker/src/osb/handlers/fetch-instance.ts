@@ -1,11 +1,11 @@
-import type { Request, Response } from 'express';
 import { fetchInstance } from '../../domain/instances.js';
+import type { OsbRequest, OsbResponse } from '../http.js';
 import { callerOf } from '../middleware.js';
 import { type HandlerDeps, pathParam } from './common.js';
 
 /** `GET /v2/service_instances/:instance_id` (where instances_retrievable). */
 export function fetchInstanceHandler({ ctx }: HandlerDeps) {
-  return async (req: Request, res: Response) => {
+  return async (req: OsbRequest, res: OsbResponse) => {
     res.json(await fetchInstance(ctx, callerOf(res), pathParam(req, 'instance_id')));
   };
 }

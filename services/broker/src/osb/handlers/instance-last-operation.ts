@@ -1,11 +1,11 @@
-import type { Request, Response } from 'express';
 import { instanceLastOperation } from '../../domain/instances.js';
+import type { OsbRequest, OsbResponse } from '../http.js';
 import { callerOf } from '../middleware.js';
 import { type HandlerDeps, pathParam, queryString, sendLastOperation } from './common.js';
 
 /** `GET /v2/service_instances/:instance_id/last_operation`. */
 export function instanceLastOperationHandler({ ctx }: HandlerDeps) {
-  return async (req: Request, res: Response) => {
+  return async (req: OsbRequest, res: OsbResponse) => {
     queryString(req, 'service_id');
     queryString(req, 'plan_id');
     sendLastOperation(

@@ -1,11 +1,11 @@
-import type { Request, Response } from 'express';
 import { unbindInstance } from '../../domain/bindings.js';
+import type { OsbRequest, OsbResponse } from '../http.js';
 import { callerOf } from '../middleware.js';
 import { acceptsIncomplete, type HandlerDeps, pathParam, queryString, sendOutcome } from './common.js';
 
 /** `DELETE /v2/service_instances/:instance_id/service_bindings/:binding_id?service_id&plan_id`. */
 export function unbindHandler({ ctx }: HandlerDeps) {
-  return async (req: Request, res: Response) => {
+  return async (req: OsbRequest, res: OsbResponse) => {
     const outcome = await unbindInstance(ctx, callerOf(res), {
       instanceId: pathParam(req, 'instance_id'),
       bindingId: pathParam(req, 'binding_id'),

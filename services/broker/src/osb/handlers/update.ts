@@ -1,6 +1,6 @@
-import type { Request, Response } from 'express';
 import { z } from 'zod';
 import { updateServiceInstance } from '../../domain/instances.js';
+import type { OsbRequest, OsbResponse } from '../http.js';
 import { callerOf } from '../middleware.js';
 import {
   acceptsIncomplete,
@@ -23,7 +23,7 @@ const updateBody = z.object({
 
 /** `PATCH /v2/service_instances/:instance_id`. */
 export function updateHandler({ ctx }: HandlerDeps) {
-  return async (req: Request, res: Response) => {
+  return async (req: OsbRequest, res: OsbResponse) => {
     const instanceId = pathParam(req, 'instance_id');
     const incomplete = acceptsIncomplete(req);
     const body = decodeBody(updateBody, req.body);

@@ -1,0 +1,147 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { parse as parseQuery } from 'node:querystring';
+
+/**
+ * The request as the OSB handlers see it. The OSB API is served by node:http directly,
+ * without express: on a 2-core machine express's per-request work (prototype swaps,
+ * layered routing, body-parser, ETags) cost about as much CPU as the broker's own
+ * provisioning logic (docs/broker.md, "Performance").
+ */
+export interface OsbRequest {
+  readonly method: string;
+  /** The path without the query string, e.g. `/v2/service_instances/abc`. */
+  readonly path: string;
+  /** Decoded path parameters (`instance_id`, `binding_id`). */
+  readonly params: Readonly<Record<string, string>>;
+  readonly query: Readonly<Record<string, string | string[] | undefined>>;
+  /** The parsed JSON body; undefined when there was none or it was not `application/json`. */
+  body: unknown;
+  header(name: string): string | undefined;
+}
+
+/** What the OSB handlers answer through. Express's Response fits it too (the provider API uses it). */
+export interface OsbResponse {
+  status(code: number): OsbResponse;
+  json(body: unknown): void;
+  setHeader(name: string, value: string): void;
+  readonly locals: Record<string, unknown>;
+  readonly headersSent: boolean;
+}
+
+/** A request failure found before any handler ran: bad path encoding, body too large, malformed JSON. */
+export class RequestFailure extends Error {
+  constructor(
+    readonly status: number,
+    readonly error: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export class NodeOsbRequest implements OsbRequest {
+  readonly method: string;
+  readonly path: string;
+  readonly query: Readonly<Record<string, string | string[] | undefined>>;
+  params: Readonly<Record<string, string>> = {};
+  body: unknown;
+  readonly #raw: IncomingMessage;
+
+  constructor(raw: IncomingMessage) {
+    this.#raw = raw;
+    this.method = raw.method ?? 'GET';
+    const url = raw.url ?? '/';
+    const mark = url.indexOf('?');
+    this.path = mark < 0 ? url : url.slice(0, mark);
+    this.query = mark < 0 ? {} : (parseQuery(url.slice(mark + 1)) as Record<string, string | string[] | undefined>);
+  }
+
+  header(name: string): string | undefined {
+    const value = this.#raw.headers[name.toLowerCase()];
+    return Array.isArray(value) ? value.join(', ') : value;
+  }
+}
+
+export class NodeOsbResponse implements OsbResponse {
+  readonly locals: Record<string, unknown> = {};
+  #status = 200;
+  readonly #raw: ServerResponse;
+
+  constructor(raw: ServerResponse) {
+    this.#raw = raw;
+  }
+
+  get headersSent(): boolean {
+    return this.#raw.headersSent;
+  }
+
+  status(code: number): this {
+    this.#status = code;
+    return this;
+  }
+
+  setHeader(name: string, value: string): void {
+    this.#raw.setHeader(name, value);
+  }
+
+  json(body: unknown): void {
+    const payload = JSON.stringify(body) ?? 'null';
+    this.#raw.setHeader('content-type', 'application/json; charset=utf-8');
+    this.#raw.setHeader('content-length', Buffer.byteLength(payload));
+    this.#raw.statusCode = this.#status;
+    this.#raw.end(payload);
+  }
+}
+
+/**
+ * Reads a JSON body as express.json did for the OSB API: only with an `application/json`
+ * content type (otherwise the body stays undefined), any JSON value, UTF-8, at most `limit` bytes.
+ */
+export function readJsonBody(raw: IncomingMessage, limit: number): Promise<unknown> {
+  const type = raw.headers['content-type'];
+  const declared = raw.headers['content-length'];
+  const chunked = raw.headers['transfer-encoding'] !== undefined;
+  const media = type?.split(';', 1)[0]?.trim().toLowerCase();
+  if (media !== 'application/json' || (!chunked && (declared === undefined || declared === '0'))) {
+    raw.resume();
+    return Promise.resolve(undefined);
+  }
+  const charset = /;\s*charset\s*=\s*"?([^";\s]+)/i.exec(type ?? '')?.[1]?.toLowerCase();
+  if (charset && charset !== 'utf-8' && charset !== 'utf8') {
+    raw.resume();
+    return Promise.reject(new RequestFailure(415, 'UnsupportedMediaType', `unsupported charset "${charset}"`));
+  }
+  if (declared !== undefined && Number(declared) > limit) {
+    raw.resume();
+    return Promise.reject(new RequestFailure(413, 'PayloadTooLarge', 'the request body is too large'));
+  }
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let failed = false;
+    raw.on('data', (chunk: Buffer) => {
+      if (failed) return;
+      size += chunk.length;
+      if (size > limit) {
+        failed = true;
+        reject(new RequestFailure(413, 'PayloadTooLarge', 'the request body is too large'));
+        return;
+      }
+      chunks.push(chunk);
+    });
+    raw.on('error', (error) => {
+      if (!failed) reject(error);
+      failed = true;
+    });
+    raw.on('end', () => {
+      if (failed) return;
+      const text = (chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks)).toString('utf8');
+      if (text.trim() === '') return resolve(undefined);
+      try {
+        resolve(JSON.parse(text));
+      } catch {
+        reject(new RequestFailure(400, 'MalformedBody', 'the request body is not valid JSON'));
+      }
+    });
+  });
+}
