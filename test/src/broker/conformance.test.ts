@@ -250,7 +250,7 @@ describe.each(testDatabaseKinds('broker conformance'))('OSB conformance ($name)'
     expect(unknownFields.status).toBe(201);
   });
 
-  it("answers what its own HTTP layer refuses with an OSB error body, and stores nothing", async () => {
+  it('answers what its own HTTP layer refuses with an OSB error body, and stores nothing', async () => {
     const instance = id('http');
     const tooLarge = await osb(
       'PUT',
