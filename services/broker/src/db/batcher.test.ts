@@ -57,16 +57,4 @@ describe('StatementBatcher', () => {
     expect(await Promise.all(rest)).toEqual(['even 4', 'row 5 is bad', 'even 6']);
     expect(statement.batches).toEqual([[2], [4, 5, 6], [4], [5], [6]]);
   });
-
-  it('tells each row when its statement has been handed over, before the answer', async () => {
-    const statement = fakeStatement();
-    const batcher = new StatementBatcher(statement.run);
-    const dispatched: number[] = [];
-    const first = batcher.submit(2, () => dispatched.push(2));
-    const second = batcher.submit(4, () => dispatched.push(4));
-    expect(dispatched).toEqual([2]);
-    await statement.releaseAll();
-    await Promise.all([first, second]);
-    expect(dispatched).toEqual([2, 4]);
-  });
 });

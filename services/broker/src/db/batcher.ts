@@ -31,13 +31,10 @@ export class StatementBatcher<In, Out> {
     this.#maxBatch = options.maxBatch ?? 64;
   }
 
-  /**
-   * Runs `row` in the next statement. `onDispatched` is called once the statement carrying
-   * it has been handed to the database driver (before its answer is known).
-   */
-  submit(row: In, onDispatched?: () => void): Promise<Out | undefined> {
+  /** Runs `row` in the next statement; its result, or undefined when it produced none. */
+  submit(row: In): Promise<Out | undefined> {
     return new Promise((resolve, reject) => {
-      this.#queue.push({ row, resolve, reject, onDispatched });
+      this.#queue.push({ row, resolve, reject });
       this.#drain();
     });
   }
@@ -55,9 +52,7 @@ export class StatementBatcher<In, Out> {
 
   async #execute(batch: Pending<In, Out>[]): Promise<void> {
     try {
-      const running = this.#run(batch.map((entry) => entry.row));
-      for (const entry of batch) entry.onDispatched?.();
-      const results = await running;
+      const results = await this.#run(batch.map((entry) => entry.row));
       for (const [index, entry] of batch.entries()) entry.resolve(results[index]);
     } catch (error) {
       if (batch.length === 1) {
@@ -82,5 +77,4 @@ interface Pending<In, Out> {
   row: In;
   resolve: (out: Out | undefined) => void;
   reject: (error: unknown) => void;
-  onDispatched: (() => void) | undefined;
 }

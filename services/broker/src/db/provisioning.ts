@@ -89,21 +89,12 @@ export function deterministicProviderInstanceId(platformId: string, instanceId: 
  * not fail on that id's unique index.
  *
  * Concurrent calls share statements (see StatementBatcher): under load one statement and
- * one commit record many provisions, each row deciding its own conflict. `onDispatched`
- * runs once the statement carrying this row has been handed to the driver.
+ * one commit record many provisions, each row deciding its own conflict.
  */
-export async function insertNewProvisioning(
-  db: Executor,
-  values: NewProvisioning,
-  onDispatched?: () => void,
-): Promise<OperationRow | undefined> {
+export async function insertNewProvisioning(db: Executor, values: NewProvisioning): Promise<OperationRow | undefined> {
   const commit = values.commit ?? 'durable';
-  if (db.isTransaction) {
-    const running = insertNewProvisionings(db, commit, [values]);
-    onDispatched?.();
-    return (await running)[0];
-  }
-  return batchersOf(db)[commit].submit(values, onDispatched);
+  if (db.isTransaction) return (await insertNewProvisionings(db, commit, [values]))[0];
+  return batchersOf(db)[commit].submit(values);
 }
 
 /**
