@@ -1,4 +1,5 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
+import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import {
   ANONYMOUS,
   authenticateToken,
@@ -53,7 +54,11 @@ export interface CatalogDeps {
 }
 
 export interface Catalog {
-  app: express.Express;
+  /**
+   * The catalog's request listener: answers a POST to `/graphql` that the response cache
+   * holds without express or GraphQL; everything else goes to express.
+   */
+  app: RequestListener;
   /** No background work yet; present so every service starts the same way. */
   start(): Promise<void>;
   close(): Promise<void>;
@@ -76,7 +81,7 @@ const disableIntrospection: Plugin = {
  *
  * @example
  * const catalog = createCatalog(loadCatalogConfig(process.env), { database, logger, secretBox });
- * catalog.app.listen(4000, '127.0.0.1');
+ * createServer(catalog.app).listen(4000, '127.0.0.1');
  */
 export function createCatalog(config: CatalogConfig, deps: CatalogDeps): Catalog {
   const { database, logger, secretBox } = deps;
@@ -142,6 +147,8 @@ export function createCatalog(config: CatalogConfig, deps: CatalogDeps): Catalog
     },
   });
 
+  // Callers already authenticated by the cache's fast path (below), so express need not again.
+  const preauthenticated = new WeakMap<IncomingMessage, Principal>();
   const app = express();
   app.disable('x-powered-by');
   app.use(observability.requestContext);
@@ -150,7 +157,7 @@ export function createCatalog(config: CatalogConfig, deps: CatalogDeps): Catalog
   app.get('/manifest.schema.json', (_req, res) => {
     res.type('application/schema+json').send(JSON.stringify(manifestSchema, null, 2));
   });
-  const graphqlMiddleware = [limitBody, authenticate(database)];
+  const graphqlMiddleware = [limitBody, authenticate(database, preauthenticated)];
   // Read here so the response cache can key on the exact request; yoga parses the text itself.
   if (responseCache) {
     graphqlMiddleware.push(express.text({ type: 'application/json', limit: '5mb' }), responseCache.middleware);
@@ -178,8 +185,54 @@ export function createCatalog(config: CatalogConfig, deps: CatalogDeps): Catalog
   });
   app.use(internalErrorHandler((requestId) => ({ error: 'internal error', requestId })));
 
+  /**
+   * A cached answer costs a lookup; through express and yoga it cost as much CPU again as
+   * writing the bytes (docs/catalog.md, "Performance"). So a POST of JSON to `/graphql`
+   * is read here, its caller authenticated, and a hit answered at once; a miss goes on to
+   * express with the body already read and the caller already known.
+   */
+  async function serveCached(cache: NonNullable<typeof responseCache>, req: IncomingMessage, res: ServerResponse) {
+    let text: string;
+    try {
+      text = await readBody(req, MAX_BODY_BYTES);
+    } catch (error) {
+      if (error instanceof BodyTooLarge) {
+        res.writeHead(413, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ errors: [{ message: `request body over ${MAX_BODY_BYTES} bytes` }] }));
+      } else {
+        res.destroy();
+      }
+      return;
+    }
+    (req as IncomingMessage & { body?: unknown }).body = text;
+    const principal = await principalOf(database, req.headers.authorization);
+    if (principal !== undefined) {
+      preauthenticated.set(req, principal);
+      const hit = await cache.lookup(principal, req.headers.accept ?? '', text);
+      if (hit) {
+        observability.track(req, res, {}, () => '/graphql', '/graphql');
+        res.writeHead(200, { 'content-type': hit.contentType, 'content-length': hit.body.length });
+        res.end(hit.body);
+        return;
+      }
+    }
+    app(req, res);
+  }
+
+  const listener: RequestListener = (req, res) => {
+    if (responseCache && cacheablePost(req)) {
+      serveCached(responseCache, req, res).catch((error: unknown) => {
+        logger.error({ err: error }, 'response cache fast path failed');
+        if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ error: 'internal error' }));
+      });
+    } else {
+      app(req, res);
+    }
+  };
+
   return {
-    app,
+    app: listener,
     async start() {},
     async close() {
       await yoga.dispose();
@@ -205,21 +258,58 @@ function limitBody(req: Request, res: Response, next: NextFunction) {
   next();
 }
 
+/** A POST of JSON to `/graphql`, not a subscription, within the size limit. */
+function cacheablePost(req: IncomingMessage): boolean {
+  if (req.method !== 'POST') return false;
+  const url = req.url ?? '';
+  if (url !== '/graphql' && !url.startsWith('/graphql?')) return false;
+  if (!req.headers['content-type']?.toLowerCase().startsWith('application/json')) return false;
+  if (req.headers.accept?.includes('text/event-stream')) return false;
+  return Number(req.headers['content-length'] ?? 0) <= MAX_BODY_BYTES;
+}
+
+class BodyTooLarge extends Error {}
+
+function readBody(req: IncomingMessage, limit: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        req.removeAllListeners('data');
+        req.resume();
+        reject(new BodyTooLarge());
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('error', reject);
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+  });
+}
+
+/**
+ * `Authorization: Bearer <token>` → the caller's principal; no header → anonymous;
+ * undefined for a header that names no usable token.
+ */
+async function principalOf(database: Database, header: string | undefined): Promise<Principal | undefined> {
+  if (header === undefined || header.trim() === '') return ANONYMOUS;
+  const token = bearerToken(header);
+  return (token ? await authenticateToken(database.db, token) : null) ?? undefined;
+}
+
 /**
  * `Authorization: Bearer <token>` → the caller's principal; no header → anonymous. A
  * present but unusable token is a 401, never silently anonymous: a caller with a revoked
  * token would otherwise see a catalog without its private plans and not know why.
  */
-function authenticate(database: Database) {
+function authenticate(database: Database, known: WeakMap<IncomingMessage, Principal>) {
   return async (req: Request, res: Response, next: NextFunction) => {
     const header = req.header('authorization');
-    if (header === undefined || header.trim() === '') {
-      res.locals.principal = ANONYMOUS;
-      return next();
-    }
-    const token = bearerToken(header);
-    const principal = token ? await authenticateToken(database.db, token) : null;
+    const principal = known.get(req) ?? (await principalOf(database, header));
     if (!principal) {
+      const token = bearerToken(header ?? '');
       const message = token
         ? 'invalid, expired or revoked API token'
         : 'the Authorization header must be "Bearer <token>"';

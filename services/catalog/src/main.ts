@@ -1,3 +1,4 @@
+import { createServer } from 'node:http';
 import { join } from 'node:path';
 import {
   ConfigError,
@@ -35,7 +36,7 @@ const database = await openDatabase(
 await migrateToLatest(database.db);
 const catalog = createCatalog(config, { database, logger, secretBox });
 await catalog.start();
-const server = catalog.app.listen(config.port, config.host, () => {
+const server = createServer(catalog.app).listen(config.port, config.host, () => {
   logger.info({ url: `http://${config.host}:${config.port}/graphql` }, 'catalog listening');
 });
 

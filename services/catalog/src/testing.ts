@@ -1,3 +1,4 @@
+import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createApiToken, createLogger, type Database, SecretBox } from '@annex/platform';
 import type { TestDatabaseKind } from '@annex/platform/testing';
@@ -68,7 +69,7 @@ export async function startTestCatalog(
     secretBox: SecretBox.fromSpec(SecretBox.generateSpec()),
   });
   await catalog.start();
-  const server = catalog.app.listen(0, '127.0.0.1');
+  const server = createServer(catalog.app).listen(0, '127.0.0.1');
   await new Promise<void>((resolve) => server.once('listening', () => resolve()));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const admin = await createApiToken(database.db, { kind: 'admin', name: 'test admin' });

@@ -172,6 +172,27 @@ describe.each(testDatabaseKinds('catalog response cache in the app'))('the catal
     expect(await read()).toEqual({ description: 'second' });
   });
 
+  it('answers a hit without express, still with a request id, and never to a caller it cannot authenticate', async () => {
+    await read();
+    const ask = (headers: Record<string, string>) =>
+      fetch(`${catalog.url}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...headers },
+        body: JSON.stringify({ query: '{ service(slug: "cached-db") { description } }' }),
+      });
+    const hit = await ask({});
+    expect(hit.status).toBe(200);
+    expect(hit.headers.get('content-type')).toMatch(/application\/(graphql-response\+)?json/);
+    expect(hit.headers.get('x-request-id')).toMatch(/\S/);
+    expect(((await hit.json()) as { data: unknown }).data).toEqual({ service: await read() });
+    const revoked = await ask({ authorization: 'Bearer annex_admin_notarealtokennotarealtoken' });
+    expect(revoked.status).toBe(401);
+    const malformed = await ask({ authorization: 'Basic abc' });
+    expect(malformed.status).toBe(401);
+    const admin = await ask({ authorization: `Bearer ${catalog.adminToken}` });
+    expect(admin.status).toBe(200);
+  });
+
   it('answers a malformed body with 400, not 500', async () => {
     const res = await fetch(`${catalog.url}/graphql`, {
       method: 'POST',

@@ -41,6 +41,16 @@ export interface ResponseCache {
    * records the response of a cacheable miss.
    */
   middleware: RequestHandler;
+  /**
+   * The stored answer to `request` (a POST's JSON text) for this caller and `Accept`
+   * header, if there is one for the catalog's current version: what `middleware` would
+   * answer, for a server that looks before handing the request to express.
+   */
+  lookup(
+    principal: Principal,
+    accept: string,
+    request: string,
+  ): Promise<{ contentType: string; body: Buffer } | undefined>;
   /** Forgets everything (this process published or changed something). */
   invalidate(): void;
   readonly size: number;
@@ -87,6 +97,18 @@ export function createResponseCache(options: ResponseCacheOptions): ResponseCach
     return checking;
   }
 
+  const keyOf = (principal: Principal, accept: string, request: string) =>
+    [callerClass(principal), accept, request].join('\n');
+
+  /** The entry under `key` if it is current, made the most recently used. */
+  function currentEntry(key: string, version: string): Entry | undefined {
+    const hit = entries.get(key);
+    if (!hit || hit.version !== version) return undefined;
+    entries.delete(key);
+    entries.set(key, hit); // most recently used last
+    return hit;
+  }
+
   const uncacheable = options.uncacheableRootFields ?? new Set<string>();
   const plugin: Plugin<CatalogContext> = {
     onExecute({ args }) {
@@ -121,11 +143,9 @@ export function createResponseCache(options: ResponseCacheOptions): ResponseCach
     const request = req.method === 'GET' ? req.url : typeof body === 'string' && body !== '' ? body : undefined;
     if (request === undefined) return next();
     freshVersion().then((version) => {
-      const key = [callerClass(res.locals.principal as Principal), req.header('accept') ?? '', request].join('\n');
-      const hit = entries.get(key);
-      if (hit && hit.version === version) {
-        entries.delete(key);
-        entries.set(key, hit); // most recently used last
+      const key = keyOf(res.locals.principal as Principal, req.header('accept') ?? '', request);
+      const hit = currentEntry(key, version);
+      if (hit) {
         res.status(200).setHeader('content-type', hit.contentType);
         res.end(hit.body);
         return;
@@ -159,6 +179,9 @@ export function createResponseCache(options: ResponseCacheOptions): ResponseCach
   return {
     plugin,
     middleware,
+    async lookup(principal, accept, request) {
+      return currentEntry(keyOf(principal, accept, request), await freshVersion());
+    },
     invalidate,
     get size() {
       return entries.size;
