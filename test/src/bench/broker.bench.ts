@@ -109,7 +109,7 @@ export async function benchBrokerProvisioning(serverUrl: string | undefined, sec
         '|---|---:|---|',
         `| single-row transactions/s (baseline) | ${Math.round(txRate).toLocaleString('en')} | |`,
         `| sync provisions/s through the broker | ${Math.round(result.requests.average).toLocaleString('en')} (${non2xx} failed) | |`,
-        `| ratio | ${ratio.toFixed(2)}x | ${throughputOk ? 'meets' : 'MISSES'} ≥ 0.3x |`,
+        `| ratio | ${ratio.toFixed(3)}x | ${throughputOk ? 'meets' : 'MISSES'} ≥ 0.3x |`,
         `| provider called directly, p50 / p99 ms | ${direct.p50.toFixed(2)} / ${direct.p99.toFixed(2)} | |`,
         `| through the broker, p50 / p99 ms | ${viaBroker.p50.toFixed(2)} / ${viaBroker.p99.toFixed(2)} | |`,
         `| added by the broker, p50 / p99 ms | ${addedP50.toFixed(2)} / ${addedP99.toFixed(2)} | ${latencyOk ? 'meets' : 'MISSES'} p50 ≤ 2 ms |`,
