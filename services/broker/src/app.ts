@@ -61,6 +61,7 @@ export function createBroker(config: BrokerConfig, deps: BrokerDeps): Broker {
     providers: new ProviderClient(signer, secretBox, config.providerTimeoutMs),
     settings: {
       syncWaitMs: config.syncWaitMs,
+      syncRecordAfterMs: config.syncRecordAfterMs,
       leaseMs: config.leaseMs,
       maxPollingSeconds: config.maxPollingSeconds,
       rotationGraceSeconds: config.apps.rotationGraceSeconds,

@@ -15,6 +15,12 @@ const schema = z
     BROKER_PROVIDER_TIMEOUT_MS: milliseconds(60_000),
     /** How long a request with accepts_incomplete=true waits for the provider before answering 202. */
     BROKER_SYNC_WAIT_MS: milliseconds(5_000),
+    /**
+     * A synchronous provision whose provider has not answered within this long gets its
+     * start record; one answered sooner is recorded whole, in one statement (0: always
+     * write the start record first).
+     */
+    BROKER_SYNC_RECORD_AFTER_MS: z.coerce.number().int().min(0).max(1_000).default(50),
     /** How long a replica owns an operation it is executing; must exceed the provider deadline. */
     BROKER_LEASE_MS: z.coerce.number().int().min(1).optional(),
     BROKER_WORKER_POLL_MS: milliseconds(1_000),
@@ -76,6 +82,7 @@ export interface BrokerConfig {
   encryptionKeys: string | undefined;
   providerTimeoutMs: number;
   syncWaitMs: number;
+  syncRecordAfterMs: number;
   leaseMs: number;
   workerPollMs: number;
   workerConcurrency: number;
@@ -107,6 +114,7 @@ export function loadBrokerConfig(env: Readonly<Record<string, string | undefined
     encryptionKeys: parsed.ANNEX_ENCRYPTION_KEYS,
     providerTimeoutMs: parsed.BROKER_PROVIDER_TIMEOUT_MS,
     syncWaitMs: parsed.BROKER_SYNC_WAIT_MS,
+    syncRecordAfterMs: parsed.BROKER_SYNC_RECORD_AFTER_MS,
     leaseMs: parsed.BROKER_LEASE_MS ?? parsed.BROKER_PROVIDER_TIMEOUT_MS + 15_000,
     workerPollMs: parsed.BROKER_WORKER_POLL_MS,
     workerConcurrency: parsed.BROKER_WORKER_CONCURRENCY,

@@ -671,6 +671,46 @@ describe.each(testDatabaseKinds('broker conformance'))('OSB conformance ($name)'
     expect(provider.instances.has(providerId)).toBe(false);
   });
 
+  it('cleans up after a synchronous re-provision whose early provider call found the id taken', async () => {
+    // A synchronous PUT calls the provider before anything is written. Here the id is a
+    // deleted instance's, so the record goes the locking way and provisions afresh under a
+    // new provider-side id; what the early call re-created under the old one is deleted at
+    // the provider as an orphan.
+    const instance = id('again');
+    expect((await osb('PUT', `/v2/service_instances/${instance}`, provisionBody('large'))).status).toBe(201);
+    const first = await providerIdOf(instance);
+    expect((await osb('DELETE', `/v2/service_instances/${instance}?${query('large')}`)).status).toBe(200);
+    expect(provider.instances.has(first)).toBe(false);
+
+    const again = await osb('PUT', `/v2/service_instances/${instance}`, provisionBody('large'));
+    expect(again.status).toBe(201);
+    const second = await providerIdOf(instance);
+    expect(second).not.toBe(first);
+    expect(provider.instances.has(second)).toBe(true);
+    expect(provider.creations.get(first)).toBe(2);
+    for (let i = 0; i < 100 && provider.instances.has(first); i++) await new Promise((r) => setTimeout(r, 50));
+    expect(provider.instances.has(first)).toBe(false);
+    const audit = await listAudit(database.db, { instanceId: instance });
+    expect(audit.map((a) => a.action)).toContain('orphan_deprovision.requested');
+    expect((await osb('GET', `/v2/service_instances/${instance}`)).status).toBe(200);
+  });
+
+  it('writes the start record of a synchronous provision whose provider is slow, before it answers', async () => {
+    const instance = id('slowsync');
+    const pending = osb('PUT', `/v2/service_instances/${instance}`, provisionBody('slow'));
+    // The provider takes a second; the start record is written after BROKER_SYNC_RECORD_AFTER_MS.
+    await new Promise((r) => setTimeout(r, 500));
+    const midway = await database.db
+      .selectFrom('service_instances')
+      .select('state')
+      .where('id', '=', instance)
+      .executeTakeFirst();
+    expect(midway?.state).toBe('provisioning');
+    expect((await pending).status).toBe(201);
+    const audit = await listAudit(database.db, { instanceId: instance });
+    expect(audit.map((a) => a.action)).toEqual(['provision.requested', 'provision.succeeded']);
+  });
+
   it('publishes only public keys at /.well-known/jwks.json', async () => {
     const response = await fetch(`${broker.url}/.well-known/jwks.json`);
     expect(response.status).toBe(200);

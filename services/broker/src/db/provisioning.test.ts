@@ -10,6 +10,7 @@ import {
   insertNewProvisioning,
   isPostgresServer,
   type NewProvisioning,
+  recordProvisioned,
   uuidV5,
 } from './provisioning.js';
 
@@ -180,5 +181,74 @@ describe.each(testDatabaseKinds('broker provisioning statements'))('start record
       .execute();
     expect(audit.filter((entry) => entry.action === 'provision.requested')).toHaveLength(ids.length);
     expect(audit.filter((entry) => entry.action === 'provision.succeeded')).toHaveLength(ids.length - 1);
+  });
+
+  it('records a provision the provider already finished whole, and nothing when the id is taken', async () => {
+    const fx = await seedCatalog(database.db, SecretBox.fromSpec(SecretBox.generateSpec()), {
+      providerUrl: 'http://127.0.0.1:9',
+      auth: { kind: 'basic', username: 'u', password: 'p' },
+      plans: [{ slug: 'finished' }],
+    });
+    const plan = fx.plans.finished as { id: string };
+    const finished = (instanceId: string) => ({
+      instance: {
+        id: instanceId,
+        serviceId: fx.serviceId,
+        planId: plan.id,
+        platformId: fx.platformId,
+        organizationGuid: 'o',
+        spaceGuid: 's',
+        context: '{}',
+        parameters: '{}',
+        providerId: fx.providerId,
+        providerInstanceId: deterministicProviderInstanceId(fx.platformId, instanceId),
+        maintenanceInfo: null,
+        originatingIdentity: null,
+        tokenId: null,
+      },
+      operation: {
+        id: randomUUID(),
+        request: '{}',
+        acceptsIncomplete: false,
+        originatingIdentity: null,
+        leaseOwner: 'unused',
+        leaseMs: 60_000,
+      },
+      audit: { actorId: fx.platformId, originatingIdentity: null, detail: '{}' },
+      outcome: {
+        description: 'ready',
+        result: '{"dashboard_url":"https://d.example/x"}',
+        dashboardUrl: 'https://d.example/x',
+      },
+    });
+    const instanceId = `finished-${randomUUID()}`;
+    const [op, twin] = await Promise.all([
+      recordProvisioned(database.db, finished(instanceId)),
+      recordProvisioned(database.db, finished(instanceId)),
+    ]);
+    expect([op, twin].filter((row) => row !== undefined)).toHaveLength(1);
+    const recorded = op ?? twin;
+    expect(recorded).toMatchObject({ state: 'succeeded', kind: 'provision', description: 'ready', lease_owner: null });
+    expect(recorded?.completed_at).toBeInstanceOf(Date);
+    const instance = await database.db
+      .selectFrom('service_instances')
+      .select(['state', 'dashboard_url', 'last_operation_id'])
+      .where('id', '=', instanceId)
+      .executeTakeFirstOrThrow();
+    expect(instance).toEqual({
+      state: 'provisioned',
+      dashboard_url: 'https://d.example/x',
+      last_operation_id: recorded?.id,
+    });
+    const audit = await database.db
+      .selectFrom('broker_audit_log')
+      .select(['action', 'result'])
+      .where('instance_id', '=', instanceId)
+      .orderBy('id')
+      .execute();
+    expect(audit).toEqual([
+      { action: 'provision.requested', result: 'pending' },
+      { action: 'provision.succeeded', result: 'succeeded' },
+    ]);
   });
 });

@@ -131,6 +131,48 @@ async function insertNewProvisionings(
   return given.map((row) => byOperation.get(row.operation.id));
 }
 
+/** A synchronous provision the provider finished before its start record was written. */
+export interface FinishedProvisioning extends Omit<NewProvisioning, 'commit'> {
+  outcome: { description: string | null; result: string; dashboardUrl: string | null };
+}
+
+/**
+ * Records a provision the provider has already finished, whole, in one statement and one
+ * durable commit: the instance (provisioned), its operation (succeeded) and both audit
+ * entries. Undefined when the instance id (or its provider-side id) is taken: nothing is
+ * written and the caller takes the locking path. Concurrent calls share statements.
+ */
+export async function recordProvisioned(db: Executor, values: FinishedProvisioning): Promise<OperationRow | undefined> {
+  if (db.isTransaction) return (await recordProvisionings(db, [values]))[0];
+  return batchersOf(db).record.submit(values);
+}
+
+async function recordProvisionings(
+  db: Executor,
+  given: readonly FinishedProvisioning[],
+): Promise<(OperationRow | undefined)[]> {
+  const rows = [...given].sort((x, y) => (x.instance.id < y.instance.id ? -1 : x.instance.id > y.instance.id ? 1 : 0));
+  const column = <T>(pick: (row: FinishedProvisioning) => T): T[] => rows.map(pick);
+  const recorded = await executePrepared(
+    db,
+    'broker_record_provisions',
+    sql<OperationRow>`select * from broker_record_provisions(
+      ${column((r) => r.instance.id)}::text[], ${column((r) => r.instance.serviceId)}::uuid[],
+      ${column((r) => r.instance.planId)}::uuid[], ${column((r) => r.instance.platformId)}::uuid[],
+      ${column((r) => r.instance.organizationGuid)}::text[], ${column((r) => r.instance.spaceGuid)}::text[],
+      ${column((r) => r.instance.context)}::jsonb[], ${column((r) => r.instance.parameters)}::jsonb[],
+      ${column((r) => r.instance.providerId)}::uuid[], ${column((r) => r.instance.providerInstanceId)}::text[],
+      ${column((r) => r.instance.maintenanceInfo)}::jsonb[], ${column((r) => r.instance.originatingIdentity)}::jsonb[],
+      ${column((r) => r.instance.tokenId)}::uuid[], ${column((r) => r.operation.id)}::uuid[],
+      ${column((r) => r.operation.request)}::jsonb[], ${column((r) => r.operation.originatingIdentity)}::jsonb[],
+      ${column((r) => r.audit.actorId)}::text[], ${column((r) => r.audit.originatingIdentity)}::jsonb[],
+      ${column((r) => r.audit.detail)}::jsonb[], ${column((r) => r.outcome.description)}::text[],
+      ${column((r) => r.outcome.result)}::jsonb[], ${column((r) => r.outcome.dashboardUrl)}::text[])`,
+  );
+  const byOperation = new Map(recorded.map((row) => [row.id, row]));
+  return given.map((row) => byOperation.get(row.operation.id));
+}
+
 export interface ProvisioningSuccess {
   operationId: string;
   instanceId: string;
@@ -180,6 +222,7 @@ async function completeProvisionings(
 }
 
 interface ProvisioningBatchers {
+  record: StatementBatcher<FinishedProvisioning, OperationRow>;
   durable: StatementBatcher<NewProvisioning, OperationRow>;
   deferred: StatementBatcher<NewProvisioning, OperationRow>;
   complete: StatementBatcher<ProvisioningSuccess, OperationRow>;
@@ -191,6 +234,7 @@ function batchersOf(db: Executor): ProvisioningBatchers {
   let found = batchers.get(db);
   if (!found) {
     found = {
+      record: new StatementBatcher((rows) => recordProvisionings(db, rows)),
       durable: new StatementBatcher((rows) => insertNewProvisionings(db, 'durable', rows)),
       deferred: new StatementBatcher((rows) => insertNewProvisionings(db, 'deferred', rows)),
       complete: new StatementBatcher((rows) => completeProvisionings(db, rows)),

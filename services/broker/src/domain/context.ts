@@ -14,6 +14,8 @@ export interface BrokerContext {
   providers: ProviderClient;
   settings: {
     syncWaitMs: number;
+    /** See BROKER_SYNC_RECORD_AFTER_MS; 0 or absent: the start record is always written first. */
+    syncRecordAfterMs?: number;
     leaseMs: number;
     maxPollingSeconds: number;
     /** Apps: how long an old binding stays valid after a rotation (APPS_ROTATION_GRACE_SECONDS). */

@@ -4,19 +4,29 @@ import type { PlanContext } from '../db/catalog.js';
 import { findPlanById, findProviderById } from '../db/catalog.js';
 import { findInstance, type InstanceRow, insertInstanceIfAbsent, updateInstance } from '../db/instances.js';
 import { findOperation, type OperationRow, orphanMitigationExists } from '../db/operations.js';
-import { deterministicProviderInstanceId, insertNewProvisioning, isPostgresServer } from '../db/provisioning.js';
-import { actorOf, recordAudit } from './audit.js';
+import {
+  deterministicProviderInstanceId,
+  insertNewProvisioning,
+  isPostgresServer,
+  recordProvisioned,
+} from '../db/provisioning.js';
+import { type Actor, actorOf, recordAudit } from './audit.js';
 import { checkParameters, planOffered, planUpdateable, resolvePlan } from './catalog.js';
 import { type BrokerContext, type Caller, ownedBy } from './context.js';
 import { asyncRequired, BrokerFailure, badRequest, concurrencyError, conflict, gone, notFound } from './errors.js';
 import {
   createOperation,
+  earlyProvisionAnswer,
+  firstProvisionCall,
   leaseOwner,
   type OperationRequest,
+  publicResult,
   runInRequest,
+  runStartedProvision,
   scheduleOrphanMitigation,
   unfinishedAnswer,
 } from './operations.js';
+import type { ProviderResponse } from './provider-client.js';
 import type { OperationOutcome } from './results.js';
 
 type Started =
@@ -66,6 +76,89 @@ function operationAnswer(op: OperationRow, created: boolean): OperationOutcome {
   return unfinishedAnswer(op);
 }
 
+/** The instance row of a provision, with its provider-side id. */
+function instanceRowValues(
+  plan: PlanContext,
+  caller: Caller,
+  input: ProvisionInput,
+  actor: Actor,
+  operationId: string,
+  providerInstanceId: string,
+) {
+  return {
+    service_id: plan.service.id,
+    plan_id: plan.plan.id,
+    platform_id: caller.platformId,
+    organization_guid: input.organizationGuid,
+    space_guid: input.spaceGuid,
+    context: JSON.stringify(input.context),
+    parameters: JSON.stringify(input.parameters),
+    state: 'provisioning',
+    dashboard_url: null,
+    deleted_at: null,
+    provider_id: plan.provider.id,
+    provider_instance_id: providerInstanceId,
+    maintenance_info: input.maintenanceInfo ? JSON.stringify(input.maintenanceInfo) : null,
+    originating_identity: actor.originatingIdentity ? JSON.stringify(actor.originatingIdentity) : null,
+    token_id: caller.tokenId,
+    last_operation_id: operationId,
+  };
+}
+
+/** What the provider is asked for a provision under `providerInstanceId`. */
+function provisionRequest(plan: PlanContext, input: ProvisionInput, providerInstanceId: string): OperationRequest {
+  return {
+    provider_instance_id: providerInstanceId,
+    service_osb_id: plan.service.osb_id,
+    plan_osb_id: plan.plan.osb_id,
+    body: {
+      service_id: plan.service.osb_id,
+      plan_id: plan.plan.osb_id,
+      organization_guid: input.organizationGuid,
+      space_guid: input.spaceGuid,
+      context: input.context,
+      parameters: input.parameters,
+      ...(input.maintenanceInfo ? { maintenance_info: input.maintenanceInfo } : {}),
+    },
+  };
+}
+
+/**
+ * A synchronous provision's provider call that went out before its id turned out to be
+ * taken. If the provider may have created something under that provider-side id and no
+ * live instance of the broker's has it, an orphan mitigation deletes it there. (When a
+ * live instance has it, the call was the same instance's identical re-PUT: harmless.)
+ */
+async function settleStrayCall(
+  ctx: BrokerContext,
+  sent: Promise<ProviderResponse>,
+  stray: { plan: PlanContext; request: OperationRequest; actor: Actor; instanceId: string; operationId: string },
+): Promise<void> {
+  const response = await sent;
+  // A 4xx means the provider created nothing (409 for different attributes, 422 while busy).
+  if (response.kind === 'answer' && response.status >= 400 && response.status < 500) return;
+  const live = await ctx.db
+    .selectFrom('service_instances')
+    .select('id')
+    .where('provider_instance_id', '=', stray.request.provider_instance_id)
+    .where('deleted_at', 'is', null)
+    .where('state', '!=', 'failed')
+    .executeTakeFirst();
+  if (live) return;
+  await ctx.db.transaction().execute((trx) =>
+    scheduleOrphanMitigation(trx, {
+      kind: 'orphan_deprovision',
+      instanceId: stray.instanceId,
+      bindingId: null,
+      providerId: stray.plan.provider.id,
+      request: stray.request,
+      actor: stray.actor,
+      after: stray.operationId,
+      reason: 'a provision call sent while another request held the instance id',
+    }),
+  );
+}
+
 /**
  * Provisions an instance (`PUT /v2/service_instances/:id`). Idempotent: an identical
  * request answers 200 when done or 202 with the same operation while in progress.
@@ -97,49 +190,13 @@ export async function provisionInstance(
   // retried PUT (after a start record lost in a database crash) reaches the same provider
   // instance; an id provisioned afresh after a delete or failure gets a random one.
   const stableProviderInstanceId = deterministicProviderInstanceId(caller.platformId, input.instanceId);
-  const rowValues = (providerInstanceId: string) => ({
-    service_id: plan.service.id,
-    plan_id: plan.plan.id,
-    platform_id: caller.platformId,
-    organization_guid: input.organizationGuid,
-    space_guid: input.spaceGuid,
-    context: JSON.stringify(input.context),
-    parameters: JSON.stringify(input.parameters),
-    state: 'provisioning',
-    dashboard_url: null,
-    deleted_at: null,
-    provider_id: plan.provider.id,
-    provider_instance_id: providerInstanceId,
-    maintenance_info: input.maintenanceInfo ? JSON.stringify(input.maintenanceInfo) : null,
-    originating_identity: actor.originatingIdentity ? JSON.stringify(actor.originatingIdentity) : null,
-    token_id: caller.tokenId,
-    last_operation_id: operationId,
-  });
-  const requestFor = (providerInstanceId: string): OperationRequest => ({
-    provider_instance_id: providerInstanceId,
-    service_osb_id: plan.service.osb_id,
-    plan_osb_id: plan.plan.osb_id,
-    body: {
-      service_id: plan.service.osb_id,
-      plan_id: plan.plan.osb_id,
-      organization_guid: input.organizationGuid,
-      space_guid: input.spaceGuid,
-      context: input.context,
-      parameters: input.parameters,
-      ...(input.maintenanceInfo ? { maintenance_info: input.maintenanceInfo } : {}),
-    },
-  });
-  const values = rowValues(stableProviderInstanceId);
-  const request = requestFor(stableProviderInstanceId);
+  const values = instanceRowValues(plan, caller, input, actor, operationId, stableProviderInstanceId);
+  const request = provisionRequest(plan, input, stableProviderInstanceId);
+  const context: ProvisionContext = { plan, problem, values, request, operationId, actor, owner };
   if (problem === undefined) {
     // A new id (the common case): one statement; an existing id falls through to the locking path.
     const originating = actor.originatingIdentity ? JSON.stringify(actor.originatingIdentity) : null;
-    // A synchronous provision answers only after the completion's synchronous commit (or
-    // with an error), so on PostgreSQL its start record may be committed without waiting
-    // for the WAL flush. An async-allowed one may answer 202 right after it: durable.
-    const deferred = !input.acceptsIncomplete && (await isPostgresServer(ctx.db));
-    const op = await insertNewProvisioning(ctx.db, {
-      commit: deferred ? 'deferred' : 'durable',
+    const record = {
       instance: {
         id: input.instanceId,
         serviceId: plan.service.id,
@@ -170,9 +227,109 @@ export async function provisionInstance(
         originatingIdentity: originating,
         detail: JSON.stringify({ plan: plan.plan.osb_id, service: plan.service.osb_id }),
       },
-    });
-    if (op) return operationAnswer(await runInRequest(ctx, op, owner), true);
+    };
+    // The synchronous fast path (docs/broker.md): the provider is called at once; if it
+    // finishes within BROKER_SYNC_RECORD_AFTER_MS, the provision is recorded whole in one
+    // statement. Otherwise the start record is written then, and the call goes on as usual.
+    const recordAfterMs = ctx.settings.syncRecordAfterMs ?? 0;
+    const provider =
+      input.acceptsIncomplete || recordAfterMs <= 0
+        ? undefined
+        : await ctx.caches.providers.get(plan.provider.id, () => findProviderById(ctx.db, plan.provider.id));
+    let sent: Promise<ProviderResponse> | undefined;
+    if (provider) {
+      const header = actor.originatingIdentity ? (caller.originatingIdentity?.header ?? null) : null;
+      sent = ctx.providers
+        .call(provider, firstProvisionCall(operationId, request, header))
+        .catch((error: unknown): ProviderResponse => ({ kind: 'unreachable', message: (error as Error).message }));
+      const answered = await settledWithin(sent, recordAfterMs);
+      const early = answered && earlyProvisionAnswer(answered);
+      if (early?.kind === 'busy') {
+        // The provider is working on this very id for another request: nothing is recorded.
+        throw concurrencyError('the provider is already provisioning this instance');
+      }
+      if (early?.kind === 'created') {
+        const body = early.body;
+        const op = await recordProvisioned(ctx.db, {
+          ...record,
+          outcome: {
+            description: typeof body.description === 'string' ? body.description : null,
+            result: JSON.stringify(publicResult(body)),
+            dashboardUrl: typeof body.dashboard_url === 'string' ? body.dashboard_url : null,
+          },
+        });
+        if (op) return operationAnswer(op, true);
+        return provisionAfterStrayCall(ctx, caller, input, sent, context);
+      }
+    }
+    // A synchronous provision answers only after a synchronous commit (or with an error),
+    // so on PostgreSQL its start record may be committed without waiting for the WAL flush.
+    // An async-allowed one may answer 202 right after it: durable.
+    const deferred = !input.acceptsIncomplete && (await isPostgresServer(ctx.db));
+    const op = await insertNewProvisioning(ctx.db, { ...record, commit: deferred ? 'deferred' : 'durable' });
+    if (op) {
+      const done = sent ? await runStartedProvision(ctx, op, owner, sent) : await runInRequest(ctx, op, owner);
+      return operationAnswer(done, true);
+    }
+    if (sent) return provisionAfterStrayCall(ctx, caller, input, sent, context);
   }
+  return provisionExisting(ctx, caller, input, context);
+}
+
+/**
+ * A provision whose provider call went out before its id turned out to be taken (an
+ * existing instance, or a concurrent request for the same id): decided by the locking
+ * path, after which `settleStrayCall` removes whatever the call may have left.
+ */
+async function provisionAfterStrayCall(
+  ctx: BrokerContext,
+  caller: Caller,
+  input: ProvisionInput,
+  sent: Promise<ProviderResponse>,
+  context: ProvisionContext,
+): Promise<OperationOutcome> {
+  try {
+    return await provisionExisting(ctx, caller, input, context);
+  } finally {
+    await settleStrayCall(ctx, sent, { ...context, instanceId: input.instanceId }).catch((error: unknown) =>
+      ctx.logger.error({ err: error, operation: context.operationId }, 'could not settle a stray provider call'),
+    );
+  }
+}
+
+/** The call's answer if it settles within `ms`, otherwise undefined (the call goes on). */
+async function settledWithin<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<undefined>((resolve) => {
+    timer = setTimeout(() => resolve(undefined), ms);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+interface ProvisionContext {
+  plan: PlanContext;
+  problem: unknown;
+  values: ReturnType<typeof instanceRowValues>;
+  request: OperationRequest;
+  operationId: string;
+  actor: Actor;
+  owner: string;
+}
+
+/**
+ * A provision whose start record found its id taken (or that could not take the one-
+ * statement path): decided under the row lock, against the instance that is there.
+ */
+async function provisionExisting(
+  ctx: BrokerContext,
+  caller: Caller,
+  input: ProvisionInput,
+  { plan, problem, values, request, operationId, actor, owner }: ProvisionContext,
+): Promise<OperationOutcome> {
   let fresh = request;
   const started = await ctx.db.transaction().execute(async (trx): Promise<Started> => {
     // The primary key decides between concurrent requests (and replicas) for one id:
@@ -209,8 +366,8 @@ export async function provisionInstance(
       // A deleted or failed instance id is provisioned afresh, with a new provider-side id
       // (an orphan mitigation may still be deleting the old one).
       const freshId = randomUUID();
-      await updateInstance(trx, input.instanceId, rowValues(freshId));
-      fresh = requestFor(freshId);
+      await updateInstance(trx, input.instanceId, instanceRowValues(plan, caller, input, actor, operationId, freshId));
+      fresh = provisionRequest(plan, input, freshId);
     }
     const op = await createOperation(trx, ctx, {
       kind: 'provision',

@@ -110,15 +110,24 @@ function bindingPath(request: OperationRequest): string {
 }
 
 function firstCall(op: OperationRow, acceptsIncomplete: boolean): ProviderRequest {
-  const request = requestOf(op);
   const header = (op.originating_identity?.header as string | null | undefined) ?? null;
+  return firstCallOf(op.kind, op.id, requestOf(op), header, acceptsIncomplete);
+}
+
+function firstCallOf(
+  kind: OperationRow['kind'],
+  operationId: string,
+  request: OperationRequest,
+  header: string | null,
+  acceptsIncomplete: boolean,
+): ProviderRequest {
   const common = {
-    requestIdentity: op.id,
-    originatingIdentity: ORPHAN_KINDS.has(op.kind) ? null : header,
+    requestIdentity: operationId,
+    originatingIdentity: ORPHAN_KINDS.has(kind) ? null : header,
   };
   const query = { accepts_incomplete: acceptsIncomplete ? 'true' : undefined };
   const deleteQuery = { ...query, service_id: request.service_osb_id, plan_id: request.plan_osb_id };
-  switch (op.kind) {
+  switch (kind) {
     case 'provision':
       return { ...common, method: 'PUT', path: instancePath(request), query, body: request.body };
     case 'update':
@@ -172,9 +181,29 @@ function describeAnswer(response: ProviderResponse): string {
 
 /** Classifies the answer to the first call, as the spec's orphan-mitigation table does. */
 function classifyFirst(op: OperationRow, response: ProviderResponse): Outcome {
+  return classifyFirstOf(op.kind, response);
+}
+
+/**
+ * What a provider's answer to a synchronous provision's call says, before any operation
+ * row exists: its body when the instance was created (or already was, identically), the
+ * provider's ConcurrencyError when it is busy with that very id, otherwise undefined.
+ */
+export function earlyProvisionAnswer(
+  response: ProviderResponse,
+): { kind: 'created'; body: Record<string, unknown> } | { kind: 'busy' } | undefined {
+  const outcome = classifyFirstOf('provision', response);
+  if (outcome.kind === 'done') return { kind: 'created', body: outcome.body };
+  if (outcome.kind === 'rejected' && outcome.status === 422 && outcome.error === 'ConcurrencyError') {
+    return { kind: 'busy' };
+  }
+  return undefined;
+}
+
+function classifyFirstOf(kind: OperationRow['kind'], response: ProviderResponse): Outcome {
   if (response.kind !== 'answer') return { kind: 'broken', description: response.message };
   const { status, body } = response;
-  const deleting = DELETE_KINDS.has(op.kind);
+  const deleting = DELETE_KINDS.has(kind);
   if (deleting && status === 410) return { kind: 'done', body: {} };
   if (status === 200 || (status === 201 && !deleting)) {
     if (response.malformed || !isObject(body)) {
@@ -243,12 +272,7 @@ export async function executeOperation(
   if (op.state === 'pending') {
     if (op.kind === 'deprovision' && !(await haltProvisioning(ctx, op, owner))) return undefined;
     const response = await ctx.providers.call(provider, firstCall(op, acceptsIncomplete));
-    const outcome = classifyFirst(op, response);
-    if (outcome.kind === 'async' && !acceptsIncomplete) {
-      // The provider went async although it was told it may not: an unexpected 2xx.
-      return settle(ctx, op, owner, { kind: 'broken', description: 'provider answered 202 to a synchronous request' });
-    }
-    return settle(ctx, op, owner, outcome);
+    return settleFirstAnswer(ctx, op, owner, acceptsIncomplete, response);
   } else if (op.state === 'polling') {
     const response = await ctx.providers.call(provider, pollCall(op));
     let outcome = classifyPoll(op, response);
@@ -256,6 +280,53 @@ export async function executeOperation(
     return settle(ctx, op, owner, outcome);
   }
   return undefined;
+}
+
+/** Records what the provider answered to an operation's first call. */
+function settleFirstAnswer(
+  ctx: BrokerContext,
+  op: OperationRow,
+  owner: string,
+  acceptsIncomplete: boolean,
+  response: ProviderResponse,
+): Promise<OperationRow | undefined> {
+  const outcome = classifyFirst(op, response);
+  if (outcome.kind === 'async' && !acceptsIncomplete) {
+    // The provider went async although it was told it may not: an unexpected 2xx.
+    return settle(ctx, op, owner, { kind: 'broken', description: 'provider answered 202 to a synchronous request' });
+  }
+  return settle(ctx, op, owner, outcome);
+}
+
+/**
+ * The provider request of a provision's first call, before its operation row exists:
+ * what `executeOperation` would send for it. A synchronous provision sends it while its
+ * start record is being written (see `runStartedProvision`).
+ */
+export function firstProvisionCall(
+  operationId: string,
+  request: OperationRequest,
+  originatingIdentityHeader: string | null,
+): ProviderRequest {
+  return firstCallOf('provision', operationId, request, originatingIdentityHeader, false);
+}
+
+/**
+ * A synchronous provision whose first provider call was sent while its start record was
+ * being written: waits for that answer and records it, like `runInRequest` does.
+ */
+export async function runStartedProvision(
+  ctx: BrokerContext,
+  op: OperationRow,
+  owner: string,
+  response: Promise<ProviderResponse>,
+): Promise<OperationRow> {
+  const settled = await settleFirstAnswer(ctx, op, owner, false, await response).catch((error: unknown) => {
+    ctx.logger.error({ err: error, operation: op.id }, 'operation step failed; a worker will retry it');
+    return undefined;
+  });
+  if (settled && (settled.state === 'succeeded' || settled.state === 'failed')) return settled;
+  return (await findOperation(ctx.db, op.id)) ?? op;
 }
 
 // An async bind's credentials come from fetching the binding once it has succeeded.
@@ -495,7 +566,7 @@ export async function scheduleOrphanMitigation(
   });
 }
 
-function publicResult(body: Record<string, unknown>): Record<string, unknown> {
+export function publicResult(body: Record<string, unknown>): Record<string, unknown> {
   // Never store credentials in the operation row: they live sealed on the binding.
   const { credentials: _credentials, ...rest } = body;
   return rest;

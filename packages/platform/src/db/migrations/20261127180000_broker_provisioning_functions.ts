@@ -1,7 +1,9 @@
 import { type Kysely, sql } from 'kysely';
 
-// The broker's two hot statements as functions over arrays, so that one round trip and one
-// commit can record many concurrent provisions (services/broker/src/db/provisioning.ts).
+// The broker's hot statements as functions over arrays, so that one round trip and one
+// commit can record many concurrent provisions (services/broker/src/db/provisioning.ts):
+// the start record, the completion, and a synchronous provision the provider finished at
+// once, recorded whole.
 // Each row is its own single-row statement inside: every lookup is by primary key with a
 // plan that does not depend on how many rows the tables had when it was first planned.
 export async function up(db: Kysely<any>): Promise<void> {
@@ -83,6 +85,53 @@ export async function up(db: Kysely<any>): Promise<void> {
           values (
             p_actor_kinds[n], p_actor_ids[n], p_platform_ids[n], p_token_ids[n], p_originating_identities[n],
             'provision.succeeded', op.instance_id, op.id, 'succeeded', '{}');
+          return next op;
+        end if;
+      end loop;
+    end $$
+  `.execute(db);
+  await sql`
+    create function broker_record_provisions(
+      p_ids text[], p_service_ids uuid[], p_plan_ids uuid[], p_platform_ids uuid[], p_organization_guids text[],
+      p_space_guids text[], p_contexts jsonb[], p_parameters jsonb[], p_provider_ids uuid[],
+      p_provider_instance_ids text[], p_maintenance_infos jsonb[], p_originating_identities jsonb[], p_token_ids uuid[],
+      p_operation_ids uuid[], p_requests jsonb[], p_operation_originating_identities jsonb[], p_actor_ids text[],
+      p_audit_originating_identities jsonb[], p_details jsonb[], p_descriptions text[], p_results jsonb[],
+      p_dashboard_urls text[])
+    returns setof broker_operations
+    language plpgsql as $$
+    declare
+      n integer;
+      op broker_operations;
+    begin
+      for n in 1 .. coalesce(array_length(p_ids, 1), 0) loop
+        insert into service_instances (
+          id, service_id, plan_id, platform_id, organization_guid, space_guid, context, parameters, state,
+          dashboard_url, provider_id, provider_instance_id, maintenance_info, originating_identity, token_id,
+          last_operation_id)
+        values (
+          p_ids[n], p_service_ids[n], p_plan_ids[n], p_platform_ids[n], p_organization_guids[n], p_space_guids[n],
+          p_contexts[n], p_parameters[n], 'provisioned', p_dashboard_urls[n], p_provider_ids[n],
+          p_provider_instance_ids[n], p_maintenance_infos[n], p_originating_identities[n], p_token_ids[n],
+          p_operation_ids[n])
+        on conflict do nothing;
+        if found then
+          insert into broker_operations (
+            id, kind, instance_id, provider_id, state, request, accepts_incomplete, platform_id, token_id,
+            originating_identity, description, result, completed_at)
+          values (
+            p_operation_ids[n], 'provision', p_ids[n], p_provider_ids[n], 'succeeded', p_requests[n], false,
+            p_platform_ids[n], p_token_ids[n], p_operation_originating_identities[n], p_descriptions[n], p_results[n],
+            now())
+          returning * into op;
+          insert into broker_audit_log (
+            actor_kind, actor_id, platform_id, token_id, originating_identity, action, instance_id, operation_id,
+            result, detail)
+          values
+            ('platform', p_actor_ids[n], p_platform_ids[n], p_token_ids[n], p_audit_originating_identities[n],
+              'provision.requested', p_ids[n], p_operation_ids[n], 'pending', p_details[n]),
+            ('platform', p_actor_ids[n], p_platform_ids[n], p_token_ids[n], p_audit_originating_identities[n],
+              'provision.succeeded', p_ids[n], p_operation_ids[n], 'succeeded', '{}');
           return next op;
         end if;
       end loop;
