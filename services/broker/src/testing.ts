@@ -38,6 +38,12 @@ export interface FakeProviderOptions {
   slowMs?: number;
   /** The first this-many instance DELETEs answer 500 (orphan mitigation must retry). */
   failDeletes?: number;
+  /**
+   * DELETEs of these provider-side instance ids answer 500, this many times each: failures
+   * aimed at one test's instance, which the broker's background DELETEs of other instances
+   * (orphan mitigation) cannot use up.
+   */
+  failDeletesOf?: Map<string, number>;
   /** Delay before answering any provision PUT (the crash test uses it to keep calls in flight). */
   putDelayMs?: () => number;
 }
@@ -216,6 +222,12 @@ export async function startFakeProvider(options: FakeProviderOptions): Promise<F
 
   let deleteFailures = 0;
   app.delete('/v2/service_instances/:id', (req, res) => {
+    const aimed = options.failDeletesOf?.get(req.params.id) ?? 0;
+    if (aimed > 0) {
+      options.failDeletesOf?.set(req.params.id, aimed - 1);
+      res.status(500).json({ description: 'delete failed' });
+      return;
+    }
     if (deleteFailures < (options.failDeletes ?? 0)) {
       deleteFailures += 1;
       res.status(500).json({ description: 'delete failed' });
