@@ -108,27 +108,8 @@ async function insertNewProvisionings(
   commit: 'durable' | 'deferred',
   given: readonly NewProvisioning[],
 ): Promise<(OperationRow | undefined)[]> {
-  const rows = [...given].sort((x, y) => (x.instance.id < y.instance.id ? -1 : x.instance.id > y.instance.id ? 1 : 0));
-  const column = <T>(pick: (row: NewProvisioning) => T): T[] => rows.map(pick);
-  const inserted = await executePrepared(
-    db,
-    'broker_start_provisionings',
-    sql<OperationRow>`select * from broker_start_provisionings(
-      ${column((r) => r.instance.id)}::text[], ${column((r) => r.instance.serviceId)}::uuid[],
-      ${column((r) => r.instance.planId)}::uuid[], ${column((r) => r.instance.platformId)}::uuid[],
-      ${column((r) => r.instance.organizationGuid)}::text[], ${column((r) => r.instance.spaceGuid)}::text[],
-      ${column((r) => r.instance.context)}::jsonb[], ${column((r) => r.instance.parameters)}::jsonb[],
-      ${column((r) => r.instance.providerId)}::uuid[], ${column((r) => r.instance.providerInstanceId)}::text[],
-      ${column((r) => r.instance.maintenanceInfo)}::jsonb[], ${column((r) => r.instance.originatingIdentity)}::jsonb[],
-      ${column((r) => r.instance.tokenId)}::uuid[], ${column((r) => r.operation.id)}::uuid[],
-      ${column((r) => r.operation.request)}::jsonb[], ${column((r) => r.operation.acceptsIncomplete)}::boolean[],
-      ${column((r) => r.operation.originatingIdentity)}::jsonb[], ${column((r) => r.operation.leaseOwner)}::text[],
-      ${column((r) => r.operation.leaseMs)}::integer[], ${column((r) => r.audit.actorId)}::text[],
-      ${column((r) => r.audit.originatingIdentity)}::jsonb[], ${column((r) => r.audit.detail)}::jsonb[],
-      ${commit === 'deferred'}::boolean)`,
-  );
-  const byOperation = new Map(inserted.map((row) => [row.id, row]));
-  return given.map((row) => byOperation.get(row.operation.id));
+  const inserted = await startProvisionings(db, inIdOrder(given), [commit === 'deferred']);
+  return matchOperations(given, inserted);
 }
 
 /** A synchronous provision the provider finished before its start record was written. */
@@ -151,26 +132,7 @@ async function recordProvisionings(
   db: Executor,
   given: readonly FinishedProvisioning[],
 ): Promise<(OperationRow | undefined)[]> {
-  const rows = [...given].sort((x, y) => (x.instance.id < y.instance.id ? -1 : x.instance.id > y.instance.id ? 1 : 0));
-  const column = <T>(pick: (row: FinishedProvisioning) => T): T[] => rows.map(pick);
-  const recorded = await executePrepared(
-    db,
-    'broker_record_provisions',
-    sql<OperationRow>`select * from broker_record_provisions(
-      ${column((r) => r.instance.id)}::text[], ${column((r) => r.instance.serviceId)}::uuid[],
-      ${column((r) => r.instance.planId)}::uuid[], ${column((r) => r.instance.platformId)}::uuid[],
-      ${column((r) => r.instance.organizationGuid)}::text[], ${column((r) => r.instance.spaceGuid)}::text[],
-      ${column((r) => r.instance.context)}::jsonb[], ${column((r) => r.instance.parameters)}::jsonb[],
-      ${column((r) => r.instance.providerId)}::uuid[], ${column((r) => r.instance.providerInstanceId)}::text[],
-      ${column((r) => r.instance.maintenanceInfo)}::jsonb[], ${column((r) => r.instance.originatingIdentity)}::jsonb[],
-      ${column((r) => r.instance.tokenId)}::uuid[], ${column((r) => r.operation.id)}::uuid[],
-      ${column((r) => r.operation.request)}::jsonb[], ${column((r) => r.operation.originatingIdentity)}::jsonb[],
-      ${column((r) => r.audit.actorId)}::text[], ${column((r) => r.audit.originatingIdentity)}::jsonb[],
-      ${column((r) => r.audit.detail)}::jsonb[], ${column((r) => r.outcome.description)}::text[],
-      ${column((r) => r.outcome.result)}::jsonb[], ${column((r) => r.outcome.dashboardUrl)}::text[])`,
-  );
-  const byOperation = new Map(recorded.map((row) => [row.id, row]));
-  return given.map((row) => byOperation.get(row.operation.id));
+  return matchOperations(given, await recordProvisions(db, inIdOrder(given)));
 }
 
 export interface ProvisioningSuccess {
@@ -205,20 +167,99 @@ async function completeProvisionings(
   db: Executor,
   rows: readonly ProvisioningSuccess[],
 ): Promise<(OperationRow | undefined)[]> {
-  const column = <T>(pick: (row: ProvisioningSuccess) => T): T[] => rows.map(pick);
-  const completed = await executePrepared(
-    db,
-    'broker_complete_provisionings',
-    sql<OperationRow>`select * from broker_complete_provisionings(
-      ${column((r) => r.operationId)}::uuid[], ${column((r) => r.leaseOwner)}::text[],
-      ${column((r) => r.description)}::text[], ${column((r) => r.result)}::jsonb[],
-      ${column((r) => r.providerInstanceId)}::text[], ${column((r) => r.dashboardUrl)}::text[],
-      ${column((r) => r.audit.actorKind)}::text[], ${column((r) => r.audit.actorId)}::text[],
-      ${column((r) => r.audit.platformId)}::uuid[], ${column((r) => r.audit.tokenId)}::uuid[],
-      ${column((r) => r.audit.originatingIdentity)}::jsonb[])`,
-  );
+  const completed = await completeProvisionsCall(db, rows);
   const byOperation = new Map(completed.map((row) => [row.id, row]));
   return rows.map((row) => byOperation.get(row.operationId));
+}
+
+/** One array parameter of a batch function: its element type and each row's element. */
+type Column<R> = readonly [type: string, pick: (row: R) => unknown];
+
+/**
+ * A call of the plpgsql function `fn` with one array parameter per column (each row one
+ * element of each) and then `scalars`: the text is built once, so every call is a named
+ * prepared statement with nothing to compile.
+ */
+function arrayCall<R>(fn: string, columns: readonly Column<R>[], scalars: readonly string[] = []) {
+  const placeholders = [
+    ...columns.map(([type], index) => `$${index + 1}::${type}[]`),
+    ...scalars.map((type, index) => `$${columns.length + index + 1}::${type}`),
+  ];
+  const text = `select * from ${fn}(${placeholders.join(', ')})`;
+  return (db: Executor, rows: readonly R[], scalarValues: readonly unknown[] = []) =>
+    executePrepared<OperationRow>(db, fn, text, [...columns.map(([, pick]) => rows.map(pick)), ...scalarValues]);
+}
+
+/** The columns a new instance and its operation share in the start and the whole record. */
+const instanceColumns: readonly Column<NewProvisioning | FinishedProvisioning>[] = [
+  ['text', (r) => r.instance.id],
+  ['uuid', (r) => r.instance.serviceId],
+  ['uuid', (r) => r.instance.planId],
+  ['uuid', (r) => r.instance.platformId],
+  ['text', (r) => r.instance.organizationGuid],
+  ['text', (r) => r.instance.spaceGuid],
+  ['jsonb', (r) => r.instance.context],
+  ['jsonb', (r) => r.instance.parameters],
+  ['uuid', (r) => r.instance.providerId],
+  ['text', (r) => r.instance.providerInstanceId],
+  ['jsonb', (r) => r.instance.maintenanceInfo],
+  ['jsonb', (r) => r.instance.originatingIdentity],
+  ['uuid', (r) => r.instance.tokenId],
+  ['uuid', (r) => r.operation.id],
+  ['jsonb', (r) => r.operation.request],
+];
+
+const auditColumns: readonly Column<NewProvisioning | FinishedProvisioning>[] = [
+  ['text', (r) => r.audit.actorId],
+  ['jsonb', (r) => r.audit.originatingIdentity],
+  ['jsonb', (r) => r.audit.detail],
+];
+
+const startProvisionings = arrayCall<NewProvisioning>(
+  'broker_start_provisionings',
+  [
+    ...instanceColumns,
+    ['boolean', (r) => r.operation.acceptsIncomplete],
+    ['jsonb', (r) => r.operation.originatingIdentity],
+    ['text', (r) => r.operation.leaseOwner],
+    ['integer', (r) => r.operation.leaseMs],
+    ...auditColumns,
+  ],
+  ['boolean'],
+);
+
+const recordProvisions = arrayCall<FinishedProvisioning>('broker_record_provisions', [
+  ...instanceColumns,
+  ['jsonb', (r) => r.operation.originatingIdentity],
+  ...auditColumns,
+  ['text', (r) => r.outcome.description],
+  ['jsonb', (r) => r.outcome.result],
+  ['text', (r) => r.outcome.dashboardUrl],
+]);
+
+const completeProvisionsCall = arrayCall<ProvisioningSuccess>('broker_complete_provisionings', [
+  ['uuid', (r) => r.operationId],
+  ['text', (r) => r.leaseOwner],
+  ['text', (r) => r.description],
+  ['jsonb', (r) => r.result],
+  ['text', (r) => r.providerInstanceId],
+  ['text', (r) => r.dashboardUrl],
+  ['text', (r) => r.audit.actorKind],
+  ['text', (r) => r.audit.actorId],
+  ['uuid', (r) => r.audit.platformId],
+  ['uuid', (r) => r.audit.tokenId],
+  ['jsonb', (r) => r.audit.originatingIdentity],
+]);
+
+/** Rows in instance-id order: two batches waiting on each other's ids wait in the same direction. */
+function inIdOrder<R extends { instance: { id: string } }>(rows: readonly R[]): R[] {
+  return [...rows].sort((x, y) => (x.instance.id < y.instance.id ? -1 : x.instance.id > y.instance.id ? 1 : 0));
+}
+
+/** Each request's operation from a batch's answer, or undefined where its id was taken. */
+function matchOperations(given: readonly { operation: { id: string } }[], rows: OperationRow[]) {
+  const byOperation = new Map(rows.map((row) => [row.id, row]));
+  return given.map((row) => byOperation.get(row.operation.id));
 }
 
 interface ProvisioningBatchers {
