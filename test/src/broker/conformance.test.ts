@@ -698,6 +698,22 @@ describe.each(testDatabaseKinds('broker conformance'))('OSB conformance ($name)'
     expect((await osb('GET', `/v2/service_instances/${instance}`)).status).toBe(200);
   });
 
+  it("answers a re-PUT of an existing instance without waiting for the provider's call", async () => {
+    const instance = id('repeat');
+    expect((await osb('PUT', `/v2/service_instances/${instance}`, provisionBody('large'))).status).toBe(201);
+    provider.options.putDelayMs = () => 3_000;
+    try {
+      const started = Date.now();
+      const again = await osb('PUT', `/v2/service_instances/${instance}`, provisionBody('large'));
+      expect(again.status).toBe(200);
+      const different = await osb('PUT', `/v2/service_instances/${instance}`, provisionBody('small'));
+      expect(different.status).toBe(409);
+      expect(Date.now() - started).toBeLessThan(2_500);
+    } finally {
+      provider.options.putDelayMs = undefined;
+    }
+  });
+
   it('writes the start record of a synchronous provision whose provider is slow, before it answers', async () => {
     const instance = id('slowsync');
     const pending = osb('PUT', `/v2/service_instances/${instance}`, provisionBody('slow'));

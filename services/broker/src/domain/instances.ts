@@ -291,9 +291,12 @@ async function provisionAfterStrayCall(
   try {
     return await provisionExisting(ctx, caller, input, context);
   } finally {
-    await settleStrayCall(ctx, sent, { ...context, instanceId: input.instanceId }).catch((error: unknown) =>
+    // In the background: the platform's answer must not wait for a slow provider's call.
+    const settling = settleStrayCall(ctx, sent, { ...context, instanceId: input.instanceId }).catch((error: unknown) =>
       ctx.logger.error({ err: error, operation: context.operationId }, 'could not settle a stray provider call'),
     );
+    ctx.background.add(settling);
+    void settling.finally(() => ctx.background.delete(settling));
   }
 }
 
