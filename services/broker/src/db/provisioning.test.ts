@@ -41,46 +41,56 @@ describe.each(testDatabaseKinds('broker provisioning statements'))('start record
     await database?.close();
   });
 
+  /** A catalog with one plan, and a start record builder for new instances of it. */
+  const seedPlan = async (slug: string) => {
+    const fx = await seedCatalog(database.db, SecretBox.fromSpec(SecretBox.generateSpec()), {
+      providerUrl: 'http://127.0.0.1:9',
+      auth: { kind: 'basic', username: 'u', password: 'p' },
+      plans: [{ slug }],
+    });
+    const plan = fx.plans[slug] as { id: string };
+    const start = (
+      instanceId: string,
+      extra: { parameters?: string; request?: string; leaseOwner?: string } = {},
+    ): NewProvisioning => ({
+      instance: {
+        id: instanceId,
+        serviceId: fx.serviceId,
+        planId: plan.id,
+        platformId: fx.platformId,
+        organizationGuid: 'o',
+        spaceGuid: 's',
+        context: '{}',
+        parameters: extra.parameters ?? '{}',
+        providerId: fx.providerId,
+        providerInstanceId: deterministicProviderInstanceId(fx.platformId, instanceId),
+        maintenanceInfo: null,
+        originatingIdentity: null,
+        tokenId: null,
+      },
+      operation: {
+        id: randomUUID(),
+        request: extra.request ?? '{}',
+        acceptsIncomplete: false,
+        originatingIdentity: null,
+        leaseOwner: extra.leaseOwner ?? 'test',
+        leaseMs: 60_000,
+      },
+      audit: { actorId: fx.platformId, originatingIdentity: null, detail: '{}' },
+      commit: 'deferred',
+    });
+    return { fx, start };
+  };
+
   it('knows which kind of database it runs on', async () => {
     expect(await isPostgresServer(database.db)).toBe(kind.name === 'postgres');
   });
 
   it('commits a deferred start record without leaving synchronous_commit off on the connection', async () => {
-    const fx = await seedCatalog(database.db, SecretBox.fromSpec(SecretBox.generateSpec()), {
-      providerUrl: 'http://127.0.0.1:9',
-      auth: { kind: 'basic', username: 'u', password: 'p' },
-      plans: [{ slug: 'plain' }],
-    });
-    const plan = fx.plans.plain as { id: string };
+    const { start } = await seedPlan('plain');
     await database.db.connection().execute(async (connection) => {
       const instanceId = `deferred-${randomUUID()}`;
-      const op = await insertNewProvisioning(connection, {
-        instance: {
-          id: instanceId,
-          serviceId: fx.serviceId,
-          planId: plan.id,
-          platformId: fx.platformId,
-          organizationGuid: 'o',
-          spaceGuid: 's',
-          context: '{}',
-          parameters: '{}',
-          providerId: fx.providerId,
-          providerInstanceId: deterministicProviderInstanceId(fx.platformId, instanceId),
-          maintenanceInfo: null,
-          originatingIdentity: null,
-          tokenId: null,
-        },
-        operation: {
-          id: randomUUID(),
-          request: '{}',
-          acceptsIncomplete: false,
-          originatingIdentity: null,
-          leaseOwner: 'test',
-          leaseMs: 60_000,
-        },
-        audit: { actorId: fx.platformId, originatingIdentity: null, detail: '{}' },
-        commit: 'deferred',
-      });
+      const op = await insertNewProvisioning(connection, start(instanceId));
       expect(op?.instance_id).toBe(instanceId);
       const setting = await sql<{ value: string }>`select current_setting('synchronous_commit') as value`.execute(
         connection,
@@ -96,39 +106,13 @@ describe.each(testDatabaseKinds('broker provisioning statements'))('start record
   });
 
   it('records concurrent provisions in shared statements, each row deciding its own conflict', async () => {
-    const fx = await seedCatalog(database.db, SecretBox.fromSpec(SecretBox.generateSpec()), {
-      providerUrl: 'http://127.0.0.1:9',
-      auth: { kind: 'basic', username: 'u', password: 'p' },
-      plans: [{ slug: 'shared' }],
-    });
-    const plan = fx.plans.shared as { id: string };
-    const start = (instanceId: string): NewProvisioning => ({
-      instance: {
-        id: instanceId,
-        serviceId: fx.serviceId,
-        planId: plan.id,
-        platformId: fx.platformId,
-        organizationGuid: 'o',
-        spaceGuid: 's',
-        context: '{}',
+    const { fx, start: startOf } = await seedPlan('shared');
+    const start = (instanceId: string) =>
+      startOf(instanceId, {
         parameters: '{"n":1}',
-        providerId: fx.providerId,
-        providerInstanceId: deterministicProviderInstanceId(fx.platformId, instanceId),
-        maintenanceInfo: null,
-        originatingIdentity: null,
-        tokenId: null,
-      },
-      operation: {
-        id: randomUUID(),
         request: JSON.stringify({ provider_instance_id: deterministicProviderInstanceId(fx.platformId, instanceId) }),
-        acceptsIncomplete: false,
-        originatingIdentity: null,
         leaseOwner: 'owner-a',
-        leaseMs: 60_000,
-      },
-      audit: { actorId: fx.platformId, originatingIdentity: null, detail: '{}' },
-      commit: 'deferred',
-    });
+      });
     const ids = Array.from({ length: 6 }, (_, i) => `shared-${i}-${randomUUID()}`);
     // Started together, so that all but the first share one statement; one id twice.
     const requests = [...ids, ids[2] as string].map(start);
@@ -184,43 +168,18 @@ describe.each(testDatabaseKinds('broker provisioning statements'))('start record
   });
 
   it('records a provision the provider already finished whole, and nothing when the id is taken', async () => {
-    const fx = await seedCatalog(database.db, SecretBox.fromSpec(SecretBox.generateSpec()), {
-      providerUrl: 'http://127.0.0.1:9',
-      auth: { kind: 'basic', username: 'u', password: 'p' },
-      plans: [{ slug: 'finished' }],
-    });
-    const plan = fx.plans.finished as { id: string };
-    const finished = (instanceId: string) => ({
-      instance: {
-        id: instanceId,
-        serviceId: fx.serviceId,
-        planId: plan.id,
-        platformId: fx.platformId,
-        organizationGuid: 'o',
-        spaceGuid: 's',
-        context: '{}',
-        parameters: '{}',
-        providerId: fx.providerId,
-        providerInstanceId: deterministicProviderInstanceId(fx.platformId, instanceId),
-        maintenanceInfo: null,
-        originatingIdentity: null,
-        tokenId: null,
-      },
-      operation: {
-        id: randomUUID(),
-        request: '{}',
-        acceptsIncomplete: false,
-        originatingIdentity: null,
-        leaseOwner: 'unused',
-        leaseMs: 60_000,
-      },
-      audit: { actorId: fx.platformId, originatingIdentity: null, detail: '{}' },
-      outcome: {
-        description: 'ready',
-        result: '{"dashboard_url":"https://d.example/x"}',
-        dashboardUrl: 'https://d.example/x',
-      },
-    });
+    const { start } = await seedPlan('finished');
+    const finished = (instanceId: string) => {
+      const { commit: _commit, ...record } = start(instanceId, { leaseOwner: 'unused' });
+      return {
+        ...record,
+        outcome: {
+          description: 'ready',
+          result: '{"dashboard_url":"https://d.example/x"}',
+          dashboardUrl: 'https://d.example/x',
+        },
+      };
+    };
     const instanceId = `finished-${randomUUID()}`;
     const [op, twin] = await Promise.all([
       recordProvisioned(database.db, finished(instanceId)),
