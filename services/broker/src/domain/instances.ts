@@ -22,7 +22,6 @@ import {
   type OperationRequest,
   publicResult,
   runInRequest,
-  runStartedProvision,
   scheduleOrphanMitigation,
   unfinishedAnswer,
 } from './operations.js';
@@ -268,8 +267,7 @@ export async function provisionInstance(
     const deferred = !input.acceptsIncomplete && (await isPostgresServer(ctx.db));
     const op = await insertNewProvisioning(ctx.db, { ...record, commit: deferred ? 'deferred' : 'durable' });
     if (op) {
-      const done = sent ? await runStartedProvision(ctx, op, owner, sent) : await runInRequest(ctx, op, owner);
-      return operationAnswer(done, true);
+      return operationAnswer(await runInRequest(ctx, op, owner, sent), true);
     }
     if (sent) return provisionAfterStrayCall(ctx, caller, input, sent, context);
   }

@@ -300,8 +300,8 @@ function settleFirstAnswer(
 
 /**
  * The provider request of a provision's first call, before its operation row exists:
- * what `executeOperation` would send for it. A synchronous provision sends it while its
- * start record is being written (see `runStartedProvision`).
+ * what `executeOperation` would send for it. A synchronous provision sends it before it
+ * writes anything (the fast path in `provisionInstance`; `runInRequest` takes its answer).
  */
 export function firstProvisionCall(
   operationId: string,
@@ -309,24 +309,6 @@ export function firstProvisionCall(
   originatingIdentityHeader: string | null,
 ): ProviderRequest {
   return firstCallOf('provision', operationId, request, originatingIdentityHeader, false);
-}
-
-/**
- * A synchronous provision whose first provider call was sent while its start record was
- * being written: waits for that answer and records it, like `runInRequest` does.
- */
-export async function runStartedProvision(
-  ctx: BrokerContext,
-  op: OperationRow,
-  owner: string,
-  response: Promise<ProviderResponse>,
-): Promise<OperationRow> {
-  const settled = await settleFirstAnswer(ctx, op, owner, false, await response).catch((error: unknown) => {
-    ctx.logger.error({ err: error, operation: op.id }, 'operation step failed; a worker will retry it');
-    return undefined;
-  });
-  if (settled && (settled.state === 'succeeded' || settled.state === 'failed')) return settled;
-  return (await findOperation(ctx.db, op.id)) ?? op;
 }
 
 // An async bind's credentials come from fetching the binding once it has succeeded.
@@ -721,8 +703,18 @@ async function applyFailure(trx: Executor, op: OperationRow, rejected: boolean):
  * background (the lease keeps other replicas off it); otherwise waits for the call,
  * which the provider deadline bounds. Returns the operation as it then stands.
  */
-export async function runInRequest(ctx: BrokerContext, op: OperationRow, owner: string): Promise<OperationRow> {
-  const execution = executeOperation(ctx, op, owner, op.accepts_incomplete).catch((error: unknown) => {
+export async function runInRequest(
+  ctx: BrokerContext,
+  op: OperationRow,
+  owner: string,
+  sent?: Promise<ProviderResponse>,
+): Promise<OperationRow> {
+  // `sent`: the operation's first provider call, already on its way (a synchronous
+  // provision sends it before writing its start record; see provisionInstance).
+  const step = sent
+    ? sent.then((response) => settleFirstAnswer(ctx, op, owner, op.accepts_incomplete, response))
+    : executeOperation(ctx, op, owner, op.accepts_incomplete);
+  const execution = step.catch((error: unknown) => {
     ctx.logger.error({ err: error, operation: op.id }, 'operation step failed; a worker will retry it');
     return undefined;
   });
