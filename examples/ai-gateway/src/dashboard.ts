@@ -132,7 +132,12 @@ export function createDashboard(options: {
 function cookieOf(req: Request, name: string): string | undefined {
   for (const part of (req.header('cookie') ?? '').split(';')) {
     const [key, ...value] = part.trim().split('=');
-    if (key === name) return decodeURIComponent(value.join('='));
+    if (key !== name) continue;
+    try {
+      return decodeURIComponent(value.join('='));
+    } catch {
+      return undefined; // not percent-encoded as we write it: no session
+    }
   }
   return undefined;
 }

@@ -499,6 +499,9 @@ describe('apps verbs against the running marketplace', async () => {
     await annex(['config:set', 'MODE=one', '--app', 'web-b']);
     const set = await annex(['config:set', 'MODE=two', '--app', 'web-b', '--reason', 'try two']);
     expect(set.out).toMatch(/^web-b: set MODE \(v\d+\)$/);
+    // The same values again: no release, and a plain answer rather than a crash.
+    const same = await annex(['config:set', 'MODE=two', '--app', 'web-b']);
+    expect(same).toMatchObject({ code: 0, out: 'web-b: no change (the vars already have these values)' });
     const releases = await json<{ version: number; reason: string; diff: { name: string; change: string }[] }[]>([
       'releases',
       '--app',

@@ -817,7 +817,7 @@ async function share(
 
 async function setVars(ctx: CommandContext, vars: Record<string, string | null>, reason: string): Promise<undefined> {
   const app = one(ctx, 'app') as string;
-  const { release } = await mutate<{ __typename: string; release: ReleaseView }>(
+  const { release } = await mutate<{ __typename: string; release: ReleaseView | null }>(
     ctx,
     'setConfigVars',
     `mutation($input: SetConfigVarsInput!) { setConfigVars(input: $input) {
@@ -825,7 +825,10 @@ async function setVars(ctx: CommandContext, vars: Record<string, string | null>,
     { input: { app, vars, reason: one(ctx, 'reason', false) ?? reason } },
     'SetConfigVarsSuccess',
   );
-  if (ctx.json) return ctx.printJson(release);
-  ctx.print(`${app}: ${reason} (v${release.version})`);
+  // The vars already had these values: no release is made.
+  if (ctx.json) return ctx.printJson(release ?? { unchanged: true });
+  ctx.print(
+    release ? `${app}: ${reason} (v${release.version})` : `${app}: no change (the vars already have these values)`,
+  );
   return undefined;
 }

@@ -99,6 +99,11 @@ export function createConsole(config: ConsoleConfig & { publicUrl: string }, dep
   });
   app.get('/healthz', (_req, res) => void res.json({ status: 'ok' }));
   app.use(express.urlencoded({ extended: false, limit: '64kb', parameterLimit: 200 }));
+  // A POST without a form body (express 5 leaves req.body undefined) reads as an empty form.
+  app.use((req, _res, next) => {
+    req.body ??= {};
+    next();
+  });
 
   // Session: from the cookie, in the database; `res.locals.session` is null when signed out.
   app.use(async (req, res, next) => {
@@ -662,6 +667,11 @@ export function createConsole(config: ConsoleConfig & { publicUrl: string }, dep
 
   app.use((req, res) => page(res, 404, errorPage(ctx(req, res), 'Not found', `Nothing at ${req.path}.`)));
   app.use(async (error: unknown, req: Request, res: Response, _next: NextFunction) => {
+    // A body the form parser refused (too large, too many fields, bad charset): the caller's mistake.
+    const refused = error as { status?: unknown; expose?: unknown; message?: string };
+    if (typeof refused.status === 'number' && refused.status < 500 && refused.expose === true) {
+      return page(res, refused.status, errorPage(ctx(req, res), 'Bad request', String(refused.message)));
+    }
     if (error instanceof UpstreamError) {
       if (error.status === 401) {
         // The session's token no longer works (revoked or expired): end the session.

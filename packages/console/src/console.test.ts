@@ -52,6 +52,28 @@ describe.each(testDatabaseKinds('console sessions'))('the console with the devel
     expect(await stack.database.db.selectFrom('console_sessions').select('id_hash').execute()).toEqual([]);
   });
 
+  it('answers forms it cannot read with a 4xx page, never a 500', async () => {
+    const client = new TestClient();
+    const page = await client.request(`${stack.consoleUrl}/signin`);
+    const token = csrfOf(page.body);
+    // As many characters as the token, but not its bytes.
+    const accented = await client.request(`${stack.consoleUrl}/auth/development`, {
+      form: { _csrf: 'é'.repeat(token.length) },
+    });
+    expect(accented.status).toBe(403);
+    const crowded = await client.request(`${stack.consoleUrl}/auth/development`, {
+      form: Object.fromEntries(Array.from({ length: 250 }, (_, i) => [`f${i}`, 'x'])),
+    });
+    expect(crowded.status).toBe(413);
+    expect(crowded.body).toContain('Bad request');
+    // No form at all, the token in the header instead.
+    const bodiless = await client.request(`${stack.consoleUrl}/auth/development`, {
+      method: 'POST',
+      headers: { 'x-csrf-token': token },
+    });
+    expect(bodiless.status).toBeLessThan(500);
+  });
+
   it('signs in with an httpOnly, SameSite=Lax session cookie backed by a database row and a sealed org token', async () => {
     const client = await signIn(stack);
     const cookie = client.lastSetCookies.find((c) => c.startsWith('annex_session='));

@@ -280,6 +280,9 @@ export async function endSession(db: Kysely<DB>, idHash: string): Promise<void> 
 
 /** Constant-time comparison of a submitted CSRF token with the session's. */
 export function csrfMatches(expected: string, submitted: unknown): boolean {
-  if (typeof submitted !== 'string' || submitted.length !== expected.length) return false;
-  return timingSafeEqual(Buffer.from(submitted), Buffer.from(expected));
+  if (typeof submitted !== 'string') return false;
+  // Bytes, not characters: a token of the right length in non-ASCII characters is refused, not a crash.
+  const given = Buffer.from(submitted);
+  const wanted = Buffer.from(expected);
+  return given.length === wanted.length && timingSafeEqual(given, wanted);
 }

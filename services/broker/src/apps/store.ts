@@ -12,6 +12,11 @@ export type AttachmentRow = Selectable<AttachmentsTable>;
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
+/** Whether a reference is a UUID (looked up by id) rather than a name or slug. */
+export function isUuid(ref: string): boolean {
+  return UUID.test(ref);
+}
+
 /** An app by name or id that the caller may see; else `not_found`. */
 export async function findApp(db: Executor, caller: ApiCaller, ref: string, forUpdate = false): Promise<AppRow> {
   let query = db

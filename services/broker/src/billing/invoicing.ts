@@ -1,5 +1,6 @@
 import type { InvoiceLine, InvoicesTable } from '@annex/platform';
 import { type Selectable, sql } from 'kysely';
+import { invalidInput } from '../apps/http.js';
 import type { BrokerContext } from '../domain/context.js';
 import { ensureCustomer } from './accounts.js';
 import { billingOf } from './context.js';
@@ -30,7 +31,7 @@ function describeSeconds(seconds: number): string {
  */
 export async function runInvoicing(ctx: BrokerContext, period: string, now = new Date()): Promise<InvoicingReport> {
   const { start, end } = monthBounds(period);
-  if (end.getTime() > now.getTime()) throw new RangeError(`period ${period} has not ended yet`);
+  if (end.getTime() > now.getTime()) throw invalidInput('period', `period ${period} has not ended yet`);
   const orgs = await ctx.db
     .selectFrom('usage_intervals')
     .select('organization_id')

@@ -11,7 +11,7 @@ import {
   mayAccess,
   parseBody,
 } from '../apps/http.js';
-import { findApp } from '../apps/store.js';
+import { findApp, isUuid } from '../apps/store.js';
 import type { BrokerContext } from '../domain/context.js';
 import { accountView, createSetupIntent, setDefaultPaymentMethod, setSpendCap } from './accounts.js';
 import { invoiceView } from './invoicing.js';
@@ -104,7 +104,7 @@ export function billingRouter(ctx: BrokerContext): express.Router {
   router.get('/invoices/:id', async (req, res) => {
     const caller = callerOf(res);
     const id = String(req.params.id);
-    const row = /^[0-9a-f-]{36}$/i.test(id)
+    const row = isUuid(id)
       ? await ctx.db.selectFrom('invoices').selectAll().where('id', '=', id).executeTakeFirst()
       : undefined;
     if (!row || !mayAccess(caller, row.organization_id)) throw new ApiFailure('not_found', `invoice "${id}" not found`);
@@ -144,7 +144,7 @@ export function billingRouter(ctx: BrokerContext): express.Router {
     const provider = await ctx.db
       .selectFrom('providers')
       .select(['id', 'slug'])
-      .where(/^[0-9a-f-]{36}$/i.test(ref) ? 'id' : 'slug', '=', ref)
+      .where(isUuid(ref) ? 'id' : 'slug', '=', ref)
       .executeTakeFirst();
     if (!provider) throw new ApiFailure('not_found', `provider "${ref}" not found`);
     const values = {
@@ -181,12 +181,7 @@ export function billingRouter(ctx: BrokerContext): express.Router {
     if (body.period !== undefined && !isPeriod(body.period)) {
       throw invalidInput('period', `expected YYYY-MM, got "${body.period}"`);
     }
-    try {
-      res.json(await runBillingJob(ctx, job as BillingJob, { period: body.period }));
-    } catch (error) {
-      if (error instanceof RangeError) throw invalidInput('period', error.message);
-      throw error;
-    }
+    res.json(await runBillingJob(ctx, job as BillingJob, { period: body.period }));
   });
 
   router.use((_req: Request, _res: Response) => {

@@ -1,5 +1,6 @@
 import type { MeteredPrice } from '@annex/platform';
 import { sql } from 'kysely';
+import { isUuid } from '../apps/store.js';
 import type { Executor } from '../db/executor.js';
 import type { BrokerContext } from '../domain/context.js';
 import { BrokerFailure, badRequest, notFound } from '../domain/errors.js';
@@ -45,8 +46,6 @@ async function meteredAddon(db: Executor, providerId: string, instanceId: string
   return row;
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
 /**
  * Stores a batch of usage records: every record is checked first (a bad one refuses the whole
  * batch, naming it), then each key is stored once per provider; repeats are counted, not stored.
@@ -60,7 +59,7 @@ export async function recordUsage(
   const addons = new Map<string, MeteredAddon | undefined>();
   for (const [i, record] of records.entries()) {
     const where = `records.${i}`;
-    if (!UUID.test(record.instanceId)) throw badRequest(`${where}.instanceId: not an instance id`);
+    if (!isUuid(record.instanceId)) throw badRequest(`${where}.instanceId: not an instance id`);
     if (!addons.has(record.instanceId)) {
       addons.set(record.instanceId, await meteredAddon(ctx.db, providerId, record.instanceId));
     }
@@ -179,7 +178,7 @@ export async function allowance(
   unit: string,
   now = new Date(),
 ): Promise<{ allowed: boolean; remaining?: number; reason?: string }> {
-  if (!UUID.test(instanceId)) throw notFound(`instance "${instanceId}" not found`);
+  if (!isUuid(instanceId)) throw notFound(`instance "${instanceId}" not found`);
   const addon = await meteredAddon(ctx.db, providerId, instanceId);
   if (!addon) throw notFound(`add-on instance "${instanceId}" of this provider not found`);
   const price = addon.metered.find((m) => m.unit === unit);
