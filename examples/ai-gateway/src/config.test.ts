@@ -14,6 +14,7 @@ describe('the AI gateway configuration', () => {
         AI_GATEWAY_UPSTREAM_API_KEY: 'sk-real',
         EXAMPLE_AI_DATABASE_URL: 'postgres://u@db/ai',
         EXAMPLE_AI_PROVIDER_TOKEN: 'annex_provider_x',
+        EXAMPLE_AI_DASHBOARD_SECRET: 'd'.repeat(32),
       }),
     );
     expect(options).toMatchObject({
@@ -21,6 +22,7 @@ describe('the AI gateway configuration', () => {
       upstreamApiKey: 'sk-real',
       databaseUrl: 'postgres://u@db/ai',
       providerToken: 'annex_provider_x',
+      dashboardSecret: 'd'.repeat(32),
     });
   });
 
@@ -29,5 +31,10 @@ describe('the AI gateway configuration', () => {
     expect(() => loadAiGatewayConfig({ AI_GATEWAY_UPSTREAM_URL: 'ftp://x' })).toThrow(/AI_GATEWAY_UPSTREAM_URL/);
     expect(() => loadAiGatewayConfig({ AI_GATEWAY_UPSTREAM_API_KEY: 'sk-x' })).toThrow(/AI_GATEWAY_UPSTREAM_API_KEY/);
     expect(() => loadAiGatewayConfig({ EXAMPLE_AI_DATABASE_URL: 'mysql://x' })).toThrow(/EXAMPLE_AI_DATABASE_URL/);
+    // Replicas share PostgreSQL state, so they must share the dashboard's cookie secret too.
+    expect(() => loadAiGatewayConfig({ EXAMPLE_AI_DATABASE_URL: 'postgres://u@db/ai' })).toThrow(
+      /EXAMPLE_AI_DASHBOARD_SECRET/,
+    );
+    expect(() => loadAiGatewayConfig({ EXAMPLE_AI_DASHBOARD_SECRET: 'short' })).toThrow(/EXAMPLE_AI_DASHBOARD_SECRET/);
   });
 });

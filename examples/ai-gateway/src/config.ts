@@ -20,9 +20,19 @@ const schema = z
     /** PostgreSQL for keys, counters and usage (and the SDK's protocol state) instead of memory. */
     EXAMPLE_AI_DATABASE_URL: postgresUrl.optional(),
     EXAMPLE_AI_USAGE_REPORT_INTERVAL_MS: z.coerce.number().int().min(100).default(5_000),
+    /** Signs dashboard session cookies; the same on every replica (random per process when unset). */
+    EXAMPLE_AI_DASHBOARD_SECRET: z.string().min(32, { message: 'at least 32 characters' }).optional(),
     LOG_LEVEL: logLevel,
   })
   .superRefine((env, ctx) => {
+    if (env.EXAMPLE_AI_DATABASE_URL && !env.EXAMPLE_AI_DASHBOARD_SECRET) {
+      // Shared state means replicas; a per-process secret would sign out users on every other one.
+      ctx.addIssue({
+        code: 'custom',
+        path: ['EXAMPLE_AI_DASHBOARD_SECRET'],
+        message: 'required with EXAMPLE_AI_DATABASE_URL (every replica must sign dashboard sessions alike)',
+      });
+    }
     if (env.AI_GATEWAY_UPSTREAM_API_KEY && !env.AI_GATEWAY_UPSTREAM_URL) {
       ctx.addIssue({
         code: 'custom',
@@ -61,5 +71,6 @@ export function startOptionsFromConfig(config: AiGatewayConfig): StartAiGatewayO
     ...(config.AI_GATEWAY_UPSTREAM_URL ? { upstreamUrl: config.AI_GATEWAY_UPSTREAM_URL } : {}),
     ...(config.AI_GATEWAY_UPSTREAM_API_KEY ? { upstreamApiKey: config.AI_GATEWAY_UPSTREAM_API_KEY } : {}),
     ...(config.EXAMPLE_AI_DATABASE_URL ? { databaseUrl: config.EXAMPLE_AI_DATABASE_URL } : {}),
+    ...(config.EXAMPLE_AI_DASHBOARD_SECRET ? { dashboardSecret: config.EXAMPLE_AI_DASHBOARD_SECRET } : {}),
   };
 }

@@ -742,8 +742,10 @@ export async function unshareAddon(
   addonRef: string,
   organization: string,
 ): Promise<{ organizations: string[] }> {
-  const addon = await findAddon(ctx.db, caller, addonRef);
   return ctx.db.transaction().execute(async (trx) => {
+    // Locked as an attach locks it: an attach through this share either committed before
+    // (and is found below) or waits and then finds the share gone.
+    const addon = await findAddon(trx, caller, addonRef, true);
     const org = await trx.selectFrom('organizations').select('id').where('slug', '=', organization).executeTakeFirst();
     const share = org
       ? await trx

@@ -30,7 +30,10 @@ export async function handleStripeWebhook(
       field: 'stripe-signature',
     });
   }
-  // Reads Stripe (a payment method's card) before the transaction, not inside it.
+  // Stripe redelivers events: a known one is answered before calling Stripe again.
+  const seen = await ctx.db.selectFrom('stripe_events').select('id').where('id', '=', event.id).executeTakeFirst();
+  if (seen) return { received: true as const, duplicate: true, outcome: 'duplicate' };
+  // Calls Stripe (makes the card the default, reads it) before the transaction, not inside it.
   const card = await cardOf(ctx, event);
   return ctx.db.transaction().execute(async (trx) => {
     const fresh = await trx

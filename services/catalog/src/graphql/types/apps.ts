@@ -300,4 +300,6 @@ export const APP_ROOT_FIELDS: ReadonlySet<string> = new Set([
   'rotateAddonCredentials',
   'rollbackConfig',
   'setConfigVars',
+  'shareAddon',
+  'unshareAddon',
 ]);
