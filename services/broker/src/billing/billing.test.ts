@@ -435,6 +435,18 @@ describe.each(testDatabaseKinds('billing'))('billing ($name)', (kind) => {
   });
 
   it('pays each provider its share once, however often payouts run', async () => {
+    // While an invoice of the month is still being collected, nothing is computed (it
+    // would freeze at what was paid so far).
+    const paid = await database.db
+      .selectFrom('invoices')
+      .select('id')
+      .where('period', '=', '2026-09')
+      .where('state', '=', 'paid')
+      .executeTakeFirstOrThrow();
+    await database.db.updateTable('invoices').set({ state: 'open' }).where('id', '=', paid.id).execute();
+    const waiting = await runPayouts(broker.broker.context, '2026-09');
+    expect(waiting).toMatchObject({ waitingFor: 1, payouts: [], transfers: 0 });
+    await database.db.updateTable('invoices').set({ state: 'paid' }).where('id', '=', paid.id).execute();
     const noAccount = await runPayouts(broker.broker.context, '2026-09');
     expect(noAccount.payouts).toEqual([
       expect.objectContaining({ provider: fx.providerSlug, grossCents: 1500, amountCents: 1200, state: 'no_account' }),

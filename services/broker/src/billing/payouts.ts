@@ -4,6 +4,8 @@ import { billingOf } from './context.js';
 
 export interface PayoutReport {
   period: string;
+  /** Invoices of the period still being collected (draft or open): no payout is computed until they settle. */
+  waitingFor: number;
   payouts: { provider: string; currency: string; grossCents: number; amountCents: number; state: string }[];
   transfers: number;
 }
@@ -11,16 +13,28 @@ export interface PayoutReport {
 /**
  * Pays each provider its share of the period's paid (or ledger-only) invoice lines of its
  * add-ons. One row per provider, month and currency; the transfer's idempotency key is the
- * row's id, and a paid row is never paid again.
+ * row's id, and a paid row is never paid again. Rows are computed only once no invoice of
+ * the period is still being collected (draft or open): computed earlier, right after
+ * invoicing, they would freeze at what was paid by then — nothing, with Stripe on.
  */
 export async function runPayouts(ctx: BrokerContext, period: string): Promise<PayoutReport> {
   const billing = billingOf(ctx);
-  const invoices = await ctx.db
+  const collecting = await ctx.db
     .selectFrom('invoices')
-    .select(['lines', 'currency'])
+    .select((eb) => eb.fn.countAll<number>().as('n'))
     .where('period', '=', period)
-    .where('state', 'in', ['paid', 'ledger_only'])
-    .execute();
+    .where('state', 'in', ['draft', 'open'])
+    .executeTakeFirstOrThrow();
+  const waitingFor = Number(collecting.n);
+  const invoices =
+    waitingFor > 0
+      ? []
+      : await ctx.db
+          .selectFrom('invoices')
+          .select(['lines', 'currency'])
+          .where('period', '=', period)
+          .where('state', 'in', ['paid', 'ledger_only'])
+          .execute();
   const gross = new Map<string, { providerId: string; currency: string; cents: number }>();
   for (const invoice of invoices) {
     for (const line of invoice.lines) {
@@ -97,6 +111,7 @@ export async function runPayouts(ctx: BrokerContext, period: string): Promise<Pa
     .execute();
   return {
     period,
+    waitingFor,
     transfers,
     payouts: rows.map((r) => ({
       provider: r.slug,
