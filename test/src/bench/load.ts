@@ -37,18 +37,45 @@ export async function postLoad(
   };
 }
 
+export interface Percentiles {
+  p50: number;
+  p90: number;
+  p99: number;
+}
+
 /** Sequential requests (one at a time) and their latency percentiles, in ms. */
-export async function sequentialLatency(
-  send: () => Promise<void>,
+export async function sequentialLatency(send: () => Promise<void>, count: number): Promise<Percentiles> {
+  return (await interleavedLatency({ send }, count, 0)).send as Percentiles;
+}
+
+/**
+ * Sequential requests to several targets in turns (one request to each, then again), and
+ * each target's latency percentiles in ms. Taking turns exposes every target to the same
+ * drift of a shared machine (a checkpoint, a neighbour's burst), so their difference is
+ * fairer than that of two runs one after the other.
+ */
+export async function interleavedLatency<K extends string>(
+  senders: Record<K, () => Promise<void>>,
   count: number,
-): Promise<{ p50: number; p90: number; p99: number }> {
-  const samples: number[] = [];
-  for (let i = 0; i < count; i++) {
-    const started = performance.now();
-    await send();
-    samples.push(performance.now() - started);
+  warmup = 50,
+): Promise<Record<K, Percentiles>> {
+  const names = Object.keys(senders) as K[];
+  const samples = new Map<K, number[]>(names.map((name) => [name, []]));
+  for (let i = 0; i < warmup + count; i++) {
+    for (const name of names) {
+      const started = performance.now();
+      await senders[name]();
+      if (i >= warmup) samples.get(name)?.push(performance.now() - started);
+    }
   }
-  samples.sort((a, b) => a - b);
-  const at = (q: number) => samples[Math.min(samples.length - 1, Math.floor(q * samples.length))] as number;
+  return Object.fromEntries(names.map((name) => [name, percentiles(samples.get(name) ?? [])])) as Record<
+    K,
+    Percentiles
+  >;
+}
+
+function percentiles(samples: number[]): Percentiles {
+  const sorted = [...samples].sort((a, b) => a - b);
+  const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] as number;
   return { p50: at(0.5), p90: at(0.9), p99: at(0.99) };
 }
