@@ -13,6 +13,13 @@ export {
 } from './http.js';
 export { ensureLocalEncryptionKeys } from './local.js';
 export { createLogger, type Logger } from './log.js';
+export {
+  guardedLookup,
+  isPublicAddress,
+  type OutboundPolicy,
+  outboundUrlProblem,
+  PrivateAddressError,
+} from './outbound.js';
 export { hashPassword, randomSecret, SecretBox, verifyPassword } from './secrets.js';
 export {
   ANONYMOUS,

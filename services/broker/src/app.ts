@@ -58,7 +58,8 @@ export function createBroker(config: BrokerConfig, deps: BrokerDeps): Broker {
     secretBox,
     logger,
     signer,
-    providers: new ProviderClient(signer, secretBox, config.providerTimeoutMs),
+    providers: new ProviderClient(signer, secretBox, config.providerTimeoutMs, config.outbound),
+    outbound: config.outbound,
     settings: {
       syncWaitMs: config.syncWaitMs,
       syncRecordAfterMs: config.syncRecordAfterMs,

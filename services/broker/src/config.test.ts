@@ -37,4 +37,16 @@ describe('loadBrokerConfig', () => {
       }),
     ).toEqual(['ANNEX_ENCRYPTION_KEYS', 'BROKER_LEASE_MS']);
   });
+
+  it('closes private networks to user-supplied URLs in production unless told otherwise', () => {
+    const allowed = (env: Record<string, string>) => loadBrokerConfig(env).outbound.allowPrivateNetworks;
+    expect(allowed({})).toBe(true);
+    expect(allowed({ NODE_ENV: 'test' })).toBe(true);
+    expect(allowed({ NODE_ENV: 'production' })).toBe(false);
+    expect(allowed({ NODE_ENV: 'production', ANNEX_ALLOW_PRIVATE_NETWORKS: 'true' })).toBe(true);
+    expect(allowed({ NODE_ENV: 'development', ANNEX_ALLOW_PRIVATE_NETWORKS: 'false' })).toBe(false);
+    expect(() => loadBrokerConfig({ ANNEX_ALLOW_PRIVATE_NETWORKS: 'sometimes' })).toThrow(
+      /ANNEX_ALLOW_PRIVATE_NETWORKS/,
+    );
+  });
 });

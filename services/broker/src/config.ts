@@ -1,4 +1,4 @@
-import { flag, logLevel, parseEnvironment, port, postgresUrl } from '@annex/platform';
+import { flag, logLevel, type OutboundPolicy, parseEnvironment, port, postgresUrl } from '@annex/platform';
 import { z } from 'zod';
 
 const milliseconds = (fallback: number) => z.coerce.number().int().min(1).default(fallback);
@@ -36,6 +36,14 @@ const schema = z
     WEBHOOK_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(50).default(8),
     WEBHOOK_RETRY_BASE_MS: milliseconds(2_000),
     WEBHOOK_TIMEOUT_MS: milliseconds(10_000),
+    /**
+     * Whether webhook URLs and providers' OSB URLs may point to loopback, private,
+     * link-local or reserved addresses. Unset: yes, except when NODE_ENV=production.
+     */
+    ANNEX_ALLOW_PRIVATE_NETWORKS: z
+      .enum(['true', 'false', '1', '0'], { message: 'expected true or false' })
+      .transform((v) => v === 'true' || v === '1')
+      .optional(),
     /** Billing (docs/billing.md): without a secret key billing is ledger-only. */
     STRIPE_SECRET_KEY: z.string().min(1).optional(),
     STRIPE_WEBHOOK_SECRET: z.string().min(1).optional(),
@@ -100,6 +108,8 @@ export interface BrokerConfig {
   };
   logLevel: string;
   nodeEnv: 'development' | 'production' | 'test';
+  /** Where user-supplied URLs (webhooks, providers' OSB endpoints) may point. */
+  outbound: OutboundPolicy;
 }
 
 /** Reads the broker's configuration from the environment once; throws `ConfigError` naming each bad variable. */
@@ -136,6 +146,7 @@ export function loadBrokerConfig(env: Readonly<Record<string, string | undefined
     },
     logLevel: parsed.LOG_LEVEL,
     nodeEnv: parsed.NODE_ENV,
+    outbound: { allowPrivateNetworks: parsed.ANNEX_ALLOW_PRIVATE_NETWORKS ?? parsed.NODE_ENV !== 'production' },
   });
 }
 

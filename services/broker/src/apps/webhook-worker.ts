@@ -73,7 +73,7 @@ export function startWebhookWorker(ctx: BrokerContext, options: WebhookWorkerOpt
     outcome = await deliverOnce(
       { url: delivery.webhook_url, secret },
       { id: delivery.id, eventType: delivery.event_type, payload: delivery.payload },
-      { timeoutMs: options.timeoutMs, signal: shutdown.signal },
+      { timeoutMs: options.timeoutMs, signal: shutdown.signal, policy: ctx.outbound },
     );
     await record(delivery, outcome, policy);
   }

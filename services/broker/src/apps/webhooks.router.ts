@@ -34,7 +34,7 @@ export function webhookRouter(ctx: BrokerContext, options: { wake(): void }): ex
   router.put('/platforms/self/webhook', async (req: Request, res: Response) => {
     const platformId = platformOf(callerOf(res));
     const { url } = parseBody(webhookBody, req.body);
-    const problem = webhookUrlProblem(url);
+    const problem = webhookUrlProblem(url, ctx.outbound);
     if (problem) throw invalidInput('url', problem);
     res.json(await configurePlatformWebhook(ctx.db, ctx.secretBox, platformId, url));
   });

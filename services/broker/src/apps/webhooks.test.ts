@@ -13,6 +13,7 @@ import {
   CONFIG_VARS_CHANGED,
   claimDueDeliveries,
   configurePlatformWebhook,
+  deliverOnce,
   enqueueConfigVarsChanged,
   listWebhookDeliveries,
   MAX_WEBHOOK_RETRY_DELAY_MS,
@@ -171,6 +172,59 @@ async function startReceiver(options: {
     },
   };
 }
+
+describe('one delivery attempt', () => {
+  const secret = 'whsec_attempt-secret';
+  const delivery = { id: randomUUID(), eventType: CONFIG_VARS_CHANGED, payload: { app: 'shop', release: 1 } };
+  const closed = { allowPrivateNetworks: false };
+
+  it('delivers when private networks are allowed; sends nothing to a private address when they are not', async () => {
+    const receiver = await startReceiver({ secret: () => secret });
+    try {
+      const byName = receiver.url.replace('127.0.0.1', 'localhost');
+      const options = { timeoutMs: 2_000, policy: { allowPrivateNetworks: true } };
+      expect(await deliverOnce({ url: receiver.url, secret }, delivery, options)).toEqual({
+        kind: 'delivered',
+        status: 200,
+      });
+      expect(receiver.received).toHaveLength(1);
+
+      const literal = await deliverOnce({ url: receiver.url, secret }, delivery, { timeoutMs: 2_000, policy: closed });
+      expect(literal).toEqual({
+        kind: 'failed',
+        status: null,
+        error: 'the webhook URL must not point to a loopback, private or reserved address (127.0.0.1)',
+      });
+      // A name is judged by what it resolves to, when connecting.
+      const named = await deliverOnce({ url: byName, secret }, delivery, { timeoutMs: 2_000, policy: closed });
+      expect(named).toMatchObject({ kind: 'failed', status: null });
+      expect(named.kind === 'failed' && named.error).toMatch(
+        /^(could not reach the receiver: localhost resolves to (127\.0\.0\.1|::1), a loopback|the webhook URL must not point to a local host name)/,
+      );
+      expect(receiver.received).toHaveLength(1);
+    } finally {
+      await receiver.close();
+    }
+  });
+
+  it('reports the status and the start of the body of a refusal, and an interrupted attempt', async () => {
+    const receiver = await startReceiver({ secret: () => secret, answer: (n) => (n === 0 ? 503 : 'hang') });
+    try {
+      const refused = await deliverOnce({ url: receiver.url, secret }, delivery, { timeoutMs: 2_000 });
+      expect(refused).toEqual({ kind: 'failed', status: 503, error: 'the receiver answered HTTP 503: busy right now' });
+      const shutdown = new AbortController();
+      const pending = deliverOnce({ url: receiver.url, secret }, delivery, {
+        timeoutMs: 5_000,
+        signal: shutdown.signal,
+      });
+      await sleep(100);
+      shutdown.abort();
+      expect(await pending).toEqual({ kind: 'interrupted' });
+    } finally {
+      await receiver.close();
+    }
+  });
+});
 
 describe.each(testDatabaseKinds('broker webhooks'))('webhooks ($name)', (kind) => {
   let database: Database;
@@ -562,6 +616,24 @@ describe.each(testDatabaseKinds('broker webhooks'))('webhooks ($name)', (kind) =
     expect(await api('GET', '/v1/platforms/self/webhook', platformToken)).toEqual({ status: 200, body: { url } });
     const again = await api('PUT', '/v1/platforms/self/webhook', platformToken, { url });
     expect(again.body.secret).not.toBe(set.body.secret);
+
+    // Where private networks are closed (production), a webhook may not point into them.
+    ctx.outbound.allowPrivateNetworks = false;
+    try {
+      for (const [bad, reason] of [
+        ['http://127.0.0.1:9000/hook', /loopback, private or reserved address \(127\.0\.0\.1\)/],
+        ['http://169.254.169.254/latest/meta-data/', /reserved address \(169\.254\.169\.254\)/],
+        ['http://localhost:3000/hook', /local host name \(localhost\)/],
+      ] as const) {
+        const refused = await api('PUT', '/v1/platforms/self/webhook', platformToken, { url: bad });
+        expect(refused.status).toBe(400);
+        expect(refused.body).toMatchObject({ error: 'invalid_input', field: 'url' });
+        expect(refused.body.message).toMatch(reason);
+      }
+      expect(await api('GET', '/v1/platforms/self/webhook', platformToken)).toEqual({ status: 200, body: { url } });
+    } finally {
+      ctx.outbound.allowPrivateNetworks = true;
+    }
 
     expect((await api('DELETE', '/v1/platforms/self/webhook', orgToken)).status).toBe(403);
     expect((await api('DELETE', '/v1/platforms/self/webhook', platformToken)).status).toBe(204);

@@ -1,5 +1,14 @@
 import { createHmac, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
-import type { SecretBox, WebhookDeliveriesTable } from '@annex/platform';
+import http from 'node:http';
+import https from 'node:https';
+import {
+  guardedLookup,
+  type OutboundPolicy,
+  outboundUrlProblem,
+  PrivateAddressError,
+  type SecretBox,
+  type WebhookDeliveriesTable,
+} from '@annex/platform';
 import { type Selectable, sql } from 'kysely';
 import type { Executor } from '../db/executor.js';
 
@@ -132,7 +141,12 @@ export function generateWebhookSecret(): string {
 }
 
 /** What is wrong with a webhook URL, or null when it is usable. */
-export function webhookUrlProblem(url: unknown): string | null {
+export function webhookUrlProblem(url: unknown, policy: OutboundPolicy): string | null {
+  return webhookUrlSyntaxProblem(url) ?? outboundUrlProblem(new URL(url as string), policy);
+}
+
+/** What is wrong with `url` as a webhook URL on any network; null when nothing. */
+function webhookUrlSyntaxProblem(url: unknown): string | null {
   if (typeof url !== 'string' || url.trim() === '') return 'must be an http(s) URL';
   if (url.length > 2048) return 'must be at most 2048 characters';
   let parsed: URL;
@@ -160,7 +174,8 @@ export async function configurePlatformWebhook(
   platformId: string,
   url: string,
 ): Promise<{ url: string; secret: string }> {
-  const problem = webhookUrlProblem(url);
+  // Where it may point is the caller's to check (webhookUrlProblem), and again at delivery.
+  const problem = webhookUrlSyntaxProblem(url);
   if (problem) throw new Error(`url: ${problem}`);
   const secret = generateWebhookSecret();
   const row = await db
@@ -371,69 +386,88 @@ export async function recordDeliveryOutcome(
 /**
  * POSTs a delivery's payload once, signed with `secret` at the current time. 2xx is
  * delivered; any other status (redirects are not followed), a network error or no answer
- * within `timeoutMs` is a failed attempt. Aborting `signal` gives `interrupted`.
- * Never throws; never puts the secret in an error.
+ * within `timeoutMs` is a failed attempt. Aborting `signal` gives `interrupted`. A URL that
+ * `policy` refuses (a private address, see OutboundPolicy) is a failed attempt that sends
+ * nothing. Never throws; never puts the secret in an error.
  */
-export async function deliverOnce(
+export function deliverOnce(
   target: { url: string; secret: string },
   delivery: { id: string; eventType: string; payload: unknown },
-  options: { timeoutMs: number; signal?: AbortSignal; now?: () => Date },
+  options: { timeoutMs: number; signal?: AbortSignal; now?: () => Date; policy?: OutboundPolicy },
 ): Promise<DeliveryOutcome> {
+  const policy = options.policy ?? { allowPrivateNetworks: true };
+  let url: URL;
+  try {
+    url = new URL(target.url);
+  } catch {
+    return Promise.resolve({ kind: 'failed', status: null, error: 'the webhook URL is not a URL' });
+  }
+  const problem = webhookUrlProblem(target.url, policy);
+  if (problem) return Promise.resolve({ kind: 'failed', status: null, error: `the webhook URL ${problem}` });
+  if (options.signal?.aborted) return Promise.resolve({ kind: 'interrupted' });
   const body = JSON.stringify(delivery.payload);
   const timestamp = Math.floor((options.now?.() ?? new Date()).getTime() / 1000);
-  const timeout = AbortSignal.timeout(options.timeoutMs);
-  const signal = options.signal ? AbortSignal.any([timeout, options.signal]) : timeout;
-  try {
-    const response = await fetch(target.url, {
-      method: 'POST',
-      redirect: 'manual',
-      signal,
-      headers: {
-        'content-type': 'application/json',
-        'user-agent': 'annex-webhooks/1',
-        'annex-signature': signWebhook(target.secret, timestamp, body),
-        'annex-delivery': delivery.id,
-        'annex-event': delivery.eventType,
-      },
-      body,
-    });
-    if (response.status >= 200 && response.status < 300) {
-      await response.body?.cancel().catch(() => undefined);
-      return { kind: 'delivered', status: response.status };
-    }
-    const snippet = await readSnippet(response, 200);
-    return {
-      kind: 'failed',
-      status: response.status,
-      error: `the receiver answered HTTP ${response.status}${snippet ? `: ${snippet}` : ''}`,
+  return new Promise((resolve) => {
+    let settled = false;
+    const finish = (outcome: DeliveryOutcome) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      options.signal?.removeEventListener('abort', interrupt);
+      request.destroy();
+      resolve(outcome);
     };
-  } catch (error) {
-    if (options.signal?.aborted) return { kind: 'interrupted' };
-    if (timeout.aborted) return { kind: 'failed', status: null, error: `no answer within ${options.timeoutMs} ms` };
-    const cause = (error as { cause?: { code?: string; message?: string } }).cause;
-    const reason = cause?.code ?? cause?.message ?? (error as Error).message;
-    return { kind: 'failed', status: null, error: `could not reach the receiver: ${reason}` };
-  }
-}
-
-/** The start of a response body, as one line, without reading more than needed. */
-async function readSnippet(response: Response, maxChars: number): Promise<string> {
-  if (!response.body) return '';
-  const reader = response.body.getReader();
-  const decoder = new TextDecoder();
-  let text = '';
-  try {
-    while (text.length < maxChars) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      text += decoder.decode(value, { stream: true });
-    }
-  } catch {
-    // A body cut short still tells the status; the snippet is only a hint.
-  } finally {
-    await reader.cancel().catch(() => undefined);
-  }
-  return text.replace(/\s+/g, ' ').trim().slice(0, maxChars);
+    const interrupt = () => finish({ kind: 'interrupted' });
+    const request = (url.protocol === 'https:' ? https : http).request(
+      url,
+      {
+        method: 'POST',
+        // A connection of its own, closed afterwards: receivers are many and seldom called.
+        agent: false,
+        lookup: guardedLookup(policy),
+        headers: {
+          'content-type': 'application/json',
+          'content-length': String(Buffer.byteLength(body)),
+          'user-agent': 'annex-webhooks/1',
+          'annex-signature': signWebhook(target.secret, timestamp, body),
+          'annex-delivery': delivery.id,
+          'annex-event': delivery.eventType,
+        },
+      },
+      (response) => {
+        const status = response.statusCode ?? 0;
+        if (status >= 200 && status < 300) return finish({ kind: 'delivered', status });
+        // The start of the body, as one line: a hint for the delivery log, never more.
+        let text = '';
+        const failed = () => {
+          const snippet = text.replace(/\s+/g, ' ').trim().slice(0, 200);
+          finish({
+            kind: 'failed',
+            status,
+            error: `the receiver answered HTTP ${status}${snippet ? `: ${snippet}` : ''}`,
+          });
+        };
+        response.setEncoding('utf8');
+        response.on('data', (chunk: string) => {
+          text += chunk;
+          if (text.length >= 200) failed();
+        });
+        response.on('end', failed);
+        // A body cut short still tells the status.
+        response.on('error', failed);
+      },
+    );
+    const timer = setTimeout(
+      () => finish({ kind: 'failed', status: null, error: `no answer within ${options.timeoutMs} ms` }),
+      options.timeoutMs,
+    );
+    options.signal?.addEventListener('abort', interrupt, { once: true });
+    request.on('error', (error: NodeJS.ErrnoException) => {
+      const reason = error instanceof PrivateAddressError ? error.message : (error.code ?? error.message);
+      finish({ kind: 'failed', status: null, error: `could not reach the receiver: ${reason}` });
+    });
+    request.end(body);
+  });
 }
 
 // ── The delivery log ─────────────────────────────────────────────────────────────────

@@ -1,4 +1,4 @@
-import type { DB, Logger, SecretBox } from '@annex/platform';
+import type { DB, Logger, OutboundPolicy, SecretBox } from '@annex/platform';
 import type { Kysely } from 'kysely';
 import type { PlanContext, ProviderRow } from '../db/catalog.js';
 import type { TtlCache } from './cache.js';
@@ -12,6 +12,8 @@ export interface BrokerContext {
   logger: Logger;
   signer: RequestSigner;
   providers: ProviderClient;
+  /** Where webhook URLs and providers' OSB URLs may point (ANNEX_ALLOW_PRIVATE_NETWORKS). */
+  outbound: OutboundPolicy;
   settings: {
     syncWaitMs: number;
     /** See BROKER_SYNC_RECORD_AFTER_MS; 0 or absent: the start record is always written first. */

@@ -1,6 +1,6 @@
 import http, { type IncomingHttpHeaders } from 'node:http';
 import https from 'node:https';
-import type { SecretBox } from '@annex/platform';
+import { guardedLookup, type OutboundPolicy, outboundUrlProblem, type SecretBox } from '@annex/platform';
 import type { ProviderRow } from '../db/catalog.js';
 import type { RequestSigner } from './signing.js';
 
@@ -42,6 +42,8 @@ export class ProviderClient {
   readonly #box: SecretBox;
   readonly #timeoutMs: number;
   readonly #passwords = new Map<string, string>();
+  readonly #policy: OutboundPolicy;
+  readonly #lookup: ReturnType<typeof guardedLookup>;
   // node:http with keep-alive rather than fetch: a provider call is on every request's hot
   // path, and undici's web streams cost several times the CPU for the same exchange.
   readonly #agents = {
@@ -49,10 +51,18 @@ export class ProviderClient {
     'https:': new https.Agent({ keepAlive: true, maxSockets: 256 }),
   };
 
-  constructor(signer: RequestSigner, box: SecretBox, timeoutMs: number) {
+  /** @param policy where providers' OSB URLs may point (default: anywhere) */
+  constructor(
+    signer: RequestSigner,
+    box: SecretBox,
+    timeoutMs: number,
+    policy: OutboundPolicy = { allowPrivateNetworks: true },
+  ) {
     this.#signer = signer;
     this.#box = box;
     this.#timeoutMs = timeoutMs;
+    this.#policy = policy;
+    this.#lookup = guardedLookup(policy);
   }
 
   /** Closes idle keep-alive connections. */
@@ -64,6 +74,8 @@ export class ProviderClient {
   async call(provider: ProviderRow, request: ProviderRequest): Promise<ProviderResponse> {
     if (!provider.osb_url) return { kind: 'unreachable', message: `provider ${provider.slug} has no OSB URL` };
     const url = new URL(provider.osb_url.replace(/\/+$/, '') + request.path);
+    const refused = outboundUrlProblem(url, this.#policy);
+    if (refused) return { kind: 'unreachable', message: `provider ${provider.slug}'s OSB URL ${refused}` };
     for (const [key, value] of Object.entries(request.query ?? {})) {
       if (value !== undefined) url.searchParams.set(key, value);
     }
@@ -113,7 +125,7 @@ export class ProviderClient {
     return new Promise((resolve, reject) => {
       const request = (secure ? https : http).request(
         url,
-        { method, headers, agent: this.#agents[secure ? 'https:' : 'http:'] },
+        { method, headers, agent: this.#agents[secure ? 'https:' : 'http:'], lookup: this.#lookup },
         (response) => {
           const chunks: Buffer[] = [];
           response.on('data', (chunk: Buffer) => chunks.push(chunk));

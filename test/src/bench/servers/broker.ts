@@ -26,6 +26,8 @@ const config = loadBrokerConfig({
   BROKER_PUBLIC_URL: brokerUrl,
   LOG_LEVEL: 'silent',
   NODE_ENV: 'production',
+  // Its providers listen on loopback, which production closes to provider URLs by default.
+  ANNEX_ALLOW_PRIVATE_NETWORKS: 'true',
 });
 const broker = createBroker(config, { database, logger: createLogger('broker', 'silent'), secretBox });
 server.on('request', broker.app);
