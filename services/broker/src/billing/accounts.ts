@@ -50,37 +50,29 @@ export async function ensureCustomer(ctx: BrokerContext, organizationId: string)
 
 export interface PriceNotice {
   billingMode: Billing['mode'];
-  /** The attach would be refused until the org has a default payment method. */
+  /** The attach would be refused: no default payment method (Stripe on), or a suspended account. */
   paymentRequired: boolean;
   proration: { cents: number; from: string; to: string } | null;
   notice: string | null;
 }
 
-/** What the preflight says about paying for a plan. */
+/** What the preflight says about paying for a plan: the same decision as `requirePaymentMethod`. */
 export async function priceNotice(ctx: BrokerContext, organizationId: string, plan: PlanContext): Promise<PriceNotice> {
   const billing = billingOf(ctx);
-  const paid = !plan.plan.free && plan.plan.price_cents > 0;
+  const paid = isPaid(plan);
   const proration = paid ? prorationUntilMonthEnd(plan.plan.price_cents, new Date()) : null;
-  let paymentRequired = false;
-  let notice: string | null = null;
-  if (paid && billing.mode === 'ledger-only') {
-    notice = 'billing is ledger-only on this installation: the charge is computed and shown, nothing is charged';
-  } else if (paid) {
-    const account = await ctx.db
-      .selectFrom('billing_accounts')
-      .select(['default_payment_method', 'status'])
-      .where('organization_id', '=', organizationId)
-      .executeTakeFirst();
-    paymentRequired = !account?.default_payment_method;
-    if (paymentRequired) notice = 'a paid plan needs a default payment method (annex billing)';
-  }
+  const problem = await paymentProblem(ctx, ctx.db, organizationId, plan);
   return {
     billingMode: billing.mode,
-    paymentRequired,
+    paymentRequired: problem !== null,
     proration: proration
       ? { cents: proration.cents, from: proration.from.toISOString(), to: proration.to.toISOString() }
       : null,
-    notice,
+    notice:
+      problem ??
+      (paid && billing.mode === 'ledger-only'
+        ? 'billing is ledger-only on this installation: the charge is computed and shown, nothing is charged'
+        : null),
   };
 }
 
@@ -94,25 +86,32 @@ export async function requirePaymentMethod(
   organizationId: string,
   plan: PlanContext,
 ): Promise<void> {
-  if (plan.plan.free || plan.plan.price_cents <= 0) return;
-  if (billingOf(ctx).mode === 'ledger-only') return;
+  const problem = await paymentProblem(ctx, db, organizationId, plan);
+  if (problem) throw new ApiFailure('payment_required', problem, { field: 'plan' });
+}
+
+function isPaid(plan: PlanContext): boolean {
+  return !plan.plan.free && plan.plan.price_cents > 0;
+}
+
+/** Why the org cannot take `plan` now as far as paying goes; null when it can. */
+async function paymentProblem(
+  ctx: BrokerContext,
+  db: Executor,
+  organizationId: string,
+  plan: PlanContext,
+): Promise<string | null> {
+  if (!isPaid(plan) || billingOf(ctx).mode === 'ledger-only') return null;
   const account = await db
     .selectFrom('billing_accounts')
     .select(['default_payment_method', 'status'])
     .where('organization_id', '=', organizationId)
     .executeTakeFirst();
   if (!account?.default_payment_method) {
-    throw new ApiFailure(
-      'payment_required',
-      `plan ${plan.service.slug}:${plan.plan.slug} costs ${plan.plan.price_cents} ${plan.plan.currency} cents a month; add a default payment method first (annex billing)`,
-      { field: 'plan' },
-    );
+    return `plan ${plan.service.slug}:${plan.plan.slug} costs ${plan.plan.price_cents} ${plan.plan.currency} cents a month; add a default payment method first (annex billing)`;
   }
-  if (account.status === 'suspended') {
-    throw new ApiFailure('payment_required', 'the billing account is suspended for an unpaid invoice; pay it first', {
-      field: 'plan',
-    });
-  }
+  if (account.status === 'suspended') return 'the billing account is suspended for an unpaid invoice; pay it first';
+  return null;
 }
 
 export interface AccountView {

@@ -413,6 +413,13 @@ describe.each(testDatabaseKinds('billing'))('billing ($name)', (kind) => {
     expect(allowance.body).toMatchObject({ allowed: false });
     account = (await api('GET', '/billing/account')).body;
     expect(account.status).toBe('suspended');
+    // The preflight and the attach agree: a suspended account takes no new paid add-on.
+    const preflight = await api('POST', `/apps/${app}/addons/preflight`, { plan: `${serviceSlug}:paid` });
+    expect(preflight.body).toMatchObject({ ok: false, paymentRequired: true });
+    expect(preflight.body.billingNotice).toMatch(/suspended for an unpaid invoice/);
+    const attach = await api('POST', `/apps/${app}/addons`, { plan: `${serviceSlug}:paid`, as: 'SUSPENDED' });
+    expect(attach.status).toBe(402);
+    expect(attach.body.message).toBe(preflight.body.billingNotice);
 
     const paid = await sendEvent('invoice.paid', { ...invoice, status: 'paid' }, { id: `evt_paid_${kind.name}` });
     expect(paid.body.outcome).toMatch(/restored/);
