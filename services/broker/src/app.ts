@@ -6,7 +6,7 @@ import express from 'express';
 import { type AppsReconciler, startAppsReconciler } from './apps/reconciler.js';
 import { appsRouter } from './apps/router.js';
 import { startWebhookWorker, type WebhookWorker } from './apps/webhook-worker.js';
-import { createBilling, registerBilling } from './billing/context.js';
+import { createBilling } from './billing/context.js';
 import { billingRouter } from './billing/router.js';
 import { type BillingWorker, startBillingWorker } from './billing/worker.js';
 import type { BrokerConfig } from './config.js';
@@ -60,6 +60,7 @@ export function createBroker(config: BrokerConfig, deps: BrokerDeps): Broker {
     signer,
     providers: new ProviderClient(signer, secretBox, config.providerTimeoutMs, config.outbound),
     outbound: config.outbound,
+    billing: createBilling(config.billing),
     settings: {
       syncWaitMs: config.syncWaitMs,
       syncRecordAfterMs: config.syncRecordAfterMs,
@@ -71,7 +72,6 @@ export function createBroker(config: BrokerConfig, deps: BrokerDeps): Broker {
     background: new Set(),
     caches: { plans: new TtlCache(5_000), providers: new TtlCache(5_000) },
   };
-  registerBilling(context, createBilling(config.billing));
   const observability = createObservability({ service: 'broker', logger, ready: () => database.ping() });
   const app = express();
   app.disable('x-powered-by');

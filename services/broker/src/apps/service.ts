@@ -2,7 +2,6 @@ import { randomUUID } from 'node:crypto';
 import { validateParameters } from '@annex/sdk';
 import { sql } from 'kysely';
 import { type PriceNotice, priceNotice, requirePaymentMethod } from '../billing/accounts.js';
-import { billingOf } from '../billing/context.js';
 import { findPlanById, type PlanContext } from '../db/catalog.js';
 import type { Executor } from '../db/executor.js';
 import { findInstance } from '../db/instances.js';
@@ -206,7 +205,7 @@ export async function preflight(
   for (const e of parameterErrors) problems.push(`${e.field}: ${e.message}`);
   // Attaching an existing add-on costs nothing more; creating one is priced.
   const billing: PriceNotice = input.addon
-    ? { billingMode: billingOf(ctx).mode, paymentRequired: false, proration: null, notice: null }
+    ? { billingMode: ctx.billing.mode, paymentRequired: false, proration: null, notice: null }
     : await priceNotice(ctx, app.organization_id, plan);
   if (billing.paymentRequired && billing.notice) problems.push(billing.notice);
   return {

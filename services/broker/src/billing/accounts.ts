@@ -4,7 +4,7 @@ import { ApiFailure } from '../apps/http.js';
 import type { PlanContext } from '../db/catalog.js';
 import type { Executor } from '../db/executor.js';
 import type { BrokerContext } from '../domain/context.js';
-import { type Billing, billingOf } from './context.js';
+import type { Billing } from './context.js';
 import { meteredSpend, monthCharges } from './ledger.js';
 import { periodOf, prorationUntilMonthEnd } from './money.js';
 
@@ -26,7 +26,7 @@ export async function ensureAccount(db: Executor, organizationId: string): Promi
 
 /** The org's Stripe customer, created once (the idempotency key is the org's id). */
 export async function ensureCustomer(ctx: BrokerContext, organizationId: string): Promise<string> {
-  const { stripe } = billingOf(ctx);
+  const { stripe } = ctx.billing;
   if (!stripe) throw new ApiFailure('conflict', 'billing is ledger-only (no STRIPE_SECRET_KEY): nothing is charged');
   const account = await ensureAccount(ctx.db, organizationId);
   if (account.stripe_customer_id) return account.stripe_customer_id;
@@ -58,7 +58,7 @@ export interface PriceNotice {
 
 /** What the preflight says about paying for a plan: the same decision as `requirePaymentMethod`. */
 export async function priceNotice(ctx: BrokerContext, organizationId: string, plan: PlanContext): Promise<PriceNotice> {
-  const billing = billingOf(ctx);
+  const billing = ctx.billing;
   const paid = isPaid(plan);
   const proration = paid ? prorationUntilMonthEnd(plan.plan.price_cents, new Date()) : null;
   const problem = await paymentProblem(ctx, ctx.db, organizationId, plan);
@@ -101,7 +101,7 @@ async function paymentProblem(
   organizationId: string,
   plan: PlanContext,
 ): Promise<string | null> {
-  if (!isPaid(plan) || billingOf(ctx).mode === 'ledger-only') return null;
+  if (!isPaid(plan) || ctx.billing.mode === 'ledger-only') return null;
   const account = await db
     .selectFrom('billing_accounts')
     .select(['default_payment_method', 'status'])
@@ -128,7 +128,7 @@ export interface AccountView {
 }
 
 export async function accountView(ctx: BrokerContext, organizationId: string): Promise<AccountView> {
-  const billing = billingOf(ctx);
+  const billing = ctx.billing;
   const account = await ensureAccount(ctx.db, organizationId);
   const org = await ctx.db
     .selectFrom('organizations')
@@ -190,7 +190,7 @@ export async function createSetupIntent(
   organizationId: string,
 ): Promise<{ id: string; clientSecret: string }> {
   const customer = await ensureCustomer(ctx, organizationId);
-  const stripe = billingOf(ctx).stripe;
+  const stripe = ctx.billing.stripe;
   if (!stripe) throw new ApiFailure('conflict', 'billing is ledger-only');
   const intent = await stripe.setupIntents.create({
     customer,
@@ -207,7 +207,7 @@ export async function setDefaultPaymentMethod(
   paymentMethodId: string,
 ): Promise<void> {
   const customer = await ensureCustomer(ctx, organizationId);
-  const stripe = billingOf(ctx).stripe;
+  const stripe = ctx.billing.stripe;
   if (!stripe) throw new ApiFailure('conflict', 'billing is ledger-only');
   let method: Awaited<ReturnType<typeof stripe.paymentMethods.attach>>;
   try {

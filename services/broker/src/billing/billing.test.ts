@@ -252,8 +252,10 @@ describe.each(testDatabaseKinds('billing'))('billing ($name)', (kind) => {
     const first = await usage([
       { idempotencyKey: `k1-${kind.name}`, instanceId: paidInstanceId, unit: '1k_tokens', quantity: 100, at },
       { idempotencyKey: `k2-${kind.name}`, instanceId: paidInstanceId, unit: '1k_tokens', quantity: 50, at },
+      // A key repeated within one batch is stored once too.
+      { idempotencyKey: `k2-${kind.name}`, instanceId: paidInstanceId, unit: '1k_tokens', quantity: 50, at },
     ]);
-    expect(first).toMatchObject({ status: 202, body: { accepted: 2, duplicates: 0 } });
+    expect(first).toMatchObject({ status: 202, body: { accepted: 2, duplicates: 1 } });
     const again = await usage([
       { idempotencyKey: `k1-${kind.name}`, instanceId: paidInstanceId, unit: '1k_tokens', quantity: 100, at },
     ]);
@@ -330,6 +332,18 @@ describe.each(testDatabaseKinds('billing'))('billing ($name)', (kind) => {
     const items = stripe.list('invoiceitem');
     const rerun = await runInvoicing(ctx, '2026-09', now);
     expect(rerun.created).toBe(0);
+    // An invoiced org's month is not computed again on the next hourly run: three queries
+    // (the orgs still to invoice, the drafts to push, the report), none per org.
+    let queries = 0;
+    const counted = ctx.db.withPlugin({
+      transformQuery: (args) => {
+        queries++;
+        return args.node;
+      },
+      transformResult: async (args) => args.result,
+    });
+    expect((await runInvoicing({ ...ctx, db: counted }, '2026-09', now)).created).toBe(0);
+    expect(queries).toBe(3);
     expect(stripe.list('invoice')).toHaveLength(invoices.length);
     expect(stripe.list('invoiceitem')).toHaveLength(items.length);
     const row = await database.db
@@ -543,6 +557,65 @@ describe.each(testDatabaseKinds('billing'))('billing ($name)', (kind) => {
       const missing = findings.filter((f) => f.kind === 'missing_at_provider');
       expect(missing.map((f) => [f.addonId, f.fixed])).toEqual([[lost.body.addon.id, false]]);
       expect(await addonState(lost.body.addon.id)).toBe('provisioned');
+    } finally {
+      await database.db
+        .updateTable('services')
+        .set({ instances_retrievable: false })
+        .where('id', '=', fx.serviceId)
+        .execute();
+    }
+  });
+
+  it('asks the provider only about add-ons destroyed lately; an old one is still closed if billed', async () => {
+    await database.db
+      .updateTable('services')
+      .set({ instances_retrievable: true })
+      .where('id', '=', fx.serviceId)
+      .execute();
+    try {
+      const destroyed: Record<string, string> = {};
+      for (const as of ['RECENT', 'OLD']) {
+        const id = (await api('POST', `/apps/${app}/addons`, { plan: `${serviceSlug}:free`, as })).body.addon.id;
+        await api('DELETE', `/apps/${app}/attachments/${as}`);
+        expect((await api('DELETE', `/addons/${id}`)).status).toBeLessThan(300);
+        await until(`${as} destroyed`, async () => (await addonState(id)) === 'destroyed');
+        destroyed[as] = id;
+      }
+      const old = destroyed.OLD as string;
+      const longAgo = new Date(Date.now() - 8 * 86_400_000);
+      await database.db.updateTable('addons').set({ destroyed_at: longAgo }).where('id', '=', old).execute();
+      // The old one's interval left open (a bug or a hand edit): still found and closed.
+      const interval = await database.db
+        .selectFrom('usage_intervals')
+        .select('id')
+        .where('addon_id', '=', old)
+        .orderBy('started_at', 'desc')
+        .executeTakeFirstOrThrow();
+      await database.db.updateTable('usage_intervals').set({ ended_at: null }).where('id', '=', interval.id).execute();
+      const providerSide = async (id: string) =>
+        (
+          await database.db
+            .selectFrom('service_instances')
+            .select('provider_instance_id')
+            .where('id', '=', id)
+            .executeTakeFirstOrThrow()
+        ).provider_instance_id as string;
+      const before = provider.requests.length;
+      const { findings } = await runReconciliation(broker.broker.context);
+      const asked = provider.requests.slice(before).filter((r) => r.method === 'GET');
+      expect(asked.map((r) => r.path)).toContain(
+        `/v2/service_instances/${await providerSide(destroyed.RECENT as string)}`,
+      );
+      expect(asked.map((r) => r.path)).not.toContain(`/v2/service_instances/${await providerSide(old)}`);
+      expect(findings.filter((f) => f.addonId === old).map((f) => `${f.kind}:${f.fixed}`)).toEqual([
+        'deleted_but_billed:true',
+      ]);
+      const closed = await database.db
+        .selectFrom('usage_intervals')
+        .select('ended_at')
+        .where('id', '=', interval.id)
+        .executeTakeFirstOrThrow();
+      expect(closed.ended_at?.getTime()).toBe(longAgo.getTime());
     } finally {
       await database.db
         .updateTable('services')

@@ -1,6 +1,5 @@
 import Stripe from 'stripe';
 import type { BrokerConfig } from '../config.js';
-import type { BrokerContext } from '../domain/context.js';
 
 /** How billing runs in this broker: with Stripe, or ledger-only (no STRIPE_SECRET_KEY). */
 export interface Billing {
@@ -11,18 +10,6 @@ export interface Billing {
   graceDays: number;
   defaultRevenueShare: number;
 }
-
-// The billing settings hang off the context (which other modules build) through a WeakMap, so
-// the apps layer can ask for them without the domain context knowing about billing.
-const registry = new WeakMap<BrokerContext, Billing>();
-
-const LEDGER_ONLY: Billing = {
-  mode: 'ledger-only',
-  stripe: undefined,
-  webhookSecret: undefined,
-  graceDays: 7,
-  defaultRevenueShare: 0.8,
-};
 
 /** Builds the billing settings from the broker's configuration. */
 export function createBilling(config: BrokerConfig['billing']): Billing {
@@ -43,13 +30,4 @@ export function createBilling(config: BrokerConfig['billing']): Billing {
     graceDays: config.graceDays,
     defaultRevenueShare: config.defaultRevenueShare,
   };
-}
-
-export function registerBilling(ctx: BrokerContext, billing: Billing): void {
-  registry.set(ctx, billing);
-}
-
-/** The broker's billing settings; ledger-only when none were registered. */
-export function billingOf(ctx: BrokerContext): Billing {
-  return registry.get(ctx) ?? LEDGER_ONLY;
 }

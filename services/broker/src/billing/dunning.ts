@@ -2,7 +2,6 @@ import { sql } from 'kysely';
 import { recordEvent } from '../apps/releases.js';
 import type { Executor } from '../db/executor.js';
 import type { BrokerContext } from '../domain/context.js';
-import { billingOf } from './context.js';
 
 // Dunning: a failed payment makes the account past due; after the grace period its add-ons
 // are suspended (never deleted); the last unpaid invoice being paid restores them.
@@ -80,7 +79,7 @@ export interface DunningReport {
 
 /** Suspends accounts whose grace period is over; restores settled ones (a missed webhook). */
 export async function runDunning(ctx: BrokerContext, now = new Date()): Promise<DunningReport> {
-  const graceMs = billingOf(ctx).graceDays * 86_400_000;
+  const graceMs = ctx.billing.graceDays * 86_400_000;
   const report: DunningReport = { suspendedAccounts: 0, suspendedAddons: 0, restoredAddons: 0 };
   const accounts = await ctx.db
     .selectFrom('billing_accounts')

@@ -3,7 +3,6 @@ import { type Selectable, sql } from 'kysely';
 import { invalidInput } from '../apps/http.js';
 import type { BrokerContext } from '../domain/context.js';
 import { ensureCustomer } from './accounts.js';
-import { billingOf } from './context.js';
 import { monthCharges } from './ledger.js';
 import { monthBounds, roundCents } from './money.js';
 
@@ -32,15 +31,33 @@ function describeSeconds(seconds: number): string {
 export async function runInvoicing(ctx: BrokerContext, period: string, now = new Date()): Promise<InvoicingReport> {
   const { start, end } = monthBounds(period);
   if (end.getTime() > now.getTime()) throw invalidInput('period', `period ${period} has not ended yet`);
+  // Orgs already invoiced for the period are done (their lines are frozen): the job runs
+  // hourly and must not recompute every org's month each time.
   const orgs = await ctx.db
-    .selectFrom('usage_intervals')
-    .select('organization_id')
-    .where('started_at', '<', end)
-    .where((eb) => eb.or([eb('ended_at', 'is', null), eb('ended_at', '>', start)]))
-    .union(ctx.db.selectFrom('usage_records').select('organization_id').where('at', '>=', start).where('at', '<', end))
+    .selectFrom((eb) =>
+      eb
+        .selectFrom('usage_intervals')
+        .select('organization_id')
+        .where('started_at', '<', end)
+        .where((w) => w.or([w('ended_at', 'is', null), w('ended_at', '>', start)]))
+        .union(eb.selectFrom('usage_records').select('organization_id').where('at', '>=', start).where('at', '<', end))
+        .as('used'),
+    )
+    .select('used.organization_id')
+    .where((eb) =>
+      eb.not(
+        eb.exists(
+          eb
+            .selectFrom('invoices')
+            .select('invoices.id')
+            .whereRef('invoices.organization_id', '=', 'used.organization_id')
+            .where('invoices.period', '=', period),
+        ),
+      ),
+    )
     .execute();
   const report: InvoicingReport = { period, created: 0, pushed: 0, skipped: 0, invoices: [] };
-  const ledgerOnly = billingOf(ctx).mode === 'ledger-only';
+  const ledgerOnly = ctx.billing.mode === 'ledger-only';
   for (const { organization_id: organizationId } of orgs) {
     const charges = await monthCharges(ctx.db, { organizationId }, period, end);
     const byCurrency = new Map<string, InvoiceLine[]>();
@@ -78,26 +95,32 @@ export async function runInvoicing(ctx: BrokerContext, period: string, now = new
       });
       byCurrency.set(m.currency, lines);
     }
-    for (const [currency, lines] of byCurrency) {
-      const total = lines.reduce((sum, l) => sum + l.cents, 0);
-      const inserted = await ctx.db
-        .insertInto('invoices')
-        .values({
-          organization_id: organizationId,
-          period,
-          currency,
-          // Nothing to collect: settled at once, never sent to Stripe.
-          state: total === 0 ? 'paid' : ledgerOnly ? 'ledger_only' : 'draft',
-          total_cents: total,
-          lines: JSON.stringify(lines),
-          stripe_invoice_id: null,
-          paid_at: total === 0 ? now : null,
-        })
-        .onConflict((oc) => oc.columns(['organization_id', 'period', 'currency']).doNothing())
-        .returning('id')
-        .executeTakeFirst();
-      if (inserted) report.created++;
-    }
+    // All currencies of an org in one transaction: an org with any invoice of the period is done.
+    const created = await ctx.db.transaction().execute(async (trx) => {
+      let count = 0;
+      for (const [currency, lines] of byCurrency) {
+        const total = lines.reduce((sum, l) => sum + l.cents, 0);
+        const inserted = await trx
+          .insertInto('invoices')
+          .values({
+            organization_id: organizationId,
+            period,
+            currency,
+            // Nothing to collect: settled at once, never sent to Stripe.
+            state: total === 0 ? 'paid' : ledgerOnly ? 'ledger_only' : 'draft',
+            total_cents: total,
+            lines: JSON.stringify(lines),
+            stripe_invoice_id: null,
+            paid_at: total === 0 ? now : null,
+          })
+          .onConflict((oc) => oc.columns(['organization_id', 'period', 'currency']).doNothing())
+          .returning('id')
+          .executeTakeFirst();
+        if (inserted) count++;
+      }
+      return count;
+    });
+    report.created += created;
   }
   // Push every draft of the period, including ones a crashed run left behind.
   const drafts = await ctx.db
@@ -124,7 +147,7 @@ export async function runInvoicing(ctx: BrokerContext, period: string, now = new
 
 /** Sends a frozen invoice to Stripe: the invoice, one item per line, then finalizes it. */
 async function pushInvoice(ctx: BrokerContext, invoice: InvoiceRow): Promise<void> {
-  const stripe = billingOf(ctx).stripe;
+  const stripe = ctx.billing.stripe;
   if (!stripe) return;
   const customer = await ensureCustomer(ctx, invoice.organization_id);
   const created = await stripe.invoices.create(

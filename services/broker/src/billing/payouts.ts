@@ -1,6 +1,5 @@
 import { sql } from 'kysely';
 import type { BrokerContext } from '../domain/context.js';
-import { billingOf } from './context.js';
 
 export interface PayoutReport {
   period: string;
@@ -18,7 +17,7 @@ export interface PayoutReport {
  * invoicing, they would freeze at what was paid by then — nothing, with Stripe on.
  */
 export async function runPayouts(ctx: BrokerContext, period: string): Promise<PayoutReport> {
-  const billing = billingOf(ctx);
+  const billing = ctx.billing;
   const collecting = await ctx.db
     .selectFrom('invoices')
     .select((eb) => eb.fn.countAll<number>().as('n'))

@@ -1,5 +1,6 @@
 import type { AddonState } from '@annex/platform';
-import { findPlanById } from '../db/catalog.js';
+import { sql } from 'kysely';
+import { findPlanById, type PlanContext } from '../db/catalog.js';
 import type { BrokerContext } from '../domain/context.js';
 import { closeInterval, openInterval } from './ledger.js';
 
@@ -19,11 +20,28 @@ export interface Finding {
 
 const LIVE: AddonState[] = ['provisioned', 'suspended', 'changing_plan'];
 
+/**
+ * How long after its destruction an add-on is still asked about at the provider (a
+ * deprovision the provider did not carry out shows within days, and the hourly job must
+ * not grow with every add-on ever destroyed).
+ */
+export const RECENTLY_DESTROYED_DAYS = 7;
+
+/** Provider calls (fetch instance) in flight at once during one reconciliation. */
+const PROVIDER_CALLS_AT_ONCE = 8;
+
+/**
+ * Reconciles the add-ons that can still be wrong: the live ones, those whose usage interval
+ * is still open, and those destroyed in the last RECENTLY_DESTROYED_DAYS. Plans are read
+ * once per plan, and providers are asked a few at a time.
+ */
 export async function runReconciliation(ctx: BrokerContext, now = new Date()): Promise<{ findings: Finding[] }> {
   const findings: Finding[] = [];
+  const destroyedSince = new Date(now.getTime() - RECENTLY_DESTROYED_DAYS * 86_400_000);
   const addons = await ctx.db
     .selectFrom('addons as a')
     .leftJoin('usage_intervals as i', (join) => join.onRef('i.addon_id', '=', 'a.id').on('i.ended_at', 'is', null))
+    .leftJoin('service_instances as si', (join) => join.on(sql<boolean>`si.id = a.id::text`))
     .select([
       'a.id',
       'a.name',
@@ -34,14 +52,32 @@ export async function runReconciliation(ctx: BrokerContext, now = new Date()): P
       'a.destroyed_at',
       'a.updated_at',
       'i.id as interval_id',
+      'si.provider_instance_id',
     ])
     .where((eb) =>
-      eb.or([eb('a.state', 'in', [...LIVE, 'destroyed' as const, 'failed' as const]), eb('i.id', 'is not', null)]),
+      eb.or([
+        eb('a.state', 'in', LIVE),
+        eb('i.id', 'is not', null),
+        eb.and([eb('a.state', '=', 'destroyed'), eb('a.destroyed_at', '>=', destroyedSince)]),
+      ]),
     )
     .execute();
-  for (const addon of addons) {
+  const plans = new Map<string, Promise<PlanContext | undefined>>();
+  const planOf = (planId: string) => {
+    let plan = plans.get(planId);
+    if (!plan) {
+      plan = findPlanById(ctx.db, planId);
+      plans.set(planId, plan);
+    }
+    return plan;
+  };
+  const atProvider = await mapAtMost(PROVIDER_CALLS_AT_ONCE, addons, async (addon) =>
+    LIVE.includes(addon.state) || (addon.state === 'destroyed' && (addon.destroyed_at ?? now) >= destroyedSince)
+      ? providerHas(ctx, await planOf(addon.plan_id), addon.provider_instance_id)
+      : undefined,
+  );
+  for (const [index, addon] of addons.entries()) {
     const live = LIVE.includes(addon.state);
-    const atProvider = await providerHas(ctx, addon.id, addon.plan_id);
     if (!live && addon.interval_id) {
       // Safe: the add-on is gone in the broker, so billing stops when it went.
       const at = addon.destroyed_at ?? addon.updated_at;
@@ -67,7 +103,7 @@ export async function runReconciliation(ctx: BrokerContext, now = new Date()): P
         fixed: true,
       });
     }
-    if (!live && addon.state === 'destroyed' && atProvider === true) {
+    if (!live && addon.state === 'destroyed' && atProvider[index] === true) {
       findings.push({
         kind: 'billable_orphan',
         addonId: addon.id,
@@ -77,7 +113,7 @@ export async function runReconciliation(ctx: BrokerContext, now = new Date()): P
         fixed: false,
       });
     }
-    if (live && atProvider === false) {
+    if (live && atProvider[index] === false) {
       findings.push({
         kind: 'missing_at_provider',
         addonId: addon.id,
@@ -103,20 +139,32 @@ export async function runReconciliation(ctx: BrokerContext, now = new Date()): P
   return { findings };
 }
 
+/** `work` over `items` with at most `limit` running at once; results in item order. */
+async function mapAtMost<T, R>(limit: number, items: readonly T[], work: (item: T) => Promise<R>): Promise<R[]> {
+  const results: R[] = new Array(items.length);
+  let next = 0;
+  const lanes = Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) {
+      const index = next++;
+      results[index] = await work(items[index] as T);
+    }
+  });
+  await Promise.all(lanes);
+  return results;
+}
+
 /** `true`/`false` when the provider answered fetch instance; `undefined` when it cannot tell. */
-async function providerHas(ctx: BrokerContext, instanceId: string, planId: string): Promise<boolean | undefined> {
-  const plan = await findPlanById(ctx.db, planId);
+async function providerHas(
+  ctx: BrokerContext,
+  plan: PlanContext | undefined,
+  providerInstanceId: string | null,
+): Promise<boolean | undefined> {
   if (!plan?.service.instances_retrievable || !plan.provider.osb_url) return undefined;
   // The provider knows the instance by the provider-side id the broker gave it.
-  const instance = await ctx.db
-    .selectFrom('service_instances')
-    .select('provider_instance_id')
-    .where('id', '=', instanceId)
-    .executeTakeFirst();
-  if (!instance?.provider_instance_id) return false;
+  if (!providerInstanceId) return false;
   const answer = await ctx.providers.call(plan.provider, {
     method: 'GET',
-    path: `/v2/service_instances/${encodeURIComponent(instance.provider_instance_id)}`,
+    path: `/v2/service_instances/${encodeURIComponent(providerInstanceId)}`,
   });
   if (answer.kind !== 'answer') return undefined;
   if (answer.status === 200) return true;

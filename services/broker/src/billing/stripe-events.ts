@@ -4,7 +4,6 @@ import { ApiFailure } from '../apps/http.js';
 import type { Executor } from '../db/executor.js';
 import type { BrokerContext } from '../domain/context.js';
 import { recordPaymentMethod } from './accounts.js';
-import { billingOf } from './context.js';
 import { markPastDue, restoreIfSettled } from './dunning.js';
 
 // Stripe webhooks: verified against the raw body, stored once by event id (in the same
@@ -16,7 +15,7 @@ export async function handleStripeWebhook(
   rawBody: Buffer,
   signature: string | undefined,
 ): Promise<{ received: true; duplicate: boolean; outcome: string }> {
-  const billing = billingOf(ctx);
+  const billing = ctx.billing;
   if (!billing.stripe || !billing.webhookSecret) {
     throw new ApiFailure('not_found', 'billing is ledger-only on this installation: no Stripe webhooks');
   }
@@ -57,7 +56,7 @@ async function cardOf(
   const intent = event.data.object as Stripe.SetupIntent;
   const id = typeof intent.payment_method === 'string' ? intent.payment_method : intent.payment_method?.id;
   const customer = typeof intent.customer === 'string' ? intent.customer : intent.customer?.id;
-  const stripe = billingOf(ctx).stripe;
+  const stripe = ctx.billing.stripe;
   if (!id || !customer || !stripe) return undefined;
   await stripe.customers.update(customer, { invoice_settings: { default_payment_method: id } });
   const method = await stripe.paymentMethods.retrieve(id);

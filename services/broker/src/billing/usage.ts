@@ -31,38 +31,57 @@ interface MeteredAddon {
   provider_id: string;
 }
 
-async function meteredAddon(db: Executor, providerId: string, instanceId: string): Promise<MeteredAddon | undefined> {
+/** The add-ons behind some of a provider's instances, by provider-side id (one query). */
+async function meteredAddons(
+  db: Executor,
+  providerId: string,
+  instanceIds: readonly string[],
+): Promise<Map<string, MeteredAddon>> {
+  const found = new Map<string, MeteredAddon>();
+  if (instanceIds.length === 0) return found;
   // Providers know instances by the id the broker sent them (the provider-side id).
-  const row = await db
+  const rows = await db
     .selectFrom('service_instances as si')
     .innerJoin('addons as a', (join) => join.on(sql<boolean>`a.id::text = si.id`))
     .innerJoin('plans as p', 'p.id', 'a.plan_id')
     .innerJoin('services as s', 's.id', 'a.service_id')
-    .select(['a.id', 'a.organization_id', 'a.app_id', 'a.state', 'p.currency', 'p.metered', 's.provider_id'])
+    .select([
+      'si.provider_instance_id',
+      'a.id',
+      'a.organization_id',
+      'a.app_id',
+      'a.state',
+      'p.currency',
+      'p.metered',
+      's.provider_id',
+    ])
     .where('si.provider_id', '=', providerId)
-    .where('si.provider_instance_id', '=', instanceId)
-    .executeTakeFirst();
-  if (!row || row.provider_id !== providerId) return undefined;
-  return row;
+    .where('si.provider_instance_id', 'in', [...new Set(instanceIds)])
+    .execute();
+  for (const { provider_instance_id: instanceId, ...addon } of rows) {
+    if (instanceId && addon.provider_id === providerId) found.set(instanceId, addon);
+  }
+  return found;
+}
+
+async function meteredAddon(db: Executor, providerId: string, instanceId: string): Promise<MeteredAddon | undefined> {
+  return (await meteredAddons(db, providerId, [instanceId])).get(instanceId);
 }
 
 /**
  * Stores a batch of usage records: every record is checked first (a bad one refuses the whole
  * batch, naming it), then each key is stored once per provider; repeats are counted, not stored.
+ * One query finds the batch's add-ons and one statement stores it.
  */
 export async function recordUsage(
   ctx: BrokerContext,
   providerId: string,
   records: readonly UsageInput[],
 ): Promise<{ accepted: number; duplicates: number }> {
-  const checked: { record: UsageInput; addon: MeteredAddon; unitPrice: number; at: Date }[] = [];
-  const addons = new Map<string, MeteredAddon | undefined>();
-  for (const [i, record] of records.entries()) {
+  const addons = await meteredAddons(ctx.db, providerId, records.map((r) => r.instanceId).filter(isUuid));
+  const rows = records.map((record, i) => {
     const where = `records.${i}`;
     if (!isUuid(record.instanceId)) throw badRequest(`${where}.instanceId: not an instance id`);
-    if (!addons.has(record.instanceId)) {
-      addons.set(record.instanceId, await meteredAddon(ctx.db, providerId, record.instanceId));
-    }
     const addon = addons.get(record.instanceId);
     if (!addon)
       throw notFound(`${where}.instanceId: add-on instance "${record.instanceId}" of this provider not found`);
@@ -74,42 +93,36 @@ export async function recordUsage(
     const at = new Date(record.at);
     if (Number.isNaN(at.getTime())) throw badRequest(`${where}.at: not an ISO time`);
     if (at.getTime() > Date.now() + 5 * 60_000) throw badRequest(`${where}.at: is in the future`);
-    checked.push({ record, addon, unitPrice: price.price, at });
-  }
-  let accepted = 0;
-  const touched = new Map<string, { organizationId: string; appId: string; period: string }>();
-  await ctx.db.transaction().execute(async (trx) => {
-    for (const { record, addon, unitPrice, at } of checked) {
-      const inserted = await trx
-        .insertInto('usage_records')
-        .values({
-          provider_id: providerId,
-          idempotency_key: record.idempotencyKey,
-          addon_id: addon.id,
-          organization_id: addon.organization_id,
-          app_id: addon.app_id,
-          unit: record.unit,
-          quantity: record.quantity,
-          unit_price: unitPrice,
-          currency: addon.currency,
-          at,
-        })
-        .onConflict((oc) => oc.columns(['provider_id', 'idempotency_key']).doNothing())
-        .returning('id')
-        .executeTakeFirst();
-      if (inserted) {
-        accepted++;
-        const period = periodOf(at);
-        touched.set(`${addon.app_id}:${period}`, {
-          organizationId: addon.organization_id,
-          appId: addon.app_id,
-          period,
-        });
-      }
-    }
+    return {
+      provider_id: providerId,
+      idempotency_key: record.idempotencyKey,
+      addon_id: addon.id,
+      organization_id: addon.organization_id,
+      app_id: addon.app_id,
+      unit: record.unit,
+      quantity: record.quantity,
+      unit_price: price.price,
+      currency: addon.currency,
+      at,
+    };
   });
+  // A key repeated within the batch, or stored before, is skipped by the conflict clause.
+  const inserted =
+    rows.length === 0
+      ? []
+      : await ctx.db
+          .insertInto('usage_records')
+          .values(rows)
+          .onConflict((oc) => oc.columns(['provider_id', 'idempotency_key']).doNothing())
+          .returning(['organization_id', 'app_id', 'at'])
+          .execute();
+  const touched = new Map<string, { organizationId: string; appId: string; period: string }>();
+  for (const row of inserted) {
+    const period = periodOf(row.at);
+    touched.set(`${row.app_id}:${period}`, { organizationId: row.organization_id, appId: row.app_id, period });
+  }
   for (const t of touched.values()) await checkSpendAlerts(ctx, t.organizationId, t.appId, t.period);
-  return { accepted, duplicates: records.length - accepted };
+  return { accepted: inserted.length, duplicates: records.length - inserted.length };
 }
 
 /** Records an alert for each threshold the org's and the app's metered spend has crossed this month. */

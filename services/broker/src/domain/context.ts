@@ -1,5 +1,6 @@
 import type { DB, Logger, OutboundPolicy, SecretBox } from '@annex/platform';
 import type { Kysely } from 'kysely';
+import type { Billing } from '../billing/context.js';
 import type { PlanContext, ProviderRow } from '../db/catalog.js';
 import type { TtlCache } from './cache.js';
 import type { ProviderClient } from './provider-client.js';
@@ -12,6 +13,8 @@ export interface BrokerContext {
   logger: Logger;
   signer: RequestSigner;
   providers: ProviderClient;
+  /** How billing runs: with Stripe, or ledger-only (docs/billing.md). */
+  billing: Billing;
   /** Where webhook URLs and providers' OSB URLs may point (ANNEX_ALLOW_PRIVATE_NETWORKS). */
   outbound: OutboundPolicy;
   settings: {
