@@ -30,6 +30,9 @@ export interface PlatformsTable {
   webhook_url: ColumnType<string | null, string | null | undefined, string | null>;
   /** Sealed with SecretBox. */
   webhook_secret_sealed: ColumnType<string | null, string | null | undefined, string | null>;
+  // Migration 20261127190000: the secret before the last rotation, signing beside the new one until it expires.
+  webhook_previous_secret_sealed: ColumnType<string | null, string | null | undefined, string | null>;
+  webhook_previous_secret_expires_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
 }
 
 export interface PlatformOrganizationsTable {

@@ -70,8 +70,17 @@ export function startWebhookWorker(ctx: BrokerContext, options: WebhookWorkerOpt
       await record(delivery, outcome, policy);
       return;
     }
+    // A previous secret that cannot be opened only loses its signature, not the delivery.
+    let previousSecret: string | null = null;
+    if (delivery.webhook_previous_secret_sealed) {
+      try {
+        previousSecret = ctx.secretBox.open(delivery.webhook_previous_secret_sealed);
+      } catch (error) {
+        ctx.logger.warn({ err: error, platform: delivery.platform_id }, 'previous webhook secret cannot be opened');
+      }
+    }
     outcome = await deliverOnce(
-      { url: delivery.webhook_url, secret },
+      { url: delivery.webhook_url, secret, previousSecret },
       { id: delivery.id, eventType: delivery.event_type, payload: delivery.payload },
       { timeoutMs: options.timeoutMs, signal: shutdown.signal, policy: ctx.outbound },
     );

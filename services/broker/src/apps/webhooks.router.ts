@@ -8,13 +8,27 @@ import {
   deliveryTargetUrl,
   findWebhookDelivery,
   listWebhookDeliveries,
-  platformWebhookUrl,
+  MAX_WEBHOOK_SECRET_OVERLAP_SECONDS,
+  platformWebhook,
   redeliverWebhook,
   removePlatformWebhook,
+  rotatePlatformWebhookSecret,
   webhookUrlProblem,
 } from './webhooks.js';
 
 const webhookBody = z.object({ url: z.string({ error: 'must be an http(s) URL' }) }).strict();
+const rotateBody = z
+  .object({
+    previousSecretValidForSeconds: z
+      .number({ error: `must be a whole number of seconds from 0 to ${MAX_WEBHOOK_SECRET_OVERLAP_SECONDS}` })
+      .int({ error: `must be a whole number of seconds from 0 to ${MAX_WEBHOOK_SECRET_OVERLAP_SECONDS}` })
+      .min(0, { error: 'must be at least 0' })
+      .max(MAX_WEBHOOK_SECRET_OVERLAP_SECONDS, {
+        error: `must be at most ${MAX_WEBHOOK_SECRET_OVERLAP_SECONDS} (7 days)`,
+      })
+      .default(86_400),
+  })
+  .strict();
 const DELIVERY_STATES = ['pending', 'delivered', 'failed'] as const;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -28,7 +42,21 @@ export function webhookRouter(ctx: BrokerContext, options: { wake(): void }): ex
 
   router.get('/platforms/self/webhook', async (_req: Request, res: Response) => {
     const platformId = platformOf(callerOf(res));
-    res.json({ url: await platformWebhookUrl(ctx.db, platformId) });
+    res.json(await platformWebhook(ctx.db, platformId));
+  });
+
+  // A new secret; the current one keeps signing beside it for the overlap (default one day).
+  router.post('/platforms/self/webhook/rotate', async (req: Request, res: Response) => {
+    const platformId = platformOf(callerOf(res));
+    const { previousSecretValidForSeconds } = parseBody(rotateBody, req.body ?? {});
+    const rotated = await rotatePlatformWebhookSecret(ctx.db, ctx.secretBox, platformId, previousSecretValidForSeconds);
+    if (!rotated) {
+      throw new ApiFailure(
+        'conflict',
+        'this platform has no webhook; set one with PUT /v1/platforms/self/webhook first',
+      );
+    }
+    res.json(rotated);
   });
 
   router.put('/platforms/self/webhook', async (req: Request, res: Response) => {

@@ -93,6 +93,15 @@ describe('webhook signatures', () => {
     expect(() => verifyWebhookSignature({ secret: 'whsec_third', header, body, now: at(t) })).toThrow(/does not match/);
   });
 
+  it('signs with several secrets at once, the new one first', () => {
+    const header = signWebhook(['whsec_new', 'whsec_old'], t, body);
+    expect(header).toBe(
+      `t=${t},${signWebhook('whsec_new', t, body).split(',')[1]},${signWebhook('whsec_old', t, body).split(',')[1]}`,
+    );
+    expect(() => signWebhook([], t, body)).toThrow(/non-empty/);
+    expect(() => signWebhook(['whsec_new', ''], t, body)).toThrow(/non-empty/);
+  });
+
   it('backs off exponentially with jitter, capped at one hour', () => {
     expect(webhookRetryDelayMs(1, 1000, () => 0)).toBe(750);
     expect(webhookRetryDelayMs(1, 1000, () => 0.999)).toBeLessThan(1250);
@@ -432,6 +441,89 @@ describe.each(testDatabaseKinds('broker webhooks'))('webhooks ($name)', (kind) =
     }
   });
 
+  it('rotates the secret with an overlap: both sign until the previous one expires', async () => {
+    const w = await seed();
+    const platformToken = (
+      await createApiToken(database.db, { kind: 'platform', name: 'p', platformId: w.acmePlatform })
+    ).token;
+    const rotate = (body?: unknown) => api('POST', '/v1/platforms/self/webhook/rotate', platformToken, body);
+    expect(await rotate({})).toMatchObject({ status: 409, body: { error: 'conflict' } });
+
+    let current = '';
+    const receiver = await startReceiver({ secret: () => current });
+    const set = await api('PUT', '/v1/platforms/self/webhook', platformToken, { url: receiver.url });
+    const first = set.body.secret as string;
+    for (const bad of [-1, 1.5, 7 * 86_400 + 1, 'a day']) {
+      const refused = await rotate({ previousSecretValidForSeconds: bad });
+      expect(refused.status).toBe(400);
+      expect(refused.body).toMatchObject({ error: 'invalid_input', field: 'previousSecretValidForSeconds' });
+    }
+    expect((await rotate({ other: 1 })).status).toBe(400);
+    const rotated = await rotate({ previousSecretValidForSeconds: 3600 });
+    expect(rotated.status).toBe(200);
+    expect(rotated.body.url).toBe(receiver.url);
+    expect(rotated.body.secret).toMatch(/^whsec_/);
+    expect(rotated.body.secret).not.toBe(first);
+    const expires = Date.parse(rotated.body.previousSecretExpiresAt);
+    expect(Math.abs(expires - (Date.now() + 3_600_000))).toBeLessThan(60_000);
+    expect((await api('GET', '/v1/platforms/self/webhook', platformToken)).body).toEqual({
+      url: receiver.url,
+      previousSecretExpiresAt: rotated.body.previousSecretExpiresAt,
+    });
+    current = rotated.body.secret;
+
+    const running = worker({ pollMs: 60_000 });
+    const deliver = async (release: number) => {
+      await enqueueConfigVarsChanged(database.db, event(w.acmeApp, w.acme, release));
+      running.wake();
+      const got = await eventually(
+        async () => receiver.received.find((r) => JSON.parse(r.body).release === release),
+        (r) => r !== undefined,
+        3_000,
+      );
+      if (!got) throw new Error(`release ${release} was not delivered`);
+      return got;
+    };
+    const verifiesWith = (got: Received, secret: string) => {
+      try {
+        verifyWebhookSignature({ secret, header: got.headers['annex-signature'], body: got.body });
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    try {
+      // During the overlap a receiver still on the old secret and one on the new both accept.
+      const during = await deliver(11);
+      expect(String(during.headers['annex-signature']).match(/v1=/g)).toHaveLength(2);
+      expect(during.verification).toBe('ok');
+      expect(verifiesWith(during, first)).toBe(true);
+
+      await database.db
+        .updateTable('platforms')
+        .set({ webhook_previous_secret_expires_at: new Date(Date.now() - 1000) })
+        .where('id', '=', w.acmePlatform)
+        .execute();
+      const after = await deliver(12);
+      expect(String(after.headers['annex-signature']).match(/v1=/g)).toHaveLength(1);
+      expect(after.verification).toBe('ok');
+      expect(verifiesWith(after, first)).toBe(false);
+      expect((await api('GET', '/v1/platforms/self/webhook', platformToken)).body.previousSecretExpiresAt).toBeNull();
+
+      // No overlap: the secret before stops signing at once.
+      const immediate = await rotate({ previousSecretValidForSeconds: 0 });
+      expect(immediate.body.previousSecretExpiresAt).toBeNull();
+      current = immediate.body.secret;
+      const next = await deliver(13);
+      expect(String(next.headers['annex-signature']).match(/v1=/g)).toHaveLength(1);
+      expect(next.verification).toBe('ok');
+      expect(verifiesWith(next, rotated.body.secret)).toBe(false);
+    } finally {
+      await running.stop();
+      await receiver.close();
+    }
+  });
+
   it('retries a failed attempt after an exponential backoff and logs every attempt', async () => {
     const w = await seed();
     let secret = '';
@@ -599,7 +691,10 @@ describe.each(testDatabaseKinds('broker webhooks'))('webhooks ($name)', (kind) =
       expect(refused.body).toMatchObject({ error: 'invalid_input', field: 'url' });
       expect(refused.body.message).toMatch(/^url: /);
     }
-    expect(await api('GET', '/v1/platforms/self/webhook', platformToken)).toEqual({ status: 200, body: { url: null } });
+    expect(await api('GET', '/v1/platforms/self/webhook', platformToken)).toEqual({
+      status: 200,
+      body: { url: null, previousSecretExpiresAt: null },
+    });
 
     const set = await api('PUT', '/v1/platforms/self/webhook', platformToken, { url });
     expect(set.status).toBe(200);
@@ -613,7 +708,10 @@ describe.each(testDatabaseKinds('broker webhooks'))('webhooks ($name)', (kind) =
     expect(stored.webhook_url).toBe(url);
     expect(stored.webhook_secret_sealed).not.toContain(set.body.secret);
     expect(ctx.secretBox.open(stored.webhook_secret_sealed as string)).toBe(set.body.secret);
-    expect(await api('GET', '/v1/platforms/self/webhook', platformToken)).toEqual({ status: 200, body: { url } });
+    expect(await api('GET', '/v1/platforms/self/webhook', platformToken)).toEqual({
+      status: 200,
+      body: { url, previousSecretExpiresAt: null },
+    });
     const again = await api('PUT', '/v1/platforms/self/webhook', platformToken, { url });
     expect(again.body.secret).not.toBe(set.body.secret);
 
@@ -630,14 +728,20 @@ describe.each(testDatabaseKinds('broker webhooks'))('webhooks ($name)', (kind) =
         expect(refused.body).toMatchObject({ error: 'invalid_input', field: 'url' });
         expect(refused.body.message).toMatch(reason);
       }
-      expect(await api('GET', '/v1/platforms/self/webhook', platformToken)).toEqual({ status: 200, body: { url } });
+      expect(await api('GET', '/v1/platforms/self/webhook', platformToken)).toEqual({
+        status: 200,
+        body: { url, previousSecretExpiresAt: null },
+      });
     } finally {
       ctx.outbound.allowPrivateNetworks = true;
     }
 
     expect((await api('DELETE', '/v1/platforms/self/webhook', orgToken)).status).toBe(403);
     expect((await api('DELETE', '/v1/platforms/self/webhook', platformToken)).status).toBe(204);
-    expect(await api('GET', '/v1/platforms/self/webhook', platformToken)).toEqual({ status: 200, body: { url: null } });
+    expect(await api('GET', '/v1/platforms/self/webhook', platformToken)).toEqual({
+      status: 200,
+      body: { url: null, previousSecretExpiresAt: null },
+    });
   });
 
   it('shows each caller only its deliveries and answers 404 for another org’s', async () => {

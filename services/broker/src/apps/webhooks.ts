@@ -47,17 +47,22 @@ function hmacHex(secret: string, timestamp: number, body: string | Uint8Array): 
 
 /**
  * The `Annex-Signature` header for a body sent at `timestamp` (Unix seconds):
- * `t=<timestamp>,v1=<hex HMAC-SHA256 of "<timestamp>.<body>">`.
+ * `t=<timestamp>,v1=<hex HMAC-SHA256 of "<timestamp>.<body>">`, with one `v1=` per secret
+ * when given several (during a rotation's overlap: the new secret first).
  *
  * @example
  * const header = signWebhook('whsec_…', Math.floor(Date.now() / 1000), body);
  */
-export function signWebhook(secret: string, timestamp: number, body: string): string {
-  if (typeof secret !== 'string' || secret.length === 0) throw new Error('webhook secret: must be a non-empty string');
+export function signWebhook(secret: string | readonly string[], timestamp: number, body: string): string {
+  const secrets = typeof secret === 'string' ? [secret] : secret;
+  if (secrets.length === 0 || secrets.some((s) => typeof s !== 'string' || s.length === 0)) {
+    throw new Error('webhook secret: must be a non-empty string');
+  }
   if (!Number.isSafeInteger(timestamp) || timestamp < 0) {
     throw new Error(`webhook timestamp: must be a whole number of Unix seconds, got ${String(timestamp)}`);
   }
-  return `t=${timestamp},${SIGNATURE_SCHEME}=${hmacHex(secret, timestamp, body)}`;
+  const signatures = secrets.map((s) => `${SIGNATURE_SCHEME}=${hmacHex(s, timestamp, body)}`);
+  return `t=${timestamp},${signatures.join(',')}`;
 }
 
 /**
@@ -180,7 +185,12 @@ export async function configurePlatformWebhook(
   const secret = generateWebhookSecret();
   const row = await db
     .updateTable('platforms')
-    .set({ webhook_url: url, webhook_secret_sealed: secretBox.seal(secret) })
+    .set({
+      webhook_url: url,
+      webhook_secret_sealed: secretBox.seal(secret),
+      webhook_previous_secret_sealed: null,
+      webhook_previous_secret_expires_at: null,
+    })
     .where('id', '=', platformId)
     .where('slug', '<>', BUILT_IN_PLATFORM)
     .returning('id')
@@ -189,17 +199,74 @@ export async function configurePlatformWebhook(
   return { url, secret };
 }
 
+/** The longest a previous secret may keep signing after a rotation: 7 days. */
+export const MAX_WEBHOOK_SECRET_OVERLAP_SECONDS = 7 * 86_400;
+
+/**
+ * Gives a platform's webhook a new secret and returns it (the only time it is shown). The
+ * current secret keeps signing deliveries beside the new one for `overlapSeconds` (0: it
+ * stops at once), so receivers can switch without rejecting anything; a rotation during an
+ * overlap drops the oldest secret. Undefined when the platform has no webhook.
+ */
+export async function rotatePlatformWebhookSecret(
+  db: Executor,
+  secretBox: SecretBox,
+  platformId: string,
+  overlapSeconds: number,
+): Promise<{ url: string; secret: string; previousSecretExpiresAt: string | null } | undefined> {
+  if (!Number.isInteger(overlapSeconds) || overlapSeconds < 0 || overlapSeconds > MAX_WEBHOOK_SECRET_OVERLAP_SECONDS) {
+    throw new Error(`overlapSeconds: must be a whole number from 0 to ${MAX_WEBHOOK_SECRET_OVERLAP_SECONDS}`);
+  }
+  const secret = generateWebhookSecret();
+  const keep = overlapSeconds > 0;
+  const row = await db
+    .updateTable('platforms')
+    .set({
+      webhook_secret_sealed: secretBox.seal(secret),
+      // The right-hand sides read the row as it was: the current secret becomes the previous one.
+      webhook_previous_secret_sealed: keep ? sql<string>`webhook_secret_sealed` : null,
+      webhook_previous_secret_expires_at: keep ? sql<Date>`now() + ${`${overlapSeconds} seconds`}::interval` : null,
+    })
+    .where('id', '=', platformId)
+    .where('webhook_url', 'is not', null)
+    .returning(['webhook_url', 'webhook_previous_secret_expires_at'])
+    .executeTakeFirst();
+  if (!row?.webhook_url) return undefined;
+  return {
+    url: row.webhook_url,
+    secret,
+    previousSecretExpiresAt: row.webhook_previous_secret_expires_at?.toISOString() ?? null,
+  };
+}
+
 export async function removePlatformWebhook(db: Executor, platformId: string): Promise<void> {
   await db
     .updateTable('platforms')
-    .set({ webhook_url: null, webhook_secret_sealed: null })
+    .set({
+      webhook_url: null,
+      webhook_secret_sealed: null,
+      webhook_previous_secret_sealed: null,
+      webhook_previous_secret_expires_at: null,
+    })
     .where('id', '=', platformId)
     .execute();
 }
 
-export async function platformWebhookUrl(db: Executor, platformId: string): Promise<string | null> {
-  const row = await db.selectFrom('platforms').select('webhook_url').where('id', '=', platformId).executeTakeFirst();
-  return row?.webhook_url ?? null;
+/** A platform's webhook as it may be shown: the URL, and until when a previous secret still signs. */
+export async function platformWebhook(
+  db: Executor,
+  platformId: string,
+): Promise<{ url: string | null; previousSecretExpiresAt: string | null }> {
+  const row = await db
+    .selectFrom('platforms')
+    .select([
+      'webhook_url',
+      sql<Date | null>`case when webhook_previous_secret_expires_at > now()
+        then webhook_previous_secret_expires_at end`.as('expires_at'),
+    ])
+    .where('id', '=', platformId)
+    .executeTakeFirst();
+  return { url: row?.webhook_url ?? null, previousSecretExpiresAt: row?.expires_at?.toISOString() ?? null };
 }
 
 // ── Enqueueing ───────────────────────────────────────────────────────────────────────
@@ -274,10 +341,12 @@ export async function enqueueConfigVarsChanged(db: Executor, event: ConfigVarsCh
 
 export type DeliveryRow = Selectable<WebhookDeliveriesTable>;
 
-/** A leased delivery with where and how to send it (URL and secret as they are now). */
+/** A leased delivery with where and how to send it (URL and secrets as they are now). */
 export interface LeasedDelivery extends DeliveryRow {
   webhook_url: string | null;
   webhook_secret_sealed: string | null;
+  /** The secret before the last rotation while it still signs; null otherwise. */
+  webhook_previous_secret_sealed: string | null;
 }
 
 /**
@@ -309,7 +378,9 @@ export async function claimDueDeliveries(
       )
       returning *
     )
-    select claimed.*, p.webhook_url, p.webhook_secret_sealed
+    select claimed.*, p.webhook_url, p.webhook_secret_sealed,
+      case when p.webhook_previous_secret_expires_at > now() then p.webhook_previous_secret_sealed end
+        as webhook_previous_secret_sealed
     from claimed join platforms p on p.id = claimed.platform_id
     order by claimed.next_attempt_at`.execute(db);
   return result.rows;
@@ -391,7 +462,7 @@ export async function recordDeliveryOutcome(
  * nothing. Never throws; never puts the secret in an error.
  */
 export function deliverOnce(
-  target: { url: string; secret: string },
+  target: { url: string; secret: string; previousSecret?: string | null },
   delivery: { id: string; eventType: string; payload: unknown },
   options: { timeoutMs: number; signal?: AbortSignal; now?: () => Date; policy?: OutboundPolicy },
 ): Promise<DeliveryOutcome> {
@@ -429,7 +500,11 @@ export function deliverOnce(
           'content-type': 'application/json',
           'content-length': String(Buffer.byteLength(body)),
           'user-agent': 'annex-webhooks/1',
-          'annex-signature': signWebhook(target.secret, timestamp, body),
+          'annex-signature': signWebhook(
+            target.previousSecret ? [target.secret, target.previousSecret] : target.secret,
+            timestamp,
+            body,
+          ),
           'annex-delivery': delivery.id,
           'annex-event': delivery.eventType,
         },
