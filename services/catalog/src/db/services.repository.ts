@@ -100,6 +100,19 @@ export async function findVisibleServicesByProviderIds(
   return rows.map((r) => toService(r as ServiceRow));
 }
 
+/** The visible services among these slugs (live slugs are unique), in no particular order. */
+export async function findVisibleServicesBySlugs(
+  db: Executor,
+  viewer: Viewer,
+  slugs: readonly string[],
+): Promise<Service[]> {
+  if (slugs.length === 0) return [];
+  const rows = await visibleServices(db, viewer)
+    .where('s.slug', 'in', [...slugs])
+    .execute();
+  return rows.map((r) => toService(r as ServiceRow));
+}
+
 export async function findVisibleService(
   db: Executor,
   viewer: Viewer,

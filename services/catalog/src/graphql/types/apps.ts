@@ -1,8 +1,10 @@
+import { createContextCache } from '@pothos/core';
+import DataLoader from 'dataloader';
 import { GraphQLError } from 'graphql';
 import { ForbiddenError } from '../../apps/errors.js';
 import type { AddonState, ApiAddon, ApiApp, ApiAttachment, ApiRelease, AttachmentState } from '../../broker-client.js';
 import { findVisiblePlansByServiceIds } from '../../db/plans.repository.js';
-import { findVisibleService } from '../../db/services.repository.js';
+import { findVisibleServicesBySlugs } from '../../db/services.repository.js';
 import type { Plan, Service } from '../../domain/model.js';
 import { builder, type CatalogContext } from '../builder.js';
 import { PlanRef, ServiceRef } from '../refs.js';
@@ -36,6 +38,12 @@ export const AppRef = builder.loadableNodeRef<ApiApp, string>('App', {
   load: async (keys: string[], ctx: CatalogContext) => {
     const apps = await Promise.all(keys.map((key) => settle(ctx.broker.getApp(key))));
     primeBoth(AppRef.getDataloader(ctx) as never, apps);
+    // A detail carries its add-ons as `GET /addons/:addon` answers them: the add-ons its
+    // attachments name (by name) need no call of their own.
+    primeBoth(
+      AddonRef.getDataloader(ctx) as never,
+      apps.flatMap((app) => (app && !(app instanceof Error) ? (app.addons ?? []) : [])),
+    );
     return apps as ApiApp[];
   },
 });
@@ -152,6 +160,24 @@ async function detailOf(app: ApiApp, ctx: CatalogContext): Promise<ApiApp> {
   return detail;
 }
 
+/**
+ * Visible services by slug (what add-ons name them by), one statement per batch; shared by
+ * `Addon.service` and `Addon.plan`. Each is cached by id too, for its plans' inherited flags.
+ */
+const servicesBySlug = createContextCache(
+  (ctx: CatalogContext) =>
+    new DataLoader<string, Service | null>(async (slugs) => {
+      const services = await findVisibleServicesBySlugs(ctx.db, ctx.viewer, slugs);
+      const byId = ServiceRef.getDataloader(ctx);
+      for (const service of services) byId.prime(service.id, service);
+      const bySlug = new Map(services.map((service) => [service.slug, service]));
+      return slugs.map((slug) => bySlug.get(slug) ?? null);
+    }),
+);
+
+/** Keys `Addon.plan` loads by: the service's slug and the plan's (plan slugs are unique per service). */
+const planKey = (service: string, plan: string) => JSON.stringify([service, plan]);
+
 const hasConfigRead = (ctx: CatalogContext) =>
   ctx.principal.kind !== 'anonymous' && ctx.principal.scopes.includes('config:read');
 
@@ -215,29 +241,32 @@ AddonRef.implement({
   fields: (t) => ({
     name: t.exposeString('name', { description: 'Generated, e.g. `postgres-amber-4172`; unique.' }),
     app: t.field({ type: AppRef, description: 'The app that owns it.', resolve: (addon) => addon.app }),
-    service: t.loadable({
+    service: t.field({
       type: ServiceRef,
       nullable: true,
       description: 'The service, when the caller can see it in the catalog.',
-      load: (slugs: string[], ctx: CatalogContext) =>
-        Promise.all(slugs.map((slug) => findVisibleService(ctx.db, ctx.viewer, { slug }))) as Promise<Service[]>,
-      resolve: (addon) => addon.service,
+      resolve: (addon, _args, ctx) => servicesBySlug(ctx).load(addon.service),
     }),
     plan: t.loadable({
       type: PlanRef,
       nullable: true,
       description: 'The plan, when the caller can see it in the catalog.',
-      load: (keys: string[], ctx: CatalogContext) =>
-        Promise.all(
-          keys.map(async (key) => {
-            const [serviceSlug, planSlug] = JSON.parse(key) as [string, string];
-            const service = await findVisibleService(ctx.db, ctx.viewer, { slug: serviceSlug });
-            if (!service) return null;
-            const plans = await findVisiblePlansByServiceIds(ctx.db, ctx.viewer, [service.id]);
-            return plans.find((plan) => plan.slug === planSlug) ?? null;
-          }),
-        ) as Promise<Plan[]>,
-      resolve: (addon) => JSON.stringify([addon.service, addon.plan]),
+      // Every add-on's plan at once: their services (one batch), then those services' plans.
+      load: async (keys: string[], ctx: CatalogContext) => {
+        const wanted = keys.map((key) => JSON.parse(key) as [string, string]);
+        const loader = servicesBySlug(ctx);
+        const services = await Promise.all([...new Set(wanted.map(([service]) => service))].map((s) => loader.load(s)));
+        const visible = services.filter((service): service is Service => service !== null);
+        const plans = await findVisiblePlansByServiceIds(
+          ctx.db,
+          ctx.viewer,
+          visible.map((service) => service.id),
+        );
+        const slugOf = new Map(visible.map((service) => [service.id, service.slug]));
+        const byKey = new Map(plans.map((plan) => [planKey(slugOf.get(plan.serviceId) ?? '', plan.slug), plan]));
+        return wanted.map(([service, plan]) => byKey.get(planKey(service, plan)) ?? null) as Plan[];
+      },
+      resolve: (addon) => planKey(addon.service, addon.plan),
     }),
     serviceSlug: t.string({ resolve: (addon) => addon.service }),
     planSlug: t.string({ resolve: (addon) => addon.plan }),
