@@ -81,6 +81,24 @@ export function activeKey(rows: readonly SigningKeyRow[], now: Date): SigningKey
     .sort((a, b) => b.signs_from.getTime() - a.signs_from.getTime())[0];
 }
 
+/** A JWT the broker signs with its keys: who it is for, what it says, how long it lives. */
+export interface SignedTokenRequest {
+  audience: string;
+  /** The header's `typ`. */
+  type: string;
+  /** Claims beyond `iss`, `aud`, `iat`, `exp` and `jti`, which are set here. */
+  claims: Record<string, unknown>;
+  lifetimeSeconds: number;
+}
+
+/** A signed token, with the id and times the broker may record. */
+export interface SignedToken {
+  token: string;
+  jti: string;
+  issuedAt: Date;
+  expiresAt: Date;
+}
+
 export interface TokenBinding {
   /** The provider's slug. */
   audience: string;
@@ -90,8 +108,11 @@ export interface TokenBinding {
 }
 
 /**
- * Signs the JWTs that authenticate the broker to SDK providers, with the keys in the
- * database (every replica signs with the same keys). Keys are re-read every few seconds.
+ * Signs the broker's JWTs — the ones that authenticate it to SDK providers, and SSO
+ * hand-off tokens — with the keys in the database (every replica signs with the same
+ * keys, published at `/.well-known/jwks.json`). Keys are re-read every few seconds; a key
+ * another replica rotated away keeps signing validly until then, since a rotation
+ * publishes the new key before it signs and keeps the old one published after.
  */
 export class RequestSigner {
   readonly #db: Kysely<DB>;
@@ -141,22 +162,40 @@ export class RequestSigner {
     return { keys: rows.map((row) => row.public_jwk as JWK) };
   }
 
+  /** A provider call's token, bound to its method and path. */
   async sign(binding: TokenBinding, now = new Date()): Promise<string> {
+    const signed = await this.signToken(
+      {
+        audience: binding.audience,
+        type: 'JWT',
+        claims: { htm: binding.method.toUpperCase(), htp: binding.path },
+        lifetimeSeconds: TOKEN_LIFETIME_SECONDS,
+      },
+      now,
+    );
+    return signed.token;
+  }
+
+  /** Any of the broker's tokens, signed with the key active at `now`. */
+  async signToken(request: SignedTokenRequest, now = new Date()): Promise<SignedToken> {
     const key = activeKey(await this.#keys(), now);
     if (!key) throw new Error('no signing key is active');
     let imported = this.#imported.get(key.kid);
     if (!imported) {
-      imported = importJWK(JSON.parse(this.#box.open(key.private_key_sealed)) as JWK, ALG);
+      imported = importJWK(JSON.parse(this.#box.open(key.private_key_sealed)) as JWK, key.alg);
       this.#imported.set(key.kid, imported);
     }
     const iat = Math.floor(now.getTime() / 1000);
-    return new SignJWT({ htm: binding.method.toUpperCase(), htp: binding.path })
-      .setProtectedHeader({ alg: ALG, kid: key.kid, typ: 'JWT' })
+    const exp = iat + request.lifetimeSeconds;
+    const jti = randomUUID();
+    const token = await new SignJWT(request.claims)
+      .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: request.type })
       .setIssuer(this.#issuer)
-      .setAudience(binding.audience)
+      .setAudience(request.audience)
       .setIssuedAt(iat)
-      .setExpirationTime(iat + TOKEN_LIFETIME_SECONDS)
-      .setJti(randomUUID())
+      .setExpirationTime(exp)
+      .setJti(jti)
       .sign(await imported);
+    return { token, jti, issuedAt: new Date(iat * 1000), expiresAt: new Date(exp * 1000) };
   }
 }

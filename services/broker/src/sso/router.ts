@@ -10,7 +10,6 @@ import {
 } from '../apps/http.js';
 import type { BrokerContext } from '../domain/context.js';
 import { createSsoHandOff } from './service.js';
-import { SsoTokenSigner } from './tokens.js';
 
 // `POST /v1/addons/:addon/sso` (docs/apps.md, docs/provider-protocol.md §2). Mounted at `/v1`
 // before the apps API; it answers only its own route and lets every other request through.
@@ -30,11 +29,10 @@ const ssoBody = z
   .strict();
 
 export function ssoRouter(ctx: BrokerContext): express.Router {
-  const signer = new SsoTokenSigner(ctx.db, ctx.secretBox, ctx.signer.issuer);
   const router = express.Router();
   router.post('/addons/:addon/sso', express.json({ limit: '16kb' }), authenticateApiCaller(ctx), async (req, res) => {
     const body = parseBody(ssoBody, req.body);
-    const handOff = await createSsoHandOff(ctx, signer, callerOf(res), addonParam(req), body);
+    const handOff = await createSsoHandOff(ctx, callerOf(res), addonParam(req), body);
     res.setHeader('cache-control', 'no-store');
     res.status(201).json(handOff);
   });

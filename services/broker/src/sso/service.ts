@@ -2,7 +2,7 @@ import { type ApiCaller, ApiFailure, invalidInput, notFoundFailure } from '../ap
 import { findAddon, findApp } from '../apps/store.js';
 import type { BrokerContext } from '../domain/context.js';
 import { addonServesApp, findSsoTarget, insertSsoToken, type SsoTarget } from './store.js';
-import type { SsoTokenSigner } from './tokens.js';
+import { mintSsoToken } from './tokens.js';
 
 /** The user the caller sends into the provider's dashboard (the console's signed-in person). */
 export interface SsoUser {
@@ -28,7 +28,6 @@ const OPENABLE_STATES = new Set(['provisioned', 'changing_plan']);
  */
 export async function createSsoHandOff(
   ctx: BrokerContext,
-  signer: SsoTokenSigner,
   caller: ApiCaller,
   addonRef: string,
   input: { app?: string | undefined; user?: SsoUser | undefined },
@@ -52,7 +51,8 @@ export async function createSsoHandOff(
   }
   const user = input.user ?? machineUser(caller);
 
-  const minted = await signer.mint(
+  const minted = await mintSsoToken(
+    ctx.signer,
     target.providerSlug,
     {
       sub: user.id,

@@ -6,7 +6,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { authenticateApiCaller, callerOf } from '../apps/http.js';
 import { type CatalogFixture, seedCatalog, startTestBroker, type TestBroker } from '../testing.js';
 import { createSsoHandOff } from './service.js';
-import { SsoTokenSigner } from './tokens.js';
 
 // The SSO hand-off end to end: the broker mints the token, a real SDK provider verifies it.
 describe.each(testDatabaseKinds('sso hand-off'))('SSO hand-off ($name)', (kind) => {
@@ -210,11 +209,10 @@ describe.each(testDatabaseKinds('sso hand-off'))('SSO hand-off ($name)', (kind) 
       .set({ signs_from: new Date(Date.now() - 3_600_000) })
       .where('retired_at', 'is', null)
       .execute();
-    const signer = new SsoTokenSigner(database.db, broker.secretBox, broker.url);
+    broker.broker.context.signer.refresh();
     const caller = await callerFor(orgToken);
     const old = await createSsoHandOff(
       broker.broker.context,
-      signer,
       caller,
       addonName,
       { user: ada },
