@@ -140,6 +140,7 @@ export function createCatalog(config: CatalogConfig, deps: CatalogDeps): Catalog
         requestId: requestIdOf(res),
         log: logOf(res),
         fetch: globalThis.fetch,
+        outbound: config.outbound,
         ...(bearer ? { bearer } : {}),
         broker: brokerClient.as(bearer, { maxCalls: MAX_BROKER_CALLS }),
         signal: request.signal,

@@ -28,6 +28,14 @@ describe('loadCatalogConfig', () => {
     expect(loadCatalogConfig({ CATALOG_GRAPHIQL: 'false' }).graphiql).toBe(false);
   });
 
+  it("closes private networks to providers' OSB URLs in production unless told otherwise", () => {
+    const allowed = (env: Record<string, string>) => loadCatalogConfig(env).outbound.allowPrivateNetworks;
+    expect(allowed({})).toBe(true);
+    expect(allowed({ NODE_ENV: 'production' })).toBe(false);
+    expect(allowed({ NODE_ENV: 'production', ANNEX_ALLOW_PRIVATE_NETWORKS: 'true' })).toBe(true);
+    expect(allowed({ ANNEX_ALLOW_PRIVATE_NETWORKS: 'false' })).toBe(false);
+  });
+
   it('names every bad variable, and needs encryption keys with DATABASE_URL', () => {
     try {
       loadCatalogConfig({ CATALOG_PORT: 'eighty', CATALOG_MAX_DEPTH: '0', DATABASE_URL: 'postgres://db/annex' });

@@ -1,4 +1,4 @@
-import { flag, logLevel, parseEnvironment, port, postgresUrl, SecretBox } from '@annex/platform';
+import { flag, logLevel, type OutboundPolicy, parseEnvironment, port, postgresUrl, SecretBox } from '@annex/platform';
 import { z } from 'zod';
 
 const encryptionKeys = z.string().refine(
@@ -30,6 +30,8 @@ const schema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
   LOG_LEVEL: logLevel,
   CATALOG_INTROSPECTION: optionalFlag,
+  /** Whether providers' OSB URLs may point into private networks (the broker's variable too). */
+  ANNEX_ALLOW_PRIVATE_NETWORKS: optionalFlag,
   CATALOG_GRAPHIQL: optionalFlag,
   CATALOG_MAX_DEPTH: limit(12),
   CATALOG_MAX_ALIASES: limit(15),
@@ -51,6 +53,8 @@ export interface CatalogConfig {
   /** SecretBox key spec; seals provider broker passwords and dashboard client secrets. */
   encryptionKeys: string | undefined;
   nodeEnv: 'development' | 'production' | 'test';
+  /** Where providers' OSB URLs may point; off for private networks in production. */
+  outbound: OutboundPolicy;
   logLevel: z.infer<typeof logLevel>;
   /** Schema introspection; off in production unless CATALOG_INTROSPECTION=true. */
   introspection: boolean;
@@ -99,6 +103,7 @@ export function loadCatalogConfig(env: Readonly<Record<string, string | undefine
     dataDir: parsed.ANNEX_DATA_DIR,
     encryptionKeys: parsed.ANNEX_ENCRYPTION_KEYS,
     nodeEnv: parsed.NODE_ENV,
+    outbound: Object.freeze({ allowPrivateNetworks: parsed.ANNEX_ALLOW_PRIVATE_NETWORKS ?? !production }),
     logLevel: parsed.LOG_LEVEL,
     introspection: parsed.CATALOG_INTROSPECTION ?? !production,
     graphiql: parsed.CATALOG_GRAPHIQL ?? !production,

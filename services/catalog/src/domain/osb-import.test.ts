@@ -4,6 +4,8 @@ import { testDatabaseKinds } from '@annex/platform/testing';
 import express from 'express';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestCatalog, type TestCatalog } from '../testing.js';
+import { InvalidInputError } from './errors.js';
+import { registerOsbBroker } from './osb-import.js';
 
 /** A small OSB broker: GET /v2/catalog behind basic auth, with a catalog the test can change. */
 async function startBroker() {
@@ -234,6 +236,29 @@ describe.each(testDatabaseKinds('OSB broker import'))('OSB broker import on $nam
       catalog.adminToken,
     );
     expect(unknown.data.refreshOsbBroker.__typename).toBe('NotFound');
+  });
+
+  it('refuses a broker URL in a private network where those are closed, storing nothing', async () => {
+    const admin = { kind: 'admin', tokenId: 'test', scopes: [] } as const;
+    const secretBox = SecretBox.fromSpec(SecretBox.generateSpec());
+    const outcome = await registerOsbBroker(
+      catalog.database.db,
+      admin,
+      input({ providerSlug: 'inward', defaultCategory: null }),
+      {
+        secretBox,
+        outbound: { allowPrivateNetworks: false },
+      },
+    );
+    expect(outcome.ok).toBe(false);
+    const error = (outcome as unknown as { error: InvalidInputError }).error;
+    expect(error).toBeInstanceOf(InvalidInputError);
+    expect(error.problems).toEqual([
+      { path: 'url', message: expect.stringMatching(/loopback, private or reserved address \(127\.0\.0\.1\)/) },
+    ]);
+    expect(
+      await catalog.database.db.selectFrom('providers').select('slug').where('slug', '=', 'inward').execute(),
+    ).toEqual([]);
   });
 
   it('reports unreachable brokers, rejected credentials and malformed catalogs clearly, storing nothing', async () => {

@@ -1,4 +1,4 @@
-import { type DB, type Principal, SecretBox } from '@annex/platform';
+import { type DB, type OutboundPolicy, outboundUrlProblem, type Principal, SecretBox } from '@annex/platform';
 import { CATEGORIES, type ProviderManifestInput } from '@annex/sdk';
 import type { Kysely } from 'kysely';
 import { findBrokerCredentials, findProviderBySlug, updateProvider } from '../db/providers.repository.js';
@@ -33,7 +33,7 @@ export async function registerOsbBroker(
   db: Kysely<DB>,
   actor: Principal,
   input: OsbBrokerInput,
-  deps: { secretBox: SecretBox; fetch?: typeof fetch },
+  deps: { secretBox: SecretBox; fetch?: typeof fetch; outbound?: OutboundPolicy },
 ): Promise<PublishOutcome> {
   if (actor.kind !== 'admin')
     return { ok: false, error: new NotAuthorizedError('registering a broker needs an admin token') };
@@ -45,6 +45,8 @@ export async function registerOsbBroker(
   } catch {
     problems.push({ path: 'url', message: 'must be an http(s) URL' });
   }
+  const unreachable = url && deps.outbound && outboundUrlProblem(url, deps.outbound);
+  if (unreachable) problems.push({ path: 'url', message: unreachable });
   if (!input.username) problems.push({ path: 'username', message: 'must not be empty' });
   if (!input.password) problems.push({ path: 'password', message: 'must not be empty' });
   if (input.defaultCategory && !(CATEGORIES as readonly string[]).includes(input.defaultCategory)) {

@@ -2,6 +2,10 @@ import { createApiToken } from '@annex/platform';
 import { testDatabaseKinds } from '@annex/platform/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PUBLISH, sampleManifest, startTestCatalog, type TestCatalog } from '../testing.js';
+import { ManifestInvalidError } from './errors.js';
+import { publishManifest } from './publishing.js';
+
+const ADMIN = { kind: 'admin', tokenId: 'test', scopes: [] } as const;
 
 describe.each(testDatabaseKinds('catalog publishing'))('publishing on $name', (kind) => {
   let catalog: TestCatalog;
@@ -184,6 +188,41 @@ describe.each(testDatabaseKinds('catalog publishing'))('publishing on $name', (k
       .where('slug', '=', 'broken')
       .execute();
     expect(stored).toEqual([]);
+  });
+
+  it('refuses an OSB URL in a private network where those are closed, and stores nothing', async () => {
+    const closed = { allowPrivateNetworks: false };
+    // A provider of its own (ids unique), so only its OSB URL decides.
+    const own = sampleManifest({ slug: 'inward' });
+    const inward = (url: string) => ({
+      ...own,
+      osb: { url },
+      services: own.services.map((service) => ({
+        ...service,
+        id: `inward-${service.id}`,
+        slug: `inward-${service.slug}`,
+        plans: service.plans.map((plan) => ({ ...plan, id: `inward-${plan.id}` })),
+      })),
+    });
+    for (const [url, reason] of [
+      ['http://127.0.0.1:4100', /loopback, private or reserved address \(127\.0\.0\.1\)/],
+      ['http://10.0.0.7/osb', /\(10\.0\.0\.7\)/],
+      ['http://metadata.google.internal/', /local host name/],
+    ] as const) {
+      const outcome = await publishManifest(catalog.database.db, ADMIN, inward(url), { outbound: closed });
+      expect(outcome.ok).toBe(false);
+      const error = (outcome as unknown as { error: ManifestInvalidError }).error;
+      expect(error).toBeInstanceOf(ManifestInvalidError);
+      expect(error.problems).toEqual([{ path: 'osb.url', message: expect.stringMatching(reason) }]);
+    }
+    expect(
+      await catalog.database.db.selectFrom('providers').select('slug').where('slug', '=', 'inward').execute(),
+    ).toEqual([]);
+    // The same URL where private networks are open (development, tests) publishes.
+    const open = await publishManifest(catalog.database.db, ADMIN, inward('http://127.0.0.1:4100'), {
+      outbound: { allowPrivateNetworks: true },
+    });
+    expect(open).toMatchObject({ ok: true, revision: 1 });
   });
 
   it('a provider token publishes its own provider only; anonymous callers cannot publish', async () => {

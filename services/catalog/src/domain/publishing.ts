@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { DB, Principal, SecretBox } from '@annex/platform';
+import { type DB, type OutboundPolicy, outboundUrlProblem, type Principal, type SecretBox } from '@annex/platform';
 import { isFreePlan, type PlanManifest, type ProviderManifest, type ServiceManifest } from '@annex/sdk';
 import type { Kysely, Transaction } from 'kysely';
 import { instanceUsageOfPlans, servicesWithInstances } from '../db/instances.repository.js';
@@ -46,6 +46,8 @@ export interface PublishOptions {
   secretBox?: SecretBox;
   /** Set by the OSB-broker import; a plain publish may not overwrite an imported provider. */
   source?: 'manifest' | 'osb_broker';
+  /** Where `osb.url` may point (default: anywhere); the broker checks again on every call. */
+  outbound?: OutboundPolicy;
 }
 
 export type PublishOutcome =
@@ -79,6 +81,8 @@ export async function publishManifest(
     const validation = checkManifest(input);
     if (!validation.ok) throw new ManifestInvalidError(validation.problems);
     const manifest = validation.manifest;
+    const unreachable = options.outbound && outboundUrlProblem(new URL(manifest.osb.url), options.outbound);
+    if (unreachable) throw new ManifestInvalidError([{ path: 'osb.url', message: unreachable }]);
     if (actor.kind === 'provider') {
       const own = await findProviderById(db, actor.providerId);
       if (!own || own.slug !== manifest.slug) {

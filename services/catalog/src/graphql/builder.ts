@@ -1,4 +1,4 @@
-import type { DB, Logger, Principal, SecretBox } from '@annex/platform';
+import type { DB, Logger, OutboundPolicy, Principal, SecretBox } from '@annex/platform';
 import SchemaBuilder from '@pothos/core';
 import DataloaderPlugin from '@pothos/plugin-dataloader';
 import ErrorsPlugin from '@pothos/plugin-errors';
@@ -19,6 +19,8 @@ export interface CatalogContext {
   log: Logger;
   /** How the catalog reaches OSB brokers (tests may substitute it). */
   fetch: typeof fetch;
+  /** Where providers' OSB URLs may point (ANNEX_ALLOW_PRIVATE_NETWORKS). */
+  outbound: OutboundPolicy;
   /** The caller's raw API token (no `Bearer `), forwarded to the broker; unset for anonymous callers. */
   bearer?: string;
   /** The broker's apps API as this caller sees it (apps, add-ons, config vars live there). */

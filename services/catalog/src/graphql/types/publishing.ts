@@ -54,7 +54,12 @@ builder.mutationFields((t) => ({
     args: { manifest: t.arg({ type: 'JSON', required: true }) },
     errors: { types: [...PUBLISH_ERRORS], union: { name: 'PublishManifestResult' } },
     resolve: async (_root, args, ctx) =>
-      unwrap(await publishManifest(ctx.db, ctx.principal, args.manifest, { secretBox: ctx.secretBox })),
+      unwrap(
+        await publishManifest(ctx.db, ctx.principal, args.manifest, {
+          secretBox: ctx.secretBox,
+          outbound: ctx.outbound,
+        }),
+      ),
   }),
   registerOsbBroker: t.field({
     type: ManifestPublishedRef,
@@ -66,7 +71,13 @@ builder.mutationFields((t) => ({
       union: { name: 'RegisterOsbBrokerResult' },
     },
     resolve: async (_root, { input }, ctx) =>
-      unwrap(await registerOsbBroker(ctx.db, ctx.principal, input, { secretBox: ctx.secretBox, fetch: ctx.fetch })),
+      unwrap(
+        await registerOsbBroker(ctx.db, ctx.principal, input, {
+          secretBox: ctx.secretBox,
+          fetch: ctx.fetch,
+          outbound: ctx.outbound,
+        }),
+      ),
   }),
   refreshOsbBroker: t.field({
     type: ManifestPublishedRef,
