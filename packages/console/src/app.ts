@@ -2,7 +2,16 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { Database, Logger, SecretBox } from '@annex/platform';
 import express, { type NextFunction, type Request, type Response } from 'express';
-import { type CatalogClient, createCatalogClient, requestDashboardSso, UpstreamError } from './catalog-client.js';
+import { assembleBilling, billingDocuments } from './billing.js';
+import {
+  type CatalogClient,
+  type CatalogResult,
+  createCatalogClient,
+  errorAt,
+  type FieldError,
+  requestDashboardSso,
+  UpstreamError,
+} from './catalog-client.js';
 import type { ConsoleConfig } from './config.js';
 import { createOidcSignIn, type LoginTransaction, type OidcSignIn, SignInError } from './oidc.js';
 import {
@@ -18,12 +27,11 @@ import {
   switchOrganization,
   upsertUser,
 } from './sessions.js';
-import type { PageContext } from './views/layout.js';
+import { type PageContext, partialFailure } from './views/layout.js';
 import {
   type AppDetail,
   appPage,
   appsPage,
-  type BillingView,
   billingPage,
   type CatalogService,
   catalogPage,
@@ -40,6 +48,8 @@ export interface ConsoleDeps {
   database: Database;
   secretBox: SecretBox;
   logger: Logger;
+  /** The catalog's GraphQL client; by default one of `config.catalogUrl` (tests record its queries). */
+  catalog?: CatalogClient;
 }
 
 export interface Console {
@@ -71,7 +81,7 @@ export function createConsole(config: ConsoleConfig & { publicUrl: string }, dep
   const LOGIN_COOKIE = cookieName('annex_login');
   const ANON_CSRF_COOKIE = cookieName('annex_csrf');
   const cookieOptions = { httpOnly: true, sameSite: 'lax' as const, secure, path: '/' };
-  const catalog: CatalogClient = createCatalogClient(config.catalogUrl);
+  const catalog: CatalogClient = deps.catalog ?? createCatalogClient(config.catalogUrl);
   const oidc: OidcSignIn | null = config.oidc
     ? createOidcSignIn({ ...config.oidc, redirectUri: `${publicUrl}/auth/callback` })
     : null;
@@ -144,6 +154,7 @@ export function createConsole(config: ConsoleConfig & { publicUrl: string }, dep
     session: (res.locals.session as Session | null) ?? null,
     path: req.path,
     developmentSignIn: oidc === null,
+    partialErrors: partialErrorsOf(res).map((e) => e.message),
   });
   const page = (res: Response, status: number, body: string) => void res.status(status).type('html').send(body);
 
@@ -164,6 +175,27 @@ export function createConsole(config: ConsoleConfig & { publicUrl: string }, dep
     next();
   };
   const tokenOf = (res: Response) => (res.locals.session as Session).apiToken as string;
+
+  // A partial answer (data with errors) still renders: the page shows what arrived, and the
+  // layout says what failed. Only a null the catalog gave no error about is "not found".
+  const partialErrorsOf = (res: Response): FieldError[] => {
+    res.locals.partialErrors ??= [];
+    return res.locals.partialErrors as FieldError[];
+  };
+  const ask = async <T>(
+    res: Response,
+    query: string,
+    variables?: Record<string, unknown>,
+  ): Promise<CatalogResult<T>> => {
+    const result = await catalog.query<T>(tokenOf(res), query, variables);
+    partialErrorsOf(res).push(...result.errors);
+    return result;
+  };
+  /** The error for a null `field`: its failure when the catalog reported one, else `notFound` (404). */
+  const missing = (errors: readonly FieldError[], field: string, notFound: string) => {
+    const failure = errorAt(errors, field);
+    return failure ? new UpstreamError(partialFailure([failure.message]), 502) : new UpstreamError(notFound, 404);
+  };
 
   // ----- sign-in and sign-out -----
 
@@ -336,11 +368,11 @@ export function createConsole(config: ConsoleConfig & { publicUrl: string }, dep
       const search = typeof req.query.q === 'string' ? req.query.q.trim().slice(0, 200) : '';
       const category =
         typeof req.query.category === 'string' && CATEGORIES.includes(req.query.category) ? req.query.category : '';
-      const data = await catalog.query<{
+      const { data } = await ask<{
         categories: { id: string; serviceCount: number }[];
         services: { edges: { node: CatalogService }[] };
       }>(
-        tokenOf(res),
+        res,
         `query($filter: ServiceFilter) {
           categories { id serviceCount }
           services(first: 100, filter: $filter) { edges { node { slug name description category provider { name } plans { free price { monthly currency } } } } }
@@ -368,12 +400,12 @@ export function createConsole(config: ConsoleConfig & { publicUrl: string }, dep
     apps { name }
   }`;
   const loadService = async (res: Response, slug: string) => {
-    const data = await catalog.query<{ service: ServiceDetail | null; apps: { name: string }[] }>(
-      tokenOf(res),
+    const { data, errors } = await ask<{ service: ServiceDetail | null; apps: { name: string }[] }>(
+      res,
       SERVICE_QUERY,
       { slug },
     );
-    if (!data.service) throw new UpstreamError(`There is no service "${slug}" you can see.`, 404);
+    if (!data.service) throw missing(errors, 'service', `There is no service "${slug}" you can see.`);
     return { service: data.service, apps: data.apps.map((a) => a.name) };
   };
   const schemasOf = (service: ServiceDetail) =>
@@ -408,8 +440,8 @@ export function createConsole(config: ConsoleConfig & { publicUrl: string }, dep
       if (!input.app) return refuse('Choose an app.');
       if (!plan) return refuse('Choose one of the plans.');
       if (problems.length > 0) return refuse(`Parameters: ${problems.join('; ')}`);
-      const data = await catalog.query<{ attachPreflight: PreflightView & { __typename: string; message?: string } }>(
-        tokenOf(res),
+      const { data } = await ask<{ attachPreflight: PreflightView & { __typename: string; message?: string } }>(
+        res,
         `query($input: AttachPreflightInput!) { attachPreflight(input: $input) { __typename
           ... on Preflight { ok serviceSlug planSlug free priceCents currency configVars collisions { name owner } parameterErrors { path message } problems }
           ... on Error { message } } }`,
@@ -450,7 +482,7 @@ export function createConsole(config: ConsoleConfig & { publicUrl: string }, dep
       } catch {
         return page(res, 400, errorPage(ctx(req, res), 'Attach refused', 'The parameters are not valid JSON.'));
       }
-      const data = await catalog.query<{
+      const { data } = await ask<{
         createAddon: {
           __typename: string;
           message?: string;
@@ -458,7 +490,7 @@ export function createConsole(config: ConsoleConfig & { publicUrl: string }, dep
           problems?: { path: string; message: string }[];
         };
       }>(
-        tokenOf(res),
+        res,
         `mutation($input: CreateAddonInput!) { createAddon(input: $input) { __typename
           ... on CreateAddonSuccess { addon { name } }
           ... on InvalidInput { problems { path message } }
@@ -498,9 +530,9 @@ export function createConsole(config: ConsoleConfig & { publicUrl: string }, dep
 
   app.get('/apps', requireSession, async (req, res, next) => {
     try {
-      const data = await catalog.query<{
+      const { data } = await ask<{
         apps: { name: string; releaseVersion: number; addons: { name: string }[] }[];
-      }>(tokenOf(res), '{ apps { name releaseVersion addons { name } } }');
+      }>(res, '{ apps { name releaseVersion addons { name } } }');
       page(res, 200, appsPage(ctx(req, res), { apps: data.apps }));
     } catch (error) {
       next(error);
@@ -510,15 +542,15 @@ export function createConsole(config: ConsoleConfig & { publicUrl: string }, dep
   app.post('/apps', requireSession, async (req, res, next) => {
     try {
       const name = String((req.body as Record<string, unknown>).name ?? '').trim();
-      const data = await catalog.query<{ createApp: { __typename: string; message?: string; app?: { name: string } } }>(
-        tokenOf(res),
+      const { data } = await ask<{ createApp: { __typename: string; message?: string; app?: { name: string } } }>(
+        res,
         'mutation($input: CreateAppInput!) { createApp(input: $input) { __typename ... on CreateAppSuccess { app { name } } ... on Error { message } } }',
         { input: { name } },
       );
       if (data.createApp.__typename !== 'CreateAppSuccess') {
-        const apps = await catalog.query<{
+        const { data: apps } = await ask<{
           apps: { name: string; releaseVersion: number; addons: { name: string }[] }[];
-        }>(tokenOf(res), '{ apps { name releaseVersion addons { name } } }');
+        }>(res, '{ apps { name releaseVersion addons { name } } }');
         return page(
           res,
           400,
@@ -539,8 +571,8 @@ export function createConsole(config: ConsoleConfig & { publicUrl: string }, dep
       const session = res.locals.session as Session;
       const allowed = session.organization?.role === 'admin';
       const requested = req.query.reveal === '1';
-      const data = await catalog.query<{ app: AppDetail | null }>(
-        tokenOf(res),
+      const { data, errors } = await ask<{ app: AppDetail | null }>(
+        res,
         `query($name: String!) { app(name: $name) { name organization releaseVersion
           addons { name state serviceSlug planSlug providerSlug lastError }
           attachments { name state configVarNames lastError addon { name serviceSlug planSlug state } }
@@ -549,7 +581,7 @@ export function createConsole(config: ConsoleConfig & { publicUrl: string }, dep
         { name: String(req.params.app) },
       );
       if (!data.app)
-        throw new UpstreamError(`There is no app "${String(req.params.app)}" in ${session.organization?.slug}.`, 404);
+        throw missing(errors, 'app', `There is no app "${String(req.params.app)}" in ${session.organization?.slug}.`);
       const app = { ...data.app, configVars: data.app.configVars.map((v) => ({ ...v, value: v.value ?? null })) };
       page(res, 200, appPage(ctx(req, res), app, { requested, allowed }));
     } catch (error) {
@@ -605,10 +637,14 @@ export function createConsole(config: ConsoleConfig & { publicUrl: string }, dep
 
   // ----- billing -----
 
+  // The add-ons come with the apps; the account, the invoices and the apps' usage come in one
+  // more document (see billing.ts), whatever the number of add-ons. As before, the usage of
+  // the first 50 apps only.
+  const MAX_USAGE_APPS = 50;
+
   app.get('/billing', requireSession, async (req, res, next) => {
     try {
-      const token = tokenOf(res);
-      const data = await catalog.query<{
+      const { data } = await ask<{
         apps: {
           name: string;
           addons: {
@@ -618,7 +654,7 @@ export function createConsole(config: ConsoleConfig & { publicUrl: string }, dep
             plan: { free: boolean; price: { monthly: number; currency: string } } | null;
           }[];
         }[];
-      }>(token, '{ apps { name addons { name serviceSlug planSlug plan { free price { monthly currency } } } } }');
+      }>(res, '{ apps { name addons { name serviceSlug planSlug plan { free price { monthly currency } } } } }');
       const addons = data.apps.flatMap((a) =>
         a.addons.map((o) => ({
           app: a.name,
@@ -629,34 +665,25 @@ export function createConsole(config: ConsoleConfig & { publicUrl: string }, dep
           currency: o.plan?.price.currency ?? 'usd',
         })),
       );
+      const apps = data.apps.slice(0, MAX_USAGE_APPS).map((a) => a.name);
       // Billing's GraphQL fields come with the billing service; a catalog without them
-      // answers "Cannot query field", and the page says billing is not available.
-      let billing: BillingView | null = null;
-      try {
-        const account = await catalog.query<Omit<BillingView, 'usage'>>(
-          token,
-          `{ billingAccount { mode status currentMonthCents pastDueSince graceEndsAt paymentMethod { brand last4 }
-               spendCaps { app limitCents spentCents } alerts { app month threshold spentCents createdAt } }
-             invoices { id period state totalCents currency paidAt lines { app addon plan kind description quantity unit seconds cents } } }`,
-        );
-        const usage = await Promise.all(
-          data.apps
-            .slice(0, 50)
-            .map(
-              async (a) =>
-                (
-                  await catalog.query<{ usage: BillingView['usage'][number] }>(
-                    token,
-                    'query($app: String!) { usage(app: $app) { app period totalCents addons { addon plan seconds cents capped } metered { addon unit quantity cents } } }',
-                    { app: a.name },
-                  )
-                ).usage,
-            ),
-        );
-        billing = { ...account, usage };
-      } catch (error) {
-        if (!(error instanceof UpstreamError && /Cannot query field/.test(error.message))) throw error;
-      }
+      // answers "Cannot query field" (null here), and the page says billing is not available.
+      // Any other failure leaves its part of the page out and says why.
+      const answers = await Promise.all(
+        billingDocuments(apps).map(async ({ query, variables }) => {
+          try {
+            return (await ask<Record<string, unknown>>(res, query, variables)).data;
+          } catch (error) {
+            if (!(error instanceof UpstreamError) || error.status === 401) throw error;
+            if (/Cannot query field/.test(error.message)) return null;
+            partialErrorsOf(res).push({ message: error.message, path: [] });
+            return {};
+          }
+        }),
+      );
+      const billing = answers.some((a) => a === null)
+        ? null
+        : assembleBilling(apps, answers as Record<string, unknown>[]);
       page(res, 200, billingPage(ctx(req, res), { billing, addons }));
     } catch (error) {
       next(error);
@@ -667,6 +694,8 @@ export function createConsole(config: ConsoleConfig & { publicUrl: string }, dep
 
   app.use((req, res) => page(res, 404, errorPage(ctx(req, res), 'Not found', `Nothing at ${req.path}.`)));
   app.use(async (error: unknown, req: Request, res: Response, _next: NextFunction) => {
+    // The error page replaces the page: the partial errors of its answers no longer apply.
+    res.locals.partialErrors = [];
     // A body the form parser refused (too large, too many fields, bad charset): the caller's mistake.
     const refused = error as { status?: unknown; expose?: unknown; message?: string };
     if (typeof refused.status === 'number' && refused.status < 500 && refused.expose === true) {

@@ -16,8 +16,25 @@ export class UpstreamError extends Error {
 
 const TIMEOUT_MS = 15_000;
 
+/** A GraphQL error that came with data: the field at `path` is null or missing, the rest arrived. */
+export interface FieldError {
+  message: string;
+  /** The response path of the failed field, e.g. `['app']` or `['u3']`; empty when the catalog gave none. */
+  path: (string | number)[];
+}
+
+/**
+ * What a query answered: its data and, for a partial answer, the errors of the fields that
+ * failed. A null field with no error about it is a real null (missing or hidden).
+ */
+export interface CatalogResult<T> {
+  data: T;
+  errors: FieldError[];
+}
+
 export interface CatalogClient {
-  query<T = any>(token: string | null, query: string, variables?: Record<string, unknown>): Promise<T>;
+  /** Throws `UpstreamError` when nothing came back; a partial answer resolves with its errors. */
+  query<T = any>(token: string | null, query: string, variables?: Record<string, unknown>): Promise<CatalogResult<T>>;
   /** The `addonEvents` subscription over SSE; yields each event until `signal` aborts or the stream ends. */
   events(token: string, app: string, after: string | undefined, signal: AbortSignal): AsyncGenerator<AddonEvent>;
 }
@@ -53,17 +70,28 @@ export function createCatalogClient(catalogUrl: string): CatalogClient {
       }
       const body = (await res.json().catch(() => null)) as {
         data?: any;
-        errors?: { message: string; extensions?: { code?: string } }[];
+        errors?: { message?: unknown; path?: unknown; extensions?: { code?: string } }[];
       } | null;
       if (res.status === 401) throw new UpstreamError('your session is no longer valid; sign in again', 401);
       if (!body) throw new UpstreamError(`the catalog answered ${res.status}`, 502);
-      const first = body.errors?.[0];
-      if (first && !body.data) {
+      const errors = Array.isArray(body.errors) ? body.errors : [];
+      if (typeof body.data !== 'object' || body.data === null) {
+        const first = errors[0];
+        if (!first) throw new UpstreamError(`the catalog answered ${res.status} without data`, 502);
         const status =
           first.extensions?.code === 'NOT_FOUND' ? 404 : first.extensions?.code === 'FORBIDDEN' ? 403 : 502;
-        throw new UpstreamError(first.message, status);
+        throw new UpstreamError(messageOf(first), status);
       }
-      return body.data;
+      // Data with errors is a partial answer: the failed fields are null, the rest is good.
+      return {
+        data: body.data,
+        errors: errors.map((e) => ({
+          message: messageOf(e),
+          path: Array.isArray(e.path)
+            ? e.path.filter((p): p is string | number => typeof p === 'string' || typeof p === 'number')
+            : [],
+        })),
+      };
     },
     async *events(token, app, after, signal) {
       const res = await fetch(endpoint, {
@@ -101,6 +129,14 @@ export function createCatalogClient(catalogUrl: string): CatalogClient {
       }
     },
   };
+}
+
+const messageOf = (error: { message?: unknown }) =>
+  typeof error.message === 'string' && error.message ? error.message : 'the catalog gave no reason';
+
+/** The first of `errors` about the top-level field `field` (or about no field in particular). */
+export function errorAt(errors: readonly FieldError[], field: string): FieldError | undefined {
+  return errors.find((e) => e.path.length === 0 || e.path[0] === field);
 }
 
 /**

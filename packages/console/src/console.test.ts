@@ -1,3 +1,5 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { testDatabaseKinds } from '@annex/platform/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashSessionId } from './sessions.js';
@@ -196,6 +198,62 @@ describe.each(testDatabaseKinds('console sessions'))('the console with the devel
     expect(billing.body).toMatch(/console-kv:hobby<\/td><td>Free/);
   });
 
+  it('loads /billing with one GraphQL document besides the apps, however many add-ons', async () => {
+    const client = await signIn(stack);
+    const billingPageOf = async () => {
+      stack.catalogQueries.length = 0;
+      const page = await client.request(`${stack.consoleUrl}/billing`);
+      expect(page.status).toBe(200);
+      expect(page.body).not.toContain('could not be loaded');
+      const queries = [...stack.catalogQueries];
+      return { page, queries, billing: queries.filter((q) => /billingAccount|usage\(/.test(q.query)) };
+    };
+    const before = await billingPageOf();
+    expect(before.queries).toHaveLength(2);
+    expect(before.billing).toHaveLength(1);
+
+    // Two more apps with two add-ons each: still one document for the billing data.
+    const csrf = csrfOf(before.page.body);
+    for (const app of ['bill-one', 'bill-two']) {
+      expect((await client.request(`${stack.consoleUrl}/apps`, { form: { name: app, _csrf: csrf } })).status).toBe(303);
+      for (const plan of ['hobby', 'pro']) {
+        // The attachment names keep the two add-ons' config vars apart.
+        const parameters = plan === 'hobby' ? '{"region":"eu-west"}' : '{}';
+        const attached = await client.request(`${stack.consoleUrl}/services/console-kv/attach`, {
+          form: { _csrf: csrf, app, plan, as: plan.toUpperCase(), parameters },
+        });
+        expect(attached.status).toBe(303);
+      }
+    }
+    const after = await billingPageOf();
+    expect(after.queries).toHaveLength(2);
+    expect(after.billing).toHaveLength(1);
+    const document = after.billing[0] as (typeof after.billing)[number];
+    expect(Object.values(document.variables ?? {})).toEqual(expect.arrayContaining(['bill-one', 'bill-two']));
+    expect(document.query).not.toContain('bill-one');
+    for (const app of ['bill-one', 'bill-two']) {
+      expect(after.page.body).toMatch(
+        new RegExp(`<tr><td>${app}</td><th scope="row">[^<]+</th><td>console-kv:hobby</td><td>Free</td></tr>`),
+      );
+      expect(after.page.body).toMatch(
+        new RegExp(`<tr><td>${app}</td><th scope="row">[^<]+</th><td>console-kv:pro</td><td>\\$25\\.00</td></tr>`),
+      );
+    }
+
+    // Past the catalog's alias limit (15 by default) the usage takes a second document, which
+    // the real catalog accepts like the first.
+    for (let i = Object.keys(document.variables ?? {}).length; i < 17; i++) {
+      const created = await client.request(`${stack.consoleUrl}/apps`, {
+        form: { name: `bill-more-${i}`, _csrf: csrf },
+      });
+      expect(created.status).toBe(303);
+    }
+    const many = await billingPageOf();
+    expect(many.queries).toHaveLength(3);
+    expect(many.billing).toHaveLength(2);
+    expect(many.page.body).toContain('Usage this month');
+  });
+
   it('relays the app events as server-sent events', async () => {
     const client = await signIn(stack);
     const abort = new AbortController();
@@ -291,5 +349,174 @@ describe('the console behind https', () => {
     expect(session).toMatch(/HttpOnly; Secure; SameSite=Lax/);
     expect(session).toMatch(/Path=\//);
     expect(session).not.toMatch(/Domain=/);
+  });
+});
+
+// A catalog stand-in that answers in part (data with errors): the console renders what came
+// and says what failed; only a null the catalog reports no error about is "not found".
+describe('the console over a catalog that answers in part', () => {
+  let stack: ConsoleStack;
+  let catalog: Server;
+  let answer: (query: string) => unknown = () => ({});
+  const received: string[] = [];
+  beforeAll(async () => {
+    catalog = createServer(async (req, res) => {
+      let text = '';
+      for await (const chunk of req) text += chunk;
+      const { query } = JSON.parse(text) as { query: string };
+      received.push(query);
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(answer(query)));
+    });
+    await new Promise<void>((resolve) => catalog.listen(0, '127.0.0.1', resolve));
+    const consoleCatalogUrl = `http://127.0.0.1:${(catalog.address() as AddressInfo).port}`;
+    stack = await startConsoleStack({}, undefined, { consoleCatalogUrl });
+  });
+  afterAll(async () => {
+    await stack?.close();
+    await new Promise<void>((resolve) => catalog?.close(() => resolve()));
+  });
+
+  const usage = (app: string, addon: string, cents: number) => ({
+    app,
+    period: '2026-01',
+    totalCents: cents,
+    addons: [{ addon, plan: 'console-kv:pro', seconds: 7200, cents, capped: false }],
+    metered: [],
+  });
+  const apps = {
+    apps: ['web', 'api'].map((name) => ({
+      name,
+      addons: [
+        {
+          name: `kv-${name}`,
+          serviceSlug: 'console-kv',
+          planSlug: 'pro',
+          plan: { free: false, price: { monthly: 2500, currency: 'usd' } },
+        },
+      ],
+    })),
+  };
+  const appDetail = {
+    name: 'web',
+    organization: 'demo',
+    releaseVersion: 3,
+    addons: [
+      {
+        name: 'kv-web',
+        state: 'PROVISIONED',
+        serviceSlug: 'console-kv',
+        planSlug: 'pro',
+        providerSlug: 'console-kv',
+        lastError: null,
+      },
+    ],
+    attachments: [],
+    configVars: [],
+    releases: [],
+  };
+
+  it('shows the billing that arrived and says what failed', async () => {
+    const client = await signIn(stack);
+    answer = (query) =>
+      query.includes('billingAccount')
+        ? {
+            data: {
+              billingAccount: {
+                mode: 'ledger-only',
+                status: 'good',
+                currentMonthCents: 1234,
+                pastDueSince: null,
+                graceEndsAt: null,
+                paymentMethod: null,
+                spendCaps: [],
+                alerts: [],
+              },
+              invoices: null,
+              u0: usage('web', 'kv-web', 1234),
+              u1: null,
+            },
+            errors: [
+              { message: 'boom', path: ['u1'] },
+              { message: 'the invoices are late', path: ['invoices'] },
+            ],
+          }
+        : { data: apps };
+    received.length = 0;
+    const page = await client.request(`${stack.consoleUrl}/billing`);
+    expect(page.status).toBe(200);
+    expect(received).toHaveLength(2);
+    expect(page.body).toContain(
+      '<p role="alert" class="notice partial">Part of this page could not be loaded: boom; the invoices are late</p>',
+    );
+    expect(page.body).toContain('<dt>Charges this month</dt><dd>$12.34</dd>');
+    expect(page.body).toContain('<tr><td>web</td><th scope="row">kv-web</th><td>console-kv:pro</td><td>2 h</td>');
+    expect(page.body).toContain('<tr><td>api</td><td colspan="4" class="error">Usage could not be loaded.</td></tr>');
+    expect(page.body).toContain('The invoices could not be loaded.');
+    expect(page.body).toContain(
+      '<tr><td>api</td><th scope="row">kv-api</th><td>console-kv:pro</td><td>$25.00</td></tr>',
+    );
+    expect(page.body).not.toContain('Billing is not available');
+
+    // The billing document failing whole leaves the add-ons and says why.
+    answer = (query) =>
+      query.includes('billingAccount')
+        ? { data: null, errors: [{ message: 'the broker could not be reached' }] }
+        : { data: apps };
+    const failed = await client.request(`${stack.consoleUrl}/billing`);
+    expect(failed.status).toBe(200);
+    expect(failed.body).toContain('Part of this page could not be loaded: the broker could not be reached');
+    expect(failed.body).toContain('The account could not be loaded.');
+    expect(failed.body).toContain(
+      '<tr><td>web</td><th scope="row">kv-web</th><td>console-kv:pro</td><td>$25.00</td></tr>',
+    );
+
+    // A catalog without billing's fields: billing is not available, and nothing failed.
+    answer = (query) =>
+      query.includes('billingAccount')
+        ? { errors: [{ message: 'Cannot query field "billingAccount" on type "Query".' }] }
+        : { data: apps };
+    const unavailable = await client.request(`${stack.consoleUrl}/billing`);
+    expect(unavailable.status).toBe(200);
+    expect(unavailable.body).toContain('Billing is not available');
+    expect(unavailable.body).not.toContain('could not be loaded');
+  });
+
+  it('renders a page whose nested field failed, with the message', async () => {
+    const client = await signIn(stack);
+    answer = () => ({
+      data: { app: appDetail },
+      errors: [{ message: 'the last error could not be read', path: ['app', 'addons', 0, 'lastError'] }],
+    });
+    const page = await client.request(`${stack.consoleUrl}/apps/web`);
+    expect(page.status).toBe(200);
+    expect(page.body).toContain('Part of this page could not be loaded: the last error could not be read');
+    expect(page.body).toContain('<h1>web</h1>');
+    expect(page.body).toContain('kv-web');
+  });
+
+  it('says a failed app or service failed, and a missing one is not found', async () => {
+    const client = await signIn(stack);
+    answer = () => ({ data: { app: null }, errors: [{ message: 'the broker could not be reached', path: ['app'] }] });
+    const failed = await client.request(`${stack.consoleUrl}/apps/web`);
+    expect(failed.status).toBe(502);
+    expect(failed.body).toContain('Part of this page could not be loaded: the broker could not be reached');
+    expect(failed.body.match(/could not be loaded/g)).toHaveLength(1);
+    expect(failed.body).not.toContain('Not found');
+    expect(failed.body).not.toContain('There is no app');
+
+    answer = () => ({ data: { service: null, apps: [] }, errors: [{ message: 'boom', path: ['service'] }] });
+    const service = await client.request(`${stack.consoleUrl}/services/console-kv`);
+    expect(service.status).toBe(502);
+    expect(service.body).toContain('Part of this page could not be loaded: boom');
+
+    // A null with no error about it (another field failed) is a real "not found".
+    answer = () => ({ data: { app: null }, errors: [{ message: 'unrelated', path: ['other'] }] });
+    const other = await client.request(`${stack.consoleUrl}/apps/gone`);
+    expect(other.status).toBe(404);
+    answer = () => ({ data: { app: null } });
+    const missing = await client.request(`${stack.consoleUrl}/apps/gone`);
+    expect(missing.status).toBe(404);
+    expect(missing.body).toContain('There is no app &quot;gone&quot; in demo.');
+    expect(missing.body).not.toContain('could not be loaded');
   });
 });

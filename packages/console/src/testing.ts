@@ -20,6 +20,7 @@ import type { TestDatabaseKind } from '@annex/platform/testing';
 import { defineProvider, type ProviderManifestInput, type SsoContext } from '@annex/sdk';
 import express from 'express';
 import { createConsole } from './app.js';
+import { type CatalogClient, createCatalogClient } from './catalog-client.js';
 import { loadConsoleConfig } from './config.js';
 
 export interface ConsoleStack {
@@ -32,7 +33,14 @@ export interface ConsoleStack {
   adminToken: string;
   /** SSO arrivals at the provider's dashboard. */
   ssoArrivals: SsoContext[];
+  /** Every GraphQL query and mutation the console sent, in order (subscriptions aside). */
+  catalogQueries: { query: string; variables: Record<string, unknown> | undefined }[];
   close(): Promise<void>;
+}
+
+export interface ConsoleStackOptions {
+  /** The catalog the console asks (default: the stack's own), e.g. a stand-in that fails on purpose. */
+  consoleCatalogUrl?: string;
 }
 
 const listen = async (): Promise<{ server: Server; url: string }> => {
@@ -111,6 +119,7 @@ const freshPGlite = async (): Promise<Database> => {
 export async function startConsoleStack(
   consoleEnv: Record<string, string> = {},
   kind?: TestDatabaseKind,
+  options: ConsoleStackOptions = {},
 ): Promise<ConsoleStack> {
   const database = kind ? await kind.open() : await freshPGlite();
   const closers: Array<() => Promise<void>> = [() => database.close()];
@@ -167,6 +176,15 @@ export async function startConsoleStack(
     const consoleServer = await listen();
     closers.push(() => stop(consoleServer.server));
     const config = loadConsoleConfig({ NODE_ENV: 'test', ...consoleEnv });
+    const catalogQueries: ConsoleStack['catalogQueries'] = [];
+    const client = createCatalogClient(options.consoleCatalogUrl ?? catalogServer.url);
+    const recorder: CatalogClient = {
+      query: (token, query, variables) => {
+        catalogQueries.push({ query, variables });
+        return client.query(token, query, variables);
+      },
+      events: (...args) => client.events(...args),
+    };
     const webConsole = createConsole(
       {
         ...config,
@@ -174,7 +192,12 @@ export async function startConsoleStack(
         catalogUrl: catalogServer.url,
         brokerUrl: broker.url,
       },
-      { database, secretBox, logger: createLogger('console', process.env.LOG_LEVEL === 'debug' ? 'debug' : 'silent') },
+      {
+        database,
+        secretBox,
+        logger: createLogger('console', process.env.LOG_LEVEL === 'debug' ? 'debug' : 'silent'),
+        catalog: recorder,
+      },
     );
     consoleServer.server.on('request', webConsole.app);
     return {
@@ -185,6 +208,7 @@ export async function startConsoleStack(
       database,
       adminToken: credentials.adminToken,
       ssoArrivals,
+      catalogQueries,
       close,
     };
   } catch (error) {

@@ -6,6 +6,13 @@ export interface PageContext {
   /** The path of the page, to mark the current navigation entry. */
   path: string;
   developmentSignIn: boolean;
+  /** Why parts of the page are missing: the catalog answered only partially. */
+  partialErrors?: readonly string[];
+}
+
+/** The message of a page the catalog answered only partially, e.g. "…loaded: boom". */
+export function partialFailure(messages: readonly string[]): string {
+  return `Part of this page could not be loaded: ${[...new Set(messages)].join('; ')}`;
 }
 
 /** Money in minor units, e.g. 2500 usd → "$25.00". */
@@ -61,7 +68,12 @@ ${options.script ? html`<script src="/static/console.js" defer></script>` : ''}
   }
 </header>
 <main id="main" tabindex="-1">
-${body}
+${
+  ctx.partialErrors?.length
+    ? html`<p role="alert" class="notice partial">${partialFailure(ctx.partialErrors)}</p>
+`
+    : ''
+}${body}
 </main>
 </body>
 </html>`}`;

@@ -333,6 +333,7 @@ ${appState(ctx, app, reveal)}`,
   );
 }
 
+/** The billing part of the page; a null part (or an app in `usageMissing`) failed to load. */
 export interface BillingView {
   billingAccount: {
     mode: string;
@@ -343,26 +344,28 @@ export interface BillingView {
     paymentMethod: { brand: string | null; last4: string | null } | null;
     spendCaps: { app: string | null; limitCents: number; spentCents: number }[];
     alerts: { app: string | null; month: string; threshold: number; spentCents: number; createdAt: string }[];
-  };
-  invoices: {
-    id: string;
-    period: string;
-    state: string;
-    totalCents: number;
-    currency: string;
-    paidAt: string | null;
-    lines: {
-      app: string;
-      addon: string;
-      plan: string;
-      kind: string;
-      description: string;
-      quantity: number | null;
-      unit: string | null;
-      seconds: number | null;
-      cents: number;
-    }[];
-  }[];
+  } | null;
+  invoices:
+    | {
+        id: string;
+        period: string;
+        state: string;
+        totalCents: number;
+        currency: string;
+        paidAt: string | null;
+        lines: {
+          app: string;
+          addon: string;
+          plan: string;
+          kind: string;
+          description: string;
+          quantity: number | null;
+          unit: string | null;
+          seconds: number | null;
+          cents: number;
+        }[];
+      }[]
+    | null;
   usage: {
     app: string;
     period: string;
@@ -370,6 +373,8 @@ export interface BillingView {
     addons: { addon: string; plan: string; seconds: number; cents: number; capped: boolean }[];
     metered: { addon: string; unit: string; quantity: number; cents: number }[];
   }[];
+  /** Apps whose usage could not be loaded. */
+  usageMissing: string[];
 }
 
 export function billingPage(
@@ -382,7 +387,9 @@ export function billingPage(
   const total = input.addons.reduce((sum, a) => sum + a.cents, 0);
   const currency = input.addons[0]?.currency ?? 'usd';
   const b = input.billing;
-  const usd = (cents: number) => money(cents, b?.invoices[0]?.currency ?? currency);
+  const usd = (cents: number) => money(cents, b?.invoices?.[0]?.currency ?? currency);
+  // What failed shows in its place; the layout says why.
+  const failed = (what: string) => html`<p class="error">${what} could not be loaded.</p>`;
   return layout(
     ctx,
     'Billing',
@@ -390,16 +397,20 @@ export function billingPage(
 ${
   b
     ? html`<h2>Account</h2>
-<dl class="summary">
+${
+  !b.billingAccount
+    ? failed('The account')
+    : html`<dl class="summary">
 <dt>Charges this month</dt><dd>${usd(b.billingAccount.currentMonthCents)}</dd>
 <dt>Status</dt><dd>${b.billingAccount.status.replace('_', ' ')}${b.billingAccount.pastDueSince ? ` since ${b.billingAccount.pastDueSince}` : ''}</dd>
 <dt>Payment method</dt><dd>${b.billingAccount.paymentMethod ? `${b.billingAccount.paymentMethod.brand ?? 'card'} ending ${b.billingAccount.paymentMethod.last4 ?? '????'}` : 'none'}</dd>
 <dt>Mode</dt><dd>${b.billingAccount.mode === 'stripe' ? 'charged through Stripe' : 'ledger only: nothing is charged on this installation'}</dd>
 </dl>
-${b.billingAccount.spendCaps.length > 0 ? html`<h3>Spend caps</h3><ul>${b.billingAccount.spendCaps.map((c) => html`<li>${c.app ?? 'whole organization'}: ${usd(c.spentCents)} of ${usd(c.limitCents)}</li>`)}</ul>` : ''}
+${b.billingAccount.spendCaps.length > 0 ? html`<h3>Spend caps</h3><ul>${b.billingAccount.spendCaps.map((c) => html`<li>${c.app ?? 'whole organization'}: ${usd(c.spentCents)} of ${usd(c.limitCents)}</li>`)}</ul>` : ''}`
+}
 <h2>Usage this month</h2>
 ${
-  b.usage.length === 0
+  b.usage.length === 0 && b.usageMissing.length === 0
     ? html`<p>No app.</p>`
     : html`<table id="usage"><thead><tr><th scope="col">App</th><th scope="col">Add-on</th><th scope="col">Plan or unit</th><th scope="col">Quantity</th><th scope="col">Charge</th></tr></thead>
 <tbody>${b.usage.map((u) => [
@@ -411,20 +422,22 @@ ${
           (m) =>
             html`<tr><td>${u.app}</td><th scope="row">${m.addon}</th><td>${m.unit}</td><td>${m.quantity}</td><td>${usd(m.cents)}</td></tr>`,
         ),
-      ])}</tbody>
+      ])}${b.usageMissing.map((app) => html`<tr><td>${app}</td><td colspan="4" class="error">Usage could not be loaded.</td></tr>`)}</tbody>
 <tfoot><tr><th scope="row" colspan="4">Total</th><td>${usd(b.usage.reduce((sum, u) => sum + u.totalCents, 0))}</td></tr></tfoot></table>`
 }
 <h2>Invoices</h2>
 ${
-  b.invoices.length === 0
-    ? html`<p>No invoice yet.</p>`
-    : html`<table id="invoices"><thead><tr><th scope="col">Period</th><th scope="col">State</th><th scope="col">Total</th><th scope="col">Lines</th></tr></thead>
+  !b.invoices
+    ? failed('The invoices')
+    : b.invoices.length === 0
+      ? html`<p>No invoice yet.</p>`
+      : html`<table id="invoices"><thead><tr><th scope="col">Period</th><th scope="col">State</th><th scope="col">Total</th><th scope="col">Lines</th></tr></thead>
 <tbody>${b.invoices.map(
-        (
-          i,
-        ) => html`<tr><th scope="row">${i.period}</th><td>${i.state.replace('_', ' ')}${i.paidAt ? ` (paid ${i.paidAt.slice(0, 10)})` : ''}</td><td>${money(i.totalCents, i.currency)}</td>
+          (
+            i,
+          ) => html`<tr><th scope="row">${i.period}</th><td>${i.state.replace('_', ' ')}${i.paidAt ? ` (paid ${i.paidAt.slice(0, 10)})` : ''}</td><td>${money(i.totalCents, i.currency)}</td>
 <td><ul>${i.lines.map((l) => html`<li>${l.app} · ${l.addon}: ${l.description} — ${money(l.cents, i.currency)}</li>`)}</ul></td></tr>`,
-      )}</tbody></table>`
+        )}</tbody></table>`
 }`
     : html`<p role="status" class="notice">Billing is not available on this installation yet: there is no usage or invoice to show. Below are the plan prices of your add-ons, which billing will charge per second, capped at the monthly price.</p>`
 }
