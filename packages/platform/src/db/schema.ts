@@ -627,6 +627,8 @@ export interface InvoicesTable {
   finalized_at: Date | null;
   paid_at: Date | null;
   failed_at: Date | null;
+  /** When a payout counted this invoice (migration 20261127200000); null until then. */
+  paid_out_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
 }
 
 export interface StripeEventsTable {
@@ -659,6 +661,10 @@ export interface ProviderPayoutsTable {
   stripe_transfer_id: string | null;
   created_at: CreatedAt;
   paid_at: Date | null;
+  /** 1 for a month's first payout to a provider, 2… for invoices paid after it (migration 20261127200000). */
+  sequence: ColumnType<number, number | undefined, number>;
+  /** The invoices this payout counts. */
+  invoice_ids: ColumnType<string[], string[] | undefined, string[]>;
 }
 
 export interface BillingJobsTable {

@@ -455,9 +455,9 @@ describe.each(testDatabaseKinds('billing'))('billing ($name)', (kind) => {
     expect(stored.state).toBe('paid');
   });
 
-  it('pays each provider its share once, however often payouts run', async () => {
-    // While an invoice of the month is still being collected, nothing is computed (it
-    // would freeze at what was paid so far).
+  it('pays each provider its share of every invoice once, however often and whenever it is paid', async () => {
+    // While an invoice of the month is still being collected, the month's first payout
+    // waits (computed now, it would hold only what was paid so far) — for PAYOUT_WAIT_DAYS.
     const paid = await database.db
       .selectFrom('invoices')
       .select('id')
@@ -465,8 +465,11 @@ describe.each(testDatabaseKinds('billing'))('billing ($name)', (kind) => {
       .where('state', '=', 'paid')
       .executeTakeFirstOrThrow();
     await database.db.updateTable('invoices').set({ state: 'open' }).where('id', '=', paid.id).execute();
-    const waiting = await runPayouts(broker.broker.context, '2026-09');
-    expect(waiting).toMatchObject({ waitingFor: 1, payouts: [], transfers: 0 });
+    const waiting = await runPayouts(broker.broker.context, '2026-09', new Date('2026-10-05T00:00:00Z'));
+    expect(waiting).toMatchObject({ waitingFor: 1, created: 0, payouts: [], transfers: 0 });
+    // After that it pays what is paid; an invoice still open comes later (nothing here yet).
+    const after = await runPayouts(broker.broker.context, '2026-09', new Date('2026-10-12T00:00:00Z'));
+    expect(after).toMatchObject({ waitingFor: 0, created: 0, payouts: [], transfers: 0 });
     await database.db.updateTable('invoices').set({ state: 'paid' }).where('id', '=', paid.id).execute();
     const noAccount = await runPayouts(broker.broker.context, '2026-09');
     expect(noAccount.payouts).toEqual([
@@ -487,6 +490,61 @@ describe.each(testDatabaseKinds('billing'))('billing ($name)', (kind) => {
     expect(transfers).toHaveLength(1);
     // The row was computed at the share of its first run (0.8).
     expect(transfers[0]).toMatchObject({ amount: 1200, destination: 'acct_provider1', currency: 'usd' });
+
+    // An invoice of September that failed and is paid after the month's payout ran, and
+    // after the job moved on to October: a further payout of September, at today's share.
+    const lateOrg = (
+      await database.db
+        .insertInto('organizations')
+        .values({ slug: `late-${kind.name}`, name: 'Late payer' })
+        .returning('id')
+        .executeTakeFirstOrThrow()
+    ).id;
+    const line = {
+      kind: 'plan',
+      addonId: paidAddonId,
+      addon: 'late-addon',
+      appId: lateOrg,
+      app: 'late-app',
+      plan: 'paid',
+      providerId: fx.providerId,
+      description: 'late-addon (paid) on late-app',
+      seconds: 86_400,
+      cents: 1000,
+    };
+    const late = await database.db
+      .insertInto('invoices')
+      .values({
+        organization_id: lateOrg,
+        period: '2026-09',
+        currency: 'usd',
+        state: 'payment_failed',
+        total_cents: 1000,
+        lines: JSON.stringify([line]),
+      })
+      .returning('id')
+      .executeTakeFirstOrThrow();
+    expect(await runPayouts(broker.broker.context, '2026-10')).toMatchObject({ created: 0, transfers: 0 });
+    await database.db
+      .updateTable('invoices')
+      .set({ state: 'paid', paid_at: new Date() })
+      .where('id', '=', late.id)
+      .execute();
+    expect(await runPayouts(broker.broker.context, '2026-10')).toMatchObject({ created: 1, transfers: 1 });
+    const september = await runPayouts(broker.broker.context, '2026-09');
+    expect(september).toMatchObject({ created: 0, transfers: 0 });
+    expect(september.payouts).toEqual([
+      expect.objectContaining({ sequence: 1, grossCents: 1500, amountCents: 1200, state: 'paid' }),
+      expect.objectContaining({ sequence: 2, grossCents: 1000, amountCents: 700, state: 'paid' }),
+    ]);
+    expect(stripe.list('transfer')).toHaveLength(2);
+    expect(stripe.list('transfer')[1]).toMatchObject({ amount: 700, destination: 'acct_provider1' });
+    const counted = await database.db
+      .selectFrom('invoices')
+      .select(['id', 'paid_out_at'])
+      .where('id', 'in', [paid.id, late.id])
+      .execute();
+    expect(counted.every((invoice) => invoice.paid_out_at !== null)).toBe(true);
   });
 
   it('reconciles: closes intervals of deleted add-ons, opens missing ones, audit-logs both', async () => {

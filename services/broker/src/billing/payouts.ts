@@ -1,22 +1,42 @@
 import { sql } from 'kysely';
 import type { BrokerContext } from '../domain/context.js';
+import { monthBounds } from './money.js';
+
+/**
+ * How long after a month ends its first payout waits for the month's invoices still being
+ * collected (draft or open); after that it pays what is paid, and the rest follows as
+ * further payouts of the month when those invoices are paid.
+ */
+export const PAYOUT_WAIT_DAYS = 10;
 
 export interface PayoutReport {
   period: string;
-  /** Invoices of the period still being collected (draft or open): no payout is computed until they settle. */
+  /** Invoices of the period still being collected that its first payout waits for (0 once it does not wait). */
   waitingFor: number;
-  payouts: { provider: string; currency: string; grossCents: number; amountCents: number; state: string }[];
+  /** Payout rows created by this run, any month (a late-paid invoice of an earlier month makes one too). */
+  created: number;
+  /** The period's payouts, first and later ones. */
+  payouts: {
+    provider: string;
+    currency: string;
+    sequence: number;
+    grossCents: number;
+    amountCents: number;
+    state: string;
+  }[];
   transfers: number;
 }
 
 /**
- * Pays each provider its share of the period's paid (or ledger-only) invoice lines of its
- * add-ons. One row per provider, month and currency; the transfer's idempotency key is the
- * row's id, and a paid row is never paid again. Rows are computed only once no invoice of
- * the period is still being collected (draft or open): computed earlier, right after
- * invoicing, they would freeze at what was paid by then — nothing, with Stripe on.
+ * Pays each provider its share of the paid (or ledger-only) invoice lines of its add-ons.
+ * Every invoice is paid out once, whenever it is paid: the run takes the paid invoices no
+ * payout has counted yet — of `period` (unless its first payout still waits, see
+ * PAYOUT_WAIT_DAYS) and of any earlier month — and makes one row per provider, month and
+ * currency of them (the month's first, or a further one numbered by `sequence`), marking
+ * the invoices counted in the same transaction. A row's transfer uses the row's id as its
+ * idempotency key, and a paid row is never paid again.
  */
-export async function runPayouts(ctx: BrokerContext, period: string): Promise<PayoutReport> {
+export async function runPayouts(ctx: BrokerContext, period: string, now = new Date()): Promise<PayoutReport> {
   const billing = ctx.billing;
   const collecting = await ctx.db
     .selectFrom('invoices')
@@ -24,58 +44,102 @@ export async function runPayouts(ctx: BrokerContext, period: string): Promise<Pa
     .where('period', '=', period)
     .where('state', 'in', ['draft', 'open'])
     .executeTakeFirstOrThrow();
-  const waitingFor = Number(collecting.n);
-  const invoices =
-    waitingFor > 0
-      ? []
-      : await ctx.db
-          .selectFrom('invoices')
-          .select(['lines', 'currency'])
-          .where('period', '=', period)
-          .where('state', 'in', ['paid', 'ledger_only'])
-          .execute();
-  const gross = new Map<string, { providerId: string; currency: string; cents: number }>();
-  for (const invoice of invoices) {
-    for (const line of invoice.lines) {
-      const key = `${line.providerId}:${invoice.currency}`;
-      const entry = gross.get(key) ?? { providerId: line.providerId, currency: invoice.currency, cents: 0 };
-      entry.cents += line.cents;
-      gross.set(key, entry);
-    }
-  }
-  for (const { providerId, currency, cents } of gross.values()) {
-    const settings = await ctx.db
-      .selectFrom('provider_billing')
-      .select(['revenue_share'])
-      .where('provider_id', '=', providerId)
-      .executeTakeFirst();
-    const share =
-      settings?.revenue_share === null || settings === undefined
-        ? billing.defaultRevenueShare
-        : Number(settings.revenue_share);
-    const amount = Math.floor(cents * share);
-    await ctx.db
-      .insertInto('provider_payouts')
-      .values({
-        provider_id: providerId,
-        period,
-        currency,
-        gross_cents: cents,
-        revenue_share: share,
-        amount_cents: amount,
-        state: amount === 0 ? 'nothing_due' : billing.mode === 'ledger-only' ? 'ledger_only' : 'pending',
-      })
-      .onConflict((oc) => oc.columns(['provider_id', 'period', 'currency']).doNothing())
+  const waitUntil = monthBounds(period).end.getTime() + PAYOUT_WAIT_DAYS * 86_400_000;
+  const waitingFor = Number(collecting.n) > 0 && now.getTime() < waitUntil ? Number(collecting.n) : 0;
+
+  const created = await ctx.db.transaction().execute(async (trx) => {
+    const invoices = await trx
+      .selectFrom('invoices')
+      .select(['id', 'period', 'currency', 'lines'])
+      .where('state', 'in', ['paid', 'ledger_only'])
+      .where('paid_out_at', 'is', null)
+      .where('period', waitingFor > 0 ? '<' : '<=', period)
+      .orderBy('period')
+      .forUpdate()
       .execute();
-  }
+    const groups = new Map<
+      string,
+      { providerId: string; period: string; currency: string; cents: number; ids: Set<string> }
+    >();
+    for (const invoice of invoices) {
+      for (const line of invoice.lines) {
+        const key = JSON.stringify([line.providerId, invoice.period, invoice.currency]);
+        const group = groups.get(key) ?? {
+          providerId: line.providerId,
+          period: invoice.period,
+          currency: invoice.currency,
+          cents: 0,
+          ids: new Set<string>(),
+        };
+        group.cents += line.cents;
+        group.ids.add(invoice.id);
+        groups.set(key, group);
+      }
+    }
+    for (const group of groups.values()) {
+      const settings = await trx
+        .selectFrom('provider_billing')
+        .select(['revenue_share'])
+        .where('provider_id', '=', group.providerId)
+        .executeTakeFirst();
+      const share =
+        settings?.revenue_share === null || settings === undefined
+          ? billing.defaultRevenueShare
+          : Number(settings.revenue_share);
+      const amount = Math.floor(group.cents * share);
+      const previous = await trx
+        .selectFrom('provider_payouts')
+        .select((eb) => eb.fn.max('sequence').as('sequence'))
+        .where('provider_id', '=', group.providerId)
+        .where('period', '=', group.period)
+        .where('currency', '=', group.currency)
+        .executeTakeFirst();
+      await trx
+        .insertInto('provider_payouts')
+        .values({
+          provider_id: group.providerId,
+          period: group.period,
+          currency: group.currency,
+          sequence: Number(previous?.sequence ?? 0) + 1,
+          invoice_ids: [...group.ids],
+          gross_cents: group.cents,
+          revenue_share: share,
+          amount_cents: amount,
+          state: amount === 0 ? 'nothing_due' : billing.mode === 'ledger-only' ? 'ledger_only' : 'pending',
+        })
+        .execute();
+    }
+    if (invoices.length > 0) {
+      await trx
+        .updateTable('invoices')
+        .set({ paid_out_at: now })
+        .where(
+          'id',
+          'in',
+          invoices.map((invoice) => invoice.id),
+        )
+        .execute();
+    }
+    return groups.size;
+  });
+
   let transfers = 0;
   if (billing.stripe) {
     const due = await ctx.db
       .selectFrom('provider_payouts as o')
       .leftJoin('provider_billing as b', 'b.provider_id', 'o.provider_id')
-      .select(['o.id', 'o.provider_id', 'o.amount_cents', 'o.currency', 'o.period', 'b.stripe_account_id'])
-      .where('o.period', '=', period)
+      .select([
+        'o.id',
+        'o.provider_id',
+        'o.amount_cents',
+        'o.currency',
+        'o.period',
+        'o.sequence',
+        'b.stripe_account_id',
+      ])
       .where('o.state', 'in', ['pending', 'no_account'])
+      .orderBy('o.period')
+      .orderBy('o.sequence')
       .execute();
     for (const payout of due) {
       if (!payout.stripe_account_id) {
@@ -88,7 +152,7 @@ export async function runPayouts(ctx: BrokerContext, period: string): Promise<Pa
           currency: payout.currency,
           destination: payout.stripe_account_id,
           transfer_group: `annex-${payout.period}`,
-          metadata: { annex_payout: payout.id, annex_period: payout.period },
+          metadata: { annex_payout: payout.id, annex_period: payout.period, annex_sequence: String(payout.sequence) },
         },
         { idempotencyKey: `annex-payout-${payout.id}` },
       );
@@ -104,17 +168,21 @@ export async function runPayouts(ctx: BrokerContext, period: string): Promise<Pa
   const rows = await ctx.db
     .selectFrom('provider_payouts as o')
     .innerJoin('providers as p', 'p.id', 'o.provider_id')
-    .select(['p.slug', 'o.currency', 'o.gross_cents', 'o.amount_cents', 'o.state'])
+    .select(['p.slug', 'o.currency', 'o.sequence', 'o.gross_cents', 'o.amount_cents', 'o.state'])
     .where('o.period', '=', period)
     .orderBy('p.slug')
+    .orderBy('o.currency')
+    .orderBy('o.sequence')
     .execute();
   return {
     period,
     waitingFor,
+    created,
     transfers,
     payouts: rows.map((r) => ({
       provider: r.slug,
       currency: r.currency,
+      sequence: r.sequence,
       grossCents: r.gross_cents,
       amountCents: r.amount_cents,
       state: r.state,

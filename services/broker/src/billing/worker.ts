@@ -23,7 +23,7 @@ export async function runBillingJob(
     case 'invoicing':
       return { ...(await runInvoicing(ctx, period, now)) };
     case 'payouts':
-      return { ...(await runPayouts(ctx, period)) };
+      return { ...(await runPayouts(ctx, period, now)) };
     case 'dunning':
       return { ...(await runDunning(ctx, now)) };
     case 'reconciliation':
