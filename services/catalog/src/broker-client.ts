@@ -1,11 +1,8 @@
 import {
   BrokerUnavailableError,
   ConfigVarCollisionError,
-  ConflictError,
-  ForbiddenError,
+  MESSAGE_REFUSALS,
   NameTakenError,
-  PaymentRequiredError,
-  PlanNotOfferedError,
   ProviderFailedError,
 } from './apps/errors.js';
 import { type CatalogError, InvalidInputError, NotAuthorizedError, NotFoundError } from './domain/errors.js';
@@ -213,11 +210,11 @@ export function brokerError(status: number, body: unknown, subject: Subject | un
   if (!CODES.has(code)) {
     return new BrokerUnavailableError(`the broker answered ${what} with ${status}: ${message}`, status);
   }
+  const Refusal = MESSAGE_REFUSALS.get(code);
+  if (Refusal) return new Refusal(message);
   switch (code) {
     case 'unauthorized':
       return new NotAuthorizedError(message);
-    case 'forbidden':
-      return new ForbiddenError(message);
     case 'not_found': {
       // Kind and key say what was asked for; the broker's message may be more precise
       // ("release v9 of web not found"). Another org's app reads exactly like a missing one.
@@ -235,12 +232,6 @@ export function brokerError(status: number, body: unknown, subject: Subject | un
       return new NameTakenError(message, str(b.name));
     case 'var_collision':
       return new ConfigVarCollisionError(message, str(b.name) ?? '', str(b.owner));
-    case 'conflict':
-      return new ConflictError(message);
-    case 'not_offered':
-      return new PlanNotOfferedError(message);
-    case 'payment_required':
-      return new PaymentRequiredError(message);
     default:
       return new ProviderFailedError(message);
   }

@@ -5,14 +5,46 @@ import { CatalogError } from '../domain/errors.js';
 // error code; `unauthorized`, `not_found` and `invalid_input` reuse the catalog's own
 // NotAuthorized, NotFound and InvalidInput.
 
-/** The token lacks a scope the operation needs (broker `forbidden`, 403). */
-export class ForbiddenError extends CatalogError {
-  readonly code = 'forbidden';
-  constructor(message: string) {
-    super(message);
-    this.name = 'ForbiddenError';
-  }
+/** A refusal that carries nothing but its message: one class per broker error code. */
+function messageRefusal<Code extends string>(code: Code, name: string) {
+  return class extends CatalogError {
+    readonly code: Code = code;
+    constructor(message: string) {
+      super(message);
+      this.name = name;
+    }
+  };
 }
+
+/** The token lacks a scope the operation needs (broker `forbidden`, 403). */
+export const ForbiddenError = messageRefusal('forbidden', 'ForbiddenError');
+export type ForbiddenError = InstanceType<typeof ForbiddenError>;
+/** The add-on or attachment is in a state that forbids this now (broker `conflict`, 409). */
+export const ConflictError = messageRefusal('conflict', 'ConflictError');
+export type ConflictError = InstanceType<typeof ConflictError>;
+/** A paid plan needs a default payment method on the org's billing account (broker `payment_required`, 402). */
+export const PaymentRequiredError = messageRefusal('payment_required', 'PaymentRequiredError');
+export type PaymentRequiredError = InstanceType<typeof PaymentRequiredError>;
+/** The plan is not available to the app's organization (broker `not_offered`, 422). */
+export const PlanNotOfferedError = messageRefusal('not_offered', 'PlanNotOfferedError');
+export type PlanNotOfferedError = InstanceType<typeof PlanNotOfferedError>;
+/** The provider refused or failed (broker `provider_failed`, 502). */
+export const ProviderFailedError = messageRefusal('provider_failed', 'ProviderFailedError');
+export type ProviderFailedError = InstanceType<typeof ProviderFailedError>;
+
+/** The broker's error codes whose refusal is only a message, and their classes. */
+export const MESSAGE_REFUSALS: ReadonlyMap<string, new (message: string) => CatalogError> = new Map<
+  string,
+  new (
+    message: string,
+  ) => CatalogError
+>([
+  ['forbidden', ForbiddenError],
+  ['conflict', ConflictError],
+  ['payment_required', PaymentRequiredError],
+  ['not_offered', PlanNotOfferedError],
+  ['provider_failed', ProviderFailedError],
+]);
 
 /** An app or add-on name is already used (broker `name_taken`, 409). */
 export class NameTakenError extends CatalogError {
@@ -38,42 +70,6 @@ export class ConfigVarCollisionError extends CatalogError {
   ) {
     super(message);
     this.name = 'ConfigVarCollisionError';
-  }
-}
-
-/** The add-on or attachment is in a state that forbids this now (broker `conflict`, 409). */
-export class ConflictError extends CatalogError {
-  readonly code = 'conflict';
-  constructor(message: string) {
-    super(message);
-    this.name = 'ConflictError';
-  }
-}
-
-/** A paid plan needs a default payment method on the org's billing account (broker `payment_required`, 402). */
-export class PaymentRequiredError extends CatalogError {
-  readonly code = 'payment_required';
-  constructor(message: string) {
-    super(message);
-    this.name = 'PaymentRequiredError';
-  }
-}
-
-/** The plan is not available to the app's organization (broker `not_offered`, 422). */
-export class PlanNotOfferedError extends CatalogError {
-  readonly code = 'not_offered';
-  constructor(message: string) {
-    super(message);
-    this.name = 'PlanNotOfferedError';
-  }
-}
-
-/** The provider refused or failed (broker `provider_failed`, 502). */
-export class ProviderFailedError extends CatalogError {
-  readonly code = 'provider_failed';
-  constructor(message: string) {
-    super(message);
-    this.name = 'ProviderFailedError';
   }
 }
 

@@ -16,12 +16,32 @@ import { ErrorInterface } from './errors.js';
 // Typed failures of the apps API (the broker's error codes), members of the apps
 // mutations' result unions. NotAuthorized, NotFound and InvalidInput are the catalog's.
 
-builder.objectType(ForbiddenError, {
-  name: 'Forbidden',
-  description: 'The token is valid but lacks a scope this needs (e.g. `config:read`). Nothing changed.',
-  interfaces: [ErrorInterface],
-  fields: () => ({}),
-});
+// The refusals that are only a message: one GraphQL type each.
+for (const [refusal, name, description] of [
+  [
+    ForbiddenError,
+    'Forbidden',
+    'The token is valid but lacks a scope this needs (e.g. `config:read`). Nothing changed.',
+  ],
+  [ConflictError, 'Conflict', 'The add-on or attachment is in a state that does not allow this now. Nothing changed.'],
+  [
+    PlanNotOfferedError,
+    'PlanNotOffered',
+    "The plan does not exist or is not offered to the app's organization. Nothing changed.",
+  ],
+  [
+    ProviderFailedError,
+    'ProviderFailed',
+    'The provider refused or failed; the message says what it answered. Nothing changed.',
+  ],
+  [
+    PaymentRequiredError,
+    'PaymentRequired',
+    "A paid plan needs a default payment method on the organization's billing account (docs/billing.md). Nothing was created.",
+  ],
+] as const) {
+  builder.objectType(refusal, { name, description, interfaces: [ErrorInterface], fields: () => ({}) });
+}
 
 builder.objectType(NameTakenError, {
   name: 'NameTaken',
@@ -43,35 +63,6 @@ builder.objectType(ConfigVarCollisionError, {
       resolve: (e) => e.owner,
     }),
   }),
-});
-
-builder.objectType(ConflictError, {
-  name: 'Conflict',
-  description: 'The add-on or attachment is in a state that does not allow this now. Nothing changed.',
-  interfaces: [ErrorInterface],
-  fields: () => ({}),
-});
-
-builder.objectType(PlanNotOfferedError, {
-  name: 'PlanNotOffered',
-  description: "The plan does not exist or is not offered to the app's organization. Nothing changed.",
-  interfaces: [ErrorInterface],
-  fields: () => ({}),
-});
-
-builder.objectType(ProviderFailedError, {
-  name: 'ProviderFailed',
-  description: 'The provider refused or failed; the message says what it answered. Nothing changed.',
-  interfaces: [ErrorInterface],
-  fields: () => ({}),
-});
-
-builder.objectType(PaymentRequiredError, {
-  name: 'PaymentRequired',
-  description:
-    "A paid plan needs a default payment method on the organization's billing account (docs/billing.md). Nothing was created.",
-  interfaces: [ErrorInterface],
-  fields: () => ({}),
 });
 
 builder.objectType(BrokerUnavailableError, {
