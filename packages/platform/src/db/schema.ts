@@ -575,6 +575,15 @@ export interface UsageRecordsTable {
   created_at: CreatedAt;
 }
 
+/** Metered spend per organization, app and month (migration 20261127210000), kept with usage_records. */
+export interface UsageTotalsTable {
+  organization_id: string;
+  app_id: string;
+  /** The calendar month, `YYYY-MM` (UTC). */
+  period: string;
+  cents: Numeric;
+}
+
 export interface SpendCapsTable {
   organization_id: string;
   /** `org` or the app's id. */
@@ -679,6 +688,7 @@ export interface DB {
   billing_accounts: BillingAccountsTable;
   usage_intervals: UsageIntervalsTable;
   usage_records: UsageRecordsTable;
+  usage_totals: UsageTotalsTable;
   spend_caps: SpendCapsTable;
   spend_alerts: SpendAlertsTable;
   invoices: InvoicesTable;

@@ -191,13 +191,12 @@ export async function meteredSpend(
   appId: string | null,
   period: string,
 ): Promise<number> {
-  const { start, end } = monthBounds(period);
+  // The running totals kept with the usage (usage.ts): one row per app of the org and month.
   let query = db
-    .selectFrom('usage_records')
-    .select(sql<string | null>`sum(quantity * unit_price)`.as('cents'))
+    .selectFrom('usage_totals')
+    .select(sql<string | null>`sum(cents)`.as('cents'))
     .where('organization_id', '=', organizationId)
-    .where('at', '>=', start)
-    .where('at', '<', end);
+    .where('period', '=', period);
   if (appId) query = query.where('app_id', '=', appId);
   const row = await query.executeTakeFirst();
   return Number(row?.cents ?? 0);
