@@ -221,6 +221,40 @@ describe.each(testDatabaseKinds('billing'))('billing ($name)', (kind) => {
     expect(intervals[0]).toMatchObject({ price_cents: 1500, ended_at: null });
   });
 
+  it("mirrors a default payment method changed in Stripe's dashboard, whatever the events' order", async () => {
+    const customer = stripe.list('customer')[0] as unknown as {
+      id: string;
+      invoice_settings: { default_payment_method: string | null };
+    };
+    const client = broker.broker.context.billing.stripe as NonNullable<typeof broker.broker.context.billing.stripe>;
+    await client.paymentMethods.attach('pm_card_dashboard', { customer: customer.id });
+    await client.customers.update(customer.id, { invoice_settings: { default_payment_method: 'pm_card_dashboard' } });
+    const changed = await sendEvent('customer.updated', { id: customer.id, object: 'customer' });
+    expect(changed.body.outcome).toBe('applied: default payment method mirrored');
+    expect((await api('GET', '/billing/account')).body.paymentMethod).toEqual({
+      id: 'pm_card_dashboard',
+      brand: 'visa',
+      last4: '4242',
+    });
+    // An older event delivered late is read against Stripe's current state: nothing goes back.
+    const late = await sendEvent(
+      'customer.updated',
+      { id: customer.id, object: 'customer', invoice_settings: { default_payment_method: 'pm_card_visa' } },
+      { created: Math.floor(Date.now() / 1000) - 3600 },
+    );
+    expect(late.body.outcome).toBe('applied: default payment method mirrored');
+    expect((await api('GET', '/billing/account')).body.paymentMethod.id).toBe('pm_card_dashboard');
+    // Removed in the dashboard: the account has none; a paid attach would be refused again.
+    customer.invoice_settings.default_payment_method = null;
+    const removed = await sendEvent('customer.updated', { id: customer.id, object: 'customer' });
+    expect(removed.body.outcome).toBe('applied: default payment method removed');
+    expect((await api('GET', '/billing/account')).body.paymentMethod).toBeNull();
+    // Back to the card the later tests use.
+    await client.customers.update(customer.id, { invoice_settings: { default_payment_method: 'pm_card_visa' } });
+    await sendEvent('customer.updated', { id: customer.id, object: 'customer' });
+    expect((await api('GET', '/billing/account')).body.paymentMethod.id).toBe('pm_card_visa');
+  });
+
   it('splits the interval on a plan change and closes it in the destroy transaction', async () => {
     const free = await api('POST', `/apps/${app}/addons`, { plan: `${serviceSlug}:paid`, as: 'SHORT' });
     const id = free.body.addon.id as string;

@@ -33,7 +33,7 @@ export async function handleStripeWebhook(
   const seen = await ctx.db.selectFrom('stripe_events').select('id').where('id', '=', event.id).executeTakeFirst();
   if (seen) return { received: true as const, duplicate: true, outcome: 'duplicate' };
   // Calls Stripe (makes the card the default, reads it) before the transaction, not inside it.
-  const card = await cardOf(ctx, event);
+  const card = await paymentMethodOf(ctx, event);
   return ctx.db.transaction().execute(async (trx) => {
     const fresh = await trx
       .insertInto('stripe_events')
@@ -48,15 +48,33 @@ export async function handleStripeWebhook(
   });
 }
 
-async function cardOf(
-  ctx: BrokerContext,
-  event: Stripe.Event,
-): Promise<{ id: string; brand: string | null; last4: string | null } | undefined> {
+interface Card {
+  id: string;
+  brand: string | null;
+  last4: string | null;
+}
+
+/**
+ * The payment method an event is about, read from Stripe: a succeeded SetupIntent's card
+ * (made the customer's default here), or — for `customer.updated` — the customer's default
+ * as it is now (null when it has none), read afresh so that events delivered out of order
+ * still end at Stripe's current state. Undefined when the event carries none.
+ */
+async function paymentMethodOf(ctx: BrokerContext, event: Stripe.Event): Promise<Card | null | undefined> {
+  const stripe = ctx.billing.stripe;
+  if (event.type === 'customer.updated' && stripe) {
+    const customer = await stripe.customers.retrieve((event.data.object as Stripe.Customer).id);
+    if (customer.deleted) return undefined;
+    const current = customer.invoice_settings?.default_payment_method;
+    const id = typeof current === 'string' ? current : current?.id;
+    if (!id) return null;
+    const method = typeof current === 'string' ? await stripe.paymentMethods.retrieve(id) : current;
+    return { id, brand: method?.card?.brand ?? null, last4: method?.card?.last4 ?? null };
+  }
   if (event.type !== 'setup_intent.succeeded') return undefined;
   const intent = event.data.object as Stripe.SetupIntent;
   const id = typeof intent.payment_method === 'string' ? intent.payment_method : intent.payment_method?.id;
   const customer = typeof intent.customer === 'string' ? intent.customer : intent.customer?.id;
-  const stripe = ctx.billing.stripe;
   if (!id || !customer || !stripe) return undefined;
   await stripe.customers.update(customer, { invoice_settings: { default_payment_method: id } });
   const method = await stripe.paymentMethods.retrieve(id);
@@ -70,11 +88,7 @@ async function ourInvoice(trx: Executor, invoice: Stripe.Invoice) {
   return query.executeTakeFirst();
 }
 
-async function applyEvent(
-  trx: Executor,
-  event: Stripe.Event,
-  card: { id: string; brand: string | null; last4: string | null } | undefined,
-): Promise<string> {
+async function applyEvent(trx: Executor, event: Stripe.Event, card: Card | null | undefined): Promise<string> {
   const at = new Date(event.created * 1000);
   switch (event.type) {
     case 'invoice.paid':
@@ -118,6 +132,23 @@ async function applyEvent(
       if (!card || !customer) return 'ignored: no payment method or customer';
       const n = await recordPaymentMethod(trx, customer, card.id, card.brand, card.last4);
       return n ? 'applied: default payment method set' : 'ignored: unknown customer';
+    }
+    case 'customer.updated': {
+      // Changed in Stripe's dashboard or by Stripe itself: mirror the current default.
+      if (card === undefined) return 'ignored: deleted customer';
+      const customer = (event.data.object as Stripe.Customer).id;
+      const result = await trx
+        .updateTable('billing_accounts')
+        .set({
+          default_payment_method: card?.id ?? null,
+          payment_method_brand: card?.brand ?? null,
+          payment_method_last4: card?.last4 ?? null,
+          updated_at: sql`now()`,
+        })
+        .where('stripe_customer_id', '=', customer)
+        .executeTakeFirst();
+      if (!Number(result.numUpdatedRows)) return 'ignored: unknown customer';
+      return card ? 'applied: default payment method mirrored' : 'applied: default payment method removed';
     }
     case 'payment_method.detached': {
       const method = event.data.object as Stripe.PaymentMethod;
