@@ -29,7 +29,10 @@ import {
 } from './sessions.js';
 import { type PageContext, partialFailure } from './views/layout.js';
 import {
+  APP_NOTICES,
   type AppDetail,
+  type AppNotice,
+  type AppPageOptions,
   appPage,
   appsPage,
   billingPage,
@@ -175,6 +178,21 @@ export function createConsole(config: ConsoleConfig & { publicUrl: string }, dep
     next();
   };
   const tokenOf = (res: Response) => (res.locals.session as Session).apiToken as string;
+  const isAdmin = (res: Response) => (res.locals.session as Session).organization?.role === 'admin';
+  /**
+   * After `requireSession`: the forms that change or remove what an app already runs with
+   * (its add-ons, credentials, config vars, releases) are for the organization's admins, the
+   * same role that reveals values. The org token itself could do them; the console decides.
+   */
+  const requireAdmin = (what: string) => (req: Request, res: Response, next: NextFunction) => {
+    if (isAdmin(res)) return next();
+    const org = (res.locals.session as Session).organization?.slug ?? '';
+    page(
+      res,
+      403,
+      errorPage(ctx(req, res), 'Not allowed', `${what} needs the admin role in ${org}; nothing was changed.`),
+    );
+  };
 
   // A partial answer (data with errors) still renders: the page shows what arrived, and the
   // layout says what failed. Only a null the catalog gave no error about is "not found".
@@ -195,6 +213,32 @@ export function createConsole(config: ConsoleConfig & { publicUrl: string }, dep
   const missing = (errors: readonly FieldError[], field: string, notFound: string) => {
     const failure = errorAt(errors, field);
     return failure ? new UpstreamError(partialFailure([failure.message]), 502) : new UpstreamError(notFound, 404);
+  };
+  /**
+   * Runs the apps mutation `field` (its input type and success type are named after it, e.g.
+   * detachAddon: DetachAddonInput, DetachAddonSuccess) and answers its success with
+   * `selection`; any other member of its result union is thrown as a `Refusal`.
+   */
+  const mutate = async <T>(
+    res: Response,
+    field: string,
+    selection: string,
+    input: Record<string, unknown>,
+  ): Promise<T> => {
+    const type = `${field.charAt(0).toUpperCase()}${field.slice(1)}`;
+    const { data, errors } = await ask<Record<string, (T & { __typename: string; message?: string }) | null>>(
+      res,
+      `mutation($input: ${type}Input!) { ${field}(input: $input) { __typename
+        ... on ${type}Success { ${selection} }
+        ... on Error { message } } }`,
+      { input },
+    );
+    const result = data[field];
+    if (!result) throw new UpstreamError(errorAt(errors, field)?.message ?? 'the catalog gave no answer', 502);
+    if (result.__typename !== `${type}Success`) {
+      throw new Refusal(result.message ?? result.__typename, REFUSAL_STATUS[result.__typename] ?? 502);
+    }
+    return result;
   };
 
   // ----- sign-in and sign-out -----
@@ -482,45 +526,19 @@ export function createConsole(config: ConsoleConfig & { publicUrl: string }, dep
       } catch {
         return page(res, 400, errorPage(ctx(req, res), 'Attach refused', 'The parameters are not valid JSON.'));
       }
-      const { data } = await ask<{
-        createAddon: {
-          __typename: string;
-          message?: string;
-          addon?: { name: string };
-          problems?: { path: string; message: string }[];
-        };
-      }>(
-        res,
-        `mutation($input: CreateAddonInput!) { createAddon(input: $input) { __typename
-          ... on CreateAddonSuccess { addon { name } }
-          ... on InvalidInput { problems { path message } }
-          ... on Error { message } } }`,
-        {
-          input: {
-            app: input.app,
-            plan: `${String(req.params.slug)}:${input.plan}`,
-            ...(input.as ? { as: input.as } : {}),
-            parameters,
-          },
-        },
-      );
-      const result = data.createAddon;
-      if (result.__typename !== 'CreateAddonSuccess') {
-        const detail = result.problems?.map((p) => `${p.path}: ${p.message}`).join('; ');
-        return page(
-          res,
-          409,
-          errorPage(
-            ctx(req, res),
-            'Attach refused',
-            `${result.message ?? result.__typename}${detail ? ` (${detail})` : ''}`,
-          ),
-        );
+      let created: { addon: { name: string } };
+      try {
+        created = await mutate(res, 'createAddon', 'addon { name }', {
+          app: input.app,
+          plan: `${String(req.params.slug)}:${input.plan}`,
+          ...(input.as ? { as: input.as } : {}),
+          parameters,
+        });
+      } catch (error) {
+        if (!(error instanceof Refusal)) throw error;
+        return page(res, error.status, errorPage(ctx(req, res), 'Attach refused', error.message));
       }
-      res.redirect(
-        303,
-        `/apps/${encodeURIComponent(input.app)}?created=${encodeURIComponent(result.addon?.name ?? '')}`,
-      );
+      res.redirect(303, `/apps/${encodeURIComponent(input.app)}?created=${encodeURIComponent(created.addon.name)}`);
     } catch (error) {
       next(error);
     }
@@ -566,28 +584,184 @@ export function createConsole(config: ConsoleConfig & { publicUrl: string }, dep
     }
   });
 
+  /** An app as its page shows it; values only with `values` (the session's token has `config:read` only for admins). */
+  const loadApp = async (res: Response, name: string, values: boolean): Promise<AppDetail> => {
+    const { data, errors } = await ask<{ app: AppDetail | null }>(
+      res,
+      `query($name: String!) { app(name: $name) { name organization releaseVersion
+        addons { name state serviceSlug planSlug providerSlug lastError
+          service { plans { slug name free deprecated price { monthly currency } } } }
+        attachments { name state configVarNames lastError addon { name serviceSlug planSlug state } }
+        configVars { name owner ${values ? 'value' : ''} }
+        releases(first: 20) { version actor reason createdAt diff { name change value } } } }`,
+      { name },
+    );
+    if (!data.app) {
+      const org = (res.locals.session as Session).organization?.slug;
+      throw missing(errors, 'app', `There is no app "${name}" in ${org}.`);
+    }
+    return { ...data.app, configVars: data.app.configVars.map((v) => ({ ...v, value: v.value ?? null })) };
+  };
+  const showApp = async (
+    req: Request,
+    res: Response,
+    status: number,
+    name: string,
+    options: Omit<AppPageOptions, 'admin'>,
+  ) => {
+    const admin = isAdmin(res);
+    const reveal = admin && options.reveal;
+    const app = await loadApp(res, name, reveal);
+    page(res, status, appPage(ctx(req, res), app, { ...options, admin, reveal }));
+  };
+
   app.get('/apps/:app', requireSession, async (req, res, next) => {
     try {
-      const session = res.locals.session as Session;
-      const allowed = session.organization?.role === 'admin';
-      const requested = req.query.reveal === '1';
-      const { data, errors } = await ask<{ app: AppDetail | null }>(
-        res,
-        `query($name: String!) { app(name: $name) { name organization releaseVersion
-          addons { name state serviceSlug planSlug providerSlug lastError }
-          attachments { name state configVarNames lastError addon { name serviceSlug planSlug state } }
-          configVars { name owner ${requested && allowed ? 'value' : ''} }
-          releases(first: 20) { version actor reason createdAt diff { name change value } } } }`,
-        { name: String(req.params.app) },
-      );
-      if (!data.app)
-        throw missing(errors, 'app', `There is no app "${String(req.params.app)}" in ${session.organization?.slug}.`);
-      const app = { ...data.app, configVars: data.app.configVars.map((v) => ({ ...v, value: v.value ?? null })) };
-      page(res, 200, appPage(ctx(req, res), app, { requested, allowed }));
+      const done = String(req.query.done ?? '');
+      await showApp(req, res, 200, String(req.params.app), {
+        reveal: req.query.reveal === '1',
+        ...(Object.hasOwn(APP_NOTICES, done) ? { notice: done as AppNotice } : {}),
+      });
     } catch (error) {
       next(error);
     }
   });
+
+  // ----- changing an app: attachments, add-ons, config vars, releases -----
+
+  /**
+   * A form of the app page. `act` changes something and names what it did (a notice); then
+   * back to the app page. A refusal shows the app page again with the message, the
+   * refusal's status and what `kept` keeps of the form; without an app to show, an error page.
+   */
+  const appForm =
+    (
+      appOf: (req: Request) => string,
+      act: (req: Request, res: Response, body: Record<string, unknown>) => Promise<AppNotice>,
+      kept?: (body: Record<string, unknown>) => AppPageOptions['configForm'],
+    ) =>
+    async (req: Request, res: Response, next: NextFunction) => {
+      const body = req.body as Record<string, unknown>;
+      const appName = appOf(req);
+      try {
+        const notice = await act(req, res, body);
+        res.redirect(303, appName ? `/apps/${encodeURIComponent(appName)}?done=${notice}` : '/apps');
+      } catch (error) {
+        if (!(error instanceof Refusal)) return next(error);
+        const refusalAlone = () => page(res, error.status, errorPage(ctx(req, res), 'Refused', error.message));
+        if (!appName) return refusalAlone();
+        try {
+          const configForm = kept?.(body);
+          await showApp(req, res, error.status, appName, {
+            reveal: false,
+            error: error.message,
+            ...(configForm ? { configForm } : {}),
+          });
+        } catch (failure) {
+          // The app cannot be shown (gone, or the catalog failed): the refusal alone says what happened.
+          if (!(failure instanceof UpstreamError) || failure.status === 401) return next(failure);
+          res.locals.partialErrors = [];
+          refusalAlone();
+        }
+      }
+    };
+  const appParam = (req: Request) => String(req.params.app);
+  /** The add-on forms name the app page they were on, to come back to. */
+  const appField = (req: Request) => formField(req.body as Record<string, unknown>, 'app');
+
+  app.post(
+    '/apps/:app/attachments/:name/detach',
+    requireSession,
+    requireAdmin('Detaching an add-on'),
+    appForm(appParam, async (req, res) => {
+      await mutate(res, 'detachAddon', 'attachment { name }', {
+        app: String(req.params.app),
+        name: String(req.params.name),
+      });
+      return 'detached';
+    }),
+  );
+
+  app.post(
+    '/addons/:addon/plan',
+    requireSession,
+    requireAdmin("Changing an add-on's plan"),
+    appForm(appField, async (req, res, body) => {
+      const plan = formField(body, 'plan');
+      if (!plan) throw new Refusal('Choose the plan to change to.', 400);
+      await mutate(res, 'changeAddonPlan', 'addon { name }', { addon: String(req.params.addon), plan });
+      return 'plan';
+    }),
+  );
+
+  app.post(
+    '/addons/:addon/rotate',
+    requireSession,
+    requireAdmin("Rotating an add-on's credentials"),
+    appForm(appField, async (req, res) => {
+      await mutate(res, 'rotateAddonCredentials', 'addon { name }', { addon: String(req.params.addon) });
+      return 'rotated';
+    }),
+  );
+
+  app.post(
+    '/addons/:addon/destroy',
+    requireSession,
+    requireAdmin('Destroying an add-on'),
+    appForm(appField, async (req, res, body) => {
+      // As Heroku does: the add-on's name, typed, so a destroy is never one stray click.
+      const addon = String(req.params.addon);
+      const typed = formField(body, 'confirm').trim();
+      if (typed !== addon) {
+        throw new Refusal(
+          `To destroy ${addon}, type its name in the confirmation box${typed ? ` ("${typed}" does not match)` : ''}; nothing was destroyed.`,
+          400,
+        );
+      }
+      await mutate(res, 'destroyAddon', 'addon { name }', { addon });
+      return 'destroyed';
+    }),
+  );
+
+  // A refused var comes back in the form, to fix rather than retype (an unset has nothing to keep).
+  const keepVarForm = (body: Record<string, unknown>) =>
+    body.unset === '1' ? undefined : { name: formField(body, 'name'), value: formField(body, 'value') };
+
+  app.post(
+    '/apps/:app/config',
+    requireSession,
+    requireAdmin('Changing config vars'),
+    appForm(
+      appParam,
+      async (req, res, body) => {
+        // The catalog (the broker) checks the name and says what is wrong with it.
+        const name = formField(body, 'name').trim();
+        if (!name) throw new Refusal("Give the config var's name.", 400);
+        const unset = body.unset === '1';
+        if (!unset && typeof body.value !== 'string')
+          throw new Refusal(`Give a value for ${name} (it may be empty).`, 400);
+        const result = await mutate<{ unchanged: boolean }>(res, 'setConfigVars', 'unchanged', {
+          app: String(req.params.app),
+          vars: { [name]: unset ? null : body.value },
+        });
+        return result.unchanged ? 'unchanged' : 'config';
+      },
+      keepVarForm,
+    ),
+  );
+
+  app.post(
+    '/apps/:app/rollback',
+    requireSession,
+    requireAdmin('Rolling back config vars'),
+    appForm(appParam, async (req, res, body) => {
+      const text = formField(body, 'version');
+      const version = /^[1-9]\d{0,8}$/.test(text) ? Number(text) : null;
+      if (version === null) throw new Refusal('Choose a release to roll back to (a version such as 3).', 400);
+      await mutate(res, 'rollbackConfig', 'release { version }', { app: String(req.params.app), version });
+      return 'rollback';
+    }),
+  );
 
   // Live progress: the catalog's addonEvents subscription, relayed as server-sent events
   // (a browser's EventSource cannot send the bearer token itself).
@@ -725,6 +899,39 @@ export function createConsole(config: ConsoleConfig & { publicUrl: string }, dep
   });
 
   return { app, publicUrl };
+}
+
+/** Why a form was refused: a message naming what is wrong, and the status of the page that says it. */
+class Refusal extends Error {
+  constructor(
+    message: string,
+    readonly status: number,
+  ) {
+    super(message);
+    this.name = 'Refusal';
+  }
+}
+
+/** The status of each refusal in the apps mutations' result unions; anything else is 502. */
+const REFUSAL_STATUS: Record<string, number> = {
+  InvalidInput: 400,
+  PlanNotOffered: 400,
+  NotAuthorized: 403,
+  Forbidden: 403,
+  NotFound: 404,
+  Conflict: 409,
+  ConfigVarCollision: 409,
+  NameTaken: 409,
+  // What is wrong is the organization's billing account, not the form.
+  PaymentRequired: 409,
+  ProviderFailed: 502,
+  BrokerUnavailable: 502,
+};
+
+/** A form field as one string; a field sent twice (or not at all) reads as empty. */
+function formField(body: Record<string, unknown>, name: string): string {
+  const value = body[name];
+  return typeof value === 'string' ? value : '';
 }
 
 function readCookie(req: Request, name: string): string | undefined {

@@ -52,7 +52,7 @@ describe.skipIf(!chromiumAvailable())('the console in a real browser', () => {
   });
 
   it(
-    'signs in, finds a service, attaches it, sees the vars and opens the dashboard by SSO',
+    'signs in, finds a service, attaches it, sees the vars, opens the dashboard by SSO and changes the app',
     { timeout: 120_000 },
     async () => {
       // A tall viewport instead of full-page screenshots, which resize the page and upset the next click.
@@ -120,6 +120,21 @@ describe.skipIf(!chromiumAvailable())('the console in a real browser', () => {
         expect(await page.locator('#who').textContent()).toBe('dana@example.com');
         await shot('06-provider-dashboard');
         expect(stack.ssoArrivals.map((a) => a.user.email)).toEqual(['dana@example.com']);
+
+        // Change the app from its page: set a var, then destroy the add-on by typing its name.
+        await page.goto(`${stack.consoleUrl}/apps/storefront`);
+        await page.getByLabel('Name', { exact: true }).fill('GREETING');
+        await page.getByLabel('Value', { exact: true }).fill('hello');
+        await page.getByRole('button', { name: 'Set config var' }).click();
+        await page.waitForURL(`${stack.consoleUrl}/apps/storefront?done=config`);
+        await page.locator('#config-vars', { hasText: 'GREETING' }).waitFor();
+        const addon = (await page.locator('.addon-actions h3 code').first().textContent()) as string;
+        await page.getByLabel(/to destroy it/).fill(addon);
+        await page.getByRole('button', { name: 'Destroy' }).click();
+        await page.waitForURL(`${stack.consoleUrl}/apps/storefront?done=destroyed`);
+        // The live activity takes the add-on's var away without a reload.
+        await page.locator('#config-vars code', { hasText: 'KV_URL' }).waitFor({ state: 'detached', timeout: 30_000 });
+        await shot('07-app-changed');
       } catch (error) {
         await shot('failure').catch(() => undefined);
         throw error;

@@ -4,7 +4,7 @@ import { testDatabaseKinds } from '@annex/platform/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashSessionId } from './sessions.js';
 import { inputValue, TestClient } from './test-client.js';
-import { type ConsoleStack, startConsoleStack } from './testing.js';
+import { type ConsoleStack, signInAsDeveloper, startConsoleStack } from './testing.js';
 
 // The console over HTTP with the development sign-in: sessions in the database, CSRF on
 // every state-changing request, cookie flags, logout, and the pages over a real catalog,
@@ -12,15 +12,7 @@ import { type ConsoleStack, startConsoleStack } from './testing.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-async function signIn(stack: ConsoleStack): Promise<TestClient> {
-  const client = new TestClient();
-  const page = await client.request(`${stack.consoleUrl}/signin`);
-  const res = await client.request(`${stack.consoleUrl}/auth/development`, {
-    form: { _csrf: inputValue(page.body, '_csrf'), returnTo: '/apps' },
-  });
-  expect(res.status).toBe(303);
-  return client;
-}
+const signIn = signInAsDeveloper;
 
 const csrfOf = (html: string) => inputValue(html, '_csrf');
 

@@ -22,6 +22,8 @@ import express from 'express';
 import { createConsole } from './app.js';
 import { type CatalogClient, createCatalogClient } from './catalog-client.js';
 import { loadConsoleConfig } from './config.js';
+import { createSession, upsertUser } from './sessions.js';
+import { inputValue, TestClient } from './test-client.js';
 
 export interface ConsoleStack {
   consoleUrl: string;
@@ -31,6 +33,10 @@ export interface ConsoleStack {
   database: Database;
   /** The development credentials of the fresh database (admin token, demo org token…). */
   adminToken: string;
+  /** The demo organization's development token, with `config:read`. */
+  orgToken: string;
+  /** The console's secret box (sessions seal their org token with it). */
+  secretBox: SecretBox;
   /** SSO arrivals at the provider's dashboard. */
   ssoArrivals: SsoContext[];
   /** Every GraphQL query and mutation the console sent, in order (subscriptions aside). */
@@ -68,6 +74,8 @@ export function kvManifest(url: string): ProviderManifestInput {
         description: 'A key-value store to try the console with',
         category: 'databases',
         bindable: true,
+        // The console changes plans.
+        planUpdateable: true,
         configVars: ['KV_URL'],
         regions: ['eu-west', 'us-east'],
         plans: [
@@ -207,6 +215,8 @@ export async function startConsoleStack(
       providerUrl: providerServer.url,
       database,
       adminToken: credentials.adminToken,
+      orgToken: credentials.orgToken,
+      secretBox,
       ssoArrivals,
       catalogQueries,
       close,
@@ -215,6 +225,41 @@ export async function startConsoleStack(
     await close();
     throw error;
   }
+}
+
+/** A client signed in with the development sign-in: the demo organization's admin. */
+export async function signInAsDeveloper(stack: ConsoleStack): Promise<TestClient> {
+  const client = new TestClient();
+  const page = await client.request(`${stack.consoleUrl}/signin`);
+  const res = await client.request(`${stack.consoleUrl}/auth/development`, {
+    form: { _csrf: inputValue(page.body, '_csrf'), returnTo: '/apps' },
+  });
+  if (res.status !== 303) throw new Error(`the development sign-in answered ${res.status}`);
+  return client;
+}
+
+/**
+ * A client signed in as a plain member of the demo organization (the development sign-in
+ * only makes admins): the user, membership and session are made as a sign-in makes them.
+ */
+export async function signInAsMember(stack: ConsoleStack, login: string): Promise<TestClient> {
+  const db = stack.database.db;
+  const user = await upsertUser(db, {
+    issuer: 'console-tests',
+    subject: login,
+    email: `${login}@example.com`,
+    name: login,
+  });
+  const demo = await db.selectFrom('organizations').select('id').where('slug', '=', 'demo').executeTakeFirstOrThrow();
+  await db
+    .insertInto('memberships')
+    .values({ user_id: user.id, organization_id: demo.id, role: 'member' })
+    .onConflict((oc) => oc.columns(['user_id', 'organization_id']).doUpdateSet({ role: 'member' }))
+    .execute();
+  const { sessionId } = await createSession(db, stack.secretBox, { userId: user.id, who: login, ttlSeconds: 3600 });
+  const client = new TestClient();
+  client.cookies.set('annex_session', sessionId);
+  return client;
 }
 
 export interface TestIdentityProvider {

@@ -11,7 +11,10 @@
     if (refreshing) return;
     refreshing = true;
     try {
-      const res = await fetch(window.location.href, { headers: { accept: 'text/html' } });
+      // The app's own page, not the current URL: after a refused form that is the form's POST address.
+      const res = await fetch(`/apps/${encodeURIComponent(app)}${window.location.search}`, {
+        headers: { accept: 'text/html' },
+      });
       const doc = new DOMParser().parseFromString(await res.text(), 'text/html');
       const fresh = doc.getElementById('app-state');
       const current = document.getElementById('app-state');

@@ -3,6 +3,8 @@ import { csrfField, layout, money, type PageContext } from './layout.js';
 import { type ParametersSchema, parametersFields } from './parameters.js';
 
 const categoryLabel = (id: string) => id.toLowerCase().replace(/_/g, ' ');
+const planPrice = (p: { free: boolean; price: { monthly: number; currency: string } }) =>
+  p.free ? 'free' : `${money(p.price.monthly, p.price.currency)}/month`;
 
 export function errorPage(ctx: PageContext, title: string, message: string, action?: SafeHtml): string {
   return layout(
@@ -144,7 +146,7 @@ ${
 <div class="field"><label for="app">App</label><select id="app" name="app" required>${input.apps.map((a) => html`<option>${a}</option>`)}</select></div>
 <fieldset><legend>Plan</legend>${plans.map(
         (p, i) =>
-          html`<div class="check"><input type="radio" id="plan-${p.slug}" name="plan" value="${p.slug}"${i === 0 ? html` checked` : ''}> <label for="plan-${p.slug}">${p.name} (${p.free ? 'free' : `${money(p.price.monthly, p.price.currency)}/month`})</label></div>`,
+          html`<div class="check"><input type="radio" id="plan-${p.slug}" name="plan" value="${p.slug}"${i === 0 ? html` checked` : ''}> <label for="plan-${p.slug}">${p.name} (${planPrice(p)})</label></div>`,
       )}</fieldset>
 <div class="field"><label for="as">Attachment name (optional)</label><input type="text" id="as" name="as" pattern="[A-Za-z][A-Za-z0-9_]*" aria-describedby="as-help"><p class="help" id="as-help">Prefixes the config vars: <code>REPORTING</code> gives <code>REPORTING_URL</code>. Empty: the service's default.</p></div>
 ${
@@ -244,6 +246,8 @@ export interface AppDetail {
     planSlug: string;
     providerSlug: string;
     lastError: string | null;
+    /** The service's plans the caller can see, to change to; null when it cannot see the service. */
+    service?: { plans: PlanChoice[] } | null;
   }[];
   attachments: {
     name: string;
@@ -262,11 +266,101 @@ export interface AppDetail {
   }[];
 }
 
-export function appState(ctx: PageContext, app: AppDetail, reveal: { requested: boolean; allowed: boolean }): SafeHtml {
-  const dashboardButton = (addon: string) => html`<form method="post" action="/addons/${addon}/sso" class="inline">
-${csrfField(ctx.session)}<input type="hidden" name="app" value="${app.name}">
-<button type="submit" aria-label="Open the dashboard of ${addon}">Open dashboard</button></form>`;
+export interface PlanChoice {
+  slug: string;
+  name: string;
+  free: boolean;
+  deprecated: boolean;
+  price: { monthly: number; currency: string };
+}
+
+/** What the app page's forms did, named in its `done` query parameter after the redirect. */
+export const APP_NOTICES = {
+  detached: "Detaching: the attachment's vars are removed in a new release, then it is unbound.",
+  plan: 'The plan change is under way.',
+  rotated: 'Rotating: new credentials replace the old ones in a new release; the old ones are revoked later.',
+  destroyed: 'Destroying: the add-on is detached from every app, then deprovisioned.',
+  config: 'Config vars changed: see the new release.',
+  unchanged: 'Nothing changed: the config var already had that value.',
+  rollback: 'Rolled back: the new release restores the earlier one.',
+} as const;
+export type AppNotice = keyof typeof APP_NOTICES;
+
+export interface AppPageOptions {
+  /** The organization's admin role: values may be revealed, and the forms that change things are offered. */
+  admin: boolean;
+  /** Show the values (only ever for admins). */
+  reveal: boolean;
+  /** Why the last form was refused. */
+  error?: string;
+  notice?: AppNotice;
+  /** What the config var form held when it was refused, to fix rather than retype. */
+  configForm?: { name: string; value: string };
+}
+
+/** A POST form of the app page: the CSRF token, and the app to come back to. */
+function postForm(ctx: PageContext, app: string, action: string, body: SafeHtml): SafeHtml {
+  return html`<form method="post" action="${action}" class="inline">
+${csrfField(ctx.session)}<input type="hidden" name="app" value="${app}">${body}</form>`;
+}
+
+/** Change plan, rotate credentials and destroy: for the add-ons the app owns. */
+function addonActions(ctx: PageContext, app: string, addon: AppDetail['addons'][number]): SafeHtml {
+  const path = `/addons/${encodeURIComponent(addon.name)}`;
+  const plans = (addon.service?.plans ?? []).filter((p) => p.slug !== addon.planSlug && !p.deprecated);
+  const id = `addon-${addon.name}`;
+  return html`<section class="addon-actions" aria-labelledby="${id}">
+<h3 id="${id}"><code>${addon.name}</code> <span class="meta">${addon.serviceSlug}:${addon.planSlug}</span></h3>
+<div class="actions">
+${
+  plans.length === 0
+    ? html`<p class="help">No other plan to change to.</p>`
+    : postForm(
+        ctx,
+        app,
+        `${path}/plan`,
+        html`<label for="${id}-plan">New plan</label>
+<select id="${id}-plan" name="plan" required>${plans.map((p) => html`<option value="${p.slug}">${p.name} (${planPrice(p)})</option>`)}</select>
+<button type="submit">Change plan</button>`,
+      )
+}
+${postForm(ctx, app, `${path}/rotate`, html`<button type="submit" aria-describedby="${id}-rotate-help">Rotate credentials</button><span class="help" id="${id}-rotate-help">New credentials in a new release; the old ones stop working later.</span>`)}
+${postForm(
+  ctx,
+  app,
+  `${path}/destroy`,
+  html`<label for="${id}-confirm">Type <code>${addon.name}</code> to destroy it</label>
+<input type="text" id="${id}-confirm" name="confirm" required autocomplete="off" spellcheck="false" aria-describedby="${id}-destroy-help">
+<button type="submit" class="danger">Destroy</button>
+<span class="help" id="${id}-destroy-help">Detaches it from every app and removes its vars; its data is gone.</span>`,
+)}
+</div>
+</section>`;
+}
+
+export function appState(ctx: PageContext, app: AppDetail, options: AppPageOptions): SafeHtml {
+  const dashboardButton = (addon: string) =>
+    postForm(
+      ctx,
+      app.name,
+      `/addons/${encodeURIComponent(addon)}/sso`,
+      html`<button type="submit" aria-label="Open the dashboard of ${addon}">Open dashboard</button>`,
+    );
+  const appPath = `/apps/${encodeURIComponent(app.name)}`;
+  const detachButton = (attachment: AppDetail['attachments'][number]) =>
+    options.admin && attachment.state !== 'DETACHING' && attachment.state !== 'DETACHED'
+      ? postForm(
+          ctx,
+          app.name,
+          `${appPath}/attachments/${encodeURIComponent(attachment.name)}/detach`,
+          html`<button type="submit" aria-label="Detach ${attachment.name}">Detach</button>`,
+        )
+      : '';
+  const managed = app.addons.filter((o) => o.state !== 'DESTROYING' && o.state !== 'DESTROYED');
+  const unsettable = (v: AppDetail['configVars'][number]) => options.admin && v.owner === 'user';
+  const form = options.configForm ?? { name: '', value: '' };
   return html`<div id="app-state">
+${options.admin ? '' : html`<p class="help">Changing add-ons, config vars and releases needs the admin role in ${app.organization}.</p>`}
 <h2>Add-ons</h2>
 ${
   app.addons.length === 0 && app.attachments.length === 0
@@ -277,7 +371,7 @@ ${
           a,
         ) => html`<tr><th scope="row">${a.name}</th><td>${a.addon.name}</td><td>${a.addon.serviceSlug}:${a.addon.planSlug}</td>
 <td><span class="state state-${a.state.toLowerCase()}" data-attachment="${a.name}">${a.state.toLowerCase()}</span>${a.addon.state !== 'PROVISIONED' ? html` (add-on ${a.addon.state.toLowerCase()})` : ''}${a.lastError ? html`<br><span class="error">${a.lastError}</span>` : ''}</td>
-<td>${a.configVarNames.map((v, i) => html`${i ? ', ' : ''}<code>${v}</code>`)}</td><td>${dashboardButton(a.addon.name)}</td></tr>`,
+<td>${a.configVarNames.map((v, i) => html`${i ? ', ' : ''}<code>${v}</code>`)}</td><td>${dashboardButton(a.addon.name)}${detachButton(a)}</td></tr>`,
       )}${app.addons
         .filter((o) => !app.attachments.some((a) => a.addon.name === o.name))
         .map(
@@ -285,22 +379,48 @@ ${
             html`<tr><th scope="row">(not attached here)</th><td>${o.name}</td><td>${o.serviceSlug}:${o.planSlug}</td><td>add-on ${o.state.toLowerCase()}${o.lastError ? html`<br><span class="error">${o.lastError}</span>` : ''}</td><td></td><td>${dashboardButton(o.name)}</td></tr>`,
         )}</tbody></table>`
 }
+${options.admin && managed.length > 0 ? html`<h2>Manage the add-ons of ${app.name}</h2>${managed.map((o) => addonActions(ctx, app.name, o))}` : ''}
 <h2>Config vars</h2>
 ${
-  reveal.allowed
-    ? reveal.requested
-      ? html`<p><a href="/apps/${app.name}">Hide values</a></p>`
-      : html`<p><a href="/apps/${app.name}?reveal=1">Reveal values</a></p>`
+  options.admin
+    ? options.reveal
+      ? html`<p><a href="${appPath}">Hide values</a></p>`
+      : html`<p><a href="${appPath}?reveal=1">Reveal values</a></p>`
     : html`<p class="help">Values are hidden: revealing them needs the admin role in ${app.organization}.</p>`
 }
 ${
   app.configVars.length === 0
     ? html`<p>No config var yet.</p>`
-    : html`<table id="config-vars"><thead><tr><th scope="col">Name</th><th scope="col">Owner</th>${reveal.requested && reveal.allowed ? html`<th scope="col">Value</th>` : ''}</tr></thead>
+    : html`<table id="config-vars"><thead><tr><th scope="col">Name</th><th scope="col">Owner</th>${options.reveal ? html`<th scope="col">Value</th>` : ''}${options.admin ? html`<th scope="col"><span class="visually-hidden">Actions</span></th>` : ''}</tr></thead>
 <tbody>${app.configVars.map(
         (v) =>
-          html`<tr><th scope="row"><code>${v.name}</code></th><td>${v.owner}</td>${reveal.requested && reveal.allowed ? html`<td><code class="value">${v.value ?? ''}</code></td>` : ''}</tr>`,
+          html`<tr><th scope="row"><code>${v.name}</code></th><td>${v.owner}</td>${options.reveal ? html`<td><code class="value">${v.value ?? ''}</code></td>` : ''}${
+            options.admin
+              ? html`<td>${
+                  unsettable(v)
+                    ? postForm(
+                        ctx,
+                        app.name,
+                        `${appPath}/config`,
+                        html`<input type="hidden" name="name" value="${v.name}"><input type="hidden" name="unset" value="1">
+<button type="submit" aria-label="Unset ${v.name}">Unset</button>`,
+                      )
+                    : ''
+                }</td>`
+              : ''
+          }</tr>`,
       )}</tbody></table>`
+}
+${
+  options.admin
+    ? html`<h3 id="set-var-title">Set a config var</h3>
+<form method="post" action="${appPath}/config" aria-labelledby="set-var-title" class="set-var">
+${csrfField(ctx.session)}
+<div class="field"><label for="var-name">Name</label><input type="text" id="var-name" name="name" value="${form.name}" required maxlength="128" pattern="[A-Za-z_][A-Za-z0-9_]*" autocomplete="off" spellcheck="false" aria-describedby="var-name-help"><p class="help" id="var-name-help">Letters, digits and underscores, not starting with a digit. An add-on's vars change with the add-on, not here.</p></div>
+<div class="field"><label for="var-value">Value</label><input type="text" id="var-value" name="value" value="${form.value}" autocomplete="off" spellcheck="false"></div>
+<button type="submit">Set config var</button>
+</form>`
+    : ''
 }
 <h2>Releases</h2>
 ${
@@ -310,25 +430,36 @@ ${
         (
           r,
         ) => html`<li><p><strong>v${r.version}</strong> · ${r.reason} · by ${r.actor} · <time datetime="${r.createdAt}">${r.createdAt.replace('T', ' ').slice(0, 19)} UTC</time></p>
-<ul class="diff">${r.diff.map((d) => html`<li class="diff-${d.change}"><span class="visually-hidden">${d.change}: </span><span aria-hidden="true">${d.change === 'added' ? '+' : d.change === 'removed' ? '−' : '~'}</span> <code>${d.name}</code>${d.value !== null ? html` = <code>${d.value}</code>` : ''}</li>`)}</ul></li>`,
+<ul class="diff">${r.diff.map((d) => html`<li class="diff-${d.change}"><span class="visually-hidden">${d.change}: </span><span aria-hidden="true">${d.change === 'added' ? '+' : d.change === 'removed' ? '−' : '~'}</span> <code>${d.name}</code>${d.value !== null ? html` = <code>${d.value}</code>` : ''}</li>`)}</ul>${
+          options.admin && r.version !== app.releaseVersion
+            ? postForm(
+                ctx,
+                app.name,
+                `${appPath}/rollback`,
+                html`<input type="hidden" name="version" value="${r.version}"><button type="submit">Roll back to v${r.version}</button>`,
+              )
+            : ''
+        }</li>`,
       )}</ol>`
 }
 </div>`;
 }
 
-export function appPage(ctx: PageContext, app: AppDetail, reveal: { requested: boolean; allowed: boolean }): string {
+export function appPage(ctx: PageContext, app: AppDetail, options: AppPageOptions): string {
   return layout(
     ctx,
     app.name,
     html`<p><a href="/apps">← Apps</a></p>
 <h1>${app.name}</h1>
-<p class="meta">organization ${app.organization} · release v${app.releaseVersion} · <a href="">Refresh</a></p>
+<p class="meta">organization ${app.organization} · release v${app.releaseVersion} · <a href="/apps/${encodeURIComponent(app.name)}${options.reveal ? '?reveal=1' : ''}">Refresh</a></p>
+${options.error ? html`<p role="alert" class="error">${options.error}</p>` : ''}
+${options.notice ? html`<p role="status" class="notice">${APP_NOTICES[options.notice]}</p>` : ''}
 <section aria-labelledby="activity-title" class="activity">
 <h2 id="activity-title">Live activity</h2>
 <p class="help" id="activity-status">Operations appear here as they happen.</p>
 <ol id="events" data-app="${app.name}" aria-live="polite"></ol>
 </section>
-${appState(ctx, app, reveal)}`,
+${appState(ctx, app, options)}`,
     { script: true },
   );
 }
