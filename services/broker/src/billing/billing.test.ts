@@ -335,6 +335,32 @@ describe.each(testDatabaseKinds('billing'))('billing ($name)', (kind) => {
     expect(bad2.status).toBe(400);
     const usageView = await api('GET', `/billing/usage?app=${app}`);
     expect(usageView.body.metered).toEqual([expect.objectContaining({ unit: '1k_tokens', quantity: 250, cents: 500 })]);
+
+    // The month's running total is kept by the database itself: a record stored by anyone
+    // (a replica of the previous version during a deploy, a hand correction) counts too.
+    const totalOf = async () =>
+      Number(
+        (
+          await database.db
+            .selectFrom('usage_totals')
+            .select('cents')
+            .where('organization_id', '=', orgId)
+            .where('period', '=', at.slice(0, 7))
+            .executeTakeFirstOrThrow()
+        ).cents,
+      );
+    expect(await totalOf()).toBe(500);
+    const record = await database.db
+      .selectFrom('usage_records')
+      .selectAll()
+      .where('idempotency_key', '=', `k1-${kind.name}`)
+      .executeTakeFirstOrThrow();
+    const { id: _id, created_at: _created, ...copy } = record;
+    await database.db
+      .insertInto('usage_records')
+      .values({ ...copy, idempotency_key: `by-hand-${kind.name}`, quantity: 0.5, unit_price: 0.3 })
+      .execute();
+    expect(await totalOf()).toBeCloseTo(500.15, 10);
   });
 
   let invoiceId: string;
@@ -366,6 +392,20 @@ describe.each(testDatabaseKinds('billing'))('billing ($name)', (kind) => {
     const items = stripe.list('invoiceitem');
     const rerun = await runInvoicing(ctx, '2026-09', now);
     expect(rerun.created).toBe(0);
+    // Usage reported into an invoiced month would never be billed: refused, naming the record.
+    const late = await call(broker, providerToken, 'POST', '/v1/provider/usage', {
+      records: [
+        {
+          idempotencyKey: `late-${kind.name}`,
+          instanceId: paidInstanceId,
+          unit: '1k_tokens',
+          quantity: 1,
+          at: '2026-09-15T00:00:00Z',
+        },
+      ],
+    });
+    expect(late.status).toBe(400);
+    expect(late.body.description).toMatch(/^records\.0\.at: 2026-09 is already invoiced/);
     // An invoiced org's month is not computed again on the next hourly run: three queries
     // (the orgs still to invoice, the drafts to push, the report), none per org.
     let queries = 0;
@@ -564,7 +604,29 @@ describe.each(testDatabaseKinds('billing'))('billing ($name)', (kind) => {
       .set({ state: 'paid', paid_at: new Date() })
       .where('id', '=', late.id)
       .execute();
-    expect(await runPayouts(broker.broker.context, '2026-10')).toMatchObject({ created: 1, transfers: 1 });
+    // Stripe refuses the transfer (here: a destination it does not know): reported, the row
+    // stays due, and the next run pays it.
+    await database.db
+      .updateTable('provider_billing')
+      .set({ stripe_account_id: 'bogus_account' })
+      .where('provider_id', '=', fx.providerId)
+      .execute();
+    const refused = await runPayouts(broker.broker.context, '2026-10');
+    expect(refused).toMatchObject({ created: 1, transfers: 0 });
+    expect(refused.transferFailures).toEqual([
+      { provider: fx.providerSlug, period: '2026-09', error: expect.stringMatching(/No such destination/) },
+    ]);
+    await database.db
+      .updateTable('provider_billing')
+      .set({ stripe_account_id: 'acct_provider1' })
+      .where('provider_id', '=', fx.providerId)
+      .execute();
+    expect(await runPayouts(broker.broker.context, '2026-10')).toMatchObject({
+      created: 0,
+      transfers: 1,
+      transferFailures: [],
+    });
+    await expect(runPayouts(broker.broker.context, '2099-12')).rejects.toThrow(/has not ended/);
     const september = await runPayouts(broker.broker.context, '2026-09');
     expect(september).toMatchObject({ created: 0, transfers: 0 });
     expect(september.payouts).toEqual([

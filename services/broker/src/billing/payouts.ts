@@ -1,6 +1,10 @@
 import { sql } from 'kysely';
+import { invalidInput } from '../apps/http.js';
 import type { BrokerContext } from '../domain/context.js';
 import { monthBounds } from './money.js';
+
+/** The advisory lock that makes payout runs take turns (any fixed number, used for nothing else). */
+const PAYOUTS_LOCK_ID = 5_120_394_771;
 
 /**
  * How long after a month ends its first payout waits for the month's invoices still being
@@ -25,6 +29,8 @@ export interface PayoutReport {
     state: string;
   }[];
   transfers: number;
+  /** Transfers Stripe refused this run (each retried on the next run; the others went on). */
+  transferFailures: { provider: string; period: string; error: string }[];
 }
 
 /**
@@ -38,16 +44,20 @@ export interface PayoutReport {
  */
 export async function runPayouts(ctx: BrokerContext, period: string, now = new Date()): Promise<PayoutReport> {
   const billing = ctx.billing;
+  const { end } = monthBounds(period);
+  if (end.getTime() > now.getTime()) throw invalidInput('period', `period ${period} has not ended yet`);
   const collecting = await ctx.db
     .selectFrom('invoices')
     .select((eb) => eb.fn.countAll<number>().as('n'))
     .where('period', '=', period)
     .where('state', 'in', ['draft', 'open'])
     .executeTakeFirstOrThrow();
-  const waitUntil = monthBounds(period).end.getTime() + PAYOUT_WAIT_DAYS * 86_400_000;
+  const waitUntil = end.getTime() + PAYOUT_WAIT_DAYS * 86_400_000;
   const waitingFor = Number(collecting.n) > 0 && now.getTime() < waitUntil ? Number(collecting.n) : 0;
 
   const created = await ctx.db.transaction().execute(async (trx) => {
+    // One run at a time (the worker's lease, an admin's run): sequences are read and then written.
+    await sql`select pg_advisory_xact_lock(${PAYOUTS_LOCK_ID})`.execute(trx);
     const invoices = await trx
       .selectFrom('invoices')
       .select(['id', 'period', 'currency', 'lines'])
@@ -124,11 +134,14 @@ export async function runPayouts(ctx: BrokerContext, period: string, now = new D
   });
 
   let transfers = 0;
+  const transferFailures: PayoutReport['transferFailures'] = [];
   if (billing.stripe) {
     const due = await ctx.db
       .selectFrom('provider_payouts as o')
       .leftJoin('provider_billing as b', 'b.provider_id', 'o.provider_id')
+      .innerJoin('providers as p', 'p.id', 'o.provider_id')
       .select([
+        'p.slug',
         'o.id',
         'o.provider_id',
         'o.amount_cents',
@@ -146,16 +159,29 @@ export async function runPayouts(ctx: BrokerContext, period: string, now = new D
         await ctx.db.updateTable('provider_payouts').set({ state: 'no_account' }).where('id', '=', payout.id).execute();
         continue;
       }
-      const transfer = await billing.stripe.transfers.create(
-        {
-          amount: payout.amount_cents,
-          currency: payout.currency,
-          destination: payout.stripe_account_id,
-          transfer_group: `annex-${payout.period}`,
-          metadata: { annex_payout: payout.id, annex_period: payout.period, annex_sequence: String(payout.sequence) },
-        },
-        { idempotencyKey: `annex-payout-${payout.id}` },
-      );
+      let transfer: { id: string };
+      try {
+        transfer = await billing.stripe.transfers.create(
+          {
+            amount: payout.amount_cents,
+            currency: payout.currency,
+            destination: payout.stripe_account_id,
+            transfer_group: `annex-${payout.period}`,
+            metadata: { annex_payout: payout.id, annex_period: payout.period, annex_sequence: String(payout.sequence) },
+          },
+          // The destination is part of the key: after Stripe refused one account, a corrected
+          // one is a new request, while a retry to the same account replays the first.
+          { idempotencyKey: `annex-payout-${payout.id}-${payout.stripe_account_id}` },
+        );
+      } catch (error) {
+        // One provider's refused transfer (a restricted account) must not hold up the others'.
+        ctx.logger.warn(
+          { err: error, payout: payout.id, provider: payout.slug },
+          'payout transfer refused; retried next run',
+        );
+        transferFailures.push({ provider: payout.slug, period: payout.period, error: (error as Error).message });
+        continue;
+      }
       const result = await ctx.db
         .updateTable('provider_payouts')
         .set({ state: 'paid', stripe_transfer_id: transfer.id, paid_at: sql`now()` })
@@ -179,6 +205,7 @@ export async function runPayouts(ctx: BrokerContext, period: string, now = new D
     waitingFor,
     created,
     transfers,
+    transferFailures,
     payouts: rows.map((r) => ({
       provider: r.slug,
       currency: r.currency,

@@ -92,16 +92,35 @@ export async function runReconciliation(ctx: BrokerContext, now = new Date()): P
       });
     }
     if (live && !addon.interval_id) {
-      // Safe going forward: bill from now, never retroactively.
-      await ctx.db.transaction().execute((trx) => openInterval(trx, addon, addon.plan_id, now));
-      findings.push({
-        kind: 'billable_orphan',
-        addonId: addon.id,
-        addon: addon.name,
-        state: addon.state,
-        detail: 'live add-on with no open usage interval; opened one from now',
-        fixed: true,
+      // Safe going forward: bill from now, never retroactively — if the add-on is still
+      // live and unbilled now (the provider calls above took time; it may be gone since).
+      const opened = await ctx.db.transaction().execute(async (trx) => {
+        const current = await trx
+          .selectFrom('addons')
+          .select(['state', 'plan_id'])
+          .where('id', '=', addon.id)
+          .forUpdate()
+          .executeTakeFirst();
+        if (!current || !LIVE.includes(current.state)) return false;
+        const billed = await trx
+          .selectFrom('usage_intervals')
+          .select('id')
+          .where('addon_id', '=', addon.id)
+          .where('ended_at', 'is', null)
+          .executeTakeFirst();
+        if (billed) return false;
+        await openInterval(trx, addon, current.plan_id, now);
+        return true;
       });
+      if (opened)
+        findings.push({
+          kind: 'billable_orphan',
+          addonId: addon.id,
+          addon: addon.name,
+          state: addon.state,
+          detail: 'live add-on with no open usage interval; opened one from now',
+          fixed: true,
+        });
     }
     if (!live && addon.state === 'destroyed' && atProvider[index] === true) {
       findings.push({

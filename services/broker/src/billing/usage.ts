@@ -106,53 +106,47 @@ export async function recordUsage(
       at,
     };
   });
+  // A month already invoiced for the org is closed: usage reported into it would count
+  // against caps but never be billed nor paid out.
+  const months = [...new Map(rows.map((r) => [`${r.organization_id}:${periodOf(r.at)}`, r])).values()];
+  const invoiced =
+    months.length === 0
+      ? []
+      : await ctx.db
+          .selectFrom('invoices')
+          .select(['organization_id', 'period'])
+          .where((eb) =>
+            eb.or(
+              months.map((r) =>
+                eb.and([eb('organization_id', '=', r.organization_id), eb('period', '=', periodOf(r.at))]),
+              ),
+            ),
+          )
+          .execute();
+  if (invoiced.length > 0) {
+    const closed = new Set(invoiced.map((i) => `${i.organization_id}:${i.period}`));
+    const index = rows.findIndex((r) => closed.has(`${r.organization_id}:${periodOf(r.at)}`));
+    const period = periodOf((rows[index] as (typeof rows)[number]).at);
+    throw badRequest(
+      `records.${index}.at: ${period} is already invoiced for this organization; usage must be reported before its month is invoiced`,
+    );
+  }
   // A key repeated within the batch, or stored before, is skipped by the conflict clause;
-  // what was stored adds to the month's running totals in the same transaction.
-  const touched = new Map<string, { organizationId: string; appId: string; period: string }>();
+  // what is stored adds to the month's totals (usage_totals) by trigger, in this statement.
   const inserted =
     rows.length === 0
       ? []
-      : await ctx.db.transaction().execute(async (trx) => {
-          const stored = await trx
-            .insertInto('usage_records')
-            .values(rows)
-            .onConflict((oc) => oc.columns(['provider_id', 'idempotency_key']).doNothing())
-            .returning(['id', 'organization_id', 'app_id', 'at'])
-            .execute();
-          for (const row of stored) {
-            const period = periodOf(row.at);
-            touched.set(`${row.app_id}:${period}`, { organizationId: row.organization_id, appId: row.app_id, period });
-          }
-          if (stored.length > 0) {
-            // Summed by PostgreSQL, in numeric: fractional prices add up exactly.
-            await trx
-              .insertInto('usage_totals')
-              .columns(['organization_id', 'app_id', 'period', 'cents'])
-              .expression((eb) =>
-                eb
-                  .selectFrom('usage_records')
-                  .select([
-                    'organization_id',
-                    'app_id',
-                    sql<string>`to_char(at at time zone 'UTC', 'YYYY-MM')`.as('period'),
-                    sql<string>`sum(quantity * unit_price)`.as('cents'),
-                  ])
-                  .where(
-                    'id',
-                    'in',
-                    stored.map((row) => row.id),
-                  )
-                  .groupBy(['organization_id', 'app_id', sql`to_char(at at time zone 'UTC', 'YYYY-MM')`]),
-              )
-              .onConflict((oc) =>
-                oc
-                  .columns(['organization_id', 'period', 'app_id'])
-                  .doUpdateSet({ cents: sql`usage_totals.cents + excluded.cents` }),
-              )
-              .execute();
-          }
-          return stored;
-        });
+      : await ctx.db
+          .insertInto('usage_records')
+          .values(rows)
+          .onConflict((oc) => oc.columns(['provider_id', 'idempotency_key']).doNothing())
+          .returning(['organization_id', 'app_id', 'at'])
+          .execute();
+  const touched = new Map<string, { organizationId: string; appId: string; period: string }>();
+  for (const row of inserted) {
+    const period = periodOf(row.at);
+    touched.set(`${row.app_id}:${period}`, { organizationId: row.organization_id, appId: row.app_id, period });
+  }
   for (const t of touched.values()) await checkSpendAlerts(ctx, t.organizationId, t.appId, t.period);
   return { accepted: inserted.length, duplicates: records.length - inserted.length };
 }

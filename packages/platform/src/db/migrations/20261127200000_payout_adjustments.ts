@@ -14,12 +14,21 @@ export async function up(db: Kysely<any>): Promise<void> {
     alter table provider_payouts drop constraint provider_payouts_provider_id_period_currency_key;
     alter table provider_payouts add constraint provider_payouts_provider_period_currency_sequence_key
       unique (provider_id, period, currency, sequence);
-    -- Invoices that payouts computed before this migration counted: settled by then.
-    update invoices set paid_out_at = payouts.computed_at
-    from (select period, min(created_at) as computed_at from provider_payouts group by period) as payouts
-    where invoices.period = payouts.period
-      and invoices.state in ('paid', 'ledger_only')
-      and coalesce(invoices.paid_at, invoices.created_at) <= payouts.computed_at;
+    -- Invoices that payouts computed before this migration counted. Each provider's row of
+    -- a month and currency was made once, counting the invoices paid by then; an invoice is
+    -- marked when any provider of its lines had its row made after the invoice was paid
+    -- (a provider whose row came before it was not paid for it then, and is not now either:
+    -- never pay twice).
+    update invoices set paid_out_at = now()
+    where invoices.state in ('paid', 'ledger_only')
+      and exists (
+        select 1
+        from jsonb_array_elements(invoices.lines) as line
+        join provider_payouts as payout
+          on payout.provider_id::text = line->>'providerId'
+         and payout.period = invoices.period
+         and payout.currency = invoices.currency
+        where payout.created_at >= coalesce(invoices.paid_at, invoices.created_at));
     create index invoices_to_pay_out on invoices (period) where paid_out_at is null and state in ('paid', 'ledger_only');
     `,
   );
