@@ -8,7 +8,15 @@ const open = { allowPrivateNetworks: true };
 
 describe('outbound policy', () => {
   it('tells public addresses from loopback, private, link-local and reserved ones', () => {
-    for (const address of ['93.184.215.14', '8.8.8.8', '1.1.1.1', '2606:4700:4700::1111', '::ffff:8.8.8.8']) {
+    for (const address of [
+      '93.184.215.14',
+      '8.8.8.8',
+      '1.1.1.1',
+      '2606:4700:4700::1111',
+      '::ffff:8.8.8.8',
+      '64:ff9b::808:808', // NAT64 of a public address (DNS64 answers like this): allowed
+      '2002:808:808::1',
+    ]) {
       expect(isPublicAddress(address), address).toBe(true);
     }
     for (const address of [
@@ -30,6 +38,11 @@ describe('outbound policy', () => {
       'ff02::1',
       '::ffff:127.0.0.1', // IPv4-mapped loopback
       '::ffff:a9fe:a9fe', // IPv4-mapped metadata address, hex form
+      '::7f00:1', // IPv4-compatible 127.0.0.1, as URLs write [::127.0.0.1]
+      '64:ff9b::a00:5', // NAT64 of 10.0.0.5
+      '64:ff9b::169.254.169.254', // NAT64 of the metadata address
+      '2002:a00:5::1', // 6to4 of 10.0.0.5
+      '::ffff:0:7f00:1', // IPv4-translated 127.0.0.1
       'not-an-address',
     ]) {
       expect(isPublicAddress(address), address).toBe(false);
@@ -43,6 +56,8 @@ describe('outbound policy', () => {
     expect(problem('http://[::1]/hook')).toMatch(/\(::1\)/);
     expect(problem('http://169.254.169.254/latest/meta-data')).toMatch(/169\.254\.169\.254/);
     expect(problem('http://[::ffff:7f00:1]/')).toMatch(/reserved address/);
+    expect(problem('http://[::127.0.0.1]/')).toMatch(/reserved address/);
+    expect(problem('http://[64:ff9b::169.254.169.254]/')).toMatch(/reserved address/);
     expect(problem('http://localhost:3000/')).toMatch(/local host name \(localhost\)/);
     expect(problem('http://api.localhost./')).toMatch(/local host name/);
     expect(problem('http://metadata.google.internal/')).toMatch(/local host name/);
@@ -74,7 +89,7 @@ describe('outbound policy', () => {
     try {
       const refused = await get(closed).catch((error: unknown) => error);
       expect(refused).toBeInstanceOf(PrivateAddressError);
-      expect((refused as Error).message).toMatch(/^localhost resolves to 127\.0\.0\.1, a loopback/);
+      expect((refused as Error).message).toMatch(/^localhost resolves to a loopback, private or reserved address$/);
       expect(hits).toBe(0);
       expect(await get(open)).toBe('reached');
       expect(hits).toBe(1);

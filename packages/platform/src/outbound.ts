@@ -47,21 +47,49 @@ for (const [network, prefix] of [
   blocked.addSubnet(network, prefix, 'ipv6');
 }
 
+/** The eight 16-bit groups of an IPv6 literal (`::` expanded, a trailing dotted quad folded in). */
+function ipv6Groups(address: string): number[] {
+  let text = address.toLowerCase().replace(/%.*$/, '');
+  const quad = /(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(text);
+  if (quad) {
+    const [a, b, c, d] = quad.slice(1).map(Number) as [number, number, number, number];
+    text = `${text.slice(0, quad.index)}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
+  }
+  const [head = '', tail] = text.split('::');
+  const left = head ? head.split(':') : [];
+  const right = tail ? tail.split(':') : [];
+  const missing = tail === undefined ? 0 : 8 - left.length - right.length;
+  return [...left, ...Array<string>(missing).fill('0'), ...right].map((group) => Number.parseInt(group, 16));
+}
+
+/**
+ * The IPv4 address an IPv6 address carries, where its prefix says the packets go to that
+ * IPv4 address: IPv4-mapped (::ffff:0:0/96), IPv4-compatible (::/96), IPv4-translated
+ * (::ffff:0:0:0/96), NAT64 (64:ff9b::/96, as DNS64 answers for IPv4-only names) and 6to4
+ * (2002::/16). Undefined for any other address.
+ */
+function embeddedIpv4(groups: readonly number[]): string | undefined {
+  const [g0, g1, g2, g3, g4, g5, g6 = 0, g7 = 0] = groups;
+  const v4 = (high: number, low: number) => `${high >> 8}.${high & 255}.${low >> 8}.${low & 255}`;
+  const zeros = (...values: (number | undefined)[]) => values.every((v) => v === 0);
+  if (zeros(g0, g1, g2, g3, g4) && (g5 === 0xffff || g5 === 0)) {
+    // ::1 and :: are IPv6's own loopback and unspecified addresses, not IPv4 ones.
+    return g5 === 0 && g6 === 0 ? undefined : v4(g6, g7);
+  }
+  if (zeros(g0, g1, g2, g3) && g4 === 0xffff && g5 === 0) return v4(g6, g7);
+  if (g0 === 0x64 && g1 === 0xff9b && zeros(g2, g3, g4, g5)) return v4(g6, g7);
+  if (g0 === 0x2002) return v4(g1 ?? 0, g2 ?? 0);
+  return undefined;
+}
+
 /** Whether `address` (an IPv4 or IPv6 literal) is one the public internet routes to. */
 export function isPublicAddress(address: string): boolean {
   const family = net.isIP(address);
   if (family === 0) return false;
   if (family === 6) {
-    const lower = address.toLowerCase();
-    // IPv4-mapped and IPv4-compatible forms carry an IPv4 address: judge that one.
-    const mapped = /^::(ffff:)?(\d+\.\d+\.\d+\.\d+)$/.exec(lower)?.[2];
-    if (mapped) return isPublicAddress(mapped);
-    const hex = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/.exec(lower);
-    if (hex) {
-      const high = Number.parseInt(hex[1] as string, 16);
-      const low = Number.parseInt(hex[2] as string, 16);
-      return isPublicAddress(`${high >> 8}.${high & 255}.${low >> 8}.${low & 255}`);
-    }
+    // Forms that carry an IPv4 address are judged by that address.
+    const carried = embeddedIpv4(ipv6Groups(address));
+    if (carried) return isPublicAddress(carried);
     return !blocked.check(address, 'ipv6');
   }
   return !blocked.check(address, 'ipv4');
@@ -109,7 +137,9 @@ export function guardedLookup(policy: OutboundPolicy) {
       if (error) return callback(error, []);
       const refused = policy.allowPrivateNetworks ? undefined : addresses.find((a) => !isPublicAddress(a.address));
       if (refused) {
-        const message = `${hostname} resolves to ${refused.address}, a loopback, private or reserved address`;
+        // Which address is not said: the message reaches users (delivery logs, OSB errors),
+        // and naming internal addresses would map the network for them.
+        const message = `${hostname} resolves to a loopback, private or reserved address`;
         return callback(new PrivateAddressError(message), []);
       }
       if (options.all) return callback(null, addresses);

@@ -1,10 +1,11 @@
 import { createHmac, randomUUID } from 'node:crypto';
+import dns from 'node:dns';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createApiToken, type Database } from '@annex/platform';
 import { testDatabaseKinds } from '@annex/platform/testing';
 import express from 'express';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { BrokerContext } from '../domain/context.js';
 import { startTestBroker, type TestBroker } from '../testing.js';
 import { apiErrorHandler, authenticateApiCaller } from './http.js';
@@ -204,13 +205,38 @@ describe('one delivery attempt', () => {
         status: null,
         error: 'the webhook URL must not point to a loopback, private or reserved address (127.0.0.1)',
       });
-      // A name is judged by what it resolves to, when connecting.
-      const named = await deliverOnce({ url: byName, secret }, delivery, { timeoutMs: 2_000, policy: closed });
-      expect(named).toMatchObject({ kind: 'failed', status: null });
-      expect(named.kind === 'failed' && named.error).toMatch(
-        /^(could not reach the receiver: localhost resolves to (127\.0\.0\.1|::1), a loopback|the webhook URL must not point to a local host name)/,
-      );
-      expect(receiver.received).toHaveLength(1);
+      expect(await deliverOnce({ url: byName, secret }, delivery, { timeoutMs: 2_000, policy: closed })).toEqual({
+        kind: 'failed',
+        status: null,
+        error: 'the webhook URL must not point to a local host name (localhost)',
+      });
+      // A public-looking name is judged by what it resolves to, when connecting.
+      const realLookup = dns.lookup;
+      vi.spyOn(dns, 'lookup').mockImplementation(((hostname: string, options: unknown, callback: never) => {
+        if (hostname !== 'hooks.acme.example') {
+          return (realLookup as never as (...a: unknown[]) => void)(hostname, options, callback);
+        }
+        (callback as (e: null, a: dns.LookupAddress[]) => void)(null, [{ address: '127.0.0.1', family: 4 }]);
+      }) as never);
+      try {
+        const disguised = receiver.url.replace('127.0.0.1', 'hooks.acme.example');
+        expect(await deliverOnce({ url: disguised, secret }, delivery, { timeoutMs: 2_000, policy: closed })).toEqual({
+          kind: 'failed',
+          status: null,
+          error: 'could not reach the receiver: hooks.acme.example resolves to a loopback, private or reserved address',
+        });
+        expect(receiver.received).toHaveLength(1);
+        // The same name where private networks are open reaches the receiver.
+        expect(
+          await deliverOnce({ url: disguised, secret }, delivery, {
+            timeoutMs: 2_000,
+            policy: { allowPrivateNetworks: true },
+          }),
+        ).toEqual({ kind: 'delivered', status: 200 });
+        expect(receiver.received).toHaveLength(2);
+      } finally {
+        vi.restoreAllMocks();
+      }
     } finally {
       await receiver.close();
     }
@@ -716,7 +742,8 @@ describe.each(testDatabaseKinds('broker webhooks'))('webhooks ($name)', (kind) =
     expect(again.body.secret).not.toBe(set.body.secret);
 
     // Where private networks are closed (production), a webhook may not point into them.
-    ctx.outbound.allowPrivateNetworks = false;
+    const open = ctx.outbound;
+    ctx.outbound = { allowPrivateNetworks: false };
     try {
       for (const [bad, reason] of [
         ['http://127.0.0.1:9000/hook', /loopback, private or reserved address \(127\.0\.0\.1\)/],
@@ -733,7 +760,7 @@ describe.each(testDatabaseKinds('broker webhooks'))('webhooks ($name)', (kind) =
         body: { url, previousSecretExpiresAt: null },
       });
     } finally {
-      ctx.outbound.allowPrivateNetworks = true;
+      ctx.outbound = open;
     }
 
     expect((await api('DELETE', '/v1/platforms/self/webhook', orgToken)).status).toBe(403);

@@ -454,6 +454,21 @@ export async function recordDeliveryOutcome(
 
 // ── One HTTP attempt ─────────────────────────────────────────────────────────────────
 
+/** Where one attempt goes: the URL, the current secret and, during a rotation's overlap, the previous one. */
+export interface DeliveryTarget {
+  url: string;
+  secret: string;
+  previousSecret?: string | null;
+}
+
+export interface AttemptOptions {
+  timeoutMs: number;
+  signal?: AbortSignal;
+  now?: () => Date;
+  /** Where the URL may point (default: anywhere). */
+  policy?: OutboundPolicy;
+}
+
 /**
  * POSTs a delivery's payload once, signed with `secret` at the current time. 2xx is
  * delivered; any other status (redirects are not followed), a network error or no answer
@@ -461,10 +476,23 @@ export async function recordDeliveryOutcome(
  * `policy` refuses (a private address, see OutboundPolicy) is a failed attempt that sends
  * nothing. Never throws; never puts the secret in an error.
  */
-export function deliverOnce(
-  target: { url: string; secret: string; previousSecret?: string | null },
+export async function deliverOnce(
+  target: DeliveryTarget,
   delivery: { id: string; eventType: string; payload: unknown },
-  options: { timeoutMs: number; signal?: AbortSignal; now?: () => Date; policy?: OutboundPolicy },
+  options: AttemptOptions,
+): Promise<DeliveryOutcome> {
+  try {
+    return await attemptDelivery(target, delivery, options);
+  } catch (error) {
+    // Building the request failed (nothing was sent): a failed attempt, counted like any other.
+    return { kind: 'failed', status: null, error: `could not send the delivery: ${(error as Error).message}` };
+  }
+}
+
+function attemptDelivery(
+  target: DeliveryTarget,
+  delivery: { id: string; eventType: string; payload: unknown },
+  options: AttemptOptions,
 ): Promise<DeliveryOutcome> {
   const policy = options.policy ?? { allowPrivateNetworks: true };
   let url: URL;

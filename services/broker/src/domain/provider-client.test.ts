@@ -52,8 +52,7 @@ describe('provider client and private networks', () => {
       }) as never);
       expect(await closed.call(provider(`http://osb.acme.example:${port}`), catalog)).toEqual({
         kind: 'unreachable',
-        message:
-          'provider acme unreachable: osb.acme.example resolves to 127.0.0.1, a loopback, private or reserved address',
+        message: 'provider acme unreachable: osb.acme.example resolves to a loopback, private or reserved address',
       });
       expect(hits).toBe(0);
       expect(await open.call(provider(`http://osb.acme.example:${port}`), catalog)).toMatchObject({ status: 200 });
