@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { OutboundPolicy } from './outbound.js';
 
 /** Start-up stops with this when the environment is wrong; the message names each variable. */
 export class ConfigError extends Error {
@@ -41,12 +42,27 @@ export function port(defaultPort: number) {
   return z.coerce.number().int().min(0).max(65535).default(defaultPort);
 }
 
+const booleanText = () =>
+  z
+    .enum(['true', 'false', '1', '0'], { message: 'expected true or false' })
+    .transform((v) => v === 'true' || v === '1');
+
 /** `true`/`false`/`1`/`0` with a default. */
 export function flag(defaultValue: boolean) {
-  return z
-    .enum(['true', 'false', '1', '0'], { message: 'expected true or false' })
-    .transform((v) => v === 'true' || v === '1')
-    .default(defaultValue);
+  return booleanText().default(defaultValue);
+}
+
+/** `true`/`false`/`1`/`0`, or unset: the caller decides what unset means (e.g. "follow NODE_ENV"). */
+export function optionalFlag() {
+  return booleanText().optional();
+}
+
+/**
+ * Where URLs that users supply may point (`ANNEX_ALLOW_PRIVATE_NETWORKS`, shared by the
+ * broker and the catalog): as set, else open except under NODE_ENV=production.
+ */
+export function outboundPolicyOf(allowPrivateNetworks: boolean | undefined, nodeEnv: string): OutboundPolicy {
+  return Object.freeze({ allowPrivateNetworks: allowPrivateNetworks ?? nodeEnv !== 'production' });
 }
 
 export const logLevel = z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info');

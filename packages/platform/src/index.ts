@@ -1,5 +1,14 @@
 export { type DevelopmentCredentials, ensureDevelopmentCredentials } from './bootstrap.js';
-export { ConfigError, flag, logLevel, parseEnvironment, port, postgresUrl } from './config.js';
+export {
+  ConfigError,
+  flag,
+  logLevel,
+  optionalFlag,
+  outboundPolicyOf,
+  parseEnvironment,
+  port,
+  postgresUrl,
+} from './config.js';
 export { type Database, type DatabaseTarget, executePrepared, openDatabase } from './db/database.js';
 export { executeStatements, type Migration, type MigrationResult, migrateToLatest } from './db/migrate.js';
 export type * from './db/schema.js';

@@ -1,4 +1,13 @@
-import { flag, logLevel, type OutboundPolicy, parseEnvironment, port, postgresUrl } from '@annex/platform';
+import {
+  flag,
+  logLevel,
+  type OutboundPolicy,
+  optionalFlag,
+  outboundPolicyOf,
+  parseEnvironment,
+  port,
+  postgresUrl,
+} from '@annex/platform';
 import { z } from 'zod';
 
 const milliseconds = (fallback: number) => z.coerce.number().int().min(1).default(fallback);
@@ -40,10 +49,7 @@ const schema = z
      * Whether webhook URLs and providers' OSB URLs may point to loopback, private,
      * link-local or reserved addresses. Unset: yes, except when NODE_ENV=production.
      */
-    ANNEX_ALLOW_PRIVATE_NETWORKS: z
-      .enum(['true', 'false', '1', '0'], { message: 'expected true or false' })
-      .transform((v) => v === 'true' || v === '1')
-      .optional(),
+    ANNEX_ALLOW_PRIVATE_NETWORKS: optionalFlag(),
     /** Billing (docs/billing.md): without a secret key billing is ledger-only. */
     STRIPE_SECRET_KEY: z.string().min(1).optional(),
     STRIPE_WEBHOOK_SECRET: z.string().min(1).optional(),
@@ -146,7 +152,7 @@ export function loadBrokerConfig(env: Readonly<Record<string, string | undefined
     },
     logLevel: parsed.LOG_LEVEL,
     nodeEnv: parsed.NODE_ENV,
-    outbound: { allowPrivateNetworks: parsed.ANNEX_ALLOW_PRIVATE_NETWORKS ?? parsed.NODE_ENV !== 'production' },
+    outbound: outboundPolicyOf(parsed.ANNEX_ALLOW_PRIVATE_NETWORKS, parsed.NODE_ENV),
   });
 }
 
