@@ -4,7 +4,7 @@ import { createScratchDatabase } from '@annex/platform/testing';
 import autocannon from 'autocannon';
 import pg from 'pg';
 import type { Section } from './catalog.bench.js';
-import { startChildServer } from './child.js';
+import { type ChildServer, startChildServer } from './child.js';
 import { interleavedLatency } from './load.js';
 
 const PROVIDER_AUTH = `Basic ${Buffer.from('bench:bench-secret').toString('base64')}`;
@@ -70,17 +70,21 @@ export async function benchBrokerProvisioning(serverUrl: string | undefined, sec
     return { title, ok: true, markdown: 'Not measured in this run: it needs PostgreSQL (TEST_DATABASE_URL).' };
   }
   const scratch = await createScratchDatabase(serverUrl);
-  const provider = await startChildServer('./servers/osb-provider.ts');
-  const broker = await startChildServer('./servers/broker.ts', {
-    DATABASE_URL: scratch.url,
-    PROVIDER_URL: provider.url,
-  });
-  const relay = await startChildServer('./servers/relay.ts', {
-    DATABASE_URL: scratch.url,
-    PROVIDER_URL: provider.url,
-    PROVIDER_AUTH,
-  });
+  const started: ChildServer[] = [];
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
   try {
+    const start = async (script: string, env: Record<string, string> = {}) => {
+      const child = await startChildServer(script, env);
+      started.push(child);
+      return child;
+    };
+    const provider = await start('./servers/osb-provider.ts');
+    const broker = await start('./servers/broker.ts', { DATABASE_URL: scratch.url, PROVIDER_URL: provider.url });
+    const relay = await start('./servers/relay.ts', {
+      DATABASE_URL: scratch.url,
+      PROVIDER_URL: provider.url,
+      PROVIDER_AUTH,
+    });
     const txRate = await transactionRate(scratch.url, seconds);
     const fixture = broker.fixture as { serviceId: string; planId: string; platformAuth: string };
     const body = JSON.stringify({
@@ -111,7 +115,6 @@ export async function benchBrokerProvisioning(serverUrl: string | undefined, sec
 
     // One request at a time to each in turn, over node:http keep-alive connections (a
     // lighter client than fetch, so less of its own noise in the differences).
-    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
     const put = (base: string, authorization: string) => async () => {
       const status = await putOnce(
         agent,
@@ -129,7 +132,6 @@ export async function benchBrokerProvisioning(serverUrl: string | undefined, sec
       },
       LATENCY_SAMPLES,
     );
-    agent.destroy();
     const { direct, broker: viaBroker, relay: viaRelay } = latency;
     const addedP50 = viaBroker.p50 - direct.p50;
     const addedP99 = viaBroker.p99 - direct.p99;
@@ -166,9 +168,8 @@ export async function benchBrokerProvisioning(serverUrl: string | undefined, sec
       ].join('\n'),
     };
   } finally {
-    await relay.stop();
-    await broker.stop();
-    await provider.stop();
+    agent.destroy();
+    for (const child of started.reverse()) await child.stop();
     await scratch.drop();
   }
 }
