@@ -135,7 +135,9 @@ async function settleStrayCall(
 ): Promise<void> {
   const response = await sent;
   // A 4xx means the provider created nothing (409 for different attributes, 422 while busy).
-  if (response.kind === 'answer' && response.status >= 400 && response.status < 500) return;
+  if (response.kind === 'refused' || (response.kind === 'answer' && response.status >= 400 && response.status < 500)) {
+    return;
+  }
   const live = await ctx.db
     .selectFrom('service_instances')
     .select('id')

@@ -14,6 +14,7 @@ import {
   waitForOperation,
 } from '../testing.js';
 import { listAudit } from './audit.js';
+import { ProviderClient } from './provider-client.js';
 
 async function eventually<T>(read: () => Promise<T>, done: (value: T) => boolean, attempts = 150): Promise<T> {
   let value = await read();
@@ -152,6 +153,30 @@ describe.each(testDatabaseKinds('broker operations'))('durable operations ($name
       'orphan_deprovision.requested:pending',
       'orphan_deprovision.succeeded:succeeded',
     ]);
+  });
+
+  it('fails a provision whose provider URL is in a closed private network at once, with nothing to mitigate', async () => {
+    const ctx = broker.broker.context;
+    const open = ctx.providers;
+    ctx.providers = new ProviderClient(ctx.signer, ctx.secretBox, 5_000, { allowPrivateNetworks: false });
+    try {
+      const id = `refused-${Date.now()}`;
+      const calls = provider.requests.length;
+      const answer = await osb('PUT', `/v2/service_instances/${id}`, body('patient'));
+      expect(answer.status).toBe(502);
+      expect(answer.body.description).toMatch(/OSB URL must not point to a loopback, private or reserved address/);
+      expect(provider.requests.length).toBe(calls);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      const operations = await database.db
+        .selectFrom('broker_operations')
+        .select(['kind', 'state'])
+        .where('instance_id', '=', id)
+        .execute();
+      expect(operations).toEqual([{ kind: 'provision', state: 'failed' }]);
+    } finally {
+      ctx.providers.close();
+      ctx.providers = open;
+    }
   });
 
   it('gives up polling at maximum_polling_duration and cleans up at the provider', async () => {

@@ -201,6 +201,8 @@ export function earlyProvisionAnswer(
 }
 
 function classifyFirstOf(kind: OperationRow['kind'], response: ProviderResponse): Outcome {
+  // Never sent: nothing to mitigate, and retrying cannot help until the URL is changed.
+  if (response.kind === 'refused') return { kind: 'failed', description: response.message };
   if (response.kind !== 'answer') return { kind: 'broken', description: response.message };
   const { status, body } = response;
   const deleting = DELETE_KINDS.has(kind);
@@ -230,6 +232,7 @@ function classifyFirstOf(kind: OperationRow['kind'], response: ProviderResponse)
 }
 
 function classifyPoll(op: OperationRow, response: ProviderResponse): Outcome {
+  if (response.kind === 'refused') return { kind: 'failed', description: response.message };
   if (response.kind !== 'answer') return { kind: 'retry', description: response.message };
   const { status, body } = response;
   if (status === 410 || status === 404) {

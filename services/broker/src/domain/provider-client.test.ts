@@ -36,11 +36,11 @@ describe('provider client and private networks', () => {
     const catalog = { method: 'GET', path: '/v2/catalog' } as const;
     try {
       expect(await closed.call(provider(`http://127.0.0.1:${port}`), catalog)).toEqual({
-        kind: 'unreachable',
+        kind: 'refused',
         message: "provider acme's OSB URL must not point to a loopback, private or reserved address (127.0.0.1)",
       });
       expect(await closed.call(provider(`http://localhost:${port}`), catalog)).toMatchObject({
-        kind: 'unreachable',
+        kind: 'refused',
         message: "provider acme's OSB URL must not point to a local host name (localhost)",
       });
       // A public-looking name is judged by the address it resolves to when connecting.
@@ -51,8 +51,8 @@ describe('provider client and private networks', () => {
         (callback as (e: null, a: dns.LookupAddress[]) => void)(null, [{ address: '127.0.0.1', family: 4 }]);
       }) as never);
       expect(await closed.call(provider(`http://osb.acme.example:${port}`), catalog)).toEqual({
-        kind: 'unreachable',
-        message: 'provider acme unreachable: osb.acme.example resolves to a loopback, private or reserved address',
+        kind: 'refused',
+        message: "provider acme's OSB URL: osb.acme.example resolves to a loopback, private or reserved address",
       });
       expect(hits).toBe(0);
       expect(await open.call(provider(`http://osb.acme.example:${port}`), catalog)).toMatchObject({ status: 200 });

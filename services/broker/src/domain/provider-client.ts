@@ -1,6 +1,12 @@
 import http, { type IncomingHttpHeaders } from 'node:http';
 import https from 'node:https';
-import { guardedLookup, type OutboundPolicy, outboundUrlProblem, type SecretBox } from '@annex/platform';
+import {
+  guardedLookup,
+  type OutboundPolicy,
+  outboundUrlProblem,
+  PrivateAddressError,
+  type SecretBox,
+} from '@annex/platform';
 import type { ProviderRow } from '../db/catalog.js';
 import type { RequestSigner } from './signing.js';
 
@@ -29,7 +35,9 @@ export type ProviderResponse =
       retryAfterSeconds: number | undefined;
     }
   | { kind: 'timeout'; message: string }
-  | { kind: 'unreachable'; message: string };
+  | { kind: 'unreachable'; message: string }
+  /** Not sent: the provider's URL points where ANNEX_ALLOW_PRIVATE_NETWORKS forbids. Nothing can exist there. */
+  | { kind: 'refused'; message: string };
 
 /**
  * Calls providers' OSB APIs: version header, basic auth or a signed JWT bound to the
@@ -75,7 +83,7 @@ export class ProviderClient {
     if (!provider.osb_url) return { kind: 'unreachable', message: `provider ${provider.slug} has no OSB URL` };
     const url = new URL(provider.osb_url.replace(/\/+$/, '') + request.path);
     const refused = outboundUrlProblem(url, this.#policy);
-    if (refused) return { kind: 'unreachable', message: `provider ${provider.slug}'s OSB URL ${refused}` };
+    if (refused) return { kind: 'refused', message: `provider ${provider.slug}'s OSB URL ${refused}` };
     for (const [key, value] of Object.entries(request.query ?? {})) {
       if (value !== undefined) url.searchParams.set(key, value);
     }
@@ -94,6 +102,9 @@ export class ProviderClient {
     } catch (error) {
       if (error instanceof DeadlineExceeded) {
         return { kind: 'timeout', message: `provider ${provider.slug} did not answer within ${this.#timeoutMs} ms` };
+      }
+      if (error instanceof PrivateAddressError) {
+        return { kind: 'refused', message: `provider ${provider.slug}'s OSB URL: ${error.message}` };
       }
       return { kind: 'unreachable', message: `provider ${provider.slug} unreachable: ${(error as Error).message}` };
     }
