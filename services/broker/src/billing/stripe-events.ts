@@ -63,13 +63,21 @@ interface Card {
 async function paymentMethodOf(ctx: BrokerContext, event: Stripe.Event): Promise<Card | null | undefined> {
   const stripe = ctx.billing.stripe;
   if (event.type === 'customer.updated' && stripe) {
-    const customer = await stripe.customers.retrieve((event.data.object as Stripe.Customer).id);
+    const id = (event.data.object as Stripe.Customer).id;
+    // Stripe sends every customer's updates; only ours are worth reading back.
+    const ours = await ctx.db
+      .selectFrom('billing_accounts')
+      .select('organization_id')
+      .where('stripe_customer_id', '=', id)
+      .executeTakeFirst();
+    if (!ours) return undefined;
+    const customer = await stripe.customers.retrieve(id);
     if (customer.deleted) return undefined;
     const current = customer.invoice_settings?.default_payment_method;
-    const id = typeof current === 'string' ? current : current?.id;
-    if (!id) return null;
-    const method = typeof current === 'string' ? await stripe.paymentMethods.retrieve(id) : current;
-    return { id, brand: method?.card?.brand ?? null, last4: method?.card?.last4 ?? null };
+    const methodId = typeof current === 'string' ? current : current?.id;
+    if (!methodId) return null;
+    const method = typeof current === 'string' ? await stripe.paymentMethods.retrieve(methodId) : current;
+    return { id: methodId, brand: method?.card?.brand ?? null, last4: method?.card?.last4 ?? null };
   }
   if (event.type !== 'setup_intent.succeeded') return undefined;
   const intent = event.data.object as Stripe.SetupIntent;
@@ -135,7 +143,7 @@ async function applyEvent(trx: Executor, event: Stripe.Event, card: Card | null 
     }
     case 'customer.updated': {
       // Changed in Stripe's dashboard or by Stripe itself: mirror the current default.
-      if (card === undefined) return 'ignored: deleted customer';
+      if (card === undefined) return 'ignored: not an Annex customer, or deleted';
       const customer = (event.data.object as Stripe.Customer).id;
       const result = await trx
         .updateTable('billing_accounts')
