@@ -320,6 +320,23 @@ describe.each(testDatabaseKinds('apps through GraphQL'))('apps and add-ons throu
     expect((await gql(caps, {}, tokens.a)).data.billingAccount.spendCaps).toEqual([{ limitCents: 5000 }]);
   });
 
+  it('answers each usage alias on its own: an app that does not exist nulls only its own field', async () => {
+    const gone = `${appA}-gone`;
+    const result = await gql(
+      `query($good: String!, $gone: String!) {
+        billingAccount { organization }
+        good: usage(app: $good) { app }
+        gone: usage(app: $gone) { app }
+      }`,
+      { good: appA, gone },
+      tokens.a,
+    );
+    expect(result.data).toEqual({ billingAccount: { organization: orgA }, good: { app: appA }, gone: null });
+    expect(result.errors).toEqual([
+      expect.objectContaining({ path: ['gone'], message: expect.stringContaining(`"${gone}"`) }),
+    ]);
+  });
+
   it("keeps caching the catalog's own queries, and app mutations do not flush them", async () => {
     const categories = '{ categories { slug serviceCount } }';
     await catalog.gql(categories);

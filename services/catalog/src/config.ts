@@ -1,4 +1,14 @@
-import { flag, logLevel, type OutboundPolicy, parseEnvironment, port, postgresUrl, SecretBox } from '@annex/platform';
+import {
+  flag,
+  logLevel,
+  type OutboundPolicy,
+  optionalFlag,
+  outboundPolicyOf,
+  parseEnvironment,
+  port,
+  postgresUrl,
+  SecretBox,
+} from '@annex/platform';
 import { z } from 'zod';
 
 const encryptionKeys = z.string().refine(
@@ -13,12 +23,6 @@ const encryptionKeys = z.string().refine(
   { message: 'expected id:base64key[,id:base64key...] with 32-byte keys (see SecretBox.generateSpec)' },
 );
 
-// No default here: unset means "follow NODE_ENV".
-const optionalFlag = z
-  .enum(['true', 'false', '1', '0'], { message: 'expected true or false' })
-  .transform((v) => v === 'true' || v === '1')
-  .optional();
-
 const limit = (defaultValue: number) => z.coerce.number().int().positive().default(defaultValue);
 
 const schema = z.object({
@@ -29,10 +33,10 @@ const schema = z.object({
   ANNEX_ENCRYPTION_KEYS: encryptionKeys.optional(),
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
   LOG_LEVEL: logLevel,
-  CATALOG_INTROSPECTION: optionalFlag,
+  CATALOG_INTROSPECTION: optionalFlag(),
   /** Whether providers' OSB URLs may point into private networks (the broker's variable too). */
-  ANNEX_ALLOW_PRIVATE_NETWORKS: optionalFlag,
-  CATALOG_GRAPHIQL: optionalFlag,
+  ANNEX_ALLOW_PRIVATE_NETWORKS: optionalFlag(),
+  CATALOG_GRAPHIQL: optionalFlag(),
   CATALOG_MAX_DEPTH: limit(12),
   CATALOG_MAX_ALIASES: limit(15),
   CATALOG_MAX_COST: limit(20_000),
@@ -103,7 +107,7 @@ export function loadCatalogConfig(env: Readonly<Record<string, string | undefine
     dataDir: parsed.ANNEX_DATA_DIR,
     encryptionKeys: parsed.ANNEX_ENCRYPTION_KEYS,
     nodeEnv: parsed.NODE_ENV,
-    outbound: Object.freeze({ allowPrivateNetworks: parsed.ANNEX_ALLOW_PRIVATE_NETWORKS ?? !production }),
+    outbound: outboundPolicyOf(parsed.ANNEX_ALLOW_PRIVATE_NETWORKS, parsed.NODE_ENV),
     logLevel: parsed.LOG_LEVEL,
     introspection: parsed.CATALOG_INTROSPECTION ?? !production,
     graphiql: parsed.CATALOG_GRAPHIQL ?? !production,

@@ -238,6 +238,29 @@ describe.each(testDatabaseKinds('OSB broker import'))('OSB broker import on $nam
     expect(unknown.data.refreshOsbBroker.__typename).toBe('NotFound');
   });
 
+  it('refreshOsbBroker refuses a registered URL in a private network once those are closed, calling nothing', async () => {
+    // "legacy" was registered where private networks are open (127.0.0.1); the same database
+    // behind a catalog where they are closed.
+    const closed = await startTestCatalog(catalog.database, { ANNEX_ALLOW_PRIVATE_NETWORKS: 'false' });
+    try {
+      broker.state.seenVersion = undefined;
+      const refused = await closed.gql(
+        'mutation { refreshOsbBroker(providerSlug: "legacy") { __typename ... on InvalidInput { problems { path message } } } }',
+        {},
+        closed.adminToken,
+      );
+      expect(refused.data.refreshOsbBroker).toEqual({
+        __typename: 'InvalidInput',
+        problems: [
+          { path: 'url', message: expect.stringMatching(/loopback, private or reserved address \(127\.0\.0\.1\)/) },
+        ],
+      });
+      expect(broker.state.seenVersion).toBeUndefined();
+    } finally {
+      await closed.close();
+    }
+  });
+
   it('refuses a broker URL in a private network where those are closed, storing nothing', async () => {
     const admin = { kind: 'admin', tokenId: 'test', scopes: [] } as const;
     const secretBox = SecretBox.fromSpec(SecretBox.generateSpec());

@@ -9,6 +9,7 @@ import {
   NotAuthorizedError,
   NotFoundError,
   OsbBrokerError,
+  type Problem,
 } from './errors.js';
 import { checkManifest } from './manifest.js';
 import { type PublishOutcome, publishManifest } from './publishing.js';
@@ -24,6 +25,16 @@ export interface OsbBrokerInput {
 
 const CATALOG_TIMEOUT_MS = 10_000;
 
+/** A broker URL's problems (path `url`): not http(s), or where outbound calls may not go. */
+function checkBrokerUrl(raw: string, outbound: OutboundPolicy | undefined): { url?: URL; problems: Problem[] } {
+  const url = URL.canParse(raw) ? new URL(raw) : undefined;
+  if (url?.protocol !== 'http:' && url?.protocol !== 'https:') {
+    return { problems: [{ path: 'url', message: 'must be an http(s) URL' }] };
+  }
+  const unreachable = outbound && outboundUrlProblem(url, outbound);
+  return { url, problems: unreachable ? [{ path: 'url', message: unreachable }] : [] };
+}
+
 /**
  * Lists an existing OSB broker's services and plans under a provider: reads its
  * `GET /v2/catalog` with basic auth, maps it to a manifest, publishes that as a revision,
@@ -37,16 +48,7 @@ export async function registerOsbBroker(
 ): Promise<PublishOutcome> {
   if (actor.kind !== 'admin')
     return { ok: false, error: new NotAuthorizedError('registering a broker needs an admin token') };
-  const problems = [];
-  let url: URL | undefined;
-  try {
-    url = new URL(input.url);
-    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error();
-  } catch {
-    problems.push({ path: 'url', message: 'must be an http(s) URL' });
-  }
-  const unreachable = url && deps.outbound && outboundUrlProblem(url, deps.outbound);
-  if (unreachable) problems.push({ path: 'url', message: unreachable });
+  const { url, problems } = checkBrokerUrl(input.url, deps.outbound);
   if (!input.username) problems.push({ path: 'username', message: 'must not be empty' });
   if (!input.password) problems.push({ path: 'password', message: 'must not be empty' });
   if (input.defaultCategory && !(CATEGORIES as readonly string[]).includes(input.defaultCategory)) {
@@ -77,7 +79,7 @@ export async function refreshOsbBroker(
   db: Kysely<DB>,
   actor: Principal,
   providerSlug: string,
-  deps: { secretBox: SecretBox; fetch?: typeof fetch },
+  deps: { secretBox: SecretBox; fetch?: typeof fetch; outbound?: OutboundPolicy },
 ): Promise<PublishOutcome> {
   if (actor.kind !== 'admin')
     return { ok: false, error: new NotAuthorizedError('refreshing a broker needs an admin token') };
@@ -89,6 +91,10 @@ export async function refreshOsbBroker(
   if (!credentials.url || !credentials.username || !credentials.passwordSecret) {
     return { ok: false, error: new NotFoundError('broker credentials of provider', providerSlug) };
   }
+  // Checked again, not trusted from registration: the URL may have been registered where
+  // private networks were open, or its row written by hand.
+  const { problems } = checkBrokerUrl(credentials.url, deps.outbound);
+  if (problems.length > 0) return { ok: false, error: new InvalidInputError(problems) };
   let password: string;
   try {
     password = deps.secretBox.open(credentials.passwordSecret);

@@ -225,6 +225,21 @@ describe.each(testDatabaseKinds('catalog publishing'))('publishing on $name', (k
     expect(open).toMatchObject({ ok: true, revision: 1 });
   });
 
+  it('a catalog whose private networks are closed refuses such an OSB URL through GraphQL too', async () => {
+    const closed = await startTestCatalog(kind, { ANNEX_ALLOW_PRIVATE_NETWORKS: 'false' });
+    try {
+      const manifest = sampleManifest({ osb: { url: 'http://127.0.0.1:4100' } });
+      const refused = await closed.gql(PUBLISH, { manifest }, closed.adminToken);
+      expect(refused.data.publishManifest).toMatchObject({
+        __typename: 'ManifestInvalid',
+        problems: [{ path: 'osb.url', message: expect.stringMatching(/loopback, private or reserved address/) }],
+      });
+      expect(await closed.database.db.selectFrom('providers').select('slug').execute()).toEqual([]);
+    } finally {
+      await closed.close();
+    }
+  });
+
   it('a provider token publishes its own provider only; anonymous callers cannot publish', async () => {
     const created = await catalog.gql(
       'mutation { createProvider(slug: "solo", name: "Solo") { __typename ... on ProviderCreated { token } } }',

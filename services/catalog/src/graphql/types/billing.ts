@@ -187,7 +187,11 @@ builder.queryFields((t) => ({
   }),
   usage: t.field({
     type: AppUsageRef,
-    description: "An app's usage and charges in a month (`YYYY-MM`, default this month).",
+    // Nullable: a client asks many apps' usage in one document under aliases, and one app
+    // that fails (deleted meanwhile, the broker down for it) must not null the others.
+    nullable: true,
+    description:
+      "An app's usage and charges in a month (`YYYY-MM`, default this month); null, with the error in `errors`, when it cannot be read.",
     args: { app: t.arg.string({ required: true }), period: t.arg.string() },
     resolve: (_root, args, ctx) => {
       const params = new URLSearchParams({ app: args.app });

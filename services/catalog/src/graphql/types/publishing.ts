@@ -84,7 +84,7 @@ builder.mutationFields((t) => ({
     description: "Re-reads a registered OSB broker's catalog and publishes it. Admin only.",
     args: { providerSlug: t.arg.string({ required: true }) },
     errors: {
-      types: [...PUBLISH_ERRORS, NotFoundError, OsbBrokerError],
+      types: [...PUBLISH_ERRORS, InvalidInputError, NotFoundError, OsbBrokerError],
       union: { name: 'RefreshOsbBrokerResult' },
     },
     resolve: async (_root, args, ctx) =>
@@ -92,6 +92,7 @@ builder.mutationFields((t) => ({
         await refreshOsbBroker(ctx.db, ctx.principal, args.providerSlug, {
           secretBox: ctx.secretBox,
           fetch: ctx.fetch,
+          outbound: ctx.outbound,
         }),
       ),
   }),
