@@ -107,6 +107,8 @@ describe.each(testDatabaseKinds('console app actions'))('the app page forms on $
     expect(page.body).toContain('action="/apps/shop/config"');
     // The add-on's own var offers no Unset: it changes with the add-on.
     expect(page.body).not.toContain('aria-label="Unset KV_URL"');
+    // Detach only where it can work: on worker's attachment of shop's add-on, not on shop's own.
+    expect(page.body).not.toContain('/detach"');
     const worker = await admin.request(`${stack.consoleUrl}/apps/worker`);
     expect(worker.body).toContain('action="/apps/worker/attachments/KV/detach"');
     // Every form carries the session's token.
@@ -281,7 +283,8 @@ describe.each(testDatabaseKinds('console app actions'))('the app page forms on $
   });
 
   it('detaches an attachment: it leaves the app with its vars, and the owner must keep one', async () => {
-    // The app that owns the add-on keeps an attachment to it: the catalog refuses, the page says why.
+    // The app that owns the add-on keeps an attachment to it: its page offers no Detach, and a
+    // hand-made request is refused with the reason.
     const shopBefore = await snapshot('shop');
     const owner = await post(admin, '/apps/shop/attachments/KV/detach', { _csrf: csrf, app: 'shop' });
     expect(owner.status).toBe(409);

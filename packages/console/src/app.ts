@@ -546,12 +546,17 @@ export function createConsole(config: ConsoleConfig & { publicUrl: string }, dep
 
   // ----- apps -----
 
+  const listApps = async (res: Response) =>
+    (
+      await ask<{ apps: { name: string; releaseVersion: number; addons: { name: string }[] }[] }>(
+        res,
+        '{ apps { name releaseVersion addons { name } } }',
+      )
+    ).data.apps;
+
   app.get('/apps', requireSession, async (req, res, next) => {
     try {
-      const { data } = await ask<{
-        apps: { name: string; releaseVersion: number; addons: { name: string }[] }[];
-      }>(res, '{ apps { name releaseVersion addons { name } } }');
-      page(res, 200, appsPage(ctx(req, res), { apps: data.apps }));
+      page(res, 200, appsPage(ctx(req, res), { apps: await listApps(res) }));
     } catch (error) {
       next(error);
     }
@@ -559,24 +564,14 @@ export function createConsole(config: ConsoleConfig & { publicUrl: string }, dep
 
   app.post('/apps', requireSession, async (req, res, next) => {
     try {
-      const name = String((req.body as Record<string, unknown>).name ?? '').trim();
-      const { data } = await ask<{ createApp: { __typename: string; message?: string; app?: { name: string } } }>(
-        res,
-        'mutation($input: CreateAppInput!) { createApp(input: $input) { __typename ... on CreateAppSuccess { app { name } } ... on Error { message } } }',
-        { input: { name } },
-      );
-      if (data.createApp.__typename !== 'CreateAppSuccess') {
-        const { data: apps } = await ask<{
-          apps: { name: string; releaseVersion: number; addons: { name: string }[] }[];
-        }>(res, '{ apps { name releaseVersion addons { name } } }');
-        return page(
-          res,
-          400,
-          appsPage(ctx(req, res), {
-            apps: apps.apps,
-            error: data.createApp.message ?? 'The app could not be created.',
-          }),
-        );
+      const name = formField(req.body as Record<string, unknown>, 'name').trim();
+      try {
+        await mutate(res, 'createApp', 'app { name }', { name });
+      } catch (error) {
+        if (!(error instanceof Refusal)) throw error;
+        // The apps page again, with the reason and the name to fix rather than retype.
+        const apps = await listApps(res);
+        return page(res, error.status, appsPage(ctx(req, res), { apps, error: error.message, name }));
       }
       res.redirect(303, `/apps/${encodeURIComponent(name)}`);
     } catch (error) {

@@ -128,6 +128,23 @@ describe.skipIf(!chromiumAvailable())('the console in a real browser', () => {
         await page.getByRole('button', { name: 'Set config var' }).click();
         await page.waitForURL(`${stack.consoleUrl}/apps/storefront?done=config`);
         await page.locator('#config-vars', { hasText: 'GREETING' }).waitFor();
+        // A form being filled in holds the live refresh back: an event (a release made
+        // elsewhere) arrives, and what was typed stays, focus elsewhere or not.
+        await page.getByLabel('Name', { exact: true }).fill('DRAFT');
+        await page.locator('h1').click();
+        const elsewhere = await fetch(`${stack.catalogUrl}/graphql`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${stack.orgToken}` },
+          body: JSON.stringify({
+            query: 'mutation($input: SetConfigVarsInput!) { setConfigVars(input: $input) { __typename } }',
+            variables: { input: { app: 'storefront', vars: { ELSEWHERE: '1' } } },
+          }),
+        });
+        const made = (await elsewhere.json()) as { data: { setConfigVars: { __typename: string } } };
+        expect(made.data.setConfigVars.__typename).toBe('SetConfigVarsSuccess');
+        await page.locator('#activity-status', { hasText: 'the page updates once your form is sent' }).waitFor();
+        expect(await page.getByLabel('Name', { exact: true }).inputValue()).toBe('DRAFT');
+        expect(await page.locator('#config-vars').textContent()).not.toContain('ELSEWHERE');
         const addon = (await page.locator('.addon-actions h3 code').first().textContent()) as string;
         await page.getByLabel(/to destroy it/).fill(addon);
         await page.getByRole('button', { name: 'Destroy' }).click();

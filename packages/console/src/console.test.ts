@@ -2,6 +2,8 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { testDatabaseKinds } from '@annex/platform/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { assembleBilling, billingDocuments } from './billing.js';
+import { createCatalogClient } from './catalog-client.js';
 import { hashSessionId } from './sessions.js';
 import { inputValue, TestClient } from './test-client.js';
 import { type ConsoleStack, signInAsDeveloper, startConsoleStack } from './testing.js';
@@ -190,6 +192,22 @@ describe.each(testDatabaseKinds('console sessions'))('the console with the devel
     expect(billing.body).toMatch(/console-kv:hobby<\/td><td>Free/);
   });
 
+  it('refuses a taken or invalid app name on the apps page, with the reason and the name to fix', async () => {
+    const client = await signIn(stack);
+    const csrf = csrfOf((await client.request(`${stack.consoleUrl}/apps`)).body);
+    const create = (name: string) => client.request(`${stack.consoleUrl}/apps`, { form: { name, _csrf: csrf } });
+    expect((await create('once-only')).status).toBe(303);
+    const taken = await create('once-only');
+    expect(taken.status).toBe(409);
+    expect(taken.body).toContain('<p role="alert" class="error">app name &quot;once-only&quot; is taken</p>');
+    expect(taken.body).toContain('<a href="/apps/once-only">once-only</a>');
+    expect(inputValue(taken.body, 'name')).toBe('once-only');
+    const invalid = await create('Not Valid!');
+    expect(invalid.status).toBe(400);
+    expect(invalid.body).toMatch(/<p role="alert" class="error">name: [^<]+<\/p>/);
+    expect(inputValue(invalid.body, 'name')).toBe('Not Valid!');
+  });
+
   it('loads /billing with one GraphQL document besides the apps, however many add-ons', async () => {
     const client = await signIn(stack);
     const billingPageOf = async () => {
@@ -244,6 +262,29 @@ describe.each(testDatabaseKinds('console sessions'))('the console with the devel
     expect(many.queries).toHaveLength(3);
     expect(many.billing).toHaveLength(2);
     expect(many.page.body).toContain('Usage this month');
+  });
+
+  it("gets the account and the other apps' usage from the real catalog when one app is gone", async () => {
+    const client = await signIn(stack);
+    const apps = await client.request(`${stack.consoleUrl}/apps`);
+    const created = await client.request(`${stack.consoleUrl}/apps`, {
+      form: { name: 'still-here', _csrf: csrfOf(apps.body) },
+    });
+    expect(created.status).toBe(303);
+    // As if "gone-meanwhile" had been deleted between the apps list and the billing document.
+    const names = ['still-here', 'gone-meanwhile'];
+    const catalog = createCatalogClient(stack.catalogUrl);
+    const answers = await Promise.all(
+      billingDocuments(names).map(({ query, variables }) => catalog.query(stack.orgToken, query, variables)),
+    );
+    expect(answers.flatMap((a) => a.errors)).toEqual([
+      { message: expect.stringContaining('"gone-meanwhile"'), path: ['u1'] },
+    ]);
+    const billing = assembleBilling(names, answers.map((a) => a.data));
+    expect(billing.billingAccount).toMatchObject({ mode: 'ledger-only', status: 'good' });
+    expect(billing.invoices).toEqual([]);
+    expect(billing.usage.map((u) => u.app)).toEqual(['still-here']);
+    expect(billing.usageMissing).toEqual(['gone-meanwhile']);
   });
 
   it('relays the app events as server-sent events', async () => {

@@ -5,21 +5,40 @@
   if (!list || !('EventSource' in window)) return;
   const status = document.getElementById('activity-status');
   const app = list.dataset.app;
-  const source = new EventSource(`/apps/${encodeURIComponent(app)}/events`);
+  const appPath = `/apps/${encodeURIComponent(app)}`;
+  const source = new EventSource(`${appPath}/events`);
+  // #app-state holds forms, and replacing it throws away what the user typed there (or the
+  // values of a refused form shown again: then the address is the form's, not the app's).
+  // So the refresh waits while a form there is edited: until it is sent, or until nothing
+  // has been typed for HOLD_MS (a form given up on should not freeze the page for good).
+  const HOLD_MS = 5 * 60_000;
+  let editedAt = window.location.pathname === appPath ? 0 : Date.now();
+  document.addEventListener('input', (event) => {
+    if (event.target instanceof Element && event.target.closest('#app-state form')) editedAt = Date.now();
+  });
+  document.addEventListener('submit', () => {
+    editedAt = 0;
+  });
+  const holding = () => Date.now() - editedAt < HOLD_MS;
   let refreshing = false;
   const refresh = async () => {
     if (refreshing) return;
+    if (holding()) {
+      const note = ' (the page updates once your form is sent)';
+      if (status && !status.textContent.endsWith(note)) status.textContent += note;
+      return;
+    }
     refreshing = true;
     try {
       // The app's own page, not the current URL: after a refused form that is the form's POST address.
-      const res = await fetch(`/apps/${encodeURIComponent(app)}${window.location.search}`, {
+      const res = await fetch(`${appPath}${window.location.search}`, {
         headers: { accept: 'text/html' },
       });
       const doc = new DOMParser().parseFromString(await res.text(), 'text/html');
       const fresh = doc.getElementById('app-state');
       const current = document.getElementById('app-state');
       // Keep keyboard focus where it was when the section is replaced.
-      if (fresh && current && !current.contains(document.activeElement)) current.replaceWith(fresh);
+      if (fresh && current && !current.contains(document.activeElement) && !holding()) current.replaceWith(fresh);
     } finally {
       refreshing = false;
     }

@@ -211,7 +211,12 @@ ${csrfField(ctx.session)}
 
 export function appsPage(
   ctx: PageContext,
-  input: { apps: { name: string; releaseVersion: number; addons: { name: string }[] }[]; error?: string },
+  input: {
+    apps: { name: string; releaseVersion: number; addons: { name: string }[] }[];
+    /** A refused create: why, and the name that was typed. */
+    error?: string;
+    name?: string;
+  },
 ): string {
   return layout(
     ctx,
@@ -229,7 +234,7 @@ ${
 <h2 id="create-title">Create an app</h2>
 <form method="post" action="/apps" aria-labelledby="create-title">
 ${csrfField(ctx.session)}
-<div class="field"><label for="name">Name</label><input type="text" id="name" name="name" required pattern="[a-z][a-z0-9\-]{1,62}" aria-describedby="name-help"><p class="help" id="name-help">Lowercase letters, digits and dashes.</p></div>
+<div class="field"><label for="name">Name</label><input type="text" id="name" name="name" value="${input.name ?? ''}" required pattern="[a-z][a-z0-9\-]{1,62}" aria-describedby="name-help"><p class="help" id="name-help">Lowercase letters, digits and dashes.</p></div>
 <button type="submit">Create app</button>
 </form>`,
   );
@@ -347,8 +352,13 @@ export function appState(ctx: PageContext, app: AppDetail, options: AppPageOptio
       html`<button type="submit" aria-label="Open the dashboard of ${addon}">Open dashboard</button>`,
     );
   const appPath = `/apps/${encodeURIComponent(app.name)}`;
+  // Not on the owner's own attachment: the broker refuses it (an owner keeps an attachment
+  // to its add-on); destroying the add-on is the way out.
   const detachButton = (attachment: AppDetail['attachments'][number]) =>
-    options.admin && attachment.state !== 'DETACHING' && attachment.state !== 'DETACHED'
+    options.admin &&
+    attachment.state !== 'DETACHING' &&
+    attachment.state !== 'DETACHED' &&
+    !app.addons.some((o) => o.name === attachment.addon.name)
       ? postForm(
           ctx,
           app.name,
