@@ -280,7 +280,10 @@ describe.each(testDatabaseKinds('console sessions'))('the console with the devel
     expect(answers.flatMap((a) => a.errors)).toEqual([
       { message: expect.stringContaining('"gone-meanwhile"'), path: ['u1'] },
     ]);
-    const billing = assembleBilling(names, answers.map((a) => a.data));
+    const billing = assembleBilling(
+      names,
+      answers.map((a) => a.data),
+    );
     expect(billing.billingAccount).toMatchObject({ mode: 'ledger-only', status: 'good' });
     expect(billing.invoices).toEqual([]);
     expect(billing.usage.map((u) => u.app)).toEqual(['still-here']);
