@@ -39,8 +39,8 @@ export interface PayoutReport {
  * payout has counted yet — of `period` (unless its first payout still waits, see
  * PAYOUT_WAIT_DAYS) and of any earlier month — and makes one row per provider, month and
  * currency of them (the month's first, or a further one numbered by `sequence`), marking
- * the invoices counted in the same transaction. A row's transfer uses the row's id as its
- * idempotency key, and a paid row is never paid again.
+ * the invoices counted in the same transaction. A row's transfer is keyed by the row's id
+ * and the destination account, and a paid row is never paid again.
  */
 export async function runPayouts(ctx: BrokerContext, period: string, now = new Date()): Promise<PayoutReport> {
   const billing = ctx.billing;
