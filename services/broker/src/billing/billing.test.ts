@@ -556,8 +556,35 @@ describe.each(testDatabaseKinds('billing'))('billing ($name)', (kind) => {
       revenueShare: 0.7,
     });
     expect(set.body).toEqual({ provider: fx.providerSlug, revenueShare: 0.7, stripeAccount: 'acct_provider1' });
+    // A run that made the transfer and then crashed before marking the row paid: the next
+    // run finds the transfer at Stripe (by the row's id in its metadata) and makes no other.
+    const row = await database.db
+      .selectFrom('provider_payouts')
+      .select(['id', 'amount_cents'])
+      .where('provider_id', '=', fx.providerId)
+      .where('period', '=', '2026-09')
+      .executeTakeFirstOrThrow();
+    const stripeClient = broker.broker.context.billing.stripe as NonNullable<
+      typeof broker.broker.context.billing.stripe
+    >;
+    const crashed = await stripeClient.transfers.create({
+      amount: row.amount_cents,
+      currency: 'usd',
+      destination: 'acct_provider1',
+      transfer_group: 'annex-2026-09',
+      metadata: { annex_payout: row.id, annex_period: '2026-09', annex_sequence: '1' },
+    });
     const first = await call(broker, adminToken, 'POST', '/v1/billing/jobs/payouts', { period: '2026-09' });
     expect(first.body.transfers).toBe(1);
+    expect(
+      (
+        await database.db
+          .selectFrom('provider_payouts')
+          .select('stripe_transfer_id')
+          .where('id', '=', row.id)
+          .executeTakeFirstOrThrow()
+      ).stripe_transfer_id,
+    ).toBe(crashed.id);
     const second = await runPayouts(broker.broker.context, '2026-09');
     expect(second.transfers).toBe(0);
     const transfers = stripe.list('transfer');

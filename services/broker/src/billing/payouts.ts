@@ -1,4 +1,5 @@
 import { sql } from 'kysely';
+import type Stripe from 'stripe';
 import { invalidInput } from '../apps/http.js';
 import type { BrokerContext } from '../domain/context.js';
 import { monthBounds } from './money.js';
@@ -161,18 +162,26 @@ export async function runPayouts(ctx: BrokerContext, period: string, now = new D
       }
       let transfer: { id: string };
       try {
-        transfer = await billing.stripe.transfers.create(
-          {
-            amount: payout.amount_cents,
-            currency: payout.currency,
-            destination: payout.stripe_account_id,
-            transfer_group: `annex-${payout.period}`,
-            metadata: { annex_payout: payout.id, annex_period: payout.period, annex_sequence: String(payout.sequence) },
-          },
-          // The destination is part of the key: after Stripe refused one account, a corrected
-          // one is a new request, while a retry to the same account replays the first.
-          { idempotencyKey: `annex-payout-${payout.id}-${payout.stripe_account_id}` },
-        );
+        // A transfer made for this row before a crash kept it from being marked paid: Stripe
+        // forgets idempotency keys after a day, so look for it rather than trust the key.
+        transfer =
+          (await madeBefore(billing.stripe, payout.id, payout.period)) ??
+          (await billing.stripe.transfers.create(
+            {
+              amount: payout.amount_cents,
+              currency: payout.currency,
+              destination: payout.stripe_account_id,
+              transfer_group: `annex-${payout.period}`,
+              metadata: {
+                annex_payout: payout.id,
+                annex_period: payout.period,
+                annex_sequence: String(payout.sequence),
+              },
+            },
+            // The destination is part of the key: after Stripe refused one account, a corrected
+            // one is a new request, while a retry to the same account replays the first.
+            { idempotencyKey: `annex-payout-${payout.id}-${payout.stripe_account_id}` },
+          ));
       } catch (error) {
         // One provider's refused transfer (a restricted account) must not hold up the others'.
         ctx.logger.warn(
@@ -215,4 +224,12 @@ export async function runPayouts(ctx: BrokerContext, period: string, now = new D
       state: r.state,
     })),
   };
+}
+
+/** The transfer Stripe already holds for payout row `payoutId` (by its metadata), if any. */
+async function madeBefore(stripe: Stripe, payoutId: string, period: string): Promise<{ id: string } | undefined> {
+  for await (const transfer of stripe.transfers.list({ transfer_group: `annex-${period}`, limit: 100 })) {
+    if (transfer.metadata?.annex_payout === payoutId) return transfer;
+  }
+  return undefined;
 }

@@ -195,6 +195,21 @@ export async function startFakeStripe(options: { apiKey?: string } = {}): Promis
       }
       return save(item);
     }
+    if (method === 'GET' && path === '/v1/transfers') {
+      // Newest first, filtered by transfer_group, paged with limit and starting_after, as Stripe does.
+      const limit = Math.min(Number(params.limit ?? 10), 100);
+      const all = [...objects.values()]
+        .filter(
+          (o) => o.object === 'transfer' && (!params.transfer_group || o.transfer_group === params.transfer_group),
+        )
+        .reverse();
+      const start = params.starting_after ? all.findIndex((o) => o.id === params.starting_after) + 1 : 0;
+      const data = all.slice(start, start + limit);
+      return {
+        status: 200,
+        body: { object: 'list', url: '/v1/transfers', has_more: start + limit < all.length, data },
+      };
+    }
     if (method === 'POST' && path === '/v1/transfers') {
       const amount = Number(params.amount);
       if (!Number.isInteger(amount) || amount <= 0) return fail(400, 'invalid_request_error', 'Invalid amount');
