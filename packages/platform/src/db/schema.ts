@@ -538,6 +538,8 @@ export interface BillingAccountsTable {
   default_payment_method: string | null;
   payment_method_brand: string | null;
   payment_method_last4: string | null;
+  /** When the read of Stripe that the payment method above mirrors began (null: set before 20261202). */
+  payment_method_read_at: Date | null;
   status: Generated<'good' | 'past_due' | 'suspended'>;
   past_due_since: Date | null;
   created_at: CreatedAt;

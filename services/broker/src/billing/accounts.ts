@@ -221,29 +221,61 @@ export async function setDefaultPaymentMethod(
     }
     throw error;
   }
+  const readAt = await stripeReadBegins(ctx.db);
   await stripe.customers.update(customer, { invoice_settings: { default_payment_method: method.id } });
-  await recordPaymentMethod(ctx.db, customer, method.id, method.card?.brand ?? null, method.card?.last4 ?? null);
+  const card = { id: method.id, brand: method.card?.brand ?? null, last4: method.card?.last4 ?? null };
+  await recordPaymentMethod(ctx.db, customer, card, readAt);
 }
 
-/** Mirrors a customer's default payment method into the ledger (API answer or webhook). */
+/** A payment method as the ledger mirrors it from Stripe (`null`: the customer has none). */
+export interface MirroredCard {
+  id: string;
+  brand: string | null;
+  last4: string | null;
+}
+
+/**
+ * The database's clock as a read of (or write to) Stripe's customer begins: the stamp that
+ * orders mirrors of it. Replicas handling two webhooks at once may finish their reads in
+ * either order; the read that began later saw at least every change made before it began,
+ * and any change after it brings another `customer.updated`, so the latest start wins.
+ */
+export async function stripeReadBegins(db: Executor): Promise<Date> {
+  const row = await sql<{ at: Date }>`select clock_timestamp() as at`.execute(db);
+  return row.rows[0]?.at ?? new Date();
+}
+
+export type MirrorOutcome = 'applied' | 'unknown customer' | 'stale';
+
+/**
+ * Mirrors a customer's default payment method into the ledger (API answer or webhook),
+ * unless a read of Stripe that began later than `readAt` is already mirrored.
+ */
 export async function recordPaymentMethod(
   db: Executor,
   customerId: string,
-  paymentMethodId: string | null,
-  brand: string | null,
-  last4: string | null,
-): Promise<number> {
+  card: MirroredCard | null,
+  readAt: Date,
+): Promise<MirrorOutcome> {
   const result = await db
     .updateTable('billing_accounts')
     .set({
-      default_payment_method: paymentMethodId,
-      payment_method_brand: brand,
-      payment_method_last4: last4,
+      default_payment_method: card?.id ?? null,
+      payment_method_brand: card?.brand ?? null,
+      payment_method_last4: card?.last4 ?? null,
+      payment_method_read_at: readAt,
       updated_at: sql`now()`,
     })
     .where('stripe_customer_id', '=', customerId)
+    .where((eb) => eb.or([eb('payment_method_read_at', 'is', null), eb('payment_method_read_at', '<=', readAt)]))
     .executeTakeFirst();
-  return Number(result.numUpdatedRows);
+  if (Number(result.numUpdatedRows)) return 'applied';
+  const known = await db
+    .selectFrom('billing_accounts')
+    .select('organization_id')
+    .where('stripe_customer_id', '=', customerId)
+    .executeTakeFirst();
+  return known ? 'stale' : 'unknown customer';
 }
 
 /** Sets (or with `null` removes) the org's or one app's monthly cap on metered spend. */

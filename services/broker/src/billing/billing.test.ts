@@ -11,6 +11,7 @@ import {
   startTestBroker,
   type TestBroker,
 } from '../testing.js';
+import { recordPaymentMethod, stripeReadBegins } from './accounts.js';
 import { runDunning } from './dunning.js';
 import { runInvoicing } from './invoicing.js';
 import { runPayouts } from './payouts.js';
@@ -255,6 +256,29 @@ describe.each(testDatabaseKinds('billing'))('billing ($name)', (kind) => {
     expect((await api('GET', '/billing/account')).body.paymentMethod.id).toBe('pm_card_visa');
   });
 
+  it('keeps the later of two reads of Stripe when replicas mirror them out of order', async () => {
+    const customerId = (stripe.list('customer')[0] as { id: string }).id;
+    const db = broker.broker.context.db;
+    // Replica A begins reading Stripe, replica B begins later and sees a newer default; A's
+    // answer, slower, is applied last. A's read is the older one: it changes nothing.
+    const readByA = await stripeReadBegins(db);
+    const readByB = await stripeReadBegins(db);
+    expect(readByB.getTime()).toBeGreaterThanOrEqual(readByA.getTime());
+    const newer = { id: 'pm_card_visa', brand: 'visa', last4: '4242' };
+    const older = { id: 'pm_card_dashboard', brand: 'visa', last4: '4242' };
+    expect(await recordPaymentMethod(db, customerId, newer, readByB)).toBe('applied');
+    const aBefore = new Date(readByB.getTime() - 1);
+    expect(await recordPaymentMethod(db, customerId, older, aBefore)).toBe('stale');
+    expect((await api('GET', '/billing/account')).body.paymentMethod.id).toBe('pm_card_visa');
+    // Through the webhook: the event whose read of Stripe began later is the one mirrored,
+    // and one that began earlier (A, still above) is reported and ignored.
+    const current = await sendEvent('customer.updated', { id: customerId, object: 'customer' });
+    expect(current.body.outcome).toBe('applied: default payment method mirrored');
+    expect(await recordPaymentMethod(db, customerId, older, readByB)).toBe('stale');
+    expect(await recordPaymentMethod(db, 'cus_nobody', older, new Date())).toBe('unknown customer');
+    expect((await api('GET', '/billing/account')).body.paymentMethod.id).toBe('pm_card_visa');
+  });
+
   it('splits the interval on a plan change and closes it in the destroy transaction', async () => {
     const free = await api('POST', `/apps/${app}/addons`, { plan: `${serviceSlug}:paid`, as: 'SHORT' });
     const id = free.body.addon.id as string;
@@ -361,6 +385,37 @@ describe.each(testDatabaseKinds('billing'))('billing ($name)', (kind) => {
       .values({ ...copy, idempotency_key: `by-hand-${kind.name}`, quantity: 0.5, unit_price: 0.3 })
       .execute();
     expect(await totalOf()).toBeCloseTo(500.15, 10);
+    // Corrected by hand, then removed (a refund): the total follows the records both times.
+    await database.db
+      .updateTable('usage_records')
+      .set({ quantity: 2 })
+      .where('idempotency_key', '=', `by-hand-${kind.name}`)
+      .execute();
+    expect(await totalOf()).toBeCloseTo(500.6, 10);
+    // Moved to the month before: one total loses it, the other gains it, in one statement.
+    const previous = new Date(Date.UTC(Number(at.slice(0, 4)), Number(at.slice(5, 7)) - 2, 15));
+    await database.db
+      .updateTable('usage_records')
+      .set({ at: previous })
+      .where('idempotency_key', '=', `by-hand-${kind.name}`)
+      .execute();
+    expect(await totalOf()).toBeCloseTo(500, 10);
+    const earlier = await database.db
+      .selectFrom('usage_totals')
+      .select('cents')
+      .where('organization_id', '=', orgId)
+      .where('period', '=', previous.toISOString().slice(0, 7))
+      .executeTakeFirstOrThrow();
+    expect(Number(earlier.cents)).toBeCloseTo(0.6, 10);
+    await database.db.deleteFrom('usage_records').where('idempotency_key', '=', `by-hand-${kind.name}`).execute();
+    const emptied = await database.db
+      .selectFrom('usage_totals')
+      .select('cents')
+      .where('organization_id', '=', orgId)
+      .where('period', '=', previous.toISOString().slice(0, 7))
+      .executeTakeFirstOrThrow();
+    expect(Number(emptied.cents)).toBeCloseTo(0, 10);
+    expect(await totalOf()).toBeCloseTo(500, 10);
   });
 
   let invoiceId: string;

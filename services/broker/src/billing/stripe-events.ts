@@ -3,7 +3,7 @@ import type Stripe from 'stripe';
 import { ApiFailure } from '../apps/http.js';
 import type { Executor } from '../db/executor.js';
 import type { BrokerContext } from '../domain/context.js';
-import { recordPaymentMethod } from './accounts.js';
+import { type MirroredCard, type MirrorOutcome, recordPaymentMethod, stripeReadBegins } from './accounts.js';
 import { markPastDue, restoreIfSettled } from './dunning.js';
 
 // Stripe webhooks: verified against the raw body, stored once by event id (in the same
@@ -33,7 +33,7 @@ export async function handleStripeWebhook(
   const seen = await ctx.db.selectFrom('stripe_events').select('id').where('id', '=', event.id).executeTakeFirst();
   if (seen) return { received: true as const, duplicate: true, outcome: 'duplicate' };
   // Calls Stripe (makes the card the default, reads it) before the transaction, not inside it.
-  const card = await paymentMethodOf(ctx, event);
+  const observed = await paymentMethodOf(ctx, event);
   return ctx.db.transaction().execute(async (trx) => {
     const fresh = await trx
       .insertInto('stripe_events')
@@ -42,16 +42,16 @@ export async function handleStripeWebhook(
       .returning('id')
       .executeTakeFirst();
     if (!fresh) return { received: true as const, duplicate: true, outcome: 'duplicate' };
-    const outcome = await applyEvent(trx, event, card);
+    const outcome = await applyEvent(trx, event, observed);
     await trx.updateTable('stripe_events').set({ outcome }).where('id', '=', event.id).execute();
     return { received: true as const, duplicate: false, outcome };
   });
 }
 
-interface Card {
-  id: string;
-  brand: string | null;
-  last4: string | null;
+/** What an event says of the customer's default payment method, and when its read began. */
+interface Observed {
+  card: MirroredCard | null;
+  readAt: Date;
 }
 
 /**
@@ -60,7 +60,7 @@ interface Card {
  * as it is now (null when it has none), read afresh so that events delivered out of order
  * still end at Stripe's current state. Undefined when the event carries none.
  */
-async function paymentMethodOf(ctx: BrokerContext, event: Stripe.Event): Promise<Card | null | undefined> {
+async function paymentMethodOf(ctx: BrokerContext, event: Stripe.Event): Promise<Observed | undefined> {
   const stripe = ctx.billing.stripe;
   if (event.type === 'customer.updated' && stripe) {
     const id = (event.data.object as Stripe.Customer).id;
@@ -71,22 +71,24 @@ async function paymentMethodOf(ctx: BrokerContext, event: Stripe.Event): Promise
       .where('stripe_customer_id', '=', id)
       .executeTakeFirst();
     if (!ours) return undefined;
+    const readAt = await stripeReadBegins(ctx.db);
     const customer = await stripe.customers.retrieve(id);
     if (customer.deleted) return undefined;
     const current = customer.invoice_settings?.default_payment_method;
     const methodId = typeof current === 'string' ? current : current?.id;
-    if (!methodId) return null;
+    if (!methodId) return { card: null, readAt };
     const method = typeof current === 'string' ? await stripe.paymentMethods.retrieve(methodId) : current;
-    return { id: methodId, brand: method?.card?.brand ?? null, last4: method?.card?.last4 ?? null };
+    return { card: { id: methodId, brand: method?.card?.brand ?? null, last4: method?.card?.last4 ?? null }, readAt };
   }
   if (event.type !== 'setup_intent.succeeded') return undefined;
   const intent = event.data.object as Stripe.SetupIntent;
   const id = typeof intent.payment_method === 'string' ? intent.payment_method : intent.payment_method?.id;
   const customer = typeof intent.customer === 'string' ? intent.customer : intent.customer?.id;
   if (!id || !customer || !stripe) return undefined;
+  const readAt = await stripeReadBegins(ctx.db);
   await stripe.customers.update(customer, { invoice_settings: { default_payment_method: id } });
   const method = await stripe.paymentMethods.retrieve(id);
-  return { id, brand: method.card?.brand ?? null, last4: method.card?.last4 ?? null };
+  return { card: { id, brand: method.card?.brand ?? null, last4: method.card?.last4 ?? null }, readAt };
 }
 
 async function ourInvoice(trx: Executor, invoice: Stripe.Invoice) {
@@ -96,7 +98,7 @@ async function ourInvoice(trx: Executor, invoice: Stripe.Invoice) {
   return query.executeTakeFirst();
 }
 
-async function applyEvent(trx: Executor, event: Stripe.Event, card: Card | null | undefined): Promise<string> {
+async function applyEvent(trx: Executor, event: Stripe.Event, observed: Observed | undefined): Promise<string> {
   const at = new Date(event.created * 1000);
   switch (event.type) {
     case 'invoice.paid':
@@ -137,26 +139,19 @@ async function applyEvent(trx: Executor, event: Stripe.Event, card: Card | null 
     case 'setup_intent.succeeded': {
       const intent = event.data.object as Stripe.SetupIntent;
       const customer = typeof intent.customer === 'string' ? intent.customer : intent.customer?.id;
-      if (!card || !customer) return 'ignored: no payment method or customer';
-      const n = await recordPaymentMethod(trx, customer, card.id, card.brand, card.last4);
-      return n ? 'applied: default payment method set' : 'ignored: unknown customer';
+      if (!observed?.card || !customer) return 'ignored: no payment method or customer';
+      const mirrored = await recordPaymentMethod(trx, customer, observed.card, observed.readAt);
+      return mirrorOutcome(mirrored, 'default payment method set');
     }
     case 'customer.updated': {
       // Changed in Stripe's dashboard or by Stripe itself: mirror the current default.
-      if (card === undefined) return 'ignored: not an Annex customer, or deleted';
+      if (observed === undefined) return 'ignored: not an Annex customer, or deleted';
       const customer = (event.data.object as Stripe.Customer).id;
-      const result = await trx
-        .updateTable('billing_accounts')
-        .set({
-          default_payment_method: card?.id ?? null,
-          payment_method_brand: card?.brand ?? null,
-          payment_method_last4: card?.last4 ?? null,
-          updated_at: sql`now()`,
-        })
-        .where('stripe_customer_id', '=', customer)
-        .executeTakeFirst();
-      if (!Number(result.numUpdatedRows)) return 'ignored: unknown customer';
-      return card ? 'applied: default payment method mirrored' : 'applied: default payment method removed';
+      const mirrored = await recordPaymentMethod(trx, customer, observed.card, observed.readAt);
+      return mirrorOutcome(
+        mirrored,
+        observed.card ? 'default payment method mirrored' : 'default payment method removed',
+      );
     }
     case 'payment_method.detached': {
       const method = event.data.object as Stripe.PaymentMethod;
@@ -170,4 +165,10 @@ async function applyEvent(trx: Executor, event: Stripe.Event, card: Card | null 
     default:
       return `ignored: ${event.type} is not used`;
   }
+}
+
+function mirrorOutcome(outcome: MirrorOutcome, applied: string): string {
+  if (outcome === 'applied') return `applied: ${applied}`;
+  if (outcome === 'stale') return 'ignored: a later read of the customer is already mirrored';
+  return 'ignored: unknown customer';
 }
