@@ -24,6 +24,7 @@ import {
   type OrganizationGrant,
   parseOrganizationClaim,
   type Session,
+  sweepExpiredSessions,
   switchOrganization,
   upsertUser,
 } from './sessions.js';
@@ -59,7 +60,14 @@ export interface Console {
   app: express.Express;
   /** The public URL the console was built for (redirect URI base). */
   publicUrl: string;
+  /** Starts the background sweep of expired sessions (now, then every `SESSION_SWEEP_MS`). */
+  start(): void;
+  /** Stops the sweep; resolves once a sweep under way has ended. */
+  close(): Promise<void>;
 }
+
+/** How often each console process removes expired sessions. */
+export const SESSION_SWEEP_MS = 10 * 60_000;
 
 /** The identity of the development sign-in (only without an OIDC issuer). */
 export const DEVELOPMENT_ISSUER = 'annex-development';
@@ -893,7 +901,32 @@ export function createConsole(config: ConsoleConfig & { publicUrl: string }, dep
     );
   });
 
-  return { app, publicUrl };
+  // Expired sessions are ended when next seen; the sweep removes those never seen again.
+  let sweepTimer: NodeJS.Timeout | undefined;
+  let sweeping: Promise<void> = Promise.resolve();
+  const sweep = () => {
+    sweeping = sweeping
+      .then(() => sweepExpiredSessions(db))
+      .then(
+        (count) => void (count > 0 && logger.info({ count }, 'expired sessions removed')),
+        (error) => logger.error({ err: error }, 'session sweep failed'),
+      );
+  };
+  return {
+    app,
+    publicUrl,
+    start() {
+      if (sweepTimer) return;
+      sweep();
+      sweepTimer = setInterval(sweep, SESSION_SWEEP_MS);
+      sweepTimer.unref();
+    },
+    async close() {
+      clearInterval(sweepTimer);
+      sweepTimer = undefined;
+      await sweeping;
+    },
+  };
 }
 
 /** Why a form was refused: a message naming what is wrong, and the status of the page that says it. */

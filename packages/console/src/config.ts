@@ -1,4 +1,4 @@
-import { ConfigError, parseEnvironment, port } from '@annex/platform';
+import { ConfigError, encryptionKeySpec, logLevel, parseEnvironment, port, postgresUrl } from '@annex/platform';
 import { z } from 'zod';
 
 const httpUrl = z
@@ -23,6 +23,10 @@ const schema = z.object({
   OIDC_CLIENT_ID: z.string().min(1).optional(),
   OIDC_CLIENT_SECRET: z.string().min(1).optional(),
   NODE_ENV: z.string().default('development'),
+  /** The console alone (`npm run start -w @annex/console`): the catalog's PostgreSQL and keys. */
+  DATABASE_URL: postgresUrl.optional(),
+  ANNEX_ENCRYPTION_KEYS: encryptionKeySpec.optional(),
+  LOG_LEVEL: logLevel,
 });
 
 export interface ConsoleConfig {
@@ -36,6 +40,10 @@ export interface ConsoleConfig {
   defaultOrganization: string | undefined;
   /** Null: the development sign-in is offered instead (never in production). */
   oidc: { issuerUrl: string; clientId: string; clientSecret: string } | null;
+  /** Read by the console's own process only; `npm start` shares its database and keys. */
+  databaseUrl: string | undefined;
+  encryptionKeys: string | undefined;
+  logLevel: z.infer<typeof logLevel>;
 }
 
 /**
@@ -72,5 +80,8 @@ export function loadConsoleConfig(env: Readonly<Record<string, string | undefine
           clientSecret: e.OIDC_CLIENT_SECRET as string,
         }
       : null,
+    databaseUrl: e.DATABASE_URL,
+    encryptionKeys: e.ANNEX_ENCRYPTION_KEYS,
+    logLevel: e.LOG_LEVEL,
   });
 }

@@ -4,7 +4,7 @@ import { testDatabaseKinds } from '@annex/platform/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { assembleBilling, billingDocuments } from './billing.js';
 import { createCatalogClient } from './catalog-client.js';
-import { hashSessionId } from './sessions.js';
+import { hashSessionId, sweepExpiredSessions } from './sessions.js';
 import { inputValue, TestClient } from './test-client.js';
 import { type ConsoleStack, signInAsDeveloper, startConsoleStack } from './testing.js';
 
@@ -358,6 +358,40 @@ describe.each(testDatabaseKinds('console sessions'))('the console with the devel
       .where('id', '=', row.api_token_id as string)
       .executeTakeFirstOrThrow();
     expect(token.revoked_at).not.toBeNull();
+  });
+
+  it('sweeps expired sessions never seen again, in batches, and leaves live ones alone', async () => {
+    const db = stack.database.db;
+    const live = await signIn(stack);
+    const expired = await Promise.all([signIn(stack), signIn(stack), signIn(stack)]);
+    const expiredHashes = expired.map((client) => hashSessionId(client.cookies.get('annex_session') as string));
+    const tokens = await db
+      .updateTable('console_sessions')
+      .set({ expires_at: new Date(Date.now() - 1000) })
+      .where('id_hash', 'in', expiredHashes)
+      .returning('api_token_id')
+      .execute();
+    expect(tokens).toHaveLength(3);
+    // Batches of two: the sweep goes on until a batch comes back short.
+    expect(await sweepExpiredSessions(db, 2)).toBe(3);
+    expect(await sweepExpiredSessions(db, 2)).toBe(0);
+    const left = await db
+      .selectFrom('console_sessions')
+      .select('id_hash')
+      .where('id_hash', 'in', expiredHashes)
+      .execute();
+    expect(left).toEqual([]);
+    const revoked = await db
+      .selectFrom('api_tokens')
+      .select('revoked_at')
+      .where(
+        'id',
+        'in',
+        tokens.map((t) => t.api_token_id as string),
+      )
+      .execute();
+    expect(revoked.map((t) => t.revoked_at === null)).toEqual([false, false, false]);
+    expect((await live.request(`${stack.consoleUrl}/apps`)).status).toBe(200);
   });
 });
 

@@ -157,12 +157,13 @@ async function mintSessionToken(
   return { id: token.id, sealed: box.seal(token.token) };
 }
 
-async function revokeToken(db: Executor, tokenId: string | null): Promise<void> {
-  if (!tokenId) return;
+async function revokeTokens(db: Executor, tokenIds: ReadonlyArray<string | null>): Promise<void> {
+  const ids = tokenIds.filter((id): id is string => id !== null);
+  if (ids.length === 0) return;
   await db
     .updateTable('api_tokens')
     .set({ revoked_at: new Date() })
-    .where('id', '=', tokenId)
+    .where('id', 'in', ids)
     .where('revoked_at', 'is', null)
     .execute();
 }
@@ -249,7 +250,7 @@ export async function switchOrganization(
       .where('id_hash', '=', session.idHash)
       .forUpdate()
       .executeTakeFirstOrThrow();
-    await revokeToken(trx, row.api_token_id);
+    await revokeTokens(trx, [row.api_token_id]);
     const token = await mintSessionToken(
       trx,
       box,
@@ -274,8 +275,41 @@ export async function endSession(db: Kysely<DB>, idHash: string): Promise<void> 
       .where('id_hash', '=', idHash)
       .returning('api_token_id')
       .executeTakeFirst();
-    if (row) await revokeToken(trx, row.api_token_id);
+    if (row) await revokeTokens(trx, [row.api_token_id]);
   });
+}
+
+/**
+ * Removes sessions that expired, a batch at a time, revoking the API token each held (it
+ * has expired with the session; revoked, it reads as ended in the token list too). Replicas
+ * may sweep at once: each takes rows the others have not locked. Returns how many went.
+ */
+export async function sweepExpiredSessions(db: Kysely<DB>, batch = 500): Promise<number> {
+  let swept = 0;
+  for (;;) {
+    const removed = await db.transaction().execute(async (trx) => {
+      const rows = await trx
+        .deleteFrom('console_sessions')
+        .where('id_hash', 'in', (eb) =>
+          eb
+            .selectFrom('console_sessions')
+            .select('id_hash')
+            .where('expires_at', '<=', new Date())
+            .limit(batch)
+            .forUpdate()
+            .skipLocked(),
+        )
+        .returning('api_token_id')
+        .execute();
+      await revokeTokens(
+        trx,
+        rows.map((row) => row.api_token_id),
+      );
+      return rows.length;
+    });
+    swept += removed;
+    if (removed < batch) return swept;
+  }
 }
 
 /** Constant-time comparison of a submitted CSRF token with the session's. */

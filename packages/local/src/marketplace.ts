@@ -134,6 +134,8 @@ export async function startMarketplace(
     brokerServer.serve(broker.app);
     consoleServer.serve(webConsole.app);
     await broker.start();
+    webConsole.start();
+    closers.push(() => webConsole.close());
 
     return {
       consoleUrl: webConsole.publicUrl,

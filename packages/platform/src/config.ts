@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { OutboundPolicy } from './outbound.js';
+import { SecretBox } from './secrets.js';
 
 /** Start-up stops with this when the environment is wrong; the message names each variable. */
 export class ConfigError extends Error {
@@ -71,3 +72,16 @@ export const logLevel = z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trac
 export const postgresUrl = z
   .string()
   .refine((v) => /^postgres(ql)?:\/\//.test(v), { message: 'expected a postgres:// or postgresql:// URL' });
+
+/** `ANNEX_ENCRYPTION_KEYS`: SecretBox keys, `id:base64key[,id:base64key...]`, the first one sealing. */
+export const encryptionKeySpec = z.string().refine(
+  (spec) => {
+    try {
+      SecretBox.fromSpec(spec);
+      return true;
+    } catch {
+      return false;
+    }
+  },
+  { message: 'expected id:base64key[,id:base64key...] with 32-byte keys (see SecretBox.generateSpec)' },
+);

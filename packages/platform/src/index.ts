@@ -1,6 +1,7 @@
 export { type DevelopmentCredentials, ensureDevelopmentCredentials } from './bootstrap.js';
 export {
   ConfigError,
+  encryptionKeySpec,
   flag,
   logLevel,
   optionalFlag,

@@ -1,4 +1,5 @@
 import {
+  encryptionKeySpec,
   flag,
   logLevel,
   type OutboundPolicy,
@@ -7,21 +8,8 @@ import {
   parseEnvironment,
   port,
   postgresUrl,
-  SecretBox,
 } from '@annex/platform';
 import { z } from 'zod';
-
-const encryptionKeys = z.string().refine(
-  (spec) => {
-    try {
-      SecretBox.fromSpec(spec);
-      return true;
-    } catch {
-      return false;
-    }
-  },
-  { message: 'expected id:base64key[,id:base64key...] with 32-byte keys (see SecretBox.generateSpec)' },
-);
 
 const limit = (defaultValue: number) => z.coerce.number().int().positive().default(defaultValue);
 
@@ -30,7 +18,7 @@ const schema = z.object({
   CATALOG_PORT: port(4000),
   DATABASE_URL: postgresUrl.optional(),
   ANNEX_DATA_DIR: z.string().min(1).default('.annex'),
-  ANNEX_ENCRYPTION_KEYS: encryptionKeys.optional(),
+  ANNEX_ENCRYPTION_KEYS: encryptionKeySpec.optional(),
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
   LOG_LEVEL: logLevel,
   CATALOG_INTROSPECTION: optionalFlag(),
