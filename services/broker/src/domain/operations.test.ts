@@ -179,6 +179,44 @@ describe.each(testDatabaseKinds('broker operations'))('durable operations ($name
     }
   });
 
+  it('keeps polling an accepted provision through a refused poll: the provider may already hold it', async () => {
+    const ctx = broker.broker.context;
+    const open = ctx.providers;
+    const id = `refused-poll-${Date.now()}`;
+    const accepted = await osb('PUT', `/v2/service_instances/${id}?accepts_incomplete=true`, body('patient'));
+    expect(accepted.status).toBe(202);
+    // The provider's name now resolves privately (or the policy was closed): polls are refused.
+    const closed = new ProviderClient(ctx.signer, ctx.secretBox, 5_000, { allowPrivateNetworks: false });
+    ctx.providers = closed;
+    let refusedPolls: { state: string; description: string | null };
+    try {
+      refusedPolls = await eventually(
+        () =>
+          database.db
+            .selectFrom('broker_operations')
+            .select(['state', 'description'])
+            .where('instance_id', '=', id)
+            .where('kind', '=', 'provision')
+            .executeTakeFirstOrThrow(),
+        (op) => op.state !== 'polling' || /loopback, private or reserved/.test(op.description ?? ''),
+      );
+    } finally {
+      ctx.providers = open;
+      closed.close();
+    }
+    expect(refusedPolls.state).toBe('polling');
+    expect(refusedPolls.description).toMatch(/loopback, private or reserved/);
+    // Reachable again: the provision finishes as the provider reports it, nothing to clean up.
+    const done = await waitForOperation(osb, `/v2/service_instances/${id}/last_operation`);
+    expect(done.body.state).toBe('succeeded');
+    const kinds = await database.db
+      .selectFrom('broker_operations')
+      .select('kind')
+      .where('instance_id', '=', id)
+      .execute();
+    expect(kinds.map((k) => k.kind)).toEqual(['provision']);
+  });
+
   it('gives up polling at maximum_polling_duration and cleans up at the provider', async () => {
     provider.options.asyncPolls = 1_000_000;
     try {

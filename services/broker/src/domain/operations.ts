@@ -232,7 +232,9 @@ function classifyFirstOf(kind: OperationRow['kind'], response: ProviderResponse)
 }
 
 function classifyPoll(op: OperationRow, response: ProviderResponse): Outcome {
-  if (response.kind === 'refused') return { kind: 'failed', description: response.message };
+  // A poll follows a 202: the provider may hold the resource already, so a refused poll is
+  // retried like an unreachable provider, and past the polling deadline the operation is
+  // broken and a create is mitigated, never failed with nothing cleaned up.
   if (response.kind !== 'answer') return { kind: 'retry', description: response.message };
   const { status, body } = response;
   if (status === 410 || status === 404) {
