@@ -14,6 +14,7 @@ import {
 import { recordPaymentMethod, stripeReadBegins } from './accounts.js';
 import { runDunning } from './dunning.js';
 import { runInvoicing } from './invoicing.js';
+import { lockOrgMonth } from './ledger.js';
 import { runPayouts } from './payouts.js';
 import { runReconciliation } from './reconciliation.js';
 import { type FakeStripe, startFakeStripe } from './testing/fake-stripe.js';
@@ -503,6 +504,62 @@ describe.each(testDatabaseKinds('billing'))('billing ($name)', (kind) => {
     await expect(runInvoicing(ctx, '2026-11', now)).rejects.toThrow(/not ended/);
     const listed = await api('GET', '/billing/invoices');
     expect(listed.body.invoices.map((i: any) => i.period)).toEqual(expect.arrayContaining(['2026-09', '2026-08']));
+  });
+
+  it('orders usage against the invoicing of its month: on the invoice or refused, never left off', async () => {
+    const now = new Date();
+    const previous = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() - 1, 20));
+    const period = previous.toISOString().slice(0, 7);
+    const report = (key: string, at: Date) =>
+      call(broker, providerToken, 'POST', '/v1/provider/usage', {
+        records: [
+          { idempotencyKey: `${key}-${kind.name}`, instanceId: paidInstanceId, unit: '1k_tokens', quantity: 1, at },
+        ],
+      });
+    // Invoicing holds the org's month while it freezes it: a batch for that month waits,
+    // then finds the month invoiced and is refused, with nothing stored.
+    let settled = false;
+    let pending: ReturnType<typeof report> | undefined;
+    const invoice = await database.db.transaction().execute(async (trx) => {
+      await lockOrgMonth(trx, orgId, period, 'exclusive');
+      pending = report('racing', previous);
+      void pending.then(() => {
+        settled = true;
+      });
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(settled).toBe(false);
+      return trx
+        .insertInto('invoices')
+        .values({
+          organization_id: orgId,
+          period,
+          currency: 'usd',
+          state: 'ledger_only',
+          total_cents: 0,
+          lines: JSON.stringify([]),
+          stripe_invoice_id: null,
+          paid_at: null,
+        })
+        .returning('id')
+        .executeTakeFirstOrThrow();
+    });
+    const raced = await (pending as ReturnType<typeof report>);
+    expect(raced.status).toBe(400);
+    expect(raced.body.description).toMatch(new RegExp(`^records\\.0\\.at: ${period} is already invoiced`));
+    const stored = await database.db
+      .selectFrom('usage_records')
+      .select('id')
+      .where('idempotency_key', '=', `racing-${kind.name}`)
+      .execute();
+    expect(stored).toEqual([]);
+    await database.db.deleteFrom('invoices').where('id', '=', invoice.id).execute();
+    // A month before the previous one is closed for everyone, invoiced or not: no run bills it.
+    const older = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() - 2, 10));
+    const closed = await report('too-old', older);
+    expect(closed.status).toBe(400);
+    expect(closed.body.description).toMatch(
+      /^records\.0\.at: \d{4}-\d{2} is closed; usage is accepted for this month and the previous one/,
+    );
   });
 
   it('verifies and deduplicates webhooks; failure, grace, suspension, restore on payment', async () => {

@@ -3,7 +3,7 @@ import { type Selectable, sql } from 'kysely';
 import { invalidInput } from '../apps/http.js';
 import type { BrokerContext } from '../domain/context.js';
 import { ensureCustomer } from './accounts.js';
-import { monthCharges } from './ledger.js';
+import { lockOrgMonth, monthCharges } from './ledger.js';
 import { monthBounds, roundCents } from './money.js';
 
 export type InvoiceRow = Selectable<InvoicesTable>;
@@ -59,68 +59,7 @@ export async function runInvoicing(ctx: BrokerContext, period: string, now = new
   const report: InvoicingReport = { period, created: 0, pushed: 0, skipped: 0, invoices: [] };
   const ledgerOnly = ctx.billing.mode === 'ledger-only';
   for (const { organization_id: organizationId } of orgs) {
-    const charges = await monthCharges(ctx.db, { organizationId }, period, end);
-    const byCurrency = new Map<string, InvoiceLine[]>();
-    for (const c of charges.addons) {
-      const cents = roundCents(c.cents);
-      const lines = byCurrency.get(c.currency) ?? [];
-      lines.push({
-        kind: 'plan',
-        addonId: c.addonId,
-        addon: c.addon,
-        appId: c.appId,
-        app: c.app,
-        plan: c.plans.join(' → '),
-        providerId: c.providerId,
-        description: `${c.addon} (${c.plans.join(' → ')}) on ${c.app}: ${describeSeconds(c.seconds)}${c.capped ? ', capped at the monthly price' : ''}`,
-        seconds: c.seconds,
-        cents,
-      });
-      byCurrency.set(c.currency, lines);
-    }
-    for (const m of charges.metered) {
-      const lines = byCurrency.get(m.currency) ?? [];
-      lines.push({
-        kind: 'metered',
-        addonId: m.addonId,
-        addon: m.addon,
-        appId: m.appId,
-        app: m.app,
-        plan: m.plan,
-        providerId: m.providerId,
-        description: `${m.addon} on ${m.app}: ${m.quantity} × ${m.unit}`,
-        unit: m.unit,
-        quantity: m.quantity,
-        cents: roundCents(m.cents),
-      });
-      byCurrency.set(m.currency, lines);
-    }
-    // All currencies of an org in one transaction: an org with any invoice of the period is done.
-    const created = await ctx.db.transaction().execute(async (trx) => {
-      let count = 0;
-      for (const [currency, lines] of byCurrency) {
-        const total = lines.reduce((sum, l) => sum + l.cents, 0);
-        const inserted = await trx
-          .insertInto('invoices')
-          .values({
-            organization_id: organizationId,
-            period,
-            currency,
-            // Nothing to collect: settled at once, never sent to Stripe.
-            state: total === 0 ? 'paid' : ledgerOnly ? 'ledger_only' : 'draft',
-            total_cents: total,
-            lines: JSON.stringify(lines),
-            stripe_invoice_id: null,
-            paid_at: total === 0 ? now : null,
-          })
-          .onConflict((oc) => oc.columns(['organization_id', 'period', 'currency']).doNothing())
-          .returning('id')
-          .executeTakeFirst();
-        if (inserted) count++;
-      }
-      return count;
-    });
-    report.created += created;
+    report.created += await invoiceOrganization(ctx, organizationId, period, now);
   }
   // Push every draft of the period, including ones a crashed run left behind.
   const drafts = await ctx.db
@@ -242,4 +181,89 @@ export function invoiceView(row: InvoiceRow, organization: string): InvoiceView 
     createdAt: row.created_at.toISOString(),
     paidAt: row.paid_at?.toISOString() ?? null,
   };
+}
+
+/**
+ * Freezes one organization's invoices of `period` (one per currency) in one transaction that
+ * holds the org's month exclusively: usage being stored for it is waited for and included,
+ * usage arriving later is refused (recordUsage). Returns how many invoices it made.
+ */
+async function invoiceOrganization(
+  ctx: BrokerContext,
+  organizationId: string,
+  period: string,
+  now: Date,
+): Promise<number> {
+  const { end } = monthBounds(period);
+  const ledgerOnly = ctx.billing.mode === 'ledger-only';
+  return ctx.db.transaction().execute(async (trx) => {
+    await lockOrgMonth(trx, organizationId, period, 'exclusive');
+    // Another replica's run may have frozen them while this one waited for the lock.
+    const done = await trx
+      .selectFrom('invoices')
+      .select('id')
+      .where('organization_id', '=', organizationId)
+      .where('period', '=', period)
+      .executeTakeFirst();
+    if (done) return 0;
+    const charges = await monthCharges(trx, { organizationId }, period, end);
+    const byCurrency = new Map<string, InvoiceLine[]>();
+    for (const c of charges.addons) {
+      const cents = roundCents(c.cents);
+      const lines = byCurrency.get(c.currency) ?? [];
+      lines.push({
+        kind: 'plan',
+        addonId: c.addonId,
+        addon: c.addon,
+        appId: c.appId,
+        app: c.app,
+        plan: c.plans.join(' → '),
+        providerId: c.providerId,
+        description: `${c.addon} (${c.plans.join(' → ')}) on ${c.app}: ${describeSeconds(c.seconds)}${c.capped ? ', capped at the monthly price' : ''}`,
+        seconds: c.seconds,
+        cents,
+      });
+      byCurrency.set(c.currency, lines);
+    }
+    for (const m of charges.metered) {
+      const lines = byCurrency.get(m.currency) ?? [];
+      lines.push({
+        kind: 'metered',
+        addonId: m.addonId,
+        addon: m.addon,
+        appId: m.appId,
+        app: m.app,
+        plan: m.plan,
+        providerId: m.providerId,
+        description: `${m.addon} on ${m.app}: ${m.quantity} × ${m.unit}`,
+        unit: m.unit,
+        quantity: m.quantity,
+        cents: roundCents(m.cents),
+      });
+      byCurrency.set(m.currency, lines);
+    }
+    // All currencies of an org in one transaction: an org with any invoice of the period is done.
+    let count = 0;
+    for (const [currency, lines] of byCurrency) {
+      const total = lines.reduce((sum, l) => sum + l.cents, 0);
+      const inserted = await trx
+        .insertInto('invoices')
+        .values({
+          organization_id: organizationId,
+          period,
+          currency,
+          // Nothing to collect: settled at once, never sent to Stripe.
+          state: total === 0 ? 'paid' : ledgerOnly ? 'ledger_only' : 'draft',
+          total_cents: total,
+          lines: JSON.stringify(lines),
+          stripe_invoice_id: null,
+          paid_at: total === 0 ? now : null,
+        })
+        .onConflict((oc) => oc.columns(['organization_id', 'period', 'currency']).doNothing())
+        .returning('id')
+        .executeTakeFirst();
+      if (inserted) count++;
+    }
+    return count;
+  });
 }

@@ -5,6 +5,29 @@ import { type IntervalPart, monthBounds, monthlyCharge } from './money.js';
 // The ledger's writes and reads. Interval changes take the executor of the transaction that
 // changes the add-on's state, so the ledger and the add-on never disagree.
 
+/** The advisory lock class (first key) of `lockOrgMonth`; the second key hashes the org and month. */
+const ORG_MONTH_LOCK_CLASS = 7301;
+
+/**
+ * Orders usage reports against the invoicing of their month, per organization and month:
+ * a usage batch holds it shared while it checks that the month is not invoiced and stores
+ * its records; invoicing holds it exclusively while it reads the month and freezes the
+ * invoice. Usage is either on the invoice or refused, never accepted and left off.
+ */
+export async function lockOrgMonth(
+  trx: Executor,
+  organizationId: string,
+  period: string,
+  mode: 'shared' | 'exclusive',
+): Promise<void> {
+  const key = `${organizationId}:${period}`;
+  if (mode === 'shared') {
+    await sql`select pg_advisory_xact_lock_shared(${ORG_MONTH_LOCK_CLASS}, hashtext(${key}))`.execute(trx);
+  } else {
+    await sql`select pg_advisory_xact_lock(${ORG_MONTH_LOCK_CLASS}, hashtext(${key}))`.execute(trx);
+  }
+}
+
 interface AddonRef {
   id: string;
   organization_id: string;

@@ -4,8 +4,8 @@ import { isUuid } from '../apps/store.js';
 import type { Executor } from '../db/executor.js';
 import type { BrokerContext } from '../domain/context.js';
 import { BrokerFailure, badRequest, notFound } from '../domain/errors.js';
-import { meteredSpend } from './ledger.js';
-import { periodOf } from './money.js';
+import { lockOrgMonth, meteredSpend } from './ledger.js';
+import { monthBounds, periodOf, previousPeriod } from './money.js';
 
 // Metered usage reported by providers (docs/provider-protocol.md §3) and the spend-cap
 // check they make before serving metered work.
@@ -107,41 +107,54 @@ export async function recordUsage(
     };
   });
   // A month already invoiced for the org is closed: usage reported into it would count
-  // against caps but never be billed nor paid out.
-  const months = [...new Map(rows.map((r) => [`${r.organization_id}:${periodOf(r.at)}`, r])).values()];
-  const invoiced =
-    months.length === 0
-      ? []
-      : await ctx.db
-          .selectFrom('invoices')
-          .select(['organization_id', 'period'])
-          .where((eb) =>
-            eb.or(
-              months.map((r) =>
-                eb.and([eb('organization_id', '=', r.organization_id), eb('period', '=', periodOf(r.at))]),
-              ),
-            ),
-          )
-          .execute();
-  if (invoiced.length > 0) {
-    const closed = new Set(invoiced.map((i) => `${i.organization_id}:${i.period}`));
-    const index = rows.findIndex((r) => closed.has(`${r.organization_id}:${periodOf(r.at)}`));
-    const period = periodOf((rows[index] as (typeof rows)[number]).at);
-    throw badRequest(
-      `records.${index}.at: ${period} is already invoiced for this organization; usage must be reported before its month is invoiced`,
-    );
-  }
-  // A key repeated within the batch, or stored before, is skipped by the conflict clause;
-  // what is stored adds to the month's totals (usage_totals) by trigger, in this statement.
+  // against caps but never be billed nor paid out. The check and the insert hold each of the
+  // batch's org-months shared (in key order), which invoicing holds exclusively while it
+  // freezes the month: a record is on the invoice or refused, never accepted and left off.
+  const months = [...new Map(rows.map((r) => [`${r.organization_id}:${periodOf(r.at)}`, r])).entries()].sort(
+    ([a], [b]) => (a < b ? -1 : a > b ? 1 : 0),
+  );
+  const oldest = monthBounds(previousPeriod(new Date())).start;
   const inserted =
     rows.length === 0
       ? []
-      : await ctx.db
-          .insertInto('usage_records')
-          .values(rows)
-          .onConflict((oc) => oc.columns(['provider_id', 'idempotency_key']).doNothing())
-          .returning(['organization_id', 'app_id', 'at'])
-          .execute();
+      : await ctx.db.transaction().execute(async (trx) => {
+          for (const [, r] of months) await lockOrgMonth(trx, r.organization_id, periodOf(r.at), 'shared');
+          const invoiced = await trx
+            .selectFrom('invoices')
+            .select(['organization_id', 'period'])
+            .where((eb) =>
+              eb.or(
+                months.map(([, r]) =>
+                  eb.and([eb('organization_id', '=', r.organization_id), eb('period', '=', periodOf(r.at))]),
+                ),
+              ),
+            )
+            .execute();
+          if (invoiced.length > 0) {
+            const closed = new Set(invoiced.map((i) => `${i.organization_id}:${i.period}`));
+            const index = rows.findIndex((r) => closed.has(`${r.organization_id}:${periodOf(r.at)}`));
+            const period = periodOf((rows[index] as (typeof rows)[number]).at);
+            throw badRequest(
+              `records.${index}.at: ${period} is already invoiced for this organization; usage must be reported before its month is invoiced`,
+            );
+          }
+          // Invoicing runs for the month that just ended: a month before it is never invoiced
+          // again, even for an organization that had nothing else in it.
+          const stale = rows.findIndex((r) => r.at.getTime() < oldest.getTime());
+          if (stale >= 0) {
+            throw badRequest(
+              `records.${stale}.at: ${periodOf((rows[stale] as (typeof rows)[number]).at)} is closed; usage is accepted for this month and the previous one (from ${oldest.toISOString()})`,
+            );
+          }
+          // A key repeated within the batch, or stored before, is skipped by the conflict clause;
+          // what is stored adds to the month's totals (usage_totals) by trigger, in this statement.
+          return trx
+            .insertInto('usage_records')
+            .values(rows)
+            .onConflict((oc) => oc.columns(['provider_id', 'idempotency_key']).doNothing())
+            .returning(['organization_id', 'app_id', 'at'])
+            .execute();
+        });
   const touched = new Map<string, { organizationId: string; appId: string; period: string }>();
   for (const row of inserted) {
     const period = periodOf(row.at);
