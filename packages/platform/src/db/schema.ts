@@ -540,6 +540,8 @@ export interface BillingAccountsTable {
   payment_method_last4: string | null;
   /** When the read of Stripe that the payment method above mirrors began (null: set before 20261202). */
   payment_method_read_at: Date | null;
+  /** When the mirrored default last changed (the read that saw it first; null: not since 20261202). */
+  payment_method_changed_at: Date | null;
   status: Generated<'good' | 'past_due' | 'suspended'>;
   past_due_since: Date | null;
   created_at: CreatedAt;

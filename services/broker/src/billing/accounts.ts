@@ -221,10 +221,11 @@ export async function setDefaultPaymentMethod(
     }
     throw error;
   }
-  const readAt = await stripeReadBegins(ctx.db);
   await stripe.customers.update(customer, { invoice_settings: { default_payment_method: method.id } });
-  const card = { id: method.id, brand: method.card?.brand ?? null, last4: method.card?.last4 ?? null };
-  await recordPaymentMethod(ctx.db, customer, card, readAt);
+  // Mirrored as a read begun after the write, like any other: a webhook's read that began
+  // before it (and saw the old card) cannot win over this one.
+  const observed = await observeDefaultPaymentMethod(ctx, customer);
+  if (observed) await recordPaymentMethod(ctx.db, customer, observed.card, observed.readAt);
 }
 
 /** A payment method as the ledger mirrors it from Stripe (`null`: the customer has none). */
@@ -243,6 +244,33 @@ export interface MirroredCard {
 export async function stripeReadBegins(db: Executor): Promise<Date> {
   const row = await sql<{ at: Date }>`select clock_timestamp() as at`.execute(db);
   return row.rows[0]?.at ?? new Date();
+}
+
+/** A customer's default payment method as read from Stripe, and when that read began. */
+export interface ObservedPaymentMethod {
+  card: MirroredCard | null;
+  readAt: Date;
+}
+
+/**
+ * Reads a customer's default payment method from Stripe as it is now (undefined when the
+ * customer is deleted), stamped with when the read began. Every mirror goes through here,
+ * writers included (after their write), so the stamps order what they saw.
+ */
+export async function observeDefaultPaymentMethod(
+  ctx: BrokerContext,
+  customerId: string,
+): Promise<ObservedPaymentMethod | undefined> {
+  const stripe = ctx.billing.stripe;
+  if (!stripe) return undefined;
+  const readAt = await stripeReadBegins(ctx.db);
+  const customer = await stripe.customers.retrieve(customerId);
+  if (customer.deleted) return undefined;
+  const current = customer.invoice_settings?.default_payment_method;
+  const methodId = typeof current === 'string' ? current : current?.id;
+  if (!methodId) return { card: null, readAt };
+  const method = typeof current === 'string' ? await stripe.paymentMethods.retrieve(methodId) : current;
+  return { card: { id: methodId, brand: method?.card?.brand ?? null, last4: method?.card?.last4 ?? null }, readAt };
 }
 
 export type MirrorOutcome = 'applied' | 'unknown customer' | 'stale';
@@ -264,6 +292,9 @@ export async function recordPaymentMethod(
       payment_method_brand: card?.brand ?? null,
       payment_method_last4: card?.last4 ?? null,
       payment_method_read_at: readAt,
+      // The read that first saw this default: when it changed, as far as the ledger knows.
+      payment_method_changed_at: sql`case when default_payment_method is not distinct from ${card?.id ?? null}::text
+        then payment_method_changed_at else ${readAt}::timestamptz end`,
       updated_at: sql`now()`,
     })
     .where('stripe_customer_id', '=', customerId)

@@ -280,6 +280,71 @@ describe.each(testDatabaseKinds('billing'))('billing ($name)', (kind) => {
     expect((await api('GET', '/billing/account')).body.paymentMethod.id).toBe('pm_card_visa');
   });
 
+  it("sets a SetupIntent's card as the default for our customers only, and never over a newer one", async () => {
+    const customer = stripe.list('customer')[0] as unknown as {
+      id: string;
+      invoice_settings: { default_payment_method: string | null };
+    };
+    const client = broker.broker.context.billing.stripe as NonNullable<typeof broker.broker.context.billing.stripe>;
+    const changedAt = async () =>
+      (
+        await database.db
+          .selectFrom('billing_accounts')
+          .select('payment_method_changed_at')
+          .where('stripe_customer_id', '=', customer.id)
+          .executeTakeFirstOrThrow()
+      ).payment_method_changed_at;
+    const intent = (id: string, customerId: string, method: string, created: number) => ({
+      id,
+      object: 'setup_intent',
+      customer: customerId,
+      payment_method: method,
+      status: 'succeeded',
+      created,
+    });
+    const nowSeconds = () => Math.floor(Date.now() / 1000);
+    // A mirror that finds the same default leaves "changed" alone.
+    const before = await changedAt();
+    await sendEvent('customer.updated', { id: customer.id, object: 'customer' });
+    expect(await changedAt()).toEqual(before);
+
+    await client.paymentMethods.attach('pm_card_setup', { customer: customer.id });
+    const set = await sendEvent(
+      'setup_intent.succeeded',
+      intent('seti_fresh', customer.id, 'pm_card_setup', nowSeconds()),
+    );
+    expect(set.body.outcome).toBe('applied: default payment method set');
+    expect(customer.invoice_settings.default_payment_method).toBe('pm_card_setup');
+    expect((await api('GET', '/billing/account')).body.paymentMethod.id).toBe('pm_card_setup');
+
+    // A SetupIntent made an hour ago and delivered now (Stripe retried it for a while): the
+    // card set since stays the default, in Stripe and in the ledger.
+    const late = await sendEvent(
+      'setup_intent.succeeded',
+      intent('seti_late', customer.id, 'pm_card_visa', nowSeconds() - 3600),
+    );
+    expect(late.body.outcome).toBe('ignored: a default payment method was set after this SetupIntent was created');
+    expect(customer.invoice_settings.default_payment_method).toBe('pm_card_setup');
+    expect((await api('GET', '/billing/account')).body.paymentMethod.id).toBe('pm_card_setup');
+
+    // Another product's customer on the same Stripe account is not touched.
+    const stranger = await client.customers.create({ name: 'not ours' });
+    await client.paymentMethods.attach('pm_card_stranger', { customer: stranger.id });
+    const foreign = await sendEvent(
+      'setup_intent.succeeded',
+      intent('seti_foreign', stranger.id, 'pm_card_stranger', nowSeconds()),
+    );
+    expect(foreign.body.outcome).toBe('ignored: not an Annex customer');
+    expect((await client.customers.retrieve(stranger.id)) as Stripe.Customer).toMatchObject({
+      invoice_settings: { default_payment_method: null },
+    });
+
+    // Back to the card the later tests use, through the API (a write, then a read).
+    const back = await api('PUT', '/billing/payment-method', { paymentMethod: 'pm_card_visa' });
+    expect(back.body.paymentMethod.id).toBe('pm_card_visa');
+    expect((await changedAt())?.getTime()).toBeGreaterThan((before as Date).getTime());
+  });
+
   it('splits the interval on a plan change and closes it in the destroy transaction', async () => {
     const free = await api('POST', `/apps/${app}/addons`, { plan: `${serviceSlug}:paid`, as: 'SHORT' });
     const id = free.body.addon.id as string;

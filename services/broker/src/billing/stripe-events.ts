@@ -3,7 +3,12 @@ import type Stripe from 'stripe';
 import { ApiFailure } from '../apps/http.js';
 import type { Executor } from '../db/executor.js';
 import type { BrokerContext } from '../domain/context.js';
-import { type MirroredCard, type MirrorOutcome, recordPaymentMethod, stripeReadBegins } from './accounts.js';
+import {
+  type MirrorOutcome,
+  type ObservedPaymentMethod,
+  observeDefaultPaymentMethod,
+  recordPaymentMethod,
+} from './accounts.js';
 import { markPastDue, restoreIfSettled } from './dunning.js';
 
 // Stripe webhooks: verified against the raw body, stored once by event id (in the same
@@ -48,47 +53,51 @@ export async function handleStripeWebhook(
   });
 }
 
-/** What an event says of the customer's default payment method, and when its read began. */
-interface Observed {
-  card: MirroredCard | null;
-  readAt: Date;
-}
+/** What reading Stripe for an event found: a default payment method to mirror, or why not. */
+type Observed =
+  | ({ kind: 'observed'; customerId: string } & ObservedPaymentMethod)
+  | { kind: 'skipped'; reason: string };
 
 /**
- * The payment method an event is about, read from Stripe: a succeeded SetupIntent's card
- * (made the customer's default here), or — for `customer.updated` — the customer's default
- * as it is now (null when it has none), read afresh so that events delivered out of order
- * still end at Stripe's current state. Undefined when the event carries none.
+ * The payment method an event is about, read from Stripe before the event's transaction:
+ * for `customer.updated`, the customer's default as it is now (read afresh, so events
+ * delivered out of order still end at Stripe's current state); for a succeeded SetupIntent
+ * of one of our customers, its card once made the customer's default — unless a default
+ * was set after the intent was created (a late delivery must not replace a newer card).
+ * Undefined for other events.
  */
 async function paymentMethodOf(ctx: BrokerContext, event: Stripe.Event): Promise<Observed | undefined> {
   const stripe = ctx.billing.stripe;
-  if (event.type === 'customer.updated' && stripe) {
-    const id = (event.data.object as Stripe.Customer).id;
-    // Stripe sends every customer's updates; only ours are worth reading back.
-    const ours = await ctx.db
-      .selectFrom('billing_accounts')
-      .select('organization_id')
-      .where('stripe_customer_id', '=', id)
-      .executeTakeFirst();
-    if (!ours) return undefined;
-    const readAt = await stripeReadBegins(ctx.db);
-    const customer = await stripe.customers.retrieve(id);
-    if (customer.deleted) return undefined;
-    const current = customer.invoice_settings?.default_payment_method;
-    const methodId = typeof current === 'string' ? current : current?.id;
-    if (!methodId) return { card: null, readAt };
-    const method = typeof current === 'string' ? await stripe.paymentMethods.retrieve(methodId) : current;
-    return { card: { id: methodId, brand: method?.card?.brand ?? null, last4: method?.card?.last4 ?? null }, readAt };
+  if (!stripe) return undefined;
+  let customerId: string | undefined;
+  let intent: Stripe.SetupIntent | undefined;
+  if (event.type === 'customer.updated') customerId = (event.data.object as Stripe.Customer).id;
+  else if (event.type === 'setup_intent.succeeded') {
+    intent = event.data.object as Stripe.SetupIntent;
+    customerId = typeof intent.customer === 'string' ? intent.customer : intent.customer?.id;
+  } else return undefined;
+  if (!customerId) return { kind: 'skipped', reason: 'no customer' };
+  // Stripe sends every customer's events; only ours are read back, or changed.
+  const ours = await ctx.db
+    .selectFrom('billing_accounts')
+    .select('payment_method_changed_at')
+    .where('stripe_customer_id', '=', customerId)
+    .executeTakeFirst();
+  if (!ours) return { kind: 'skipped', reason: 'not an Annex customer' };
+  if (intent) {
+    const methodId = typeof intent.payment_method === 'string' ? intent.payment_method : intent.payment_method?.id;
+    if (!methodId) return { kind: 'skipped', reason: 'no payment method' };
+    const changed = ours.payment_method_changed_at;
+    // Stripe's `created` is in whole seconds: only a change in a later second is newer.
+    if (changed && changed.getTime() >= (intent.created + 1) * 1000) {
+      return { kind: 'skipped', reason: 'a default payment method was set after this SetupIntent was created' };
+    }
+    await stripe.customers.update(customerId, { invoice_settings: { default_payment_method: methodId } });
   }
-  if (event.type !== 'setup_intent.succeeded') return undefined;
-  const intent = event.data.object as Stripe.SetupIntent;
-  const id = typeof intent.payment_method === 'string' ? intent.payment_method : intent.payment_method?.id;
-  const customer = typeof intent.customer === 'string' ? intent.customer : intent.customer?.id;
-  if (!id || !customer || !stripe) return undefined;
-  const readAt = await stripeReadBegins(ctx.db);
-  await stripe.customers.update(customer, { invoice_settings: { default_payment_method: id } });
-  const method = await stripe.paymentMethods.retrieve(id);
-  return { card: { id, brand: method.card?.brand ?? null, last4: method.card?.last4 ?? null }, readAt };
+  const observed = await observeDefaultPaymentMethod(ctx, customerId);
+  return observed
+    ? { kind: 'observed', customerId, ...observed }
+    : { kind: 'skipped', reason: 'the customer is deleted in Stripe' };
 }
 
 async function ourInvoice(trx: Executor, invoice: Stripe.Invoice) {
@@ -136,18 +145,13 @@ async function applyEvent(trx: Executor, event: Stripe.Event, observed: Observed
       await markPastDue(trx, row.organization_id, at);
       return 'applied: payment failed, account past due';
     }
-    case 'setup_intent.succeeded': {
-      const intent = event.data.object as Stripe.SetupIntent;
-      const customer = typeof intent.customer === 'string' ? intent.customer : intent.customer?.id;
-      if (!observed?.card || !customer) return 'ignored: no payment method or customer';
-      const mirrored = await recordPaymentMethod(trx, customer, observed.card, observed.readAt);
-      return mirrorOutcome(mirrored, 'default payment method set');
-    }
+    case 'setup_intent.succeeded':
     case 'customer.updated': {
-      // Changed in Stripe's dashboard or by Stripe itself: mirror the current default.
-      if (observed === undefined) return 'ignored: not an Annex customer, or deleted';
-      const customer = (event.data.object as Stripe.Customer).id;
-      const mirrored = await recordPaymentMethod(trx, customer, observed.card, observed.readAt);
+      // A card set up in the console, or a default changed in Stripe's dashboard: mirror
+      // the customer's default as it was read after the event.
+      if (!observed || observed.kind === 'skipped') return `ignored: ${observed?.reason ?? 'billing is ledger-only'}`;
+      const mirrored = await recordPaymentMethod(trx, observed.customerId, observed.card, observed.readAt);
+      if (event.type === 'setup_intent.succeeded') return mirrorOutcome(mirrored, 'default payment method set');
       return mirrorOutcome(
         mirrored,
         observed.card ? 'default payment method mirrored' : 'default payment method removed',

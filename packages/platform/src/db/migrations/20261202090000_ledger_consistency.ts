@@ -7,7 +7,8 @@ import { executeStatements } from '../migrate.js';
 //   totals too, in the same statement, so allowances and spend alerts read the ledger.
 // - billing_accounts' payment method, mirrored from Stripe by webhooks that replicas may
 //   handle at once: each mirror states when its read of Stripe began, and a read that
-//   began earlier than the one stored is not applied (docs/billing.md, "Payment methods").
+//   began earlier than the one stored is not applied; and when the default last changed,
+//   so a SetupIntent delivered late does not replace a card set after it (docs/billing.md).
 export async function up(db: Kysely<any>): Promise<void> {
   await sql`
     create function usage_totals_change() returns trigger language plpgsql as $$
@@ -49,6 +50,7 @@ export async function up(db: Kysely<any>): Promise<void> {
       referencing old table as removed new table as stored
       for each statement execute function usage_totals_change();
     alter table billing_accounts add column payment_method_read_at timestamptz;
+    alter table billing_accounts add column payment_method_changed_at timestamptz;
     `,
   );
 }
