@@ -24,9 +24,12 @@ export {
 export { ensureLocalEncryptionKeys } from './local.js';
 export { createLogger, type Logger } from './log.js';
 export {
+  type GuardedResponse,
+  guardedGet,
   guardedLookup,
   isPublicAddress,
   type OutboundPolicy,
+  OutboundTimeoutError,
   outboundUrlProblem,
   PrivateAddressError,
 } from './outbound.js';

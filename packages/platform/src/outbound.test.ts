@@ -1,7 +1,14 @@
 import http, { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { guardedLookup, isPublicAddress, outboundUrlProblem, PrivateAddressError } from './outbound.js';
+import {
+  guardedGet,
+  guardedLookup,
+  isPublicAddress,
+  OutboundTimeoutError,
+  outboundUrlProblem,
+  PrivateAddressError,
+} from './outbound.js';
 
 const closed = { allowPrivateNetworks: false };
 const open = { allowPrivateNetworks: true };
@@ -94,6 +101,29 @@ describe('outbound policy', () => {
       expect(await get(open)).toBe('reached');
       expect(hits).toBe(1);
     } finally {
+      server.close();
+    }
+  });
+
+  it('guardedGet: refuses up front, returns a redirect unfollowed, stops at its size and time limits', async () => {
+    const server = createServer((req, res) => {
+      if (req.url === '/moved') return void res.writeHead(302, { location: 'http://169.254.169.254/' }).end();
+      if (req.url === '/big') return void res.end('x'.repeat(2048));
+      if (req.url === '/slow') return; // never answers
+      res.end('ok');
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const get = (path: string, policy = open) =>
+      guardedGet(new URL(`${base}${path}`), { policy, headers: {}, timeoutMs: 300, maxBytes: 1024 });
+    try {
+      expect(await get('/')).toEqual({ status: 200, body: 'ok' });
+      await expect(get('/', closed)).rejects.toThrow(PrivateAddressError);
+      expect(await get('/moved')).toMatchObject({ status: 302, body: '' });
+      await expect(get('/big')).rejects.toThrow(/larger than 1024 bytes/);
+      await expect(get('/slow')).rejects.toBeInstanceOf(OutboundTimeoutError);
+    } finally {
+      server.closeAllConnections();
       server.close();
     }
   });

@@ -1,4 +1,6 @@
 import dns, { type LookupAddress } from 'node:dns';
+import http from 'node:http';
+import https from 'node:https';
 import net from 'node:net';
 
 /**
@@ -148,4 +150,71 @@ export function guardedLookup(policy: OutboundPolicy) {
       callback(null, first.address, first.family);
     });
   };
+}
+
+/** What `guardedGet` read: the status and the body as text. */
+export interface GuardedResponse {
+  status: number;
+  body: string;
+}
+
+/** `guardedGet` ran out of time (name `TimeoutError`, as `AbortSignal.timeout` names it). */
+export class OutboundTimeoutError extends Error {
+  override readonly name = 'TimeoutError';
+}
+
+/**
+ * A GET of a URL users supplied, under `policy`: the URL is judged up front
+ * (`outboundUrlProblem`) and the addresses its name resolves to when connecting
+ * (`guardedLookup`), either refusal a `PrivateAddressError`; redirects are not followed
+ * (a 3xx is returned as it is); the body is read up to `maxBytes`, and the whole exchange
+ * must end within `timeoutMs` (else an `OutboundTimeoutError`).
+ */
+export function guardedGet(
+  url: URL,
+  options: { policy: OutboundPolicy; headers: Record<string, string>; timeoutMs: number; maxBytes: number },
+): Promise<GuardedResponse> {
+  const problem = outboundUrlProblem(url, options.policy);
+  if (problem) return Promise.reject(new PrivateAddressError(`${url.origin} ${problem}`));
+  const client = url.protocol === 'https:' ? https : http;
+  return new Promise<GuardedResponse>((resolveWith, rejectWith) => {
+    const timer = setTimeout(
+      () => request.destroy(new OutboundTimeoutError(`no answer within ${options.timeoutMs} ms`)),
+      options.timeoutMs,
+    );
+    // The first outcome stands: an oversized answer still ends, a destroyed request still errs.
+    let settled = false;
+    const resolve = (value: GuardedResponse) => {
+      clearTimeout(timer);
+      if (!settled) resolveWith(value);
+      settled = true;
+    };
+    const reject = (error: unknown) => {
+      clearTimeout(timer);
+      if (!settled) rejectWith(error);
+      settled = true;
+    };
+    const request = client.get(
+      url,
+      { headers: options.headers, lookup: guardedLookup(options.policy), agent: false },
+      (response) => {
+        const chunks: Buffer[] = [];
+        let size = 0;
+        response.on('data', (chunk: Buffer) => {
+          size += chunk.length;
+          if (size > options.maxBytes) {
+            reject(new Error(`the answer is larger than ${options.maxBytes} bytes`));
+            request.destroy();
+            return;
+          }
+          chunks.push(chunk);
+        });
+        response.on('end', () =>
+          resolve({ status: response.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }),
+        );
+        response.on('error', reject);
+      },
+    );
+    request.on('error', reject);
+  });
 }

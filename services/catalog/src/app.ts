@@ -139,7 +139,6 @@ export function createCatalog(config: CatalogConfig, deps: CatalogDeps): Catalog
         secretBox,
         requestId: requestIdOf(res),
         log: logOf(res),
-        fetch: globalThis.fetch,
         outbound: config.outbound,
         ...(bearer ? { bearer } : {}),
         broker: brokerClient.as(bearer, { maxCalls: MAX_BROKER_CALLS }),

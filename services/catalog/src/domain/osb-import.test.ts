@@ -1,5 +1,7 @@
+import { lookup } from 'node:dns/promises';
 import type { AddressInfo } from 'node:net';
-import { SecretBox } from '@annex/platform';
+import { hostname } from 'node:os';
+import { isPublicAddress, SecretBox } from '@annex/platform';
 import { testDatabaseKinds } from '@annex/platform/testing';
 import express from 'express';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -281,6 +283,37 @@ describe.each(testDatabaseKinds('OSB broker import'))('OSB broker import on $nam
     ]);
     expect(
       await catalog.database.db.selectFrom('providers').select('slug').where('slug', '=', 'inward').execute(),
+    ).toEqual([]);
+  });
+
+  it('judges the addresses a broker name resolves to when connecting, not only the URL text', async () => {
+    // The machine's own name passes the up-front check (it is neither an address nor a
+    // local name) and resolves to this machine: the catalog must not connect to it.
+    const name = hostname();
+    const addresses = await lookup(name, { all: true });
+    expect(
+      addresses.some((a) => !isPublicAddress(a.address)),
+      `${name} should resolve to this machine`,
+    ).toBe(true);
+    const admin = { kind: 'admin', tokenId: 'test', scopes: [] } as const;
+    const url = new URL(broker.url);
+    url.hostname = name;
+    broker.state.seenVersion = undefined;
+    const outcome = await registerOsbBroker(
+      catalog.database.db,
+      admin,
+      input({ providerSlug: 'renamed', defaultCategory: null, url: url.toString() }),
+      { secretBox: SecretBox.fromSpec(SecretBox.generateSpec()), outbound: { allowPrivateNetworks: false } },
+    );
+    expect(outcome.ok).toBe(false);
+    const error = (outcome as unknown as { error: InvalidInputError }).error;
+    expect(error).toBeInstanceOf(InvalidInputError);
+    expect(error.problems).toEqual([
+      { path: 'url', message: `${name} resolves to a loopback, private or reserved address` },
+    ]);
+    expect(broker.state.seenVersion).toBeUndefined();
+    expect(
+      await catalog.database.db.selectFrom('providers').select('slug').where('slug', '=', 'renamed').execute(),
     ).toEqual([]);
   });
 

@@ -1,4 +1,14 @@
-import { type DB, type OutboundPolicy, outboundUrlProblem, type Principal, SecretBox } from '@annex/platform';
+import {
+  type DB,
+  type GuardedResponse,
+  guardedGet,
+  type OutboundPolicy,
+  OutboundTimeoutError,
+  outboundUrlProblem,
+  type Principal,
+  PrivateAddressError,
+  SecretBox,
+} from '@annex/platform';
 import { CATEGORIES, type ProviderManifestInput } from '@annex/sdk';
 import type { Kysely } from 'kysely';
 import { findBrokerCredentials, findProviderBySlug, updateProvider } from '../db/providers.repository.js';
@@ -24,6 +34,10 @@ export interface OsbBrokerInput {
 }
 
 const CATALOG_TIMEOUT_MS = 10_000;
+/** The largest catalog read from a broker (hundreds of plans fit in far less). */
+const CATALOG_MAX_BYTES = 10 * 1024 * 1024;
+/** Without a policy (tests, tools): private networks allowed, as in development. */
+const OPEN: OutboundPolicy = { allowPrivateNetworks: true };
 
 /** A broker URL's problems (path `url`): not http(s), or where outbound calls may not go. */
 function checkBrokerUrl(raw: string, outbound: OutboundPolicy | undefined): { url?: URL; problems: Problem[] } {
@@ -44,7 +58,7 @@ export async function registerOsbBroker(
   db: Kysely<DB>,
   actor: Principal,
   input: OsbBrokerInput,
-  deps: { secretBox: SecretBox; fetch?: typeof fetch; outbound?: OutboundPolicy },
+  deps: { secretBox: SecretBox; outbound?: OutboundPolicy },
 ): Promise<PublishOutcome> {
   if (actor.kind !== 'admin')
     return { ok: false, error: new NotAuthorizedError('registering a broker needs an admin token') };
@@ -79,7 +93,7 @@ export async function refreshOsbBroker(
   db: Kysely<DB>,
   actor: Principal,
   providerSlug: string,
-  deps: { secretBox: SecretBox; fetch?: typeof fetch; outbound?: OutboundPolicy },
+  deps: { secretBox: SecretBox; outbound?: OutboundPolicy },
 ): Promise<PublishOutcome> {
   if (actor.kind !== 'admin')
     return { ok: false, error: new NotAuthorizedError('refreshing a broker needs an admin token') };
@@ -132,14 +146,18 @@ async function importCatalog(
     providerName: string;
     defaultCategory: string;
     knownCategories?: ReadonlyMap<string, string>;
-    deps: { secretBox: SecretBox; fetch?: typeof fetch };
+    deps: { secretBox: SecretBox; outbound?: OutboundPolicy };
   },
 ): Promise<PublishOutcome> {
   let catalog: unknown;
   try {
-    catalog = await fetchCatalog(args.baseUrl, args.username, args.password, args.deps.fetch ?? fetch);
+    catalog = await fetchCatalog(args.baseUrl, args.username, args.password, args.deps.outbound ?? OPEN);
   } catch (error) {
     if (error instanceof OsbBrokerError) return { ok: false, error };
+    // The name resolved to a private address when the catalog connected (or was refused up front).
+    if (error instanceof PrivateAddressError) {
+      return { ok: false, error: new InvalidInputError([{ path: 'url', message: error.message }]) };
+    }
     throw error;
   }
   const mapped = catalogToManifest(catalog, {
@@ -175,24 +193,28 @@ async function importCatalog(
   return outcome;
 }
 
-async function fetchCatalog(baseUrl: string, username: string, password: string, fetchImpl: typeof fetch) {
+async function fetchCatalog(baseUrl: string, username: string, password: string, policy: OutboundPolicy) {
   const url = `${baseUrl}/v2/catalog`;
-  let response: Response;
+  let response: GuardedResponse;
   try {
-    response = await fetchImpl(url, {
+    // Through the outbound guard: the addresses the name resolves to are judged when the
+    // catalog connects, and a redirect is an answer, not followed.
+    response = await guardedGet(new URL(url), {
+      policy,
       headers: {
         'X-Broker-API-Version': '2.17',
         Authorization: `Basic ${Buffer.from(`${username}:${password}`).toString('base64')}`,
         Accept: 'application/json',
       },
-      signal: AbortSignal.timeout(CATALOG_TIMEOUT_MS),
-      redirect: 'error',
+      timeoutMs: CATALOG_TIMEOUT_MS,
+      maxBytes: CATALOG_MAX_BYTES,
     });
   } catch (error) {
+    if (error instanceof PrivateAddressError) throw error;
     const reason =
-      (error as Error).name === 'TimeoutError'
+      error instanceof OutboundTimeoutError
         ? `no answer within ${CATALOG_TIMEOUT_MS / 1000} s`
-        : ((error as { cause?: { code?: string } }).cause?.code ?? (error as Error).message);
+        : ((error as { code?: string }).code ?? (error as Error).message);
     throw new OsbBrokerError(url, null, `could not reach the broker at ${url}: ${reason}`);
   }
   if (response.status === 401 || response.status === 403) {
@@ -202,12 +224,11 @@ async function fetchCatalog(baseUrl: string, username: string, password: string,
       `the broker at ${url} rejected the credentials (HTTP ${response.status})`,
     );
   }
-  if (!response.ok) {
+  if (response.status < 200 || response.status >= 300) {
     throw new OsbBrokerError(url, response.status, `the broker at ${url} answered HTTP ${response.status}`);
   }
-  const text = await response.text();
   try {
-    return JSON.parse(text) as unknown;
+    return JSON.parse(response.body) as unknown;
   } catch {
     throw new OsbBrokerError(url, response.status, `the broker at ${url} did not answer with JSON`);
   }

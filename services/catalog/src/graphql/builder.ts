@@ -17,8 +17,6 @@ export interface CatalogContext {
   secretBox: SecretBox;
   requestId: string;
   log: Logger;
-  /** How the catalog reaches OSB brokers (tests may substitute it). */
-  fetch: typeof fetch;
   /** Where providers' OSB URLs may point (ANNEX_ALLOW_PRIVATE_NETWORKS). */
   outbound: OutboundPolicy;
   /** The caller's raw API token (no `Bearer `), forwarded to the broker; unset for anonymous callers. */

@@ -74,7 +74,6 @@ builder.mutationFields((t) => ({
       unwrap(
         await registerOsbBroker(ctx.db, ctx.principal, input, {
           secretBox: ctx.secretBox,
-          fetch: ctx.fetch,
           outbound: ctx.outbound,
         }),
       ),
@@ -91,7 +90,6 @@ builder.mutationFields((t) => ({
       unwrap(
         await refreshOsbBroker(ctx.db, ctx.principal, args.providerSlug, {
           secretBox: ctx.secretBox,
-          fetch: ctx.fetch,
           outbound: ctx.outbound,
         }),
       ),
