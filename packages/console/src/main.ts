@@ -1,6 +1,6 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { ConfigError, createLogger, migrateToLatest, openDatabase, SecretBox } from '@annex/platform';
+import { ConfigError, createLogger, drainServer, migrateToLatest, openDatabase, SecretBox } from '@annex/platform';
 import { createConsole } from './app.js';
 import { type ConsoleConfig, loadConsoleConfig } from './config.js';
 
@@ -43,8 +43,7 @@ async function stop(signal: string) {
   if (stopping) return;
   stopping = true;
   logger.info({ signal }, 'stopping');
-  server.close();
-  server.closeAllConnections();
+  await drainServer(server);
   await webConsole.close();
   await database.close();
   process.exit(0);

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import { collectDefaultMetrics, Histogram, Registry } from 'prom-client';
 import type { Logger } from './log.js';
@@ -130,4 +130,21 @@ export function internalErrorHandler(body: (requestId: string) => unknown) {
     logOf(res)?.error({ err: error }, 'unhandled error');
     res.status(500).json(body(requestId));
   };
+}
+
+/**
+ * Stops a server the way a rolling deploy wants it: no new connections, idle ones closed,
+ * requests under way given `graceMs` to finish, then whatever is left (long polls, event
+ * streams) cut. Resolves once the server is closed.
+ */
+export function drainServer(server: Server, graceMs = 10_000): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const force = setTimeout(() => server.closeAllConnections(), graceMs);
+    force.unref();
+    server.close(() => {
+      clearTimeout(force);
+      resolve();
+    });
+    server.closeIdleConnections();
+  });
 }

@@ -15,6 +15,7 @@ export { executeStatements, type Migration, type MigrationResult, migrateToLates
 export type * from './db/schema.js';
 export {
   createObservability,
+  drainServer,
   internalErrorHandler,
   logOf,
   type Observability,

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import {
   ConfigError,
   createLogger,
+  drainServer,
   ensureLocalEncryptionKeys,
   migrateToLatest,
   openDatabase,
@@ -45,7 +46,7 @@ async function shutdown(signal: string): Promise<void> {
   if (closing) return;
   closing = true;
   logger.info({ signal }, 'shutting down');
-  server.close();
+  await drainServer(server);
   await broker.close();
   await database.close();
   process.exit(0);

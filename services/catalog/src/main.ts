@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import {
   ConfigError,
   createLogger,
+  drainServer,
   ensureLocalEncryptionKeys,
   migrateToLatest,
   openDatabase,
@@ -45,8 +46,7 @@ async function stop(signal: string) {
   if (stopping) return;
   stopping = true;
   logger.info({ signal }, 'stopping');
-  server.close();
-  server.closeAllConnections();
+  await drainServer(server);
   await catalog.close();
   await database.close();
   process.exit(0);
