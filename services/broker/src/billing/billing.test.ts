@@ -339,6 +339,14 @@ describe.each(testDatabaseKinds('billing'))('billing ($name)', (kind) => {
       invoice_settings: { default_payment_method: null },
     });
 
+    // Detached in Stripe: removed, and a read begun before the detach is not mirrored over it.
+    const beforeDetach = await stripeReadBegins(broker.broker.context.db);
+    const detached = await sendEvent('payment_method.detached', { id: 'pm_card_setup', object: 'payment_method' });
+    expect(detached.body.outcome).toBe('applied: default payment method removed');
+    const stale = { id: 'pm_card_setup', brand: 'visa', last4: '4242' };
+    expect(await recordPaymentMethod(broker.broker.context.db, customer.id, stale, beforeDetach)).toBe('stale');
+    expect((await api('GET', '/billing/account')).body.paymentMethod).toBeNull();
+
     // Back to the card the later tests use, through the API (a write, then a read).
     const back = await api('PUT', '/billing/payment-method', { paymentMethod: 'pm_card_visa' });
     expect(back.body.paymentMethod.id).toBe('pm_card_visa');

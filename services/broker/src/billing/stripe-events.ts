@@ -159,9 +159,18 @@ async function applyEvent(trx: Executor, event: Stripe.Event, observed: Observed
     }
     case 'payment_method.detached': {
       const method = event.data.object as Stripe.PaymentMethod;
+      // Stamped as a read of now: a read of Stripe begun before it (which may still show
+      // the detached card) is not mirrored over it.
       const result = await trx
         .updateTable('billing_accounts')
-        .set({ default_payment_method: null, payment_method_brand: null, payment_method_last4: null })
+        .set({
+          default_payment_method: null,
+          payment_method_brand: null,
+          payment_method_last4: null,
+          payment_method_read_at: sql`clock_timestamp()`,
+          payment_method_changed_at: sql`clock_timestamp()`,
+          updated_at: sql`now()`,
+        })
         .where('default_payment_method', '=', method.id)
         .executeTakeFirst();
       return Number(result.numUpdatedRows) ? 'applied: default payment method removed' : 'ignored: not a default';
