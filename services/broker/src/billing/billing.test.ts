@@ -18,7 +18,7 @@ import { lockOrgMonth } from './ledger.js';
 import { runPayouts } from './payouts.js';
 import { runReconciliation } from './reconciliation.js';
 import { type FakeStripe, startFakeStripe } from './testing/fake-stripe.js';
-import { startBillingWorker } from './worker.js';
+import { runBillingJob, startBillingWorker } from './worker.js';
 
 // Billing end to end: a real broker (Stripe mode) driving the official SDK over HTTP against
 // a local fake Stripe, a fake OSB provider, and PGlite / PostgreSQL (docs/billing.md).
@@ -317,13 +317,14 @@ describe.each(testDatabaseKinds('billing'))('billing ($name)', (kind) => {
     expect(customer.invoice_settings.default_payment_method).toBe('pm_card_setup');
     expect((await api('GET', '/billing/account')).body.paymentMethod.id).toBe('pm_card_setup');
 
-    // A SetupIntent made an hour ago and delivered now (Stripe retried it for a while): the
-    // card set since stays the default, in Stripe and in the ledger.
+    // A SetupIntent that succeeded an hour ago, delivered now (Stripe retried it for a while):
+    // the card set since stays the default, in Stripe and in the ledger.
     const late = await sendEvent(
       'setup_intent.succeeded',
-      intent('seti_late', customer.id, 'pm_card_visa', nowSeconds() - 3600),
+      intent('seti_late', customer.id, 'pm_card_visa', nowSeconds() - 3700),
+      { created: nowSeconds() - 3600 },
     );
-    expect(late.body.outcome).toBe('ignored: a default payment method was set after this SetupIntent was created');
+    expect(late.body.outcome).toBe('ignored: another default payment method was set after this SetupIntent succeeded');
     expect(customer.invoice_settings.default_payment_method).toBe('pm_card_setup');
     expect((await api('GET', '/billing/account')).body.paymentMethod.id).toBe('pm_card_setup');
 
@@ -341,6 +342,7 @@ describe.each(testDatabaseKinds('billing'))('billing ($name)', (kind) => {
 
     // Detached in Stripe: removed, and a read begun before the detach is not mirrored over it.
     const beforeDetach = await stripeReadBegins(broker.broker.context.db);
+    customer.invoice_settings.default_payment_method = null; // as Stripe does when the default goes
     const detached = await sendEvent('payment_method.detached', { id: 'pm_card_setup', object: 'payment_method' });
     expect(detached.body.outcome).toBe('applied: default payment method removed');
     const stale = { id: 'pm_card_setup', brand: 'visa', last4: '4242' };
@@ -633,6 +635,33 @@ describe.each(testDatabaseKinds('billing'))('billing ($name)', (kind) => {
     expect(closed.body.description).toMatch(
       /^records\.0\.at: \d{4}-\d{2} is closed; usage is accepted for this month and the previous one/,
     );
+
+    // Usage for the previous month, from an org with nothing else in it, after that month's
+    // last hourly run: the next month's first run invoices it with the month before.
+    const lastHour = await report('last-hour', previous);
+    expect(lastHour.status).toBe(202);
+    const ctx = {
+      ...broker.broker.context,
+      billing: { ...broker.broker.context.billing, mode: 'ledger-only' as const },
+    };
+    const nextMonth = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() + 1, 1, 1));
+    const current = now.toISOString().slice(0, 7);
+    try {
+      const run = await runBillingJob(ctx, 'invoicing', { now: nextMonth });
+      expect(run.period).toBe(current);
+      expect(run.monthBefore).toMatchObject({ period, created: 1 });
+      const caught = await database.db
+        .selectFrom('invoices')
+        .select('lines')
+        .where('organization_id', '=', orgId)
+        .where('period', '=', period)
+        .executeTakeFirstOrThrow();
+      expect(caught.lines).toEqual([expect.objectContaining({ kind: 'metered', unit: '1k_tokens', quantity: 1 })]);
+    } finally {
+      // The later tests report usage for this month: its invoices, made here ahead of time, go.
+      await database.db.deleteFrom('invoices').where('period', 'in', [period, current]).execute();
+      await database.db.deleteFrom('usage_records').where('idempotency_key', '=', `last-hour-${kind.name}`).execute();
+    }
   });
 
   it('verifies and deduplicates webhooks; failure, grace, suspension, restore on payment', async () => {

@@ -60,40 +60,51 @@ type Observed =
 
 /**
  * The payment method an event is about, read from Stripe before the event's transaction:
- * for `customer.updated`, the customer's default as it is now (read afresh, so events
- * delivered out of order still end at Stripe's current state); for a succeeded SetupIntent
- * of one of our customers, its card once made the customer's default — unless a default
- * was set after the intent was created (a late delivery must not replace a newer card).
- * Undefined for other events.
+ * for `customer.updated` and `payment_method.detached` (of a default here), the customer's
+ * default as it is now (read afresh, so events delivered out of order still end at Stripe's
+ * current state); for a succeeded SetupIntent of one of our customers, the same once its
+ * card is made the default — unless another card was made the default after the intent
+ * succeeded (a late delivery must not replace a newer card). Undefined for other events.
  */
 async function paymentMethodOf(ctx: BrokerContext, event: Stripe.Event): Promise<Observed | undefined> {
   const stripe = ctx.billing.stripe;
   if (!stripe) return undefined;
-  let customerId: string | undefined;
-  let intent: Stripe.SetupIntent | undefined;
-  if (event.type === 'customer.updated') customerId = (event.data.object as Stripe.Customer).id;
-  else if (event.type === 'setup_intent.succeeded') {
-    intent = event.data.object as Stripe.SetupIntent;
-    customerId = typeof intent.customer === 'string' ? intent.customer : intent.customer?.id;
-  } else return undefined;
-  if (!customerId) return { kind: 'skipped', reason: 'no customer' };
   // Stripe sends every customer's events; only ours are read back, or changed.
-  const ours = await ctx.db
+  const account = ctx.db
     .selectFrom('billing_accounts')
-    .select('payment_method_changed_at')
-    .where('stripe_customer_id', '=', customerId)
-    .executeTakeFirst();
-  if (!ours) return { kind: 'skipped', reason: 'not an Annex customer' };
+    .select(['stripe_customer_id', 'default_payment_method', 'payment_method_changed_at']);
+  let ours: Awaited<ReturnType<typeof account.executeTakeFirst>>;
+  let intent: Stripe.SetupIntent | undefined;
+  if (event.type === 'customer.updated') {
+    ours = await account.where('stripe_customer_id', '=', (event.data.object as Stripe.Customer).id).executeTakeFirst();
+  } else if (event.type === 'setup_intent.succeeded') {
+    intent = event.data.object as Stripe.SetupIntent;
+    const customerId = typeof intent.customer === 'string' ? intent.customer : intent.customer?.id;
+    if (!customerId) return { kind: 'skipped', reason: 'no customer' };
+    ours = await account.where('stripe_customer_id', '=', customerId).executeTakeFirst();
+  } else if (event.type === 'payment_method.detached') {
+    // A detached method has no customer any more: the account whose default it was.
+    const methodId = (event.data.object as Stripe.PaymentMethod).id;
+    ours = await account.where('default_payment_method', '=', methodId).executeTakeFirst();
+    if (!ours) return { kind: 'skipped', reason: 'not a default' };
+  } else return undefined;
+  const customerId = ours?.stripe_customer_id;
+  if (!ours || !customerId) return { kind: 'skipped', reason: 'not an Annex customer' };
   if (intent) {
     const methodId = typeof intent.payment_method === 'string' ? intent.payment_method : intent.payment_method?.id;
     if (!methodId) return { kind: 'skipped', reason: 'no payment method' };
+    // A late delivery (Stripe retries for days) must not replace another card made the
+    // default since the intent succeeded (the event's time, kept across retries; whole
+    // seconds, so only a change in a later second counts). A removal since does not count.
     const changed = ours.payment_method_changed_at;
-    // Stripe's `created` is in whole seconds: only a change in a later second is newer.
-    if (changed && changed.getTime() >= (intent.created + 1) * 1000) {
-      return { kind: 'skipped', reason: 'a default payment method was set after this SetupIntent was created' };
+    const replaced = ours.default_payment_method !== null && ours.default_payment_method !== methodId;
+    if (replaced && changed && changed.getTime() >= (event.created + 1) * 1000) {
+      return { kind: 'skipped', reason: 'another default payment method was set after this SetupIntent succeeded' };
     }
     await stripe.customers.update(customerId, { invoice_settings: { default_payment_method: methodId } });
   }
+  // Every mirror is of the customer as read now (a detach included: Stripe may already hold
+  // another default), stamped with when the read began.
   const observed = await observeDefaultPaymentMethod(ctx, customerId);
   return observed
     ? { kind: 'observed', customerId, ...observed }
@@ -146,9 +157,10 @@ async function applyEvent(trx: Executor, event: Stripe.Event, observed: Observed
       return 'applied: payment failed, account past due';
     }
     case 'setup_intent.succeeded':
-    case 'customer.updated': {
-      // A card set up in the console, or a default changed in Stripe's dashboard: mirror
-      // the customer's default as it was read after the event.
+    case 'customer.updated':
+    case 'payment_method.detached': {
+      // A card set up in the console, a default changed or a card removed in Stripe's
+      // dashboard: mirror the customer's default as it was read after the event.
       if (!observed || observed.kind === 'skipped') return `ignored: ${observed?.reason ?? 'billing is ledger-only'}`;
       const mirrored = await recordPaymentMethod(trx, observed.customerId, observed.card, observed.readAt);
       if (event.type === 'setup_intent.succeeded') return mirrorOutcome(mirrored, 'default payment method set');
@@ -156,24 +168,6 @@ async function applyEvent(trx: Executor, event: Stripe.Event, observed: Observed
         mirrored,
         observed.card ? 'default payment method mirrored' : 'default payment method removed',
       );
-    }
-    case 'payment_method.detached': {
-      const method = event.data.object as Stripe.PaymentMethod;
-      // Stamped as a read of now: a read of Stripe begun before it (which may still show
-      // the detached card) is not mirrored over it.
-      const result = await trx
-        .updateTable('billing_accounts')
-        .set({
-          default_payment_method: null,
-          payment_method_brand: null,
-          payment_method_last4: null,
-          payment_method_read_at: sql`clock_timestamp()`,
-          payment_method_changed_at: sql`clock_timestamp()`,
-          updated_at: sql`now()`,
-        })
-        .where('default_payment_method', '=', method.id)
-        .executeTakeFirst();
-      return Number(result.numUpdatedRows) ? 'applied: default payment method removed' : 'ignored: not a default';
     }
     default:
       return `ignored: ${event.type} is not used`;

@@ -2,7 +2,7 @@ import { sql } from 'kysely';
 import type { BrokerContext } from '../domain/context.js';
 import { runDunning } from './dunning.js';
 import { runInvoicing } from './invoicing.js';
-import { previousPeriod } from './money.js';
+import { monthBounds, previousPeriod } from './money.js';
 import { runPayouts } from './payouts.js';
 import { runReconciliation } from './reconciliation.js';
 
@@ -20,8 +20,14 @@ export async function runBillingJob(
   const now = options.now ?? new Date();
   const period = options.period ?? previousPeriod(now);
   switch (job) {
-    case 'invoicing':
-      return { ...(await runInvoicing(ctx, period, now)) };
+    case 'invoicing': {
+      if (options.period) return { ...(await runInvoicing(ctx, period, now)) };
+      // The month before too: usage for it was accepted until the month after it ended
+      // (recordUsage), possibly after that month's last hourly run; an org invoiced already
+      // costs nothing here, one with such late usage is invoiced now.
+      const monthBefore = await runInvoicing(ctx, previousPeriod(monthBounds(period).start), now);
+      return { ...(await runInvoicing(ctx, period, now)), monthBefore };
+    }
     case 'payouts':
       return { ...(await runPayouts(ctx, period, now)) };
     case 'dunning':
