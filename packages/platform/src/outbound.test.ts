@@ -122,6 +122,11 @@ describe('outbound policy', () => {
       expect(await get('/moved')).toMatchObject({ status: 302, body: '' });
       await expect(get('/big')).rejects.toThrow(/larger than 1024 bytes/);
       await expect(get('/slow')).rejects.toBeInstanceOf(OutboundTimeoutError);
+      // Refused before sending, and nothing left armed that could fire later.
+      const options = { policy: open, headers: {}, timeoutMs: 50, maxBytes: 1024 };
+      await expect(guardedGet(new URL('ftp://127.0.0.1/'), options)).rejects.toThrow(/http or https only/);
+      await expect(guardedGet(new URL(base), { ...options, headers: { 'x-bad': 'a\nb' } })).rejects.toThrow();
+      await new Promise((resolve) => setTimeout(resolve, 100));
     } finally {
       server.closeAllConnections();
       server.close();

@@ -176,12 +176,12 @@ export function guardedGet(
 ): Promise<GuardedResponse> {
   const problem = outboundUrlProblem(url, options.policy);
   if (problem) return Promise.reject(new PrivateAddressError(`${url.origin} ${problem}`));
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    return Promise.reject(new TypeError(`${url.protocol} URLs cannot be fetched (http or https only)`));
+  }
   const client = url.protocol === 'https:' ? https : http;
   return new Promise<GuardedResponse>((resolveWith, rejectWith) => {
-    const timer = setTimeout(
-      () => request.destroy(new OutboundTimeoutError(`no answer within ${options.timeoutMs} ms`)),
-      options.timeoutMs,
-    );
+    let timer: NodeJS.Timeout | undefined;
     // The first outcome stands: an oversized answer still ends, a destroyed request still errs.
     let settled = false;
     const resolve = (value: GuardedResponse) => {
@@ -194,27 +194,38 @@ export function guardedGet(
       if (!settled) rejectWith(error);
       settled = true;
     };
-    const request = client.get(
-      url,
-      { headers: options.headers, lookup: guardedLookup(options.policy), agent: false },
-      (response) => {
-        const chunks: Buffer[] = [];
-        let size = 0;
-        response.on('data', (chunk: Buffer) => {
-          size += chunk.length;
-          if (size > options.maxBytes) {
-            reject(new Error(`the answer is larger than ${options.maxBytes} bytes`));
-            request.destroy();
-            return;
-          }
-          chunks.push(chunk);
-        });
-        response.on('end', () =>
-          resolve({ status: response.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }),
-        );
-        response.on('error', reject);
-      },
-    );
+    let request: http.ClientRequest;
+    try {
+      request = client.get(
+        url,
+        { headers: options.headers, lookup: guardedLookup(options.policy), agent: false },
+        (response) => {
+          const chunks: Buffer[] = [];
+          let size = 0;
+          response.on('data', (chunk: Buffer) => {
+            size += chunk.length;
+            if (size > options.maxBytes) {
+              reject(new Error(`the answer is larger than ${options.maxBytes} bytes`));
+              request.destroy();
+              return;
+            }
+            chunks.push(chunk);
+          });
+          response.on('end', () =>
+            resolve({ status: response.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }),
+          );
+          response.on('error', reject);
+        },
+      );
+    } catch (error) {
+      // Refused before anything was sent (a header value Node will not write, say).
+      reject(error);
+      return;
+    }
     request.on('error', reject);
+    timer = setTimeout(
+      () => request.destroy(new OutboundTimeoutError(`no answer within ${options.timeoutMs} ms`)),
+      options.timeoutMs,
+    );
   });
 }

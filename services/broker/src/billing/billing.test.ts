@@ -592,7 +592,8 @@ describe.each(testDatabaseKinds('billing'))('billing ($name)', (kind) => {
         ],
       });
     // Invoicing holds the org's month while it freezes it: a batch for that month waits,
-    // then finds the month invoiced and is refused, with nothing stored.
+    // then finds the month invoiced and is refused, with nothing stored. (On PostgreSQL this
+    // shows the lock; PGlite's one connection would make the batch wait anyway.)
     let settled = false;
     let pending: ReturnType<typeof report> | undefined;
     const invoice = await database.db.transaction().execute(async (trx) => {

@@ -376,9 +376,12 @@ async function settle(
   const deadlinePassed = op.poll_deadline_at !== null && op.poll_deadline_at.getTime() <= now.getTime();
   if (outcome.kind === 'retry' || (outcome.kind === 'async' && op.state === 'polling')) {
     if (deadlinePassed && !ORPHAN_KINDS.has(op.kind)) {
+      // The last answer stays in the reason: "refused: resolves to a private address" is not
+      // a slow provider.
+      const last = outcome.kind === 'retry' ? outcome.description : 'in progress';
       return settle(ctx, op, owner, {
         kind: 'broken',
-        description: 'gave up: the provider did not finish within maximum_polling_duration',
+        description: `gave up: the provider did not finish within maximum_polling_duration (last: ${last})`,
       });
     }
     const seconds = outcome.kind === 'retry' || outcome.kind === 'async' ? outcome.retryAfterSeconds : undefined;
