@@ -403,6 +403,8 @@ export function createConsole(config: ConsoleConfig & { publicUrl: string }, dep
 
   // ----- catalog -----
 
+  /** Services per catalog page (the catalog's own limit is 100). */
+  const CATALOG_PAGE = 50;
   const CATEGORIES = [
     'AI_MODELS',
     'CACHES',
@@ -420,25 +422,60 @@ export function createConsole(config: ConsoleConfig & { publicUrl: string }, dep
       const search = typeof req.query.q === 'string' ? req.query.q.trim().slice(0, 200) : '';
       const category =
         typeof req.query.category === 'string' && CATEGORIES.includes(req.query.category) ? req.query.category : '';
-      const { data } = await ask<{
+      const after = typeof req.query.after === 'string' && req.query.after.length <= 500 ? req.query.after : '';
+      const from = Math.max(1, Number.parseInt(String(req.query.from ?? '1'), 10) || 1);
+      const query = (extra: Record<string, string>) =>
+        new URLSearchParams({
+          ...(search ? { q: search } : {}),
+          ...(category ? { category } : {}),
+          ...extra,
+        }).toString();
+      const firstPage = `/catalog${query({}) ? `?${query({})}` : ''}`;
+      let answer: CatalogResult<{
         categories: { id: string; serviceCount: number }[];
-        services: { edges: { node: CatalogService }[] };
-      }>(
-        res,
-        `query($filter: ServiceFilter) {
-          categories { id serviceCount }
-          services(first: 100, filter: $filter) { edges { node { slug name description category provider { name } plans { free price { monthly currency } } } } }
-        }`,
-        { filter: { ...(search ? { search } : {}), ...(category ? { category } : {}) } },
-      );
+        services: {
+          totalCount: number;
+          pageInfo: { hasNextPage: boolean; endCursor: string | null };
+          edges: { node: CatalogService }[];
+        } | null;
+      }>;
+      try {
+        answer = await ask(
+          res,
+          `query($filter: ServiceFilter, $first: Int!, $after: String) {
+            categories { id serviceCount }
+            services(first: $first, after: $after, filter: $filter) { totalCount pageInfo { hasNextPage endCursor }
+              edges { node { slug name description category provider { name } plans { free price { monthly currency } } } } }
+          }`,
+          {
+            filter: { ...(search ? { search } : {}), ...(category ? { category } : {}) },
+            first: CATALOG_PAGE,
+            ...(after ? { after } : {}),
+          },
+        );
+      } catch (error) {
+        // A cursor of another search (or a mangled one) is the catalog's 400: start again.
+        if (after && error instanceof UpstreamError && error.status === 400) return void res.redirect(303, firstPage);
+        throw error;
+      }
+      const { data } = answer;
+      if (!data.services) throw missing(partialErrorsOf(res), 'services', 'The catalog did not answer.');
+      const services = data.services.edges.map((e) => e.node);
+      const next = data.services.pageInfo.hasNextPage && data.services.pageInfo.endCursor;
       page(
         res,
         200,
         catalogPage(ctx(req, res), {
           categories: data.categories,
-          services: data.services.edges.map((e) => e.node),
+          services,
           search,
           category,
+          total: data.services.totalCount,
+          from: after ? from : 1,
+          ...(next
+            ? { nextHref: `/catalog?${query({ after: next, from: String((after ? from : 1) + services.length) })}` }
+            : {}),
+          ...(after ? { firstHref: firstPage } : {}),
         }),
       );
     } catch (error) {

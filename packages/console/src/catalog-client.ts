@@ -78,8 +78,8 @@ export function createCatalogClient(catalogUrl: string): CatalogClient {
       if (typeof body.data !== 'object' || body.data === null) {
         const first = errors[0];
         if (!first) throw new UpstreamError(`the catalog answered ${res.status} without data`, 502);
-        const status =
-          first.extensions?.code === 'NOT_FOUND' ? 404 : first.extensions?.code === 'FORBIDDEN' ? 403 : 502;
+        const code = first.extensions?.code;
+        const status = code === 'NOT_FOUND' ? 404 : code === 'FORBIDDEN' ? 403 : code === 'BAD_USER_INPUT' ? 400 : 502;
         throw new UpstreamError(messageOf(first), status);
       }
       // Data with errors is a partial answer: the failed fields are null, the rest is good.

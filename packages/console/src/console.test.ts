@@ -1,5 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { publishManifest } from '@annex/catalog';
 import { testDatabaseKinds } from '@annex/platform/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { assembleBilling, billingDocuments } from './billing.js';
@@ -358,6 +359,45 @@ describe.each(testDatabaseKinds('console sessions'))('the console with the devel
       .where('id', '=', row.api_token_id as string)
       .executeTakeFirstOrThrow();
     expect(token.revoked_at).not.toBeNull();
+  });
+
+  it('pages through a category of more services than one page holds, forward and back to the first', async () => {
+    const services = Array.from({ length: 60 }, (_, i) => {
+      const n = String(i).padStart(2, '0');
+      return {
+        id: `svc-pager-${n}`,
+        slug: `zz-pager-${n}`,
+        name: `Zz Pager ${n}`,
+        description: 'One of many, to page through',
+        category: 'queues',
+        bindable: true,
+        plans: [{ id: `plan-pager-${n}`, slug: 'free', description: 'Free' }],
+      };
+    });
+    const published = await publishManifest(
+      stack.database.db,
+      { kind: 'admin', tokenId: 'pager-test', scopes: [] },
+      { slug: 'pager', name: 'Pager Co', osb: { url: stack.providerUrl }, services },
+    );
+    expect(published.ok).toBe(true);
+    const client = await signIn(stack);
+    const first = await client.request(`${stack.consoleUrl}/catalog?category=QUEUES`);
+    expect(first.body).toContain('1–50 of 60 services');
+    expect(first.body).toContain('Zz Pager 00');
+    expect(first.body).not.toContain('Zz Pager 50');
+    expect(first.body).not.toContain('First page');
+    const next = /<a href="([^"]+)" rel="next">Next page<\/a>/.exec(first.body)?.[1]?.replaceAll('&amp;', '&');
+    expect(next).toMatch(/^\/catalog\?category=QUEUES&after=.+&from=51$/);
+    const second = await client.request(`${stack.consoleUrl}${next}`);
+    expect(second.body).toContain('51–60 of 60 services');
+    expect(second.body).toContain('Zz Pager 50');
+    expect(second.body).toContain('Zz Pager 59');
+    expect(second.body).not.toContain('Zz Pager 49');
+    expect(second.body).not.toContain('rel="next"');
+    expect(second.body).toContain('<a href="/catalog?category=QUEUES">First page</a>');
+    // A cursor that is not one (edited, or from another search) starts the listing again.
+    const mangled = await client.request(`${stack.consoleUrl}/catalog?category=QUEUES&after=nonsense&from=51`);
+    expect(mangled).toMatchObject({ status: 303, location: `${stack.consoleUrl}/catalog?category=QUEUES` });
   });
 
   it('sweeps expired sessions never seen again, in batches, and leaves live ones alone', async () => {

@@ -56,8 +56,18 @@ export function catalogPage(
     services: CatalogService[];
     search: string;
     category: string;
+    /** How many services match, and the position of this page's first one (1-based). */
+    total: number;
+    from: number;
+    /** The next page, when there is one; the first, when this is not it. */
+    nextHref?: string;
+    firstHref?: string;
   },
 ): string {
+  const shown =
+    input.services.length === input.total
+      ? `${input.total} service${input.total === 1 ? '' : 's'}`
+      : `${input.from}–${input.from + input.services.length - 1} of ${input.total} services`;
   return layout(
     ctx,
     'Catalog',
@@ -71,7 +81,7 @@ export function catalogPage(
   )}</select></div>
   <button type="submit">Search</button>
 </form>
-<p aria-live="polite">${input.services.length} service${input.services.length === 1 ? '' : 's'}</p>
+<p aria-live="polite">${shown}</p>
 <ul class="cards">${input.services.map((s) => {
       const cheapest = s.plans.reduce<number | null>(
         (min, p) => (min === null || p.price.monthly < min ? p.price.monthly : min),
@@ -81,7 +91,14 @@ export function catalogPage(
       return html`<li class="card"><h2><a href="/services/${s.slug}">${s.name}</a></h2>
 <p class="meta">${categoryLabel(s.category)} · by ${s.provider.name}</p><p>${s.description}</p>
 <p class="meta">${s.plans.some((p) => p.free) ? 'Free plan available' : cheapest !== null ? `From ${money(cheapest, currency)}/month` : 'No plans'}</p></li>`;
-    })}</ul>`,
+    })}</ul>
+${
+  input.nextHref || input.firstHref
+    ? html`<nav class="pager" aria-label="Catalog pages">${input.firstHref ? html`<a href="${input.firstHref}">First page</a> ` : ''}${
+        input.nextHref ? html`<a href="${input.nextHref}" rel="next">Next page</a>` : ''
+      }</nav>`
+    : ''
+}`,
   );
 }
 
