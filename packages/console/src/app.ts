@@ -274,6 +274,7 @@ export function createConsole(config: ConsoleConfig & { publicUrl: string }, dep
     identity: Identity,
     grants: OrganizationGrant[] | null,
     returnTo: string,
+    idToken?: string,
   ) => {
     const user = await upsertUser(db, identity);
     const { unknown } = await applyOrganizationGrants(db, user.id, grants, config.defaultOrganization);
@@ -282,6 +283,7 @@ export function createConsole(config: ConsoleConfig & { publicUrl: string }, dep
       userId: user.id,
       who: identity.email || identity.subject,
       ttlSeconds: config.sessionTtlSeconds,
+      idToken,
     });
     res.cookie(SESSION_COOKIE, sessionId, { ...cookieOptions, maxAge: config.sessionTtlSeconds * 1000 });
     res.clearCookie(LOGIN_COOKIE, cookieOptions);
@@ -330,10 +332,10 @@ export function createConsole(config: ConsoleConfig & { publicUrl: string }, dep
       return fail('no sign-in was started from this browser, or it expired; start again');
     }
     try {
-      const { identity, claims } = await oidc.finish(new URL(req.originalUrl, publicUrl), transaction);
+      const { identity, claims, idToken } = await oidc.finish(new URL(req.originalUrl, publicUrl), transaction);
       let grants: OrganizationGrant[] | null = null;
       if (claims.annex_orgs !== undefined) grants = parseOrganizationClaim(claims.annex_orgs);
-      await startSession(res, identity, grants, safeReturnTo(transaction.returnTo));
+      await startSession(res, identity, grants, safeReturnTo(transaction.returnTo), idToken);
     } catch (error) {
       if (error instanceof SignInError) return fail(error.message);
       if (error instanceof Error && error.message.startsWith('the annex_orgs claim')) return fail(error.message);
@@ -381,9 +383,19 @@ export function createConsole(config: ConsoleConfig & { publicUrl: string }, dep
   app.post('/auth/logout', async (_req, res, next) => {
     try {
       const session = res.locals.session as Session | null;
-      if (session) await endSession(db, session.idHash);
+      const idTokenSealed = session ? await endSession(db, session.idHash) : null;
       res.clearCookie(SESSION_COOKIE, cookieOptions);
-      res.redirect(303, '/signin');
+      // Signed in at an identity provider: signed out there too (RP-initiated logout), which
+      // sends the browser back to the sign-in page.
+      let idToken: string | null = null;
+      try {
+        idToken = idTokenSealed ? box.open(idTokenSealed) : null;
+      } catch {
+        // Sealed with a key no longer configured: the provider is asked without a hint.
+      }
+      const atProvider =
+        oidc && session ? await oidc.signOutUrl({ idToken, postLogoutRedirectUri: `${publicUrl}/signin` }) : null;
+      res.redirect(303, atProvider ?? '/signin');
     } catch (error) {
       next(error);
     }

@@ -91,6 +91,40 @@ describe('OpenID Connect sign-in', () => {
     expect(apps.body).not.toContain('development sign-in');
   });
 
+  it('signs out at the identity provider too, with the ID token as hint, and comes back to sign-in', async () => {
+    const client = new TestClient();
+    await signInAt(stack, client, 'alice');
+    const sessionId = client.cookies.get('annex_session') as string;
+    const stored = await stack.database.db
+      .selectFrom('console_sessions')
+      .select('id_token_sealed')
+      .where('id_hash', '=', hashSessionId(sessionId))
+      .executeTakeFirstOrThrow();
+    expect(stored.id_token_sealed).toMatch(/^v1\./); // sealed (checked against the hint below)
+    const page = await client.request(`${stack.consoleUrl}/apps`);
+    const out = await client.request(`${stack.consoleUrl}/auth/logout`, {
+      form: { _csrf: page.body.match(/name="_csrf" value="([^"]*)"/)?.[1] ?? '' },
+    });
+    expect(out.status).toBe(303);
+    const endSession = new URL(out.location as string);
+    expect(endSession.origin).toBe(new URL(idp.issuer).origin);
+    expect(endSession.searchParams.get('client_id')).toBe(idp.clientId);
+    expect(endSession.searchParams.get('post_logout_redirect_uri')).toBe(`${stack.consoleUrl}/signin`);
+    const hint = endSession.searchParams.get('id_token_hint') as string;
+    expect(hint.split('.')).toHaveLength(3);
+    expect(stack.secretBox.open(stored.id_token_sealed as string)).toBe(hint);
+    expect(JSON.parse(Buffer.from(hint.split('.')[1] as string, 'base64url').toString())).toMatchObject({
+      sub: 'alice',
+      aud: idp.clientId,
+    });
+    // The provider accepts it: its sign-out confirmation, not an error page.
+    const atProvider = await client.request(endSession.href);
+    expect(atProvider.status, atProvider.body).toBe(200);
+    expect(atProvider.body).toMatch(/logout|sign.?out/i);
+    // Here the session is gone.
+    expect((await client.request(`${stack.consoleUrl}/apps`)).status).toBe(303);
+  });
+
   it('puts a user without the claim in the default organization, without the right to reveal values', async () => {
     const client = new TestClient();
     const { callback } = await signInAt(stack, client, 'bob');

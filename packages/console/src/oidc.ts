@@ -27,7 +27,13 @@ export interface OidcSignIn {
   finish(
     callbackUrl: URL,
     transaction: LoginTransaction,
-  ): Promise<{ identity: Identity; claims: Record<string, unknown> }>;
+  ): Promise<{ identity: Identity; claims: Record<string, unknown>; idToken: string | undefined }>;
+  /**
+   * Where to send a browser signing out so it is signed out at the provider too (its
+   * `end_session_endpoint`, with the ID token as hint), or null when the provider has none
+   * or cannot be reached (the console's own sign-out stands either way).
+   */
+  signOutUrl(options: { idToken: string | null; postLogoutRedirectUri: string }): Promise<string | null>;
 }
 
 const isLoopback = (url: URL) => ['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname);
@@ -125,7 +131,24 @@ export function createOidcSignIn(options: {
       }
       const email = typeof claims.email === 'string' ? claims.email : '';
       const name = typeof claims.name === 'string' ? claims.name : email || idClaims.sub;
-      return { identity: { issuer: idClaims.iss, subject: idClaims.sub, email, name }, claims };
+      return {
+        identity: { issuer: idClaims.iss, subject: idClaims.sub, email, name },
+        claims,
+        idToken: tokens.id_token,
+      };
+    },
+    async signOutUrl({ idToken, postLogoutRedirectUri }) {
+      let config: client.Configuration;
+      try {
+        config = await configuration();
+      } catch {
+        return null;
+      }
+      if (!config.serverMetadata().end_session_endpoint) return null;
+      return client.buildEndSessionUrl(config, {
+        post_logout_redirect_uri: postLogoutRedirectUri,
+        ...(idToken ? { id_token_hint: idToken } : {}),
+      }).href;
     },
   };
 }

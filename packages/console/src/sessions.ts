@@ -172,7 +172,7 @@ async function revokeTokens(db: Executor, tokenIds: ReadonlyArray<string | null>
 export async function createSession(
   db: Kysely<DB>,
   box: SecretBox,
-  input: { userId: string; who: string; ttlSeconds: number },
+  input: { userId: string; who: string; ttlSeconds: number; idToken?: string | undefined },
 ): Promise<{ sessionId: string }> {
   const sessionId = randomBytes(32).toString('base64url');
   const expiresAt = new Date(Date.now() + input.ttlSeconds * 1000);
@@ -189,6 +189,7 @@ export async function createSession(
         csrf_secret: randomBytes(32).toString('base64url'),
         api_token_id: token?.id ?? null,
         api_token_sealed: token?.sealed ?? null,
+        id_token_sealed: input.idToken ? box.seal(input.idToken) : null,
         expires_at: expiresAt,
       })
       .execute();
@@ -267,15 +268,20 @@ export async function switchOrganization(
   return true;
 }
 
-/** Ends a session: the row is deleted and its API token revoked, in one transaction. */
-export async function endSession(db: Kysely<DB>, idHash: string): Promise<void> {
-  await db.transaction().execute(async (trx) => {
+/**
+ * Ends a session: the row is deleted and its API token revoked, in one transaction.
+ * Returns the sealed ID token it was signed in with (the hint of a sign-out at the
+ * identity provider), or null.
+ */
+export async function endSession(db: Kysely<DB>, idHash: string): Promise<string | null> {
+  return db.transaction().execute(async (trx) => {
     const row = await trx
       .deleteFrom('console_sessions')
       .where('id_hash', '=', idHash)
-      .returning('api_token_id')
+      .returning(['api_token_id', 'id_token_sealed'])
       .executeTakeFirst();
     if (row) await revokeTokens(trx, [row.api_token_id]);
+    return row?.id_token_sealed ?? null;
   });
 }
 

@@ -294,6 +294,8 @@ export async function startIdentityProvider(
             client_id: clientId,
             client_secret: clientSecret,
             redirect_uris: [redirectUri],
+            // Where the console sends a browser back after signing out here.
+            post_logout_redirect_uris: [new URL('/signin', redirectUri).href],
             grant_types: ['authorization_code'],
             response_types: ['code'],
           },

@@ -491,6 +491,8 @@ export interface ConsoleSessionsTable {
   api_token_id: string | null;
   /** That token, sealed with SecretBox. */
   api_token_sealed: string | null;
+  /** The identity provider's ID token of the sign-in, sealed: the hint of the sign-out there. */
+  id_token_sealed: Generated<string | null>;
   created_at: CreatedAt;
   expires_at: ColumnType<Date, Date | string, Date | string>;
 }
