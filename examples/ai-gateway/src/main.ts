@@ -1,18 +1,9 @@
-import { ConfigError, createLogger } from '@annex/platform';
+import { configOrExit, createLogger } from '@annex/platform';
 import { loadAiGatewayConfig, startOptionsFromConfig } from './config.js';
 import { startExample } from './example.js';
 
 // `npm start -w @annex/example-ai-gateway`: the gateway on its own, trusting ANNEX_BROKER_URL.
-let config: ReturnType<typeof loadAiGatewayConfig>;
-try {
-  config = loadAiGatewayConfig(process.env);
-} catch (error) {
-  if (error instanceof ConfigError) {
-    console.error(error.message);
-    process.exit(1);
-  }
-  throw error;
-}
+const config = configOrExit(() => loadAiGatewayConfig(process.env));
 const logger = createLogger('annex-ai-gateway', config.LOG_LEVEL);
 try {
   const gateway = await startExample({ ...startOptionsFromConfig(config), logger });

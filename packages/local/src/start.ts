@@ -1,18 +1,9 @@
-import { ConfigError, createLogger } from '@annex/platform';
+import { ConfigError, configOrExit, createLogger } from '@annex/platform';
 import { loadLocalConfig } from './config.js';
 import { startMarketplace } from './marketplace.js';
 
 // `npm start`: the whole marketplace on localhost, printing where to go.
-let config: ReturnType<typeof loadLocalConfig>;
-try {
-  config = loadLocalConfig(process.env);
-} catch (error) {
-  if (error instanceof ConfigError) {
-    console.error(error.message);
-    process.exit(1);
-  }
-  throw error;
-}
+const config = configOrExit(() => loadLocalConfig(process.env));
 const logger = createLogger('annex', config.LOG_LEVEL);
 
 try {

@@ -11,6 +11,25 @@ export class ConfigError extends Error {
 }
 
 /**
+ * A process's start-up configuration: `load()`'s result, or — when it throws a
+ * `ConfigError` — the message naming each wrong variable on stderr and exit code 1.
+ *
+ * @example
+ * const config = configOrExit(() => loadCatalogConfig(process.env));
+ */
+export function configOrExit<T>(load: () => T): T {
+  try {
+    return load();
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      console.error(error.message);
+      process.exit(1);
+    }
+    throw error;
+  }
+}
+
+/**
  * Parses environment variables once, with a zod object schema whose keys are the
  * variable names, and freezes the result. Empty strings count as unset.
  *

@@ -148,3 +148,21 @@ export function drainServer(server: Server, graceMs = 10_000): Promise<void> {
     server.closeIdleConnections();
   });
 }
+
+/**
+ * Stops the process on SIGINT or SIGTERM (once, however many arrive): drains `server`
+ * (`drainServer`), runs `close` in order (the service, then its database), exits 0.
+ */
+export function stopOnSignals(logger: Logger, server: Server, close: ReadonlyArray<() => Promise<unknown>>): void {
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'stopping');
+    await drainServer(server);
+    for (const step of close) await step();
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void stop('SIGINT'));
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+}

@@ -1,6 +1,7 @@
 export { type DevelopmentCredentials, ensureDevelopmentCredentials } from './bootstrap.js';
 export {
   ConfigError,
+  configOrExit,
   encryptionKeySpec,
   flag,
   logLevel,
@@ -21,6 +22,7 @@ export {
   type Observability,
   type ObservabilityOptions,
   requestIdOf,
+  stopOnSignals,
 } from './http.js';
 export { ensureLocalEncryptionKeys } from './local.js';
 export { createLogger, type Logger } from './log.js';

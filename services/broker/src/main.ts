@@ -1,27 +1,18 @@
 import { createServer } from 'node:http';
 import { join } from 'node:path';
 import {
-  ConfigError,
+  configOrExit,
   createLogger,
-  drainServer,
   ensureLocalEncryptionKeys,
   migrateToLatest,
   openDatabase,
   SecretBox,
+  stopOnSignals,
 } from '@annex/platform';
 import { createBroker } from './app.js';
 import { loadBrokerConfig } from './config.js';
 
-let config: ReturnType<typeof loadBrokerConfig>;
-try {
-  config = loadBrokerConfig(process.env);
-} catch (error) {
-  if (error instanceof ConfigError) {
-    console.error(error.message);
-    process.exit(1);
-  }
-  throw error;
-}
+const config = configOrExit(() => loadBrokerConfig(process.env));
 
 const logger = createLogger('broker', config.logLevel);
 
@@ -41,15 +32,4 @@ const server = createServer(broker.app).listen(config.port, config.host, () => {
   logger.info({ host: config.host, port }, 'broker listening');
 });
 
-let closing = false;
-async function shutdown(signal: string): Promise<void> {
-  if (closing) return;
-  closing = true;
-  logger.info({ signal }, 'shutting down');
-  await drainServer(server);
-  await broker.close();
-  await database.close();
-  process.exit(0);
-}
-process.on('SIGINT', () => void shutdown('SIGINT'));
-process.on('SIGTERM', () => void shutdown('SIGTERM'));
+stopOnSignals(logger, server, [() => broker.close(), () => database.close()]);
