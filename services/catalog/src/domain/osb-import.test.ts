@@ -188,6 +188,7 @@ const REGISTER = /* GraphQL */ `
       ... on OsbBrokerUnavailable { status url }
       ... on InvalidInput { problems { path message } }
       ... on ManifestInvalid { problems { path message } }
+      ... on SlugTaken { kind slug }
     }
   }
 `;
@@ -466,6 +467,117 @@ describe.each(testDatabaseKinds('OSB broker import'))('OSB broker import on $nam
       .where('slug', 'in', ['x1', 'x2', 'x3', 'x4', 'x5', 'x6'])
       .execute();
     expect(stored).toEqual([]);
+  });
+
+  /** The Legacy Co catalog under other OSB ids: another broker with the same service names. */
+  const sameNames = (idPrefix: string) => JSON.parse(JSON.stringify(legacyCatalog()).replaceAll('b7f1c2a0', idPrefix));
+  const serviceSlugs = async (provider: string) =>
+    (
+      await catalog.gql(`{ provider(slug: "${provider}") { services { slug name } } }`, {}, catalog.adminToken)
+    ).data.provider.services.map((s: { slug: string; name: string }) => [s.name, s.slug]);
+
+  it('lists a second broker whose services share names, prefixing its slugs with its provider slug', async () => {
+    const eu = await startBroker(sameNames('c8e2d3b1'));
+    try {
+      const registered = await catalog.gql(
+        REGISTER,
+        { input: input({ url: eu.url, providerSlug: 'eu' }) },
+        catalog.adminToken,
+      );
+      expect(registered.data.registerOsbBroker).toMatchObject({ __typename: 'ManifestPublished', revision: 1 });
+      expect(await serviceSlugs('eu')).toEqual([
+        ['Legacy MySQL', 'eu-legacy-mysql'],
+        ['legacy-queue', 'eu-legacy-queue'],
+      ]);
+      // The first broker's services keep theirs.
+      expect(await serviceSlugs('legacy')).toEqual([
+        ['Legacy MySQL', 'legacy-mysql'],
+        ['legacy-queue', 'legacy-queue'],
+      ]);
+    } finally {
+      await eu.close();
+    }
+  });
+
+  it('keeps every slug across refreshes and re-registration, even when a service is renamed', async () => {
+    const eu = await startBroker(sameNames('c8e2d3b1'));
+    try {
+      // The same provider registered again, at the broker's new address.
+      const again = await catalog.gql(
+        REGISTER,
+        { input: input({ url: eu.url, providerSlug: 'eu' }) },
+        catalog.adminToken,
+      );
+      expect(again.data.registerOsbBroker).toMatchObject({ __typename: 'ManifestPublished', unchanged: false });
+      eu.state.catalog.services[0].name = 'MySQL 8';
+      eu.state.catalog.services[0].metadata.displayName = 'MySQL 8';
+      broker.state.catalog.services[1].name = 'Durable Queue';
+      const refresh = (provider: string) =>
+        catalog.gql(
+          `mutation { refreshOsbBroker(providerSlug: "${provider}") { __typename ... on ManifestPublished { unchanged } } }`,
+          {},
+          catalog.adminToken,
+        );
+      expect((await refresh('eu')).data.refreshOsbBroker).toEqual({
+        __typename: 'ManifestPublished',
+        unchanged: false,
+      });
+      expect((await refresh('legacy')).data.refreshOsbBroker).toEqual({
+        __typename: 'ManifestPublished',
+        unchanged: false,
+      });
+      expect(await serviceSlugs('eu')).toEqual([
+        ['MySQL 8', 'eu-legacy-mysql'],
+        ['legacy-queue', 'eu-legacy-queue'],
+      ]);
+      expect(await serviceSlugs('legacy')).toEqual([
+        ['Legacy MySQL', 'legacy-mysql'],
+        ['Durable Queue', 'legacy-queue'],
+      ]);
+    } finally {
+      await eu.close();
+    }
+  });
+
+  it('says what to do when even the prefixed slug is taken, storing nothing', async () => {
+    const squatter = await startBroker({
+      services: [
+        {
+          id: 'd9f3e4c2-svc',
+          name: 'late-legacy-mysql',
+          description: 'A service named like a prefixed slug',
+          bindable: false,
+          plans: [{ id: 'd9f3e4c2-plan', name: 'default', description: 'Default' }],
+        },
+      ],
+    });
+    const late = await startBroker(sameNames('e0a4f5d3'));
+    try {
+      const squatted = await catalog.gql(
+        REGISTER,
+        { input: input({ url: squatter.url, providerSlug: 'squatter' }) },
+        catalog.adminToken,
+      );
+      expect(squatted.data.registerOsbBroker.__typename).toBe('ManifestPublished');
+      const refused = await catalog.gql(
+        REGISTER,
+        { input: input({ url: late.url, providerSlug: 'late' }) },
+        catalog.adminToken,
+      );
+      expect(refused.data.registerOsbBroker).toEqual({
+        __typename: 'SlugTaken',
+        kind: 'service',
+        slug: 'late-legacy-mysql',
+        message:
+          'service slug "late-legacy-mysql" is used by another provider (a new service whose name another provider lists takes this provider\'s slug as a prefix, and that slug is taken too); register the broker under a different provider slug than "late"',
+      });
+      expect(
+        await catalog.database.db.selectFrom('providers').select('slug').where('slug', '=', 'late').execute(),
+      ).toEqual([]);
+    } finally {
+      await squatter.close();
+      await late.close();
+    }
   });
 });
 
