@@ -177,7 +177,12 @@ export async function startFakeProvider(options: FakeProviderOptions): Promise<F
       switch (mode) {
         case 'async':
         case 'async-fail':
-          res.status(202).json({ operation: `provision-${id}` });
+          // As OSB allows: the dashboard's address and metadata from the start.
+          res.status(202).json({
+            operation: `provision-${id}`,
+            dashboard_url: `http://dashboard.test/${id}`,
+            metadata: { labels: { tier: 'test' } },
+          });
           return;
         case 'fail500':
           res.status(500).json({ description: 'internal error after creating' });
