@@ -374,6 +374,17 @@ export class BrokerApi {
     });
   }
 
+  /**
+   * A single sign-on into the add-on's provider dashboard, for the caller (docs/provider-protocol.md §2):
+   * the provider's URL with a single-use token that lives 60 s.
+   */
+  openAddonDashboard(addon: string, app?: string | null): Promise<{ url: string; expiresAt: string }> {
+    return this.#call('POST', `/addons/${seg(addon)}/sso`, {
+      body: dropNulls({ app }),
+      subject: { kind: 'add-on', key: addon },
+    });
+  }
+
   /** Values of an app's vars (needs `config:read`). */
   configVars(app: string): Promise<{ release: number; vars: Record<string, string> }> {
     return this.#call('GET', `/apps/${seg(app)}/config-vars`, { subject: { kind: 'app', key: app } });

@@ -331,4 +331,5 @@ export const APP_ROOT_FIELDS: ReadonlySet<string> = new Set([
   'setConfigVars',
   'shareAddon',
   'unshareAddon',
+  'openAddonDashboard',
 ]);
