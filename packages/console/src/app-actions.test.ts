@@ -126,6 +126,45 @@ describe.each(testDatabaseKinds('console app actions'))('the app page forms on $
     expect(seen.body).toContain('Open dashboard');
   });
 
+  it("opens the provider's dashboard as the signed-in person: the development user, and a member without an email", async () => {
+    /** "Open dashboard" on an app's page, then the provider's page it leads to: who arrived there. */
+    const openDashboard = async (client: TestClient, app: string) => {
+      const page = await client.request(`${stack.consoleUrl}/apps/${app}`);
+      const sent = await post(client, `/addons/${addon}/sso`, { _csrf: inputValue(page.body, '_csrf'), app });
+      expect(sent.status, sent.body).toBe(303);
+      expect(sent.location).toMatch(new RegExp(`^${stack.providerUrl}/sso\\?token=`));
+      const arrivals = stack.ssoArrivals.length;
+      expect((await fetch(sent.location as string)).status).toBe(200);
+      expect(stack.ssoArrivals.length).toBe(arrivals + 1);
+      return stack.ssoArrivals.at(-1);
+    };
+    const userId = async (subject: string) =>
+      (
+        await stack.database.db
+          .selectFrom('users')
+          .select('id')
+          .where('oidc_subject', '=', subject)
+          .executeTakeFirstOrThrow()
+      ).id;
+
+    const fromShop = await openDashboard(admin, 'shop');
+    expect(fromShop?.user).toStrictEqual({
+      id: await userId('developer'),
+      name: 'Development user',
+      email: 'developer@localhost',
+      kind: 'person',
+    });
+    expect(fromShop).toMatchObject({ app: { name: 'shop' }, addon: { name: addon }, org: { slug: 'demo' } });
+    expect((await openDashboard(admin, 'worker'))?.app?.name).toBe('worker');
+
+    const noa = await signInAsMember(stack, 'noa', '');
+    expect((await openDashboard(noa, 'shop'))?.user).toStrictEqual({
+      id: await userId('noa'),
+      name: 'noa',
+      kind: 'person',
+    });
+  });
+
   it('refuses every form without the CSRF token, or with a wrong one, and changes nothing', async () => {
     const before = { shop: await snapshot('shop'), worker: await snapshot('worker') };
     for (const { path, form } of everyForm()) {
