@@ -24,8 +24,10 @@ export type AttachmentState = 'attaching' | 'attached' | 'rotating' | 'detaching
 export interface ApiAttachment {
   id: string;
   name: string;
-  /** The app it is attached to (name). */
-  app: string;
+  /** The app it is attached to (name); null when it is another organization's (a shared add-on). */
+  app: string | null;
+  /** The slug of that app's organization. */
+  appOrganization: string;
   /** The add-on (name). */
   addon: string;
   state: AttachmentState;
@@ -37,8 +39,9 @@ export interface ApiAttachment {
 export interface ApiAddon {
   id: string;
   name: string;
-  /** The owning app (name). */
-  app: string;
+  /** The owning app (name); null when another organization shares it with the caller's. */
+  app: string | null;
+  /** The slug of the organization that owns it. */
   organization: string;
   /** Slugs. */
   service: string;
