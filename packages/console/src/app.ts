@@ -640,9 +640,9 @@ export function createConsole(config: ConsoleConfig & { publicUrl: string }, dep
     const { data, errors } = await ask<{ app: AppDetail | null }>(
       res,
       `query($name: String!) { app(name: $name) { name organization releaseVersion
-        addons { name state serviceSlug planSlug providerSlug lastError
+        addons { name state serviceSlug planSlug providerSlug lastError attachments { appOrganization }
           service { plans { slug name free deprecated price { monthly currency } } } }
-        attachments { name state configVarNames lastError addon { name serviceSlug planSlug state } }
+        attachments { name state configVarNames lastError addon { name serviceSlug planSlug state organization } }
         configVars { name owner ${values ? 'value' : ''} }
         releases(first: 20) { version actor reason createdAt diff { name change value } } } }`,
       { name },
