@@ -9,7 +9,6 @@ import {
   createCatalogClient,
   errorAt,
   type FieldError,
-  requestDashboardSso,
   UpstreamError,
 } from './catalog-client.js';
 import type { ConsoleConfig } from './config.js';
@@ -641,9 +640,9 @@ export function createConsole(config: ConsoleConfig & { publicUrl: string }, dep
     const { data, errors } = await ask<{ app: AppDetail | null }>(
       res,
       `query($name: String!) { app(name: $name) { name organization releaseVersion
-        addons { name state serviceSlug planSlug providerSlug lastError
+        addons { name state serviceSlug planSlug providerSlug lastError attachments { appOrganization }
           service { plans { slug name free deprecated price { monthly currency } } } }
-        attachments { name state configVarNames lastError addon { name serviceSlug planSlug state } }
+        attachments { name state configVarNames lastError addon { name serviceSlug planSlug state organization } }
         configVars { name owner ${values ? 'value' : ''} }
         releases(first: 20) { version actor reason createdAt diff { name change value } } } }`,
       { name },
@@ -846,15 +845,23 @@ export function createConsole(config: ConsoleConfig & { publicUrl: string }, dep
 
   // ----- SSO into the provider's dashboard -----
 
+  // The session's token acts for its signed-in person: the broker names them to the provider.
   app.post('/addons/:addon/sso', requireSession, async (req, res, next) => {
     try {
-      const session = res.locals.session as Session;
-      const appName = (req.body as Record<string, unknown>).app;
-      const { url } = await requestDashboardSso(config.brokerUrl, tokenOf(res), {
-        addon: String(req.params.addon),
-        ...(typeof appName === 'string' && appName ? { app: appName } : {}),
-        user: { id: session.user.id, email: session.user.email, name: session.user.name },
-      });
+      const appName = formField(req.body as Record<string, unknown>, 'app');
+      let url: string;
+      try {
+        ({ url } = await mutate<{ url: string }>(res, 'openAddonDashboard', 'url', {
+          addon: String(req.params.addon),
+          ...(appName ? { app: appName } : {}),
+        }));
+      } catch (error) {
+        if (!(error instanceof Refusal)) throw error;
+        throw new UpstreamError(`Opening the dashboard failed: ${error.message}`, error.status);
+      }
+      // The browser is sent there: a web page only, never another scheme.
+      if (!/^https?:\/\//.test(url))
+        throw new UpstreamError('Opening the dashboard failed: its URL is not http(s)', 502);
       res.redirect(303, url);
     } catch (error) {
       next(error);
@@ -999,6 +1006,8 @@ const REFUSAL_STATUS: Record<string, number> = {
   Conflict: 409,
   ConfigVarCollision: 409,
   NameTaken: 409,
+  // The provider has no dashboard to open.
+  DashboardNotOffered: 422,
   // What is wrong is the organization's billing account, not the form.
   PaymentRequired: 409,
   ProviderFailed: 502,

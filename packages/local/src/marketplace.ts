@@ -124,9 +124,9 @@ export async function startMarketplace(
     closers.push(() => broker.close());
 
     const catalogUrl = `http://${catalogConfig.host}:${(catalogServer.server.address() as AddressInfo).port}`;
-    // The console calls this catalog and broker with each session's own org token.
+    // The console calls this catalog with each session's own org token.
     const webConsole = createConsole(
-      { ...consoleConfig, publicUrl: consoleConfig.publicUrl ?? consoleUrl, catalogUrl, brokerUrl },
+      { ...consoleConfig, publicUrl: consoleConfig.publicUrl ?? consoleUrl, catalogUrl },
       { database, secretBox, logger: logger.child({ service: 'console' }) },
     );
 

@@ -635,6 +635,98 @@ describe.each(testDatabaseKinds('apps through GraphQL'))('apps and add-ons throu
     expect(detached.data.app.configVars.map((v: { name: string }) => v.name)).toEqual(['CACHE_URL']);
   });
 
+  it('shares the add-on with another organization: each side reads its side of the attachment', async () => {
+    const SIDE = `app { name } appOrganization name state`;
+    const ADDON_SIDES = `name organization serviceSlug planSlug state app { name } attachments { ${SIDE} }`;
+    const share = await gql(
+      'mutation($input: ShareAddonInput!) { shareAddon(input: $input) { __typename ... on ShareAddonSuccess { organizations } } }',
+      { input: { addon: addonName, organization: orgB } },
+      tokens.a,
+    );
+    expect(share.data.shareAddon).toEqual({ __typename: 'ShareAddonSuccess', organizations: [orgB] });
+    const attach = await gql(
+      'mutation($input: AttachAddonInput!) { attachAddon(input: $input) { __typename ... on Error { message } } }',
+      { input: { app: appB, addon: addonName, as: 'BORROWED' } },
+      tokens.b,
+    );
+    expect(attach.data.attachAddon.__typename, JSON.stringify(attach)).toBe('AttachAddonSuccess');
+
+    // The borrower: its app's attachment and the add-on (owner's organization, plan, service),
+    // never the app that owns it nor the owner's other attachments.
+    const borrower = await eventually(
+      () =>
+        gql(
+          `query($name: String!) { app(name: $name) { attachments { ${SIDE} configVarNames addon { ${ADDON_SIDES} } } } }`,
+          { name: appB },
+          tokens.b,
+        ),
+      (r) => r.data?.app?.attachments[0]?.state === 'ATTACHED',
+    );
+    expect(borrower.errors).toBeUndefined();
+    const borrowedSide = {
+      name: addonName,
+      organization: orgA,
+      serviceSlug: plan.split(':')[0],
+      planSlug: 'hobby',
+      state: 'PROVISIONED',
+      app: null,
+      attachments: [{ app: { name: appB }, appOrganization: orgB, name: 'BORROWED', state: 'ATTACHED' }],
+    };
+    expect(borrower.data.app.attachments).toEqual([
+      {
+        app: { name: appB },
+        appOrganization: orgB,
+        name: 'BORROWED',
+        state: 'ATTACHED',
+        configVarNames: ['BORROWED_URL'],
+        addon: borrowedSide,
+      },
+    ]);
+    const direct = await gql(
+      `query($name: String!) { addon(name: $name) { ${ADDON_SIDES} } }`,
+      { name: addonName },
+      tokens.b,
+    );
+    expect(direct).toEqual({ status: 200, data: { addon: borrowedSide } });
+    expect(JSON.stringify([borrower, direct])).not.toContain(appA);
+
+    // The owner: an app of orgB attaches it, not which one.
+    const owner = await gql(
+      `query($name: String!) { addon(name: $name) { ${ADDON_SIDES} } }`,
+      { name: addonName },
+      tokens.a,
+    );
+    expect(owner.errors).toBeUndefined();
+    expect(owner.data.addon.app).toEqual({ name: appA });
+    expect(owner.data.addon.organization).toBe(orgA);
+    expect(owner.data.addon.attachments).toEqual([
+      { app: { name: appA }, appOrganization: orgA, name: 'DATABASE', state: 'ATTACHED' },
+      { app: null, appOrganization: orgB, name: 'BORROWED', state: 'ATTACHED' },
+    ]);
+    const ownerApp = await gql(APP, { name: appA }, tokens.a);
+    expect(ownerApp.errors).toBeUndefined();
+    expect(JSON.stringify([owner, ownerApp])).not.toContain(appB);
+
+    // Undone: the borrower detaches, the owner stops sharing; the add-on is the owner's alone again.
+    const detach = await gql(
+      'mutation($input: DetachAddonInput!) { detachAddon(input: $input) { __typename } }',
+      { input: { app: appB, name: 'BORROWED' } },
+      tokens.b,
+    );
+    expect(detach.data.detachAddon.__typename).toBe('DetachAddonSuccess');
+    await eventually(
+      async () => provider.bindings.size,
+      (n) => n === 1,
+    );
+    const unshare = await gql(
+      'mutation($input: ShareAddonInput!) { unshareAddon(input: $input) { __typename ... on UnshareAddonSuccess { organizations } } }',
+      { input: { addon: addonName, organization: orgB } },
+      tokens.a,
+    );
+    expect(unshare.data.unshareAddon).toEqual({ __typename: 'UnshareAddonSuccess', organizations: [] });
+    expect((await gql(ADDON, { name: addonName }, tokens.b)).data.addon).toBeNull();
+  });
+
   it('rotates credentials: the var gets a new value in a new release, the old binding goes', async () => {
     const value = async () =>
       ((await gql(APP, { name: appA }, tokens.a)).data.app.configVars as { name: string; value: string }[]).find(

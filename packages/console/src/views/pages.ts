@@ -270,13 +270,16 @@ export interface AppDetail {
     lastError: string | null;
     /** The service's plans the caller can see, to change to; null when it cannot see the service. */
     service?: { plans: PlanChoice[] } | null;
+    /** Where it is attached: the organization of each app (another organization's app is not named). */
+    attachments: { appOrganization: string }[];
   }[];
   attachments: {
     name: string;
     state: string;
     configVarNames: string[];
     lastError: string | null;
-    addon: { name: string; serviceSlug: string; planSlug: string; state: string };
+    /** `organization` owns it: another organization's when it is shared with this app's. */
+    addon: { name: string; serviceSlug: string; planSlug: string; state: string; organization: string };
   }[];
   configVars: { name: string; owner: string; value: string | null }[];
   releases: {
@@ -368,6 +371,21 @@ export function appState(ctx: PageContext, app: AppDetail, options: AppPageOptio
       `/addons/${encodeURIComponent(addon)}/sso`,
       html`<button type="submit" aria-label="Open the dashboard of ${addon}">Open dashboard</button>`,
     );
+  // Each organization sees its side of a share: the borrower who lends it, the owner who borrows it.
+  const sharedBy = (addon: AppDetail['attachments'][number]['addon']) =>
+    addon.organization !== app.organization ? addon.organization : null;
+  const borrowers = (name: string) => {
+    const orgs = (app.addons.find((o) => o.name === name)?.attachments ?? [])
+      .map((a) => a.appOrganization)
+      .filter((org) => org !== app.organization);
+    return [...new Set(orgs)];
+  };
+  const shareNote = (name: string) => {
+    const orgs = borrowers(name);
+    return orgs.length === 0
+      ? ''
+      : html`<br><span class="meta">also attached by ${orgs.length === 1 ? 'an app' : 'apps'} of ${orgs.join(', ')}</span>`;
+  };
   const appPath = `/apps/${encodeURIComponent(app.name)}`;
   // Not on the owner's own attachment: the broker refuses it (an owner keeps an attachment
   // to its add-on); destroying the add-on is the way out.
@@ -393,17 +411,16 @@ ${
   app.addons.length === 0 && app.attachments.length === 0
     ? html`<p>No add-on. <a href="/catalog">Find one in the catalog</a>.</p>`
     : html`<table><thead><tr><th scope="col">Attachment</th><th scope="col">Add-on</th><th scope="col">Plan</th><th scope="col">State</th><th scope="col">Config vars</th><th scope="col"><span class="visually-hidden">Actions</span></th></tr></thead>
-<tbody>${app.attachments.map(
-        (
-          a,
-        ) => html`<tr><th scope="row">${a.name}</th><td>${a.addon.name}</td><td>${a.addon.serviceSlug}:${a.addon.planSlug}</td>
+<tbody>${app.attachments.map((a) => {
+        const lender = sharedBy(a.addon);
+        return html`<tr><th scope="row">${a.name}</th><td>${a.addon.name}${lender ? html`<br><span class="meta">shared by ${lender}</span>` : shareNote(a.addon.name)}</td><td>${a.addon.serviceSlug}:${a.addon.planSlug}</td>
 <td><span class="state state-${a.state.toLowerCase()}" data-attachment="${a.name}">${a.state.toLowerCase()}</span>${a.addon.state !== 'PROVISIONED' ? html` (add-on ${a.addon.state.toLowerCase()})` : ''}${a.lastError ? html`<br><span class="error">${a.lastError}</span>` : ''}</td>
-<td>${a.configVarNames.map((v, i) => html`${i ? ', ' : ''}<code>${v}</code>`)}</td><td>${dashboardButton(a.addon.name)}${detachButton(a)}</td></tr>`,
-      )}${app.addons
+<td>${a.configVarNames.map((v, i) => html`${i ? ', ' : ''}<code>${v}</code>`)}</td><td>${lender ? '' : dashboardButton(a.addon.name)}${detachButton(a)}</td></tr>`;
+      })}${app.addons
         .filter((o) => !app.attachments.some((a) => a.addon.name === o.name))
         .map(
           (o) =>
-            html`<tr><th scope="row">(not attached here)</th><td>${o.name}</td><td>${o.serviceSlug}:${o.planSlug}</td><td>add-on ${o.state.toLowerCase()}${o.lastError ? html`<br><span class="error">${o.lastError}</span>` : ''}</td><td></td><td>${dashboardButton(o.name)}</td></tr>`,
+            html`<tr><th scope="row">(not attached here)</th><td>${o.name}${shareNote(o.name)}</td><td>${o.serviceSlug}:${o.planSlug}</td><td>add-on ${o.state.toLowerCase()}${o.lastError ? html`<br><span class="error">${o.lastError}</span>` : ''}</td><td></td><td>${dashboardButton(o.name)}</td></tr>`,
         )}</tbody></table>`
 }
 ${options.admin && managed.length > 0 ? html`<h2>Manage the add-ons of ${app.name}</h2>${managed.map((o) => addonActions(ctx, app.name, o))}` : ''}

@@ -84,6 +84,8 @@ export interface ApiTokensTable {
   expires_at: Date | null;
   last_used_at: Date | null;
   revoked_at: Date | null;
+  /** The person the token acts for (a console session's user; migration 20261203120000), else null. */
+  user_id: Generated<string | null>;
 }
 
 export type ServiceCategory =

@@ -359,14 +359,64 @@ describe.each(testDatabaseKinds('apps api'))('apps API ($name)', (kind) => {
     expect(shared.body.organizations).toEqual([otherOrg.slug]);
     const attached = await call(otherToken, 'POST', `/apps/${theirs}/attachments`, { addon, as: 'BORROWED' });
     expect(attached.status, JSON.stringify(attached.body)).toBe(201);
+    expect(attached.body.attachment).toMatchObject({ app: theirs, appOrganization: otherOrg.slug, addon });
     expect((await call(otherToken, 'GET', `/apps/${theirs}/config-vars`)).body.vars.BORROWED_URL).toMatch(/^fake:/);
-    // Sharing lends attachments, not the add-on: the borrower cannot destroy, rotate or read it.
+    // Sharing lends attachments, not the add-on: the borrower cannot destroy or rotate it.
     expect((await call(otherToken, 'DELETE', `/addons/${addon}`)).status).toBe(404);
     expect((await call(otherToken, 'POST', `/addons/${addon}/rotate`, {})).status).toBe(404);
+    expect((await call(otherToken, 'GET', `/addons/${addon}/shares`)).status).toBe(404);
+    expect((await call(otherToken, 'POST', `/addons/${addon}/sso`, {})).status).toBe(404);
+
+    // Each side sees its side. The borrower: the add-on (name, plan, service, its owner's
+    // organization) and its own attachment, not the app that owns it nor the owner's other ones.
+    const ownerOrg = (await call(orgToken, 'GET', `/apps/${web}`)).body.organization as string;
+    const theirApp = (await call(otherToken, 'GET', `/apps/${theirs}`)).body;
+    expect(theirApp.addons).toEqual([]);
+    expect(theirApp.attachments).toEqual([
+      expect.objectContaining({
+        name: 'BORROWED',
+        app: theirs,
+        appOrganization: otherOrg.slug,
+        addon,
+        state: 'attached',
+      }),
+    ]);
+    const borrowed = await call(otherToken, 'GET', `/addons/${addon}`);
+    expect(borrowed.status).toBe(200);
+    expect(borrowed.body).toMatchObject({
+      name: addon,
+      app: null,
+      organization: ownerOrg,
+      service: serviceSlug,
+      plan: expect.any(String),
+      state: 'provisioned',
+      attachments: [{ name: 'BORROWED', app: theirs, appOrganization: otherOrg.slug }],
+    });
+    expect(JSON.stringify(borrowed.body)).not.toContain(web);
+    expect((await call(otherToken, 'GET', '/addons')).body.addons).toEqual([]); // owned ones only
+    // The owner: which organization's app attaches it, not that app.
+    const owned = await call(orgToken, 'GET', `/addons/${addon}`);
+    expect(owned.body.app).toBe(web);
+    expect(owned.body.attachments).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ app: web, appOrganization: ownerOrg }),
+        expect.objectContaining({ name: 'BORROWED', app: null, appOrganization: otherOrg.slug, state: 'attached' }),
+      ]),
+    );
+    const ownerApp = await call(orgToken, 'GET', `/apps/${web}`);
+    expect(ownerApp.body.addons[0].attachments).toContainEqual(
+      expect.objectContaining({ name: 'BORROWED', app: null, appOrganization: otherOrg.slug }),
+    );
+    for (const answer of [owned, ownerApp]) expect(JSON.stringify(answer.body)).not.toContain(theirs);
+
     const refused = await call(orgToken, 'DELETE', `/addons/${addon}/shares/${otherOrg.slug}`);
     expect(refused.status).toBe(409);
+    expect(refused.body.message).toContain(`an app of ${otherOrg.slug} still has ${addon} attached`);
+    expect(refused.body.message).not.toContain(theirs);
     expect((await call(otherToken, 'DELETE', `/apps/${theirs}/attachments/BORROWED`)).status).toBe(200);
     expect((await call(orgToken, 'DELETE', `/addons/${addon}/shares/${otherOrg.slug}`)).body.organizations).toEqual([]);
     expect((await call(otherToken, 'POST', `/apps/${theirs}/attachments`, { addon })).status).toBe(404);
+    // Neither shared nor attached any more: the add-on is another organization's again.
+    expect((await call(otherToken, 'GET', `/addons/${addon}`)).status).toBe(404);
   });
 });

@@ -759,15 +759,16 @@ export async function unshareAddon(
     const attached = await trx
       .selectFrom('attachments as t')
       .innerJoin('apps as a', 'a.id', 't.app_id')
-      .select('a.name')
+      .select('t.id')
       .where('t.addon_id', '=', addon.id)
       .where('a.organization_id', '=', org.id)
       .where('t.detached_at', 'is', null)
       .executeTakeFirst();
     if (attached) {
+      // Not which app: the owner sees another organization's apps only as that organization.
       throw new ApiFailure(
         'conflict',
-        `app ${attached.name} of ${organization} still has ${addon.name} attached; detach it first`,
+        `an app of ${organization} still has ${addon.name} attached; ${organization} must detach it first`,
       );
     }
     await trx
