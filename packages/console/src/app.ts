@@ -645,7 +645,7 @@ export function createConsole(config: ConsoleConfig & { publicUrl: string }, dep
           service { plans { slug name free deprecated price { monthly currency } } } }
         attachments { name state configVarNames lastError addon { name serviceSlug planSlug state } }
         configVars { name owner ${values ? 'value' : ''} }
-        releases(first: 20) { version actor reason createdAt diff { name change value } } } }`,
+        releases(first: 20) { version actor reason createdAt diff { name change value } kept { name attachment } } } }`,
       { name },
     );
     if (!data.app) {

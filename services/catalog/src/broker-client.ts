@@ -64,6 +64,8 @@ export interface ApiApp {
 export interface ApiRelease {
   version: number;
   diff: { name: string; change: string; value?: string | null }[];
+  /** Attachment-owned vars a rollback left as they were. */
+  kept?: { name: string; attachment: string }[];
   actor: { kind: string; id: string | null; name: string | null } | string;
   reason: string | null;
   createdAt: string;

@@ -285,6 +285,8 @@ export interface AppDetail {
     reason: string;
     createdAt: string;
     diff: { name: string; change: string; value: string | null }[];
+    /** Add-on vars a rollback left as they are. */
+    kept: { name: string; attachment: string }[];
   }[];
 }
 
@@ -304,7 +306,7 @@ export const APP_NOTICES = {
   destroyed: 'Destroying: the add-on is detached from every app, then deprovisioned.',
   config: 'Config vars changed: see the new release.',
   unchanged: 'Nothing changed: the config var already had that value.',
-  rollback: 'Rolled back: the new release restores the earlier one.',
+  rollback: "Rolled back: the new release restores the earlier one's own config vars; add-on vars stay as they are.",
 } as const;
 export type AppNotice = keyof typeof APP_NOTICES;
 
@@ -457,7 +459,7 @@ ${
         (
           r,
         ) => html`<li><p><strong>v${r.version}</strong> · ${r.reason} · by ${r.actor} · <time datetime="${r.createdAt}">${r.createdAt.replace('T', ' ').slice(0, 19)} UTC</time></p>
-<ul class="diff">${r.diff.map((d) => html`<li class="diff-${d.change}"><span class="visually-hidden">${d.change}: </span><span aria-hidden="true">${d.change === 'added' ? '+' : d.change === 'removed' ? '−' : '~'}</span> <code>${d.name}</code>${d.value !== null ? html` = <code>${d.value}</code>` : ''}</li>`)}</ul>${
+<ul class="diff">${r.diff.map((d) => html`<li class="diff-${d.change}"><span class="visually-hidden">${d.change}: </span><span aria-hidden="true">${d.change === 'added' ? '+' : d.change === 'removed' ? '−' : '~'}</span> <code>${d.name}</code>${d.value !== null ? html` = <code>${d.value}</code>` : ''}</li>`)}${r.kept.map((k) => html`<li class="diff-kept"><span class="visually-hidden">kept: </span><span aria-hidden="true">=</span> <code>${k.name}</code> (attachment ${k.attachment}) left as it is</li>`)}</ul>${
           options.admin && r.version !== app.releaseVersion
             ? postForm(
                 ctx,
