@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import type { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
 import { type Database, openDatabase } from './db/database.js';
@@ -29,6 +30,21 @@ export function serverUrl(variable: 'TEST_DATABASE_URL' | 'TEST_REDIS_URL', suit
     announced.add(`${variable}:${suite}`);
     console.warn(`[annex] SKIPPED ${suite}: set ${variable} to run it against a real server`);
   }
+  return undefined;
+}
+
+/**
+ * The Chromium a browser suite drives with playwright-core (which never downloads one):
+ * `CHROMIUM_PATH` or Debian's; undefined (with a notice) when it is not installed, unless
+ * `ANNEX_REQUIRE_SERVERS=1` forbids skipping.
+ */
+export function chromiumPath(suite: string): string | undefined {
+  const path = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+  if (existsSync(path)) return path;
+  if (process.env.ANNEX_REQUIRE_SERVERS === '1') {
+    throw new Error(`${suite} needs chromium at ${path}, and ANNEX_REQUIRE_SERVERS=1 forbids skipping it`);
+  }
+  console.warn(`[annex] SKIPPED ${suite}: install chromium (apt-get install -y chromium) to run it`);
   return undefined;
 }
 
