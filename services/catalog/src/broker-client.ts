@@ -58,6 +58,7 @@ export interface ApiApp {
   createdAt: string;
   /** Only on `GET /v1/apps/:app`. */
   addons?: ApiAddon[];
+  lastEventId?: string;
   attachments?: ApiAttachment[];
 }
 

@@ -136,7 +136,19 @@ export async function appView(db: Executor, app: AppRow, detail: boolean) {
     .where('detached_at', 'is', null)
     .orderBy('created_at')
     .execute();
-  return { ...base, addons: await addonViews(db, addons), attachments: await attachmentViews(db, attached) };
+  // Where a page rendered now should start following GET /apps/:app/events, so it neither
+  // replays what it shows nor misses what happens meanwhile.
+  const last = await db
+    .selectFrom('app_events')
+    .select((eb) => eb.fn.max('id').as('id'))
+    .where('app_id', '=', app.id)
+    .executeTakeFirst();
+  return {
+    ...base,
+    lastEventId: String(last?.id ?? 0),
+    addons: await addonViews(db, addons),
+    attachments: await attachmentViews(db, attached),
+  };
 }
 
 export async function appViews(db: Executor, apps: readonly AppRow[]) {

@@ -245,6 +245,11 @@ AppRef.implement({
         return orGraphQLError(async () => (await ctx.broker.releases(app.name)).slice(0, first));
       },
     }),
+    lastEventId: t.id({
+      description:
+        "The id of the app's latest event (`0`: none yet). Subscribe to `addonEvents(after:)` with it to get only what happens from now on.",
+      resolve: async (app, _args, ctx) => (await detailOf(app, ctx)).lastEventId ?? '0',
+    }),
     createdAt: t.field({ type: 'DateTime', resolve: (app) => new Date(app.createdAt) }),
   }),
 });
