@@ -4,6 +4,7 @@ import type { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
 import { type Database, openDatabase } from './db/database.js';
 import { migrateToLatest } from './db/migrate.js';
+import { createLogger, type Logger } from './log.js';
 
 /**
  * Test helpers. Suites that need a server ask for it with `serverUrl`; when the variable
@@ -46,6 +47,24 @@ export function chromiumPath(suite: string): string | undefined {
   }
   console.warn(`[annex] SKIPPED ${suite}: install chromium (apt-get install -y chromium) to run it`);
   return undefined;
+}
+
+/** A logger whose lines a test reads: `lines` as written, `records` parsed. */
+export interface CapturedLogs {
+  logger: Logger;
+  lines: string[];
+  records(): Record<string, unknown>[];
+}
+
+/** `createLogger(service, level)`, writing into memory instead of standard output. */
+export function captureLogs(service: string, level = 'info'): CapturedLogs {
+  const lines: string[] = [];
+  const logger = createLogger(service, level, {
+    write(chunk: string) {
+      lines.push(...chunk.split('\n').filter((line) => line !== ''));
+    },
+  });
+  return { logger, lines, records: () => lines.map((line) => JSON.parse(line) as Record<string, unknown>) };
 }
 
 /** PGlite always; PostgreSQL too when `TEST_DATABASE_URL` is set. */
