@@ -303,6 +303,20 @@ describe.each(testDatabaseKinds('console app actions'))('the app page forms on $
     const page = await admin.request(`${stack.consoleUrl}/apps/shop`);
     expect(page.body).toContain(`<strong>v${after.releaseVersion}</strong> · Rotate credentials of ${addon} (KV)`);
     await eventually('worker', settled);
+
+    // Rolling back to the first release brings back no revoked credentials: the add-on's var
+    // stays as it is, and the release says so.
+    const rolled = await post(admin, '/apps/shop/rollback', { _csrf: csrf, version: '1' });
+    expect(rolled).toMatchObject({ status: 303, location: `${stack.consoleUrl}/apps/shop?done=rollback` });
+    const back = await snapshot('shop');
+    expect(back.releaseVersion).toBe(after.releaseVersion + 1);
+    expect(back.configVars).toEqual(after.configVars.filter((v) => v.owner !== 'user'));
+    expect(back.attachments).toEqual(after.attachments);
+    const shown = await admin.request(`${stack.consoleUrl}/apps/shop?done=rollback`);
+    expect(shown.body).toContain('add-on vars stay as they are');
+    expect(shown.body).toContain(
+      '<li class="diff-kept"><span class="visually-hidden">kept: </span><span aria-hidden="true">=</span> <code>KV_URL</code> (attachment KV) left as it is</li>',
+    );
   });
 
   it('changes the plan, and refuses a plan the service does not have', async () => {

@@ -639,12 +639,12 @@ export function createConsole(config: ConsoleConfig & { publicUrl: string }, dep
   const loadApp = async (res: Response, name: string, values: boolean): Promise<AppDetail> => {
     const { data, errors } = await ask<{ app: AppDetail | null }>(
       res,
-      `query($name: String!) { app(name: $name) { name organization releaseVersion
+      `query($name: String!) { app(name: $name) { name organization releaseVersion lastEventId
         addons { name state serviceSlug planSlug providerSlug lastError attachments { appOrganization }
           service { plans { slug name free deprecated price { monthly currency } } } }
         attachments { name state configVarNames lastError addon { name serviceSlug planSlug state organization } }
         configVars { name owner ${values ? 'value' : ''} }
-        releases(first: 20) { version actor reason createdAt diff { name change value } } } }`,
+        releases(first: 20) { version actor reason createdAt diff { name change value } kept { name attachment } } } }`,
       { name },
     );
     if (!data.app) {
@@ -817,12 +817,17 @@ export function createConsole(config: ConsoleConfig & { publicUrl: string }, dep
   // Live progress: the catalog's addonEvents subscription, relayed as server-sent events
   // (a browser's EventSource cannot send the bearer token itself).
   app.get('/apps/:app/events', requireSession, async (req, res) => {
+    // A reconnecting EventSource says where it stopped; a fresh one starts where its page did.
+    const lastId = req.get('last-event-id') || (typeof req.query.after === 'string' ? req.query.after : '');
+    if (lastId && !/^\d{1,18}$/.test(lastId)) {
+      res.status(400).type('text/plain').send('after: must be an event id (digits)');
+      return;
+    }
     const abort = new AbortController();
     req.on('close', () => abort.abort());
     res.status(200).set({ 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive' });
     res.flushHeaders();
     const heartbeat = setInterval(() => res.write(': keep-alive\n\n'), 15_000);
-    const lastId = req.get('last-event-id');
     try {
       for await (const event of catalog.events(
         tokenOf(res),

@@ -312,6 +312,43 @@ describe.each(testDatabaseKinds('console sessions'))('the console with the devel
     expect(text).toContain('attachment.attached');
   });
 
+  it('starts the live events after the last event the page was rendered with', async () => {
+    const client = await signIn(stack);
+    const page = await client.request(`${stack.consoleUrl}/apps/web`);
+    const after = page.body.match(/<ol id="events" data-app="web" data-after="(\d+)"/)?.[1];
+    expect(Number(after)).toBeGreaterThan(0);
+    const cookie = [...client.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
+    const bad = await fetch(`${stack.consoleUrl}/apps/web/events?after=latest`, { headers: { cookie } });
+    expect(bad.status).toBe(400);
+    expect(await bad.text()).toBe('after: must be an event id (digits)');
+
+    const abort = new AbortController();
+    const res = await fetch(`${stack.consoleUrl}/apps/web/events?after=${after}`, {
+      headers: { cookie },
+      signal: abort.signal,
+    });
+    expect(res.headers.get('content-type')).toContain('text/event-stream');
+    // Something happens after the page: only that arrives, none of what the page showed.
+    const set = await client.request(`${stack.consoleUrl}/apps/web/config`, {
+      form: { _csrf: csrfOf(page.body), name: 'LIVE_MARK', value: 'on' },
+    });
+    expect(set.status).toBe(303);
+    const reader = (res.body as ReadableStream<Uint8Array>).getReader();
+    let text = '';
+    const deadline = Date.now() + 10_000;
+    while (!text.includes('release.created') && Date.now() < deadline) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += new TextDecoder().decode(value);
+    }
+    abort.abort();
+    const events = [...text.matchAll(/^data: (.*)$/gm)].map(
+      (m) => JSON.parse(m[1] as string) as { id: string; kind: string },
+    );
+    expect(events.map((e) => e.kind)).toEqual(['release.created']);
+    expect(Number(events[0]?.id)).toBeGreaterThan(Number(after));
+  });
+
   it('logs out only with the CSRF token, deleting the session and revoking its token', async () => {
     const client = await signIn(stack);
     const sessionId = client.cookies.get('annex_session') as string;
@@ -602,6 +639,81 @@ describe('the console over a catalog that answers in part', () => {
     expect(page.body).toContain('Part of this page could not be loaded: the last error could not be read');
     expect(page.body).toContain('<h1>web</h1>');
     expect(page.body).toContain('kv-web');
+  });
+
+  it('names a plan once, lists releases by version only, and shows short usage in minutes and seconds', async () => {
+    const client = await signIn(stack);
+    const plan = (slug: string, name: string) => ({
+      slug,
+      name,
+      description: '',
+      free: true,
+      deprecated: false,
+      regions: [],
+      schemas: null,
+      price: { monthly: 0, currency: 'usd', metered: [] },
+    });
+    answer = () => ({
+      data: {
+        service: {
+          slug: 'console-kv',
+          name: 'Console KV',
+          description: '',
+          category: 'DATABASES',
+          regions: [],
+          configVars: ['KV_URL'],
+          documentationUrl: null,
+          provider: { name: 'P', slug: 'p' },
+          plans: [plan('hobby', 'hobby'), plan('pro', 'Pro'), plan('biz', 'Business')],
+        },
+        apps: [],
+      },
+    });
+    const service = await client.request(`${stack.consoleUrl}/services/console-kv`);
+    expect(service.body).toContain('<th scope="row">hobby</th>');
+    expect(service.body).toContain('<th scope="row">Pro</th>');
+    expect(service.body).toContain('<th scope="row">Business <code>biz</code></th>');
+
+    const release = (version: number) => ({
+      version,
+      actor: 'dana',
+      reason: `change ${version}`,
+      createdAt: '2026-01-02T03:04:05.000Z',
+      diff: [],
+      kept: [],
+    });
+    answer = () => ({ data: { app: { ...appDetail, releaseVersion: 17, releases: [release(17), release(16)] } } });
+    const app = await client.request(`${stack.consoleUrl}/apps/web`);
+    // A numbered list would read "17. v17": the versions are the numbers.
+    expect(app.body).toContain('<ul class="releases"><li><p><strong>v17</strong> · change 17');
+    expect(app.body).not.toMatch(/<ol[^>]*class="releases"/);
+
+    const seconds = [0, 45, 754, 3600, 5400, 7259];
+    answer = (query) =>
+      query.includes('billingAccount')
+        ? {
+            data: {
+              billingAccount: null,
+              invoices: [],
+              u0: {
+                ...usage('web', 'kv-web', 1),
+                addons: seconds.map((s) => ({
+                  addon: `kv-${s}`,
+                  plan: 'console-kv:pro',
+                  seconds: s,
+                  cents: 1,
+                  capped: false,
+                })),
+              },
+              u1: usage('api', 'kv-api', 0),
+            },
+          }
+        : { data: apps };
+    const billing = await client.request(`${stack.consoleUrl}/billing`);
+    const shown = seconds.map(
+      (s) => billing.body.match(new RegExp(`kv-${s}</th><td>console-kv:pro</td><td>([^<]*)</td>`))?.[1],
+    );
+    expect(shown).toEqual(['0 s', '45 s', '12 min 34 s', '1 h', '1 h 30 min', '2 h']);
   });
 
   it('says a failed app or service failed, and a missing one is not found', async () => {

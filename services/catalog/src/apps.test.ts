@@ -727,6 +727,75 @@ describe.each(testDatabaseKinds('apps through GraphQL'))('apps and add-ons throu
     expect((await gql(ADDON, { name: addonName }, tokens.b)).data.addon).toBeNull();
   });
 
+  it("rolls back the vars people set and leaves an attachment's vars as they are, saying so", async () => {
+    const app = `${appA}-roll`;
+    const SET = `mutation($input: SetConfigVarsInput!) { setConfigVars(input: $input) {
+      __typename ... on Error { message } ... on SetConfigVarsSuccess { release { version } } } }`;
+    const ROLLBACK = `mutation($input: RollbackConfigInput!) { rollbackConfig(input: $input) {
+      __typename ... on Error { message }
+      ... on RollbackConfigSuccess { release { version diff { name change value } kept { name attachment } } } } }`;
+    expect((await gql(CREATE_APP, { input: { name: app } }, tokens.a)).data.createApp.__typename).toBe(
+      'CreateAppSuccess',
+    );
+    const v1 = await gql(SET, { input: { app, vars: { MODE: 'blue' }, secret: false } }, tokens.a);
+    expect(v1.data.setConfigVars.release.version).toBe(1);
+    await gql(
+      'mutation($input: AttachAddonInput!) { attachAddon(input: $input) { __typename } }',
+      { input: { app, addon: addonName, as: 'REPORTING' } },
+      tokens.a,
+    );
+    const attached = await eventually(
+      () => gql(APP, { name: app }, tokens.a),
+      (r) => r.data?.app?.attachments[0]?.state === 'ATTACHED',
+    );
+    const url = attached.data.app.configVars.find((v: { name: string }) => v.name === 'REPORTING_URL').value;
+    expect(url).toMatch(/^fake:\/\//);
+    await gql(SET, { input: { app, vars: { MODE: 'green', EXTRA: 'yes' }, secret: false } }, tokens.a);
+
+    const rolled = await gql(ROLLBACK, { input: { app, version: 1 } }, tokens.a);
+    expect(rolled.data.rollbackConfig).toEqual({
+      __typename: 'RollbackConfigSuccess',
+      release: {
+        version: 4,
+        diff: [
+          { name: 'EXTRA', change: 'removed', value: null },
+          { name: 'MODE', change: 'changed', value: 'blue' },
+        ],
+        kept: [{ name: 'REPORTING_URL', attachment: 'REPORTING' }],
+      },
+    });
+    const after = (await gql(APP, { name: app }, tokens.a)).data.app;
+    expect(after.configVars).toEqual([
+      { name: 'MODE', value: 'blue', owner: 'user' },
+      { name: 'REPORTING_URL', value: url, owner: 'attachment:REPORTING' },
+    ]);
+    expect(after.attachments).toMatchObject([
+      { name: 'REPORTING', state: 'ATTACHED', configVarNames: ['REPORTING_URL'] },
+    ]);
+    const listed = await gql(
+      'query($n: String!) { app(name: $n) { releases { version kept { name attachment } } } }',
+      { n: app },
+      tokens.a,
+    );
+    expect(listed.data.app.releases).toEqual([
+      { version: 4, kept: [{ name: 'REPORTING_URL', attachment: 'REPORTING' }] },
+      { version: 3, kept: [] },
+      { version: 2, kept: [] },
+      { version: 1, kept: [] },
+    ]);
+
+    await gql(
+      'mutation($input: DetachAddonInput!) { detachAddon(input: $input) { __typename } }',
+      { input: { app, name: 'REPORTING' } },
+      tokens.a,
+    );
+    await eventually(
+      async () => provider.bindings.size,
+      (n) => n === 1,
+    );
+    expect(provider.bindings.size).toBe(1);
+  });
+
   it('rotates credentials: the var gets a new value in a new release, the old binding goes', async () => {
     const value = async () =>
       ((await gql(APP, { name: appA }, tokens.a)).data.app.configVars as { name: string; value: string }[]).find(

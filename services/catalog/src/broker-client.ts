@@ -61,12 +61,15 @@ export interface ApiApp {
   createdAt: string;
   /** Only on `GET /v1/apps/:app`. */
   addons?: ApiAddon[];
+  lastEventId?: string;
   attachments?: ApiAttachment[];
 }
 
 export interface ApiRelease {
   version: number;
   diff: { name: string; change: string; value?: string | null }[];
+  /** Attachment-owned vars a rollback left as they were. */
+  kept?: { name: string; attachment: string }[];
   actor: { kind: string; id: string | null; name: string | null } | string;
   reason: string | null;
   createdAt: string;

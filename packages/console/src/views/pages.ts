@@ -1,5 +1,5 @@
 import { html, type SafeHtml } from './html.js';
-import { csrfField, layout, money, type PageContext } from './layout.js';
+import { csrfField, duration, layout, money, type PageContext } from './layout.js';
 import { type ParametersSchema, parametersFields } from './parameters.js';
 
 const categoryLabel = (id: string) => id.toLowerCase().replace(/_/g, ' ');
@@ -150,7 +150,7 @@ export function servicePage(
 <tbody>${s.plans.map(
       (
         p,
-      ) => html`<tr><th scope="row">${p.name} <code>${p.slug}</code>${p.deprecated ? html` <span class="badge">deprecated</span>` : ''}</th>
+      ) => html`<tr><th scope="row">${p.name}${p.name.toLowerCase() === p.slug.toLowerCase() ? '' : html` <code>${p.slug}</code>`}${p.deprecated ? html` <span class="badge">deprecated</span>` : ''}</th>
 <td>${p.free ? 'Free' : `${money(p.price.monthly, p.price.currency)}/month`}${p.price.metered.map((m) => html`<br>+ ${money(m.price, p.price.currency)} per ${m.unit}`)}</td>
 <td>${(p.regions.length ? p.regions : s.regions).join(', ')}</td><td>${p.description}</td></tr>`,
     )}</tbody></table>
@@ -261,6 +261,8 @@ export interface AppDetail {
   name: string;
   organization: string;
   releaseVersion: number;
+  /** The latest event when the page was rendered: live events start after it. */
+  lastEventId?: string;
   addons: {
     name: string;
     state: string;
@@ -288,6 +290,8 @@ export interface AppDetail {
     reason: string;
     createdAt: string;
     diff: { name: string; change: string; value: string | null }[];
+    /** Add-on vars a rollback left as they are. */
+    kept: { name: string; attachment: string }[];
   }[];
 }
 
@@ -307,7 +311,7 @@ export const APP_NOTICES = {
   destroyed: 'Destroying: the add-on is detached from every app, then deprovisioned.',
   config: 'Config vars changed: see the new release.',
   unchanged: 'Nothing changed: the config var already had that value.',
-  rollback: 'Rolled back: the new release restores the earlier one.',
+  rollback: "Rolled back: the new release restores the earlier one's own config vars; add-on vars stay as they are.",
 } as const;
 export type AppNotice = keyof typeof APP_NOTICES;
 
@@ -470,11 +474,11 @@ ${csrfField(ctx.session)}
 ${
   app.releases.length === 0
     ? html`<p>No release yet.</p>`
-    : html`<ol class="releases" reversed>${app.releases.map(
+    : html`<ul class="releases">${app.releases.map(
         (
           r,
         ) => html`<li><p><strong>v${r.version}</strong> · ${r.reason} · by ${r.actor} · <time datetime="${r.createdAt}">${r.createdAt.replace('T', ' ').slice(0, 19)} UTC</time></p>
-<ul class="diff">${r.diff.map((d) => html`<li class="diff-${d.change}"><span class="visually-hidden">${d.change}: </span><span aria-hidden="true">${d.change === 'added' ? '+' : d.change === 'removed' ? '−' : '~'}</span> <code>${d.name}</code>${d.value !== null ? html` = <code>${d.value}</code>` : ''}</li>`)}</ul>${
+<ul class="diff">${r.diff.map((d) => html`<li class="diff-${d.change}"><span class="visually-hidden">${d.change}: </span><span aria-hidden="true">${d.change === 'added' ? '+' : d.change === 'removed' ? '−' : '~'}</span> <code>${d.name}</code>${d.value !== null ? html` = <code>${d.value}</code>` : ''}</li>`)}${r.kept.map((k) => html`<li class="diff-kept"><span class="visually-hidden">kept: </span><span aria-hidden="true">=</span> <code>${k.name}</code> (attachment ${k.attachment}) left as it is</li>`)}</ul>${
           options.admin && r.version !== app.releaseVersion
             ? postForm(
                 ctx,
@@ -484,7 +488,7 @@ ${
               )
             : ''
         }</li>`,
-      )}</ol>`
+      )}</ul>`
 }
 </div>`;
 }
@@ -501,7 +505,7 @@ ${options.notice ? html`<p role="status" class="notice">${APP_NOTICES[options.no
 <section aria-labelledby="activity-title" class="activity">
 <h2 id="activity-title">Live activity</h2>
 <p class="help" id="activity-status">Operations appear here as they happen.</p>
-<ol id="events" data-app="${app.name}" aria-live="polite"></ol>
+<ol id="events" data-app="${app.name}" data-after="${app.lastEventId ?? ''}" aria-live="polite"></ol>
 </section>
 ${appState(ctx, app, options)}`,
     { script: true },
@@ -591,7 +595,7 @@ ${
 <tbody>${b.usage.map((u) => [
         ...u.addons.map(
           (a) =>
-            html`<tr><td>${u.app}</td><th scope="row">${a.addon}</th><td>${a.plan}</td><td>${Math.round(a.seconds / 3600)} h${a.capped ? ' (monthly price reached)' : ''}</td><td>${usd(a.cents)}</td></tr>`,
+            html`<tr><td>${u.app}</td><th scope="row">${a.addon}</th><td>${a.plan}</td><td>${duration(a.seconds)}${a.capped ? ' (monthly price reached)' : ''}</td><td>${usd(a.cents)}</td></tr>`,
         ),
         ...u.metered.map(
           (m) =>

@@ -392,11 +392,19 @@ export interface ReleaseDiffEntry {
   value?: string;
 }
 
+/** An attachment-owned var a rollback left as it was, and the attachment that owns it. */
+export interface ReleaseKeptVar {
+  name: string;
+  attachment: string;
+}
+
 export interface ReleasesTable {
   id: Generated<string>;
   app_id: string;
   version: number;
   diff: Json<ReleaseDiffEntry[]>;
+  /** Only rollbacks keep vars: empty otherwise. */
+  kept: ColumnType<ReleaseKeptVar[], string | undefined, string>;
   /** Every var of the app after this release, with its owner: sealed JSON. */
   vars_sealed: string;
   actor: Json<Record<string, unknown>>;

@@ -296,6 +296,60 @@ describe.each(testDatabaseKinds('apps api'))('apps API ($name)', (kind) => {
     expect(vars.body.vars.SLOW_URL).toBe('postgres://moved.example/db');
   });
 
+  it('rolls back the vars people set and leaves the vars of attachments as they are', async () => {
+    const app = `roll-${kind.name}`;
+    expect((await call(orgToken, 'POST', '/apps', { name: app })).status).toBe(201);
+    const v1 = await call(orgToken, 'PATCH', `/apps/${app}/config-vars`, {
+      vars: { MODE: 'blue', DATABASE_URL: 'postgres://mine.example/db' },
+      secret: false,
+    });
+    expect(v1.status, JSON.stringify(v1.body)).toBe(200);
+    // The add-on takes DATABASE_URL over from the user's var.
+    const created = await call(orgToken, 'POST', `/apps/${app}/addons`, {
+      plan: `${serviceSlug}:small`,
+      replace: true,
+    });
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    const later = await call(orgToken, 'PATCH', `/apps/${app}/config-vars`, {
+      vars: { MODE: 'green', EXTRA: 'yes' },
+      secret: false,
+    });
+    expect(later.status).toBe(200);
+    const before = (await call(readToken, 'GET', `/apps/${app}/config-vars`)).body.vars;
+    expect(before.DATABASE_URL).toMatch(/^fake:\/\//);
+
+    const rolled = await call(orgToken, 'POST', `/apps/${app}/releases/rollback`, { version: v1.body.version });
+    expect(rolled.status, JSON.stringify(rolled.body)).toBe(201);
+    expect(rolled.body).toMatchObject({
+      version: later.body.version + 1,
+      diff: [
+        { name: 'EXTRA', change: 'removed' },
+        { name: 'MODE', change: 'changed', value: 'blue' },
+      ],
+      kept: [{ name: 'DATABASE_URL', attachment: 'DATABASE' }],
+    });
+    const after = await call(readToken, 'GET', `/apps/${app}/config-vars`);
+    expect(after.body.vars).toEqual({ MODE: 'blue', DATABASE_URL: before.DATABASE_URL });
+    expect((await call(orgToken, 'GET', `/apps/${app}/config-var-names`)).body.vars).toEqual([
+      { name: 'DATABASE_URL', owner: 'attachment:DATABASE' },
+      { name: 'MODE', owner: 'user' },
+    ]);
+    const detail = await call(orgToken, 'GET', `/apps/${app}`);
+    expect(detail.body.attachments).toMatchObject([
+      { name: 'DATABASE', state: 'attached', configVarNames: ['DATABASE_URL'] },
+    ]);
+    const listed = await call(orgToken, 'GET', `/apps/${app}/releases`);
+    expect(listed.body.releases[0].kept).toEqual([{ name: 'DATABASE_URL', attachment: 'DATABASE' }]);
+    expect(listed.body.releases[1].kept).toEqual([]);
+
+    // The user's vars already equal v1's: nothing to roll back, and the answer says what stays.
+    const again = await call(orgToken, 'POST', `/apps/${app}/releases/rollback`, { version: v1.body.version });
+    expect(again.status).toBe(409);
+    expect(again.body.message).toBe(
+      `${app}'s vars already equal release v${v1.body.version} (DATABASE_URL of attachment DATABASE left as it is)`,
+    );
+  });
+
   it('never shows or changes another organization’s apps, add-ons or vars', async () => {
     const web = `web-${kind.name}`;
     const app = (await call(orgToken, 'GET', `/apps/${web}`)).body;

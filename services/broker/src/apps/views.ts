@@ -156,8 +156,16 @@ export async function appView(db: Executor, caller: ApiCaller, app: AppRow, deta
     .where('detached_at', 'is', null)
     .orderBy('created_at')
     .execute();
+  // Where a page rendered now should start following GET /apps/:app/events, so it neither
+  // replays what it shows nor misses what happens meanwhile.
+  const last = await db
+    .selectFrom('app_events')
+    .select((eb) => eb.fn.max('id').as('id'))
+    .where('app_id', '=', app.id)
+    .executeTakeFirst();
   return {
     ...base,
+    lastEventId: String(last?.id ?? 0),
     addons: await addonViews(db, caller, addons),
     attachments: await attachmentViews(db, caller, attached),
   };

@@ -307,25 +307,61 @@ export async function executeOperation(
     const response = await ctx.providers.call(provider, pollCall(op));
     let outcome = classifyPoll(op, response);
     if (outcome.kind === 'done' && op.kind === 'bind') outcome = await fetchBindingResult(ctx, provider, op);
+    await warnOfProviderFailure(ctx, op, response, outcome);
     return settle(ctx, op, owner, outcome);
   }
   return undefined;
 }
 
 /** Records what the provider answered to an operation's first call. */
-function settleFirstAnswer(
+async function settleFirstAnswer(
   ctx: BrokerContext,
   op: OperationRow,
   owner: string,
   acceptsIncomplete: boolean,
   response: ProviderResponse,
 ): Promise<OperationRow | undefined> {
-  const outcome = classifyFirst(op, response);
+  let outcome = classifyFirst(op, response);
   if (outcome.kind === 'async' && !acceptsIncomplete) {
     // The provider went async although it was told it may not: an unexpected 2xx.
-    return settle(ctx, op, owner, { kind: 'broken', description: 'provider answered 202 to a synchronous request' });
+    outcome = { kind: 'broken', description: 'provider answered 202 to a synchronous request' };
   }
+  await warnOfProviderFailure(ctx, op, response, outcome);
   return settle(ctx, op, owner, outcome);
+}
+
+/**
+ * A provider call that went wrong, logged as a warning an operator can act on: which add-on
+ * (or instance), provider and operation, and what happened. A poll still in progress, or a
+ * provider busy with the resource, is not a failure.
+ */
+async function warnOfProviderFailure(
+  ctx: BrokerContext,
+  op: OperationRow,
+  response: ProviderResponse,
+  outcome: Outcome,
+): Promise<void> {
+  if (outcome.kind === 'done' || outcome.kind === 'async') return;
+  if (outcome.kind === 'retry' && response.kind === 'answer') return;
+  if (!ctx.logger.isLevelEnabled('warn')) return;
+  const [provider, addon] = await Promise.all([
+    ctx.caches.providers.get(op.provider_id, () => findProviderById(ctx.db, op.provider_id)),
+    ctx.db.selectFrom('addons').select('name').where('id', '=', op.instance_id).executeTakeFirst(),
+  ]);
+  ctx.logger.warn(
+    {
+      addon: addon?.name ?? null,
+      instance: op.instance_id,
+      binding: op.binding_id,
+      provider: provider?.slug ?? op.provider_id,
+      operation: op.id,
+      kind: op.kind,
+      outcome: outcome.kind,
+      ...(response.kind === 'answer' ? { status: response.status } : {}),
+      reason: outcome.description,
+    },
+    `provider call failed: ${outcome.description}`,
+  );
 }
 
 /**

@@ -139,6 +139,14 @@ const ReleaseChangeRef = builder.objectRef<ReleaseChange>('ReleaseChange').imple
   }),
 });
 
+const KeptConfigVarRef = builder.objectRef<{ name: string; attachment: string }>('KeptConfigVar').implement({
+  description: 'A config var of an attachment that a rollback left as it is: rollbacks never change add-on state.',
+  fields: (t) => ({
+    name: t.exposeString('name'),
+    attachment: t.exposeString('attachment', { description: 'The name of the attachment that owns the var.' }),
+  }),
+});
+
 /** Whoever made a release, in words (the broker records kind, id and name). */
 function actorOf(actor: ApiRelease['actor']): string {
   if (typeof actor === 'string') return actor;
@@ -154,6 +162,11 @@ export const ReleaseRef = builder.objectRef<ApiRelease>('Release').implement({
       type: [ReleaseChangeRef],
       resolve: (release) =>
         (release.diff ?? []).map((d) => ({ name: d.name, change: d.change, value: d.value ?? null })),
+    }),
+    kept: t.field({
+      type: [KeptConfigVarRef],
+      description: 'The attachment-owned vars a rollback left as they are; empty for other releases.',
+      resolve: (release) => release.kept ?? [],
     }),
     actor: t.string({
       description: 'Who made it, e.g. `org token of acme`.',
@@ -243,6 +256,11 @@ AppRef.implement({
         }
         return orGraphQLError(async () => (await ctx.broker.releases(app.name)).slice(0, first));
       },
+    }),
+    lastEventId: t.id({
+      description:
+        "The id of the app's latest event (`0`: none yet). Subscribe to `addonEvents(after:)` with it to get only what happens from now on.",
+      resolve: async (app, _args, ctx) => (await detailOf(app, ctx)).lastEventId ?? '0',
     }),
     createdAt: t.field({ type: 'DateTime', resolve: (app) => new Date(app.createdAt) }),
   }),
