@@ -349,6 +349,66 @@ describe.each(testDatabaseKinds('console sessions'))('the console with the devel
     expect(Number(events[0]?.id)).toBeGreaterThan(Number(after));
   });
 
+  it('ends the live events of a session that signs out or expires, relaying nothing written after', async () => {
+    const ends = {
+      'signing out': async (client: TestClient) => {
+        const page = await client.request(`${stack.consoleUrl}/apps`);
+        const out = await client.request(`${stack.consoleUrl}/auth/logout`, { form: { _csrf: csrfOf(page.body) } });
+        expect(out.status).toBe(303);
+      },
+      expiry: async (client: TestClient) => {
+        // What the passing of time does: the session and the token minted with it lapse together.
+        const row = await stack.database.db
+          .updateTable('console_sessions')
+          .set({ expires_at: new Date(Date.now() - 1000) })
+          .where('id_hash', '=', hashSessionId(client.cookies.get('annex_session') as string))
+          .returning('api_token_id')
+          .executeTakeFirstOrThrow();
+        await stack.database.db
+          .updateTable('api_tokens')
+          .set({ expires_at: new Date(Date.now() - 1000) })
+          .where('id', '=', row.api_token_id as string)
+          .execute();
+      },
+    };
+    for (const [how, end] of Object.entries(ends)) {
+      const client = await signIn(stack);
+      const res = await fetch(`${stack.consoleUrl}/apps/web/events`, {
+        headers: { cookie: [...client.cookies].map(([k, v]) => `${k}=${v}`).join('; ') },
+        signal: AbortSignal.timeout(30_000),
+      });
+      const reader = (res.body as ReadableStream<Uint8Array>).getReader();
+      const decoder = new TextDecoder();
+      let text = '';
+      const readUntil = async (done: () => boolean) => {
+        while (!done()) {
+          const { value, done: ended } = await reader.read();
+          if (ended) return true;
+          text += decoder.decode(value, { stream: true });
+        }
+        return false;
+      };
+      await readUntil(() => text.includes('attachment.attached'));
+      await end(client);
+      const reason = `written after ${how}`;
+      const change = await fetch(`${stack.catalogUrl}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${stack.orgToken}` },
+        body: JSON.stringify({
+          query: 'mutation($input: SetConfigVarsInput!) { setConfigVars(input: $input) { __typename } }',
+          variables: { input: { app: 'web', vars: { WATCHED: how }, reason } },
+        }),
+      });
+      expect(((await change.json()) as any).data.setConfigVars.__typename).toBe('SetConfigVarsSuccess');
+
+      expect(await readUntil(() => false), how).toBe(true);
+      expect(text, how).not.toContain(reason);
+      expect(text, how).toMatch(/event: failure\ndata: [^\n]*revoked/);
+      // Signed out either way (an expired session is ended when next seen).
+      expect((await client.request(`${stack.consoleUrl}/apps`)).status).toBe(303);
+    }
+  }, 60_000);
+
   it('logs out only with the CSRF token, deleting the session and revoking its token', async () => {
     const client = await signIn(stack);
     const sessionId = client.cookies.get('annex_session') as string;

@@ -576,6 +576,104 @@ describe.each(testDatabaseKinds('apps through GraphQL'))('apps and add-ons throu
     expect(Date.now() - started).toBeLessThan(3_000);
   });
 
+  it('ends an addonEvents stream when its token is revoked, on any replica, with nothing written after it', async () => {
+    const org = await database.db
+      .selectFrom('organizations')
+      .select('id')
+      .where('slug', '=', orgA)
+      .executeTakeFirstOrThrow();
+    const streamToken = await createApiToken(database.db, { kind: 'org', name: 'watcher', organizationId: org.id });
+    const response = await fetch(`${catalog.url}/graphql`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        accept: 'text/event-stream',
+        authorization: `Bearer ${streamToken.token}`,
+      },
+      body: JSON.stringify({ query: `subscription { addonEvents(app: "${appA}") { id kind detail } }` }),
+      signal: AbortSignal.timeout(30_000),
+    });
+    expect(response.status).toBe(200);
+    const reader = (response.body as ReadableStream<Uint8Array>).getReader();
+    const decoder = new TextDecoder();
+    const received: { id: string; kind: string; detail: { reason?: string } }[] = [];
+    const errors: { message: string }[] = [];
+    let buffer = '';
+    let ended = false;
+    /** Reads until `done()`, or to the end of the stream. */
+    const readUntil = async (done: () => boolean) => {
+      while (!done() && !ended) {
+        const chunk = await reader.read();
+        if (chunk.done) {
+          ended = true;
+          break;
+        }
+        buffer += decoder.decode(chunk.value, { stream: true });
+        let cut = buffer.indexOf('\n\n');
+        while (cut >= 0) {
+          const data = buffer
+            .slice(0, cut)
+            .split('\n')
+            .filter((line) => line.startsWith('data:'))
+            .map((line) => line.slice(5).trim())
+            .join('');
+          buffer = buffer.slice(cut + 2);
+          cut = buffer.indexOf('\n\n');
+          if (!data) continue;
+          const payload = JSON.parse(data);
+          if (payload.errors) errors.push(...payload.errors);
+          if (payload.data?.addonEvents) received.push(payload.data.addonEvents);
+        }
+      }
+    };
+    const setVar = (reason: string) =>
+      gql(
+        'mutation($input: SetConfigVarsInput!) { setConfigVars(input: $input) { __typename } }',
+        { input: { app: appA, vars: { LIVE: reason }, reason } },
+        tokens.a,
+      );
+    try {
+      // Live before the revocation.
+      await setVar('before revocation');
+      await readUntil(() => received.some((e) => e.detail.reason === 'before revocation'));
+      expect(errors).toEqual([]);
+
+      // While the catalog waits at the broker for this subscriber's next event, the token is
+      // revoked through another catalog replica: only the database says so.
+      expect(
+        await eventually(
+          async () => proxy.openPolls(),
+          (n) => n === 1,
+          5_000,
+        ),
+      ).toBe(1);
+      const replica = await startTestCatalog(database, { CATALOG_BROKER_URL: broker.url });
+      try {
+        const revoked = await replica.gql(
+          'mutation($id: ID!) { revokeApiToken(id: $id) { __typename } }',
+          { id: streamToken.id },
+          replica.adminToken,
+        );
+        expect(revoked.data.revokeApiToken.__typename).toBe('ApiTokenRevoked');
+      } finally {
+        await replica.close();
+      }
+      expect((await setVar('after revocation')).data.setConfigVars.__typename).toBe('SetConfigVarsSuccess');
+
+      await readUntil(() => false);
+      expect(ended).toBe(true);
+      expect(received.filter((e) => e.detail.reason === 'after revocation')).toEqual([]);
+      expect(errors).toEqual([
+        expect.objectContaining({
+          message: expect.stringMatching(/revoked/),
+          extensions: { code: 'UNAUTHENTICATED' },
+        }),
+      ]);
+    } finally {
+      await reader.cancel().catch(() => undefined);
+    }
+  }, 40_000);
+
   it('attaches the add-on to a second app under another name, and detaches it again', async () => {
     const ATTACH = `mutation($input: AttachAddonInput!) { attachAddon(input: $input) {
       __typename ... on Error { message } ... on AttachAddonSuccess { attachment { name state app { name } } } } }`;

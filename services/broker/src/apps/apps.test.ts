@@ -350,6 +350,53 @@ describe.each(testDatabaseKinds('apps api'))('apps API ($name)', (kind) => {
     );
   });
 
+  it('ends a waiting events poll once its token is revoked or expires, answering nothing written after', async () => {
+    const worker = `worker-${kind.name}`;
+    const org = await database.db
+      .selectFrom('platform_organizations')
+      .select('organization_id')
+      .where('platform_id', '=', fx.platformId)
+      .executeTakeFirstOrThrow();
+    const ends = {
+      revoked: { revoked_at: new Date() },
+      expired: { expires_at: new Date(Date.now() - 1000) },
+    };
+    for (const [how, end] of Object.entries(ends)) {
+      const created = await createApiToken(database.db, {
+        kind: 'org',
+        name: `watcher ${how}`,
+        organizationId: org.organization_id,
+      });
+      const seen = (await call(created.token, 'GET', `/apps/${worker}/events`)).body.events as { id: string }[];
+      const after = seen.at(-1)?.id ?? '0';
+      await database.db.updateTable('api_tokens').set({ last_used_at: null }).where('id', '=', created.id).execute();
+      const poll = call(created.token, 'GET', `/apps/${worker}/events?after=${after}&waitMs=20000`);
+      // The poll has been let in (authenticating a token records its use) and is waiting.
+      await until('the poll to be authenticated', async () => {
+        const row = await database.db
+          .selectFrom('api_tokens')
+          .select('last_used_at')
+          .where('id', '=', created.id)
+          .executeTakeFirstOrThrow();
+        return row.last_used_at !== null;
+      });
+      await database.db.updateTable('api_tokens').set(end).where('id', '=', created.id).execute();
+      const change = await call(orgToken, 'PATCH', `/apps/${worker}/config-vars`, { vars: { WATCHED: how } });
+      expect(change.status).toBe(200);
+
+      const answer = await poll;
+      expect(answer.status, how).toBe(401);
+      expect(answer.body, how).toEqual({
+        error: 'unauthorized',
+        message: 'the API token was revoked or has expired; the event stream ended',
+      });
+      // And the next poll is refused up front, saying why.
+      const again = await call(created.token, 'GET', `/apps/${worker}/events?after=${after}`);
+      expect(again.status).toBe(401);
+      expect(again.body.message).toBe('the API token is unknown, revoked or expired');
+    }
+  }, 60_000);
+
   it('never shows or changes another organization’s apps, add-ons or vars', async () => {
     const web = `web-${kind.name}`;
     const app = (await call(orgToken, 'GET', `/apps/${web}`)).body;

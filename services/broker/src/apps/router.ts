@@ -9,6 +9,7 @@ import {
   callerOf,
   invalidInput,
   parseBody,
+  tokenStillUsable,
 } from './http.js';
 import { listReleases } from './releases.js';
 import * as service from './service.js';
@@ -50,6 +51,8 @@ const versionBody = z.object({ version: z.number().int().min(1) });
 const confirmBody = z.object({ release: z.number().int().min(1) });
 
 const MAX_EVENT_WAIT_MS = 25_000;
+/** How often a waiting events poll checks again that its token is still usable. */
+const TOKEN_RECHECK_MS = 1_000;
 
 export function appsRouter(ctx: BrokerContext, options: { wakeWebhooks(): void }): express.Router {
   const router = express.Router();
@@ -198,6 +201,7 @@ export function appsRouter(ctx: BrokerContext, options: { wakeWebhooks(): void }
     req.on('close', () => {
       closed = true;
     });
+    let tokenCheckedAt = Date.now();
     for (;;) {
       const rows = await db
         .selectFrom('app_events as e')
@@ -208,6 +212,15 @@ export function appsRouter(ctx: BrokerContext, options: { wakeWebhooks(): void }
         .orderBy('e.id')
         .limit(100)
         .execute();
+      // A poll outlives its token's revocation or expiry by at most a second, and answers
+      // events only after the token was found good again, so no event written after the
+      // token ended reaches its holder.
+      if (!closed && (rows.length > 0 || Date.now() - tokenCheckedAt >= TOKEN_RECHECK_MS)) {
+        if (!(await tokenStillUsable(ctx, req))) {
+          throw new ApiFailure('unauthorized', 'the API token was revoked or has expired; the event stream ended');
+        }
+        tokenCheckedAt = Date.now();
+      }
       if (rows.length > 0 || Date.now() >= until || closed) {
         res.json({
           events: rows.map((r) => ({
