@@ -1,7 +1,7 @@
 import { logOf, requestIdOf } from '@annex/platform';
 import type { NextFunction, Request, Response } from 'express';
 import { BrokerFailure, type BrokerFailureCode } from '../domain/errors.js';
-import { RequestFailure } from './http.js';
+import { RequestFailure } from '../http/request-input.js';
 
 /** Anything that can answer an OSB error: the OSB API's own response, or express's. */
 interface Answerable {
@@ -57,15 +57,6 @@ export function sendFailure(res: Answerable, error: unknown, path: string): void
       ...(error.extra.instanceUsable !== undefined ? { instance_usable: error.extra.instanceUsable } : {}),
       ...(error.extra.updateRepeatable !== undefined ? { update_repeatable: error.extra.updateRepeatable } : {}),
     });
-    return;
-  }
-  const status = (error as { status?: number; type?: string }).status;
-  if (status === 400 || (error as { type?: string }).type === 'entity.parse.failed') {
-    osbError(res, 400, 'MalformedBody', 'the request body is not valid JSON');
-    return;
-  }
-  if (status === 413) {
-    osbError(res, 413, 'PayloadTooLarge', 'the request body is too large');
     return;
   }
   logOf(res)?.error({ err: error, path }, 'unhandled error');

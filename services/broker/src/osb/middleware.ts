@@ -3,6 +3,7 @@ import { authenticateToken, bearerToken, type DB, platformOrganizations, verifyP
 import type { Kysely } from 'kysely';
 import { findPlatformByOsbUsername } from '../db/platforms.js';
 import type { Caller, OriginatingIdentity } from '../domain/context.js';
+import { isCleanId, jsonValueFailure, RequestFailure } from '../http/request-input.js';
 import { osbError } from './errors.js';
 import type { OsbRequest, OsbResponse } from './http.js';
 
@@ -33,17 +34,22 @@ export function echoRequestIdentity(req: OsbRequest, res: OsbResponse): void {
   if (identity) res.setHeader('x-broker-api-request-identity', identity);
 }
 
-/** Parses `X-Broker-API-Originating-Identity: <platform> <base64 JSON object>`; undefined when malformed. */
+/**
+ * Parses `X-Broker-API-Originating-Identity: <platform> <base64 JSON object>`; undefined
+ * when malformed. The decoded object is kept (audit, operations), so it is held to what
+ * request bodies are: no NUL characters, bounded depth.
+ */
 export function parseOriginatingIdentity(header: string): OriginatingIdentity | undefined {
   const match = header.trim().match(/^(\S+)\s+(\S+)$/);
-  if (!match) return undefined;
+  if (!match || !isCleanId(match[1] as string)) return undefined;
+  let value: unknown;
   try {
-    const value = JSON.parse(Buffer.from(match[2] as string, 'base64').toString('utf8')) as unknown;
-    if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined;
-    return { platform: match[1] as string, value: value as Record<string, unknown>, header: header.trim() };
+    value = JSON.parse(Buffer.from(match[2] as string, 'base64').toString('utf8')) as unknown;
   } catch {
     return undefined;
   }
+  if (typeof value !== 'object' || value === null || Array.isArray(value) || jsonValueFailure(value)) return undefined;
+  return { platform: match[1] as string, value: value as Record<string, unknown>, header: header.trim() };
 }
 
 const BASIC_CACHE_MS = 60_000;
@@ -69,6 +75,9 @@ export function authenticatePlatform(db: Kysely<DB>): (req: OsbRequest, res: Osb
     const decoded = Buffer.from(header.slice(6).trim(), 'base64').toString('utf8');
     const colon = decoded.indexOf(':');
     if (colon < 0) return undefined;
+    if (!isCleanId(decoded.slice(0, colon))) {
+      throw new RequestFailure(400, 'BadRequest', 'Authorization', 'the username must not contain control characters');
+    }
     const key = createHash('sha256').update(decoded).digest('hex');
     const hit = verified.get(key);
     if (hit && hit.until > Date.now()) return hit;

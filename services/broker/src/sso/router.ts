@@ -9,6 +9,7 @@ import {
   parseBody,
 } from '../apps/http.js';
 import type { BrokerContext } from '../domain/context.js';
+import { cleanRequestTarget, idString, jsonBody } from '../http/request-input.js';
 import { createSsoHandOff } from './service.js';
 
 // `POST /v1/addons/:addon/sso` (docs/apps.md, docs/provider-protocol.md §2). Mounted at `/v1`
@@ -16,10 +17,10 @@ import { createSsoHandOff } from './service.js';
 
 const ssoBody = z
   .object({
-    app: z.string().min(1).max(200).optional(),
+    app: idString(200).optional(),
     user: z
       .object({
-        id: z.string().min(1).max(200),
+        id: idString(200),
         email: z.email().max(320),
         name: z.string().min(1).max(200),
       })
@@ -30,12 +31,18 @@ const ssoBody = z
 
 export function ssoRouter(ctx: BrokerContext): express.Router {
   const router = express.Router();
-  router.post('/addons/:addon/sso', express.json({ limit: '16kb' }), authenticateApiCaller(ctx), async (req, res) => {
-    const body = parseBody(ssoBody, req.body);
-    const handOff = await createSsoHandOff(ctx, callerOf(res), addonParam(req), body);
-    res.setHeader('cache-control', 'no-store');
-    res.status(201).json(handOff);
-  });
+  router.post(
+    '/addons/:addon/sso',
+    cleanRequestTarget,
+    jsonBody(16 * 1024),
+    authenticateApiCaller(ctx),
+    async (req, res) => {
+      const body = parseBody(ssoBody, req.body);
+      const handOff = await createSsoHandOff(ctx, callerOf(res), addonParam(req), body);
+      res.setHeader('cache-control', 'no-store');
+      res.status(201).json(handOff);
+    },
+  );
   // Errors of this route only, in the apps API's shape.
   router.use('/addons/:addon/sso', apiErrorHandler, apiInternalErrorHandler);
   return router;
