@@ -15,7 +15,7 @@ import type { BrokerContext } from './domain/context.js';
 import { ProviderClient } from './domain/provider-client.js';
 import { ensureSigningKey, RequestSigner } from './domain/signing.js';
 import { type OperationWorkers, startOperationWorkers } from './domain/workers.js';
-import { osbError } from './osb/errors.js';
+import { osbError, osbErrorHandler } from './osb/errors.js';
 import { isOsbPath, osbHandler } from './osb/router.js';
 import { providerRouter } from './provider-api/router.js';
 import { ssoRouter } from './sso/router.js';
@@ -92,11 +92,7 @@ export function createBroker(config: BrokerConfig, deps: BrokerDeps): Broker {
   app.use((_req, res) => {
     osbError(res, 404, 'NotFound', 'not found');
   });
-  app.use((error: unknown, _req: express.Request, res: express.Response, next: express.NextFunction) => {
-    if (res.headersSent) return next(error);
-    logger.error({ err: error }, 'unhandled error');
-    osbError(res, 500, 'InternalError', `internal error; request id ${String(res.locals.requestId ?? 'unknown')}`);
-  });
+  app.use(osbErrorHandler);
 
   const osb = osbHandler(context, observability);
   const listener: RequestListener = (req, res) => {
