@@ -16,6 +16,8 @@ export interface OsbRequest {
   readonly query: Readonly<Record<string, string | string[] | undefined>>;
   /** The parsed JSON body; undefined when there was none or it was not `application/json`. */
   body: unknown;
+  /** The peer's address (the failed-login throttle counts per address). */
+  readonly remoteAddress: string;
   header(name: string): string | undefined;
 }
 
@@ -34,11 +36,13 @@ export class NodeOsbRequest implements OsbRequest {
   readonly query: Readonly<Record<string, string | string[] | undefined>>;
   params: Readonly<Record<string, string>> = {};
   body: unknown;
+  readonly remoteAddress: string;
   readonly #raw: IncomingMessage;
 
   constructor(raw: IncomingMessage) {
     this.#raw = raw;
     this.method = raw.method ?? 'GET';
+    this.remoteAddress = raw.socket.remoteAddress ?? 'unknown';
     const url = raw.url ?? '/';
     const mark = url.indexOf('?');
     this.path = mark < 0 ? url : url.slice(0, mark);
