@@ -5,7 +5,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { DB } from '@annex/platform';
-import { createLogger, type Database, hashPassword, SecretBox } from '@annex/platform';
+import { createLogger, type Database, hashPassword, type Logger, SecretBox } from '@annex/platform';
 import express from 'express';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 import type { Kysely } from 'kysely';
@@ -67,8 +67,8 @@ export interface FakeProvider {
   instances: Map<string, FakeInstance>;
   bindings: Map<string, { instanceId: string; body: string; pollsLeft: number }>;
   bindingCreations: Map<string, number>;
-  /** Every request, in order: method, path, and the headers that matter. */
-  requests: { method: string; path: string; originatingIdentity?: string; version?: string }[];
+  /** Every request, in order: method, path, the headers that matter, and its JSON body if any. */
+  requests: { method: string; path: string; originatingIdentity?: string; version?: string; body?: string }[];
   authFailures: string[];
   close(): Promise<void>;
 }
@@ -102,6 +102,7 @@ export async function startFakeProvider(options: FakeProviderOptions): Promise<F
         ? { originatingIdentity: req.header('x-broker-api-originating-identity') as string }
         : {}),
       ...(req.header('x-broker-api-version') ? { version: req.header('x-broker-api-version') as string } : {}),
+      ...(req.body !== undefined ? { body: JSON.stringify(req.body) } : {}),
     });
     const header = req.header('authorization') ?? '';
     if (options.auth.kind === 'basic') {
@@ -564,12 +565,14 @@ export interface TestBroker {
 
 /**
  * Starts a broker in process on 127.0.0.1 (ephemeral port) over `database`, with short
- * deadlines suited to tests. `env` overrides configuration variables.
+ * deadlines suited to tests. `env` overrides configuration variables; `logger` replaces the
+ * one `LOG_LEVEL` would make (a test reading the logs passes its own).
  */
 export async function startTestBroker(
   database: Database,
   env: Record<string, string> = {},
   secretBox: SecretBox = SecretBox.fromSpec(SecretBox.generateSpec()),
+  logger?: Logger,
 ): Promise<TestBroker> {
   const server = createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -586,7 +589,7 @@ export async function startTestBroker(
   });
   const broker = createBroker(config, {
     database,
-    logger: createLogger('broker', config.logLevel),
+    logger: logger ?? createLogger('broker', config.logLevel),
     secretBox,
   });
   server.on('request', broker.app);

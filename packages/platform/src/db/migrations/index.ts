@@ -13,6 +13,7 @@ import * as m20261127200000 from './20261127200000_payout_adjustments.js';
 import * as m20261127210000 from './20261127210000_usage_totals.js';
 import * as m20261202090000 from './20261202090000_ledger_consistency.js';
 import * as m20261202100000 from './20261202100000_console_sign_out.js';
+import * as m20261203140000 from './20261203140000_sealed_parameters.js';
 
 /** Every migration, by timestamped name. Add new ones at the end; never edit a landed one. */
 export const migrations: Readonly<Record<string, Migration>> = {
@@ -30,4 +31,5 @@ export const migrations: Readonly<Record<string, Migration>> = {
   '20261127210000_usage_totals': m20261127210000,
   '20261202090000_ledger_consistency': m20261202090000,
   '20261202100000_console_sign_out': m20261202100000,
+  '20261203140000_sealed_parameters': m20261203140000,
 };
