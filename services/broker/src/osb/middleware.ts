@@ -11,7 +11,7 @@ import {
 import type { Kysely } from 'kysely';
 import { findPlatformByOsbUsername } from '../db/platforms.js';
 import type { Caller, OriginatingIdentity } from '../domain/context.js';
-import { isCleanId, jsonValueFailure, RequestFailure } from '../http/request-input.js';
+import { isCleanId, jsonValueFailure, MAX_JSON_DEPTH, RequestFailure } from '../http/request-input.js';
 import { osbError } from './errors.js';
 import type { OsbRequest, OsbResponse } from './http.js';
 import { LoginThrottle } from './login-throttle.js';
@@ -190,7 +190,8 @@ export function authenticatePlatform(
           res,
           400,
           'BadRequest',
-          'X-Broker-API-Originating-Identity must be "<platform> <base64-encoded JSON object>"',
+          'X-Broker-API-Originating-Identity must be "<platform> <base64-encoded JSON object>", ' +
+            `with no NUL characters and at most ${MAX_JSON_DEPTH} levels deep`,
         );
         return false;
       }
