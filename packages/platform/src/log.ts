@@ -9,8 +9,8 @@ const roots = new WeakMap<Logger, Logger>();
 
 /**
  * Structured JSON logs, one line per event, each naming its `service` once. Secrets are
- * redacted by path wherever they might appear in a logged object. `destination` defaults
- * to standard output.
+ * redacted by path wherever they might appear in a logged object; OSB parameters count as
+ * secrets (they may carry passwords). `destination` defaults to standard output.
  *
  * @example
  * const log = createLogger('broker', 'info');
@@ -31,6 +31,8 @@ export function createLogger(service: string, level: string, destination?: Desti
         '*.password',
         'token',
         '*.token',
+        'parameters',
+        '*.parameters',
       ],
       censor: '[redacted]',
     },

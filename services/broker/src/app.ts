@@ -12,10 +12,11 @@ import { type BillingWorker, startBillingWorker } from './billing/worker.js';
 import type { BrokerConfig } from './config.js';
 import { TtlCache } from './domain/cache.js';
 import type { BrokerContext } from './domain/context.js';
+import { sealPlainParameters } from './domain/parameters.js';
 import { ProviderClient } from './domain/provider-client.js';
 import { ensureSigningKey, RequestSigner } from './domain/signing.js';
 import { type OperationWorkers, startOperationWorkers } from './domain/workers.js';
-import { osbError } from './osb/errors.js';
+import { osbError, osbErrorHandler } from './osb/errors.js';
 import { isOsbPath, osbHandler } from './osb/router.js';
 import { providerRouter } from './provider-api/router.js';
 import { ssoRouter } from './sso/router.js';
@@ -35,7 +36,7 @@ export interface Broker {
   app: RequestListener;
   /** The domain context (for tests, benchmarks and in-process callers such as `rotateSigningKey`). */
   context: BrokerContext;
-  /** Makes sure a signing key exists and starts the operation workers. */
+  /** Makes sure a signing key exists, seals parameters still stored in plain text, starts the workers. */
   start(): Promise<void>;
   /** Stops the workers and waits for provider calls still running in the background. */
   close(): Promise<void>;
@@ -92,11 +93,7 @@ export function createBroker(config: BrokerConfig, deps: BrokerDeps): Broker {
   app.use((_req, res) => {
     osbError(res, 404, 'NotFound', 'not found');
   });
-  app.use((error: unknown, _req: express.Request, res: express.Response, next: express.NextFunction) => {
-    if (res.headersSent) return next(error);
-    logger.error({ err: error }, 'unhandled error');
-    osbError(res, 500, 'InternalError', `internal error; request id ${String(res.locals.requestId ?? 'unknown')}`);
-  });
+  app.use(osbErrorHandler);
 
   const osb = osbHandler(context, observability);
   const listener: RequestListener = (req, res) => {
@@ -113,6 +110,9 @@ export function createBroker(config: BrokerConfig, deps: BrokerDeps): Broker {
     context,
     async start() {
       await ensureSigningKey(database.db, secretBox);
+      // Rows written before parameters were kept sealed (domain/parameters.ts).
+      const sealed = await sealPlainParameters(database.db, secretBox);
+      if (sealed > 0) logger.info({ rows: sealed }, 'sealed parameters stored in plain text');
       if (config.workers && !workers) {
         workers = startOperationWorkers(context, {
           pollMs: config.workerPollMs,

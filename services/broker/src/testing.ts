@@ -67,8 +67,8 @@ export interface FakeProvider {
   instances: Map<string, FakeInstance>;
   bindings: Map<string, { instanceId: string; body: string; pollsLeft: number }>;
   bindingCreations: Map<string, number>;
-  /** Every request, in order: method, path, and the headers that matter. */
-  requests: { method: string; path: string; originatingIdentity?: string; version?: string }[];
+  /** Every request, in order: method, path, the headers that matter, and its JSON body if any. */
+  requests: { method: string; path: string; originatingIdentity?: string; version?: string; body?: string }[];
   authFailures: string[];
   close(): Promise<void>;
 }
@@ -102,6 +102,7 @@ export async function startFakeProvider(options: FakeProviderOptions): Promise<F
         ? { originatingIdentity: req.header('x-broker-api-originating-identity') as string }
         : {}),
       ...(req.header('x-broker-api-version') ? { version: req.header('x-broker-api-version') as string } : {}),
+      ...(req.body !== undefined ? { body: JSON.stringify(req.body) } : {}),
     });
     const header = req.header('authorization') ?? '';
     if (options.auth.kind === 'basic') {

@@ -66,6 +66,10 @@ export async function openDatabase(target: DatabaseTarget): Promise<Database> {
     });
     // An idle client that loses its server must not crash the process; the pool replaces it.
     pool.on('error', () => {});
+    // Nor one that loses it while checked out: `pg` then rejects the query in flight and also
+    // emits 'error' on the client, which the pool listens to only while the client is idle.
+    // The broken client is dropped when it is released.
+    pool.on('connect', (client) => client.on('error', () => {}));
     db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
     pools.set(db, pool);
   } else {

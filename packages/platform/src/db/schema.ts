@@ -185,7 +185,10 @@ export interface ServiceInstancesTable {
   organization_guid: string;
   space_guid: string;
   context: Json<Record<string, unknown>>;
-  parameters: Json<Record<string, unknown>>;
+  /** Plain only in rows written before migration 20261203140000 and not yet sealed; '{}' otherwise. */
+  parameters: ColumnType<Record<string, unknown>, string | undefined, string>;
+  /** The parameters, sealed with SecretBox (JSON); null when there are none. */
+  parameters_sealed: string | null;
   state: string;
   dashboard_url: string | null;
   created_at: CreatedAt;
@@ -209,7 +212,10 @@ export interface ServiceBindingsTable {
   platform_id: string | null;
   app_guid: string | null;
   bind_resource: Json<Record<string, unknown>>;
-  parameters: Json<Record<string, unknown>>;
+  /** Plain only in rows written before migration 20261203140000 and not yet sealed; '{}' otherwise. */
+  parameters: ColumnType<Record<string, unknown>, string | undefined, string>;
+  /** The parameters, sealed with SecretBox (JSON); null when there are none. */
+  parameters_sealed: string | null;
   context: Json<Record<string, unknown>>;
   predecessor_binding_id: string | null;
   state: BindingState;
@@ -320,7 +326,10 @@ export interface AddonsTable {
   app_id: string;
   service_id: string;
   plan_id: string;
-  parameters: Json<Record<string, unknown>>;
+  /** Plain only in rows written before migration 20261203140000 and not yet sealed; '{}' otherwise. */
+  parameters: ColumnType<Record<string, unknown>, string | undefined, string>;
+  /** The parameters, sealed with SecretBox (JSON); null when there are none. */
+  parameters_sealed: string | null;
   state: AddonState;
   last_error: string | null;
   /** Which replica is moving the add-on forward, until when; also its next check. */

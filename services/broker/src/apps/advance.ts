@@ -8,6 +8,7 @@ import { bindInstance, unbindInstance } from '../domain/bindings.js';
 import type { BrokerContext, Caller } from '../domain/context.js';
 import { BrokerFailure } from '../domain/errors.js';
 import { deprovisionInstance, provisionInstance } from '../domain/instances.js';
+import { storedParameters } from '../domain/parameters.js';
 import { credentialsToVars, varLayout } from './naming.js';
 import { organizationSlug } from './plans.js';
 import { applyConfigChange, type ReleaseActor, recordEvent } from './releases.js';
@@ -122,7 +123,7 @@ async function advanceProvisioning(ctx: BrokerContext, addon: AddonRow): Promise
           app_name: app.name,
           instance_name: addon.name,
         },
-        parameters: addon.parameters,
+        parameters: storedParameters(ctx.secretBox, addon),
         maintenanceInfo: undefined,
         acceptsIncomplete: true,
       });

@@ -1,8 +1,16 @@
-import { authenticateToken, bearerToken, internalErrorHandler, type Principal } from '@annex/platform';
+import {
+  authenticateToken,
+  bearerToken,
+  internalErrorHandler,
+  isDatabaseUnavailable,
+  logOf,
+  type Principal,
+} from '@annex/platform';
 import type { NextFunction, Request, Response } from 'express';
 import type { ZodType } from 'zod';
 import type { BrokerContext } from '../domain/context.js';
-import { BrokerFailure } from '../domain/errors.js';
+import { BrokerFailure, DATABASE_RETRY_AFTER_SECONDS } from '../domain/errors.js';
+import { RequestFailure } from '../http/request-input.js';
 
 /** Error codes of the `/v1` REST API (docs/apps.md), each with its HTTP status. */
 export const API_ERRORS = {
@@ -17,6 +25,8 @@ export const API_ERRORS = {
   /** Billing: a paid plan needs a default payment method (docs/billing.md). */
   payment_required: 402,
   provider_failed: 502,
+  /** The database cannot be reached; retry after `Retry-After` seconds. */
+  unavailable: 503,
 } as const;
 export type ApiErrorCode = keyof typeof API_ERRORS;
 
@@ -105,10 +115,18 @@ export function parseBody<T>(schema: ZodType<T>, body: unknown): T {
   throw invalidInput(issue?.path.join('.') || 'body', issue?.message ?? 'invalid');
 }
 
-/** The `/v1` error handler: ApiFailure → its status and body; malformed JSON → 400; else 500. */
+/**
+ * The `/v1` error handler: ApiFailure → its status and body; a body, path or query refused
+ * before any handler ran → `invalid_input` naming its field; a database outage → 503
+ * `unavailable` with `Retry-After`; anything else → the next handler (500).
+ */
 export function apiErrorHandler(error: unknown, _req: Request, res: Response, next: NextFunction): void {
   if (res.headersSent) {
     next(error);
+    return;
+  }
+  if (error instanceof RequestFailure) {
+    res.status(error.status).json({ error: 'invalid_input', message: error.message, field: error.field });
     return;
   }
   if (error instanceof BrokerFailure) {
@@ -127,13 +145,15 @@ export function apiErrorHandler(error: unknown, _req: Request, res: Response, ne
     res.status(API_ERRORS[error.code]).json({ error: error.code, message: error.message, ...error.extra });
     return;
   }
-  const e = error as { type?: string; status?: number };
-  if (e?.type === 'entity.parse.failed') {
-    res.status(400).json({ error: 'invalid_input', message: 'body: malformed JSON', field: 'body' });
+  // The Stripe webhook reads its raw bytes with express.raw, which has its own size limit.
+  if ((error as { type?: string } | undefined)?.type === 'entity.too.large') {
+    res.status(413).json({ error: 'invalid_input', message: 'body: too large', field: 'body' });
     return;
   }
-  if (e?.type === 'entity.too.large') {
-    res.status(413).json({ error: 'invalid_input', message: 'body: too large', field: 'body' });
+  if (isDatabaseUnavailable(error)) {
+    logOf(res)?.warn({ err: error }, 'database unavailable');
+    res.setHeader('retry-after', String(DATABASE_RETRY_AFTER_SECONDS));
+    res.status(503).json({ error: 'unavailable', message: 'the broker cannot reach its database; retry later' });
     return;
   }
   next(error);

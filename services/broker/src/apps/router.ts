@@ -1,6 +1,7 @@
 import express, { type Request, type Response } from 'express';
 import { z } from 'zod';
 import type { BrokerContext } from '../domain/context.js';
+import { cleanRequestTarget, idString, jsonBody } from '../http/request-input.js';
 import {
   ApiFailure,
   apiErrorHandler,
@@ -24,16 +25,16 @@ const attachFields = {
   replace: z.boolean().optional(),
 };
 const parameters = z.record(z.string(), z.unknown()).optional();
-const createAddonBody = z.object({ plan: z.string().min(1).max(200), parameters, ...attachFields });
-const attachBody = z.object({ addon: z.string().min(1).max(200), ...attachFields });
+const createAddonBody = z.object({ plan: idString(200), parameters, ...attachFields });
+const attachBody = z.object({ addon: idString(200), ...attachFields });
 const preflightBody = z.object({
-  plan: z.string().min(1).max(200).optional(),
-  addon: z.string().min(1).max(200).optional(),
+  plan: idString(200).optional(),
+  addon: idString(200).optional(),
   parameters,
   ...attachFields,
 });
-const createAppBody = z.object({ name: z.string().max(64), organization: z.string().max(64).optional() });
-const changePlanBody = z.object({ plan: z.string().min(1).max(200) });
+const createAppBody = z.object({ name: z.string().max(64), organization: idString(64).optional() });
+const changePlanBody = z.object({ plan: idString(200) });
 const rotateBody = z.object({
   graceSeconds: z
     .number()
@@ -56,7 +57,7 @@ const TOKEN_RECHECK_MS = 1_000;
 
 export function appsRouter(ctx: BrokerContext, options: { wakeWebhooks(): void }): express.Router {
   const router = express.Router();
-  router.use(express.json({ limit: '256kb' }));
+  router.use(cleanRequestTarget, jsonBody(256 * 1024));
   router.use(authenticateApiCaller(ctx));
   const db = ctx.db;
 
@@ -142,7 +143,7 @@ export function appsRouter(ctx: BrokerContext, options: { wakeWebhooks(): void }
     await answerAddon(res, addonId, 202);
   });
 
-  const shareBody = z.object({ organization: z.string().min(1).max(64) });
+  const shareBody = z.object({ organization: idString(64) });
   router.get('/addons/:addon/shares', async (req, res) => {
     res.json(await service.listShares(ctx, callerOf(res), param(req, 'addon')));
   });

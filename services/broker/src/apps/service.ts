@@ -9,6 +9,7 @@ import { findInstance } from '../db/instances.js';
 import type { BrokerContext } from '../domain/context.js';
 import { BrokerFailure } from '../domain/errors.js';
 import { updateServiceInstance } from '../domain/instances.js';
+import { sealParameters } from '../domain/parameters.js';
 import { advanceAddon, advanceAttachment, appsCallerFor } from './advance.js';
 import { type ApiCaller, ApiFailure, hasScope, invalidInput, mayAccess } from './http.js';
 import {
@@ -341,7 +342,8 @@ export async function createAddon(
         app_id: app.id,
         service_id: plan.service.id,
         plan_id: plan.plan.id,
-        parameters: JSON.stringify(parameters),
+        parameters: '{}',
+        parameters_sealed: sealParameters(ctx.secretBox, parameters),
         state: 'provisioning',
         last_error: null,
         lease_owner: ctx.replicaId,

@@ -34,7 +34,7 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
  * Webhook settings of the calling platform and the delivery log (docs/apps.md,
- * "Webhooks"). Mounted at `/v1` after `authenticateApiCaller` and `express.json()`;
+ * "Webhooks"). Mounted at `/v1` after `authenticateApiCaller` and `jsonBody`;
  * failures are thrown as `ApiFailure` for `apiErrorHandler`.
  */
 export function webhookRouter(ctx: BrokerContext, options: { wake(): void }): express.Router {

@@ -13,6 +13,7 @@ import {
 } from '../apps/http.js';
 import { findApp, isUuid } from '../apps/store.js';
 import type { BrokerContext } from '../domain/context.js';
+import { cleanRequestTarget, idString, jsonBody } from '../http/request-input.js';
 import { accountView, createSetupIntent, setDefaultPaymentMethod, setSpendCap } from './accounts.js';
 import { invoiceView } from './invoicing.js';
 import { monthCharges } from './ledger.js';
@@ -22,9 +23,9 @@ import { BILLING_JOBS, type BillingJob, runBillingJob } from './worker.js';
 
 // The billing REST API (docs/billing.md), mounted at `/v1/billing` before the apps API.
 
-const paymentMethodBody = z.object({ paymentMethod: z.string().min(3).max(255) });
+const paymentMethodBody = z.object({ paymentMethod: idString(255).min(3) });
 const spendCapBody = z.object({
-  app: z.string().min(1).max(64).optional(),
+  app: idString(64).optional(),
   limitCents: z.number().int().min(1).max(100_000_000).nullable(),
 });
 const providerBody = z.object({
@@ -59,7 +60,7 @@ export function billingRouter(ctx: BrokerContext): express.Router {
     const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
     res.json(await handleStripeWebhook(ctx, body, req.header('stripe-signature')));
   });
-  router.use(express.json({ limit: '64kb' }));
+  router.use(cleanRequestTarget, jsonBody(64 * 1024));
   router.use(authenticateApiCaller(ctx));
 
   router.get('/account', async (req, res) => {

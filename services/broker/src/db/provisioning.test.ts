@@ -51,7 +51,7 @@ describe.each(testDatabaseKinds('broker provisioning statements'))('start record
     const plan = fx.plans[slug] as { id: string };
     const start = (
       instanceId: string,
-      extra: { parameters?: string; request?: string; leaseOwner?: string } = {},
+      extra: { parametersSealed?: string; request?: string; leaseOwner?: string } = {},
     ): NewProvisioning => ({
       instance: {
         id: instanceId,
@@ -61,7 +61,7 @@ describe.each(testDatabaseKinds('broker provisioning statements'))('start record
         organizationGuid: 'o',
         spaceGuid: 's',
         context: '{}',
-        parameters: extra.parameters ?? '{}',
+        parametersSealed: extra.parametersSealed ?? null,
         providerId: fx.providerId,
         providerInstanceId: deterministicProviderInstanceId(fx.platformId, instanceId),
         maintenanceInfo: null,
@@ -109,7 +109,7 @@ describe.each(testDatabaseKinds('broker provisioning statements'))('start record
     const { fx, start: startOf } = await seedPlan('shared');
     const start = (instanceId: string) =>
       startOf(instanceId, {
-        parameters: '{"n":1}',
+        parametersSealed: 'sealed parameters',
         request: JSON.stringify({ provider_instance_id: deterministicProviderInstanceId(fx.platformId, instanceId) }),
         leaseOwner: 'owner-a',
       });

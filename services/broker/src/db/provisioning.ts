@@ -14,7 +14,8 @@ export interface NewProvisioning {
     organizationGuid: string;
     spaceGuid: string;
     context: string;
-    parameters: string;
+    /** Sealed (domain/parameters.ts); null when there are none. */
+    parametersSealed: string | null;
     providerId: string;
     providerInstanceId: string;
     maintenanceInfo: string | null;
@@ -199,7 +200,7 @@ const instanceColumns: readonly Column<NewProvisioning | FinishedProvisioning>[]
   ['text', (r) => r.instance.organizationGuid],
   ['text', (r) => r.instance.spaceGuid],
   ['jsonb', (r) => r.instance.context],
-  ['jsonb', (r) => r.instance.parameters],
+  ['text', (r) => r.instance.parametersSealed],
   ['uuid', (r) => r.instance.providerId],
   ['text', (r) => r.instance.providerInstanceId],
   ['jsonb', (r) => r.instance.maintenanceInfo],

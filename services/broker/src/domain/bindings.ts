@@ -18,6 +18,7 @@ import {
   scheduleOrphanMitigation,
   unfinishedAnswer,
 } from './operations.js';
+import { sealParameters, storedParameters } from './parameters.js';
 import type { OperationOutcome } from './results.js';
 
 type Started = { replay: OperationOutcome } | { retry: true } | { op: OperationRow; halting?: boolean };
@@ -63,7 +64,7 @@ export async function bindInstance(ctx: BrokerContext, caller: Caller, input: Bi
         existing.instance_id === input.instanceId &&
         existing.app_guid === (input.appGuid ?? null) &&
         isDeepStrictEqual(existing.bind_resource, input.bindResource) &&
-        isDeepStrictEqual(existing.parameters, input.parameters) &&
+        isDeepStrictEqual(storedParameters(ctx.secretBox, existing), input.parameters) &&
         existing.predecessor_binding_id === (input.predecessorBindingId ?? null);
       if (!identical) throw conflict(`binding "${input.bindingId}" already exists with different attributes`);
       if (existing.state === 'bound') return { replay: { kind: 'ok', body: bindingBody(ctx, existing) } };
@@ -108,7 +109,8 @@ export async function bindInstance(ctx: BrokerContext, caller: Caller, input: Bi
       platform_id: caller.platformId,
       app_guid: input.appGuid ?? null,
       bind_resource: JSON.stringify(input.bindResource),
-      parameters: JSON.stringify(input.parameters),
+      parameters: '{}',
+      parameters_sealed: sealParameters(ctx.secretBox, input.parameters),
       context: JSON.stringify(input.context),
       predecessor_binding_id: input.predecessorBindingId ?? null,
       state: 'binding' as const,
@@ -301,7 +303,7 @@ export async function fetchBinding(
   if (plan && !plan.service.bindings_retrievable) {
     throw badRequest(`service "${plan.service.osb_id}" does not support fetching bindings (bindings_retrievable)`);
   }
-  return { ...bindingBody(ctx, binding), parameters: binding.parameters };
+  return { ...bindingBody(ctx, binding), parameters: storedParameters(ctx.secretBox, binding) };
 }
 
 export async function bindingLastOperation(

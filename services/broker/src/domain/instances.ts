@@ -26,6 +26,7 @@ import {
   scheduleOrphanMitigation,
   unfinishedAnswer,
 } from './operations.js';
+import { sealParameters, sealRequest, storedParameters } from './parameters.js';
 import type { ProviderResponse } from './provider-client.js';
 import type { OperationOutcome } from './results.js';
 
@@ -84,6 +85,7 @@ function instanceRowValues(
   actor: Actor,
   operationId: string,
   providerInstanceId: string,
+  parametersSealed: string | null,
 ) {
   return {
     service_id: plan.service.id,
@@ -92,7 +94,8 @@ function instanceRowValues(
     organization_guid: input.organizationGuid,
     space_guid: input.spaceGuid,
     context: JSON.stringify(input.context),
-    parameters: JSON.stringify(input.parameters),
+    parameters: '{}',
+    parameters_sealed: parametersSealed,
     state: 'provisioning',
     dashboard_url: null,
     deleted_at: null,
@@ -192,7 +195,15 @@ export async function provisionInstance(
   // retried PUT (after a start record lost in a database crash) reaches the same provider
   // instance; an id provisioned afresh after a delete or failure gets a random one.
   const stableProviderInstanceId = deterministicProviderInstanceId(caller.platformId, input.instanceId);
-  const values = instanceRowValues(plan, caller, input, actor, operationId, stableProviderInstanceId);
+  const values = instanceRowValues(
+    plan,
+    caller,
+    input,
+    actor,
+    operationId,
+    stableProviderInstanceId,
+    sealParameters(ctx.secretBox, input.parameters),
+  );
   const request = provisionRequest(plan, input, stableProviderInstanceId);
   const context: ProvisionContext = { plan, problem, values, request, operationId, actor, owner };
   if (problem === undefined) {
@@ -207,7 +218,7 @@ export async function provisionInstance(
         organizationGuid: input.organizationGuid,
         spaceGuid: input.spaceGuid,
         context: values.context,
-        parameters: values.parameters,
+        parametersSealed: values.parameters_sealed,
         providerId: plan.provider.id,
         providerInstanceId: stableProviderInstanceId,
         maintenanceInfo: values.maintenance_info,
@@ -216,7 +227,7 @@ export async function provisionInstance(
       },
       operation: {
         id: operationId,
-        request: JSON.stringify(request),
+        request: JSON.stringify(sealRequest(ctx.secretBox, request)),
         acceptsIncomplete: input.acceptsIncomplete,
         originatingIdentity: actor.originatingIdentity
           ? JSON.stringify({ ...actor.originatingIdentity, header: caller.originatingIdentity?.header ?? null })
@@ -349,7 +360,7 @@ async function provisionExisting(
           existing.plan_id === plan.plan.id &&
           existing.organization_guid === input.organizationGuid &&
           existing.space_guid === input.spaceGuid &&
-          isDeepStrictEqual(existing.parameters, input.parameters);
+          isDeepStrictEqual(storedParameters(ctx.secretBox, existing), input.parameters);
         if (!identical) {
           throw conflict(`instance "${input.instanceId}" already exists with different attributes`);
         }
@@ -370,7 +381,11 @@ async function provisionExisting(
       // A deleted or failed instance id is provisioned afresh, with a new provider-side id
       // (an orphan mitigation may still be deleting the old one).
       const freshId = randomUUID();
-      await updateInstance(trx, input.instanceId, instanceRowValues(plan, caller, input, actor, operationId, freshId));
+      await updateInstance(
+        trx,
+        input.instanceId,
+        instanceRowValues(plan, caller, input, actor, operationId, freshId, values.parameters_sealed),
+      );
       fresh = provisionRequest(plan, input, freshId);
     }
     const op = await createOperation(trx, ctx, {
@@ -464,7 +479,7 @@ export async function updateServiceInstance(
       });
       return null;
     }
-    const parameters = { ...instance.parameters, ...(input.parameters ?? {}) };
+    const parameters = { ...storedParameters(ctx.secretBox, instance), ...(input.parameters ?? {}) };
     const context = input.context ?? instance.context;
     const maintenance = input.maintenanceInfo ?? (instance.maintenance_info as MaintenanceInfoInput | null);
     const request: OperationRequest = {
@@ -708,7 +723,7 @@ export async function fetchInstance(
     service_id: plan.service.osb_id,
     plan_id: plan.plan.osb_id,
     ...(instance.dashboard_url ? { dashboard_url: instance.dashboard_url } : {}),
-    parameters: instance.parameters,
+    parameters: storedParameters(ctx.secretBox, instance),
     ...(instance.maintenance_info ? { maintenance_info: instance.maintenance_info } : {}),
   };
 }

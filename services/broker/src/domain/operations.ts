@@ -15,6 +15,7 @@ import { completeProvisioning } from '../db/provisioning.js';
 import { type Actor, recordAudit } from './audit.js';
 import type { BrokerContext } from './context.js';
 import { BrokerFailure } from './errors.js';
+import { openRequest, sealParameters, sealRequest } from './parameters.js';
 import type { ProviderRequest, ProviderResponse } from './provider-client.js';
 
 /** What the provider is asked, stored in `broker_operations.request`. */
@@ -34,12 +35,15 @@ export interface OperationRequest {
   };
   /** Deprovision/unbind: the state to return to when it fails. */
   previous_state?: string;
+  /** As stored: `body.parameters` and `apply.parameters`, sealed (see `sealRequest`); `{}` in their place. */
+  sealed_parameters?: string;
 }
 
 const INSTANCE_KINDS = new Set(['provision', 'update', 'deprovision', 'orphan_deprovision']);
 const DELETE_KINDS = new Set(['deprovision', 'unbind', 'orphan_deprovision', 'orphan_unbind']);
 const ORPHAN_KINDS = new Set(['orphan_deprovision', 'orphan_unbind']);
 
+/** The request as stored, its parameters still sealed: what identifies the resource and the plan. */
 export function requestOf(op: OperationRow): OperationRequest {
   return op.request as unknown as OperationRequest;
 }
@@ -84,7 +88,7 @@ export async function createOperation(
     binding_id: values.bindingId ?? null,
     provider_id: values.providerId,
     state: 'pending',
-    request: JSON.stringify(values.request),
+    request: JSON.stringify(sealRequest(ctx.secretBox, values.request)),
     accepts_incomplete: values.acceptsIncomplete,
     platform_id: values.actor.platformId,
     token_id: values.actor.tokenId,
@@ -109,9 +113,9 @@ function bindingPath(request: OperationRequest): string {
   return `${instancePath(request)}/service_bindings/${encodeURIComponent(request.provider_binding_id ?? '')}`;
 }
 
-function firstCall(op: OperationRow, acceptsIncomplete: boolean): ProviderRequest {
+function firstCall(ctx: BrokerContext, op: OperationRow, acceptsIncomplete: boolean): ProviderRequest {
   const header = (op.originating_identity?.header as string | null | undefined) ?? null;
-  return firstCallOf(op.kind, op.id, requestOf(op), header, acceptsIncomplete);
+  return firstCallOf(op.kind, op.id, openRequest(ctx.secretBox, requestOf(op)), header, acceptsIncomplete);
 }
 
 function firstCallOf(
@@ -301,7 +305,7 @@ export async function executeOperation(
   }
   if (op.state === 'pending') {
     if (op.kind === 'deprovision' && !(await haltProvisioning(ctx, op, owner))) return undefined;
-    const response = await ctx.providers.call(provider, firstCall(op, acceptsIncomplete));
+    const response = await ctx.providers.call(provider, firstCall(ctx, op, acceptsIncomplete));
     return settleFirstAnswer(ctx, op, owner, acceptsIncomplete, response);
   } else if (op.state === 'polling') {
     const response = await ctx.providers.call(provider, pollCall(op));
@@ -654,7 +658,7 @@ async function applySuccess(
         .execute();
       return;
     case 'update': {
-      const apply = request.apply;
+      const apply = openRequest(ctx.secretBox, request).apply;
       await guard('updating')
         .set({
           state: 'provisioned',
@@ -662,7 +666,8 @@ async function applySuccess(
           ...(apply
             ? {
                 plan_id: apply.plan_id,
-                parameters: JSON.stringify(apply.parameters),
+                parameters: '{}',
+                parameters_sealed: sealParameters(ctx.secretBox, apply.parameters),
                 context: JSON.stringify(apply.context),
                 maintenance_info: apply.maintenance_info ? JSON.stringify(apply.maintenance_info) : null,
               }

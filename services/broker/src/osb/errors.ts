@@ -1,11 +1,12 @@
-import { logOf, requestIdOf } from '@annex/platform';
+import { isDatabaseUnavailable, logOf, requestIdOf } from '@annex/platform';
 import type { NextFunction, Request, Response } from 'express';
-import { BrokerFailure, type BrokerFailureCode } from '../domain/errors.js';
-import { RequestFailure } from './http.js';
+import { BrokerFailure, type BrokerFailureCode, DATABASE_RETRY_AFTER_SECONDS } from '../domain/errors.js';
+import { RequestFailure } from '../http/request-input.js';
 
 /** Anything that can answer an OSB error: the OSB API's own response, or express's. */
 interface Answerable {
   status(code: number): { json(body: unknown): void };
+  setHeader(name: string, value: string): unknown;
   readonly locals: Record<string, unknown>;
   readonly headersSent: boolean;
 }
@@ -45,7 +46,10 @@ export function osbErrorHandler(error: unknown, req: Request, res: Response, nex
   sendFailure(res, error, req.path);
 }
 
-/** Maps domain failures to their status; anything else is a 500 carrying only the request id. */
+/**
+ * Maps domain failures to their status; a database outage is a 503 with `Retry-After`,
+ * which platforms retry; anything else is a 500 carrying only the request id.
+ */
 export function sendFailure(res: Answerable, error: unknown, path: string): void {
   if (error instanceof RequestFailure) {
     osbError(res, error.status, error.error, error.message);
@@ -59,13 +63,10 @@ export function sendFailure(res: Answerable, error: unknown, path: string): void
     });
     return;
   }
-  const status = (error as { status?: number; type?: string }).status;
-  if (status === 400 || (error as { type?: string }).type === 'entity.parse.failed') {
-    osbError(res, 400, 'MalformedBody', 'the request body is not valid JSON');
-    return;
-  }
-  if (status === 413) {
-    osbError(res, 413, 'PayloadTooLarge', 'the request body is too large');
+  if (isDatabaseUnavailable(error)) {
+    logOf(res)?.warn({ err: error, path }, 'database unavailable');
+    res.setHeader('retry-after', String(DATABASE_RETRY_AFTER_SECONDS));
+    osbError(res, 503, 'ServiceUnavailable', 'the broker cannot reach its database; retry later');
     return;
   }
   logOf(res)?.error({ err: error, path }, 'unhandled error');

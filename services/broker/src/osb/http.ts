@@ -16,6 +16,8 @@ export interface OsbRequest {
   readonly query: Readonly<Record<string, string | string[] | undefined>>;
   /** The parsed JSON body; undefined when there was none or it was not `application/json`. */
   body: unknown;
+  /** The peer's address (the failed-login throttle counts per address). */
+  readonly remoteAddress: string;
   header(name: string): string | undefined;
 }
 
@@ -28,28 +30,19 @@ export interface OsbResponse {
   readonly headersSent: boolean;
 }
 
-/** A request failure found before any handler ran: bad path encoding, body too large, malformed JSON. */
-export class RequestFailure extends Error {
-  constructor(
-    readonly status: number,
-    readonly error: string,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
 export class NodeOsbRequest implements OsbRequest {
   readonly method: string;
   readonly path: string;
   readonly query: Readonly<Record<string, string | string[] | undefined>>;
   params: Readonly<Record<string, string>> = {};
   body: unknown;
+  readonly remoteAddress: string;
   readonly #raw: IncomingMessage;
 
   constructor(raw: IncomingMessage) {
     this.#raw = raw;
     this.method = raw.method ?? 'GET';
+    this.remoteAddress = raw.socket.remoteAddress ?? 'unknown';
     const url = raw.url ?? '/';
     const mark = url.indexOf('?');
     this.path = mark < 0 ? url : url.slice(0, mark);
@@ -91,57 +84,4 @@ export class NodeOsbResponse implements OsbResponse {
     this.#raw.statusCode = this.#status;
     this.#raw.end(payload);
   }
-}
-
-/**
- * Reads a JSON body as express.json did for the OSB API: only with an `application/json`
- * content type (otherwise the body stays undefined), any JSON value, UTF-8, at most `limit` bytes.
- */
-export function readJsonBody(raw: IncomingMessage, limit: number): Promise<unknown> {
-  const type = raw.headers['content-type'];
-  const declared = raw.headers['content-length'];
-  const chunked = raw.headers['transfer-encoding'] !== undefined;
-  const media = type?.split(';', 1)[0]?.trim().toLowerCase();
-  if (media !== 'application/json' || (!chunked && (declared === undefined || declared === '0'))) {
-    raw.resume();
-    return Promise.resolve(undefined);
-  }
-  const charset = /;\s*charset\s*=\s*"?([^";\s]+)/i.exec(type ?? '')?.[1]?.toLowerCase();
-  if (charset && charset !== 'utf-8' && charset !== 'utf8') {
-    raw.resume();
-    return Promise.reject(new RequestFailure(415, 'UnsupportedMediaType', `unsupported charset "${charset}"`));
-  }
-  if (declared !== undefined && Number(declared) > limit) {
-    raw.resume();
-    return Promise.reject(new RequestFailure(413, 'PayloadTooLarge', 'the request body is too large'));
-  }
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let failed = false;
-    raw.on('data', (chunk: Buffer) => {
-      if (failed) return;
-      size += chunk.length;
-      if (size > limit) {
-        failed = true;
-        reject(new RequestFailure(413, 'PayloadTooLarge', 'the request body is too large'));
-        return;
-      }
-      chunks.push(chunk);
-    });
-    raw.on('error', (error) => {
-      if (!failed) reject(error);
-      failed = true;
-    });
-    raw.on('end', () => {
-      if (failed) return;
-      const text = (chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks)).toString('utf8');
-      if (text.trim() === '') return resolve(undefined);
-      try {
-        resolve(JSON.parse(text));
-      } catch {
-        reject(new RequestFailure(400, 'MalformedBody', 'the request body is not valid JSON'));
-      }
-    });
-  });
 }

@@ -1,10 +1,20 @@
 import { createHash } from 'node:crypto';
-import { authenticateToken, bearerToken, type DB, platformOrganizations, verifyPassword } from '@annex/platform';
+import {
+  authenticateToken,
+  bearerToken,
+  type DB,
+  hashPassword,
+  platformOrganizations,
+  randomSecret,
+  verifyPassword,
+} from '@annex/platform';
 import type { Kysely } from 'kysely';
 import { findPlatformByOsbUsername } from '../db/platforms.js';
 import type { Caller, OriginatingIdentity } from '../domain/context.js';
+import { isCleanId, jsonValueFailure, MAX_JSON_DEPTH, RequestFailure } from '../http/request-input.js';
 import { osbError } from './errors.js';
 import type { OsbRequest, OsbResponse } from './http.js';
+import { LoginThrottle } from './login-throttle.js';
 
 /** The oldest OSB version this broker serves (maintenance_info and binding rotation need 2.15+/2.17). */
 const MINIMUM_MINOR = 13;
@@ -33,29 +43,56 @@ export function echoRequestIdentity(req: OsbRequest, res: OsbResponse): void {
   if (identity) res.setHeader('x-broker-api-request-identity', identity);
 }
 
-/** Parses `X-Broker-API-Originating-Identity: <platform> <base64 JSON object>`; undefined when malformed. */
+/**
+ * Parses `X-Broker-API-Originating-Identity: <platform> <base64 JSON object>`; undefined
+ * when malformed. The decoded object is kept (audit, operations), so it is held to what
+ * request bodies are: no NUL characters, bounded depth.
+ */
 export function parseOriginatingIdentity(header: string): OriginatingIdentity | undefined {
   const match = header.trim().match(/^(\S+)\s+(\S+)$/);
-  if (!match) return undefined;
+  if (!match || !isCleanId(match[1] as string)) return undefined;
+  let value: unknown;
   try {
-    const value = JSON.parse(Buffer.from(match[2] as string, 'base64').toString('utf8')) as unknown;
-    if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined;
-    return { platform: match[1] as string, value: value as Record<string, unknown>, header: header.trim() };
+    value = JSON.parse(Buffer.from(match[2] as string, 'base64').toString('utf8')) as unknown;
   } catch {
     return undefined;
   }
+  if (typeof value !== 'object' || value === null || Array.isArray(value) || jsonValueFailure(value)) return undefined;
+  return { platform: match[1] as string, value: value as Record<string, unknown>, header: header.trim() };
 }
 
 const BASIC_CACHE_MS = 60_000;
 
+export interface PlatformAuthenticationOptions {
+  /** Counts failed logins; a new one per broker by default. */
+  throttle?: LoginThrottle;
+  /** The password check (the platform package's scrypt verification unless a test wraps it). */
+  verifyPassword?: (password: string, hash: string) => Promise<boolean>;
+}
+
+type BasicOutcome = { platformId: string } | { retryAfterSeconds: number } | undefined;
+
 /**
  * Authenticates the platform: OSB basic auth (scrypt-verified, then remembered briefly
  * under a hash of the credentials) or a platform bearer token. Sets `res.locals.caller`
- * and answers true, or answers the platform itself (401, 400) and false.
+ * and answers true, or answers the platform itself (401, 429, 400) and false.
+ *
+ * A password is hashed only when the throttle allows it (failed logins per source address
+ * and per username, checked before hashing); credentials verified in the last minute skip
+ * both, so a platform already signed in keeps working during a flood of bad logins. An
+ * unknown username is checked against a dummy hash, so it takes as long as a wrong password.
  */
-export function authenticatePlatform(db: Kysely<DB>): (req: OsbRequest, res: OsbResponse) => Promise<boolean> {
+export function authenticatePlatform(
+  db: Kysely<DB>,
+  options: PlatformAuthenticationOptions = {},
+): (req: OsbRequest, res: OsbResponse) => Promise<boolean> {
+  const throttle = options.throttle ?? new LoginThrottle();
+  const verify = options.verifyPassword ?? verifyPassword;
   const verified = new Map<string, { platformId: string; until: number }>();
+  // Identical credentials arriving together share one verification (and one throttle slot).
+  const verifying = new Map<string, Promise<{ platformId: string } | undefined>>();
   const organizationsCache = new Map<string, { organizations: readonly string[]; until: number }>();
+  let dummyHash: Promise<string> | undefined;
 
   async function organizationsOf(platformId: string): Promise<readonly string[]> {
     const cached = organizationsCache.get(platformId);
@@ -65,18 +102,46 @@ export function authenticatePlatform(db: Kysely<DB>): (req: OsbRequest, res: Osb
     return organizations;
   }
 
-  async function basic(header: string): Promise<{ platformId: string } | undefined> {
+  async function check(username: string, password: string): Promise<{ platformId: string } | undefined> {
+    const platform = await findPlatformByOsbUsername(db, username);
+    dummyHash ??= hashPassword(randomSecret());
+    const matches = await verify(password, platform?.osb_password_hash ?? (await dummyHash));
+    return platform && matches ? { platformId: platform.id } : undefined;
+  }
+
+  async function basic(header: string, address: string): Promise<BasicOutcome> {
     const decoded = Buffer.from(header.slice(6).trim(), 'base64').toString('utf8');
     const colon = decoded.indexOf(':');
     if (colon < 0) return undefined;
+    const username = decoded.slice(0, colon);
+    if (!isCleanId(username)) {
+      throw new RequestFailure(400, 'BadRequest', 'Authorization', 'the username must not contain control characters');
+    }
     const key = createHash('sha256').update(decoded).digest('hex');
     const hit = verified.get(key);
     if (hit && hit.until > Date.now()) return hit;
-    const platform = await findPlatformByOsbUsername(db, decoded.slice(0, colon));
-    if (!platform || !(await verifyPassword(decoded.slice(colon + 1), platform.osb_password_hash))) return undefined;
-    if (verified.size > 10_000) verified.clear();
-    verified.set(key, { platformId: platform.id, until: Date.now() + BASIC_CACHE_MS });
-    return { platformId: platform.id };
+    const running = verifying.get(key);
+    if (running) return running;
+    const attempt = throttle.begin(address, username);
+    if ('retryAfterSeconds' in attempt) return attempt;
+    const verification = check(username, decoded.slice(colon + 1));
+    verifying.set(key, verification);
+    let outcome: { platformId: string } | undefined;
+    try {
+      outcome = await verification;
+    } catch (error) {
+      // Not a failed login (the database, say): the attempt is given back.
+      attempt.finish(true);
+      throw error;
+    } finally {
+      verifying.delete(key);
+    }
+    attempt.finish(outcome !== undefined);
+    if (outcome) {
+      if (verified.size > 10_000) verified.clear();
+      verified.set(key, { platformId: outcome.platformId, until: Date.now() + BASIC_CACHE_MS });
+    }
+    return outcome;
   }
 
   return async (req, res) => {
@@ -85,7 +150,18 @@ export function authenticatePlatform(db: Kysely<DB>): (req: OsbRequest, res: Osb
     let tokenId: string | null = null;
     let organizations: readonly string[] | undefined;
     if (/^basic /i.test(header)) {
-      platformId = (await basic(header))?.platformId;
+      const outcome = await basic(header, req.remoteAddress);
+      if (outcome && 'retryAfterSeconds' in outcome) {
+        res.setHeader('retry-after', String(outcome.retryAfterSeconds));
+        osbError(
+          res,
+          429,
+          'TooManyRequests',
+          `too many failed logins from this address or for this username; retry in ${outcome.retryAfterSeconds} s`,
+        );
+        return false;
+      }
+      platformId = outcome?.platformId;
     } else {
       const token = bearerToken(header);
       const principal = token ? await authenticateToken(db, token) : null;
@@ -114,7 +190,8 @@ export function authenticatePlatform(db: Kysely<DB>): (req: OsbRequest, res: Osb
           res,
           400,
           'BadRequest',
-          'X-Broker-API-Originating-Identity must be "<platform> <base64-encoded JSON object>"',
+          'X-Broker-API-Originating-Identity must be "<platform> <base64-encoded JSON object>", ' +
+            `with no NUL characters and at most ${MAX_JSON_DEPTH} levels deep`,
         );
         return false;
       }

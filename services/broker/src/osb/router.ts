@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Observability } from '@annex/platform';
 import type { BrokerContext } from '../domain/context.js';
+import { queryFailure, RequestFailure, readJsonBody, requireCleanId } from '../http/request-input.js';
 import { osbError, sendFailure } from './errors.js';
 import { bindHandler } from './handlers/bind.js';
 import { bindingLastOperationHandler } from './handlers/binding-last-operation.js';
@@ -12,14 +13,7 @@ import { instanceLastOperationHandler } from './handlers/instance-last-operation
 import { provisionHandler } from './handlers/provision.js';
 import { unbindHandler } from './handlers/unbind.js';
 import { updateHandler } from './handlers/update.js';
-import {
-  NodeOsbRequest,
-  NodeOsbResponse,
-  type OsbRequest,
-  type OsbResponse,
-  RequestFailure,
-  readJsonBody,
-} from './http.js';
+import { NodeOsbRequest, NodeOsbResponse, type OsbRequest, type OsbResponse } from './http.js';
 import { authenticatePlatform, echoRequestIdentity, requireApiVersion } from './middleware.js';
 
 type Handler = (req: OsbRequest, res: OsbResponse) => Promise<void>;
@@ -82,11 +76,11 @@ export function osbHandler(
     if (segments.length === 1 && first === 'catalog') {
       candidates = routes.catalog;
     } else if (first === 'service_instances' && instanceId) {
-      params.instance_id = decodeSegment(instanceId);
+      params.instance_id = decodeSegment('instance_id', instanceId);
       if (segments.length === 2) candidates = routes.instance;
       else if (segments.length === 3 && third === 'last_operation') candidates = routes.instanceLastOperation;
       else if (third === 'service_bindings' && bindingId) {
-        params.binding_id = decodeSegment(bindingId);
+        params.binding_id = decodeSegment('binding_id', bindingId);
         if (segments.length === 4) candidates = routes.binding;
         else if (segments.length === 5 && fifth === 'last_operation') candidates = routes.bindingLastOperation;
       }
@@ -109,6 +103,8 @@ export function osbHandler(
       return;
     }
     req.params = found.params;
+    const badQuery = queryFailure(req.query);
+    if (badQuery) throw badQuery;
     req.body = await readJsonBody(raw, BODY_LIMIT);
     res.locals.route = found.route.template;
     await found.route.handler(req, res);
@@ -128,10 +124,12 @@ export function osbHandler(
   };
 }
 
-function decodeSegment(segment: string): string {
+function decodeSegment(field: string, segment: string): string {
+  let decoded: string;
   try {
-    return decodeURIComponent(segment);
+    decoded = decodeURIComponent(segment);
   } catch {
-    throw new RequestFailure(400, 'BadRequest', `the path segment "${segment}" is not valid percent-encoding`);
+    throw new RequestFailure(400, 'BadRequest', field, `"${segment}" is not valid percent-encoding`);
   }
+  return requireCleanId(field, decoded);
 }

@@ -6,6 +6,7 @@ import { allowance, recordUsage } from '../billing/usage.js';
 import type { BrokerContext } from '../domain/context.js';
 import { BrokerFailure } from '../domain/errors.js';
 import { reportOperationEnded } from '../domain/provider-callbacks.js';
+import { cleanRequestTarget, idString, jsonBody } from '../http/request-input.js';
 import { osbError, osbErrorHandler } from '../osb/errors.js';
 
 const configBody = z.object({
@@ -17,9 +18,9 @@ const usageBody = z.object({
   records: z
     .array(
       z.object({
-        idempotencyKey: z.string().min(1).max(200),
-        instanceId: z.string().min(1).max(100),
-        unit: z.string().min(1).max(100),
+        idempotencyKey: idString(200),
+        instanceId: idString(100),
+        unit: idString(100),
         quantity: z.number().finite().min(0),
         at: z.string().min(1).max(64),
       }),
@@ -40,8 +41,7 @@ const completionBody = z.object({
  */
 export function providerRouter(ctx: BrokerContext, options: { wakeWebhooks(): void }): express.Router {
   const router = express.Router();
-  router.use(authenticateProvider(ctx.db));
-  router.use(express.json({ limit: '1mb' }));
+  router.use(cleanRequestTarget, authenticateProvider(ctx.db), jsonBody(1024 * 1024));
   router.post('/operations/:operation/complete', async (req: Request, res: Response) => {
     const parsed = completionBody.safeParse(req.body);
     if (!parsed.success) {

@@ -9,6 +9,7 @@ import {
   parseBody,
 } from '../apps/http.js';
 import type { BrokerContext } from '../domain/context.js';
+import { cleanRequestTarget, idString, jsonBody } from '../http/request-input.js';
 import { createSsoHandOff } from './service.js';
 
 // `POST /v1/addons/:addon/sso` (docs/apps.md, docs/provider-protocol.md §2). Mounted at `/v1`
@@ -16,7 +17,7 @@ import { createSsoHandOff } from './service.js';
 
 const ssoBody = z
   .object({
-    app: z.string().min(1).max(200).optional(),
+    app: idString(200).optional(),
     // Named only to be refused with a reason: the user is the caller, never the body's choice.
     user: z.unknown().optional(),
   })
@@ -24,18 +25,24 @@ const ssoBody = z
 
 export function ssoRouter(ctx: BrokerContext): express.Router {
   const router = express.Router();
-  router.post('/addons/:addon/sso', express.json({ limit: '16kb' }), authenticateApiCaller(ctx), async (req, res) => {
-    const body = parseBody(ssoBody, req.body);
-    if (body.user !== undefined) {
-      throw invalidInput(
-        'user',
-        'cannot be chosen: the dashboard signs in the caller (the person a console session acts for, else the API token)',
-      );
-    }
-    const handOff = await createSsoHandOff(ctx, callerOf(res), addonParam(req), { app: body.app });
-    res.setHeader('cache-control', 'no-store');
-    res.status(201).json(handOff);
-  });
+  router.post(
+    '/addons/:addon/sso',
+    cleanRequestTarget,
+    jsonBody(16 * 1024),
+    authenticateApiCaller(ctx),
+    async (req, res) => {
+      const body = parseBody(ssoBody, req.body);
+      if (body.user !== undefined) {
+        throw invalidInput(
+          'user',
+          'cannot be chosen: the dashboard signs in the caller (the person a console session acts for, else the API token)',
+        );
+      }
+      const handOff = await createSsoHandOff(ctx, callerOf(res), addonParam(req), { app: body.app });
+      res.setHeader('cache-control', 'no-store');
+      res.status(201).json(handOff);
+    },
+  );
   // Errors of this route only, in the apps API's shape.
   router.use('/addons/:addon/sso', apiErrorHandler, apiInternalErrorHandler);
   return router;

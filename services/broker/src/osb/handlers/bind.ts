@@ -2,16 +2,24 @@ import { z } from 'zod';
 import { bindInstance } from '../../domain/bindings.js';
 import type { OsbRequest, OsbResponse } from '../http.js';
 import { callerOf } from '../middleware.js';
-import { acceptsIncomplete, decodeBody, type HandlerDeps, objectField, pathParam, sendOutcome } from './common.js';
+import {
+  acceptsIncomplete,
+  decodeBody,
+  type HandlerDeps,
+  idField,
+  objectField,
+  pathParam,
+  sendOutcome,
+} from './common.js';
 
 const bindBody = z.object({
-  service_id: z.string().min(1),
-  plan_id: z.string().min(1),
-  app_guid: z.string().min(1).optional(),
+  service_id: idField,
+  plan_id: idField,
+  app_guid: idField.optional(),
   bind_resource: objectField.optional(),
   parameters: objectField.optional(),
   context: objectField.optional(),
-  predecessor_binding_id: z.string().min(1).optional(),
+  predecessor_binding_id: idField.optional(),
 });
 
 /** `PUT /v2/service_instances/:instance_id/service_bindings/:binding_id`. */

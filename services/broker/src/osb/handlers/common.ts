@@ -3,6 +3,7 @@ import type { BrokerContext } from '../../domain/context.js';
 import { badRequest } from '../../domain/errors.js';
 import type { LastOperationAnswer } from '../../domain/instances.js';
 import type { OperationOutcome } from '../../domain/results.js';
+import { idString } from '../../http/request-input.js';
 import type { OsbRequest, OsbResponse } from '../http.js';
 
 /** Everything a handler needs: the domain context. */
@@ -11,7 +12,9 @@ export interface HandlerDeps {
 }
 
 export const objectField = z.record(z.string(), z.unknown());
-export const maintenanceInfoField = z.object({ version: z.string().min(1), description: z.string().optional() });
+/** An OSB id (service_id, plan_id, organization_guid…): no control characters. */
+export const idField = idString();
+export const maintenanceInfoField = z.object({ version: idField, description: z.string().optional() });
 
 /** Decodes a body with a zod schema (unknown fields are dropped); a 400 names each bad field. */
 export function decodeBody<S extends z.ZodType>(schema: S, body: unknown): z.infer<S> {

@@ -6,6 +6,7 @@ import {
   acceptsIncomplete,
   decodeBody,
   type HandlerDeps,
+  idField,
   maintenanceInfoField,
   objectField,
   pathParam,
@@ -13,10 +14,10 @@ import {
 } from './common.js';
 
 const provisionBody = z.object({
-  service_id: z.string().min(1),
-  plan_id: z.string().min(1),
-  organization_guid: z.string().min(1),
-  space_guid: z.string().min(1),
+  service_id: idField,
+  plan_id: idField,
+  organization_guid: idField,
+  space_guid: idField,
   context: objectField.optional(),
   parameters: objectField.optional(),
   maintenance_info: maintenanceInfoField.optional(),

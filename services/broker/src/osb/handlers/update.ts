@@ -6,6 +6,7 @@ import {
   acceptsIncomplete,
   decodeBody,
   type HandlerDeps,
+  idField,
   maintenanceInfoField,
   objectField,
   pathParam,
@@ -13,8 +14,8 @@ import {
 } from './common.js';
 
 const updateBody = z.object({
-  service_id: z.string().min(1),
-  plan_id: z.string().min(1).optional(),
+  service_id: idField,
+  plan_id: idField.optional(),
   parameters: objectField.optional(),
   context: objectField.optional(),
   previous_values: objectField.optional(),

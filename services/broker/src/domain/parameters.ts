@@ -1,0 +1,119 @@
+import type { DB, SecretBox } from '@annex/platform';
+import { type Kysely, sql } from 'kysely';
+import type { OperationRequest } from './operations.js';
+
+// Provisioning and binding parameters may carry passwords, so they are kept sealed with the
+// installation's SecretBox, as binding credentials are (docs/broker.md, "Security"):
+// `parameters_sealed` on instances, bindings and add-ons, `sealed_parameters` inside an
+// operation's request. Empty parameters are not sealed (there is nothing to hide).
+
+type Parameters = Record<string, unknown>;
+
+/** A row that holds parameters: sealed, or plain in a row written before they were sealed. */
+interface WithParameters {
+  parameters: Parameters;
+  parameters_sealed: string | null;
+}
+
+/** The sealed form of `parameters` for a `parameters_sealed` column; null when there are none. */
+export function sealParameters(box: SecretBox, parameters: Parameters): string | null {
+  return Object.keys(parameters).length === 0 ? null : box.seal(JSON.stringify(parameters));
+}
+
+/** The parameters of an instance, binding or add-on row. */
+export function storedParameters(box: SecretBox, row: WithParameters): Parameters {
+  return row.parameters_sealed === null ? row.parameters : (JSON.parse(box.open(row.parameters_sealed)) as Parameters);
+}
+
+/** What an operation's request holds sealed: the parameters sent to the provider and those applied on success. */
+interface SealedRequestParameters {
+  body?: Parameters;
+  apply?: Parameters;
+}
+
+const nonEmpty = (value: unknown): value is Parameters =>
+  typeof value === 'object' && value !== null && Object.keys(value).length > 0;
+
+/** The request as it is stored: its parameters sealed into `sealed_parameters`, `{}` in their place. */
+export function sealRequest(box: SecretBox, request: OperationRequest): OperationRequest {
+  const secret: SealedRequestParameters = {};
+  let sealed = request;
+  if (nonEmpty(request.body?.parameters)) {
+    secret.body = request.body.parameters;
+    sealed = { ...sealed, body: { ...request.body, parameters: {} } };
+  }
+  if (request.apply && nonEmpty(request.apply.parameters)) {
+    secret.apply = request.apply.parameters;
+    sealed = { ...sealed, apply: { ...request.apply, parameters: {} } };
+  }
+  if (sealed === request) return request;
+  return { ...sealed, sealed_parameters: box.seal(JSON.stringify(secret)) };
+}
+
+/** The request as it was made, from its stored form (sealed or not). */
+export function openRequest(box: SecretBox, request: OperationRequest): OperationRequest {
+  if (request.sealed_parameters === undefined) return request;
+  const { sealed_parameters: sealed, ...opened } = request;
+  const secret = JSON.parse(box.open(sealed)) as SealedRequestParameters;
+  if (secret.body && opened.body) opened.body = { ...opened.body, parameters: secret.body };
+  if (secret.apply && opened.apply) opened.apply = { ...opened.apply, parameters: secret.apply };
+  return opened;
+}
+
+const BATCH = 200;
+
+/**
+ * Seals the parameters of rows written in plain text before they were kept sealed
+ * (migration 20261203140000, which cannot reach the key). Run by every replica at start-up;
+ * each row is changed only while still plain, so replicas starting together do no harm.
+ * Reading understands both forms, so requests served meanwhile see the same parameters.
+ * Returns how many rows it sealed.
+ */
+export async function sealPlainParameters(db: Kysely<DB>, box: SecretBox): Promise<number> {
+  let sealed = 0;
+  for (const table of ['service_instances', 'service_bindings', 'addons'] as const) {
+    for (;;) {
+      const rows = await db
+        .selectFrom(table)
+        .select(['id', 'parameters'])
+        .where('parameters_sealed', 'is', null)
+        .where(sql<boolean>`parameters <> '{}'::jsonb`)
+        .limit(BATCH)
+        .execute();
+      for (const row of rows) {
+        await db
+          .updateTable(table)
+          .set({ parameters: '{}', parameters_sealed: sealParameters(box, row.parameters) })
+          .where('id', '=', row.id)
+          .where('parameters_sealed', 'is', null)
+          .execute();
+      }
+      sealed += rows.length;
+      if (rows.length < BATCH) break;
+    }
+  }
+  for (;;) {
+    const rows = await db
+      .selectFrom('broker_operations')
+      .select(['id', 'request'])
+      .where(
+        // The rows sealRequest changes: a non-empty object at body.parameters or apply.parameters.
+        sql<boolean>`not request ? 'sealed_parameters' and (
+          (jsonb_typeof(request #> '{body,parameters}') = 'object' and request #> '{body,parameters}' <> '{}'::jsonb)
+          or (jsonb_typeof(request #> '{apply,parameters}') = 'object' and request #> '{apply,parameters}' <> '{}'::jsonb))`,
+      )
+      .limit(BATCH)
+      .execute();
+    for (const row of rows) {
+      await db
+        .updateTable('broker_operations')
+        .set({ request: JSON.stringify(sealRequest(box, row.request as unknown as OperationRequest)) })
+        .where('id', '=', row.id)
+        .where(sql<boolean>`not request ? 'sealed_parameters'`)
+        .execute();
+    }
+    sealed += rows.length;
+    if (rows.length < BATCH) break;
+  }
+  return sealed;
+}
