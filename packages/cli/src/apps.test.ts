@@ -16,8 +16,10 @@ import {
   parseVersion,
   parseWholeNumber,
 } from './args.js';
-import { type CliIo, parseArgv, runCli } from './cli.js';
+import { type CliIo, runCli } from './cli.js';
 import { CliError } from './client.js';
+import { findCommand } from './commands/index.js';
+import { parseCommandLine } from './parse.js';
 
 const usageError = (fn: () => unknown, message: RegExp) => {
   try {
@@ -101,10 +103,17 @@ describe('apps verbs: argument parsing', () => {
   });
 
   it('keeps positionals after flags that take no value', () => {
-    expect(parseArgv(['addons:create', '--wait', 'ai-gateway:starter', '--dry-run', '--param', 'a=1'])).toEqual({
-      args: ['addons:create', 'ai-gateway:starter'],
-      options: { wait: true, 'dry-run': true, param: 'a=1' },
-    });
+    const parsed = parseCommandLine(findCommand('addons:create')!, [
+      '--wait',
+      'ai-gateway:starter',
+      '--dry-run',
+      '--param',
+      'a=1',
+      '--app',
+      'web',
+    ]);
+    expect(parsed.args).toEqual({ 'SERVICE:PLAN': 'ai-gateway:starter' });
+    expect(parsed.flags).toMatchObject({ wait: true, 'dry-run': true, param: ['a=1'] });
   });
 });
 

@@ -4,7 +4,9 @@ import { join } from 'node:path';
 import { loadLocalConfig, type Marketplace, startMarketplace } from '@annex/local';
 import { createLogger } from '@annex/platform';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseArgv, runCli } from './cli.js';
+import { runCli } from './cli.js';
+import { findCommand } from './commands/index.js';
+import { parseCommandLine } from './parse.js';
 
 describe('annex CLI against a running catalog', () => {
   const dir = mkdtempSync(join(tmpdir(), 'annex-cli-'));
@@ -121,9 +123,9 @@ describe('annex CLI against a running catalog', () => {
 
 describe('argument parsing', () => {
   it('takes repeated options, --name=value and flags', () => {
-    expect(parseArgv(['a', '--org', 'x', '--org=y', '--json', 'b'])).toEqual({
-      args: ['a', 'b'],
-      options: { org: ['x', 'y'], json: true },
-    });
+    const command = findCommand('admin platforms:create');
+    const parsed = parseCommandLine(command!, ['acme', '--org', 'x', '--org=y', '--json']);
+    expect(parsed.args).toEqual({ SLUG: 'acme' });
+    expect(parsed.flags).toMatchObject({ org: ['x', 'y'], json: true, name: undefined });
   });
 });

@@ -1,0 +1,47 @@
+import { CliError } from '../../client.js';
+import { defineCommand } from '../../command.js';
+import { ERROR, INVALID_INPUT, mutate } from '../../graphql.js';
+
+const KINDS = ['admin', 'platform', 'provider', 'org'];
+
+export default defineCommand({
+  id: 'admin tokens:create',
+  summary: 'create a scoped API token and print it once (admin token)',
+  args: {},
+  flags: {
+    kind: { type: 'string', value: 'KIND', required: true, description: 'admin, platform, provider or org' },
+    name: { type: 'string', value: 'NAME', required: true, description: 'what the token is for, such as ci' },
+    org: { type: 'string', value: 'ORG', description: 'the organization of an org token (slug)' },
+    platform: { type: 'string', value: 'PLATFORM', description: 'the platform of a platform token (slug)' },
+    provider: { type: 'string', value: 'PROVIDER', description: 'the provider of a provider token (slug)' },
+    scope: {
+      type: 'string',
+      value: 'SCOPE',
+      multiple: true,
+      description: 'a scope to grant, such as config:read (none by default)',
+    },
+  },
+  examples: ['admin tokens:create --kind org --org acme --name ci --scope config:read'],
+  async run(ctx) {
+    const { kind } = ctx.flags;
+    if (!KINDS.includes(kind)) throw new CliError(`--kind must be admin, platform, provider or org (got "${kind}")`, 2);
+    const result = await mutate<{ __typename: string; id: string; token: string; kind: string }>(
+      ctx,
+      'createApiToken',
+      `mutation($kind: TokenKind!, $name: String!, $org: String, $platform: String, $provider: String, $scopes: [String!]) {
+        createApiToken(kind: $kind, name: $name, organization: $org, platform: $platform, provider: $provider, scopes: $scopes) {
+          __typename ... on ApiTokenCreated { id kind prefix token } ${ERROR} ${INVALID_INPUT} } }`,
+      {
+        kind: kind.toUpperCase(),
+        name: ctx.flags.name,
+        org: ctx.flags.org ?? null,
+        platform: ctx.flags.platform ?? null,
+        provider: ctx.flags.provider ?? null,
+        scopes: ctx.flags.scope,
+      },
+      'ApiTokenCreated',
+    );
+    if (ctx.json) return ctx.printJson(result);
+    ctx.print(`Created ${kind} token ${result.id}.\nToken (shown once): ${result.token}`);
+  },
+});

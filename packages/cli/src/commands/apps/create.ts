@@ -1,0 +1,24 @@
+import { defineCommand } from '../../command.js';
+import { ORG_FLAG } from '../../flags.js';
+import { ERROR, INVALID_INPUT, mutate } from '../../graphql.js';
+import { APP, type AppView } from '../../views.js';
+
+export default defineCommand({
+  id: 'apps:create',
+  summary: 'create an app (an org token creates it in its organization; others name one with --org)',
+  args: { NAME: { description: "the app's name, unique in the installation" } },
+  flags: { org: ORG_FLAG },
+  examples: ['apps:create web', 'apps:create web --org acme'],
+  async run(ctx) {
+    const result = await mutate<{ __typename: string; app: AppView }>(
+      ctx,
+      'createApp',
+      `mutation($input: CreateAppInput!) { createApp(input: $input) {
+        __typename ... on CreateAppSuccess { app { ${APP} } } ${ERROR} ${INVALID_INPUT} } }`,
+      { input: { name: ctx.args.NAME, organization: ctx.flags.org ?? null } },
+      'CreateAppSuccess',
+    );
+    if (ctx.json) return ctx.printJson(result.app);
+    ctx.print(`Created app ${result.app.name} in ${result.app.organization}`);
+  },
+});

@@ -1,0 +1,60 @@
+import { CliError } from '../../client.js';
+import { defineCommand } from '../../command.js';
+import { APP_FLAG } from '../../flags.js';
+import { table } from '../../output.js';
+import {
+  ADDON,
+  type AddonView,
+  APP,
+  type AppView,
+  ATTACHMENT,
+  type AttachmentView,
+  fetchApp,
+  lower,
+} from '../../views.js';
+
+export default defineCommand({
+  id: 'apps:info',
+  summary: 'an app: its add-ons, attachments and current release',
+  args: { APP: { description: 'the app (or --app APP)', optional: true } },
+  flags: { app: APP_FLAG },
+  examples: ['apps:info --app web', 'apps:info web'],
+  async run(ctx) {
+    const name = ctx.flags.app ?? ctx.args.APP;
+    if (!name) throw new CliError('missing --app APP', 2);
+    if (ctx.flags.app && ctx.args.APP && ctx.args.APP !== ctx.flags.app) {
+      throw new CliError(`two apps given ("${ctx.args.APP}" and --app ${ctx.flags.app}); name one`, 2);
+    }
+    const app = await fetchApp<AppView & { addons: AddonView[]; attachments: AttachmentView[] }>(
+      ctx,
+      name,
+      `${APP} addons { ${ADDON} } attachments { ${ATTACHMENT} }`,
+    );
+    if (ctx.json) return ctx.printJson(app);
+    ctx.print(
+      [
+        `=== ${app.name}`,
+        `organization: ${app.organization}`,
+        `release:      v${app.releaseVersion}`,
+        `created:      ${app.createdAt}`,
+        '',
+        'Add-ons owned:',
+        table(
+          app.addons.map((a) => ({ addon: a.name, plan: `${a.serviceSlug}:${a.planSlug}`, state: lower(a.state) })),
+          ['addon', 'plan', 'state'],
+        ),
+        '',
+        'Attachments:',
+        table(
+          app.attachments.map((a) => ({
+            as: a.name,
+            addon: a.addon.name,
+            state: lower(a.state),
+            vars: a.configVarNames.join(', '),
+          })),
+          ['as', 'addon', 'state', 'vars'],
+        ),
+      ].join('\n'),
+    );
+  },
+});

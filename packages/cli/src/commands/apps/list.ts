@@ -1,0 +1,21 @@
+import { defineCommand } from '../../command.js';
+import { table } from '../../output.js';
+import { APP, type AppView } from '../../views.js';
+
+export default defineCommand({
+  id: 'apps',
+  summary: 'list the apps the token can see',
+  args: {},
+  flags: {},
+  examples: ['apps', 'apps --json'],
+  async run(ctx) {
+    const data = await ctx.client().request<{ apps: AppView[] }>(`{ apps { ${APP} } }`);
+    if (ctx.json) return ctx.printJson(data.apps);
+    ctx.print(
+      table(
+        data.apps.map((a) => ({ app: a.name, organization: a.organization, release: `v${a.releaseVersion}` })),
+        ['app', 'organization', 'release'],
+      ),
+    );
+  },
+});

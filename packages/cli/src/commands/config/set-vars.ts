@@ -1,0 +1,36 @@
+import type { Runtime } from '../../command.js';
+import { COLLISION, ERROR, INVALID_INPUT, mutate } from '../../graphql.js';
+import { RELEASE, type ReleaseView } from '../../views.js';
+
+/**
+ * config:set and config:unset: one release with every change, `null` removing a var.
+ * `change` says what changed (`set A, B`); it is the release's reason unless one is given.
+ */
+export async function setVars(
+  ctx: Runtime,
+  app: string,
+  vars: Record<string, string | null>,
+  change: string,
+  reason: string | undefined,
+): Promise<undefined> {
+  const { release } = await mutate<{ __typename: string; release: ReleaseView | null }>(
+    ctx,
+    'setConfigVars',
+    `mutation($input: SetConfigVarsInput!) { setConfigVars(input: $input) {
+      __typename ... on SetConfigVarsSuccess { release { ${RELEASE} } } ${ERROR} ${INVALID_INPUT} ${COLLISION} } }`,
+    { input: { app, vars, reason: reason ?? change } },
+    'SetConfigVarsSuccess',
+  );
+  // The vars already had these values: no release is made.
+  if (ctx.json) return ctx.printJson(release ?? { unchanged: true });
+  ctx.print(
+    release ? `${app}: ${change} (v${release.version})` : `${app}: no change (the vars already have these values)`,
+  );
+  return undefined;
+}
+
+export const REASON_FLAG = {
+  type: 'string',
+  value: 'TEXT',
+  description: 'why, recorded on the release (what changed, by default)',
+} as const;

@@ -1,0 +1,48 @@
+import { defineCommand } from '../command.js';
+import { ORG_FLAG } from '../flags.js';
+import { money, table } from '../output.js';
+
+// The organization's invoices (docs/billing.md).
+
+interface InvoiceView {
+  id: string;
+  period: string;
+  state: string;
+  totalCents: number;
+  currency: string;
+  lines: { kind: string; addon: string; app: string; description: string; cents: number }[];
+}
+
+const INVOICE = 'id period state totalCents currency lines { kind addon app description cents }';
+
+export default defineCommand({
+  id: 'invoices',
+  summary: "list the organization's invoices, newest first, with their lines",
+  args: {},
+  flags: { org: ORG_FLAG },
+  examples: ['invoices', 'invoices --json'],
+  async run(ctx) {
+    const data = await ctx
+      .client()
+      .request<{ invoices: InvoiceView[] }>(
+        `query($organization: String) { invoices(organization: $organization) { ${INVOICE} } }`,
+        { organization: ctx.flags.org ?? null },
+      );
+    if (ctx.json) return ctx.printJson(data.invoices);
+    if (data.invoices.length === 0) {
+      ctx.print('no invoices yet (each calendar month is invoiced after it ends)');
+      return;
+    }
+    ctx.print(
+      table(
+        data.invoices.map((i) => ({
+          period: i.period,
+          state: i.state,
+          total: money(i.totalCents, i.currency),
+          lines: i.lines.length,
+        })),
+        ['period', 'state', 'total', 'lines'],
+      ),
+    );
+  },
+});

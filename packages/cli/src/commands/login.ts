@@ -1,0 +1,26 @@
+import { CliError, graphqlClient } from '../client.js';
+import { defineCommand } from '../command.js';
+import { writeLogin } from '../credentials.js';
+
+export default defineCommand({
+  id: 'login',
+  summary: 'check a token against the catalog and store it for the next commands',
+  description: [
+    'The token comes from --token, else from standard input: typed or pasted at a terminal,',
+    'or piped. It is stored, readable by you only, with the catalog URL.',
+  ].join('\n'),
+  args: {},
+  flags: {},
+  examples: ['login', 'login --catalog https://annex.example.com/graphql', 'login --token "$ANNEX_TOKEN"'],
+  async run(ctx) {
+    let token = ctx.flags.token;
+    if (!token && ctx.readInput) token = (await ctx.readInput('Token: ')).trim();
+    if (!token || !/^annex_[a-z]+_/.test(token))
+      throw new CliError('expected an Annex token (annex_…) with --token or on standard input', 2);
+    // Check the token before storing it: a typo should fail now, not at the next command.
+    await graphqlClient(ctx.catalogUrl, token).request('{ categories { slug } }');
+    const file = writeLogin(ctx.configDir, { catalogUrl: ctx.catalogUrl, token });
+    if (ctx.json) return ctx.printJson({ catalogUrl: ctx.catalogUrl, stored: file });
+    ctx.print(`Logged in to ${ctx.catalogUrl} (token stored in ${file}).`);
+  },
+});

@@ -1,0 +1,43 @@
+import { parseWholeNumber } from '../../args.js';
+import { CliError } from '../../client.js';
+import { defineCommand } from '../../command.js';
+import { APP_FLAG } from '../../flags.js';
+import { table } from '../../output.js';
+import { RELEASE, type ReleaseView } from '../../views.js';
+
+export default defineCommand({
+  id: 'releases',
+  summary: 'config releases of APP, newest first: version, changed names, actor, reason',
+  args: {},
+  flags: {
+    app: { ...APP_FLAG, required: true },
+    limit: { type: 'string', value: 'N', description: 'how many releases, 1 to 100 (default 20)' },
+  },
+  examples: ['releases --app web', 'releases --app web --limit 5 --json'],
+  async run(ctx) {
+    const { app: name } = ctx.flags;
+    const limit = ctx.flags.limit === undefined ? 20 : parseWholeNumber('limit', ctx.flags.limit, 1, 100);
+    const data = await ctx
+      .client()
+      .request<{ app: { releases: ReleaseView[] } | null }>(
+        `query($name: String!, $first: Int) { app(name: $name) { releases(first: $first) { ${RELEASE} } } }`,
+        { name, first: limit },
+      );
+    if (!data.app) throw new CliError(`app "${name}" not found`, 1);
+    if (ctx.json) return ctx.printJson(data.app.releases);
+    ctx.print(
+      table(
+        data.app.releases.map((r) => ({
+          version: `v${r.version}`,
+          changes: r.diff
+            .map((d) => `${d.change === 'removed' ? '-' : d.change === 'added' ? '+' : '~'}${d.name}`)
+            .join(' '),
+          actor: r.actor,
+          reason: r.reason,
+          created: r.createdAt,
+        })),
+        ['version', 'changes', 'actor', 'reason', 'created'],
+      ),
+    );
+  },
+});

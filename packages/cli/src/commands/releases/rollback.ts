@@ -1,0 +1,27 @@
+import { parseVersion } from '../../args.js';
+import { defineCommand } from '../../command.js';
+import { APP_FLAG } from '../../flags.js';
+import { ERROR, INVALID_INPUT, mutate } from '../../graphql.js';
+import { RELEASE, type ReleaseView } from '../../views.js';
+
+export default defineCommand({
+  id: 'releases:rollback',
+  summary: 'a new release whose config vars equal those of VERSION (v3 or 3)',
+  args: { VERSION: { description: 'the release to go back to, such as v3' } },
+  flags: { app: { ...APP_FLAG, required: true } },
+  examples: ['releases:rollback v3 --app web'],
+  async run(ctx) {
+    const version = parseVersion(ctx.args.VERSION);
+    const { app } = ctx.flags;
+    const { release } = await mutate<{ __typename: string; release: ReleaseView }>(
+      ctx,
+      'rollbackConfig',
+      `mutation($input: RollbackConfigInput!) { rollbackConfig(input: $input) {
+        __typename ... on RollbackConfigSuccess { release { ${RELEASE} } } ${ERROR} ${INVALID_INPUT} } }`,
+      { input: { app, version } },
+      'RollbackConfigSuccess',
+    );
+    if (ctx.json) return ctx.printJson(release);
+    ctx.print(`Rolled back ${app} to v${version}: now v${release.version}`);
+  },
+});
