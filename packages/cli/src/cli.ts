@@ -16,8 +16,8 @@ export interface CliIo {
   interactive?: boolean;
 }
 
-/** Reads one answer from standard input, after showing `prompt` on a terminal. */
-export type ReadInput = (prompt?: string) => Promise<string>;
+/** Reads one answer from standard input, after showing `prompt` on a terminal (no echo when `secret`). */
+export type ReadInput = (prompt?: string, options?: { secret?: boolean }) => Promise<string>;
 
 /**
  * Runs one command line; returns the exit code. `stdin` reads one answer (a line from a
@@ -60,7 +60,7 @@ export async function runCli(
       },
       spinner: (label) => (io.terminal && !json ? terminalSpinner(io.terminal, label) : quietSpinner),
       ask: io.interactive && stdin ? (question) => stdin(question) : undefined,
-      readInput: stdin ? (prompt) => stdin(prompt) : undefined,
+      readInput: stdin ? (prompt, options) => stdin(prompt, options) : undefined,
       pollIntervalMs,
     };
     return (await command.run({ ...runtime, args: parsed.args, flags: parsed.flags } as CommandContext)) ?? 0;

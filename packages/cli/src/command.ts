@@ -75,10 +75,10 @@ export interface Runtime {
   /** Asks a person one question; `undefined` when standard input is not a terminal. */
   ask: ((question: string) => Promise<string>) | undefined;
   /**
-   * Reads standard input: one line from a terminal, everything from a pipe. `undefined`
-   * when the caller gave no standard input.
+   * Reads standard input: one line from a terminal (without echo when `secret`), everything
+   * from a pipe. `undefined` when the caller gave no standard input.
    */
-  readInput: ((prompt: string) => Promise<string>) | undefined;
+  readInput: ((prompt: string, options?: { secret?: boolean }) => Promise<string>) | undefined;
   /** How often `--wait` polls; 500 ms unless a test shortens it. */
   pollIntervalMs: number;
 }

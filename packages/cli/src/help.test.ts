@@ -51,6 +51,7 @@ describe('help', () => {
     expect(help).toMatchObject({ code: 0, prompted: false });
     expect(help.out).toMatch(/^Usage: annex login\n/);
     expect(help.out).toContain('--token TOKEN');
+    expect(help.out).toContain('(not shown)');
   });
 
   it('wins over the rest of the command line', async () => {

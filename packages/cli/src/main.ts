@@ -1,21 +1,6 @@
-import { createInterface } from 'node:readline';
 import { runCli } from './cli.js';
 import { loadCliConfig } from './config.js';
-
-// A terminal gives one line (Enter ends it); a pipe gives everything it has.
-async function readStdin(question = 'Token: '): Promise<string> {
-  if (process.stdin.isTTY) {
-    const prompt = createInterface({ input: process.stdin, output: process.stderr, terminal: true });
-    try {
-      return await new Promise<string>((resolve) => prompt.question(question, resolve));
-    } finally {
-      prompt.close();
-    }
-  }
-  const chunks: Buffer[] = [];
-  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString('utf8');
-}
+import { readAnswer } from './prompt.js';
 
 const code = await runCli(
   process.argv.slice(2),
@@ -26,6 +11,6 @@ const code = await runCli(
     ...(process.stderr.isTTY ? { terminal: process.stderr } : {}),
     interactive: process.stdin.isTTY === true,
   },
-  readStdin,
+  (prompt = 'Token: ', options = {}) => readAnswer(process.stdin, process.stderr, prompt, options),
 );
 process.exitCode = code;

@@ -6,15 +6,15 @@ export default defineCommand({
   id: 'login',
   summary: 'check a token against the catalog and store it for the next commands',
   description: [
-    'The token comes from --token, else from standard input: typed or pasted at a terminal,',
-    'or piped. It is stored, readable by you only, with the catalog URL.',
+    'The token comes from --token, else from standard input: typed or pasted at a terminal',
+    '(not shown), or piped. It is stored, readable by you only, with the catalog URL.',
   ].join('\n'),
   args: {},
   flags: {},
   examples: ['login', 'login --catalog https://annex.example.com/graphql', 'login --token "$ANNEX_TOKEN"'],
   async run(ctx) {
     let token = ctx.flags.token;
-    if (!token && ctx.readInput) token = (await ctx.readInput('Token: ')).trim();
+    if (!token && ctx.readInput) token = (await ctx.readInput('Token: ', { secret: true })).trim();
     if (!token || !/^annex_[a-z]+_/.test(token))
       throw new CliError('expected an Annex token (annex_…) with --token or on standard input', 2);
     // Check the token before storing it: a typo should fail now, not at the next command.
