@@ -458,6 +458,7 @@ describe('apps verbs against the running marketplace', async () => {
     const refused = await annex(['addons:attach', addonName, '--app', 'web-b', '--as', 'AI']);
     expect(refused.code).toBe(1);
     expect(refused.err).toMatch(/^error: config var AI_API_KEY of app web-b is already set \(owner: user\)/);
+    expect(refused.err).toContain('pass --replace ("replace" in the API) to take it over');
     expect(varsOf(await config('web-b'))).toEqual({ AI_API_KEY: 'mine' });
   });
 
@@ -491,6 +492,19 @@ describe('apps verbs against the running marketplace', async () => {
 
     const listed = await annex(['addons', '--app', 'web-b']);
     expect(listed.out).toMatch(new RegExp(`${addonName}\\s+ai-gateway:starter\\s+web-a\\s+provisioned\\s+REPORTING`));
+  });
+
+  it('refuses an attachment name the app already uses, naming the flag that picks another', async () => {
+    const before = await config('web-a');
+    const preview = await annex(['addons:attach', addonName, '--app', 'web-a', '--as', 'AI', '--dry-run']);
+    expect(preview.code).toBe(1);
+    expect(preview.out).toContain(
+      'problem:      app web-a already has an attachment named AI; choose another with --as NAME',
+    );
+    const refused = await annex(['addons:attach', addonName, '--app', 'web-a', '--as', 'AI']);
+    expect(refused.code).toBe(1);
+    expect(refused.err).toContain('app web-a already has an attachment named AI; choose another with --as NAME');
+    expect(await config('web-a')).toEqual(before);
   });
 
   it('hides values from a token without config:read, even with --reveal', async () => {
