@@ -393,6 +393,51 @@ describe('apps verbs against the running marketplace', async () => {
     expect(info.out).toMatch(/web-a as AI \(attached\): AI_(API_KEY|BASE_URL), AI_/);
   });
 
+  it("opens the add-on's dashboard by single sign-on in a browser, or prints the URL where none opens", async () => {
+    const opened: string[] = [];
+    const browser = {
+      openUrl: async (url: string) => {
+        opened.push(url);
+        return true;
+      },
+    };
+    const open = (argv: string[], io: Partial<CliIo> = browser) =>
+      run(['addons:open', addonName, ...argv], { catalog, token: demo, io });
+
+    const result = await open(['--app', 'web-a']);
+    expect(result).toMatchObject({ code: 0, out: `Opening the dashboard of ${addonName} in your browser.`, err: '' });
+    expect(opened).toHaveLength(1);
+    const url = new URL(opened[0] as string);
+    expect(url.pathname).toBe('/sso');
+    expect(url.searchParams.get('token')).toMatch(/^[\w-]+\.[\w-]+\.[\w-]+$/);
+    // The provider takes the hand-off once: it signs the user in and sends them to the dashboard.
+    const signedIn = await fetch(url, { redirect: 'manual' });
+    expect(signedIn.status).toBe(302);
+    expect(signedIn.headers.get('location')).toMatch(/^\/dashboard\//);
+    expect((await fetch(url, { redirect: 'manual' })).status).toBe(401);
+
+    // Asked not to, with --json, or where no browser can open: the URL is printed instead.
+    const printed = await open(['--no-browser']);
+    expect(printed.code).toBe(0);
+    expect(printed.out).toMatch(
+      /^Open the dashboard of .+ at this URL \(single use, until .+\):\nhttp:\/\/\S+\/sso\?token=\S+$/,
+    );
+    const json = JSON.parse((await open(['--json'])).out) as { url: string; expiresAt: string };
+    expect(json.url).toMatch(/\/sso\?token=/);
+    expect(Date.parse(json.expiresAt)).toBeGreaterThan(Date.now());
+    const headless = await open([], {});
+    expect(headless.out).toMatch(/\/sso\?token=/);
+    expect(opened).toHaveLength(1);
+
+    // An app the add-on is not attached to is refused.
+    const notAttached = await open(['--app', 'web-b']);
+    expect(notAttached).toMatchObject({
+      code: 1,
+      err: `error: app: add-on "${addonName}" is not attached to app "web-b"`,
+    });
+    expect(opened).toHaveLength(1);
+  });
+
   it('previews an attach with --dry-run: the exact names, and a collision with its owner; creates nothing', async () => {
     expect((await annex(['config:set', 'AI_API_KEY=mine', '--app', 'web-b'])).code).toBe(0);
     const before = await config('web-b');
@@ -573,6 +618,7 @@ describe('apps verbs against the running marketplace', async () => {
       ['addons:destroy', addonName, '--confirm', addonName],
       ['addons:rotate', addonName],
       ['addons:upgrade', addonName, 'scale'],
+      ['addons:open', addonName, '--no-browser'],
       ['releases', '--app', 'web-b'],
       ['releases:rollback', 'v1', '--app', 'web-b'],
     ];

@@ -14,6 +14,11 @@ export interface CliIo {
   terminal?: { write(chunk: string): unknown };
   /** Whether standard input is a terminal, so a person can answer a question. */
   interactive?: boolean;
+  /**
+   * Opens a URL in a browser; resolves false when that failed. Absent where none can be
+   * opened (standard output is not a terminal, or there is no graphical session).
+   */
+  openUrl?: (url: string) => Promise<boolean>;
 }
 
 /** Reads one answer from standard input, after showing `prompt` on a terminal (no echo when `secret`). */
@@ -61,6 +66,7 @@ export async function runCli(
       spinner: (label) => (io.terminal && !json ? terminalSpinner(io.terminal, label) : quietSpinner),
       ask: io.interactive && stdin ? (question) => stdin(question) : undefined,
       readInput: stdin ? (prompt, options) => stdin(prompt, options) : undefined,
+      openUrl: io.openUrl,
       pollIntervalMs,
     };
     return (await command.run({ ...runtime, args: parsed.args, flags: parsed.flags } as CommandContext)) ?? 0;

@@ -79,6 +79,8 @@ export interface Runtime {
    * from a pipe. `undefined` when the caller gave no standard input.
    */
   readInput: ((prompt: string, options?: { secret?: boolean }) => Promise<string>) | undefined;
+  /** Opens a URL in a browser; `undefined` where none can be opened. Resolves false when it failed. */
+  openUrl: ((url: string) => Promise<boolean>) | undefined;
   /** How often `--wait` polls; 500 ms unless a test shortens it. */
   pollIntervalMs: number;
 }

@@ -5,6 +5,7 @@ import addonsDestroy from './addons/destroy.js';
 import addonsDetach from './addons/detach.js';
 import addonsInfo from './addons/info.js';
 import addons from './addons/list.js';
+import addonsOpen from './addons/open.js';
 import addonsRotate from './addons/rotate.js';
 import addonsShare from './addons/share.js';
 import addonsUnshare from './addons/unshare.js';
@@ -43,6 +44,7 @@ export const commands: readonly Command[] = [
   addonsDetach,
   addonsUpgrade,
   addonsRotate,
+  addonsOpen,
   addonsShare,
   addonsUnshare,
   addonsDestroy,
