@@ -62,7 +62,7 @@ export const commands: readonly Command[] = [
   adminTokensRevoke,
   adminBrokersRegister,
   adminBrokersRefresh,
-] as Command[];
+];
 
 /** The command with this id (`addons:create`, `admin orgs:create`). */
 export function findCommand(id: string): Command | undefined {
