@@ -1,3 +1,6 @@
+import { print } from '@0no-co/graphql.web';
+import type { ResultOf, TadaDocumentNode, VariablesOf } from 'gql.tada';
+
 /** A failure the user can act on; `exitCode` 1 for refusals, 3 for transport or auth. */
 export class CliError extends Error {
   constructor(
@@ -12,14 +15,16 @@ export class CliError extends Error {
 
 export interface GraphQLClient {
   url: string;
-  request<T>(query: string, variables?: Record<string, unknown>): Promise<T>;
+  /** Sends a typed document (see graphql.ts); answers its data, typed from the schema. */
+  request<D extends TadaDocumentNode<any, any>>(document: D, variables?: VariablesOf<D>): Promise<ResultOf<D>>;
 }
 
 /** A minimal GraphQL-over-HTTP client: bearer token, clear transport errors. */
 export function graphqlClient(url: string, token: string | undefined): GraphQLClient {
   return {
     url,
-    async request<T>(query: string, variables: Record<string, unknown> = {}): Promise<T> {
+    async request<D extends TadaDocumentNode<any, any>>(document: D, variables?: VariablesOf<D>): Promise<ResultOf<D>> {
+      type T = ResultOf<D>;
       let response: Response;
       try {
         response = await fetch(url, {
@@ -29,7 +34,7 @@ export function graphqlClient(url: string, token: string | undefined): GraphQLCl
             accept: 'application/json',
             ...(token ? { authorization: `Bearer ${token}` } : {}),
           },
-          body: JSON.stringify({ query, variables }),
+          body: JSON.stringify({ query: print(document), variables: variables ?? {} }),
           signal: AbortSignal.timeout(30_000),
         });
       } catch (error) {

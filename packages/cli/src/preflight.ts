@@ -1,55 +1,49 @@
 import { CliError } from './client.js';
 import type { Runtime } from './command.js';
-import { ERROR } from './graphql.js';
+import { ErrorFields, graphql, type ResultOf, type VariablesOf } from './graphql.js';
 import { money } from './output.js';
 
 // `--dry-run` of addons:create and addons:attach: the catalog's attachPreflight, printed.
 
-export interface PreflightView {
-  ok: boolean;
-  serviceSlug: string;
-  planSlug: string;
-  priceCents: number;
-  currency: string;
-  free: boolean;
-  configVars: string[];
-  collisions: { name: string; owner: string }[];
-  parameterErrors: { path: string; message: string }[];
-  problems: string[];
-  /** Billing (docs/billing.md). */
-  prorationCents: number | null;
-  prorationUntil: string | null;
-  billingMode: string;
-  paymentRequired: boolean;
-  billingNotice: string | null;
-}
+const PreflightFields = graphql(`
+  fragment PreflightFields on Preflight {
+    ok serviceSlug planSlug priceCents currency free configVars collisions { name owner }
+    parameterErrors { path message } problems prorationCents prorationUntil billingMode paymentRequired billingNotice
+  }
+`);
 
-const PREFLIGHT =
-  'ok serviceSlug planSlug priceCents currency free configVars collisions { name owner } parameterErrors { path message } problems prorationCents prorationUntil billingMode paymentRequired billingNotice';
+export type PreflightView = ResultOf<typeof PreflightFields>;
+
+// Preflight's `problems` are words and InvalidInput's are objects: one is aliased.
+const ATTACH_PREFLIGHT = graphql(
+  `
+  query AttachPreflight($input: AttachPreflightInput!) {
+    attachPreflight(input: $input) {
+      __typename ...PreflightFields ...ErrorFields
+      ... on InvalidInput { inputProblems: problems { path message } }
+    }
+  }
+`,
+  [PreflightFields, ErrorFields],
+);
 
 export function priceOf(p: { free: boolean; priceCents: number; currency: string }): string {
   return p.free ? 'free' : `${money(p.priceCents, p.currency)}/month`;
 }
 
 /** Asks the catalog what attaching (or creating) would do; creates nothing. */
-export async function preflight(ctx: Pick<Runtime, 'client'>, input: Record<string, unknown>): Promise<PreflightView> {
-  const data = await ctx.client().request<{ attachPreflight: PreflightView & { __typename: string } }>(
-    `query($input: AttachPreflightInput!) { attachPreflight(input: $input) {
-      __typename ... on Preflight { ${PREFLIGHT} } ${ERROR}
-      ... on InvalidInput { inputProblems: problems { path message } } } }`,
-    { input },
+export async function preflight(
+  ctx: Pick<Runtime, 'client'>,
+  input: VariablesOf<typeof ATTACH_PREFLIGHT>['input'],
+): Promise<PreflightView> {
+  const result = (await ctx.client().request(ATTACH_PREFLIGHT, { input })).attachPreflight;
+  if (result.__typename === 'Preflight') return result;
+  const inputProblems = 'inputProblems' in result ? result.inputProblems : [];
+  throw new CliError(
+    result.message,
+    1,
+    inputProblems.map((p) => `${p.path}: ${p.message}`),
   );
-  const result = data.attachPreflight;
-  // Preflight's `problems` are words and InvalidInput's are objects: one is aliased.
-  if (result.__typename !== 'Preflight') {
-    const failure = result as unknown as { message?: string; inputProblems?: { path: string; message: string }[] };
-    throw new CliError(
-      failure.message ?? `unexpected ${result.__typename}`,
-      1,
-      (failure.inputProblems ?? []).map((p) => `${p.path}: ${p.message}`),
-    );
-  }
-  return result;
 }
 
 /** Prints a preflight; the exit code is 0 when the real command would succeed, else 1. */

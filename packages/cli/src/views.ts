@@ -1,77 +1,51 @@
 import { CliError } from './client.js';
 import type { Runtime } from './command.js';
+import { graphql, type ResultOf } from './graphql.js';
 
-// What the apps commands read from the catalog (docs/apps.md): the fields each query
-// selects, the shapes they answer, and the lookups several commands share.
+// What the apps commands read from the catalog (docs/apps.md): the fields several
+// documents select, the shapes they answer, and the lookups several commands share.
 
-export interface AttachmentView {
-  id: string;
-  name: string;
-  app: { name: string };
-  addon: { name: string; serviceSlug: string; planSlug: string };
-  state: string;
-  configVarNames: string[];
-  lastError: string | null;
-}
+export const AttachmentFields = graphql(`
+  fragment AttachmentFields on Attachment {
+    id name app { name } addon { name serviceSlug planSlug } state configVarNames lastError
+  }
+`);
 
-export interface AddonView {
-  id: string;
-  name: string;
-  app: { name: string };
-  serviceSlug: string;
-  planSlug: string;
-  providerSlug: string;
-  state: string;
-  lastError: string | null;
-  createdAt: string;
-  attachments: AttachmentView[];
-}
+export const AddonFields = graphql(
+  `
+  fragment AddonFields on Addon {
+    id name app { name } serviceSlug planSlug providerSlug state lastError createdAt
+    attachments { ...AttachmentFields }
+  }
+`,
+  [AttachmentFields],
+);
 
-export interface AppView {
-  id: string;
-  name: string;
-  organization: string;
-  releaseVersion: number;
-  createdAt: string;
-}
+export const AppFields = graphql('fragment AppFields on App { id name organization releaseVersion createdAt }');
 
-export interface ConfigVarView {
-  name: string;
-  value: string | null;
-  owner: string;
-}
+export const ReleaseFields = graphql(
+  'fragment ReleaseFields on Release { version diff { name change value } actor reason createdAt }',
+);
 
-export interface ReleaseView {
-  version: number;
-  diff: { name: string; change: string; value: string | null }[];
-  actor: string;
-  reason: string;
-  createdAt: string;
-}
+export type AttachmentView = ResultOf<typeof AttachmentFields>;
+export type AddonView = ResultOf<typeof AddonFields>;
+export type AppView = ResultOf<typeof AppFields>;
+export type ReleaseView = ResultOf<typeof ReleaseFields>;
 
-export const APP = 'id name organization releaseVersion createdAt';
-export const ATTACHMENT = 'id name app { name } addon { name serviceSlug planSlug } state configVarNames lastError';
-export const ADDON = `id name app { name } serviceSlug planSlug providerSlug state lastError createdAt attachments { ${ATTACHMENT} }`;
-export const RELEASE = 'version diff { name change value } actor reason createdAt';
+const ADDON = graphql('query Addon($name: String!) { addon(name: $name) { ...AddonFields } }', [AddonFields]);
 
 /** `CHANGING_PLAN` → `changing plan`. */
 export const lower = (state: string) => state.toLowerCase().replaceAll('_', ' ');
 
-/** The app named `name` with the `fields` asked; another organization's app is "not found" (exit 1). */
-export async function fetchApp<T>(ctx: Pick<Runtime, 'client'>, name: string, fields: string): Promise<T> {
-  const data = await ctx
-    .client()
-    .request<{ app: T | null }>(`query($name: String!) { app(name: $name) { ${fields} } }`, { name });
-  if (!data.app) throw new CliError(`app "${name}" not found`, 1);
-  return data.app;
+/** The app a query found; another organization's app is "not found" (exit 1), like a missing one. */
+export function foundApp<T>(name: string, app: T | null): T {
+  if (!app) throw new CliError(`app "${name}" not found`, 1);
+  return app;
 }
 
 /** The add-on named `name`, or null when the token cannot see it (or it is gone). */
 export async function fetchAddon(ctx: Pick<Runtime, 'client'>, name: string): Promise<AddonView | null> {
-  const data = await ctx
-    .client()
-    .request<{ addon: AddonView | null }>(`query($name: String!) { addon(name: $name) { ${ADDON} } }`, { name });
-  return data.addon;
+  return (await ctx.client().request(ADDON, { name })).addon;
 }
 
 /** The add-on named `name`; "not found" (exit 1) when the token cannot see it. */

@@ -1,23 +1,18 @@
 import { defineCommand } from '../command.js';
 import { ORG_FLAG } from '../flags.js';
+import { graphql } from '../graphql.js';
 import { money, table } from '../output.js';
 
 // The organization's billing account (docs/billing.md).
 
-interface AccountView {
-  organization: string;
-  mode: string;
-  status: string;
-  pastDueSince: string | null;
-  graceEndsAt: string | null;
-  paymentMethod: { id: string; brand: string | null; last4: string | null } | null;
-  spendCaps: { app: string | null; limitCents: number; spentCents: number }[];
-  alerts: { app: string | null; threshold: number; month: string; spentCents: number }[];
-  currentMonthCents: number;
-}
-
-const ACCOUNT = `organization mode status pastDueSince graceEndsAt paymentMethod { id brand last4 }
-  spendCaps { app limitCents spentCents } alerts { app threshold month spentCents } currentMonthCents`;
+const BILLING_ACCOUNT = graphql(`
+  query BillingAccount($organization: String) {
+    billingAccount(organization: $organization) {
+      organization mode status pastDueSince graceEndsAt paymentMethod { id brand last4 }
+      spendCaps { app limitCents spentCents } alerts { app threshold month spentCents } currentMonthCents
+    }
+  }
+`);
 
 export default defineCommand({
   id: 'billing',
@@ -26,12 +21,7 @@ export default defineCommand({
   flags: { org: ORG_FLAG },
   examples: ['billing', 'billing --org acme --json'],
   async run(ctx) {
-    const data = await ctx
-      .client()
-      .request<{ billingAccount: AccountView }>(
-        `query($organization: String) { billingAccount(organization: $organization) { ${ACCOUNT} } }`,
-        { organization: ctx.flags.org ?? null },
-      );
+    const data = await ctx.client().request(BILLING_ACCOUNT, { organization: ctx.flags.org ?? null });
     const a = data.billingAccount;
     if (ctx.json) return ctx.printJson(a);
     const lines = [

@@ -1,19 +1,17 @@
 import { defineCommand } from '../command.js';
 import { ORG_FLAG } from '../flags.js';
+import { graphql } from '../graphql.js';
 import { money, table } from '../output.js';
 
 // The organization's invoices (docs/billing.md).
 
-interface InvoiceView {
-  id: string;
-  period: string;
-  state: string;
-  totalCents: number;
-  currency: string;
-  lines: { kind: string; addon: string; app: string; description: string; cents: number }[];
-}
-
-const INVOICE = 'id period state totalCents currency lines { kind addon app description cents }';
+const INVOICES = graphql(`
+  query Invoices($organization: String) {
+    invoices(organization: $organization) {
+      id period state totalCents currency lines { kind addon app description cents }
+    }
+  }
+`);
 
 export default defineCommand({
   id: 'invoices',
@@ -22,12 +20,7 @@ export default defineCommand({
   flags: { org: ORG_FLAG },
   examples: ['invoices', 'invoices --json'],
   async run(ctx) {
-    const data = await ctx
-      .client()
-      .request<{ invoices: InvoiceView[] }>(
-        `query($organization: String) { invoices(organization: $organization) { ${INVOICE} } }`,
-        { organization: ctx.flags.org ?? null },
-      );
+    const data = await ctx.client().request(INVOICES, { organization: ctx.flags.org ?? null });
     if (ctx.json) return ctx.printJson(data.invoices);
     if (data.invoices.length === 0) {
       ctx.print('no invoices yet (each calendar month is invoiced after it ends)');

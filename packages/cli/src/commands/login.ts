@@ -1,6 +1,10 @@
 import { CliError, graphqlClient } from '../client.js';
 import { defineCommand } from '../command.js';
 import { writeLogin } from '../credentials.js';
+import { graphql } from '../graphql.js';
+
+// The cheapest query a token may make: it tells a refused token from an accepted one.
+const CHECK_TOKEN = graphql('query CheckToken { categories { slug } }');
 
 export default defineCommand({
   id: 'login',
@@ -18,7 +22,7 @@ export default defineCommand({
     if (!token || !/^annex_[a-z]+_/.test(token))
       throw new CliError('expected an Annex token (annex_…) with --token or on standard input', 2);
     // Check the token before storing it: a typo should fail now, not at the next command.
-    await graphqlClient(ctx.catalogUrl, token).request('{ categories { slug } }');
+    await graphqlClient(ctx.catalogUrl, token).request(CHECK_TOKEN);
     const file = writeLogin(ctx.configDir, { catalogUrl: ctx.catalogUrl, token });
     if (ctx.json) return ctx.printJson({ catalogUrl: ctx.catalogUrl, stored: file });
     ctx.print(`Logged in to ${ctx.catalogUrl} (token stored in ${file}).`);

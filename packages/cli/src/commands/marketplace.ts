@@ -1,14 +1,14 @@
 import { defineCommand } from '../command.js';
-import { categoryEnum } from '../graphql.js';
+import { categoryEnum, graphql } from '../graphql.js';
 import { money, table } from '../output.js';
 
-interface ServiceRow {
-  slug: string;
-  name: string;
-  category: string;
-  provider: { slug: string };
-  plans: { slug: string; free: boolean; price: { monthly: number; currency: string } }[];
-}
+const MARKETPLACE = graphql(`
+  query Marketplace($filter: ServiceFilter) {
+    services(filter: $filter, first: 100) {
+      edges { node { slug name category provider { slug } plans { slug free price { monthly currency } } } }
+    }
+  }
+`);
 
 export default defineCommand({
   id: 'marketplace',
@@ -22,20 +22,13 @@ export default defineCommand({
   examples: ['marketplace', 'marketplace --category databases', 'marketplace --search redis --free --json'],
   async run(ctx) {
     const { category, search, free } = ctx.flags;
-    const data = await ctx.client().request<{ services: { edges: { node: ServiceRow }[] } }>(
-      `query Marketplace($filter: ServiceFilter) {
-        services(filter: $filter, first: 100) {
-          edges { node { slug name category provider { slug } plans { slug free price { monthly currency } } } }
-        }
-      }`,
-      {
-        filter: {
-          ...(category ? { category: categoryEnum(category) } : {}),
-          ...(search ? { search } : {}),
-          ...(free ? { freeOnly: true } : {}),
-        },
+    const data = await ctx.client().request(MARKETPLACE, {
+      filter: {
+        ...(category ? { category: categoryEnum(category) } : {}),
+        ...(search ? { search } : {}),
+        ...(free ? { freeOnly: true } : {}),
       },
-    );
+    });
     const services = data.services.edges.map((e) => e.node);
     if (ctx.json) return ctx.printJson(services);
     ctx.print(

@@ -2,10 +2,22 @@ import { parseAttachmentName } from '../../args.js';
 import { CliError } from '../../client.js';
 import { defineCommand } from '../../command.js';
 import { APP_FLAG, AS_FLAG, REPLACE_FLAG } from '../../flags.js';
-import { COLLISION, ERROR, INVALID_INPUT, mutate } from '../../graphql.js';
+import { CollisionFields, ErrorFields, graphql, InvalidInputFields, mutate } from '../../graphql.js';
 import { preflight, printPreflight } from '../../preflight.js';
-import { ATTACHMENT, type AttachmentView, lower } from '../../views.js';
+import { AttachmentFields, lower } from '../../views.js';
 import { addonSettled, WAIT_FLAGS, waitForAddon, waitTimeout } from '../../wait.js';
+
+const ATTACH_ADDON = graphql(
+  `
+  mutation AttachAddon($input: AttachAddonInput!) {
+    attachAddon(input: $input) {
+      __typename ... on AttachAddonSuccess { attachment { ...AttachmentFields } }
+      ...ErrorFields ...InvalidInputFields ...CollisionFields
+    }
+  }
+`,
+  [AttachmentFields, ErrorFields, InvalidInputFields, CollisionFields],
+);
 
 export default defineCommand({
   id: 'addons:attach',
@@ -36,15 +48,7 @@ export default defineCommand({
       if (timeout !== null) throw new CliError('--dry-run attaches nothing, so there is nothing to --wait for', 2);
       return printPreflight(ctx, await preflight(ctx, input), `attach ${addonName} to ${app}`);
     }
-    let { attachment } = await mutate<{ __typename: string; attachment: AttachmentView }>(
-      ctx,
-      'attachAddon',
-      `mutation($input: AttachAddonInput!) { attachAddon(input: $input) {
-        __typename ... on AttachAddonSuccess { attachment { ${ATTACHMENT} } }
-        ${ERROR} ${INVALID_INPUT} ${COLLISION} } }`,
-      { input },
-      'AttachAddonSuccess',
-    );
+    let { attachment } = await mutate(ctx, ATTACH_ADDON, { input }, 'attachAddon', 'AttachAddonSuccess');
     if (timeout !== null) {
       const { id } = attachment;
       const addon = await waitForAddon(ctx, `attaching ${addonName} to ${app}`, timeout, addonName, (a) =>

@@ -2,10 +2,22 @@ import { parseAttachmentName, parseParams, parseServicePlan } from '../../args.j
 import { CliError } from '../../client.js';
 import { defineCommand } from '../../command.js';
 import { APP_FLAG, AS_FLAG, REPLACE_FLAG } from '../../flags.js';
-import { COLLISION, ERROR, INVALID_INPUT, mutate } from '../../graphql.js';
+import { CollisionFields, ErrorFields, graphql, InvalidInputFields, mutate } from '../../graphql.js';
 import { preflight, printPreflight } from '../../preflight.js';
-import { ADDON, type AddonView, ATTACHMENT, type AttachmentView, lower } from '../../views.js';
+import { AddonFields, AttachmentFields, lower } from '../../views.js';
 import { addonSettled, WAIT_FLAGS, waitForAddon, waitTimeout } from '../../wait.js';
+
+const CREATE_ADDON = graphql(
+  `
+  mutation CreateAddon($input: CreateAddonInput!) {
+    createAddon(input: $input) {
+      __typename ... on CreateAddonSuccess { addon { ...AddonFields } attachment { ...AttachmentFields } }
+      ...ErrorFields ...InvalidInputFields ...CollisionFields
+    }
+  }
+`,
+  [AddonFields, AttachmentFields, ErrorFields, InvalidInputFields, CollisionFields],
+);
 
 export default defineCommand({
   id: 'addons:create',
@@ -44,15 +56,7 @@ export default defineCommand({
       if (timeout !== null) throw new CliError('--dry-run creates nothing, so there is nothing to --wait for', 2);
       return printPreflight(ctx, await preflight(ctx, input), `create ${plan} for ${app}`);
     }
-    const created = await mutate<{ __typename: string; addon: AddonView; attachment: AttachmentView | null }>(
-      ctx,
-      'createAddon',
-      `mutation($input: CreateAddonInput!) { createAddon(input: $input) {
-        __typename ... on CreateAddonSuccess { addon { ${ADDON} } attachment { ${ATTACHMENT} } }
-        ${ERROR} ${INVALID_INPUT} ${COLLISION} } }`,
-      { input },
-      'CreateAddonSuccess',
-    );
+    const created = await mutate(ctx, CREATE_ADDON, { input }, 'createAddon', 'CreateAddonSuccess');
     let { addon, attachment } = created;
     if (timeout !== null) {
       const attachmentId = attachment?.id;

@@ -1,8 +1,19 @@
 import { CliError } from '../../client.js';
 import { defineCommand } from '../../command.js';
-import { ERROR, INVALID_INPUT, mutate } from '../../graphql.js';
-import { ADDON, type AddonView, lower } from '../../views.js';
+import { ErrorFields, graphql, InvalidInputFields, mutate } from '../../graphql.js';
+import { AddonFields, lower } from '../../views.js';
 import { WAIT_FLAGS, waitForAddon, waitTimeout } from '../../wait.js';
+
+const DESTROY_ADDON = graphql(
+  `
+  mutation DestroyAddon($input: DestroyAddonInput!) {
+    destroyAddon(input: $input) {
+      __typename ... on DestroyAddonSuccess { addon { ...AddonFields } } ...ErrorFields ...InvalidInputFields
+    }
+  }
+`,
+  [AddonFields, ErrorFields, InvalidInputFields],
+);
 
 export default defineCommand({
   id: 'addons:destroy',
@@ -36,14 +47,7 @@ export default defineCommand({
     } else if (confirm !== name) {
       throw new CliError(`--confirm ${confirm} does not match ${name}; nothing was destroyed`, 2);
     }
-    let { addon } = await mutate<{ __typename: string; addon: AddonView }>(
-      ctx,
-      'destroyAddon',
-      `mutation($input: DestroyAddonInput!) { destroyAddon(input: $input) {
-        __typename ... on DestroyAddonSuccess { addon { ${ADDON} } } ${ERROR} ${INVALID_INPUT} } }`,
-      { input: { addon: name } },
-      'DestroyAddonSuccess',
-    );
+    let { addon } = await mutate(ctx, DESTROY_ADDON, { input: { addon: name } }, 'destroyAddon', 'DestroyAddonSuccess');
     if (timeout !== null) {
       addon = await waitForAddon(
         ctx,

@@ -1,8 +1,19 @@
 import { defineCommand } from '../../command.js';
 import { APP_FLAG } from '../../flags.js';
-import { ERROR, INVALID_INPUT, mutate } from '../../graphql.js';
-import { ATTACHMENT, type AttachmentView, fetchAddon, lower } from '../../views.js';
+import { ErrorFields, graphql, InvalidInputFields, mutate } from '../../graphql.js';
+import { AttachmentFields, fetchAddon, lower } from '../../views.js';
 import { ATTACHMENT_BUSY, type Progress, WAIT_FLAGS, waitFor, waitTimeout } from '../../wait.js';
+
+const DETACH_ADDON = graphql(
+  `
+  mutation DetachAddon($input: DetachAddonInput!) {
+    detachAddon(input: $input) {
+      __typename ... on DetachAddonSuccess { attachment { ...AttachmentFields } } ...ErrorFields ...InvalidInputFields
+    }
+  }
+`,
+  [AttachmentFields, ErrorFields, InvalidInputFields],
+);
 
 export default defineCommand({
   id: 'addons:detach',
@@ -14,14 +25,7 @@ export default defineCommand({
     const { NAME: name } = ctx.args;
     const { app } = ctx.flags;
     const timeout = waitTimeout(ctx.flags);
-    let { attachment } = await mutate<{ __typename: string; attachment: AttachmentView }>(
-      ctx,
-      'detachAddon',
-      `mutation($input: DetachAddonInput!) { detachAddon(input: $input) {
-        __typename ... on DetachAddonSuccess { attachment { ${ATTACHMENT} } } ${ERROR} ${INVALID_INPUT} } }`,
-      { input: { app, name } },
-      'DetachAddonSuccess',
-    );
+    let { attachment } = await mutate(ctx, DETACH_ADDON, { input: { app, name } }, 'detachAddon', 'DetachAddonSuccess');
     if (timeout !== null) {
       const last = attachment;
       // A detached attachment is no longer listed on its add-on.
@@ -32,7 +36,7 @@ export default defineCommand({
         async () =>
           (await fetchAddon(ctx, last.addon.name))?.attachments.find((a) => a.id === last.id) ?? {
             ...last,
-            state: 'DETACHED',
+            state: 'DETACHED' as const,
           },
         (a): Progress =>
           a.state === 'FAILED'

@@ -1,7 +1,18 @@
 import { defineCommand } from '../../command.js';
 import { APP_FLAG } from '../../flags.js';
+import { graphql } from '../../graphql.js';
 import { table } from '../../output.js';
-import { ADDON, type AddonView, ATTACHMENT, type AttachmentView, fetchAddon, fetchApp, lower } from '../../views.js';
+import { AddonFields, type AddonView, AttachmentFields, fetchAddon, foundApp, lower } from '../../views.js';
+
+const APP_ADDONS = graphql(
+  `
+  query AppAddons($name: String!) {
+    app(name: $name) { addons { ...AddonFields } attachments { ...AttachmentFields } }
+  }
+`,
+  [AddonFields, AttachmentFields],
+);
+const ALL_ADDONS = graphql('query AllAddons { apps { addons { ...AddonFields } } }', [AddonFields]);
 
 export default defineCommand({
   id: 'addons',
@@ -13,11 +24,7 @@ export default defineCommand({
     const appName = ctx.flags.app;
     let rows: { addon: AddonView; attachedAs: string[] }[];
     if (appName) {
-      const app = await fetchApp<{ addons: AddonView[]; attachments: AttachmentView[] }>(
-        ctx,
-        appName,
-        `addons { ${ADDON} } attachments { ${ATTACHMENT} }`,
-      );
+      const app = foundApp(appName, (await ctx.client().request(APP_ADDONS, { name: appName })).app);
       const byName = new Map(app.addons.map((a) => [a.name, a]));
       // Add-ons another app owns show up through their attachment to this app.
       for (const attachment of app.attachments) {
@@ -31,7 +38,7 @@ export default defineCommand({
         attachedAs: app.attachments.filter((a) => a.addon.name === addon.name).map((a) => a.name),
       }));
     } else {
-      const data = await ctx.client().request<{ apps: { addons: AddonView[] }[] }>(`{ apps { addons { ${ADDON} } } }`);
+      const data = await ctx.client().request(ALL_ADDONS);
       rows = data.apps.flatMap((a) =>
         a.addons.map((addon) => ({ addon, attachedAs: addon.attachments.map((t) => `${t.name}@${t.app.name}`) })),
       );

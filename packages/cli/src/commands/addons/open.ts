@@ -1,6 +1,17 @@
 import { defineCommand } from '../../command.js';
 import { APP_FLAG } from '../../flags.js';
-import { ERROR, INVALID_INPUT, mutate } from '../../graphql.js';
+import { ErrorFields, graphql, InvalidInputFields, mutate } from '../../graphql.js';
+
+const OPEN_ADDON_DASHBOARD = graphql(
+  `
+  mutation OpenAddonDashboard($input: OpenAddonDashboardInput!) {
+    openAddonDashboard(input: $input) {
+      __typename ... on OpenAddonDashboardSuccess { url expiresAt } ...ErrorFields ...InvalidInputFields
+    }
+  }
+`,
+  [ErrorFields, InvalidInputFields],
+);
 
 export default defineCommand({
   id: 'addons:open',
@@ -18,12 +29,11 @@ export default defineCommand({
   examples: ['addons:open postgres-amber-4172', 'addons:open postgres-amber-4172 --app worker --no-browser'],
   async run(ctx) {
     const addon = ctx.args.ADDON;
-    const { url, expiresAt } = await mutate<{ __typename: string; url: string; expiresAt: string }>(
+    const { url, expiresAt } = await mutate(
       ctx,
-      'openAddonDashboard',
-      `mutation($input: OpenAddonDashboardInput!) { openAddonDashboard(input: $input) {
-        __typename ... on OpenAddonDashboardSuccess { url expiresAt } ${ERROR} ${INVALID_INPUT} } }`,
+      OPEN_ADDON_DASHBOARD,
       { input: { addon, app: ctx.flags.app ?? null } },
+      'openAddonDashboard',
       'OpenAddonDashboardSuccess',
     );
     if (ctx.json) return ctx.printJson({ url, expiresAt });

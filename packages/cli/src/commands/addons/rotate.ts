@@ -1,8 +1,19 @@
 import { parseWholeNumber } from '../../args.js';
 import { defineCommand } from '../../command.js';
-import { ERROR, INVALID_INPUT, mutate } from '../../graphql.js';
-import { ADDON, type AddonView } from '../../views.js';
+import { ErrorFields, graphql, InvalidInputFields, mutate } from '../../graphql.js';
+import { AddonFields } from '../../views.js';
 import { addonSettled, type Progress, WAIT_FLAGS, waitForAddon, waitTimeout } from '../../wait.js';
+
+const ROTATE_ADDON_CREDENTIALS = graphql(
+  `
+  mutation RotateAddonCredentials($input: RotateAddonCredentialsInput!) {
+    rotateAddonCredentials(input: $input) {
+      __typename ... on RotateAddonCredentialsSuccess { addon { ...AddonFields } } ...ErrorFields ...InvalidInputFields
+    }
+  }
+`,
+  [AddonFields, ErrorFields, InvalidInputFields],
+);
 
 export default defineCommand({
   id: 'addons:rotate',
@@ -21,17 +32,16 @@ export default defineCommand({
     const name = ctx.args.ADDON;
     const { grace } = ctx.flags;
     const timeout = waitTimeout(ctx.flags);
-    let { addon } = await mutate<{ __typename: string; addon: AddonView }>(
+    let { addon } = await mutate(
       ctx,
-      'rotateAddonCredentials',
-      `mutation($input: RotateAddonCredentialsInput!) { rotateAddonCredentials(input: $input) {
-        __typename ... on RotateAddonCredentialsSuccess { addon { ${ADDON} } } ${ERROR} ${INVALID_INPUT} } }`,
+      ROTATE_ADDON_CREDENTIALS,
       {
         input: {
           addon: name,
           graceSeconds: grace === undefined ? null : parseWholeNumber('grace', grace, 0, 604_800, 'seconds'),
         },
       },
+      'rotateAddonCredentials',
       'RotateAddonCredentialsSuccess',
     );
     if (timeout !== null) {

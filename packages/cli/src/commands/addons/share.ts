@@ -7,5 +7,5 @@ export default defineCommand({
   args: { ADDON: { description: "the add-on's name, such as postgres-amber-4172" } },
   flags: { org: SHARED_ORG_FLAG },
   examples: ['addons:share postgres-amber-4172 --org globex'],
-  run: (ctx) => changeSharing(ctx, 'shareAddon', 'ShareAddonSuccess', ctx.args.ADDON, ctx.flags.org),
+  run: (ctx) => changeSharing(ctx, true, ctx.args.ADDON, ctx.flags.org),
 });

@@ -1,26 +1,40 @@
 import type { Runtime } from '../../command.js';
-import { ERROR, INVALID_INPUT, mutate } from '../../graphql.js';
+import { ErrorFields, graphql, InvalidInputFields, mutate } from '../../graphql.js';
 
-/** addons:share and addons:unshare: one mutation each, the same input and answer. */
+const SHARE_ADDON = graphql(
+  `
+  mutation ShareAddon($input: ShareAddonInput!) {
+    shareAddon(input: $input) { __typename ... on ShareAddonSuccess { organizations } ...ErrorFields ...InvalidInputFields }
+  }
+`,
+  [ErrorFields, InvalidInputFields],
+);
+const UNSHARE_ADDON = graphql(
+  `
+  mutation UnshareAddon($input: ShareAddonInput!) {
+    unshareAddon(input: $input) {
+      __typename ... on UnshareAddonSuccess { organizations } ...ErrorFields ...InvalidInputFields
+    }
+  }
+`,
+  [ErrorFields, InvalidInputFields],
+);
+
+/** addons:share and addons:unshare: the same input, and the same answer (who it is shared with now). */
 export async function changeSharing(
   ctx: Runtime,
-  field: 'shareAddon' | 'unshareAddon',
-  success: 'ShareAddonSuccess' | 'UnshareAddonSuccess',
+  share: boolean,
   addon: string,
   organization: string,
 ): Promise<undefined> {
-  const result = await mutate<{ __typename: string; organizations: string[] }>(
-    ctx,
-    field,
-    `mutation($input: ShareAddonInput!) { ${field}(input: $input) {
-      __typename ... on ${success} { organizations } ${ERROR} ${INVALID_INPUT} } }`,
-    { input: { addon, organization } },
-    success,
-  );
-  if (ctx.json) return ctx.printJson(result.organizations);
+  const variables = { input: { addon, organization } };
+  const { organizations } = share
+    ? await mutate(ctx, SHARE_ADDON, variables, 'shareAddon', 'ShareAddonSuccess')
+    : await mutate(ctx, UNSHARE_ADDON, variables, 'unshareAddon', 'UnshareAddonSuccess');
+  if (ctx.json) return ctx.printJson(organizations);
   ctx.print(
-    result.organizations.length > 0
-      ? `${addon} is shared with ${result.organizations.join(', ')}`
+    organizations.length > 0
+      ? `${addon} is shared with ${organizations.join(', ')}`
       : `${addon} is shared with no other organization`,
   );
   return undefined;

@@ -7,5 +7,5 @@ export default defineCommand({
   args: { ADDON: { description: "the add-on's name, such as postgres-amber-4172" } },
   flags: { org: SHARED_ORG_FLAG },
   examples: ['addons:unshare postgres-amber-4172 --org globex'],
-  run: (ctx) => changeSharing(ctx, 'unshareAddon', 'UnshareAddonSuccess', ctx.args.ADDON, ctx.flags.org),
+  run: (ctx) => changeSharing(ctx, false, ctx.args.ADDON, ctx.flags.org),
 });

@@ -1,8 +1,19 @@
 import { parsePlanSlug } from '../../args.js';
 import { defineCommand } from '../../command.js';
-import { ERROR, INVALID_INPUT, mutate } from '../../graphql.js';
-import { ADDON, type AddonView, lower } from '../../views.js';
+import { ErrorFields, graphql, InvalidInputFields, mutate } from '../../graphql.js';
+import { AddonFields, lower } from '../../views.js';
 import { addonSettled, WAIT_FLAGS, waitForAddon, waitTimeout } from '../../wait.js';
+
+const CHANGE_ADDON_PLAN = graphql(
+  `
+  mutation ChangeAddonPlan($input: ChangeAddonPlanInput!) {
+    changeAddonPlan(input: $input) {
+      __typename ... on ChangeAddonPlanSuccess { addon { ...AddonFields } } ...ErrorFields ...InvalidInputFields
+    }
+  }
+`,
+  [AddonFields, ErrorFields, InvalidInputFields],
+);
 
 export default defineCommand({
   id: 'addons:upgrade',
@@ -17,12 +28,11 @@ export default defineCommand({
     const name = ctx.args.ADDON;
     const target = parsePlanSlug(ctx.args.PLAN);
     const timeout = waitTimeout(ctx.flags);
-    let { addon } = await mutate<{ __typename: string; addon: AddonView }>(
+    let { addon } = await mutate(
       ctx,
-      'changeAddonPlan',
-      `mutation($input: ChangeAddonPlanInput!) { changeAddonPlan(input: $input) {
-        __typename ... on ChangeAddonPlanSuccess { addon { ${ADDON} } } ${ERROR} ${INVALID_INPUT} } }`,
+      CHANGE_ADDON_PLAN,
       { input: { addon: name, plan: target.service ? `${target.service}:${target.plan}` : target.plan } },
+      'changeAddonPlan',
       'ChangeAddonPlanSuccess',
     );
     if (timeout !== null) {

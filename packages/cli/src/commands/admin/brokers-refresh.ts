@@ -1,5 +1,16 @@
 import { defineCommand } from '../../command.js';
-import { ERROR, MANIFEST_INVALID, mutate } from '../../graphql.js';
+import { ErrorFields, graphql, ManifestInvalidFields, mutate } from '../../graphql.js';
+
+const REFRESH_OSB_BROKER = graphql(
+  `
+  mutation RefreshOsbBroker($slug: String!) {
+    refreshOsbBroker(providerSlug: $slug) {
+      __typename ... on ManifestPublished { revision unchanged provider { slug } } ...ErrorFields ...ManifestInvalidFields
+    }
+  }
+`,
+  [ErrorFields, ManifestInvalidFields],
+);
 
 export default defineCommand({
   id: 'admin brokers:refresh',
@@ -9,14 +20,7 @@ export default defineCommand({
   examples: ['admin brokers:refresh legacy'],
   async run(ctx) {
     const slug = ctx.args.PROVIDER_SLUG;
-    const result = await mutate<{ __typename: string; revision: number; unchanged: boolean }>(
-      ctx,
-      'refreshOsbBroker',
-      `mutation($slug: String!) { refreshOsbBroker(providerSlug: $slug) {
-        __typename ... on ManifestPublished { revision unchanged provider { slug } } ${ERROR} ${MANIFEST_INVALID} } }`,
-      { slug },
-      'ManifestPublished',
-    );
+    const result = await mutate(ctx, REFRESH_OSB_BROKER, { slug }, 'refreshOsbBroker', 'ManifestPublished');
     if (ctx.json) return ctx.printJson(result);
     ctx.print(
       result.unchanged ? `${slug}: unchanged (revision ${result.revision})` : `${slug}: revision ${result.revision}`,

@@ -1,5 +1,24 @@
 import { defineCommand } from '../../command.js';
-import { categoryEnum, ERROR, INVALID_INPUT, MANIFEST_INVALID, mutate } from '../../graphql.js';
+import {
+  categoryEnum,
+  ErrorFields,
+  graphql,
+  InvalidInputFields,
+  ManifestInvalidFields,
+  mutate,
+} from '../../graphql.js';
+
+const REGISTER_OSB_BROKER = graphql(
+  `
+  mutation RegisterOsbBroker($input: RegisterOsbBrokerInput!) {
+    registerOsbBroker(input: $input) {
+      __typename ... on ManifestPublished { revision unchanged provider { slug } }
+      ...ErrorFields ...InvalidInputFields ...ManifestInvalidFields
+    }
+  }
+`,
+  [ErrorFields, InvalidInputFields, ManifestInvalidFields],
+);
 
 export default defineCommand({
   id: 'admin brokers:register',
@@ -20,11 +39,9 @@ export default defineCommand({
   async run(ctx) {
     const { URL: url } = ctx.args;
     const { category } = ctx.flags;
-    const result = await mutate<{ __typename: string; revision: number; provider: { slug: string } }>(
+    const result = await mutate(
       ctx,
-      'registerOsbBroker',
-      `mutation($input: RegisterOsbBrokerInput!) { registerOsbBroker(input: $input) {
-        __typename ... on ManifestPublished { revision unchanged provider { slug } } ${ERROR} ${INVALID_INPUT} ${MANIFEST_INVALID} } }`,
+      REGISTER_OSB_BROKER,
       {
         input: {
           url,
@@ -35,6 +52,7 @@ export default defineCommand({
           ...(category ? { defaultCategory: categoryEnum(category) } : {}),
         },
       },
+      'registerOsbBroker',
       'ManifestPublished',
     );
     if (ctx.json) return ctx.printJson(result);

@@ -1,5 +1,16 @@
 import { defineCommand } from '../../command.js';
-import { ERROR, INVALID_INPUT, mutate } from '../../graphql.js';
+import { ErrorFields, graphql, InvalidInputFields, mutate } from '../../graphql.js';
+
+const CREATE_ORGANIZATION = graphql(
+  `
+  mutation CreateOrganization($slug: String!, $name: String!) {
+    createOrganization(slug: $slug, name: $name) {
+      __typename ... on Organization { id slug name } ...ErrorFields ...InvalidInputFields
+    }
+  }
+`,
+  [ErrorFields, InvalidInputFields],
+);
 
 export default defineCommand({
   id: 'admin orgs:create',
@@ -9,12 +20,11 @@ export default defineCommand({
   examples: ['admin orgs:create acme --name "Acme Inc"'],
   async run(ctx) {
     const slug = ctx.args.SLUG;
-    const result = await mutate<{ __typename: string; id: string; slug: string; name: string }>(
+    const result = await mutate(
       ctx,
-      'createOrganization',
-      `mutation($slug: String!, $name: String!) { createOrganization(slug: $slug, name: $name) {
-        __typename ... on Organization { id slug name } ${ERROR} ${INVALID_INPUT} } }`,
+      CREATE_ORGANIZATION,
       { slug, name: ctx.flags.name ?? slug },
+      'createOrganization',
       'Organization',
     );
     if (ctx.json) return ctx.printJson(result);

@@ -1,5 +1,17 @@
 import { defineCommand } from '../../command.js';
-import { ERROR, INVALID_INPUT, mutate } from '../../graphql.js';
+import { ErrorFields, graphql, InvalidInputFields, mutate } from '../../graphql.js';
+
+const CREATE_PLATFORM = graphql(
+  `
+  mutation CreatePlatform($slug: String!, $name: String!, $orgs: [String!]!) {
+    createPlatform(slug: $slug, name: $name, organizations: $orgs) {
+      __typename ... on PlatformCreated { id slug osbUsername osbPassword organizations }
+      ...ErrorFields ...InvalidInputFields
+    }
+  }
+`,
+  [ErrorFields, InvalidInputFields],
+);
 
 export default defineCommand({
   id: 'admin platforms:create',
@@ -17,18 +29,11 @@ export default defineCommand({
   examples: ['admin platforms:create acme-paas --org acme', 'admin platforms:create shared --org acme --org globex'],
   async run(ctx) {
     const slug = ctx.args.SLUG;
-    const result = await mutate<{
-      __typename: string;
-      slug: string;
-      osbUsername: string;
-      osbPassword: string;
-      organizations: string[];
-    }>(
+    const result = await mutate(
       ctx,
-      'createPlatform',
-      `mutation($slug: String!, $name: String!, $orgs: [String!]!) { createPlatform(slug: $slug, name: $name, organizations: $orgs) {
-        __typename ... on PlatformCreated { id slug osbUsername osbPassword organizations } ${ERROR} ${INVALID_INPUT} } }`,
+      CREATE_PLATFORM,
       { slug, name: ctx.flags.name ?? slug, orgs: ctx.flags.org },
+      'createPlatform',
       'PlatformCreated',
     );
     if (ctx.json) return ctx.printJson(result);

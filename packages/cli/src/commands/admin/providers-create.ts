@@ -1,5 +1,16 @@
 import { defineCommand } from '../../command.js';
-import { ERROR, INVALID_INPUT, mutate } from '../../graphql.js';
+import { ErrorFields, graphql, InvalidInputFields, mutate } from '../../graphql.js';
+
+const CREATE_PROVIDER = graphql(
+  `
+  mutation CreateProvider($slug: String!, $name: String!) {
+    createProvider(slug: $slug, name: $name) {
+      __typename ... on ProviderCreated { token tokenId provider { slug } } ...ErrorFields ...InvalidInputFields
+    }
+  }
+`,
+  [ErrorFields, InvalidInputFields],
+);
 
 export default defineCommand({
   id: 'admin providers:create',
@@ -9,12 +20,11 @@ export default defineCommand({
   examples: ['admin providers:create acme-db --name "Acme Databases"'],
   async run(ctx) {
     const slug = ctx.args.SLUG;
-    const result = await mutate<{ __typename: string; token: string; provider: { slug: string } }>(
+    const result = await mutate(
       ctx,
-      'createProvider',
-      `mutation($slug: String!, $name: String!) { createProvider(slug: $slug, name: $name) {
-        __typename ... on ProviderCreated { token tokenId provider { slug } } ${ERROR} ${INVALID_INPUT} } }`,
+      CREATE_PROVIDER,
       { slug, name: ctx.flags.name ?? slug },
+      'createProvider',
       'ProviderCreated',
     );
     if (ctx.json) return ctx.printJson(result);

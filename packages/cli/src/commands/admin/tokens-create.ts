@@ -1,6 +1,21 @@
 import { CliError } from '../../client.js';
 import { defineCommand } from '../../command.js';
-import { ERROR, INVALID_INPUT, mutate } from '../../graphql.js';
+import { ErrorFields, graphql, InvalidInputFields, mutate, type TokenKind } from '../../graphql.js';
+
+const CREATE_API_TOKEN = graphql(
+  `
+  mutation CreateApiToken(
+    $kind: TokenKind!, $name: String!, $org: String, $platform: String, $provider: String, $scopes: [String!]
+  ) {
+    createApiToken(
+      kind: $kind, name: $name, organization: $org, platform: $platform, provider: $provider, scopes: $scopes
+    ) {
+      __typename ... on ApiTokenCreated { id kind prefix token } ...ErrorFields ...InvalidInputFields
+    }
+  }
+`,
+  [ErrorFields, InvalidInputFields],
+);
 
 const KINDS = ['admin', 'platform', 'provider', 'org'];
 
@@ -25,20 +40,18 @@ export default defineCommand({
   async run(ctx) {
     const { kind } = ctx.flags;
     if (!KINDS.includes(kind)) throw new CliError(`--kind must be admin, platform, provider or org (got "${kind}")`, 2);
-    const result = await mutate<{ __typename: string; id: string; token: string; kind: string }>(
+    const result = await mutate(
       ctx,
-      'createApiToken',
-      `mutation($kind: TokenKind!, $name: String!, $org: String, $platform: String, $provider: String, $scopes: [String!]) {
-        createApiToken(kind: $kind, name: $name, organization: $org, platform: $platform, provider: $provider, scopes: $scopes) {
-          __typename ... on ApiTokenCreated { id kind prefix token } ${ERROR} ${INVALID_INPUT} } }`,
+      CREATE_API_TOKEN,
       {
-        kind: kind.toUpperCase(),
+        kind: kind.toUpperCase() as TokenKind,
         name: ctx.flags.name,
         org: ctx.flags.org ?? null,
         platform: ctx.flags.platform ?? null,
         provider: ctx.flags.provider ?? null,
         scopes: ctx.flags.scope,
       },
+      'createApiToken',
       'ApiTokenCreated',
     );
     if (ctx.json) return ctx.printJson(result);

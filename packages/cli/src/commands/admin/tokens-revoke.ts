@@ -1,5 +1,14 @@
 import { defineCommand } from '../../command.js';
-import { ERROR, mutate } from '../../graphql.js';
+import { ErrorFields, graphql, mutate } from '../../graphql.js';
+
+const REVOKE_API_TOKEN = graphql(
+  `
+  mutation RevokeApiToken($id: ID!) {
+    revokeApiToken(id: $id) { __typename ... on ApiTokenRevoked { id prefix revokedAt } ...ErrorFields }
+  }
+`,
+  [ErrorFields],
+);
 
 export default defineCommand({
   id: 'admin tokens:revoke',
@@ -9,13 +18,7 @@ export default defineCommand({
   examples: ['admin tokens:revoke 0b5c3f0e-8f1d-4c8a-9a57-2f0f6f1f2a10'],
   async run(ctx) {
     const id = ctx.args.TOKEN_ID;
-    const result = await mutate<{ __typename: string; id: string; prefix: string }>(
-      ctx,
-      'revokeApiToken',
-      `mutation($id: ID!) { revokeApiToken(id: $id) { __typename ... on ApiTokenRevoked { id prefix revokedAt } ${ERROR} } }`,
-      { id },
-      'ApiTokenRevoked',
-    );
+    const result = await mutate(ctx, REVOKE_API_TOKEN, { id }, 'revokeApiToken', 'ApiTokenRevoked');
     if (ctx.json) return ctx.printJson(result);
     ctx.print(`Revoked token ${result.id} (${result.prefix}…)`);
   },

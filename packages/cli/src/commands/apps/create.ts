@@ -1,7 +1,18 @@
 import { defineCommand } from '../../command.js';
 import { ORG_FLAG } from '../../flags.js';
-import { ERROR, INVALID_INPUT, mutate } from '../../graphql.js';
-import { APP, type AppView } from '../../views.js';
+import { ErrorFields, graphql, InvalidInputFields, mutate } from '../../graphql.js';
+import { AppFields } from '../../views.js';
+
+const CREATE_APP = graphql(
+  `
+  mutation CreateApp($input: CreateAppInput!) {
+    createApp(input: $input) {
+      __typename ... on CreateAppSuccess { app { ...AppFields } } ...ErrorFields ...InvalidInputFields
+    }
+  }
+`,
+  [AppFields, ErrorFields, InvalidInputFields],
+);
 
 export default defineCommand({
   id: 'apps:create',
@@ -10,12 +21,11 @@ export default defineCommand({
   flags: { org: ORG_FLAG },
   examples: ['apps:create web', 'apps:create web --org acme'],
   async run(ctx) {
-    const result = await mutate<{ __typename: string; app: AppView }>(
+    const result = await mutate(
       ctx,
-      'createApp',
-      `mutation($input: CreateAppInput!) { createApp(input: $input) {
-        __typename ... on CreateAppSuccess { app { ${APP} } } ${ERROR} ${INVALID_INPUT} } }`,
+      CREATE_APP,
       { input: { name: ctx.args.NAME, organization: ctx.flags.org ?? null } },
+      'createApp',
       'CreateAppSuccess',
     );
     if (ctx.json) return ctx.printJson(result.app);

@@ -1,17 +1,18 @@
 import { CliError } from '../../client.js';
 import { defineCommand } from '../../command.js';
 import { APP_FLAG } from '../../flags.js';
+import { graphql } from '../../graphql.js';
 import { table } from '../../output.js';
-import {
-  ADDON,
-  type AddonView,
-  APP,
-  type AppView,
-  ATTACHMENT,
-  type AttachmentView,
-  fetchApp,
-  lower,
-} from '../../views.js';
+import { AddonFields, AppFields, AttachmentFields, foundApp, lower } from '../../views.js';
+
+const APP_INFO = graphql(
+  `
+  query AppInfo($name: String!) {
+    app(name: $name) { ...AppFields addons { ...AddonFields } attachments { ...AttachmentFields } }
+  }
+`,
+  [AppFields, AddonFields, AttachmentFields],
+);
 
 export default defineCommand({
   id: 'apps:info',
@@ -25,11 +26,7 @@ export default defineCommand({
     if (ctx.flags.app && ctx.args.APP && ctx.args.APP !== ctx.flags.app) {
       throw new CliError(`two apps given ("${ctx.args.APP}" and --app ${ctx.flags.app}); name one`, 2);
     }
-    const app = await fetchApp<AppView & { addons: AddonView[]; attachments: AttachmentView[] }>(
-      ctx,
-      name,
-      `${APP} addons { ${ADDON} } attachments { ${ATTACHMENT} }`,
-    );
+    const app = foundApp(name, (await ctx.client().request(APP_INFO, { name })).app);
     if (ctx.json) return ctx.printJson(app);
     ctx.print(
       [

@@ -1,6 +1,9 @@
 import { defineCommand } from '../../command.js';
+import { graphql } from '../../graphql.js';
 import { table } from '../../output.js';
-import { APP, type AppView } from '../../views.js';
+import { AppFields } from '../../views.js';
+
+const APPS = graphql('query Apps { apps { ...AppFields } }', [AppFields]);
 
 export default defineCommand({
   id: 'apps',
@@ -9,7 +12,7 @@ export default defineCommand({
   flags: {},
   examples: ['apps', 'apps --json'],
   async run(ctx) {
-    const data = await ctx.client().request<{ apps: AppView[] }>(`{ apps { ${APP} } }`);
+    const data = await ctx.client().request(APPS);
     if (ctx.json) return ctx.printJson(data.apps);
     ctx.print(
       table(

@@ -1,6 +1,18 @@
 import type { Runtime } from '../../command.js';
-import { COLLISION, ERROR, INVALID_INPUT, mutate } from '../../graphql.js';
-import { RELEASE, type ReleaseView } from '../../views.js';
+import { CollisionFields, ErrorFields, graphql, InvalidInputFields, mutate } from '../../graphql.js';
+import { ReleaseFields } from '../../views.js';
+
+const SET_CONFIG_VARS = graphql(
+  `
+  mutation SetConfigVars($input: SetConfigVarsInput!) {
+    setConfigVars(input: $input) {
+      __typename ... on SetConfigVarsSuccess { release { ...ReleaseFields } }
+      ...ErrorFields ...InvalidInputFields ...CollisionFields
+    }
+  }
+`,
+  [ReleaseFields, ErrorFields, InvalidInputFields, CollisionFields],
+);
 
 /**
  * config:set and config:unset: one release with every change, `null` removing a var.
@@ -13,12 +25,11 @@ export async function setVars(
   change: string,
   reason: string | undefined,
 ): Promise<undefined> {
-  const { release } = await mutate<{ __typename: string; release: ReleaseView | null }>(
+  const { release } = await mutate(
     ctx,
-    'setConfigVars',
-    `mutation($input: SetConfigVarsInput!) { setConfigVars(input: $input) {
-      __typename ... on SetConfigVarsSuccess { release { ${RELEASE} } } ${ERROR} ${INVALID_INPUT} ${COLLISION} } }`,
+    SET_CONFIG_VARS,
     { input: { app, vars, reason: reason ?? change } },
+    'setConfigVars',
     'SetConfigVarsSuccess',
   );
   // The vars already had these values: no release is made.

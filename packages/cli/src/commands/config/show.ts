@@ -1,7 +1,12 @@
 import { defineCommand } from '../../command.js';
 import { APP_FLAG } from '../../flags.js';
+import { graphql } from '../../graphql.js';
 import { table } from '../../output.js';
-import { type ConfigVarView, fetchApp } from '../../views.js';
+import { foundApp } from '../../views.js';
+
+const CONFIG_VARS = graphql(`
+  query ConfigVars($name: String!) { app(name: $name) { releaseVersion configVars { name value owner } } }
+`);
 
 export default defineCommand({
   id: 'config',
@@ -14,11 +19,7 @@ export default defineCommand({
   examples: ['config --app web', 'config --app web --reveal'],
   async run(ctx) {
     const { app: name, reveal } = ctx.flags;
-    const app = await fetchApp<{ releaseVersion: number; configVars: ConfigVarView[] }>(
-      ctx,
-      name,
-      'releaseVersion configVars { name value owner }',
-    );
+    const app = foundApp(name, (await ctx.client().request(CONFIG_VARS, { name })).app);
     if (ctx.json) return ctx.printJson({ app: name, release: app.releaseVersion, vars: app.configVars });
     const hidden = reveal && app.configVars.some((v) => v.value === null);
     ctx.print(

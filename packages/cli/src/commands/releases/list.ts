@@ -2,8 +2,16 @@ import { parseWholeNumber } from '../../args.js';
 import { CliError } from '../../client.js';
 import { defineCommand } from '../../command.js';
 import { APP_FLAG } from '../../flags.js';
+import { graphql } from '../../graphql.js';
 import { table } from '../../output.js';
-import { RELEASE, type ReleaseView } from '../../views.js';
+import { ReleaseFields } from '../../views.js';
+
+const RELEASES = graphql(
+  `
+  query Releases($name: String!, $first: Int) { app(name: $name) { releases(first: $first) { ...ReleaseFields } } }
+`,
+  [ReleaseFields],
+);
 
 export default defineCommand({
   id: 'releases',
@@ -17,12 +25,7 @@ export default defineCommand({
   async run(ctx) {
     const { app: name } = ctx.flags;
     const limit = ctx.flags.limit === undefined ? 20 : parseWholeNumber('limit', ctx.flags.limit, 1, 100);
-    const data = await ctx
-      .client()
-      .request<{ app: { releases: ReleaseView[] } | null }>(
-        `query($name: String!, $first: Int) { app(name: $name) { releases(first: $first) { ${RELEASE} } } }`,
-        { name, first: limit },
-      );
+    const data = await ctx.client().request(RELEASES, { name, first: limit });
     if (!data.app) throw new CliError(`app "${name}" not found`, 1);
     if (ctx.json) return ctx.printJson(data.app.releases);
     ctx.print(

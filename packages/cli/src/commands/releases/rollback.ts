@@ -1,8 +1,19 @@
 import { parseVersion } from '../../args.js';
 import { defineCommand } from '../../command.js';
 import { APP_FLAG } from '../../flags.js';
-import { ERROR, INVALID_INPUT, mutate } from '../../graphql.js';
-import { RELEASE, type ReleaseView } from '../../views.js';
+import { ErrorFields, graphql, InvalidInputFields, mutate } from '../../graphql.js';
+import { ReleaseFields } from '../../views.js';
+
+const ROLLBACK_CONFIG = graphql(
+  `
+  mutation RollbackConfig($input: RollbackConfigInput!) {
+    rollbackConfig(input: $input) {
+      __typename ... on RollbackConfigSuccess { release { ...ReleaseFields } } ...ErrorFields ...InvalidInputFields
+    }
+  }
+`,
+  [ReleaseFields, ErrorFields, InvalidInputFields],
+);
 
 export default defineCommand({
   id: 'releases:rollback',
@@ -13,12 +24,11 @@ export default defineCommand({
   async run(ctx) {
     const version = parseVersion(ctx.args.VERSION);
     const { app } = ctx.flags;
-    const { release } = await mutate<{ __typename: string; release: ReleaseView }>(
+    const { release } = await mutate(
       ctx,
-      'rollbackConfig',
-      `mutation($input: RollbackConfigInput!) { rollbackConfig(input: $input) {
-        __typename ... on RollbackConfigSuccess { release { ${RELEASE} } } ${ERROR} ${INVALID_INPUT} } }`,
+      ROLLBACK_CONFIG,
       { input: { app, version } },
+      'rollbackConfig',
       'RollbackConfigSuccess',
     );
     if (ctx.json) return ctx.printJson(release);
