@@ -274,22 +274,6 @@ describe.each(testDatabaseKinds('apps through GraphQL'))('apps and add-ons throu
     ]);
   });
 
-  it("forwards openAddonDashboard to the broker's SSO hand-off, with its refusals typed", async () => {
-    const open = (token: string, app?: string) =>
-      gql(
-        `mutation($input: OpenAddonDashboardInput!) { openAddonDashboard(input: $input) {
-          __typename ... on Error { message } ... on OpenAddonDashboardSuccess { url expiresAt } } }`,
-        { input: { addon: addonName, ...(app ? { app } : {}) } },
-        token,
-      );
-    // This fixture provider speaks basic-auth OSB and names no SSO URL: it has no dashboard to open.
-    expect((await open(tokens.a, appA)).data.openAddonDashboard).toEqual({
-      __typename: 'PlanNotOffered',
-      message: `provider "${fixture.providerSlug}" offers no dashboard single sign-on (its manifest has no sso.url)`,
-    });
-    expect((await open(tokens.b)).data.openAddonDashboard).toMatchObject({ __typename: 'NotFound' });
-  });
-
   it('shows config values only to a token with config:read (same caller class, never the cached answer)', async () => {
     const query = '{ apps { name configVars { name value } } }';
     const withRead = await gql(query, {}, tokens.a);

@@ -374,17 +374,6 @@ export class BrokerApi {
     });
   }
 
-  /**
-   * A single sign-on hand-off into the provider's dashboard of an add-on, for `app` (one it
-   * is attached to; its owner app by default): a single-use URL, short-lived.
-   */
-  openAddonDashboard(addon: string, app?: string | null): Promise<{ url: string; expiresAt: string }> {
-    return this.#call('POST', `/addons/${seg(addon)}/sso`, {
-      body: dropNulls({ app }),
-      subject: { kind: 'add-on', key: addon },
-    });
-  }
-
   /** Values of an app's vars (needs `config:read`). */
   configVars(app: string): Promise<{ release: number; vars: Record<string, string> }> {
     return this.#call('GET', `/apps/${seg(app)}/config-vars`, { subject: { kind: 'app', key: app } });

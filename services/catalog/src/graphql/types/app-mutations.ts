@@ -69,22 +69,6 @@ const ShareAddonInput = builder.inputType('ShareAddonInput', {
   }),
 });
 
-const OpenAddonDashboardSuccess = builder
-  .objectRef<{ url: string; expiresAt: string }>('OpenAddonDashboardSuccess')
-  .implement({
-    description: "Where to send the user's browser now: the provider's dashboard, signed in by a single-use token.",
-    fields: (t) => ({
-      url: t.exposeString('url'),
-      expiresAt: t.field({ type: 'DateTime', resolve: (r) => new Date(r.expiresAt) }),
-    }),
-  });
-const OpenAddonDashboardInput = builder.inputType('OpenAddonDashboardInput', {
-  fields: (t) => ({
-    addon: t.string({ required: true, description: 'The add-on, by name or id.' }),
-    app: t.string({ description: 'The app to open it for, one it is attached to (default: its owner app).' }),
-  }),
-});
-
 const RollbackConfigSuccess = releaseResult(
   'RollbackConfigSuccess',
   "The new release, equal to the earlier one's vars.",
@@ -240,14 +224,6 @@ builder.mutationFields((t) => ({
     args: { input: t.arg({ type: ShareAddonInput, required: true }) },
     errors: errors('UnshareAddon'),
     resolve: (_root, { input }, ctx) => ctx.broker.unshareAddon(input.addon, input.organization),
-  }),
-  openAddonDashboard: t.field({
-    type: OpenAddonDashboardSuccess,
-    description:
-      "Single sign-on into the provider's dashboard of an add-on, as the caller. Refused (Conflict) until it is provisioned.",
-    args: { input: t.arg({ type: OpenAddonDashboardInput, required: true }) },
-    errors: errors('OpenAddonDashboard'),
-    resolve: (_root, { input }, ctx) => ctx.broker.openAddonDashboard(input.addon, input.app),
   }),
   rollbackConfig: t.field({
     type: RollbackConfigSuccess,
