@@ -1,13 +1,13 @@
 #!/usr/bin/env node
-// The published package runs its build; a checkout without one runs the TypeScript
-// sources through tsx, so `npx annex-provider` works right after `npm install`.
+// The package runs its build (dist/, no tsx needed). A checkout of the SDK's sources runs
+// them through tsx instead, so a build left in dist/ is never run stale.
 import { existsSync } from 'node:fs';
 
-const built = new URL('../dist/cli/bin.js', import.meta.url);
-if (existsSync(built)) {
-  await import(built.href);
-} else {
+const sources = new URL('../src/cli/bin.ts', import.meta.url);
+if (existsSync(sources)) {
   const { register } = await import('tsx/esm/api');
   register();
-  await import(new URL('../src/cli/bin.ts', import.meta.url).href);
+  await import(sources.href);
+} else {
+  await import(new URL('../dist/cli/bin.js', import.meta.url).href);
 }

@@ -87,6 +87,7 @@ describe('SSO hand-off', () => {
   const arrivals: SsoContext[] = [];
   const claims: SsoClaims = {
     sub: 'user-1',
+    kind: 'person',
     email: 'ada@example.com',
     name: 'Ada',
     org: { id: 'org-1', slug: 'acme' },
@@ -130,7 +131,7 @@ describe('SSO hand-off', () => {
     expect(first.headers.get('referrer-policy')).toBe('no-referrer');
     expect(first.headers.get('cache-control')).toBe('no-store');
     expect(arrivals.at(-1)).toMatchObject({
-      user: { id: 'user-1', email: 'ada@example.com', name: 'Ada' },
+      user: { id: 'user-1', email: 'ada@example.com', name: 'Ada', kind: 'person' },
       org: { slug: 'acme' },
       app: { name: 'shop' },
       resource: { instanceId: 'i-1' },
@@ -139,6 +140,42 @@ describe('SSO hand-off', () => {
     const replay = await open(token);
     expect(replay.status).toBe(401);
     expect(((await replay.json()) as { description: string }).description).toContain('already used');
+  });
+
+  it('lets in a person without an email, one with an address that is not deliverable, and an API token', async () => {
+    const { email: _none, ...noEmail } = claims;
+    const cases: [SsoClaims, SsoContext['user']][] = [
+      [
+        { ...noEmail, sub: 'user-2', name: 'Grace' },
+        { id: 'user-2', name: 'Grace', kind: 'person' },
+      ],
+      [
+        { ...claims, sub: 'user-3', email: '', name: 'Edsger' },
+        { id: 'user-3', name: 'Edsger', kind: 'person' },
+      ],
+      [
+        { ...claims, sub: 'user-4', email: 'developer@localhost', name: 'Development user' },
+        { id: 'user-4', name: 'Development user', email: 'developer@localhost', kind: 'person' },
+      ],
+      [
+        { ...noEmail, sub: 'token:t-1', kind: 'token', name: 'deploy bot' },
+        { id: 'token:t-1', name: 'deploy bot', kind: 'token' },
+      ],
+      // A broker from before the `kind` claim: `email: ""` and `token:` ids for API tokens.
+      [
+        { ...claims, kind: undefined, sub: 'token:t-2', email: '', name: 'org API token' },
+        { id: 'token:t-2', name: 'org API token', kind: 'token' },
+      ],
+      [
+        { ...claims, kind: undefined },
+        { id: 'user-1', name: 'Ada', email: 'ada@example.com', kind: 'person' },
+      ],
+    ];
+    for (const [sent, user] of cases) {
+      const answer = await open(await broker.ssoToken('widgets-inc', sent));
+      expect(answer.status, JSON.stringify(sent)).toBe(302);
+      expect(arrivals.at(-1)?.user).toStrictEqual(user);
+    }
   });
 
   it('refuses expired, wrong-audience, long-lived and non-SSO tokens', async () => {
@@ -150,6 +187,7 @@ describe('SSO hand-off', () => {
       await broker.ssoToken('widgets-inc', claims, { iat: now, exp: now + 600 }),
       await broker.requestToken('widgets-inc', 'GET', '/sso'),
       await broker.ssoToken('widgets-inc', { ...claims, org: undefined } as unknown as SsoClaims),
+      await broker.ssoToken('widgets-inc', { ...claims, kind: 'admin' } as unknown as SsoClaims),
     ];
     for (const token of refused) expect((await open(token)).status).toBe(401);
     expect((await fetch(`${url}/sso`)).status).toBe(401);

@@ -82,13 +82,36 @@ export interface BrokerRequestClaims {
 
 const ssoClaims = z.object({
   sub: z.string().min(1),
-  email: z.string(),
+  // Brokers before `kind` sent `email: ""` for API tokens; none is a reason to refuse.
+  email: z.string().optional(),
   name: z.string(),
+  kind: z.enum(['person', 'token']).optional(),
   org: z.object({ id: z.string(), slug: z.string() }),
   app: z.object({ id: z.string(), name: z.string() }).optional(),
   resource: z.object({ instanceId: z.string(), serviceId: z.string(), planId: z.string() }),
   addon: z.object({ id: z.string(), name: z.string() }).optional(),
 });
+
+/**
+ * Who arrives through single sign-on: the person signed in to the marketplace, or the API
+ * token that asked (a script, a CLI). The broker decides it from the caller's credentials;
+ * nobody can name someone else.
+ *
+ * @example
+ * const label = (user: SsoUser) => (user.kind === 'token' ? `API token ${user.name}` : (user.email ?? user.name));
+ */
+export interface SsoUser {
+  /** Stable across sign-ons: the person's marketplace id, or `token:<token id>`. */
+  id: string;
+  /** The person's name, or the API token's name. */
+  name: string;
+  /**
+   * The address the person's identity provider gave, unverified and maybe not deliverable
+   * (the development sign-in's `developer@localhost`); absent when there is none, and for tokens.
+   */
+  email?: string;
+  kind: 'person' | 'token';
+}
 
 /**
  * Who arrives through single sign-on and for which resource, from a verified SSO token.
@@ -97,7 +120,7 @@ const ssoClaims = z.object({
  * sso: (sso: SsoContext, _req, res) => void res.redirect(`/orgs/${sso.org.slug}/${sso.resource.instanceId}`)
  */
 export interface SsoContext {
-  user: { id: string; email: string; name: string };
+  user: SsoUser;
   org: { id: string; slug: string };
   app: { id: string; name: string } | undefined;
   resource: { instanceId: string; serviceId: string; planId: string };
@@ -215,7 +238,7 @@ export function createBrokerTrust(options: BrokerTrustOptions, audience: string)
       await claimOnce(payload);
       const claims = parsed.data;
       return {
-        user: { id: claims.sub, email: claims.email, name: claims.name },
+        user: ssoUserOf(claims),
         org: claims.org,
         app: claims.app,
         resource: claims.resource,
@@ -226,6 +249,12 @@ export function createBrokerTrust(options: BrokerTrustOptions, audience: string)
       };
     },
   };
+}
+
+function ssoUserOf(claims: z.infer<typeof ssoClaims>): SsoUser {
+  // Brokers before `kind` named API tokens `token:<id>`.
+  const kind = claims.kind ?? (claims.sub.startsWith('token:') ? 'token' : 'person');
+  return { id: claims.sub, name: claims.name, kind, ...(claims.email ? { email: claims.email } : {}) };
 }
 
 function describeJoseError(error: unknown): string {

@@ -9,6 +9,7 @@ export {
   type ReplayStore,
   SSO_TOKEN_TYPE,
   type SsoContext,
+  type SsoUser,
 } from './auth.js';
 export {
   BrokerCallbackError,

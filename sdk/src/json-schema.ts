@@ -1,10 +1,14 @@
-import { Ajv, type AnySchema, type ValidateFunction } from 'ajv';
+import { createRequire } from 'node:module';
+import { Ajv, type AnySchema, type AnySchemaObject, type ValidateFunction } from 'ajv';
 import { Ajv2019 } from 'ajv/dist/2019.js';
 import { Ajv2020 } from 'ajv/dist/2020.js';
+import Ajv04Module from 'ajv-draft-04';
 import addFormatsModule from 'ajv-formats';
 
-// ajv-formats is CommonJS with a default export.
+// ajv-formats and ajv-draft-04 are CommonJS with a default export.
 const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
+const AjvDraft04 = Ajv04Module as unknown as typeof Ajv;
+const draft06MetaSchema = createRequire(import.meta.url)('ajv/dist/refs/json-schema-draft-06.json') as AnySchemaObject;
 
 const compiled = new WeakMap<object, ValidateFunction>();
 
@@ -16,22 +20,80 @@ const compiled = new WeakMap<object, ValidateFunction>();
  */
 export const MAX_SCHEMA_BYTES = 64 * 1024;
 
-function compilerFor(schema: Record<string, unknown>): Ajv {
-  const dialect = typeof schema.$schema === 'string' ? schema.$schema : '';
-  const options = { allErrors: true, strict: false, validateSchema: true } as const;
-  const ajv = dialect.includes('2020-12')
-    ? new Ajv2020(options)
-    : dialect.includes('2019-09')
-      ? new Ajv2019(options)
-      : new Ajv(options);
+const ajvOptions = { allErrors: true, strict: false, validateSchema: true } as const;
+
+/** A JSON Schema dialect a plan's schema may declare with `$schema`, and how it is compiled. */
+interface Dialect {
+  /** The dialect's meta-schema URI as Ajv knows it. */
+  uri: string;
+  create(): Ajv;
+}
+
+const DIALECTS: readonly Dialect[] = [
+  // OSB 2.17 says platforms must support draft-04, and its own catalog example declares it.
+  { uri: 'http://json-schema.org/draft-04/schema#', create: () => new AjvDraft04(ajvOptions) },
+  {
+    uri: 'http://json-schema.org/draft-06/schema#',
+    create: () => {
+      const ajv = new Ajv(ajvOptions);
+      ajv.addMetaSchema(draft06MetaSchema);
+      // Ajv's draft-07 vocabulary otherwise: if/then/else arrived in draft-07, so a draft-06
+      // schema's `if` is an unknown keyword, ignored.
+      for (const keyword of ['if', 'then', 'else']) ajv.removeKeyword(keyword);
+      return ajv;
+    },
+  },
+  { uri: 'http://json-schema.org/draft-07/schema#', create: () => new Ajv(ajvOptions) },
+  { uri: 'https://json-schema.org/draft/2019-09/schema', create: () => new Ajv2019(ajvOptions) },
+  { uri: 'https://json-schema.org/draft/2020-12/schema', create: () => new Ajv2020(ajvOptions) },
+];
+
+/** No `$schema`: draft-07. */
+const DEFAULT_DIALECT = DIALECTS[2] as Dialect;
+
+/** The `$schema` URIs a plan's parameters schema may declare. */
+const SUPPORTED_SCHEMA_DIALECTS: readonly string[] = DIALECTS.map((d) => d.uri);
+
+/** The URI without its empty fragment and scheme, so `https://…/draft-07/schema` finds draft-07. */
+function dialectKey(uri: string): string {
+  return uri
+    .trim()
+    .replace(/#$/, '')
+    .replace(/^https?:\/\//, '');
+}
+
+const dialectsByKey = new Map(DIALECTS.map((d) => [dialectKey(d.uri), d]));
+
+/** The dialect a schema declares, or the problem with its `$schema`. */
+function dialectOf(schema: Record<string, unknown>): { dialect: Dialect } | { problem: string } {
+  const declared = schema.$schema;
+  if (declared === undefined) return { dialect: DEFAULT_DIALECT };
+  if (typeof declared !== 'string') return { problem: '$schema must be a string naming a JSON Schema dialect' };
+  const dialect = dialectsByKey.get(dialectKey(declared));
+  if (!dialect) {
+    return {
+      problem: `$schema "${declared}" is not a JSON Schema dialect Annex supports; use one of ${SUPPORTED_SCHEMA_DIALECTS.join(', ')} (or leave $schema out for draft-07)`,
+    };
+  }
+  return { dialect };
+}
+
+/** Compiles a schema with its own dialect; throws with the reason when it cannot. */
+function compileSchema(schema: Record<string, unknown>): ValidateFunction {
+  const found = dialectOf(schema);
+  if ('problem' in found) throw new Error(found.problem);
+  const ajv = found.dialect.create();
   addFormats(ajv);
-  return ajv;
+  // Written as Ajv knows the meta-schema (a trailing `#`, http or https may differ).
+  const declared = schema.$schema === undefined ? schema : { ...schema, $schema: found.dialect.uri };
+  return ajv.compile(declared as AnySchema);
 }
 
 /**
- * Checks that a plan's parameters schema is usable: valid JSON Schema, at most 64 kB,
- * and no `$ref` that leaves the document (OSB forbids external references).
- * Returns the problems, empty when it is fine.
+ * Checks that a plan's parameters schema is usable: a dialect it may declare (`$schema`:
+ * draft-04, draft-06, draft-07, 2019-09 or 2020-12; none means draft-07), valid against
+ * that dialect's meta-schema, at most 64 kB, and no `$ref` that leaves the document (OSB
+ * forbids external references). Returns the problems, empty when it is fine.
  *
  * @example
  * checkParameterSchema({ type: 'object', properties: { x: { $ref: 'https://example.com/s.json' } } });
@@ -45,9 +107,11 @@ export function checkParameterSchema(schema: Record<string, unknown>): string[] 
     if (!ref.startsWith('#'))
       problems.push(`$ref "${ref}" points outside the schema; only local references (#/...) are allowed`);
   }
+  const dialect = dialectOf(schema);
+  if ('problem' in dialect) problems.push(dialect.problem);
   if (problems.length > 0) return problems;
   try {
-    compilerFor(schema).compile(schema as AnySchema);
+    compileSchema(schema);
   } catch (error) {
     problems.push(`not a valid JSON Schema: ${(error as Error).message}`);
   }
@@ -66,7 +130,9 @@ export interface ParameterProblem {
 }
 
 /**
- * Validates parameters against a plan's schema; returns the problems, each naming the field.
+ * Validates parameters against a plan's schema, read in the dialect it declares; returns
+ * the problems, each naming the field. Throws when the schema itself is unusable (see
+ * {@link checkParameterSchema}, which publishing runs first).
  *
  * @example
  * validateParameters({ type: 'object', properties: { size: { type: 'integer' } } }, { size: 'big' });
@@ -76,7 +142,7 @@ export function validateParameters(schema: Record<string, unknown>, parameters: 
   // Compiling costs far more than validating; a plan's schema object is compiled once.
   let validate = compiled.get(schema);
   if (!validate) {
-    validate = compilerFor(schema).compile(schema as AnySchema);
+    validate = compileSchema(schema);
     compiled.set(schema, validate);
   }
   if (validate(parameters)) return [];

@@ -144,6 +144,50 @@ describe('a provider defined with the SDK', () => {
     expect(fetched.body).toMatchObject({ plan_id: 'plan-large', dashboard_url: `https://widgets.example/${id}` });
   });
 
+  it('reports a provision halted by a delete as failed, without logging the aborted work as an error', async () => {
+    const logged: unknown[] = [];
+    let workEnded!: () => void;
+    const ended = new Promise<void>((resolve) => {
+      workEnded = resolve;
+    });
+    const provider = defineProvider({
+      manifest: widgetsManifest(),
+      broker: { url: broker.url },
+      onError: (error) => void logged.push(error),
+      provision: () =>
+        inProgress({
+          work: async (signal) => {
+            try {
+              await new Promise((_resolve, reject) => signal.addEventListener('abort', () => reject(signal.reason)));
+            } finally {
+              workEnded();
+            }
+          },
+        }),
+      deprovision: () => {},
+      bind: () => ({}),
+      unbind: () => {},
+    });
+    const server = await provider.listen(0);
+    try {
+      const local = osbClient(server.url, broker, 'widgets-inc');
+      const path = `/v2/service_instances/${fresh()}`;
+      const started = await local('PUT', path, { body: large, query: { accepts_incomplete: 'true' } });
+      expect(started.status).toBe(202);
+      expect((await local('DELETE', path, { query: { ...ids, accepts_incomplete: 'true' } })).status).toBe(200);
+      await ended;
+      await new Promise((resolve) => setImmediate(resolve)); // the SDK handles the work's rejection after it
+      const halted = await local('GET', `${path}/last_operation`, {
+        query: { ...ids, operation: started.body.operation },
+      });
+      expect(halted.body.state).toBe('failed');
+      expect(logged).toEqual([]);
+    } finally {
+      await server.close();
+      await provider.close();
+    }
+  });
+
   it('refuses maintenance_info that does not match the plan, and an unsupported version header', async () => {
     const conflict = await call('PUT', `/v2/service_instances/${fresh()}`, {
       body: { ...small, parameters: { size: 1 }, maintenance_info: { version: '9.9.9' } },

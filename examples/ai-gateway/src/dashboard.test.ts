@@ -33,8 +33,11 @@ describe.each(storages)('the AI gateway dashboard ($name)', (storage) => {
     resource: { instanceId: instance, serviceId: SERVICE_ID, planId: STARTER_PLAN_ID },
     addon: { id: 'addon-1', name: 'ai-gateway-shiny-42' },
   });
-  const sso = (instance: string, overrides: { exp?: number; iat?: number; aud?: string } = {}) =>
-    kit.ssoToken('annex-ai', claims(instance), { iss: broker.url, ...overrides });
+  const sso = (
+    instance: string,
+    overrides: { exp?: number; iat?: number; aud?: string } = {},
+    user: Partial<SsoClaims> = {},
+  ) => kit.ssoToken('annex-ai', { ...claims(instance), ...user }, { iss: broker.url, ...overrides });
   const open = (token: string) =>
     fetch(`${gateway.url}/sso?token=${encodeURIComponent(token)}`, { redirect: 'manual' });
   const cookieFrom = (response: Response) => (response.headers.get('set-cookie') ?? '').split(';')[0] ?? '';
@@ -96,6 +99,19 @@ describe.each(storages)('the AI gateway dashboard ($name)', (storage) => {
     expect(html).toContain('<dd data-testid="plan">starter</dd>');
     expect(html).toContain('Ada &lt;Lovelace&gt;');
     expect(html).not.toContain('Ada <Lovelace>');
+  });
+
+  it('names a person without an email address, and an API token as a token', async () => {
+    const signedIn = async (user: Partial<SsoClaims>) => {
+      const arrival = await open(await sso(instanceId, {}, user));
+      expect(arrival.status).toBe(302);
+      return (await dashboard(instanceId, cookieFrom(arrival))).text();
+    };
+    const person = await signedIn({ sub: 'user-grace', kind: 'person', email: undefined, name: 'Grace Hopper' });
+    expect(person).toContain('Signed in as Grace Hopper for');
+    expect(person).not.toContain('undefined');
+    const token = await signedIn({ sub: 'token:t-1', kind: 'token', email: undefined, name: 'deploy bot' });
+    expect(token).toContain('Signed in as the API token deploy bot for');
   });
 
   it('refuses the page without a session, with a forged one, or for another instance', async () => {

@@ -12,7 +12,7 @@ export const DASHBOARD_SESSION_SECONDS = 3600;
 interface DashboardSession {
   /** The instance the session may see: the SSO token's `resource.instanceId`. */
   instanceId: string;
-  user: { id: string; email: string; name: string };
+  user: SsoContext['user'];
   org: string;
   app: string | undefined;
   addon: string | undefined;
@@ -109,7 +109,7 @@ export function createDashboard(options: {
         res.type('html').send(
           page(
             `AI gateway — ${escapeHtml(session.addon ?? instanceId)}`,
-            `<p>Signed in as ${escapeHtml(session.user.name)} (${escapeHtml(session.user.email)}) for
+            `<p>Signed in as ${signedInAs(session.user)} for
   ${escapeHtml(session.org)}${session.app ? `, app ${escapeHtml(session.app)}` : ''}.</p>
 <dl>
   <dt>Plan</dt><dd data-testid="plan">${escapeHtml(plan)}</dd>
@@ -158,4 +158,10 @@ function escapeHtml(value: string): string {
     /[&<>"']/g,
     (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] as string,
   );
+}
+
+/** The person with their address when there is one; an API token as such. */
+function signedInAs(user: SsoContext['user']): string {
+  if (user.kind === 'token') return `the API token ${escapeHtml(user.name)}`;
+  return user.email ? `${escapeHtml(user.name)} (${escapeHtml(user.email)})` : escapeHtml(user.name);
 }

@@ -19,7 +19,8 @@ export class GatewayError extends Error {
   static invalidApiKey() {
     return new GatewayError(
       401,
-      'Incorrect or revoked API key provided. Find your key in OPENAI_API_KEY of the app the add-on is attached to.',
+      // The var's name depends on the attachment's (--as AI gives AI_API_KEY), which the gateway never learns.
+      "Incorrect or revoked API key provided. Use the key in the *_API_KEY config var of the add-on's attachment to your app (OPENAI_API_KEY by default; an attachment named AI gives AI_API_KEY).",
       'invalid_request_error',
       'invalid_api_key',
     );

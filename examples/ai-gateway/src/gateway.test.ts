@@ -5,7 +5,7 @@ import { osbClient, type StandInBroker, startStandInBroker } from './__fixtures_
 import { type RunningAiGateway, startExample } from './example.js';
 import { SCALE_PLAN_ID, SERVICE_ID, STARTER_PLAN_ID } from './manifest.js';
 import { PLAN_LIMITS } from './plans.js';
-import { CHAT_MODEL, EMBEDDING_MODEL } from './upstream/server.js';
+import { CHAT_MODEL, CHAT_MODEL_ALIASES, EMBEDDING_MODEL, EMBEDDING_MODEL_ALIASES } from './upstream/server.js';
 
 const silent = { info: () => {}, warn: () => {}, error: () => {} };
 const HELLO = [{ role: 'user', content: 'Hello, world!' }];
@@ -178,7 +178,47 @@ describe('the AI gateway', () => {
     const unknownModel = await openai(baseUrl, key).chat({ model: 'gpt-nope' });
     expect(unknownModel.status).toBe(404);
     expect(unknownModel.json.error.code).toBe('model_not_found');
+    // Without an upstream, the error says which models there are.
+    expect(unknownModel.json.error.message).toBe(
+      `The model \`gpt-nope\` does not exist here. This gateway runs with its local models (no AI_GATEWAY_UPSTREAM_URL): ${CHAT_MODEL} for chat completions, also as ${CHAT_MODEL_ALIASES.join(', ')}; ${EMBEDDING_MODEL} for embeddings, also as ${EMBEDDING_MODEL_ALIASES.join(', ')}. A dated snapshot of an alias (gpt-4o-mini-2024-07-18) works too.`,
+    );
+    // A chat model's alias is no embedding model.
+    const chatModelForEmbeddings = await fetch(`${baseUrl}/embeddings`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'gpt-4o-mini', input: 'hello' }),
+    });
+    expect(chatModelForEmbeddings.status).toBe(404);
+    expect(((await chatModelForEmbeddings.json()) as any).error.message).toContain(`${EMBEDDING_MODEL} for embeddings`);
     expect(await gateway.store.monthTokens(instanceId, '2026-11')).toBe(0);
+  });
+
+  it('answers common OpenAI model names with its local models, so OpenAI examples run unchanged', async () => {
+    const { bind } = await attach(osb, STARTER_PLAN_ID);
+    const { key, baseUrl } = await bind();
+    const api = openai(baseUrl, key);
+    for (const model of [
+      'gpt-4o-mini',
+      'gpt-4o',
+      'gpt-4.1-mini',
+      'gpt-3.5-turbo',
+      'o4-mini',
+      'gpt-4o-mini-2024-07-18',
+    ]) {
+      const answer = await api.chat({ model });
+      expect(answer.status, model).toBe(200);
+      expect(answer.json.choices[0].message.content, model).toBe('You said : Hello , world !');
+      expect(answer.json.model, model).toBe(CHAT_MODEL);
+    }
+    const streamed = sseData((await api.chat({ model: 'gpt-4o-mini', stream: true })).text);
+    expect(streamed.at(-1)).toBe('[DONE]');
+    const embedded = await fetch(`${baseUrl}/embeddings`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'text-embedding-3-small', input: 'hello' }),
+    });
+    expect(embedded.status).toBe(200);
+    expect(((await embedded.json()) as any).data[0].embedding).toHaveLength(16);
   });
 
   it('refuses a wrong key, a key unbound a moment ago, and every key of a deprovisioned instance (401)', async () => {
@@ -191,6 +231,10 @@ describe('the AI gateway', () => {
     const wrong = await openai(gateway.openAiBaseUrl, `${first.key.slice(0, -2)}xx`).chat();
     expect(wrong.status).toBe(401);
     expect(wrong.json.error).toMatchObject({ type: 'invalid_request_error', code: 'invalid_api_key' });
+    // The gateway cannot know the attachment's name (--as AI gives AI_API_KEY): it names none wrongly.
+    expect(wrong.json.error.message).toBe(
+      "Incorrect or revoked API key provided. Use the key in the *_API_KEY config var of the add-on's attachment to your app (OPENAI_API_KEY by default; an attachment named AI gives AI_API_KEY).",
+    );
     expect((await fetch(`${gateway.openAiBaseUrl}/models`)).status).toBe(401);
 
     expect((await openai(gateway.openAiBaseUrl, first.key).chat()).status).toBe(200);

@@ -1,6 +1,8 @@
+import { createApiToken } from '@annex/platform';
 import { testDatabaseKinds } from '@annex/platform/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { inputValue, type TestClient } from './test-client.js';
+import { createSession, upsertUser } from './sessions.js';
+import { inputValue, TestClient } from './test-client.js';
 import { type ConsoleStack, signInAsDeveloper, signInAsMember, startConsoleStack } from './testing.js';
 
 // The app page's forms over a real catalog, broker and provider: detach, change plan,
@@ -124,6 +126,45 @@ describe.each(testDatabaseKinds('console app actions'))('the app page forms on $
     expect(seen.body).not.toMatch(/action="\/apps\/shop\/(config|rollback)"/);
     expect(seen.body).not.toContain('/detach"');
     expect(seen.body).toContain('Open dashboard');
+  });
+
+  it("opens the provider's dashboard as the signed-in person: the development user, and a member without an email", async () => {
+    /** "Open dashboard" on an app's page, then the provider's page it leads to: who arrived there. */
+    const openDashboard = async (client: TestClient, app: string) => {
+      const page = await client.request(`${stack.consoleUrl}/apps/${app}`);
+      const sent = await post(client, `/addons/${addon}/sso`, { _csrf: inputValue(page.body, '_csrf'), app });
+      expect(sent.status, sent.body).toBe(303);
+      expect(sent.location).toMatch(new RegExp(`^${stack.providerUrl}/sso\\?token=`));
+      const arrivals = stack.ssoArrivals.length;
+      expect((await fetch(sent.location as string)).status).toBe(200);
+      expect(stack.ssoArrivals.length).toBe(arrivals + 1);
+      return stack.ssoArrivals.at(-1);
+    };
+    const userId = async (subject: string) =>
+      (
+        await stack.database.db
+          .selectFrom('users')
+          .select('id')
+          .where('oidc_subject', '=', subject)
+          .executeTakeFirstOrThrow()
+      ).id;
+
+    const fromShop = await openDashboard(admin, 'shop');
+    expect(fromShop?.user).toStrictEqual({
+      id: await userId('developer'),
+      name: 'Development user',
+      email: 'developer@localhost',
+      kind: 'person',
+    });
+    expect(fromShop).toMatchObject({ app: { name: 'shop' }, addon: { name: addon }, org: { slug: 'demo' } });
+    expect((await openDashboard(admin, 'worker'))?.app?.name).toBe('worker');
+
+    const noa = await signInAsMember(stack, 'noa', '');
+    expect((await openDashboard(noa, 'shop'))?.user).toStrictEqual({
+      id: await userId('noa'),
+      name: 'noa',
+      kind: 'person',
+    });
   });
 
   it('refuses every form without the CSRF token, or with a wrong one, and changes nothing', async () => {
@@ -262,6 +303,20 @@ describe.each(testDatabaseKinds('console app actions'))('the app page forms on $
     const page = await admin.request(`${stack.consoleUrl}/apps/shop`);
     expect(page.body).toContain(`<strong>v${after.releaseVersion}</strong> · Rotate credentials of ${addon} (KV)`);
     await eventually('worker', settled);
+
+    // Rolling back to the first release brings back no revoked credentials: the add-on's var
+    // stays as it is, and the release says so.
+    const rolled = await post(admin, '/apps/shop/rollback', { _csrf: csrf, version: '1' });
+    expect(rolled).toMatchObject({ status: 303, location: `${stack.consoleUrl}/apps/shop?done=rollback` });
+    const back = await snapshot('shop');
+    expect(back.releaseVersion).toBe(after.releaseVersion + 1);
+    expect(back.configVars).toEqual(after.configVars.filter((v) => v.owner !== 'user'));
+    expect(back.attachments).toEqual(after.attachments);
+    const shown = await admin.request(`${stack.consoleUrl}/apps/shop?done=rollback`);
+    expect(shown.body).toContain('add-on vars stay as they are');
+    expect(shown.body).toContain(
+      '<li class="diff-kept"><span class="visually-hidden">kept: </span><span aria-hidden="true">=</span> <code>KV_URL</code> (attachment KV) left as it is</li>',
+    );
   });
 
   it('changes the plan, and refuses a plan the service does not have', async () => {
@@ -280,6 +335,76 @@ describe.each(testDatabaseKinds('console app actions'))('the app page forms on $
     expect(page.body).toContain(`<td>${addon}</td><td>console-kv:pro</td>`);
     // Now the other way is offered.
     expect(page.body).toContain('<option value="hobby">hobby (free)</option>');
+  });
+
+  it('shows each organization its side of a shared add-on, and lets the borrower detach it', async () => {
+    const db = stack.database.db;
+    const rival = await db
+      .insertInto('organizations')
+      .values({ slug: 'rival', name: 'Rival' })
+      .returning('id')
+      .executeTakeFirstOrThrow();
+    const rita = await upsertUser(db, {
+      issuer: 'console-tests',
+      subject: 'rita',
+      email: 'rita@example.com',
+      name: 'Rita',
+    });
+    await db.insertInto('memberships').values({ user_id: rita.id, organization_id: rival.id, role: 'admin' }).execute();
+    const { sessionId } = await createSession(db, stack.secretBox, { userId: rita.id, who: 'rita', ttlSeconds: 3600 });
+    const borrower = new TestClient();
+    borrower.cookies.set('annex_session', sessionId);
+    const ritaCsrf = inputValue((await borrower.request(`${stack.consoleUrl}/apps`)).body, '_csrf');
+    expect((await post(borrower, '/apps', { _csrf: ritaCsrf, name: 'borrower' })).status).toBe(303);
+
+    const shared = await gql<{ shareAddon: { __typename: string } }>(
+      'mutation($input: ShareAddonInput!) { shareAddon(input: $input) { __typename } }',
+      { input: { addon, organization: 'rival' } },
+    );
+    expect(shared.shareAddon.__typename).toBe('ShareAddonSuccess');
+    const rivalToken = (await createApiToken(db, { kind: 'org', name: 'rival ci', organizationId: rival.id })).token;
+    const attach = await fetch(`${stack.catalogUrl}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${rivalToken}` },
+      body: JSON.stringify({
+        query: 'mutation($input: AttachAddonInput!) { attachAddon(input: $input) { __typename } }',
+        variables: { input: { app: 'borrower', addon } },
+      }),
+    });
+    expect(((await attach.json()) as any).data.attachAddon.__typename).toBe('AttachAddonSuccess');
+    let theirs = await borrower.request(`${stack.consoleUrl}/apps/borrower`);
+    for (let i = 0; i < 100 && !theirs.body.includes('state-attached'); i++) {
+      await sleep(100);
+      theirs = await borrower.request(`${stack.consoleUrl}/apps/borrower`);
+    }
+
+    // The borrower: the add-on, its plan and who lends it; no dashboard (its owner's), and not shop.
+    expect(theirs.status).toBe(200);
+    expect(theirs.body).toContain(`<td>${addon}<br><span class="meta">shared by demo</span></td><td>console-kv:`);
+    expect(theirs.body).toContain('state-attached');
+    expect(theirs.body).toContain('action="/apps/borrower/attachments/KV/detach"');
+    expect(theirs.body).not.toContain('Open dashboard');
+    expect(theirs.body).not.toContain('shop');
+    // The owner: an app of rival attaches it; which one is rival's business.
+    const mine = await admin.request(`${stack.consoleUrl}/apps/shop`);
+    expect(mine.status).toBe(200);
+    expect(mine.body).toContain(`<td>${addon}<br><span class="meta">also attached by an app of rival</span></td>`);
+    expect(mine.body).not.toContain('borrower');
+
+    const detached = await post(borrower, '/apps/borrower/attachments/KV/detach', { _csrf: ritaCsrf, app: 'borrower' });
+    expect(detached).toMatchObject({ status: 303, location: `${stack.consoleUrl}/apps/borrower?done=detached` });
+    let gone = await borrower.request(`${stack.consoleUrl}/apps/borrower`);
+    for (let i = 0; i < 100 && !gone.body.includes('No add-on.'); i++) {
+      await sleep(100);
+      gone = await borrower.request(`${stack.consoleUrl}/apps/borrower`);
+    }
+    expect(gone.body).toContain('No add-on.');
+    const unshared = await gql<{ unshareAddon: { __typename: string } }>(
+      'mutation($input: ShareAddonInput!) { unshareAddon(input: $input) { __typename } }',
+      { input: { addon, organization: 'rival' } },
+    );
+    expect(unshared.unshareAddon.__typename).toBe('UnshareAddonSuccess');
+    expect((await admin.request(`${stack.consoleUrl}/apps/shop`)).body).not.toContain('also attached by');
   });
 
   it('detaches an attachment: it leaves the app with its vars, and the owner must keep one', async () => {

@@ -9,7 +9,6 @@ import {
   createCatalogClient,
   errorAt,
   type FieldError,
-  requestDashboardSso,
   UpstreamError,
 } from './catalog-client.js';
 import type { ConsoleConfig } from './config.js';
@@ -640,12 +639,12 @@ export function createConsole(config: ConsoleConfig & { publicUrl: string }, dep
   const loadApp = async (res: Response, name: string, values: boolean): Promise<AppDetail> => {
     const { data, errors } = await ask<{ app: AppDetail | null }>(
       res,
-      `query($name: String!) { app(name: $name) { name organization releaseVersion
-        addons { name state serviceSlug planSlug providerSlug lastError
+      `query($name: String!) { app(name: $name) { name organization releaseVersion lastEventId
+        addons { name state serviceSlug planSlug providerSlug lastError attachments { appOrganization }
           service { plans { slug name free deprecated price { monthly currency } } } }
-        attachments { name state configVarNames lastError addon { name serviceSlug planSlug state } }
+        attachments { name state configVarNames lastError addon { name serviceSlug planSlug state organization } }
         configVars { name owner ${values ? 'value' : ''} }
-        releases(first: 20) { version actor reason createdAt diff { name change value } } } }`,
+        releases(first: 20) { version actor reason createdAt diff { name change value } kept { name attachment } } } }`,
       { name },
     );
     if (!data.app) {
@@ -818,12 +817,17 @@ export function createConsole(config: ConsoleConfig & { publicUrl: string }, dep
   // Live progress: the catalog's addonEvents subscription, relayed as server-sent events
   // (a browser's EventSource cannot send the bearer token itself).
   app.get('/apps/:app/events', requireSession, async (req, res) => {
+    // A reconnecting EventSource says where it stopped; a fresh one starts where its page did.
+    const lastId = req.get('last-event-id') || (typeof req.query.after === 'string' ? req.query.after : '');
+    if (lastId && !/^\d{1,18}$/.test(lastId)) {
+      res.status(400).type('text/plain').send('after: must be an event id (digits)');
+      return;
+    }
     const abort = new AbortController();
     req.on('close', () => abort.abort());
     res.status(200).set({ 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive' });
     res.flushHeaders();
     const heartbeat = setInterval(() => res.write(': keep-alive\n\n'), 15_000);
-    const lastId = req.get('last-event-id');
     try {
       for await (const event of catalog.events(
         tokenOf(res),
@@ -846,15 +850,23 @@ export function createConsole(config: ConsoleConfig & { publicUrl: string }, dep
 
   // ----- SSO into the provider's dashboard -----
 
+  // The session's token acts for its signed-in person: the broker names them to the provider.
   app.post('/addons/:addon/sso', requireSession, async (req, res, next) => {
     try {
-      const session = res.locals.session as Session;
-      const appName = (req.body as Record<string, unknown>).app;
-      const { url } = await requestDashboardSso(config.brokerUrl, tokenOf(res), {
-        addon: String(req.params.addon),
-        ...(typeof appName === 'string' && appName ? { app: appName } : {}),
-        user: { id: session.user.id, email: session.user.email, name: session.user.name },
-      });
+      const appName = formField(req.body as Record<string, unknown>, 'app');
+      let url: string;
+      try {
+        ({ url } = await mutate<{ url: string }>(res, 'openAddonDashboard', 'url', {
+          addon: String(req.params.addon),
+          ...(appName ? { app: appName } : {}),
+        }));
+      } catch (error) {
+        if (!(error instanceof Refusal)) throw error;
+        throw new UpstreamError(`Opening the dashboard failed: ${error.message}`, error.status);
+      }
+      // The browser is sent there: a web page only, never another scheme.
+      if (!/^https?:\/\//.test(url))
+        throw new UpstreamError('Opening the dashboard failed: its URL is not http(s)', 502);
       res.redirect(303, url);
     } catch (error) {
       next(error);
@@ -999,6 +1011,8 @@ const REFUSAL_STATUS: Record<string, number> = {
   Conflict: 409,
   ConfigVarCollision: 409,
   NameTaken: 409,
+  // The provider has no dashboard to open.
+  DashboardNotOffered: 422,
   // What is wrong is the organization's billing account, not the form.
   PaymentRequired: 409,
   ProviderFailed: 502,

@@ -1,9 +1,9 @@
 /**
- * The console's only ways to data: the catalog's GraphQL API and (for SSO) the broker,
- * both called with the session's org token, so the services alone decide what it may see.
+ * The console's only way to data: the catalog's GraphQL API, called with the session's org
+ * token, so the services alone decide what it may see.
  */
 
-/** A call to the catalog or the broker failed; `message` is fit to show. */
+/** A call to the catalog failed; `message` is fit to show. */
 export class UpstreamError extends Error {
   constructor(
     message: string,
@@ -137,36 +137,4 @@ const messageOf = (error: { message?: unknown }) =>
 /** The first of `errors` about the top-level field `field` (or about no field in particular). */
 export function errorAt(errors: readonly FieldError[], field: string): FieldError | undefined {
   return errors.find((e) => e.path.length === 0 || e.path[0] === field);
-}
-
-/**
- * Asks the broker for a single sign-on hand-off into the provider's dashboard of an add-on
- * (`POST /v1/addons/:addon/sso`); the answer's `url` is where the browser goes.
- */
-export async function requestDashboardSso(
-  brokerUrl: string,
-  token: string,
-  input: { addon: string; app?: string; user: { id: string; email: string; name: string } },
-): Promise<{ url: string; expiresAt: string }> {
-  let res: Response;
-  try {
-    res = await fetch(`${brokerUrl}/v1/addons/${encodeURIComponent(input.addon)}/sso`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
-      body: JSON.stringify({ ...(input.app ? { app: input.app } : {}), user: input.user }),
-      signal: AbortSignal.timeout(TIMEOUT_MS),
-    });
-  } catch {
-    throw new UpstreamError('the broker could not be reached; try again shortly', 502);
-  }
-  const body = (await res.json().catch(() => null)) as { url?: unknown; expiresAt?: unknown; message?: unknown } | null;
-  // The contract said 200; the broker answers 201 (a token was created): any 2xx with a URL will do.
-  if (res.ok && body && typeof body.url === 'string' && /^https?:\/\//.test(body.url)) {
-    return { url: body.url, expiresAt: String(body.expiresAt ?? '') };
-  }
-  const message = typeof body?.message === 'string' ? body.message : `the broker answered ${res.status}`;
-  throw new UpstreamError(
-    `Opening the dashboard failed: ${message}`,
-    res.status >= 400 && res.status < 500 ? res.status : 502,
-  );
 }

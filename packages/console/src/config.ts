@@ -13,8 +13,6 @@ const schema = z.object({
   CONSOLE_PUBLIC_URL: httpUrl.optional(),
   /** The catalog's GraphQL API, which the console calls with the session's token. */
   CONSOLE_CATALOG_URL: httpUrl.default('http://127.0.0.1:4000'),
-  /** The broker, for single sign-on into a provider's dashboard. */
-  CONSOLE_BROKER_URL: httpUrl.default('http://127.0.0.1:4001'),
   /** Lifetime of a session and of the API token it holds. */
   CONSOLE_SESSION_TTL_SECONDS: z.coerce.number().int().min(60).max(604_800).default(28_800),
   /** The organization a new OIDC user joins when the ID token has no `annex_orgs` claim. */
@@ -35,7 +33,6 @@ export interface ConsoleConfig {
   /** Unset: `http://<host>:<port>` once listening. */
   publicUrl: string | undefined;
   catalogUrl: string;
-  brokerUrl: string;
   sessionTtlSeconds: number;
   defaultOrganization: string | undefined;
   /** Null: the development sign-in is offered instead (never in production). */
@@ -70,7 +67,6 @@ export function loadConsoleConfig(env: Readonly<Record<string, string | undefine
     port: e.CONSOLE_PORT,
     publicUrl: e.CONSOLE_PUBLIC_URL,
     catalogUrl: e.CONSOLE_CATALOG_URL,
-    brokerUrl: e.CONSOLE_BROKER_URL,
     sessionTtlSeconds: e.CONSOLE_SESSION_TTL_SECONDS,
     defaultOrganization: e.CONSOLE_DEFAULT_ORG ?? (e.OIDC_ISSUER_URL ? undefined : 'demo'),
     oidc: e.OIDC_ISSUER_URL

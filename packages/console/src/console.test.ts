@@ -312,6 +312,103 @@ describe.each(testDatabaseKinds('console sessions'))('the console with the devel
     expect(text).toContain('attachment.attached');
   });
 
+  it('starts the live events after the last event the page was rendered with', async () => {
+    const client = await signIn(stack);
+    const page = await client.request(`${stack.consoleUrl}/apps/web`);
+    const after = page.body.match(/<ol id="events" data-app="web" data-after="(\d+)"/)?.[1];
+    expect(Number(after)).toBeGreaterThan(0);
+    const cookie = [...client.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
+    const bad = await fetch(`${stack.consoleUrl}/apps/web/events?after=latest`, { headers: { cookie } });
+    expect(bad.status).toBe(400);
+    expect(await bad.text()).toBe('after: must be an event id (digits)');
+
+    const abort = new AbortController();
+    const res = await fetch(`${stack.consoleUrl}/apps/web/events?after=${after}`, {
+      headers: { cookie },
+      signal: abort.signal,
+    });
+    expect(res.headers.get('content-type')).toContain('text/event-stream');
+    // Something happens after the page: only that arrives, none of what the page showed.
+    const set = await client.request(`${stack.consoleUrl}/apps/web/config`, {
+      form: { _csrf: csrfOf(page.body), name: 'LIVE_MARK', value: 'on' },
+    });
+    expect(set.status).toBe(303);
+    const reader = (res.body as ReadableStream<Uint8Array>).getReader();
+    let text = '';
+    const deadline = Date.now() + 10_000;
+    while (!text.includes('release.created') && Date.now() < deadline) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += new TextDecoder().decode(value);
+    }
+    abort.abort();
+    const events = [...text.matchAll(/^data: (.*)$/gm)].map(
+      (m) => JSON.parse(m[1] as string) as { id: string; kind: string },
+    );
+    expect(events.map((e) => e.kind)).toEqual(['release.created']);
+    expect(Number(events[0]?.id)).toBeGreaterThan(Number(after));
+  });
+
+  it('ends the live events of a session that signs out or expires, relaying nothing written after', async () => {
+    const ends = {
+      'signing out': async (client: TestClient) => {
+        const page = await client.request(`${stack.consoleUrl}/apps`);
+        const out = await client.request(`${stack.consoleUrl}/auth/logout`, { form: { _csrf: csrfOf(page.body) } });
+        expect(out.status).toBe(303);
+      },
+      expiry: async (client: TestClient) => {
+        // What the passing of time does: the session and the token minted with it lapse together.
+        const row = await stack.database.db
+          .updateTable('console_sessions')
+          .set({ expires_at: new Date(Date.now() - 1000) })
+          .where('id_hash', '=', hashSessionId(client.cookies.get('annex_session') as string))
+          .returning('api_token_id')
+          .executeTakeFirstOrThrow();
+        await stack.database.db
+          .updateTable('api_tokens')
+          .set({ expires_at: new Date(Date.now() - 1000) })
+          .where('id', '=', row.api_token_id as string)
+          .execute();
+      },
+    };
+    for (const [how, end] of Object.entries(ends)) {
+      const client = await signIn(stack);
+      const res = await fetch(`${stack.consoleUrl}/apps/web/events`, {
+        headers: { cookie: [...client.cookies].map(([k, v]) => `${k}=${v}`).join('; ') },
+        signal: AbortSignal.timeout(30_000),
+      });
+      const reader = (res.body as ReadableStream<Uint8Array>).getReader();
+      const decoder = new TextDecoder();
+      let text = '';
+      const readUntil = async (done: () => boolean) => {
+        while (!done()) {
+          const { value, done: ended } = await reader.read();
+          if (ended) return true;
+          text += decoder.decode(value, { stream: true });
+        }
+        return false;
+      };
+      await readUntil(() => text.includes('attachment.attached'));
+      await end(client);
+      const reason = `written after ${how}`;
+      const change = await fetch(`${stack.catalogUrl}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${stack.orgToken}` },
+        body: JSON.stringify({
+          query: 'mutation($input: SetConfigVarsInput!) { setConfigVars(input: $input) { __typename } }',
+          variables: { input: { app: 'web', vars: { WATCHED: how }, reason } },
+        }),
+      });
+      expect(((await change.json()) as any).data.setConfigVars.__typename).toBe('SetConfigVarsSuccess');
+
+      expect(await readUntil(() => false), how).toBe(true);
+      expect(text, how).not.toContain(reason);
+      expect(text, how).toMatch(/event: failure\ndata: [^\n]*revoked/);
+      // Signed out either way (an expired session is ended when next seen).
+      expect((await client.request(`${stack.consoleUrl}/apps`)).status).toBe(303);
+    }
+  }, 60_000);
+
   it('logs out only with the CSRF token, deleting the session and revoking its token', async () => {
     const client = await signIn(stack);
     const sessionId = client.cookies.get('annex_session') as string;
@@ -602,6 +699,81 @@ describe('the console over a catalog that answers in part', () => {
     expect(page.body).toContain('Part of this page could not be loaded: the last error could not be read');
     expect(page.body).toContain('<h1>web</h1>');
     expect(page.body).toContain('kv-web');
+  });
+
+  it('names a plan once, lists releases by version only, and shows short usage in minutes and seconds', async () => {
+    const client = await signIn(stack);
+    const plan = (slug: string, name: string) => ({
+      slug,
+      name,
+      description: '',
+      free: true,
+      deprecated: false,
+      regions: [],
+      schemas: null,
+      price: { monthly: 0, currency: 'usd', metered: [] },
+    });
+    answer = () => ({
+      data: {
+        service: {
+          slug: 'console-kv',
+          name: 'Console KV',
+          description: '',
+          category: 'DATABASES',
+          regions: [],
+          configVars: ['KV_URL'],
+          documentationUrl: null,
+          provider: { name: 'P', slug: 'p' },
+          plans: [plan('hobby', 'hobby'), plan('pro', 'Pro'), plan('biz', 'Business')],
+        },
+        apps: [],
+      },
+    });
+    const service = await client.request(`${stack.consoleUrl}/services/console-kv`);
+    expect(service.body).toContain('<th scope="row">hobby</th>');
+    expect(service.body).toContain('<th scope="row">Pro</th>');
+    expect(service.body).toContain('<th scope="row">Business <code>biz</code></th>');
+
+    const release = (version: number) => ({
+      version,
+      actor: 'dana',
+      reason: `change ${version}`,
+      createdAt: '2026-01-02T03:04:05.000Z',
+      diff: [],
+      kept: [],
+    });
+    answer = () => ({ data: { app: { ...appDetail, releaseVersion: 17, releases: [release(17), release(16)] } } });
+    const app = await client.request(`${stack.consoleUrl}/apps/web`);
+    // A numbered list would read "17. v17": the versions are the numbers.
+    expect(app.body).toContain('<ul class="releases"><li><p><strong>v17</strong> · change 17');
+    expect(app.body).not.toMatch(/<ol[^>]*class="releases"/);
+
+    const seconds = [0, 45, 754, 3600, 5400, 7259];
+    answer = (query) =>
+      query.includes('billingAccount')
+        ? {
+            data: {
+              billingAccount: null,
+              invoices: [],
+              u0: {
+                ...usage('web', 'kv-web', 1),
+                addons: seconds.map((s) => ({
+                  addon: `kv-${s}`,
+                  plan: 'console-kv:pro',
+                  seconds: s,
+                  cents: 1,
+                  capped: false,
+                })),
+              },
+              u1: usage('api', 'kv-api', 0),
+            },
+          }
+        : { data: apps };
+    const billing = await client.request(`${stack.consoleUrl}/billing`);
+    const shown = seconds.map(
+      (s) => billing.body.match(new RegExp(`kv-${s}</th><td>console-kv:pro</td><td>([^<]*)</td>`))?.[1],
+    );
+    expect(shown).toEqual(['0 s', '45 s', '12 min 34 s', '1 h', '1 h 30 min', '2 h']);
   });
 
   it('says a failed app or service failed, and a missing one is not found', async () => {

@@ -137,22 +137,24 @@ export async function listMemberships(db: Executor, userId: string): Promise<Mem
 }
 
 /**
- * Mints the org token a session acts with: it expires with the session, and carries
- * `config:read` (reveal config var values) only for the organization's admins.
+ * Mints the org token a session acts with: it expires with the session, carries
+ * `config:read` (reveal config var values) only for the organization's admins, and acts
+ * for the signed-in user, whom the broker then names when it opens a provider's dashboard.
  */
 async function mintSessionToken(
   db: Executor,
   box: SecretBox,
   membership: Membership,
-  who: string,
+  user: { id: string; who: string },
   expiresAt: Date,
 ): Promise<{ id: string; sealed: string }> {
   const token = await createApiToken(db, {
     kind: 'org',
-    name: `console session of ${who}`.slice(0, 200),
+    name: `console session of ${user.who}`.slice(0, 200),
     organizationId: membership.organizationId,
     scopes: membership.role === 'admin' ? ['config:read'] : [],
     expiresAt,
+    userId: user.id,
   });
   return { id: token.id, sealed: box.seal(token.token) };
 }
@@ -179,7 +181,9 @@ export async function createSession(
   await db.transaction().execute(async (trx) => {
     const memberships = await listMemberships(trx, input.userId);
     const first = memberships[0];
-    const token = first ? await mintSessionToken(trx, box, first, input.who, expiresAt) : null;
+    const token = first
+      ? await mintSessionToken(trx, box, first, { id: input.userId, who: input.who }, expiresAt)
+      : null;
     await trx
       .insertInto('console_sessions')
       .values({
@@ -256,7 +260,7 @@ export async function switchOrganization(
       trx,
       box,
       membership,
-      session.user.email || session.user.subject,
+      { id: session.user.id, who: session.user.email || session.user.subject },
       session.expiresAt,
     );
     await trx

@@ -158,7 +158,7 @@ export async function startConsoleStack(
         res
           .type('html')
           .send(
-            `<!doctype html><html lang="en"><title>Console KV dashboard</title><h1>Console KV dashboard</h1><p id="who">${sso.user.email}</p><p id="addon">${sso.addon?.name ?? sso.resource.instanceId}</p></html>`,
+            `<!doctype html><html lang="en"><title>Console KV dashboard</title><h1>Console KV dashboard</h1><p id="who">${sso.user.email ?? sso.user.name}</p><p id="addon">${sso.addon?.name ?? sso.resource.instanceId}</p></html>`,
           );
       },
     });
@@ -198,7 +198,6 @@ export async function startConsoleStack(
         ...config,
         publicUrl: config.publicUrl ?? consoleServer.url,
         catalogUrl: catalogServer.url,
-        brokerUrl: broker.url,
       },
       {
         database,
@@ -241,15 +240,15 @@ export async function signInAsDeveloper(stack: ConsoleStack): Promise<TestClient
 /**
  * A client signed in as a plain member of the demo organization (the development sign-in
  * only makes admins): the user, membership and session are made as a sign-in makes them.
+ * The email is `login@example.com` unless `email` says otherwise (`''`: none).
  */
-export async function signInAsMember(stack: ConsoleStack, login: string): Promise<TestClient> {
+export async function signInAsMember(
+  stack: ConsoleStack,
+  login: string,
+  email = `${login}@example.com`,
+): Promise<TestClient> {
   const db = stack.database.db;
-  const user = await upsertUser(db, {
-    issuer: 'console-tests',
-    subject: login,
-    email: `${login}@example.com`,
-    name: login,
-  });
+  const user = await upsertUser(db, { issuer: 'console-tests', subject: login, email, name: login });
   const demo = await db.selectFrom('organizations').select('id').where('slug', '=', 'demo').executeTakeFirstOrThrow();
   await db
     .insertInto('memberships')

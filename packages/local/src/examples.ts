@@ -7,7 +7,7 @@ import {
 } from '@annex/example-ai-gateway';
 import { manifest as postgresManifest, startExample as startPostgresExample } from '@annex/example-postgres';
 import { manifest as redisManifest, startExample as startRedisExample } from '@annex/example-redis';
-import { ConfigError, type Logger } from '@annex/platform';
+import { ConfigError, type Logger, serviceLogger } from '@annex/platform';
 import type { ProviderManifestInput } from '@annex/sdk';
 import type { LocalConfig } from './config.js';
 
@@ -116,7 +116,7 @@ export async function startExamples(
             ...options,
             port: config.EXAMPLE_AI_PORT,
             brokerUrl,
-            logger: logger.child({ service: 'ai-gateway' }),
+            logger: serviceLogger(logger, 'ai-gateway'),
           });
           const upstream = aiGateway.upstream.local
             ? 'local deterministic upstream (AI_GATEWAY_UPSTREAM_URL for a real one)'

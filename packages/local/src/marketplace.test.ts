@@ -4,7 +4,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createLogger } from '@annex/platform';
-import { serverUrl } from '@annex/platform/testing';
+import { captureLogs, serverUrl } from '@annex/platform/testing';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadLocalConfig } from './config.js';
 import { type Marketplace, startMarketplace } from './marketplace.js';
@@ -32,7 +32,9 @@ describe('the embedded marketplace', async () => {
     EXAMPLE_AI_PORT: String(aiPort),
     LOG_LEVEL: 'silent',
   };
-  const logger = createLogger('annex', 'silent');
+  // What `npm start` prints, kept to read.
+  const logs = captureLogs('annex', 'info');
+  const logger = logs.logger;
   let first: Marketplace | undefined;
   let second: Marketplace | undefined;
   afterAll(async () => {
@@ -140,6 +142,15 @@ describe('the embedded marketplace', async () => {
 
     await first.close();
     first = undefined;
+  });
+
+  it('logs each line with its service, once', () => {
+    const services = logs.lines.map((line) => line.match(/"service":"([^"]*)"/g) ?? []);
+    expect(services.filter((found) => found.length !== 1)).toEqual([]);
+    const named = new Set(logs.records().map((r) => r.service));
+    // Requests to the catalog and the broker above, and the gateway's metered calls.
+    expect(named).toContain('catalog');
+    expect(named).toContain('broker');
   });
 
   it('on the next start keeps its data, prints no new credentials and republishes nothing', async () => {

@@ -16,6 +16,7 @@ import {
   openDatabase,
   type Principal,
   SecretBox,
+  serviceLogger,
 } from '@annex/platform';
 
 import type { LocalConfig } from './config.js';
@@ -85,7 +86,7 @@ export async function startMarketplace(
     const consoleUrl = `http://${consoleConfig.host}:${(consoleServer.server.address() as AddressInfo).port}`;
     const publicUrl = serviceEnv.BROKER_PUBLIC_URL ? brokerConfig.publicUrl : brokerUrl;
 
-    const examples = await startExamples(config, serviceEnv, publicUrl, logger.child({ service: 'examples' }));
+    const examples = await startExamples(config, serviceEnv, publicUrl, serviceLogger(logger, 'examples'));
     closers.push(() => examples.close());
 
     const seeded: string[] = [];
@@ -112,22 +113,22 @@ export async function startMarketplace(
       { ...catalogConfig, brokerUrl },
       {
         database,
-        logger: logger.child({ service: 'catalog' }),
+        logger: serviceLogger(logger, 'catalog'),
         secretBox,
       },
     );
     closers.push(() => catalog.close());
     const broker = await createBroker(
       { ...brokerConfig, publicUrl },
-      { database, logger: logger.child({ service: 'broker' }), secretBox },
+      { database, logger: serviceLogger(logger, 'broker'), secretBox },
     );
     closers.push(() => broker.close());
 
     const catalogUrl = `http://${catalogConfig.host}:${(catalogServer.server.address() as AddressInfo).port}`;
-    // The console calls this catalog and broker with each session's own org token.
+    // The console calls this catalog with each session's own org token.
     const webConsole = createConsole(
-      { ...consoleConfig, publicUrl: consoleConfig.publicUrl ?? consoleUrl, catalogUrl, brokerUrl },
-      { database, secretBox, logger: logger.child({ service: 'console' }) },
+      { ...consoleConfig, publicUrl: consoleConfig.publicUrl ?? consoleUrl, catalogUrl },
+      { database, secretBox, logger: serviceLogger(logger, 'console') },
     );
 
     catalogServer.serve(catalog.app);

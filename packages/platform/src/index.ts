@@ -25,7 +25,7 @@ export {
   stopOnSignals,
 } from './http.js';
 export { ensureLocalEncryptionKeys } from './local.js';
-export { createLogger, type Logger } from './log.js';
+export { createLogger, type Logger, serviceLogger } from './log.js';
 export {
   type GuardedResponse,
   guardedGet,

@@ -2,56 +2,50 @@ import dns, { type LookupAddress } from 'node:dns';
 import http from 'node:http';
 import https from 'node:https';
 import net from 'node:net';
+import { SPECIAL_ADDRESS_BLOCKS, type SpecialAddressBlock } from './special-addresses.js';
 
 /**
  * Where Annex may send requests to URLs that its users supplied (webhook receivers,
  * providers' OSB endpoints). With `allowPrivateNetworks` false, a URL whose host is, or
- * resolves to, a loopback, private, link-local (cloud metadata), carrier-grade NAT,
- * multicast or otherwise reserved address is refused, so that such a URL cannot make the
- * broker reach into the network it runs in (server-side request forgery). The check is
- * made on the addresses the connection actually uses (see `guardedLookup`), so a name that
- * resolves elsewhere on the second look (DNS rebinding) is refused too.
+ * resolves to, an address that the internet does not route to it (loopback, private,
+ * link-local and cloud metadata, carrier-grade NAT, multicast, documentation, reserved...)
+ * is refused, so that such a URL cannot make the broker reach into the network it runs in
+ * (server-side request forgery). Which addresses those are is the table in
+ * `special-addresses.ts`. The check is made on the addresses the connection actually uses
+ * (see `guardedLookup`), so a name that resolves elsewhere on the second look (DNS
+ * rebinding) is refused too.
  */
 export interface OutboundPolicy {
   allowPrivateNetworks: boolean;
 }
 
-const blocked = new net.BlockList();
-for (const [network, prefix] of [
-  ['0.0.0.0', 8], // "this network"
-  ['10.0.0.0', 8], // private
-  ['100.64.0.0', 10], // carrier-grade NAT
-  ['127.0.0.0', 8], // loopback
-  ['169.254.0.0', 16], // link-local, cloud metadata services
-  ['172.16.0.0', 12], // private
-  ['192.0.0.0', 24], // IETF protocol assignments
-  ['192.0.2.0', 24], // documentation
-  ['192.88.99.0', 24], // 6to4 relay anycast
-  ['192.168.0.0', 16], // private
-  ['198.18.0.0', 15], // benchmarking
-  ['198.51.100.0', 24], // documentation
-  ['203.0.113.0', 24], // documentation
-  ['224.0.0.0', 4], // multicast
-  ['240.0.0.0', 4], // reserved, broadcast
-] as const) {
-  blocked.addSubnet(network, prefix, 'ipv4');
-}
-for (const [network, prefix] of [
-  ['::', 128], // unspecified
-  ['::1', 128], // loopback
-  ['64:ff9b:1::', 48], // local-use IPv4/IPv6 translation
-  ['100::', 64], // discard
-  ['2001:db8::', 32], // documentation
-  ['fc00::', 7], // unique local
-  ['fe80::', 10], // link-local
-  ['ff00::', 8], // multicast
-] as const) {
-  blocked.addSubnet(network, prefix, 'ipv6');
+interface Matcher {
+  block: SpecialAddressBlock;
+  list: net.BlockList;
 }
 
-/** The eight 16-bit groups of an IPv6 literal (`::` expanded, a trailing dotted quad folded in). */
-function ipv6Groups(address: string): number[] {
-  let text = address.toLowerCase().replace(/%.*$/, '');
+/** The table's blocks by family, most specific first: the first that holds an address decides. */
+const matchers: Record<'ipv4' | 'ipv6', Matcher[]> = { ipv4: [], ipv6: [] };
+for (const block of SPECIAL_ADDRESS_BLOCKS) {
+  const [network = '', length = ''] = block.prefix.split('/');
+  const family = net.isIPv4(network) ? 'ipv4' : 'ipv6';
+  const list = new net.BlockList();
+  list.addSubnet(network, Number(length), family);
+  matchers[family].push({ block, list });
+}
+const lengthOf = (block: SpecialAddressBlock) => Number(block.prefix.split('/')[1]);
+for (const list of Object.values(matchers)) list.sort((a, b) => lengthOf(b.block) - lengthOf(a.block));
+
+/** The most specific block of the table that holds `address` (a literal without a zone). */
+function blockOf(address: string, family: 'ipv4' | 'ipv6'): SpecialAddressBlock | undefined {
+  // Only the address's own family: a BlockList matches IPv4 rules against IPv4-mapped
+  // addresses and back, which would judge every IPv4 address by `::ffff:0:0/96`.
+  return matchers[family].find((m) => m.list.check(address, family))?.block;
+}
+
+/** An IPv6 literal as a 128-bit number (`::` expanded, a trailing dotted quad folded in). */
+function ipv6Value(address: string): bigint {
+  let text = address.toLowerCase();
   const quad = /(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(text);
   if (quad) {
     const [a, b, c, d] = quad.slice(1).map(Number) as [number, number, number, number];
@@ -61,40 +55,32 @@ function ipv6Groups(address: string): number[] {
   const left = head ? head.split(':') : [];
   const right = tail ? tail.split(':') : [];
   const missing = tail === undefined ? 0 : 8 - left.length - right.length;
-  return [...left, ...Array<string>(missing).fill('0'), ...right].map((group) => Number.parseInt(group, 16));
+  return [...left, ...Array<string>(missing).fill('0'), ...right].reduce(
+    (value, group) => (value << 16n) | BigInt(Number.parseInt(group, 16)),
+    0n,
+  );
+}
+
+/** The IPv4 address in bits `at`..`at + 31` of an IPv6 literal. */
+function ipv4At(address: string, at: number): string {
+  const bits = (ipv6Value(address) >> BigInt(96 - at)) & 0xffffffffn;
+  return [24n, 16n, 8n, 0n].map((shift) => String((bits >> shift) & 255n)).join('.');
 }
 
 /**
- * The IPv4 address an IPv6 address carries, where its prefix says the packets go to that
- * IPv4 address: IPv4-mapped (::ffff:0:0/96), IPv4-compatible (::/96), IPv4-translated
- * (::ffff:0:0:0/96), NAT64 (64:ff9b::/96, as DNS64 answers for IPv4-only names) and 6to4
- * (2002::/16). Undefined for any other address.
+ * Whether `address` (an IPv4 or IPv6 literal) is one the public internet routes to: its
+ * most specific block in `SPECIAL_ADDRESS_BLOCKS` is globally reachable (an IPv4 address
+ * in none is), or, for the forms that are routed to the IPv4 address they carry, that
+ * IPv4 address is public.
  */
-function embeddedIpv4(groups: readonly number[]): string | undefined {
-  const [g0, g1, g2, g3, g4, g5, g6 = 0, g7 = 0] = groups;
-  const v4 = (high: number, low: number) => `${high >> 8}.${high & 255}.${low >> 8}.${low & 255}`;
-  const zeros = (...values: (number | undefined)[]) => values.every((v) => v === 0);
-  if (zeros(g0, g1, g2, g3, g4) && (g5 === 0xffff || g5 === 0)) {
-    // ::1 and :: are IPv6's own loopback and unspecified addresses, not IPv4 ones.
-    return g5 === 0 && g6 === 0 ? undefined : v4(g6, g7);
-  }
-  if (zeros(g0, g1, g2, g3) && g4 === 0xffff && g5 === 0) return v4(g6, g7);
-  if (g0 === 0x64 && g1 === 0xff9b && zeros(g2, g3, g4, g5)) return v4(g6, g7);
-  if (g0 === 0x2002) return v4(g1 ?? 0, g2 ?? 0);
-  return undefined;
-}
-
-/** Whether `address` (an IPv4 or IPv6 literal) is one the public internet routes to. */
 export function isPublicAddress(address: string): boolean {
-  const family = net.isIP(address);
+  const bare = address.replace(/%.*$/, '');
+  const family = net.isIP(bare);
   if (family === 0) return false;
-  if (family === 6) {
-    // Forms that carry an IPv4 address are judged by that address.
-    const carried = embeddedIpv4(ipv6Groups(address));
-    if (carried) return isPublicAddress(carried);
-    return !blocked.check(address, 'ipv6');
-  }
-  return !blocked.check(address, 'ipv4');
+  const block = blockOf(bare, family === 4 ? 'ipv4' : 'ipv6');
+  if (!block) return true;
+  if (block.carriesIpv4At !== undefined) return isPublicAddress(ipv4At(bare, block.carriesIpv4At));
+  return block.globallyReachable === true;
 }
 
 /** The host of a URL as a connection sees it: IPv6 literals without their brackets. */

@@ -1,8 +1,10 @@
 import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import type { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
 import { type Database, openDatabase } from './db/database.js';
 import { migrateToLatest } from './db/migrate.js';
+import { createLogger, type Logger } from './log.js';
 
 /**
  * Test helpers. Suites that need a server ask for it with `serverUrl`; when the variable
@@ -30,6 +32,39 @@ export function serverUrl(variable: 'TEST_DATABASE_URL' | 'TEST_REDIS_URL', suit
     console.warn(`[annex] SKIPPED ${suite}: set ${variable} to run it against a real server`);
   }
   return undefined;
+}
+
+/**
+ * The Chromium a browser suite drives with playwright-core (which never downloads one):
+ * `CHROMIUM_PATH` or Debian's; undefined (with a notice) when it is not installed, unless
+ * `ANNEX_REQUIRE_SERVERS=1` forbids skipping.
+ */
+export function chromiumPath(suite: string): string | undefined {
+  const path = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+  if (existsSync(path)) return path;
+  if (process.env.ANNEX_REQUIRE_SERVERS === '1') {
+    throw new Error(`${suite} needs chromium at ${path}, and ANNEX_REQUIRE_SERVERS=1 forbids skipping it`);
+  }
+  console.warn(`[annex] SKIPPED ${suite}: install chromium (apt-get install -y chromium) to run it`);
+  return undefined;
+}
+
+/** A logger whose lines a test reads: `lines` as written, `records` parsed. */
+export interface CapturedLogs {
+  logger: Logger;
+  lines: string[];
+  records(): Record<string, unknown>[];
+}
+
+/** `createLogger(service, level)`, writing into memory instead of standard output. */
+export function captureLogs(service: string, level = 'info'): CapturedLogs {
+  const lines: string[] = [];
+  const logger = createLogger(service, level, {
+    write(chunk: string) {
+      lines.push(...chunk.split('\n').filter((line) => line !== ''));
+    },
+  });
+  return { logger, lines, records: () => lines.map((line) => JSON.parse(line) as Record<string, unknown>) };
 }
 
 /** PGlite always; PostgreSQL too when `TEST_DATABASE_URL` is set. */

@@ -45,6 +45,11 @@ export interface NewApiToken {
   platformId?: string | null;
   providerId?: string | null;
   expiresAt?: Date | null;
+  /**
+   * The person (a `users` row) the token acts for, e.g. a console session's user: a
+   * dashboard sign-on asked with the token names them. Without one it names the token.
+   */
+  userId?: string | null;
 }
 
 export interface CreatedApiToken {
@@ -81,6 +86,7 @@ export async function createApiToken(db: Executor, input: NewApiToken): Promise<
       platform_id: input.platformId ?? null,
       provider_id: input.providerId ?? null,
       expires_at: input.expiresAt ?? null,
+      user_id: input.userId ?? null,
     })
     .returning('id')
     .executeTakeFirstOrThrow();

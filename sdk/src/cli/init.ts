@@ -1,14 +1,21 @@
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
+import { CliError, EXIT_CODES } from './exit-codes.js';
 import type { CliIo } from './io.js';
+import { packSdk } from './pack.js';
+import { DEFAULT_KIT_BROKER_PORT } from './test-command.js';
 
-function manifest(slug: string) {
+/** Where a scaffolded provider listens unless `--port` or `PORT` says otherwise. */
+export const DEFAULT_PORT = 4100;
+
+function manifest(slug: string, port: number) {
   return {
     slug,
     name: slug,
     description: `The ${slug} provider`,
-    osb: { url: 'http://127.0.0.1:4100', auth: 'jwt' },
+    osb: { url: `http://127.0.0.1:${port}`, auth: 'jwt' },
     services: [
       {
         id: `${slug}-service`,
@@ -53,13 +60,14 @@ const server = `import { readFileSync } from 'node:fs';
 import { setTimeout as delay } from 'node:timers/promises';
 import { defineProvider, inProgress } from '@annex/sdk';
 
-// Configuration comes from the environment, read here only.
+const manifest = JSON.parse(readFileSync(new URL('../annex.json', import.meta.url), 'utf8'));
+// Configuration comes from the environment, read here only. The port is the one of the
+// manifest's OSB URL, where the broker and \`npm test\` call, unless PORT says otherwise.
 const config = {
   brokerUrl: process.env.ANNEX_BROKER_URL ?? 'http://127.0.0.1:4001',
-  port: Number(process.env.PORT ?? 4100),
+  port: Number(process.env.PORT ?? (new URL(manifest.osb.url).port || ${DEFAULT_PORT})),
   host: process.env.HOST ?? '127.0.0.1',
 };
-const manifest = JSON.parse(readFileSync(new URL('../annex.json', import.meta.url), 'utf8'));
 
 // Your real resources live elsewhere (a database server, an API); this map stands in for them.
 const stores = new Map<string, Map<string, string>>();
@@ -69,7 +77,8 @@ const provider = defineProvider({
   broker: { url: config.brokerUrl },
   provision: async ({ instanceId, plan, acceptsIncomplete }) => {
     if (plan.slug === 'pro' && acceptsIncomplete) {
-      // Slow work: answer 202 at once, the SDK serves last_operation until it ends.
+      // Slow work: answer 202 at once, the SDK serves last_operation until it ends. A delete
+      // meanwhile aborts \`signal\` and the provision is reported failed.
       return inProgress({
         description: 'allocating a dedicated store',
         work: async (signal) => {
@@ -101,23 +110,32 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
 }
 `;
 
-const readme = (slug: string) => `# ${slug}
+const KIT_BROKER = `http://127.0.0.1:${DEFAULT_KIT_BROKER_PORT}`;
+
+const readme = (slug: string, port: number, sdk: string) => `# ${slug}
 
 An Annex provider, made with \`annex-provider init\`.
 
-- \`npm start\` serves the Open Service Broker endpoints on http://127.0.0.1:4100
-  (\`PORT\`, \`HOST\`; \`ANNEX_BROKER_URL\` is the broker whose signed requests it accepts).
-- \`npm test\` runs the conformance kit: start the provider with
-  \`ANNEX_BROKER_URL=http://127.0.0.1:4999 npm start\`, then \`npx annex-provider test http://127.0.0.1:4100\`.
-- \`npm run publish\` validates \`annex.json\` and publishes it to the catalog
-  (\`--catalog\`, \`ANNEX_TOKEN\`).
+- \`npm start\` serves the Open Service Broker endpoints on http://127.0.0.1:${port}, the port of
+  \`osb.url\` in \`annex.json\` (\`PORT\` and \`HOST\` override it; \`ANNEX_BROKER_URL\` is the
+  broker whose signed requests it accepts).
+- \`npm test\` runs the conformance kit against \`osb.url\`. The kit acts as the broker, so start
+  the provider with \`ANNEX_BROKER_URL=${KIT_BROKER} npm start\` first.
+- \`npm run typecheck\` type-checks \`src/\`.
+- \`npm run publish\` validates \`annex.json\`, checks that \`osb.url\` answers, and publishes it to
+  the catalog (\`--catalog URL\` or \`ANNEX_CATALOG_URL\`, \`--token\` or \`ANNEX_TOKEN\`).
+- The SDK is \`@annex/sdk\` from \`${sdk}\`${
+  sdk.startsWith('file:vendor/')
+    ? ', a tarball packed by `annex-provider init`; to\n  upgrade, pack a newer one (`npm pack -w @annex/sdk` in an Annex checkout) and `npm install` it'
+    : ''
+}.
 `;
 
-/** `annex-provider init [dir]`: scaffolds a provider project that runs and passes the kit. */
+/** `annex-provider init [dir]`: scaffolds a provider project that installs, runs and passes the kit. */
 export async function initCommand(
   io: CliIo,
   dir: string,
-  options: { name: string | undefined; force: boolean },
+  options: { name: string | undefined; port: number; sdk: string | undefined; force: boolean },
 ): Promise<number> {
   const target = resolve(io.cwd, dir);
   const slug = (options.name ?? basename(target))
@@ -126,13 +144,34 @@ export async function initCommand(
     .replace(/^-+|-+$/g, '')
     .slice(0, 40);
   if (!/^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$/.test(slug)) {
-    io.stderr(`cannot derive a provider slug from "${options.name ?? basename(target)}"; pass --name <slug>`);
-    return 2;
+    throw new CliError(
+      `cannot derive a provider slug from "${options.name ?? basename(target)}"; pass --name <slug>`,
+      EXIT_CODES.usage,
+    );
   }
   if (existsSync(target) && (await readdir(target)).length > 0 && !options.force) {
-    io.stderr(`${target} is not empty; pass --force to write into it`);
-    return 2;
+    throw new CliError(`${target} is not empty; pass --force to write into it`, EXIT_CODES.usage);
   }
+  if (options.sdk !== undefined && options.sdk.trim() === '') {
+    throw new CliError(
+      '--sdk needs an npm dependency spec, e.g. ^0.1.0 or file:../annex-sdk-0.1.0.tgz',
+      EXIT_CODES.usage,
+    );
+  }
+
+  // Pack before writing anything, so that a failure leaves no half-made project behind.
+  let packed: { dir: string; file: string } | undefined;
+  if (options.sdk === undefined) {
+    const scratch = await mkdtemp(join(tmpdir(), 'annex-sdk-pack-'));
+    try {
+      packed = { dir: scratch, file: await packSdk(scratch) };
+    } catch (error) {
+      await rm(scratch, { recursive: true, force: true });
+      throw error;
+    }
+  }
+  const sdk = packed ? `file:vendor/${packed.file}` : (options.sdk as string);
+
   await mkdir(join(target, 'src'), { recursive: true });
   const files: Record<string, string> = {
     'package.json': `${JSON.stringify(
@@ -143,16 +182,17 @@ export async function initCommand(
         type: 'module',
         scripts: {
           start: 'tsx src/server.ts',
-          test: 'annex-provider test http://127.0.0.1:4100 --manifest annex.json',
+          test: 'annex-provider test --manifest annex.json',
+          typecheck: 'tsc',
           publish: 'annex-provider publish annex.json',
         },
-        dependencies: { '@annex/sdk': '^0.1.0' },
+        dependencies: { '@annex/sdk': sdk },
         devDependencies: { tsx: '^4.20.0', typescript: '~5.9.3', '@types/node': '^20.19.0' },
       },
       null,
       2,
     )}\n`,
-    'annex.json': `${JSON.stringify(manifest(slug), null, 2)}\n`,
+    'annex.json': `${JSON.stringify(manifest(slug, options.port), null, 2)}\n`,
     'src/server.ts': server,
     'tsconfig.json': `${JSON.stringify(
       {
@@ -170,11 +210,22 @@ export async function initCommand(
       null,
       2,
     )}\n`,
-    'README.md': readme(slug),
+    'README.md': readme(slug, options.port, sdk),
     '.gitignore': 'node_modules\ndist\n',
   };
   for (const [name, content] of Object.entries(files)) await writeFile(join(target, name), content);
-  io.stdout(`created provider "${slug}" in ${target}`);
-  io.stdout('next: npm install && npm start, then npx annex-provider test http://127.0.0.1:4100');
-  return 0;
+  if (packed) {
+    await mkdir(join(target, 'vendor'), { recursive: true });
+    await copyFile(join(packed.dir, packed.file), join(target, 'vendor', packed.file));
+    await rm(packed.dir, { recursive: true, force: true });
+  }
+
+  io.stdout(`created provider "${slug}" in ${target} (OSB URL http://127.0.0.1:${options.port}, SDK ${sdk})`);
+  io.stdout('next:');
+  io.stdout(`  cd ${JSON.stringify(target)} && npm install`);
+  io.stdout(`  ANNEX_BROKER_URL=${KIT_BROKER} npm start    # a provider that trusts the conformance kit`);
+  io.stdout('  npm test                                             # in another terminal: the kit');
+  io.stdout('then, with a running marketplace: ANNEX_BROKER_URL=<its broker URL> npm start, and');
+  io.stdout('  npm run publish -- --catalog <catalog URL>/graphql --token <provider or admin token>');
+  return EXIT_CODES.ok;
 }

@@ -1,26 +1,129 @@
 import { parseArgs } from 'node:util';
-import { initCommand } from './init.js';
+import { CliError, EXIT_CODES } from './exit-codes.js';
+import { DEFAULT_PORT, initCommand } from './init.js';
 import type { CliIo } from './io.js';
 import { publishCommand } from './publish.js';
-import { testCommand } from './test-command.js';
+import { DEFAULT_KIT_BROKER_PORT, testCommand } from './test-command.js';
 
+export { CliError, EXIT_CODES, type ExitCode } from './exit-codes.js';
 export type { CliIo } from './io.js';
 export { PUBLISH_MUTATION } from './publish.js';
 
 const USAGE = `annex-provider <command>
 
-  init [dir] [--name slug] [--force]
-      scaffold a provider project (manifest, server, scripts) that runs and passes the kit
-  publish [manifest=annex.json] [--catalog URL] [--token T]
-      validate the manifest (every problem with its path), then publish it to the catalog
+  init [dir] [--name slug] [--port N] [--sdk spec] [--force]
+      scaffold a provider project (manifest, server, scripts) that runs and passes the kit;
+      its OSB URL is http://127.0.0.1:<port> (--port, else PORT, else ${DEFAULT_PORT}); it depends on
+      a tarball of this SDK packed into <dir>/vendor, or on --sdk (an npm dependency spec)
+  publish [manifest=annex.json] [--catalog URL] [--token T] [--force]
+      validate the manifest (every problem with its path), check that its OSB URL answers
+      (--force publishes anyway, with a warning), then publish it to the catalog
       (defaults: ANNEX_CATALOG_URL or http://127.0.0.1:4000/graphql; ANNEX_TOKEN)
-  test <provider-url> [--audience slug | --manifest annex.json] [--broker-port 4999]
+  test [provider-url] [--audience slug | --manifest annex.json] [--broker-port ${DEFAULT_KIT_BROKER_PORT}]
                       [--basic user:pass] [--json] [--timeout seconds]
-      run the conformance kit; in JWT mode the kit is the broker: it serves its JWKS on
-      http://127.0.0.1:<broker-port>, so start the provider with that as its broker URL`;
+      run the conformance kit against provider-url (default: the manifest's OSB URL); in JWT
+      mode the kit is the broker: it serves its JWKS on http://127.0.0.1:<broker-port>, so
+      start the provider with that as its broker URL
+
+Exit codes (as for annex): 0 done, 1 refused (invalid manifest, refused by the catalog, a
+failed check), 2 bad usage, 3 unreachable or unauthenticated.`;
+
+/** A TCP port from a flag or variable: a usage error naming `what` otherwise. */
+function portNumber(value: string, what: string, allowZero: boolean): number {
+  const port = Number(value);
+  if (!/^\d+$/.test(value) || port > 65535 || (!allowZero && port === 0)) {
+    throw new CliError(`${what} must be a port number (${allowZero ? 0 : 1}-65535), not "${value}"`, EXIT_CODES.usage);
+  }
+  return port;
+}
+
+async function runCommand(command: string | undefined, rest: string[], io: CliIo): Promise<number> {
+  switch (command) {
+    case 'init': {
+      const { values, positionals } = parseArgs({
+        args: rest,
+        allowPositionals: true,
+        options: {
+          name: { type: 'string' },
+          port: { type: 'string' },
+          sdk: { type: 'string' },
+          force: { type: 'boolean', default: false },
+        },
+      });
+      if (positionals.length > 1) throw new CliError('init takes one directory', EXIT_CODES.usage);
+      const port =
+        values.port !== undefined
+          ? portNumber(values.port, '--port', false)
+          : io.env.PORT
+            ? portNumber(io.env.PORT, 'PORT', false)
+            : DEFAULT_PORT;
+      return initCommand(io, positionals[0] ?? '.', {
+        name: values.name,
+        port,
+        sdk: values.sdk,
+        force: values.force ?? false,
+      });
+    }
+    case 'publish': {
+      const { values, positionals } = parseArgs({
+        args: rest,
+        allowPositionals: true,
+        options: {
+          catalog: { type: 'string' },
+          token: { type: 'string' },
+          force: { type: 'boolean', default: false },
+        },
+      });
+      if (positionals.length > 1) throw new CliError('publish takes one manifest file', EXIT_CODES.usage);
+      return publishCommand(io, positionals[0] ?? 'annex.json', {
+        catalog: values.catalog ?? io.env.ANNEX_CATALOG_URL ?? 'http://127.0.0.1:4000/graphql',
+        token: values.token ?? io.env.ANNEX_TOKEN,
+        force: values.force ?? false,
+      });
+    }
+    case 'test': {
+      const { values, positionals } = parseArgs({
+        args: rest,
+        allowPositionals: true,
+        options: {
+          basic: { type: 'string' },
+          audience: { type: 'string' },
+          manifest: { type: 'string' },
+          'broker-port': { type: 'string', default: String(DEFAULT_KIT_BROKER_PORT) },
+          json: { type: 'boolean', default: false },
+          timeout: { type: 'string' },
+        },
+      });
+      if (positionals.length > 1) throw new CliError('test takes one provider URL', EXIT_CODES.usage);
+      const timeoutSeconds = values.timeout === undefined ? undefined : Number(values.timeout);
+      if (timeoutSeconds !== undefined && !(timeoutSeconds > 0)) {
+        throw new CliError(`--timeout must be a number of seconds, not "${values.timeout}"`, EXIT_CODES.usage);
+      }
+      return testCommand(io, positionals[0], {
+        basic: values.basic,
+        audience: values.audience,
+        manifest: values.manifest,
+        brokerPort: portNumber(values['broker-port'] ?? String(DEFAULT_KIT_BROKER_PORT), '--broker-port', true),
+        json: values.json ?? false,
+        timeoutSeconds,
+      });
+    }
+    case 'help':
+    case '--help':
+    case '-h':
+      io.stdout(USAGE);
+      return EXIT_CODES.ok;
+    case undefined:
+      io.stderr(USAGE);
+      return EXIT_CODES.usage;
+    default:
+      throw new CliError(`unknown command "${command}"`, EXIT_CODES.usage);
+  }
+}
 
 /**
- * The `annex-provider` CLI as a function: returns the exit code.
+ * The `annex-provider` CLI as a function: returns the exit code ({@link EXIT_CODES}). Failures
+ * are printed as `error: <what is wrong>`.
  *
  * @example
  * const code = await runCli(['publish', 'annex.json', '--catalog', url, '--token', token], {
@@ -30,67 +133,16 @@ const USAGE = `annex-provider <command>
 export async function runCli(argv: string[], io: CliIo): Promise<number> {
   const [command, ...rest] = argv;
   try {
-    switch (command) {
-      case 'init': {
-        const { values, positionals } = parseArgs({
-          args: rest,
-          allowPositionals: true,
-          options: { name: { type: 'string' }, force: { type: 'boolean', default: false } },
-        });
-        return await initCommand(io, positionals[0] ?? '.', { name: values.name, force: values.force ?? false });
-      }
-      case 'publish': {
-        const { values, positionals } = parseArgs({
-          args: rest,
-          allowPositionals: true,
-          options: { catalog: { type: 'string' }, token: { type: 'string' } },
-        });
-        return await publishCommand(io, positionals[0] ?? 'annex.json', {
-          catalog: values.catalog ?? io.env.ANNEX_CATALOG_URL ?? 'http://127.0.0.1:4000/graphql',
-          token: values.token ?? io.env.ANNEX_TOKEN,
-        });
-      }
-      case 'test': {
-        const { values, positionals } = parseArgs({
-          args: rest,
-          allowPositionals: true,
-          options: {
-            basic: { type: 'string' },
-            audience: { type: 'string' },
-            manifest: { type: 'string' },
-            'broker-port': { type: 'string', default: '4999' },
-            json: { type: 'boolean', default: false },
-            timeout: { type: 'string' },
-          },
-        });
-        const url = positionals[0];
-        const brokerPort = Number(values['broker-port']);
-        if (!url || !Number.isInteger(brokerPort) || brokerPort < 0 || brokerPort > 65535) {
-          io.stderr(!url ? 'test needs the provider URL' : '--broker-port must be a port number');
-          io.stderr(USAGE);
-          return 2;
-        }
-        return await testCommand(io, url, {
-          basic: values.basic,
-          audience: values.audience,
-          manifest: values.manifest,
-          brokerPort,
-          json: values.json ?? false,
-          timeoutSeconds: values.timeout ? Number(values.timeout) : undefined,
-        });
-      }
-      case undefined:
-      case 'help':
-      case '--help':
-      case '-h':
-        io.stdout(USAGE);
-        return command === undefined ? 2 : 0;
-      default:
-        io.stderr(`unknown command "${command}"\n${USAGE}`);
-        return 2;
-    }
+    return await runCommand(command, rest, io);
   } catch (error) {
-    io.stderr((error as Error).message);
-    return 2;
+    // node:util parseArgs refuses unknown flags and missing values with these codes.
+    const usage = String((error as { code?: unknown }).code ?? '').startsWith('ERR_PARSE_ARGS');
+    const failure =
+      error instanceof CliError
+        ? error
+        : new CliError((error as Error).message, usage ? EXIT_CODES.usage : EXIT_CODES.refused);
+    io.stderr([`error: ${failure.message}`, ...failure.details.map((detail) => `  ${detail}`)].join('\n'));
+    if (failure.exitCode === EXIT_CODES.usage) io.stderr(`\n${USAGE}`);
+    return failure.exitCode;
   }
 }

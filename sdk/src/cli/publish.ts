@@ -1,7 +1,9 @@
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { validateManifest } from '../manifest.js';
+import { CliError, EXIT_CODES } from './exit-codes.js';
 import type { CliIo } from './io.js';
+import { fetchFailure, probeOsbEndpoint } from './probe.js';
 
 /**
  * The catalog mutation, exactly as the catalog serves it.
@@ -12,6 +14,8 @@ import type { CliIo } from './io.js';
 export const PUBLISH_MUTATION =
   'mutation Publish($manifest: JSON!) { publishManifest(manifest: $manifest) { __typename ... on ManifestPublished { revision unchanged provider { slug } } ... on ManifestInvalid { message problems { path message } } ... on Error { message } } }';
 
+const CATALOG_TIMEOUT_MS = 30_000;
+
 interface PublishResult {
   __typename?: string;
   revision?: number;
@@ -21,33 +25,48 @@ interface PublishResult {
   problems?: { path: string; message: string }[];
 }
 
-/** `annex-provider publish [manifest] --catalog URL --token T`: validate locally, then publish. */
+/** `annex-provider publish [manifest] --catalog URL --token T [--force]`: validate, probe, publish. */
 export async function publishCommand(
   io: CliIo,
   file: string,
-  options: { catalog: string; token: string | undefined },
+  options: { catalog: string; token: string | undefined; force: boolean },
 ): Promise<number> {
   let input: unknown;
   const path = resolve(io.cwd, file);
   try {
     input = JSON.parse(await readFile(path, 'utf8'));
   } catch (error) {
-    io.stderr(`cannot read the manifest ${path}: ${(error as Error).message}`);
-    return 1;
+    throw new CliError(`cannot read the manifest ${path}: ${(error as Error).message}`, EXIT_CODES.refused);
   }
   const validation = validateManifest(input);
   if (!validation.ok) {
-    io.stderr(`${file} is not a valid manifest (${validation.problems.length} problems):`);
-    for (const problem of validation.problems) io.stderr(`  ${problem.path}: ${problem.message}`);
-    return 1;
+    throw new CliError(
+      `${file} is not a valid manifest (${validation.problems.length} problems):`,
+      EXIT_CODES.refused,
+      validation.problems.map((problem) => `${problem.path}: ${problem.message}`),
+    );
   }
-  if (!options.token) {
-    io.stderr('no catalog token: pass --token or set ANNEX_TOKEN');
-    return 1;
+  if (!options.token) throw new CliError('no catalog token: pass --token or set ANNEX_TOKEN', EXIT_CODES.unreachable);
+
+  // A manifest whose endpoint does not answer publishes fine and fails at the first provision.
+  const osbUrl = validation.manifest.osb.url;
+  const { problem } = await probeOsbEndpoint(osbUrl);
+  if (problem && !options.force) {
+    throw new CliError(
+      `the manifest's osb.url ${osbUrl} does not answer as an OSB endpoint (${problem}); start the provider there, fix osb.url, or pass --force to publish anyway`,
+      EXIT_CODES.unreachable,
+    );
   }
+  if (problem) {
+    io.stderr(
+      `warning: the manifest's osb.url ${osbUrl} does not answer as an OSB endpoint (${problem}); publishing anyway (--force)`,
+    );
+  }
+
   let answer: { data?: { publishManifest?: PublishResult }; errors?: { message: string }[] };
+  let response: Response;
   try {
-    const response = await fetch(options.catalog, {
+    response = await fetch(options.catalog, {
       method: 'POST',
       headers: {
         'Content-Type': 'application/json',
@@ -55,22 +74,34 @@ export async function publishCommand(
         Authorization: `Bearer ${options.token}`,
       },
       body: JSON.stringify({ query: PUBLISH_MUTATION, variables: { manifest: input } }),
-      signal: AbortSignal.timeout(30_000),
+      signal: AbortSignal.timeout(CATALOG_TIMEOUT_MS),
     });
-    const text = await response.text();
-    try {
-      answer = JSON.parse(text);
-    } catch {
-      io.stderr(`the catalog answered ${response.status} with something that is not JSON: ${text.slice(0, 300)}`);
-      return 1;
-    }
   } catch (error) {
-    io.stderr(`cannot reach the catalog at ${options.catalog}: ${(error as Error).message}`);
-    return 1;
+    throw new CliError(
+      `cannot reach the catalog at ${options.catalog}: ${fetchFailure(error, CATALOG_TIMEOUT_MS)}`,
+      EXIT_CODES.unreachable,
+    );
+  }
+  const text = await response.text();
+  try {
+    answer = JSON.parse(text);
+  } catch {
+    throw new CliError(
+      `the catalog at ${options.catalog} answered ${response.status} with something that is not JSON: ${text.slice(0, 300)}`,
+      EXIT_CODES.unreachable,
+    );
+  }
+  if (response.status === 401) {
+    throw new CliError(
+      `the catalog refused the token (401): ${answer.errors?.[0]?.message ?? 'unauthenticated'}`,
+      EXIT_CODES.unreachable,
+    );
   }
   if (answer.errors && answer.errors.length > 0) {
-    for (const error of answer.errors) io.stderr(`catalog error: ${error.message}`);
-    return 1;
+    throw new CliError(
+      `the catalog answered: ${answer.errors.map((error) => error.message).join('; ')}`,
+      EXIT_CODES.refused,
+    );
   }
   const result = answer.data?.publishManifest;
   switch (result?.__typename) {
@@ -78,15 +109,17 @@ export async function publishCommand(
       io.stdout(
         `published ${result.provider?.slug}: revision ${result.revision}${result.unchanged ? ' (unchanged, nothing new to publish)' : ''}`,
       );
-      return 0;
+      return EXIT_CODES.ok;
     case 'ManifestInvalid':
-      io.stderr(`the catalog refused the manifest: ${result.message}`);
-      for (const problem of result.problems ?? []) io.stderr(`  ${problem.path}: ${problem.message}`);
-      return 1;
-    default:
-      io.stderr(
-        `publishing failed: ${result?.message ?? JSON.stringify(answer)}${result?.__typename ? ` (${result.__typename})` : ''}`,
+      throw new CliError(
+        `the catalog refused the manifest: ${result.message}`,
+        EXIT_CODES.refused,
+        (result.problems ?? []).map((problem) => `${problem.path}: ${problem.message}`),
       );
-      return 1;
+    default:
+      throw new CliError(
+        `publishing failed: ${result?.message ?? JSON.stringify(answer)}${result?.__typename ? ` (${result.__typename})` : ''}`,
+        EXIT_CODES.refused,
+      );
   }
 }

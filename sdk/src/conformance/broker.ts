@@ -26,14 +26,17 @@ export interface TokenOverrides {
 }
 
 /**
- * SSO claims, as the marketplace puts them in the hand-off token.
+ * SSO claims, as the marketplace puts them in the hand-off token (docs/provider-protocol.md §2).
  *
  * @example
- * const token = await broker.ssoToken('acme', { sub: 'u1', email: 'a@b.c', name: 'Ada', org: { id: 'o1', slug: 'acme' }, resource: { instanceId, serviceId, planId } });
+ * const token = await broker.ssoToken('acme', { sub: 'u1', kind: 'person', email: 'a@b.c', name: 'Ada', org: { id: 'o1', slug: 'acme' }, resource: { instanceId, serviceId, planId } });
  */
 export interface SsoClaims {
   sub: string;
-  email: string;
+  /** `person` or `token` (what `sub` is); brokers before it sent none. */
+  kind?: 'person' | 'token';
+  /** `""` or absent when the user has none. */
+  email?: string;
   name: string;
   org: { id: string; slug: string };
   app?: { id: string; name: string };

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startPlainBroker } from '../__fixtures__/plain-broker.js';
-import { widgetsProvider } from '../__fixtures__/widgets.js';
+import { widgetsManifest, widgetsProvider } from '../__fixtures__/widgets.js';
+import { defineProvider, inProgress } from '../index.js';
 import { type ConformanceBroker, formatReport, runConformance, startConformanceBroker } from './index.js';
 
 const failed = (report: Awaited<ReturnType<typeof runConformance>>) =>
@@ -34,6 +35,33 @@ describe('conformance kit', () => {
       // The delete during provisioning reached the handler and stopped the background work.
       expect(log.deprovisioned.some((d) => d.duringProvisioning)).toBe(true);
       expect(log.halted.length).toBeGreaterThan(0);
+    } finally {
+      await running.close();
+      await provider.close();
+    }
+  });
+
+  it('does not call a provision halted when it had already ended before the delete', async () => {
+    // Async provisioning whose work ends at once: by the delete, there is nothing left to halt.
+    const provider = defineProvider({
+      manifest: widgetsManifest(),
+      broker: { url: broker.url },
+      provision: ({ plan }) => (plan.slug === 'large' ? inProgress({ work: async () => ({}) }) : {}),
+      deprovision: () => {},
+      bind: () => ({ credentials: { WIDGETS_URL: 'https://widgets.example' } }),
+      unbind: () => {},
+    });
+    const running = await provider.listen(0);
+    try {
+      const report = await runConformance({
+        url: running.url,
+        auth: { kind: 'jwt', broker, audience: 'widgets-inc' },
+        pollIntervalMs: 100,
+      });
+      expect(failed(report), formatReport(report)).toEqual([]);
+      const halting = report.checks.filter((c) => c.name.startsWith('[widgets/large] delete during provisioning'));
+      expect(halting.map((c) => c.status)).toEqual(['skip']);
+      expect(halting[0]?.reason).toBe('the provision had already succeeded before the delete: nothing to halt');
     } finally {
       await running.close();
       await provider.close();

@@ -135,7 +135,8 @@ export function createRuntime(definition: ProviderDefinition<any, any, any>, man
         try {
           outcome = { state: 'succeeded', result: await work(controller.signal) };
         } catch (error) {
-          if (!isProviderError(error)) onError(error, `${kind} ${record.operation}`);
+          // Work that a delete aborted ends with the abort's error: expected, not worth a log line.
+          if (!isProviderError(error) && !controller.signal.aborted) onError(error, `${kind} ${record.operation}`);
           outcome = {
             state: 'failed',
             description: isProviderError(error) ? error.message : 'the operation failed in the provider',

@@ -5,7 +5,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { DB } from '@annex/platform';
-import { createLogger, type Database, hashPassword, SecretBox } from '@annex/platform';
+import { createLogger, type Database, hashPassword, type Logger, SecretBox } from '@annex/platform';
 import express from 'express';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 import type { Kysely } from 'kysely';
@@ -177,7 +177,12 @@ export async function startFakeProvider(options: FakeProviderOptions): Promise<F
       switch (mode) {
         case 'async':
         case 'async-fail':
-          res.status(202).json({ operation: `provision-${id}` });
+          // As OSB allows: the dashboard's address and metadata from the start.
+          res.status(202).json({
+            operation: `provision-${id}`,
+            dashboard_url: `http://dashboard.test/${id}`,
+            metadata: { labels: { tier: 'test' } },
+          });
           return;
         case 'fail500':
           res.status(500).json({ description: 'internal error after creating' });
@@ -559,12 +564,14 @@ export interface TestBroker {
 
 /**
  * Starts a broker in process on 127.0.0.1 (ephemeral port) over `database`, with short
- * deadlines suited to tests. `env` overrides configuration variables.
+ * deadlines suited to tests. `env` overrides configuration variables; `logger` replaces
+ * the one made from `LOG_LEVEL` (a test that reads the logs passes `captureLogs(…).logger`).
  */
 export async function startTestBroker(
   database: Database,
   env: Record<string, string> = {},
   secretBox: SecretBox = SecretBox.fromSpec(SecretBox.generateSpec()),
+  logger?: Logger,
 ): Promise<TestBroker> {
   const server = createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -581,7 +588,7 @@ export async function startTestBroker(
   });
   const broker = createBroker(config, {
     database,
-    logger: createLogger('broker', config.logLevel),
+    logger: logger ?? createLogger('broker', config.logLevel),
     secretBox,
   });
   server.on('request', broker.app);

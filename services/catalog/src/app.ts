@@ -24,6 +24,7 @@ import { BrokerClient } from './broker-client.js';
 import type { CatalogConfig } from './config.js';
 import { catalogVersion } from './db/catalog-version.repository.js';
 import { viewerOf } from './domain/visibility.js';
+import { GRAPHIQL_ASSETS_PATH, graphiqlAssets, renderGraphiQL } from './graphiql.js';
 import type { CatalogContext } from './graphql/builder.js';
 import { createResponseCache } from './graphql/response-cache.js';
 import { schema } from './graphql/schema.js';
@@ -102,6 +103,7 @@ export function createCatalog(config: CatalogConfig, deps: CatalogDeps): Catalog
     schema,
     graphqlEndpoint: '/graphql',
     graphiql: config.graphiql ? { title: 'Annex catalog' } : false,
+    renderGraphiQL,
     landingPage: false,
     logging: false,
     maskedErrors: {
@@ -154,6 +156,7 @@ export function createCatalog(config: CatalogConfig, deps: CatalogDeps): Catalog
   app.use(observability.requestContext);
   app.use(observability.routes);
   const manifestSchema = manifestJsonSchema();
+  if (config.graphiql) app.use(GRAPHIQL_ASSETS_PATH, graphiqlAssets());
   app.get('/manifest.schema.json', (_req, res) => {
     res.type('application/schema+json').send(JSON.stringify(manifestSchema, null, 2));
   });

@@ -576,6 +576,104 @@ describe.each(testDatabaseKinds('apps through GraphQL'))('apps and add-ons throu
     expect(Date.now() - started).toBeLessThan(3_000);
   });
 
+  it('ends an addonEvents stream when its token is revoked, on any replica, with nothing written after it', async () => {
+    const org = await database.db
+      .selectFrom('organizations')
+      .select('id')
+      .where('slug', '=', orgA)
+      .executeTakeFirstOrThrow();
+    const streamToken = await createApiToken(database.db, { kind: 'org', name: 'watcher', organizationId: org.id });
+    const response = await fetch(`${catalog.url}/graphql`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        accept: 'text/event-stream',
+        authorization: `Bearer ${streamToken.token}`,
+      },
+      body: JSON.stringify({ query: `subscription { addonEvents(app: "${appA}") { id kind detail } }` }),
+      signal: AbortSignal.timeout(30_000),
+    });
+    expect(response.status).toBe(200);
+    const reader = (response.body as ReadableStream<Uint8Array>).getReader();
+    const decoder = new TextDecoder();
+    const received: { id: string; kind: string; detail: { reason?: string } }[] = [];
+    const errors: { message: string }[] = [];
+    let buffer = '';
+    let ended = false;
+    /** Reads until `done()`, or to the end of the stream. */
+    const readUntil = async (done: () => boolean) => {
+      while (!done() && !ended) {
+        const chunk = await reader.read();
+        if (chunk.done) {
+          ended = true;
+          break;
+        }
+        buffer += decoder.decode(chunk.value, { stream: true });
+        let cut = buffer.indexOf('\n\n');
+        while (cut >= 0) {
+          const data = buffer
+            .slice(0, cut)
+            .split('\n')
+            .filter((line) => line.startsWith('data:'))
+            .map((line) => line.slice(5).trim())
+            .join('');
+          buffer = buffer.slice(cut + 2);
+          cut = buffer.indexOf('\n\n');
+          if (!data) continue;
+          const payload = JSON.parse(data);
+          if (payload.errors) errors.push(...payload.errors);
+          if (payload.data?.addonEvents) received.push(payload.data.addonEvents);
+        }
+      }
+    };
+    const setVar = (reason: string) =>
+      gql(
+        'mutation($input: SetConfigVarsInput!) { setConfigVars(input: $input) { __typename } }',
+        { input: { app: appA, vars: { LIVE: reason }, reason } },
+        tokens.a,
+      );
+    try {
+      // Live before the revocation.
+      await setVar('before revocation');
+      await readUntil(() => received.some((e) => e.detail.reason === 'before revocation'));
+      expect(errors).toEqual([]);
+
+      // While the catalog waits at the broker for this subscriber's next event, the token is
+      // revoked through another catalog replica: only the database says so.
+      expect(
+        await eventually(
+          async () => proxy.openPolls(),
+          (n) => n === 1,
+          5_000,
+        ),
+      ).toBe(1);
+      const replica = await startTestCatalog(database, { CATALOG_BROKER_URL: broker.url });
+      try {
+        const revoked = await replica.gql(
+          'mutation($id: ID!) { revokeApiToken(id: $id) { __typename } }',
+          { id: streamToken.id },
+          replica.adminToken,
+        );
+        expect(revoked.data.revokeApiToken.__typename).toBe('ApiTokenRevoked');
+      } finally {
+        await replica.close();
+      }
+      expect((await setVar('after revocation')).data.setConfigVars.__typename).toBe('SetConfigVarsSuccess');
+
+      await readUntil(() => false);
+      expect(ended).toBe(true);
+      expect(received.filter((e) => e.detail.reason === 'after revocation')).toEqual([]);
+      expect(errors).toEqual([
+        expect.objectContaining({
+          message: expect.stringMatching(/revoked/),
+          extensions: { code: 'UNAUTHENTICATED' },
+        }),
+      ]);
+    } finally {
+      await reader.cancel().catch(() => undefined);
+    }
+  }, 40_000);
+
   it('attaches the add-on to a second app under another name, and detaches it again', async () => {
     const ATTACH = `mutation($input: AttachAddonInput!) { attachAddon(input: $input) {
       __typename ... on Error { message } ... on AttachAddonSuccess { attachment { name state app { name } } } } }`;
@@ -633,6 +731,167 @@ describe.each(testDatabaseKinds('apps through GraphQL'))('apps and add-ons throu
       (r) => r.data?.app?.attachments.length === 0,
     );
     expect(detached.data.app.configVars.map((v: { name: string }) => v.name)).toEqual(['CACHE_URL']);
+  });
+
+  it('shares the add-on with another organization: each side reads its side of the attachment', async () => {
+    const SIDE = `app { name } appOrganization name state`;
+    const ADDON_SIDES = `name organization serviceSlug planSlug state app { name } attachments { ${SIDE} }`;
+    const share = await gql(
+      'mutation($input: ShareAddonInput!) { shareAddon(input: $input) { __typename ... on ShareAddonSuccess { organizations } } }',
+      { input: { addon: addonName, organization: orgB } },
+      tokens.a,
+    );
+    expect(share.data.shareAddon).toEqual({ __typename: 'ShareAddonSuccess', organizations: [orgB] });
+    const attach = await gql(
+      'mutation($input: AttachAddonInput!) { attachAddon(input: $input) { __typename ... on Error { message } } }',
+      { input: { app: appB, addon: addonName, as: 'BORROWED' } },
+      tokens.b,
+    );
+    expect(attach.data.attachAddon.__typename, JSON.stringify(attach)).toBe('AttachAddonSuccess');
+
+    // The borrower: its app's attachment and the add-on (owner's organization, plan, service),
+    // never the app that owns it nor the owner's other attachments.
+    const borrower = await eventually(
+      () =>
+        gql(
+          `query($name: String!) { app(name: $name) { attachments { ${SIDE} configVarNames addon { ${ADDON_SIDES} } } } }`,
+          { name: appB },
+          tokens.b,
+        ),
+      (r) => r.data?.app?.attachments[0]?.state === 'ATTACHED',
+    );
+    expect(borrower.errors).toBeUndefined();
+    const borrowedSide = {
+      name: addonName,
+      organization: orgA,
+      serviceSlug: plan.split(':')[0],
+      planSlug: 'hobby',
+      state: 'PROVISIONED',
+      app: null,
+      attachments: [{ app: { name: appB }, appOrganization: orgB, name: 'BORROWED', state: 'ATTACHED' }],
+    };
+    expect(borrower.data.app.attachments).toEqual([
+      {
+        app: { name: appB },
+        appOrganization: orgB,
+        name: 'BORROWED',
+        state: 'ATTACHED',
+        configVarNames: ['BORROWED_URL'],
+        addon: borrowedSide,
+      },
+    ]);
+    const direct = await gql(
+      `query($name: String!) { addon(name: $name) { ${ADDON_SIDES} } }`,
+      { name: addonName },
+      tokens.b,
+    );
+    expect(direct).toEqual({ status: 200, data: { addon: borrowedSide } });
+    expect(JSON.stringify([borrower, direct])).not.toContain(appA);
+
+    // The owner: an app of orgB attaches it, not which one.
+    const owner = await gql(
+      `query($name: String!) { addon(name: $name) { ${ADDON_SIDES} } }`,
+      { name: addonName },
+      tokens.a,
+    );
+    expect(owner.errors).toBeUndefined();
+    expect(owner.data.addon.app).toEqual({ name: appA });
+    expect(owner.data.addon.organization).toBe(orgA);
+    expect(owner.data.addon.attachments).toEqual([
+      { app: { name: appA }, appOrganization: orgA, name: 'DATABASE', state: 'ATTACHED' },
+      { app: null, appOrganization: orgB, name: 'BORROWED', state: 'ATTACHED' },
+    ]);
+    const ownerApp = await gql(APP, { name: appA }, tokens.a);
+    expect(ownerApp.errors).toBeUndefined();
+    expect(JSON.stringify([owner, ownerApp])).not.toContain(appB);
+
+    // Undone: the borrower detaches, the owner stops sharing; the add-on is the owner's alone again.
+    const detach = await gql(
+      'mutation($input: DetachAddonInput!) { detachAddon(input: $input) { __typename } }',
+      { input: { app: appB, name: 'BORROWED' } },
+      tokens.b,
+    );
+    expect(detach.data.detachAddon.__typename).toBe('DetachAddonSuccess');
+    await eventually(
+      async () => provider.bindings.size,
+      (n) => n === 1,
+    );
+    const unshare = await gql(
+      'mutation($input: ShareAddonInput!) { unshareAddon(input: $input) { __typename ... on UnshareAddonSuccess { organizations } } }',
+      { input: { addon: addonName, organization: orgB } },
+      tokens.a,
+    );
+    expect(unshare.data.unshareAddon).toEqual({ __typename: 'UnshareAddonSuccess', organizations: [] });
+    expect((await gql(ADDON, { name: addonName }, tokens.b)).data.addon).toBeNull();
+  });
+
+  it("rolls back the vars people set and leaves an attachment's vars as they are, saying so", async () => {
+    const app = `${appA}-roll`;
+    const SET = `mutation($input: SetConfigVarsInput!) { setConfigVars(input: $input) {
+      __typename ... on Error { message } ... on SetConfigVarsSuccess { release { version } } } }`;
+    const ROLLBACK = `mutation($input: RollbackConfigInput!) { rollbackConfig(input: $input) {
+      __typename ... on Error { message }
+      ... on RollbackConfigSuccess { release { version diff { name change value } kept { name attachment } } } } }`;
+    expect((await gql(CREATE_APP, { input: { name: app } }, tokens.a)).data.createApp.__typename).toBe(
+      'CreateAppSuccess',
+    );
+    const v1 = await gql(SET, { input: { app, vars: { MODE: 'blue' }, secret: false } }, tokens.a);
+    expect(v1.data.setConfigVars.release.version).toBe(1);
+    await gql(
+      'mutation($input: AttachAddonInput!) { attachAddon(input: $input) { __typename } }',
+      { input: { app, addon: addonName, as: 'REPORTING' } },
+      tokens.a,
+    );
+    const attached = await eventually(
+      () => gql(APP, { name: app }, tokens.a),
+      (r) => r.data?.app?.attachments[0]?.state === 'ATTACHED',
+    );
+    const url = attached.data.app.configVars.find((v: { name: string }) => v.name === 'REPORTING_URL').value;
+    expect(url).toMatch(/^fake:\/\//);
+    await gql(SET, { input: { app, vars: { MODE: 'green', EXTRA: 'yes' }, secret: false } }, tokens.a);
+
+    const rolled = await gql(ROLLBACK, { input: { app, version: 1 } }, tokens.a);
+    expect(rolled.data.rollbackConfig).toEqual({
+      __typename: 'RollbackConfigSuccess',
+      release: {
+        version: 4,
+        diff: [
+          { name: 'EXTRA', change: 'removed', value: null },
+          { name: 'MODE', change: 'changed', value: 'blue' },
+        ],
+        kept: [{ name: 'REPORTING_URL', attachment: 'REPORTING' }],
+      },
+    });
+    const after = (await gql(APP, { name: app }, tokens.a)).data.app;
+    expect(after.configVars).toEqual([
+      { name: 'MODE', value: 'blue', owner: 'user' },
+      { name: 'REPORTING_URL', value: url, owner: 'attachment:REPORTING' },
+    ]);
+    expect(after.attachments).toMatchObject([
+      { name: 'REPORTING', state: 'ATTACHED', configVarNames: ['REPORTING_URL'] },
+    ]);
+    const listed = await gql(
+      'query($n: String!) { app(name: $n) { releases { version kept { name attachment } } } }',
+      { n: app },
+      tokens.a,
+    );
+    expect(listed.data.app.releases).toEqual([
+      { version: 4, kept: [{ name: 'REPORTING_URL', attachment: 'REPORTING' }] },
+      { version: 3, kept: [] },
+      { version: 2, kept: [] },
+      { version: 1, kept: [] },
+    ]);
+
+    await gql(
+      'mutation($input: DetachAddonInput!) { detachAddon(input: $input) { __typename } }',
+      { input: { app, name: 'REPORTING' } },
+      tokens.a,
+    );
+    await eventually(
+      async () => provider.bindings.size,
+      (n) => n === 1,
+    );
+    expect(provider.bindings.size).toBe(1);
   });
 
   it('rotates credentials: the var gets a new value in a new release, the old binding goes', async () => {

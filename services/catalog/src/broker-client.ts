@@ -24,8 +24,10 @@ export type AttachmentState = 'attaching' | 'attached' | 'rotating' | 'detaching
 export interface ApiAttachment {
   id: string;
   name: string;
-  /** The app it is attached to (name). */
-  app: string;
+  /** The app it is attached to (name); null when it is another organization's (a shared add-on). */
+  app: string | null;
+  /** The slug of that app's organization. */
+  appOrganization: string;
   /** The add-on (name). */
   addon: string;
   state: AttachmentState;
@@ -37,8 +39,9 @@ export interface ApiAttachment {
 export interface ApiAddon {
   id: string;
   name: string;
-  /** The owning app (name). */
-  app: string;
+  /** The owning app (name); null when another organization shares it with the caller's. */
+  app: string | null;
+  /** The slug of the organization that owns it. */
   organization: string;
   /** Slugs. */
   service: string;
@@ -58,12 +61,15 @@ export interface ApiApp {
   createdAt: string;
   /** Only on `GET /v1/apps/:app`. */
   addons?: ApiAddon[];
+  lastEventId?: string;
   attachments?: ApiAttachment[];
 }
 
 export interface ApiRelease {
   version: number;
   diff: { name: string; change: string; value?: string | null }[];
+  /** Attachment-owned vars a rollback left as they were. */
+  kept?: { name: string; attachment: string }[];
   actor: { kind: string; id: string | null; name: string | null } | string;
   reason: string | null;
   createdAt: string;
@@ -370,6 +376,17 @@ export class BrokerApi {
 
   unshareAddon(addon: string, organization: string): Promise<{ organizations: string[] }> {
     return this.#call('DELETE', `/addons/${seg(addon)}/shares/${seg(organization)}`, {
+      subject: { kind: 'add-on', key: addon },
+    });
+  }
+
+  /**
+   * A single sign-on into the add-on's provider dashboard, for the caller (docs/provider-protocol.md §2):
+   * the provider's URL with a single-use token that lives 60 s.
+   */
+  openAddonDashboard(addon: string, app?: string | null): Promise<{ url: string; expiresAt: string }> {
+    return this.#call('POST', `/addons/${seg(addon)}/sso`, {
+      body: dropNulls({ app }),
       subject: { kind: 'add-on', key: addon },
     });
   }

@@ -38,6 +38,8 @@ export interface TestCatalog {
   url: string;
   database: Database;
   adminToken: string;
+  /** Seals broker passwords; a test broker given the same one can open them. */
+  secretBox: SecretBox;
   statements: { count: number };
   gql<T = any>(query: string, variables?: Record<string, unknown>, token?: string): Promise<GraphQLResponse<T>>;
   close(): Promise<void>;
@@ -50,6 +52,7 @@ export interface TestCatalog {
 export async function startTestCatalog(
   kind: TestDatabaseKind | Database,
   env: Record<string, string> = {},
+  secretBox: SecretBox = SecretBox.fromSpec(SecretBox.generateSpec()),
 ): Promise<TestCatalog> {
   const owned = 'open' in kind && typeof kind.open === 'function';
   const database = owned ? await (kind as TestDatabaseKind).open() : (kind as Database);
@@ -66,7 +69,7 @@ export async function startTestCatalog(
   const catalog = createCatalog(config, {
     database: counted,
     logger: createLogger('catalog', 'silent'),
-    secretBox: SecretBox.fromSpec(SecretBox.generateSpec()),
+    secretBox,
   });
   await catalog.start();
   const server = createServer(catalog.app).listen(0, '127.0.0.1');
@@ -77,6 +80,7 @@ export async function startTestCatalog(
     url,
     database,
     adminToken: admin.token,
+    secretBox,
     statements: counter,
     async gql(query, variables, token) {
       const response = await fetch(`${url}/graphql`, {

@@ -12,11 +12,11 @@ import { Redis } from 'ioredis';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-// Issue 5's "done when", against the whole running stack (`startMarketplace`: catalog, broker
+// The apps flow against the whole running stack (`startMarketplace`: catalog, broker
 // and the example providers in one process): the CLI and GraphQL create an add-on, attach it to
 // a second app under another name, the vars appear in both, the platform's webhook arrives and
 // verifies, rotation swaps the credentials, destroy removes the vars and the provider holds
-// nothing. Issue 7's "credentials that work": each example's credentials are used for real.
+// nothing. Each example's credentials are used for real: they must work, not just exist.
 
 const postgresServer = serverUrl('TEST_DATABASE_URL', 'end-to-end apps with the PostgreSQL example');
 const redisServer = serverUrl('TEST_REDIS_URL', 'end-to-end apps with the Redis example');
@@ -194,7 +194,7 @@ describe('apps end to end, through the CLI and GraphQL, against the running mark
       200,
     );
 
-    // The gateway metered those tokens and reported them to the broker (issue 7): the
+    // The gateway metered those tokens and reported them to the broker: the
     // owner's usage for the month shows them.
     await until(
       'metered usage reported',

@@ -16,7 +16,7 @@ import express from 'express';
 import { decodeProtectedHeader } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-// "Keys rotate without downtime" (issue 3), end to end: an SDK provider that caches the
+// Keys rotate without downtime, end to end: an SDK provider that caches the
 // broker's JWKS keeps accepting every call while the broker rotates its signing key. The
 // new key is published before it signs (publishLeadMs), so the provider meets an unknown
 // `kid` only once its JWKS refresh cooldown allows a fetch that finds it.

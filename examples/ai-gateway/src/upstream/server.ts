@@ -16,6 +16,42 @@ export const EMBEDDING_MODEL = 'annex-embed-1';
 const EMBEDDING_DIMENSIONS = 16;
 const CREATED = 1_764_201_600; // 2025-11-27: fixed, so /v1/models is deterministic
 
+/**
+ * OpenAI model names the chat model also answers to, so that OpenAI client examples run
+ * unchanged against the local upstream (README, "The upstream"); a dated snapshot of one
+ * (`gpt-4o-mini-2024-07-18`) too.
+ */
+export const CHAT_MODEL_ALIASES: readonly string[] = [
+  'gpt-4o-mini',
+  'gpt-4o',
+  'gpt-4.1',
+  'gpt-4.1-mini',
+  'gpt-4.1-nano',
+  'gpt-4-turbo',
+  'gpt-4',
+  'gpt-3.5-turbo',
+  'gpt-5',
+  'gpt-5-mini',
+  'gpt-5-nano',
+  'o1',
+  'o1-mini',
+  'o3',
+  'o3-mini',
+  'o4-mini',
+];
+/** OpenAI embedding model names the embedding model also answers to. */
+export const EMBEDDING_MODEL_ALIASES: readonly string[] = [
+  'text-embedding-3-small',
+  'text-embedding-3-large',
+  'text-embedding-ada-002',
+];
+
+/** Whether `requested` names `model`: itself, one of its aliases, or an alias's dated snapshot. */
+function answersTo(model: string, aliases: readonly string[], requested: string): boolean {
+  if (requested === model) return true;
+  return aliases.includes(requested.replace(/-\d{4}-\d{2}-\d{2}$/, ''));
+}
+
 const chatRequest = z.object({
   model: z.string().min(1),
   messages: z
@@ -35,6 +71,15 @@ const embeddingRequest = z.object({
 
 const openAiError = (res: express.Response, status: number, message: string, type: string, code: string | null) =>
   res.status(status).json({ error: { message, type, param: null, code } });
+
+const modelNotFound = (res: express.Response, requested: string) =>
+  openAiError(
+    res,
+    404,
+    `The model \`${requested}\` does not exist here. This gateway runs with its local models (no AI_GATEWAY_UPSTREAM_URL): ${CHAT_MODEL} for chat completions, also as ${CHAT_MODEL_ALIASES.join(', ')}; ${EMBEDDING_MODEL} for embeddings, also as ${EMBEDDING_MODEL_ALIASES.join(', ')}. A dated snapshot of an alias (gpt-4o-mini-2024-07-18) works too.`,
+    'invalid_request_error',
+    'model_not_found',
+  );
 
 /** The reply of the chat model to `messages`, cut to `maxTokens` tokens; deterministic. */
 export function chatReply(messages: readonly { role: string; content: string }[], maxTokens?: number | null) {
@@ -90,15 +135,7 @@ export function createUpstreamApp(options: { apiKey?: string } = {}): express.Ex
       );
     }
     const body = parsed.data;
-    if (body.model !== CHAT_MODEL) {
-      return openAiError(
-        res,
-        404,
-        `The model \`${body.model}\` does not exist.`,
-        'invalid_request_error',
-        'model_not_found',
-      );
-    }
+    if (!answersTo(CHAT_MODEL, CHAT_MODEL_ALIASES, body.model)) return modelNotFound(res, body.model);
     const reply = chatReply(body.messages, body.max_completion_tokens ?? body.max_tokens);
     const usage = {
       prompt_tokens: promptTokens(body.messages),
@@ -151,15 +188,7 @@ export function createUpstreamApp(options: { apiKey?: string } = {}): express.Ex
       );
     }
     const body = parsed.data;
-    if (body.model !== EMBEDDING_MODEL) {
-      return openAiError(
-        res,
-        404,
-        `The model \`${body.model}\` does not exist.`,
-        'invalid_request_error',
-        'model_not_found',
-      );
-    }
+    if (!answersTo(EMBEDDING_MODEL, EMBEDDING_MODEL_ALIASES, body.model)) return modelNotFound(res, body.model);
     const inputs = typeof body.input === 'string' ? [body.input] : body.input;
     const tokens = inputs.reduce((sum, text) => sum + countTokens(text), 0);
     res.json({

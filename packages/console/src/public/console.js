@@ -6,7 +6,9 @@
   const status = document.getElementById('activity-status');
   const app = list.dataset.app;
   const appPath = `/apps/${encodeURIComponent(app)}`;
-  const source = new EventSource(`${appPath}/events`);
+  // From the last event the page was rendered with: older ones are already on it.
+  const after = list.dataset.after;
+  const source = new EventSource(`${appPath}/events${after ? `?after=${encodeURIComponent(after)}` : ''}`);
   // #app-state holds forms, and replacing it throws away what the user typed there (or the
   // values of a refused form shown again: then the address is the form's, not the app's).
   // So the refresh waits while a form there is edited: until it is sent, or until nothing

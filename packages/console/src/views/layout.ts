@@ -24,6 +24,20 @@ export function money(cents: number, currency: string): string {
   }
 }
 
+/**
+ * A billed duration as people read it: "45 s", "12 min 5 s", "2 h 30 min". Whole units,
+ * rounded down (the charge is exact; this is what it was for).
+ */
+export function duration(seconds: number): string {
+  const total = Math.max(0, Math.floor(seconds));
+  const h = Math.floor(total / 3600);
+  const min = Math.floor((total % 3600) / 60);
+  const s = total % 60;
+  if (h > 0) return min > 0 ? `${h} h ${min} min` : `${h} h`;
+  if (min > 0) return s > 0 ? `${min} min ${s} s` : `${min} min`;
+  return `${s} s`;
+}
+
 export function csrfField(session: Session | null, anonymousToken?: string): SafeHtml {
   return html`<input type="hidden" name="_csrf" value="${session?.csrfToken ?? anonymousToken ?? ''}">`;
 }

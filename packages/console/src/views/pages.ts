@@ -1,5 +1,5 @@
 import { html, type SafeHtml } from './html.js';
-import { csrfField, layout, money, type PageContext } from './layout.js';
+import { csrfField, duration, layout, money, type PageContext } from './layout.js';
 import { type ParametersSchema, parametersFields } from './parameters.js';
 
 const categoryLabel = (id: string) => id.toLowerCase().replace(/_/g, ' ');
@@ -150,7 +150,7 @@ export function servicePage(
 <tbody>${s.plans.map(
       (
         p,
-      ) => html`<tr><th scope="row">${p.name} <code>${p.slug}</code>${p.deprecated ? html` <span class="badge">deprecated</span>` : ''}</th>
+      ) => html`<tr><th scope="row">${p.name}${p.name.toLowerCase() === p.slug.toLowerCase() ? '' : html` <code>${p.slug}</code>`}${p.deprecated ? html` <span class="badge">deprecated</span>` : ''}</th>
 <td>${p.free ? 'Free' : `${money(p.price.monthly, p.price.currency)}/month`}${p.price.metered.map((m) => html`<br>+ ${money(m.price, p.price.currency)} per ${m.unit}`)}</td>
 <td>${(p.regions.length ? p.regions : s.regions).join(', ')}</td><td>${p.description}</td></tr>`,
     )}</tbody></table>
@@ -261,6 +261,8 @@ export interface AppDetail {
   name: string;
   organization: string;
   releaseVersion: number;
+  /** The latest event when the page was rendered: live events start after it. */
+  lastEventId?: string;
   addons: {
     name: string;
     state: string;
@@ -270,13 +272,16 @@ export interface AppDetail {
     lastError: string | null;
     /** The service's plans the caller can see, to change to; null when it cannot see the service. */
     service?: { plans: PlanChoice[] } | null;
+    /** Where it is attached: the organization of each app (another organization's app is not named). */
+    attachments: { appOrganization: string }[];
   }[];
   attachments: {
     name: string;
     state: string;
     configVarNames: string[];
     lastError: string | null;
-    addon: { name: string; serviceSlug: string; planSlug: string; state: string };
+    /** `organization` owns it: another organization's when it is shared with this app's. */
+    addon: { name: string; serviceSlug: string; planSlug: string; state: string; organization: string };
   }[];
   configVars: { name: string; owner: string; value: string | null }[];
   releases: {
@@ -285,6 +290,8 @@ export interface AppDetail {
     reason: string;
     createdAt: string;
     diff: { name: string; change: string; value: string | null }[];
+    /** Add-on vars a rollback left as they are. */
+    kept: { name: string; attachment: string }[];
   }[];
 }
 
@@ -304,7 +311,7 @@ export const APP_NOTICES = {
   destroyed: 'Destroying: the add-on is detached from every app, then deprovisioned.',
   config: 'Config vars changed: see the new release.',
   unchanged: 'Nothing changed: the config var already had that value.',
-  rollback: 'Rolled back: the new release restores the earlier one.',
+  rollback: "Rolled back: the new release restores the earlier one's own config vars; add-on vars stay as they are.",
 } as const;
 export type AppNotice = keyof typeof APP_NOTICES;
 
@@ -368,6 +375,21 @@ export function appState(ctx: PageContext, app: AppDetail, options: AppPageOptio
       `/addons/${encodeURIComponent(addon)}/sso`,
       html`<button type="submit" aria-label="Open the dashboard of ${addon}">Open dashboard</button>`,
     );
+  // Each organization sees its side of a share: the borrower who lends it, the owner who borrows it.
+  const sharedBy = (addon: AppDetail['attachments'][number]['addon']) =>
+    addon.organization !== app.organization ? addon.organization : null;
+  const borrowers = (name: string) => {
+    const orgs = (app.addons.find((o) => o.name === name)?.attachments ?? [])
+      .map((a) => a.appOrganization)
+      .filter((org) => org !== app.organization);
+    return [...new Set(orgs)];
+  };
+  const shareNote = (name: string) => {
+    const orgs = borrowers(name);
+    return orgs.length === 0
+      ? ''
+      : html`<br><span class="meta">also attached by ${orgs.length === 1 ? 'an app' : 'apps'} of ${orgs.join(', ')}</span>`;
+  };
   const appPath = `/apps/${encodeURIComponent(app.name)}`;
   // Not on the owner's own attachment: the broker refuses it (an owner keeps an attachment
   // to its add-on); destroying the add-on is the way out.
@@ -393,17 +415,16 @@ ${
   app.addons.length === 0 && app.attachments.length === 0
     ? html`<p>No add-on. <a href="/catalog">Find one in the catalog</a>.</p>`
     : html`<table><thead><tr><th scope="col">Attachment</th><th scope="col">Add-on</th><th scope="col">Plan</th><th scope="col">State</th><th scope="col">Config vars</th><th scope="col"><span class="visually-hidden">Actions</span></th></tr></thead>
-<tbody>${app.attachments.map(
-        (
-          a,
-        ) => html`<tr><th scope="row">${a.name}</th><td>${a.addon.name}</td><td>${a.addon.serviceSlug}:${a.addon.planSlug}</td>
+<tbody>${app.attachments.map((a) => {
+        const lender = sharedBy(a.addon);
+        return html`<tr><th scope="row">${a.name}</th><td>${a.addon.name}${lender ? html`<br><span class="meta">shared by ${lender}</span>` : shareNote(a.addon.name)}</td><td>${a.addon.serviceSlug}:${a.addon.planSlug}</td>
 <td><span class="state state-${a.state.toLowerCase()}" data-attachment="${a.name}">${a.state.toLowerCase()}</span>${a.addon.state !== 'PROVISIONED' ? html` (add-on ${a.addon.state.toLowerCase()})` : ''}${a.lastError ? html`<br><span class="error">${a.lastError}</span>` : ''}</td>
-<td>${a.configVarNames.map((v, i) => html`${i ? ', ' : ''}<code>${v}</code>`)}</td><td>${dashboardButton(a.addon.name)}${detachButton(a)}</td></tr>`,
-      )}${app.addons
+<td>${a.configVarNames.map((v, i) => html`${i ? ', ' : ''}<code>${v}</code>`)}</td><td>${lender ? '' : dashboardButton(a.addon.name)}${detachButton(a)}</td></tr>`;
+      })}${app.addons
         .filter((o) => !app.attachments.some((a) => a.addon.name === o.name))
         .map(
           (o) =>
-            html`<tr><th scope="row">(not attached here)</th><td>${o.name}</td><td>${o.serviceSlug}:${o.planSlug}</td><td>add-on ${o.state.toLowerCase()}${o.lastError ? html`<br><span class="error">${o.lastError}</span>` : ''}</td><td></td><td>${dashboardButton(o.name)}</td></tr>`,
+            html`<tr><th scope="row">(not attached here)</th><td>${o.name}${shareNote(o.name)}</td><td>${o.serviceSlug}:${o.planSlug}</td><td>add-on ${o.state.toLowerCase()}${o.lastError ? html`<br><span class="error">${o.lastError}</span>` : ''}</td><td></td><td>${dashboardButton(o.name)}</td></tr>`,
         )}</tbody></table>`
 }
 ${options.admin && managed.length > 0 ? html`<h2>Manage the add-ons of ${app.name}</h2>${managed.map((o) => addonActions(ctx, app.name, o))}` : ''}
@@ -453,11 +474,11 @@ ${csrfField(ctx.session)}
 ${
   app.releases.length === 0
     ? html`<p>No release yet.</p>`
-    : html`<ol class="releases" reversed>${app.releases.map(
+    : html`<ul class="releases">${app.releases.map(
         (
           r,
         ) => html`<li><p><strong>v${r.version}</strong> · ${r.reason} · by ${r.actor} · <time datetime="${r.createdAt}">${r.createdAt.replace('T', ' ').slice(0, 19)} UTC</time></p>
-<ul class="diff">${r.diff.map((d) => html`<li class="diff-${d.change}"><span class="visually-hidden">${d.change}: </span><span aria-hidden="true">${d.change === 'added' ? '+' : d.change === 'removed' ? '−' : '~'}</span> <code>${d.name}</code>${d.value !== null ? html` = <code>${d.value}</code>` : ''}</li>`)}</ul>${
+<ul class="diff">${r.diff.map((d) => html`<li class="diff-${d.change}"><span class="visually-hidden">${d.change}: </span><span aria-hidden="true">${d.change === 'added' ? '+' : d.change === 'removed' ? '−' : '~'}</span> <code>${d.name}</code>${d.value !== null ? html` = <code>${d.value}</code>` : ''}</li>`)}${r.kept.map((k) => html`<li class="diff-kept"><span class="visually-hidden">kept: </span><span aria-hidden="true">=</span> <code>${k.name}</code> (attachment ${k.attachment}) left as it is</li>`)}</ul>${
           options.admin && r.version !== app.releaseVersion
             ? postForm(
                 ctx,
@@ -467,7 +488,7 @@ ${
               )
             : ''
         }</li>`,
-      )}</ol>`
+      )}</ul>`
 }
 </div>`;
 }
@@ -484,7 +505,7 @@ ${options.notice ? html`<p role="status" class="notice">${APP_NOTICES[options.no
 <section aria-labelledby="activity-title" class="activity">
 <h2 id="activity-title">Live activity</h2>
 <p class="help" id="activity-status">Operations appear here as they happen.</p>
-<ol id="events" data-app="${app.name}" aria-live="polite"></ol>
+<ol id="events" data-app="${app.name}" data-after="${app.lastEventId ?? ''}" aria-live="polite"></ol>
 </section>
 ${appState(ctx, app, options)}`,
     { script: true },
@@ -574,7 +595,7 @@ ${
 <tbody>${b.usage.map((u) => [
         ...u.addons.map(
           (a) =>
-            html`<tr><td>${u.app}</td><th scope="row">${a.addon}</th><td>${a.plan}</td><td>${Math.round(a.seconds / 3600)} h${a.capped ? ' (monthly price reached)' : ''}</td><td>${usd(a.cents)}</td></tr>`,
+            html`<tr><td>${u.app}</td><th scope="row">${a.addon}</th><td>${a.plan}</td><td>${duration(a.seconds)}${a.capped ? ' (monthly price reached)' : ''}</td><td>${usd(a.cents)}</td></tr>`,
         ),
         ...u.metered.map(
           (m) =>

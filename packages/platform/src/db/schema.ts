@@ -84,6 +84,8 @@ export interface ApiTokensTable {
   expires_at: Date | null;
   last_used_at: Date | null;
   revoked_at: Date | null;
+  /** The person the token acts for (a console session's user; migration 20261203120000), else null. */
+  user_id: Generated<string | null>;
 }
 
 export type ServiceCategory =
@@ -390,11 +392,19 @@ export interface ReleaseDiffEntry {
   value?: string;
 }
 
+/** An attachment-owned var a rollback left as it was, and the attachment that owns it. */
+export interface ReleaseKeptVar {
+  name: string;
+  attachment: string;
+}
+
 export interface ReleasesTable {
   id: Generated<string>;
   app_id: string;
   version: number;
   diff: Json<ReleaseDiffEntry[]>;
+  /** Only rollbacks keep vars: empty otherwise. */
+  kept: ColumnType<ReleaseKeptVar[], string | undefined, string>;
   /** Every var of the app after this release, with its owner: sealed JSON. */
   vars_sealed: string;
   actor: Json<Record<string, unknown>>;

@@ -296,6 +296,107 @@ describe.each(testDatabaseKinds('apps api'))('apps API ($name)', (kind) => {
     expect(vars.body.vars.SLOW_URL).toBe('postgres://moved.example/db');
   });
 
+  it('rolls back the vars people set and leaves the vars of attachments as they are', async () => {
+    const app = `roll-${kind.name}`;
+    expect((await call(orgToken, 'POST', '/apps', { name: app })).status).toBe(201);
+    const v1 = await call(orgToken, 'PATCH', `/apps/${app}/config-vars`, {
+      vars: { MODE: 'blue', DATABASE_URL: 'postgres://mine.example/db' },
+      secret: false,
+    });
+    expect(v1.status, JSON.stringify(v1.body)).toBe(200);
+    // The add-on takes DATABASE_URL over from the user's var.
+    const created = await call(orgToken, 'POST', `/apps/${app}/addons`, {
+      plan: `${serviceSlug}:small`,
+      replace: true,
+    });
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    const later = await call(orgToken, 'PATCH', `/apps/${app}/config-vars`, {
+      vars: { MODE: 'green', EXTRA: 'yes' },
+      secret: false,
+    });
+    expect(later.status).toBe(200);
+    const before = (await call(readToken, 'GET', `/apps/${app}/config-vars`)).body.vars;
+    expect(before.DATABASE_URL).toMatch(/^fake:\/\//);
+
+    const rolled = await call(orgToken, 'POST', `/apps/${app}/releases/rollback`, { version: v1.body.version });
+    expect(rolled.status, JSON.stringify(rolled.body)).toBe(201);
+    expect(rolled.body).toMatchObject({
+      version: later.body.version + 1,
+      diff: [
+        { name: 'EXTRA', change: 'removed' },
+        { name: 'MODE', change: 'changed', value: 'blue' },
+      ],
+      kept: [{ name: 'DATABASE_URL', attachment: 'DATABASE' }],
+    });
+    const after = await call(readToken, 'GET', `/apps/${app}/config-vars`);
+    expect(after.body.vars).toEqual({ MODE: 'blue', DATABASE_URL: before.DATABASE_URL });
+    expect((await call(orgToken, 'GET', `/apps/${app}/config-var-names`)).body.vars).toEqual([
+      { name: 'DATABASE_URL', owner: 'attachment:DATABASE' },
+      { name: 'MODE', owner: 'user' },
+    ]);
+    const detail = await call(orgToken, 'GET', `/apps/${app}`);
+    expect(detail.body.attachments).toMatchObject([
+      { name: 'DATABASE', state: 'attached', configVarNames: ['DATABASE_URL'] },
+    ]);
+    const listed = await call(orgToken, 'GET', `/apps/${app}/releases`);
+    expect(listed.body.releases[0].kept).toEqual([{ name: 'DATABASE_URL', attachment: 'DATABASE' }]);
+    expect(listed.body.releases[1].kept).toEqual([]);
+
+    // The user's vars already equal v1's: nothing to roll back, and the answer says what stays.
+    const again = await call(orgToken, 'POST', `/apps/${app}/releases/rollback`, { version: v1.body.version });
+    expect(again.status).toBe(409);
+    expect(again.body.message).toBe(
+      `${app}'s vars already equal release v${v1.body.version} (DATABASE_URL of attachment DATABASE left as it is)`,
+    );
+  });
+
+  it('ends a waiting events poll once its token is revoked or expires, answering nothing written after', async () => {
+    const worker = `worker-${kind.name}`;
+    const org = await database.db
+      .selectFrom('platform_organizations')
+      .select('organization_id')
+      .where('platform_id', '=', fx.platformId)
+      .executeTakeFirstOrThrow();
+    const ends = {
+      revoked: { revoked_at: new Date() },
+      expired: { expires_at: new Date(Date.now() - 1000) },
+    };
+    for (const [how, end] of Object.entries(ends)) {
+      const created = await createApiToken(database.db, {
+        kind: 'org',
+        name: `watcher ${how}`,
+        organizationId: org.organization_id,
+      });
+      const seen = (await call(created.token, 'GET', `/apps/${worker}/events`)).body.events as { id: string }[];
+      const after = seen.at(-1)?.id ?? '0';
+      await database.db.updateTable('api_tokens').set({ last_used_at: null }).where('id', '=', created.id).execute();
+      const poll = call(created.token, 'GET', `/apps/${worker}/events?after=${after}&waitMs=20000`);
+      // The poll has been let in (authenticating a token records its use) and is waiting.
+      await until('the poll to be authenticated', async () => {
+        const row = await database.db
+          .selectFrom('api_tokens')
+          .select('last_used_at')
+          .where('id', '=', created.id)
+          .executeTakeFirstOrThrow();
+        return row.last_used_at !== null;
+      });
+      await database.db.updateTable('api_tokens').set(end).where('id', '=', created.id).execute();
+      const change = await call(orgToken, 'PATCH', `/apps/${worker}/config-vars`, { vars: { WATCHED: how } });
+      expect(change.status).toBe(200);
+
+      const answer = await poll;
+      expect(answer.status, how).toBe(401);
+      expect(answer.body, how).toEqual({
+        error: 'unauthorized',
+        message: 'the API token was revoked or has expired; the event stream ended',
+      });
+      // And the next poll is refused up front, saying why.
+      const again = await call(created.token, 'GET', `/apps/${worker}/events?after=${after}`);
+      expect(again.status).toBe(401);
+      expect(again.body.message).toBe('the API token is unknown, revoked or expired');
+    }
+  }, 60_000);
+
   it('never shows or changes another organization’s apps, add-ons or vars', async () => {
     const web = `web-${kind.name}`;
     const app = (await call(orgToken, 'GET', `/apps/${web}`)).body;
@@ -359,14 +460,64 @@ describe.each(testDatabaseKinds('apps api'))('apps API ($name)', (kind) => {
     expect(shared.body.organizations).toEqual([otherOrg.slug]);
     const attached = await call(otherToken, 'POST', `/apps/${theirs}/attachments`, { addon, as: 'BORROWED' });
     expect(attached.status, JSON.stringify(attached.body)).toBe(201);
+    expect(attached.body.attachment).toMatchObject({ app: theirs, appOrganization: otherOrg.slug, addon });
     expect((await call(otherToken, 'GET', `/apps/${theirs}/config-vars`)).body.vars.BORROWED_URL).toMatch(/^fake:/);
-    // Sharing lends attachments, not the add-on: the borrower cannot destroy, rotate or read it.
+    // Sharing lends attachments, not the add-on: the borrower cannot destroy or rotate it.
     expect((await call(otherToken, 'DELETE', `/addons/${addon}`)).status).toBe(404);
     expect((await call(otherToken, 'POST', `/addons/${addon}/rotate`, {})).status).toBe(404);
+    expect((await call(otherToken, 'GET', `/addons/${addon}/shares`)).status).toBe(404);
+    expect((await call(otherToken, 'POST', `/addons/${addon}/sso`, {})).status).toBe(404);
+
+    // Each side sees its side. The borrower: the add-on (name, plan, service, its owner's
+    // organization) and its own attachment, not the app that owns it nor the owner's other ones.
+    const ownerOrg = (await call(orgToken, 'GET', `/apps/${web}`)).body.organization as string;
+    const theirApp = (await call(otherToken, 'GET', `/apps/${theirs}`)).body;
+    expect(theirApp.addons).toEqual([]);
+    expect(theirApp.attachments).toEqual([
+      expect.objectContaining({
+        name: 'BORROWED',
+        app: theirs,
+        appOrganization: otherOrg.slug,
+        addon,
+        state: 'attached',
+      }),
+    ]);
+    const borrowed = await call(otherToken, 'GET', `/addons/${addon}`);
+    expect(borrowed.status).toBe(200);
+    expect(borrowed.body).toMatchObject({
+      name: addon,
+      app: null,
+      organization: ownerOrg,
+      service: serviceSlug,
+      plan: expect.any(String),
+      state: 'provisioned',
+      attachments: [{ name: 'BORROWED', app: theirs, appOrganization: otherOrg.slug }],
+    });
+    expect(JSON.stringify(borrowed.body)).not.toContain(web);
+    expect((await call(otherToken, 'GET', '/addons')).body.addons).toEqual([]); // owned ones only
+    // The owner: which organization's app attaches it, not that app.
+    const owned = await call(orgToken, 'GET', `/addons/${addon}`);
+    expect(owned.body.app).toBe(web);
+    expect(owned.body.attachments).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ app: web, appOrganization: ownerOrg }),
+        expect.objectContaining({ name: 'BORROWED', app: null, appOrganization: otherOrg.slug, state: 'attached' }),
+      ]),
+    );
+    const ownerApp = await call(orgToken, 'GET', `/apps/${web}`);
+    expect(ownerApp.body.addons[0].attachments).toContainEqual(
+      expect.objectContaining({ name: 'BORROWED', app: null, appOrganization: otherOrg.slug }),
+    );
+    for (const answer of [owned, ownerApp]) expect(JSON.stringify(answer.body)).not.toContain(theirs);
+
     const refused = await call(orgToken, 'DELETE', `/addons/${addon}/shares/${otherOrg.slug}`);
     expect(refused.status).toBe(409);
+    expect(refused.body.message).toContain(`an app of ${otherOrg.slug} still has ${addon} attached`);
+    expect(refused.body.message).not.toContain(theirs);
     expect((await call(otherToken, 'DELETE', `/apps/${theirs}/attachments/BORROWED`)).status).toBe(200);
     expect((await call(orgToken, 'DELETE', `/addons/${addon}/shares/${otherOrg.slug}`)).body.organizations).toEqual([]);
     expect((await call(otherToken, 'POST', `/apps/${theirs}/attachments`, { addon })).status).toBe(404);
+    // Neither shared nor attached any more: the add-on is another organization's again.
+    expect((await call(otherToken, 'GET', `/addons/${addon}`)).status).toBe(404);
   });
 });

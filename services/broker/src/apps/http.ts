@@ -55,7 +55,9 @@ export function authenticateApiCaller(ctx: BrokerContext) {
           'unauthorized',
           principal
             ? 'a provider token cannot use the apps API; use an org, platform or admin token'
-            : 'an API token is required (Authorization: Bearer annex_…)',
+            : token
+              ? 'the API token is unknown, revoked or expired'
+              : 'an API token is required (Authorization: Bearer annex_…)',
         );
       }
       let organizationIds: readonly string[] | 'all';
@@ -69,6 +71,15 @@ export function authenticateApiCaller(ctx: BrokerContext) {
       next(error);
     }
   };
+}
+
+/**
+ * Whether the bearer token `req` was authenticated with is still usable (not revoked, not
+ * expired), for requests that last: each answer of a long one must not outlive its token.
+ */
+export async function tokenStillUsable(ctx: BrokerContext, req: Request): Promise<boolean> {
+  const token = bearerToken(req.header('authorization'));
+  return token !== undefined && (await authenticateToken(ctx.db, token)) !== null;
 }
 
 export function callerOf(res: Response): ApiCaller {

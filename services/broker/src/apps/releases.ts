@@ -1,4 +1,4 @@
-import type { ReleaseDiffEntry } from '@annex/platform';
+import type { ReleaseDiffEntry, ReleaseKeptVar } from '@annex/platform';
 import { sql } from 'kysely';
 import type { Executor } from '../db/executor.js';
 import type { BrokerContext } from '../domain/context.js';
@@ -29,6 +29,8 @@ interface StoredVar {
 export interface Release {
   version: number;
   diff: ReleaseDiffEntry[];
+  /** Attachment-owned vars a rollback left as they were (empty for every other release). */
+  kept: ReleaseKeptVar[];
   actor: ReleaseActor;
   reason: string;
   createdAt: Date;
@@ -73,7 +75,13 @@ export async function recordEvent(
 export async function applyConfigChange(
   ctx: BrokerContext,
   trx: Executor,
-  input: { appId: string; changes: readonly VarChange[]; actor: ReleaseActor; reason: string },
+  input: {
+    appId: string;
+    changes: readonly VarChange[];
+    actor: ReleaseActor;
+    reason: string;
+    kept?: readonly ReleaseKeptVar[];
+  },
 ): Promise<Release | undefined> {
   const app = await trx
     .selectFrom('apps')
@@ -136,12 +144,14 @@ export async function applyConfigChange(
   }
   const version = app.release_version + 1;
   const snapshot = Object.fromEntries(after);
+  const kept = [...(input.kept ?? [])];
   const row = await trx
     .insertInto('releases')
     .values({
       app_id: app.id,
       version,
       diff: JSON.stringify(diff),
+      kept: JSON.stringify(kept),
       vars_sealed: ctx.secretBox.seal(JSON.stringify(snapshot)),
       actor: JSON.stringify(input.actor),
       reason: input.reason,
@@ -162,7 +172,7 @@ export async function applyConfigChange(
     release: version,
     changed,
   });
-  return { version, diff, actor: input.actor, reason: input.reason, createdAt: row.created_at };
+  return { version, diff, kept, actor: input.actor, reason: input.reason, createdAt: row.created_at };
 }
 
 function withValue(entry: ReleaseDiffEntry, v: StoredVar): ReleaseDiffEntry {
@@ -189,7 +199,7 @@ export async function releaseSnapshot(
 export async function listReleases(db: Executor, appId: string, limit = 50): Promise<Release[]> {
   const rows = await db
     .selectFrom('releases')
-    .select(['version', 'diff', 'actor', 'reason', 'created_at'])
+    .select(['version', 'diff', 'kept', 'actor', 'reason', 'created_at'])
     .where('app_id', '=', appId)
     .orderBy('version', 'desc')
     .limit(limit)
@@ -197,6 +207,7 @@ export async function listReleases(db: Executor, appId: string, limit = 50): Pro
   return rows.map((r) => ({
     version: r.version,
     diff: r.diff,
+    kept: r.kept,
     actor: r.actor as unknown as ReleaseActor,
     reason: r.reason,
     createdAt: r.created_at,

@@ -9,10 +9,11 @@ import {
   callerOf,
   invalidInput,
   parseBody,
+  tokenStillUsable,
 } from './http.js';
 import { listReleases } from './releases.js';
 import * as service from './service.js';
-import { findAddon, findApp, listAddons, listApps } from './store.js';
+import { findAddon, findApp, findVisibleAddon, listAddons, listApps } from './store.js';
 import { addonViews, appView, appViews, attachmentViews } from './views.js';
 import { webhookRouter } from './webhooks.router.js';
 
@@ -50,6 +51,8 @@ const versionBody = z.object({ version: z.number().int().min(1) });
 const confirmBody = z.object({ release: z.number().int().min(1) });
 
 const MAX_EVENT_WAIT_MS = 25_000;
+/** How often a waiting events poll checks again that its token is still usable. */
+const TOKEN_RECHECK_MS = 1_000;
 
 export function appsRouter(ctx: BrokerContext, options: { wakeWebhooks(): void }): express.Router {
   const router = express.Router();
@@ -62,32 +65,33 @@ export function appsRouter(ctx: BrokerContext, options: { wakeWebhooks(): void }
   });
   router.post('/apps', async (req, res) => {
     const app = await service.createApp(ctx, callerOf(res), parseBody(createAppBody, req.body));
-    res.status(201).json(await appView(db, app, false));
+    res.status(201).json(await appView(db, callerOf(res), app, false));
   });
   router.get('/apps/:app', async (req, res) => {
-    res.json(await appView(db, await findApp(db, callerOf(res), param(req, 'app')), true));
+    res.json(await appView(db, callerOf(res), await findApp(db, callerOf(res), param(req, 'app')), true));
   });
 
   router.get('/addons', async (req, res) => {
     const caller = callerOf(res);
     const appRef = typeof req.query.app === 'string' ? req.query.app : undefined;
     const app = appRef ? await findApp(db, caller, appRef) : undefined;
-    res.json({ addons: await addonViews(db, await listAddons(db, caller, app?.id)) });
+    res.json({ addons: await addonViews(db, caller, await listAddons(db, caller, app?.id)) });
   });
   router.get('/addons/:addon', async (req, res) => {
-    const [view] = await addonViews(db, [await findAddon(db, callerOf(res), param(req, 'addon'))]);
+    const caller = callerOf(res);
+    const [view] = await addonViews(db, caller, [await findVisibleAddon(db, caller, param(req, 'addon'))]);
     res.json(view);
   });
 
   const answerAddon = async (res: Response, addonId: string, status?: number) => {
-    const [view] = await addonViews(db, [await findAddon(db, callerOf(res), addonId)]);
+    const [view] = await addonViews(db, callerOf(res), [await findAddon(db, callerOf(res), addonId)]);
     res
       .status(status ?? (view?.state === 'provisioned' || view?.state === 'destroyed' ? 200 : 202))
       .json({ addon: view });
   };
-  const attachmentById = async (id: string) => {
+  const attachmentById = async (res: Response, id: string) => {
     const row = await db.selectFrom('attachments').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
-    const [view] = await attachmentViews(db, [row]);
+    const [view] = await attachmentViews(db, callerOf(res), [row]);
     return view;
   };
 
@@ -98,8 +102,8 @@ export function appsRouter(ctx: BrokerContext, options: { wakeWebhooks(): void }
   router.post('/apps/:app/addons', async (req, res) => {
     const body = parseBody(createAddonBody, req.body);
     const created = await service.createAddon(ctx, callerOf(res), param(req, 'app'), body);
-    const [addon] = await addonViews(db, [await findAddon(db, callerOf(res), created.addonId)]);
-    const attachment = await attachmentById(created.attachmentId);
+    const [addon] = await addonViews(db, callerOf(res), [await findAddon(db, callerOf(res), created.addonId)]);
+    const attachment = await attachmentById(res, created.attachmentId);
     res.status(attachment?.state === 'attached' ? 201 : 202).json({ addon, attachment });
   });
   router.post('/apps/:app/attachments/preflight', async (req, res) => {
@@ -109,12 +113,12 @@ export function appsRouter(ctx: BrokerContext, options: { wakeWebhooks(): void }
   router.post('/apps/:app/attachments', async (req, res) => {
     const body = parseBody(attachBody, req.body);
     const { attachmentId } = await service.attachAddon(ctx, callerOf(res), param(req, 'app'), body);
-    const attachment = await attachmentById(attachmentId);
+    const attachment = await attachmentById(res, attachmentId);
     res.status(attachment?.state === 'attached' ? 201 : 202).json({ attachment });
   });
   router.delete('/apps/:app/attachments/:name', async (req, res) => {
     const { attachmentId } = await service.detachAddon(ctx, callerOf(res), param(req, 'app'), param(req, 'name'));
-    const attachment = await attachmentById(attachmentId);
+    const attachment = await attachmentById(res, attachmentId);
     res.status(attachment?.state === 'detached' ? 200 : 202).json({ attachment });
   });
 
@@ -197,6 +201,7 @@ export function appsRouter(ctx: BrokerContext, options: { wakeWebhooks(): void }
     req.on('close', () => {
       closed = true;
     });
+    let tokenCheckedAt = Date.now();
     for (;;) {
       const rows = await db
         .selectFrom('app_events as e')
@@ -207,6 +212,15 @@ export function appsRouter(ctx: BrokerContext, options: { wakeWebhooks(): void }
         .orderBy('e.id')
         .limit(100)
         .execute();
+      // A poll outlives its token's revocation or expiry by at most a second, and answers
+      // events only after the token was found good again, so no event written after the
+      // token ended reaches its holder.
+      if (!closed && (rows.length > 0 || Date.now() - tokenCheckedAt >= TOKEN_RECHECK_MS)) {
+        if (!(await tokenStillUsable(ctx, req))) {
+          throw new ApiFailure('unauthorized', 'the API token was revoked or has expired; the event stream ended');
+        }
+        tokenCheckedAt = Date.now();
+      }
       if (rows.length > 0 || Date.now() >= until || closed) {
         res.json({
           events: rows.map((r) => ({

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { ReleaseKeptVar } from '@annex/platform';
 import { validateParameters } from '@annex/sdk';
 import { sql } from 'kysely';
 import { type PriceNotice, priceNotice, requirePaymentMethod } from '../billing/accounts.js';
@@ -26,6 +27,7 @@ import {
   type ReleaseActor,
   recordEvent,
   releaseSnapshot,
+  type VarChange,
 } from './releases.js';
 import {
   type AddonRow,
@@ -623,6 +625,12 @@ export async function setConfigVars(
   });
 }
 
+/**
+ * A new release whose user vars equal release `version`'s. Add-on state never rolls back:
+ * vars owned by a live attachment stay as they are (a user var taken over since stays the
+ * attachment's) and are listed in the release's `kept`; vars of attachments detached since
+ * are not restored, their credentials having been revoked with the binding.
+ */
 export async function rollbackConfig(
   ctx: BrokerContext,
   caller: ApiCaller,
@@ -633,25 +641,40 @@ export async function rollbackConfig(
     const app = await findApp(trx, caller, appRef, true);
     const snapshot = await releaseSnapshot(ctx, trx, app.id, version);
     if (!snapshot) throw new ApiFailure('not_found', `release v${version} of ${app.name} not found`);
-    const live = new Set((await liveAttachments(trx, { appId: app.id })).map((a) => a.id));
+    const attachments = new Map((await liveAttachments(trx, { appId: app.id })).map((a) => [a.id, a.name]));
     const present = await currentVars(ctx, trx, app.id);
-    const changes = [
-      ...[...snapshot].map(([name, v]) => ({
-        name,
-        value: v.value,
-        // A var of an attachment that has gone since comes back as the user's.
-        attachmentId: v.attachmentId && live.has(v.attachmentId) ? v.attachmentId : null,
-        secret: v.secret,
-      })),
-      ...[...present.keys()].filter((n) => !snapshot.has(n)).map((name) => ({ name, value: null, attachmentId: null })),
-    ];
+    const ownerOf = (name: string) => {
+      const id = present.get(name)?.attachmentId;
+      return id ? attachments.get(id) : undefined;
+    };
+    const changes: VarChange[] = [];
+    const kept: ReleaseKeptVar[] = [];
+    for (const [name, now] of present) {
+      const then = snapshot.get(name);
+      const attachment = ownerOf(name);
+      if (attachment !== undefined) {
+        if (!then || then.value !== now.value || then.attachmentId !== now.attachmentId)
+          kept.push({ name, attachment });
+      } else if (!then || then.attachmentId !== null) {
+        changes.push({ name, value: null, attachmentId: null });
+      }
+    }
+    for (const [name, then] of snapshot) {
+      if (then.attachmentId !== null || ownerOf(name) !== undefined) continue;
+      changes.push({ name, value: then.value, attachmentId: null, secret: then.secret });
+    }
     const release = await applyConfigChange(ctx, trx, {
       appId: app.id,
       changes,
+      kept,
       actor: actorOf(caller),
       reason: `Rollback to v${version}`,
     });
-    if (!release) throw new ApiFailure('conflict', `${app.name}'s vars already equal release v${version}`);
+    if (!release) {
+      const left = kept.map((k) => `${k.name} of attachment ${k.attachment}`).join(', ');
+      const note = kept.length === 0 ? '' : ` (${left} left as ${kept.length === 1 ? 'it is' : 'they are'})`;
+      throw new ApiFailure('conflict', `${app.name}'s vars already equal release v${version}${note}`);
+    }
     return release;
   });
 }
@@ -759,15 +782,16 @@ export async function unshareAddon(
     const attached = await trx
       .selectFrom('attachments as t')
       .innerJoin('apps as a', 'a.id', 't.app_id')
-      .select('a.name')
+      .select('t.id')
       .where('t.addon_id', '=', addon.id)
       .where('a.organization_id', '=', org.id)
       .where('t.detached_at', 'is', null)
       .executeTakeFirst();
     if (attached) {
+      // Not which app: the owner sees another organization's apps only as that organization.
       throw new ApiFailure(
         'conflict',
-        `app ${attached.name} of ${organization} still has ${addon.name} attached; detach it first`,
+        `an app of ${organization} still has ${addon.name} attached; ${organization} must detach it first`,
       );
     }
     await trx

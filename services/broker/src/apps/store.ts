@@ -42,6 +42,50 @@ export async function findAddon(db: Executor, caller: ApiCaller, ref: string, fo
 }
 
 /**
+ * An add-on the caller may read: one of its organizations', or one shared with one of them
+ * or attached to one of their apps (the borrower sees the add-on, not its owner's apps).
+ * Anything else is `not_found`. Changing an add-on needs `findAddon`: only its owner may.
+ */
+export async function findVisibleAddon(db: Executor, caller: ApiCaller, ref: string): Promise<AddonRow> {
+  const addon = await db
+    .selectFrom('addons')
+    .selectAll()
+    .where(UUID.test(ref) ? 'id' : 'name', '=', ref)
+    .executeTakeFirst();
+  if (addon && mayAccess(caller, addon.organization_id)) return addon;
+  const orgs = caller.organizationIds === 'all' ? [] : caller.organizationIds;
+  if (addon && orgs.length > 0) {
+    const borrowed = await db
+      .selectFrom('addons as a')
+      .select('a.id')
+      .where('a.id', '=', addon.id)
+      .where((eb) =>
+        eb.or([
+          eb.exists(
+            eb
+              .selectFrom('addon_shares as s')
+              .select('s.addon_id')
+              .whereRef('s.addon_id', '=', 'a.id')
+              .where('s.organization_id', 'in', orgs),
+          ),
+          eb.exists(
+            eb
+              .selectFrom('attachments as t')
+              .innerJoin('apps as p', 'p.id', 't.app_id')
+              .select('t.id')
+              .whereRef('t.addon_id', '=', 'a.id')
+              .where('t.detached_at', 'is', null)
+              .where('p.organization_id', 'in', orgs),
+          ),
+        ]),
+      )
+      .executeTakeFirst();
+    if (borrowed) return addon;
+  }
+  throw notFoundFailure(`add-on "${ref}"`);
+}
+
+/**
  * An add-on an app may attach: one the caller may see, or one shared with the app's
  * organization. Anything else is `not_found`, exactly like a missing one.
  */
@@ -100,12 +144,17 @@ export async function liveAttachments(
   return query.execute();
 }
 
-export async function appNames(db: Executor, ids: readonly string[]): Promise<Map<string, string>> {
+/** Apps by id: their name, organization and its slug. */
+export async function appsByIds(
+  db: Executor,
+  ids: readonly string[],
+): Promise<Map<string, { name: string; organizationId: string; organization: string }>> {
   if (ids.length === 0) return new Map();
   const rows = await db
-    .selectFrom('apps')
-    .select(['id', 'name'])
-    .where('id', 'in', [...new Set(ids)])
+    .selectFrom('apps as a')
+    .innerJoin('organizations as o', 'o.id', 'a.organization_id')
+    .select(['a.id', 'a.name', 'a.organization_id', 'o.slug'])
+    .where('a.id', 'in', [...new Set(ids)])
     .execute();
-  return new Map(rows.map((r) => [r.id, r.name]));
+  return new Map(rows.map((r) => [r.id, { name: r.name, organizationId: r.organization_id, organization: r.slug }]));
 }

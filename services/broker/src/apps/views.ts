@@ -1,13 +1,19 @@
 import type { Executor } from '../db/executor.js';
-import { type AddonRow, type AppRow, type AttachmentRow, appNames } from './store.js';
+import { type ApiCaller, mayAccess } from './http.js';
+import { type AddonRow, type AppRow, type AttachmentRow, appsByIds } from './store.js';
 
 // The JSON the `/v1` API answers (docs/apps.md), built with a fixed number of queries
-// whatever the number of rows.
+// whatever the number of rows. A shared add-on is seen from both sides (docs/apps.md,
+// "Shared add-ons"): the organization it is shared with sees the add-on but not the app
+// that owns it; the owner sees which organization's app attaches it but not that app.
 
 export interface AttachmentView {
   id: string;
   name: string;
-  app: string;
+  /** The app's name; null when the app belongs to an organization the caller cannot see. */
+  app: string | null;
+  /** The slug of the app's organization. */
+  appOrganization: string;
   addon: string;
   state: string;
   configVarNames: string[];
@@ -18,7 +24,9 @@ export interface AttachmentView {
 export interface AddonView {
   id: string;
   name: string;
-  app: string;
+  /** The owning app's name; null for a caller the add-on is shared with. */
+  app: string | null;
+  /** The slug of the organization that owns it. */
   organization: string;
   service: string;
   plan: string;
@@ -29,9 +37,13 @@ export interface AddonView {
   attachments: AttachmentView[];
 }
 
-export async function attachmentViews(db: Executor, rows: readonly AttachmentRow[]): Promise<AttachmentView[]> {
+export async function attachmentViews(
+  db: Executor,
+  caller: ApiCaller,
+  rows: readonly AttachmentRow[],
+): Promise<AttachmentView[]> {
   if (rows.length === 0) return [];
-  const apps = await appNames(
+  const apps = await appsByIds(
     db,
     rows.map((r) => r.app_id),
   );
@@ -51,19 +63,23 @@ export async function attachmentViews(db: Executor, rows: readonly AttachmentRow
     )
     .orderBy('name')
     .execute();
-  return rows.map((r) => ({
-    id: r.id,
-    name: r.name,
-    app: apps.get(r.app_id) ?? r.app_id,
-    addon: addonNames.get(r.addon_id) ?? r.addon_id,
-    state: r.state,
-    configVarNames: vars.filter((v) => v.attachment_id === r.id).map((v) => v.name),
-    lastError: r.last_error,
-    createdAt: r.created_at,
-  }));
+  return rows.map((r) => {
+    const app = apps.get(r.app_id);
+    return {
+      id: r.id,
+      name: r.name,
+      app: app && mayAccess(caller, app.organizationId) ? app.name : null,
+      appOrganization: app?.organization ?? '',
+      addon: addonNames.get(r.addon_id) ?? r.addon_id,
+      state: r.state,
+      configVarNames: vars.filter((v) => v.attachment_id === r.id).map((v) => v.name),
+      lastError: r.last_error,
+      createdAt: r.created_at,
+    };
+  });
 }
 
-export async function addonViews(db: Executor, rows: readonly AddonRow[]): Promise<AddonView[]> {
+export async function addonViews(db: Executor, caller: ApiCaller, rows: readonly AddonRow[]): Promise<AddonView[]> {
   if (rows.length === 0) return [];
   const ids = rows.map((r) => r.id);
   const plans = await db
@@ -78,7 +94,7 @@ export async function addonViews(db: Executor, rows: readonly AddonRow[]): Promi
     .select(['id', 'slug'])
     .where('id', 'in', [...new Set(rows.map((r) => r.organization_id))])
     .execute();
-  const apps = await appNames(
+  const apps = await appsByIds(
     db,
     rows.map((r) => r.app_id),
   );
@@ -89,13 +105,14 @@ export async function addonViews(db: Executor, rows: readonly AddonRow[]): Promi
     .where('detached_at', 'is', null)
     .orderBy('created_at')
     .execute();
-  const attachments = await attachmentViews(db, attachmentRows);
+  const attachments = await attachmentViews(db, caller, attachmentRows);
   return rows.map((r) => {
     const plan = plans.find((p) => p.id === r.plan_id);
+    const owner = mayAccess(caller, r.organization_id);
     return {
       id: r.id,
       name: r.name,
-      app: apps.get(r.app_id) ?? r.app_id,
+      app: owner ? (apps.get(r.app_id)?.name ?? r.app_id) : null,
       organization: orgs.find((o) => o.id === r.organization_id)?.slug ?? r.organization_id,
       service: plan?.service ?? '',
       plan: plan?.plan ?? '',
@@ -103,12 +120,15 @@ export async function addonViews(db: Executor, rows: readonly AddonRow[]): Promi
       state: r.state,
       lastError: r.last_error,
       createdAt: r.created_at,
-      attachments: attachments.filter((_, i) => attachmentRows[i]?.addon_id === r.id),
+      // The borrower's own attachments only: the owner's other apps are not its business.
+      attachments: attachments.filter(
+        (view, i) => attachmentRows[i]?.addon_id === r.id && (owner || view.app !== null),
+      ),
     };
   });
 }
 
-export async function appView(db: Executor, app: AppRow, detail: boolean) {
+export async function appView(db: Executor, caller: ApiCaller, app: AppRow, detail: boolean) {
   const org = await db
     .selectFrom('organizations')
     .select('slug')
@@ -136,7 +156,19 @@ export async function appView(db: Executor, app: AppRow, detail: boolean) {
     .where('detached_at', 'is', null)
     .orderBy('created_at')
     .execute();
-  return { ...base, addons: await addonViews(db, addons), attachments: await attachmentViews(db, attached) };
+  // Where a page rendered now should start following GET /apps/:app/events, so it neither
+  // replays what it shows nor misses what happens meanwhile.
+  const last = await db
+    .selectFrom('app_events')
+    .select((eb) => eb.fn.max('id').as('id'))
+    .where('app_id', '=', app.id)
+    .executeTakeFirst();
+  return {
+    ...base,
+    lastEventId: String(last?.id ?? 0),
+    addons: await addonViews(db, caller, addons),
+    attachments: await attachmentViews(db, caller, attached),
+  };
 }
 
 export async function appViews(db: Executor, apps: readonly AppRow[]) {

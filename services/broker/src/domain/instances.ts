@@ -15,6 +15,7 @@ import { checkParameters, planOffered, planUpdateable, resolvePlan } from './cat
 import { type BrokerContext, type Caller, ownedBy } from './context.js';
 import { asyncRequired, BrokerFailure, badRequest, concurrencyError, conflict, gone, notFound } from './errors.js';
 import {
+  acceptedAnswer,
   createOperation,
   earlyProvisionAnswer,
   firstProvisionCall,
@@ -355,7 +356,7 @@ async function provisionExisting(
         const op = existing.last_operation_id ? await findOperation(trx, existing.last_operation_id) : undefined;
         if (existing.state === 'provisioning' && op) {
           if (!input.acceptsIncomplete) throw concurrencyError('the instance is being provisioned');
-          return { replay: { kind: 'accepted', operation: op.id } };
+          return { replay: acceptedAnswer(op) };
         }
         if (existing.state === 'provisioned') {
           return {

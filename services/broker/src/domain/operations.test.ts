@@ -237,6 +237,29 @@ describe.each(testDatabaseKinds('broker operations'))('durable operations ($name
     }
   });
 
+  it("keeps the dashboard_url of an async provision's 202: for the platform at once, and on the instance", async () => {
+    const id = `dashboard-${Date.now()}`;
+    const path = `/v2/service_instances/${id}?accepts_incomplete=true`;
+    const accepted = await osb('PUT', path, body('patient'));
+    expect(accepted.status).toBe(202);
+    const dashboard = `http://dashboard.test/${await providerIdOf(id)}`;
+    expect(accepted.body).toEqual({
+      operation: expect.any(String),
+      dashboard_url: dashboard,
+      metadata: { labels: { tier: 'test' } },
+    });
+    // A re-PUT says the same, whether the provision is still running (202) or done (200).
+    const again = await osb('PUT', path, body('patient'));
+    expect([200, 202]).toContain(again.status);
+    expect(again.body.dashboard_url).toBe(dashboard);
+    const done = await waitForOperation(osb, `/v2/service_instances/${id}/last_operation`);
+    expect(done.body.state).toBe('succeeded');
+    const fetched = await osb('GET', `/v2/service_instances/${id}`);
+    expect(fetched.status).toBe(200);
+    expect(fetched.body.dashboard_url).toBe(dashboard);
+    expect((await osb('PUT', path, body('patient'))).body).toEqual({ dashboard_url: dashboard });
+  });
+
   it("honours the provider's Retry-After when polling", async () => {
     provider.options.retryAfterSeconds = 30;
     try {

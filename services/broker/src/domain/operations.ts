@@ -160,7 +160,13 @@ function pollCall(op: OperationRow): ProviderRequest {
 
 type Outcome =
   | { kind: 'done'; body: Record<string, unknown> }
-  | { kind: 'async'; operation: string | null; retryAfterSeconds: number | undefined }
+  | {
+      kind: 'async';
+      operation: string | null;
+      retryAfterSeconds: number | undefined;
+      /** What the 202 said of the instance besides its operation (`dashboard_url`, `metadata`). */
+      details?: Record<string, unknown>;
+    }
   | { kind: 'rejected'; status: number; error: string | undefined; description: string }
   /** Failure that needs orphan mitigation (5xx, timeout, malformed 201, odd 2xx, async failure). */
   | { kind: 'broken'; description: string }
@@ -218,7 +224,8 @@ function classifyFirstOf(kind: OperationRow['kind'], response: ProviderResponse)
       return { kind: 'broken', description: describeAnswer(response) };
     }
     const operation = isObject(body) && typeof body.operation === 'string' ? body.operation : null;
-    return { kind: 'async', operation, retryAfterSeconds: response.retryAfterSeconds };
+    const details = kind === 'provision' || kind === 'update' ? instanceDetails(body) : undefined;
+    return { kind: 'async', operation, retryAfterSeconds: response.retryAfterSeconds, ...(details ? { details } : {}) };
   }
   if (status === 408) return { kind: 'failed', description: describeAnswer(response) };
   if (status >= 400 && status < 500) {
@@ -229,6 +236,23 @@ function classifyFirstOf(kind: OperationRow['kind'], response: ProviderResponse)
     return { kind: 'rejected', status, error, description: describeAnswer(response) };
   }
   return { kind: 'broken', description: describeAnswer(response) };
+}
+
+/** The instance fields OSB lets a provision's or update's 202 carry: `dashboard_url`, `metadata`. */
+function instanceDetails(body: unknown): Record<string, unknown> | undefined {
+  if (!isObject(body)) return undefined;
+  const details: Record<string, unknown> = {};
+  if (typeof body.dashboard_url === 'string') details.dashboard_url = body.dashboard_url;
+  if (isObject(body.metadata)) details.metadata = body.metadata;
+  return Object.keys(details).length > 0 ? details : undefined;
+}
+
+/**
+ * What the provider's 202 said of an operation still running (see `instanceDetails`): a
+ * polling operation keeps it in `result` until its terminal state replaces it.
+ */
+function acceptedDetails(op: OperationRow): Record<string, unknown> | undefined {
+  return op.state === 'polling' && isObject(op.result) ? op.result : undefined;
 }
 
 function classifyPoll(op: OperationRow, response: ProviderResponse): Outcome {
@@ -246,7 +270,8 @@ function classifyPoll(op: OperationRow, response: ProviderResponse): Outcome {
   }
   if (status === 200 && isObject(body) && typeof body.state === 'string') {
     const description = typeof body.description === 'string' ? body.description : undefined;
-    if (body.state === 'succeeded') return { kind: 'done', body };
+    // A last_operation answer carries no dashboard_url: the 202's holds until it says otherwise.
+    if (body.state === 'succeeded') return { kind: 'done', body: { ...acceptedDetails(op), ...body } };
     if (body.state === 'failed') return { kind: 'broken', description: description ?? 'provider operation failed' };
     if (body.state === 'in progress') {
       return {
@@ -282,25 +307,61 @@ export async function executeOperation(
     const response = await ctx.providers.call(provider, pollCall(op));
     let outcome = classifyPoll(op, response);
     if (outcome.kind === 'done' && op.kind === 'bind') outcome = await fetchBindingResult(ctx, provider, op);
+    await warnOfProviderFailure(ctx, op, response, outcome);
     return settle(ctx, op, owner, outcome);
   }
   return undefined;
 }
 
 /** Records what the provider answered to an operation's first call. */
-function settleFirstAnswer(
+async function settleFirstAnswer(
   ctx: BrokerContext,
   op: OperationRow,
   owner: string,
   acceptsIncomplete: boolean,
   response: ProviderResponse,
 ): Promise<OperationRow | undefined> {
-  const outcome = classifyFirst(op, response);
+  let outcome = classifyFirst(op, response);
   if (outcome.kind === 'async' && !acceptsIncomplete) {
     // The provider went async although it was told it may not: an unexpected 2xx.
-    return settle(ctx, op, owner, { kind: 'broken', description: 'provider answered 202 to a synchronous request' });
+    outcome = { kind: 'broken', description: 'provider answered 202 to a synchronous request' };
   }
+  await warnOfProviderFailure(ctx, op, response, outcome);
   return settle(ctx, op, owner, outcome);
+}
+
+/**
+ * A provider call that went wrong, logged as a warning an operator can act on: which add-on
+ * (or instance), provider and operation, and what happened. A poll still in progress, or a
+ * provider busy with the resource, is not a failure.
+ */
+async function warnOfProviderFailure(
+  ctx: BrokerContext,
+  op: OperationRow,
+  response: ProviderResponse,
+  outcome: Outcome,
+): Promise<void> {
+  if (outcome.kind === 'done' || outcome.kind === 'async') return;
+  if (outcome.kind === 'retry' && response.kind === 'answer') return;
+  if (!ctx.logger.isLevelEnabled('warn')) return;
+  const [provider, addon] = await Promise.all([
+    ctx.caches.providers.get(op.provider_id, () => findProviderById(ctx.db, op.provider_id)),
+    ctx.db.selectFrom('addons').select('name').where('id', '=', op.instance_id).executeTakeFirst(),
+  ]);
+  ctx.logger.warn(
+    {
+      addon: addon?.name ?? null,
+      instance: op.instance_id,
+      binding: op.binding_id,
+      provider: provider?.slug ?? op.provider_id,
+      operation: op.id,
+      kind: op.kind,
+      outcome: outcome.kind,
+      ...(response.kind === 'answer' ? { status: response.status } : {}),
+      reason: outcome.description,
+    },
+    `provider call failed: ${outcome.description}`,
+  );
 }
 
 /**
@@ -399,6 +460,7 @@ async function settle(
       provider_operation: outcome.operation,
       poll_deadline_at: new Date(now.getTime() + maxSeconds * 1000),
       description: 'in progress at the provider',
+      ...(outcome.details ? { result: JSON.stringify(outcome.details) } : {}),
     });
     return undefined;
   }
@@ -746,13 +808,21 @@ export async function runInRequest(
   return (await findOperation(ctx.db, op.id)) ?? op;
 }
 
+type AcceptedAnswer = { kind: 'accepted'; operation: string; body?: Record<string, unknown> };
+
+/** A 202 for an operation in progress, with what the provider's own 202 said of the instance. */
+export function acceptedAnswer(op: OperationRow): AcceptedAnswer {
+  const details = acceptedDetails(op);
+  return { kind: 'accepted', operation: op.id, ...(details ? { body: details } : {}) };
+}
+
 /**
  * What the platform is told about an operation run in its request that has not
  * succeeded: the failure, a 202 when async was allowed, or a 502 while a worker retries.
  */
-export function unfinishedAnswer(op: OperationRow): { kind: 'accepted'; operation: string } {
+export function unfinishedAnswer(op: OperationRow): AcceptedAnswer {
   if (op.state === 'failed') throw failureOf(op);
-  if (op.accepts_incomplete) return { kind: 'accepted', operation: op.id };
+  if (op.accepts_incomplete) return acceptedAnswer(op);
   throw new BrokerFailure('ProviderFailed', 'the provider call did not complete; the broker will retry it');
 }
 

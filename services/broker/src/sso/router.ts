@@ -17,14 +17,8 @@ import { createSsoHandOff } from './service.js';
 const ssoBody = z
   .object({
     app: z.string().min(1).max(200).optional(),
-    user: z
-      .object({
-        id: z.string().min(1).max(200),
-        email: z.email().max(320),
-        name: z.string().min(1).max(200),
-      })
-      .strict()
-      .optional(),
+    // Named only to be refused with a reason: the user is the caller, never the body's choice.
+    user: z.unknown().optional(),
   })
   .strict();
 
@@ -32,7 +26,13 @@ export function ssoRouter(ctx: BrokerContext): express.Router {
   const router = express.Router();
   router.post('/addons/:addon/sso', express.json({ limit: '16kb' }), authenticateApiCaller(ctx), async (req, res) => {
     const body = parseBody(ssoBody, req.body);
-    const handOff = await createSsoHandOff(ctx, callerOf(res), addonParam(req), body);
+    if (body.user !== undefined) {
+      throw invalidInput(
+        'user',
+        'cannot be chosen: the dashboard signs in the caller (the person a console session acts for, else the API token)',
+      );
+    }
+    const handOff = await createSsoHandOff(ctx, callerOf(res), addonParam(req), { app: body.app });
     res.setHeader('cache-control', 'no-store');
     res.status(201).json(handOff);
   });

@@ -1,14 +1,20 @@
 import { type ApiCaller, ApiFailure, invalidInput, notFoundFailure } from '../apps/http.js';
 import { findAddon, findApp } from '../apps/store.js';
 import type { BrokerContext } from '../domain/context.js';
-import { addonServesApp, findSsoTarget, insertSsoToken, type SsoTarget } from './store.js';
+import { addonServesApp, findSsoTarget, findTokenIdentity, insertSsoToken, type SsoTarget } from './store.js';
 import { mintSsoToken } from './tokens.js';
 
-/** The user the caller sends into the provider's dashboard (the console's signed-in person). */
+/**
+ * Who is sent into the provider's dashboard: always the caller. A token that acts for a
+ * person (a console session's) names that person; any other token names itself.
+ */
 export interface SsoUser {
+  /** The person's id (`users.id`), or `token:<token id>`. */
   id: string;
-  email: string;
   name: string;
+  /** As the person's identity provider gave it, unchecked; `""` when there is none. */
+  email: string;
+  kind: 'person' | 'token';
 }
 
 /** The answer of `POST /v1/addons/:addon/sso`. */
@@ -30,7 +36,7 @@ export async function createSsoHandOff(
   ctx: BrokerContext,
   caller: ApiCaller,
   addonRef: string,
-  input: { app?: string | undefined; user?: SsoUser | undefined },
+  input: { app?: string | undefined },
   now = new Date(),
 ): Promise<SsoHandOff> {
   const addon = await findAddon(ctx.db, caller, addonRef);
@@ -49,13 +55,14 @@ export async function createSsoHandOff(
   if (!(await addonServesApp(ctx.db, { id: target.addonId, appId: target.appId }, app.id))) {
     throw invalidInput('app', `add-on "${target.addonName}" is not attached to app "${app.name}"`);
   }
-  const user = input.user ?? machineUser(caller);
+  const user = await ssoUserOf(ctx, caller);
 
   const minted = await mintSsoToken(
     ctx.signer,
     target.providerSlug,
     {
       sub: user.id,
+      kind: user.kind,
       email: user.email,
       name: user.name,
       org: { id: target.organizationId, slug: target.organizationSlug },
@@ -96,11 +103,22 @@ function providerSsoUrl(target: SsoTarget): string {
   );
 }
 
-/** Without a person named, the token speaks for the API token that asked. */
-function machineUser(caller: ApiCaller): SsoUser {
-  const { kind } = caller.principal;
-  const tokenId = caller.principal.tokenId ?? 'built-in';
-  return { id: `token:${tokenId}`, email: '', name: `${kind} API token` };
+/** The person the caller's token acts for, else the token itself. */
+async function ssoUserOf(ctx: BrokerContext, caller: ApiCaller): Promise<SsoUser> {
+  const { kind, tokenId } = caller.principal;
+  const identity = tokenId ? await findTokenIdentity(ctx.db, tokenId) : undefined;
+  if (identity?.userId) {
+    const email = identity.userEmail ?? '';
+    // A sign-in may bring no name (nor email): the dashboard still needs something to show.
+    const name = identity.userName || email || identity.subject || identity.userId;
+    return { id: identity.userId, name, email, kind: 'person' };
+  }
+  return {
+    id: `token:${tokenId ?? 'built-in'}`,
+    name: identity?.tokenName ?? `${kind} API token`,
+    email: '',
+    kind: 'token',
+  };
 }
 
 function requester(caller: ApiCaller): Record<string, unknown> {

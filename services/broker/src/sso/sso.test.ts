@@ -16,6 +16,11 @@ describe.each(testDatabaseKinds('sso hand-off'))('SSO hand-off ($name)', (kind) 
   let providerUrl: string;
   let closeProvider: () => Promise<void>;
   let orgToken: string;
+  let orgTokenId: string;
+  /** Org tokens acting for people, as the console mints them for its sessions. */
+  let adaToken: string;
+  let developerToken: string;
+  let nomailToken: string;
   let otherToken: string;
   let platformToken: string;
   let orgId: string;
@@ -26,7 +31,9 @@ describe.each(testDatabaseKinds('sso hand-off'))('SSO hand-off ($name)', (kind) 
   const suffix = `${kind.name.slice(0, 2)}${Date.now().toString(36)}`;
   const web = `sso-web-${suffix}`;
   const worker = `sso-worker-${suffix}`;
-  const ada = { id: 'user-ada', email: 'ada@example.com', name: 'Ada Lovelace' };
+  const ada = { id: '', email: 'ada@example.com', name: 'Ada Lovelace' };
+  const developer = { id: '', email: 'developer@localhost', name: 'Development user' };
+  const nomail = { id: '', email: '', name: 'Grace Hopper' };
 
   type Answer = { status: number; body: any };
   const call = async (token: string | undefined, method: string, path: string, body?: unknown): Promise<Answer> => {
@@ -109,7 +116,27 @@ describe.each(testDatabaseKinds('sso hand-off'))('SSO hand-off ($name)', (kind) 
       .values({ slug: `sso-other-${Date.now()}`, name: 'Other' })
       .returning('id')
       .executeTakeFirstOrThrow();
-    orgToken = (await createApiToken(database.db, { kind: 'org', name: 'o', organizationId: orgId })).token;
+    const bot = await createApiToken(database.db, { kind: 'org', name: 'deploy bot', organizationId: orgId });
+    orgToken = bot.token;
+    orgTokenId = bot.id;
+    const personToken = async (person: { id: string; email: string; name: string }, subject: string) => {
+      const user = await database.db
+        .insertInto('users')
+        .values({
+          oidc_issuer: 'sso-tests',
+          oidc_subject: `${subject}-${suffix}`,
+          email: person.email,
+          name: person.name,
+        })
+        .returning('id')
+        .executeTakeFirstOrThrow();
+      person.id = user.id;
+      const name = `console session of ${subject}`;
+      return (await createApiToken(database.db, { kind: 'org', name, organizationId: orgId, userId: user.id })).token;
+    };
+    adaToken = await personToken(ada, 'ada');
+    developerToken = await personToken(developer, 'developer');
+    nomailToken = await personToken(nomail, 'grace');
     otherToken = (await createApiToken(database.db, { kind: 'org', name: 'x', organizationId: other.id })).token;
     platformToken = (await createApiToken(database.db, { kind: 'platform', name: 'p', platformId: fx.platformId }))
       .token;
@@ -129,9 +156,9 @@ describe.each(testDatabaseKinds('sso hand-off'))('SSO hand-off ($name)', (kind) 
     await database?.close();
   });
 
-  it('mints a 60-second token for the provider with the user, org, app, resource and add-on, and records its jti', async () => {
+  it('mints a 60-second token for the provider with the person, org, app, resource and add-on, and records its jti', async () => {
     const before = Math.floor(Date.now() / 1000);
-    const answer = await call(orgToken, 'POST', `/addons/${addonName}/sso`, { user: ada });
+    const answer = await call(adaToken, 'POST', `/addons/${addonName}/sso`);
     expect(answer.status, JSON.stringify(answer.body)).toBe(201);
     const url = new URL(answer.body.url);
     expect(`${url.origin}${url.pathname}`).toBe(`${providerUrl}/sso`);
@@ -149,7 +176,8 @@ describe.each(testDatabaseKinds('sso hand-off'))('SSO hand-off ($name)', (kind) 
     expect(claims).toMatchObject({
       iss: broker.url,
       aud: fx.providerSlug,
-      sub: 'user-ada',
+      sub: ada.id,
+      kind: 'person',
       email: 'ada@example.com',
       name: 'Ada Lovelace',
       org: { id: orgId },
@@ -174,21 +202,21 @@ describe.each(testDatabaseKinds('sso hand-off'))('SSO hand-off ($name)', (kind) 
       app_id: app.id,
       organization_id: orgId,
       provider_id: fx.providerId,
-      user_id: 'user-ada',
+      user_id: ada.id,
       user_email: 'ada@example.com',
     });
     expect(row.expires_at.getTime()).toBe(claims.exp * 1000);
   });
 
   it('the SDK provider accepts the token once, then refuses its replay', async () => {
-    const answer = await call(orgToken, 'POST', `/addons/${addonName}/sso`, { user: ada });
+    const answer = await call(adaToken, 'POST', `/addons/${addonName}/sso`);
     const count = arrivals.length;
     const first = await open(answer.body.url);
     expect(first.status).toBe(302);
-    expect(first.headers.get('set-cookie')).toContain('dashboard_session=user-ada');
+    expect(first.headers.get('set-cookie')).toContain(`dashboard_session=${ada.id}`);
     expect(arrivals.length).toBe(count + 1);
     expect(arrivals.at(-1)).toMatchObject({
-      user: ada,
+      user: { ...ada, kind: 'person' },
       org: { id: orgId },
       app: { name: web },
       addon: { id: addonId, name: addonName },
@@ -210,14 +238,8 @@ describe.each(testDatabaseKinds('sso hand-off'))('SSO hand-off ($name)', (kind) 
       .where('retired_at', 'is', null)
       .execute();
     broker.broker.context.signer.refresh();
-    const caller = await callerFor(orgToken);
-    const old = await createSsoHandOff(
-      broker.broker.context,
-      caller,
-      addonName,
-      { user: ada },
-      new Date(Date.now() - 120_000),
-    );
+    const caller = await callerFor(adaToken);
+    const old = await createSsoHandOff(broker.broker.context, caller, addonName, {}, new Date(Date.now() - 120_000));
     const expired = await open(old.url);
     expect(expired.status).toBe(401);
     expect(((await expired.json()) as { description: string }).description).toMatch(/expired/);
@@ -225,7 +247,7 @@ describe.each(testDatabaseKinds('sso hand-off'))('SSO hand-off ($name)', (kind) 
     // A second provider trusting the same broker must refuse a token minted for the first.
     const stranger = await startSdkProvider(`${fx.providerSlug}-other`);
     try {
-      const answer = await call(orgToken, 'POST', `/addons/${addonName}/sso`, { user: ada });
+      const answer = await call(adaToken, 'POST', `/addons/${addonName}/sso`);
       const token = new URL(answer.body.url).searchParams.get('token') as string;
       const elsewhere = await open(`${stranger.running.url}/sso?token=${encodeURIComponent(token)}`);
       expect(elsewhere.status).toBe(401);
@@ -242,7 +264,7 @@ describe.each(testDatabaseKinds('sso hand-off'))('SSO hand-off ($name)', (kind) 
   it('names the app the user came from, and refuses an app the add-on is not attached to', async () => {
     const attached = await call(orgToken, 'POST', `/apps/${worker}/attachments`, { addon: addonName });
     expect([201, 202]).toContain(attached.status);
-    const viaWorker = await call(orgToken, 'POST', `/addons/${addonName}/sso`, { app: worker, user: ada });
+    const viaWorker = await call(adaToken, 'POST', `/addons/${addonName}/sso`, { app: worker });
     expect(viaWorker.status, JSON.stringify(viaWorker.body)).toBe(201);
     expect(decodeJwt(new URL(viaWorker.body.url).searchParams.get('token') as string)).toMatchObject({
       app: { name: worker },
@@ -250,7 +272,7 @@ describe.each(testDatabaseKinds('sso hand-off'))('SSO hand-off ($name)', (kind) 
     const lonely = `sso-lonely-${suffix}`;
     expect((await call(orgToken, 'POST', '/apps', { name: lonely })).status).toBe(201);
     const before = await countTokens();
-    const refused = await call(orgToken, 'POST', `/addons/${addonName}/sso`, { app: lonely, user: ada });
+    const refused = await call(adaToken, 'POST', `/addons/${addonName}/sso`, { app: lonely });
     expect(refused.status).toBe(400);
     expect(refused.body).toMatchObject({ error: 'invalid_input', field: 'app' });
     expect(refused.body.message).toContain(lonely);
@@ -259,27 +281,68 @@ describe.each(testDatabaseKinds('sso hand-off'))('SSO hand-off ($name)', (kind) 
 
   it('another organization gets 404, a bad body 400, no token 401 — and nothing is minted', async () => {
     const before = await countTokens();
-    const cross = await call(otherToken, 'POST', `/addons/${addonName}/sso`, { user: ada });
+    const cross = await call(otherToken, 'POST', `/addons/${addonName}/sso`, {});
     expect(cross.status).toBe(404);
     expect(cross.body.error).toBe('not_found');
     expect((await call(otherToken, 'POST', `/addons/${addonId}/sso`, {})).status).toBe(404);
     expect((await call(orgToken, 'POST', '/addons/no-such-addon/sso', {})).status).toBe(404);
-    const badEmail = await call(orgToken, 'POST', `/addons/${addonName}/sso`, { user: { ...ada, email: 'nope' } });
-    expect(badEmail.status).toBe(400);
-    expect(badEmail.body.field).toBe('user.email');
-    const extra = await call(orgToken, 'POST', `/addons/${addonName}/sso`, { user: ada, admin: true });
+    const badApp = await call(orgToken, 'POST', `/addons/${addonName}/sso`, { app: 42 });
+    expect(badApp.status).toBe(400);
+    expect(badApp.body.field).toBe('app');
+    const extra = await call(orgToken, 'POST', `/addons/${addonName}/sso`, { admin: true });
     expect(extra.status).toBe(400);
     expect((await call(undefined, 'POST', `/addons/${addonName}/sso`, {})).status).toBe(401);
     expect(await countTokens()).toBe(before);
   });
 
-  it('a platform token acting for the org may open it; without a user the token speaks for the API token', async () => {
-    const answer = await call(platformToken, 'POST', `/addons/${addonName}/sso`);
+  it('an org token cannot choose the user: a body naming one is refused and nothing is minted', async () => {
+    const before = await countTokens();
+    const ceo = { id: 'user-ceo', email: 'ceo@example.com', name: 'The CEO' };
+    for (const token of [orgToken, adaToken, platformToken]) {
+      const refused = await call(token, 'POST', `/addons/${addonName}/sso`, { user: ceo });
+      expect(refused.status).toBe(400);
+      expect(refused.body).toMatchObject({ error: 'invalid_input', field: 'user' });
+      expect(refused.body.message).toMatch(/^user: cannot be chosen/);
+    }
+    expect(await countTokens()).toBe(before);
+  });
+
+  it("names the person a session's token acts for, with a non-deliverable address or none at all", async () => {
+    for (const person of [developer, nomail]) {
+      const token = person === developer ? developerToken : nomailToken;
+      const answer = await call(token, 'POST', `/addons/${addonName}/sso`);
+      expect(answer.status, JSON.stringify(answer.body)).toBe(201);
+      const claims = decodeJwt(new URL(answer.body.url).searchParams.get('token') as string) as any;
+      expect(claims).toMatchObject({ sub: person.id, kind: 'person', email: person.email, name: person.name });
+      expect((await open(answer.body.url)).status).toBe(302);
+      const expected = person.email
+        ? { ...person, kind: 'person' }
+        : { id: person.id, name: person.name, kind: 'person' };
+      expect(arrivals.at(-1)?.user).toStrictEqual(expected);
+    }
+  });
+
+  it('an API token that acts for no one opens it as itself: kind token, its name and id', async () => {
+    const answer = await call(orgToken, 'POST', `/addons/${addonName}/sso`);
     expect(answer.status, JSON.stringify(answer.body)).toBe(201);
     const claims = decodeJwt(new URL(answer.body.url).searchParams.get('token') as string) as any;
-    expect(claims.sub).toMatch(/^token:/);
-    expect(claims.name).toBe('platform API token');
+    expect(claims).toMatchObject({ sub: `token:${orgTokenId}`, kind: 'token', name: 'deploy bot', email: '' });
     expect((await open(answer.body.url)).status).toBe(302);
+    expect(arrivals.at(-1)?.user).toStrictEqual({ id: `token:${orgTokenId}`, name: 'deploy bot', kind: 'token' });
+    const row = await database.db
+      .selectFrom('sso_tokens')
+      .select(['user_id', 'user_name', 'user_email', 'requested_by'])
+      .where('jti', '=', claims.jti)
+      .executeTakeFirstOrThrow();
+    expect(row).toMatchObject({ user_id: `token:${orgTokenId}`, user_name: 'deploy bot', user_email: '' });
+    expect(row.requested_by).toMatchObject({ kind: 'org', tokenId: orgTokenId });
+
+    // A platform token acting for the org may open it too, as itself.
+    const viaPlatform = await call(platformToken, 'POST', `/addons/${addonName}/sso`);
+    expect(viaPlatform.status, JSON.stringify(viaPlatform.body)).toBe(201);
+    const platformClaims = decodeJwt(new URL(viaPlatform.body.url).searchParams.get('token') as string) as any;
+    expect(platformClaims).toMatchObject({ sub: expect.stringMatching(/^token:/), kind: 'token', name: 'p' });
+    expect((await open(viaPlatform.body.url)).status).toBe(302);
   });
 
   it('uses the manifest sso.url when the provider published one; a basic-auth provider without one gets 422', async () => {
@@ -297,7 +360,7 @@ describe.each(testDatabaseKinds('sso hand-off'))('SSO hand-off ($name)', (kind) 
       })
       .execute();
     await database.db.updateTable('providers').set({ current_revision: 1 }).where('id', '=', fx.providerId).execute();
-    const answer = await call(orgToken, 'POST', `/addons/${addonName}/sso`, { user: ada });
+    const answer = await call(adaToken, 'POST', `/addons/${addonName}/sso`);
     const url = new URL(answer.body.url);
     expect(url.searchParams.get('from')).toBe('annex');
     expect((await open(answer.body.url)).status).toBe(302);
@@ -309,7 +372,7 @@ describe.each(testDatabaseKinds('sso hand-off'))('SSO hand-off ($name)', (kind) 
       .execute();
     try {
       const before = await countTokens();
-      const refused = await call(orgToken, 'POST', `/addons/${addonName}/sso`, { user: ada });
+      const refused = await call(adaToken, 'POST', `/addons/${addonName}/sso`);
       expect(refused.status).toBe(422);
       expect(refused.body.message).toMatch(/sso\.url/);
       expect(await countTokens()).toBe(before);

@@ -71,6 +71,22 @@ export async function addonServesApp(db: Executor, addon: { id: string; appId: s
   return attachment !== undefined;
 }
 
+/** An API token's name, and the person it acts for (a console session's user), if any. */
+export async function findTokenIdentity(db: Executor, tokenId: string) {
+  return db
+    .selectFrom('api_tokens as t')
+    .leftJoin('users as u', 'u.id', 't.user_id')
+    .select([
+      't.name as tokenName',
+      'u.id as userId',
+      'u.name as userName',
+      'u.email as userEmail',
+      'u.oidc_subject as subject',
+    ])
+    .where('t.id', '=', tokenId)
+    .executeTakeFirst();
+}
+
 export async function insertSsoToken(db: Executor, row: Insertable<SsoTokensTable>): Promise<void> {
   await db.insertInto('sso_tokens').values(row).execute();
 }

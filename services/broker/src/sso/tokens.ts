@@ -6,7 +6,11 @@ export const SSO_TOKEN_LIFETIME_SECONDS = 60;
 
 /** The claims of an SSO hand-off token beyond `iss`, `aud`, `iat`, `exp` and `jti`. */
 export interface SsoClaims {
+  /** The person's id, or `token:<token id>`. */
   sub: string;
+  /** What `sub` is. */
+  kind: 'person' | 'token';
+  /** `""` when there is none: SDKs from before `kind` require the claim. */
   email: string;
   name: string;
   org: { id: string; slug: string };

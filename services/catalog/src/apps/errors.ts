@@ -28,6 +28,12 @@ export type PaymentRequiredError = InstanceType<typeof PaymentRequiredError>;
 /** The plan is not available to the app's organization (broker `not_offered`, 422). */
 export const PlanNotOfferedError = messageRefusal('not_offered', 'PlanNotOfferedError');
 export type PlanNotOfferedError = InstanceType<typeof PlanNotOfferedError>;
+/**
+ * The add-on's provider offers no dashboard single sign-on (broker `not_offered`, 422, from
+ * `POST /v1/addons/:addon/sso`; elsewhere that code means PlanNotOffered).
+ */
+export const DashboardNotOfferedError = messageRefusal('not_offered', 'DashboardNotOfferedError');
+export type DashboardNotOfferedError = InstanceType<typeof DashboardNotOfferedError>;
 /** The provider refused or failed (broker `provider_failed`, 502). */
 export const ProviderFailedError = messageRefusal('provider_failed', 'ProviderFailedError');
 export type ProviderFailedError = InstanceType<typeof ProviderFailedError>;

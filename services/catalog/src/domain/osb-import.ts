@@ -12,7 +12,11 @@ import {
 import { CATEGORIES, type ProviderManifestInput } from '@annex/sdk';
 import type { Kysely } from 'kysely';
 import { findBrokerCredentials, findProviderBySlug, updateProvider } from '../db/providers.repository.js';
-import { findServiceCategories } from '../db/services.repository.js';
+import {
+  findLiveServicesOfProvider,
+  findServiceCategories,
+  findServicesByOsbIdsOrSlugs,
+} from '../db/services.repository.js';
 import {
   InvalidInputError,
   ManifestInvalidError,
@@ -20,6 +24,7 @@ import {
   NotFoundError,
   OsbBrokerError,
   type Problem,
+  SlugTakenError,
 } from './errors.js';
 import { checkManifest } from './manifest.js';
 import { type PublishOutcome, publishManifest } from './publishing.js';
@@ -78,6 +83,7 @@ export async function registerOsbBroker(
   }
   const baseUrl = (url as URL).toString().replace(/\/+$/, '');
   return importCatalog(db, actor, {
+    providerId: existing?.id ?? null,
     baseUrl,
     username: input.username,
     password: input.password,
@@ -123,6 +129,7 @@ export async function refreshOsbBroker(
     };
   }
   return importCatalog(db, actor, {
+    providerId: provider.id,
     baseUrl: credentials.url,
     username: credentials.username,
     password,
@@ -139,6 +146,8 @@ async function importCatalog(
   db: Kysely<DB>,
   actor: Principal,
   args: {
+    /** The provider when it exists already (re-registration, refresh). */
+    providerId: string | null;
     baseUrl: string;
     username: string;
     password: string;
@@ -160,13 +169,27 @@ async function importCatalog(
     }
     throw error;
   }
-  const mapped = catalogToManifest(catalog, {
+  const options = {
     slug: args.providerSlug,
     name: args.providerName,
     url: args.baseUrl,
     defaultCategory: args.defaultCategory,
     ...(args.knownCategories ? { knownCategories: args.knownCategories } : {}),
-  });
+    knownSlugs: new Map(
+      (args.providerId ? await findLiveServicesOfProvider(db, args.providerId) : []).map((s) => [s.osbId, s.slug]),
+    ),
+  };
+  let mapped = catalogToManifest(catalog, options);
+  let takenSlugs = new Set<string>();
+  if (mapped.ok) {
+    // Natural slugs of new services that other providers list: those services take the
+    // provider slug as a prefix, which must be free too.
+    const fresh = mapped.manifest.services.filter((s) => !options.knownSlugs.has(s.id));
+    const candidates = fresh.flatMap((s) => [s.slug, prefixedSlug(args.providerSlug, s.slug)]);
+    const holders = await findServicesByOsbIdsOrSlugs(db, [], candidates);
+    takenSlugs = new Set(holders.filter((h) => h.providerId !== args.providerId).map((h) => h.slug));
+    if (fresh.some((s) => takenSlugs.has(s.slug))) mapped = catalogToManifest(catalog, { ...options, takenSlugs });
+  }
   const validation = mapped.ok ? checkManifest(mapped.manifest) : null;
   const problems = mapped.ok ? (validation?.ok === false ? validation.problems : []) : mapped.problems;
   if (!mapped.ok || problems.length > 0) {
@@ -178,10 +201,16 @@ async function importCatalog(
       ),
     };
   }
+  const stillTaken = mapped.manifest.services.find((s) => !options.knownSlugs.has(s.id) && takenSlugs.has(s.slug));
+  if (stillTaken) return { ok: false, error: slugStillTaken(stillTaken.slug, args.providerSlug) };
   const outcome = await publishManifest(db, actor, mapped.manifest, {
     secretBox: args.deps.secretBox,
     source: 'osb_broker',
   });
+  // Another provider took the slug meanwhile.
+  if (!outcome.ok && outcome.error instanceof SlugTakenError && outcome.error.kind === 'service') {
+    return { ok: false, error: slugStillTaken(outcome.error.slug, args.providerSlug) };
+  }
   if (!outcome.ok) return outcome;
   await updateProvider(db, outcome.provider.id, {
     source: 'osb_broker',
@@ -234,6 +263,22 @@ async function fetchCatalog(baseUrl: string, username: string, password: string,
   }
 }
 
+/** Leaves room for a `-2` suffix within a slug's 63 characters. */
+const SLUG_BASE_LENGTH = 55;
+
+/** A service's slug under its provider's, `<provider>-<service>`, cut as `slugFrom` cuts. */
+function prefixedSlug(providerSlug: string, slug: string): string {
+  return `${providerSlug}-${slug}`.slice(0, SLUG_BASE_LENGTH).replace(/-+$/, '');
+}
+
+function slugStillTaken(slug: string, providerSlug: string): SlugTakenError {
+  return new SlugTakenError(
+    'service',
+    slug,
+    `service slug "${slug}" is used by another provider (a new service whose name another provider lists takes this provider's slug as a prefix, and that slug is taken too); register the broker under a different provider slug than "${providerSlug}"`,
+  );
+}
+
 type Json = Record<string, unknown>;
 const isObject = (v: unknown): v is Json => v !== null && typeof v === 'object' && !Array.isArray(v);
 const str = (v: unknown): string | undefined => (typeof v === 'string' && v.length > 0 ? v : undefined);
@@ -246,7 +291,7 @@ export function slugFrom(name: string, taken: Set<string>): string {
       .toLowerCase()
       .replace(/[^a-z0-9]+/g, '-')
       .replace(/^-+|-+$/g, '')
-      .slice(0, 55)
+      .slice(0, SLUG_BASE_LENGTH)
       .replace(/-+$/, '') || 'item';
   let slug = base;
   for (let n = 2; taken.has(slug); n++) slug = `${base}-${n}`;
@@ -257,7 +302,9 @@ export function slugFrom(name: string, taken: Set<string>): string {
 /**
  * Maps an OSB 2.17 catalog to a manifest. Categories come from a service's
  * `metadata.category` when it names one of ours; prices from a plan's `metadata.costs`
- * (`unit: MONTHLY` becomes the monthly price, other units metered prices).
+ * (`unit: MONTHLY` becomes the monthly price, other units metered prices). A service
+ * keeps the slug it is listed under (`knownSlugs`); a new one is named after its OSB
+ * name, prefixed with the provider slug when another provider lists that (`takenSlugs`).
  */
 export function catalogToManifest(
   catalog: unknown,
@@ -268,6 +315,10 @@ export function catalogToManifest(
     defaultCategory: string;
     /** Category by OSB service id, for services whose metadata names none. */
     knownCategories?: ReadonlyMap<string, string>;
+    /** Slug by OSB service id of the services the provider lists already: kept, never renamed. */
+    knownSlugs?: ReadonlyMap<string, string>;
+    /** Service slugs other providers list. */
+    takenSlugs?: ReadonlySet<string>;
   },
 ): { ok: true; manifest: ProviderManifestInput } | { ok: false; problems: { path: string; message: string }[] } {
   if (!isObject(catalog) || !Array.isArray(catalog.services)) {
@@ -276,9 +327,17 @@ export function catalogToManifest(
       problems: [{ path: 'services', message: 'the catalog must be an object with a services array' }],
     };
   }
-  const serviceSlugs = new Set<string>();
-  const services = catalog.services.map((raw: unknown) => {
-    const s = isObject(raw) ? raw : {};
+  const raws = catalog.services.map((raw: unknown) => (isObject(raw) ? raw : {}));
+  const knownSlug = (s: Json) => provider.knownSlugs?.get(String(s.id));
+  // Kept slugs first, so that no new service takes one.
+  const serviceSlugs = new Set(raws.map(knownSlug).filter((slug) => slug !== undefined));
+  const newSlug = (name: string) => {
+    const natural = slugFrom(name, serviceSlugs);
+    if (!provider.takenSlugs?.has(natural)) return natural;
+    serviceSlugs.delete(natural);
+    return slugFrom(prefixedSlug(provider.slug, natural), serviceSlugs);
+  };
+  const services = raws.map((s) => {
     const meta = isObject(s.metadata) ? s.metadata : {};
     const name = str(s.name) ?? '';
     const metaCategory = str(meta.category)?.toLowerCase();
@@ -286,7 +345,7 @@ export function catalogToManifest(
     const client = isObject(s.dashboard_client) ? s.dashboard_client : undefined;
     return {
       id: s.id,
-      slug: slugFrom(name, serviceSlugs),
+      slug: knownSlug(s) ?? newSlug(name),
       name: str(meta.displayName) ?? name,
       description: str(s.description) ?? name,
       category:

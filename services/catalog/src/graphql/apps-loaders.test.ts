@@ -60,6 +60,7 @@ function attachmentOf(addon: string, app: string): ApiAttachment {
     id: `att-${addon}`,
     name: addon.toUpperCase().replaceAll('-', '_'),
     app,
+    appOrganization: 'acme',
     addon,
     state: 'attached',
     configVarNames: [],

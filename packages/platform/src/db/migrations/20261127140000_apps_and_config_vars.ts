@@ -1,8 +1,8 @@
 import type { Kysely } from 'kysely';
 import { executeStatements } from '../migrate.js';
 
-// Apps, add-ons, attachments, versioned config vars and platform webhooks (issue 5,
-// docs/apps.md). Add-ons drive the broker's own OSB machinery: each add-on's id is the id
+// Apps, add-ons, attachments, versioned config vars and platform webhooks
+// (docs/apps.md). Add-ons drive the broker's own OSB machinery: each add-on's id is the id
 // of its service instance, each attachment's binding id the id of its service binding,
 // both made by the built-in platform `annex-apps` so that no OSB platform can reach them.
 export async function up(db: Kysely<any>): Promise<void> {

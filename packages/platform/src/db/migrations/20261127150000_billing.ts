@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely';
 import { executeStatements } from '../migrate.js';
 
-// Billing (issue 6, docs/billing.md). The ledger (usage intervals and usage records) is the
+// Billing (docs/billing.md). The ledger (usage intervals and usage records) is the
 // source of truth; invoices freeze their lines before anything is sent to Stripe, and every
 // Stripe call's idempotency key derives from one of these rows' ids.
 export async function up(db: Kysely<any>): Promise<void> {

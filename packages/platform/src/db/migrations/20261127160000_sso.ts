@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely';
 import { executeStatements } from '../migrate.js';
 
-// SSO hand-off into provider dashboards (issue 8, docs/provider-protocol.md §2). Every
+// SSO hand-off into provider dashboards (docs/provider-protocol.md §2). Every
 // token the broker mints is recorded by its `jti`: who was sent to which add-on's provider
 // and until when the token could be used, so a provider's report of a token can be traced.
 export async function up(db: Kysely<any>): Promise<void> {

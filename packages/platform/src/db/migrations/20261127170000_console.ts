@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely';
 import { executeStatements } from '../migrate.js';
 
-// The web console (issue 8): people who sign in with OpenID Connect, the organizations
+// The web console: people who sign in with OpenID Connect, the organizations
 // they belong to, and their sessions. Sessions live here, not in memory, so any console
 // replica serves any request. A session's id is stored hashed; the org API token the
 // console acts with is stored sealed and revoked with the session.

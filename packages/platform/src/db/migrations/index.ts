@@ -13,6 +13,8 @@ import * as m20261127200000 from './20261127200000_payout_adjustments.js';
 import * as m20261127210000 from './20261127210000_usage_totals.js';
 import * as m20261202090000 from './20261202090000_ledger_consistency.js';
 import * as m20261202100000 from './20261202100000_console_sign_out.js';
+import * as m20261203090000 from './20261203090000_release_kept_vars.js';
+import * as m20261203120000 from './20261203120000_token_acting_user.js';
 
 /** Every migration, by timestamped name. Add new ones at the end; never edit a landed one. */
 export const migrations: Readonly<Record<string, Migration>> = {
@@ -30,4 +32,6 @@ export const migrations: Readonly<Record<string, Migration>> = {
   '20261127210000_usage_totals': m20261127210000,
   '20261202090000_ledger_consistency': m20261202090000,
   '20261202100000_console_sign_out': m20261202100000,
+  '20261203090000_release_kept_vars': m20261203090000,
+  '20261203120000_token_acting_user': m20261203120000,
 };

@@ -3,6 +3,7 @@ import {
   BrokerUnavailableError,
   ConfigVarCollisionError,
   ConflictError,
+  DashboardNotOfferedError,
   ForbiddenError,
   NameTakenError,
   PaymentRequiredError,
@@ -28,6 +29,11 @@ for (const [refusal, name, description] of [
     PlanNotOfferedError,
     'PlanNotOffered',
     "The plan does not exist or is not offered to the app's organization. Nothing changed.",
+  ],
+  [
+    DashboardNotOfferedError,
+    'DashboardNotOffered',
+    "The add-on's provider offers no dashboard single sign-on. Nothing was minted.",
   ],
   [
     ProviderFailedError,

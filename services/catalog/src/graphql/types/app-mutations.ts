@@ -1,5 +1,12 @@
+import {
+  BrokerUnavailableError,
+  ConflictError,
+  DashboardNotOfferedError,
+  ForbiddenError,
+  PlanNotOfferedError,
+} from '../../apps/errors.js';
 import type { ApiAddon, ApiApp, ApiAttachment, ApiRelease } from '../../broker-client.js';
-import { InvalidInputError, type Problem } from '../../domain/errors.js';
+import { InvalidInputError, NotAuthorizedError, NotFoundError, type Problem } from '../../domain/errors.js';
 import { builder } from '../builder.js';
 import { APP_ERRORS } from './app-errors.js';
 import { AddonRef, AppRef, AttachmentRef, ReleaseRef } from './apps.js';
@@ -66,6 +73,29 @@ const ShareAddonInput = builder.inputType('ShareAddonInput', {
   fields: (t) => ({
     addon: t.string({ required: true, description: 'The add-on, by name or id.' }),
     organization: t.string({ required: true, description: 'The slug of the organization to share with.' }),
+  }),
+});
+
+const OpenAddonDashboardSuccess = builder
+  .objectRef<{ url: string; expiresAt: string }>('OpenAddonDashboardSuccess')
+  .implement({
+    description:
+      "Send the user's browser to `url` now: the provider's SSO URL with a single-use token naming the caller (the person a console session acts for, else the API token).",
+    fields: (t) => ({
+      url: t.exposeString('url'),
+      expiresAt: t.field({
+        type: 'DateTime',
+        description: 'The token is refused after this (60 s).',
+        resolve: (r) => new Date(r.expiresAt),
+      }),
+    }),
+  });
+const OpenAddonDashboardInput = builder.inputType('OpenAddonDashboardInput', {
+  fields: (t) => ({
+    addon: t.string({ required: true, description: 'The add-on, by name or id.' }),
+    app: t.string({
+      description: 'The app the user comes from, one the add-on is attached to (default: the app that owns it).',
+    }),
   }),
 });
 
@@ -224,6 +254,33 @@ builder.mutationFields((t) => ({
     args: { input: t.arg({ type: ShareAddonInput, required: true }) },
     errors: errors('UnshareAddon'),
     resolve: (_root, { input }, ctx) => ctx.broker.unshareAddon(input.addon, input.organization),
+  }),
+  openAddonDashboard: t.field({
+    type: OpenAddonDashboardSuccess,
+    description:
+      "Single sign-on into the add-on's provider dashboard (docs/provider-protocol.md §2). Only the owning organization's callers; refused (Conflict) until it is provisioned.",
+    args: { input: t.arg({ type: OpenAddonDashboardInput, required: true }) },
+    errors: {
+      types: [
+        NotAuthorizedError,
+        ForbiddenError,
+        NotFoundError,
+        InvalidInputError,
+        ConflictError,
+        DashboardNotOfferedError,
+        BrokerUnavailableError,
+      ],
+      union: { name: 'OpenAddonDashboardResult' },
+    },
+    resolve: async (_root, { input }, ctx) => {
+      try {
+        return await ctx.broker.openAddonDashboard(input.addon, input.app);
+      } catch (error) {
+        // The broker's `not_offered` here is about the provider, not a plan.
+        if (error instanceof PlanNotOfferedError) throw new DashboardNotOfferedError(error.message);
+        throw error;
+      }
+    },
   }),
   rollbackConfig: t.field({
     type: RollbackConfigSuccess,

@@ -14,7 +14,10 @@ import { decodeGlobal } from './plan.js';
 // Apps, add-ons, attachments, config vars and releases. None of it is in the catalog's
 // database: every field asks the broker's `/v1` API with the caller's own token (see
 // broker-client.ts), so what a caller sees is exactly what the broker lets that token see.
-// Another org's app or add-on reads as null, as a missing one does.
+// Another org's app or add-on reads as null, as a missing one does. A shared add-on is seen
+// from both sides (docs/apps.md, "Shared add-ons"): the organization it is shared with sees
+// the add-on (`Addon.app` null), its owner sees which organization's app attaches it
+// (`Attachment.app` null, `Attachment.appOrganization`).
 
 /** A per-request loader's result for one key: the value, null when hidden, or the error as a GraphQL error. */
 const settle = <T>(promise: Promise<T | null>): Promise<T | null | Error> =>
@@ -85,7 +88,16 @@ export const AttachmentRef = builder.objectRef<ApiAttachment>('Attachment').impl
   fields: (t) => ({
     id: t.exposeID('id'),
     name: t.exposeString('name', { description: 'e.g. `DATABASE`: the vars are `DATABASE_URL`, ….' }),
-    app: t.field({ type: AppRef, resolve: (attachment) => attachment.app }),
+    app: t.field({
+      type: AppRef,
+      nullable: true,
+      description:
+        "The app it is attached to; null when that app is another organization's (see `appOrganization`): an app attaching an add-on its organization shares with it.",
+      resolve: (attachment) => attachment.app,
+    }),
+    appOrganization: t.exposeString('appOrganization', {
+      description: "The slug of the app's organization, also when the app itself is hidden.",
+    }),
     addon: t.field({ type: AddonRef, resolve: (attachment) => attachment.addon }),
     state: t.field({ type: AttachmentStateEnum, resolve: (attachment) => attachment.state }),
     configVarNames: t.stringList({ resolve: (attachment) => attachment.configVarNames ?? [] }),
@@ -127,6 +139,14 @@ const ReleaseChangeRef = builder.objectRef<ReleaseChange>('ReleaseChange').imple
   }),
 });
 
+const KeptConfigVarRef = builder.objectRef<{ name: string; attachment: string }>('KeptConfigVar').implement({
+  description: 'A config var of an attachment that a rollback left as it is: rollbacks never change add-on state.',
+  fields: (t) => ({
+    name: t.exposeString('name'),
+    attachment: t.exposeString('attachment', { description: 'The name of the attachment that owns the var.' }),
+  }),
+});
+
 /** Whoever made a release, in words (the broker records kind, id and name). */
 function actorOf(actor: ApiRelease['actor']): string {
   if (typeof actor === 'string') return actor;
@@ -142,6 +162,11 @@ export const ReleaseRef = builder.objectRef<ApiRelease>('Release').implement({
       type: [ReleaseChangeRef],
       resolve: (release) =>
         (release.diff ?? []).map((d) => ({ name: d.name, change: d.change, value: d.value ?? null })),
+    }),
+    kept: t.field({
+      type: [KeptConfigVarRef],
+      description: 'The attachment-owned vars a rollback left as they are; empty for other releases.',
+      resolve: (release) => release.kept ?? [],
     }),
     actor: t.string({
       description: 'Who made it, e.g. `org token of acme`.',
@@ -232,6 +257,11 @@ AppRef.implement({
         return orGraphQLError(async () => (await ctx.broker.releases(app.name)).slice(0, first));
       },
     }),
+    lastEventId: t.id({
+      description:
+        "The id of the app's latest event (`0`: none yet). Subscribe to `addonEvents(after:)` with it to get only what happens from now on.",
+      resolve: async (app, _args, ctx) => (await detailOf(app, ctx)).lastEventId ?? '0',
+    }),
     createdAt: t.field({ type: 'DateTime', resolve: (app) => new Date(app.createdAt) }),
   }),
 });
@@ -240,7 +270,16 @@ AddonRef.implement({
   description: 'An instance of a service, owned by the app that created it, attached to one or more apps.',
   fields: (t) => ({
     name: t.exposeString('name', { description: 'Generated, e.g. `postgres-amber-4172`; unique.' }),
-    app: t.field({ type: AppRef, description: 'The app that owns it.', resolve: (addon) => addon.app }),
+    app: t.field({
+      type: AppRef,
+      nullable: true,
+      description:
+        "The app that owns it; null for an add-on another organization shares with the caller's (see `organization`).",
+      resolve: (addon) => addon.app,
+    }),
+    organization: t.exposeString('organization', {
+      description: 'The slug of the organization that owns it (and pays for it).',
+    }),
     service: t.field({
       type: ServiceRef,
       nullable: true,
@@ -273,7 +312,12 @@ AddonRef.implement({
     providerSlug: t.string({ resolve: (addon) => addon.provider }),
     state: t.field({ type: AddonStateEnum, resolve: (addon) => addon.state }),
     lastError: t.string({ nullable: true, resolve: (addon) => addon.lastError ?? null }),
-    attachments: t.field({ type: [AttachmentRef], resolve: (addon) => addon.attachments ?? [] }),
+    attachments: t.field({
+      type: [AttachmentRef],
+      description:
+        "For its owner, every attachment (another organization's apps as `app: null`); for an organization it is shared with, only the attachments to that organization's apps.",
+      resolve: (addon) => addon.attachments ?? [],
+    }),
     createdAt: t.field({ type: 'DateTime', resolve: (addon) => new Date(addon.createdAt) }),
   }),
 });
@@ -331,4 +375,5 @@ export const APP_ROOT_FIELDS: ReadonlySet<string> = new Set([
   'setConfigVars',
   'shareAddon',
   'unshareAddon',
+  'openAddonDashboard',
 ]);

@@ -1,0 +1,52 @@
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { CliError, EXIT_CODES } from './exit-codes.js';
+
+// This file is src/cli/pack.ts in a checkout and dist/cli/pack.js in the package: the
+// package's root is two levels up either way.
+const packageRoot = fileURLToPath(new URL('../../', import.meta.url));
+
+/**
+ * Packs the SDK this CLI runs from into `destination` with `npm pack`, and returns the
+ * tarball's file name. From a checkout (its TypeScript sources are there) `prepack` builds
+ * `dist/` first; an installed package is already built and is packed as it is.
+ */
+export async function packSdk(destination: string): Promise<string> {
+  const { name, version } = JSON.parse(await readFile(join(packageRoot, 'package.json'), 'utf8')) as {
+    name: string;
+    version: string;
+  };
+  const fromSources = existsSync(join(packageRoot, 'src', 'index.ts'));
+  await mkdir(destination, { recursive: true });
+  const args = ['pack', '--pack-destination', destination, ...(fromSources ? [] : ['--ignore-scripts'])];
+  const { code, output } = await new Promise<{ code: number | null; output: string }>((resolve) => {
+    // npm is a .cmd script on Windows, which only a shell runs.
+    const child = spawn('npm', args, {
+      cwd: packageRoot,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      shell: process.platform === 'win32',
+    });
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+    });
+    child.stderr.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+    });
+    child.once('error', (error) => resolve({ code: null, output: error.message }));
+    child.once('close', (exitCode) => resolve({ code: exitCode, output }));
+  });
+  // npm names the tarball after the package: @annex/sdk 0.1.0 is annex-sdk-0.1.0.tgz.
+  const file = `${name.replace(/^@/, '').replace('/', '-')}-${version}.tgz`;
+  if (code !== 0 || !existsSync(join(destination, file))) {
+    throw new CliError(
+      `could not pack the SDK in ${packageRoot} with \`npm ${args.join(' ')}\`; pass --sdk <npm dependency spec> to depend on a published or packed SDK instead`,
+      EXIT_CODES.refused,
+      output.trim().split('\n').slice(-15),
+    );
+  }
+  return file;
+}
