@@ -363,6 +363,8 @@ describe('apps verbs against the running marketplace', async () => {
   const varsOf = (c: ConfigJson) => Object.fromEntries(c.vars.map((v) => [v.name, v.value]));
 
   let addonName = '';
+  /** A token of another organization, `rival`, made once the tests reach it. */
+  let rival = '';
 
   it('creates two apps, and lists them', async () => {
     const created = await annex(['apps:create', 'web-a']);
@@ -599,10 +601,10 @@ describe('apps verbs against the running marketplace', async () => {
 
   it('refuses every change and every look from another organization, and changes nothing', async () => {
     expect((await annex(['admin', 'orgs:create', 'rival'], admin)).code).toBe(0);
-    const { token: rival } = await json<{ token: string }>(
+    ({ token: rival } = await json<{ token: string }>(
       ['admin', 'tokens:create', '--kind', 'org', '--org', 'rival', '--name', 'rival', '--scope', 'config:read'],
       admin,
-    );
+    ));
     expect((await annex(['apps:create', 'rival-app'], rival)).code).toBe(0);
     const beforeA = await config('web-a');
     const beforeB = await config('web-b');
@@ -642,11 +644,92 @@ describe('apps verbs against the running marketplace', async () => {
     expect(addon.attachments).toHaveLength(2);
   });
 
+  it('shares the add-on with another organization: each side sees its side, in text and in JSON', async () => {
+    type Side = { app: { name: string } | null; appOrganization: string; name: string };
+    type AddonJson = { name: string; organization: string; app: { name: string } | null; attachments: Side[] };
+    const sides = (attachments: Side[]) =>
+      attachments
+        .map((a) => [a.app?.name ?? null, a.appOrganization, a.name])
+        .sort((x, y) => String(x).localeCompare(String(y)));
+
+    const shared = await annex(['addons:share', addonName, '--org', 'rival']);
+    expect(shared).toMatchObject({ code: 0, out: `${addonName} is shared with rival` });
+    const attached = await annex(
+      ['addons:attach', addonName, '--app', 'rival-app', '--as', 'BORROWED', '--wait'],
+      rival,
+    );
+    expect(attached).toMatchObject({ code: 0, err: '' });
+    expect(attached.out).toMatch(new RegExp(`^Attached ${addonName} to rival-app as BORROWED: BORROWED_`));
+
+    // The owner sees that an app of rival attaches it, never which one.
+    const ownerInfo = await annex(['addons:info', addonName]);
+    expect(ownerInfo).toMatchObject({ code: 0, err: '' });
+    expect(ownerInfo.out).toContain('owner app:  web-a');
+    expect(ownerInfo.out).toMatch(/^ {2}an app of rival as BORROWED \(attached\): BORROWED_\w+, BORROWED_\w+$/m);
+    expect(ownerInfo.out).toMatch(/^ {2}web-a as AI \(attached\)/m);
+    const ownerJson = await json<AddonJson>(['addons:info', addonName]);
+    expect(ownerJson).toMatchObject({ name: addonName, organization: 'demo', app: { name: 'web-a' } });
+    expect(sides(ownerJson.attachments)).toEqual([
+      [null, 'rival', 'BORROWED'],
+      ['web-a', 'demo', 'AI'],
+      ['web-b', 'demo', 'REPORTING'],
+    ]);
+    const ownerList = await annex(['addons']);
+    expect(ownerList.code).toBe(0);
+    expect(ownerList.out).toMatch(
+      new RegExp(`${addonName}\\s+ai-gateway:starter\\s+web-a\\s+provisioned\\s+.*an app of rival as BORROWED`),
+    );
+    const ownerApp = await annex(['apps:info', '--app', 'web-a']);
+    expect(ownerApp).toMatchObject({ code: 0, err: '' });
+    expect(ownerApp.out).toMatch(
+      new RegExp(`${addonName}\\s+ai-gateway:starter\\s+provisioned\\s+.*an app of rival as BORROWED`),
+    );
+    const ownerAppJson = await json<{ addons: AddonJson[] }>(['apps:info', '--app', 'web-a']);
+    expect(sides(ownerAppJson.addons[0]?.attachments ?? [])).toContainEqual([null, 'rival', 'BORROWED']);
+    for (const output of [ownerInfo.out, ownerList.out, ownerApp.out, JSON.stringify([ownerJson, ownerAppJson])]) {
+      expect(output).not.toContain('rival-app');
+    }
+
+    // The borrower sees the add-on shared by demo, and only its own app's attachment.
+    const borrowerInfo = await annex(['addons:info', addonName], rival);
+    expect(borrowerInfo).toMatchObject({ code: 0, err: '' });
+    expect(borrowerInfo.out).toContain('shared by:  demo');
+    expect(borrowerInfo.out).toMatch(/^ {2}rival-app as BORROWED \(attached\): BORROWED_\w+, BORROWED_\w+$/m);
+    const borrowerJson = await json<AddonJson>(['addons:info', addonName], rival);
+    expect(borrowerJson).toMatchObject({ name: addonName, organization: 'demo', app: null });
+    expect(sides(borrowerJson.attachments)).toEqual([['rival-app', 'rival', 'BORROWED']]);
+    const borrowerApp = await annex(['apps:info', 'rival-app'], rival);
+    expect(borrowerApp).toMatchObject({ code: 0, err: '' });
+    expect(borrowerApp.out).toMatch(
+      new RegExp(`BORROWED\\s+${addonName} \\(shared by demo\\)\\s+attached\\s+BORROWED_`),
+    );
+    const borrowerAppJson = await json<{ attachments: (Side & { addon: AddonJson })[] }>(
+      ['apps:info', 'rival-app'],
+      rival,
+    );
+    expect(borrowerAppJson.attachments).toMatchObject([
+      { app: { name: 'rival-app' }, appOrganization: 'rival', name: 'BORROWED', addon: { organization: 'demo' } },
+    ]);
+    const borrowerList = await annex(['addons', '--app', 'rival-app'], rival);
+    expect(borrowerList.out).toMatch(
+      new RegExp(`${addonName}\\s+ai-gateway:starter\\s+shared by demo\\s+provisioned\\s+BORROWED`),
+    );
+    const everyList = await annex(['addons'], rival);
+    expect(everyList.out).toMatch(
+      new RegExp(`${addonName}\\s+ai-gateway:starter\\s+shared by demo\\s+provisioned\\s+rival-app as BORROWED`),
+    );
+    const borrowed = [borrowerInfo.out, borrowerApp.out, borrowerList.out, everyList.out];
+    for (const output of [...borrowed, JSON.stringify([borrowerJson, borrowerAppJson])]) {
+      expect(output).not.toMatch(/web-[ab]|\bAI\b|REPORTING/);
+    }
+  });
+
   it('rotates the credentials of every attachment', async () => {
     const before = { a: varsOf(await config('web-a')), b: varsOf(await config('web-b')) };
     const rotated = await annex(['addons:rotate', addonName, '--grace', '0', '--wait']);
     expect(rotated.code).toBe(0);
     expect(rotated.out).toMatch(new RegExp(`^Rotated ${addonName}: new credentials in `));
+    expect(rotated.out).toContain('an app of rival (BORROWED)');
     const after = { a: varsOf(await config('web-a')), b: varsOf(await config('web-b')) };
     expect(after.a.AI_API_KEY).toMatch(/\S{16,}/);
     expect(after.a.AI_API_KEY).not.toBe(before.a.AI_API_KEY);

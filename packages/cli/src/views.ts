@@ -7,14 +7,14 @@ import { graphql, type ResultOf } from './graphql.js';
 
 export const AttachmentFields = graphql(`
   fragment AttachmentFields on Attachment {
-    id name app { name } addon { name serviceSlug planSlug } state configVarNames lastError
+    id name app { name } appOrganization addon { name organization serviceSlug planSlug } state configVarNames lastError
   }
 `);
 
 export const AddonFields = graphql(
   `
   fragment AddonFields on Addon {
-    id name app { name } serviceSlug planSlug providerSlug state lastError createdAt
+    id name app { name } organization serviceSlug planSlug providerSlug state lastError createdAt
     attachments { ...AttachmentFields }
   }
 `,
@@ -55,6 +55,20 @@ export async function requireAddon(ctx: Pick<Runtime, 'client'>, name: string): 
   return addon;
 }
 
+// A shared add-on (docs/apps.md, "Shared add-ons") shows each organization its side: the
+// owner sees another organization's app only as "an app of ORG", the borrower sees the
+// add-on as "shared by ORG" and none of the owner's apps.
+
+/** The app an attachment is in: its name, or "an app of ORG" when that app is another organization's. */
+export function attachedTo(a: Pick<AttachmentView, 'app' | 'appOrganization'>): string {
+  return a.app ? a.app.name : `an app of ${a.appOrganization}`;
+}
+
+/** Who owns an add-on: its app, or "shared by ORG" when the caller cannot see that app. */
+export function ownerOf(addon: Pick<AddonView, 'app' | 'organization'>): string {
+  return addon.app ? addon.app.name : `shared by ${addon.organization}`;
+}
+
 export function attachmentLine(a: AttachmentView): string {
-  return `${a.app.name} as ${a.name} (${lower(a.state)}): ${a.configVarNames.join(', ') || 'no vars yet'}${a.lastError ? ` — ${a.lastError}` : ''}`;
+  return `${attachedTo(a)} as ${a.name} (${lower(a.state)}): ${a.configVarNames.join(', ') || 'no vars yet'}${a.lastError ? ` — ${a.lastError}` : ''}`;
 }

@@ -1,7 +1,7 @@
 import { parseWholeNumber } from './args.js';
 import { CliError } from './client.js';
 import type { Runtime } from './command.js';
-import { type AddonView, fetchAddon, lower } from './views.js';
+import { type AddonView, attachedTo, fetchAddon, lower } from './views.js';
 
 /** What one look at an operation found. */
 export interface Progress {
@@ -109,7 +109,7 @@ export function addonSettled(addon: AddonView, attachmentId?: string): Progress 
     if (attachment.state === 'FAILED') {
       return {
         done: true,
-        failure: `attaching ${addon.name} to ${attachment.app.name} as ${attachment.name} failed: ${attachment.lastError ?? addon.lastError ?? 'no error recorded'}`,
+        failure: `attaching ${addon.name} to ${attachedTo(attachment)} as ${attachment.name} failed: ${attachment.lastError ?? addon.lastError ?? 'no error recorded'}`,
         status,
       };
     }

@@ -3,7 +3,7 @@ import { attachmentLine, lower, requireAddon } from '../../views.js';
 
 export default defineCommand({
   id: 'addons:info',
-  summary: 'an add-on: plan, state, last error and every attachment with its vars',
+  summary: 'an add-on: plan, owner, state, last error and every attachment with its vars',
   args: { ADDON: { description: "the add-on's name, such as postgres-amber-4172" } },
   flags: {},
   examples: ['addons:info postgres-amber-4172'],
@@ -14,7 +14,7 @@ export default defineCommand({
       [
         `=== ${addon.name}`,
         `plan:       ${addon.serviceSlug}:${addon.planSlug} (provider ${addon.providerSlug})`,
-        `owner app:  ${addon.app.name}`,
+        addon.app ? `owner app:  ${addon.app.name}` : `shared by:  ${addon.organization}`,
         `state:      ${lower(addon.state)}`,
         ...(addon.lastError ? [`last error: ${addon.lastError}`] : []),
         `created:    ${addon.createdAt}`,

@@ -2,17 +2,25 @@ import { defineCommand } from '../../command.js';
 import { APP_FLAG } from '../../flags.js';
 import { graphql } from '../../graphql.js';
 import { table } from '../../output.js';
-import { AddonFields, type AddonView, AttachmentFields, fetchAddon, foundApp, lower } from '../../views.js';
+import { AddonFields, type AddonView, attachedTo, foundApp, lower, ownerOf } from '../../views.js';
 
-const APP_ADDONS = graphql(
+// An app's add-ons are those it owns and those attached to it, which may be another app's
+// or another organization's (shared with this one).
+const AppAddonFields = graphql(
   `
-  query AppAddons($name: String!) {
-    app(name: $name) { addons { ...AddonFields } attachments { ...AttachmentFields } }
-  }
+  fragment AppAddonFields on App { addons { ...AddonFields } attachments { name addon { ...AddonFields } } }
 `,
-  [AddonFields, AttachmentFields],
+  [AddonFields],
 );
-const ALL_ADDONS = graphql('query AllAddons { apps { addons { ...AddonFields } } }', [AddonFields]);
+const ADDONS_OF_APP = graphql('query AddonsOfApp($name: String!) { app(name: $name) { ...AppAddonFields } }', [
+  AppAddonFields,
+]);
+const ADDONS_OF_APPS = graphql('query AddonsOfApps { apps { ...AppAddonFields } }', [AppAddonFields]);
+
+/** Each add-on once, in the order first seen. */
+function distinct(addons: AddonView[]): AddonView[] {
+  return [...new Map(addons.map((a) => [a.name, a])).values()];
+}
 
 export default defineCommand({
   id: 'addons',
@@ -24,24 +32,17 @@ export default defineCommand({
     const appName = ctx.flags.app;
     let rows: { addon: AddonView; attachedAs: string[] }[];
     if (appName) {
-      const app = foundApp(appName, (await ctx.client().request(APP_ADDONS, { name: appName })).app);
-      const byName = new Map(app.addons.map((a) => [a.name, a]));
-      // Add-ons another app owns show up through their attachment to this app.
-      for (const attachment of app.attachments) {
-        if (!byName.has(attachment.addon.name)) {
-          const addon = await fetchAddon(ctx, attachment.addon.name);
-          if (addon) byName.set(addon.name, addon);
-        }
-      }
-      rows = [...byName.values()].map((addon) => ({
+      const app = foundApp(appName, (await ctx.client().request(ADDONS_OF_APP, { name: appName })).app);
+      rows = distinct([...app.addons, ...app.attachments.map((a) => a.addon)]).map((addon) => ({
         addon,
         attachedAs: app.attachments.filter((a) => a.addon.name === addon.name).map((a) => a.name),
       }));
     } else {
-      const data = await ctx.client().request(ALL_ADDONS);
-      rows = data.apps.flatMap((a) =>
-        a.addons.map((addon) => ({ addon, attachedAs: addon.attachments.map((t) => `${t.name}@${t.app.name}`) })),
-      );
+      const { apps } = await ctx.client().request(ADDONS_OF_APPS);
+      rows = distinct(apps.flatMap((app) => [...app.addons, ...app.attachments.map((a) => a.addon)])).map((addon) => ({
+        addon,
+        attachedAs: addon.attachments.map((t) => `${attachedTo(t)} as ${t.name}`),
+      }));
     }
     if (ctx.json) return ctx.printJson(rows.map((r) => r.addon));
     ctx.print(
@@ -49,7 +50,7 @@ export default defineCommand({
         rows.map(({ addon, attachedAs }) => ({
           addon: addon.name,
           plan: `${addon.serviceSlug}:${addon.planSlug}`,
-          owner: addon.app.name,
+          owner: ownerOf(addon),
           state: lower(addon.state),
           attached: attachedAs.join(', '),
         })),

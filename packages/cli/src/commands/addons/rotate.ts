@@ -1,7 +1,7 @@
 import { parseWholeNumber } from '../../args.js';
 import { defineCommand } from '../../command.js';
 import { ErrorFields, graphql, InvalidInputFields, mutate } from '../../graphql.js';
-import { AddonFields } from '../../views.js';
+import { AddonFields, attachedTo } from '../../views.js';
 import { addonSettled, type Progress, WAIT_FLAGS, waitForAddon, waitTimeout } from '../../wait.js';
 
 const ROTATE_ADDON_CREDENTIALS = graphql(
@@ -52,7 +52,7 @@ export default defineCommand({
         if (failed) {
           return {
             done: true,
-            failure: `rotating ${name} failed for ${failed.app.name} (${failed.name}): ${failed.lastError ?? 'no error recorded'}`,
+            failure: `rotating ${name} failed for ${attachedTo(failed)} (${failed.name}): ${failed.lastError ?? 'no error recorded'}`,
             status: 'failed',
           };
         }
@@ -62,7 +62,7 @@ export default defineCommand({
         if (kept) {
           return {
             done: true,
-            failure: `${kept.app.name} (${kept.name}) keeps its old credentials: ${kept.lastError}`,
+            failure: `${attachedTo(kept)} (${kept.name}) keeps its old credentials: ${kept.lastError}`,
             status: 'failed',
           };
         }
@@ -72,7 +72,7 @@ export default defineCommand({
     if (ctx.json) return ctx.printJson(addon);
     ctx.print(
       timeout !== null
-        ? `Rotated ${name}: new credentials in ${addon.attachments.map((a) => `${a.app.name} (${a.name})`).join(', ') || 'no app'}`
+        ? `Rotated ${name}: new credentials in ${addon.attachments.map((a) => `${attachedTo(a)} (${a.name})`).join(', ') || 'no app'}`
         : `Rotating ${name}. Pass --wait to follow it.`,
     );
   },

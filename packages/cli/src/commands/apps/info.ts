@@ -3,7 +3,7 @@ import { defineCommand } from '../../command.js';
 import { APP_FLAG } from '../../flags.js';
 import { graphql } from '../../graphql.js';
 import { table } from '../../output.js';
-import { AddonFields, AppFields, AttachmentFields, foundApp, lower } from '../../views.js';
+import { AddonFields, AppFields, AttachmentFields, attachedTo, foundApp, lower } from '../../views.js';
 
 const APP_INFO = graphql(
   `
@@ -37,15 +37,24 @@ export default defineCommand({
         '',
         'Add-ons owned:',
         table(
-          app.addons.map((a) => ({ addon: a.name, plan: `${a.serviceSlug}:${a.planSlug}`, state: lower(a.state) })),
-          ['addon', 'plan', 'state'],
+          app.addons.map((a) => ({
+            addon: a.name,
+            plan: `${a.serviceSlug}:${a.planSlug}`,
+            state: lower(a.state),
+            attached: a.attachments.map((t) => `${attachedTo(t)} as ${t.name}`).join(', '),
+          })),
+          ['addon', 'plan', 'state', 'attached'],
         ),
         '',
         'Attachments:',
         table(
           app.attachments.map((a) => ({
             as: a.name,
-            addon: a.addon.name,
+            // Another organization's add-on, shared with this one.
+            addon:
+              a.addon.organization === app.organization
+                ? a.addon.name
+                : `${a.addon.name} (shared by ${a.addon.organization})`,
             state: lower(a.state),
             vars: a.configVarNames.join(', '),
           })),
