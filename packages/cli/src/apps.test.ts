@@ -599,6 +599,48 @@ describe('apps verbs against the running marketplace', async () => {
     expect(missing).toMatchObject({ code: 1, err: 'error: release v999 of web-b not found' });
   });
 
+  it('rolls back what people set, and names each attachment var it left as it is', async () => {
+    expect((await annex(['apps:create', 'web-c'])).code).toBe(0);
+    expect((await annex(['config:set', 'MODE=one', '--app', 'web-c'])).out).toBe('web-c: set MODE (v1)');
+    // An add-on attached after v1: a rollback to v1 keeps its vars.
+    const created = await annex(['addons:create', 'ai-gateway:starter', '--app', 'web-c', '--as', 'AI', '--wait']);
+    expect(created.code).toBe(0);
+    expect((await annex(['config:set', 'MODE=two', '--app', 'web-c'])).out).toBe('web-c: set MODE (v3)');
+
+    const rolled = await annex(['releases:rollback', 'v1', '--app', 'web-c']);
+    expect(rolled).toMatchObject({ code: 0, err: '' });
+    const [outcome, ...left] = rolled.out.split('\n');
+    expect(outcome).toBe('Rolled back web-c to v1: now v4');
+    expect(left.sort()).toEqual([
+      'AI_API_KEY (attachment AI) left as it is',
+      'AI_BASE_URL (attachment AI) left as it is',
+    ]);
+    const vars = varsOf(await config('web-c'));
+    expect(vars.MODE).toBe('one');
+    expect(vars.AI_API_KEY).toMatch(/\S{16,}/);
+
+    // `releases` shows them on the rollback release only.
+    const listed = await annex(['releases', '--app', 'web-c']);
+    expect(listed.code).toBe(0);
+    const [header, v4, v3] = listed.out.split('\n');
+    expect(header).toMatch(/^VERSION\s+CHANGES\s+KEPT\s+ACTOR/);
+    expect(v4).toMatch(
+      /^v4\s+~MODE\s+AI_(API_KEY|BASE_URL) \(attachment AI\), AI_(API_KEY|BASE_URL) \(attachment AI\)\s+\S/,
+    );
+    expect(v3).not.toContain('attachment AI');
+    const releases = await json<{ version: number; kept: { name: string; attachment: string }[] }[]>([
+      'releases',
+      '--app',
+      'web-c',
+    ]);
+    expect(releases.map((r) => [r.version, r.kept.map((k) => `${k.name}:${k.attachment}`).sort()])).toEqual([
+      [4, ['AI_API_KEY:AI', 'AI_BASE_URL:AI']],
+      [3, []],
+      [2, []],
+      [1, []],
+    ]);
+  });
+
   it('refuses every change and every look from another organization, and changes nothing', async () => {
     expect((await annex(['admin', 'orgs:create', 'rival'], admin)).code).toBe(0);
     ({ token: rival } = await json<{ token: string }>(

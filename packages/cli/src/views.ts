@@ -24,7 +24,7 @@ export const AddonFields = graphql(
 export const AppFields = graphql('fragment AppFields on App { id name organization releaseVersion createdAt }');
 
 export const ReleaseFields = graphql(
-  'fragment ReleaseFields on Release { version diff { name change value } actor reason createdAt }',
+  'fragment ReleaseFields on Release { version diff { name change value } kept { name attachment } actor reason createdAt }',
 );
 
 export type AttachmentView = ResultOf<typeof AttachmentFields>;
@@ -71,4 +71,9 @@ export function ownerOf(addon: Pick<AddonView, 'app' | 'organization'>): string 
 
 export function attachmentLine(a: AttachmentView): string {
   return `${attachedTo(a)} as ${a.name} (${lower(a.state)}): ${a.configVarNames.join(', ') || 'no vars yet'}${a.lastError ? ` — ${a.lastError}` : ''}`;
+}
+
+/** An attachment var a rollback left as it is (rollbacks never change add-on state): `DATABASE_URL (attachment DATABASE)`. */
+export function keptVar(kept: ReleaseView['kept'][number]): string {
+  return `${kept.name} (attachment ${kept.attachment})`;
 }

@@ -4,7 +4,7 @@ import { defineCommand } from '../../command.js';
 import { APP_FLAG } from '../../flags.js';
 import { graphql } from '../../graphql.js';
 import { table } from '../../output.js';
-import { ReleaseFields } from '../../views.js';
+import { keptVar, ReleaseFields } from '../../views.js';
 
 const RELEASES = graphql(
   `
@@ -15,7 +15,7 @@ const RELEASES = graphql(
 
 export default defineCommand({
   id: 'releases',
-  summary: 'config releases of APP, newest first: version, changed names, actor, reason',
+  summary: 'config releases of APP, newest first: version, changed names, vars a rollback kept, actor, reason',
   args: {},
   flags: {
     app: { ...APP_FLAG, required: true },
@@ -27,19 +27,23 @@ export default defineCommand({
     const limit = ctx.flags.limit === undefined ? 20 : parseWholeNumber('limit', ctx.flags.limit, 1, 100);
     const data = await ctx.client().request(RELEASES, { name, first: limit });
     if (!data.app) throw new CliError(`app "${name}" not found`, 1);
-    if (ctx.json) return ctx.printJson(data.app.releases);
+    const { releases } = data.app;
+    if (ctx.json) return ctx.printJson(releases);
+    // Only rollbacks keep vars (those of add-ons); the column is there when one is listed.
+    const kept = releases.some((r) => r.kept.length > 0) ? ['kept'] : [];
     ctx.print(
       table(
-        data.app.releases.map((r) => ({
+        releases.map((r) => ({
           version: `v${r.version}`,
           changes: r.diff
             .map((d) => `${d.change === 'removed' ? '-' : d.change === 'added' ? '+' : '~'}${d.name}`)
             .join(' '),
+          kept: r.kept.map(keptVar).join(', '),
           actor: r.actor,
           reason: r.reason,
           created: r.createdAt,
         })),
-        ['version', 'changes', 'actor', 'reason', 'created'],
+        ['version', 'changes', ...kept, 'actor', 'reason', 'created'],
       ),
     );
   },

@@ -2,7 +2,7 @@ import { parseVersion } from '../../args.js';
 import { defineCommand } from '../../command.js';
 import { APP_FLAG } from '../../flags.js';
 import { ErrorFields, graphql, InvalidInputFields, mutate } from '../../graphql.js';
-import { ReleaseFields } from '../../views.js';
+import { keptVar, ReleaseFields } from '../../views.js';
 
 const ROLLBACK_CONFIG = graphql(
   `
@@ -17,7 +17,7 @@ const ROLLBACK_CONFIG = graphql(
 
 export default defineCommand({
   id: 'releases:rollback',
-  summary: 'a new release whose config vars equal those of VERSION (v3 or 3)',
+  summary: "a new release whose config vars equal those of VERSION (v3 or 3); add-ons' vars stay as they are",
   args: { VERSION: { description: 'the release to go back to, such as v3' } },
   flags: { app: { ...APP_FLAG, required: true } },
   examples: ['releases:rollback v3 --app web'],
@@ -32,6 +32,11 @@ export default defineCommand({
       'RollbackConfigSuccess',
     );
     if (ctx.json) return ctx.printJson(release);
-    ctx.print(`Rolled back ${app} to v${version}: now v${release.version}`);
+    ctx.print(
+      [
+        `Rolled back ${app} to v${version}: now v${release.version}`,
+        ...release.kept.map((k) => `${keptVar(k)} left as it is`),
+      ].join('\n'),
+    );
   },
 });
