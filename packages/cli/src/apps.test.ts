@@ -448,7 +448,7 @@ describe('apps verbs against the running marketplace', async () => {
     expect(collision).toMatchObject({ code: 1, err: '' });
     expect(collision.out).toContain('config vars:  AI_API_KEY, AI_BASE_URL');
     expect(collision.out).toContain('collision:    AI_API_KEY is already set, owned by user');
-    expect(collision.out).toContain('would be refused');
+    expect(collision.out).toContain('outcome:      would be refused (--replace takes over AI_API_KEY)');
     expect(collision.out).not.toContain('problem:');
 
     const clean = await json<{ ok: boolean; configVars: string[]; collisions: unknown[]; free: boolean }>([
@@ -548,6 +548,9 @@ describe('apps verbs against the running marketplace', async () => {
     expect(preview.out).toContain(
       'problem:      app web-a already has an attachment named AI; choose another with --as NAME',
     );
+    // The vars are that attachment's: the name is the problem, which --replace does not solve.
+    expect(preview.out).toMatch(/\n {2}outcome: +would be refused$/);
+    expect(preview.out).not.toContain('--replace');
     const refused = await annex(['addons:attach', addonName, '--app', 'web-a', '--as', 'AI']);
     expect(refused.code).toBe(1);
     expect(refused.err).toContain('app web-a already has an attachment named AI; choose another with --as NAME');

@@ -46,6 +46,16 @@ export async function preflight(
   );
 }
 
+/**
+ * Whether a colliding var belongs to an attachment of the very name this attach would use
+ * (every var it would set starts with `NAME_`): that name is taken, which --replace does not
+ * solve (the problems say to choose another with --as).
+ */
+function ownedBySameName(collision: { owner: string }, configVars: readonly string[]): boolean {
+  const owner = /^attachment:(.+)$/.exec(collision.owner)?.[1];
+  return owner !== undefined && configVars.every((name) => name.startsWith(`${owner}_`));
+}
+
 /** Prints a preflight; the exit code is 0 when the real command would succeed, else 1. */
 export function printPreflight(
   ctx: Pick<Runtime, 'json' | 'print' | 'printJson'>,
@@ -75,10 +85,11 @@ export function printPreflight(
   for (const p of preflight.problems) {
     if (!said.includes(p) && !collided.some((name) => name.test(p))) lines.push(`  problem:      ${p}`);
   }
+  const replaceable = preflight.collisions.filter((c) => !ownedBySameName(c, preflight.configVars)).map((c) => c.name);
   lines.push(
     preflight.ok
       ? '  outcome:      would succeed'
-      : `  outcome:      would be refused${preflight.collisions.length > 0 ? ' (--replace takes over colliding vars)' : ''}`,
+      : `  outcome:      would be refused${replaceable.length > 0 ? ` (--replace takes over ${replaceable.join(', ')})` : ''}`,
   );
   ctx.print(lines.join('\n'));
   return preflight.ok ? 0 : 1;
