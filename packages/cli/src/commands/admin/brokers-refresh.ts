@@ -1,15 +1,16 @@
 import { defineCommand } from '../../command.js';
 import { ErrorFields, graphql, ManifestInvalidFields, mutate } from '../../graphql.js';
+import { BrokerPublishedFields, servicesBySlug } from './brokers.js';
 
 const REFRESH_OSB_BROKER = graphql(
   `
   mutation RefreshOsbBroker($slug: String!) {
     refreshOsbBroker(providerSlug: $slug) {
-      __typename ... on ManifestPublished { revision unchanged provider { slug } } ...ErrorFields ...ManifestInvalidFields
+      __typename ...BrokerPublishedFields ...ErrorFields ...ManifestInvalidFields
     }
   }
 `,
-  [ErrorFields, ManifestInvalidFields],
+  [BrokerPublishedFields, ErrorFields, ManifestInvalidFields],
 );
 
 export default defineCommand({
@@ -22,8 +23,7 @@ export default defineCommand({
     const slug = ctx.args.PROVIDER_SLUG;
     const result = await mutate(ctx, REFRESH_OSB_BROKER, { slug }, 'refreshOsbBroker', 'ManifestPublished');
     if (ctx.json) return ctx.printJson(result);
-    ctx.print(
-      result.unchanged ? `${slug}: unchanged (revision ${result.revision})` : `${slug}: revision ${result.revision}`,
-    );
+    const revision = result.unchanged ? `unchanged (revision ${result.revision})` : `revision ${result.revision}`;
+    ctx.print(`${slug}: ${revision}. ${servicesBySlug(result)}`);
   },
 });

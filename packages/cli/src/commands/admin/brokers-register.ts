@@ -7,17 +7,17 @@ import {
   ManifestInvalidFields,
   mutate,
 } from '../../graphql.js';
+import { BrokerPublishedFields, servicesBySlug } from './brokers.js';
 
 const REGISTER_OSB_BROKER = graphql(
   `
   mutation RegisterOsbBroker($input: RegisterOsbBrokerInput!) {
     registerOsbBroker(input: $input) {
-      __typename ... on ManifestPublished { revision unchanged provider { slug } }
-      ...ErrorFields ...InvalidInputFields ...ManifestInvalidFields
+      __typename ...BrokerPublishedFields ...ErrorFields ...InvalidInputFields ...ManifestInvalidFields
     }
   }
 `,
-  [ErrorFields, InvalidInputFields, ManifestInvalidFields],
+  [BrokerPublishedFields, ErrorFields, InvalidInputFields, ManifestInvalidFields],
 );
 
 export default defineCommand({
@@ -56,6 +56,8 @@ export default defineCommand({
       'ManifestPublished',
     );
     if (ctx.json) return ctx.printJson(result);
-    ctx.print(`Registered ${url} as provider ${result.provider.slug} (revision ${result.revision}).`);
+    ctx.print(
+      `Registered ${url} as provider ${result.provider.slug} (revision ${result.revision}). ${servicesBySlug(result)}`,
+    );
   },
 });
