@@ -3,6 +3,7 @@ import type { Command, CommandContext, GLOBAL_FLAGS, Runtime } from './command.j
 import { commands, findCommand } from './commands/index.js';
 import { type CliConfig, DEFAULT_CATALOG_URL } from './config.js';
 import { readLogin } from './credentials.js';
+import { EXIT_CODES, type ExitCode } from './exit-codes.js';
 import { commandHelp, overview } from './help.js';
 import { closest, parseCommandLine } from './parse.js';
 import { quietSpinner, terminalSpinner } from './spinner.js';
@@ -34,7 +35,7 @@ export async function runCli(
   io: CliIo,
   stdin?: ReadInput,
   pollIntervalMs = 500,
-): Promise<number> {
+): Promise<ExitCode> {
   // Known before parsing, so that even a usage error is reported as JSON.
   const json = argv.includes('--json');
   try {
@@ -47,7 +48,7 @@ export async function runCli(
     const parsed = parseCommandLine(command, rest);
     if (parsed.help) {
       io.stdout(commandHelp(command));
-      return 0;
+      return EXIT_CODES.ok;
     }
     const flag = (name: keyof typeof GLOBAL_FLAGS) => parsed.flags[name] as string | undefined;
     const stored = readLogin(config.configDir);
@@ -85,7 +86,7 @@ export async function runCli(
  */
 function resolveCommand(
   argv: readonly string[],
-): { command: Command; rest: string[] } | { help: string; code: number } {
+): { command: Command; rest: string[] } | { help: string; code: ExitCode } {
   const words: number[] = [];
   for (let i = 0; i < argv.length && words.length < 3; i++) {
     const token = argv[i] as string;
@@ -102,13 +103,13 @@ function resolveCommand(
   const first = word(0);
   if (first === undefined) {
     const asked = argv.includes('--help') || argv.includes('-h');
-    return { help: overview(commands), code: asked ? 0 : 2 };
+    return { help: overview(commands), code: asked ? EXIT_CODES.ok : EXIT_CODES.usage };
   }
   if (first === 'help') {
     const target = word(1);
-    if (target === undefined) return { help: overview(commands), code: 0 };
+    if (target === undefined) return { help: overview(commands), code: EXIT_CODES.ok };
     const id = target === 'admin' ? `admin ${word(2) ?? ''}`.trim() : target;
-    return { help: commandHelp(lookup(id)), code: 0 };
+    return { help: commandHelp(lookup(id)), code: EXIT_CODES.ok };
   }
   const id = first === 'admin' ? `admin ${word(1) ?? ''}`.trim() : first;
   const command = lookup(id);
@@ -125,6 +126,6 @@ function lookup(id: string): Command {
   );
   throw new CliError(
     `unknown command "${id}"; ${nearest ? `did you mean \`annex ${nearest}\`? ` : ''}see \`annex help\``,
-    2,
+    EXIT_CODES.usage,
   );
 }

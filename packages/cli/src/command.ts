@@ -1,4 +1,5 @@
 import type { GraphQLClient } from './client.js';
+import type { ExitCode } from './exit-codes.js';
 import type { Spinner } from './spinner.js';
 
 // What a command declares (its positional arguments and flags, for parsing and for its
@@ -101,8 +102,8 @@ export interface Command<F extends FlagSpecs = FlagSpecs, A extends ArgSpecs = A
   flags: F;
   /** Whole command lines, without the leading `annex`. */
   examples: string[];
-  /** Resolves to the exit code; nothing (0) when the command did what it was asked. */
-  run(ctx: CommandContext<F, A>): Promise<number | undefined>;
+  /** Resolves to the exit code; nothing (`EXIT_CODES.ok`) when the command did what it was asked. */
+  run(ctx: CommandContext<F, A>): Promise<ExitCode | undefined>;
 }
 
 /** Declares a command; the declaration types `ctx.args` and `ctx.flags` in its `run`. */

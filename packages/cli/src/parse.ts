@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { CliError } from './client.js';
 import { type Command, type FlagSpec, GLOBAL_FLAGS } from './command.js';
+import { EXIT_CODES } from './exit-codes.js';
 import { usageLine } from './help.js';
 
 export interface ParsedCommandLine {
@@ -51,13 +52,14 @@ export function parseCommandLine(command: Command, argv: readonly string[]): Par
     if (!spec) throw unknownFlag(command, token.rawName, Object.keys(specs));
     const shown = token.rawName.startsWith('--') ? token.rawName : `${token.rawName} (--${token.name})`;
     if (spec.type === 'boolean') {
-      if (token.value !== undefined) throw new CliError(`${shown} takes no value (got "${token.value}")`, 2);
+      if (token.value !== undefined)
+        throw new CliError(`${shown} takes no value (got "${token.value}")`, EXIT_CODES.usage);
       flags[token.name] = true;
       continue;
     }
     // A value taken from the next token that is itself a flag means this one was given none.
     if (token.value === undefined || (!token.inlineValue && token.value.startsWith('--'))) {
-      throw new CliError(`${shown} needs a value: ${usageFlag(token.name, spec)}`, 2);
+      throw new CliError(`${shown} needs a value: ${usageFlag(token.name, spec)}`, EXIT_CODES.usage);
     }
     if (spec.multiple) (flags[token.name] as string[]).push(token.value);
     else flags[token.name] = token.value;
@@ -74,18 +76,19 @@ export function parseCommandLine(command: Command, argv: readonly string[]): Par
     }
     const value = positionals[next];
     if (value === undefined || value === '') {
-      if (!spec.optional) throw new CliError(`missing ${name}; usage: ${usageLine(command)}`, 2);
+      if (!spec.optional) throw new CliError(`missing ${name}; usage: ${usageLine(command)}`, EXIT_CODES.usage);
       args[name] = undefined;
     } else args[name] = value;
     next++;
   }
   const surplus = positionals[next];
-  if (surplus !== undefined) throw new CliError(`unexpected argument "${surplus}"; usage: ${usageLine(command)}`, 2);
+  if (surplus !== undefined)
+    throw new CliError(`unexpected argument "${surplus}"; usage: ${usageLine(command)}`, EXIT_CODES.usage);
 
   for (const [name, spec] of Object.entries(command.flags)) {
     const value = flags[name];
     if (spec.type === 'string' && spec.required && (value === undefined || (Array.isArray(value) && !value.length))) {
-      throw new CliError(`--${name} is required`, 2);
+      throw new CliError(`--${name} is required`, EXIT_CODES.usage);
     }
   }
   return { help: false, flags, args };
@@ -102,7 +105,7 @@ function unknownFlag(command: Command, raw: string, known: string[]): CliError {
     nearest
       ? `unknown flag ${raw}; did you mean --${nearest}?`
       : `unknown flag ${raw}; see \`annex ${command.id} --help\` for the flags it takes`,
-    2,
+    EXIT_CODES.usage,
   );
 }
 

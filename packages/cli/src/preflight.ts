@@ -1,5 +1,6 @@
 import { CliError } from './client.js';
 import type { Runtime } from './command.js';
+import { EXIT_CODES, type ExitCode } from './exit-codes.js';
 import { ErrorFields, graphql, type ResultOf, type VariablesOf } from './graphql.js';
 import { money } from './output.js';
 
@@ -41,7 +42,7 @@ export async function preflight(
   const inputProblems = 'inputProblems' in result ? result.inputProblems : [];
   throw new CliError(
     result.message,
-    1,
+    EXIT_CODES.refused,
     inputProblems.map((p) => `${p.path}: ${p.message}`),
   );
 }
@@ -61,10 +62,10 @@ export function printPreflight(
   ctx: Pick<Runtime, 'json' | 'print' | 'printJson'>,
   preflight: PreflightView,
   target: string,
-): number {
+): ExitCode {
   if (ctx.json) {
     ctx.printJson(preflight);
-    return preflight.ok ? 0 : 1;
+    return preflight.ok ? EXIT_CODES.ok : EXIT_CODES.refused;
   }
   const lines = [
     `Dry run: ${target} (nothing was created)`,
@@ -92,5 +93,5 @@ export function printPreflight(
       : `  outcome:      would be refused${replaceable.length > 0 ? ` (--replace takes over ${replaceable.join(', ')})` : ''}`,
   );
   ctx.print(lines.join('\n'));
-  return preflight.ok ? 0 : 1;
+  return preflight.ok ? EXIT_CODES.ok : EXIT_CODES.refused;
 }

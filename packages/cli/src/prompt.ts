@@ -1,4 +1,5 @@
 import { CliError } from './client.js';
+import { EXIT_CODES } from './exit-codes.js';
 
 // Reading an answer from standard input: a line from a terminal, everything from a pipe.
 // A secret (a token) is read from a terminal in raw mode and never echoed, like `read -s`.
@@ -71,7 +72,7 @@ function readUntilEnter(
     const onData = (chunk: Buffer | string) => {
       text += chunk.toString();
       // Raw mode turns Ctrl-C into a character: cancel with the code of an interrupted program.
-      if (raw && text.includes('\u0003')) return finish(new CliError('cancelled', 130));
+      if (raw && text.includes('\u0003')) return finish(new CliError('cancelled', EXIT_CODES.cancelled));
       // Enter ends a line; in raw mode it is a carriage return, and Ctrl-D (EOT) ends it too.
       const end = raw ? firstIndex(text, ['\r', '\n', '\u0004']) : text.indexOf('\n');
       if (end !== -1) {

@@ -1,5 +1,6 @@
 import { CliError } from './client.js';
 import type { Runtime } from './command.js';
+import { EXIT_CODES } from './exit-codes.js';
 import { graphql, type ResultOf } from './graphql.js';
 
 // What the apps commands read from the catalog (docs/apps.md): the fields several
@@ -39,7 +40,7 @@ export const lower = (state: string) => state.toLowerCase().replaceAll('_', ' ')
 
 /** The app a query found; another organization's app is "not found" (exit 1), like a missing one. */
 export function foundApp<T>(name: string, app: T | null): T {
-  if (!app) throw new CliError(`app "${name}" not found`, 1);
+  if (!app) throw new CliError(`app "${name}" not found`, EXIT_CODES.refused);
   return app;
 }
 
@@ -51,7 +52,7 @@ export async function fetchAddon(ctx: Pick<Runtime, 'client'>, name: string): Pr
 /** The add-on named `name`; "not found" (exit 1) when the token cannot see it. */
 export async function requireAddon(ctx: Pick<Runtime, 'client'>, name: string): Promise<AddonView> {
   const addon = await fetchAddon(ctx, name);
-  if (!addon) throw new CliError(`add-on "${name}" not found`, 1);
+  if (!addon) throw new CliError(`add-on "${name}" not found`, EXIT_CODES.refused);
   return addon;
 }
 

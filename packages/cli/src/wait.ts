@@ -1,6 +1,7 @@
 import { parseWholeNumber } from './args.js';
 import { CliError } from './client.js';
 import type { Runtime } from './command.js';
+import { EXIT_CODES } from './exit-codes.js';
 import { type AddonView, attachedTo, fetchAddon, lower } from './views.js';
 
 /** What one look at an operation found. */
@@ -33,7 +34,8 @@ export function waitTimeout(flags: { wait: boolean; timeout: string | undefined 
     flags.timeout === undefined
       ? DEFAULT_TIMEOUT_SECONDS
       : parseWholeNumber('timeout', flags.timeout, 1, 86_400, 'seconds');
-  if (!flags.wait && flags.timeout !== undefined) throw new CliError('--timeout is only used with --wait', 2);
+  if (!flags.wait && flags.timeout !== undefined)
+    throw new CliError('--timeout is only used with --wait', EXIT_CODES.usage);
   return flags.wait ? timeout : null;
 }
 
@@ -56,13 +58,13 @@ export async function waitFor<T>(
       const value = await look();
       const progress = judge(value);
       spinner.update(progress.status);
-      if (progress.failure) throw new CliError(progress.failure, 1);
+      if (progress.failure) throw new CliError(progress.failure, EXIT_CODES.refused);
       if (progress.done) return value;
       const remaining = deadline - Date.now();
       if (remaining <= 0) {
         throw new CliError(
           `timed out after ${timeoutSeconds}s waiting for ${label} (last seen: ${progress.status}); it goes on in the background`,
-          1,
+          EXIT_CODES.refused,
         );
       }
       await new Promise((resolve) => setTimeout(resolve, Math.min(ctx.pollIntervalMs, remaining)));

@@ -1,6 +1,7 @@
 import { CliError, graphqlClient } from '../client.js';
 import { defineCommand } from '../command.js';
 import { writeLogin } from '../credentials.js';
+import { EXIT_CODES } from '../exit-codes.js';
 import { graphql } from '../graphql.js';
 
 // The cheapest query a token may make: it tells a refused token from an accepted one.
@@ -20,7 +21,7 @@ export default defineCommand({
     let token = ctx.flags.token;
     if (!token && ctx.readInput) token = (await ctx.readInput('Token: ', { secret: true })).trim();
     if (!token || !/^annex_[a-z]+_/.test(token))
-      throw new CliError('expected an Annex token (annex_…) with --token or on standard input', 2);
+      throw new CliError('expected an Annex token (annex_…) with --token or on standard input', EXIT_CODES.usage);
     // Check the token before storing it: a typo should fail now, not at the next command.
     await graphqlClient(ctx.catalogUrl, token).request(CHECK_TOKEN);
     const file = writeLogin(ctx.configDir, { catalogUrl: ctx.catalogUrl, token });

@@ -1,6 +1,7 @@
 import { parseAttachmentName } from '../../args.js';
 import { CliError } from '../../client.js';
 import { defineCommand } from '../../command.js';
+import { EXIT_CODES } from '../../exit-codes.js';
 import { APP_FLAG, AS_FLAG, REPLACE_FLAG } from '../../flags.js';
 import { CollisionFields, ErrorFields, graphql, InvalidInputFields, mutate } from '../../graphql.js';
 import { preflight, printPreflight } from '../../preflight.js';
@@ -45,7 +46,8 @@ export default defineCommand({
     };
     const timeout = waitTimeout(ctx.flags);
     if (ctx.flags['dry-run']) {
-      if (timeout !== null) throw new CliError('--dry-run attaches nothing, so there is nothing to --wait for', 2);
+      if (timeout !== null)
+        throw new CliError('--dry-run attaches nothing, so there is nothing to --wait for', EXIT_CODES.usage);
       return printPreflight(ctx, await preflight(ctx, input), `attach ${addonName} to ${app}`);
     }
     let { attachment } = await mutate(ctx, ATTACH_ADDON, { input }, 'attachAddon', 'AttachAddonSuccess');

@@ -1,6 +1,7 @@
 import { parseAttachmentName, parseParams, parseServicePlan } from '../../args.js';
 import { CliError } from '../../client.js';
 import { defineCommand } from '../../command.js';
+import { EXIT_CODES } from '../../exit-codes.js';
 import { APP_FLAG, AS_FLAG, REPLACE_FLAG } from '../../flags.js';
 import { CollisionFields, ErrorFields, graphql, InvalidInputFields, mutate } from '../../graphql.js';
 import { preflight, printPreflight } from '../../preflight.js';
@@ -53,7 +54,8 @@ export default defineCommand({
     };
     const timeout = waitTimeout(ctx.flags);
     if (ctx.flags['dry-run']) {
-      if (timeout !== null) throw new CliError('--dry-run creates nothing, so there is nothing to --wait for', 2);
+      if (timeout !== null)
+        throw new CliError('--dry-run creates nothing, so there is nothing to --wait for', EXIT_CODES.usage);
       return printPreflight(ctx, await preflight(ctx, input), `create ${plan} for ${app}`);
     }
     const created = await mutate(ctx, CREATE_ADDON, { input }, 'createAddon', 'CreateAddonSuccess');

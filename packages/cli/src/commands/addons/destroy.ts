@@ -1,5 +1,6 @@
 import { CliError } from '../../client.js';
 import { defineCommand } from '../../command.js';
+import { EXIT_CODES } from '../../exit-codes.js';
 import { ErrorFields, graphql, InvalidInputFields, mutate } from '../../graphql.js';
 import { AddonFields, lower } from '../../views.js';
 import { WAIT_FLAGS, waitForAddon, waitTimeout } from '../../wait.js';
@@ -37,15 +38,18 @@ export default defineCommand({
     const { confirm } = ctx.flags;
     if (confirm === undefined) {
       if (!ctx.ask) {
-        throw new CliError(`destroying ${name} needs --confirm ${name} when there is no terminal to ask`, 2);
+        throw new CliError(
+          `destroying ${name} needs --confirm ${name} when there is no terminal to ask`,
+          EXIT_CODES.usage,
+        );
       }
       const answer = (
         await ctx.ask(`This destroys ${name} and removes its vars from every app. Type ${name} to confirm: `)
       ).trim();
       if (answer !== name)
-        throw new CliError(`confirmation "${answer}" does not match ${name}; nothing was destroyed`, 2);
+        throw new CliError(`confirmation "${answer}" does not match ${name}; nothing was destroyed`, EXIT_CODES.usage);
     } else if (confirm !== name) {
-      throw new CliError(`--confirm ${confirm} does not match ${name}; nothing was destroyed`, 2);
+      throw new CliError(`--confirm ${confirm} does not match ${name}; nothing was destroyed`, EXIT_CODES.usage);
     }
     let { addon } = await mutate(ctx, DESTROY_ADDON, { input: { addon: name } }, 'destroyAddon', 'DestroyAddonSuccess');
     if (timeout !== null) {

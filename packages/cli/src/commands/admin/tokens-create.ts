@@ -1,5 +1,6 @@
 import { CliError } from '../../client.js';
 import { defineCommand } from '../../command.js';
+import { EXIT_CODES } from '../../exit-codes.js';
 import { ErrorFields, graphql, InvalidInputFields, mutate, type TokenKind } from '../../graphql.js';
 
 const CREATE_API_TOKEN = graphql(
@@ -39,7 +40,8 @@ export default defineCommand({
   examples: ['admin tokens:create --kind org --org acme --name ci --scope config:read'],
   async run(ctx) {
     const { kind } = ctx.flags;
-    if (!KINDS.includes(kind)) throw new CliError(`--kind must be admin, platform, provider or org (got "${kind}")`, 2);
+    if (!KINDS.includes(kind))
+      throw new CliError(`--kind must be admin, platform, provider or org (got "${kind}")`, EXIT_CODES.usage);
     const result = await mutate(
       ctx,
       CREATE_API_TOKEN,

@@ -1,5 +1,6 @@
 import { CliError } from '../../client.js';
 import { defineCommand } from '../../command.js';
+import { EXIT_CODES } from '../../exit-codes.js';
 import { APP_FLAG } from '../../flags.js';
 import { graphql } from '../../graphql.js';
 import { table } from '../../output.js';
@@ -22,9 +23,9 @@ export default defineCommand({
   examples: ['apps:info --app web', 'apps:info web'],
   async run(ctx) {
     const name = ctx.flags.app ?? ctx.args.APP;
-    if (!name) throw new CliError('missing --app APP', 2);
+    if (!name) throw new CliError('missing --app APP', EXIT_CODES.usage);
     if (ctx.flags.app && ctx.args.APP && ctx.args.APP !== ctx.flags.app) {
-      throw new CliError(`two apps given ("${ctx.args.APP}" and --app ${ctx.flags.app}); name one`, 2);
+      throw new CliError(`two apps given ("${ctx.args.APP}" and --app ${ctx.flags.app}); name one`, EXIT_CODES.usage);
     }
     const app = foundApp(name, (await ctx.client().request(APP_INFO, { name })).app);
     if (ctx.json) return ctx.printJson(app);

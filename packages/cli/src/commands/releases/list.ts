@@ -1,6 +1,7 @@
 import { parseWholeNumber } from '../../args.js';
 import { CliError } from '../../client.js';
 import { defineCommand } from '../../command.js';
+import { EXIT_CODES } from '../../exit-codes.js';
 import { APP_FLAG } from '../../flags.js';
 import { graphql } from '../../graphql.js';
 import { table } from '../../output.js';
@@ -26,7 +27,7 @@ export default defineCommand({
     const { app: name } = ctx.flags;
     const limit = ctx.flags.limit === undefined ? 20 : parseWholeNumber('limit', ctx.flags.limit, 1, 100);
     const data = await ctx.client().request(RELEASES, { name, first: limit });
-    if (!data.app) throw new CliError(`app "${name}" not found`, 1);
+    if (!data.app) throw new CliError(`app "${name}" not found`, EXIT_CODES.refused);
     const { releases } = data.app;
     if (ctx.json) return ctx.printJson(releases);
     // Only rollbacks keep vars (those of add-ons); the column is there when one is listed.
