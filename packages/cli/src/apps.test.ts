@@ -16,8 +16,10 @@ import {
   parseVersion,
   parseWholeNumber,
 } from './args.js';
-import { type CliIo, parseArgv, runCli } from './cli.js';
+import { type CliIo, runCli } from './cli.js';
 import { CliError } from './client.js';
+import { findCommand } from './commands/index.js';
+import { parseCommandLine } from './parse.js';
 
 const usageError = (fn: () => unknown, message: RegExp) => {
   try {
@@ -101,10 +103,17 @@ describe('apps verbs: argument parsing', () => {
   });
 
   it('keeps positionals after flags that take no value', () => {
-    expect(parseArgv(['addons:create', '--wait', 'ai-gateway:starter', '--dry-run', '--param', 'a=1'])).toEqual({
-      args: ['addons:create', 'ai-gateway:starter'],
-      options: { wait: true, 'dry-run': true, param: 'a=1' },
-    });
+    const parsed = parseCommandLine(findCommand('addons:create')!, [
+      '--wait',
+      'ai-gateway:starter',
+      '--dry-run',
+      '--param',
+      'a=1',
+      '--app',
+      'web',
+    ]);
+    expect(parsed.args).toEqual({ 'SERVICE:PLAN': 'ai-gateway:starter' });
+    expect(parsed.flags).toMatchObject({ wait: true, 'dry-run': true, param: ['a=1'] });
   });
 });
 
@@ -354,6 +363,8 @@ describe('apps verbs against the running marketplace', async () => {
   const varsOf = (c: ConfigJson) => Object.fromEntries(c.vars.map((v) => [v.name, v.value]));
 
   let addonName = '';
+  /** A token of another organization, `rival`, made once the tests reach it. */
+  let rival = '';
 
   it('creates two apps, and lists them', async () => {
     const created = await annex(['apps:create', 'web-a']);
@@ -384,6 +395,51 @@ describe('apps verbs against the running marketplace', async () => {
     expect(info.out).toMatch(/web-a as AI \(attached\): AI_(API_KEY|BASE_URL), AI_/);
   });
 
+  it("opens the add-on's dashboard by single sign-on in a browser, or prints the URL where none opens", async () => {
+    const opened: string[] = [];
+    const browser = {
+      openUrl: async (url: string) => {
+        opened.push(url);
+        return true;
+      },
+    };
+    const open = (argv: string[], io: Partial<CliIo> = browser) =>
+      run(['addons:open', addonName, ...argv], { catalog, token: demo, io });
+
+    const result = await open(['--app', 'web-a']);
+    expect(result).toMatchObject({ code: 0, out: `Opening the dashboard of ${addonName} in your browser.`, err: '' });
+    expect(opened).toHaveLength(1);
+    const url = new URL(opened[0] as string);
+    expect(url.pathname).toBe('/sso');
+    expect(url.searchParams.get('token')).toMatch(/^[\w-]+\.[\w-]+\.[\w-]+$/);
+    // The provider takes the hand-off once: it signs the user in and sends them to the dashboard.
+    const signedIn = await fetch(url, { redirect: 'manual' });
+    expect(signedIn.status).toBe(302);
+    expect(signedIn.headers.get('location')).toMatch(/^\/dashboard\//);
+    expect((await fetch(url, { redirect: 'manual' })).status).toBe(401);
+
+    // Asked not to, with --json, or where no browser can open: the URL is printed instead.
+    const printed = await open(['--no-browser']);
+    expect(printed.code).toBe(0);
+    expect(printed.out).toMatch(
+      /^Open the dashboard of .+ at this URL \(single use, until .+\):\nhttp:\/\/\S+\/sso\?token=\S+$/,
+    );
+    const json = JSON.parse((await open(['--json'])).out) as { url: string; expiresAt: string };
+    expect(json.url).toMatch(/\/sso\?token=/);
+    expect(Date.parse(json.expiresAt)).toBeGreaterThan(Date.now());
+    const headless = await open([], {});
+    expect(headless.out).toMatch(/\/sso\?token=/);
+    expect(opened).toHaveLength(1);
+
+    // An app the add-on is not attached to is refused.
+    const notAttached = await open(['--app', 'web-b']);
+    expect(notAttached).toMatchObject({
+      code: 1,
+      err: `error: app: add-on "${addonName}" is not attached to app "web-b"`,
+    });
+    expect(opened).toHaveLength(1);
+  });
+
   it('previews an attach with --dry-run: the exact names, and a collision with its owner; creates nothing', async () => {
     expect((await annex(['config:set', 'AI_API_KEY=mine', '--app', 'web-b'])).code).toBe(0);
     const before = await config('web-b');
@@ -392,7 +448,7 @@ describe('apps verbs against the running marketplace', async () => {
     expect(collision).toMatchObject({ code: 1, err: '' });
     expect(collision.out).toContain('config vars:  AI_API_KEY, AI_BASE_URL');
     expect(collision.out).toContain('collision:    AI_API_KEY is already set, owned by user');
-    expect(collision.out).toContain('would be refused');
+    expect(collision.out).toContain('outcome:      would be refused (--replace takes over AI_API_KEY)');
     expect(collision.out).not.toContain('problem:');
 
     const clean = await json<{ ok: boolean; configVars: string[]; collisions: unknown[]; free: boolean }>([
@@ -449,6 +505,7 @@ describe('apps verbs against the running marketplace', async () => {
     const refused = await annex(['addons:attach', addonName, '--app', 'web-b', '--as', 'AI']);
     expect(refused.code).toBe(1);
     expect(refused.err).toMatch(/^error: config var AI_API_KEY of app web-b is already set \(owner: user\)/);
+    expect(refused.err).toContain('pass --replace ("replace" in the API) to take it over');
     expect(varsOf(await config('web-b'))).toEqual({ AI_API_KEY: 'mine' });
   });
 
@@ -482,6 +539,22 @@ describe('apps verbs against the running marketplace', async () => {
 
     const listed = await annex(['addons', '--app', 'web-b']);
     expect(listed.out).toMatch(new RegExp(`${addonName}\\s+ai-gateway:starter\\s+web-a\\s+provisioned\\s+REPORTING`));
+  });
+
+  it('refuses an attachment name the app already uses, naming the flag that picks another', async () => {
+    const before = await config('web-a');
+    const preview = await annex(['addons:attach', addonName, '--app', 'web-a', '--as', 'AI', '--dry-run']);
+    expect(preview.code).toBe(1);
+    expect(preview.out).toContain(
+      'problem:      app web-a already has an attachment named AI; choose another with --as NAME',
+    );
+    // The vars are that attachment's: the name is the problem, which --replace does not solve.
+    expect(preview.out).toMatch(/\n {2}outcome: +would be refused$/);
+    expect(preview.out).not.toContain('--replace');
+    const refused = await annex(['addons:attach', addonName, '--app', 'web-a', '--as', 'AI']);
+    expect(refused.code).toBe(1);
+    expect(refused.err).toContain('app web-a already has an attachment named AI; choose another with --as NAME');
+    expect(await config('web-a')).toEqual(before);
   });
 
   it('hides values from a token without config:read, even with --reveal', async () => {
@@ -529,12 +602,54 @@ describe('apps verbs against the running marketplace', async () => {
     expect(missing).toMatchObject({ code: 1, err: 'error: release v999 of web-b not found' });
   });
 
+  it('rolls back what people set, and names each attachment var it left as it is', async () => {
+    expect((await annex(['apps:create', 'web-c'])).code).toBe(0);
+    expect((await annex(['config:set', 'MODE=one', '--app', 'web-c'])).out).toBe('web-c: set MODE (v1)');
+    // An add-on attached after v1: a rollback to v1 keeps its vars.
+    const created = await annex(['addons:create', 'ai-gateway:starter', '--app', 'web-c', '--as', 'AI', '--wait']);
+    expect(created.code).toBe(0);
+    expect((await annex(['config:set', 'MODE=two', '--app', 'web-c'])).out).toBe('web-c: set MODE (v3)');
+
+    const rolled = await annex(['releases:rollback', 'v1', '--app', 'web-c']);
+    expect(rolled).toMatchObject({ code: 0, err: '' });
+    const [outcome, ...left] = rolled.out.split('\n');
+    expect(outcome).toBe('Rolled back web-c to v1: now v4');
+    expect(left.sort()).toEqual([
+      'AI_API_KEY (attachment AI) left as it is',
+      'AI_BASE_URL (attachment AI) left as it is',
+    ]);
+    const vars = varsOf(await config('web-c'));
+    expect(vars.MODE).toBe('one');
+    expect(vars.AI_API_KEY).toMatch(/\S{16,}/);
+
+    // `releases` shows them on the rollback release only.
+    const listed = await annex(['releases', '--app', 'web-c']);
+    expect(listed.code).toBe(0);
+    const [header, v4, v3] = listed.out.split('\n');
+    expect(header).toMatch(/^VERSION\s+CHANGES\s+KEPT\s+ACTOR/);
+    expect(v4).toMatch(
+      /^v4\s+~MODE\s+AI_(API_KEY|BASE_URL) \(attachment AI\), AI_(API_KEY|BASE_URL) \(attachment AI\)\s+\S/,
+    );
+    expect(v3).not.toContain('attachment AI');
+    const releases = await json<{ version: number; kept: { name: string; attachment: string }[] }[]>([
+      'releases',
+      '--app',
+      'web-c',
+    ]);
+    expect(releases.map((r) => [r.version, r.kept.map((k) => `${k.name}:${k.attachment}`).sort()])).toEqual([
+      [4, ['AI_API_KEY:AI', 'AI_BASE_URL:AI']],
+      [3, []],
+      [2, []],
+      [1, []],
+    ]);
+  });
+
   it('refuses every change and every look from another organization, and changes nothing', async () => {
     expect((await annex(['admin', 'orgs:create', 'rival'], admin)).code).toBe(0);
-    const { token: rival } = await json<{ token: string }>(
+    ({ token: rival } = await json<{ token: string }>(
       ['admin', 'tokens:create', '--kind', 'org', '--org', 'rival', '--name', 'rival', '--scope', 'config:read'],
       admin,
-    );
+    ));
     expect((await annex(['apps:create', 'rival-app'], rival)).code).toBe(0);
     const beforeA = await config('web-a');
     const beforeB = await config('web-b');
@@ -550,6 +665,7 @@ describe('apps verbs against the running marketplace', async () => {
       ['addons:destroy', addonName, '--confirm', addonName],
       ['addons:rotate', addonName],
       ['addons:upgrade', addonName, 'scale'],
+      ['addons:open', addonName, '--no-browser'],
       ['releases', '--app', 'web-b'],
       ['releases:rollback', 'v1', '--app', 'web-b'],
     ];
@@ -573,11 +689,92 @@ describe('apps verbs against the running marketplace', async () => {
     expect(addon.attachments).toHaveLength(2);
   });
 
+  it('shares the add-on with another organization: each side sees its side, in text and in JSON', async () => {
+    type Side = { app: { name: string } | null; appOrganization: string; name: string };
+    type AddonJson = { name: string; organization: string; app: { name: string } | null; attachments: Side[] };
+    const sides = (attachments: Side[]) =>
+      attachments
+        .map((a) => [a.app?.name ?? null, a.appOrganization, a.name])
+        .sort((x, y) => String(x).localeCompare(String(y)));
+
+    const shared = await annex(['addons:share', addonName, '--org', 'rival']);
+    expect(shared).toMatchObject({ code: 0, out: `${addonName} is shared with rival` });
+    const attached = await annex(
+      ['addons:attach', addonName, '--app', 'rival-app', '--as', 'BORROWED', '--wait'],
+      rival,
+    );
+    expect(attached).toMatchObject({ code: 0, err: '' });
+    expect(attached.out).toMatch(new RegExp(`^Attached ${addonName} to rival-app as BORROWED: BORROWED_`));
+
+    // The owner sees that an app of rival attaches it, never which one.
+    const ownerInfo = await annex(['addons:info', addonName]);
+    expect(ownerInfo).toMatchObject({ code: 0, err: '' });
+    expect(ownerInfo.out).toContain('owner app:  web-a');
+    expect(ownerInfo.out).toMatch(/^ {2}an app of rival as BORROWED \(attached\): BORROWED_\w+, BORROWED_\w+$/m);
+    expect(ownerInfo.out).toMatch(/^ {2}web-a as AI \(attached\)/m);
+    const ownerJson = await json<AddonJson>(['addons:info', addonName]);
+    expect(ownerJson).toMatchObject({ name: addonName, organization: 'demo', app: { name: 'web-a' } });
+    expect(sides(ownerJson.attachments)).toEqual([
+      [null, 'rival', 'BORROWED'],
+      ['web-a', 'demo', 'AI'],
+      ['web-b', 'demo', 'REPORTING'],
+    ]);
+    const ownerList = await annex(['addons']);
+    expect(ownerList.code).toBe(0);
+    expect(ownerList.out).toMatch(
+      new RegExp(`${addonName}\\s+ai-gateway:starter\\s+web-a\\s+provisioned\\s+.*an app of rival as BORROWED`),
+    );
+    const ownerApp = await annex(['apps:info', '--app', 'web-a']);
+    expect(ownerApp).toMatchObject({ code: 0, err: '' });
+    expect(ownerApp.out).toMatch(
+      new RegExp(`${addonName}\\s+ai-gateway:starter\\s+provisioned\\s+.*an app of rival as BORROWED`),
+    );
+    const ownerAppJson = await json<{ addons: AddonJson[] }>(['apps:info', '--app', 'web-a']);
+    expect(sides(ownerAppJson.addons[0]?.attachments ?? [])).toContainEqual([null, 'rival', 'BORROWED']);
+    for (const output of [ownerInfo.out, ownerList.out, ownerApp.out, JSON.stringify([ownerJson, ownerAppJson])]) {
+      expect(output).not.toContain('rival-app');
+    }
+
+    // The borrower sees the add-on shared by demo, and only its own app's attachment.
+    const borrowerInfo = await annex(['addons:info', addonName], rival);
+    expect(borrowerInfo).toMatchObject({ code: 0, err: '' });
+    expect(borrowerInfo.out).toContain('shared by:  demo');
+    expect(borrowerInfo.out).toMatch(/^ {2}rival-app as BORROWED \(attached\): BORROWED_\w+, BORROWED_\w+$/m);
+    const borrowerJson = await json<AddonJson>(['addons:info', addonName], rival);
+    expect(borrowerJson).toMatchObject({ name: addonName, organization: 'demo', app: null });
+    expect(sides(borrowerJson.attachments)).toEqual([['rival-app', 'rival', 'BORROWED']]);
+    const borrowerApp = await annex(['apps:info', 'rival-app'], rival);
+    expect(borrowerApp).toMatchObject({ code: 0, err: '' });
+    expect(borrowerApp.out).toMatch(
+      new RegExp(`BORROWED\\s+${addonName} \\(shared by demo\\)\\s+attached\\s+BORROWED_`),
+    );
+    const borrowerAppJson = await json<{ attachments: (Side & { addon: AddonJson })[] }>(
+      ['apps:info', 'rival-app'],
+      rival,
+    );
+    expect(borrowerAppJson.attachments).toMatchObject([
+      { app: { name: 'rival-app' }, appOrganization: 'rival', name: 'BORROWED', addon: { organization: 'demo' } },
+    ]);
+    const borrowerList = await annex(['addons', '--app', 'rival-app'], rival);
+    expect(borrowerList.out).toMatch(
+      new RegExp(`${addonName}\\s+ai-gateway:starter\\s+shared by demo\\s+provisioned\\s+BORROWED`),
+    );
+    const everyList = await annex(['addons'], rival);
+    expect(everyList.out).toMatch(
+      new RegExp(`${addonName}\\s+ai-gateway:starter\\s+shared by demo\\s+provisioned\\s+rival-app as BORROWED`),
+    );
+    const borrowed = [borrowerInfo.out, borrowerApp.out, borrowerList.out, everyList.out];
+    for (const output of [...borrowed, JSON.stringify([borrowerJson, borrowerAppJson])]) {
+      expect(output).not.toMatch(/web-[ab]|\bAI\b|REPORTING/);
+    }
+  });
+
   it('rotates the credentials of every attachment', async () => {
     const before = { a: varsOf(await config('web-a')), b: varsOf(await config('web-b')) };
     const rotated = await annex(['addons:rotate', addonName, '--grace', '0', '--wait']);
     expect(rotated.code).toBe(0);
     expect(rotated.out).toMatch(new RegExp(`^Rotated ${addonName}: new credentials in `));
+    expect(rotated.out).toContain('an app of rival (BORROWED)');
     const after = { a: varsOf(await config('web-a')), b: varsOf(await config('web-b')) };
     expect(after.a.AI_API_KEY).toMatch(/\S{16,}/);
     expect(after.a.AI_API_KEY).not.toBe(before.a.AI_API_KEY);

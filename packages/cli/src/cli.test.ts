@@ -1,10 +1,13 @@
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadLocalConfig, type Marketplace, startMarketplace } from '@annex/local';
 import { createLogger } from '@annex/platform';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseArgv, runCli } from './cli.js';
+import { runCli } from './cli.js';
+import { findCommand } from './commands/index.js';
+import { parseCommandLine } from './parse.js';
 
 describe('annex CLI against a running catalog', () => {
   const dir = mkdtempSync(join(tmpdir(), 'annex-cli-'));
@@ -82,6 +85,70 @@ describe('annex CLI against a running catalog', () => {
     expect(after.code).toBe(3);
   });
 
+  it('registers a plain OSB broker, printing the slugs its services became; a taken slug is refused as the catalog says', async () => {
+    const postgres = (id: string, name: string) => ({
+      id: `${id}-svc`,
+      name,
+      description: `${name} from a plain broker`,
+      bindable: true,
+      plans: [{ id: `${id}-plan`, name: 'small', description: 'Small', free: true }],
+    });
+    // `postgres` is the embedded marketplace's own: a service named so takes its provider's slug as a prefix.
+    const first = await servePlainBroker([postgres('first-eu', 'EU Postgres'), postgres('first-pg', 'Postgres')]);
+    const eu = await servePlainBroker([postgres('eu-pg', 'Postgres')]);
+    try {
+      const credentials = ['--username', 'osb', '--password', 'secret'];
+      const registered = await annex(
+        ['admin', 'brokers:register', first.url, '--provider', 'first', ...credentials],
+        admin,
+      );
+      expect(registered).toMatchObject({ code: 0, err: '' });
+      expect(registered.out).toBe(
+        [
+          `Registered ${first.url} as provider first (revision 1). Its services, by slug:`,
+          '  eu-postgres (EU Postgres)',
+          '  first-postgres (Postgres)',
+        ].join('\n'),
+      );
+      const json = await annex(
+        ['admin', 'brokers:register', first.url, '--provider', 'first', ...credentials, '--json'],
+        admin,
+      );
+      expect(JSON.parse(json.out)).toMatchObject({
+        unchanged: true,
+        provider: { slug: 'first', services: [{ slug: 'eu-postgres' }, { slug: 'first-postgres' }] },
+      });
+
+      // `postgres` and `eu-postgres` are both taken: the catalog's refusal, word for word.
+      const taken = await annex(['admin', 'brokers:register', eu.url, '--provider', 'eu', ...credentials], admin);
+      expect(taken).toMatchObject({
+        code: 1,
+        out: '',
+        err: 'error: service slug "eu-postgres" is used by another provider (a new service whose name another provider lists takes this provider\'s slug as a prefix, and that slug is taken too); register the broker under a different provider slug than "eu"',
+      });
+      // Nothing was stored: there is no provider eu to refresh.
+      expect(await annex(['admin', 'brokers:refresh', 'eu'], admin)).toMatchObject({
+        code: 1,
+        err: 'error: no OSB-broker provider "eu"',
+      });
+
+      // A refresh names the services too, new ones included.
+      first.services.push(postgres('first-kv', 'Key Value'));
+      const refreshed = await annex(['admin', 'brokers:refresh', 'first'], admin);
+      expect(refreshed).toMatchObject({ code: 0, err: '' });
+      expect(refreshed.out).toBe(
+        [
+          'first: revision 2. Its services, by slug:',
+          '  eu-postgres (EU Postgres)',
+          '  first-postgres (Postgres)',
+          '  key-value (Key Value)',
+        ].join('\n'),
+      );
+    } finally {
+      await Promise.all([first.close(), eu.close()]);
+    }
+  });
+
   it('refuses a non-admin with exit code 1 and changes nothing', async () => {
     const refused = await annex(['admin', 'orgs:create', 'sneaky'], orgToken);
     expect(refused.code).toBe(1);
@@ -119,11 +186,34 @@ describe('annex CLI against a running catalog', () => {
   });
 });
 
+/** An OSB broker that only answers its catalog (basic auth osb:secret): what registration reads. */
+async function servePlainBroker(services: unknown[]) {
+  const server: Server = createServer((req, res) => {
+    const expected = `Basic ${Buffer.from('osb:secret').toString('base64')}`;
+    res.setHeader('content-type', 'application/json');
+    if (req.headers.authorization !== expected) {
+      res.statusCode = 401;
+      return void res.end(JSON.stringify({ description: 'unauthorized' }));
+    }
+    if (req.method !== 'GET' || req.url !== '/v2/catalog') {
+      res.statusCode = 404;
+      return void res.end(JSON.stringify({ description: 'not found' }));
+    }
+    res.end(JSON.stringify({ services }));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as { port: number }).port}`,
+    services,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
 describe('argument parsing', () => {
   it('takes repeated options, --name=value and flags', () => {
-    expect(parseArgv(['a', '--org', 'x', '--org=y', '--json', 'b'])).toEqual({
-      args: ['a', 'b'],
-      options: { org: ['x', 'y'], json: true },
-    });
+    const command = findCommand('admin platforms:create');
+    const parsed = parseCommandLine(command!, ['acme', '--org', 'x', '--org=y', '--json']);
+    expect(parsed.args).toEqual({ SLUG: 'acme' });
+    expect(parsed.flags).toMatchObject({ org: ['x', 'y'], json: true, name: undefined });
   });
 });

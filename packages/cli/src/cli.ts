@@ -1,7 +1,11 @@
 import { CliError, graphqlClient } from './client.js';
-import { type Command, type CommandContext, commands } from './commands.js';
+import type { Command, CommandContext, GLOBAL_FLAGS, Runtime } from './command.js';
+import { commands, findCommand } from './commands/index.js';
 import { type CliConfig, DEFAULT_CATALOG_URL } from './config.js';
-import { readLogin, writeLogin } from './credentials.js';
+import { readLogin } from './credentials.js';
+import { EXIT_CODES, type ExitCode } from './exit-codes.js';
+import { commandHelp, overview } from './help.js';
+import { closest, parseCommandLine } from './parse.js';
 import { quietSpinner, terminalSpinner } from './spinner.js';
 
 export interface CliIo {
@@ -11,105 +15,50 @@ export interface CliIo {
   terminal?: { write(chunk: string): unknown };
   /** Whether standard input is a terminal, so a person can answer a question. */
   interactive?: boolean;
+  /**
+   * Opens a URL in a browser; resolves false when that failed. Absent where none can be
+   * opened (standard output is not a terminal, or there is no graphical session).
+   */
+  openUrl?: (url: string) => Promise<boolean>;
 }
 
-/** Options that never take a value, so `--wait ai-gateway:starter` keeps the positional. */
-const BOOLEAN_OPTIONS = new Set(['json', 'free', 'help', 'wait', 'replace', 'dry-run', 'reveal']);
-
-/** Splits argv into positional arguments and `--name value` / `--name=value` / `--flag` options. */
-export function parseArgv(argv: readonly string[]): {
-  args: string[];
-  options: Record<string, string | string[] | boolean>;
-} {
-  const args: string[] = [];
-  const options: Record<string, string | string[] | boolean> = {};
-  for (let i = 0; i < argv.length; i++) {
-    const token = argv[i] as string;
-    if (!token.startsWith('--')) {
-      args.push(token);
-      continue;
-    }
-    const [name, inline] = token.slice(2).split(/=(.*)/s, 2) as [string, string | undefined];
-    let value: string | boolean;
-    if (inline !== undefined) value = inline;
-    else if (BOOLEAN_OPTIONS.has(name) || argv[i + 1] === undefined || argv[i + 1]?.startsWith('--')) value = true;
-    else value = argv[++i] as string;
-    const previous = options[name];
-    options[name] =
-      previous === undefined || typeof previous === 'boolean' || typeof value === 'boolean'
-        ? value
-        : [...(Array.isArray(previous) ? previous : [previous]), value];
-  }
-  return { args, options };
-}
-
-function help(): string {
-  const rows = Object.entries(commands).map(([, c]) => `  ${c.usage}\n      ${c.summary}`);
-  return [
-    'annex: the Annex marketplace from a terminal',
-    '',
-    'Usage:',
-    '  annex login [--token TOKEN] [--catalog URL]',
-    '      store a token (reads it from standard input when --token is absent)',
-    ...rows,
-    '',
-    '--wait polls until the operation ends (exit 1 when it fails or after --timeout SECONDS, default 300).',
-    'Every command takes --json. The catalog URL comes from --catalog, ANNEX_CATALOG_URL or the',
-    `stored login (default ${DEFAULT_CATALOG_URL}); the token from --token, ANNEX_TOKEN or \`annex login\`.`,
-    'Exit codes: 0 done, 1 refused by the API, 2 bad usage, 3 unreachable or unauthenticated.',
-  ].join('\n');
-}
+/** Reads one answer from standard input, after showing `prompt` on a terminal (no echo when `secret`). */
+export type ReadInput = (prompt?: string, options?: { secret?: boolean }) => Promise<string>;
 
 /**
  * Runs one command line; returns the exit code. `stdin` reads one answer (a line from a
- * terminal, everything from a pipe), after showing `prompt` on a terminal.
+ * terminal, everything from a pipe).
  */
 export async function runCli(
   argv: readonly string[],
   config: CliConfig,
   io: CliIo,
-  stdin?: (prompt?: string) => Promise<string>,
+  stdin?: ReadInput,
   pollIntervalMs = 500,
-): Promise<number> {
-  const { args, options } = parseArgv(argv);
-  const json = options.json === true;
-  const [first, second, ...rest] = args;
-  if (!first || first === 'help' || options.help === true) {
-    io.stdout(help());
-    return first || options.help === true ? 0 : 2;
-  }
-  const stored = readLogin(config.configDir);
-  const catalogUrl =
-    (typeof options.catalog === 'string' ? options.catalog : undefined) ??
-    config.catalogUrl ??
-    stored?.catalogUrl ??
-    DEFAULT_CATALOG_URL;
+): Promise<ExitCode> {
+  // Known before parsing, so that even a usage error is reported as JSON.
+  const json = argv.includes('--json');
   try {
-    if (first === 'login') {
-      let token = typeof options.token === 'string' ? options.token : undefined;
-      if (!token && stdin) token = (await stdin()).trim();
-      if (!token || !/^annex_[a-z]+_/.test(token))
-        throw new CliError('expected an Annex token (annex_…) with --token or on standard input', 2);
-      // Check the token before storing it: a typo should fail now, not at the next command.
-      await graphqlClient(catalogUrl, token).request('{ categories { slug } }');
-      const file = writeLogin(config.configDir, { catalogUrl, token });
-      if (json) io.stdout(JSON.stringify({ catalogUrl, stored: file }));
-      else io.stdout(`Logged in to ${catalogUrl} (token stored in ${file}).`);
-      return 0;
+    const found = resolveCommand(argv);
+    if ('help' in found) {
+      io.stdout(found.help);
+      return found.code;
     }
-    const key = first === 'admin' ? `admin:${second ?? ''}` : first;
-    const command: Command | undefined = commands[key];
-    if (!command)
-      throw new CliError(
-        `unknown command "${[first, first === 'admin' ? second : undefined].filter(Boolean).join(' ')}"; see \`annex help\``,
-        2,
-      );
-    const token = (typeof options.token === 'string' ? options.token : undefined) ?? config.token ?? stored?.token;
-    const ctx: CommandContext = {
-      args: first === 'admin' ? rest : [second, ...rest].filter((a): a is string => a !== undefined),
-      options,
+    const { command, rest } = found;
+    const parsed = parseCommandLine(command, rest);
+    if (parsed.help) {
+      io.stdout(commandHelp(command));
+      return EXIT_CODES.ok;
+    }
+    const flag = (name: keyof typeof GLOBAL_FLAGS) => parsed.flags[name] as string | undefined;
+    const stored = readLogin(config.configDir);
+    const catalogUrl = flag('catalog') ?? config.catalogUrl ?? stored?.catalogUrl ?? DEFAULT_CATALOG_URL;
+    const token = flag('token') ?? config.token ?? stored?.token;
+    const runtime: Runtime = {
       json,
       client: () => graphqlClient(catalogUrl, token),
+      catalogUrl,
+      configDir: config.configDir,
       print: (text) => io.stdout(text),
       printJson: (value) => {
         io.stdout(JSON.stringify(value, null, 2));
@@ -117,13 +66,66 @@ export async function runCli(
       },
       spinner: (label) => (io.terminal && !json ? terminalSpinner(io.terminal, label) : quietSpinner),
       ask: io.interactive && stdin ? (question) => stdin(question) : undefined,
+      readInput: stdin ? (prompt, options) => stdin(prompt, options) : undefined,
+      openUrl: io.openUrl,
       pollIntervalMs,
     };
-    return (await command.run(ctx)) ?? 0;
+    return (await command.run({ ...runtime, args: parsed.args, flags: parsed.flags } as CommandContext)) ?? 0;
   } catch (error) {
     if (!(error instanceof CliError)) throw error;
     if (json) io.stdout(JSON.stringify({ error: error.message, details: error.details }));
     else io.stderr([`error: ${error.message}`, ...error.details.map((d) => `  ${d}`)].join('\n'));
     return error.exitCode;
   }
+}
+
+/**
+ * Finds the command named at the start of `argv` (global flags may come before it):
+ * `addons:create`, or `admin` and its own command. `help`, `--help` and no command at all
+ * answer help text instead.
+ */
+function resolveCommand(
+  argv: readonly string[],
+): { command: Command; rest: string[] } | { help: string; code: ExitCode } {
+  const words: number[] = [];
+  for (let i = 0; i < argv.length && words.length < 3; i++) {
+    const token = argv[i] as string;
+    if (!token.startsWith('-')) {
+      words.push(i);
+      continue;
+    }
+    if (words.length > 0) break;
+    const name = token.replace(/^-+/, '');
+    // A global flag's value is not a command name.
+    if ((name === 'token' || name === 'catalog') && !token.includes('=')) i++;
+  }
+  const word = (n: number) => (words[n] === undefined ? undefined : (argv[words[n] as number] as string));
+  const first = word(0);
+  if (first === undefined) {
+    const asked = argv.includes('--help') || argv.includes('-h');
+    return { help: overview(commands), code: asked ? EXIT_CODES.ok : EXIT_CODES.usage };
+  }
+  if (first === 'help') {
+    const target = word(1);
+    if (target === undefined) return { help: overview(commands), code: EXIT_CODES.ok };
+    const id = target === 'admin' ? `admin ${word(2) ?? ''}`.trim() : target;
+    return { help: commandHelp(lookup(id)), code: EXIT_CODES.ok };
+  }
+  const id = first === 'admin' ? `admin ${word(1) ?? ''}`.trim() : first;
+  const command = lookup(id);
+  const taken = new Set(words.slice(0, first === 'admin' ? 2 : 1));
+  return { command, rest: argv.filter((_, i) => !taken.has(i)) };
+}
+
+function lookup(id: string): Command {
+  const command = findCommand(id);
+  if (command) return command;
+  const nearest = closest(
+    id,
+    commands.map((c) => c.id),
+  );
+  throw new CliError(
+    `unknown command "${id}"; ${nearest ? `did you mean \`annex ${nearest}\`? ` : ''}see \`annex help\``,
+    EXIT_CODES.usage,
+  );
 }

@@ -8,14 +8,20 @@ export interface CliConfig {
   token: string | undefined;
   /** Where `annex login` keeps its credentials. */
   configDir: string;
+  /** Whether a browser window can be shown: macOS and Windows, or an X11/Wayland display. */
+  graphicalSession?: boolean;
 }
 
 /** The only place the CLI reads its environment. */
-export function loadCliConfig(env: Readonly<Record<string, string | undefined>>): CliConfig {
+export function loadCliConfig(
+  env: Readonly<Record<string, string | undefined>>,
+  platform: NodeJS.Platform = process.platform,
+): CliConfig {
   return {
     catalogUrl: env.ANNEX_CATALOG_URL || undefined,
     token: env.ANNEX_TOKEN || undefined,
     configDir: env.ANNEX_CONFIG_DIR || join(env.XDG_CONFIG_HOME || join(homedir(), '.config'), 'annex'),
+    graphicalSession: platform === 'darwin' || platform === 'win32' || Boolean(env.DISPLAY || env.WAYLAND_DISPLAY),
   };
 }
 

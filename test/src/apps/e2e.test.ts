@@ -324,7 +324,12 @@ describe('apps end to end, through the CLI and GraphQL, against the running mark
       'SHARED_AI_API_KEY',
       'SHARED_AI_BASE_URL',
     ]);
-    expect((await asRival(`{ addon(name: "${addon.name}") { name } }`)).addon).toBeNull();
+    // The borrower reads its side of the add-on: whose it is, never the app that owns it.
+    expect((await asRival(`{ addon(name: "${addon.name}") { name organization app { name } } }`)).addon).toEqual({
+      name: addon.name,
+      organization: 'demo',
+      app: null,
+    });
     const destroy = await asRival(`mutation { destroyAddon(input: {addon: "${addon.name}"}) { __typename } }`);
     expect(destroy.destroyAddon.__typename).toBe('NotFound');
   });

@@ -198,11 +198,9 @@ export async function preflight(
     }
   } else throw invalidInput('plan', 'give either plan (SERVICE:PLAN) or addon');
   const attach = await planAttachment(ctx.db, app, plan, input);
-  if (attach.nameTaken)
-    problems.push(`app ${app.name} already has an attachment named ${attach.name}; choose another with as`);
+  if (attach.nameTaken) problems.push(nameTakenMessage(app, attach.name));
   const blocking = input.replace ? [] : attach.collisions;
-  for (const c of blocking)
-    problems.push(`config var ${c.name} is already set (owner: ${c.owner}); pass replace to take it over`);
+  for (const c of blocking) problems.push(`config var ${c.name} is already set (owner: ${c.owner}); ${TAKE_OVER}`);
   if (attach.varNames.length === 0)
     problems.push('the service declares no config vars; their names come from the credentials');
   for (const e of parameterErrors) problems.push(`${e.field}: ${e.message}`);
@@ -249,21 +247,23 @@ async function checkShareable(db: Executor, addon: AddonRow, app: AppRow): Promi
   }
 }
 
+// People read these in the CLI and the console, programs through the API: each names the
+// CLI flag and the API field that resolve it.
+const TAKE_OVER = 'pass --replace ("replace" in the API) to take it over';
+
+function nameTakenMessage(app: AppRow, name: string): string {
+  return `app ${app.name} already has an attachment named ${name}; choose another with --as NAME ("as" in the API)`;
+}
+
 function refuseCollisions(attach: AttachPlan, replace: boolean | undefined, app: AppRow): void {
   if (attach.nameTaken) {
-    throw new ApiFailure(
-      'name_taken',
-      `app ${app.name} already has an attachment named ${attach.name}; choose another with as`,
-      {
-        field: 'as',
-      },
-    );
+    throw new ApiFailure('name_taken', nameTakenMessage(app, attach.name), { field: 'as' });
   }
   const collision = replace ? undefined : attach.collisions[0];
   if (collision) {
     throw new ApiFailure(
       'var_collision',
-      `config var ${collision.name} of app ${app.name} is already set (owner: ${collision.owner}); pass replace to take it over`,
+      `config var ${collision.name} of app ${app.name} is already set (owner: ${collision.owner}); ${TAKE_OVER}`,
       { name: collision.name, owner: collision.owner },
     );
   }
