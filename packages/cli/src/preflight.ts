@@ -8,7 +8,7 @@ import { money } from './output.js';
 
 const PreflightFields = graphql(`
   fragment PreflightFields on Preflight {
-    ok serviceSlug planSlug priceCents currency free configVars collisions { name owner }
+    ok serviceSlug planSlug priceCents currency free attachmentName nameTaken configVars collisions { name owner }
     parameterErrors { path message } problems prorationCents prorationUntil billingMode paymentRequired billingNotice
   }
 `);
@@ -47,16 +47,6 @@ export async function preflight(
   );
 }
 
-/**
- * Whether a colliding var belongs to an attachment of the very name this attach would use
- * (every var it would set starts with `NAME_`): that name is taken, which --replace does not
- * solve (the problems say to choose another with --as).
- */
-function ownedBySameName(collision: { owner: string }, configVars: readonly string[]): boolean {
-  const owner = /^attachment:(.+)$/.exec(collision.owner)?.[1];
-  return owner !== undefined && configVars.every((name) => name.startsWith(`${owner}_`));
-}
-
 /** Prints a preflight; the exit code is 0 when the real command would succeed, else 1. */
 export function printPreflight(
   ctx: Pick<Runtime, 'json' | 'print' | 'printJson'>,
@@ -86,7 +76,11 @@ export function printPreflight(
   for (const p of preflight.problems) {
     if (!said.includes(p) && !collided.some((name) => name.test(p))) lines.push(`  problem:      ${p}`);
   }
-  const replaceable = preflight.collisions.filter((c) => !ownedBySameName(c, preflight.configVars)).map((c) => c.name);
+  // The vars of an attachment whose name is taken go with that name: --as, not --replace.
+  const sameName = `attachment:${preflight.attachmentName}`;
+  const replaceable = preflight.collisions
+    .filter((c) => !(preflight.nameTaken && c.owner === sameName))
+    .map((c) => c.name);
   lines.push(
     preflight.ok
       ? '  outcome:      would succeed'

@@ -85,6 +85,8 @@ export interface ApiPreflight {
   billingMode?: 'stripe' | 'ledger-only';
   paymentRequired?: boolean;
   billingNotice?: string | null;
+  attachmentName: string;
+  nameTaken: boolean;
   configVars: string[];
   collisions: { name: string; owner: string }[];
   parameterErrors: { field: string; message: string }[];

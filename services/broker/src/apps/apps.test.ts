@@ -163,6 +163,11 @@ describe.each(testDatabaseKinds('apps api'))('apps API ($name)', (kind) => {
     const clash = await call(orgToken, 'POST', `/apps/${web}/attachments/preflight`, { addon });
     expect(clash.body.ok).toBe(false);
     expect(clash.body.collisions).toEqual([{ name: 'DATABASE_URL', owner: 'attachment:DATABASE' }]);
+    // The name is what is taken: the remedy is another name, not taking over its own vars.
+    expect(clash.body).toMatchObject({ attachmentName: 'DATABASE', nameTaken: true });
+    expect(clash.body.problems).toEqual([
+      `app ${web} already has an attachment named DATABASE; choose another with --as NAME ("as" in the API)`,
+    ]);
 
     const attached = await call(orgToken, 'POST', `/apps/${worker}/attachments`, { addon, as: 'REPORTING' });
     expect(attached.status, JSON.stringify(attached.body)).toBe(201);

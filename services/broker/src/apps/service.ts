@@ -107,6 +107,10 @@ export interface Preflight {
   paymentRequired: boolean;
   /** E.g. that billing is ledger-only, or that a payment method is needed. */
   billingNotice: string | null;
+  /** The attachment's name (`--as`, or the service's default), which prefixes the vars. */
+  attachmentName: string;
+  /** The app already has an attachment of that name: choose another, `replace` does not help. */
+  nameTaken: boolean;
   configVars: string[];
   collisions: { name: string; owner: string }[];
   parameterErrors: { field: string; message: string }[];
@@ -200,7 +204,12 @@ export async function preflight(
   const attach = await planAttachment(ctx.db, app, plan, input);
   if (attach.nameTaken) problems.push(nameTakenMessage(app, attach.name));
   const blocking = input.replace ? [] : attach.collisions;
-  for (const c of blocking) problems.push(`config var ${c.name} is already set (owner: ${c.owner}); ${TAKE_OVER}`);
+  // Vars of the attachment whose name is taken are part of that problem: --replace cannot take them.
+  const sameName = `attachment:${attach.name}`;
+  for (const c of blocking) {
+    if (!(attach.nameTaken && c.owner === sameName))
+      problems.push(`config var ${c.name} is already set (owner: ${c.owner}); ${TAKE_OVER}`);
+  }
   if (attach.varNames.length === 0)
     problems.push('the service declares no config vars; their names come from the credentials');
   for (const e of parameterErrors) problems.push(`${e.field}: ${e.message}`);
@@ -223,6 +232,8 @@ export async function preflight(
     billingMode: billing.billingMode,
     paymentRequired: billing.paymentRequired,
     billingNotice: billing.notice,
+    attachmentName: attach.name,
+    nameTaken: attach.nameTaken,
     configVars: attach.varNames,
     collisions: attach.collisions,
     parameterErrors,

@@ -26,6 +26,12 @@ const PreflightRef = builder.objectRef<ApiPreflight>('Preflight').implement({
     priceCents: t.int({ description: 'Monthly price in cents.', resolve: (p) => p.price?.cents ?? 0 }),
     currency: t.string({ resolve: (p) => p.price?.currency ?? 'usd' }),
     free: t.boolean({ resolve: (p) => p.price?.free ?? false }),
+    attachmentName: t.exposeString('attachmentName', {
+      description: "The attachment's name (`as`, or the service's default): the prefix of its vars.",
+    }),
+    nameTaken: t.exposeBoolean('nameTaken', {
+      description: 'The app already has an attachment of that name: choose another `as`; `replace` does not help.',
+    }),
     configVars: t.stringList({
       description: 'The var names the attach would set.',
       resolve: (p) => p.configVars ?? [],
