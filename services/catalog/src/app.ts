@@ -5,8 +5,10 @@ import {
   authenticateToken,
   bearerToken,
   createObservability,
+  DATABASE_RETRY_AFTER_SECONDS,
   type Database,
   internalErrorHandler,
+  isDatabaseUnavailable,
   type Logger,
   logOf,
   type Principal,
@@ -108,6 +110,17 @@ export function createCatalog(config: CatalogConfig, deps: CatalogDeps): Catalog
         if (masked === error) return error as Error;
         const scope = requestScope.getStore();
         const original = error as GraphQLError;
+        if (isDatabaseUnavailable(original.originalError ?? error)) {
+          (scope?.log ?? logger).warn({ err: original.originalError ?? error }, 'database unavailable');
+          return new GraphQLError(DATABASE_UNAVAILABLE, {
+            ...(original.path ? { path: original.path } : {}),
+            extensions: {
+              code: 'SERVICE_UNAVAILABLE',
+              requestId: scope?.requestId ?? 'unknown',
+              http: { status: 503, headers: { 'retry-after': String(DATABASE_RETRY_AFTER_SECONDS) } },
+            },
+          });
+        }
         (scope?.log ?? logger).error(
           { err: (error as GraphQLError).originalError ?? error },
           'unexpected GraphQL error',
@@ -172,7 +185,15 @@ export function createCatalog(config: CatalogConfig, deps: CatalogDeps): Catalog
     if (typeof status !== 'number' || status < 400 || status >= 500) return next(error);
     res.status(status).json(graphqlErrors(`unreadable request: ${(error as Error).message}`, 'BAD_REQUEST', res));
   });
-  app.use(internalErrorHandler((requestId) => ({ error: 'internal error', requestId })));
+  app.use((error: unknown, _req: Request, res: Response, next: NextFunction) => {
+    if (!isDatabaseUnavailable(error) || res.headersSent) return next(error);
+    logOf(res).warn({ err: error }, 'database unavailable');
+    res
+      .status(503)
+      .set('Retry-After', String(DATABASE_RETRY_AFTER_SECONDS))
+      .json(graphqlErrors(DATABASE_UNAVAILABLE, 'SERVICE_UNAVAILABLE', res));
+  });
+  app.use(internalErrorHandler((requestId) => graphqlErrors('internal error', 'INTERNAL_SERVER_ERROR', { requestId })));
 
   /** Answers here, before express, with what express would have logged and measured. */
   function answer(
@@ -259,6 +280,11 @@ export function createCatalog(config: CatalogConfig, deps: CatalogDeps): Catalog
     serveJsonPost(req, res).catch((error: unknown) => {
       if (res.headersSent) {
         res.end();
+      } else if (isDatabaseUnavailable(error)) {
+        logger.warn({ err: error }, 'database unavailable');
+        answer(req, res, 503, DATABASE_UNAVAILABLE, 'SERVICE_UNAVAILABLE', {
+          'retry-after': String(DATABASE_RETRY_AFTER_SECONDS),
+        });
       } else {
         logger.error({ err: error }, 'serving a GraphQL POST failed');
         answer(req, res, 500, 'internal error', 'INTERNAL_SERVER_ERROR');
@@ -345,6 +371,8 @@ function readBody(req: IncomingMessage, limit: number): Promise<string> {
     req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
   });
 }
+
+const DATABASE_UNAVAILABLE = 'the catalog cannot reach its database; retry shortly';
 
 /** A GraphQL response body carrying one error, with its code and the request id. */
 function graphqlErrors(
