@@ -27,6 +27,7 @@ import type { CatalogContext } from './graphql/builder.js';
 import { documentLimits, parserCache } from './graphql/limits.js';
 import { createResponseCache } from './graphql/response-cache.js';
 import { schema } from './graphql/schema.js';
+import { hideSuggestions } from './graphql/suggestions.js';
 import { APP_ROOT_FIELDS } from './graphql/types/apps.js';
 
 /**
@@ -137,7 +138,8 @@ export function createCatalog(config: CatalogConfig, deps: CatalogDeps): Catalog
     parserAndValidationCache: parserCache(),
     plugins: [
       ...documentLimits(config.limits),
-      ...(config.introspection ? [] : [disableIntrospection]),
+      // Without introspection, "Did you mean …?" must not map the schema instead.
+      ...(config.introspection ? [] : [disableIntrospection, hideSuggestions]),
       ...(responseCache ? [responseCache.plugin] : []),
     ],
     context: ({ req, res, request }): CatalogContext => {
