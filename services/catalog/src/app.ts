@@ -24,6 +24,7 @@ import type { CatalogConfig } from './config.js';
 import { catalogVersion } from './db/catalog-version.repository.js';
 import { viewerOf } from './domain/visibility.js';
 import type { CatalogContext } from './graphql/builder.js';
+import { refuseControlCharacters } from './graphql/input-text.js';
 import { documentLimits, parserCache } from './graphql/limits.js';
 import { createResponseCache } from './graphql/response-cache.js';
 import { schema } from './graphql/schema.js';
@@ -140,6 +141,7 @@ export function createCatalog(config: CatalogConfig, deps: CatalogDeps): Catalog
       ...documentLimits(config.limits),
       // Without introspection, "Did you mean …?" must not map the schema instead.
       ...(config.introspection ? [] : [disableIntrospection, hideSuggestions]),
+      refuseControlCharacters,
       ...(responseCache ? [responseCache.plugin] : []),
     ],
     context: ({ req, res, request }): CatalogContext => {
