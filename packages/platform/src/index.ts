@@ -14,7 +14,7 @@ export {
 export { type Database, type DatabaseTarget, executePrepared, openDatabase } from './db/database.js';
 export { executeStatements, type Migration, type MigrationResult, migrateToLatest } from './db/migrate.js';
 export type * from './db/schema.js';
-export { isDatabaseUnavailable } from './db/unavailable.js';
+export { DATABASE_RETRY_AFTER_SECONDS, isDatabaseUnavailable } from './db/unavailable.js';
 export {
   createObservability,
   drainServer,

@@ -84,6 +84,27 @@ describe.each(testDatabaseKinds('catalog HTTP'))('catalog HTTP on $name', (kind)
     );
   });
 
+  it('with introspection off, errors suggest no field, argument, type or enum value names', async () => {
+    const mistakes: [string, Record<string, unknown>?][] = [
+      ['{ servise(slug: "x") { name } }'],
+      ['{ service(slgu: "x") { name } }'],
+      ['{ services(filter: { category: DATABASE }) { totalCount } }'],
+      ['query($f: ServiceFiltr) { services(filter: $f) { totalCount } }'],
+      ['query($f: ServiceFilter) { services(filter: $f) { totalCount } }', { f: { category: 'DATABASE' } }],
+      ['query($f: ServiceFilter) { services(filter: $f) { totalCount } }', { f: { serach: 'redis' } }],
+    ];
+    for (const [query, variables] of mistakes) {
+      const development = await catalog.gql(query, variables);
+      expect(development.errors?.[0]?.message).toMatch(/Did you mean/);
+      const off = await production.gql(query, variables);
+      expect(off.data).toBeUndefined();
+      expect(off.errors?.[0]?.message).toBe(development.errors?.[0]?.message.replace(/ Did you mean .*\?$/, ''));
+      expect(JSON.stringify(off.errors)).not.toMatch(
+        /Did you mean|services"|"service"|DATABASES|"search"|ServiceFilter"/,
+      );
+    }
+  });
+
   it('masks unexpected errors as "Unexpected error" with the request id', async () => {
     // Break the database under a running catalog: the next query fails for a reason the client must not see.
     await production.database.db.schema.alterTable('services').renameTo('services_moved').execute();

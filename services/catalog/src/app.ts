@@ -5,8 +5,10 @@ import {
   authenticateToken,
   bearerToken,
   createObservability,
+  DATABASE_RETRY_AFTER_SECONDS,
   type Database,
   internalErrorHandler,
+  isDatabaseUnavailable,
   type Logger,
   logOf,
   type Principal,
@@ -14,9 +16,6 @@ import {
   type SecretBox,
 } from '@annex/platform';
 import { manifestJsonSchema } from '@annex/sdk';
-import { costLimitPlugin } from '@escape.tech/graphql-armor-cost-limit';
-import { maxAliasesPlugin } from '@escape.tech/graphql-armor-max-aliases';
-import { maxDepthPlugin } from '@escape.tech/graphql-armor-max-depth';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { GraphQLError, NoSchemaIntrospectionCustomRule } from 'graphql';
 import { createYoga, maskError, type Plugin } from 'graphql-yoga';
@@ -26,8 +25,11 @@ import { catalogVersion } from './db/catalog-version.repository.js';
 import { viewerOf } from './domain/visibility.js';
 import { GRAPHIQL_ASSETS_PATH, graphiqlAssets, renderGraphiQL } from './graphiql.js';
 import type { CatalogContext } from './graphql/builder.js';
+import { refuseControlCharacters } from './graphql/input-text.js';
+import { documentLimits, parserCache } from './graphql/limits.js';
 import { createResponseCache } from './graphql/response-cache.js';
 import { schema } from './graphql/schema.js';
+import { hideSuggestions } from './graphql/suggestions.js';
 import { APP_ROOT_FIELDS } from './graphql/types/apps.js';
 
 /**
@@ -111,11 +113,22 @@ export function createCatalog(config: CatalogConfig, deps: CatalogDeps): Catalog
         const masked = maskError(error, message, isDev);
         if (masked === error) return error as Error;
         const scope = requestScope.getStore();
+        const original = error as GraphQLError;
+        if (isDatabaseUnavailable(original.originalError ?? error)) {
+          (scope?.log ?? logger).warn({ err: original.originalError ?? error }, 'database unavailable');
+          return new GraphQLError(DATABASE_UNAVAILABLE, {
+            ...(original.path ? { path: original.path } : {}),
+            extensions: {
+              code: 'SERVICE_UNAVAILABLE',
+              requestId: scope?.requestId ?? 'unknown',
+              http: { status: 503, headers: { 'retry-after': String(DATABASE_RETRY_AFTER_SECONDS) } },
+            },
+          });
+        }
         (scope?.log ?? logger).error(
           { err: (error as GraphQLError).originalError ?? error },
           'unexpected GraphQL error',
         );
-        const original = error as GraphQLError;
         return new GraphQLError('Unexpected error', {
           ...(original.nodes ? { nodes: original.nodes } : {}),
           ...(original.path ? { path: original.path } : {}),
@@ -123,11 +136,14 @@ export function createCatalog(config: CatalogConfig, deps: CatalogDeps): Catalog
         });
       },
     },
+    // No file uploads: a multipart body would be buffered whole, outside the body limit.
+    multipart: false,
+    parserAndValidationCache: parserCache(),
     plugins: [
-      maxDepthPlugin({ n: config.limits.maxDepth, ignoreIntrospection: true, exposeLimits: true }),
-      maxAliasesPlugin({ n: config.limits.maxAliases, exposeLimits: true }),
-      costLimitPlugin({ maxCost: config.limits.maxCost, ignoreIntrospection: true, exposeLimits: true }),
-      ...(config.introspection ? [] : [disableIntrospection]),
+      ...documentLimits(config.limits),
+      // Without introspection, "Did you mean …?" must not map the schema instead.
+      ...(config.introspection ? [] : [disableIntrospection, hideSuggestions]),
+      refuseControlCharacters,
       ...(responseCache ? [responseCache.plugin] : []),
     ],
     context: ({ req, res, request }): CatalogContext => {
@@ -160,11 +176,8 @@ export function createCatalog(config: CatalogConfig, deps: CatalogDeps): Catalog
   app.get('/manifest.schema.json', (_req, res) => {
     res.type('application/schema+json').send(JSON.stringify(manifestSchema, null, 2));
   });
-  const graphqlMiddleware = [limitBody, authenticate(database, preauthenticated)];
-  // Read here so the response cache can key on the exact request; yoga parses the text itself.
-  if (responseCache) {
-    graphqlMiddleware.push(express.text({ type: 'application/json', limit: '5mb' }), responseCache.middleware);
-  }
+  const graphqlMiddleware = [authenticate(database, preauthenticated), limitBody];
+  if (responseCache) graphqlMiddleware.push(responseCache.middleware);
   app.all('/graphql', ...graphqlMiddleware, (req: Request, res: Response) => {
     requestScope.run({ requestId: requestIdOf(res), log: logOf(res) }, () => {
       yoga(req, res);
@@ -174,44 +187,88 @@ export function createCatalog(config: CatalogConfig, deps: CatalogDeps): Catalog
     res.status(404).json({ error: 'not found: the API is at /graphql' });
   });
   app.use((error: unknown, _req: Request, res: Response, next: NextFunction) => {
-    // A body express.json() could not read is the caller's mistake, not ours.
+    // A request express could not read is the caller's mistake, not ours.
     const status = (error as { status?: number; type?: string }).status;
     if (typeof status !== 'number' || status < 400 || status >= 500) return next(error);
-    res.status(status).json({
-      errors: [
-        {
-          message: `unreadable request body: ${(error as Error).message}`,
-          extensions: { code: 'BAD_REQUEST', requestId: requestIdOf(res) },
-        },
-      ],
-    });
+    res.status(status).json(graphqlErrors(`unreadable request: ${(error as Error).message}`, 'BAD_REQUEST', res));
   });
-  app.use(internalErrorHandler((requestId) => ({ error: 'internal error', requestId })));
+  app.use((error: unknown, _req: Request, res: Response, next: NextFunction) => {
+    if (!isDatabaseUnavailable(error) || res.headersSent) return next(error);
+    logOf(res).warn({ err: error }, 'database unavailable');
+    res
+      .status(503)
+      .set('Retry-After', String(DATABASE_RETRY_AFTER_SECONDS))
+      .json(graphqlErrors(DATABASE_UNAVAILABLE, 'SERVICE_UNAVAILABLE', res));
+  });
+  app.use(internalErrorHandler((requestId) => graphqlErrors('internal error', 'INTERNAL_SERVER_ERROR', { requestId })));
+
+  /** Answers here, before express, with what express would have logged and measured. */
+  function answer(
+    req: IncomingMessage,
+    res: ServerResponse,
+    status: number,
+    message: string,
+    code: string,
+    headers: Record<string, string> = {},
+  ) {
+    const locals: Record<string, unknown> = {};
+    observability.track(req, res, locals, () => '/graphql', '/graphql');
+    const body = JSON.stringify(graphqlErrors(message, code, { requestId: locals.requestId as string }));
+    res.writeHead(status, { 'content-type': 'application/json', ...headers });
+    res.end(body);
+  }
 
   /**
-   * A cached answer costs a lookup; through express and yoga it cost as much CPU again as
-   * writing the bytes (docs/catalog.md, "Performance"). So a POST of JSON to `/graphql`
-   * is read here, its caller authenticated, and a hit answered at once; a miss goes on to
-   * express with the body already read and the caller already known.
+   * Every POST of JSON to `/graphql` is read here, its caller authenticated first (a caller
+   * without a token gets a smaller body limit: only publishing needs megabytes), and handed
+   * on parsed: yoga handed the text would normalise it with `Object.keys` (a million index
+   * strings for a 1 MB body), and handed nothing would read the stream without a limit.
+   * With the response cache on, a hit is answered at once: through express and yoga a
+   * cached answer cost as much CPU again as writing the bytes (docs/catalog.md, "Response
+   * cache in front of express"). Anything else goes on to express with the body already
+   * read and the caller already known.
    */
-  async function serveCached(cache: NonNullable<typeof responseCache>, req: IncomingMessage, res: ServerResponse) {
+  async function serveJsonPost(req: IncomingMessage, res: ServerResponse) {
+    const principal = await principalOf(database, req.headers.authorization);
+    // Express answers 401, naming what is wrong with the token, without reading the body.
+    if (principal === undefined) {
+      app(req, res);
+      return;
+    }
+    preauthenticated.set(req, principal);
+    const limit = bodyLimit(principal);
     let text: string;
     try {
-      text = await readBody(req, MAX_BODY_BYTES);
+      text = await readBody(req, limit);
     } catch (error) {
       if (error instanceof BodyTooLarge) {
-        res.writeHead(413, { 'content-type': 'application/json' });
-        res.end(JSON.stringify({ errors: [{ message: `request body over ${MAX_BODY_BYTES} bytes` }] }));
+        answer(req, res, 413, bodyTooLarge(principal), 'PAYLOAD_TOO_LARGE');
       } else {
         res.destroy();
       }
       return;
     }
-    (req as IncomingMessage & { body?: unknown }).body = text;
-    const principal = await principalOf(database, req.headers.authorization);
-    if (principal !== undefined) {
-      preauthenticated.set(req, principal);
-      const hit = await cache.lookup(principal, req.headers.accept ?? '', text);
+    let body: unknown;
+    try {
+      body = JSON.parse(text);
+    } catch (error) {
+      answer(req, res, 400, `the request body is invalid JSON: ${(error as Error).message}`, 'BAD_REQUEST');
+      return;
+    }
+    // Yoga reads the stream again for an empty object, and batches are not served.
+    if (typeof body !== 'object' || body === null || Array.isArray(body) || Object.keys(body).length === 0) {
+      answer(
+        req,
+        res,
+        400,
+        'the request body must be a JSON object such as {"query": "{ categories { id } }"}',
+        'BAD_REQUEST',
+      );
+      return;
+    }
+    Object.assign(req, { body, rawBody: text });
+    if (responseCache && !req.headers.accept?.includes('text/event-stream')) {
+      const hit = await responseCache.lookup(principal, req.headers.accept ?? '', text);
       if (hit) {
         observability.track(req, res, {}, () => '/graphql', '/graphql');
         res.writeHead(200, { 'content-type': hit.contentType, 'content-length': hit.body.length });
@@ -223,15 +280,23 @@ export function createCatalog(config: CatalogConfig, deps: CatalogDeps): Catalog
   }
 
   const listener: RequestListener = (req, res) => {
-    if (responseCache && cacheablePost(req)) {
-      serveCached(responseCache, req, res).catch((error: unknown) => {
-        logger.error({ err: error }, 'response cache fast path failed');
-        if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' });
-        res.end(JSON.stringify({ error: 'internal error' }));
-      });
-    } else {
+    if (!jsonPost(req)) {
       app(req, res);
+      return;
     }
+    serveJsonPost(req, res).catch((error: unknown) => {
+      if (res.headersSent) {
+        res.end();
+      } else if (isDatabaseUnavailable(error)) {
+        logger.warn({ err: error }, 'database unavailable');
+        answer(req, res, 503, DATABASE_UNAVAILABLE, 'SERVICE_UNAVAILABLE', {
+          'retry-after': String(DATABASE_RETRY_AFTER_SECONDS),
+        });
+      } else {
+        logger.error({ err: error }, 'serving a GraphQL POST failed');
+        answer(req, res, 500, 'internal error', 'INTERNAL_SERVER_ERROR');
+      }
+    });
   };
 
   return {
@@ -252,29 +317,51 @@ export const MAX_BROKER_CALLS = 200;
 
 // A whole manifest with its parameter schemas (64 kB each at most) fits with room to spare.
 const MAX_BODY_BYTES = 5 * 1024 * 1024;
+// Without a token a caller can only query: the query text and a few variables.
+const MAX_ANONYMOUS_BODY_BYTES = 256 * 1024;
+
+function bodyLimit(principal: Principal): number {
+  return principal.kind === 'anonymous' ? MAX_ANONYMOUS_BODY_BYTES : MAX_BODY_BYTES;
+}
+
+function bodyTooLarge(principal: Principal): string {
+  return principal.kind === 'anonymous'
+    ? `request body over ${MAX_ANONYMOUS_BODY_BYTES} bytes (${MAX_BODY_BYTES} with an API token)`
+    : `request body over ${MAX_BODY_BYTES} bytes`;
+}
 
 function limitBody(req: Request, res: Response, next: NextFunction) {
-  if (Number(req.header('content-length') ?? 0) > MAX_BODY_BYTES) {
-    res.status(413).json({ errors: [{ message: `request body over ${MAX_BODY_BYTES} bytes` }] });
+  const principal = res.locals.principal as Principal;
+  if (Number(req.header('content-length') ?? 0) > bodyLimit(principal)) {
+    res.status(413).json(graphqlErrors(bodyTooLarge(principal), 'PAYLOAD_TOO_LARGE', res));
+    return;
+  }
+  // Other bodies than JSON reach yoga as a stream it reads whole: their length must be known.
+  const read = (req as { rawBody?: string }).rawBody !== undefined;
+  if (req.method === 'POST' && !read && req.header('content-length') === undefined) {
+    res.status(411).json(graphqlErrors('a POST needs a Content-Length (or a JSON body)', 'BAD_REQUEST', res));
     return;
   }
   next();
 }
 
-/** A POST of JSON to `/graphql`, not a subscription, within the size limit. */
-function cacheablePost(req: IncomingMessage): boolean {
+/** A POST of JSON (`application/json`, `application/graphql+json`) to `/graphql`. */
+function jsonPost(req: IncomingMessage): boolean {
   if (req.method !== 'POST') return false;
   const url = req.url ?? '';
   if (url !== '/graphql' && !url.startsWith('/graphql?')) return false;
-  if (!req.headers['content-type']?.toLowerCase().startsWith('application/json')) return false;
-  if (req.headers.accept?.includes('text/event-stream')) return false;
-  return Number(req.headers['content-length'] ?? 0) <= MAX_BODY_BYTES;
+  return /^\s*application\/(graphql\+)?json\s*(;|$)/i.test(req.headers['content-type'] ?? '');
 }
 
 class BodyTooLarge extends Error {}
 
 function readBody(req: IncomingMessage, limit: number): Promise<string> {
   return new Promise((resolve, reject) => {
+    if (Number(req.headers['content-length'] ?? 0) > limit) {
+      req.resume();
+      reject(new BodyTooLarge());
+      return;
+    }
     const chunks: Buffer[] = [];
     let size = 0;
     req.on('data', (chunk: Buffer) => {
@@ -290,6 +377,18 @@ function readBody(req: IncomingMessage, limit: number): Promise<string> {
     req.on('error', reject);
     req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
   });
+}
+
+const DATABASE_UNAVAILABLE = 'the catalog cannot reach its database; retry shortly';
+
+/** A GraphQL response body carrying one error, with its code and the request id. */
+function graphqlErrors(
+  message: string,
+  code: string,
+  request: { requestId: string } | { locals: Record<string, unknown> },
+): { errors: { message: string; extensions: { code: string; requestId: string } }[] } {
+  const requestId = 'requestId' in request ? request.requestId : requestIdOf(request);
+  return { errors: [{ message, extensions: { code, requestId } }] };
 }
 
 /**

@@ -16,6 +16,8 @@ describe('loadCatalogConfig', () => {
       graphiql: true,
     });
     expect(config.limits.maxDepth).toBeGreaterThanOrEqual(8);
+    expect(config.limits).toMatchObject({ maxQueryBytes: 65_536, maxTokens: 600, maxDirectives: 50 });
+    expect(loadCatalogConfig({ CATALOG_MAX_TOKENS: '1000' }).limits.maxTokens).toBe(1000);
     expect(Object.isFrozen(config)).toBe(true);
   });
 

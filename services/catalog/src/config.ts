@@ -10,6 +10,7 @@ import {
   postgresUrl,
 } from '@annex/platform';
 import { z } from 'zod';
+import type { DocumentLimits } from './graphql/limits.js';
 
 const limit = (defaultValue: number) => z.coerce.number().int().positive().default(defaultValue);
 
@@ -28,6 +29,9 @@ const schema = z.object({
   CATALOG_MAX_DEPTH: limit(12),
   CATALOG_MAX_ALIASES: limit(15),
   CATALOG_MAX_COST: limit(20_000),
+  CATALOG_MAX_QUERY_BYTES: limit(64 * 1024),
+  CATALOG_MAX_TOKENS: limit(600),
+  CATALOG_MAX_DIRECTIVES: limit(50),
   CATALOG_RESPONSE_CACHE: flag(true),
   CATALOG_CACHE_CHECK_MS: z.coerce.number().int().min(0).default(250),
   CATALOG_CACHE_ENTRIES: limit(2_000),
@@ -52,7 +56,8 @@ export interface CatalogConfig {
   introspection: boolean;
   /** GraphiQL at /graphql; off in production unless CATALOG_GRAPHIQL=true. */
   graphiql: boolean;
-  limits: { maxDepth: number; maxAliases: number; maxCost: number };
+  /** What one GraphQL document may cost before it runs (size, tokens, directives, depth, aliases, cost). */
+  limits: DocumentLimits;
   /**
    * Query results cached until the catalog changes. A publish through this process
    * invalidates at once; one through another replica is seen within `checkIntervalMs`.
@@ -103,6 +108,9 @@ export function loadCatalogConfig(env: Readonly<Record<string, string | undefine
       maxDepth: parsed.CATALOG_MAX_DEPTH,
       maxAliases: parsed.CATALOG_MAX_ALIASES,
       maxCost: parsed.CATALOG_MAX_COST,
+      maxQueryBytes: parsed.CATALOG_MAX_QUERY_BYTES,
+      maxTokens: parsed.CATALOG_MAX_TOKENS,
+      maxDirectives: parsed.CATALOG_MAX_DIRECTIVES,
     }),
     responseCache: Object.freeze({
       enabled: parsed.CATALOG_RESPONSE_CACHE,

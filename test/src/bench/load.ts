@@ -74,7 +74,8 @@ export async function interleavedLatency<K extends string>(
   >;
 }
 
-function percentiles(samples: number[]): Percentiles {
+/** The 50th, 90th and 99th percentiles of `samples`. */
+export function percentiles(samples: number[]): Percentiles {
   const sorted = [...samples].sort((a, b) => a - b);
   const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] as number;
   return { p50: at(0.5), p90: at(0.9), p99: at(0.99) };

@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { benchAttaches } from './apps.bench.js';
 import { benchBrokerProvisioning } from './broker.bench.js';
 import { benchCatalogQuery, benchCatalogSearch, type Section } from './catalog.bench.js';
+import { benchHostileDocuments } from './hostile.bench.js';
 import { describeMachine } from './machine.js';
 
 // `npm run bench`: every benchmark, then docs/benchmarks.md. PostgreSQL rows need
@@ -14,6 +15,7 @@ if (kinds.length === 1) console.warn('[bench] TEST_DATABASE_URL is unset: Postgr
 const benches: Record<string, () => Promise<Section>> = {
   'catalog-query': () => benchCatalogQuery(kinds, seconds),
   'catalog-search': () => benchCatalogSearch(kinds, 300),
+  'catalog-hostile': () => benchHostileDocuments(Number(process.env.BENCH_HOSTILE_SAMPLES ?? 30), seconds),
   'broker-provision': () => benchBrokerProvisioning(process.env.TEST_DATABASE_URL, seconds),
   'apps-attach': () => benchAttaches(kinds, Number(process.env.BENCH_ATTACHES ?? 500)),
 };

@@ -59,6 +59,9 @@ export async function openDatabase(target: DatabaseTarget): Promise<Database> {
     const pool = new pg.Pool({
       connectionString: target.url,
       max: target.poolSize ?? 10,
+      // A server that drops packets silently would otherwise hold a request until the OS
+      // gives up; past this the request answers 503 (isDatabaseUnavailable) and can be retried.
+      connectionTimeoutMillis: 10_000,
       types: {
         getTypeParser: (oid: number, format?: 'text' | 'binary') =>
           oid === INT8_OID ? Number : pg.types.getTypeParser(oid, format as 'text'),

@@ -1,59 +1,57 @@
-/** Socket errors of a server that is down, restarting or unreachable. */
-const CONNECTION_CODES = new Set([
+/** Node network errors that mean the database server could not be reached or went away. */
+const NETWORK_CODES = new Set([
   'ECONNREFUSED',
   'ECONNRESET',
   'EPIPE',
   'ETIMEDOUT',
   'EHOSTUNREACH',
   'ENETUNREACH',
+  'ENOTFOUND',
   'EAI_AGAIN',
 ]);
 
-/** SQLSTATEs of a server that is shutting down, starting up or out of connections. */
-const SERVER_STATES = new Set(['57P01', '57P02', '57P03', '53300']);
+/**
+ * PostgreSQL error codes (SQLSTATE) of a server that cannot serve this connection:
+ * connection exceptions (class 08), shutting down or starting up (57P01–57P03), out of
+ * connections (53300), and a database that does not exist (3D000: dropped, or not yet
+ * restored).
+ */
+const SQLSTATE = /^(08...|57P0[123]|53300|3D000)$/;
 
-/** What `pg`, its pool, Kysely and PGlite say when there is no usable connection. */
+/** Errors `pg`, its pool, PGlite and Kysely raise with no code for the same situations. */
 const MESSAGES = [
-  'timeout exceeded when trying to connect',
-  'Connection terminated',
-  'Client has encountered a connection error and is not queryable',
-  'Client was closed and is not queryable',
-  'PGlite is closed',
-  'driver has already been destroyed',
+  /^Connection terminated/, // the server closed the connection, or the connect timed out
+  /^timeout exceeded when trying to connect$/, // pg pool: no connection within connectionTimeoutMillis
+  /is not queryable$/, // pg client: after a connection error, or closed
+  /^Cannot use a pool after calling end on the pool$/,
+  /^PGlite is clos(ed|ing)$/,
+  /^driver has already been destroyed$/, // Kysely, after the database was closed
 ];
 
 /**
- * Whether an error means the database cannot be reached right now (refused or dropped
- * connections, a server shutting down or starting up, a pool that cannot connect, a closed
- * PGlite), as opposed to a problem with the statement itself. Services answer such errors
- * with 503 and `Retry-After` rather than 500.
+ * Whether `error` (or its `cause`) says the database could not be used at all —
+ * unreachable, gone, shutting down, out of connections, or closed — rather than that a
+ * statement failed. Services answer such failures with 503 and `Retry-After` (the
+ * request may succeed later, and changed nothing); any other error stays a 500.
  *
  * @example
- * try {
- *   await db.selectFrom('apps').selectAll().execute();
- * } catch (error) {
- *   if (isDatabaseUnavailable(error)) return res.status(503).set('retry-after', '5').end();
- *   throw error;
- * }
+ * if (isDatabaseUnavailable(error)) res.status(503).set('Retry-After', String(DATABASE_RETRY_AFTER_SECONDS));
  */
 export function isDatabaseUnavailable(error: unknown): boolean {
-  // Causes and AggregateErrors (a host with several addresses) are looked into, a few levels deep.
-  const pending: unknown[] = [error];
-  for (let seen = 0; pending.length > 0 && seen < 16; seen++) {
-    const current = pending.shift();
-    if (typeof current !== 'object' || current === null) continue;
-    const { code, message, cause, errors } = current as {
-      code?: unknown;
-      message?: unknown;
-      cause?: unknown;
-      errors?: unknown;
-    };
-    if (typeof code === 'string' && (CONNECTION_CODES.has(code) || SERVER_STATES.has(code) || /^08/.test(code))) {
-      return true;
-    }
-    if (typeof message === 'string' && MESSAGES.some((known) => message.startsWith(known))) return true;
-    if (cause !== undefined) pending.push(cause);
-    if (Array.isArray(errors)) pending.push(...errors);
+  const seen = new Set<unknown>();
+  let current: unknown = error;
+  while (current instanceof Error && !seen.has(current)) {
+    seen.add(current);
+    const code = (current as { code?: unknown }).code;
+    if (typeof code === 'string' && (NETWORK_CODES.has(code) || SQLSTATE.test(code))) return true;
+    const message = current.message;
+    if (MESSAGES.some((pattern) => pattern.test(message))) return true;
+    // Node reports a connect to several addresses (localhost: ::1 and 127.0.0.1) as one AggregateError.
+    if (current instanceof AggregateError && current.errors.some((inner) => isDatabaseUnavailable(inner))) return true;
+    current = current.cause;
   }
   return false;
 }
+
+/** The `Retry-After` (seconds) services send with a 503 for an unavailable database. */
+export const DATABASE_RETRY_AFTER_SECONDS = 5;

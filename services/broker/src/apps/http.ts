@@ -1,6 +1,7 @@
 import {
   authenticateToken,
   bearerToken,
+  DATABASE_RETRY_AFTER_SECONDS,
   internalErrorHandler,
   isDatabaseUnavailable,
   logOf,
@@ -9,7 +10,7 @@ import {
 import type { NextFunction, Request, Response } from 'express';
 import type { ZodType } from 'zod';
 import type { BrokerContext } from '../domain/context.js';
-import { BrokerFailure, DATABASE_RETRY_AFTER_SECONDS } from '../domain/errors.js';
+import { BrokerFailure } from '../domain/errors.js';
 import { RequestFailure } from '../http/request-input.js';
 
 /** Error codes of the `/v1` REST API (docs/apps.md), each with its HTTP status. */

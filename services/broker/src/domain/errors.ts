@@ -36,9 +36,3 @@ export const asyncRequired = () =>
     'This request requires the client to support asynchronous operations (accepts_incomplete=true).',
   );
 export const concurrencyError = (message: string) => new BrokerFailure('ConcurrencyError', message);
-
-/**
- * How long (seconds, `Retry-After`) every API of the broker asks its callers to wait while
- * the database is unreachable (`isDatabaseUnavailable`): answered 503, not 500.
- */
-export const DATABASE_RETRY_AFTER_SECONDS = 5;

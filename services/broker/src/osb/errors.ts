@@ -1,6 +1,6 @@
-import { isDatabaseUnavailable, logOf, requestIdOf } from '@annex/platform';
+import { DATABASE_RETRY_AFTER_SECONDS, isDatabaseUnavailable, logOf, requestIdOf } from '@annex/platform';
 import type { NextFunction, Request, Response } from 'express';
-import { BrokerFailure, type BrokerFailureCode, DATABASE_RETRY_AFTER_SECONDS } from '../domain/errors.js';
+import { BrokerFailure, type BrokerFailureCode } from '../domain/errors.js';
 import { RequestFailure } from '../http/request-input.js';
 
 /** Anything that can answer an OSB error: the OSB API's own response, or express's. */

@@ -57,7 +57,12 @@ async function setup(checkIntervalMs = 0) {
         : ANONYMOUS;
       next();
     },
-    express.text({ type: 'application/json' }),
+    // As the catalog hands it on: parsed, with the exact text kept for the cache key.
+    express.json({
+      verify: (req, _res, buf) => {
+        (req as { rawBody?: string }).rawBody = buf.toString('utf8');
+      },
+    }),
     cache.middleware,
     (req, res) => void yoga(req, res),
   );

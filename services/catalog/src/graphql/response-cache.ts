@@ -37,8 +37,9 @@ export interface ResponseCache {
   plugin: Plugin<CatalogContext>;
   /**
    * Express middleware in front of the GraphQL handler (after authentication and body
-   * parsing): answers a hit with the stored bytes, without running GraphQL at all, and
-   * records the response of a cacheable miss.
+   * parsing, which leaves a POST's JSON text in `req.rawBody`): answers a hit with the
+   * stored bytes, without running GraphQL at all, and records the response of a cacheable
+   * miss.
    */
   middleware: RequestHandler;
   /**
@@ -55,6 +56,12 @@ export interface ResponseCache {
   invalidate(): void;
   readonly size: number;
 }
+
+/**
+ * Longer requests are never cached: the questions platforms repeat are short, and a key
+ * of megabytes (a manifest in the variables) costs milliseconds to hash on every lookup.
+ */
+const MAX_REQUEST_CHARS = 64 * 1024;
 
 interface Entry {
   version: string;
@@ -138,10 +145,10 @@ export function createResponseCache(options: ResponseCacheOptions): ResponseCach
   const middleware: RequestHandler = (req, res, next) => {
     // A subscription's event stream is never cached, and must not be buffered here.
     if (req.header('accept')?.includes('text/event-stream')) return next();
-    // The request exactly as sent: a GET's URL, a POST's JSON text (read by express.text()).
-    const body = req.method === 'POST' ? req.body : undefined;
-    const request = req.method === 'GET' ? req.url : typeof body === 'string' && body !== '' ? body : undefined;
-    if (request === undefined) return next();
+    // The request exactly as sent: a GET's URL, a POST's JSON text (`rawBody`, kept by whoever parsed it).
+    const text = req.method === 'POST' ? (req as { rawBody?: unknown }).rawBody : undefined;
+    const request = req.method === 'GET' ? req.url : typeof text === 'string' && text !== '' ? text : undefined;
+    if (request === undefined || request.length > MAX_REQUEST_CHARS) return next();
     freshVersion().then((version) => {
       const key = keyOf(res.locals.principal as Principal, req.header('accept') ?? '', request);
       const hit = currentEntry(key, version);
@@ -180,6 +187,7 @@ export function createResponseCache(options: ResponseCacheOptions): ResponseCach
     plugin,
     middleware,
     async lookup(principal, accept, request) {
+      if (request.length > MAX_REQUEST_CHARS) return undefined;
       return currentEntry(keyOf(principal, accept, request), await freshVersion());
     },
     invalidate,

@@ -1,11 +1,12 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createCatalog, loadCatalogConfig } from '@annex/catalog';
-import { createLogger, type Database, migrateToLatest, openDatabase, SecretBox } from '@annex/platform';
+import { createApiToken, createLogger, type Database, migrateToLatest, openDatabase, SecretBox } from '@annex/platform';
 import { createScratchDatabase } from '@annex/platform/testing';
 import { seedServices } from '../seed.js';
 
 // A catalog server for the benchmark: BENCH_DB=pglite|postgres, BENCH_SERVICES=N, BENCH_CACHE=true|false.
+// Prints an admin token as its fixture.
 const kind = process.env.BENCH_DB ?? 'pglite';
 const count = Number(process.env.BENCH_SERVICES ?? 200);
 let database: Database;
@@ -21,6 +22,9 @@ if (kind === 'postgres') {
 }
 await migrateToLatest(database.db);
 await seedServices(database.db, count);
+// For requests that need a caller with a token (a provider publishing, say).
+const { token } = await createApiToken(database.db, { kind: 'admin', name: 'bench' });
+console.log(`FIXTURE ${JSON.stringify({ token })}`);
 
 const secretSpec = SecretBox.generateSpec();
 const config = loadCatalogConfig({

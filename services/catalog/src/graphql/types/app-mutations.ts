@@ -8,6 +8,7 @@ import {
 import type { ApiAddon, ApiApp, ApiAttachment, ApiRelease } from '../../broker-client.js';
 import { InvalidInputError, NotAuthorizedError, NotFoundError, type Problem } from '../../domain/errors.js';
 import { builder } from '../builder.js';
+import { FREE_TEXT } from '../input-text.js';
 import { APP_ERRORS } from './app-errors.js';
 import { AddonRef, AppRef, AttachmentRef, ReleaseRef } from './apps.js';
 
@@ -168,7 +169,7 @@ const SetConfigVarsInput = builder.inputType('SetConfigVarsInput', {
   fields: (t) => ({
     app: t.string({ required: true }),
     vars: t.field({ type: 'JSON', required: true, description: '`{"NAME": "value"}`; null removes the var.' }),
-    reason: t.string(),
+    reason: t.string({ extensions: FREE_TEXT }),
     secret: t.boolean({
       description:
         'Whether the values are secret (kept out of release diffs); default: true for new vars, unchanged for others.',

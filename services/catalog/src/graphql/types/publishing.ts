@@ -3,6 +3,7 @@ import type { Provider } from '../../domain/model.js';
 import { refreshOsbBroker, registerOsbBroker } from '../../domain/osb-import.js';
 import { type PublishOutcome, publishManifest } from '../../domain/publishing.js';
 import { builder } from '../builder.js';
+import { FREE_TEXT } from '../input-text.js';
 import { ProviderRef } from '../refs.js';
 import { CategoryEnum } from './enums.js';
 import { PUBLISH_ERRORS } from './errors.js';
@@ -36,7 +37,7 @@ const RegisterOsbBrokerInput = builder.inputType('RegisterOsbBrokerInput', {
       description: 'Base URL of the broker; the catalog is read from {url}/v2/catalog.',
     }),
     username: t.string({ required: true }),
-    password: t.string({ required: true }),
+    password: t.string({ required: true, extensions: FREE_TEXT }),
     providerSlug: t.string({ required: true }),
     providerName: t.string(),
     defaultCategory: t.field({

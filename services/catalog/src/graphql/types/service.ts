@@ -11,6 +11,7 @@ import {
 import type { Plan } from '../../domain/model.js';
 import { searchQuery } from '../../domain/search.js';
 import { builder } from '../builder.js';
+import { FREE_TEXT } from '../input-text.js';
 import { isUuid, PlanRef, ProviderRef, ServiceRef } from '../refs.js';
 import { CategoryEnum, StatusEnum } from './enums.js';
 import { decodeGlobal } from './plan.js';
@@ -59,6 +60,7 @@ const ServiceFilter = builder.inputType('ServiceFilter', {
     tags: t.stringList({ description: 'Services carrying every one of these tags.' }),
     search: t.string({
       description: 'Full-text search over name, description and tags; the last word matches as a prefix.',
+      extensions: FREE_TEXT,
     }),
     region: t.string(),
     freeOnly: t.boolean({ description: 'Only services with a free plan the caller can see.' }),
