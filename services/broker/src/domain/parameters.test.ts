@@ -46,7 +46,7 @@ describe.each(testDatabaseKinds('sealed parameters'))('sealed parameters ($name)
   const tablesHolding = async (text: string) => {
     const tables = await sql<{ name: string }>`
       select table_name as name from information_schema.tables
-      where table_schema = current_schema() and table_type = 'BASE TABLE'`.execute(database.db);
+      where table_schema = current_schema() and table_type = 'BASE TABLE' order by table_name`.execute(database.db);
     const holding: string[] = [];
     for (const { name } of tables.rows) {
       const found = await sql<{ n: number }>`
@@ -185,7 +185,7 @@ describe.each(testDatabaseKinds('sealed parameters'))('sealed parameters ($name)
       update broker_operations
       set request = jsonb_set(request, '{body,parameters}', ${JSON.stringify({ password: plain })}::jsonb)
       where instance_id = ${instance}`.execute(database.db);
-    expect(await tablesHolding(plain)).toEqual(['service_instances', 'broker_operations']);
+    expect(await tablesHolding(plain)).toEqual(['broker_operations', 'service_instances']);
     expect((await osb('GET', `/v2/service_instances/${instance}`)).body.parameters).toEqual({ password: plain });
 
     // Another replica starts (same database, same key) and seals them.
