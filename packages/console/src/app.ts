@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import type { Database, Logger, SecretBox } from '@annex/platform';
+import { createJobRunner, type Database, every, type Logger, type SecretBox } from '@annex/platform';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { assembleBilling, billingDocuments } from './billing.js';
 import {
@@ -59,14 +59,22 @@ export interface Console {
   app: express.Express;
   /** The public URL the console was built for (redirect URI base). */
   publicUrl: string;
-  /** Starts the background sweep of expired sessions (now, then every `SESSION_SWEEP_MS`). */
+  /**
+   * Starts the console's job runner: the sweep of expired sessions, once per
+   * `SESSION_SWEEP_MS` period across every console process (at once when this period's has not run).
+   */
   start(): void;
-  /** Stops the sweep; resolves once a sweep under way has ended. */
+  /** Stops the job runner; resolves once a sweep under way has ended. */
   close(): Promise<void>;
 }
 
-/** How often each console process removes expired sessions. */
+/** How often expired sessions are removed (by one console process per period). */
 export const SESSION_SWEEP_MS = 10 * 60_000;
+
+/** The console's background jobs and their payloads. */
+export type ConsoleJobs = {
+  'console.session-sweep': Record<string, never>;
+};
 
 /** The identity of the development sign-in (only without an OIDC issuer). */
 export const DEVELOPMENT_ISSUER = 'annex-development';
@@ -963,29 +971,29 @@ export function createConsole(config: ConsoleConfig & { publicUrl: string }, dep
   });
 
   // Expired sessions are ended when next seen; the sweep removes those never seen again.
-  let sweepTimer: NodeJS.Timeout | undefined;
-  let sweeping: Promise<void> = Promise.resolve();
-  const sweep = () => {
-    sweeping = sweeping
-      .then(() => sweepExpiredSessions(db))
-      .then(
-        (count) => void (count > 0 && logger.info({ count }, 'expired sessions removed')),
-        (error) => logger.error({ err: error }, 'session sweep failed'),
-      );
-  };
+  const jobs = createJobRunner<ConsoleJobs>(database, {
+    logger,
+    concurrency: 1,
+    kinds: {
+      'console.session-sweep': async () => {
+        const count = await sweepExpiredSessions(db);
+        if (count > 0) logger.info({ count }, 'expired sessions removed');
+      },
+    },
+    schedules: [{ kind: 'console.session-sweep', recurrence: every(SESSION_SWEEP_MS) }],
+  });
+  let starting: Promise<void> | undefined;
   return {
     app,
     publicUrl,
     start() {
-      if (sweepTimer) return;
-      sweep();
-      sweepTimer = setInterval(sweep, SESSION_SWEEP_MS);
-      sweepTimer.unref();
+      starting ??= jobs.start().catch((error: unknown) => {
+        logger.error({ err: error }, 'the console job runner did not start');
+      });
     },
     async close() {
-      clearInterval(sweepTimer);
-      sweepTimer = undefined;
-      await sweeping;
+      await starting;
+      await jobs.stop();
     },
   };
 }
