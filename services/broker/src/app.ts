@@ -1,14 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import type { RequestListener } from 'node:http';
 import { hostname } from 'node:os';
-import { createObservability, type Database, type Logger, SecretBox } from '@annex/platform';
+import { createObservability, type Database, type JobRunner, type Logger, SecretBox } from '@annex/platform';
 import express from 'express';
 import { type AppsReconciler, startAppsReconciler } from './apps/reconciler.js';
 import { appsRouter } from './apps/router.js';
 import { startWebhookWorker, type WebhookWorker } from './apps/webhook-worker.js';
 import { createBilling } from './billing/context.js';
 import { billingRouter } from './billing/router.js';
-import { type BillingWorker, startBillingWorker } from './billing/worker.js';
 import type { BrokerConfig } from './config.js';
 import { TtlCache } from './domain/cache.js';
 import type { BrokerContext } from './domain/context.js';
@@ -16,6 +15,7 @@ import { sealPlainParameters } from './domain/parameters.js';
 import { ProviderClient } from './domain/provider-client.js';
 import { ensureSigningKey, RequestSigner } from './domain/signing.js';
 import { type OperationWorkers, startOperationWorkers } from './domain/workers.js';
+import { type BrokerJobs, createBrokerJobRunner } from './jobs.js';
 import { osbError, osbErrorHandler } from './osb/errors.js';
 import { isOsbPath, osbHandler } from './osb/router.js';
 import { providerRouter } from './provider-api/router.js';
@@ -104,7 +104,7 @@ export function createBroker(config: BrokerConfig, deps: BrokerDeps): Broker {
   let workers: OperationWorkers | undefined;
   let reconciler: AppsReconciler | undefined;
   let webhooks: WebhookWorker | undefined;
-  let billingJobs: BillingWorker | undefined;
+  let jobs: JobRunner<BrokerJobs> | undefined;
   return {
     app: listener,
     context,
@@ -125,15 +125,16 @@ export function createBroker(config: BrokerConfig, deps: BrokerDeps): Broker {
           retryBaseMs: config.webhooks.retryBaseMs,
           timeoutMs: config.webhooks.timeoutMs,
         });
-        billingJobs = startBillingWorker(context, { intervalMs: config.billing.jobsMs });
+        jobs = createBrokerJobRunner(context, database, config, logger);
+        await jobs.start();
       }
     },
     async close() {
-      await Promise.all([workers?.stop(), reconciler?.stop(), webhooks?.stop(), billingJobs?.stop()]);
+      await Promise.all([workers?.stop(), reconciler?.stop(), webhooks?.stop(), jobs?.stop()]);
+      jobs = undefined;
       workers = undefined;
       reconciler = undefined;
       webhooks = undefined;
-      billingJobs = undefined;
       await Promise.allSettled([...context.background]);
       context.providers.close();
     },

@@ -58,7 +58,8 @@ const schema = z
     BILLING_GRACE_DAYS: z.coerce.number().min(0).max(90).default(7),
     /** The provider's share of revenue unless set per provider. */
     BILLING_DEFAULT_REVENUE_SHARE: z.coerce.number().min(0).max(1).default(0.8),
-    BILLING_JOBS_MS: milliseconds(60_000),
+    /** How often dunning runs (at least a second); the other billing jobs run hourly. */
+    BILLING_JOBS_MS: z.coerce.number().int().min(1_000).default(60_000),
     LOG_LEVEL: logLevel,
     NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
   })

@@ -193,6 +193,15 @@ export async function enqueueScheduledJob(
   return result.rows[0]?.id;
 }
 
+/**
+ * Marks `period` done for a schedule seen for the first time, so that its first job is
+ * the next period's. No change when the schedule has run before.
+ */
+export async function initSchedule(db: JobsExecutor, args: { name: string; period: Date }): Promise<void> {
+  await sql`insert into job_schedules (name, last_period) values (${args.name}, ${args.period})
+    on conflict (name) do nothing`.execute(db);
+}
+
 /** Jobs that used their last attempt, newest first (for operators and tests). */
 export async function failedJobs(
   db: JobsExecutor,

@@ -239,6 +239,25 @@ describe.each(testDatabaseKinds('job runner'))('job runner ($name)', (kind) => {
     expect(periods).toEqual(['2026-12-06T09:05:00.000Z', '2026-12-06T10:05:00.000Z', '2026-12-06T11:05:00.000Z']);
   });
 
+  it('starts a next-period schedule at the next period, then runs a missed period once', async () => {
+    const clock = handClock(Date.UTC(2026, 11, 6, 10, 4, 0));
+    const periods: string[] = [];
+    const make = () =>
+      createJobRunner<Kinds>(database, {
+        logger,
+        clock: clock.now,
+        kinds: { 'test.work': async () => {}, 'test.tick': async (job) => void periods.push(job.runAt.toISOString()) },
+        schedules: [{ kind: 'test.tick', recurrence: hourly(5), firstRun: 'next-period' }],
+      });
+    expect(await make().runDue()).toBe(0);
+    clock.set(Date.UTC(2026, 11, 6, 10, 5, 0));
+    expect(await make().runDue()).toBe(1);
+    // No runner was up from 11:05 to 13:30: one run, for the period under way.
+    clock.set(Date.UTC(2026, 11, 6, 13, 30, 0));
+    expect(await make().runDue()).toBe(1);
+    expect(periods).toEqual(['2026-12-06T10:05:00.000Z', '2026-12-06T13:05:00.000Z']);
+  });
+
   it('marks failed a job whose runner died on its last attempt', async () => {
     const clock = handClock();
     const runner = runnerOf({ run: async () => {}, maxAttempts: 1 }, { clock: clock.now, fallbackMs: 1_000 });

@@ -10,6 +10,7 @@ import {
   extendLeases,
   failJob,
   failStaleJobs,
+  initSchedule,
   insertJob,
   type JobsExecutor,
   nextJobAt,
@@ -73,6 +74,12 @@ export interface JobSchedule<K extends JobKinds> {
   kind: keyof K & string;
   recurrence: Recurrence;
   payload?: K[keyof K];
+  /**
+   * On a database where this schedule never ran: run the period under way at once
+   * (`'now'`, the default) or wait for the next period to begin (`'next-period'`). Either
+   * way a period missed while no runner was up runs once when one starts.
+   */
+  firstRun?: 'now' | 'next-period';
 }
 
 export interface JobRunnerOptions<K extends JobKinds> {
@@ -180,7 +187,7 @@ export function createJobRunner<K extends JobKinds>(database: Database, options:
   const kindNames = [...kinds.keys()];
   const schedules = (options.schedules ?? []).map((schedule) => {
     if (!kinds.has(schedule.kind)) throw new Error(`job runner: schedule of unknown kind ${schedule.kind}`);
-    return { ...schedule, name: schedule.name ?? schedule.kind, next: Number.NEGATIVE_INFINITY };
+    return { ...schedule, name: schedule.name ?? schedule.kind, next: Number.NEGATIVE_INFINITY, known: false };
   });
   if (new Set(schedules.map((s) => s.name)).size !== schedules.length) {
     throw new Error('job runner: two schedules share a name');
@@ -204,6 +211,10 @@ export function createJobRunner<K extends JobKinds>(database: Database, options:
     for (const schedule of schedules) {
       if (at < schedule.next) continue;
       const period = periodStart(schedule.recurrence, at);
+      if (!schedule.known && schedule.firstRun === 'next-period') {
+        await initSchedule(db, { name: schedule.name, period: new Date(period) });
+      }
+      schedule.known = true;
       const id = await enqueueScheduledJob(db, {
         name: schedule.name,
         kind: schedule.kind,
