@@ -47,6 +47,8 @@ export {
   periodStart,
   type Recurrence,
   RetryLaterError,
+  type RetryPolicy,
+  retryDelayMs,
 } from './jobs/index.js';
 export { ensureLocalEncryptionKeys } from './local.js';
 export { createLogger, type Logger, serviceLogger } from './log.js';

@@ -21,7 +21,7 @@ export interface ClaimedJobRow {
 export interface NewJob {
   kind: string;
   payload: unknown;
-  /** At most one pending job per kind and key: a second enqueue moves the first earlier. */
+  /** At most one live job per kind and key (see insertJob). */
   key?: string | null | undefined;
   /** When it is due; the database's `now()` when absent. */
   runAt?: Date | undefined;
@@ -29,20 +29,16 @@ export interface NewJob {
 }
 
 /**
- * Adds a job (or, with a `key` that a pending job of the kind holds already, makes that
- * one due no later than this one and gives it this payload). The insert notifies
- * `annex_jobs`, waking every idle runner once the transaction commits.
+ * Adds a job. With a `key` a live job of the kind holds already, there is still one job:
+ * a pending one becomes due no later than `runAt`; a running one runs once more after it
+ * finishes. Either way every idle runner is notified (`annex_jobs`) once the transaction
+ * commits.
  */
 export async function insertJob(db: JobsExecutor, job: NewJob): Promise<number> {
   const result = await sql<{ id: number }>`
-    insert into jobs (kind, payload, key, run_at, max_attempts)
-    values (${job.kind}, ${JSON.stringify(job.payload ?? {})}::jsonb, ${job.key ?? null},
-      coalesce(${job.runAt ?? null}::timestamptz, now()), ${job.maxAttempts ?? 25})
-    on conflict (kind, key) where state = 'pending' and key is not null
-    do update set run_at = least(jobs.run_at, excluded.run_at), payload = excluded.payload,
-      max_attempts = excluded.max_attempts, updated_at = now()
-    returning id`.execute(db);
-  return (result.rows[0] as { id: number }).id;
+    select annex_enqueue_job(${job.kind}, ${JSON.stringify(job.payload ?? {})}::jsonb, ${job.key ?? null},
+      ${job.runAt ?? null}::timestamptz, ${job.maxAttempts ?? 25}) as id`.execute(db);
+  return Number((result.rows[0] as { id: number }).id);
 }
 
 /**
@@ -80,39 +76,37 @@ export async function nextJobAt(db: JobsExecutor, kinds: readonly string[]): Pro
   return result.rows[0]?.next ?? null;
 }
 
-/** A job that succeeded leaves the queue. False when `owner` no longer held it. */
+/**
+ * A job that succeeded leaves the queue, unless it was enqueued again while it ran: then
+ * it is pending again, due at that time. False when `owner` no longer held it.
+ */
 export async function completeJob(db: JobsExecutor, id: number, owner: string): Promise<boolean> {
-  const result = await sql`delete from jobs where id = ${id} and locked_by = ${owner}`.execute(db);
-  return Number(result.numAffectedRows ?? 0) === 1;
+  const result = await sql<{ id: number }>`
+    with done as (delete from jobs where id = ${id} and locked_by = ${owner} and rerun_at is null returning id),
+    again as (
+      update jobs set state = 'pending', run_at = rerun_at, rerun_at = null, attempts = 0,
+        locked_by = null, locked_until = null, last_error = null, updated_at = now()
+      where id = ${id} and locked_by = ${owner} and rerun_at is not null
+      returning id)
+    select id from done union all select id from again`.execute(db);
+  return result.rows.length === 1;
 }
 
 /**
- * The one retry policy: a job that failed waits `baseMs · 2^(attempts-1)`, capped at
- * `maxMs`, times a random factor in [0.5, 1) so that jobs failing together do not retry
- * together; never less than the `Retry-After` the handler reported. With no attempt left
- * it stays, state 'failed', with its last error.
+ * Records a failed attempt: the job is due again after `delayMs` (retryDelayMs, the one
+ * policy; sooner if it was enqueued again meanwhile), or, with no attempt left, stays as
+ * 'failed' with its last error.
  */
 export async function failJob(
   db: JobsExecutor,
-  args: {
-    id: number;
-    owner: string;
-    now: Date;
-    error: string;
-    retryAfterMs: number;
-    baseMs: number;
-    maxMs: number;
-  },
+  args: { id: number; owner: string; now: Date; error: string; delayMs: number },
 ): Promise<{ state: 'pending' | 'failed'; run_at: Date } | undefined> {
   const result = await sql<{ state: 'pending' | 'failed'; run_at: Date }>`
     update jobs set
       state = case when attempts >= max_attempts then 'failed' else 'pending' end,
-      run_at = case when attempts >= max_attempts then run_at else ${args.now}::timestamptz
-        + ceil(greatest(${args.retryAfterMs}::double precision,
-            least(${args.maxMs}::double precision, ${args.baseMs}::double precision * power(2, least(attempts - 1, 40)))
-              * (0.5 + random() / 2)))
-          * interval '1 millisecond' end,
-      locked_by = null, locked_until = null, last_error = ${args.error}, updated_at = ${args.now}
+      run_at = case when attempts >= max_attempts then run_at
+        else least(rerun_at, ${args.now}::timestamptz + ${args.delayMs}::double precision * interval '1 millisecond') end,
+      rerun_at = null, locked_by = null, locked_until = null, last_error = ${args.error}, updated_at = ${args.now}
     where id = ${args.id} and locked_by = ${args.owner}
     returning state, run_at`.execute(db);
   return result.rows[0];
@@ -124,8 +118,8 @@ export async function postponeJob(
   args: { id: number; owner: string; now: Date; runAt: Date },
 ): Promise<boolean> {
   const result = await sql`
-    update jobs set state = 'pending', run_at = ${args.runAt}, attempts = greatest(attempts - 1, 0),
-      locked_by = null, locked_until = null, updated_at = ${args.now}
+    update jobs set state = 'pending', run_at = least(rerun_at, ${args.runAt}::timestamptz),
+      attempts = greatest(attempts - 1, 0), rerun_at = null, locked_by = null, locked_until = null, updated_at = ${args.now}
     where id = ${args.id} and locked_by = ${args.owner}`.execute(db);
   return Number(result.numAffectedRows ?? 0) === 1;
 }
@@ -138,7 +132,7 @@ export async function releaseJobs(
   if (args.ids.length === 0) return 0;
   const result = await sql`
     update jobs set state = 'pending', run_at = ${args.now}, attempts = greatest(attempts - 1, 0),
-      locked_by = null, locked_until = null, updated_at = ${args.now}
+      rerun_at = null, locked_by = null, locked_until = null, updated_at = ${args.now}
     where id = any(${[...args.ids]}::bigint[]) and locked_by = ${args.owner}`.execute(db);
   return Number(result.numAffectedRows ?? 0);
 }
@@ -188,9 +182,10 @@ export async function enqueueScheduledJob(
     select ${args.kind}, ${JSON.stringify(args.payload ?? {})}::jsonb, ${`${args.name}@${args.period.toISOString()}`},
       ${args.period}, ${args.maxAttempts}
     from claimed
-    on conflict (kind, key) where state = 'pending' and key is not null do nothing
+    on conflict (kind, key) where key is not null and state <> 'failed' do nothing
     returning id`.execute(db);
-  return result.rows[0]?.id;
+  const id = result.rows[0]?.id;
+  return id === undefined ? undefined : Number(id);
 }
 
 /**

@@ -1,3 +1,4 @@
+export { type RetryPolicy, retryDelayMs } from './backoff.js';
 export { failedJobs, insertJob as enqueueJob, type JobsExecutor, type NewJob } from './db.js';
 export {
   createJobRunner,

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Database } from '../db/database.js';
 import type { Logger } from '../log.js';
+import { retryDelayMs } from './backoff.js';
 import {
   type ClaimedJobRow,
   claimJobs,
@@ -50,7 +51,7 @@ export interface JobKindOptions<P> {
   run: JobHandler<P>;
   /** Attempts before the job is kept as failed (default 25). */
   maxAttempts?: number;
-  /** First retry delay (default 1 s); doubles per attempt up to `maxMs` (default 1 h). */
+  /** First retry delay (default 1 s); doubles per attempt up to `maxMs` (default 1 h); see retryDelayMs. */
   backoff?: { baseMs?: number; maxMs?: number };
 }
 
@@ -251,9 +252,11 @@ export function createJobRunner<K extends JobKinds>(database: Database, options:
         owner,
         now: now(),
         error: error instanceof Error ? error.message : String(error),
-        retryAfterMs: typeof retryAfter === 'number' && Number.isFinite(retryAfter) ? Math.max(0, retryAfter) : 0,
-        baseMs: kind.baseMs,
-        maxMs: kind.maxMs,
+        delayMs: retryDelayMs(
+          row.attempts,
+          kind,
+          typeof retryAfter === 'number' && Number.isFinite(retryAfter) ? Math.max(0, retryAfter) : 0,
+        ),
       });
       const log = { err: error, job: row.id, kind: row.kind, attempt: row.attempts };
       if (failed?.state === 'failed') logger.error(log, 'job failed on its last attempt; kept as failed');

@@ -6,6 +6,7 @@ import {
   type OutboundPolicy,
   outboundUrlProblem,
   PrivateAddressError,
+  retryDelayMs,
   type SecretBox,
   type WebhookDeliveriesTable,
 } from '@annex/platform';
@@ -386,14 +387,9 @@ export async function claimDueDeliveries(
   return result.rows;
 }
 
-/**
- * The delay before attempt `attempts + 1`: `retryBaseMs * 2^(attempts-1)`, capped at one
- * hour, times a jitter in [0.75, 1.25) so that deliveries failing together spread out.
- */
+/** The delay before attempt `attempts + 1`: the platform's one retry policy, capped at one hour. */
 export function webhookRetryDelayMs(attempts: number, retryBaseMs: number, random: () => number = Math.random): number {
-  const exponent = Math.max(0, attempts - 1);
-  const base = Math.min(retryBaseMs * 2 ** Math.min(exponent, 40), MAX_WEBHOOK_RETRY_DELAY_MS);
-  return Math.min(Math.floor(base * (0.75 + 0.5 * random())), MAX_WEBHOOK_RETRY_DELAY_MS);
+  return retryDelayMs(attempts, { baseMs: retryBaseMs, maxMs: MAX_WEBHOOK_RETRY_DELAY_MS }, 0, random);
 }
 
 /** The result of one HTTP attempt. */
