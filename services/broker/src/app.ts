@@ -1,11 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import type { RequestListener } from 'node:http';
 import { hostname } from 'node:os';
-import { createObservability, type Database, type JobRunner, type Logger, SecretBox } from '@annex/platform';
+import { createObservability, type Database, type Logger, SecretBox } from '@annex/platform';
 import express from 'express';
-import { type AppsReconciler, startAppsReconciler } from './apps/reconciler.js';
 import { appsRouter } from './apps/router.js';
-import { startWebhookWorker, type WebhookWorker } from './apps/webhook-worker.js';
 import { createBilling } from './billing/context.js';
 import { billingRouter } from './billing/router.js';
 import type { BrokerConfig } from './config.js';
@@ -14,8 +12,7 @@ import type { BrokerContext } from './domain/context.js';
 import { sealPlainParameters } from './domain/parameters.js';
 import { ProviderClient } from './domain/provider-client.js';
 import { ensureSigningKey, RequestSigner } from './domain/signing.js';
-import { type OperationWorkers, startOperationWorkers } from './domain/workers.js';
-import { type BrokerJobs, createBrokerJobRunner } from './jobs.js';
+import { type BrokerJobRunner, createBrokerJobRunner } from './jobs.js';
 import { osbError, osbErrorHandler } from './osb/errors.js';
 import { isOsbPath, osbHandler } from './osb/router.js';
 import { providerRouter } from './provider-api/router.js';
@@ -36,9 +33,9 @@ export interface Broker {
   app: RequestListener;
   /** The domain context (for tests, benchmarks and in-process callers such as `rotateSigningKey`). */
   context: BrokerContext;
-  /** Makes sure a signing key exists, seals parameters still stored in plain text, starts the workers. */
+  /** Makes sure a signing key exists, seals parameters still stored in plain text, starts the job runner. */
   start(): Promise<void>;
-  /** Stops the workers and waits for provider calls still running in the background. */
+  /** Stops the job runner and waits for provider calls still running in the background. */
   close(): Promise<void>;
 }
 
@@ -56,6 +53,7 @@ export function createBroker(config: BrokerConfig, deps: BrokerDeps): Broker {
   const signer = new RequestSigner(database.db, secretBox, config.publicUrl);
   const context: BrokerContext = {
     db: database.db,
+    database,
     secretBox,
     logger,
     signer,
@@ -86,10 +84,10 @@ export function createBroker(config: BrokerConfig, deps: BrokerDeps): Broker {
       next(error);
     }
   });
-  app.use('/v1/provider', providerRouter(context, { wakeWebhooks: () => webhooks?.wake() }));
+  app.use('/v1/provider', providerRouter(context, { wakeWebhooks: () => jobs?.runner.wake() }));
   app.use('/v1/billing', billingRouter(context));
   app.use('/v1', ssoRouter(context));
-  app.use('/v1', appsRouter(context, { wakeWebhooks: () => webhooks?.wake() }));
+  app.use('/v1', appsRouter(context, { wakeWebhooks: () => jobs?.runner.wake() }));
   app.use((_req, res) => {
     osbError(res, 404, 'NotFound', 'not found');
   });
@@ -101,10 +99,7 @@ export function createBroker(config: BrokerConfig, deps: BrokerDeps): Broker {
     else app(req, res);
   };
 
-  let workers: OperationWorkers | undefined;
-  let reconciler: AppsReconciler | undefined;
-  let webhooks: WebhookWorker | undefined;
-  let jobs: JobRunner<BrokerJobs> | undefined;
+  let jobs: BrokerJobRunner | undefined;
   return {
     app: listener,
     context,
@@ -113,28 +108,14 @@ export function createBroker(config: BrokerConfig, deps: BrokerDeps): Broker {
       // Rows written before parameters were kept sealed (domain/parameters.ts).
       const sealed = await sealPlainParameters(database.db, secretBox);
       if (sealed > 0) logger.info({ rows: sealed }, 'sealed parameters stored in plain text');
-      if (config.workers && !workers) {
-        workers = startOperationWorkers(context, {
-          pollMs: config.workerPollMs,
-          concurrency: config.workerConcurrency,
-        });
-        reconciler = startAppsReconciler(context, { intervalMs: config.apps.reconcileMs });
-        webhooks = startWebhookWorker(context, {
-          pollMs: Math.max(config.workerPollMs, 250),
-          maxAttempts: config.webhooks.maxAttempts,
-          retryBaseMs: config.webhooks.retryBaseMs,
-          timeoutMs: config.webhooks.timeoutMs,
-        });
-        jobs = createBrokerJobRunner(context, database, config, logger);
+      if (config.workers && !jobs) {
+        jobs = createBrokerJobRunner(context, config, logger);
         await jobs.start();
       }
     },
     async close() {
-      await Promise.all([workers?.stop(), reconciler?.stop(), webhooks?.stop(), jobs?.stop()]);
+      await jobs?.stop();
       jobs = undefined;
-      workers = undefined;
-      reconciler = undefined;
-      webhooks = undefined;
       await Promise.allSettled([...context.background]);
       context.providers.close();
     },

@@ -69,12 +69,13 @@ export class RetryLaterError extends Error {
 }
 
 /** A recurring job: `kind` enqueued once per period of `recurrence` across every runner. */
-export interface JobSchedule<K extends JobKinds> {
+export interface JobSchedule<Kind extends string = string> {
   /** Unique per schedule; defaults to the kind. */
   name?: string;
-  kind: keyof K & string;
+  kind: Kind;
   recurrence: Recurrence;
-  payload?: K[keyof K];
+  /** The payload of each job it enqueues (default `{}`). */
+  payload?: unknown;
   /**
    * On a database where this schedule never ran: run the period under way at once
    * (`'now'`, the default) or wait for the next period to begin (`'next-period'`). Either
@@ -85,7 +86,7 @@ export interface JobSchedule<K extends JobKinds> {
 
 export interface JobRunnerOptions<K extends JobKinds> {
   kinds: { [N in keyof K & string]: JobHandler<K[N]> | JobKindOptions<K[N]> };
-  schedules?: readonly JobSchedule<K>[];
+  schedules?: readonly JobSchedule<keyof K & string>[];
   logger: Logger;
   /** Jobs running at once in this runner (default 10). */
   concurrency?: number;

@@ -387,6 +387,19 @@ export async function claimDueDeliveries(
   return result.rows;
 }
 
+/**
+ * When the webhook worker has something to look at next: the earliest pending delivery's
+ * attempt, or the end of a lease on one (its holder may have died). Null when none is pending.
+ */
+export async function nextDeliveryDueAt(db: Executor): Promise<Date | null> {
+  const row = await db
+    .selectFrom('webhook_deliveries')
+    .select(sql<Date | null>`min(greatest(next_attempt_at, coalesce(lease_expires_at, next_attempt_at)))`.as('next'))
+    .where('state', '=', 'pending')
+    .executeTakeFirst();
+  return row?.next ?? null;
+}
+
 /** The delay before attempt `attempts + 1`: the platform's one retry policy, capped at one hour. */
 export function webhookRetryDelayMs(attempts: number, retryBaseMs: number, random: () => number = Math.random): number {
   return retryDelayMs(attempts, { baseMs: retryBaseMs, maxMs: MAX_WEBHOOK_RETRY_DELAY_MS }, 0, random);

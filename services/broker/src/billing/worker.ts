@@ -76,7 +76,7 @@ export function billingJobKinds(ctx: BrokerContext): {
  * :15, so they do not start together), dunning every `dunningMs`. On a new installation
  * each waits for its first period to begin.
  */
-export function billingSchedules(options: { dunningMs: number }): JobSchedule<BillingJobKinds>[] {
+export function billingSchedules(options: { dunningMs: number }): JobSchedule<keyof BillingJobKinds>[] {
   return [
     { kind: 'billing.invoicing', recurrence: hourly(5), firstRun: 'next-period' },
     { kind: 'billing.payouts', recurrence: hourly(10), firstRun: 'next-period' },

@@ -1,4 +1,4 @@
-import type { DB, Logger, OutboundPolicy, SecretBox } from '@annex/platform';
+import type { Database, DB, Logger, OutboundPolicy, SecretBox } from '@annex/platform';
 import type { Kysely } from 'kysely';
 import type { Billing } from '../billing/context.js';
 import type { PlanContext, ProviderRow } from '../db/catalog.js';
@@ -9,6 +9,8 @@ import type { RequestSigner } from './signing.js';
 /** What the domain needs; built once by `createBroker`. */
 export interface BrokerContext {
   db: Kysely<DB>;
+  /** What `db` belongs to: its notifications wake the job runner and live events. */
+  database: Database;
   secretBox: SecretBox;
   logger: Logger;
   signer: RequestSigner;
