@@ -3,6 +3,7 @@ import type { RequestListener } from 'node:http';
 import { hostname } from 'node:os';
 import { createObservability, type Database, type Logger, SecretBox } from '@annex/platform';
 import express from 'express';
+import { LiveEvents } from './apps/live-events.js';
 import { appsRouter } from './apps/router.js';
 import { createBilling } from './billing/context.js';
 import { billingRouter } from './billing/router.js';
@@ -54,6 +55,7 @@ export function createBroker(config: BrokerConfig, deps: BrokerDeps): Broker {
   const context: BrokerContext = {
     db: database.db,
     database,
+    liveEvents: new LiveEvents(database, logger),
     secretBox,
     logger,
     signer,

@@ -1,5 +1,6 @@
 import type { Database, DB, Logger, OutboundPolicy, SecretBox } from '@annex/platform';
 import type { Kysely } from 'kysely';
+import type { LiveEvents } from '../apps/live-events.js';
 import type { Billing } from '../billing/context.js';
 import type { PlanContext, ProviderRow } from '../db/catalog.js';
 import type { TtlCache } from './cache.js';
@@ -28,6 +29,8 @@ export interface BrokerContext {
     /** Apps: how long an old binding stays valid after a rotation (APPS_ROTATION_GRACE_SECONDS). */
     rotationGraceSeconds?: number;
   };
+  /** Wakes the process's open event polls when an app's event is written (one listener). */
+  liveEvents: LiveEvents;
   /** Names this process in operation leases. */
   replicaId: string;
   /** Plans (by OSB id) and providers (by id), kept a few seconds. */
