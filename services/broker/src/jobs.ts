@@ -54,7 +54,7 @@ export function createBrokerJobRunner(ctx: BrokerContext, config: BrokerConfig, 
     },
     schedules: [
       ...billingSchedules({ dunningMs: config.billing.jobsMs }),
-      ...PASSES.map((kind) => ({ kind, name: `${kind}.safety`, recurrence: every(SAFETY_PASS_MS) })),
+      ...PASSES.map((kind) => ({ kind, name: `${kind}.safety`, key: 'pass', recurrence: every(SAFETY_PASS_MS) })),
     ],
   });
   const jobs = runner;

@@ -170,7 +170,7 @@ export async function failStaleJobs(db: JobsExecutor, args: { kinds: readonly st
  */
 export async function enqueueScheduledJob(
   db: JobsExecutor,
-  args: { name: string; kind: string; payload: unknown; period: Date; maxAttempts: number },
+  args: { name: string; kind: string; payload: unknown; key: string; period: Date; maxAttempts: number },
 ): Promise<number | undefined> {
   const result = await sql<{ id: number }>`
     with claimed as (
@@ -178,12 +178,9 @@ export async function enqueueScheduledJob(
       on conflict (name) do update set last_period = excluded.last_period
         where job_schedules.last_period < excluded.last_period
       returning name)
-    insert into jobs (kind, payload, key, run_at, max_attempts)
-    select ${args.kind}, ${JSON.stringify(args.payload ?? {})}::jsonb, ${`${args.name}@${args.period.toISOString()}`},
-      ${args.period}, ${args.maxAttempts}
-    from claimed
-    on conflict (kind, key) where key is not null and state <> 'failed' do nothing
-    returning id`.execute(db);
+    select annex_enqueue_job(${args.kind}, ${JSON.stringify(args.payload ?? {})}::jsonb, ${args.key},
+      ${args.period}::timestamptz, ${args.maxAttempts}) as id
+    from claimed`.execute(db);
   const id = result.rows[0]?.id;
   return id === undefined ? undefined : Number(id);
 }

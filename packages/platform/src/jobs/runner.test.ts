@@ -9,6 +9,7 @@ import { type Database, type DatabaseTarget, openDatabase } from '../db/database
 import { migrateToLatest } from '../db/migrate.js';
 import { createLogger } from '../log.js';
 import { createScratchDatabase, serverUrl, testDatabaseKinds } from '../testing.js';
+import { retryDelayMs } from './backoff.js';
 import { claimJobs, failedJobs } from './db.js';
 import { createJobRunner, type JobKindOptions, type JobRunnerOptions, RetryLaterError } from './runner.js';
 import { daily, hourly, periodStart } from './schedule.js';
@@ -200,7 +201,7 @@ describe.each(testDatabaseKinds('job runner'))('job runner ($name)', (kind) => {
     );
     await runner.enqueue('test.work', { n: 3 });
     expect(await runner.runDue()).toBe(1);
-    clock.advance(1_000);
+    clock.advance(1_250); // the longest first wait: 1 s with the most jitter
     expect(await runner.runDue()).toBe(1);
     clock.advance(3_600_000);
     expect(await runner.runDue()).toBe(0);
@@ -382,6 +383,20 @@ describe('schedules', () => {
   it('refuses out-of-range times, naming them', () => {
     expect(() => hourly(60)).toThrow(/hourly: minute must be an integer from 0 to 59, got 60/);
     expect(() => daily(24)).toThrow(/daily: hour must be an integer from 0 to 23, got 24/);
+  });
+});
+
+describe('retryDelayMs', () => {
+  const policy = { baseMs: 1_000, maxMs: 60_000 };
+  it('doubles per attempt with jitter in [0.75, 1.25), capped', () => {
+    expect(retryDelayMs(1, policy, 0, () => 0)).toBe(750);
+    expect(retryDelayMs(3, policy, 0, () => 0.5)).toBe(4_000);
+    expect(retryDelayMs(3, policy, 0, () => 0.999)).toBeLessThan(5_000);
+    expect(retryDelayMs(30, policy, 0, () => 0.999)).toBe(60_000);
+  });
+  it('never waits less than the Retry-After asked for', () => {
+    expect(retryDelayMs(1, policy, 30_000, () => 0.999)).toBe(30_000);
+    expect(retryDelayMs(1, policy, 120_000, () => 0)).toBe(120_000);
   });
 });
 

@@ -77,6 +77,11 @@ export interface JobSchedule<Kind extends string = string> {
   /** The payload of each job it enqueues (default `{}`). */
   payload?: unknown;
   /**
+   * The key of each job it enqueues (see `enqueue`); default one per period. A schedule that
+   * shares its key with jobs enqueued otherwise only makes sure one runs each period.
+   */
+  key?: string;
+  /**
    * On a database where this schedule never ran: run the period under way at once
    * (`'now'`, the default) or wait for the next period to begin (`'next-period'`). Either
    * way a period missed while no runner was up runs once when one starts.
@@ -221,6 +226,7 @@ export function createJobRunner<K extends JobKinds>(database: Database, options:
         name: schedule.name,
         kind: schedule.kind,
         payload: schedule.payload ?? {},
+        key: schedule.key ?? `${schedule.name}@${new Date(period).toISOString()}`,
         period: new Date(period),
         maxAttempts: (kinds.get(schedule.kind) as { maxAttempts: number }).maxAttempts,
       });
