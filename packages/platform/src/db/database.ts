@@ -102,7 +102,7 @@ export async function openDatabase(target: DatabaseTarget): Promise<Database> {
       parsers: { [INT8_OID]: (value: string) => Number(value) },
     });
     db = new Kysely<DB>({ dialect: new PGliteDialect(client), log });
-    listener = pgliteListener(client);
+    listener = pgliteListener(client, db);
   }
   counters.set(db, counter);
   return {
@@ -132,15 +132,17 @@ function checkChannel(channel: string): void {
   if (!CHANNEL.test(channel)) throw new Error(`listen: channel must match ${CHANNEL}, got ${JSON.stringify(channel)}`);
 }
 
-function pgliteListener(client: PGlite): Listener {
+// PGlite is one session: LISTEN sent while a transaction is open would join it (and be
+// undone by its rollback), so it is sent holding the dialect's one connection.
+function pgliteListener(client: PGlite, db: Kysely<DB>): Listener {
   const stops = new Set<() => Promise<void>>();
   return {
     async listen(channel, onNotify) {
       checkChannel(channel);
-      const unlisten = await client.listen(channel, onNotify);
+      const unlisten = await db.connection().execute(() => client.listen(channel, onNotify));
       const stop = async () => {
         if (!stops.delete(stop)) return;
-        if (!client.closed) await unlisten();
+        if (!client.closed) await db.connection().execute(() => unlisten());
       };
       stops.add(stop);
       return stop;
