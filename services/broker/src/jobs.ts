@@ -17,8 +17,9 @@ export type BrokerJobs = BillingJobKinds & {
 const PASSES = ['broker.operations', 'apps.reconcile', 'apps.webhooks'] as const;
 
 // Work a request leased and then dropped (its process died, or it threw) enqueues nothing:
-// a pass of each table this often, once across replicas, finds it after its lease ends.
-const SAFETY_PASS_MS = 60_000;
+// a pass of each table this often, once across replicas, finds it after its lease ends. A
+// broker that starts makes one too, so a restarted replica picks such work up sooner.
+const SAFETY_PASS_MS = 5 * 60_000;
 
 export interface BrokerJobRunner {
   runner: JobRunner<BrokerJobs>;
