@@ -28,14 +28,17 @@ export {
 export { ensureLocalEncryptionKeys } from './local.js';
 export { createLogger, type Logger, serviceLogger } from './log.js';
 export {
-  type GuardedResponse,
-  guardedGet,
   guardedLookup,
   isPublicAddress,
+  OutboundAbortedError,
   type OutboundPolicy,
+  type OutboundRequestOptions,
+  type OutboundResponse,
   OutboundTimeoutError,
+  outboundRequest,
   outboundUrlProblem,
   PrivateAddressError,
+  ResponseTooLargeError,
 } from './outbound.js';
 export { hashPassword, randomSecret, SecretBox, verifyPassword } from './secrets.js';
 export {
