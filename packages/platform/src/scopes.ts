@@ -79,8 +79,8 @@ export const OPERATION_SCOPES = {
   'GET /v1/apps/:app/config-vars': CONFIG_VALUES_SCOPE,
   'GET /v1/apps/:app/config-var-names': 'apps:read',
   'PATCH /v1/apps/:app/config-vars': 'config:write',
-  // A platform confirms it applied the values it pulled (with config:read).
-  'POST /v1/apps/:app/config-vars/confirm': 'config:read',
+  // A platform confirms it applied a release: the old credentials of a rotation go at once.
+  'POST /v1/apps/:app/config-vars/confirm': 'apps:write',
   'GET /v1/apps/:app/releases': 'apps:read',
   'POST /v1/apps/:app/releases/rollback': 'apps:write',
   'GET /v1/apps/:app/events': 'apps:read',
