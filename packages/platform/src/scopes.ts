@@ -165,7 +165,7 @@ export function scopesForNewToken(kind: TokenKind, scopes: readonly string[] | u
   const unknown = unknownScopes(kind, scopes ?? []);
   if (unknown.length > 0) {
     throw new Error(
-      `unknown scope${unknown.length === 1 ? '' : 's'} ${unknown.join(', ')}; a ${kind} token may have: ${validScopes(kind).join(', ')}`,
+      `unknown scope${unknown.length === 1 ? '' : 's'} ${unknown.join(', ')}; ${kind} tokens may have: ${validScopes(kind).join(', ')}`,
     );
   }
   if (scopes && scopes.length > 0) return [...new Set(scopes)];

@@ -152,7 +152,7 @@ export async function createToken(
     if (!valid.includes(scope)) {
       problems.push({
         path: `scopes.${i}`,
-        message: `unknown scope "${scope}"; a ${input.kind} token may have: ${valid.join(', ')}`,
+        message: `unknown scope "${scope}"; ${input.kind} tokens may have: ${valid.join(', ')}`,
       });
     }
   }
