@@ -5,9 +5,14 @@ import {
   internalErrorHandler,
   isDatabaseUnavailable,
   logOf,
+  missingScopeMessage,
+  OPERATION_SCOPES,
   type Principal,
+  principalHasScope,
+  type RestOperation,
+  type Scope,
 } from '@annex/platform';
-import type { NextFunction, Request, Response } from 'express';
+import type { NextFunction, Request, RequestHandler, Response, Router } from 'express';
 import type { ZodType } from 'zod';
 import type { BrokerContext } from '../domain/context.js';
 import { BrokerFailure } from '../domain/errors.js';
@@ -36,7 +41,7 @@ export class ApiFailure extends Error {
   constructor(
     readonly code: ApiErrorCode,
     message: string,
-    readonly extra: { field?: string; name?: string; owner?: string } = {},
+    readonly extra: { field?: string; name?: string; owner?: string; scope?: Scope } = {},
   ) {
     super(message);
     this.name = 'ApiFailure';
@@ -104,8 +109,36 @@ export function mayAccess(caller: ApiCaller, organizationId: string): boolean {
   return caller.organizationIds === 'all' || caller.organizationIds.includes(organizationId);
 }
 
-export function hasScope(caller: ApiCaller, scope: string): boolean {
-  return caller.scopes.includes(scope);
+/** Whether the caller's token has `scope`, directly or implied (admin tokens have every scope). */
+export function hasScope(caller: ApiCaller, scope: Scope): boolean {
+  return principalHasScope(caller.principal, scope);
+}
+
+/**
+ * Registers the routes of the scope table (`OPERATION_SCOPES` of @annex/platform) on a router
+ * mounted at `mount`: `route('DELETE /v1/addons/:addon', handler)`. A caller whose token lacks
+ * the route's scope is answered 403 `forbidden` naming it, before the last handler runs (the
+ * handlers before it, such as authentication, run first).
+ */
+export function scopedRoutes(router: Router, mount: string) {
+  return (operation: RestOperation, ...handlers: [...RequestHandler[], RequestHandler]): void => {
+    const [method, path] = operation.split(' ') as [string, string];
+    if (!path.startsWith(`${mount}/`)) throw new Error(`${operation} is not under ${mount}`);
+    const scope = OPERATION_SCOPES[operation];
+    const needsScope: RequestHandler = (_req, res, next) => {
+      if (!hasScope(callerOf(res), scope)) {
+        throw new ApiFailure('forbidden', missingScopeMessage(scope), { scope });
+      }
+      next();
+    };
+    const last = handlers[handlers.length - 1] as RequestHandler;
+    router[method.toLowerCase() as 'get' | 'post' | 'put' | 'patch' | 'delete'](
+      path.slice(mount.length),
+      ...handlers.slice(0, -1),
+      needsScope,
+      last,
+    );
+  };
 }
 
 /** Parses a body with zod; the first problem becomes an `invalid_input` naming its field. */

@@ -10,9 +10,10 @@ import {
   callerOf,
   invalidInput,
   parseBody,
+  scopedRoutes,
   tokenStillUsable,
 } from './http.js';
-import { listReleases } from './releases.js';
+import { listReleases, releaseSeenBy } from './releases.js';
 import * as service from './service.js';
 import { findAddon, findApp, findVisibleAddon, listAddons, listApps } from './store.js';
 import { addonViews, appView, appViews, attachmentViews } from './views.js';
@@ -59,26 +60,27 @@ export function appsRouter(ctx: BrokerContext, options: { wakeWebhooks(): void }
   const router = express.Router();
   router.use(cleanRequestTarget, jsonBody(256 * 1024));
   router.use(authenticateApiCaller(ctx));
+  const route = scopedRoutes(router, '/v1');
   const db = ctx.db;
 
-  router.get('/apps', async (_req, res) => {
+  route('GET /v1/apps', async (_req, res) => {
     res.json({ apps: await appViews(db, await listApps(db, callerOf(res))) });
   });
-  router.post('/apps', async (req, res) => {
+  route('POST /v1/apps', async (req, res) => {
     const app = await service.createApp(ctx, callerOf(res), parseBody(createAppBody, req.body));
     res.status(201).json(await appView(db, callerOf(res), app, false));
   });
-  router.get('/apps/:app', async (req, res) => {
+  route('GET /v1/apps/:app', async (req, res) => {
     res.json(await appView(db, callerOf(res), await findApp(db, callerOf(res), param(req, 'app')), true));
   });
 
-  router.get('/addons', async (req, res) => {
+  route('GET /v1/addons', async (req, res) => {
     const caller = callerOf(res);
     const appRef = typeof req.query.app === 'string' ? req.query.app : undefined;
     const app = appRef ? await findApp(db, caller, appRef) : undefined;
     res.json({ addons: await addonViews(db, caller, await listAddons(db, caller, app?.id)) });
   });
-  router.get('/addons/:addon', async (req, res) => {
+  route('GET /v1/addons/:addon', async (req, res) => {
     const caller = callerOf(res);
     const [view] = await addonViews(db, caller, [await findVisibleAddon(db, caller, param(req, 'addon'))]);
     res.json(view);
@@ -96,43 +98,43 @@ export function appsRouter(ctx: BrokerContext, options: { wakeWebhooks(): void }
     return view;
   };
 
-  router.post('/apps/:app/addons/preflight', async (req, res) => {
+  route('POST /v1/apps/:app/addons/preflight', async (req, res) => {
     const body = parseBody(preflightBody, req.body);
     res.json(await service.preflight(ctx, callerOf(res), param(req, 'app'), body));
   });
-  router.post('/apps/:app/addons', async (req, res) => {
+  route('POST /v1/apps/:app/addons', async (req, res) => {
     const body = parseBody(createAddonBody, req.body);
     const created = await service.createAddon(ctx, callerOf(res), param(req, 'app'), body);
     const [addon] = await addonViews(db, callerOf(res), [await findAddon(db, callerOf(res), created.addonId)]);
     const attachment = await attachmentById(res, created.attachmentId);
     res.status(attachment?.state === 'attached' ? 201 : 202).json({ addon, attachment });
   });
-  router.post('/apps/:app/attachments/preflight', async (req, res) => {
+  route('POST /v1/apps/:app/attachments/preflight', async (req, res) => {
     const body = parseBody(attachBody, req.body);
     res.json(await service.preflight(ctx, callerOf(res), param(req, 'app'), body));
   });
-  router.post('/apps/:app/attachments', async (req, res) => {
+  route('POST /v1/apps/:app/attachments', async (req, res) => {
     const body = parseBody(attachBody, req.body);
     const { attachmentId } = await service.attachAddon(ctx, callerOf(res), param(req, 'app'), body);
     const attachment = await attachmentById(res, attachmentId);
     res.status(attachment?.state === 'attached' ? 201 : 202).json({ attachment });
   });
-  router.delete('/apps/:app/attachments/:name', async (req, res) => {
+  route('DELETE /v1/apps/:app/attachments/:name', async (req, res) => {
     const { attachmentId } = await service.detachAddon(ctx, callerOf(res), param(req, 'app'), param(req, 'name'));
     const attachment = await attachmentById(res, attachmentId);
     res.status(attachment?.state === 'detached' ? 200 : 202).json({ attachment });
   });
 
-  router.delete('/addons/:addon', async (req, res) => {
+  route('DELETE /v1/addons/:addon', async (req, res) => {
     const { addonId } = await service.destroyAddon(ctx, callerOf(res), param(req, 'addon'));
     await answerAddon(res, addonId);
   });
-  router.patch('/addons/:addon', async (req, res) => {
+  route('PATCH /v1/addons/:addon', async (req, res) => {
     const body = parseBody(changePlanBody, req.body);
     const { addonId } = await service.changeAddonPlan(ctx, callerOf(res), param(req, 'addon'), body.plan);
     await answerAddon(res, addonId);
   });
-  router.post('/addons/:addon/rotate', async (req, res) => {
+  route('POST /v1/addons/:addon/rotate', async (req, res) => {
     const body = parseBody(rotateBody, req.body);
     const { addonId } = await service.rotateAddonCredentials(
       ctx,
@@ -144,18 +146,18 @@ export function appsRouter(ctx: BrokerContext, options: { wakeWebhooks(): void }
   });
 
   const shareBody = z.object({ organization: idString(64) });
-  router.get('/addons/:addon/shares', async (req, res) => {
+  route('GET /v1/addons/:addon/shares', async (req, res) => {
     res.json(await service.listShares(ctx, callerOf(res), param(req, 'addon')));
   });
-  router.post('/addons/:addon/shares', async (req, res) => {
+  route('POST /v1/addons/:addon/shares', async (req, res) => {
     const body = parseBody(shareBody, req.body);
     res.status(201).json(await service.shareAddon(ctx, callerOf(res), param(req, 'addon'), body.organization));
   });
-  router.delete('/addons/:addon/shares/:organization', async (req, res) => {
+  route('DELETE /v1/addons/:addon/shares/:organization', async (req, res) => {
     res.json(await service.unshareAddon(ctx, callerOf(res), param(req, 'addon'), param(req, 'organization')));
   });
 
-  router.get('/apps/:app/config-vars', async (req, res) => {
+  route('GET /v1/apps/:app/config-vars', async (req, res) => {
     const pulled = await service.pullConfigVars(ctx, callerOf(res), param(req, 'app'));
     const etag = `"release-${pulled.release}"`;
     res.setHeader('etag', etag);
@@ -166,33 +168,34 @@ export function appsRouter(ctx: BrokerContext, options: { wakeWebhooks(): void }
     }
     res.json(pulled);
   });
-  router.get('/apps/:app/config-var-names', async (req, res) => {
+  route('GET /v1/apps/:app/config-var-names', async (req, res) => {
     res.json(await service.configVarNames(ctx, callerOf(res), param(req, 'app')));
   });
-  router.patch('/apps/:app/config-vars', async (req, res) => {
+  route('PATCH /v1/apps/:app/config-vars', async (req, res) => {
     const body = parseBody(setVarsBody, req.body);
     const release = await service.setConfigVars(ctx, callerOf(res), param(req, 'app'), body);
     options.wakeWebhooks();
-    res.json(release ?? { unchanged: true });
+    res.json(release ? releaseSeenBy(callerOf(res), release) : { unchanged: true });
   });
-  router.post('/apps/:app/config-vars/confirm', async (req, res) => {
+  route('POST /v1/apps/:app/config-vars/confirm', async (req, res) => {
     const body = parseBody(confirmBody, req.body);
     await service.confirmRelease(ctx, callerOf(res), param(req, 'app'), body.release);
     res.status(204).end();
   });
 
-  router.get('/apps/:app/releases', async (req, res) => {
+  route('GET /v1/apps/:app/releases', async (req, res) => {
     const app = await findApp(db, callerOf(res), param(req, 'app'));
-    res.json({ releases: await listReleases(db, app.id) });
+    const releases = await listReleases(db, app.id);
+    res.json({ releases: releases.map((release) => releaseSeenBy(callerOf(res), release)) });
   });
-  router.post('/apps/:app/releases/rollback', async (req, res) => {
+  route('POST /v1/apps/:app/releases/rollback', async (req, res) => {
     const body = parseBody(versionBody, req.body);
     const release = await service.rollbackConfig(ctx, callerOf(res), param(req, 'app'), body.version);
     options.wakeWebhooks();
-    res.status(201).json(release);
+    res.status(201).json(releaseSeenBy(callerOf(res), release));
   });
 
-  router.get('/apps/:app/events', async (req, res) => {
+  route('GET /v1/apps/:app/events', async (req, res) => {
     const app = await findApp(db, callerOf(res), param(req, 'app'));
     const after = typeof req.query.after === 'string' && req.query.after !== '' ? req.query.after : '0';
     if (!/^\d{1,18}$/.test(after)) throw invalidInput('after', 'must be an event id');

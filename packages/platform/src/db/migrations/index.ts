@@ -16,6 +16,7 @@ import * as m20261202100000 from './20261202100000_console_sign_out.js';
 import * as m20261203090000 from './20261203090000_release_kept_vars.js';
 import * as m20261203120000 from './20261203120000_token_acting_user.js';
 import * as m20261203140000 from './20261203140000_sealed_parameters.js';
+import * as m20261206090000 from './20261206090000_explicit_token_scopes.js';
 
 /** Every migration, by timestamped name. Add new ones at the end; never edit a landed one. */
 export const migrations: Readonly<Record<string, Migration>> = {
@@ -36,4 +37,5 @@ export const migrations: Readonly<Record<string, Migration>> = {
   '20261203090000_release_kept_vars': m20261203090000,
   '20261203120000_token_acting_user': m20261203120000,
   '20261203140000_sealed_parameters': m20261203140000,
+  '20261206090000_explicit_token_scopes': m20261206090000,
 };
