@@ -1,3 +1,4 @@
+import { answers } from '@annex/contracts/v1';
 import {
   authenticateToken,
   bearerToken,
@@ -120,7 +121,7 @@ export function hasScope(caller: ApiCaller, scope: Scope): boolean {
  * the route's scope is answered 403 `forbidden` naming it, before the last handler runs (the
  * handlers before it, such as authentication, run first).
  */
-export function scopedRoutes(router: Router, mount: string) {
+export function scopedRoutes(router: Router, mount: string, options: { checkAnswers?: boolean } = {}) {
   return (operation: RestOperation, ...handlers: [...RequestHandler[], RequestHandler]): void => {
     const [method, path] = operation.split(' ') as [string, string];
     if (!path.startsWith(`${mount}/`)) throw new Error(`${operation} is not under ${mount}`);
@@ -131,13 +132,38 @@ export function scopedRoutes(router: Router, mount: string) {
       }
       next();
     };
+    const contract = options.checkAnswers ? (answers as Partial<Record<string, ZodType>>)[operation] : undefined;
     const last = handlers[handlers.length - 1] as RequestHandler;
     router[method.toLowerCase() as 'get' | 'post' | 'put' | 'patch' | 'delete'](
       path.slice(mount.length),
       ...handlers.slice(0, -1),
       needsScope,
+      ...(contract ? [answersChecked(operation, contract)] : []),
       last,
     );
+  };
+}
+
+/**
+ * Holds a route's successful answers to its contract (@annex/contracts/v1), as they go out in
+ * JSON: an answer outside it throws (a 500), so a test that calls the route fails.
+ */
+function answersChecked(operation: string, contract: ZodType): RequestHandler {
+  return (_req, res, next) => {
+    const json = res.json.bind(res);
+    res.json = (body: unknown) => {
+      if (res.statusCode < 300) {
+        const checked = contract.safeParse(JSON.parse(JSON.stringify(body)));
+        if (!checked.success) {
+          const issue = checked.error.issues[0];
+          throw new Error(
+            `${operation} answered outside its contract: ${issue?.path.join('.') || '(root)'} ${issue?.message}`,
+          );
+        }
+      }
+      return json(body);
+    };
+    next();
   };
 }
 

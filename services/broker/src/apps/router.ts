@@ -1,7 +1,18 @@
+import {
+  attachRequest,
+  changePlanRequest,
+  confirmReleaseRequest,
+  createAddonRequest,
+  createAppRequest,
+  preflightRequest,
+  rollbackRequest,
+  rotateRequest,
+  setConfigVarsRequest,
+  shareRequest,
+} from '@annex/contracts/v1';
 import express, { type Request, type Response } from 'express';
-import { z } from 'zod';
 import type { BrokerContext } from '../domain/context.js';
-import { cleanRequestTarget, idString, jsonBody } from '../http/request-input.js';
+import { cleanRequestTarget, jsonBody } from '../http/request-input.js';
 import {
   ApiFailure,
   apiErrorHandler,
@@ -21,53 +32,29 @@ import { webhookRouter } from './webhooks.router.js';
 
 // The apps API (docs/apps.md), mounted at `/v1` after the provider callbacks.
 
-const attachFields = {
-  as: z.string().max(40).optional(),
-  replace: z.boolean().optional(),
-};
-const parameters = z.record(z.string(), z.unknown()).optional();
-const createAddonBody = z.object({ plan: idString(200), parameters, ...attachFields });
-const attachBody = z.object({ addon: idString(200), ...attachFields });
-const preflightBody = z.object({
-  plan: idString(200).optional(),
-  addon: idString(200).optional(),
-  parameters,
-  ...attachFields,
-});
-const createAppBody = z.object({ name: z.string().max(64), organization: idString(64).optional() });
-const changePlanBody = z.object({ plan: idString(200) });
-const rotateBody = z.object({
-  graceSeconds: z
-    .number()
-    .int()
-    .min(0)
-    .max(30 * 86_400)
-    .optional(),
-});
-const setVarsBody = z.object({
-  vars: z.record(z.string(), z.string().max(65_536).nullable()),
-  reason: z.string().max(500).optional(),
-  secret: z.boolean().optional(),
-});
-const versionBody = z.object({ version: z.number().int().min(1) });
-const confirmBody = z.object({ release: z.number().int().min(1) });
-
 const MAX_EVENT_WAIT_MS = 25_000;
 /** How often a waiting events poll checks again that its token is still usable. */
 const TOKEN_RECHECK_MS = 1_000;
 
-export function appsRouter(ctx: BrokerContext, options: { wakeWebhooks(): void }): express.Router {
+export function appsRouter(
+  ctx: BrokerContext,
+  options: {
+    wakeWebhooks(): void;
+    /** Check every answer against its contract (@annex/contracts/v1); tests turn it on. */
+    checkAnswers?: boolean;
+  },
+): express.Router {
   const router = express.Router();
   router.use(cleanRequestTarget, jsonBody(256 * 1024));
   router.use(authenticateApiCaller(ctx));
-  const route = scopedRoutes(router, '/v1');
+  const route = scopedRoutes(router, '/v1', { checkAnswers: options.checkAnswers ?? false });
   const db = ctx.db;
 
   route('GET /v1/apps', async (_req, res) => {
     res.json({ apps: await appViews(db, await listApps(db, callerOf(res))) });
   });
   route('POST /v1/apps', async (req, res) => {
-    const app = await service.createApp(ctx, callerOf(res), parseBody(createAppBody, req.body));
+    const app = await service.createApp(ctx, callerOf(res), parseBody(createAppRequest, req.body));
     res.status(201).json(await appView(db, callerOf(res), app, false));
   });
   route('GET /v1/apps/:app', async (req, res) => {
@@ -99,22 +86,22 @@ export function appsRouter(ctx: BrokerContext, options: { wakeWebhooks(): void }
   };
 
   route('POST /v1/apps/:app/addons/preflight', async (req, res) => {
-    const body = parseBody(preflightBody, req.body);
+    const body = parseBody(preflightRequest, req.body);
     res.json(await service.preflight(ctx, callerOf(res), param(req, 'app'), body));
   });
   route('POST /v1/apps/:app/addons', async (req, res) => {
-    const body = parseBody(createAddonBody, req.body);
+    const body = parseBody(createAddonRequest, req.body);
     const created = await service.createAddon(ctx, callerOf(res), param(req, 'app'), body);
     const [addon] = await addonViews(db, callerOf(res), [await findAddon(db, callerOf(res), created.addonId)]);
     const attachment = await attachmentById(res, created.attachmentId);
     res.status(attachment?.state === 'attached' ? 201 : 202).json({ addon, attachment });
   });
   route('POST /v1/apps/:app/attachments/preflight', async (req, res) => {
-    const body = parseBody(attachBody, req.body);
+    const body = parseBody(attachRequest, req.body);
     res.json(await service.preflight(ctx, callerOf(res), param(req, 'app'), body));
   });
   route('POST /v1/apps/:app/attachments', async (req, res) => {
-    const body = parseBody(attachBody, req.body);
+    const body = parseBody(attachRequest, req.body);
     const { attachmentId } = await service.attachAddon(ctx, callerOf(res), param(req, 'app'), body);
     const attachment = await attachmentById(res, attachmentId);
     res.status(attachment?.state === 'attached' ? 201 : 202).json({ attachment });
@@ -130,12 +117,12 @@ export function appsRouter(ctx: BrokerContext, options: { wakeWebhooks(): void }
     await answerAddon(res, addonId);
   });
   route('PATCH /v1/addons/:addon', async (req, res) => {
-    const body = parseBody(changePlanBody, req.body);
+    const body = parseBody(changePlanRequest, req.body);
     const { addonId } = await service.changeAddonPlan(ctx, callerOf(res), param(req, 'addon'), body.plan);
     await answerAddon(res, addonId);
   });
   route('POST /v1/addons/:addon/rotate', async (req, res) => {
-    const body = parseBody(rotateBody, req.body);
+    const body = parseBody(rotateRequest, req.body);
     const { addonId } = await service.rotateAddonCredentials(
       ctx,
       callerOf(res),
@@ -145,12 +132,11 @@ export function appsRouter(ctx: BrokerContext, options: { wakeWebhooks(): void }
     await answerAddon(res, addonId, 202);
   });
 
-  const shareBody = z.object({ organization: idString(64) });
   route('GET /v1/addons/:addon/shares', async (req, res) => {
     res.json(await service.listShares(ctx, callerOf(res), param(req, 'addon')));
   });
   route('POST /v1/addons/:addon/shares', async (req, res) => {
-    const body = parseBody(shareBody, req.body);
+    const body = parseBody(shareRequest, req.body);
     res.status(201).json(await service.shareAddon(ctx, callerOf(res), param(req, 'addon'), body.organization));
   });
   route('DELETE /v1/addons/:addon/shares/:organization', async (req, res) => {
@@ -172,13 +158,13 @@ export function appsRouter(ctx: BrokerContext, options: { wakeWebhooks(): void }
     res.json(await service.configVarNames(ctx, callerOf(res), param(req, 'app')));
   });
   route('PATCH /v1/apps/:app/config-vars', async (req, res) => {
-    const body = parseBody(setVarsBody, req.body);
+    const body = parseBody(setConfigVarsRequest, req.body);
     const release = await service.setConfigVars(ctx, callerOf(res), param(req, 'app'), body);
     options.wakeWebhooks();
     res.json(release ? releaseSeenBy(callerOf(res), release) : { unchanged: true });
   });
   route('POST /v1/apps/:app/config-vars/confirm', async (req, res) => {
-    const body = parseBody(confirmBody, req.body);
+    const body = parseBody(confirmReleaseRequest, req.body);
     await service.confirmRelease(ctx, callerOf(res), param(req, 'app'), body.release);
     res.status(204).end();
   });
@@ -189,7 +175,7 @@ export function appsRouter(ctx: BrokerContext, options: { wakeWebhooks(): void }
     res.json({ releases: releases.map((release) => releaseSeenBy(callerOf(res), release)) });
   });
   route('POST /v1/apps/:app/releases/rollback', async (req, res) => {
-    const body = parseBody(versionBody, req.body);
+    const body = parseBody(rollbackRequest, req.body);
     const release = await service.rollbackConfig(ctx, callerOf(res), param(req, 'app'), body.version);
     options.wakeWebhooks();
     res.status(201).json(releaseSeenBy(callerOf(res), release));
