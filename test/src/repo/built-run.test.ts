@@ -80,14 +80,14 @@ function startUntil(
   env: NodeJS.ProcessEnv,
   ready: RegExp,
   started: ChildProcess[],
-): Promise<ChildProcess> {
+): Promise<{ child: ChildProcess; out: string }> {
   const child = spawn(command, args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   started.push(child);
   let out = '';
   return new Promise((done, fail) => {
     const onData = (chunk: Buffer) => {
       out += chunk.toString();
-      if (ready.test(out)) done(child);
+      if (ready.test(out)) done({ child, out });
     };
     child.stdout?.on('data', onData);
     child.stderr?.on('data', onData);
@@ -176,7 +176,7 @@ describe('production runs the build in plain Node', () => {
   });
 
   it("a service's npm start runs its build in plain Node", async () => {
-    const broker = await startUntil(
+    const { child: broker } = await startUntil(
       'npm',
       ['start'],
       join(root, 'services/broker'),
@@ -194,7 +194,7 @@ describe('production runs the build in plain Node', () => {
 
   it("the root's npm start runs the embedded installation from its build in plain Node", async () => {
     // Its prestart (the build) ran before this package's tests; this runs the start script itself.
-    const local = await startUntil(
+    const { child: local, out } = await startUntil(
       'npm',
       ['start', '--ignore-scripts'],
       root,
@@ -216,5 +216,17 @@ describe('production runs the build in plain Node', () => {
       JSON.stringify(tree),
     ).toBe(true);
     expect(buildToolsIn(tree)).toEqual([]);
+
+    // The files the build serves that are not TypeScript: the console's static files (copied into
+    // dist/) and GraphiQL's (from its package).
+    const consoleUrl = /Web console\s+(http:\/\/\S+)/.exec(out)?.[1];
+    const catalogUrl = /Catalog GraphQL\s+(http:\/\/\S+)\/graphql/.exec(out)?.[1];
+    expect([consoleUrl, catalogUrl], out).toEqual([expect.any(String), expect.any(String)]);
+    const css = await fetch(`${consoleUrl}/static/console.css`);
+    expect([css.status, css.headers.get('content-type')]).toEqual([200, expect.stringMatching(/^text\/css/)]);
+    expect(await css.text()).toBe(readFileSync(join(root, 'packages/console/src/public/console.css'), 'utf8'));
+    const graphiql = await fetch(`${catalogUrl}/graphiql/graphiql.css`);
+    expect([graphiql.status, graphiql.headers.get('content-type')]).toEqual([200, 'text/css; charset=utf-8']);
+    expect((await graphiql.text()).length).toBeGreaterThan(1000);
   });
 });
