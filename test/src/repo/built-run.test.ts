@@ -1,11 +1,12 @@
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
-import { basename, join } from 'node:path';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { buildToolsIn, type Listed, processTree } from '../process-tree.js';
 
 // Production runs the JavaScript `npm run build` writes to each workspace's dist/, in plain
 // Node: no tsx, no esbuild service, no loader flags. Each process is inspected on the process
@@ -24,43 +25,6 @@ const STARTS: Record<string, string> = {
   'examples/postgres': 'dist/main.js',
   'examples/redis': 'dist/main.js',
 };
-
-interface Listed {
-  pid: number;
-  args: string;
-}
-
-/** `pid` and every process under it, from the process list. */
-function processTree(pid: number): Listed[] {
-  const rows = execFileSync('ps', ['-A', '-o', 'pid=,ppid=,args='], { encoding: 'utf8' })
-    .split('\n')
-    .map((line) => /^\s*(\d+)\s+(\d+)\s+(.*)$/.exec(line))
-    .filter((match): match is RegExpExecArray => match !== null)
-    .map((match) => ({ pid: Number(match[1]), ppid: Number(match[2]), args: match[3] as string }));
-  const tree: Listed[] = [];
-  const queue = [pid];
-  while (queue.length > 0) {
-    const current = queue.shift() as number;
-    for (const row of rows) {
-      if (row.pid === current) tree.push({ pid: row.pid, args: row.args });
-      if (row.ppid === current) queue.push(row.pid);
-    }
-  }
-  return tree;
-}
-
-/** What is wrong with a process tree for production: build tools, or Node run with a loader. */
-function buildToolsIn(tree: Listed[]): string[] {
-  const found: string[] = [];
-  for (const { pid, args } of tree) {
-    if (/\btsx\b|esbuild/.test(args)) found.push(`${pid}: a build tool: ${args}`);
-    const [executable, first] = args.split(/\s+/);
-    if (executable && basename(executable) === 'node' && first?.startsWith('-')) {
-      found.push(`${pid}: node with flags before its script: ${args}`);
-    }
-  }
-  return found;
-}
 
 /** The environment of a shell: none of the npm variables or Node options of the run around this file. */
 function shellEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
