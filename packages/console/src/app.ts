@@ -88,8 +88,9 @@ export const SESSION_SWEEP_MS = 10 * 60_000;
 /** The identity of the development sign-in (only without an OIDC issuer). */
 export const DEVELOPMENT_ISSUER = 'annex-development';
 
-// Static assets are read from the sources, so `dist/` needs no copy step.
-const asset = (name: string) => readFileSync(new URL(`../src/public/${name}`, import.meta.url), 'utf8');
+// Static assets sit next to this module: src/public in the sources, dist/public in the build
+// (the build copies them).
+const asset = (name: string) => readFileSync(new URL(`./public/${name}`, import.meta.url), 'utf8');
 const ASSETS = { 'console.css': asset('console.css'), 'console.js': asset('console.js') };
 
 /**

@@ -1,10 +1,10 @@
 import { initGraphQLTada, type ResultOf, type TadaDocumentNode, type VariablesOf } from 'gql.tada';
-import type { introspection } from './graphql-env.generated.js';
+import type { introspection } from './generated/graphql-env.js';
 
 // Every document a client of the catalog sends (the CLI, the console) is written with
 // `graphql()`: `gql.tada check` (part of each client's typecheck) validates it against the
 // catalog's committed schema, and its result and variables are typed from the schema
-// (src/graphql-env.generated.d.ts, regenerated with `npm run graphql-env -w @annex/contracts`
+// (src/generated/graphql-env.d.ts, regenerated with `npm run graphql-env -w @annex/contracts`
 // when services/catalog/schema.graphql changes; a test fails while it is stale). A schema
 // change that breaks a client fails that client's typecheck.
 export const graphql = initGraphQLTada<{
