@@ -1,13 +1,14 @@
 #!/usr/bin/env node
-// The package runs its build (dist/, no tsx needed). A checkout of the SDK's sources runs
-// them through tsx instead, so a build left in dist/ is never run stale.
+// Runs the SDK's CLI from its build (dist/) in plain Node: the package ships it; a checkout of
+// the sources makes it with `npm run build`.
 import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 
-const sources = new URL('../src/cli/bin.ts', import.meta.url);
-if (existsSync(sources)) {
-  const { register } = await import('tsx/esm/api');
-  register();
-  await import(sources.href);
-} else {
-  await import(new URL('../dist/cli/bin.js', import.meta.url).href);
+const built = new URL('../dist/cli/bin.js', import.meta.url);
+if (!existsSync(built)) {
+  process.stderr.write(
+    `annex-provider: the SDK is not built (${fileURLToPath(built)} is missing): run \`npm run build\` at the root of the checkout\n`,
+  );
+  process.exit(1);
 }
+await import(built.href);

@@ -39,6 +39,30 @@ export {
   serviceManifestSchema,
   validateManifest,
 } from './manifest.js';
+export {
+  asyncResponse,
+  type BindRequest,
+  bindRequest,
+  bindResponse,
+  catalogResponse,
+  decodeOsbRequest,
+  errorResponse,
+  fetchInstanceResponse,
+  lastOperationResponse,
+  maintenanceInfoBody,
+  type OsbCatalogPlan,
+  type OsbCatalogResponse,
+  type OsbCatalogService,
+  osbId,
+  osbObject,
+  type ProvisionRequest,
+  provisionRequest,
+  provisionResponse,
+  responseProblem,
+  type UpdateRequest,
+  updateRequest,
+  updateResponse,
+} from './osb/contract.js';
 export { defineProvider, type Provider } from './provider.js';
 export { type InProgress, inProgress, isInProgress } from './results.js';
 export {

@@ -1,12 +1,13 @@
 #!/usr/bin/env node
-// Runs the built CLI when there is one, the TypeScript sources (through tsx) otherwise.
+// Runs the built CLI (dist/, made by `npm run build`, which `npm start` runs first) in plain Node.
 import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 
 const built = new URL('../dist/main.js', import.meta.url);
-if (existsSync(built)) {
-  await import(built.href);
-} else {
-  const { register } = await import('tsx/esm/api');
-  register();
-  await import(new URL('../src/main.ts', import.meta.url).href);
+if (!existsSync(built)) {
+  process.stderr.write(
+    `annex: the CLI is not built (${fileURLToPath(built)} is missing): run \`npm run build\` at the root of the checkout\n`,
+  );
+  process.exit(1);
 }
+await import(built.href);

@@ -646,7 +646,10 @@ describe('apps verbs against the running marketplace', async () => {
   it('refuses every change and every look from another organization, and changes nothing', async () => {
     expect((await annex(['admin', 'orgs:create', 'rival'], admin)).code).toBe(0);
     ({ token: rival } = await json<{ token: string }>(
-      ['admin', 'tokens:create', '--kind', 'org', '--org', 'rival', '--name', 'rival', '--scope', 'config:read'],
+      [
+        ...['admin', 'tokens:create', '--kind', 'org', '--org', 'rival', '--name', 'rival'],
+        ...['--scope', 'apps:write,config:read,config:write,billing:write', '--scope', 'sso'],
+      ],
       admin,
     ));
     expect((await annex(['apps:create', 'rival-app'], rival)).code).toBe(0);

@@ -1,5 +1,6 @@
 import { type Command, type FlagSpec, GLOBAL_FLAGS } from './command.js';
 import { DEFAULT_CATALOG_URL } from './config.js';
+import { scopeHelp } from './scopes.js';
 
 // Help is written from the commands' declarations, so it cannot drift from what is parsed.
 
@@ -65,5 +66,7 @@ export function overview(commands: readonly Command[]): string {
     `ANNEX_CATALOG_URL or the stored login (default ${DEFAULT_CATALOG_URL}); the token from --token,`,
     'ANNEX_TOKEN or `annex login`.',
     'Exit codes: 0 done, 1 refused by the API, 2 bad usage, 3 unreachable or unauthenticated.',
+    '',
+    ...scopeHelp(),
   ].join('\n');
 }

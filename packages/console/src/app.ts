@@ -1,5 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { print } from '@0no-co/graphql.web';
+import type { Document, ResultOf, ServiceCategory, VariablesOf } from '@annex/contracts/graphql';
 import { createJobRunner, type Database, every, type Logger, type SecretBox } from '@annex/platform';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { assembleBilling, billingDocuments } from './billing.js';
@@ -12,6 +14,23 @@ import {
   UpstreamError,
 } from './catalog-client.js';
 import type { ConsoleConfig } from './config.js';
+import {
+  AppPageQuery,
+  AppsListQuery,
+  AttachPreflightQuery,
+  BillingAddonsQuery,
+  CatalogPageQuery,
+  ChangeAddonPlanMutation,
+  CreateAddonMutation,
+  CreateAppMutation,
+  DestroyAddonMutation,
+  DetachAddonMutation,
+  OpenAddonDashboardMutation,
+  RollbackConfigMutation,
+  RotateAddonCredentialsMutation,
+  ServicePageQuery,
+  SetConfigVarsMutation,
+} from './documents.js';
 import { createOidcSignIn, type LoginTransaction, type OidcSignIn, SignInError } from './oidc.js';
 import {
   applyOrganizationGrants,
@@ -36,10 +55,8 @@ import {
   appPage,
   appsPage,
   billingPage,
-  type CatalogService,
   catalogPage,
   errorPage,
-  type PreflightView,
   preflightPage,
   type ServiceDetail,
   servicePage,
@@ -79,8 +96,9 @@ export type ConsoleJobs = {
 /** The identity of the development sign-in (only without an OIDC issuer). */
 export const DEVELOPMENT_ISSUER = 'annex-development';
 
-// Static assets are read from the sources, so `dist/` needs no copy step.
-const asset = (name: string) => readFileSync(new URL(`../src/public/${name}`, import.meta.url), 'utf8');
+// Static assets sit next to this module: src/public in the sources, dist/public in the build
+// (the build copies them).
+const asset = (name: string) => readFileSync(new URL(`./public/${name}`, import.meta.url), 'utf8');
 const ASSETS = { 'console.css': asset('console.css'), 'console.js': asset('console.js') };
 
 /**
@@ -215,12 +233,12 @@ export function createConsole(config: ConsoleConfig & { publicUrl: string }, dep
     res.locals.partialErrors ??= [];
     return res.locals.partialErrors as FieldError[];
   };
-  const ask = async <T>(
+  const ask = async <D extends Document>(
     res: Response,
-    query: string,
-    variables?: Record<string, unknown>,
-  ): Promise<CatalogResult<T>> => {
-    const result = await catalog.query<T>(tokenOf(res), query, variables);
+    document: D,
+    ...variables: VariablesOf<D> extends Record<string, never> ? [] : [VariablesOf<D>]
+  ): Promise<CatalogResult<ResultOf<D>>> => {
+    const result = await catalog.query<ResultOf<D>>(tokenOf(res), print(document), variables[0]);
     partialErrorsOf(res).push(...result.errors);
     return result;
   };
@@ -230,30 +248,27 @@ export function createConsole(config: ConsoleConfig & { publicUrl: string }, dep
     return failure ? new UpstreamError(partialFailure([failure.message]), 502) : new UpstreamError(notFound, 404);
   };
   /**
-   * Runs the apps mutation `field` (its input type and success type are named after it, e.g.
-   * detachAddon: DetachAddonInput, DetachAddonSuccess) and answers its success with
-   * `selection`; any other member of its result union is thrown as a `Refusal`.
+   * Runs a mutation of the apps (documents.ts) whose field `field` is a result union and
+   * answers its `${Field}Success` member; any other member is thrown as a `Refusal`.
    */
-  const mutate = async <T>(
+  type SuccessOf<D extends Document, F extends keyof ResultOf<D> & string> = Extract<
+    NonNullable<ResultOf<D>[F]>,
+    { __typename: `${Capitalize<F>}Success` }
+  >;
+  const mutate = async <D extends Document, F extends keyof ResultOf<D> & string>(
     res: Response,
-    field: string,
-    selection: string,
-    input: Record<string, unknown>,
-  ): Promise<T> => {
-    const type = `${field.charAt(0).toUpperCase()}${field.slice(1)}`;
-    const { data, errors } = await ask<Record<string, (T & { __typename: string; message?: string }) | null>>(
-      res,
-      `mutation($input: ${type}Input!) { ${field}(input: $input) { __typename
-        ... on ${type}Success { ${selection} }
-        ... on Error { message } } }`,
-      { input },
-    );
-    const result = data[field];
+    document: D,
+    field: F,
+    input: VariablesOf<D> extends { input: infer I } ? I : never,
+  ): Promise<SuccessOf<D, F>> => {
+    const { data, errors } = await catalog.query<ResultOf<D>>(tokenOf(res), print(document), { input });
+    partialErrorsOf(res).push(...errors);
+    const result = data[field] as { __typename: string; message?: string } | null | undefined;
     if (!result) throw new UpstreamError(errorAt(errors, field)?.message ?? 'the catalog gave no answer', 502);
-    if (result.__typename !== `${type}Success`) {
+    if (result.__typename !== `${field.charAt(0).toUpperCase()}${field.slice(1)}Success`) {
       throw new Refusal(result.message ?? result.__typename, REFUSAL_STATUS[result.__typename] ?? 502);
     }
-    return result;
+    return result as SuccessOf<D, F>;
   };
 
   // ----- sign-in and sign-out -----
@@ -424,7 +439,7 @@ export function createConsole(config: ConsoleConfig & { publicUrl: string }, dep
 
   /** Services per catalog page (the catalog's own limit is 100). */
   const CATALOG_PAGE = 50;
-  const CATEGORIES = [
+  const CATEGORIES: readonly ServiceCategory[] = [
     'AI_MODELS',
     'CACHES',
     'DATABASES',
@@ -439,8 +454,7 @@ export function createConsole(config: ConsoleConfig & { publicUrl: string }, dep
   app.get('/catalog', requireSession, async (req, res, next) => {
     try {
       const search = typeof req.query.q === 'string' ? req.query.q.trim().slice(0, 200) : '';
-      const category =
-        typeof req.query.category === 'string' && CATEGORIES.includes(req.query.category) ? req.query.category : '';
+      const category = CATEGORIES.find((c) => c === req.query.category) ?? '';
       const after = typeof req.query.after === 'string' && req.query.after.length <= 500 ? req.query.after : '';
       const from = Math.max(1, Number.parseInt(String(req.query.from ?? '1'), 10) || 1);
       const query = (extra: Record<string, string>) =>
@@ -450,28 +464,13 @@ export function createConsole(config: ConsoleConfig & { publicUrl: string }, dep
           ...extra,
         }).toString();
       const firstPage = `/catalog${query({}) ? `?${query({})}` : ''}`;
-      let answer: CatalogResult<{
-        categories: { id: string; serviceCount: number }[];
-        services: {
-          totalCount: number;
-          pageInfo: { hasNextPage: boolean; endCursor: string | null };
-          edges: { node: CatalogService }[];
-        } | null;
-      }>;
+      let answer: CatalogResult<ResultOf<typeof CatalogPageQuery>>;
       try {
-        answer = await ask(
-          res,
-          `query($filter: ServiceFilter, $first: Int!, $after: String) {
-            categories { id serviceCount }
-            services(first: $first, after: $after, filter: $filter) { totalCount pageInfo { hasNextPage endCursor }
-              edges { node { slug name description category provider { name } plans { free price { monthly currency } } } } }
-          }`,
-          {
-            filter: { ...(search ? { search } : {}), ...(category ? { category } : {}) },
-            first: CATALOG_PAGE,
-            ...(after ? { after } : {}),
-          },
-        );
+        answer = await ask(res, CatalogPageQuery, {
+          filter: { ...(search ? { search } : {}), ...(category ? { category } : {}) },
+          first: CATALOG_PAGE,
+          ...(after ? { after } : {}),
+        });
       } catch (error) {
         // A cursor of another search (or a mangled one) is the catalog's 400: start again.
         if (after && error instanceof UpstreamError && error.status === 400) return void res.redirect(303, firstPage);
@@ -502,17 +501,8 @@ export function createConsole(config: ConsoleConfig & { publicUrl: string }, dep
     }
   });
 
-  const SERVICE_QUERY = `query($slug: String!) {
-    service(slug: $slug) { slug name description category regions configVars documentationUrl provider { name slug }
-      plans { slug name description free deprecated regions schemas price { monthly currency metered { unit price description } } } }
-    apps { name }
-  }`;
   const loadService = async (res: Response, slug: string) => {
-    const { data, errors } = await ask<{ service: ServiceDetail | null; apps: { name: string }[] }>(
-      res,
-      SERVICE_QUERY,
-      { slug },
-    );
+    const { data, errors } = await ask(res, ServicePageQuery, { slug });
     if (!data.service) throw missing(errors, 'service', `There is no service "${slug}" you can see.`);
     return { service: data.service, apps: data.apps.map((a) => a.name) };
   };
@@ -548,20 +538,14 @@ export function createConsole(config: ConsoleConfig & { publicUrl: string }, dep
       if (!input.app) return refuse('Choose an app.');
       if (!plan) return refuse('Choose one of the plans.');
       if (problems.length > 0) return refuse(`Parameters: ${problems.join('; ')}`);
-      const { data } = await ask<{ attachPreflight: PreflightView & { __typename: string; message?: string } }>(
-        res,
-        `query($input: AttachPreflightInput!) { attachPreflight(input: $input) { __typename
-          ... on Preflight { ok serviceSlug planSlug free priceCents currency configVars collisions { name owner } parameterErrors { path message } problems }
-          ... on Error { message } } }`,
-        {
-          input: {
-            app: input.app,
-            plan: `${service.slug}:${plan.slug}`,
-            ...(input.as ? { as: input.as } : {}),
-            parameters,
-          },
+      const { data } = await ask(res, AttachPreflightQuery, {
+        input: {
+          app: input.app,
+          plan: `${service.slug}:${plan.slug}`,
+          ...(input.as ? { as: input.as } : {}),
+          parameters,
         },
-      );
+      });
       const result = data.attachPreflight;
       if (result.__typename !== 'Preflight') return refuse(result.message ?? 'The preflight failed.');
       page(
@@ -592,7 +576,7 @@ export function createConsole(config: ConsoleConfig & { publicUrl: string }, dep
       }
       let created: { addon: { name: string } };
       try {
-        created = await mutate(res, 'createAddon', 'addon { name }', {
+        created = await mutate(res, CreateAddonMutation, 'createAddon', {
           app: input.app,
           plan: `${String(req.params.slug)}:${input.plan}`,
           ...(input.as ? { as: input.as } : {}),
@@ -610,13 +594,7 @@ export function createConsole(config: ConsoleConfig & { publicUrl: string }, dep
 
   // ----- apps -----
 
-  const listApps = async (res: Response) =>
-    (
-      await ask<{ apps: { name: string; releaseVersion: number; addons: { name: string }[] }[] }>(
-        res,
-        '{ apps { name releaseVersion addons { name } } }',
-      )
-    ).data.apps;
+  const listApps = async (res: Response) => (await ask(res, AppsListQuery)).data.apps;
 
   app.get('/apps', requireSession, async (req, res, next) => {
     try {
@@ -630,7 +608,7 @@ export function createConsole(config: ConsoleConfig & { publicUrl: string }, dep
     try {
       const name = formField(req.body as Record<string, unknown>, 'name').trim();
       try {
-        await mutate(res, 'createApp', 'app { name }', { name });
+        await mutate(res, CreateAppMutation, 'createApp', { name });
       } catch (error) {
         if (!(error instanceof Refusal)) throw error;
         // The apps page again, with the reason and the name to fix rather than retype.
@@ -645,16 +623,7 @@ export function createConsole(config: ConsoleConfig & { publicUrl: string }, dep
 
   /** An app as its page shows it; values only with `values` (the session's token has `config:read` only for admins). */
   const loadApp = async (res: Response, name: string, values: boolean): Promise<AppDetail> => {
-    const { data, errors } = await ask<{ app: AppDetail | null }>(
-      res,
-      `query($name: String!) { app(name: $name) { name organization releaseVersion lastEventId
-        addons { name state serviceSlug planSlug providerSlug lastError attachments { appOrganization }
-          service { plans { slug name free deprecated price { monthly currency } } } }
-        attachments { name state configVarNames lastError addon { name serviceSlug planSlug state organization } }
-        configVars { name owner ${values ? 'value' : ''} }
-        releases(first: 20) { version actor reason createdAt diff { name change value } kept { name attachment } } } }`,
-      { name },
-    );
+    const { data, errors } = await ask(res, AppPageQuery, { name, values });
     if (!data.app) {
       const org = (res.locals.session as Session).organization?.slug;
       throw missing(errors, 'app', `There is no app "${name}" in ${org}.`);
@@ -733,7 +702,7 @@ export function createConsole(config: ConsoleConfig & { publicUrl: string }, dep
     requireSession,
     requireAdmin('Detaching an add-on'),
     appForm(appParam, async (req, res) => {
-      await mutate(res, 'detachAddon', 'attachment { name }', {
+      await mutate(res, DetachAddonMutation, 'detachAddon', {
         app: String(req.params.app),
         name: String(req.params.name),
       });
@@ -748,7 +717,7 @@ export function createConsole(config: ConsoleConfig & { publicUrl: string }, dep
     appForm(appField, async (req, res, body) => {
       const plan = formField(body, 'plan');
       if (!plan) throw new Refusal('Choose the plan to change to.', 400);
-      await mutate(res, 'changeAddonPlan', 'addon { name }', { addon: String(req.params.addon), plan });
+      await mutate(res, ChangeAddonPlanMutation, 'changeAddonPlan', { addon: String(req.params.addon), plan });
       return 'plan';
     }),
   );
@@ -758,7 +727,7 @@ export function createConsole(config: ConsoleConfig & { publicUrl: string }, dep
     requireSession,
     requireAdmin("Rotating an add-on's credentials"),
     appForm(appField, async (req, res) => {
-      await mutate(res, 'rotateAddonCredentials', 'addon { name }', { addon: String(req.params.addon) });
+      await mutate(res, RotateAddonCredentialsMutation, 'rotateAddonCredentials', { addon: String(req.params.addon) });
       return 'rotated';
     }),
   );
@@ -777,7 +746,7 @@ export function createConsole(config: ConsoleConfig & { publicUrl: string }, dep
           400,
         );
       }
-      await mutate(res, 'destroyAddon', 'addon { name }', { addon });
+      await mutate(res, DestroyAddonMutation, 'destroyAddon', { addon });
       return 'destroyed';
     }),
   );
@@ -799,7 +768,7 @@ export function createConsole(config: ConsoleConfig & { publicUrl: string }, dep
         const unset = body.unset === '1';
         if (!unset && typeof body.value !== 'string')
           throw new Refusal(`Give a value for ${name} (it may be empty).`, 400);
-        const result = await mutate<{ unchanged: boolean }>(res, 'setConfigVars', 'unchanged', {
+        const result = await mutate(res, SetConfigVarsMutation, 'setConfigVars', {
           app: String(req.params.app),
           vars: { [name]: unset ? null : body.value },
         });
@@ -817,7 +786,7 @@ export function createConsole(config: ConsoleConfig & { publicUrl: string }, dep
       const text = formField(body, 'version');
       const version = /^[1-9]\d{0,8}$/.test(text) ? Number(text) : null;
       if (version === null) throw new Refusal('Choose a release to roll back to (a version such as 3).', 400);
-      await mutate(res, 'rollbackConfig', 'release { version }', { app: String(req.params.app), version });
+      await mutate(res, RollbackConfigMutation, 'rollbackConfig', { app: String(req.params.app), version });
       return 'rollback';
     }),
   );
@@ -864,7 +833,7 @@ export function createConsole(config: ConsoleConfig & { publicUrl: string }, dep
       const appName = formField(req.body as Record<string, unknown>, 'app');
       let url: string;
       try {
-        ({ url } = await mutate<{ url: string }>(res, 'openAddonDashboard', 'url', {
+        ({ url } = await mutate(res, OpenAddonDashboardMutation, 'openAddonDashboard', {
           addon: String(req.params.addon),
           ...(appName ? { app: appName } : {}),
         }));
@@ -890,17 +859,7 @@ export function createConsole(config: ConsoleConfig & { publicUrl: string }, dep
 
   app.get('/billing', requireSession, async (req, res, next) => {
     try {
-      const { data } = await ask<{
-        apps: {
-          name: string;
-          addons: {
-            name: string;
-            serviceSlug: string;
-            planSlug: string;
-            plan: { free: boolean; price: { monthly: number; currency: string } } | null;
-          }[];
-        }[];
-      }>(res, '{ apps { name addons { name serviceSlug planSlug plan { free price { monthly currency } } } } }');
+      const { data } = await ask(res, BillingAddonsQuery);
       const addons = data.apps.flatMap((a) =>
         a.addons.map((o) => ({
           app: a.name,
@@ -918,7 +877,9 @@ export function createConsole(config: ConsoleConfig & { publicUrl: string }, dep
       const answers = await Promise.all(
         billingDocuments(apps).map(async ({ query, variables }) => {
           try {
-            return (await ask<Record<string, unknown>>(res, query, variables)).data;
+            const result = await catalog.query<Record<string, unknown>>(tokenOf(res), query, variables);
+            partialErrorsOf(res).push(...result.errors);
+            return result.data;
           } catch (error) {
             if (!(error instanceof UpstreamError) || error.status === 401) throw error;
             if (/Cannot query field/.test(error.message)) return null;

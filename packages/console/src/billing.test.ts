@@ -30,8 +30,10 @@ describe('billingDocuments', () => {
   it('asks for the account alone when there is no app', () => {
     const documents = billingDocuments([]);
     expect(documents).toHaveLength(1);
-    expect(documents[0]?.query).toMatch(/^query \{\n {2}billingAccount \{/);
-    expect(documents[0]?.query).not.toContain('usage');
+    expect(documents[0]?.query).toMatch(
+      /^query \{\n {2}\.\.\.BillingAccountFields\n\}\nfragment BillingAccountFields on Query \{/,
+    );
+    expect(documents[0]?.query).not.toMatch(/usage|AppUsage/);
     expect(documents[0]?.variables).toEqual({});
   });
 

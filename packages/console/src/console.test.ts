@@ -1,6 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { publishManifest } from '@annex/catalog';
+import { ALL_SCOPES } from '@annex/platform';
 import { testDatabaseKinds } from '@annex/platform/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { assembleBilling, billingDocuments } from './billing.js';
@@ -91,8 +92,8 @@ describe.each(testDatabaseKinds('console sessions'))('the console with the devel
       .where('id', '=', row.api_token_id as string)
       .executeTakeFirstOrThrow();
     expect(token.kind).toBe('org');
-    // The development user is the demo organization's admin: values may be revealed.
-    expect(token.scopes).toEqual(['config:read']);
+    // The development user is the demo organization's admin: every scope, values included.
+    expect(token.scopes).toEqual(ALL_SCOPES);
     expect(Math.abs((token.expires_at as Date).getTime() - row.expires_at.getTime())).toBeLessThan(1000);
     const apps = await client.request(`${stack.consoleUrl}/apps`);
     expect(apps.status).toBe(200);

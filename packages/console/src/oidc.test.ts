@@ -1,3 +1,4 @@
+import { ROLE_SCOPES } from '@annex/platform';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashSessionId } from './sessions.js';
 import { TestClient } from './test-client.js';
@@ -135,7 +136,9 @@ describe('OpenID Connect sign-in', () => {
       .select(['t.scopes'])
       .where('s.id_hash', '=', hashSessionId(client.cookies.get('annex_session') as string))
       .executeTakeFirstOrThrow();
-    expect(row.scopes).toEqual([]);
+    expect(row.scopes).toEqual(ROLE_SCOPES.member);
+    expect(row.scopes).not.toContain('config:read');
+    expect(row.scopes).not.toContain('billing:write');
   });
 
   it('refuses a user whose claim grants no organization here', async () => {

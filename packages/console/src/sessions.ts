@@ -1,5 +1,5 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { createApiToken, type DB, type MembershipRole, type SecretBox } from '@annex/platform';
+import { createApiToken, type DB, type MembershipRole, ROLE_SCOPES, type SecretBox } from '@annex/platform';
 import type { Kysely, Transaction } from 'kysely';
 
 type Executor = Kysely<DB> | Transaction<DB>;
@@ -137,9 +137,10 @@ export async function listMemberships(db: Executor, userId: string): Promise<Mem
 }
 
 /**
- * Mints the org token a session acts with: it expires with the session, carries
- * `config:read` (reveal config var values) only for the organization's admins, and acts
- * for the signed-in user, whom the broker then names when it opens a provider's dashboard.
+ * Mints the org token a session acts with: it expires with the session, has the scopes the
+ * member's role allows (`ROLE_SCOPES`: an admin every scope, a member all but reading config
+ * var values and changing what is billed), and acts for the signed-in user, whom the broker
+ * then names when it opens a provider's dashboard.
  */
 async function mintSessionToken(
   db: Executor,
@@ -152,7 +153,7 @@ async function mintSessionToken(
     kind: 'org',
     name: `console session of ${user.who}`.slice(0, 200),
     organizationId: membership.organizationId,
-    scopes: membership.role === 'admin' ? ['config:read'] : [],
+    scopes: ROLE_SCOPES[membership.role],
     expiresAt,
     userId: user.id,
   });

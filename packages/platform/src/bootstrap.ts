@@ -1,5 +1,6 @@
 import type { Kysely } from 'kysely';
 import type { DB } from './db/schema.js';
+import { ALL_SCOPES } from './scopes.js';
 import { hashPassword, randomSecret } from './secrets.js';
 import { createApiToken } from './tokens.js';
 
@@ -36,7 +37,7 @@ export async function ensureDevelopmentCredentials(db: Kysely<DB>): Promise<Deve
       kind: 'org',
       name: 'demo organization (development)',
       organizationId: org.id,
-      scopes: ['config:read'],
+      scopes: ALL_SCOPES,
     });
     const osbUsername = `platform-${randomSecret(6)
       .toLowerCase()

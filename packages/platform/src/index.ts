@@ -53,15 +53,37 @@ export {
 export { ensureLocalEncryptionKeys } from './local.js';
 export { createLogger, type Logger, serviceLogger } from './log.js';
 export {
-  type GuardedResponse,
-  guardedGet,
   guardedLookup,
   isPublicAddress,
+  OutboundAbortedError,
   type OutboundPolicy,
+  type OutboundRequestOptions,
+  type OutboundResponse,
   OutboundTimeoutError,
+  outboundRequest,
   outboundUrlProblem,
   PrivateAddressError,
+  ResponseTooLargeError,
 } from './outbound.js';
+export {
+  ALL_SCOPES,
+  CONFIG_VALUES_SCOPE,
+  DEFAULT_TOKEN_SCOPES,
+  type GraphqlOperation,
+  missingScopeMessage,
+  OPERATION_SCOPES,
+  type Operation,
+  PROVIDER_SCOPES,
+  principalHasScope,
+  type RestOperation,
+  ROLE_SCOPES,
+  SCOPES,
+  type Scope,
+  scopesForNewToken,
+  scopesGrant,
+  unknownScopes,
+  validScopes,
+} from './scopes.js';
 export { hashPassword, randomSecret, SecretBox, verifyPassword } from './secrets.js';
 export {
   ANONYMOUS,

@@ -2,12 +2,15 @@ import http, { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import {
-  guardedGet,
   guardedLookup,
   isPublicAddress,
+  OutboundAbortedError,
+  type OutboundRequestOptions,
   OutboundTimeoutError,
+  outboundRequest,
   outboundUrlProblem,
   PrivateAddressError,
+  ResponseTooLargeError,
 } from './outbound.js';
 import { SPECIAL_ADDRESS_BLOCKS } from './special-addresses.js';
 
@@ -464,27 +467,50 @@ describe('outbound policy', () => {
     }
   });
 
-  it('guardedGet: refuses up front, returns a redirect unfollowed, stops at its size and time limits', async () => {
+  it('outboundRequest: refuses up front, answers a redirect unfollowed, stops at its size and time limits, can be abandoned', async () => {
+    const received: { method?: string; body: string }[] = [];
     const server = createServer((req, res) => {
       if (req.url === '/moved') return void res.writeHead(302, { location: 'http://169.254.169.254/' }).end();
       if (req.url === '/big') return void res.end('x'.repeat(2048));
       if (req.url === '/slow') return; // never answers
-      res.end('ok');
+      let body = '';
+      req.on('data', (chunk) => {
+        body += chunk;
+      });
+      req.on('end', () => {
+        received.push({ method: req.method, body });
+        res.setHeader('retry-after', '7');
+        res.end('ok');
+      });
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    const get = (path: string, policy = open) =>
-      guardedGet(new URL(`${base}${path}`), { policy, headers: {}, timeoutMs: 300, maxBytes: 1024 });
+    const get = (path: string, policy = open, extra: Partial<OutboundRequestOptions> = {}) =>
+      outboundRequest(new URL(`${base}${path}`), { policy, timeoutMs: 300, maxBytes: 1024, ...extra });
     try {
-      expect(await get('/')).toEqual({ status: 200, body: 'ok' });
+      expect(await get('/')).toMatchObject({ status: 200, body: 'ok', truncated: false });
+      expect((await get('/')).headers['retry-after']).toBe('7');
+      const posted = await get('/post', open, { method: 'POST', body: '{"a":"é"}' });
+      expect(posted.status).toBe(200);
+      expect(received.at(-1)).toEqual({ method: 'POST', body: '{"a":"é"}' });
       await expect(get('/', closed)).rejects.toThrow(PrivateAddressError);
       expect(await get('/moved')).toMatchObject({ status: 302, body: '' });
-      await expect(get('/big')).rejects.toThrow(/larger than 1024 bytes/);
+      await expect(get('/big')).rejects.toBeInstanceOf(ResponseTooLargeError);
+      expect(await get('/big', open, { overflow: 'truncate', maxBytes: 200 })).toMatchObject({
+        status: 200,
+        body: 'x'.repeat(200),
+        truncated: true,
+      });
       await expect(get('/slow')).rejects.toBeInstanceOf(OutboundTimeoutError);
+      const abandoned = new AbortController();
+      const pending = get('/slow', open, { signal: abandoned.signal, timeoutMs: 5_000 });
+      abandoned.abort();
+      await expect(pending).rejects.toBeInstanceOf(OutboundAbortedError);
+      await expect(get('/', open, { signal: AbortSignal.abort() })).rejects.toBeInstanceOf(OutboundAbortedError);
       // Refused before sending, and nothing left armed that could fire later.
-      const options = { policy: open, headers: {}, timeoutMs: 50, maxBytes: 1024 };
-      await expect(guardedGet(new URL('ftp://127.0.0.1/'), options)).rejects.toThrow(/http or https only/);
-      await expect(guardedGet(new URL(base), { ...options, headers: { 'x-bad': 'a\nb' } })).rejects.toThrow();
+      const options = { policy: open, timeoutMs: 50, maxBytes: 1024 };
+      await expect(outboundRequest(new URL('ftp://127.0.0.1/'), options)).rejects.toThrow(/http or https only/);
+      await expect(outboundRequest(new URL(base), { ...options, headers: { 'x-bad': 'a\nb' } })).rejects.toThrow();
       await new Promise((resolve) => setTimeout(resolve, 100));
     } finally {
       server.closeAllConnections();

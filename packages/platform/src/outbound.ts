@@ -138,68 +138,122 @@ export function guardedLookup(policy: OutboundPolicy) {
   };
 }
 
-/** What `guardedGet` read: the status and the body as text. */
-export interface GuardedResponse {
+/** What an outbound request read: the status, the headers and the body as text. */
+export interface OutboundResponse {
   status: number;
+  headers: http.IncomingHttpHeaders;
   body: string;
+  /** The body was longer than `maxBytes` and was cut there (only with `overflow: 'truncate'`). */
+  truncated: boolean;
 }
 
-/** `guardedGet` ran out of time (name `TimeoutError`, as `AbortSignal.timeout` names it). */
+/** An outbound request ran out of time (name `TimeoutError`, as `AbortSignal.timeout` names it). */
 export class OutboundTimeoutError extends Error {
   override readonly name = 'TimeoutError';
 }
 
+/** An outbound request's caller gave up (its `signal` was aborted). */
+export class OutboundAbortedError extends Error {
+  override readonly name = 'AbortError';
+}
+
+/** The answer was larger than the caller would read. */
+export class ResponseTooLargeError extends Error {
+  readonly code = 'ERESPONSETOOLARGE';
+}
+
+export interface OutboundRequestOptions {
+  method?: string;
+  headers?: Record<string, string>;
+  /** Sent as it is, with its `content-length`. */
+  body?: string;
+  /** Where the URL may point; a refusal is a `PrivateAddressError`. */
+  policy: OutboundPolicy;
+  /** The whole exchange, body read included, ends within this (else an `OutboundTimeoutError`). */
+  timeoutMs: number;
+  /** The most of the body that is read. */
+  maxBytes: number;
+  /** Past `maxBytes`: `reject` (a `ResponseTooLargeError`, the default) or `truncate` (stop reading, answer what was read). */
+  overflow?: 'reject' | 'truncate';
+  /** Keep-alive agents by protocol; by default a connection of its own, closed afterwards. */
+  agents?: { 'http:': http.Agent; 'https:': https.Agent };
+  /** Aborting it ends the exchange with an `OutboundAbortedError`. */
+  signal?: AbortSignal;
+}
+
 /**
- * A GET of a URL users supplied, under `policy`: the URL is judged up front
+ * The one way Annex calls a URL that its users or providers supplied (providers' OSB APIs,
+ * webhook receivers, OSB brokers being imported): the URL is judged up front
  * (`outboundUrlProblem`) and the addresses its name resolves to when connecting
- * (`guardedLookup`), either refusal a `PrivateAddressError`; redirects are not followed
- * (a 3xx is returned as it is); the body is read up to `maxBytes`, and the whole exchange
- * must end within `timeoutMs` (else an `OutboundTimeoutError`).
+ * (`guardedLookup`), either refusal a `PrivateAddressError`; only http and https; redirects
+ * are not followed (a 3xx is answered as it is); the body is read up to `maxBytes`; the
+ * whole exchange ends within `timeoutMs`. The first outcome stands: an oversized answer
+ * still ends, a destroyed request still errs, and nothing settles twice.
  */
-export function guardedGet(
-  url: URL,
-  options: { policy: OutboundPolicy; headers: Record<string, string>; timeoutMs: number; maxBytes: number },
-): Promise<GuardedResponse> {
+export function outboundRequest(url: URL, options: OutboundRequestOptions): Promise<OutboundResponse> {
   const problem = outboundUrlProblem(url, options.policy);
   if (problem) return Promise.reject(new PrivateAddressError(`${url.origin} ${problem}`));
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
     return Promise.reject(new TypeError(`${url.protocol} URLs cannot be fetched (http or https only)`));
   }
-  const client = url.protocol === 'https:' ? https : http;
-  return new Promise<GuardedResponse>((resolveWith, rejectWith) => {
+  if (options.signal?.aborted) return Promise.reject(new OutboundAbortedError('the request was abandoned'));
+  const secure = url.protocol === 'https:';
+  const headers = { ...options.headers };
+  if (options.body !== undefined) headers['content-length'] = String(Buffer.byteLength(options.body));
+  return new Promise<OutboundResponse>((resolveWith, rejectWith) => {
     let timer: NodeJS.Timeout | undefined;
-    // The first outcome stands: an oversized answer still ends, a destroyed request still errs.
+    let request: http.ClientRequest | undefined;
     let settled = false;
-    const resolve = (value: GuardedResponse) => {
-      clearTimeout(timer);
-      if (!settled) resolveWith(value);
+    const settle = (outcome: () => void) => {
+      if (settled) return;
       settled = true;
-    };
-    const reject = (error: unknown) => {
       clearTimeout(timer);
-      if (!settled) rejectWith(error);
-      settled = true;
+      options.signal?.removeEventListener('abort', abandon);
+      outcome();
     };
-    let request: http.ClientRequest;
+    const reject = (error: unknown) => settle(() => rejectWith(error));
+    const abandon = () => {
+      reject(new OutboundAbortedError('the request was abandoned'));
+      request?.destroy();
+    };
     try {
-      request = client.get(
+      request = (secure ? https : http).request(
         url,
-        { headers: options.headers, lookup: guardedLookup(options.policy), agent: false },
+        {
+          method: options.method ?? 'GET',
+          headers,
+          lookup: guardedLookup(options.policy),
+          agent: options.agents ? options.agents[secure ? 'https:' : 'http:'] : false,
+        },
         (response) => {
           const chunks: Buffer[] = [];
           let size = 0;
+          const answer = (truncated: boolean) =>
+            settle(() =>
+              resolveWith({
+                status: response.statusCode ?? 0,
+                headers: response.headers,
+                body: Buffer.concat(chunks).toString('utf8'),
+                truncated,
+              }),
+            );
           response.on('data', (chunk: Buffer) => {
+            if (settled) return;
+            const room = options.maxBytes - size;
             size += chunk.length;
-            if (size > options.maxBytes) {
-              reject(new Error(`the answer is larger than ${options.maxBytes} bytes`));
-              request.destroy();
+            if (size <= options.maxBytes) {
+              chunks.push(chunk);
               return;
             }
-            chunks.push(chunk);
+            if (options.overflow === 'truncate') {
+              chunks.push(chunk.subarray(0, room));
+              answer(true);
+            } else {
+              reject(new ResponseTooLargeError(`the answer is larger than ${options.maxBytes} bytes`));
+            }
+            request?.destroy();
           });
-          response.on('end', () =>
-            resolve({ status: response.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }),
-          );
+          response.on('end', () => answer(false));
           response.on('error', reject);
         },
       );
@@ -209,9 +263,11 @@ export function guardedGet(
       return;
     }
     request.on('error', reject);
-    timer = setTimeout(
-      () => request.destroy(new OutboundTimeoutError(`no answer within ${options.timeoutMs} ms`)),
-      options.timeoutMs,
-    );
+    options.signal?.addEventListener('abort', abandon, { once: true });
+    timer = setTimeout(() => {
+      reject(new OutboundTimeoutError(`no answer within ${options.timeoutMs} ms`));
+      request?.destroy();
+    }, options.timeoutMs);
+    request.end(options.body);
   });
 }

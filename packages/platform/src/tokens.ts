@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { type Kysely, sql, type Transaction } from 'kysely';
 import type { DB, TokenKind } from './db/schema.js';
+import { scopesForNewToken } from './scopes.js';
 
 type Executor = Kysely<DB> | Transaction<DB>;
 
@@ -40,6 +41,10 @@ export function visibleOrganizations(principal: Principal): readonly string[] | 
 export interface NewApiToken {
   kind: TokenKind;
   name: string;
+  /**
+   * Names from `SCOPES` (`PROVIDER_SCOPES` for a provider token); unknown ones are refused.
+   * None: the default of the kind, stored explicitly (see `scopesForNewToken`).
+   */
   scopes?: readonly string[];
   organizationId?: string | null;
   platformId?: string | null;
@@ -65,13 +70,15 @@ export function hashToken(token: string): string {
 }
 
 /**
- * Creates a scoped API token and returns it once.
+ * Creates a scoped API token and returns it once. Throws, creating nothing, when a scope is
+ * unknown.
  *
  * @example
  * const { token } = await createApiToken(db, { kind: 'org', name: 'ci', organizationId });
  * // Authorization: Bearer annex_org_…
  */
 export async function createApiToken(db: Executor, input: NewApiToken): Promise<CreatedApiToken> {
+  const scopes = scopesForNewToken(input.kind, input.scopes);
   const token = `annex_${input.kind}_${randomBytes(32).toString('base64url')}`;
   const prefix = token.slice(0, input.kind.length + 11);
   const row = await db
@@ -81,7 +88,7 @@ export async function createApiToken(db: Executor, input: NewApiToken): Promise<
       name: input.name,
       token_hash: hashToken(token),
       token_prefix: prefix,
-      scopes: [...(input.scopes ?? [])],
+      scopes,
       organization_id: input.organizationId ?? null,
       platform_id: input.platformId ?? null,
       provider_id: input.providerId ?? null,

@@ -116,9 +116,10 @@ const readme = (slug: string, port: number, sdk: string) => `# ${slug}
 
 An Annex provider, made with \`annex-provider init\`.
 
-- \`npm start\` serves the Open Service Broker endpoints on http://127.0.0.1:${port}, the port of
-  \`osb.url\` in \`annex.json\` (\`PORT\` and \`HOST\` override it; \`ANNEX_BROKER_URL\` is the
-  broker whose signed requests it accepts).
+- \`npm start\` compiles \`src/\` into \`dist/\` (\`npm run build\`, tsc) and serves the Open Service
+  Broker endpoints from it in plain Node on http://127.0.0.1:${port}, the port of \`osb.url\` in
+  \`annex.json\` (\`PORT\` and \`HOST\` override it; \`ANNEX_BROKER_URL\` is the broker whose signed
+  requests it accepts). \`npm run dev\` runs \`src/\` through tsx instead, with no build.
 - \`npm test\` runs the conformance kit against \`osb.url\`. The kit acts as the broker, so start
   the provider with \`ANNEX_BROKER_URL=${KIT_BROKER} npm start\` first.
 - \`npm run typecheck\` type-checks \`src/\`.
@@ -181,9 +182,12 @@ export async function initCommand(
         private: true,
         type: 'module',
         scripts: {
-          start: 'tsx src/server.ts',
+          build: 'tsc',
+          prestart: 'npm run build',
+          start: 'node dist/server.js',
+          dev: 'tsx src/server.ts',
           test: 'annex-provider test --manifest annex.json',
-          typecheck: 'tsc',
+          typecheck: 'tsc --noEmit',
           publish: 'annex-provider publish annex.json',
         },
         dependencies: { '@annex/sdk': sdk },
@@ -201,7 +205,9 @@ export async function initCommand(
           module: 'NodeNext',
           moduleResolution: 'NodeNext',
           strict: true,
-          noEmit: true,
+          outDir: 'dist',
+          rootDir: 'src',
+          sourceMap: true,
           skipLibCheck: true,
           types: ['node'],
         },

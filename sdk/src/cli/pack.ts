@@ -11,17 +11,23 @@ const packageRoot = fileURLToPath(new URL('../../', import.meta.url));
 
 /**
  * Packs the SDK this CLI runs from into `destination` with `npm pack`, and returns the
- * tarball's file name. From a checkout (its TypeScript sources are there) `prepack` builds
- * `dist/` first; an installed package is already built and is packed as it is.
+ * tarball's file name. The CLI runs from `dist/`, so that build is what is packed, as it is
+ * (`--ignore-scripts`: no `prepack` rebuild under a running CLI); a checkout builds it with
+ * `npm run build`.
  */
 export async function packSdk(destination: string): Promise<string> {
   const { name, version } = JSON.parse(await readFile(join(packageRoot, 'package.json'), 'utf8')) as {
     name: string;
     version: string;
   };
-  const fromSources = existsSync(join(packageRoot, 'src', 'index.ts'));
+  if (!existsSync(join(packageRoot, 'dist', 'index.js'))) {
+    throw new CliError(
+      `the SDK in ${packageRoot} is not built (no dist/index.js): run \`npm run build\` at the root of the checkout, or pass --sdk <npm dependency spec>`,
+      EXIT_CODES.refused,
+    );
+  }
   await mkdir(destination, { recursive: true });
-  const args = ['pack', '--pack-destination', destination, ...(fromSources ? [] : ['--ignore-scripts'])];
+  const args = ['pack', '--pack-destination', destination, '--ignore-scripts'];
   const { code, output } = await new Promise<{ code: number | null; output: string }>((resolve) => {
     // npm is a .cmd script on Windows, which only a shell runs.
     const child = spawn('npm', args, {

@@ -1,21 +1,21 @@
 import { randomUUID } from 'node:crypto';
 import type { z } from 'zod';
+import {
+  asyncResponse,
+  bindResponse,
+  catalogResponse,
+  emptyResponse,
+  errorResponse,
+  fetchInstanceResponse,
+  lastOperationResponse,
+  type OsbCatalogPlan,
+  type OsbCatalogService,
+  provisionResponse,
+  responseProblem,
+  updateResponse,
+} from '../osb/contract.js';
 import type { ConformanceBroker, TokenOverrides } from './broker.js';
 import { invalidParameters, sampleFromSchema } from './sample.js';
-import {
-  asyncShape,
-  bindShape,
-  catalogShape,
-  emptyShape,
-  errorShape,
-  fetchInstanceShape,
-  lastOperationShape,
-  type OsbPlanShape,
-  type OsbServiceShape,
-  provisionShape,
-  shapeProblem,
-  updateShape,
-} from './shapes.js';
 
 /**
  * `pass`, `fail`; `warn` is a SHOULD of the spec missed (does not fail the run); `skip` is not applicable.
@@ -177,13 +177,13 @@ export async function runConformance(options: ConformanceOptions): Promise<Confo
     if (!allowed.includes(answer.status)) {
       return record(name, severity, `expected ${allowed.join(' or ')}, got ${answer.status}: ${excerpt(answer)}`);
     }
-    const problem = shape ? shapeProblem(shape, answer.body) : undefined;
+    const problem = shape ? responseProblem(shape, answer.body) : undefined;
     if (problem) return record(name, severity, `${answer.status}, but ${problem}: ${excerpt(answer)}`);
     return record(name, 'pass', `${answer.status}`);
   }
 
   const errorCheck = (name: string, answer: Answer, status: number, severity: 'fail' | 'warn' = 'fail') =>
-    expectAnswer(name, answer, [status], errorShape, severity);
+    expectAnswer(name, answer, [status], errorResponse, severity);
 
   async function guarded(name: string, fn: () => Promise<void>): Promise<void> {
     try {
@@ -199,7 +199,7 @@ export async function runConformance(options: ConformanceOptions): Promise<Confo
   async function poll(
     name: string,
     path: string,
-    service: OsbServiceShape,
+    service: OsbCatalogService,
     planId: string,
     operation: string | undefined,
     timeoutMs: number,
@@ -210,7 +210,7 @@ export async function runConformance(options: ConformanceOptions): Promise<Confo
         query: { service_id: service.id, plan_id: planId, operation },
       });
       if (answer.status === 410) return 'gone';
-      if (answer.status !== 200 || shapeProblem(lastOperationShape, answer.body)) {
+      if (answer.status !== 200 || responseProblem(lastOperationResponse, answer.body)) {
         record(name, 'fail', `last_operation: expected 200 with {state}, got ${answer.status}: ${excerpt(answer)}`);
         return undefined;
       }
@@ -229,7 +229,7 @@ export async function runConformance(options: ConformanceOptions): Promise<Confo
     name: string,
     answer: Answer,
     path: string,
-    service: OsbServiceShape,
+    service: OsbCatalogService,
     planId: string,
     timeoutMs: number,
     goneIsSuccess: boolean,
@@ -243,12 +243,12 @@ export async function runConformance(options: ConformanceOptions): Promise<Confo
   }
 
   // ---- catalog ---------------------------------------------------------------------
-  let catalog: z.infer<typeof catalogShape> | undefined;
+  let catalog: z.infer<typeof catalogResponse> | undefined;
   await guarded('catalog', async () => {
     const requestIdentity = randomUUID();
     const answer = await send('GET', '/v2/catalog', { headers: { 'X-Broker-API-Request-Identity': requestIdentity } });
-    if (expectAnswer('catalog: GET /v2/catalog answers 200 with a valid OSB catalog', answer, [200], catalogShape)) {
-      catalog = answer.body as z.infer<typeof catalogShape>;
+    if (expectAnswer('catalog: GET /v2/catalog answers 200 with a valid OSB catalog', answer, [200], catalogResponse)) {
+      catalog = answer.body as z.infer<typeof catalogResponse>;
     }
     const echoed = answer.headers.get('X-Broker-API-Request-Identity');
     record(
@@ -344,7 +344,7 @@ export async function runConformance(options: ConformanceOptions): Promise<Confo
     }
   }
 
-  function provisionBody(service: OsbServiceShape, plan: OsbPlanShape, extra: Record<string, unknown> = {}) {
+  function provisionBody(service: OsbCatalogService, plan: OsbCatalogPlan, extra: Record<string, unknown> = {}) {
     return {
       service_id: service.id,
       plan_id: plan.id,
@@ -356,7 +356,7 @@ export async function runConformance(options: ConformanceOptions): Promise<Confo
     };
   }
 
-  async function negativeCases(label: string, service: OsbServiceShape, plan: OsbPlanShape, first: boolean) {
+  async function negativeCases(label: string, service: OsbCatalogService, plan: OsbCatalogPlan, first: boolean) {
     const id = randomUUID();
     const path = `/v2/service_instances/${id}`;
     const put = (body: unknown) => send('PUT', path, { body, query: { accepts_incomplete: 'true' } });
@@ -394,7 +394,12 @@ export async function runConformance(options: ConformanceOptions): Promise<Confo
       const unknownPoll = await send('GET', `${path}/last_operation`, {
         query: { service_id: service.id, plan_id: plan.id },
       });
-      expectAnswer(`${label} last_operation of an unknown instance → 404 or 410`, unknownPoll, [404, 410], errorShape);
+      expectAnswer(
+        `${label} last_operation of an unknown instance → 404 or 410`,
+        unknownPoll,
+        [404, 410],
+        errorResponse,
+      );
       if (service.instances_retrievable) {
         errorCheck(`${label} fetch of an unknown instance → 404`, await send('GET', path), 404);
       }
@@ -406,7 +411,7 @@ export async function runConformance(options: ConformanceOptions): Promise<Confo
         `${label} rejected requests left no state (same id provisions afresh)`,
         fresh,
         [201, 202],
-        provisionShape,
+        provisionResponse,
       )
     ) {
       await settle(`${label} provision after rejected requests`, fresh, path, service, plan.id, 60_000, false);
@@ -419,8 +424,8 @@ export async function runConformance(options: ConformanceOptions): Promise<Confo
 
   async function lifecycle(
     label: string,
-    service: OsbServiceShape,
-    plan: OsbPlanShape,
+    service: OsbCatalogService,
+    plan: OsbCatalogPlan,
     async: boolean,
     timeout: number,
   ) {
@@ -453,7 +458,7 @@ export async function runConformance(options: ConformanceOptions): Promise<Confo
       name(`provision → 201${async ? ' or 202' : ''}`),
       created,
       async ? [201, 202] : [201],
-      created.status === 202 ? asyncShape : provisionShape,
+      created.status === 202 ? asyncResponse : provisionResponse,
     );
     if (!ok) return;
     const wasAsync = created.status === 202;
@@ -475,7 +480,7 @@ export async function runConformance(options: ConformanceOptions): Promise<Confo
       name('duplicate delivery (identical PUT) → 200'),
       await send('PUT', path, { body, query: incomplete }),
       [200],
-      provisionShape,
+      provisionResponse,
     );
     errorCheck(
       name('same id, other attributes → 409'),
@@ -485,7 +490,7 @@ export async function runConformance(options: ConformanceOptions): Promise<Confo
     let planId = plan.id;
     if (service.instances_retrievable) {
       const fetched = await send('GET', path, { query: { service_id: service.id, plan_id: planId } });
-      if (expectAnswer(name('fetch instance → 200'), fetched, [200], fetchInstanceShape)) {
+      if (expectAnswer(name('fetch instance → 200'), fetched, [200], fetchInstanceResponse)) {
         const got = (fetched.body as { plan_id?: string }).plan_id;
         record(name('fetched instance has its plan_id'), got === planId ? 'pass' : 'fail', `plan_id ${got}`);
       }
@@ -509,7 +514,7 @@ export async function runConformance(options: ConformanceOptions): Promise<Confo
     ) {
       record(name('update'), 'skip', 'updates are asynchronous only (422 AsyncRequired)');
     } else if (
-      expectAnswer(name(`update → 200${async ? ' or 202' : ''}`), updated, async ? [200, 202] : [200], updateShape)
+      expectAnswer(name(`update → 200${async ? ' or 202' : ''}`), updated, async ? [200, 202] : [200], updateResponse)
     ) {
       await settle(name('update'), updated, path, service, planId, timeout, false);
     }
@@ -526,7 +531,7 @@ export async function runConformance(options: ConformanceOptions): Promise<Confo
           name(`plan change to ${other.name} → 200${async ? ' or 202' : ''}`),
           changed,
           async ? [200, 202] : [200],
-          updateShape,
+          updateResponse,
         )
       ) {
         if (await settle(name('plan change'), changed, path, service, other.id, timeout, false)) planId = other.id;
@@ -566,7 +571,7 @@ export async function runConformance(options: ConformanceOptions): Promise<Confo
         name(`deprovision → 200${async ? ' or 202' : ''}`),
         deleted,
         async ? [200, 202] : [200],
-        deleted.status === 202 ? asyncShape : emptyShape,
+        deleted.status === 202 ? asyncResponse : emptyResponse,
       )
     ) {
       if (await settle(name('deprovision'), deleted, path, service, planId, timeout, true)) {
@@ -581,8 +586,8 @@ export async function runConformance(options: ConformanceOptions): Promise<Confo
 
   async function bindingLifecycle(
     name: (step: string) => string,
-    service: OsbServiceShape,
-    plan: OsbPlanShape,
+    service: OsbCatalogService,
+    plan: OsbCatalogPlan,
     instancePath: string,
     incomplete: Record<string, string>,
     async: boolean,
@@ -618,7 +623,7 @@ export async function runConformance(options: ConformanceOptions): Promise<Confo
         name(`bind → 201${async ? ' or 202' : ''}`),
         bound,
         async ? [201, 202] : [201],
-        bound.status === 202 ? asyncShape : bindShape,
+        bound.status === 202 ? asyncResponse : bindResponse,
       )
     ) {
       return;
@@ -628,7 +633,7 @@ export async function runConformance(options: ConformanceOptions): Promise<Confo
       name('duplicate bind (identical PUT) → 200'),
       await send('PUT', path, { body, query: incomplete }),
       [200],
-      bindShape,
+      bindResponse,
     );
     errorCheck(
       name('same binding id, other attributes → 409'),
@@ -640,7 +645,7 @@ export async function runConformance(options: ConformanceOptions): Promise<Confo
     );
     if (service.bindings_retrievable) {
       const fetched = await send('GET', path, { query: { service_id: service.id, plan_id: plan.id } });
-      expectAnswer(name('fetch binding → 200'), fetched, [200], bindShape);
+      expectAnswer(name('fetch binding → 200'), fetched, [200], bindResponse);
     }
     const query = { service_id: service.id, plan_id: plan.id, ...incomplete };
     const unbound = await send('DELETE', path, { query });
@@ -649,7 +654,7 @@ export async function runConformance(options: ConformanceOptions): Promise<Confo
         name(`unbind → 200${async ? ' or 202' : ''}`),
         unbound,
         async ? [200, 202] : [200],
-        unbound.status === 202 ? asyncShape : emptyShape,
+        unbound.status === 202 ? asyncResponse : emptyResponse,
       )
     ) {
       if (await settle(name('unbind'), unbound, path, service, plan.id, timeout, true)) {
@@ -660,8 +665,8 @@ export async function runConformance(options: ConformanceOptions): Promise<Confo
 
   async function deleteDuringProvisioning(
     label: string,
-    service: OsbServiceShape,
-    plan: OsbPlanShape,
+    service: OsbCatalogService,
+    plan: OsbCatalogPlan,
     timeout: number,
   ) {
     const name = `${label} delete during provisioning`;

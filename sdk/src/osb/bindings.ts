@@ -1,18 +1,17 @@
 import type { Request } from 'express';
 import type { BindingRecord } from '../store.js';
 import type { BindResult } from '../types.js';
+import { bindRequest } from './contract.js';
 import {
   acceptsIncomplete,
   bindResultToOsb,
-  bodyOf,
   canonical,
+  decodeBody,
   fail,
   now,
-  optionalObject,
   originatingIdentity,
   queryString,
   requestIdOf,
-  requireString,
   resourceKey,
 } from './protocol.js';
 import type { Runtime } from './runtime.js';
@@ -28,17 +27,13 @@ export function createBindingEndpoints(rt: Runtime) {
     instanceId: string,
     bindingId: string,
   ): Promise<[number, Record<string, unknown>]> {
-    const body = bodyOf(req);
-    const serviceId = requireString(body, 'service_id');
-    const planId = requireString(body, 'plan_id');
+    const body = decodeBody(bindRequest, req.body);
+    const { service_id: serviceId, plan_id: planId } = body;
     const { service, plan } = findPlan(serviceId, planId);
-    const context = optionalObject(body, 'context') ?? {};
-    const bindResource = optionalObject(body, 'bind_resource');
-    const rawParameters = optionalObject(body, 'parameters') ?? {};
+    const context = body.context ?? {};
+    const bindResource = body.bind_resource;
+    const rawParameters = body.parameters ?? {};
     const predecessorId = body.predecessor_binding_id;
-    if (predecessorId !== undefined && (typeof predecessorId !== 'string' || predecessorId.length === 0)) {
-      throw fail(400, 'predecessor_binding_id must be a non-empty string');
-    }
     if (!(plan.bindable ?? service.bindable)) throw fail(400, `plan "${plan.slug}" is not bindable`);
     // Validate what can be validated before touching state; rotation may inherit parameters below.
     if (predecessorId === undefined || Object.keys(rawParameters).length > 0) {

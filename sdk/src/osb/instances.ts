@@ -1,17 +1,16 @@
 import type { Request, Response } from 'express';
 import type { InstanceRecord, ResourceState } from '../store.js';
+import { provisionRequest, updateRequest } from './contract.js';
 import {
   acceptsIncomplete,
-  bodyOf,
   canonical,
   checkMaintenanceInfo,
+  decodeBody,
   fail,
   now,
-  optionalObject,
   originatingIdentity,
   queryString,
   requestIdOf,
-  requireString,
   resourceKey,
 } from './protocol.js';
 import type { Runtime } from './runtime.js';
@@ -36,14 +35,11 @@ export function createInstanceEndpoints(rt: Runtime) {
   // ---- instances ---------------------------------------------------------------------
 
   async function provisionInstance(req: Request, instanceId: string): Promise<[number, Record<string, unknown>]> {
-    const body = bodyOf(req);
-    const serviceId = requireString(body, 'service_id');
-    const planId = requireString(body, 'plan_id');
-    const organizationGuid = requireString(body, 'organization_guid');
-    const spaceGuid = requireString(body, 'space_guid');
+    const body = decodeBody(provisionRequest, req.body);
+    const { service_id: serviceId, plan_id: planId, organization_guid: organizationGuid, space_guid: spaceGuid } = body;
     const { service, plan } = findPlan(serviceId, planId);
-    const context = optionalObject(body, 'context') ?? {};
-    const rawParameters = optionalObject(body, 'parameters') ?? {};
+    const context = body.context ?? {};
+    const rawParameters = body.parameters ?? {};
     const maintenanceInfo = checkMaintenanceInfo(plan, body.maintenance_info);
     const parameters = checkParameters(plan.schemas?.instance?.create, definition.parameters?.provision, rawParameters);
     const identity = originatingIdentity(req);
@@ -153,15 +149,12 @@ export function createInstanceEndpoints(rt: Runtime) {
   }
 
   async function updateInstance(req: Request, instanceId: string): Promise<[number, Record<string, unknown>]> {
-    const body = bodyOf(req);
-    const serviceId = requireString(body, 'service_id');
+    const body = decodeBody(updateRequest, req.body);
+    const serviceId = body.service_id;
     const requestedPlan = body.plan_id;
-    if (requestedPlan !== undefined && (typeof requestedPlan !== 'string' || requestedPlan.length === 0)) {
-      throw fail(400, 'plan_id must be a non-empty string');
-    }
-    const context = optionalObject(body, 'context');
-    const rawParameters = optionalObject(body, 'parameters');
-    const previousValues = optionalObject(body, 'previous_values') ?? {};
+    const context = body.context;
+    const rawParameters = body.parameters;
+    const previousValues = body.previous_values ?? {};
     const identity = originatingIdentity(req);
     const incomplete = acceptsIncomplete(req);
 

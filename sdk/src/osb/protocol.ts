@@ -1,6 +1,8 @@
 import type { Request } from 'express';
+import type { z } from 'zod';
 import type { PlanManifest } from '../manifest.js';
 import type { BindResult, OriginatingIdentity } from '../types.js';
+import { decodeOsbRequest } from './contract.js';
 
 /** The broker API versions served: 2.14 (async bindings) to any later 2.x. */
 export const MIN_MINOR_VERSION = 14;
@@ -51,16 +53,11 @@ export class Reply extends Error {
 export const fail = (status: number, description: string, error?: string) =>
   new Reply(status, { ...(error ? { error } : {}), description });
 
-export function requireString(body: Record<string, unknown>, field: string): string {
-  const value = body[field];
-  if (typeof value !== 'string' || value.length === 0) throw fail(400, `${field} is required (a non-empty string)`);
-  return value;
-}
-export function optionalObject(body: Record<string, unknown>, field: string): Record<string, unknown> | undefined {
-  const value = body[field];
-  if (value === undefined || value === null) return undefined;
-  if (!isObject(value)) throw fail(400, `${field} must be a JSON object`);
-  return value;
+/** Decodes a request body with its OSB contract (osb/contract.ts); a 400 names each bad field. */
+export function decodeBody<S extends z.ZodType>(schema: S, body: unknown): z.infer<S> {
+  const decoded = decodeOsbRequest(schema, body);
+  if (!decoded.ok) throw fail(400, decoded.problems.join('; '));
+  return decoded.body;
 }
 
 export function originatingIdentity(req: Request): OriginatingIdentity | undefined {
@@ -78,10 +75,6 @@ export function originatingIdentity(req: Request): OriginatingIdentity | undefin
 }
 
 export const acceptsIncomplete = (req: Request) => req.query.accepts_incomplete === 'true';
-export const bodyOf = (req: Request): Record<string, unknown> => {
-  if (!isObject(req.body)) throw fail(400, 'the request body must be a JSON object (Content-Type: application/json)');
-  return req.body;
-};
 export const queryString = (req: Request, name: string, required: boolean): string | undefined => {
   const value = req.query[name];
   if (typeof value === 'string' && value.length > 0) return value;

@@ -24,6 +24,8 @@ export interface BrokerDeps {
   logger: Logger;
   /** Seals binding credentials and signing keys; required (see ANNEX_ENCRYPTION_KEYS). */
   secretBox: SecretBox;
+  /** Hold every `/v1` answer to its contract (@annex/contracts/v1), failing the request when one is not; for tests. */
+  checkAnswers?: boolean;
 }
 
 export interface Broker {
@@ -89,7 +91,10 @@ export function createBroker(config: BrokerConfig, deps: BrokerDeps): Broker {
   app.use('/v1/provider', providerRouter(context, { wakeWebhooks: () => jobs?.runner.wake() }));
   app.use('/v1/billing', billingRouter(context));
   app.use('/v1', ssoRouter(context));
-  app.use('/v1', appsRouter(context, { wakeWebhooks: () => jobs?.runner.wake() }));
+  app.use(
+    '/v1',
+    appsRouter(context, { wakeWebhooks: () => jobs?.runner.wake(), checkAnswers: deps.checkAnswers ?? false }),
+  );
   app.use((_req, res) => {
     osbError(res, 404, 'NotFound', 'not found');
   });

@@ -590,6 +590,7 @@ export async function startTestBroker(
     database,
     logger: logger ?? createLogger('broker', config.logLevel),
     secretBox,
+    checkAnswers: true,
   });
   server.on('request', broker.app);
   await broker.start();

@@ -8,7 +8,7 @@ import {
   startTestBroker,
   type TestBroker,
 } from '@annex/broker/testing';
-import { createApiToken, type Database } from '@annex/platform';
+import { ALL_SCOPES, createApiToken, type Database } from '@annex/platform';
 import { testDatabaseKinds } from '@annex/platform/testing';
 import { decodeGlobalID, encodeGlobalID } from '@pothos/plugin-relay';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -122,7 +122,7 @@ describe.each(testDatabaseKinds('apps through GraphQL'))('apps and add-ons throu
   let proxy: Awaited<ReturnType<typeof startCountingProxy>>;
   let fixture: CatalogFixture;
   let plan: string;
-  /** Org A: a token that may read config values, one that may not; org B: another organization. */
+  /** Org A: a token with every scope, one with the default (no config values); org B: another organization. */
   const tokens = { a: '', aNoRead: '', b: '' };
   let orgA: string;
   let orgB: string;
@@ -165,11 +165,11 @@ describe.each(testDatabaseKinds('apps through GraphQL'))('apps and add-ons throu
       .executeTakeFirstOrThrow();
     orgB = b.slug;
     tokens.a = (
-      await createApiToken(database.db, { kind: 'org', name: 'a', organizationId: a.id, scopes: ['config:read'] })
+      await createApiToken(database.db, { kind: 'org', name: 'a', organizationId: a.id, scopes: ALL_SCOPES })
     ).token;
     tokens.aNoRead = (await createApiToken(database.db, { kind: 'org', name: 'a2', organizationId: a.id })).token;
     tokens.b = (
-      await createApiToken(database.db, { kind: 'org', name: 'b', organizationId: b.id, scopes: ['config:read'] })
+      await createApiToken(database.db, { kind: 'org', name: 'b', organizationId: b.id, scopes: ALL_SCOPES })
     ).token;
     proxy = await startCountingProxy(broker.url);
     catalog = await startTestCatalog(database, {

@@ -1,3 +1,16 @@
+import type {
+  Addon as ApiAddon,
+  AppDetail as ApiAppDetail,
+  Attachment as ApiAttachment,
+  Event as ApiEvent,
+  Preflight as ApiPreflight,
+  Release as ApiRelease,
+  App,
+  AttachRequest,
+  CreateAddonRequest,
+  CreateAppRequest,
+  SetConfigVarsRequest,
+} from '@annex/contracts/v1';
 import {
   BrokerUnavailableError,
   ConfigVarCollisionError,
@@ -11,96 +24,26 @@ import { type CatalogError, InvalidInputError, NotAuthorizedError, NotFoundError
 // catalog holds no app data: every call carries the GraphQL caller's own bearer token, and
 // the broker decides what that token may see or do (another org's app answers 404).
 
-export type AddonState =
-  | 'provisioning'
-  | 'provisioned'
-  | 'changing_plan'
-  | 'failed'
-  | 'destroying'
-  | 'destroyed'
-  | 'suspended';
-export type AttachmentState = 'attaching' | 'attached' | 'rotating' | 'detaching' | 'detached' | 'failed';
+// The answers' shapes are the broker's contract (@annex/contracts/v1), not written here again.
+export type {
+  Addon as ApiAddon,
+  AddonState,
+  AppDetail as ApiAppDetail,
+  Attachment as ApiAttachment,
+  AttachmentState,
+  Event as ApiEvent,
+  Preflight as ApiPreflight,
+  Release as ApiRelease,
+} from '@annex/contracts/v1';
 
-export interface ApiAttachment {
-  id: string;
-  name: string;
-  /** The app it is attached to (name); null when it is another organization's (a shared add-on). */
-  app: string | null;
-  /** The slug of that app's organization. */
-  appOrganization: string;
-  /** The add-on (name). */
-  addon: string;
-  state: AttachmentState;
-  configVarNames: string[];
-  lastError: string | null;
-  createdAt: string;
-}
+/** A request body as GraphQL hands it over: an optional field may also be null (left out when sent). */
+type FromGraphql<T> = { [K in keyof T]: undefined extends T[K] ? T[K] | null : T[K] };
 
-export interface ApiAddon {
-  id: string;
-  name: string;
-  /** The owning app (name); null when another organization shares it with the caller's. */
-  app: string | null;
-  /** The slug of the organization that owns it. */
-  organization: string;
-  /** Slugs. */
-  service: string;
-  plan: string;
-  provider: string;
-  state: AddonState;
-  lastError: string | null;
-  createdAt: string;
-  attachments: ApiAttachment[];
-}
+/** An add-on to create: `parameters` go as given (GraphQL's JSON), and the broker says what is wrong with them. */
+type NewAddon = FromGraphql<Omit<CreateAddonRequest, 'parameters'>> & { parameters?: unknown };
 
-export interface ApiApp {
-  id: string;
-  name: string;
-  organization: string;
-  releaseVersion: number;
-  createdAt: string;
-  /** Only on `GET /v1/apps/:app`. */
-  addons?: ApiAddon[];
-  lastEventId?: string;
-  attachments?: ApiAttachment[];
-}
-
-export interface ApiRelease {
-  version: number;
-  diff: { name: string; change: string; value?: string | null }[];
-  /** Attachment-owned vars a rollback left as they were. */
-  kept?: { name: string; attachment: string }[];
-  actor: { kind: string; id: string | null; name: string | null } | string;
-  reason: string | null;
-  createdAt: string;
-}
-
-export interface ApiPreflight {
-  ok: boolean;
-  service: string;
-  plan: string;
-  price: { free: boolean; cents: number; currency: string; interval: string };
-  /** Billing (docs/billing.md): the charge from now to the end of the month; null for free plans. */
-  proration: { cents: number; from: string; to: string } | null;
-  billingMode?: 'stripe' | 'ledger-only';
-  paymentRequired?: boolean;
-  billingNotice?: string | null;
-  attachmentName: string;
-  nameTaken: boolean;
-  configVars: string[];
-  collisions: { name: string; owner: string }[];
-  parameterErrors: { field: string; message: string }[];
-  problems: string[];
-}
-
-export interface ApiEvent {
-  id: string;
-  app: string;
-  addon: string | null;
-  kind: string;
-  detail: unknown;
-  createdAt: string;
-}
+/** An app as GraphQL resolves it: listed (`App`) or read alone, with its add-ons and attachments (`AppDetail`). */
+export type ApiApp = App & Partial<Omit<ApiAppDetail, keyof App>>;
 
 export interface BrokerClientOptions {
   /** The broker's base URL, without a trailing slash. */
@@ -292,11 +235,11 @@ export class BrokerApi {
   }
 
   /** An app with its add-ons and attachments, by name or id; null when the caller may not see it. */
-  getApp(app: string): Promise<ApiApp | null> {
-    return this.#orNull(this.#call<ApiApp>('GET', `/apps/${seg(app)}`, { subject: { kind: 'app', key: app } }));
+  getApp(app: string): Promise<ApiAppDetail | null> {
+    return this.#orNull(this.#call<ApiAppDetail>('GET', `/apps/${seg(app)}`, { subject: { kind: 'app', key: app } }));
   }
 
-  createApp(input: { name: string; organization?: string | null }): Promise<ApiApp> {
+  createApp(input: FromGraphql<CreateAppRequest>): Promise<ApiApp> {
     return this.#call<ApiApp>('POST', '/apps', { body: dropNulls(input) });
   }
 
@@ -307,40 +250,28 @@ export class BrokerApi {
     );
   }
 
-  createAddon(
-    app: string,
-    input: { plan: string; as?: string | null; parameters?: unknown; replace?: boolean | null },
-  ): Promise<{ addon: ApiAddon; attachment: ApiAttachment | null }> {
+  createAddon(app: string, input: NewAddon): Promise<{ addon: ApiAddon; attachment: ApiAttachment | null }> {
     return this.#call('POST', `/apps/${seg(app)}/addons`, {
       body: dropNulls(input),
       subject: { kind: 'app', key: app },
     });
   }
 
-  preflightAddon(
-    app: string,
-    input: { plan: string; as?: string | null; parameters?: unknown; replace?: boolean | null },
-  ): Promise<ApiPreflight> {
+  preflightAddon(app: string, input: NewAddon): Promise<ApiPreflight> {
     return this.#call('POST', `/apps/${seg(app)}/addons/preflight`, {
       body: dropNulls(input),
       subject: { kind: 'app', key: app },
     });
   }
 
-  attachAddon(
-    app: string,
-    input: { addon: string; as?: string | null; replace?: boolean | null },
-  ): Promise<{ attachment: ApiAttachment }> {
+  attachAddon(app: string, input: FromGraphql<AttachRequest>): Promise<{ attachment: ApiAttachment }> {
     return this.#call('POST', `/apps/${seg(app)}/attachments`, {
       body: dropNulls(input),
       subject: { kind: 'app or add-on', key: `${app}, ${input.addon}` },
     });
   }
 
-  preflightAttach(
-    app: string,
-    input: { addon: string; as?: string | null; replace?: boolean | null },
-  ): Promise<ApiPreflight> {
+  preflightAttach(app: string, input: FromGraphql<AttachRequest>): Promise<ApiPreflight> {
     return this.#call('POST', `/apps/${seg(app)}/attachments/preflight`, {
       body: dropNulls(input),
       subject: { kind: 'app or add-on', key: `${app}, ${input.addon}` },
@@ -403,10 +334,7 @@ export class BrokerApi {
   }
 
   /** The release made, or `{unchanged: true}` when the vars already had these values. */
-  setConfigVars(
-    app: string,
-    input: { vars: Record<string, string | null>; reason?: string | null; secret?: boolean | null },
-  ): Promise<ApiRelease | { unchanged: true }> {
+  setConfigVars(app: string, input: FromGraphql<SetConfigVarsRequest>): Promise<ApiRelease | { unchanged: true }> {
     return this.#call('PATCH', `/apps/${seg(app)}/config-vars`, {
       body: dropNulls(input),
       subject: { kind: 'app', key: app },

@@ -275,8 +275,9 @@ describe('apps end to end, through the CLI and GraphQL, against the running mark
       'rival',
       '--name',
       'rival',
+      // Every scope: what refuses it below is the organization, not a scope.
       '--scope',
-      'config:read',
+      'apps:write,config:read,config:write,billing:write,sso',
     ])) as {
       token: string;
     };

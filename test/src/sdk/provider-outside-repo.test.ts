@@ -7,6 +7,7 @@ import { join, relative, resolve } from 'node:path';
 import { loadLocalConfig, type Marketplace, startMarketplace } from '@annex/local';
 import { createLogger } from '@annex/platform';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildToolsIn, processTree } from '../process-tree.js';
 
 // A provider author's path with nothing but Node, npm and an Annex checkout: scaffold a project
 // outside the repository, install it the way the scaffold says (the SDK from the tarball `init`
@@ -83,7 +84,7 @@ function npmStart(project: string, env: NodeJS.ProcessEnv, started: ChildProcess
   });
 }
 
-/** Ends an `npm start` and everything under it (npm, its shell, tsx, node). */
+/** Ends an `npm start` and everything under it (npm, its shell, node). */
 async function stop(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null || !child.pid) return;
   const exited = new Promise((done) => child.once('exit', done));
@@ -166,6 +167,13 @@ describe('a provider written outside the repository', () => {
     const kitBroker = `http://127.0.0.1:${kitPort}`;
     const forKit = await npmStart(project, shellEnv({ ANNEX_BROKER_URL: kitBroker }), started);
     expect(forKit).toBe(`http://127.0.0.1:${providerPort}`);
+    // Its prestart compiled src/ into dist/, which runs in plain Node, the SDK's build with it.
+    const provider = processTree(started.at(-1)?.pid as number);
+    expect(
+      provider.some((p) => /^\S*node dist\/server\.js$/.test(p.args)),
+      JSON.stringify(provider),
+    ).toBe(true);
+    expect(buildToolsIn(provider)).toEqual([]);
     const kit = await run('npm', ['test', '--', '--broker-port', String(kitPort)], project, shellEnv(), 180_000);
     expect(kit.code, kit.out).toBe(0);
     expect(kit.out).toMatch(/^PASSED: \d+ passed, 0 failed, 0 warnings/m);

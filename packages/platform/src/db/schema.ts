@@ -1,7 +1,7 @@
 import type { ColumnType, Generated, JSONColumnType } from 'kysely';
 
 // Row types of the database, one interface per table. They stop at the repositories:
-// services return domain types.
+// services return domain types. db/schema.test.ts holds them to the migrated schema.
 
 type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>;
 type CreatedAt = ColumnType<Date, Date | string | undefined, never>;
@@ -123,7 +123,7 @@ export interface ServicesTable {
   position: Generated<number>;
   /** A live public plan exists (kept by publishing; what anonymous visibility reads). */
   has_public_plans: Generated<boolean>;
-  search: ColumnType<string, never, never>;
+  search: ColumnType<string | null, never, never>;
   created_at: CreatedAt;
   updated_at: Timestamp;
   /** Set when removed from the manifest while instances still reference it (migration 20261127100000). */

@@ -1,4 +1,4 @@
-import { createApiToken, type Database } from '@annex/platform';
+import { ALL_SCOPES, createApiToken, type Database } from '@annex/platform';
 import { testDatabaseKinds } from '@annex/platform/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -96,7 +96,7 @@ describe.each(testDatabaseKinds('apps api'))('apps API ($name)', (kind) => {
         kind: 'org',
         name: 'r',
         organizationId: org.organization_id,
-        scopes: ['config:read'],
+        scopes: ALL_SCOPES,
       })
     ).token;
     otherToken = (
@@ -104,7 +104,7 @@ describe.each(testDatabaseKinds('apps api'))('apps API ($name)', (kind) => {
         kind: 'org',
         name: 'x',
         organizationId: other.id,
-        scopes: ['config:read'],
+        scopes: ALL_SCOPES,
       })
     ).token;
     platformToken = (await createApiToken(database.db, { kind: 'platform', name: 'pl', platformId: fx.platformId }))
@@ -289,8 +289,13 @@ describe.each(testDatabaseKinds('apps api'))('apps API ($name)', (kind) => {
     expect(((await unknownVar.json()) as { description: string }).description).toContain('config.NOPE_URL');
     expect((await push({ config: { DATABASE_URL: 'x' } }, orgToken)).status).toBe(401);
 
-    const set = await call(orgToken, 'PATCH', `/apps/${web}/config-vars`, { vars: { MODE: 'blue' }, secret: false });
+    const set = await call(readToken, 'PATCH', `/apps/${web}/config-vars`, { vars: { MODE: 'blue' }, secret: false });
     expect(set.body.diff).toEqual([{ name: 'MODE', change: 'added', value: 'blue' }]);
+    // Not a secret, yet a value all the same: only a token with config:read sees it in a diff.
+    const seenWithout = (await call(orgToken, 'GET', `/apps/${web}/releases`)).body.releases;
+    expect(seenWithout.find((r: { version: number }) => r.version === set.body.version).diff).toEqual([
+      { name: 'MODE', change: 'added' },
+    ]);
     const changed = await call(orgToken, 'PATCH', `/apps/${web}/config-vars`, { vars: { MODE: 'green' } });
     expect(changed.body.version).toBe(set.body.version + 1);
     const rolled = await call(orgToken, 'POST', `/apps/${web}/releases/rollback`, { version: set.body.version });
@@ -323,7 +328,7 @@ describe.each(testDatabaseKinds('apps api'))('apps API ($name)', (kind) => {
     const before = (await call(readToken, 'GET', `/apps/${app}/config-vars`)).body.vars;
     expect(before.DATABASE_URL).toMatch(/^fake:\/\//);
 
-    const rolled = await call(orgToken, 'POST', `/apps/${app}/releases/rollback`, { version: v1.body.version });
+    const rolled = await call(readToken, 'POST', `/apps/${app}/releases/rollback`, { version: v1.body.version });
     expect(rolled.status, JSON.stringify(rolled.body)).toBe(201);
     expect(rolled.body).toMatchObject({
       version: later.body.version + 1,

@@ -1,3 +1,4 @@
+import { answers } from '@annex/contracts/v1';
 import {
   authenticateToken,
   bearerToken,
@@ -5,9 +6,14 @@ import {
   internalErrorHandler,
   isDatabaseUnavailable,
   logOf,
+  missingScopeMessage,
+  OPERATION_SCOPES,
   type Principal,
+  principalHasScope,
+  type RestOperation,
+  type Scope,
 } from '@annex/platform';
-import type { NextFunction, Request, Response } from 'express';
+import type { NextFunction, Request, RequestHandler, Response, Router } from 'express';
 import type { ZodType } from 'zod';
 import type { BrokerContext } from '../domain/context.js';
 import { BrokerFailure } from '../domain/errors.js';
@@ -36,7 +42,7 @@ export class ApiFailure extends Error {
   constructor(
     readonly code: ApiErrorCode,
     message: string,
-    readonly extra: { field?: string; name?: string; owner?: string } = {},
+    readonly extra: { field?: string; name?: string; owner?: string; scope?: Scope } = {},
   ) {
     super(message);
     this.name = 'ApiFailure';
@@ -104,8 +110,61 @@ export function mayAccess(caller: ApiCaller, organizationId: string): boolean {
   return caller.organizationIds === 'all' || caller.organizationIds.includes(organizationId);
 }
 
-export function hasScope(caller: ApiCaller, scope: string): boolean {
-  return caller.scopes.includes(scope);
+/** Whether the caller's token has `scope`, directly or implied (admin tokens have every scope). */
+export function hasScope(caller: ApiCaller, scope: Scope): boolean {
+  return principalHasScope(caller.principal, scope);
+}
+
+/**
+ * Registers the routes of the scope table (`OPERATION_SCOPES` of @annex/platform) on a router
+ * mounted at `mount`: `route('DELETE /v1/addons/:addon', handler)`. A caller whose token lacks
+ * the route's scope is answered 403 `forbidden` naming it, before the last handler runs (the
+ * handlers before it, such as authentication, run first).
+ */
+export function scopedRoutes(router: Router, mount: string, options: { checkAnswers?: boolean } = {}) {
+  return (operation: RestOperation, ...handlers: [...RequestHandler[], RequestHandler]): void => {
+    const [method, path] = operation.split(' ') as [string, string];
+    if (!path.startsWith(`${mount}/`)) throw new Error(`${operation} is not under ${mount}`);
+    const scope = OPERATION_SCOPES[operation];
+    const needsScope: RequestHandler = (_req, res, next) => {
+      if (!hasScope(callerOf(res), scope)) {
+        throw new ApiFailure('forbidden', missingScopeMessage(scope), { scope });
+      }
+      next();
+    };
+    const contract = options.checkAnswers ? (answers as Partial<Record<string, ZodType>>)[operation] : undefined;
+    const last = handlers[handlers.length - 1] as RequestHandler;
+    router[method.toLowerCase() as 'get' | 'post' | 'put' | 'patch' | 'delete'](
+      path.slice(mount.length),
+      ...handlers.slice(0, -1),
+      needsScope,
+      ...(contract ? [answersChecked(operation, contract)] : []),
+      last,
+    );
+  };
+}
+
+/**
+ * Holds a route's successful answers to its contract (@annex/contracts/v1), as they go out in
+ * JSON: an answer outside it throws (a 500), so a test that calls the route fails.
+ */
+function answersChecked(operation: string, contract: ZodType): RequestHandler {
+  return (_req, res, next) => {
+    const json = res.json.bind(res);
+    res.json = (body: unknown) => {
+      if (res.statusCode < 300) {
+        const checked = contract.safeParse(JSON.parse(JSON.stringify(body)));
+        if (!checked.success) {
+          const issue = checked.error.issues[0];
+          throw new Error(
+            `${operation} answered outside its contract: ${issue?.path.join('.') || '(root)'} ${issue?.message}`,
+          );
+        }
+      }
+      return json(body);
+    };
+    next();
+  };
 }
 
 /** Parses a body with zod; the first problem becomes an `invalid_input` naming its field. */

@@ -1,7 +1,8 @@
-import type { ReleaseDiffEntry, ReleaseKeptVar } from '@annex/platform';
+import { CONFIG_VALUES_SCOPE, type ReleaseDiffEntry, type ReleaseKeptVar } from '@annex/platform';
 import { sql } from 'kysely';
 import type { Executor } from '../db/executor.js';
 import type { BrokerContext } from '../domain/context.js';
+import { type ApiCaller, hasScope } from './http.js';
 import { enqueueConfigVarsChanged } from './webhooks.js';
 
 /** Who changed an app's vars, as a release records it. */
@@ -177,6 +178,15 @@ export async function applyConfigChange(
 
 function withValue(entry: ReleaseDiffEntry, v: StoredVar): ReleaseDiffEntry {
   return v.secret ? entry : { ...entry, value: v.value };
+}
+
+/**
+ * A release as `caller` may see it: the values of non-secret vars in its diff only with the
+ * `config:read` scope, like every other value (a `config:write` token sets, it does not read).
+ */
+export function releaseSeenBy(caller: ApiCaller, release: Release): Release {
+  if (hasScope(caller, CONFIG_VALUES_SCOPE)) return release;
+  return { ...release, diff: release.diff.map(({ value: _value, ...entry }) => entry) };
 }
 
 /** The vars an earlier release left, with their owners, opened. */

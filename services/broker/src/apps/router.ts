@@ -1,7 +1,18 @@
+import {
+  attachRequest,
+  changePlanRequest,
+  confirmReleaseRequest,
+  createAddonRequest,
+  createAppRequest,
+  preflightRequest,
+  rollbackRequest,
+  rotateRequest,
+  setConfigVarsRequest,
+  shareRequest,
+} from '@annex/contracts/v1';
 import express, { type Request, type Response } from 'express';
-import { z } from 'zod';
 import type { BrokerContext } from '../domain/context.js';
-import { cleanRequestTarget, idString, jsonBody } from '../http/request-input.js';
+import { cleanRequestTarget, jsonBody } from '../http/request-input.js';
 import {
   ApiFailure,
   apiErrorHandler,
@@ -10,46 +21,16 @@ import {
   callerOf,
   invalidInput,
   parseBody,
+  scopedRoutes,
   tokenStillUsable,
 } from './http.js';
-import { listReleases } from './releases.js';
+import { listReleases, releaseSeenBy } from './releases.js';
 import * as service from './service.js';
 import { findAddon, findApp, findVisibleAddon, listAddons, listApps } from './store.js';
 import { addonViews, appView, appViews, attachmentViews } from './views.js';
 import { webhookRouter } from './webhooks.router.js';
 
 // The apps API (docs/apps.md), mounted at `/v1` after the provider callbacks.
-
-const attachFields = {
-  as: z.string().max(40).optional(),
-  replace: z.boolean().optional(),
-};
-const parameters = z.record(z.string(), z.unknown()).optional();
-const createAddonBody = z.object({ plan: idString(200), parameters, ...attachFields });
-const attachBody = z.object({ addon: idString(200), ...attachFields });
-const preflightBody = z.object({
-  plan: idString(200).optional(),
-  addon: idString(200).optional(),
-  parameters,
-  ...attachFields,
-});
-const createAppBody = z.object({ name: z.string().max(64), organization: idString(64).optional() });
-const changePlanBody = z.object({ plan: idString(200) });
-const rotateBody = z.object({
-  graceSeconds: z
-    .number()
-    .int()
-    .min(0)
-    .max(30 * 86_400)
-    .optional(),
-});
-const setVarsBody = z.object({
-  vars: z.record(z.string(), z.string().max(65_536).nullable()),
-  reason: z.string().max(500).optional(),
-  secret: z.boolean().optional(),
-});
-const versionBody = z.object({ version: z.number().int().min(1) });
-const confirmBody = z.object({ release: z.number().int().min(1) });
 
 const MAX_EVENT_WAIT_MS = 25_000;
 /**
@@ -59,30 +40,38 @@ const MAX_EVENT_WAIT_MS = 25_000;
 const EVENTS_FALLBACK_MS = 10_000;
 const EVENTS_UNLISTENED_MS = 1_000;
 
-export function appsRouter(ctx: BrokerContext, options: { wakeWebhooks(): void }): express.Router {
+export function appsRouter(
+  ctx: BrokerContext,
+  options: {
+    wakeWebhooks(): void;
+    /** Check every answer against its contract (@annex/contracts/v1); tests turn it on. */
+    checkAnswers?: boolean;
+  },
+): express.Router {
   const router = express.Router();
   router.use(cleanRequestTarget, jsonBody(256 * 1024));
   router.use(authenticateApiCaller(ctx));
+  const route = scopedRoutes(router, '/v1', { checkAnswers: options.checkAnswers ?? false });
   const db = ctx.db;
 
-  router.get('/apps', async (_req, res) => {
+  route('GET /v1/apps', async (_req, res) => {
     res.json({ apps: await appViews(db, await listApps(db, callerOf(res))) });
   });
-  router.post('/apps', async (req, res) => {
-    const app = await service.createApp(ctx, callerOf(res), parseBody(createAppBody, req.body));
+  route('POST /v1/apps', async (req, res) => {
+    const app = await service.createApp(ctx, callerOf(res), parseBody(createAppRequest, req.body));
     res.status(201).json(await appView(db, callerOf(res), app, false));
   });
-  router.get('/apps/:app', async (req, res) => {
+  route('GET /v1/apps/:app', async (req, res) => {
     res.json(await appView(db, callerOf(res), await findApp(db, callerOf(res), param(req, 'app')), true));
   });
 
-  router.get('/addons', async (req, res) => {
+  route('GET /v1/addons', async (req, res) => {
     const caller = callerOf(res);
     const appRef = typeof req.query.app === 'string' ? req.query.app : undefined;
     const app = appRef ? await findApp(db, caller, appRef) : undefined;
     res.json({ addons: await addonViews(db, caller, await listAddons(db, caller, app?.id)) });
   });
-  router.get('/addons/:addon', async (req, res) => {
+  route('GET /v1/addons/:addon', async (req, res) => {
     const caller = callerOf(res);
     const [view] = await addonViews(db, caller, [await findVisibleAddon(db, caller, param(req, 'addon'))]);
     res.json(view);
@@ -100,44 +89,44 @@ export function appsRouter(ctx: BrokerContext, options: { wakeWebhooks(): void }
     return view;
   };
 
-  router.post('/apps/:app/addons/preflight', async (req, res) => {
-    const body = parseBody(preflightBody, req.body);
+  route('POST /v1/apps/:app/addons/preflight', async (req, res) => {
+    const body = parseBody(preflightRequest, req.body);
     res.json(await service.preflight(ctx, callerOf(res), param(req, 'app'), body));
   });
-  router.post('/apps/:app/addons', async (req, res) => {
-    const body = parseBody(createAddonBody, req.body);
+  route('POST /v1/apps/:app/addons', async (req, res) => {
+    const body = parseBody(createAddonRequest, req.body);
     const created = await service.createAddon(ctx, callerOf(res), param(req, 'app'), body);
     const [addon] = await addonViews(db, callerOf(res), [await findAddon(db, callerOf(res), created.addonId)]);
     const attachment = await attachmentById(res, created.attachmentId);
     res.status(attachment?.state === 'attached' ? 201 : 202).json({ addon, attachment });
   });
-  router.post('/apps/:app/attachments/preflight', async (req, res) => {
-    const body = parseBody(attachBody, req.body);
+  route('POST /v1/apps/:app/attachments/preflight', async (req, res) => {
+    const body = parseBody(attachRequest, req.body);
     res.json(await service.preflight(ctx, callerOf(res), param(req, 'app'), body));
   });
-  router.post('/apps/:app/attachments', async (req, res) => {
-    const body = parseBody(attachBody, req.body);
+  route('POST /v1/apps/:app/attachments', async (req, res) => {
+    const body = parseBody(attachRequest, req.body);
     const { attachmentId } = await service.attachAddon(ctx, callerOf(res), param(req, 'app'), body);
     const attachment = await attachmentById(res, attachmentId);
     res.status(attachment?.state === 'attached' ? 201 : 202).json({ attachment });
   });
-  router.delete('/apps/:app/attachments/:name', async (req, res) => {
+  route('DELETE /v1/apps/:app/attachments/:name', async (req, res) => {
     const { attachmentId } = await service.detachAddon(ctx, callerOf(res), param(req, 'app'), param(req, 'name'));
     const attachment = await attachmentById(res, attachmentId);
     res.status(attachment?.state === 'detached' ? 200 : 202).json({ attachment });
   });
 
-  router.delete('/addons/:addon', async (req, res) => {
+  route('DELETE /v1/addons/:addon', async (req, res) => {
     const { addonId } = await service.destroyAddon(ctx, callerOf(res), param(req, 'addon'));
     await answerAddon(res, addonId);
   });
-  router.patch('/addons/:addon', async (req, res) => {
-    const body = parseBody(changePlanBody, req.body);
+  route('PATCH /v1/addons/:addon', async (req, res) => {
+    const body = parseBody(changePlanRequest, req.body);
     const { addonId } = await service.changeAddonPlan(ctx, callerOf(res), param(req, 'addon'), body.plan);
     await answerAddon(res, addonId);
   });
-  router.post('/addons/:addon/rotate', async (req, res) => {
-    const body = parseBody(rotateBody, req.body);
+  route('POST /v1/addons/:addon/rotate', async (req, res) => {
+    const body = parseBody(rotateRequest, req.body);
     const { addonId } = await service.rotateAddonCredentials(
       ctx,
       callerOf(res),
@@ -147,19 +136,18 @@ export function appsRouter(ctx: BrokerContext, options: { wakeWebhooks(): void }
     await answerAddon(res, addonId, 202);
   });
 
-  const shareBody = z.object({ organization: idString(64) });
-  router.get('/addons/:addon/shares', async (req, res) => {
+  route('GET /v1/addons/:addon/shares', async (req, res) => {
     res.json(await service.listShares(ctx, callerOf(res), param(req, 'addon')));
   });
-  router.post('/addons/:addon/shares', async (req, res) => {
-    const body = parseBody(shareBody, req.body);
+  route('POST /v1/addons/:addon/shares', async (req, res) => {
+    const body = parseBody(shareRequest, req.body);
     res.status(201).json(await service.shareAddon(ctx, callerOf(res), param(req, 'addon'), body.organization));
   });
-  router.delete('/addons/:addon/shares/:organization', async (req, res) => {
+  route('DELETE /v1/addons/:addon/shares/:organization', async (req, res) => {
     res.json(await service.unshareAddon(ctx, callerOf(res), param(req, 'addon'), param(req, 'organization')));
   });
 
-  router.get('/apps/:app/config-vars', async (req, res) => {
+  route('GET /v1/apps/:app/config-vars', async (req, res) => {
     const pulled = await service.pullConfigVars(ctx, callerOf(res), param(req, 'app'));
     const etag = `"release-${pulled.release}"`;
     res.setHeader('etag', etag);
@@ -170,33 +158,34 @@ export function appsRouter(ctx: BrokerContext, options: { wakeWebhooks(): void }
     }
     res.json(pulled);
   });
-  router.get('/apps/:app/config-var-names', async (req, res) => {
+  route('GET /v1/apps/:app/config-var-names', async (req, res) => {
     res.json(await service.configVarNames(ctx, callerOf(res), param(req, 'app')));
   });
-  router.patch('/apps/:app/config-vars', async (req, res) => {
-    const body = parseBody(setVarsBody, req.body);
+  route('PATCH /v1/apps/:app/config-vars', async (req, res) => {
+    const body = parseBody(setConfigVarsRequest, req.body);
     const release = await service.setConfigVars(ctx, callerOf(res), param(req, 'app'), body);
     options.wakeWebhooks();
-    res.json(release ?? { unchanged: true });
+    res.json(release ? releaseSeenBy(callerOf(res), release) : { unchanged: true });
   });
-  router.post('/apps/:app/config-vars/confirm', async (req, res) => {
-    const body = parseBody(confirmBody, req.body);
+  route('POST /v1/apps/:app/config-vars/confirm', async (req, res) => {
+    const body = parseBody(confirmReleaseRequest, req.body);
     await service.confirmRelease(ctx, callerOf(res), param(req, 'app'), body.release);
     res.status(204).end();
   });
 
-  router.get('/apps/:app/releases', async (req, res) => {
+  route('GET /v1/apps/:app/releases', async (req, res) => {
     const app = await findApp(db, callerOf(res), param(req, 'app'));
-    res.json({ releases: await listReleases(db, app.id) });
+    const releases = await listReleases(db, app.id);
+    res.json({ releases: releases.map((release) => releaseSeenBy(callerOf(res), release)) });
   });
-  router.post('/apps/:app/releases/rollback', async (req, res) => {
-    const body = parseBody(versionBody, req.body);
+  route('POST /v1/apps/:app/releases/rollback', async (req, res) => {
+    const body = parseBody(rollbackRequest, req.body);
     const release = await service.rollbackConfig(ctx, callerOf(res), param(req, 'app'), body.version);
     options.wakeWebhooks();
-    res.status(201).json(release);
+    res.status(201).json(releaseSeenBy(callerOf(res), release));
   });
 
-  router.get('/apps/:app/events', async (req, res) => {
+  route('GET /v1/apps/:app/events', async (req, res) => {
     const app = await findApp(db, callerOf(res), param(req, 'app'));
     const after = typeof req.query.after === 'string' && req.query.after !== '' ? req.query.after : '0';
     if (!/^\d{1,18}$/.test(after)) throw invalidInput('after', 'must be an event id');

@@ -1,3 +1,4 @@
+import type { Addon, App, AppDetail, Attachment } from '@annex/contracts/v1';
 import type { Executor } from '../db/executor.js';
 import { type ApiCaller, mayAccess } from './http.js';
 import { type AddonRow, type AppRow, type AttachmentRow, appsByIds } from './store.js';
@@ -7,35 +8,9 @@ import { type AddonRow, type AppRow, type AttachmentRow, appsByIds } from './sto
 // "Shared add-ons"): the organization it is shared with sees the add-on but not the app
 // that owns it; the owner sees which organization's app attaches it but not that app.
 
-export interface AttachmentView {
-  id: string;
-  name: string;
-  /** The app's name; null when the app belongs to an organization the caller cannot see. */
-  app: string | null;
-  /** The slug of the app's organization. */
-  appOrganization: string;
-  addon: string;
-  state: string;
-  configVarNames: string[];
-  lastError: string | null;
-  createdAt: Date;
-}
-
-export interface AddonView {
-  id: string;
-  name: string;
-  /** The owning app's name; null for a caller the add-on is shared with. */
-  app: string | null;
-  /** The slug of the organization that owns it. */
-  organization: string;
-  service: string;
-  plan: string;
-  provider: string;
-  state: string;
-  lastError: string | null;
-  createdAt: Date;
-  attachments: AttachmentView[];
-}
+/** The answers' shapes are the contract's (@annex/contracts/v1). */
+export type AttachmentView = Attachment;
+export type AddonView = Addon;
 
 export async function attachmentViews(
   db: Executor,
@@ -74,7 +49,7 @@ export async function attachmentViews(
       state: r.state,
       configVarNames: vars.filter((v) => v.attachment_id === r.id).map((v) => v.name),
       lastError: r.last_error,
-      createdAt: r.created_at,
+      createdAt: r.created_at.toISOString(),
     };
   });
 }
@@ -119,7 +94,7 @@ export async function addonViews(db: Executor, caller: ApiCaller, rows: readonly
       provider: plan?.provider ?? '',
       state: r.state,
       lastError: r.last_error,
-      createdAt: r.created_at,
+      createdAt: r.created_at.toISOString(),
       // The borrower's own attachments only: the owner's other apps are not its business.
       attachments: attachments.filter(
         (view, i) => attachmentRows[i]?.addon_id === r.id && (owner || view.app !== null),
@@ -128,18 +103,20 @@ export async function addonViews(db: Executor, caller: ApiCaller, rows: readonly
   });
 }
 
-export async function appView(db: Executor, caller: ApiCaller, app: AppRow, detail: boolean) {
+export async function appView(db: Executor, caller: ApiCaller, app: AppRow, detail: false): Promise<App>;
+export async function appView(db: Executor, caller: ApiCaller, app: AppRow, detail: true): Promise<AppDetail>;
+export async function appView(db: Executor, caller: ApiCaller, app: AppRow, detail: boolean): Promise<App | AppDetail> {
   const org = await db
     .selectFrom('organizations')
     .select('slug')
     .where('id', '=', app.organization_id)
     .executeTakeFirstOrThrow();
-  const base = {
+  const base: App = {
     id: app.id,
     name: app.name,
     organization: org.slug,
     releaseVersion: app.release_version,
-    createdAt: app.created_at,
+    createdAt: app.created_at.toISOString(),
   };
   if (!detail) return base;
   const addons = await db
@@ -171,7 +148,7 @@ export async function appView(db: Executor, caller: ApiCaller, app: AppRow, deta
   };
 }
 
-export async function appViews(db: Executor, apps: readonly AppRow[]) {
+export async function appViews(db: Executor, apps: readonly AppRow[]): Promise<App[]> {
   const orgs = apps.length
     ? await db
         .selectFrom('organizations')
@@ -184,6 +161,6 @@ export async function appViews(db: Executor, apps: readonly AppRow[]) {
     name: app.name,
     organization: orgs.find((o) => o.id === app.organization_id)?.slug ?? app.organization_id,
     releaseVersion: app.release_version,
-    createdAt: app.created_at,
+    createdAt: app.created_at.toISOString(),
   }));
 }

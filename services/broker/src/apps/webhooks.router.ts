@@ -1,7 +1,15 @@
 import express, { type Request, type Response } from 'express';
 import { z } from 'zod';
 import type { BrokerContext } from '../domain/context.js';
-import { type ApiCaller, ApiFailure, callerOf, invalidInput, notFoundFailure, parseBody } from './http.js';
+import {
+  type ApiCaller,
+  ApiFailure,
+  callerOf,
+  invalidInput,
+  notFoundFailure,
+  parseBody,
+  scopedRoutes,
+} from './http.js';
 import {
   configurePlatformWebhook,
   type DeliveryVisibility,
@@ -39,14 +47,15 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
  */
 export function webhookRouter(ctx: BrokerContext, options: { wake(): void }): express.Router {
   const router = express.Router();
+  const route = scopedRoutes(router, '/v1');
 
-  router.get('/platforms/self/webhook', async (_req: Request, res: Response) => {
+  route('GET /v1/platforms/self/webhook', async (_req: Request, res: Response) => {
     const platformId = platformOf(callerOf(res));
     res.json(await platformWebhook(ctx.db, platformId));
   });
 
   // A new secret; the current one keeps signing beside it for the overlap (default one day).
-  router.post('/platforms/self/webhook/rotate', async (req: Request, res: Response) => {
+  route('POST /v1/platforms/self/webhook/rotate', async (req: Request, res: Response) => {
     const platformId = platformOf(callerOf(res));
     const { previousSecretValidForSeconds } = parseBody(rotateBody, req.body ?? {});
     const rotated = await rotatePlatformWebhookSecret(ctx.db, ctx.secretBox, platformId, previousSecretValidForSeconds);
@@ -59,7 +68,7 @@ export function webhookRouter(ctx: BrokerContext, options: { wake(): void }): ex
     res.json(rotated);
   });
 
-  router.put('/platforms/self/webhook', async (req: Request, res: Response) => {
+  route('PUT /v1/platforms/self/webhook', async (req: Request, res: Response) => {
     const platformId = platformOf(callerOf(res));
     const { url } = parseBody(webhookBody, req.body);
     const problem = webhookUrlProblem(url, ctx.outbound);
@@ -67,12 +76,12 @@ export function webhookRouter(ctx: BrokerContext, options: { wake(): void }): ex
     res.json(await configurePlatformWebhook(ctx.db, ctx.secretBox, platformId, url));
   });
 
-  router.delete('/platforms/self/webhook', async (_req: Request, res: Response) => {
+  route('DELETE /v1/platforms/self/webhook', async (_req: Request, res: Response) => {
     await removePlatformWebhook(ctx.db, platformOf(callerOf(res)));
     res.status(204).end();
   });
 
-  router.get('/webhook-deliveries', async (req: Request, res: Response) => {
+  route('GET /v1/webhook-deliveries', async (req: Request, res: Response) => {
     const caller = callerOf(res);
     const visibility = visibilityOf(caller);
     const state = singleQuery(req, 'state');
@@ -94,7 +103,7 @@ export function webhookRouter(ctx: BrokerContext, options: { wake(): void }): ex
     res.json({ deliveries });
   });
 
-  router.post('/webhook-deliveries/:id/redeliver', async (req: Request, res: Response) => {
+  route('POST /v1/webhook-deliveries/:id/redeliver', async (req: Request, res: Response) => {
     const visibility = visibilityOf(callerOf(res));
     const id = String(req.params.id);
     const delivery = await findWebhookDelivery(ctx.db, visibility, id);

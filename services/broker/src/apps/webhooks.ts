@@ -1,9 +1,10 @@
 import { createHmac, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
-import http from 'node:http';
-import https from 'node:https';
 import {
-  guardedLookup,
+  OutboundAbortedError,
   type OutboundPolicy,
+  type OutboundResponse,
+  OutboundTimeoutError,
+  outboundRequest,
   outboundUrlProblem,
   PrivateAddressError,
   retryDelayMs,
@@ -498,7 +499,7 @@ export async function deliverOnce(
   }
 }
 
-function attemptDelivery(
+async function attemptDelivery(
   target: DeliveryTarget,
   delivery: { id: string; eventType: string; payload: unknown },
   options: AttemptOptions,
@@ -508,78 +509,49 @@ function attemptDelivery(
   try {
     url = new URL(target.url);
   } catch {
-    return Promise.resolve({ kind: 'failed', status: null, error: 'the webhook URL is not a URL' });
+    return { kind: 'failed', status: null, error: 'the webhook URL is not a URL' };
   }
   const problem = webhookUrlProblem(target.url, policy);
-  if (problem) return Promise.resolve({ kind: 'failed', status: null, error: `the webhook URL ${problem}` });
-  if (options.signal?.aborted) return Promise.resolve({ kind: 'interrupted' });
+  if (problem) return { kind: 'failed', status: null, error: `the webhook URL ${problem}` };
+  if (options.signal?.aborted) return { kind: 'interrupted' };
   const body = JSON.stringify(delivery.payload);
   const timestamp = Math.floor((options.now?.() ?? new Date()).getTime() / 1000);
-  return new Promise((resolve) => {
-    let settled = false;
-    const finish = (outcome: DeliveryOutcome) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      options.signal?.removeEventListener('abort', interrupt);
-      request.destroy();
-      resolve(outcome);
-    };
-    const interrupt = () => finish({ kind: 'interrupted' });
-    const request = (url.protocol === 'https:' ? https : http).request(
-      url,
-      {
-        method: 'POST',
-        // A connection of its own, closed afterwards: receivers are many and seldom called.
-        agent: false,
-        lookup: guardedLookup(policy),
-        headers: {
-          'content-type': 'application/json',
-          'content-length': String(Buffer.byteLength(body)),
-          'user-agent': 'annex-webhooks/1',
-          'annex-signature': signWebhook(
-            target.previousSecret ? [target.secret, target.previousSecret] : target.secret,
-            timestamp,
-            body,
-          ),
-          'annex-delivery': delivery.id,
-          'annex-event': delivery.eventType,
-        },
+  let response: OutboundResponse;
+  try {
+    response = await outboundRequest(url, {
+      method: 'POST',
+      body,
+      policy,
+      timeoutMs: options.timeoutMs,
+      // The start of the body is a hint for the delivery log, never more.
+      maxBytes: 200,
+      overflow: 'truncate',
+      ...(options.signal ? { signal: options.signal } : {}),
+      headers: {
+        'content-type': 'application/json',
+        'user-agent': 'annex-webhooks/1',
+        'annex-signature': signWebhook(
+          target.previousSecret ? [target.secret, target.previousSecret] : target.secret,
+          timestamp,
+          body,
+        ),
+        'annex-delivery': delivery.id,
+        'annex-event': delivery.eventType,
       },
-      (response) => {
-        const status = response.statusCode ?? 0;
-        if (status >= 200 && status < 300) return finish({ kind: 'delivered', status });
-        // The start of the body, as one line: a hint for the delivery log, never more.
-        let text = '';
-        const failed = () => {
-          const snippet = text.replace(/\s+/g, ' ').trim().slice(0, 200);
-          finish({
-            kind: 'failed',
-            status,
-            error: `the receiver answered HTTP ${status}${snippet ? `: ${snippet}` : ''}`,
-          });
-        };
-        response.setEncoding('utf8');
-        response.on('data', (chunk: string) => {
-          text += chunk;
-          if (text.length >= 200) failed();
-        });
-        response.on('end', failed);
-        // A body cut short still tells the status.
-        response.on('error', failed);
-      },
-    );
-    const timer = setTimeout(
-      () => finish({ kind: 'failed', status: null, error: `no answer within ${options.timeoutMs} ms` }),
-      options.timeoutMs,
-    );
-    options.signal?.addEventListener('abort', interrupt, { once: true });
-    request.on('error', (error: NodeJS.ErrnoException) => {
-      const reason = error instanceof PrivateAddressError ? error.message : (error.code ?? error.message);
-      finish({ kind: 'failed', status: null, error: `could not reach the receiver: ${reason}` });
     });
-    request.end(body);
-  });
+  } catch (error) {
+    if (error instanceof OutboundAbortedError) return { kind: 'interrupted' };
+    if (error instanceof OutboundTimeoutError) return { kind: 'failed', status: null, error: error.message };
+    const reason =
+      error instanceof PrivateAddressError
+        ? error.message
+        : ((error as NodeJS.ErrnoException).code ?? (error as Error).message);
+    return { kind: 'failed', status: null, error: `could not reach the receiver: ${reason}` };
+  }
+  const { status } = response;
+  if (status >= 200 && status < 300) return { kind: 'delivered', status };
+  const snippet = response.body.replace(/\s+/g, ' ').trim().slice(0, 200);
+  return { kind: 'failed', status, error: `the receiver answered HTTP ${status}${snippet ? `: ${snippet}` : ''}` };
 }
 
 // ── The delivery log ─────────────────────────────────────────────────────────────────

@@ -10,6 +10,7 @@ import {
   invalidInput,
   mayAccess,
   parseBody,
+  scopedRoutes,
 } from '../apps/http.js';
 import { findApp, isUuid } from '../apps/store.js';
 import type { BrokerContext } from '../domain/context.js';
@@ -62,20 +63,21 @@ export function billingRouter(ctx: BrokerContext): express.Router {
   });
   router.use(cleanRequestTarget, jsonBody(64 * 1024));
   router.use(authenticateApiCaller(ctx));
+  const route = scopedRoutes(router, '/v1/billing');
 
-  router.get('/account', async (req, res) => {
+  route('GET /v1/billing/account', async (req, res) => {
     res.json(await accountView(ctx, await organizationOf(ctx, callerOf(res), req)));
   });
-  router.post('/setup-intent', async (req, res) => {
+  route('POST /v1/billing/setup-intent', async (req, res) => {
     res.status(201).json(await createSetupIntent(ctx, await organizationOf(ctx, callerOf(res), req)));
   });
-  router.put('/payment-method', async (req, res) => {
+  route('PUT /v1/billing/payment-method', async (req, res) => {
     const body = parseBody(paymentMethodBody, req.body);
     const organizationId = await organizationOf(ctx, callerOf(res), req);
     await setDefaultPaymentMethod(ctx, organizationId, body.paymentMethod);
     res.json(await accountView(ctx, organizationId));
   });
-  router.put('/spend-caps', async (req, res) => {
+  route('PUT /v1/billing/spend-caps', async (req, res) => {
     const body = parseBody(spendCapBody, req.body);
     const caller = callerOf(res);
     const organizationId = await organizationOf(ctx, caller, req);
@@ -89,7 +91,7 @@ export function billingRouter(ctx: BrokerContext): express.Router {
     res.json(await accountView(ctx, organizationId));
   });
 
-  router.get('/invoices', async (req, res) => {
+  route('GET /v1/billing/invoices', async (req, res) => {
     const organizationId = await organizationOf(ctx, callerOf(res), req);
     const org = await slugOf(ctx, organizationId);
     const rows = await ctx.db
@@ -102,7 +104,7 @@ export function billingRouter(ctx: BrokerContext): express.Router {
       .execute();
     res.json({ invoices: rows.map((r) => invoiceView(r, org)) });
   });
-  router.get('/invoices/:id', async (req, res) => {
+  route('GET /v1/billing/invoices/:id', async (req, res) => {
     const caller = callerOf(res);
     const id = String(req.params.id);
     const row = isUuid(id)
@@ -112,7 +114,7 @@ export function billingRouter(ctx: BrokerContext): express.Router {
     res.json(invoiceView(row, await slugOf(ctx, row.organization_id)));
   });
 
-  router.get('/usage', async (req, res) => {
+  route('GET /v1/billing/usage', async (req, res) => {
     const caller = callerOf(res);
     const appRef = typeof req.query.app === 'string' ? req.query.app : '';
     if (!appRef) throw invalidInput('app', 'required (?app=name)');
@@ -138,7 +140,7 @@ export function billingRouter(ctx: BrokerContext): express.Router {
     res.json({ app: app.name, period, addons, metered, totalCents });
   });
 
-  router.put('/providers/:provider', async (req, res) => {
+  route('PUT /v1/billing/providers/:provider', async (req, res) => {
     requireAdmin(callerOf(res));
     const body = parseBody(providerBody, req.body);
     const ref = String(req.params.provider);
@@ -172,7 +174,7 @@ export function billingRouter(ctx: BrokerContext): express.Router {
       stripeAccount: row.stripe_account_id,
     });
   });
-  router.post('/jobs/:job', async (req, res) => {
+  route('POST /v1/billing/jobs/:job', async (req, res) => {
     requireAdmin(callerOf(res));
     const job = String(req.params.job);
     if (!BILLING_JOBS.includes(job as BillingJob)) {

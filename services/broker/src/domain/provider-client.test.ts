@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { SecretBox } from '@annex/platform';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { ProviderRow } from '../db/catalog.js';
-import { ProviderClient } from './provider-client.js';
+import { PROVIDER_ANSWER_MAX_BYTES, ProviderClient } from './provider-client.js';
 import type { RequestSigner } from './signing.js';
 
 describe('provider client and private networks', () => {
@@ -66,6 +66,54 @@ describe('provider client and private networks', () => {
     } finally {
       closed.close();
       open.close();
+      server.close();
+    }
+  });
+
+  it('reads at most PROVIDER_ANSWER_MAX_BYTES of an answer, and a larger one is no answer; the version header and body are sent', async () => {
+    const seen: { version?: string; body: string }[] = [];
+    const server = createServer((req, res) => {
+      let body = '';
+      req.on('data', (chunk) => {
+        body += chunk;
+      });
+      req.on('end', () => {
+        seen.push({ version: req.headers['x-broker-api-version'] as string | undefined, body });
+        if (req.url === '/v2/catalog') return void res.end(`{"pad":"${'x'.repeat(PROVIDER_ANSWER_MAX_BYTES)}"}`);
+        res.writeHead(202, { 'content-type': 'application/json', 'retry-after': '9' }).end('{"operation":"op"}');
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const box = SecretBox.fromSpec(SecretBox.generateSpec());
+    const provider = {
+      slug: 'acme',
+      osb_url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/`,
+      osb_auth_kind: 'basic',
+      osb_username: 'broker',
+      osb_password_secret: box.seal('secret'),
+    } as ProviderRow;
+    const client = new ProviderClient({} as RequestSigner, box, 5_000, { allowPrivateNetworks: true });
+    try {
+      expect(await client.call(provider, { method: 'GET', path: '/v2/catalog' })).toEqual({
+        kind: 'unreachable',
+        message: `provider acme answered more than ${PROVIDER_ANSWER_MAX_BYTES} bytes`,
+      });
+      const provision = {
+        method: 'PUT',
+        path: '/v2/service_instances/i1',
+        body: { service_id: 's', plan_id: 'p' },
+      } as const;
+      expect(await client.call(provider, provision)).toEqual({
+        kind: 'answer',
+        status: 202,
+        body: { operation: 'op' },
+        malformed: false,
+        retryAfterSeconds: 9,
+      });
+      expect(seen.at(-1)).toEqual({ version: '2.17', body: '{"service_id":"s","plan_id":"p"}' });
+    } finally {
+      client.close();
+      server.closeAllConnections();
       server.close();
     }
   });

@@ -1,10 +1,13 @@
-import http, { type IncomingHttpHeaders } from 'node:http';
+import http from 'node:http';
 import https from 'node:https';
 import {
-  guardedLookup,
   type OutboundPolicy,
+  type OutboundResponse,
+  OutboundTimeoutError,
+  outboundRequest,
   outboundUrlProblem,
   PrivateAddressError,
+  ResponseTooLargeError,
   type SecretBox,
 } from '@annex/platform';
 import type { ProviderRow } from '../db/catalog.js';
@@ -39,19 +42,20 @@ export type ProviderResponse =
   /** Not sent: the provider's URL points where ANNEX_ALLOW_PRIVATE_NETWORKS forbids. Nothing can exist there. */
   | { kind: 'refused'; message: string };
 
+/** The most of a provider's answer that is read: OSB answers are small; a larger one is not an answer. */
+export const PROVIDER_ANSWER_MAX_BYTES = 4 * 1024 * 1024;
+
 /**
  * Calls providers' OSB APIs: version header, basic auth or a signed JWT bound to the
- * method and path, a deadline on the whole exchange.
+ * method and path, a deadline on the whole exchange, through the outbound guard
+ * (`outboundRequest`).
  */
-class DeadlineExceeded extends Error {}
-
 export class ProviderClient {
   readonly #signer: RequestSigner;
   readonly #box: SecretBox;
   readonly #timeoutMs: number;
   readonly #passwords = new Map<string, string>();
   readonly #policy: OutboundPolicy;
-  readonly #lookup: ReturnType<typeof guardedLookup>;
   // node:http with keep-alive rather than fetch: a provider call is on every request's hot
   // path, and undici's web streams cost several times the CPU for the same exchange.
   readonly #agents = {
@@ -70,7 +74,6 @@ export class ProviderClient {
     this.#box = box;
     this.#timeoutMs = timeoutMs;
     this.#policy = policy;
-    this.#lookup = guardedLookup(policy);
   }
 
   /** Closes idle keep-alive connections. */
@@ -96,23 +99,38 @@ export class ProviderClient {
     if (request.requestIdentity) headers['x-broker-api-request-identity'] = request.requestIdentity;
     headers.authorization = await this.#authorization(provider, request.method, url.pathname);
 
-    let answer: { status: number; headers: IncomingHttpHeaders; text: string };
+    let answer: OutboundResponse;
     try {
-      answer = await this.#exchange(url, request.method, headers, request.body);
+      answer = await outboundRequest(url, {
+        method: request.method,
+        headers,
+        ...(request.body === undefined ? {} : { body: JSON.stringify(request.body) }),
+        policy: this.#policy,
+        timeoutMs: this.#timeoutMs,
+        maxBytes: PROVIDER_ANSWER_MAX_BYTES,
+        agents: this.#agents,
+      });
     } catch (error) {
-      if (error instanceof DeadlineExceeded) {
+      if (error instanceof OutboundTimeoutError) {
         return { kind: 'timeout', message: `provider ${provider.slug} did not answer within ${this.#timeoutMs} ms` };
       }
       if (error instanceof PrivateAddressError) {
         return { kind: 'refused', message: `provider ${provider.slug}'s OSB URL: ${error.message}` };
       }
+      if (error instanceof ResponseTooLargeError) {
+        // What it meant cannot be known: like no answer, so the caller's recovery applies.
+        return {
+          kind: 'unreachable',
+          message: `provider ${provider.slug} answered more than ${PROVIDER_ANSWER_MAX_BYTES} bytes`,
+        };
+      }
       return { kind: 'unreachable', message: `provider ${provider.slug} unreachable: ${(error as Error).message}` };
     }
     let body: unknown;
     let malformed = false;
-    if (answer.text.trim() !== '') {
+    if (answer.body.trim() !== '') {
       try {
-        body = JSON.parse(answer.text);
+        body = JSON.parse(answer.body);
       } catch {
         malformed = true;
       }
@@ -120,45 +138,6 @@ export class ProviderClient {
     const retryAfter = answer.headers['retry-after'];
     const seconds = retryAfter && /^\d+$/.test(retryAfter.trim()) ? Number(retryAfter.trim()) : undefined;
     return { kind: 'answer', status: answer.status, body, malformed, retryAfterSeconds: seconds };
-  }
-
-  /** One HTTP exchange, body read included, within the deadline. Redirects are not followed. */
-  #exchange(
-    url: URL,
-    method: string,
-    headers: Record<string, string>,
-    body: unknown,
-  ): Promise<{ status: number; headers: IncomingHttpHeaders; text: string }> {
-    const payload = body === undefined ? undefined : JSON.stringify(body);
-    if (payload !== undefined) headers['content-length'] = String(Buffer.byteLength(payload));
-    const secure = url.protocol === 'https:';
-    if (!secure && url.protocol !== 'http:') return Promise.reject(new Error(`unsupported protocol ${url.protocol}`));
-    return new Promise((resolve, reject) => {
-      const request = (secure ? https : http).request(
-        url,
-        { method, headers, agent: this.#agents[secure ? 'https:' : 'http:'], lookup: this.#lookup },
-        (response) => {
-          const chunks: Buffer[] = [];
-          response.on('data', (chunk: Buffer) => chunks.push(chunk));
-          response.on('error', fail);
-          response.on('end', () => {
-            clearTimeout(timer);
-            resolve({
-              status: response.statusCode ?? 0,
-              headers: response.headers,
-              text: Buffer.concat(chunks).toString('utf8'),
-            });
-          });
-        },
-      );
-      const timer = setTimeout(() => request.destroy(new DeadlineExceeded()), this.#timeoutMs);
-      function fail(error: Error) {
-        clearTimeout(timer);
-        reject(error);
-      }
-      request.on('error', fail);
-      request.end(payload);
-    });
   }
 
   async #authorization(provider: ProviderRow, method: string, path: string): Promise<string> {

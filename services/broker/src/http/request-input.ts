@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import { parse as parseQuery } from 'node:querystring';
+import { CONTROL_CHARACTER_PROBLEM, idString, isCleanId } from '@annex/contracts/v1';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
-import { z } from 'zod';
 
 // What every API of the broker (OSB under /v2, the /v1 REST API, provider callbacks)
 // refuses before any handler runs: JSON bodies too large, too deep or carrying NUL
@@ -28,20 +28,8 @@ export class RequestFailure extends Error {
   }
 }
 
-const CONTROL_CHARACTER = /\p{Cc}/u;
-
-/** Whether `value` is fit for an id or a name: no control characters (NUL, newlines, escapes…). */
-export function isCleanId(value: string): boolean {
-  return !CONTROL_CHARACTER.test(value);
-}
-
-export const CONTROL_CHARACTER_PROBLEM = 'must not contain control characters';
+export { CONTROL_CHARACTER_PROBLEM, idString, isCleanId };
 export const NUL_PROBLEM = 'must not contain NUL characters (\\u0000)';
-
-/** A zod string for an id or a name: non-empty, at most `max` characters, no control characters. */
-export function idString(max = 255) {
-  return z.string().min(1).max(max).refine(isCleanId, CONTROL_CHARACTER_PROBLEM);
-}
 
 /** Refuses an id or name (from a path, a query or a header) that carries a control character. */
 export function requireCleanId(field: string, value: string): string {

@@ -7,6 +7,7 @@ import {
   callerOf,
   invalidInput,
   parseBody,
+  scopedRoutes,
 } from '../apps/http.js';
 import type { BrokerContext } from '../domain/context.js';
 import { cleanRequestTarget, idString, jsonBody } from '../http/request-input.js';
@@ -25,8 +26,8 @@ const ssoBody = z
 
 export function ssoRouter(ctx: BrokerContext): express.Router {
   const router = express.Router();
-  router.post(
-    '/addons/:addon/sso',
+  scopedRoutes(router, '/v1')(
+    'POST /v1/addons/:addon/sso',
     cleanRequestTarget,
     jsonBody(16 * 1024),
     authenticateApiCaller(ctx),

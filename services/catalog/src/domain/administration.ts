@@ -1,4 +1,12 @@
-import { createApiToken, type DB, hashPassword, type Principal, randomSecret, type TokenKind } from '@annex/platform';
+import {
+  createApiToken,
+  type DB,
+  hashPassword,
+  type Principal,
+  randomSecret,
+  type TokenKind,
+  validScopes,
+} from '@annex/platform';
 import type { Kysely } from 'kysely';
 import {
   type ApiTokenRecord,
@@ -139,8 +147,14 @@ export async function createToken(
     if (key === needed && !input[key]) problems.push({ path: key, message: `a ${input.kind} token needs one` });
     if (key !== needed && input[key]) problems.push({ path: key, message: `a ${input.kind} token takes none` });
   }
+  const valid = validScopes(input.kind);
   for (const [i, scope] of (input.scopes ?? []).entries()) {
-    if (!/^[a-z][a-z0-9_:.-]{0,63}$/.test(scope)) problems.push({ path: `scopes.${i}`, message: 'invalid scope' });
+    if (!valid.includes(scope)) {
+      problems.push({
+        path: `scopes.${i}`,
+        message: `unknown scope "${scope}"; ${input.kind} tokens may have: ${valid.join(', ')}`,
+      });
+    }
   }
   check(problems);
   let organizationId: string | null = null;

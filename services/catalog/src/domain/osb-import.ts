@@ -1,9 +1,9 @@
 import {
   type DB,
-  type GuardedResponse,
-  guardedGet,
   type OutboundPolicy,
+  type OutboundResponse,
   OutboundTimeoutError,
+  outboundRequest,
   outboundUrlProblem,
   type Principal,
   PrivateAddressError,
@@ -224,11 +224,11 @@ async function importCatalog(
 
 async function fetchCatalog(baseUrl: string, username: string, password: string, policy: OutboundPolicy) {
   const url = `${baseUrl}/v2/catalog`;
-  let response: GuardedResponse;
+  let response: OutboundResponse;
   try {
     // Through the outbound guard: the addresses the name resolves to are judged when the
     // catalog connects, and a redirect is an answer, not followed.
-    response = await guardedGet(new URL(url), {
+    response = await outboundRequest(new URL(url), {
       policy,
       headers: {
         'X-Broker-API-Version': '2.17',

@@ -1,11 +1,33 @@
-import type { DB, Logger, OutboundPolicy, Principal, SecretBox } from '@annex/platform';
+import {
+  type DB,
+  type GraphqlOperation,
+  type Logger,
+  missingScopeMessage,
+  OPERATION_SCOPES,
+  type OutboundPolicy,
+  type Principal,
+  principalHasScope,
+  type Scope,
+  type SecretBox,
+} from '@annex/platform';
 import SchemaBuilder from '@pothos/core';
 import DataloaderPlugin from '@pothos/plugin-dataloader';
 import ErrorsPlugin from '@pothos/plugin-errors';
 import RelayPlugin from '@pothos/plugin-relay';
-import { GraphQLError, GraphQLScalarType, Kind, type ValueNode } from 'graphql';
+import ScopeAuthPlugin, { type AuthFailure, AuthScopeFailureType } from '@pothos/plugin-scope-auth';
+import {
+  GraphQLError,
+  type GraphQLResolveInfo,
+  GraphQLScalarType,
+  getNamedType,
+  isUnionType,
+  Kind,
+  type ValueNode,
+} from 'graphql';
 import type { Kysely } from 'kysely';
+import { ForbiddenError } from '../apps/errors.js';
 import type { BrokerApi } from '../broker-client.js';
+import { NotAuthorizedError } from '../domain/errors.js';
 import type { Viewer } from '../domain/visibility.js';
 
 /** Per request. Loaders live in the context object (Pothos keys them by it). */
@@ -30,12 +52,21 @@ export interface CatalogContext {
 export const builder = new SchemaBuilder<{
   Context: CatalogContext;
   DefaultFieldNullability: false;
+  /** One parameterised scope: `{ scope: 'apps:write' }` (see `needsScope`). */
+  AuthScopes: { scope: Scope };
   Scalars: {
     JSON: { Input: unknown; Output: unknown };
     DateTime: { Input: Date; Output: Date };
   };
 }>({
-  plugins: [ErrorsPlugin, RelayPlugin, DataloaderPlugin],
+  // Errors before scope-auth: a refusal thrown by scope-auth becomes the typed member of a
+  // field's result union.
+  plugins: [ErrorsPlugin, ScopeAuthPlugin, RelayPlugin, DataloaderPlugin],
+  scopeAuth: {
+    authorizeOnSubscribe: true,
+    authScopes: (ctx) => ({ scope: (scope: Scope) => principalHasScope(ctx.principal, scope) }),
+    unauthorizedError: (_parent, ctx, info, result) => refusal(ctx, info, result.failure),
+  },
   defaultFieldNullability: false,
   relay: {
     clientMutationId: 'omit',
@@ -44,6 +75,51 @@ export const builder = new SchemaBuilder<{
   },
   errors: { defaultTypes: [], directResult: true },
 });
+
+/**
+ * The scope-auth options of a root field acting for an organization: its scope comes from
+ * the one scope table (`OPERATION_SCOPES` of @annex/platform), named by `Type.field`.
+ *
+ * @example
+ * destroyAddon: t.field({ ...needsScope('Mutation.destroyAddon'), type: …, resolve: … })
+ */
+export function needsScope(operation: GraphqlOperation): { authScopes: { scope: Scope } } {
+  return { authScopes: { scope: OPERATION_SCOPES[operation] } };
+}
+
+/** The scope a failed check asked for (our checks are one `{ scope }` each). */
+function missingScope(failure: AuthFailure): Scope | undefined {
+  if (failure.kind === AuthScopeFailureType.AuthScope) return failure.parameter as Scope;
+  if (failure.kind === AuthScopeFailureType.AnyAuthScopes || failure.kind === AuthScopeFailureType.AllAuthScopes) {
+    for (const child of failure.failures) {
+      const scope = missingScope(child);
+      if (scope) return scope;
+    }
+  }
+  return undefined;
+}
+
+/**
+ * A refused field: without a token (or with a provider's) NotAuthorized, else Forbidden
+ * naming the missing scope; the typed member when the field's result union has it, a
+ * GraphQL error with its code otherwise.
+ */
+function refusal(ctx: CatalogContext, info: GraphQLResolveInfo, failure: AuthFailure): Error {
+  const scope = missingScope(failure);
+  const error =
+    ctx.principal.kind === 'anonymous'
+      ? new NotAuthorizedError('an API token is required (Authorization: Bearer annex_…)')
+      : ctx.principal.kind === 'provider'
+        ? new NotAuthorizedError('a provider token cannot act for an organization; use an org, platform or admin token')
+        : new ForbiddenError(scope ? missingScopeMessage(scope) : 'the token lacks a scope this needs');
+  const returned = getNamedType(info.returnType);
+  if (isUnionType(returned) && returned.getTypes().some((type) => type.name === error.name.replace(/Error$/, ''))) {
+    return error;
+  }
+  return new GraphQLError(error.message, {
+    extensions: { code: error instanceof ForbiddenError ? 'FORBIDDEN' : 'UNAUTHENTICATED' },
+  });
+}
 
 function literalValue(node: ValueNode): unknown {
   switch (node.kind) {

@@ -2,6 +2,7 @@ import { CliError } from '../../client.js';
 import { defineCommand } from '../../command.js';
 import { EXIT_CODES } from '../../exit-codes.js';
 import { ErrorFields, graphql, InvalidInputFields, mutate, type TokenKind } from '../../graphql.js';
+import { scopeList, scopeProblem } from '../../scopes.js';
 
 const CREATE_API_TOKEN = graphql(
   `
@@ -34,14 +35,21 @@ export default defineCommand({
       type: 'string',
       value: 'SCOPE',
       multiple: true,
-      description: 'a scope to grant, such as config:read (none by default)',
+      description:
+        'a scope to grant, or several separated by commas (see `annex help`); none: every scope but config:read',
     },
   },
-  examples: ['admin tokens:create --kind org --org acme --name ci --scope config:read'],
+  examples: [
+    'admin tokens:create --kind org --org acme --name ci --scope config:read',
+    'admin tokens:create --kind org --org acme --name deploy --scope apps:write,config:write',
+  ],
   async run(ctx) {
     const { kind } = ctx.flags;
     if (!KINDS.includes(kind))
       throw new CliError(`--kind must be admin, platform, provider or org (got "${kind}")`, EXIT_CODES.usage);
+    const scopes = scopeList(ctx.flags.scope);
+    const problem = scopeProblem(kind, scopes);
+    if (problem) throw new CliError(`--scope: ${problem}`, EXIT_CODES.usage);
     const result = await mutate(
       ctx,
       CREATE_API_TOKEN,
@@ -51,7 +59,7 @@ export default defineCommand({
         org: ctx.flags.org ?? null,
         platform: ctx.flags.platform ?? null,
         provider: ctx.flags.provider ?? null,
-        scopes: ctx.flags.scope,
+        scopes,
       },
       'createApiToken',
       'ApiTokenCreated',

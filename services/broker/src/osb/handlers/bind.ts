@@ -1,26 +1,8 @@
-import { z } from 'zod';
+import { bindRequest } from '@annex/sdk';
 import { bindInstance } from '../../domain/bindings.js';
 import type { OsbRequest, OsbResponse } from '../http.js';
 import { callerOf } from '../middleware.js';
-import {
-  acceptsIncomplete,
-  decodeBody,
-  type HandlerDeps,
-  idField,
-  objectField,
-  pathParam,
-  sendOutcome,
-} from './common.js';
-
-const bindBody = z.object({
-  service_id: idField,
-  plan_id: idField,
-  app_guid: idField.optional(),
-  bind_resource: objectField.optional(),
-  parameters: objectField.optional(),
-  context: objectField.optional(),
-  predecessor_binding_id: idField.optional(),
-});
+import { acceptsIncomplete, decodeBody, type HandlerDeps, pathParam, sendOutcome } from './common.js';
 
 /** `PUT /v2/service_instances/:instance_id/service_bindings/:binding_id`. */
 export function bindHandler({ ctx }: HandlerDeps) {
@@ -28,7 +10,7 @@ export function bindHandler({ ctx }: HandlerDeps) {
     const instanceId = pathParam(req, 'instance_id');
     const bindingId = pathParam(req, 'binding_id');
     const incomplete = acceptsIncomplete(req);
-    const body = decodeBody(bindBody, req.body);
+    const body = decodeBody(bindRequest, req.body);
     const bindResource = body.bind_resource ?? {};
     const appGuid = typeof bindResource.app_guid === 'string' ? bindResource.app_guid : body.app_guid;
     const outcome = await bindInstance(ctx, callerOf(res), {

@@ -1,9 +1,9 @@
-import { z } from 'zod';
+import { decodeOsbRequest } from '@annex/sdk';
+import type { z } from 'zod';
 import type { BrokerContext } from '../../domain/context.js';
 import { badRequest } from '../../domain/errors.js';
 import type { LastOperationAnswer } from '../../domain/instances.js';
 import type { OperationOutcome } from '../../domain/results.js';
-import { idString } from '../../http/request-input.js';
 import type { OsbRequest, OsbResponse } from '../http.js';
 
 /** Everything a handler needs: the domain context. */
@@ -11,30 +11,11 @@ export interface HandlerDeps {
   ctx: BrokerContext;
 }
 
-export const objectField = z.record(z.string(), z.unknown());
-/** An OSB id (service_id, plan_id, organization_guid…): no control characters. */
-export const idField = idString();
-export const maintenanceInfoField = z.object({ version: idField, description: z.string().optional() });
-
-/** Decodes a body with a zod schema (unknown fields are dropped); a 400 names each bad field. */
+/** Decodes a body with its OSB contract (`@annex/sdk`'s osb/contract.ts); a 400 names each bad field. */
 export function decodeBody<S extends z.ZodType>(schema: S, body: unknown): z.infer<S> {
-  if (body === undefined || body === null || typeof body !== 'object' || Array.isArray(body)) {
-    throw badRequest('the request body must be a JSON object');
-  }
-  const result = schema.safeParse(body);
-  if (!result.success) {
-    throw badRequest(
-      result.error.issues
-        .map((issue) => {
-          const field = issue.path.join('.') || 'body';
-          return issue.code === 'invalid_type' && issue.input === undefined
-            ? `${field} is required`
-            : `${field}: ${issue.message}`;
-        })
-        .join('; '),
-    );
-  }
-  return result.data;
+  const decoded = decodeOsbRequest(schema, body);
+  if (!decoded.ok) throw badRequest(decoded.problems.join('; '));
+  return decoded.body;
 }
 
 export function acceptsIncomplete(req: OsbRequest): boolean {

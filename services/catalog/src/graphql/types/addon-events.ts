@@ -3,7 +3,7 @@ import { Repeater } from 'graphql-yoga';
 import { BrokerUnavailableError } from '../../apps/errors.js';
 import type { ApiEvent } from '../../broker-client.js';
 import { NotFoundError } from '../../domain/errors.js';
-import { builder } from '../builder.js';
+import { builder, needsScope } from '../builder.js';
 import { asGraphQLError } from './app-errors.js';
 
 // `addonEvents(app)`: the progress of an app's add-ons and attachments, streamed over SSE
@@ -50,6 +50,7 @@ builder.subscriptionType({ description: 'Streams over server-sent events (`accep
 
 builder.subscriptionField('addonEvents', (t) =>
   t.field({
+    ...needsScope('Subscription.addonEvents'),
     type: AddonEventRef,
     description:
       "Events of an app the caller can see, as they happen. An unknown app, or another organization's, is an error.",

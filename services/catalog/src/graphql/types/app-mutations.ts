@@ -7,7 +7,7 @@ import {
 } from '../../apps/errors.js';
 import type { ApiAddon, ApiApp, ApiAttachment, ApiRelease } from '../../broker-client.js';
 import { InvalidInputError, NotAuthorizedError, NotFoundError, type Problem } from '../../domain/errors.js';
-import { builder } from '../builder.js';
+import { builder, needsScope } from '../builder.js';
 import { FREE_TEXT } from '../input-text.js';
 import { APP_ERRORS } from './app-errors.js';
 import { AddonRef, AppRef, AttachmentRef, ReleaseRef } from './apps.js';
@@ -195,12 +195,14 @@ function configVarChanges(vars: unknown): Record<string, string | null> {
 
 builder.mutationFields((t) => ({
   createApp: t.field({
+    ...needsScope('Mutation.createApp'),
     type: CreateAppSuccess,
     args: { input: t.arg({ type: CreateAppInput, required: true }) },
     errors: errors('CreateApp'),
     resolve: async (_root, { input }, ctx) => ({ app: await ctx.broker.createApp(input) }),
   }),
   createAddon: t.field({
+    ...needsScope('Mutation.createAddon'),
     type: AddonCreated,
     description:
       'Provisions an add-on of `plan` for `app` and attaches it there. Use attachPreflight first to see what it would do.',
@@ -213,6 +215,7 @@ builder.mutationFields((t) => ({
     },
   }),
   attachAddon: t.field({
+    ...needsScope('Mutation.attachAddon'),
     type: AttachAddonSuccess,
     args: { input: t.arg({ type: AttachAddonInput, required: true }) },
     errors: errors('AttachAddon'),
@@ -220,36 +223,42 @@ builder.mutationFields((t) => ({
       ctx.broker.attachAddon(input.app, { addon: input.addon, as: input.as, replace: input.replace }),
   }),
   detachAddon: t.field({
+    ...needsScope('Mutation.detachAddon'),
     type: DetachAddonSuccess,
     args: { input: t.arg({ type: DetachAddonInput, required: true }) },
     errors: errors('DetachAddon'),
     resolve: (_root, { input }, ctx) => ctx.broker.detachAddon(input.app, input.name),
   }),
   destroyAddon: t.field({
+    ...needsScope('Mutation.destroyAddon'),
     type: DestroyAddonSuccess,
     args: { input: t.arg({ type: DestroyAddonInput, required: true }) },
     errors: errors('DestroyAddon'),
     resolve: (_root, { input }, ctx) => ctx.broker.destroyAddon(input.addon),
   }),
   changeAddonPlan: t.field({
+    ...needsScope('Mutation.changeAddonPlan'),
     type: ChangeAddonPlanSuccess,
     args: { input: t.arg({ type: ChangeAddonPlanInput, required: true }) },
     errors: errors('ChangeAddonPlan'),
     resolve: (_root, { input }, ctx) => ctx.broker.changeAddonPlan(input.addon, input.plan),
   }),
   rotateAddonCredentials: t.field({
+    ...needsScope('Mutation.rotateAddonCredentials'),
     type: RotateSuccess,
     args: { input: t.arg({ type: RotateAddonCredentialsInput, required: true }) },
     errors: errors('RotateAddonCredentials'),
     resolve: (_root, { input }, ctx) => ctx.broker.rotateAddonCredentials(input.addon, input.graceSeconds),
   }),
   shareAddon: t.field({
+    ...needsScope('Mutation.shareAddon'),
     type: ShareAddonSuccess,
     args: { input: t.arg({ type: ShareAddonInput, required: true }) },
     errors: errors('ShareAddon'),
     resolve: (_root, { input }, ctx) => ctx.broker.shareAddon(input.addon, input.organization),
   }),
   unshareAddon: t.field({
+    ...needsScope('Mutation.unshareAddon'),
     type: UnshareAddonSuccess,
     description: 'Refused (Conflict) while apps of that organization still have it attached.',
     args: { input: t.arg({ type: ShareAddonInput, required: true }) },
@@ -257,6 +266,7 @@ builder.mutationFields((t) => ({
     resolve: (_root, { input }, ctx) => ctx.broker.unshareAddon(input.addon, input.organization),
   }),
   openAddonDashboard: t.field({
+    ...needsScope('Mutation.openAddonDashboard'),
     type: OpenAddonDashboardSuccess,
     description:
       "Single sign-on into the add-on's provider dashboard (docs/provider-protocol.md §2). Only the owning organization's callers; refused (Conflict) until it is provisioned.",
@@ -284,12 +294,14 @@ builder.mutationFields((t) => ({
     },
   }),
   rollbackConfig: t.field({
+    ...needsScope('Mutation.rollbackConfig'),
     type: RollbackConfigSuccess,
     args: { input: t.arg({ type: RollbackConfigInput, required: true }) },
     errors: errors('RollbackConfig'),
     resolve: async (_root, { input }, ctx) => ({ release: await ctx.broker.rollbackConfig(input.app, input.version) }),
   }),
   setConfigVars: t.field({
+    ...needsScope('Mutation.setConfigVars'),
     type: SetConfigVarsSuccess,
     description: "Sets or removes the app's own (`user`) vars in one release.",
     args: { input: t.arg({ type: SetConfigVarsInput, required: true }) },

@@ -1,3 +1,4 @@
+import { CONFIG_VALUES_SCOPE, principalHasScope } from '@annex/platform';
 import { createContextCache } from '@pothos/core';
 import DataLoader from 'dataloader';
 import { GraphQLError } from 'graphql';
@@ -6,7 +7,7 @@ import type { AddonState, ApiAddon, ApiApp, ApiAttachment, ApiRelease, Attachmen
 import { findVisiblePlansByServiceIds } from '../../db/plans.repository.js';
 import { findVisibleServicesBySlugs } from '../../db/services.repository.js';
 import type { Plan, Service } from '../../domain/model.js';
-import { builder, type CatalogContext } from '../builder.js';
+import { builder, type CatalogContext, needsScope } from '../builder.js';
 import { PlanRef, ServiceRef } from '../refs.js';
 import { asGraphQLError, orGraphQLError } from './app-errors.js';
 import { decodeGlobal } from './plan.js';
@@ -134,7 +135,8 @@ const ReleaseChangeRef = builder.objectRef<ReleaseChange>('ReleaseChange').imple
     change: t.exposeString('change', { description: '`added`, `changed` or `removed`.' }),
     value: t.exposeString('value', {
       nullable: true,
-      description: 'The new value of a var that is not secret; null for secrets and removals.',
+      description:
+        'The new value of a var that is not secret, for a token with the `config:read` scope; null for secrets, removals and other tokens.',
     }),
   }),
 });
@@ -203,8 +205,7 @@ const servicesBySlug = createContextCache(
 /** Keys `Addon.plan` loads by: the service's slug and the plan's (plan slugs are unique per service). */
 const planKey = (service: string, plan: string) => JSON.stringify([service, plan]);
 
-const hasConfigRead = (ctx: CatalogContext) =>
-  ctx.principal.kind !== 'anonymous' && ctx.principal.scopes.includes('config:read');
+const hasConfigRead = (ctx: CatalogContext) => principalHasScope(ctx.principal, CONFIG_VALUES_SCOPE);
 
 const MAX_RELEASES = 100;
 
@@ -330,11 +331,13 @@ function brokerKey(nameOrId: string, typename: 'App' | 'Addon'): string {
 
 builder.queryFields((t) => ({
   apps: t.field({
+    ...needsScope('Query.apps'),
     type: [AppRef],
     description: "The apps of the caller's organizations (an org or platform token; admins see all).",
     resolve: (_root, _args, ctx) => orGraphQLError(() => ctx.broker.listApps()),
   }),
   app: t.field({
+    ...needsScope('Query.app'),
     type: AppRef,
     nullable: true,
     description:
@@ -343,6 +346,7 @@ builder.queryFields((t) => ({
     resolve: (_root, args, ctx) => AppRef.getDataloader(ctx).load(brokerKey(args.name, 'App')),
   }),
   addon: t.field({
+    ...needsScope('Query.addon'),
     type: AddonRef,
     nullable: true,
     description:

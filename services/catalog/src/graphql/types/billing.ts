@@ -1,5 +1,5 @@
 import type { BrokerApi } from '../../broker-client.js';
-import { builder } from '../builder.js';
+import { builder, needsScope } from '../builder.js';
 import { orGraphQLError } from './app-errors.js';
 
 // Billing (docs/billing.md): the organization's billing account, its invoices and an app's
@@ -159,6 +159,7 @@ const AppUsageRef = builder.objectRef<ApiUsage>('AppUsage').implement({
 
 builder.queryFields((t) => ({
   billingAccount: t.field({
+    ...needsScope('Query.billingAccount'),
     type: BillingAccountRef,
     description: "The billing account of the caller's organization (`organization` for platform and admin tokens).",
     args: { organization: t.arg.string() },
@@ -171,6 +172,7 @@ builder.queryFields((t) => ({
       ),
   }),
   invoices: t.field({
+    ...needsScope('Query.invoices'),
     type: [InvoiceRef],
     description: "The organization's invoices, newest first.",
     args: { organization: t.arg.string() },
@@ -186,6 +188,7 @@ builder.queryFields((t) => ({
       ),
   }),
   usage: t.field({
+    ...needsScope('Query.usage'),
     type: AppUsageRef,
     // Nullable: a client asks many apps' usage in one document under aliases, and one app
     // that fails (deleted meanwhile, the broker down for it) must not null the others.

@@ -1,6 +1,6 @@
 import type { ApiPreflight } from '../../broker-client.js';
 import { InvalidInputError } from '../../domain/errors.js';
-import { builder } from '../builder.js';
+import { builder, needsScope } from '../builder.js';
 import { APP_ERRORS } from './app-errors.js';
 import { ProblemRef } from './errors.js';
 
@@ -86,6 +86,7 @@ const AttachPreflightInput = builder.inputType('AttachPreflightInput', {
 
 builder.queryField('attachPreflight', (t) =>
   t.field({
+    ...needsScope('Query.attachPreflight'),
     type: PreflightRef,
     description: 'What createAddon (with `plan`) or attachAddon (with `addon`) would do. Reads only.',
     args: { input: t.arg({ type: AttachPreflightInput, required: true }) },

@@ -1,0 +1,219 @@
+import { z } from 'zod';
+
+// The broker's `/v1` apps API (docs/apps.md, "REST API"), written once: the broker decodes
+// requests with these schemas and builds its answers to these types; the catalog's broker
+// client sends the requests and reads the answers by the same types. Timestamps travel as
+// ISO 8601 strings.
+
+const CONTROL_CHARACTER = /\p{Cc}/u;
+
+/** Whether `value` is fit for an id or a name: no control characters (NUL, newlines, escapes…). */
+export function isCleanId(value: string): boolean {
+  return !CONTROL_CHARACTER.test(value);
+}
+
+export const CONTROL_CHARACTER_PROBLEM = 'must not contain control characters';
+
+/** A zod string for an id or a name: non-empty, at most `max` characters, no control characters. */
+export function idString(max = 255) {
+  return z.string().min(1).max(max).refine(isCleanId, CONTROL_CHARACTER_PROBLEM);
+}
+
+// ---- requests ---------------------------------------------------------------------------
+
+const attachFields = {
+  /** The attachment's name, which prefixes its config vars (`DATABASE` → `DATABASE_URL`). */
+  as: z.string().max(40).optional(),
+  /** Take over vars of the same names another attachment of the app owns. */
+  replace: z.boolean().optional(),
+};
+const parameters = z.record(z.string(), z.unknown()).optional();
+
+/** `POST /v1/apps`. */
+export const createAppRequest = z.object({ name: z.string().max(64), organization: idString(64).optional() });
+/** `POST /v1/apps/:app/addons`. */
+export const createAddonRequest = z.object({ plan: idString(200), parameters, ...attachFields });
+/** `POST /v1/apps/:app/attachments`. */
+export const attachRequest = z.object({ addon: idString(200), ...attachFields });
+/** `POST /v1/apps/:app/addons/preflight` (with `plan`) and `…/attachments/preflight` (with `addon`). */
+export const preflightRequest = z.object({
+  plan: idString(200).optional(),
+  addon: idString(200).optional(),
+  parameters,
+  ...attachFields,
+});
+/** `PATCH /v1/addons/:addon`. */
+export const changePlanRequest = z.object({ plan: idString(200) });
+/** `POST /v1/addons/:addon/rotate`. */
+export const rotateRequest = z.object({
+  graceSeconds: z
+    .number()
+    .int()
+    .min(0)
+    .max(30 * 86_400)
+    .optional(),
+});
+/** `POST /v1/addons/:addon/shares`. */
+export const shareRequest = z.object({ organization: idString(64) });
+/** `POST /v1/addons/:addon/sso`. */
+export const ssoRequest = z.object({ app: idString(64).optional() });
+/** `PATCH /v1/apps/:app/config-vars`: null unsets a var. */
+export const setConfigVarsRequest = z.object({
+  vars: z.record(z.string(), z.string().max(65_536).nullable()),
+  reason: z.string().max(500).optional(),
+  secret: z.boolean().optional(),
+});
+/** `POST /v1/apps/:app/releases/rollback`. */
+export const rollbackRequest = z.object({ version: z.number().int().min(1) });
+/** `POST /v1/apps/:app/config-vars/confirm`. */
+export const confirmReleaseRequest = z.object({ release: z.number().int().min(1) });
+
+export type CreateAppRequest = z.infer<typeof createAppRequest>;
+export type CreateAddonRequest = z.infer<typeof createAddonRequest>;
+export type AttachRequest = z.infer<typeof attachRequest>;
+export type PreflightRequest = z.infer<typeof preflightRequest>;
+export type SetConfigVarsRequest = z.infer<typeof setConfigVarsRequest>;
+
+// ---- answers ----------------------------------------------------------------------------
+
+export const addonState = z.enum([
+  'provisioning',
+  'provisioned',
+  'changing_plan',
+  'failed',
+  'destroying',
+  'destroyed',
+  'suspended',
+]);
+export const attachmentState = z.enum(['attaching', 'attached', 'rotating', 'detaching', 'detached', 'failed']);
+export type AddonState = z.infer<typeof addonState>;
+export type AttachmentState = z.infer<typeof attachmentState>;
+
+const timestamp = z.iso.datetime({ offset: true });
+
+export const attachment = z.object({
+  id: z.string(),
+  name: z.string(),
+  /** The app it is attached to (name); null when it is another organization's (a shared add-on). */
+  app: z.string().nullable(),
+  /** The slug of that app's organization. */
+  appOrganization: z.string(),
+  /** The add-on (name). */
+  addon: z.string(),
+  state: attachmentState,
+  configVarNames: z.array(z.string()),
+  lastError: z.string().nullable(),
+  createdAt: timestamp,
+});
+export type Attachment = z.infer<typeof attachment>;
+
+export const addon = z.object({
+  id: z.string(),
+  name: z.string(),
+  /** The owning app (name); null when another organization shares it with the caller's. */
+  app: z.string().nullable(),
+  /** The slug of the organization that owns it. */
+  organization: z.string(),
+  /** Slugs. */
+  service: z.string(),
+  plan: z.string(),
+  provider: z.string(),
+  state: addonState,
+  lastError: z.string().nullable(),
+  createdAt: timestamp,
+  attachments: z.array(attachment),
+});
+export type Addon = z.infer<typeof addon>;
+
+export const app = z.object({
+  id: z.string(),
+  name: z.string(),
+  organization: z.string(),
+  releaseVersion: z.number().int(),
+  createdAt: timestamp,
+});
+/** `GET /v1/apps/:app`: the app with its add-ons, its attachments and where its events stand. */
+export const appDetail = app.extend({
+  lastEventId: z.string(),
+  addons: z.array(addon),
+  attachments: z.array(attachment),
+});
+export type App = z.infer<typeof app>;
+export type AppDetail = z.infer<typeof appDetail>;
+
+export const releaseActor = z.union([
+  z.object({ kind: z.string(), id: z.string().nullable(), name: z.string().nullable() }),
+  z.string(),
+]);
+export const release = z.object({
+  version: z.number().int(),
+  /** Each change; `value` only for a caller allowed to read values, and never for secret vars. */
+  diff: z.array(z.object({ name: z.string(), change: z.string(), value: z.string().nullable().optional() })),
+  /** Attachment-owned vars a rollback left as they were. */
+  kept: z.array(z.object({ name: z.string(), attachment: z.string() })).optional(),
+  actor: releaseActor,
+  reason: z.string().nullable(),
+  createdAt: timestamp,
+});
+export type Release = z.infer<typeof release>;
+
+export const preflight = z.object({
+  ok: z.boolean(),
+  service: z.string(),
+  plan: z.string(),
+  price: z.object({ free: z.boolean(), cents: z.number(), currency: z.string(), interval: z.string() }),
+  /** Billing (docs/billing.md): the charge from now to the end of the month; null for free plans. */
+  proration: z.object({ cents: z.number(), from: z.string(), to: z.string() }).nullable(),
+  billingMode: z.enum(['stripe', 'ledger-only']).optional(),
+  paymentRequired: z.boolean().optional(),
+  billingNotice: z.string().nullable().optional(),
+  attachmentName: z.string(),
+  nameTaken: z.boolean(),
+  configVars: z.array(z.string()),
+  collisions: z.array(z.object({ name: z.string(), owner: z.string() })),
+  parameterErrors: z.array(z.object({ field: z.string(), message: z.string() })),
+  problems: z.array(z.string()),
+});
+export type Preflight = z.infer<typeof preflight>;
+
+export const event = z.object({
+  id: z.string(),
+  app: z.string(),
+  addon: z.string().nullable(),
+  kind: z.string(),
+  detail: z.unknown(),
+  createdAt: timestamp,
+});
+export type Event = z.infer<typeof event>;
+
+/** The answers of each route, by the route as the broker mounts it. */
+export const answers = {
+  'GET /v1/apps': z.object({ apps: z.array(app) }),
+  'POST /v1/apps': app,
+  'GET /v1/apps/:app': appDetail,
+  'GET /v1/addons': z.object({ addons: z.array(addon) }),
+  'GET /v1/addons/:addon': addon,
+  'POST /v1/apps/:app/addons/preflight': preflight,
+  'POST /v1/apps/:app/addons': z.object({ addon, attachment: attachment.nullable() }),
+  'POST /v1/apps/:app/attachments/preflight': preflight,
+  'POST /v1/apps/:app/attachments': z.object({ attachment }),
+  'DELETE /v1/apps/:app/attachments/:name': z.object({ attachment }),
+  'DELETE /v1/addons/:addon': z.object({ addon }),
+  'PATCH /v1/addons/:addon': z.object({ addon }),
+  'POST /v1/addons/:addon/rotate': z.object({ addon }),
+  'GET /v1/addons/:addon/shares': z.object({ organizations: z.array(z.string()) }),
+  'POST /v1/addons/:addon/shares': z.object({ organizations: z.array(z.string()) }),
+  'DELETE /v1/addons/:addon/shares/:organization': z.object({ organizations: z.array(z.string()) }),
+  'POST /v1/addons/:addon/sso': z.object({ url: z.string(), expiresAt: timestamp }),
+  'GET /v1/apps/:app/config-vars': z.object({ release: z.number().int(), vars: z.record(z.string(), z.string()) }),
+  'GET /v1/apps/:app/config-var-names': z.object({
+    release: z.number().int(),
+    vars: z.array(z.object({ name: z.string(), owner: z.string() })),
+  }),
+  'PATCH /v1/apps/:app/config-vars': z.union([release, z.object({ unchanged: z.literal(true) })]),
+  'GET /v1/apps/:app/releases': z.object({ releases: z.array(release) }),
+  'POST /v1/apps/:app/releases/rollback': release,
+  'GET /v1/apps/:app/events': z.object({ events: z.array(event) }),
+} as const;
+export type Route = keyof typeof answers;
+export type Answer<R extends Route> = z.infer<(typeof answers)[R]>;
