@@ -736,6 +736,8 @@ export interface JobsTable {
   max_attempts: Generated<number>;
   locked_by: string | null;
   locked_until: Date | null;
+  /** Enqueued again while running: when to run once more after it finishes. */
+  rerun_at: Date | null;
   last_error: string | null;
   created_at: Generated<Date>;
   updated_at: Generated<Date>;
