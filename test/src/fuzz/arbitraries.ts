@@ -70,6 +70,7 @@ const MEANINGFUL_STRINGS = [
   "'; DROP TABLE apps; --",
   '$1',
   '%s%s%s%n',
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: the literal text is the point
   '${jndi:ldap://x}',
   '{{7*7}}',
   '../../../../etc/passwd',
@@ -89,11 +90,16 @@ const controlCharacter = fc.integer({ min: 0, max: 0x1f }).map((code) => String.
 /** A long string: a short piece repeated past typical column and body limits. */
 const longString = fc
   .tuple(fc.oneof(fc.constant('a'), nastyCharacter, fc.string({ maxLength: 4 })), fc.integer({ min: 200, max: 70_000 }))
-  .map(([piece, length]) => (piece === '' ? 'x' : piece).repeat(Math.ceil(length / Math.max(piece.length, 1))).slice(0, length));
+  .map(([piece, length]) =>
+    (piece === '' ? 'x' : piece).repeat(Math.ceil(length / Math.max(piece.length, 1))).slice(0, length),
+  );
 
 /** Any string, weighted toward the ones that break things. */
 export const hostileString: fc.Arbitrary<string> = fc.oneof(
-  { weight: 3, arbitrary: fc.string({ unit: fc.oneof(nastyCharacter, fc.string({ minLength: 1, maxLength: 1 })), maxLength: 24 }) },
+  {
+    weight: 3,
+    arbitrary: fc.string({ unit: fc.oneof(nastyCharacter, fc.string({ minLength: 1, maxLength: 1 })), maxLength: 24 }),
+  },
   { weight: 2, arbitrary: fc.constantFrom(...MEANINGFUL_STRINGS) },
   { weight: 2, arbitrary: fc.string({ unit: 'binary', maxLength: 24 }) },
   { weight: 1, arbitrary: fc.string({ unit: fc.oneof(loneSurrogate, controlCharacter), minLength: 1, maxLength: 8 }) },
@@ -154,6 +160,12 @@ export interface Field<T> {
   hostile: fc.Arbitrary<unknown>;
 }
 
+/** A path parameter: a valid value, and hostile ones (before percent-encoding). */
+export interface PathParameter {
+  valid: fc.Arbitrary<string>;
+  hostile: fc.Arbitrary<string>;
+}
+
 /**
  * A record whose fields are valid except up to `maxMutations` of them, hostile: most
  * requests then get past the first check and the hostile value reaches deeper code. A field
@@ -164,27 +176,35 @@ export function mutated<K extends string>(
   maxMutations = 2,
 ): fc.Arbitrary<Partial<Record<K, unknown>>> {
   const keys = Object.keys(fields) as K[];
-  return fc.subarray(keys, { maxLength: maxMutations }).chain((hostile) =>
-    fc
-      .record(
-        Object.fromEntries(
-          keys.map((key) => [key, hostile.includes(key) ? fields[key].hostile : fields[key].valid]),
-        ) as Record<K, fc.Arbitrary<unknown>>,
-      )
-      .map(
-        (record) =>
-          Object.fromEntries(Object.entries(record).filter(([, value]) => value !== undefined)) as Partial<
-            Record<K, unknown>
-          >,
-      ),
-  );
+  return fc
+    .subarray(keys, { maxLength: Math.min(maxMutations, keys.length) })
+    .chain((hostile) =>
+      fc
+        .record(
+          Object.fromEntries(
+            keys.map((key) => [key, hostile.includes(key) ? fields[key].hostile : fields[key].valid]),
+          ) as Record<K, fc.Arbitrary<unknown>>,
+        )
+        .map(
+          (record) =>
+            Object.fromEntries(Object.entries(record).filter(([, value]) => value !== undefined)) as Partial<
+              Record<K, unknown>
+            >,
+        ),
+    );
 }
 
 /** A hostile string short enough for a header. */
 export const hostileHeaderText = hostileString.map((text) => text.slice(0, 1000));
 
 /** A value of the wrong type for whatever field it lands in. */
-export const anyValue: fc.Arbitrary<unknown> = fc.oneof(hostileString, hostileNumber, fc.boolean(), fc.constant(null), hostileJson);
+export const anyValue: fc.Arbitrary<unknown> = fc.oneof(
+  hostileString,
+  hostileNumber,
+  fc.boolean(),
+  fc.constant(null),
+  hostileJson,
+);
 
 /**
  * A JSON value nested thousands of levels deep, to place inside a body that is otherwise
@@ -197,7 +217,9 @@ export class DeepJson {
     readonly object: boolean,
   ) {}
   toText(): string {
-    return this.object ? `${'{"a":'.repeat(this.depth)}1${'}'.repeat(this.depth)}` : `${'['.repeat(this.depth)}${']'.repeat(this.depth)}`;
+    return this.object
+      ? `${'{"a":'.repeat(this.depth)}1${'}'.repeat(this.depth)}`
+      : `${'['.repeat(this.depth)}${']'.repeat(this.depth)}`;
   }
 }
 export const deepJsonValue = fc
@@ -218,7 +240,18 @@ export function jsonText(value: unknown): string {
 
 /** Text that is not quite JSON, or JSON too large for any body limit. */
 export const brokenJsonText = fc.oneof(
-  fc.constantFrom('', '{', '{"a":', 'nul', '[1,]', '{"a":1}{"b":2}', '\u0000', '"\\ud800"', '{"a":"\\u0000"}', '1e999999'),
+  fc.constantFrom(
+    '',
+    '{',
+    '{"a":',
+    'nul',
+    '[1,]',
+    '{"a":1}{"b":2}',
+    '\u0000',
+    '"\\ud800"',
+    '{"a":"\\u0000"}',
+    '1e999999',
+  ),
   fc.string({ maxLength: 40 }),
   fc.integer({ min: 250_000, max: 1_200_000 }).map((size) => `{"a":"${'x'.repeat(size)}"}`),
   fc.integer({ min: 10_000, max: 60_000 }).map((count) => `[${'1,'.repeat(count)}1]`),
@@ -245,7 +278,10 @@ export function forgedId(rival: Rival, own: readonly string[] = []): fc.Arbitrar
     {
       weight: 2,
       arbitrary: fc
-        .tuple(fc.constantFrom('App', 'Addon', 'Attachment', 'Plan', 'Service', 'Provider', 'Organization', 'Release'), fc.constantFrom(...rivals))
+        .tuple(
+          fc.constantFrom('App', 'Addon', 'Attachment', 'Plan', 'Service', 'Provider', 'Organization', 'Release'),
+          fc.constantFrom(...rivals),
+        )
         .map(([type, id]) => globalId(type, id)),
     },
     { weight: 1, arbitrary: fc.uuid().map(String) },
@@ -259,10 +295,26 @@ export function forgedId(rival: Rival, own: readonly string[] = []): fc.Arbitrar
 export function pathSegment(id: fc.Arbitrary<string>): fc.Arbitrary<string> {
   return fc.oneof(
     { weight: 4, arbitrary: id.map((value) => encodeURIComponent(value.replaceAll(/[\ud800-\udfff]/g, '\ufffd'))) },
-    { weight: 1, arbitrary: id.map((value) => encodeURIComponent(encodeURIComponent(value.replaceAll(/[\ud800-\udfff]/g, '')))) },
     {
       weight: 1,
-      arbitrary: fc.constantFrom('%00', '%0a', '%', '%zz', '%C0%80', '%ED%A0%80', '..', '.', '%2e%2e', '%2F', 'a%00b', '%FF'),
+      arbitrary: id.map((value) => encodeURIComponent(encodeURIComponent(value.replaceAll(/[\ud800-\udfff]/g, '')))),
+    },
+    {
+      weight: 1,
+      arbitrary: fc.constantFrom(
+        '%00',
+        '%0a',
+        '%',
+        '%zz',
+        '%C0%80',
+        '%ED%A0%80',
+        '..',
+        '.',
+        '%2e%2e',
+        '%2F',
+        'a%00b',
+        '%FF',
+      ),
     },
   );
 }
@@ -306,7 +358,13 @@ export const oddHeaders: fc.Arbitrary<Record<string, string>> = fc.record(
       '',
     ),
     'content-encoding': fc.constantFrom('gzip', 'br', 'identity', 'x-unknown'),
-    accept: fc.constantFrom('application/json', 'text/event-stream', 'text/html', '*/*', 'application/graphql-response+json'),
+    accept: fc.constantFrom(
+      'application/json',
+      'text/event-stream',
+      'text/html',
+      '*/*',
+      'application/graphql-response+json',
+    ),
     'x-request-id': hostileHeaderText,
     'if-none-match': fc.constantFrom('"release-1"', '*', 'W/"x"', ''),
   },

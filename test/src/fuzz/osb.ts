@@ -42,13 +42,26 @@ export function osbProbes(attacker: Attacker, rival: Rival): fc.Arbitrary<Probe>
     space_guid: { valid: fc.constant('space-guid'), hostile: anyValue },
     context: {
       valid: fc.constant({ platform: 'cloudfoundry', organization_guid: 'org-guid', space_guid: 'space-guid' }),
-      hostile: fc.oneof(hostileJson, deepJsonValue.map((deep) => ({ platform: 'cloudfoundry', deep }))),
+      hostile: fc.oneof(
+        hostileJson,
+        deepJsonValue.map((deep) => ({ platform: 'cloudfoundry', deep })),
+      ),
     },
     parameters: {
-      valid: fc.oneof(fc.constant(undefined), fc.dictionary(fc.string({ maxLength: 8 }), fc.jsonValue({ maxDepth: 2 }), { maxKeys: 3 })),
-      hostile: fc.oneof(fc.dictionary(hostileString, hostileJson, { maxKeys: 3 }), deepJsonValue.map((deep) => ({ deep })), anyValue),
+      valid: fc.oneof(
+        fc.constant(undefined),
+        fc.dictionary(fc.string({ maxLength: 8 }), fc.jsonValue({ maxDepth: 2 }), { maxKeys: 3 }),
+      ),
+      hostile: fc.oneof(
+        fc.dictionary(hostileString, hostileJson, { maxKeys: 3 }),
+        deepJsonValue.map((deep) => ({ deep })),
+        anyValue,
+      ),
     },
-    maintenance_info: { valid: fc.constant(undefined), hostile: fc.oneof(fc.record({ version: hostileString }), anyValue) },
+    maintenance_info: {
+      valid: fc.constant(undefined),
+      hostile: fc.oneof(fc.record({ version: hostileString }), anyValue),
+    },
     previous_values: {
       valid: fc.constant(undefined),
       hostile: fc.oneof(fc.record({ plan_id: anyValue, service_id: anyValue, maintenance_info: anyValue }), anyValue),
@@ -74,21 +87,39 @@ export function osbProbes(attacker: Attacker, rival: Rival): fc.Arbitrary<Probe>
       pick: fc.nat(),
       request: mutated(
         {
-          method: { valid: fc.constant(undefined), hostile: fc.constantFrom('POST', 'OPTIONS', 'HEAD', 'PATCH', 'PUT') },
+          method: {
+            valid: fc.constant(undefined),
+            hostile: fc.constantFrom('POST', 'OPTIONS', 'HEAD', 'PATCH', 'PUT'),
+          },
           instance: { valid: fc.constantFrom(...instanceIds), hostile: pathSegment(forgedId(rival)) },
           binding: { valid: fc.constantFrom(...bindingIds), hostile: pathSegment(forgedId(rival)) },
           path: {
             valid: fc.constant(undefined),
             hostile: fc.oneof(
               pathSegment(hostileString).map((text) => `/v2/${text}`),
-              fc.constantFrom('/v2', '/v2/', '/v2//catalog', '/v2/service_instances/', '/v2/service_instances//last_operation'),
+              fc.constantFrom(
+                '/v2',
+                '/v2/',
+                '/v2//catalog',
+                '/v2/service_instances/',
+                '/v2/service_instances//last_operation',
+              ),
             ),
           },
           accepts_incomplete: { valid: fc.constantFrom('true', 'true', 'false'), hostile: hostileString },
-          service_id: { valid: fc.constant(attacker.serviceId), hostile: fc.oneof(fc.constant(undefined), hostileString) },
-          plan_id: { valid: fc.constantFrom(...attacker.planIds), hostile: fc.oneof(fc.constant(undefined), hostileString) },
+          service_id: {
+            valid: fc.constant(attacker.serviceId),
+            hostile: fc.oneof(fc.constant(undefined), hostileString),
+          },
+          plan_id: {
+            valid: fc.constantFrom(...attacker.planIds),
+            hostile: fc.oneof(fc.constant(undefined), hostileString),
+          },
           operation: { valid: fc.constant(undefined), hostile: hostileString },
-          authorization: { valid: fc.constantFrom(...tokens.osb), hostile: fc.oneof(hostileAuthorization, hostileBasic) },
+          authorization: {
+            valid: fc.constantFrom(...tokens.osb),
+            hostile: fc.oneof(hostileAuthorization, hostileBasic),
+          },
           version: {
             valid: fc.constant('2.17'),
             hostile: fc.constantFrom(undefined, '2.16', '2.13', '2.11', '1.0', '3.0', '', '2.17.1', 'latest'),
@@ -99,15 +130,16 @@ export function osbProbes(attacker: Attacker, rival: Rival): fc.Arbitrary<Probe>
         1,
       ),
       body: fc.oneof({ weight: 12, arbitrary: body }, { weight: 1, arbitrary: anyValue }),
-      rawBody: fc.oneof({ weight: 8, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary: bodyText(fc.constant(null)) }),
+      rawBody: fc.oneof(
+        { weight: 8, arbitrary: fc.constant(undefined) },
+        { weight: 1, arbitrary: bodyText(fc.constant(null)) },
+      ),
     })
     .map(({ route, pick, request, body, rawBody }): Probe => {
       const method = (request.method as string | undefined) ?? (route.methods[pick % route.methods.length] as string);
       const path =
         (request.path as string | undefined) ??
-        route.template
-          .replace(':instance', String(request.instance))
-          .replace(':binding', String(request.binding));
+        route.template.replace(':instance', String(request.instance)).replace(':binding', String(request.binding));
       const query = ['accepts_incomplete', 'service_id', 'plan_id', 'operation']
         .filter((name) => request[name as keyof typeof request] !== undefined)
         .map((name) => `${name}=${queryValue(request[name as keyof typeof request])}`)
@@ -118,6 +150,11 @@ export function osbProbes(attacker: Attacker, rival: Rival): fc.Arbitrary<Probe>
       if (request.identity !== undefined) headers['x-broker-api-originating-identity'] = String(request.identity);
       Object.assign(headers, request.odd);
       const text = rawBody ?? (method === 'PUT' || method === 'PATCH' ? jsonText(body) : undefined);
-      return { method, path: query ? `${path}?${query}` : path, headers, ...(text !== undefined ? { body: text } : {}) };
+      return {
+        method,
+        path: query ? `${path}?${query}` : path,
+        headers,
+        ...(text !== undefined ? { body: text } : {}),
+      };
     });
 }

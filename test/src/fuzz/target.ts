@@ -109,7 +109,8 @@ export function expectSafeAnswer(answer: Answer, probe: Probe, rival: Rival): vo
 export function fuzzSettings(defaultRuns: number): { numRuns: number; seed: number; timeoutMs: number } {
   const numRuns = Number(process.env.FUZZ_RUNS ?? defaultRuns);
   const seed = Number(process.env.FUZZ_SEED ?? 20261206);
-  if (!Number.isInteger(numRuns) || numRuns < 1) throw new Error(`FUZZ_RUNS must be a positive integer, not ${process.env.FUZZ_RUNS}`);
+  if (!Number.isInteger(numRuns) || numRuns < 1)
+    throw new Error(`FUZZ_RUNS must be a positive integer, not ${process.env.FUZZ_RUNS}`);
   if (!Number.isInteger(seed)) throw new Error(`FUZZ_SEED must be an integer, not ${process.env.FUZZ_SEED}`);
   // Time enough for slow machines: a request rarely takes more than a few tens of ms.
   return { numRuns, seed, timeoutMs: 60_000 + numRuns * 1_000 };
@@ -149,6 +150,9 @@ export async function startFuzzTarget(): Promise<FuzzTarget> {
   }
 }
 
+/** A request the service has not answered by then counts as a failure: one request must not stall it. */
+const ANSWER_WITHIN_MS = 15_000;
+
 async function send(base: string, probe: Probe): Promise<Answer | undefined> {
   let headers: Headers;
   try {
@@ -163,13 +167,20 @@ async function send(base: string, probe: Probe): Promise<Answer | undefined> {
       headers,
       ...(probe.body !== undefined && probe.method !== 'GET' && probe.method !== 'HEAD' ? { body: probe.body } : {}),
       redirect: 'manual',
+      signal: AbortSignal.timeout(ANSWER_WITHIN_MS),
     });
   } catch (error) {
+    if ((error as Error).name === 'TimeoutError') throw new Error(`no answer within ${ANSWER_WITHIN_MS} ms`);
     // undici refuses some header values only when sending: not a request a server can get.
     if ((error as { cause?: { code?: string } }).cause?.code === 'UND_ERR_INVALID_ARG') return undefined;
     throw error;
   }
-  return { status: response.status, headers: response.headers, text: await response.text() };
+  try {
+    return { status: response.status, headers: response.headers, text: await response.text() };
+  } catch (error) {
+    if ((error as Error).name === 'TimeoutError') throw new Error(`no whole answer within ${ANSWER_WITHIN_MS} ms`);
+    throw error;
+  }
 }
 
 async function prepare(marketplace: Marketplace): Promise<Omit<FuzzTarget, 'close'>> {
@@ -213,9 +224,7 @@ async function prepare(marketplace: Marketplace): Promise<Omit<FuzzTarget, 'clos
     )
   ).createPlatform as { osbUsername: string; osbPassword: string };
   const intruder = (
-    await admin(
-      `mutation { createProvider(name: "Intruder", slug: "intruder") { ... on ProviderCreated { token } } }`,
-    )
+    await admin(`mutation { createProvider(name: "Intruder", slug: "intruder") { ... on ProviderCreated { token } } }`)
   ).createProvider.token as string;
 
   const asRival = (query: string, variables?: Record<string, unknown>) => gql(rivalToken, query, variables);
@@ -240,16 +249,14 @@ async function prepare(marketplace: Marketplace): Promise<Omit<FuzzTarget, 'clos
   };
   const rivalAddon = await createAddon(asRival, 'rival-web');
   const mineAddon = await createAddon(asAttacker, 'mine');
-  const attached = await asRival(
-    `mutation($input: AttachAddonInput!) { attachAddon(input: $input) { __typename } }`,
-    { input: { addon: rivalAddon, app: 'rival-worker', as: 'RIVAL_AI' } },
-  );
+  const attached = await asRival(`mutation($input: AttachAddonInput!) { attachAddon(input: $input) { __typename } }`, {
+    input: { addon: rivalAddon, app: 'rival-worker', as: 'RIVAL_AI' },
+  });
   expect(attached.attachAddon.__typename).toBe('AttachAddonSuccess');
   const rivalSecret = `rival-secret-${Math.random().toString(36).slice(2)}`;
-  const set = await asRival(
-    `mutation($input: SetConfigVarsInput!) { setConfigVars(input: $input) { __typename } }`,
-    { input: { app: 'rival-web', vars: { RIVAL_PASSWORD: rivalSecret }, reason: 'seed' } },
-  );
+  const set = await asRival(`mutation($input: SetConfigVarsInput!) { setConfigVars(input: $input) { __typename } }`, {
+    input: { app: 'rival-web', vars: { RIVAL_PASSWORD: rivalSecret }, reason: 'seed' },
+  });
   expect(set.setConfigVars.__typename).toBe('SetConfigVarsSuccess');
 
   // An instance and a binding the rival's platform made through OSB.
@@ -274,10 +281,18 @@ async function prepare(marketplace: Marketplace): Promise<Omit<FuzzTarget, 'clos
   });
   expect([201, 202]).toContain(provisioned.status);
   await until('the rival OSB instance', async () => {
-    const row = await db.selectFrom('service_instances').select('state').where('id', '=', rivalInstance).executeTakeFirst();
+    const row = await db
+      .selectFrom('service_instances')
+      .select('state')
+      .where('id', '=', rivalInstance)
+      .executeTakeFirst();
     return row?.state === 'succeeded' || row?.state === 'provisioned';
   }).catch(async () => {
-    const row = await db.selectFrom('service_instances').select('state').where('id', '=', rivalInstance).executeTakeFirst();
+    const row = await db
+      .selectFrom('service_instances')
+      .select('state')
+      .where('id', '=', rivalInstance)
+      .executeTakeFirst();
     throw new Error(`the rival's OSB instance is ${row?.state}`);
   });
   const rivalBinding = 'rival-osb-binding';
@@ -319,11 +334,7 @@ async function prepare(marketplace: Marketplace): Promise<Omit<FuzzTarget, 'clos
     }
   }
   const appRows = await db.selectFrom('apps').select('id').where('organization_id', '=', organization.id).execute();
-  const addonRows = await db
-    .selectFrom('addons')
-    .select('id')
-    .where('organization_id', '=', organization.id)
-    .execute();
+  const addonRows = await db.selectFrom('addons').select('id').where('organization_id', '=', organization.id).execute();
   apps.push(...appRows.map((r) => r.id));
   addons.push(...addonRows.map((r) => r.id));
   // An add-on's id is its service instance's id.
@@ -359,7 +370,12 @@ async function prepare(marketplace: Marketplace): Promise<Omit<FuzzTarget, 'clos
     const rivalInstances = instanceIds;
     return {
       organizations: await db.selectFrom('organizations').selectAll().where('id', '=', organization.id).execute(),
-      apps: await db.selectFrom('apps').selectAll().where('organization_id', '=', organization.id).orderBy('id').execute(),
+      apps: await db
+        .selectFrom('apps')
+        .selectAll()
+        .where('organization_id', '=', organization.id)
+        .orderBy('id')
+        .execute(),
       addons: await db
         .selectFrom('addons')
         .selectAll()
@@ -369,12 +385,26 @@ async function prepare(marketplace: Marketplace): Promise<Omit<FuzzTarget, 'clos
       shares: await db
         .selectFrom('addon_shares')
         .selectAll()
-        .where('addon_id', 'in', addonRows.map((r) => r.id))
+        .where(
+          'addon_id',
+          'in',
+          addonRows.map((r) => r.id),
+        )
         .orderBy('organization_id')
         .execute(),
-      attachments: await db.selectFrom('attachments').selectAll().where('app_id', 'in', rivalApps).orderBy('id').execute(),
+      attachments: await db
+        .selectFrom('attachments')
+        .selectAll()
+        .where('app_id', 'in', rivalApps)
+        .orderBy('id')
+        .execute(),
       vars: await db.selectFrom('config_vars').selectAll().where('app_id', 'in', rivalApps).orderBy('name').execute(),
-      releases: await db.selectFrom('releases').selectAll().where('app_id', 'in', rivalApps).orderBy('version').execute(),
+      releases: await db
+        .selectFrom('releases')
+        .selectAll()
+        .where('app_id', 'in', rivalApps)
+        .orderBy('version')
+        .execute(),
       instances: await db
         .selectFrom('service_instances')
         .selectAll()
