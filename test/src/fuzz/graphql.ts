@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import {
   anyValue,
   bodyText,
+  deepJsonValue,
   type Field,
   forgedId,
   hostileAuthorization,
@@ -35,7 +36,11 @@ export function graphqlProbes(attacker: Attacker, rival: Rival): fc.Arbitrary<Pr
   const plan = name(fc.constantFrom('ai-gateway:starter', 'ai-gateway:scale'));
   const parameters: Field<unknown> = {
     valid: optional(fc.dictionary(fc.string({ maxLength: 8 }), fc.jsonValue({ maxDepth: 2 }), { maxKeys: 3 })),
-    hostile: fc.oneof(hostileJson, fc.dictionary(hostileString, hostileJson, { maxKeys: 3 })),
+    hostile: fc.oneof(
+      hostileJson,
+      fc.dictionary(hostileString, hostileJson, { maxKeys: 3 }),
+      deepJsonValue.map((deep) => ({ deep })),
+    ),
   };
   const input = (fields: Record<string, Field<unknown>>): Field<unknown> => ({
     valid: mutated(fields, 1),
@@ -186,7 +191,16 @@ export function graphqlProbes(attacker: Attacker, rival: Rival): fc.Arbitrary<Pr
     },
     {
       document: `mutation($manifest: JSON!) { publishManifest(manifest: $manifest) { __typename } }`,
-      variables: { manifest: { valid: hostileJson, hostile: anyValue } },
+      variables: {
+        manifest: {
+          valid: hostileJson,
+          hostile: fc.oneof(
+            anyValue,
+            deepJsonValue,
+            deepJsonValue.map((deep) => ({ slug: 'intruder', services: [deep] })),
+          ),
+        },
+      },
     },
     {
       document: `mutation($name: String!, $slug: String!) { createOrganization(name: $name, slug: $slug) { __typename } }`,

@@ -27,11 +27,21 @@ interface Route {
   query?: Record<string, Field<unknown>>;
 }
 
-export function providerProbes(attacker: Attacker, rival: Rival): fc.Arbitrary<Probe> {
+/**
+ * `as: 'intruder'` aims a provider that owns nothing the rival uses at the rival's
+ * instances and operations; `as: 'gateway'` is the AI gateway, which owns the add-ons of
+ * both organizations, acting on the attacker's add-on with hostile config, usage and
+ * completions (the rival's ids stay out: acting on them is the gateway's right).
+ */
+export function providerProbes(attacker: Attacker, rival: Rival, as: 'intruder' | 'gateway'): fc.Arbitrary<Probe> {
+  const instances = as === 'intruder' ? rival.instances : attacker.instances;
+  const operations = as === 'intruder' ? rival.operations : attacker.operations;
+  const token = as === 'intruder' ? attacker.providerToken : attacker.gatewayToken;
+  const strangers = as === 'intruder' ? forgedId(rival) : fc.oneof(hostileString, fc.uuid().map(String));
   const usageRecord = mutated(
     {
       idempotencyKey: { valid: fc.uuid().map(String), hostile: anyValue },
-      instanceId: { valid: fc.constantFrom(...rival.instances), hostile: forgedId(rival) },
+      instanceId: { valid: fc.constantFrom(...instances), hostile: strangers },
       unit: { valid: fc.constantFrom('1k_tokens', 'requests'), hostile: anyValue },
       quantity: { valid: fc.nat({ max: 1000 }), hostile: fc.oneof(hostileNumber, anyValue) },
       at: {
@@ -90,8 +100,8 @@ export function providerProbes(attacker: Attacker, rival: Rival): fc.Arbitrary<P
     },
   ];
   const params: Record<string, PathParameter> = {
-    operation: { valid: fc.constantFrom(...rival.operations), hostile: forgedId(rival) },
-    instance: { valid: fc.constantFrom(...rival.instances), hostile: forgedId(rival) },
+    operation: { valid: fc.constantFrom(...operations), hostile: strangers },
+    instance: { valid: fc.constantFrom(...instances), hostile: strangers },
   };
 
   const probe = (route: Route): fc.Arbitrary<Probe> => {
@@ -110,7 +120,7 @@ export function providerProbes(attacker: Attacker, rival: Rival): fc.Arbitrary<P
         request: mutated(
           {
             authorization: {
-              valid: fc.constant(`Bearer ${attacker.providerToken}`),
+              valid: fc.constant(`Bearer ${token}`),
               hostile: fc.oneof(
                 hostileAuthorization,
                 fc.constant(`Bearer ${attacker.orgToken}`),

@@ -144,6 +144,11 @@ export function restProbes(attacker: Attacker, rival: Rival): fc.Arbitrary<Probe
         ),
       },
     },
+    {
+      method: 'POST',
+      template: '/v1/addons/:addon/sso',
+      body: { app: wrong(optional(fc.constant(attacker.app)), forgedId(rival)), user: wrong(fc.constant(undefined)) },
+    },
     { method: 'GET', template: '/v1/platforms/self/webhook' },
     {
       method: 'PUT',

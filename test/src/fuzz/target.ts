@@ -55,6 +55,11 @@ export interface Attacker {
   platformToken: string;
   /** A provider that owns no service the rival uses. */
   providerToken: string;
+  /** The AI gateway's own provider token: it may act on the attacker's add-on (and, legitimately, the rival's). */
+  gatewayToken: string;
+  /** The attacker's add-on's instance ids (broker and provider side) and operations. */
+  instances: string[];
+  operations: string[];
   osb: { username: string; password: string };
   app: string;
   addon: string;
@@ -226,6 +231,13 @@ async function prepare(marketplace: Marketplace): Promise<Omit<FuzzTarget, 'clos
   const intruder = (
     await admin(`mutation { createProvider(name: "Intruder", slug: "intruder") { ... on ProviderCreated { token } } }`)
   ).createProvider.token as string;
+
+  const gateway = (
+    await admin(
+      `mutation { createApiToken(kind: PROVIDER, name: "fuzz gateway", provider: "ai-gateway") {
+        ... on ApiTokenCreated { token } } }`,
+    )
+  ).createApiToken.token as string;
 
   const asRival = (query: string, variables?: Record<string, unknown>) => gql(rivalToken, query, variables);
   const asAttacker = (query: string, variables?: Record<string, unknown>) =>
@@ -432,11 +444,33 @@ async function prepare(marketplace: Marketplace): Promise<Omit<FuzzTarget, 'clos
     };
   };
 
+  const mineAddonRow = await db.selectFrom('addons').select('id').where('name', '=', mineAddon).executeTakeFirstOrThrow();
+  const mineRows = await db
+    .selectFrom('service_instances')
+    .select(['id', 'provider_instance_id'])
+    .where('id', '=', mineAddonRow.id)
+    .execute();
+  const mineOperations = await db
+    .selectFrom('broker_operations')
+    .select(['id', 'provider_operation'])
+    .where(
+      'instance_id',
+      'in',
+      mineRows.map((r) => r.id),
+    )
+    .execute();
+
   const attacker: Attacker = {
     organization: credentials.organization,
     orgToken: credentials.orgToken,
     platformToken: credentials.platformToken,
     providerToken: intruder,
+    gatewayToken: gateway,
+    instances: mineRows.flatMap((r) => [r.id, r.provider_instance_id ?? r.id]),
+    operations: [
+      ...mineOperations.flatMap((r) => [String(r.id), r.provider_operation ?? String(r.id)]),
+      ...mineRows.map((r) => `provision-${r.provider_instance_id}`),
+    ],
     osb: { username: credentials.osbUsername, password: credentials.osbPassword },
     app: 'mine',
     addon: mineAddon,
