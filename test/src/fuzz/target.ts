@@ -444,7 +444,11 @@ async function prepare(marketplace: Marketplace): Promise<Omit<FuzzTarget, 'clos
     };
   };
 
-  const mineAddonRow = await db.selectFrom('addons').select('id').where('name', '=', mineAddon).executeTakeFirstOrThrow();
+  const mineAddonRow = await db
+    .selectFrom('addons')
+    .select('id')
+    .where('name', '=', mineAddon)
+    .executeTakeFirstOrThrow();
   const mineRows = await db
     .selectFrom('service_instances')
     .select(['id', 'provider_instance_id'])
