@@ -48,8 +48,10 @@ const setVarsBody = z.object({
   reason: z.string().max(500).optional(),
   secret: z.boolean().optional(),
 });
-const versionBody = z.object({ version: z.number().int().min(1) });
-const confirmBody = z.object({ release: z.number().int().min(1) });
+/** Release numbers are PostgreSQL `integer`s: a larger one is refused here, not by a query. */
+const releaseNumber = z.number().int().min(1).max(2_147_483_647);
+const versionBody = z.object({ version: releaseNumber });
+const confirmBody = z.object({ release: releaseNumber });
 
 const MAX_EVENT_WAIT_MS = 25_000;
 /** How often a waiting events poll checks again that its token is still usable. */
