@@ -13,7 +13,7 @@ import { expectSafeAnswer, type FuzzTarget, fuzzSettings, type Probe, startFuzzT
 // (or `npm run fuzz -w @annex/test`) run it longer; a failure prints the seed and the
 // shrunk request that reproduces it.
 
-const settings = fuzzSettings(40);
+const settings = fuzzSettings(200);
 
 describe('hostile input against the running marketplace', () => {
   let target: FuzzTarget;
