@@ -218,7 +218,7 @@ async function prepare(marketplace: Marketplace): Promise<Omit<FuzzTarget, 'clos
   await admin('mutation { createOrganization(name: "Rival", slug: "rival") { __typename } }');
   const rivalToken = (
     await admin(
-      `mutation { createApiToken(kind: ORG, name: "rival", organization: "rival", scopes: ["config:read"]) {
+      `mutation { createApiToken(kind: ORG, name: "rival", organization: "rival", scopes: ["apps:read", "apps:write", "config:read", "config:write", "billing:read", "billing:write", "sso"]) {
         ... on ApiTokenCreated { token } } }`,
     )
   ).createApiToken.token as string;
