@@ -334,7 +334,6 @@ describe('apps verbs against the running marketplace', async () => {
     BROKER_PORT: String(brokerPort),
     CATALOG_BROKER_URL: `http://127.0.0.1:${brokerPort}`,
     EXAMPLE_AI_PORT: String(await freePort()),
-    BROKER_WORKER_POLL_MS: '100',
     LOG_LEVEL: 'silent',
   };
   let marketplace: Marketplace;

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import type { Database, Logger, SecretBox } from '@annex/platform';
+import { createJobRunner, type Database, every, type Logger, type SecretBox } from '@annex/platform';
 import express from 'express';
 import type { CatalogClient } from './catalog-client.js';
 import type { ConsoleConfig } from './config.js';
@@ -26,14 +26,22 @@ export interface Console {
   app: express.Express;
   /** The public URL the console was built for (redirect URI base). */
   publicUrl: string;
-  /** Starts the background sweep of expired sessions (now, then every `SESSION_SWEEP_MS`). */
+  /**
+   * Starts the console's job runner: the sweep of expired sessions, once per
+   * `SESSION_SWEEP_MS` period across every console process (at once when this period's has not run).
+   */
   start(): void;
-  /** Stops the sweep; resolves once a sweep under way has ended. */
+  /** Stops the job runner; resolves once a sweep under way has ended. */
   close(): Promise<void>;
 }
 
-/** How often each console process removes expired sessions. */
+/** How often expired sessions are removed (by one console process per period). */
 export const SESSION_SWEEP_MS = 10 * 60_000;
+
+/** The console's background jobs and their payloads. */
+export type ConsoleJobs = {
+  'console.session-sweep': Record<string, never>;
+};
 
 // Static assets sit next to this module: src/public in the sources, dist/public in the build
 // (the build copies them).
@@ -93,29 +101,29 @@ export function createConsole(config: ConsoleConfig & { publicUrl: string }, dep
   app.use(errorPages(c));
 
   // Expired sessions are ended when next seen; the sweep removes those never seen again.
-  let sweepTimer: NodeJS.Timeout | undefined;
-  let sweeping: Promise<void> = Promise.resolve();
-  const sweep = () => {
-    sweeping = sweeping
-      .then(() => sweepExpiredSessions(db))
-      .then(
-        (count) => void (count > 0 && logger.info({ count }, 'expired sessions removed')),
-        (error) => logger.error({ err: error }, 'session sweep failed'),
-      );
-  };
+  const jobs = createJobRunner<ConsoleJobs>(database, {
+    logger,
+    concurrency: 1,
+    kinds: {
+      'console.session-sweep': async () => {
+        const count = await sweepExpiredSessions(db);
+        if (count > 0) logger.info({ count }, 'expired sessions removed');
+      },
+    },
+    schedules: [{ kind: 'console.session-sweep', recurrence: every(SESSION_SWEEP_MS) }],
+  });
+  let starting: Promise<void> | undefined;
   return {
     app,
     publicUrl,
     start() {
-      if (sweepTimer) return;
-      sweep();
-      sweepTimer = setInterval(sweep, SESSION_SWEEP_MS);
-      sweepTimer.unref();
+      starting ??= jobs.start().catch((error: unknown) => {
+        logger.error({ err: error }, 'the console job runner did not start');
+      });
     },
     async close() {
-      clearInterval(sweepTimer);
-      sweepTimer = undefined;
-      await sweeping;
+      await starting;
+      await jobs.stop();
     },
   };
 }

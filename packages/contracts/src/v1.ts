@@ -63,10 +63,12 @@ export const setConfigVarsRequest = z.object({
   reason: z.string().max(500).optional(),
   secret: z.boolean().optional(),
 });
+/** Release numbers are PostgreSQL `integer`s: a larger one is refused here, not by a query. */
+const releaseNumber = z.number().int().min(1).max(2_147_483_647);
 /** `POST /v1/apps/:app/releases/rollback`. */
-export const rollbackRequest = z.object({ version: z.number().int().min(1) });
+export const rollbackRequest = z.object({ version: releaseNumber });
 /** `POST /v1/apps/:app/config-vars/confirm`. */
-export const confirmReleaseRequest = z.object({ release: z.number().int().min(1) });
+export const confirmReleaseRequest = z.object({ release: releaseNumber });
 
 export type CreateAppRequest = z.infer<typeof createAppRequest>;
 export type CreateAddonRequest = z.infer<typeof createAddonRequest>;

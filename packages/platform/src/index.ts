@@ -25,6 +25,31 @@ export {
   requestIdOf,
   stopOnSignals,
 } from './http.js';
+export {
+  createJobRunner,
+  daily,
+  type EnqueueOptions,
+  enqueueJob,
+  every,
+  failedJobs,
+  hourly,
+  JOBS_CHANNEL,
+  type Job,
+  type JobHandler,
+  type JobKindOptions,
+  type JobKinds,
+  type JobOutcome,
+  type JobRunner,
+  type JobRunnerOptions,
+  type JobSchedule,
+  type JobsExecutor,
+  type NewJob,
+  periodStart,
+  type Recurrence,
+  RetryLaterError,
+  type RetryPolicy,
+  retryDelayMs,
+} from './jobs/index.js';
 export { ensureLocalEncryptionKeys } from './local.js';
 export { createLogger, type Logger, serviceLogger } from './log.js';
 export {

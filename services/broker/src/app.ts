@@ -3,19 +3,17 @@ import type { RequestListener } from 'node:http';
 import { hostname } from 'node:os';
 import { createObservability, type Database, type Logger, SecretBox } from '@annex/platform';
 import express from 'express';
-import { type AppsReconciler, startAppsReconciler } from './apps/reconciler.js';
+import { LiveEvents } from './apps/live-events.js';
 import { appsRouter } from './apps/router.js';
-import { startWebhookWorker, type WebhookWorker } from './apps/webhook-worker.js';
 import { createBilling } from './billing/context.js';
 import { billingRouter } from './billing/router.js';
-import { type BillingWorker, startBillingWorker } from './billing/worker.js';
 import type { BrokerConfig } from './config.js';
 import { TtlCache } from './domain/cache.js';
 import type { BrokerContext } from './domain/context.js';
 import { sealPlainParameters } from './domain/parameters.js';
 import { ProviderClient } from './domain/provider-client.js';
 import { ensureSigningKey, RequestSigner } from './domain/signing.js';
-import { type OperationWorkers, startOperationWorkers } from './domain/workers.js';
+import { type BrokerJobRunner, createBrokerJobRunner } from './jobs.js';
 import { osbError, osbErrorHandler } from './osb/errors.js';
 import { isOsbPath, osbHandler } from './osb/router.js';
 import { providerRouter } from './provider-api/router.js';
@@ -38,9 +36,9 @@ export interface Broker {
   app: RequestListener;
   /** The domain context (for tests, benchmarks and in-process callers such as `rotateSigningKey`). */
   context: BrokerContext;
-  /** Makes sure a signing key exists, seals parameters still stored in plain text, starts the workers. */
+  /** Makes sure a signing key exists, seals parameters still stored in plain text, starts the job runner. */
   start(): Promise<void>;
-  /** Stops the workers and waits for provider calls still running in the background. */
+  /** Stops the job runner and waits for provider calls still running in the background. */
   close(): Promise<void>;
 }
 
@@ -58,6 +56,8 @@ export function createBroker(config: BrokerConfig, deps: BrokerDeps): Broker {
   const signer = new RequestSigner(database.db, secretBox, config.publicUrl);
   const context: BrokerContext = {
     db: database.db,
+    database,
+    liveEvents: new LiveEvents(database, logger),
     secretBox,
     logger,
     signer,
@@ -88,12 +88,12 @@ export function createBroker(config: BrokerConfig, deps: BrokerDeps): Broker {
       next(error);
     }
   });
-  app.use('/v1/provider', providerRouter(context, { wakeWebhooks: () => webhooks?.wake() }));
+  app.use('/v1/provider', providerRouter(context, { wakeWebhooks: () => jobs?.runner.wake() }));
   app.use('/v1/billing', billingRouter(context));
   app.use('/v1', ssoRouter(context));
   app.use(
     '/v1',
-    appsRouter(context, { wakeWebhooks: () => webhooks?.wake(), checkAnswers: deps.checkAnswers ?? false }),
+    appsRouter(context, { wakeWebhooks: () => jobs?.runner.wake(), checkAnswers: deps.checkAnswers ?? false }),
   );
   app.use((_req, res) => {
     osbError(res, 404, 'NotFound', 'not found');
@@ -106,10 +106,7 @@ export function createBroker(config: BrokerConfig, deps: BrokerDeps): Broker {
     else app(req, res);
   };
 
-  let workers: OperationWorkers | undefined;
-  let reconciler: AppsReconciler | undefined;
-  let webhooks: WebhookWorker | undefined;
-  let billingJobs: BillingWorker | undefined;
+  let jobs: BrokerJobRunner | undefined;
   return {
     app: listener,
     context,
@@ -118,27 +115,14 @@ export function createBroker(config: BrokerConfig, deps: BrokerDeps): Broker {
       // Rows written before parameters were kept sealed (domain/parameters.ts).
       const sealed = await sealPlainParameters(database.db, secretBox);
       if (sealed > 0) logger.info({ rows: sealed }, 'sealed parameters stored in plain text');
-      if (config.workers && !workers) {
-        workers = startOperationWorkers(context, {
-          pollMs: config.workerPollMs,
-          concurrency: config.workerConcurrency,
-        });
-        reconciler = startAppsReconciler(context, { intervalMs: config.apps.reconcileMs });
-        webhooks = startWebhookWorker(context, {
-          pollMs: Math.max(config.workerPollMs, 250),
-          maxAttempts: config.webhooks.maxAttempts,
-          retryBaseMs: config.webhooks.retryBaseMs,
-          timeoutMs: config.webhooks.timeoutMs,
-        });
-        billingJobs = startBillingWorker(context, { intervalMs: config.billing.jobsMs });
+      if (config.workers && !jobs) {
+        jobs = createBrokerJobRunner(context, config, logger);
+        await jobs.start();
       }
     },
     async close() {
-      await Promise.all([workers?.stop(), reconciler?.stop(), webhooks?.stop(), billingJobs?.stop()]);
-      workers = undefined;
-      reconciler = undefined;
-      webhooks = undefined;
-      billingJobs = undefined;
+      await jobs?.stop();
+      jobs = undefined;
       await Promise.allSettled([...context.background]);
       context.providers.close();
     },

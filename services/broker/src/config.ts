@@ -32,7 +32,11 @@ const schema = z
     BROKER_SYNC_RECORD_AFTER_MS: z.coerce.number().int().min(0).max(1_000).default(50),
     /** How long a replica owns an operation it is executing; must exceed the provider deadline. */
     BROKER_LEASE_MS: z.coerce.number().int().min(1).optional(),
-    BROKER_WORKER_POLL_MS: milliseconds(1_000),
+    /**
+     * The longest the job runner sleeps with nothing to wake it (new work wakes it at once):
+     * then it looks for work it was not told of and fails jobs whose runner died.
+     */
+    JOBS_FALLBACK_MS: z.coerce.number().int().min(100).default(60_000),
     BROKER_WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(200).default(10),
     /** Polling gives up after this when a plan has no maximum_polling_duration. */
     BROKER_MAX_POLLING_SECONDS: z.coerce.number().int().min(1).default(86_400),
@@ -58,7 +62,8 @@ const schema = z
     BILLING_GRACE_DAYS: z.coerce.number().min(0).max(90).default(7),
     /** The provider's share of revenue unless set per provider. */
     BILLING_DEFAULT_REVENUE_SHARE: z.coerce.number().min(0).max(1).default(0.8),
-    BILLING_JOBS_MS: milliseconds(60_000),
+    /** How often dunning runs (at least a second); the other billing jobs run hourly. */
+    BILLING_JOBS_MS: z.coerce.number().int().min(1_000).default(60_000),
     LOG_LEVEL: logLevel,
     NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
   })
@@ -98,7 +103,8 @@ export interface BrokerConfig {
   syncWaitMs: number;
   syncRecordAfterMs: number;
   leaseMs: number;
-  workerPollMs: number;
+  /** The job runner's longest sleep (JOBS_FALLBACK_MS). */
+  jobsFallbackMs: number;
   workerConcurrency: number;
   maxPollingSeconds: number;
   workers: boolean;
@@ -132,7 +138,7 @@ export function loadBrokerConfig(env: Readonly<Record<string, string | undefined
     syncWaitMs: parsed.BROKER_SYNC_WAIT_MS,
     syncRecordAfterMs: parsed.BROKER_SYNC_RECORD_AFTER_MS,
     leaseMs: parsed.BROKER_LEASE_MS ?? parsed.BROKER_PROVIDER_TIMEOUT_MS + 15_000,
-    workerPollMs: parsed.BROKER_WORKER_POLL_MS,
+    jobsFallbackMs: parsed.JOBS_FALLBACK_MS,
     workerConcurrency: parsed.BROKER_WORKER_CONCURRENCY,
     maxPollingSeconds: parsed.BROKER_MAX_POLLING_SECONDS,
     workers: parsed.BROKER_WORKERS,

@@ -17,4 +17,5 @@ export {
   rotateSigningKey,
   TOKEN_LIFETIME_SECONDS,
 } from './domain/signing.js';
-export { type OperationWorkers, startOperationWorkers } from './domain/workers.js';
+export { type OperationsPass, operationsJobKind } from './domain/workers.js';
+export { type BrokerJobRunner, type BrokerJobs, createBrokerJobRunner } from './jobs.js';

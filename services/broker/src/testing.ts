@@ -583,7 +583,6 @@ export async function startTestBroker(
     BROKER_PROVIDER_TIMEOUT_MS: '3000',
     BROKER_SYNC_WAIT_MS: '400',
     BROKER_LEASE_MS: '6000',
-    BROKER_WORKER_POLL_MS: '50',
     LOG_LEVEL: process.env.LOG_LEVEL ?? 'silent',
     ...env,
   });

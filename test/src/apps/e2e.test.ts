@@ -48,7 +48,6 @@ describe('apps end to end, through the CLI and GraphQL, against the running mark
     EXAMPLE_AI_PORT: String(await freePort()),
     EXAMPLE_POSTGRES_PORT: String(await freePort()),
     EXAMPLE_REDIS_PORT: String(await freePort()),
-    BROKER_WORKER_POLL_MS: '100',
     APPS_RECONCILE_MS: '100',
     WEBHOOK_RETRY_BASE_MS: '100',
     LOG_LEVEL: 'silent',

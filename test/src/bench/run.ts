@@ -4,6 +4,7 @@ import { benchAttaches } from './apps.bench.js';
 import { benchBrokerProvisioning } from './broker.bench.js';
 import { benchCatalogQuery, benchCatalogSearch, type Section } from './catalog.bench.js';
 import { benchHostileDocuments } from './hostile.bench.js';
+import { benchIdleReplica } from './idle.bench.js';
 import { describeMachine } from './machine.js';
 
 // `npm run bench`: every benchmark, then docs/benchmarks.md. PostgreSQL rows need
@@ -18,6 +19,8 @@ const benches: Record<string, () => Promise<Section>> = {
   'catalog-hostile': () => benchHostileDocuments(Number(process.env.BENCH_HOSTILE_SAMPLES ?? 30), seconds),
   'broker-provision': () => benchBrokerProvisioning(process.env.TEST_DATABASE_URL, seconds),
   'apps-attach': () => benchAttaches(kinds, Number(process.env.BENCH_ATTACHES ?? 500)),
+  'broker-idle': () =>
+    benchIdleReplica(kinds, process.env.TEST_DATABASE_URL, Number(process.env.BENCH_IDLE_SECONDS ?? 60)),
 };
 // BENCH_ONLY=name[,name] runs a subset (and then does not rewrite docs/benchmarks.md).
 const only = process.env.BENCH_ONLY?.split(',').filter(Boolean);

@@ -39,7 +39,6 @@ it.runIf(url)(
         BROKER_PROVIDER_TIMEOUT_MS: '4000',
         BROKER_SYNC_WAIT_MS: '100',
         BROKER_LEASE_MS: '5000',
-        BROKER_WORKER_POLL_MS: '100',
         BROKER_WORKER_CONCURRENCY: '20',
       };
       broker = await spawnBroker(port, env);

@@ -34,7 +34,6 @@ it.runIf(url)(
             BROKER_PUBLIC_URL: publicUrl,
             BROKER_PROVIDER_TIMEOUT_MS: '10000',
             BROKER_SYNC_WAIT_MS: '5000',
-            BROKER_WORKER_POLL_MS: '200',
           }),
         );
       }

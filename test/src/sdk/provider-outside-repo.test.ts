@@ -198,7 +198,6 @@ describe('a provider written outside the repository', () => {
       CATALOG_PORT: '0',
       BROKER_PORT: '0',
       CONSOLE_PORT: '0',
-      BROKER_WORKER_POLL_MS: '100',
       APPS_RECONCILE_MS: '100',
       LOG_LEVEL: 'silent',
     };

@@ -18,12 +18,23 @@ export interface Database {
   readonly client?: PGlite;
   /** Round-trips a trivial query; used by `/readyz`. */
   ping(): Promise<void>;
+  /**
+   * Calls `onNotify` with each notification's payload on `channel` (`pg_notify`), after the
+   * notifying transaction commits. One listening connection per `Database` serves every
+   * channel on PostgreSQL; PGlite delivers in process. After a lost listening connection is
+   * replaced, every listener is called with `''`: notifications may have been missed.
+   * Resolves, once listening, with the function that stops this listener.
+   */
+  listen(channel: string, onNotify: (payload: string) => void): Promise<() => Promise<void>>;
+  /** Statements sent so far through this database (queries, including failed ones). */
+  statementCount(): number;
   close(): Promise<void>;
 }
 
 const INT8_OID = 20;
 
 const pools = new WeakMap<Kysely<DB>, pg.Pool>();
+const counters = new WeakMap<Kysely<DB>, { statements: number }>();
 
 /**
  * Runs one fixed statement (`text` with `$1…` placeholders) outside any transaction as a
@@ -40,6 +51,8 @@ export async function executePrepared<R>(
 ): Promise<R[]> {
   const pool = db.isTransaction ? undefined : pools.get(db as Kysely<DB>);
   if (!pool) return (await db.executeQuery<R>(CompiledQuery.raw(text, [...values]))).rows as R[];
+  const counter = counters.get(db as Kysely<DB>);
+  if (counter) counter.statements += 1;
   const result = await pool.query({ name, text, values: [...values] });
   return result.rows as R[];
 }
@@ -55,6 +68,11 @@ export async function executePrepared<R>(
 export async function openDatabase(target: DatabaseTarget): Promise<Database> {
   let db: Kysely<DB>;
   let client: PGlite | undefined;
+  const counter = { statements: 0 };
+  const log = () => {
+    counter.statements += 1;
+  };
+  let listener: Listener;
   if (target.kind === 'postgres') {
     const pool = new pg.Pool({
       connectionString: target.url,
@@ -73,8 +91,9 @@ export async function openDatabase(target: DatabaseTarget): Promise<Database> {
     // emits 'error' on the client, which the pool listens to only while the client is idle.
     // The broken client is dropped when it is released.
     pool.on('connect', (client) => client.on('error', () => {}));
-    db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
+    db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }), log });
     pools.set(db, pool);
+    listener = postgresListener(target.url);
   } else {
     if (target.kind === 'pglite') mkdirSync(target.dataDir, { recursive: true });
     client = await PGlite.create({
@@ -82,8 +101,10 @@ export async function openDatabase(target: DatabaseTarget): Promise<Database> {
       ...(target.kind === 'pglite-memory' && target.loadDataDir ? { loadDataDir: target.loadDataDir } : {}),
       parsers: { [INT8_OID]: (value: string) => Number(value) },
     });
-    db = new Kysely<DB>({ dialect: new PGliteDialect(client) });
+    db = new Kysely<DB>({ dialect: new PGliteDialect(client), log });
+    listener = pgliteListener(client, db);
   }
+  counters.set(db, counter);
   return {
     db,
     target: target.kind,
@@ -91,8 +112,130 @@ export async function openDatabase(target: DatabaseTarget): Promise<Database> {
     async ping() {
       await sql`select 1`.execute(db);
     },
+    listen: (channel, onNotify) => listener.listen(channel, onNotify),
+    statementCount: () => counter.statements,
     async close() {
+      await listener.close();
       await db.destroy();
+    },
+  };
+}
+
+interface Listener {
+  listen(channel: string, onNotify: (payload: string) => void): Promise<() => Promise<void>>;
+  close(): Promise<void>;
+}
+
+const CHANNEL = /^[a-z_][a-z0-9_]*$/;
+
+function checkChannel(channel: string): void {
+  if (!CHANNEL.test(channel)) throw new Error(`listen: channel must match ${CHANNEL}, got ${JSON.stringify(channel)}`);
+}
+
+// PGlite is one session: LISTEN sent while a transaction is open would join it (and be
+// undone by its rollback), so it is sent holding the dialect's one connection.
+function pgliteListener(client: PGlite, db: Kysely<DB>): Listener {
+  const stops = new Set<() => Promise<void>>();
+  return {
+    async listen(channel, onNotify) {
+      checkChannel(channel);
+      const unlisten = await db.connection().execute(() => client.listen(channel, onNotify));
+      const stop = async () => {
+        if (!stops.delete(stop)) return;
+        if (!client.closed) await db.connection().execute(() => unlisten());
+      };
+      stops.add(stop);
+      return stop;
+    },
+    async close() {
+      await Promise.all([...stops].map((stop) => stop()));
+    },
+  };
+}
+
+/**
+ * One `pg.Client` outside the pool, opened on the first `listen` and kept for the process:
+ * LISTEN holds its connection, so it cannot borrow a pooled one. A connection lost is
+ * replaced after a second; the listeners then hear `''` so they look for what they missed.
+ */
+function postgresListener(url: string): Listener {
+  const channels = new Map<string, Set<(payload: string) => void>>();
+  let connection: Promise<pg.Client> | undefined;
+  let closed = false;
+  let retry: NodeJS.Timeout | undefined;
+
+  const connect = (): Promise<pg.Client> => {
+    const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 10_000 });
+    const lost = () => {
+      if (connection === undefined || closed) return;
+      connection = undefined;
+      client.end().catch(() => {});
+      retry = setTimeout(() => {
+        retry = undefined;
+        if (closed || channels.size === 0) return;
+        void ensure().then(
+          () => {
+            for (const set of channels.values()) for (const onNotify of set) onNotify('');
+          },
+          () => lost(),
+        );
+      }, 1_000);
+      retry.unref();
+    };
+    client.on('error', lost);
+    client.on('end', lost);
+    client.on('notification', (message) => {
+      for (const onNotify of channels.get(message.channel) ?? []) onNotify(message.payload ?? '');
+    });
+    return client.connect().then(async () => {
+      for (const channel of channels.keys()) await client.query(`listen ${channel}`);
+      return client;
+    });
+  };
+  const ensure = (): Promise<pg.Client> => {
+    if (!connection) {
+      connection = connect();
+      connection.catch(() => {
+        connection = undefined;
+      });
+    }
+    return connection;
+  };
+
+  return {
+    async listen(channel, onNotify) {
+      checkChannel(channel);
+      if (closed) throw new Error('listen: the database is closed');
+      let set = channels.get(channel);
+      const fresh = set === undefined;
+      if (!set) {
+        set = new Set();
+        channels.set(channel, set);
+      }
+      set.add(onNotify);
+      try {
+        const client = await ensure();
+        if (fresh) await client.query(`listen ${channel}`);
+      } catch (error) {
+        set.delete(onNotify);
+        if (set.size === 0) channels.delete(channel);
+        throw error;
+      }
+      const listeners = set;
+      return async () => {
+        listeners.delete(onNotify);
+        if (listeners.size > 0 || channels.get(channel) !== listeners) return;
+        channels.delete(channel);
+        const client = await connection?.catch(() => undefined);
+        await client?.query(`unlisten ${channel}`).catch(() => {});
+      };
+    },
+    async close() {
+      closed = true;
+      if (retry) clearTimeout(retry);
+      const client = await connection?.catch(() => undefined);
+      connection = undefined;
+      await client?.end().catch(() => {});
     },
   };
 }

@@ -722,3 +722,33 @@ export interface DB {
   provider_payouts: ProviderPayoutsTable;
   billing_jobs: BillingJobsTable;
 }
+
+// The job runner's queue (migration 20261206100000, docs/jobs.md).
+
+export interface JobsTable {
+  id: Generated<number>;
+  kind: string;
+  payload: ColumnType<unknown, string | undefined, string>;
+  key: string | null;
+  state: ColumnType<'pending' | 'running' | 'failed', 'pending' | undefined, 'pending' | 'running' | 'failed'>;
+  run_at: ColumnType<Date, Date | string | undefined, Date | string>;
+  attempts: Generated<number>;
+  max_attempts: Generated<number>;
+  locked_by: string | null;
+  locked_until: Date | null;
+  /** Enqueued again while running: when to run once more after it finishes. */
+  rerun_at: Date | null;
+  last_error: string | null;
+  created_at: Generated<Date>;
+  updated_at: Generated<Date>;
+}
+
+export interface JobSchedulesTable {
+  name: string;
+  last_period: Date;
+}
+
+export interface DB {
+  jobs: JobsTable;
+  job_schedules: JobSchedulesTable;
+}

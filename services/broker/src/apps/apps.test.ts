@@ -143,6 +143,20 @@ describe.each(testDatabaseKinds('apps api'))('apps API ($name)', (kind) => {
     expect(none).toHaveLength(0);
   });
 
+  it('refuses release numbers past what a release can be numbered, naming the field', async () => {
+    // Release numbers are PostgreSQL integers: a larger JSON number must be a 400, not reach a query.
+    for (const huge of [2 ** 31, Number.MAX_SAFE_INTEGER, 1e21]) {
+      const rollback = await call(orgToken, 'POST', `/apps/web-${kind.name}/releases/rollback`, { version: huge });
+      expect(rollback.status, String(huge)).toBe(400);
+      expect(rollback.body, String(huge)).toMatchObject({ error: 'invalid_input', field: 'version' });
+      const confirm = await call(orgToken, 'POST', `/apps/web-${kind.name}/config-vars/confirm`, { release: huge });
+      expect(confirm.status, String(huge)).toBe(400);
+      expect(confirm.body, String(huge)).toMatchObject({ error: 'invalid_input', field: 'release' });
+    }
+    const largest = await call(orgToken, 'POST', `/apps/web-${kind.name}/releases/rollback`, { version: 2 ** 31 - 1 });
+    expect(largest.status).toBe(404);
+  });
+
   it('creates an add-on, attaches it to a second app under another name, rotates, detaches and destroys it', async () => {
     const web = `web-${kind.name}`;
     const worker = `worker-${kind.name}`;

@@ -17,7 +17,7 @@ import type { NextFunction, Request, RequestHandler, Response, Router } from 'ex
 import type { ZodType } from 'zod';
 import type { BrokerContext } from '../domain/context.js';
 import { BrokerFailure } from '../domain/errors.js';
-import { RequestFailure } from '../http/request-input.js';
+import { pathFailure, RequestFailure } from '../http/request-input.js';
 
 /** Error codes of the `/v1` REST API (docs/apps.md), each with its HTTP status. */
 export const API_ERRORS = {
@@ -177,16 +177,25 @@ export function parseBody<T>(schema: ZodType<T>, body: unknown): T {
 
 /**
  * The `/v1` error handler: ApiFailure → its status and body; a body, path or query refused
- * before any handler ran → `invalid_input` naming its field; a database outage → 503
+ * before any handler ran, or a path parameter express could not decode → `invalid_input`
+ * naming its field; a database outage → 503
  * `unavailable` with `Retry-After`; anything else → the next handler (500).
  */
-export function apiErrorHandler(error: unknown, _req: Request, res: Response, next: NextFunction): void {
+export function apiErrorHandler(error: unknown, req: Request, res: Response, next: NextFunction): void {
   if (res.headersSent) {
     next(error);
     return;
   }
   if (error instanceof RequestFailure) {
     res.status(error.status).json({ error: 'invalid_input', message: error.message, field: error.field });
+    return;
+  }
+  // Express could not decode a path parameter before `cleanRequestTarget` ran (a route
+  // matched first): the same answer that check gives.
+  if (error instanceof URIError) {
+    const failure =
+      pathFailure(req.path) ?? new RequestFailure(400, 'BadRequest', 'path', 'not valid percent-encoding');
+    res.status(failure.status).json({ error: 'invalid_input', message: failure.message, field: failure.field });
     return;
   }
   if (error instanceof BrokerFailure) {

@@ -33,8 +33,12 @@ import { webhookRouter } from './webhooks.router.js';
 // The apps API (docs/apps.md), mounted at `/v1` after the provider callbacks.
 
 const MAX_EVENT_WAIT_MS = 25_000;
-/** How often a waiting events poll checks again that its token is still usable. */
-const TOKEN_RECHECK_MS = 1_000;
+/**
+ * How often a waiting events poll reads again with no notification (one lost, or a token
+ * that simply expired); without a listening connection, how often it reads at all.
+ */
+const EVENTS_FALLBACK_MS = 10_000;
+const EVENTS_UNLISTENED_MS = 1_000;
 
 export function appsRouter(
   ctx: BrokerContext,
@@ -188,43 +192,55 @@ export function appsRouter(
     const waitMs = Math.min(Number(req.query.waitMs ?? 0) || 0, MAX_EVENT_WAIT_MS);
     const until = Date.now() + waitMs;
     let closed = false;
+    const gone = new AbortController();
     req.on('close', () => {
       closed = true;
+      gone.abort();
     });
-    let tokenCheckedAt = Date.now();
-    for (;;) {
-      const rows = await db
-        .selectFrom('app_events as e')
-        .leftJoin('addons as a', 'a.id', 'e.addon_id')
-        .select(['e.id', 'e.kind', 'e.detail', 'e.created_at', 'a.name as addon'])
-        .where('e.app_id', '=', app.id)
-        .where('e.id', '>', after)
-        .orderBy('e.id')
-        .limit(100)
-        .execute();
-      // A poll outlives its token's revocation or expiry by at most a second, and answers
-      // events only after the token was found good again, so no event written after the
-      // token ended reaches its holder.
-      if (!closed && (rows.length > 0 || Date.now() - tokenCheckedAt >= TOKEN_RECHECK_MS)) {
-        if (!(await tokenStillUsable(ctx, req))) {
-          throw new ApiFailure('unauthorized', 'the API token was revoked or has expired; the event stream ended');
+    // Subscribed before the first read, so an event written in between still wakes the poll.
+    const subscription = waitMs > 0 ? ctx.liveEvents.subscribe(app.id) : undefined;
+    try {
+      const listening = subscription ? await ctx.liveEvents.listening() : false;
+      let tokenDue = false;
+      for (;;) {
+        const rows = await db
+          .selectFrom('app_events as e')
+          .leftJoin('addons as a', 'a.id', 'e.addon_id')
+          .select(['e.id', 'e.kind', 'e.detail', 'e.created_at', 'a.name as addon'])
+          .where('e.app_id', '=', app.id)
+          .where('e.id', '>', after)
+          .orderBy('e.id')
+          .limit(100)
+          .execute();
+        // A poll answers events only after its token was found good again, so no event
+        // written after the token ended reaches its holder; a token revoked or re-dated
+        // wakes every poll to check at once (a notification), one that merely expired is
+        // found at the next fallback read.
+        if (!closed && (rows.length > 0 || tokenDue)) {
+          if (!(await tokenStillUsable(ctx, req))) {
+            throw new ApiFailure('unauthorized', 'the API token was revoked or has expired; the event stream ended');
+          }
+          tokenDue = false;
         }
-        tokenCheckedAt = Date.now();
+        if (rows.length > 0 || Date.now() >= until || closed || !subscription) {
+          res.json({
+            events: rows.map((r) => ({
+              id: String(r.id),
+              app: app.name,
+              addon: r.addon,
+              kind: r.kind,
+              detail: r.detail,
+              createdAt: r.created_at,
+            })),
+          });
+          return;
+        }
+        const wakeAt = Math.min(until, Date.now() + (listening ? EVENTS_FALLBACK_MS : EVENTS_UNLISTENED_MS));
+        const why = await subscription.next(wakeAt, gone.signal);
+        if (why !== 'event') tokenDue = true;
       }
-      if (rows.length > 0 || Date.now() >= until || closed) {
-        res.json({
-          events: rows.map((r) => ({
-            id: String(r.id),
-            app: app.name,
-            addon: r.addon,
-            kind: r.kind,
-            detail: r.detail,
-            createdAt: r.created_at,
-          })),
-        });
-        return;
-      }
-      await new Promise((resolve) => setTimeout(resolve, 200));
+    } finally {
+      subscription?.close();
     }
   });
 

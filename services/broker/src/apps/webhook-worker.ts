@@ -1,16 +1,16 @@
 import { randomUUID } from 'node:crypto';
+import { createJobRunner, type JobKindOptions } from '@annex/platform';
 import type { BrokerContext } from '../domain/context.js';
 import {
   claimDueDeliveries,
   type DeliveryOutcome,
   deliverOnce,
   type LeasedDelivery,
+  nextDeliveryDueAt,
   recordDeliveryOutcome,
 } from './webhooks.js';
 
-export interface WebhookWorkerOptions {
-  /** How often to look for due deliveries when nothing wakes the worker. */
-  pollMs: number;
+export interface WebhookDeliveryOptions {
   /** Deliveries in flight at once in this process (default 10). */
   concurrency?: number;
   maxAttempts: number;
@@ -19,21 +19,36 @@ export interface WebhookWorkerOptions {
   timeoutMs: number;
 }
 
-export interface WebhookWorker {
-  /** Stops claiming, interrupts requests in flight (they are retried at once elsewhere) and waits. */
+/** The payload of the job that drains due webhook deliveries (one, keyed `pass`). */
+export type WebhooksPass = Record<string, never>;
+
+export interface WebhookDeliveries {
+  /** The job kind `apps.webhooks` for the process's job runner. */
+  kind: JobKindOptions<WebhooksPass>;
+  /** Stops sending: interrupts requests in flight (they are retried at once elsewhere) and waits. */
   stop(): Promise<void>;
-  /** Looks for due deliveries now (after enqueueing or a redelivery) instead of at the next poll. */
-  wake(): void;
 }
 
+// A pass that found nothing due yet comes back no sooner than this.
+const MIN_RECHECK_MS = 100;
+
 /**
- * Sends webhook deliveries. Each pass leases due pending rows (`FOR UPDATE SKIP LOCKED`,
- * with a lease longer than an attempt can last) so that replicas share the work and never
- * send one delivery twice at once; a crashed replica's lease expires and another retakes
- * the row. A slot that frees up triggers the next pass, so a slow receiver holds one slot,
- * not the whole batch. Delivery is at least once: receivers deduplicate on `Annex-Delivery`.
+ * Sends webhook deliveries, as the job kind `apps.webhooks`. Each pass leases due pending
+ * rows (`FOR UPDATE SKIP LOCKED`, with a lease longer than an attempt can last) so that
+ * replicas share the work and never send one delivery twice at once; a crashed replica's
+ * lease expires and a later pass retakes the row. Sends run beside the pass, one slot
+ * each: a slot that frees up after a full pass enqueues the next, so a slow receiver holds
+ * one slot, not the whole batch. A delivery written or rescheduled enqueues a pass (a
+ * trigger), so nothing polls. Delivery is at least once: receivers deduplicate on
+ * `Annex-Delivery`.
+ *
+ * @param enqueuePass adds the pass job now (through the runner that runs `kind`).
  */
-export function startWebhookWorker(ctx: BrokerContext, options: WebhookWorkerOptions): WebhookWorker {
+export function webhookDeliveries(
+  ctx: BrokerContext,
+  options: WebhookDeliveryOptions,
+  enqueuePass: () => Promise<unknown>,
+): WebhookDeliveries {
   const concurrency = options.concurrency ?? 10;
   if (!Number.isInteger(concurrency) || concurrency < 1) throw new Error('concurrency: must be a positive integer');
   if (!Number.isInteger(options.maxAttempts) || options.maxAttempts < 1) {
@@ -46,9 +61,7 @@ export function startWebhookWorker(ctx: BrokerContext, options: WebhookWorkerOpt
   const inFlight = new Map<string, Promise<void>>();
   const shutdown = new AbortController();
   let stopped = false;
-  let timer: NodeJS.Timeout | undefined;
-  let claiming: Promise<void> | undefined;
-  let again = false;
+  let full = false;
 
   async function send(delivery: LeasedDelivery): Promise<void> {
     let outcome: DeliveryOutcome;
@@ -104,65 +117,82 @@ export function startWebhookWorker(ctx: BrokerContext, options: WebhookWorkerOpt
     }
   }
 
-  async function claim(): Promise<void> {
-    const free = concurrency - inFlight.size;
-    if (free <= 0) return;
-    const claimed = await claimDueDeliveries(ctx.db, owner, leaseMs, free);
-    for (const delivery of claimed) {
-      const task = send(delivery)
-        .catch((error: unknown) => {
-          // The lease expires and another pass retakes the row.
-          ctx.logger.error({ err: error, delivery: delivery.id }, 'recording a webhook attempt failed');
-        })
-        .finally(() => {
-          inFlight.delete(delivery.id);
-          wake();
-        });
-      inFlight.set(delivery.id, task);
-    }
-    if (claimed.length === free) again = true;
-  }
-
-  function pass(): void {
-    timer = undefined;
-    if (stopped) return;
-    if (claiming) {
-      again = true;
-      return;
-    }
-    again = false;
-    claiming = claim()
+  function launch(delivery: LeasedDelivery): void {
+    const task = send(delivery)
       .catch((error: unknown) => {
-        ctx.logger.warn({ err: error }, 'claiming webhook deliveries failed');
+        // The lease expires and a later pass retakes the row.
+        ctx.logger.error({ err: error, delivery: delivery.id }, 'recording a webhook attempt failed');
       })
       .finally(() => {
-        claiming = undefined;
-        schedule(again && inFlight.size < concurrency ? 0 : options.pollMs);
+        inFlight.delete(delivery.id);
+        if (full && !stopped) {
+          full = false;
+          enqueuePass().catch((error: unknown) => ctx.logger.warn({ err: error }, 'enqueueing a webhook pass failed'));
+        }
       });
+    inFlight.set(delivery.id, task);
   }
 
-  function schedule(delay: number): void {
-    if (stopped) return;
-    if (timer) clearTimeout(timer);
-    timer = setTimeout(pass, delay);
-  }
-
-  function wake(): void {
-    if (stopped) return;
-    if (claiming) again = true;
-    else schedule(0);
-  }
-
-  schedule(0);
   return {
-    wake,
+    kind: {
+      maxAttempts: 1000,
+      backoff: { baseMs: 250, maxMs: 30_000 },
+      run: async () => {
+        if (stopped) return undefined;
+        const free = concurrency - inFlight.size;
+        if (free <= 0) {
+          full = true;
+          return undefined;
+        }
+        const claimed = await claimDueDeliveries(ctx.db, owner, leaseMs, free);
+        for (const delivery of claimed) launch(delivery);
+        if (claimed.length === free) {
+          full = true;
+          if (inFlight.size < concurrency) return { runAgainAt: new Date() };
+        }
+        const next = await nextDeliveryDueAt(ctx.db);
+        if (!next) return undefined;
+        return { runAgainAt: new Date(Math.max(next.getTime(), Date.now() + MIN_RECHECK_MS)) };
+      },
+    },
     async stop() {
       stopped = true;
-      if (timer) clearTimeout(timer);
-      timer = undefined;
-      await claiming;
       shutdown.abort();
       await Promise.allSettled([...inFlight.values()]);
+    },
+  };
+}
+
+export interface WebhookWorker {
+  /** Stops claiming, interrupts requests in flight (they are retried at once elsewhere) and waits. */
+  stop(): Promise<void>;
+  /** Looks for due deliveries now (after a lease was ended by hand, or a redelivery on another process). */
+  wake(): void;
+}
+
+/**
+ * Webhook deliveries on a job runner of their own: for a process that sends webhooks and
+ * runs no other broker job (tests; the broker puts `apps.webhooks` on its own runner).
+ */
+export function startWebhookWorker(ctx: BrokerContext, options: WebhookDeliveryOptions): WebhookWorker {
+  let enqueue: () => Promise<unknown> = async () => undefined;
+  const deliveries = webhookDeliveries(ctx, options, () => enqueue());
+  const runner = createJobRunner<{ 'apps.webhooks': WebhooksPass }>(ctx.database, {
+    logger: ctx.logger,
+    owner: `${ctx.replicaId}:webhook-worker:${randomUUID().slice(0, 8)}`,
+    kinds: { 'apps.webhooks': deliveries.kind },
+  });
+  enqueue = () => runner.enqueue('apps.webhooks', {}, { key: 'pass' });
+  const started = runner.start().then(() => enqueue());
+  started.catch((error: unknown) => ctx.logger.error({ err: error }, 'the webhook worker did not start'));
+  return {
+    wake() {
+      enqueue().catch((error: unknown) => ctx.logger.warn({ err: error }, 'enqueueing a webhook pass failed'));
+    },
+    async stop() {
+      await started.catch(() => undefined);
+      await runner.stop({ graceMs: 0 });
+      await deliveries.stop();
     },
   };
 }

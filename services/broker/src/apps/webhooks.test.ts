@@ -321,7 +321,7 @@ describe.each(testDatabaseKinds('broker webhooks'))('webhooks ($name)', (kind) =
     listWebhookDeliveries(database.db, { organizationIds: 'all' }, { appId });
 
   const worker = (overrides: Partial<Parameters<typeof startWebhookWorker>[1]> = {}, context = ctx): WebhookWorker =>
-    startWebhookWorker(context, { pollMs: 20, maxAttempts: 5, retryBaseMs: 20, timeoutMs: 2_000, ...overrides });
+    startWebhookWorker(context, { maxAttempts: 5, retryBaseMs: 20, timeoutMs: 2_000, ...overrides });
 
   async function api(method: string, path: string, token: string | null, body?: unknown) {
     const response = await fetch(`${apiUrl}${path}`, {
@@ -434,9 +434,9 @@ describe.each(testDatabaseKinds('broker webhooks'))('webhooks ($name)', (kind) =
     let secret = '';
     const receiver = await startReceiver({ secret: () => secret });
     ({ secret } = await configurePlatformWebhook(database.db, ctx.secretBox, w.acmePlatform, receiver.url));
-    const running = worker({ pollMs: 60_000 });
+    const running = worker();
     try {
-      await sleep(100); // the first pass has run; the next poll is a minute away
+      await sleep(100); // the first pass has run; nothing polls
       await enqueueConfigVarsChanged(database.db, event(w.acmeApp, w.acme, 7));
       running.wake();
       await eventually(
@@ -498,7 +498,7 @@ describe.each(testDatabaseKinds('broker webhooks'))('webhooks ($name)', (kind) =
     });
     current = rotated.body.secret;
 
-    const running = worker({ pollMs: 60_000 });
+    const running = worker();
     const deliver = async (release: number) => {
       await enqueueConfigVarsChanged(database.db, event(w.acmeApp, w.acme, release));
       running.wake();

@@ -7,6 +7,7 @@ import {
   outboundRequest,
   outboundUrlProblem,
   PrivateAddressError,
+  retryDelayMs,
   type SecretBox,
   type WebhookDeliveriesTable,
 } from '@annex/platform';
@@ -388,13 +389,21 @@ export async function claimDueDeliveries(
 }
 
 /**
- * The delay before attempt `attempts + 1`: `retryBaseMs * 2^(attempts-1)`, capped at one
- * hour, times a jitter in [0.75, 1.25) so that deliveries failing together spread out.
+ * When the webhook worker has something to look at next: the earliest pending delivery's
+ * attempt, or the end of a lease on one (its holder may have died). Null when none is pending.
  */
+export async function nextDeliveryDueAt(db: Executor): Promise<Date | null> {
+  const row = await db
+    .selectFrom('webhook_deliveries')
+    .select(sql<Date | null>`min(greatest(next_attempt_at, coalesce(lease_expires_at, next_attempt_at)))`.as('next'))
+    .where('state', '=', 'pending')
+    .executeTakeFirst();
+  return row?.next ?? null;
+}
+
+/** The delay before attempt `attempts + 1`: the platform's one retry policy, capped at one hour. */
 export function webhookRetryDelayMs(attempts: number, retryBaseMs: number, random: () => number = Math.random): number {
-  const exponent = Math.max(0, attempts - 1);
-  const base = Math.min(retryBaseMs * 2 ** Math.min(exponent, 40), MAX_WEBHOOK_RETRY_DELAY_MS);
-  return Math.min(Math.floor(base * (0.75 + 0.5 * random())), MAX_WEBHOOK_RETRY_DELAY_MS);
+  return retryDelayMs(attempts, { baseMs: retryBaseMs, maxMs: MAX_WEBHOOK_RETRY_DELAY_MS }, 0, random);
 }
 
 /** The result of one HTTP attempt. */

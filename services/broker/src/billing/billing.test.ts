@@ -1,4 +1,4 @@
-import { createApiToken, type Database } from '@annex/platform';
+import { createApiToken, createJobRunner, createLogger, type Database } from '@annex/platform';
 import { testDatabaseKinds } from '@annex/platform/testing';
 import { createBrokerClient } from '@annex/sdk';
 import Stripe from 'stripe';
@@ -18,7 +18,7 @@ import { lockOrgMonth } from './ledger.js';
 import { runPayouts } from './payouts.js';
 import { runReconciliation } from './reconciliation.js';
 import { type FakeStripe, startFakeStripe } from './testing/fake-stripe.js';
-import { runBillingJob, startBillingWorker } from './worker.js';
+import { type BillingJobKinds, billingJobKinds, billingSchedules, runBillingJob } from './worker.js';
 
 // Billing end to end: a real broker (Stripe mode) driving the official SDK over HTTP against
 // a local fake Stripe, a fake OSB provider, and PGlite / PostgreSQL (docs/billing.md).
@@ -1031,24 +1031,29 @@ describe.each(testDatabaseKinds('billing'))('billing ($name)', (kind) => {
     }
   });
 
-  it('runs every job from the leased worker, once per due period', async () => {
-    const worker = startBillingWorker(broker.broker.context, { intervalMs: 30 });
-    try {
-      await until('every job ran', async () => {
-        const rows = await database.db.selectFrom('billing_jobs').select(['name', 'last_run_at']).execute();
-        return rows.filter((r) => r.last_run_at !== null).length === 4;
+  it('runs every job from the job runner, once per due period', async () => {
+    // A runner with the broker's billing kinds and schedules, on a clock moved by hand to a
+    // day after the broker's own runner (real time) last looked at them.
+    const day = (Math.floor(Date.now() / 86_400_000) + 2) * 86_400_000;
+    let at = day + 9 * 3_600_000;
+    const runner = () =>
+      createJobRunner<BillingJobKinds>(database, {
+        logger: createLogger('billing-jobs', 'silent'),
+        clock: () => at,
+        kinds: billingJobKinds(broker.broker.context),
+        schedules: billingSchedules({ dunningMs: 60_000 }),
       });
-    } finally {
-      await worker.stop();
-    }
+    // A new installation: every job waits for its first period (09:05, 09:10, 09:15, 09:01).
+    await runner().runDue();
+    at = day + 9 * 3_600_000 + 20 * 60_000;
+    await runner().runDue();
     const rows = await database.db.selectFrom('billing_jobs').selectAll().orderBy('name').execute();
     expect(rows.map((r) => r.name)).toEqual(['dunning', 'invoicing', 'payouts', 'reconciliation']);
     expect(rows.every((r) => r.lease_owner === null && r.last_result && !('error' in r.last_result))).toBe(true);
-    // Invoicing is not due again for an hour: a second worker pass leaves it alone.
+    // Invoicing is not due again for an hour: a second runner's pass leaves it alone.
     const ranAt = rows.find((r) => r.name === 'invoicing')?.last_run_at?.getTime();
-    const again = startBillingWorker(broker.broker.context, { intervalMs: 30 });
-    await new Promise((r) => setTimeout(r, 300));
-    await again.stop();
+    at = day + 10 * 3_600_000 + 4 * 60_000 + 59_000;
+    await runner().runDue();
     const after = await database.db
       .selectFrom('billing_jobs')
       .select('last_run_at')

@@ -1,3 +1,4 @@
+import { every, hourly, type JobKindOptions, type JobSchedule } from '@annex/platform';
 import { sql } from 'kysely';
 import type { BrokerContext } from '../domain/context.js';
 import { runDunning } from './dunning.js';
@@ -6,7 +7,7 @@ import { monthBounds, previousPeriod } from './money.js';
 import { runPayouts } from './payouts.js';
 import { runReconciliation } from './reconciliation.js';
 
-// The billing jobs, run by whichever replica holds a job's lease row in `billing_jobs`.
+// The billing jobs, run on the broker's job runner (docs/jobs.md); `billing_jobs` keeps each one's last run.
 
 export type BillingJob = 'invoicing' | 'payouts' | 'dunning' | 'reconciliation';
 export const BILLING_JOBS: readonly BillingJob[] = ['invoicing', 'payouts', 'dunning', 'reconciliation'];
@@ -37,72 +38,57 @@ export async function runBillingJob(
   }
 }
 
-/** Takes the job's lease when it is free and the job is due; false when another replica has it. */
-async function lease(ctx: BrokerContext, job: BillingJob, everyMs: number, leaseMs: number): Promise<boolean> {
-  await ctx.db
-    .insertInto('billing_jobs')
-    .values({ name: job })
-    .onConflict((oc) => oc.column('name').doNothing())
-    .execute();
-  const taken = await sql<{ name: string }>`
-    update billing_jobs set lease_owner = ${ctx.replicaId}, lease_expires_at = now() + ${`${leaseMs} milliseconds`}::interval
-    where name = ${job}
-      and (lease_expires_at is null or lease_expires_at <= now())
-      and (last_run_at is null or last_run_at <= now() - ${`${everyMs} milliseconds`}::interval)
-    returning name`.execute(ctx.db);
-  return taken.rows.length === 1;
-}
+/** The billing jobs as job-runner kinds, named `billing.<job>`. */
+export type BillingJobKinds = { [J in BillingJob as `billing.${J}`]: Record<string, never> };
 
-export interface BillingWorker {
-  stop(): Promise<void>;
-}
-
-export function startBillingWorker(ctx: BrokerContext, options: { intervalMs: number }): BillingWorker {
-  let stopped = false;
-  let running: Promise<void> | undefined;
-  const every: Record<BillingJob, number> = {
-    invoicing: 3_600_000,
-    payouts: 3_600_000,
-    dunning: options.intervalMs,
-    reconciliation: 3_600_000,
-  };
-  async function pass() {
-    for (const job of BILLING_JOBS) {
-      if (stopped) return;
-      if (!(await lease(ctx, job, every[job], 15 * 60_000))) continue;
+/**
+ * The billing jobs for the broker's job runner. Each records its last run and result in
+ * `billing_jobs` (for operators); a failure is retried by the runner's backoff and the
+ * error is recorded too.
+ */
+export function billingJobKinds(ctx: BrokerContext): {
+  [K in keyof BillingJobKinds]: JobKindOptions<BillingJobKinds[K]>;
+} {
+  const kind = (job: BillingJob): JobKindOptions<Record<string, never>> => ({
+    maxAttempts: 5,
+    backoff: { baseMs: 60_000, maxMs: 15 * 60_000 },
+    run: async () => {
       let result: Record<string, unknown>;
       try {
         result = await runBillingJob(ctx, job);
       } catch (error) {
-        ctx.logger.warn({ err: error, job }, 'billing job failed; retried on a later pass');
-        result = { error: (error as Error).message };
+        await recordBillingRun(ctx, job, { error: (error as Error).message });
+        throw error;
       }
-      await ctx.db
-        .updateTable('billing_jobs')
-        .set({
-          lease_owner: null,
-          lease_expires_at: null,
-          last_run_at: sql`now()`,
-          last_result: JSON.stringify(result),
-        })
-        .where('name', '=', job)
-        .where('lease_owner', '=', ctx.replicaId)
-        .execute();
-    }
-  }
-  let timer: NodeJS.Timeout | undefined;
-  const loop = async () => {
-    if (stopped) return;
-    running = pass().catch((error) => ctx.logger.warn({ err: error }, 'billing worker pass failed'));
-    await running;
-    if (!stopped) timer = setTimeout(loop, options.intervalMs);
-  };
-  timer = setTimeout(loop, options.intervalMs);
-  return {
-    async stop() {
-      stopped = true;
-      if (timer) clearTimeout(timer);
-      await running;
+      await recordBillingRun(ctx, job, result);
     },
+  });
+  return {
+    'billing.invoicing': kind('invoicing'),
+    'billing.payouts': kind('payouts'),
+    'billing.dunning': kind('dunning'),
+    'billing.reconciliation': kind('reconciliation'),
   };
+}
+
+/**
+ * When the billing jobs run: invoicing, payouts and reconciliation hourly (at :05, :10 and
+ * :15, so they do not start together), dunning every `dunningMs`. On a new installation
+ * each waits for its first period to begin.
+ */
+export function billingSchedules(options: { dunningMs: number }): JobSchedule<keyof BillingJobKinds>[] {
+  return [
+    { kind: 'billing.invoicing', recurrence: hourly(5), firstRun: 'next-period' },
+    { kind: 'billing.payouts', recurrence: hourly(10), firstRun: 'next-period' },
+    { kind: 'billing.reconciliation', recurrence: hourly(15), firstRun: 'next-period' },
+    { kind: 'billing.dunning', recurrence: every(options.dunningMs), firstRun: 'next-period' },
+  ];
+}
+
+async function recordBillingRun(ctx: BrokerContext, job: BillingJob, result: Record<string, unknown>): Promise<void> {
+  await ctx.db
+    .insertInto('billing_jobs')
+    .values({ name: job, last_run_at: sql`now()`, last_result: JSON.stringify(result) })
+    .onConflict((oc) => oc.column('name').doUpdateSet({ last_run_at: sql`now()`, last_result: JSON.stringify(result) }))
+    .execute();
 }

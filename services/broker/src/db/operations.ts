@@ -76,6 +76,19 @@ export async function claimDueOperations(
   return result.rows;
 }
 
+/**
+ * When the operations worker has something to look at next: the earliest attempt due, or
+ * the earliest lease to end (its holder may have died). Null when nothing is active.
+ */
+export async function nextOperationDueAt(db: Executor): Promise<Date | null> {
+  const row = await db
+    .selectFrom('broker_operations')
+    .select(sql<Date | null>`min(greatest(next_attempt_at, coalesce(lease_expires_at, next_attempt_at)))`.as('next'))
+    .where('state', 'in', ['pending', 'polling'])
+    .executeTakeFirst();
+  return row?.next ?? null;
+}
+
 /** Gives the lease back and schedules the next attempt. */
 export async function rescheduleOperation(
   db: Executor,

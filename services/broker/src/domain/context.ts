@@ -1,5 +1,6 @@
-import type { DB, Logger, OutboundPolicy, SecretBox } from '@annex/platform';
+import type { Database, DB, Logger, OutboundPolicy, SecretBox } from '@annex/platform';
 import type { Kysely } from 'kysely';
+import type { LiveEvents } from '../apps/live-events.js';
 import type { Billing } from '../billing/context.js';
 import type { PlanContext, ProviderRow } from '../db/catalog.js';
 import type { TtlCache } from './cache.js';
@@ -9,6 +10,8 @@ import type { RequestSigner } from './signing.js';
 /** What the domain needs; built once by `createBroker`. */
 export interface BrokerContext {
   db: Kysely<DB>;
+  /** What `db` belongs to: its notifications wake the job runner and live events. */
+  database: Database;
   secretBox: SecretBox;
   logger: Logger;
   signer: RequestSigner;
@@ -26,6 +29,8 @@ export interface BrokerContext {
     /** Apps: how long an old binding stays valid after a rotation (APPS_ROTATION_GRACE_SECONDS). */
     rotationGraceSeconds?: number;
   };
+  /** Wakes the process's open event polls when an app's event is written (one listener). */
+  liveEvents: LiveEvents;
   /** Names this process in operation leases. */
   replicaId: string;
   /** Plans (by OSB id) and providers (by id), kept a few seconds. */

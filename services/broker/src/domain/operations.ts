@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { retryDelayMs } from '@annex/platform';
 import { sql } from 'kysely';
 import type { updateBinding } from '../db/bindings.js';
 import { findProviderById, type ProviderRow } from '../db/catalog.js';
@@ -100,9 +101,9 @@ export async function createOperation(
   });
 }
 
+/** A failed provider call is retried on the platform's one policy: from 250 ms, at most 15 s apart. */
 function backoffMs(attempts: number): number {
-  const base = Math.min(15_000, 250 * 2 ** Math.max(0, attempts - 1));
-  return base / 2 + Math.random() * (base / 2);
+  return retryDelayMs(attempts, { baseMs: 250, maxMs: 15_000 });
 }
 
 function instancePath(request: OperationRequest): string {

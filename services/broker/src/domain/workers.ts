@@ -1,57 +1,42 @@
-import { claimDueOperations } from '../db/operations.js';
+import type { JobKindOptions } from '@annex/platform';
+import { claimDueOperations, nextOperationDueAt } from '../db/operations.js';
 import type { BrokerContext } from './context.js';
 import { executeOperation, leaseOwner } from './operations.js';
 
-export interface OperationWorkers {
-  /** Runs one claim-and-execute round now; resolves with how many operations it stepped. */
-  runOnce(): Promise<number>;
-  stop(): Promise<void>;
-}
+/** The payload of the job that drains the operations table (one, keyed `pass`). */
+export type OperationsPass = Record<string, never>;
+
+// A pass that found nothing due yet comes back no sooner than this (rows a request holds).
+const MIN_RECHECK_MS = 100;
 
 /**
- * Polls the operations table: leases due rows (`FOR UPDATE SKIP LOCKED`, so replicas
- * share the work), executes one step of each, and gives the lease back. A row whose
- * lease expired (its replica died mid-call) is due again and is retaken here.
+ * The operations worker as a job kind: each pass leases due rows (`FOR UPDATE SKIP
+ * LOCKED`, so replicas share the work), executes one step of each and gives the lease
+ * back. A row whose lease expired (its replica died mid-call) is due again and retaken
+ * here. The pass runs again when a row becomes due (a trigger enqueues it) and, while
+ * any operation is active, when the next one is due or its lease ends.
  */
-export function startOperationWorkers(
+export function operationsJobKind(
   ctx: BrokerContext,
-  options: { pollMs: number; concurrency: number },
-): OperationWorkers {
-  let stopped = false;
-  let timer: NodeJS.Timeout | undefined;
-  let running: Promise<number> | undefined;
-  const owner = leaseOwner(ctx);
-
-  async function runOnce(): Promise<number> {
-    const claimed = await claimDueOperations(ctx.db, owner, ctx.settings.leaseMs, options.concurrency);
-    await Promise.all(
-      claimed.map((op) =>
-        executeOperation(ctx, op, owner, true).catch((error: unknown) => {
-          ctx.logger.error({ err: error, operation: op.id }, 'operation step failed; retrying after its lease');
-        }),
-      ),
-    );
-    return claimed.length;
-  }
-
-  function schedule(delay: number): void {
-    if (stopped) return;
-    timer = setTimeout(() => {
-      running = runOnce().catch((error: unknown) => {
-        ctx.logger.warn({ err: error }, 'claiming operations failed');
-        return 0;
-      });
-      void running.then((count) => schedule(count >= options.concurrency ? 0 : options.pollMs));
-    }, delay);
-  }
-  schedule(0);
-
+  options: { concurrency: number },
+): JobKindOptions<OperationsPass> {
   return {
-    runOnce,
-    async stop() {
-      stopped = true;
-      if (timer) clearTimeout(timer);
-      await running;
+    maxAttempts: 1000,
+    backoff: { baseMs: 250, maxMs: 30_000 },
+    run: async () => {
+      const owner = leaseOwner(ctx);
+      const claimed = await claimDueOperations(ctx.db, owner, ctx.settings.leaseMs, options.concurrency);
+      await Promise.all(
+        claimed.map((op) =>
+          executeOperation(ctx, op, owner, true).catch((error: unknown) => {
+            ctx.logger.error({ err: error, operation: op.id }, 'operation step failed; retrying after its lease');
+          }),
+        ),
+      );
+      if (claimed.length >= options.concurrency) return { runAgainAt: new Date() };
+      const next = await nextOperationDueAt(ctx.db);
+      if (!next) return undefined;
+      return { runAgainAt: new Date(Math.max(next.getTime(), Date.now() + MIN_RECHECK_MS)) };
     },
   };
 }

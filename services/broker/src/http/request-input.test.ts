@@ -164,6 +164,32 @@ describe.each(testDatabaseKinds('hostile request input'))('hostile request input
     expect(provider.requests.filter((r) => r.method !== 'GET')).toEqual([]);
   });
 
+  it('refuses unpaired surrogates (text that is not Unicode) anywhere in a body with a 400 naming the field', async () => {
+    // JSON may escape them (`"\ud800"`), PostgreSQL's jsonb refuses them and a text
+    // column would store U+FFFD in their place: they are refused before either happens.
+    const before = await rowCounts();
+    const path = '/v2/service_instances/surrogate-1';
+    const raw = (body: Record<string, unknown>) => osb('PUT', path, JSON.stringify(body));
+    const cases: [string, Promise<{ status: number; body: any }>, string][] = [
+      ['a context key', raw(provisionBody({ context: { '\ud800': '' } })), 'context'],
+      ['a context value', raw(provisionBody({ context: { platform: 'cf\udfff' } })), 'context.platform'],
+      ['a parameter', raw(provisionBody({ parameters: { pw: ['\udc00x'] } })), 'parameters.pw.0'],
+      ['an OSB id', raw(provisionBody({ space_guid: 'space\ud83d' })), 'space_guid'],
+      ['an apps API name', v1('POST', '/apps', JSON.stringify({ name: 'web\ud800' })), 'name'],
+    ];
+    for (const [what, answer, field] of cases) {
+      const { status, body } = await answer;
+      expect(status, what).toBe(400);
+      expect(body.description ?? body.message, what).toMatch(
+        new RegExp(`^${field.replace(/\./g, '\\.')}: must not (contain|have a key containing) unpaired surrogates`),
+      );
+    }
+    // A pair is one character, and welcome.
+    const emoji = await raw(provisionBody({ plan_id: 'nope', context: { platform: 'cf 😀' } }));
+    expect(emoji.body.description).toMatch(/plan_id "nope"/);
+    expect(await rowCounts()).toEqual(before);
+  });
+
   it('refuses the same on the apps API in its own error shape', async () => {
     const before = await rowCounts();
     const deep = await v1(

@@ -5,9 +5,11 @@ import type { NextFunction, Request, RequestHandler, Response } from 'express';
 
 // What every API of the broker (OSB under /v2, the /v1 REST API, provider callbacks)
 // refuses before any handler runs: JSON bodies too large, too deep or carrying NUL
-// characters, and ids or names carrying control characters. PostgreSQL stores neither NUL
-// in text nor `\u0000` in jsonb, and JSON.stringify overflows the stack on deep nesting:
-// both would otherwise surface as 500s halfway through a request.
+// characters or unpaired surrogates, and ids or names carrying control characters.
+// PostgreSQL stores neither NUL in text nor `\u0000` in jsonb, its jsonb refuses an escaped
+// unpaired surrogate (`"\ud800"`, which JSON allows) and a text column would silently keep
+// U+FFFD in its place; JSON.stringify overflows the stack on deep nesting: each would
+// otherwise surface as a 500 halfway through a request, or as a value not the one sent.
 
 /** How deep a request's JSON may nest (objects and arrays, the body itself counting as one). */
 export const MAX_JSON_DEPTH = 64;
@@ -29,7 +31,18 @@ export class RequestFailure extends Error {
 }
 
 export { CONTROL_CHARACTER_PROBLEM, idString, isCleanId };
-export const NUL_PROBLEM = 'must not contain NUL characters (\\u0000)';
+
+const NUL = 'NUL characters (\\u0000)';
+const UNPAIRED_SURROGATES = 'unpaired surrogates (\\ud800-\\udfff), which are not Unicode text';
+// With the `u` flag a surrogate pair is one code point, so only an unpaired half matches.
+const UNPAIRED_SURROGATE = /[\ud800-\udfff]/u;
+
+/** What a string anywhere in a JSON body must not contain, if it does: NUL or an unpaired surrogate. */
+function forbiddenText(value: string): string | undefined {
+  if (value.includes('\u0000')) return NUL;
+  if (UNPAIRED_SURROGATE.test(value)) return UNPAIRED_SURROGATES;
+  return undefined;
+}
 
 /** Refuses an id or name (from a path, a query or a header) that carries a control character. */
 export function requireCleanId(field: string, value: string): string {
@@ -39,15 +52,16 @@ export function requireCleanId(field: string, value: string): string {
 
 /**
  * The first thing in a parsed JSON value the broker refuses, as a failure naming its field
- * (`parameters.db.password`): nesting deeper than MAX_JSON_DEPTH, or a NUL character in
- * any string or key. Recursion stops at MAX_JSON_DEPTH, so it cannot overflow the stack.
+ * (`parameters.db.password`): nesting deeper than MAX_JSON_DEPTH, or a NUL character or an
+ * unpaired surrogate in any string or key. Recursion stops at MAX_JSON_DEPTH, so it cannot overflow the stack.
  */
 export function jsonValueFailure(value: unknown, field = 'body'): RequestFailure | undefined {
   const path: string[] = [];
   const named = () => (path.length === 0 ? field : field === 'body' ? path.join('.') : `${field}.${path.join('.')}`);
   const visit = (current: unknown, depth: number): RequestFailure | undefined => {
     if (typeof current === 'string') {
-      return current.includes('\u0000') ? new RequestFailure(400, 'BadRequest', named(), NUL_PROBLEM) : undefined;
+      const forbidden = forbiddenText(current);
+      return forbidden ? new RequestFailure(400, 'BadRequest', named(), `must not contain ${forbidden}`) : undefined;
     }
     if (typeof current !== 'object' || current === null) return undefined;
     if (depth > MAX_JSON_DEPTH) {
@@ -58,14 +72,9 @@ export function jsonValueFailure(value: unknown, field = 'body'): RequestFailure
       ? current.map((item, index) => [String(index), item])
       : Object.entries(current);
     for (const [key, item] of entries) {
-      if (key.includes('\u0000')) {
-        return new RequestFailure(
-          400,
-          'BadRequest',
-          named(),
-          'must not have a key containing NUL characters (\\u0000)',
-        );
-      }
+      const forbidden = forbiddenText(key);
+      if (forbidden)
+        return new RequestFailure(400, 'BadRequest', named(), `must not have a key containing ${forbidden}`);
       path.push(key);
       const failure = visit(item, depth + 1);
       path.pop();

@@ -44,8 +44,10 @@ export function ssoRouter(ctx: BrokerContext): express.Router {
       res.status(201).json(handOff);
     },
   );
-  // Errors of this route only, in the apps API's shape.
-  router.use('/addons/:addon/sso', apiErrorHandler, apiInternalErrorHandler);
+  // Errors of this route only (no other layer here raises one), in the apps API's shape.
+  // Without a path: a handler under '/addons/:addon/sso' would itself fail to decode an
+  // add-on that is not valid percent-encoding, and the error would fall through to a 500.
+  router.use(apiErrorHandler, apiInternalErrorHandler);
   return router;
 }
 

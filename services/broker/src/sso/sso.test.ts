@@ -295,6 +295,17 @@ describe.each(testDatabaseKinds('sso hand-off'))('SSO hand-off ($name)', (kind) 
     expect(await countTokens()).toBe(before);
   });
 
+  it('an add-on in the path that is not valid percent-encoding or holds a control character is a 400 naming the path', async () => {
+    const before = await countTokens();
+    // An encoded surrogate half, a truncated sequence, a stray %, a NUL.
+    for (const addon of ['%ED%A0%80', '%E2%82', '100%', 'a%00b']) {
+      const refused = await call(orgToken, 'POST', `/addons/${addon}/sso`, {});
+      expect(refused.status, addon).toBe(400);
+      expect(refused.body, addon).toMatchObject({ error: 'invalid_input', field: 'path' });
+    }
+    expect(await countTokens()).toBe(before);
+  });
+
   it('an org token cannot choose the user: a body naming one is refused and nothing is minted', async () => {
     const before = await countTokens();
     const ceo = { id: 'user-ceo', email: 'ceo@example.com', name: 'The CEO' };

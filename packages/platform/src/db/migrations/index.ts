@@ -17,6 +17,9 @@ import * as m20261203090000 from './20261203090000_release_kept_vars.js';
 import * as m20261203120000 from './20261203120000_token_acting_user.js';
 import * as m20261203140000 from './20261203140000_sealed_parameters.js';
 import * as m20261206090000 from './20261206090000_explicit_token_scopes.js';
+import * as m20261206100000 from './20261206100000_jobs.js';
+import * as m20261206100100 from './20261206100100_background_work_jobs.js';
+import * as m20261206100200 from './20261206100200_live_event_notifications.js';
 
 /** Every migration, by timestamped name. Add new ones at the end; never edit a landed one. */
 export const migrations: Readonly<Record<string, Migration>> = {
@@ -38,4 +41,7 @@ export const migrations: Readonly<Record<string, Migration>> = {
   '20261203120000_token_acting_user': m20261203120000,
   '20261203140000_sealed_parameters': m20261203140000,
   '20261206090000_explicit_token_scopes': m20261206090000,
+  '20261206100000_jobs': m20261206100000,
+  '20261206100100_background_work_jobs': m20261206100100,
+  '20261206100200_live_event_notifications': m20261206100200,
 };

@@ -9,9 +9,9 @@ import { asGraphQLError } from './app-errors.js';
 // `addonEvents(app)`: the progress of an app's add-ons and attachments, streamed over SSE
 // (graphql-yoga's subscriptions). The catalog keeps no state for it: the stream long-polls
 // the broker's `GET /v1/apps/:app/events` with the subscriber's token, so it ends when the
-// subscriber goes and works the same on any replica. A token revoked or expired meanwhile
-// ends it within a second: the broker checks the token again while the poll waits, and
-// answers it with a 401 that ends the stream with that error.
+// subscriber goes and works the same on any replica. A token revoked meanwhile ends it at
+// once (the broker's waiting poll is woken by the revocation, docs/jobs.md), one that
+// expires within the broker's 10-second fallback check: the 401 ends the stream with that error.
 
 /** How long one long poll waits at the broker for an event (the broker caps it at 25 s). */
 export const EVENTS_WAIT_MS = 20_000;
