@@ -1,16 +1,11 @@
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PROVIDER_SCOPES, SCOPES } from '@annex/platform';
+import { SCOPES } from '@annex/platform';
 import { describe, expect, it } from 'vitest';
 import { runCli } from './cli.js';
-import { PROVIDER_TOKEN_SCOPES, scopeList, scopeProblem, TOKEN_SCOPES } from './scopes.js';
+import { scopeList, scopeProblem } from './scopes.js';
 
 describe('token scopes in the CLI', () => {
-  it('are the scopes the catalog grants, with the same descriptions', () => {
-    expect(TOKEN_SCOPES).toEqual(SCOPES);
-    expect(PROVIDER_TOKEN_SCOPES).toEqual(PROVIDER_SCOPES);
-  });
-
   it('reads --scope repeated or comma-separated', () => {
     expect(scopeList(['apps:read, config:write', 'sso', ''])).toEqual(['apps:read', 'config:write', 'sso']);
   });

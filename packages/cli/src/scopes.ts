@@ -1,23 +1,9 @@
-// The token scopes a person may grant, as the CLI shows and checks them before any request.
-// The catalog is the authority (`SCOPES` and `PROVIDER_SCOPES` of @annex/platform, which the CLI
-// does not load at run time); scopes.test.ts fails when this copy differs from them.
+import { PROVIDER_SCOPES as PROVIDER_TOKEN_SCOPES, SCOPES as TOKEN_SCOPES } from '@annex/contracts/scopes';
 
-/** Scopes of org and platform tokens (admin tokens have them all), with what each allows. */
-export const TOKEN_SCOPES: Readonly<Record<string, string>> = Object.freeze({
-  'apps:read': 'see apps, add-ons, attachments, config var names, releases, events, webhook settings and deliveries',
-  'apps:write':
-    'create apps; create, attach, detach, destroy, upgrade, rotate and share add-ons; roll back releases; manage webhooks',
-  'config:read': 'read config var values (also the values of non-secret vars in release diffs)',
-  'config:write': 'set and unset config vars, without reading their values',
-  'billing:read': 'see the billing account, invoices and usage',
-  'billing:write': 'change the payment method and spend caps, and anything else that changes money',
-  sso: "open add-ons' provider dashboards through single sign-on",
-});
+// The token scopes a person may grant, as the CLI shows and checks them before any request:
+// the same table the catalog and the broker read (@annex/contracts).
 
-/** The scope of provider tokens. */
-export const PROVIDER_TOKEN_SCOPES: Readonly<Record<string, string>> = Object.freeze({
-  'catalog:publish': "publish the provider's manifest to the catalog",
-});
+export { PROVIDER_TOKEN_SCOPES, TOKEN_SCOPES };
 
 /** `--scope` values: repeated, or comma-separated, or both; blanks dropped. */
 export function scopeList(values: readonly string[]): string[] {

@@ -1,30 +1,17 @@
+import { PROVIDER_SCOPES, SCOPES, type Scope } from '@annex/contracts/scopes';
 import type { TokenKind } from './db/schema.js';
 import type { Principal } from './tokens.js';
 
-// The one table of what an API token may do: the scopes a person grants, what each implies,
+// The one table of what an API token may do: the scopes a person grants (their names and
+// words are @annex/contracts' `SCOPES`), what each implies,
 // and the scope every operation acting for an organization needs, whether it comes in as a
 // `/v1` REST route of the broker or a GraphQL root field of the catalog. The broker's routes
 // and the catalog's fields read their scope from `OPERATION_SCOPES`; nothing else lists them.
 
-/** The scopes of org and platform tokens (admin tokens have them all), each in one line. */
-export const SCOPES = {
-  'apps:read': 'see apps, add-ons, attachments, config var names, releases, events, webhook settings and deliveries',
-  'apps:write':
-    'create apps; create, attach, detach, destroy, upgrade, rotate and share add-ons; roll back releases; manage webhooks',
-  'config:read': 'read config var values (also the values of non-secret vars in release diffs)',
-  'config:write': 'set and unset config vars, without reading their values',
-  'billing:read': 'see the billing account, invoices and usage',
-  'billing:write': 'change the payment method and spend caps, and anything else that changes money',
-  sso: "open add-ons' provider dashboards through single sign-on",
-} as const;
-
-export type Scope = keyof typeof SCOPES;
+export { PROVIDER_SCOPES, SCOPES, type Scope };
 
 /** Every scope, in table order. */
 export const ALL_SCOPES: readonly Scope[] = Object.freeze(Object.keys(SCOPES) as Scope[]);
-
-/** What a provider token may be given: publishing its own provider's catalog entries. */
-export const PROVIDER_SCOPES = { 'catalog:publish': "publish the provider's manifest to the catalog" } as const;
 
 /**
  * What a `:write` scope grants besides itself. `config:write` implies nothing: a token that
