@@ -133,7 +133,6 @@ export async function startFuzzTarget(): Promise<FuzzTarget> {
     EXAMPLE_AI_PORT: String(await freePort()),
     EXAMPLE_POSTGRES_PORT: String(await freePort()),
     EXAMPLE_REDIS_PORT: String(await freePort()),
-    BROKER_WORKER_POLL_MS: '100',
     APPS_RECONCILE_MS: '100',
     LOG_LEVEL: 'silent',
   };
