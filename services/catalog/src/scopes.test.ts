@@ -59,6 +59,24 @@ async function fingerprint(database: Database): Promise<string> {
   return parts.join(',');
 }
 
+/**
+ * Waits (up to 20 s) until nothing an earlier request set going is still moving: no add-on,
+ * attachment or provider operation on its way somewhere. What the reconciler finishes in the
+ * background must not change the database while a test checks that a refusal changed nothing.
+ */
+async function settled(database: Database): Promise<void> {
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const { rows } = await sql<{ moving: number }>`
+      select (select count(*) from addons where state in ('provisioning', 'changing_plan', 'destroying'))
+           + (select count(*) from attachments where state in ('attaching', 'rotating', 'detaching'))
+           + (select count(*) from broker_operations where state in ('pending', 'polling')) as moving`.execute(
+      database.db,
+    );
+    if (Number(rows[0]?.moving ?? 0) === 0) return;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
 interface Answer {
   status: number;
   /** The scope a REST refusal names, or a GraphQL refusal's typename / code. */
@@ -223,6 +241,7 @@ describe.each(testDatabaseKinds('the scope table'))('every operation of the scop
     it(`${operation} needs ${scope}`, async () => {
       // Every other scope, but none that would grant this one.
       const without = await tokenWith(ALL_SCOPES.filter((s) => !scopesGrant([s], scope)));
+      await settled(database);
       const before = await fingerprint(database);
       const refused = await ask(operation, without);
       expect(refused.refusal, `${operation} without ${scope}`).not.toBeNull();
