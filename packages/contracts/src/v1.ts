@@ -55,8 +55,13 @@ export const rotateRequest = z.object({
 });
 /** `POST /v1/addons/:addon/shares`. */
 export const shareRequest = z.object({ organization: idString(64) });
-/** `POST /v1/addons/:addon/sso`. */
-export const ssoRequest = z.object({ app: idString(64).optional() });
+/** `POST /v1/addons/:addon/sso`: the user is always the caller, so a `user` is named only to be refused. */
+export const ssoRequest = z
+  .object({
+    app: idString(200).optional(),
+    user: z.unknown().optional(),
+  })
+  .strict();
 /** `PATCH /v1/apps/:app/config-vars`: null unsets a var. */
 export const setConfigVarsRequest = z.object({
   vars: z.record(z.string(), z.string().max(65_536).nullable()),
@@ -73,7 +78,6 @@ export const confirmReleaseRequest = z.object({ release: releaseNumber });
 export type CreateAppRequest = z.infer<typeof createAppRequest>;
 export type CreateAddonRequest = z.infer<typeof createAddonRequest>;
 export type AttachRequest = z.infer<typeof attachRequest>;
-export type PreflightRequest = z.infer<typeof preflightRequest>;
 export type SetConfigVarsRequest = z.infer<typeof setConfigVarsRequest>;
 
 // ---- answers ----------------------------------------------------------------------------
@@ -143,7 +147,7 @@ export const appDetail = app.extend({
 export type App = z.infer<typeof app>;
 export type AppDetail = z.infer<typeof appDetail>;
 
-export const releaseActor = z.union([
+const releaseActor = z.union([
   z.object({ kind: z.string(), id: z.string().nullable(), name: z.string().nullable() }),
   z.string(),
 ]);

@@ -1,5 +1,5 @@
+import { ssoRequest } from '@annex/contracts/v1';
 import express, { type Request } from 'express';
-import { z } from 'zod';
 import {
   apiErrorHandler,
   apiInternalErrorHandler,
@@ -10,19 +10,11 @@ import {
   scopedRoutes,
 } from '../apps/http.js';
 import type { BrokerContext } from '../domain/context.js';
-import { cleanRequestTarget, idString, jsonBody } from '../http/request-input.js';
+import { cleanRequestTarget, jsonBody } from '../http/request-input.js';
 import { createSsoHandOff } from './service.js';
 
 // `POST /v1/addons/:addon/sso` (docs/apps.md, docs/provider-protocol.md §2). Mounted at `/v1`
 // before the apps API; it answers only its own route and lets every other request through.
-
-const ssoBody = z
-  .object({
-    app: idString(200).optional(),
-    // Named only to be refused with a reason: the user is the caller, never the body's choice.
-    user: z.unknown().optional(),
-  })
-  .strict();
 
 export function ssoRouter(ctx: BrokerContext): express.Router {
   const router = express.Router();
@@ -32,7 +24,7 @@ export function ssoRouter(ctx: BrokerContext): express.Router {
     jsonBody(16 * 1024),
     authenticateApiCaller(ctx),
     async (req, res) => {
-      const body = parseBody(ssoBody, req.body);
+      const body = parseBody(ssoRequest, req.body);
       if (body.user !== undefined) {
         throw invalidInput(
           'user',
