@@ -3,21 +3,23 @@ import type { RequestListener } from 'node:http';
 import { hostname } from 'node:os';
 import { createObservability, type Database, type Logger, SecretBox } from '@annex/platform';
 import express from 'express';
-import { LiveEvents } from './apps/live-events.js';
-import { appsRouter } from './apps/router.js';
-import { createBilling } from './billing/context.js';
-import { billingRouter } from './billing/router.js';
+import { appsRouter, LiveEvents } from './apps/index.js';
+import { billingRouter, createBilling } from './billing/index.js';
 import type { BrokerConfig } from './config.js';
-import { TtlCache } from './domain/cache.js';
-import type { BrokerContext } from './domain/context.js';
-import { sealPlainParameters } from './domain/parameters.js';
-import { ProviderClient } from './domain/provider-client.js';
-import { ensureSigningKey, RequestSigner } from './domain/signing.js';
 import { type BrokerJobRunner, createBrokerJobRunner } from './jobs.js';
-import { osbError, osbErrorHandler } from './osb/errors.js';
-import { isOsbPath, osbHandler } from './osb/router.js';
-import { providerRouter } from './provider-api/router.js';
-import { ssoRouter } from './sso/router.js';
+import {
+  isOsbPath,
+  osbError,
+  osbErrorHandler,
+  osbHandler,
+  ProviderClient,
+  providerRouter,
+  sealPlainParameters,
+} from './osb/index.js';
+import { TtlCache } from './shared/domain/cache.js';
+import type { BrokerContext } from './shared/domain/context.js';
+import { ensureSigningKey, RequestSigner } from './shared/domain/signing.js';
+import { ssoRouter } from './sso/index.js';
 
 export interface BrokerDeps {
   database: Database;

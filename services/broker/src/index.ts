@@ -1,12 +1,17 @@
 export { type Broker, type BrokerDeps, createBroker } from './app.js';
-export { signWebhook, verifyWebhookSignature, WebhookSignatureError } from './apps/webhooks.js';
+export { signWebhook, verifyWebhookSignature, WebhookSignatureError } from './apps/index.js';
 export { type BrokerConfig, loadBrokerConfig } from './config.js';
-export { deterministicProviderInstanceId } from './db/provisioning.js';
-export { type AuditEntry, listAudit } from './domain/audit.js';
-export { buildCatalog } from './domain/catalog.js';
-export type { BrokerContext, Caller, OriginatingIdentity } from './domain/context.js';
-export { BrokerFailure, type BrokerFailureCode } from './domain/errors.js';
-export { PROVIDER_API_VERSION } from './domain/provider-client.js';
+export { type BrokerJobRunner, type BrokerJobs, createBrokerJobRunner } from './jobs.js';
+export {
+  deterministicProviderInstanceId,
+  type OperationsPass,
+  operationsJobKind,
+  PROVIDER_API_VERSION,
+} from './osb/index.js';
+export { type AuditEntry, listAudit } from './shared/domain/audit.js';
+export { buildCatalog } from './shared/domain/catalog.js';
+export type { BrokerContext, Caller, OriginatingIdentity } from './shared/domain/context.js';
+export { BrokerFailure, type BrokerFailureCode } from './shared/domain/errors.js';
 export {
   activeKey,
   DEFAULT_PUBLISH_LEAD_MS,
@@ -16,6 +21,4 @@ export {
   RequestSigner,
   rotateSigningKey,
   TOKEN_LIFETIME_SECONDS,
-} from './domain/signing.js';
-export { type OperationsPass, operationsJobKind } from './domain/workers.js';
-export { type BrokerJobRunner, type BrokerJobs, createBrokerJobRunner } from './jobs.js';
+} from './shared/domain/signing.js';

@@ -1,10 +1,9 @@
 import { createJobRunner, every, type JobRunner, type Logger } from '@annex/platform';
-import { type AppsReconcilePass, appsReconcileJobKind } from './apps/reconciler.js';
-import { type WebhooksPass, webhookDeliveries } from './apps/webhook-worker.js';
-import { type BillingJobKinds, billingJobKinds, billingSchedules } from './billing/worker.js';
+import { type AppsReconcilePass, appsReconcileJobKind, type WebhooksPass, webhookDeliveries } from './apps/index.js';
+import { type BillingJobKinds, billingJobKinds, billingSchedules } from './billing/index.js';
 import type { BrokerConfig } from './config.js';
-import type { BrokerContext } from './domain/context.js';
-import { type OperationsPass, operationsJobKind } from './domain/workers.js';
+import { type OperationsPass, operationsJobKind } from './osb/index.js';
+import type { BrokerContext } from './shared/domain/context.js';
 
 /** Every background job the broker runs, by kind (docs/jobs.md). */
 export type BrokerJobs = BillingJobKinds & {

@@ -6,10 +6,10 @@ import { createApiToken, type Database } from '@annex/platform';
 import { testDatabaseKinds } from '@annex/platform/testing';
 import express from 'express';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import type { BrokerContext } from '../domain/context.js';
+import type { BrokerContext } from '../shared/domain/context.js';
+import { apiErrorHandler, authenticateApiCaller } from '../shared/http/api.js';
 import { startTestBroker, type TestBroker } from '../testing.js';
-import { apiErrorHandler, authenticateApiCaller } from './http.js';
-import { startWebhookWorker, type WebhookWorker } from './webhook-worker.js';
+import { startWebhookWorker, type WebhookWorker } from './domain/webhook-worker.js';
 import {
   CONFIG_VARS_CHANGED,
   claimDueDeliveries,
@@ -22,8 +22,8 @@ import {
   verifyWebhookSignature,
   type WebhookDelivery,
   webhookRetryDelayMs,
-} from './webhooks.js';
-import { webhookRouter } from './webhooks.router.js';
+} from './domain/webhooks.js';
+import { webhookRouter } from './http/webhooks.router.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 

@@ -11,14 +11,14 @@ import {
   startTestBroker,
   type TestBroker,
 } from '../testing.js';
-import { recordPaymentMethod, stripeReadBegins } from './accounts.js';
-import { runDunning } from './dunning.js';
-import { runInvoicing } from './invoicing.js';
-import { lockOrgMonth } from './ledger.js';
-import { runPayouts } from './payouts.js';
-import { runReconciliation } from './reconciliation.js';
+import { recordPaymentMethod, stripeReadBegins } from './domain/accounts.js';
+import { runDunning } from './domain/dunning.js';
+import { runInvoicing } from './domain/invoicing.js';
+import { lockOrgMonth } from './domain/ledger.js';
+import { runPayouts } from './domain/payouts.js';
+import { runReconciliation } from './domain/reconciliation.js';
+import { type BillingJobKinds, billingJobKinds, billingSchedules, runBillingJob } from './domain/worker.js';
 import { type FakeStripe, startFakeStripe } from './testing/fake-stripe.js';
-import { type BillingJobKinds, billingJobKinds, billingSchedules, runBillingJob } from './worker.js';
 
 // Billing end to end: a real broker (Stripe mode) driving the official SDK over HTTP against
 // a local fake Stripe, a fake OSB provider, and PGlite / PostgreSQL (docs/billing.md).

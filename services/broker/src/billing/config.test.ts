@@ -1,7 +1,7 @@
 import { ConfigError } from '@annex/platform';
 import { describe, expect, it } from 'vitest';
 import { loadBrokerConfig } from '../config.js';
-import { createBilling } from './context.js';
+import { createBilling } from './domain/context.js';
 
 describe('billing configuration', () => {
   it('is ledger-only without a Stripe key', () => {

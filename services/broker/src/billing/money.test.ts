@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { MONTH_SECONDS, monthBounds, monthlyCharge, periodOf, prorationUntilMonthEnd, roundCents } from './money.js';
+import {
+  MONTH_SECONDS,
+  monthBounds,
+  monthlyCharge,
+  periodOf,
+  prorationUntilMonthEnd,
+  roundCents,
+} from './domain/money.js';
 
 const at = (iso: string) => new Date(iso);
 

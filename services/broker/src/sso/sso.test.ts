@@ -3,9 +3,9 @@ import { testDatabaseKinds } from '@annex/platform/testing';
 import { defineProvider, type Provider, type ProviderManifestInput, type SsoContext } from '@annex/sdk';
 import { decodeJwt, decodeProtectedHeader } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { authenticateApiCaller, callerOf } from '../apps/http.js';
+import { authenticateApiCaller, callerOf } from '../shared/http/api.js';
 import { type CatalogFixture, seedCatalog, startTestBroker, type TestBroker } from '../testing.js';
-import { createSsoHandOff } from './service.js';
+import { createSsoHandOff } from './domain/service.js';
 
 // The SSO hand-off end to end: the broker mints the token, a real SDK provider verifies it.
 describe.each(testDatabaseKinds('sso hand-off'))('SSO hand-off ($name)', (kind) => {

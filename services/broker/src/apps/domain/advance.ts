@@ -1,0 +1,619 @@
+import { sql } from 'kysely';
+import { closeInterval, openInterval, splitInterval } from '../../billing/index.js';
+import {
+  bindInstance,
+  deprovisionInstance,
+  findBinding,
+  findInstance,
+  findOperation,
+  provisionInstance,
+  storedParameters,
+  unbindInstance,
+} from '../../osb/index.js';
+import { findPlanById } from '../../shared/db/catalog.js';
+import type { BrokerContext, Caller } from '../../shared/domain/context.js';
+import { BrokerFailure } from '../../shared/domain/errors.js';
+import type { AddonRow, AttachmentRow } from '../db/store.js';
+import { credentialsToVars, varLayout } from './naming.js';
+import { organizationSlug } from './plans.js';
+import { applyConfigChange, type ReleaseActor, recordEvent } from './releases.js';
+
+// The apps layer's state machine. Each step reads what the broker's OSB machinery has
+// recorded and moves an add-on or attachment one step on; every step is safe to repeat,
+// so the request that starts a change, the reconciler and a replica taking over after a
+// crash can all run it.
+
+const APPS_PLATFORM_SLUG = 'annex-apps';
+const appsPlatformIds = new WeakMap<BrokerContext, Promise<string>>();
+
+/** The id of the built-in platform that owns add-on instances and bindings. */
+export function appsPlatform(ctx: BrokerContext): Promise<string> {
+  let id = appsPlatformIds.get(ctx);
+  if (!id) {
+    id = ctx.db
+      .selectFrom('platforms')
+      .select('id')
+      .where('slug', '=', APPS_PLATFORM_SLUG)
+      .executeTakeFirstOrThrow()
+      .then((r) => r.id);
+    id.catch(() => appsPlatformIds.delete(ctx));
+    appsPlatformIds.set(ctx, id);
+  }
+  return id;
+}
+
+export async function appsCallerFor(ctx: BrokerContext, organizationId: string, actor?: ReleaseActor): Promise<Caller> {
+  const value = { user_id: actor?.id ?? 'annex', actor_kind: actor?.kind ?? 'annex' };
+  return {
+    platformId: await appsPlatform(ctx),
+    tokenId: null,
+    organizations: [await organizationSlug(ctx.db, organizationId)],
+    originatingIdentity: {
+      platform: 'annex',
+      value,
+      header: `annex ${Buffer.from(JSON.stringify(value)).toString('base64')}`,
+    },
+    requestIdentity: null,
+  };
+}
+
+const SYSTEM: ReleaseActor = { kind: 'annex', id: null, name: 'annex' };
+
+function failureMessage(error: unknown): string {
+  return error instanceof BrokerFailure || error instanceof Error ? error.message : String(error);
+}
+
+async function setAddon(ctx: BrokerContext, id: string, values: Partial<AddonRow>): Promise<void> {
+  await ctx.db
+    .updateTable('addons')
+    .set({ ...values, updated_at: sql`now()` } as never)
+    .where('id', '=', id)
+    .execute();
+}
+
+async function setAttachment(ctx: BrokerContext, id: string, values: Partial<AttachmentRow>): Promise<void> {
+  await ctx.db
+    .updateTable('attachments')
+    .set({ ...values, updated_at: sql`now()` } as never)
+    .where('id', '=', id)
+    .execute();
+}
+
+async function osbIds(ctx: BrokerContext, planId: string) {
+  const plan = await findPlanById(ctx.db, planId);
+  if (!plan) throw new Error(`plan ${planId} no longer exists`);
+  return { plan, serviceId: plan.service.osb_id, planId: plan.plan.osb_id };
+}
+
+/** Whether the add-on still waits on something (a provider's async operation, attachments). */
+export type Progress = 'done' | 'waiting';
+
+/** Moves an add-on one step on. */
+export async function advanceAddon(ctx: BrokerContext, addonId: string): Promise<Progress> {
+  const addon = await ctx.db.selectFrom('addons').selectAll().where('id', '=', addonId).executeTakeFirst();
+  if (!addon) return 'done';
+  switch (addon.state) {
+    case 'provisioning':
+      return advanceProvisioning(ctx, addon);
+    case 'changing_plan':
+      return advancePlanChange(ctx, addon);
+    case 'destroying':
+      return advanceDestroy(ctx, addon);
+    default:
+      return 'done';
+  }
+}
+
+async function advanceProvisioning(ctx: BrokerContext, addon: AddonRow): Promise<Progress> {
+  let instance = await findInstance(ctx.db, addon.id);
+  if (!instance) {
+    const { serviceId, planId } = await osbIds(ctx, addon.plan_id);
+    try {
+      const app = await ctx.db
+        .selectFrom('apps')
+        .select('name')
+        .where('id', '=', addon.app_id)
+        .executeTakeFirstOrThrow();
+      await provisionInstance(ctx, await appsCallerFor(ctx, addon.organization_id), {
+        instanceId: addon.id,
+        serviceId,
+        planId,
+        organizationGuid: addon.organization_id,
+        spaceGuid: addon.app_id,
+        context: {
+          platform: 'annex',
+          organization_guid: addon.organization_id,
+          space_guid: addon.app_id,
+          app_name: app.name,
+          instance_name: addon.name,
+        },
+        parameters: storedParameters(ctx.secretBox, addon),
+        maintenanceInfo: undefined,
+        acceptsIncomplete: true,
+      });
+    } catch (error) {
+      // A refusal is final; anything else (a lost connection) is retried by the reconciler.
+      if (!(error instanceof BrokerFailure)) throw error;
+      await setAddon(ctx, addon.id, { state: 'failed', last_error: failureMessage(error) });
+      await recordEvent(ctx.db, addon.app_id, addon.id, 'addon.failed', { error: failureMessage(error) });
+      return 'done';
+    }
+    instance = await findInstance(ctx.db, addon.id);
+  }
+  if (instance?.state === 'provisioned' && instance.deleted_at === null) {
+    // The add-on's usage interval opens with the state change, in one transaction.
+    await ctx.db.transaction().execute(async (trx) => {
+      const moved = await trx
+        .updateTable('addons')
+        .set({ state: 'provisioned', last_error: null, updated_at: sql`now()` })
+        .where('id', '=', addon.id)
+        .where('state', '=', 'provisioning')
+        .executeTakeFirst();
+      if (Number(moved.numUpdatedRows) === 0) return;
+      await openInterval(trx, addon, addon.plan_id, new Date());
+      await recordEvent(trx, addon.app_id, addon.id, 'addon.provisioned', { addon: addon.name });
+    });
+    return 'done';
+  }
+  if (!instance || instance.state === 'failed' || instance.deleted_at !== null) {
+    const op = instance?.last_operation_id ? await findOperation(ctx.db, instance.last_operation_id) : undefined;
+    const error = op?.description || 'the provider could not provision the add-on';
+    await setAddon(ctx, addon.id, { state: 'failed', last_error: error });
+    await recordEvent(ctx.db, addon.app_id, addon.id, 'addon.failed', { error });
+    return 'done';
+  }
+  return 'waiting';
+}
+
+async function advancePlanChange(ctx: BrokerContext, addon: AddonRow): Promise<Progress> {
+  const instance = await findInstance(ctx.db, addon.id);
+  if (!instance) return 'waiting';
+  const op = instance.last_operation_id ? await findOperation(ctx.db, instance.last_operation_id) : undefined;
+  if (op && op.kind === 'update' && (op.state === 'pending' || op.state === 'polling')) return 'waiting';
+  const failed = op?.kind === 'update' && op.state === 'failed';
+  // A changed plan splits the usage interval in the transaction that records the change.
+  await ctx.db.transaction().execute(async (trx) => {
+    const moved = await trx
+      .updateTable('addons')
+      .set({
+        state: 'provisioned',
+        plan_id: instance.plan_id,
+        last_error: failed ? op?.description || 'the provider refused the plan change' : null,
+        updated_at: sql`now()`,
+      })
+      .where('id', '=', addon.id)
+      .where('state', '=', 'changing_plan')
+      .executeTakeFirst();
+    if (Number(moved.numUpdatedRows) === 0) return;
+    if (instance.plan_id !== addon.plan_id) await splitInterval(trx, addon, instance.plan_id, new Date());
+    await recordEvent(trx, addon.app_id, addon.id, failed ? 'addon.failed' : 'addon.plan_changed', {
+      plan_id: instance.plan_id,
+      ...(failed ? { error: op?.description ?? null } : {}),
+    });
+  });
+  return 'done';
+}
+
+async function advanceDestroy(ctx: BrokerContext, addon: AddonRow): Promise<Progress> {
+  const attachments = await ctx.db
+    .selectFrom('attachments')
+    .selectAll()
+    .where('addon_id', '=', addon.id)
+    .where('detached_at', 'is', null)
+    .execute();
+  let waiting = false;
+  for (const attachment of attachments) {
+    if (attachment.state !== 'detaching') await setAttachment(ctx, attachment.id, { state: 'detaching' });
+    if ((await advanceAttachment(ctx, attachment.id)) === 'waiting') waiting = true;
+  }
+  if (waiting) return 'waiting';
+  const instance = await findInstance(ctx.db, addon.id);
+  if (instance && instance.deleted_at === null) {
+    const { serviceId, planId } = await osbIds(ctx, instance.plan_id);
+    try {
+      await deprovisionInstance(ctx, await appsCallerFor(ctx, addon.organization_id), {
+        instanceId: addon.id,
+        serviceId,
+        planId,
+        acceptsIncomplete: true,
+      });
+    } catch (error) {
+      if (!(error instanceof BrokerFailure && error.code === 'Gone')) {
+        await setAddon(ctx, addon.id, { last_error: failureMessage(error) });
+        return 'waiting';
+      }
+    }
+    const after = await findInstance(ctx.db, addon.id);
+    if (after && after.deleted_at === null) {
+      const op = after.last_operation_id ? await findOperation(ctx.db, after.last_operation_id) : undefined;
+      if (op?.kind === 'deprovision' && op.state === 'failed') {
+        await setAddon(ctx, addon.id, { last_error: op.description || 'the provider refused to deprovision' });
+      }
+      return 'waiting';
+    }
+  }
+  // Billing stops in the same transaction as the state change to destroyed.
+  await ctx.db.transaction().execute(async (trx) => {
+    const at = new Date();
+    const moved = await trx
+      .updateTable('addons')
+      .set({ state: 'destroyed', destroyed_at: at, last_error: null, updated_at: sql`now()` })
+      .where('id', '=', addon.id)
+      .where('state', '=', 'destroying')
+      .executeTakeFirst();
+    if (Number(moved.numUpdatedRows) === 0) return;
+    await closeInterval(trx, addon.id, at);
+    await recordEvent(trx, addon.app_id, addon.id, 'addon.destroyed', { addon: addon.name });
+  });
+  return 'done';
+}
+
+/** Moves an attachment one step on. */
+export async function advanceAttachment(ctx: BrokerContext, attachmentId: string): Promise<Progress> {
+  const attachment = await ctx.db
+    .selectFrom('attachments')
+    .selectAll()
+    .where('id', '=', attachmentId)
+    .executeTakeFirst();
+  if (!attachment || attachment.detached_at) return 'done';
+  switch (attachment.state) {
+    case 'attaching':
+      return advanceAttaching(ctx, attachment);
+    case 'rotating':
+      return advanceRotation(ctx, attachment);
+    case 'detaching':
+      return advanceDetaching(ctx, attachment);
+    default:
+      return 'done';
+  }
+}
+
+async function loadAddon(ctx: BrokerContext, id: string): Promise<AddonRow> {
+  return ctx.db.selectFrom('addons').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
+}
+
+/**
+ * Binds (unless the binding exists) and reports where the binding stands: its credentials when
+ * bound, an error when it failed, or `waiting`.
+ */
+async function ensureBinding(
+  ctx: BrokerContext,
+  addon: AddonRow,
+  attachment: AttachmentRow,
+  bindingId: string,
+  predecessorBindingId: string | undefined,
+): Promise<{ credentials: Record<string, unknown> } | { error: string } | 'waiting'> {
+  let binding = await findBinding(ctx.db, bindingId);
+  if (!binding) {
+    const { serviceId, planId } = await osbIds(ctx, addon.plan_id);
+    try {
+      await bindInstance(ctx, await appsCallerFor(ctx, addon.organization_id), {
+        instanceId: addon.id,
+        bindingId,
+        serviceId,
+        planId,
+        appGuid: attachment.app_id,
+        bindResource: { app_guid: attachment.app_id },
+        parameters: {},
+        context: { platform: 'annex', organization_guid: addon.organization_id, space_guid: attachment.app_id },
+        predecessorBindingId,
+        acceptsIncomplete: true,
+      });
+    } catch (error) {
+      if (!(error instanceof BrokerFailure)) throw error;
+      return { error: failureMessage(error) };
+    }
+    binding = await findBinding(ctx.db, bindingId);
+  }
+  if (!binding) return 'waiting';
+  if (binding.state === 'bound' && binding.deleted_at === null) {
+    const credentials = binding.credentials_sealed
+      ? (JSON.parse(ctx.secretBox.open(binding.credentials_sealed)) as Record<string, unknown>)
+      : {};
+    return { credentials };
+  }
+  if (binding.state === 'failed' || binding.deleted_at !== null) {
+    const op = binding.last_operation_id ? await findOperation(ctx.db, binding.last_operation_id) : undefined;
+    return { error: op?.description || 'the provider could not bind' };
+  }
+  return 'waiting';
+}
+
+async function varsFor(ctx: BrokerContext, addon: AddonRow, name: string, credentials: Record<string, unknown>) {
+  const service = await ctx.db
+    .selectFrom('services')
+    .select(['slug', 'config_vars'])
+    .where('id', '=', addon.service_id)
+    .executeTakeFirstOrThrow();
+  return credentialsToVars(varLayout(service.slug, service.config_vars), name, credentials);
+}
+
+async function advanceAttaching(ctx: BrokerContext, attachment: AttachmentRow): Promise<Progress> {
+  const addon = await loadAddon(ctx, attachment.addon_id);
+  if (addon.state === 'provisioning') return 'waiting';
+  if (addon.state !== 'provisioned' && addon.state !== 'changing_plan') {
+    await failAttachment(
+      ctx,
+      attachment,
+      `the add-on is ${addon.state}${addon.last_error ? `: ${addon.last_error}` : ''}`,
+    );
+    return 'done';
+  }
+  const bound = await ensureBinding(ctx, addon, attachment, attachment.binding_id, undefined);
+  if (bound === 'waiting') return 'waiting';
+  if ('error' in bound) {
+    await failAttachment(ctx, attachment, bound.error);
+    return 'done';
+  }
+  const { vars, missing } = await varsFor(ctx, addon, attachment.name, bound.credentials);
+  if (Object.keys(vars).length === 0) {
+    await failAttachment(ctx, attachment, `the provider's credentials hold none of the vars (${missing.join(', ')})`);
+    await unbindQuietly(ctx, addon, attachment.binding_id);
+    return 'done';
+  }
+  const outcome = await ctx.db.transaction().execute(async (trx) => {
+    const current = await trx
+      .selectFrom('attachments')
+      .select(['state', 'detached_at'])
+      .where('id', '=', attachment.id)
+      .forUpdate()
+      .executeTakeFirst();
+    if (!current || current.state !== 'attaching' || current.detached_at) return 'moved' as const;
+    const taken = await trx
+      .selectFrom('config_vars')
+      .select(['name', 'attachment_id'])
+      .where('app_id', '=', attachment.app_id)
+      .where('name', 'in', Object.keys(vars))
+      .execute();
+    const foreign = taken.find((t) => t.attachment_id !== attachment.id);
+    if (foreign && !attachment.replace_vars) return { collision: foreign.name };
+    await applyConfigChange(ctx, trx, {
+      appId: attachment.app_id,
+      changes: Object.entries(vars).map(([name, value]) => ({ name, value, attachmentId: attachment.id })),
+      actor: SYSTEM,
+      reason: `Attach ${addon.name} as ${attachment.name}`,
+    });
+    await trx
+      .updateTable('attachments')
+      .set({ state: 'attached', last_error: null, updated_at: sql`now()` })
+      .where('id', '=', attachment.id)
+      .execute();
+    await recordEvent(trx, attachment.app_id, addon.id, 'attachment.attached', {
+      attachment: attachment.name,
+      vars: Object.keys(vars),
+    });
+    return 'attached' as const;
+  });
+  if (typeof outcome === 'object') {
+    await failAttachment(
+      ctx,
+      attachment,
+      `config var ${outcome.collision} is already set and not owned by this attachment`,
+    );
+    await unbindQuietly(ctx, addon, attachment.binding_id);
+  }
+  return 'done';
+}
+
+async function failAttachment(ctx: BrokerContext, attachment: AttachmentRow, error: string): Promise<void> {
+  await ctx.db
+    .updateTable('attachments')
+    .set({ state: 'failed', last_error: error, detached_at: new Date(), updated_at: sql`now()` })
+    .where('id', '=', attachment.id)
+    .execute();
+  await recordEvent(ctx.db, attachment.app_id, attachment.addon_id, 'attachment.failed', {
+    attachment: attachment.name,
+    error,
+  });
+}
+
+/** Unbinds a binding nobody will use; the broker's own operation retries and mitigates. */
+async function unbindQuietly(ctx: BrokerContext, addon: AddonRow, bindingId: string): Promise<void> {
+  const binding = await findBinding(ctx.db, bindingId);
+  if (!binding || binding.deleted_at !== null || binding.state === 'failed') return;
+  try {
+    await unbindAt(ctx, addon, bindingId);
+  } catch (error) {
+    ctx.logger.warn({ err: error, bindingId }, 'could not unbind an unused binding');
+  }
+}
+
+/** Unbinds one of the add-on's bindings through the broker's durable operation. */
+async function unbindAt(ctx: BrokerContext, addon: AddonRow, bindingId: string): Promise<void> {
+  const { serviceId, planId } = await osbIds(ctx, addon.plan_id);
+  await unbindInstance(ctx, await appsCallerFor(ctx, addon.organization_id), {
+    instanceId: addon.id,
+    bindingId,
+    serviceId,
+    planId,
+    acceptsIncomplete: true,
+  });
+}
+
+async function advanceDetaching(ctx: BrokerContext, attachment: AttachmentRow): Promise<Progress> {
+  const addon = await loadAddon(ctx, attachment.addon_id);
+  await ctx.db.transaction().execute(async (trx) => {
+    const owned = await trx
+      .selectFrom('config_vars')
+      .select('name')
+      .where('app_id', '=', attachment.app_id)
+      .where('attachment_id', '=', attachment.id)
+      .execute();
+    if (owned.length === 0) return;
+    await applyConfigChange(ctx, trx, {
+      appId: attachment.app_id,
+      changes: owned.map((v) => ({ name: v.name, value: null, attachmentId: null })),
+      actor: SYSTEM,
+      reason: `Detach ${addon.name} (${attachment.name})`,
+    });
+  });
+  // The current binding, one a rotation is making, and old ones still in their grace period.
+  const retired = await ctx.db
+    .selectFrom('binding_retirements')
+    .select('binding_id')
+    .where('attachment_id', '=', attachment.id)
+    .where('state', '=', 'waiting')
+    .execute();
+  const pending: string[] = [attachment.binding_id, ...retired.map((r) => r.binding_id)];
+  if (attachment.rotating_binding_id) pending.push(attachment.rotating_binding_id);
+  let waiting = false;
+  for (const bindingId of pending) {
+    const binding = await findBinding(ctx.db, bindingId);
+    if (!binding || binding.deleted_at !== null || binding.state === 'failed') continue;
+    if (binding.state === 'bound') {
+      try {
+        await unbindAt(ctx, addon, bindingId);
+      } catch (error) {
+        if (!(error instanceof BrokerFailure && error.code === 'Gone')) {
+          await setAttachment(ctx, attachment.id, { last_error: failureMessage(error) });
+          waiting = true;
+          continue;
+        }
+      }
+    }
+    const after = await findBinding(ctx.db, bindingId);
+    if (after && after.deleted_at === null && after.state !== 'failed') waiting = true;
+  }
+  if (waiting) return 'waiting';
+  if (retired.length > 0) {
+    await ctx.db
+      .updateTable('binding_retirements')
+      .set({ state: 'revoked', revoked_at: new Date() })
+      .where('attachment_id', '=', attachment.id)
+      .where('state', '=', 'waiting')
+      .execute();
+  }
+  await setAttachment(ctx, attachment.id, { state: 'detached', detached_at: new Date(), rotating_binding_id: null });
+  await recordEvent(ctx.db, attachment.app_id, addon.id, 'attachment.detached', { attachment: attachment.name });
+  return 'done';
+}
+
+async function advanceRotation(ctx: BrokerContext, attachment: AttachmentRow): Promise<Progress> {
+  const addon = await loadAddon(ctx, attachment.addon_id);
+  const newBinding = attachment.rotating_binding_id;
+  if (!newBinding) {
+    await setAttachment(ctx, attachment.id, { state: 'attached' });
+    return 'done';
+  }
+  const plan = await findPlanById(ctx.db, addon.plan_id);
+  const predecessor = plan?.plan.binding_rotatable ? attachment.binding_id : undefined;
+  const bound = await ensureBinding(ctx, addon, attachment, newBinding, predecessor);
+  if (bound === 'waiting') return 'waiting';
+  if ('error' in bound) {
+    // The old credentials stay in place: a failed rotation changes nothing the app uses.
+    await setAttachment(ctx, attachment.id, {
+      state: 'attached',
+      rotating_binding_id: null,
+      last_error: `rotation failed: ${bound.error}`,
+    });
+    await recordEvent(ctx.db, attachment.app_id, addon.id, 'attachment.failed', {
+      attachment: attachment.name,
+      error: `rotation failed: ${bound.error}`,
+    });
+    return 'done';
+  }
+  const { vars } = await varsFor(ctx, addon, attachment.name, bound.credentials);
+  const grace = attachment.rotation_grace_seconds ?? ctx.settings.rotationGraceSeconds ?? 3600;
+  await ctx.db.transaction().execute(async (trx) => {
+    const current = await trx
+      .selectFrom('attachments')
+      .select(['state', 'rotating_binding_id', 'binding_id'])
+      .where('id', '=', attachment.id)
+      .forUpdate()
+      .executeTakeFirst();
+    if (!current || current.state !== 'rotating' || current.rotating_binding_id !== newBinding) return;
+    const owned = await trx
+      .selectFrom('config_vars')
+      .select('name')
+      .where('app_id', '=', attachment.app_id)
+      .where('attachment_id', '=', attachment.id)
+      .execute();
+    const changes = [
+      ...Object.entries(vars).map(([name, value]) => ({
+        name,
+        value: value as string | null,
+        attachmentId: attachment.id,
+      })),
+      ...owned.filter((v) => !(v.name in vars)).map((v) => ({ name: v.name, value: null, attachmentId: null })),
+    ];
+    const release = await applyConfigChange(ctx, trx, {
+      appId: attachment.app_id,
+      changes,
+      actor: SYSTEM,
+      reason: `Rotate credentials of ${addon.name} (${attachment.name})`,
+    });
+    const version =
+      release?.version ??
+      (
+        await trx
+          .selectFrom('apps')
+          .select('release_version')
+          .where('id', '=', attachment.app_id)
+          .executeTakeFirstOrThrow()
+      ).release_version;
+    await trx
+      .insertInto('binding_retirements')
+      .values({
+        binding_id: current.binding_id,
+        attachment_id: attachment.id,
+        app_id: attachment.app_id,
+        release_version: version,
+        revoke_after: new Date(Date.now() + grace * 1000),
+      })
+      .onConflict((oc) => oc.column('binding_id').doNothing())
+      .execute();
+    await trx
+      .updateTable('attachments')
+      .set({
+        state: 'attached',
+        binding_id: newBinding,
+        rotating_binding_id: null,
+        last_error: null,
+        updated_at: sql`now()`,
+      })
+      .where('id', '=', attachment.id)
+      .execute();
+    await recordEvent(trx, attachment.app_id, addon.id, 'attachment.rotated', {
+      attachment: attachment.name,
+      release: version,
+      revokeOldAfter: new Date(Date.now() + grace * 1000).toISOString(),
+    });
+  });
+  return 'done';
+}
+
+/**
+ * Revokes old bindings whose grace period is over or whose app has confirmed running with the
+ * release that replaced them. Returns how many it revoked.
+ */
+export async function revokeRetiredBindings(ctx: BrokerContext, limit = 20): Promise<number> {
+  const due = await ctx.db
+    .selectFrom('binding_retirements as r')
+    .innerJoin('attachments as a', 'a.id', 'r.attachment_id')
+    .select(['r.binding_id', 'r.app_id', 'a.addon_id', 'r.release_version'])
+    .where('r.state', '=', 'waiting')
+    .where((eb) =>
+      eb.or([
+        eb('r.revoke_after', '<=', sql<Date>`now()`),
+        eb('a.confirmed_release', '>=', eb.ref('r.release_version')),
+      ]),
+    )
+    .limit(limit)
+    .execute();
+  let revoked = 0;
+  for (const retirement of due) {
+    // Unbinding is idempotent in the broker (a second replica gets the same operation or a
+    // concurrency refusal), so two replicas revoking at once do no harm.
+    const addon = await loadAddon(ctx, retirement.addon_id);
+    await unbindQuietly(ctx, addon, retirement.binding_id);
+    await ctx.db
+      .updateTable('binding_retirements')
+      .set({ state: 'revoked', revoked_at: new Date() })
+      .where('binding_id', '=', retirement.binding_id)
+      .where('state', '=', 'waiting')
+      .execute();
+    await recordEvent(ctx.db, retirement.app_id, addon.id, 'binding.revoked', { release: retirement.release_version });
+    revoked++;
+  }
+  return revoked;
+}

@@ -1,0 +1,225 @@
+import { CONFIG_VALUES_SCOPE, type ReleaseDiffEntry, type ReleaseKeptVar } from '@annex/platform';
+import { sql } from 'kysely';
+import type { Executor } from '../../shared/db/executor.js';
+import { type ApiCaller, hasScope } from '../../shared/domain/api-failure.js';
+import type { BrokerContext } from '../../shared/domain/context.js';
+import { enqueueConfigVarsChanged } from './webhooks.js';
+
+/** Who changed an app's vars, as a release records it. */
+export interface ReleaseActor {
+  kind: 'org' | 'platform' | 'admin' | 'provider' | 'annex';
+  id: string | null;
+  name: string;
+}
+
+/** One var to set (`value`) or remove (`value: null`). */
+export interface VarChange {
+  name: string;
+  value: string | null;
+  /** The owning attachment; null for a user's var. */
+  attachmentId: string | null;
+  secret?: boolean;
+}
+
+interface StoredVar {
+  value: string;
+  attachmentId: string | null;
+  secret: boolean;
+}
+
+export interface Release {
+  version: number;
+  diff: ReleaseDiffEntry[];
+  /** Attachment-owned vars a rollback left as they were (empty for every other release). */
+  kept: ReleaseKeptVar[];
+  actor: ReleaseActor;
+  reason: string;
+  createdAt: Date;
+}
+
+/** The app's vars now, opened. */
+export async function currentVars(ctx: BrokerContext, db: Executor, appId: string): Promise<Map<string, StoredVar>> {
+  const rows = await db
+    .selectFrom('config_vars')
+    .select(['name', 'value_sealed', 'attachment_id', 'secret'])
+    .where('app_id', '=', appId)
+    .orderBy('name')
+    .execute();
+  return new Map(
+    rows.map((r) => [
+      r.name,
+      { value: ctx.secretBox.open(r.value_sealed), attachmentId: r.attachment_id, secret: r.secret },
+    ]),
+  );
+}
+
+/** Appends an event to the app's stream (`addonEvents`, `GET /v1/apps/:app/events`). */
+export async function recordEvent(
+  db: Executor,
+  appId: string,
+  addonId: string | null,
+  kind: string,
+  detail: Record<string, unknown> = {},
+): Promise<void> {
+  await db
+    .insertInto('app_events')
+    .values({ app_id: appId, addon_id: addonId, kind, detail: JSON.stringify(detail) })
+    .execute();
+}
+
+/**
+ * Changes an app's vars as one release, inside the caller's transaction: locks the app, writes the
+ * vars, records the release (diff with names only for secret values, a sealed snapshot of every
+ * var for rollbacks), an event and the platforms' webhook deliveries. Returns undefined when
+ * nothing would change (no empty releases).
+ */
+export async function applyConfigChange(
+  ctx: BrokerContext,
+  trx: Executor,
+  input: {
+    appId: string;
+    changes: readonly VarChange[];
+    actor: ReleaseActor;
+    reason: string;
+    kept?: readonly ReleaseKeptVar[];
+  },
+): Promise<Release | undefined> {
+  const app = await trx
+    .selectFrom('apps')
+    .select(['id', 'name', 'organization_id', 'release_version'])
+    .where('id', '=', input.appId)
+    .forUpdate()
+    .executeTakeFirstOrThrow();
+  const before = await currentVars(ctx, trx, app.id);
+  const after = new Map(before);
+  for (const change of input.changes) {
+    if (change.value === null) after.delete(change.name);
+    else {
+      after.set(change.name, {
+        value: change.value,
+        attachmentId: change.attachmentId,
+        secret: change.secret ?? before.get(change.name)?.secret ?? true,
+      });
+    }
+  }
+  const diff: ReleaseDiffEntry[] = [];
+  for (const [name, next] of after) {
+    const prev = before.get(name);
+    if (!prev) diff.push(withValue({ name, change: 'added' }, next));
+    else if (prev.value !== next.value || prev.secret !== next.secret)
+      diff.push(withValue({ name, change: 'changed' }, next));
+  }
+  for (const name of before.keys()) if (!after.has(name)) diff.push({ name, change: 'removed' });
+  const ownersChanged = [...after].some(([name, v]) => before.get(name)?.attachmentId !== v.attachmentId);
+  if (diff.length === 0 && !ownersChanged) return undefined;
+  diff.sort((a, b) => a.name.localeCompare(b.name));
+
+  const removed = [...before.keys()].filter((name) => !after.has(name));
+  if (removed.length > 0) {
+    await trx.deleteFrom('config_vars').where('app_id', '=', app.id).where('name', 'in', removed).execute();
+  }
+  const upserts = [...after].filter(([name, v]) => {
+    const prev = before.get(name);
+    return !prev || prev.value !== v.value || prev.attachmentId !== v.attachmentId || prev.secret !== v.secret;
+  });
+  if (upserts.length > 0) {
+    await trx
+      .insertInto('config_vars')
+      .values(
+        upserts.map(([name, v]) => ({
+          app_id: app.id,
+          name,
+          value_sealed: ctx.secretBox.seal(v.value),
+          secret: v.secret,
+          attachment_id: v.attachmentId,
+        })),
+      )
+      .onConflict((oc) =>
+        oc.columns(['app_id', 'name']).doUpdateSet({
+          value_sealed: (eb) => eb.ref('excluded.value_sealed'),
+          secret: (eb) => eb.ref('excluded.secret'),
+          attachment_id: (eb) => eb.ref('excluded.attachment_id'),
+        }),
+      )
+      .execute();
+  }
+  const version = app.release_version + 1;
+  const snapshot = Object.fromEntries(after);
+  const kept = [...(input.kept ?? [])];
+  const row = await trx
+    .insertInto('releases')
+    .values({
+      app_id: app.id,
+      version,
+      diff: JSON.stringify(diff),
+      kept: JSON.stringify(kept),
+      vars_sealed: ctx.secretBox.seal(JSON.stringify(snapshot)),
+      actor: JSON.stringify(input.actor),
+      reason: input.reason,
+    })
+    .returning(['created_at'])
+    .executeTakeFirstOrThrow();
+  await trx
+    .updateTable('apps')
+    .set({ release_version: version, updated_at: sql`now()` })
+    .where('id', '=', app.id)
+    .execute();
+  const changed = diff.map((d) => d.name);
+  await recordEvent(trx, app.id, null, 'release.created', { version, reason: input.reason, changed });
+  await enqueueConfigVarsChanged(trx, {
+    appId: app.id,
+    appName: app.name,
+    organizationId: app.organization_id,
+    release: version,
+    changed,
+  });
+  return { version, diff, kept, actor: input.actor, reason: input.reason, createdAt: row.created_at };
+}
+
+function withValue(entry: ReleaseDiffEntry, v: StoredVar): ReleaseDiffEntry {
+  return v.secret ? entry : { ...entry, value: v.value };
+}
+
+/**
+ * A release as `caller` may see it: the values of non-secret vars in its diff only with the
+ * `config:read` scope, like every other value (a `config:write` token sets, it does not read).
+ */
+export function releaseSeenBy(caller: ApiCaller, release: Release): Release {
+  if (hasScope(caller, CONFIG_VALUES_SCOPE)) return release;
+  return { ...release, diff: release.diff.map(({ value: _value, ...entry }) => entry) };
+}
+
+/** The vars an earlier release left, with their owners, opened. */
+export async function releaseSnapshot(
+  ctx: BrokerContext,
+  db: Executor,
+  appId: string,
+  version: number,
+): Promise<Map<string, StoredVar> | undefined> {
+  const row = await db
+    .selectFrom('releases')
+    .select('vars_sealed')
+    .where('app_id', '=', appId)
+    .where('version', '=', version)
+    .executeTakeFirst();
+  if (!row) return undefined;
+  return new Map(Object.entries(JSON.parse(ctx.secretBox.open(row.vars_sealed)) as Record<string, StoredVar>));
+}
+
+export async function listReleases(db: Executor, appId: string, limit = 50): Promise<Release[]> {
+  const rows = await db
+    .selectFrom('releases')
+    .select(['version', 'diff', 'kept', 'actor', 'reason', 'created_at'])
+    .where('app_id', '=', appId)
+    .orderBy('version', 'desc')
+    .limit(limit)
+    .execute();
+  return rows.map((r) => ({
+    version: r.version,
+    diff: r.diff,
+    kept: r.kept,
+    actor: r.actor as unknown as ReleaseActor,
+    reason: r.reason,
+    createdAt: r.created_at,
+  }));
+}

@@ -1,0 +1,831 @@
+import { randomUUID } from 'node:crypto';
+import type { ReleaseKeptVar } from '@annex/platform';
+import { validateParameters } from '@annex/sdk';
+import { sql } from 'kysely';
+import { type PriceNotice, priceNotice, requirePaymentMethod } from '../../billing/index.js';
+import { findInstance, sealParameters, updateServiceInstance } from '../../osb/index.js';
+import { findPlanById, type PlanContext } from '../../shared/db/catalog.js';
+import type { Executor } from '../../shared/db/executor.js';
+import { type ApiCaller, ApiFailure, invalidInput, mayAccess } from '../../shared/domain/api-failure.js';
+import type { BrokerContext } from '../../shared/domain/context.js';
+import { BrokerFailure } from '../../shared/domain/errors.js';
+import {
+  type AddonRow,
+  type AppRow,
+  type AttachmentRow,
+  findAddon,
+  findApp,
+  findAttachableAddon,
+  liveAttachments,
+} from '../db/store.js';
+import { advanceAddon, advanceAttachment, appsCallerFor } from './advance.js';
+import {
+  APP_NAME,
+  ATTACHMENT_NAME,
+  attachmentVarNames,
+  CONFIG_VAR_NAME,
+  generateAddonName,
+  varLayout,
+} from './naming.js';
+import { organizationSlug, resolvePlanRef, resolveSiblingPlan } from './plans.js';
+import {
+  applyConfigChange,
+  currentVars,
+  type Release,
+  type ReleaseActor,
+  recordEvent,
+  releaseSnapshot,
+  type VarChange,
+} from './releases.js';
+
+// The commands of the apps API. Each checks everything before it writes; a refusal changes
+// nothing. Work at providers happens in `advance.ts`, started here and finished by the
+// reconciler when a provider is slow.
+
+export function actorOf(caller: ApiCaller): ReleaseActor {
+  const p = caller.principal;
+  switch (p.kind) {
+    case 'org':
+      return { kind: 'org', id: p.tokenId, name: `org token of ${p.organization}` };
+    case 'platform':
+      return { kind: 'platform', id: p.tokenId, name: 'platform token' };
+    default:
+      return { kind: 'admin', id: p.tokenId, name: 'admin token' };
+  }
+}
+
+/** How long a request keeps a lease on the rows it is moving forward. */
+const REQUEST_LEASE_MS = 120_000;
+
+export async function createApp(
+  ctx: BrokerContext,
+  caller: ApiCaller,
+  input: { name: string; organization?: string | undefined },
+): Promise<AppRow> {
+  if (!APP_NAME.test(input.name)) {
+    throw invalidInput('name', 'must be 2-30 characters: lowercase letters, digits and dashes, starting with a letter');
+  }
+  let organizationId: string;
+  if (caller.principal.kind === 'org' && !input.organization) organizationId = caller.principal.organizationId;
+  else {
+    if (!input.organization) throw invalidInput('organization', 'required with a platform or admin token');
+    const org = await ctx.db
+      .selectFrom('organizations')
+      .select('id')
+      .where('slug', '=', input.organization)
+      .executeTakeFirst();
+    if (!org || !mayAccess(caller, org.id))
+      throw new ApiFailure('not_found', `organization "${input.organization}" not found`);
+    organizationId = org.id;
+  }
+  const platformId = caller.principal.kind === 'platform' ? caller.principal.platformId : null;
+  const row = await ctx.db
+    .insertInto('apps')
+    .values({ name: input.name, organization_id: organizationId, platform_id: platformId })
+    .onConflict((oc) => oc.column('name').doNothing())
+    .returningAll()
+    .executeTakeFirst();
+  if (!row) throw new ApiFailure('name_taken', `app name "${input.name}" is taken`, { field: 'name' });
+  return row;
+}
+
+export interface AttachRequest {
+  as?: string | undefined;
+  replace?: boolean | undefined;
+}
+
+export interface Preflight {
+  ok: boolean;
+  service: string;
+  plan: string;
+  price: { free: boolean; cents: number; currency: string; interval: 'month' };
+  /** Billing (docs/billing.md): what attaching now costs until the month ends; null for free plans. */
+  proration: PriceNotice['proration'];
+  billingMode: PriceNotice['billingMode'];
+  paymentRequired: boolean;
+  /** E.g. that billing is ledger-only, or that a payment method is needed. */
+  billingNotice: string | null;
+  /** The attachment's name (`--as`, or the service's default), which prefixes the vars. */
+  attachmentName: string;
+  /** The app already has an attachment of that name: choose another, `replace` does not help. */
+  nameTaken: boolean;
+  configVars: string[];
+  collisions: { name: string; owner: string }[];
+  parameterErrors: { field: string; message: string }[];
+  problems: string[];
+}
+
+interface AttachPlan {
+  name: string;
+  varNames: string[];
+  collisions: { name: string; owner: string }[];
+  nameTaken: boolean;
+}
+
+/** The attachment name and vars an attach would use, and what they collide with. */
+async function planAttachment(
+  db: Executor,
+  app: AppRow,
+  plan: PlanContext,
+  request: AttachRequest,
+): Promise<AttachPlan> {
+  const layout = varLayout(plan.service.slug, plan.service.config_vars);
+  const name = request.as?.trim() || layout.defaultName;
+  if (!ATTACHMENT_NAME.test(name)) {
+    throw invalidInput(
+      'as',
+      'must be upper case letters, digits and underscores, starting with a letter (e.g. DATABASE)',
+    );
+  }
+  const varNames = attachmentVarNames(layout, name);
+  const existing = varNames.length
+    ? await db
+        .selectFrom('config_vars as v')
+        .leftJoin('attachments as a', 'a.id', 'v.attachment_id')
+        .select(['v.name', 'a.name as attachment'])
+        .where('v.app_id', '=', app.id)
+        .where('v.name', 'in', varNames)
+        .execute()
+    : [];
+  const taken = await db
+    .selectFrom('attachments')
+    .select('id')
+    .where('app_id', '=', app.id)
+    .where('name', '=', name)
+    .where('detached_at', 'is', null)
+    .executeTakeFirst();
+  return {
+    name,
+    varNames,
+    collisions: existing.map((e) => ({ name: e.name, owner: e.attachment ? `attachment:${e.attachment}` : 'user' })),
+    nameTaken: Boolean(taken),
+  };
+}
+
+function describePrice(plan: PlanContext): Preflight['price'] {
+  return { free: plan.plan.free, cents: plan.plan.price_cents, currency: plan.plan.currency, interval: 'month' };
+}
+
+/** What creating (with `plan`) or attaching (with `addon`) would do; writes nothing. */
+export async function preflight(
+  ctx: BrokerContext,
+  caller: ApiCaller,
+  appRef: string,
+  input: AttachRequest & {
+    plan?: string | undefined;
+    addon?: string | undefined;
+    parameters?: Record<string, unknown>;
+  },
+): Promise<Preflight> {
+  const app = await findApp(ctx.db, caller, appRef);
+  const orgSlug = await organizationSlug(ctx.db, app.organization_id);
+  let plan: PlanContext;
+  const problems: string[] = [];
+  let parameterErrors: Preflight['parameterErrors'] = [];
+  if (input.addon) {
+    const addon = await findAttachableAddon(ctx.db, caller, input.addon, app.organization_id);
+    await checkShareable(ctx.db, addon, app);
+    const context = await findPlanById(ctx.db, addon.plan_id);
+    if (!context) throw new ApiFailure('not_found', 'the add-on plan no longer exists');
+    plan = context;
+    if (addon.state !== 'provisioned' && addon.state !== 'provisioning') problems.push(`the add-on is ${addon.state}`);
+  } else if (input.plan) {
+    plan = await resolvePlanRef(ctx.db, input.plan, orgSlug);
+    const schema = plan.plan.schemas?.service_instance?.create?.parameters;
+    if (schema) {
+      parameterErrors = validateParameters(schema as Record<string, unknown>, input.parameters ?? {}).map((p) => ({
+        field: p.path === '/' ? 'parameters' : `parameters${p.path.replaceAll('/', '.')}`,
+        message: p.message,
+      }));
+    }
+  } else throw invalidInput('plan', 'give either plan (SERVICE:PLAN) or addon');
+  const attach = await planAttachment(ctx.db, app, plan, input);
+  if (attach.nameTaken) problems.push(nameTakenMessage(app, attach.name));
+  const blocking = input.replace ? [] : attach.collisions;
+  // Vars of the attachment whose name is taken are part of that problem: --replace cannot take them.
+  const sameName = `attachment:${attach.name}`;
+  for (const c of blocking) {
+    if (!(attach.nameTaken && c.owner === sameName))
+      problems.push(`config var ${c.name} is already set (owner: ${c.owner}); ${TAKE_OVER}`);
+  }
+  if (attach.varNames.length === 0)
+    problems.push('the service declares no config vars; their names come from the credentials');
+  for (const e of parameterErrors) problems.push(`${e.field}: ${e.message}`);
+  // Attaching an existing add-on costs nothing more; creating one is priced.
+  const billing: PriceNotice = input.addon
+    ? { billingMode: ctx.billing.mode, paymentRequired: false, proration: null, notice: null }
+    : await priceNotice(ctx, app.organization_id, plan);
+  if (billing.paymentRequired && billing.notice) problems.push(billing.notice);
+  return {
+    ok:
+      parameterErrors.length === 0 &&
+      !attach.nameTaken &&
+      blocking.length === 0 &&
+      !billing.paymentRequired &&
+      (problems.length === 0 || attach.varNames.length === 0),
+    service: plan.service.slug,
+    plan: plan.plan.slug,
+    price: describePrice(plan),
+    proration: billing.proration,
+    billingMode: billing.billingMode,
+    paymentRequired: billing.paymentRequired,
+    billingNotice: billing.notice,
+    attachmentName: attach.name,
+    nameTaken: attach.nameTaken,
+    configVars: attach.varNames,
+    collisions: attach.collisions,
+    parameterErrors,
+    problems,
+  };
+}
+
+async function checkShareable(db: Executor, addon: AddonRow, app: AppRow): Promise<void> {
+  if (addon.organization_id !== app.organization_id) {
+    const shared = await db
+      .selectFrom('addon_shares')
+      .select('addon_id')
+      .where('addon_id', '=', addon.id)
+      .where('organization_id', '=', app.organization_id)
+      .executeTakeFirst();
+    if (!shared) {
+      throw new ApiFailure('not_found', `add-on "${addon.name}" not found for the organization of app "${app.name}"`);
+    }
+  }
+  if (addon.state === 'destroyed' || addon.state === 'destroying' || addon.state === 'failed') {
+    throw new ApiFailure('conflict', `add-on "${addon.name}" is ${addon.state}`);
+  }
+}
+
+// People read these in the CLI and the console, programs through the API: each names the
+// CLI flag and the API field that resolve it.
+const TAKE_OVER = 'pass --replace ("replace" in the API) to take it over';
+
+function nameTakenMessage(app: AppRow, name: string): string {
+  return `app ${app.name} already has an attachment named ${name}; choose another with --as NAME ("as" in the API)`;
+}
+
+function refuseCollisions(attach: AttachPlan, replace: boolean | undefined, app: AppRow): void {
+  if (attach.nameTaken) {
+    throw new ApiFailure('name_taken', nameTakenMessage(app, attach.name), { field: 'as' });
+  }
+  const collision = replace ? undefined : attach.collisions[0];
+  if (collision) {
+    throw new ApiFailure(
+      'var_collision',
+      `config var ${collision.name} of app ${app.name} is already set (owner: ${collision.owner}); ${TAKE_OVER}`,
+      { name: collision.name, owner: collision.owner },
+    );
+  }
+}
+
+async function releaseLeases(ctx: BrokerContext, addonId: string | null, attachmentId: string | null): Promise<void> {
+  if (addonId) {
+    await ctx.db
+      .updateTable('addons')
+      .set({ lease_owner: null, lease_expires_at: sql`now()` })
+      .where('id', '=', addonId)
+      .execute();
+  }
+  if (attachmentId) {
+    await ctx.db
+      .updateTable('attachments')
+      .set({ lease_owner: null, lease_expires_at: sql`now()` })
+      .where('id', '=', attachmentId)
+      .execute();
+  }
+}
+
+function leaseUntil(): Date {
+  return new Date(Date.now() + REQUEST_LEASE_MS);
+}
+
+/** Runs the first steps in the request; the reconciler finishes what a slow provider leaves. */
+async function driveInRequest(ctx: BrokerContext, addonId: string | null, attachmentId: string | null): Promise<void> {
+  try {
+    if (addonId) await advanceAddon(ctx, addonId);
+    if (attachmentId) await advanceAttachment(ctx, attachmentId);
+  } finally {
+    await releaseLeases(ctx, addonId, attachmentId);
+  }
+}
+
+export async function createAddon(
+  ctx: BrokerContext,
+  caller: ApiCaller,
+  appRef: string,
+  input: AttachRequest & { plan: string; parameters?: Record<string, unknown> | undefined },
+): Promise<{ addonId: string; attachmentId: string }> {
+  const parameters = input.parameters ?? {};
+  const ids = await ctx.db.transaction().execute(async (trx) => {
+    const app = await findApp(trx, caller, appRef, true);
+    const orgSlug = await organizationSlug(trx, app.organization_id);
+    const plan = await resolvePlanRef(trx, input.plan, orgSlug);
+    const schema = plan.plan.schemas?.service_instance?.create?.parameters;
+    if (schema) {
+      const problem = validateParameters(schema as Record<string, unknown>, parameters)[0];
+      if (problem) {
+        const field = problem.path === '/' ? 'parameters' : `parameters${problem.path.replaceAll('/', '.')}`;
+        throw invalidInput(field, problem.message);
+      }
+    }
+    if (plan.plan.bindable === false || (plan.plan.bindable === null && !plan.service.bindable)) {
+      throw invalidInput('plan', `plan "${input.plan}" is not bindable, so it cannot be attached to an app`);
+    }
+    const attach = await planAttachment(trx, app, plan, input);
+    refuseCollisions(attach, input.replace, app);
+    // Before any row exists or any provider is called: a paid plan needs a payment method.
+    await requirePaymentMethod(ctx, trx, app.organization_id, plan);
+    const addonId = randomUUID();
+    let name = generateAddonName(plan.service.slug);
+    for (let i = 0; i < 5; i++) {
+      const clash = await trx.selectFrom('addons').select('id').where('name', '=', name).executeTakeFirst();
+      if (!clash) break;
+      name = generateAddonName(plan.service.slug);
+    }
+    await trx
+      .insertInto('addons')
+      .values({
+        id: addonId,
+        name,
+        organization_id: app.organization_id,
+        app_id: app.id,
+        service_id: plan.service.id,
+        plan_id: plan.plan.id,
+        parameters: '{}',
+        parameters_sealed: sealParameters(ctx.secretBox, parameters),
+        state: 'provisioning',
+        last_error: null,
+        lease_owner: ctx.replicaId,
+        lease_expires_at: leaseUntil(),
+        destroyed_at: null,
+      })
+      .execute();
+    await recordEvent(trx, app.id, addonId, 'addon.provisioning', {
+      addon: name,
+      service: plan.service.slug,
+      plan: plan.plan.slug,
+    });
+    const attachmentId = await insertAttachment(ctx, trx, app, addonId, attach.name, input.replace);
+    return { addonId, attachmentId };
+  });
+  await driveInRequest(ctx, ids.addonId, ids.attachmentId);
+  return ids;
+}
+
+/** A new attachment, leased by this request, which binds it next; returns its id. */
+async function insertAttachment(
+  ctx: BrokerContext,
+  trx: Executor,
+  app: AppRow,
+  addonId: string,
+  name: string,
+  replace: boolean | undefined,
+): Promise<string> {
+  const row = await trx
+    .insertInto('attachments')
+    .values({
+      addon_id: addonId,
+      app_id: app.id,
+      name,
+      binding_id: randomUUID(),
+      rotating_binding_id: null,
+      rotation_grace_seconds: null,
+      replace_vars: replace ?? false,
+      state: 'attaching',
+      last_error: null,
+      confirmed_release: null,
+      lease_owner: ctx.replicaId,
+      lease_expires_at: leaseUntil(),
+      detached_at: null,
+    })
+    .returning('id')
+    .executeTakeFirstOrThrow();
+  await recordEvent(trx, app.id, addonId, 'attachment.attaching', { attachment: name, app: app.name });
+  return row.id;
+}
+
+export async function attachAddon(
+  ctx: BrokerContext,
+  caller: ApiCaller,
+  appRef: string,
+  input: AttachRequest & { addon: string },
+): Promise<{ attachmentId: string }> {
+  const attachmentId = await ctx.db.transaction().execute(async (trx) => {
+    const app = await findApp(trx, caller, appRef, true);
+    const addon = await findAttachableAddon(trx, caller, input.addon, app.organization_id);
+    await checkShareable(trx, addon, app);
+    const plan = await findPlanById(trx, addon.plan_id);
+    if (!plan) throw new ApiFailure('conflict', 'the add-on plan no longer exists');
+    const attach = await planAttachment(trx, app, plan, input);
+    refuseCollisions(attach, input.replace, app);
+    return insertAttachment(ctx, trx, app, addon.id, attach.name, input.replace);
+  });
+  await driveInRequest(ctx, null, attachmentId);
+  return { attachmentId };
+}
+
+export async function detachAddon(
+  ctx: BrokerContext,
+  caller: ApiCaller,
+  appRef: string,
+  name: string,
+): Promise<{ attachmentId: string }> {
+  const attachmentId = await ctx.db.transaction().execute(async (trx) => {
+    const app = await findApp(trx, caller, appRef);
+    const attachment = await trx
+      .selectFrom('attachments')
+      .selectAll()
+      .where('app_id', '=', app.id)
+      .where('name', '=', name)
+      .where('detached_at', 'is', null)
+      .forUpdate()
+      .executeTakeFirst();
+    if (!attachment) throw new ApiFailure('not_found', `attachment "${name}" of app "${app.name}" not found`);
+    if (attachment.state === 'detaching') return attachment.id;
+    const addon = await trx
+      .selectFrom('addons')
+      .select(['app_id', 'name'])
+      .where('id', '=', attachment.addon_id)
+      .executeTakeFirstOrThrow();
+    if (addon.app_id === app.id) {
+      const others = await trx
+        .selectFrom('attachments')
+        .select('id')
+        .where('addon_id', '=', attachment.addon_id)
+        .where('app_id', '=', app.id)
+        .where('detached_at', 'is', null)
+        .where('id', '!=', attachment.id)
+        .executeTakeFirst();
+      if (!others) {
+        // Like Heroku: the app that owns (and pays for) an add-on keeps an attachment to it.
+        throw new ApiFailure(
+          'conflict',
+          `${addon.name} is owned by ${app.name}, which must keep an attachment to it; destroy the add-on (addons:destroy) instead`,
+        );
+      }
+    }
+    await trx
+      .updateTable('attachments')
+      .set({ state: 'detaching', lease_owner: ctx.replicaId, lease_expires_at: leaseUntil(), updated_at: sql`now()` })
+      .where('id', '=', attachment.id)
+      .execute();
+    return attachment.id;
+  });
+  await driveInRequest(ctx, null, attachmentId);
+  return { attachmentId };
+}
+
+export async function destroyAddon(
+  ctx: BrokerContext,
+  caller: ApiCaller,
+  addonRef: string,
+): Promise<{ addonId: string }> {
+  const addonId = await ctx.db.transaction().execute(async (trx) => {
+    const addon = await findAddon(trx, caller, addonRef, true);
+    if (addon.state === 'destroyed') throw new ApiFailure('not_found', `add-on "${addonRef}" was destroyed`);
+    if (addon.state === 'provisioning' || addon.state === 'changing_plan') {
+      throw new ApiFailure('conflict', `add-on ${addon.name} is ${addon.state}; destroy it when that ends`);
+    }
+    if (addon.state !== 'destroying') {
+      await trx
+        .updateTable('addons')
+        .set({
+          state: 'destroying',
+          lease_owner: ctx.replicaId,
+          lease_expires_at: leaseUntil(),
+          updated_at: sql`now()`,
+        })
+        .where('id', '=', addon.id)
+        .execute();
+      await recordEvent(trx, addon.app_id, addon.id, 'addon.destroying', { addon: addon.name });
+    }
+    return addon.id;
+  });
+  await driveInRequest(ctx, addonId, null);
+  return { addonId };
+}
+
+export async function changeAddonPlan(
+  ctx: BrokerContext,
+  caller: ApiCaller,
+  addonRef: string,
+  planRef: string,
+): Promise<{ addonId: string }> {
+  const addon = await findAddon(ctx.db, caller, addonRef);
+  if (addon.state !== 'provisioned') throw new ApiFailure('conflict', `add-on ${addon.name} is ${addon.state}`);
+  const service = await ctx.db
+    .selectFrom('services')
+    .select('slug')
+    .where('id', '=', addon.service_id)
+    .executeTakeFirstOrThrow();
+  const orgSlug = await organizationSlug(ctx.db, addon.organization_id);
+  const target = await resolveSiblingPlan(ctx.db, service.slug, planRef, orgSlug);
+  if (target.plan.id === addon.plan_id)
+    throw invalidInput('plan', `add-on ${addon.name} is already on plan ${target.plan.slug}`);
+  await requirePaymentMethod(ctx, ctx.db, addon.organization_id, target);
+  const instance = await findInstance(ctx.db, addon.id);
+  if (!instance) throw new ApiFailure('conflict', `add-on ${addon.name} has no instance`);
+  const claimed = await ctx.db
+    .updateTable('addons')
+    .set({ state: 'changing_plan', lease_owner: ctx.replicaId, lease_expires_at: leaseUntil(), updated_at: sql`now()` })
+    .where('id', '=', addon.id)
+    .where('state', '=', 'provisioned')
+    .executeTakeFirst();
+  if (Number(claimed.numUpdatedRows) === 0)
+    throw new ApiFailure('conflict', `add-on ${addon.name} is changing already`);
+  const current = await findPlanById(ctx.db, addon.plan_id);
+  try {
+    await updateServiceInstance(ctx, await appsCallerFor(ctx, addon.organization_id, actorOf(caller)), {
+      instanceId: addon.id,
+      serviceId: target.service.osb_id,
+      planId: target.plan.osb_id,
+      parameters: undefined,
+      context: undefined,
+      previousValues: current ? { plan_id: current.plan.osb_id, service_id: current.service.osb_id } : undefined,
+      maintenanceInfo: undefined,
+      acceptsIncomplete: true,
+    });
+  } catch (error) {
+    await ctx.db
+      .updateTable('addons')
+      .set({ state: 'provisioned', lease_owner: null, lease_expires_at: null, updated_at: sql`now()` })
+      .where('id', '=', addon.id)
+      .execute();
+    const message = error instanceof BrokerFailure || error instanceof Error ? error.message : String(error);
+    throw new ApiFailure(
+      error instanceof BrokerFailure && error.code === 'BadRequest' ? 'invalid_input' : 'provider_failed',
+      `plan change refused: ${message}`,
+      { field: 'plan' },
+    );
+  }
+  await driveInRequest(ctx, addon.id, null);
+  return { addonId: addon.id };
+}
+
+export async function rotateAddonCredentials(
+  ctx: BrokerContext,
+  caller: ApiCaller,
+  addonRef: string,
+  graceSeconds: number | undefined,
+): Promise<{ addonId: string; attachmentIds: string[] }> {
+  const rotating = await ctx.db.transaction().execute(async (trx) => {
+    const addon = await findAddon(trx, caller, addonRef, true);
+    if (addon.state !== 'provisioned') throw new ApiFailure('conflict', `add-on ${addon.name} is ${addon.state}`);
+    const attachments = (await liveAttachments(trx, { addonId: addon.id })).filter((a) => a.state === 'attached');
+    if (attachments.length === 0) throw new ApiFailure('conflict', `add-on ${addon.name} has no attachment to rotate`);
+    for (const attachment of attachments) {
+      await trx
+        .updateTable('attachments')
+        .set({
+          state: 'rotating',
+          rotating_binding_id: randomUUID(),
+          rotation_grace_seconds: graceSeconds ?? null,
+          lease_owner: ctx.replicaId,
+          lease_expires_at: leaseUntil(),
+          updated_at: sql`now()`,
+        })
+        .where('id', '=', attachment.id)
+        .execute();
+    }
+    return { addonId: addon.id, attachmentIds: attachments.map((a) => a.id) };
+  });
+  for (const id of rotating.attachmentIds) await driveInRequest(ctx, null, id);
+  return rotating;
+}
+
+export async function setConfigVars(
+  ctx: BrokerContext,
+  caller: ApiCaller,
+  appRef: string,
+  input: { vars: Record<string, string | null>; reason?: string | undefined; secret?: boolean | undefined },
+): Promise<Release | undefined> {
+  const names = Object.keys(input.vars);
+  if (names.length === 0) throw invalidInput('vars', 'give at least one var');
+  for (const name of names)
+    if (!CONFIG_VAR_NAME.test(name)) throw invalidInput(`vars.${name}`, 'is not a valid config var name');
+  return ctx.db.transaction().execute(async (trx) => {
+    const app = await findApp(trx, caller, appRef, true);
+    const owned = await trx
+      .selectFrom('config_vars as v')
+      .innerJoin('attachments as a', 'a.id', 'v.attachment_id')
+      .select(['v.name', 'a.name as attachment'])
+      .where('v.app_id', '=', app.id)
+      .where('v.name', 'in', names)
+      .executeTakeFirst();
+    if (owned) {
+      throw new ApiFailure(
+        'var_collision',
+        `config var ${owned.name} is owned by attachment ${owned.attachment}; detach or rotate it instead`,
+        { name: owned.name, owner: `attachment:${owned.attachment}` },
+      );
+    }
+    const present = await currentVars(ctx, trx, app.id);
+    const missing = names.find((n) => input.vars[n] === null && !present.has(n));
+    if (missing) throw new ApiFailure('not_found', `config var ${missing} is not set on ${app.name}`);
+    return applyConfigChange(ctx, trx, {
+      appId: app.id,
+      changes: names.map((name) => ({
+        name,
+        value: input.vars[name] ?? null,
+        attachmentId: null,
+        ...(input.secret === undefined ? {} : { secret: input.secret }),
+      })),
+      actor: actorOf(caller),
+      reason: input.reason ?? `Set ${names.join(', ')}`,
+    });
+  });
+}
+
+/**
+ * A new release whose user vars equal release `version`'s. Add-on state never rolls back:
+ * vars owned by a live attachment stay as they are (a user var taken over since stays the
+ * attachment's) and are listed in the release's `kept`; vars of attachments detached since
+ * are not restored, their credentials having been revoked with the binding.
+ */
+export async function rollbackConfig(
+  ctx: BrokerContext,
+  caller: ApiCaller,
+  appRef: string,
+  version: number,
+): Promise<Release> {
+  return ctx.db.transaction().execute(async (trx) => {
+    const app = await findApp(trx, caller, appRef, true);
+    const snapshot = await releaseSnapshot(ctx, trx, app.id, version);
+    if (!snapshot) throw new ApiFailure('not_found', `release v${version} of ${app.name} not found`);
+    const attachments = new Map((await liveAttachments(trx, { appId: app.id })).map((a) => [a.id, a.name]));
+    const present = await currentVars(ctx, trx, app.id);
+    const ownerOf = (name: string) => {
+      const id = present.get(name)?.attachmentId;
+      return id ? attachments.get(id) : undefined;
+    };
+    const changes: VarChange[] = [];
+    const kept: ReleaseKeptVar[] = [];
+    for (const [name, now] of present) {
+      const then = snapshot.get(name);
+      const attachment = ownerOf(name);
+      if (attachment !== undefined) {
+        if (!then || then.value !== now.value || then.attachmentId !== now.attachmentId)
+          kept.push({ name, attachment });
+      } else if (!then || then.attachmentId !== null) {
+        changes.push({ name, value: null, attachmentId: null });
+      }
+    }
+    for (const [name, then] of snapshot) {
+      if (then.attachmentId !== null || ownerOf(name) !== undefined) continue;
+      changes.push({ name, value: then.value, attachmentId: null, secret: then.secret });
+    }
+    const release = await applyConfigChange(ctx, trx, {
+      appId: app.id,
+      changes,
+      kept,
+      actor: actorOf(caller),
+      reason: `Rollback to v${version}`,
+    });
+    if (!release) {
+      const left = kept.map((k) => `${k.name} of attachment ${k.attachment}`).join(', ');
+      const note = kept.length === 0 ? '' : ` (${left} left as ${kept.length === 1 ? 'it is' : 'they are'})`;
+      throw new ApiFailure('conflict', `${app.name}'s vars already equal release v${version}${note}`);
+    }
+    return release;
+  });
+}
+
+/** The app's vars with values (its route needs the `config:read` scope). */
+export async function pullConfigVars(
+  ctx: BrokerContext,
+  caller: ApiCaller,
+  appRef: string,
+): Promise<{ release: number; vars: Record<string, string> }> {
+  return ctx.db.transaction().execute(async (trx) => {
+    const app = await findApp(trx, caller, appRef);
+    const vars = await currentVars(ctx, trx, app.id);
+    return { release: app.release_version, vars: Object.fromEntries([...vars].map(([n, v]) => [n, v.value])) };
+  });
+}
+
+export async function configVarNames(
+  ctx: BrokerContext,
+  caller: ApiCaller,
+  appRef: string,
+): Promise<{ release: number; vars: { name: string; owner: string }[] }> {
+  const app = await findApp(ctx.db, caller, appRef);
+  const rows = await ctx.db
+    .selectFrom('config_vars as v')
+    .leftJoin('attachments as a', 'a.id', 'v.attachment_id')
+    .select(['v.name', 'a.name as attachment'])
+    .where('v.app_id', '=', app.id)
+    .orderBy('v.name')
+    .execute();
+  return {
+    release: app.release_version,
+    vars: rows.map((r) => ({ name: r.name, owner: r.attachment ? `attachment:${r.attachment}` : 'user' })),
+  };
+}
+
+/** The app's runtime runs `release`: old bindings it replaced can be revoked now. */
+export async function confirmRelease(
+  ctx: BrokerContext,
+  caller: ApiCaller,
+  appRef: string,
+  release: number,
+): Promise<void> {
+  const app = await findApp(ctx.db, caller, appRef);
+  if (release > app.release_version || release < 1) {
+    throw invalidInput('release', `${app.name} has releases 1 to ${app.release_version}`);
+  }
+  await ctx.db
+    .updateTable('attachments')
+    .set({ confirmed_release: release })
+    .where('app_id', '=', app.id)
+    .where('detached_at', 'is', null)
+    .where((eb) => eb.or([eb('confirmed_release', 'is', null), eb('confirmed_release', '<', release)]))
+    .execute();
+}
+
+/** Lets another organization's apps attach the add-on (its owner keeps paying for it). */
+export async function shareAddon(
+  ctx: BrokerContext,
+  caller: ApiCaller,
+  addonRef: string,
+  organization: string,
+): Promise<{ organizations: string[] }> {
+  const addon = await findAddon(ctx.db, caller, addonRef);
+  if (addon.state === 'destroyed' || addon.state === 'destroying')
+    throw new ApiFailure('conflict', `add-on ${addon.name} is ${addon.state}`);
+  const org = await ctx.db.selectFrom('organizations').select('id').where('slug', '=', organization).executeTakeFirst();
+  if (!org) throw new ApiFailure('not_found', `organization "${organization}" not found`, { field: 'organization' });
+  if (org.id === addon.organization_id)
+    throw invalidInput('organization', `${organization} owns ${addon.name} already`);
+  await ctx.db
+    .insertInto('addon_shares')
+    .values({ addon_id: addon.id, organization_id: org.id })
+    .onConflict((oc) => oc.columns(['addon_id', 'organization_id']).doNothing())
+    .execute();
+  await recordEvent(ctx.db, addon.app_id, addon.id, 'addon.shared', { organization });
+  return listShares(ctx, caller, addon.id);
+}
+
+/** Stops sharing; refused while apps of that organization still have it attached. */
+export async function unshareAddon(
+  ctx: BrokerContext,
+  caller: ApiCaller,
+  addonRef: string,
+  organization: string,
+): Promise<{ organizations: string[] }> {
+  return ctx.db.transaction().execute(async (trx) => {
+    // Locked as an attach locks it: an attach through this share either committed before
+    // (and is found below) or waits and then finds the share gone.
+    const addon = await findAddon(trx, caller, addonRef, true);
+    const org = await trx.selectFrom('organizations').select('id').where('slug', '=', organization).executeTakeFirst();
+    const share = org
+      ? await trx
+          .selectFrom('addon_shares')
+          .select('addon_id')
+          .where('addon_id', '=', addon.id)
+          .where('organization_id', '=', org.id)
+          .forUpdate()
+          .executeTakeFirst()
+      : undefined;
+    if (!org || !share) throw new ApiFailure('not_found', `${addon.name} is not shared with "${organization}"`);
+    const attached = await trx
+      .selectFrom('attachments as t')
+      .innerJoin('apps as a', 'a.id', 't.app_id')
+      .select('t.id')
+      .where('t.addon_id', '=', addon.id)
+      .where('a.organization_id', '=', org.id)
+      .where('t.detached_at', 'is', null)
+      .executeTakeFirst();
+    if (attached) {
+      // Not which app: the owner sees another organization's apps only as that organization.
+      throw new ApiFailure(
+        'conflict',
+        `an app of ${organization} still has ${addon.name} attached; ${organization} must detach it first`,
+      );
+    }
+    await trx
+      .deleteFrom('addon_shares')
+      .where('addon_id', '=', addon.id)
+      .where('organization_id', '=', org.id)
+      .execute();
+    return listShares(ctx, caller, addon.id, trx);
+  });
+}
+
+export async function listShares(
+  ctx: BrokerContext,
+  caller: ApiCaller,
+  addonRef: string,
+  db: Executor = ctx.db,
+): Promise<{ organizations: string[] }> {
+  const addon = await findAddon(db, caller, addonRef);
+  const rows = await db
+    .selectFrom('addon_shares as s')
+    .innerJoin('organizations as o', 'o.id', 's.organization_id')
+    .select('o.slug')
+    .where('s.addon_id', '=', addon.id)
+    .orderBy('o.slug')
+    .execute();
+  return { organizations: rows.map((r) => r.slug) };
+}
+
+export type { AttachmentRow };

@@ -1,0 +1,8 @@
+export { findAddon, findApp, isUuid } from './db/store.js';
+export { LiveEvents } from './domain/live-events.js';
+export { applyProviderConfig } from './domain/provider-config.js';
+export { type AppsReconcilePass, appsReconcileJobKind } from './domain/reconciler.js';
+export { recordEvent } from './domain/releases.js';
+export { type WebhooksPass, webhookDeliveries } from './domain/webhook-worker.js';
+export { signWebhook, verifyWebhookSignature, WebhookSignatureError } from './domain/webhooks.js';
+export { appsRouter } from './http/router.js';

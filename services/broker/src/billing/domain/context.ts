@@ -1,0 +1,33 @@
+import Stripe from 'stripe';
+import type { BrokerConfig } from '../../config.js';
+
+/** How billing runs in this broker: with Stripe, or ledger-only (no STRIPE_SECRET_KEY). */
+export interface Billing {
+  mode: 'stripe' | 'ledger-only';
+  /** The official SDK, configured with the key (and STRIPE_API_BASE in tests); undefined when ledger-only. */
+  stripe: Stripe | undefined;
+  webhookSecret: string | undefined;
+  graceDays: number;
+  defaultRevenueShare: number;
+}
+
+/** Builds the billing settings from the broker's configuration. */
+export function createBilling(config: BrokerConfig['billing']): Billing {
+  const stripe = config.stripeSecretKey
+    ? new Stripe(config.stripeSecretKey, {
+        maxNetworkRetries: 2,
+        timeout: 20_000,
+        telemetry: false,
+        ...(config.stripeApi
+          ? { host: config.stripeApi.host, port: config.stripeApi.port, protocol: config.stripeApi.protocol }
+          : {}),
+      })
+    : undefined;
+  return {
+    mode: stripe ? 'stripe' : 'ledger-only',
+    stripe,
+    webhookSecret: config.stripeWebhookSecret,
+    graceDays: config.graceDays,
+    defaultRevenueShare: config.defaultRevenueShare,
+  };
+}

@@ -1,0 +1,235 @@
+import { sql } from 'kysely';
+import type Stripe from 'stripe';
+import { invalidInput } from '../../shared/domain/api-failure.js';
+import type { BrokerContext } from '../../shared/domain/context.js';
+import { monthBounds } from './money.js';
+
+/** The advisory lock that makes payout runs take turns (any fixed number, used for nothing else). */
+const PAYOUTS_LOCK_ID = 5_120_394_771;
+
+/**
+ * How long after a month ends its first payout waits for the month's invoices still being
+ * collected (draft or open); after that it pays what is paid, and the rest follows as
+ * further payouts of the month when those invoices are paid.
+ */
+export const PAYOUT_WAIT_DAYS = 10;
+
+export interface PayoutReport {
+  period: string;
+  /** Invoices of the period still being collected that its first payout waits for (0 once it does not wait). */
+  waitingFor: number;
+  /** Payout rows created by this run, any month (a late-paid invoice of an earlier month makes one too). */
+  created: number;
+  /** The period's payouts, first and later ones. */
+  payouts: {
+    provider: string;
+    currency: string;
+    sequence: number;
+    grossCents: number;
+    amountCents: number;
+    state: string;
+  }[];
+  transfers: number;
+  /** Transfers Stripe refused this run (each retried on the next run; the others went on). */
+  transferFailures: { provider: string; period: string; error: string }[];
+}
+
+/**
+ * Pays each provider its share of the paid (or ledger-only) invoice lines of its add-ons.
+ * Every invoice is paid out once, whenever it is paid: the run takes the paid invoices no
+ * payout has counted yet — of `period` (unless its first payout still waits, see
+ * PAYOUT_WAIT_DAYS) and of any earlier month — and makes one row per provider, month and
+ * currency of them (the month's first, or a further one numbered by `sequence`), marking
+ * the invoices counted in the same transaction. A row's transfer is keyed by the row's id
+ * and the destination account, and a paid row is never paid again.
+ */
+export async function runPayouts(ctx: BrokerContext, period: string, now = new Date()): Promise<PayoutReport> {
+  const billing = ctx.billing;
+  const { end } = monthBounds(period);
+  if (end.getTime() > now.getTime()) throw invalidInput('period', `period ${period} has not ended yet`);
+  const collecting = await ctx.db
+    .selectFrom('invoices')
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .where('period', '=', period)
+    .where('state', 'in', ['draft', 'open'])
+    .executeTakeFirstOrThrow();
+  const waitUntil = end.getTime() + PAYOUT_WAIT_DAYS * 86_400_000;
+  const waitingFor = Number(collecting.n) > 0 && now.getTime() < waitUntil ? Number(collecting.n) : 0;
+
+  const created = await ctx.db.transaction().execute(async (trx) => {
+    // One run at a time (the worker's lease, an admin's run): sequences are read and then written.
+    await sql`select pg_advisory_xact_lock(${PAYOUTS_LOCK_ID})`.execute(trx);
+    const invoices = await trx
+      .selectFrom('invoices')
+      .select(['id', 'period', 'currency', 'lines'])
+      .where('state', 'in', ['paid', 'ledger_only'])
+      .where('paid_out_at', 'is', null)
+      .where('period', waitingFor > 0 ? '<' : '<=', period)
+      .orderBy('period')
+      .forUpdate()
+      .execute();
+    const groups = new Map<
+      string,
+      { providerId: string; period: string; currency: string; cents: number; ids: Set<string> }
+    >();
+    for (const invoice of invoices) {
+      for (const line of invoice.lines) {
+        const key = JSON.stringify([line.providerId, invoice.period, invoice.currency]);
+        const group = groups.get(key) ?? {
+          providerId: line.providerId,
+          period: invoice.period,
+          currency: invoice.currency,
+          cents: 0,
+          ids: new Set<string>(),
+        };
+        group.cents += line.cents;
+        group.ids.add(invoice.id);
+        groups.set(key, group);
+      }
+    }
+    for (const group of groups.values()) {
+      const settings = await trx
+        .selectFrom('provider_billing')
+        .select(['revenue_share'])
+        .where('provider_id', '=', group.providerId)
+        .executeTakeFirst();
+      const share =
+        settings?.revenue_share === null || settings === undefined
+          ? billing.defaultRevenueShare
+          : Number(settings.revenue_share);
+      const amount = Math.floor(group.cents * share);
+      const previous = await trx
+        .selectFrom('provider_payouts')
+        .select((eb) => eb.fn.max('sequence').as('sequence'))
+        .where('provider_id', '=', group.providerId)
+        .where('period', '=', group.period)
+        .where('currency', '=', group.currency)
+        .executeTakeFirst();
+      await trx
+        .insertInto('provider_payouts')
+        .values({
+          provider_id: group.providerId,
+          period: group.period,
+          currency: group.currency,
+          sequence: Number(previous?.sequence ?? 0) + 1,
+          invoice_ids: [...group.ids],
+          gross_cents: group.cents,
+          revenue_share: share,
+          amount_cents: amount,
+          state: amount === 0 ? 'nothing_due' : billing.mode === 'ledger-only' ? 'ledger_only' : 'pending',
+        })
+        .execute();
+    }
+    if (invoices.length > 0) {
+      await trx
+        .updateTable('invoices')
+        .set({ paid_out_at: now })
+        .where(
+          'id',
+          'in',
+          invoices.map((invoice) => invoice.id),
+        )
+        .execute();
+    }
+    return groups.size;
+  });
+
+  let transfers = 0;
+  const transferFailures: PayoutReport['transferFailures'] = [];
+  if (billing.stripe) {
+    const due = await ctx.db
+      .selectFrom('provider_payouts as o')
+      .leftJoin('provider_billing as b', 'b.provider_id', 'o.provider_id')
+      .innerJoin('providers as p', 'p.id', 'o.provider_id')
+      .select([
+        'p.slug',
+        'o.id',
+        'o.provider_id',
+        'o.amount_cents',
+        'o.currency',
+        'o.period',
+        'o.sequence',
+        'b.stripe_account_id',
+      ])
+      .where('o.state', 'in', ['pending', 'no_account'])
+      .orderBy('o.period')
+      .orderBy('o.sequence')
+      .execute();
+    for (const payout of due) {
+      if (!payout.stripe_account_id) {
+        await ctx.db.updateTable('provider_payouts').set({ state: 'no_account' }).where('id', '=', payout.id).execute();
+        continue;
+      }
+      let transfer: { id: string };
+      try {
+        // A transfer made for this row before a crash kept it from being marked paid: Stripe
+        // forgets idempotency keys after a day, so look for it rather than trust the key.
+        transfer =
+          (await madeBefore(billing.stripe, payout.id, payout.period)) ??
+          (await billing.stripe.transfers.create(
+            {
+              amount: payout.amount_cents,
+              currency: payout.currency,
+              destination: payout.stripe_account_id,
+              transfer_group: `annex-${payout.period}`,
+              metadata: {
+                annex_payout: payout.id,
+                annex_period: payout.period,
+                annex_sequence: String(payout.sequence),
+              },
+            },
+            // The destination is part of the key: after Stripe refused one account, a corrected
+            // one is a new request, while a retry to the same account replays the first.
+            { idempotencyKey: `annex-payout-${payout.id}-${payout.stripe_account_id}` },
+          ));
+      } catch (error) {
+        // One provider's refused transfer (a restricted account) must not hold up the others'.
+        ctx.logger.warn(
+          { err: error, payout: payout.id, provider: payout.slug },
+          'payout transfer refused; retried next run',
+        );
+        transferFailures.push({ provider: payout.slug, period: payout.period, error: (error as Error).message });
+        continue;
+      }
+      const result = await ctx.db
+        .updateTable('provider_payouts')
+        .set({ state: 'paid', stripe_transfer_id: transfer.id, paid_at: sql`now()` })
+        .where('id', '=', payout.id)
+        .where('state', '!=', 'paid')
+        .executeTakeFirst();
+      if (Number(result.numUpdatedRows)) transfers++;
+    }
+  }
+  const rows = await ctx.db
+    .selectFrom('provider_payouts as o')
+    .innerJoin('providers as p', 'p.id', 'o.provider_id')
+    .select(['p.slug', 'o.currency', 'o.sequence', 'o.gross_cents', 'o.amount_cents', 'o.state'])
+    .where('o.period', '=', period)
+    .orderBy('p.slug')
+    .orderBy('o.currency')
+    .orderBy('o.sequence')
+    .execute();
+  return {
+    period,
+    waitingFor,
+    created,
+    transfers,
+    transferFailures,
+    payouts: rows.map((r) => ({
+      provider: r.slug,
+      currency: r.currency,
+      sequence: r.sequence,
+      grossCents: r.gross_cents,
+      amountCents: r.amount_cents,
+      state: r.state,
+    })),
+  };
+}
+
+/** The transfer Stripe already holds for payout row `payoutId` (by its metadata), if any. */
+async function madeBefore(stripe: Stripe, payoutId: string, period: string): Promise<{ id: string } | undefined> {
+  for await (const transfer of stripe.transfers.list({ transfer_group: `annex-${period}`, limit: 100 })) {
+    if (transfer.metadata?.annex_payout === payoutId) return transfer;
+  }
+  return undefined;
+}

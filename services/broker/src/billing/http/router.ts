@@ -1,0 +1,202 @@
+import express, { type Request, type Response } from 'express';
+import { z } from 'zod';
+import { findApp, isUuid } from '../../apps/index.js';
+import { type ApiCaller, ApiFailure, invalidInput, mayAccess } from '../../shared/domain/api-failure.js';
+import type { BrokerContext } from '../../shared/domain/context.js';
+import {
+  apiErrorHandler,
+  apiInternalErrorHandler,
+  authenticateApiCaller,
+  callerOf,
+  parseBody,
+  scopedRoutes,
+} from '../../shared/http/api.js';
+import { cleanRequestTarget, idString, jsonBody } from '../../shared/http/request-input.js';
+import { accountView, createSetupIntent, setDefaultPaymentMethod, setSpendCap } from '../domain/accounts.js';
+import { invoiceView } from '../domain/invoicing.js';
+import { monthCharges } from '../domain/ledger.js';
+import { isPeriod, periodOf, roundCents } from '../domain/money.js';
+import { handleStripeWebhook } from '../domain/stripe-events.js';
+import { BILLING_JOBS, type BillingJob, runBillingJob } from '../domain/worker.js';
+
+// The billing REST API (docs/billing.md), mounted at `/v1/billing` before the apps API.
+
+const paymentMethodBody = z.object({ paymentMethod: idString(255).min(3) });
+const spendCapBody = z.object({
+  app: idString(64).optional(),
+  limitCents: z.number().int().min(1).max(100_000_000).nullable(),
+});
+const providerBody = z.object({
+  revenueShare: z.number().min(0).max(1).nullable().optional(),
+  stripeAccount: z
+    .string()
+    .regex(/^acct_[A-Za-z0-9]+$/, 'expected a Stripe account id (acct_…)')
+    .nullable()
+    .optional(),
+});
+const jobBody = z.object({ period: z.string().optional() });
+
+async function organizationOf(ctx: BrokerContext, caller: ApiCaller, req: Request): Promise<string> {
+  const slug = typeof req.query.organization === 'string' ? req.query.organization : undefined;
+  if (!slug) {
+    if (caller.principal.kind === 'org') return caller.principal.organizationId;
+    throw invalidInput('organization', 'required with a platform or admin token (?organization=slug)');
+  }
+  const org = await ctx.db.selectFrom('organizations').select('id').where('slug', '=', slug).executeTakeFirst();
+  if (!org || !mayAccess(caller, org.id)) throw new ApiFailure('not_found', `organization "${slug}" not found`);
+  return org.id;
+}
+
+function requireAdmin(caller: ApiCaller): void {
+  if (caller.principal.kind !== 'admin') throw new ApiFailure('forbidden', 'this needs an admin token');
+}
+
+export function billingRouter(ctx: BrokerContext): express.Router {
+  const router = express.Router();
+  // Stripe signs the exact bytes: this route reads the raw body and needs no API token.
+  router.post('/stripe/webhook', express.raw({ type: () => true, limit: '1mb' }), async (req, res) => {
+    const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+    res.json(await handleStripeWebhook(ctx, body, req.header('stripe-signature')));
+  });
+  router.use(cleanRequestTarget, jsonBody(64 * 1024));
+  router.use(authenticateApiCaller(ctx));
+  const route = scopedRoutes(router, '/v1/billing');
+
+  route('GET /v1/billing/account', async (req, res) => {
+    res.json(await accountView(ctx, await organizationOf(ctx, callerOf(res), req)));
+  });
+  route('POST /v1/billing/setup-intent', async (req, res) => {
+    res.status(201).json(await createSetupIntent(ctx, await organizationOf(ctx, callerOf(res), req)));
+  });
+  route('PUT /v1/billing/payment-method', async (req, res) => {
+    const body = parseBody(paymentMethodBody, req.body);
+    const organizationId = await organizationOf(ctx, callerOf(res), req);
+    await setDefaultPaymentMethod(ctx, organizationId, body.paymentMethod);
+    res.json(await accountView(ctx, organizationId));
+  });
+  route('PUT /v1/billing/spend-caps', async (req, res) => {
+    const body = parseBody(spendCapBody, req.body);
+    const caller = callerOf(res);
+    const organizationId = await organizationOf(ctx, caller, req);
+    let appId: string | null = null;
+    if (body.app) {
+      const app = await findApp(ctx.db, caller, body.app);
+      if (app.organization_id !== organizationId) throw new ApiFailure('not_found', `app "${body.app}" not found`);
+      appId = app.id;
+    }
+    await setSpendCap(ctx.db, organizationId, appId, body.limitCents);
+    res.json(await accountView(ctx, organizationId));
+  });
+
+  route('GET /v1/billing/invoices', async (req, res) => {
+    const organizationId = await organizationOf(ctx, callerOf(res), req);
+    const org = await slugOf(ctx, organizationId);
+    const rows = await ctx.db
+      .selectFrom('invoices')
+      .selectAll()
+      .where('organization_id', '=', organizationId)
+      .orderBy('period', 'desc')
+      .orderBy('currency')
+      .limit(120)
+      .execute();
+    res.json({ invoices: rows.map((r) => invoiceView(r, org)) });
+  });
+  route('GET /v1/billing/invoices/:id', async (req, res) => {
+    const caller = callerOf(res);
+    const id = String(req.params.id);
+    const row = isUuid(id)
+      ? await ctx.db.selectFrom('invoices').selectAll().where('id', '=', id).executeTakeFirst()
+      : undefined;
+    if (!row || !mayAccess(caller, row.organization_id)) throw new ApiFailure('not_found', `invoice "${id}" not found`);
+    res.json(invoiceView(row, await slugOf(ctx, row.organization_id)));
+  });
+
+  route('GET /v1/billing/usage', async (req, res) => {
+    const caller = callerOf(res);
+    const appRef = typeof req.query.app === 'string' ? req.query.app : '';
+    if (!appRef) throw invalidInput('app', 'required (?app=name)');
+    const app = await findApp(ctx.db, caller, appRef);
+    const now = new Date();
+    const period = typeof req.query.period === 'string' && req.query.period !== '' ? req.query.period : periodOf(now);
+    if (!isPeriod(period)) throw invalidInput('period', `expected YYYY-MM, got "${period}"`);
+    const charges = await monthCharges(ctx.db, { organizationId: app.organization_id, appId: app.id }, period, now);
+    const addons = charges.addons.map((c) => ({
+      addon: c.addon,
+      plan: c.plans.join(' → '),
+      seconds: c.seconds,
+      cents: roundCents(c.cents),
+      capped: c.capped,
+    }));
+    const metered = charges.metered.map((m) => ({
+      addon: m.addon,
+      unit: m.unit,
+      quantity: m.quantity,
+      cents: roundCents(m.cents),
+    }));
+    const totalCents = [...addons, ...metered].reduce((sum, l) => sum + l.cents, 0);
+    res.json({ app: app.name, period, addons, metered, totalCents });
+  });
+
+  route('PUT /v1/billing/providers/:provider', async (req, res) => {
+    requireAdmin(callerOf(res));
+    const body = parseBody(providerBody, req.body);
+    const ref = String(req.params.provider);
+    const provider = await ctx.db
+      .selectFrom('providers')
+      .select(['id', 'slug'])
+      .where(isUuid(ref) ? 'id' : 'slug', '=', ref)
+      .executeTakeFirst();
+    if (!provider) throw new ApiFailure('not_found', `provider "${ref}" not found`);
+    const values = {
+      ...(body.revenueShare === undefined ? {} : { revenue_share: body.revenueShare }),
+      ...(body.stripeAccount === undefined ? {} : { stripe_account_id: body.stripeAccount }),
+    };
+    await ctx.db
+      .insertInto('provider_billing')
+      .values({ provider_id: provider.id, ...values })
+      .onConflict((oc) =>
+        Object.keys(values).length
+          ? oc.column('provider_id').doUpdateSet(values)
+          : oc.column('provider_id').doNothing(),
+      )
+      .execute();
+    const row = await ctx.db
+      .selectFrom('provider_billing')
+      .selectAll()
+      .where('provider_id', '=', provider.id)
+      .executeTakeFirstOrThrow();
+    res.json({
+      provider: provider.slug,
+      revenueShare: row.revenue_share === null ? null : Number(row.revenue_share),
+      stripeAccount: row.stripe_account_id,
+    });
+  });
+  route('POST /v1/billing/jobs/:job', async (req, res) => {
+    requireAdmin(callerOf(res));
+    const job = String(req.params.job);
+    if (!BILLING_JOBS.includes(job as BillingJob)) {
+      throw invalidInput('job', `expected one of ${BILLING_JOBS.join(', ')}`);
+    }
+    const body = parseBody(jobBody, req.body);
+    if (body.period !== undefined && !isPeriod(body.period)) {
+      throw invalidInput('period', `expected YYYY-MM, got "${body.period}"`);
+    }
+    res.json(await runBillingJob(ctx, job as BillingJob, { period: body.period }));
+  });
+
+  router.use((_req: Request, _res: Response) => {
+    throw new ApiFailure('not_found', 'no such endpoint of the billing API (see docs/billing.md)');
+  });
+  router.use(apiErrorHandler);
+  router.use(apiInternalErrorHandler);
+  return router;
+}
+
+async function slugOf(ctx: BrokerContext, organizationId: string): Promise<string> {
+  const row = await ctx.db
+    .selectFrom('organizations')
+    .select('slug')
+    .where('id', '=', organizationId)
+    .executeTakeFirstOrThrow();
+  return row.slug;
+}

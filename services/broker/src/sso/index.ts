@@ -1,0 +1,1 @@
+export { ssoRouter } from './http/router.js';
