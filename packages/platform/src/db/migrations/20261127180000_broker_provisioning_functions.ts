@@ -1,7 +1,7 @@
 import { type Kysely, sql } from 'kysely';
 
 // The broker's hot statements as functions over arrays, so that one round trip and one
-// commit can record many concurrent provisions (services/broker/src/osb/db/provisioning.ts):
+// commit can record many concurrent provisions (services/broker/src/db/provisioning.ts):
 // the start record, the completion, and a synchronous provision the provider finished at
 // once, recorded whole.
 // Each row is its own single-row statement inside: every lookup is by primary key with a

@@ -6,7 +6,7 @@ import { executeStatements } from '../migrate.js';
 // `parameters_sealed` column (the plain `parameters` column stays '{}' for new rows); the
 // operations' requests keep theirs sealed inside the request document. The key is not
 // reachable here: rows written before this migration are sealed by the broker at start-up
-// (services/broker/src/osb/domain/parameters.ts), and read as they are until then.
+// (services/broker/src/domain/parameters.ts), and read as they are until then.
 // The provisioning functions of 20261127180000 are replaced: they now take the sealed
 // parameters of each new instance instead of plain ones.
 export async function up(db: Kysely<any>): Promise<void> {

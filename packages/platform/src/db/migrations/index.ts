@@ -20,6 +20,7 @@ import * as m20261206090000 from './20261206090000_explicit_token_scopes.js';
 import * as m20261206100000 from './20261206100000_jobs.js';
 import * as m20261206100100 from './20261206100100_background_work_jobs.js';
 import * as m20261206100200 from './20261206100200_live_event_notifications.js';
+import * as m20261206120000 from './20261206120000_provisioning_one_path.js';
 
 /** Every migration, by timestamped name. Add new ones at the end; never edit a landed one. */
 export const migrations: Readonly<Record<string, Migration>> = {
@@ -44,4 +45,5 @@ export const migrations: Readonly<Record<string, Migration>> = {
   '20261206100000_jobs': m20261206100000,
   '20261206100100_background_work_jobs': m20261206100100,
   '20261206100200_live_event_notifications': m20261206100200,
+  '20261206120000_provisioning_one_path': m20261206120000,
 };

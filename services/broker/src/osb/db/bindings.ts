@@ -41,3 +41,28 @@ export async function listLiveBindings(db: Executor, instanceId: string): Promis
     .where('deleted_at', 'is', null)
     .execute();
 }
+
+/** Changes a binding only while it is as an operation left it: the same provider-side id, in `state`. */
+export async function updateBindingInState(
+  db: Executor,
+  where: { id: string; providerBindingId: string; state: string },
+  changes: Updateable<ServiceBindingsTable>,
+): Promise<void> {
+  await db
+    .updateTable('service_bindings')
+    .set({ ...changes, updated_at: new Date() })
+    .where('id', '=', where.id)
+    .where('provider_binding_id', '=', where.providerBindingId)
+    .where('state', '=', where.state as never)
+    .execute();
+}
+
+/** Ends every live binding of a deprovisioned instance. */
+export async function unbindAllOfInstance(db: Executor, instanceId: string): Promise<void> {
+  await db
+    .updateTable('service_bindings')
+    .set({ state: 'unbound', deleted_at: new Date(), updated_at: new Date() })
+    .where('instance_id', '=', instanceId)
+    .where('deleted_at', 'is', null)
+    .execute();
+}

@@ -1,5 +1,5 @@
 import type { ServiceInstancesTable } from '@annex/platform';
-import type { Insertable, Selectable, Updateable } from 'kysely';
+import type { Selectable, Updateable } from 'kysely';
 import type { Executor } from '../../shared/db/executor.js';
 
 export type InstanceRow = Selectable<ServiceInstancesTable>;
@@ -9,18 +9,6 @@ export async function findInstance(db: Executor, id: string, forUpdate = false):
   let query = db.selectFrom('service_instances').selectAll().where('id', '=', id);
   if (forUpdate) query = query.forUpdate();
   return query.executeTakeFirst();
-}
-
-/** Inserts the row unless the id exists (another request or replica won); returns whether it did. */
-export async function insertInstanceIfAbsent(db: Executor, row: Insertable<ServiceInstancesTable>): Promise<boolean> {
-  const inserted = await db
-    .insertInto('service_instances')
-    .values(row)
-    // Any unique conflict (the id, or the deterministic provider-side id derived from it).
-    .onConflict((oc) => oc.doNothing())
-    .returning('id')
-    .executeTakeFirst();
-  return inserted !== undefined;
 }
 
 export async function updateInstance(
@@ -33,4 +21,28 @@ export async function updateInstance(
     .set({ ...changes, updated_at: new Date() })
     .where('id', '=', id)
     .execute();
+}
+
+/**
+ * Changes an instance only while it is as an operation left it: the same provider-side id, in
+ * `state` (a later request that replaced or moved it wins).
+ */
+export async function updateInstanceInState(
+  db: Executor,
+  where: { id: string; providerInstanceId: string; state: string },
+  changes: Updateable<ServiceInstancesTable>,
+): Promise<void> {
+  await db
+    .updateTable('service_instances')
+    .set({ ...changes, updated_at: new Date() })
+    .where('id', '=', where.id)
+    .where('provider_instance_id', '=', where.providerInstanceId)
+    .where('state', '=', where.state as never)
+    .execute();
+}
+
+/** The add-on's name of an instance that is an add-on (for log lines). */
+export async function findAddonName(db: Executor, instanceId: string): Promise<string | undefined> {
+  const row = await db.selectFrom('addons').select('name').where('id', '=', instanceId).executeTakeFirst();
+  return row?.name;
 }

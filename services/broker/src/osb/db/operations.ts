@@ -4,8 +4,24 @@ import type { Executor } from '../../shared/db/executor.js';
 
 export type OperationRow = Selectable<BrokerOperationsTable>;
 
-export async function insertOperation(db: Executor, row: InsertObject<DB, 'broker_operations'>): Promise<OperationRow> {
-  return db.insertInto('broker_operations').values(row).returningAll().executeTakeFirstOrThrow();
+/**
+ * Records an operation. With `lease`, it is recorded already leased to `lease.owner` for
+ * `lease.ms` from the database's clock (the request that records it runs its first step).
+ */
+export async function insertOperation(
+  db: Executor,
+  row: Omit<InsertObject<DB, 'broker_operations'>, 'lease_owner' | 'lease_expires_at'>,
+  lease?: { owner: string; ms: number },
+): Promise<OperationRow> {
+  return db
+    .insertInto('broker_operations')
+    .values({
+      ...row,
+      lease_owner: lease?.owner ?? null,
+      lease_expires_at: lease ? sql<Date>`now() + ${`${lease.ms} milliseconds`}::interval` : null,
+    })
+    .returningAll()
+    .executeTakeFirstOrThrow();
 }
 
 export async function findOperation(db: Executor, id: string): Promise<OperationRow | undefined> {

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { type DB, executePrepared } from '@annex/platform';
-import { type Kysely, sql } from 'kysely';
+import { type Kysely, sql, type Transaction } from 'kysely';
 import type { Executor } from '../../shared/db/executor.js';
 import { StatementBatcher } from './batcher.js';
 import type { OperationRow } from './operations.js';
@@ -82,34 +82,48 @@ export function deterministicProviderInstanceId(platformId: string, instanceId: 
 }
 
 /**
- * The common case of a provision in one statement (one round trip, one commit): the
- * instance row, its leased provision operation and the audit entry. Inserts nothing and
- * returns undefined when the instance id exists already (the caller then takes the
- * locking path). Any unique conflict counts: two requests for one new instance carry the
- * same deterministic provider-side id, and the second must wait and find the first's row,
- * not fail on that id's unique index.
+ * A provision's start record in one statement (one round trip, one commit): the instance
+ * row, its leased provision operation and the audit entry. Every provision starts here.
+ * Inserts nothing and returns undefined when the instance id exists already (the caller then
+ * takes the locking path). Any unique conflict counts: two requests for one new instance
+ * carry the same deterministic provider-side id, and the second must wait and find the
+ * first's row, not fail on that id's unique index.
  *
  * Concurrent calls share statements (see StatementBatcher): under load one statement and
  * one commit record many provisions, each row deciding its own conflict.
  */
 export async function insertNewProvisioning(db: Executor, values: NewProvisioning): Promise<OperationRow | undefined> {
   const commit = values.commit ?? 'durable';
-  if (db.isTransaction) return (await insertNewProvisionings(db, commit, [values]))[0];
+  if (db.isTransaction) return (await startProvisionings(db, commit, [values], false))[0];
   return batchersOf(db)[commit].submit(values);
 }
 
 /**
- * Many new provisions in one statement (the `broker_start_provisionings` function, one
- * single-row insert per row inside); the answer holds each row's operation, or undefined
+ * The start record of a provision over a deleted or failed instance with the same id, in the
+ * locking path's transaction (which holds the row's lock and decided that it is provisioned
+ * afresh): the row is taken over, with the new provider-side id of `values`. Undefined
+ * when the row is neither deleted nor failed.
+ */
+export async function renewProvisioning(
+  trx: Transaction<DB>,
+  values: Omit<NewProvisioning, 'commit'>,
+): Promise<OperationRow | undefined> {
+  return (await startProvisionings(trx, 'durable', [values], true))[0];
+}
+
+/**
+ * Many provision start records in one statement (the `broker_start_provisionings` function,
+ * one single-row insert per row inside); the answer holds each row's operation, or undefined
  * where its id was taken. Rows go in id order, so that two batches waiting on each other's
  * ids always wait in the same direction.
  */
-async function insertNewProvisionings(
+async function startProvisionings(
   db: Executor,
   commit: 'durable' | 'deferred',
   given: readonly NewProvisioning[],
+  renew: boolean,
 ): Promise<(OperationRow | undefined)[]> {
-  const inserted = await startProvisionings(db, inIdOrder(given), [commit === 'deferred']);
+  const inserted = await startProvisioningsCall(db, inIdOrder(given), [commit === 'deferred', renew]);
   return matchOperations(given, inserted);
 }
 
@@ -216,7 +230,7 @@ const auditColumns: readonly Column<NewProvisioning | FinishedProvisioning>[] = 
   ['jsonb', (r) => r.audit.detail],
 ];
 
-const startProvisionings = arrayCall<NewProvisioning>(
+const startProvisioningsCall = arrayCall<NewProvisioning>(
   'broker_start_provisionings',
   [
     ...instanceColumns,
@@ -226,7 +240,7 @@ const startProvisionings = arrayCall<NewProvisioning>(
     ['integer', (r) => r.operation.leaseMs],
     ...auditColumns,
   ],
-  ['boolean'],
+  ['boolean', 'boolean'],
 );
 
 const recordProvisions = arrayCall<FinishedProvisioning>('broker_record_provisions', [
@@ -277,8 +291,8 @@ function batchersOf(db: Executor): ProvisioningBatchers {
   if (!found) {
     found = {
       record: new StatementBatcher((rows) => recordProvisionings(db, rows)),
-      durable: new StatementBatcher((rows) => insertNewProvisionings(db, 'durable', rows)),
-      deferred: new StatementBatcher((rows) => insertNewProvisionings(db, 'deferred', rows)),
+      durable: new StatementBatcher((rows) => startProvisionings(db, 'durable', rows, false)),
+      deferred: new StatementBatcher((rows) => startProvisionings(db, 'deferred', rows, false)),
       complete: new StatementBatcher((rows) => completeProvisionings(db, rows)),
     };
     batchers.set(db, found);

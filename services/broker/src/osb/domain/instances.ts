@@ -14,13 +14,15 @@ import {
   gone,
   notFound,
 } from '../../shared/domain/errors.js';
-import { findInstance, type InstanceRow, insertInstanceIfAbsent, updateInstance } from '../db/instances.js';
+import { findInstance, type InstanceRow, updateInstance } from '../db/instances.js';
 import { findOperation, type OperationRow, orphanMitigationExists } from '../db/operations.js';
 import {
   deterministicProviderInstanceId,
   insertNewProvisioning,
   isPostgresServer,
+  type NewProvisioning,
   recordProvisioned,
+  renewProvisioning,
 } from '../db/provisioning.js';
 import {
   acceptedAnswer,
@@ -85,34 +87,53 @@ function operationAnswer(op: OperationRow, created: boolean): OperationOutcome {
   return unfinishedAnswer(op);
 }
 
-/** The instance row of a provision, with its provider-side id. */
-function instanceRowValues(
-  plan: PlanContext,
+/**
+ * The start record of a provision under `providerInstanceId` (instance, leased operation,
+ * audit entry), as `broker_start_provisionings` writes it on every path.
+ */
+function provisioningRecord(
+  ctx: BrokerContext,
   caller: Caller,
   input: ProvisionInput,
+  plan: PlanContext,
   actor: Actor,
+  owner: string,
   operationId: string,
   providerInstanceId: string,
-  parametersSealed: string | null,
-) {
+): Omit<NewProvisioning, 'commit'> {
+  const originating = actor.originatingIdentity ? JSON.stringify(actor.originatingIdentity) : null;
+  const request = provisionRequest(plan, input, providerInstanceId);
   return {
-    service_id: plan.service.id,
-    plan_id: plan.plan.id,
-    platform_id: caller.platformId,
-    organization_guid: input.organizationGuid,
-    space_guid: input.spaceGuid,
-    context: JSON.stringify(input.context),
-    parameters: '{}',
-    parameters_sealed: parametersSealed,
-    state: 'provisioning',
-    dashboard_url: null,
-    deleted_at: null,
-    provider_id: plan.provider.id,
-    provider_instance_id: providerInstanceId,
-    maintenance_info: input.maintenanceInfo ? JSON.stringify(input.maintenanceInfo) : null,
-    originating_identity: actor.originatingIdentity ? JSON.stringify(actor.originatingIdentity) : null,
-    token_id: caller.tokenId,
-    last_operation_id: operationId,
+    instance: {
+      id: input.instanceId,
+      serviceId: plan.service.id,
+      planId: plan.plan.id,
+      platformId: caller.platformId,
+      organizationGuid: input.organizationGuid,
+      spaceGuid: input.spaceGuid,
+      context: JSON.stringify(input.context),
+      parametersSealed: sealParameters(ctx.secretBox, input.parameters),
+      providerId: plan.provider.id,
+      providerInstanceId,
+      maintenanceInfo: input.maintenanceInfo ? JSON.stringify(input.maintenanceInfo) : null,
+      originatingIdentity: originating,
+      tokenId: caller.tokenId,
+    },
+    operation: {
+      id: operationId,
+      request: JSON.stringify(sealRequest(ctx.secretBox, request)),
+      acceptsIncomplete: input.acceptsIncomplete,
+      originatingIdentity: actor.originatingIdentity
+        ? JSON.stringify({ ...actor.originatingIdentity, header: caller.originatingIdentity?.header ?? null })
+        : null,
+      leaseOwner: owner,
+      leaseMs: ctx.settings.leaseMs,
+    },
+    audit: {
+      actorId: caller.tokenId ?? caller.platformId,
+      originatingIdentity: originating,
+      detail: JSON.stringify({ plan: plan.plan.osb_id, service: plan.service.osb_id }),
+    },
   };
 }
 
@@ -203,52 +224,11 @@ export async function provisionInstance(
   // retried PUT (after a start record lost in a database crash) reaches the same provider
   // instance; an id provisioned afresh after a delete or failure gets a random one.
   const stableProviderInstanceId = deterministicProviderInstanceId(caller.platformId, input.instanceId);
-  const values = instanceRowValues(
-    plan,
-    caller,
-    input,
-    actor,
-    operationId,
-    stableProviderInstanceId,
-    sealParameters(ctx.secretBox, input.parameters),
-  );
   const request = provisionRequest(plan, input, stableProviderInstanceId);
-  const context: ProvisionContext = { plan, problem, values, request, operationId, actor, owner };
+  const context: ProvisionContext = { plan, problem, request, operationId, actor, owner };
   if (problem === undefined) {
     // A new id (the common case): one statement; an existing id falls through to the locking path.
-    const originating = actor.originatingIdentity ? JSON.stringify(actor.originatingIdentity) : null;
-    const record = {
-      instance: {
-        id: input.instanceId,
-        serviceId: plan.service.id,
-        planId: plan.plan.id,
-        platformId: caller.platformId,
-        organizationGuid: input.organizationGuid,
-        spaceGuid: input.spaceGuid,
-        context: values.context,
-        parametersSealed: values.parameters_sealed,
-        providerId: plan.provider.id,
-        providerInstanceId: stableProviderInstanceId,
-        maintenanceInfo: values.maintenance_info,
-        originatingIdentity: originating,
-        tokenId: caller.tokenId,
-      },
-      operation: {
-        id: operationId,
-        request: JSON.stringify(sealRequest(ctx.secretBox, request)),
-        acceptsIncomplete: input.acceptsIncomplete,
-        originatingIdentity: actor.originatingIdentity
-          ? JSON.stringify({ ...actor.originatingIdentity, header: caller.originatingIdentity?.header ?? null })
-          : null,
-        leaseOwner: owner,
-        leaseMs: ctx.settings.leaseMs,
-      },
-      audit: {
-        actorId: caller.tokenId ?? caller.platformId,
-        originatingIdentity: originating,
-        detail: JSON.stringify({ plan: plan.plan.osb_id, service: plan.service.osb_id }),
-      },
-    };
+    const record = provisioningRecord(ctx, caller, input, plan, actor, owner, operationId, stableProviderInstanceId);
     // The synchronous fast path (docs/broker.md): the provider is called at once; if it
     // finishes within BROKER_SYNC_RECORD_AFTER_MS, the provision is recorded whole in one
     // statement. Otherwise the start record is written then, and the call goes on as usual.
@@ -336,7 +316,6 @@ async function settledWithin<T>(promise: Promise<T>, ms: number): Promise<T | un
 interface ProvisionContext {
   plan: PlanContext;
   problem: unknown;
-  values: ReturnType<typeof instanceRowValues>;
   request: OperationRequest;
   operationId: string;
   actor: Actor;
@@ -351,70 +330,48 @@ async function provisionExisting(
   ctx: BrokerContext,
   caller: Caller,
   input: ProvisionInput,
-  { plan, problem, values, request, operationId, actor, owner }: ProvisionContext,
+  { plan, problem, operationId, actor, owner }: ProvisionContext,
 ): Promise<OperationOutcome> {
-  let fresh = request;
+  const recordUnder = (providerInstanceId: string) =>
+    provisioningRecord(ctx, caller, input, plan, actor, owner, operationId, providerInstanceId);
   const started = await ctx.db.transaction().execute(async (trx): Promise<Started> => {
     // The primary key decides between concurrent requests (and replicas) for one id:
     // the loser's insert waits for the winner's commit, then finds its row.
-    const inserted = problem === undefined && (await insertInstanceIfAbsent(trx, { id: input.instanceId, ...values }));
-    if (!inserted) {
-      const existing = await findInstance(trx, input.instanceId, true);
-      if (existing && !ownedBy(existing, caller)) {
-        throw conflict(`instance id "${input.instanceId}" is already in use`);
-      }
-      if (existing && existing.deleted_at === null && existing.state !== 'failed') {
-        const identical =
-          existing.plan_id === plan.plan.id &&
-          existing.organization_guid === input.organizationGuid &&
-          existing.space_guid === input.spaceGuid &&
-          isDeepStrictEqual(storedParameters(ctx.secretBox, existing), input.parameters);
-        if (!identical) {
-          throw conflict(`instance "${input.instanceId}" already exists with different attributes`);
-        }
-        const op = existing.last_operation_id ? await findOperation(trx, existing.last_operation_id) : undefined;
-        if (existing.state === 'provisioning' && op) {
-          if (!input.acceptsIncomplete) throw concurrencyError('the instance is being provisioned');
-          return { replay: acceptedAnswer(op) };
-        }
-        if (existing.state === 'provisioned') {
-          return {
-            replay: { kind: 'ok', body: existing.dashboard_url ? { dashboard_url: existing.dashboard_url } : {} },
-          };
-        }
-        throw concurrencyError(`the instance is ${existing.state}`);
-      }
-      if (problem !== undefined) throw problem;
-      if (!existing) return { retry: true };
-      // A deleted or failed instance id is provisioned afresh, with a new provider-side id
-      // (an orphan mitigation may still be deleting the old one).
-      const freshId = randomUUID();
-      await updateInstance(
-        trx,
-        input.instanceId,
-        instanceRowValues(plan, caller, input, actor, operationId, freshId, values.parameters_sealed),
-      );
-      fresh = provisionRequest(plan, input, freshId);
+    const stable = deterministicProviderInstanceId(caller.platformId, input.instanceId);
+    const inserted = problem === undefined ? await insertNewProvisioning(trx, recordUnder(stable)) : undefined;
+    if (inserted) return { op: inserted };
+    const existing = await findInstance(trx, input.instanceId, true);
+    if (existing && !ownedBy(existing, caller)) {
+      throw conflict(`instance id "${input.instanceId}" is already in use`);
     }
-    const op = await createOperation(trx, ctx, {
-      kind: 'provision',
-      instanceId: input.instanceId,
-      providerId: plan.provider.id,
-      request: fresh,
-      acceptsIncomplete: input.acceptsIncomplete,
-      actor,
-      originatingIdentityHeader: caller.originatingIdentity?.header ?? null,
-      owner,
-      id: operationId,
-    });
-    await recordAudit(trx, actor, {
-      action: 'provision.requested',
-      result: 'pending',
-      instanceId: input.instanceId,
-      operationId: op.id,
-      detail: { plan: plan.plan.osb_id, service: plan.service.osb_id },
-    });
-    return { op };
+    if (existing && existing.deleted_at === null && existing.state !== 'failed') {
+      const identical =
+        existing.plan_id === plan.plan.id &&
+        existing.organization_guid === input.organizationGuid &&
+        existing.space_guid === input.spaceGuid &&
+        isDeepStrictEqual(storedParameters(ctx.secretBox, existing), input.parameters);
+      if (!identical) {
+        throw conflict(`instance "${input.instanceId}" already exists with different attributes`);
+      }
+      const op = existing.last_operation_id ? await findOperation(trx, existing.last_operation_id) : undefined;
+      if (existing.state === 'provisioning' && op) {
+        if (!input.acceptsIncomplete) throw concurrencyError('the instance is being provisioned');
+        return { replay: acceptedAnswer(op) };
+      }
+      if (existing.state === 'provisioned') {
+        return {
+          replay: { kind: 'ok', body: existing.dashboard_url ? { dashboard_url: existing.dashboard_url } : {} },
+        };
+      }
+      throw concurrencyError(`the instance is ${existing.state}`);
+    }
+    if (problem !== undefined) throw problem;
+    if (!existing) return { retry: true };
+    // A deleted or failed instance id is provisioned afresh, with a new provider-side id
+    // (an orphan mitigation may still be deleting the old one).
+    const renewed = await renewProvisioning(trx, recordUnder(randomUUID()));
+    if (!renewed) throw new Error(`instance "${input.instanceId}" changed under its lock`);
+    return { op: renewed };
   });
   if ('retry' in started) return provisionInstance(ctx, caller, input);
   if ('replay' in started) return started.replay;

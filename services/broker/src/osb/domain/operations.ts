@@ -1,12 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { retryDelayMs } from '@annex/platform';
-import { sql } from 'kysely';
-import { findProviderById, type ProviderRow } from '../../shared/db/catalog.js';
+import { findPlanPollingLimit, findProviderById, type ProviderRow } from '../../shared/db/catalog.js';
 import type { Executor } from '../../shared/db/executor.js';
 import { type Actor, recordAudit } from '../../shared/domain/audit.js';
 import type { BrokerContext } from '../../shared/domain/context.js';
 import { BrokerFailure } from '../../shared/domain/errors.js';
-import type { updateBinding } from '../db/bindings.js';
+import { unbindAllOfInstance, type updateBinding, updateBindingInState } from '../db/bindings.js';
+import { findAddonName, updateInstanceInState } from '../db/instances.js';
 import {
   activeOperations,
   findOperation,
@@ -82,23 +82,25 @@ export async function createOperation(
     id?: string;
   },
 ): Promise<OperationRow> {
-  return insertOperation(db, {
-    ...(values.id ? { id: values.id } : {}),
-    kind: values.kind,
-    instance_id: values.instanceId,
-    binding_id: values.bindingId ?? null,
-    provider_id: values.providerId,
-    state: 'pending',
-    request: JSON.stringify(sealRequest(ctx.secretBox, values.request)),
-    accepts_incomplete: values.acceptsIncomplete,
-    platform_id: values.actor.platformId,
-    token_id: values.actor.tokenId,
-    originating_identity: values.actor.originatingIdentity
-      ? JSON.stringify({ ...values.actor.originatingIdentity, header: values.originatingIdentityHeader ?? null })
-      : null,
-    lease_owner: values.owner,
-    lease_expires_at: values.owner ? sql<Date>`now() + ${`${ctx.settings.leaseMs} milliseconds`}::interval` : null,
-  });
+  return insertOperation(
+    db,
+    {
+      ...(values.id ? { id: values.id } : {}),
+      kind: values.kind,
+      instance_id: values.instanceId,
+      binding_id: values.bindingId ?? null,
+      provider_id: values.providerId,
+      state: 'pending',
+      request: JSON.stringify(sealRequest(ctx.secretBox, values.request)),
+      accepts_incomplete: values.acceptsIncomplete,
+      platform_id: values.actor.platformId,
+      token_id: values.actor.tokenId,
+      originating_identity: values.actor.originatingIdentity
+        ? JSON.stringify({ ...values.actor.originatingIdentity, header: values.originatingIdentityHeader ?? null })
+        : null,
+    },
+    values.owner ? { owner: values.owner, ms: ctx.settings.leaseMs } : undefined,
+  );
 }
 
 /** A failed provider call is retried on the platform's one policy: from 250 ms, at most 15 s apart. */
@@ -351,11 +353,11 @@ async function warnOfProviderFailure(
   if (!ctx.logger.isLevelEnabled('warn')) return;
   const [provider, addon] = await Promise.all([
     ctx.caches.providers.get(op.provider_id, () => findProviderById(ctx.db, op.provider_id)),
-    ctx.db.selectFrom('addons').select('name').where('id', '=', op.instance_id).executeTakeFirst(),
+    findAddonName(ctx.db, op.instance_id),
   ]);
   ctx.logger.warn(
     {
-      addon: addon?.name ?? null,
+      addon: addon ?? null,
       instance: op.instance_id,
       binding: op.binding_id,
       provider: provider?.slug ?? op.provider_id,
@@ -630,12 +632,7 @@ export function publicResult(body: Record<string, unknown>): Record<string, unkn
 }
 
 async function maximumPollingSeconds(ctx: BrokerContext, op: OperationRow): Promise<number> {
-  const plan = await ctx.db
-    .selectFrom('plans')
-    .select('maximum_polling_duration')
-    .where('osb_id', '=', requestOf(op).plan_osb_id)
-    .executeTakeFirst();
-  return plan?.maximum_polling_duration ?? ctx.settings.maxPollingSeconds;
+  return (await findPlanPollingLimit(ctx.db, requestOf(op).plan_osb_id)) ?? ctx.settings.maxPollingSeconds;
 }
 
 async function applySuccess(
@@ -646,48 +643,29 @@ async function applySuccess(
 ): Promise<void> {
   const request = requestOf(op);
   const dashboardUrl = typeof body.dashboard_url === 'string' ? body.dashboard_url : undefined;
-  const guard = (state: string) =>
-    trx
-      .updateTable('service_instances')
-      .where('id', '=', op.instance_id)
-      .where('provider_instance_id', '=', request.provider_instance_id)
-      .where('state', '=', state);
+  const guard = instanceGuard(op);
   switch (op.kind) {
-    case 'provision':
-      await guard('provisioning')
-        .set({ state: 'provisioned', updated_at: new Date(), ...(dashboardUrl ? { dashboard_url: dashboardUrl } : {}) })
-        .execute();
-      return;
+    // A provision's success is recorded by completeProvisioning (osb/db/provisioning.ts) alone.
     case 'update': {
       const apply = openRequest(ctx.secretBox, request).apply;
-      await guard('updating')
-        .set({
-          state: 'provisioned',
-          updated_at: new Date(),
-          ...(apply
-            ? {
-                plan_id: apply.plan_id,
-                parameters: '{}',
-                parameters_sealed: sealParameters(ctx.secretBox, apply.parameters),
-                context: JSON.stringify(apply.context),
-                maintenance_info: apply.maintenance_info ? JSON.stringify(apply.maintenance_info) : null,
-              }
-            : {}),
-          ...(dashboardUrl ? { dashboard_url: dashboardUrl } : {}),
-        })
-        .execute();
+      await updateInstanceInState(trx, guard('updating'), {
+        state: 'provisioned',
+        ...(apply
+          ? {
+              plan_id: apply.plan_id,
+              parameters: '{}',
+              parameters_sealed: sealParameters(ctx.secretBox, apply.parameters),
+              context: JSON.stringify(apply.context),
+              maintenance_info: apply.maintenance_info ? JSON.stringify(apply.maintenance_info) : null,
+            }
+          : {}),
+        ...(dashboardUrl ? { dashboard_url: dashboardUrl } : {}),
+      });
       return;
     }
     case 'deprovision':
-      await guard('deprovisioning')
-        .set({ state: 'deprovisioned', deleted_at: new Date(), updated_at: new Date() })
-        .execute();
-      await trx
-        .updateTable('service_bindings')
-        .set({ state: 'unbound', deleted_at: new Date(), updated_at: new Date() })
-        .where('instance_id', '=', op.instance_id)
-        .where('deleted_at', 'is', null)
-        .execute();
+      await updateInstanceInState(trx, guard('deprovisioning'), { state: 'deprovisioned', deleted_at: new Date() });
+      await unbindAllOfInstance(trx, op.instance_id);
       return;
     case 'bind': {
       const credentials = isObject(body.credentials) ? body.credentials : {};
@@ -696,19 +674,12 @@ async function applySuccess(
       for (const key of ['syslog_drain_url', 'route_service_url', 'volume_mounts', 'endpoints', 'metadata']) {
         if (body[key] !== undefined) details[key] = body[key];
       }
-      await trx
-        .updateTable('service_bindings')
-        .set({
-          state: 'bound',
-          credentials_sealed: sealed,
-          credentials_key_id: ctx.secretBox.primaryKeyId,
-          details: JSON.stringify(details),
-          updated_at: new Date(),
-        })
-        .where('id', '=', op.binding_id ?? '')
-        .where('provider_binding_id', '=', request.provider_binding_id ?? '')
-        .where('state', '=', 'binding')
-        .execute();
+      await updateBindingGuarded(trx, op, 'binding', {
+        state: 'bound',
+        credentials_sealed: sealed,
+        credentials_key_id: ctx.secretBox.primaryKeyId,
+        details: JSON.stringify(details),
+      });
       return;
     }
     case 'unbind':
@@ -725,37 +696,35 @@ async function updateBindingGuarded(
   from: string,
   changes: Parameters<typeof updateBinding>[2],
 ): Promise<void> {
-  await trx
-    .updateTable('service_bindings')
-    .set({ ...changes, updated_at: new Date() })
-    .where('id', '=', op.binding_id ?? '')
-    .where('provider_binding_id', '=', requestOf(op).provider_binding_id ?? '')
-    .where('state', '=', from as never)
-    .execute();
+  await updateBindingInState(
+    trx,
+    { id: op.binding_id ?? '', providerBindingId: requestOf(op).provider_binding_id ?? '', state: from },
+    changes,
+  );
+}
+
+/** The instance of `op` as the operation left it: same provider-side id, in `state`. */
+function instanceGuard(op: OperationRow) {
+  const providerInstanceId = requestOf(op).provider_instance_id;
+  return (state: string) => ({ id: op.instance_id, providerInstanceId, state });
 }
 
 async function applyFailure(trx: Executor, op: OperationRow, rejected: boolean): Promise<void> {
   const request = requestOf(op);
-  const instance = (state: string) =>
-    trx
-      .updateTable('service_instances')
-      .where('id', '=', op.instance_id)
-      .where('provider_instance_id', '=', request.provider_instance_id)
-      .where('state', '=', state);
+  const instance = instanceGuard(op);
   switch (op.kind) {
     case 'provision':
       // A provider 4xx changes nothing: the instance is as if never requested.
-      await instance('provisioning')
-        .set({ state: 'failed', updated_at: new Date(), ...(rejected ? { deleted_at: new Date() } : {}) })
-        .execute();
+      await updateInstanceInState(trx, instance('provisioning'), {
+        state: 'failed',
+        ...(rejected ? { deleted_at: new Date() } : {}),
+      });
       return;
     case 'update':
-      await instance('updating').set({ state: 'provisioned', updated_at: new Date() }).execute();
+      await updateInstanceInState(trx, instance('updating'), { state: 'provisioned' });
       return;
     case 'deprovision':
-      await instance('deprovisioning')
-        .set({ state: request.previous_state ?? 'provisioned', updated_at: new Date() })
-        .execute();
+      await updateInstanceInState(trx, instance('deprovisioning'), { state: request.previous_state ?? 'provisioned' });
       return;
     case 'bind':
       await updateBindingGuarded(trx, op, 'binding', {

@@ -1,5 +1,12 @@
-import type { DB, SecretBox } from '@annex/platform';
-import { type Kysely, sql } from 'kysely';
+import type { SecretBox } from '@annex/platform';
+import type { BrokerDb } from '../../shared/db/executor.js';
+import {
+  listPlainOperationRequests,
+  listPlainParameters,
+  PARAMETER_TABLES,
+  sealOperationRequest,
+  sealRowParameters,
+} from '../db/plain-parameters.js';
 import type { OperationRequest } from './operations.js';
 
 // Provisioning and binding parameters may carry passwords, so they are kept sealed with the
@@ -69,48 +76,20 @@ const BATCH = 200;
  * Reading understands both forms, so requests served meanwhile see the same parameters.
  * Returns how many rows it sealed.
  */
-export async function sealPlainParameters(db: Kysely<DB>, box: SecretBox): Promise<number> {
+export async function sealPlainParameters(db: BrokerDb, box: SecretBox): Promise<number> {
   let sealed = 0;
-  for (const table of ['service_instances', 'service_bindings', 'addons'] as const) {
+  for (const table of PARAMETER_TABLES) {
     for (;;) {
-      const rows = await db
-        .selectFrom(table)
-        .select(['id', 'parameters'])
-        .where('parameters_sealed', 'is', null)
-        .where(sql<boolean>`parameters <> '{}'::jsonb`)
-        .limit(BATCH)
-        .execute();
-      for (const row of rows) {
-        await db
-          .updateTable(table)
-          .set({ parameters: '{}', parameters_sealed: sealParameters(box, row.parameters) })
-          .where('id', '=', row.id)
-          .where('parameters_sealed', 'is', null)
-          .execute();
-      }
+      const rows = await listPlainParameters(db, table, BATCH);
+      for (const row of rows) await sealRowParameters(db, table, row.id, sealParameters(box, row.parameters));
       sealed += rows.length;
       if (rows.length < BATCH) break;
     }
   }
   for (;;) {
-    const rows = await db
-      .selectFrom('broker_operations')
-      .select(['id', 'request'])
-      .where(
-        // The rows sealRequest changes: a non-empty object at body.parameters or apply.parameters.
-        sql<boolean>`not request ? 'sealed_parameters' and (
-          (jsonb_typeof(request #> '{body,parameters}') = 'object' and request #> '{body,parameters}' <> '{}'::jsonb)
-          or (jsonb_typeof(request #> '{apply,parameters}') = 'object' and request #> '{apply,parameters}' <> '{}'::jsonb))`,
-      )
-      .limit(BATCH)
-      .execute();
+    const rows = await listPlainOperationRequests(db, BATCH);
     for (const row of rows) {
-      await db
-        .updateTable('broker_operations')
-        .set({ request: JSON.stringify(sealRequest(box, row.request as unknown as OperationRequest)) })
-        .where('id', '=', row.id)
-        .where(sql<boolean>`not request ? 'sealed_parameters'`)
-        .execute();
+      await sealOperationRequest(db, row.id, sealRequest(box, row.request as unknown as OperationRequest));
     }
     sealed += rows.length;
     if (rows.length < BATCH) break;

@@ -46,6 +46,16 @@ export async function findPlanByOsbId(db: Executor, planOsbId: string): Promise<
   return plan ? withServiceAndProvider(db, plan) : undefined;
 }
 
+/** A plan's own limit on how long an asynchronous operation is polled, in seconds, if it sets one. */
+export async function findPlanPollingLimit(db: Executor, planOsbId: string): Promise<number | null | undefined> {
+  const plan = await db
+    .selectFrom('plans')
+    .select('maximum_polling_duration')
+    .where('osb_id', '=', planOsbId)
+    .executeTakeFirst();
+  return plan?.maximum_polling_duration;
+}
+
 /** A plan by its primary key, with its service and provider. */
 export async function findPlanById(db: Executor, planId: string): Promise<PlanContext | undefined> {
   const plan = await db.selectFrom('plans').selectAll().where('id', '=', planId).executeTakeFirst();

@@ -1,5 +1,5 @@
 import type { BrokerSigningKeysTable } from '@annex/platform';
-import type { Insertable, Selectable } from 'kysely';
+import { type Insertable, type Selectable, sql } from 'kysely';
 import type { Executor } from './executor.js';
 
 export type SigningKeyRow = Selectable<BrokerSigningKeysTable>;
@@ -15,4 +15,9 @@ export async function insertSigningKey(db: Executor, row: Insertable<BrokerSigni
 /** Retires every key still signing at `at` (the new key takes over then). */
 export async function retireSigningKeys(db: Executor, at: Date): Promise<void> {
   await db.updateTable('broker_signing_keys').set({ retired_at: at }).where('retired_at', 'is', null).execute();
+}
+
+/** Serialises key creation between replicas (and between bootstrap and rotation) until the transaction ends. */
+export async function lockSigningKeys(trx: Executor): Promise<void> {
+  await sql`lock table broker_signing_keys in share row exclusive mode`.execute(trx);
 }

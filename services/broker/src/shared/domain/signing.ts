@@ -1,9 +1,14 @@
 import { randomUUID } from 'node:crypto';
-import type { DB, SecretBox } from '@annex/platform';
+import type { SecretBox } from '@annex/platform';
 import { exportJWK, generateKeyPair, importJWK, type JWK, SignJWT } from 'jose';
-import { type Kysely, sql } from 'kysely';
-import type { Executor } from '../db/executor.js';
-import { insertSigningKey, listSigningKeys, retireSigningKeys, type SigningKeyRow } from '../db/signing-keys.js';
+import type { BrokerDb } from '../db/executor.js';
+import {
+  insertSigningKey,
+  listSigningKeys,
+  lockSigningKeys,
+  retireSigningKeys,
+  type SigningKeyRow,
+} from '../db/signing-keys.js';
 
 /** Tokens to providers live this long (the SDK accepts at most 300 s). */
 export const TOKEN_LIFETIME_SECONDS = 120;
@@ -27,17 +32,12 @@ async function newKeyRow(box: SecretBox, signsFrom: Date) {
   };
 }
 
-// Serialises key creation between replicas (and between bootstrap and rotation).
-async function lockKeys(trx: Executor): Promise<void> {
-  await sql`lock table broker_signing_keys in share row exclusive mode`.execute(trx);
-}
-
 /** Creates the first signing key when there is none (every replica may call it at start). */
-export async function ensureSigningKey(db: Kysely<DB>, box: SecretBox): Promise<void> {
+export async function ensureSigningKey(db: BrokerDb, box: SecretBox): Promise<void> {
   // Generated outside the transaction: the lock is held only for the insert.
   const candidate = await newKeyRow(box, new Date());
   await db.transaction().execute(async (trx) => {
-    await lockKeys(trx);
+    await lockSigningKeys(trx);
     const keys = await listSigningKeys(trx);
     if (keys.length === 0) await insertSigningKey(trx, candidate);
   });
@@ -52,7 +52,7 @@ export async function ensureSigningKey(db: Kysely<DB>, box: SecretBox): Promise<
  * const { kid, signsFrom } = await rotateSigningKey(db, secretBox);
  */
 export async function rotateSigningKey(
-  db: Kysely<DB>,
+  db: BrokerDb,
   box: SecretBox,
   options: { publishLeadMs?: number; now?: Date } = {},
 ): Promise<{ kid: string; signsFrom: Date }> {
@@ -60,7 +60,7 @@ export async function rotateSigningKey(
   const signsFrom = new Date(now.getTime() + (options.publishLeadMs ?? DEFAULT_PUBLISH_LEAD_MS));
   const row = await newKeyRow(box, signsFrom);
   return db.transaction().execute(async (trx) => {
-    await lockKeys(trx);
+    await lockSigningKeys(trx);
     await retireSigningKeys(trx, signsFrom);
     await insertSigningKey(trx, row);
     return { kid: row.kid, signsFrom };
@@ -115,14 +115,14 @@ export interface TokenBinding {
  * publishes the new key before it signs and keeps the old one published after.
  */
 export class RequestSigner {
-  readonly #db: Kysely<DB>;
+  readonly #db: BrokerDb;
   readonly #box: SecretBox;
   readonly #issuer: string;
   readonly #refreshMs: number;
   #rows: { at: number; rows: Promise<SigningKeyRow[]> } | undefined;
   readonly #imported = new Map<string, ReturnType<typeof importJWK>>();
 
-  constructor(db: Kysely<DB>, box: SecretBox, issuer: string, refreshMs = 5_000) {
+  constructor(db: BrokerDb, box: SecretBox, issuer: string, refreshMs = 5_000) {
     this.#db = db;
     this.#box = box;
     this.#issuer = issuer;

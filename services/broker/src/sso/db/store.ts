@@ -58,6 +58,11 @@ export async function findSsoTarget(db: Executor, addonId: string): Promise<SsoT
   return { ...row, providerInstanceId: row.providerInstanceId ?? row.addonId, manifest: row.manifest ?? null };
 }
 
+/** The app an add-on belongs to (it exists: add-ons reference their app). */
+export async function findAppById(db: Executor, appId: string) {
+  return db.selectFrom('apps').selectAll().where('id', '=', appId).executeTakeFirstOrThrow();
+}
+
 /** Whether the add-on is attached (now) to the app, or belongs to it. */
 export async function addonServesApp(db: Executor, addon: { id: string; appId: string }, appId: string) {
   if (addon.appId === appId) return true;

@@ -1,7 +1,14 @@
 import { findAddon, findApp } from '../../apps/index.js';
 import { type ApiCaller, ApiFailure, invalidInput, notFoundFailure } from '../../shared/domain/api-failure.js';
 import type { BrokerContext } from '../../shared/domain/context.js';
-import { addonServesApp, findSsoTarget, findTokenIdentity, insertSsoToken, type SsoTarget } from '../db/store.js';
+import {
+  addonServesApp,
+  findAppById,
+  findSsoTarget,
+  findTokenIdentity,
+  insertSsoToken,
+  type SsoTarget,
+} from '../db/store.js';
 import { mintSsoToken } from './tokens.js';
 
 /**
@@ -49,9 +56,7 @@ export async function createSsoHandOff(
     );
   }
   const ssoUrl = providerSsoUrl(target);
-  const app = input.app
-    ? await findApp(ctx.db, caller, input.app)
-    : await ctx.db.selectFrom('apps').selectAll().where('id', '=', target.appId).executeTakeFirstOrThrow();
+  const app = input.app ? await findApp(ctx.db, caller, input.app) : await findAppById(ctx.db, target.appId);
   if (!(await addonServesApp(ctx.db, { id: target.addonId, appId: target.appId }, app.id))) {
     throw invalidInput('app', `add-on "${target.addonName}" is not attached to app "${app.name}"`);
   }
