@@ -11,10 +11,10 @@ import {
   startTestBroker,
   type TestBroker,
 } from '../testing.js';
+import { lockOrgMonth } from './db/locks.js';
 import { recordPaymentMethod, stripeReadBegins } from './domain/accounts.js';
 import { runDunning } from './domain/dunning.js';
 import { runInvoicing } from './domain/invoicing.js';
-import { lockOrgMonth } from './domain/ledger.js';
 import { runPayouts } from './domain/payouts.js';
 import { runReconciliation } from './domain/reconciliation.js';
 import { type BillingJobKinds, billingJobKinds, billingSchedules, runBillingJob } from './domain/worker.js';

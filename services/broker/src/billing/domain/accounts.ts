@@ -1,27 +1,48 @@
-import type { BillingAccountsTable } from '@annex/platform';
-import { type Selectable, sql } from 'kysely';
 import type { PlanContext } from '../../shared/db/catalog.js';
 import type { Executor } from '../../shared/db/executor.js';
-import { ApiFailure } from '../../shared/domain/api-failure.js';
+import { type ApiCaller, ApiFailure, invalidInput, mayAccess } from '../../shared/domain/api-failure.js';
 import type { BrokerContext } from '../../shared/domain/context.js';
+import {
+  type AccountRow,
+  findAccountByCustomer,
+  findPaymentStanding,
+  getAccount,
+  insertAccountIfAbsent,
+  setStripeCustomerIfUnset,
+  updatePaymentMethodIfNewer,
+} from '../db/accounts.js';
+import { databaseClock } from '../db/clock.js';
+import { findOrganizationIdBySlug, getOrganizationNames, getOrganizationSlug } from '../db/organizations.js';
+import { deleteSpendCap, listSpendAlerts, listSpendCapsWithApps, upsertSpendCap } from '../db/spend.js';
+import { meteredSpend } from '../db/usage.js';
 import type { Billing } from './context.js';
-import { meteredSpend, monthCharges } from './ledger.js';
+import { monthCharges } from './ledger.js';
 import { periodOf, prorationUntilMonthEnd } from './money.js';
 
-export type AccountRow = Selectable<BillingAccountsTable>;
+export type { AccountRow } from '../db/accounts.js';
 
 /** The org's billing account, created (ledger side only) on first use. */
 export async function ensureAccount(db: Executor, organizationId: string): Promise<AccountRow> {
-  await db
-    .insertInto('billing_accounts')
-    .values({ organization_id: organizationId })
-    .onConflict((oc) => oc.column('organization_id').doNothing())
-    .execute();
-  return db
-    .selectFrom('billing_accounts')
-    .selectAll()
-    .where('organization_id', '=', organizationId)
-    .executeTakeFirstOrThrow();
+  await insertAccountIfAbsent(db, organizationId);
+  return getAccount(db, organizationId);
+}
+
+/**
+ * The org a request is about: `?organization=slug` (one the caller may access), else the
+ * org of an org token.
+ */
+export async function resolveOrganization(
+  ctx: BrokerContext,
+  caller: ApiCaller,
+  slug: string | undefined,
+): Promise<string> {
+  if (!slug) {
+    if (caller.principal.kind === 'org') return caller.principal.organizationId;
+    throw invalidInput('organization', 'required with a platform or admin token (?organization=slug)');
+  }
+  const orgId = await findOrganizationIdBySlug(ctx.db, slug);
+  if (!orgId || !mayAccess(caller, orgId)) throw new ApiFailure('not_found', `organization "${slug}" not found`);
+  return orgId;
 }
 
 /** The org's Stripe customer, created once (the idempotency key is the org's id). */
@@ -30,21 +51,12 @@ export async function ensureCustomer(ctx: BrokerContext, organizationId: string)
   if (!stripe) throw new ApiFailure('conflict', 'billing is ledger-only (no STRIPE_SECRET_KEY): nothing is charged');
   const account = await ensureAccount(ctx.db, organizationId);
   if (account.stripe_customer_id) return account.stripe_customer_id;
-  const org = await ctx.db
-    .selectFrom('organizations')
-    .select(['slug', 'name'])
-    .where('id', '=', organizationId)
-    .executeTakeFirstOrThrow();
+  const org = await getOrganizationNames(ctx.db, organizationId);
   const customer = await stripe.customers.create(
     { name: org.name, metadata: { annex_organization: organizationId, annex_slug: org.slug } },
     { idempotencyKey: `annex-customer-${organizationId}` },
   );
-  await ctx.db
-    .updateTable('billing_accounts')
-    .set({ stripe_customer_id: customer.id, updated_at: sql`now()` })
-    .where('organization_id', '=', organizationId)
-    .where('stripe_customer_id', 'is', null)
-    .execute();
+  await setStripeCustomerIfUnset(ctx.db, organizationId, customer.id);
   return customer.id;
 }
 
@@ -102,11 +114,7 @@ async function paymentProblem(
   plan: PlanContext,
 ): Promise<string | null> {
   if (!isPaid(plan) || ctx.billing.mode === 'ledger-only') return null;
-  const account = await db
-    .selectFrom('billing_accounts')
-    .select(['default_payment_method', 'status'])
-    .where('organization_id', '=', organizationId)
-    .executeTakeFirst();
+  const account = await findPaymentStanding(db, organizationId);
   if (!account?.default_payment_method) {
     return `plan ${plan.service.slug}:${plan.plan.slug} costs ${plan.plan.price_cents} ${plan.plan.currency} cents a month; add a default payment method first (annex billing)`;
   }
@@ -130,38 +138,21 @@ export interface AccountView {
 export async function accountView(ctx: BrokerContext, organizationId: string): Promise<AccountView> {
   const billing = ctx.billing;
   const account = await ensureAccount(ctx.db, organizationId);
-  const org = await ctx.db
-    .selectFrom('organizations')
-    .select('slug')
-    .where('id', '=', organizationId)
-    .executeTakeFirstOrThrow();
+  const organization = await getOrganizationSlug(ctx.db, organizationId);
   const now = new Date();
   const period = periodOf(now);
-  const caps = await ctx.db
-    .selectFrom('spend_caps as c')
-    .leftJoin('apps as a', 'a.id', 'c.app_id')
-    .select(['c.scope', 'c.app_id', 'c.limit_cents', 'a.name as app'])
-    .where('c.organization_id', '=', organizationId)
-    .orderBy('c.scope')
-    .execute();
+  const caps = await listSpendCapsWithApps(ctx.db, organizationId);
   const spendCaps = [];
   for (const cap of caps) {
     const spent = await meteredSpend(ctx.db, organizationId, cap.app_id, period);
     spendCaps.push({ app: cap.app, limitCents: cap.limit_cents, spentCents: Math.round(spent) });
   }
-  const alerts = await ctx.db
-    .selectFrom('spend_alerts as s')
-    .leftJoin('apps as a', (join) => join.on(sql`a.id::text`, '=', sql.ref('s.scope')))
-    .select(['a.name as app', 's.threshold', 's.month', 's.spent_cents', 's.created_at'])
-    .where('s.organization_id', '=', organizationId)
-    .orderBy('s.created_at', 'desc')
-    .limit(50)
-    .execute();
+  const alerts = await listSpendAlerts(ctx.db, organizationId, 50);
   const charges = await monthCharges(ctx.db, { organizationId }, period, now);
   const current =
     charges.addons.reduce((sum, c) => sum + c.cents, 0) + charges.metered.reduce((sum, m) => sum + m.cents, 0);
   return {
-    organization: org.slug,
+    organization,
     mode: billing.mode,
     status: account.status,
     pastDueSince: account.past_due_since?.toISOString() ?? null,
@@ -242,8 +233,7 @@ export interface MirroredCard {
  * and any change after it brings another `customer.updated`, so the latest start wins.
  */
 export async function stripeReadBegins(db: Executor): Promise<Date> {
-  const row = await sql<{ at: Date }>`select clock_timestamp() as at`.execute(db);
-  return row.rows[0]?.at ?? new Date();
+  return (await databaseClock(db)) ?? new Date();
 }
 
 /** A customer's default payment method as read from Stripe, and when that read began. */
@@ -285,27 +275,8 @@ export async function recordPaymentMethod(
   card: MirroredCard | null,
   readAt: Date,
 ): Promise<MirrorOutcome> {
-  const result = await db
-    .updateTable('billing_accounts')
-    .set({
-      default_payment_method: card?.id ?? null,
-      payment_method_brand: card?.brand ?? null,
-      payment_method_last4: card?.last4 ?? null,
-      payment_method_read_at: readAt,
-      // The read that first saw this default: when it changed, as far as the ledger knows.
-      payment_method_changed_at: sql`case when default_payment_method is not distinct from ${card?.id ?? null}::text
-        then payment_method_changed_at else ${readAt}::timestamptz end`,
-      updated_at: sql`now()`,
-    })
-    .where('stripe_customer_id', '=', customerId)
-    .where((eb) => eb.or([eb('payment_method_read_at', 'is', null), eb('payment_method_read_at', '<=', readAt)]))
-    .executeTakeFirst();
-  if (Number(result.numUpdatedRows)) return 'applied';
-  const known = await db
-    .selectFrom('billing_accounts')
-    .select('organization_id')
-    .where('stripe_customer_id', '=', customerId)
-    .executeTakeFirst();
+  if (await updatePaymentMethodIfNewer(db, customerId, card, readAt)) return 'applied';
+  const known = await findAccountByCustomer(db, customerId);
   return known ? 'stale' : 'unknown customer';
 }
 
@@ -318,18 +289,8 @@ export async function setSpendCap(
 ): Promise<void> {
   const scope = appId ?? 'org';
   if (limitCents === null) {
-    await db
-      .deleteFrom('spend_caps')
-      .where('organization_id', '=', organizationId)
-      .where('scope', '=', scope)
-      .execute();
+    await deleteSpendCap(db, organizationId, scope);
     return;
   }
-  await db
-    .insertInto('spend_caps')
-    .values({ organization_id: organizationId, scope, app_id: appId, limit_cents: limitCents })
-    .onConflict((oc) =>
-      oc.columns(['organization_id', 'scope']).doUpdateSet({ limit_cents: limitCents, updated_at: sql`now()` }),
-    )
-    .execute();
+  await upsertSpendCap(db, organizationId, scope, appId, limitCents);
 }

@@ -1,12 +1,25 @@
-import type { InvoiceLine, InvoicesTable } from '@annex/platform';
-import { type Selectable, sql } from 'kysely';
-import { invalidInput } from '../../shared/domain/api-failure.js';
+import type { InvoiceLine } from '@annex/platform';
+import { isUuid } from '../../apps/index.js';
+import { type ApiCaller, ApiFailure, invalidInput, mayAccess } from '../../shared/domain/api-failure.js';
 import type { BrokerContext } from '../../shared/domain/context.js';
+import {
+  findInvoice,
+  findInvoiceOfMonth,
+  type InvoiceRow,
+  insertInvoiceIfAbsent,
+  listDraftInvoices,
+  listInvoicesOfOrganization,
+  listInvoicesOfPeriod,
+  listOrganizationsToInvoice,
+  markDraftFinalized,
+} from '../db/invoices.js';
+import { lockOrgMonth } from '../db/locks.js';
+import { getOrganizationSlug } from '../db/organizations.js';
 import { ensureCustomer } from './accounts.js';
-import { lockOrgMonth, monthCharges } from './ledger.js';
+import { monthCharges } from './ledger.js';
 import { monthBounds, roundCents } from './money.js';
 
-export type InvoiceRow = Selectable<InvoicesTable>;
+export type { InvoiceRow } from '../db/invoices.js';
 
 export interface InvoicingReport {
   period: string;
@@ -33,47 +46,20 @@ export async function runInvoicing(ctx: BrokerContext, period: string, now = new
   if (end.getTime() > now.getTime()) throw invalidInput('period', `period ${period} has not ended yet`);
   // Orgs already invoiced for the period are done (their lines are frozen): the job runs
   // hourly and must not recompute every org's month each time.
-  const orgs = await ctx.db
-    .selectFrom((eb) =>
-      eb
-        .selectFrom('usage_intervals')
-        .select('organization_id')
-        .where('started_at', '<', end)
-        .where((w) => w.or([w('ended_at', 'is', null), w('ended_at', '>', start)]))
-        .union(eb.selectFrom('usage_records').select('organization_id').where('at', '>=', start).where('at', '<', end))
-        .as('used'),
-    )
-    .select('used.organization_id')
-    .where((eb) =>
-      eb.not(
-        eb.exists(
-          eb
-            .selectFrom('invoices')
-            .select('invoices.id')
-            .whereRef('invoices.organization_id', '=', 'used.organization_id')
-            .where('invoices.period', '=', period),
-        ),
-      ),
-    )
-    .execute();
+  const orgs = await listOrganizationsToInvoice(ctx.db, period, start, end);
   const report: InvoicingReport = { period, created: 0, pushed: 0, skipped: 0, invoices: [] };
   const ledgerOnly = ctx.billing.mode === 'ledger-only';
   for (const { organization_id: organizationId } of orgs) {
     report.created += await invoiceOrganization(ctx, organizationId, period, now);
   }
   // Push every draft of the period, including ones a crashed run left behind.
-  const drafts = await ctx.db
-    .selectFrom('invoices')
-    .selectAll()
-    .where('period', '=', period)
-    .where('state', '=', 'draft')
-    .execute();
+  const drafts = await listDraftInvoices(ctx.db, period);
   for (const invoice of drafts) {
     if (ledgerOnly) break;
     await pushInvoice(ctx, invoice);
     report.pushed++;
   }
-  const all = await ctx.db.selectFrom('invoices').selectAll().where('period', '=', period).execute();
+  const all = await listInvoicesOfPeriod(ctx.db, period);
   report.skipped = all.length - report.created;
   report.invoices = all.map((i) => ({
     id: i.id,
@@ -121,18 +107,12 @@ async function pushInvoice(ctx: BrokerContext, invoice: InvoiceRow): Promise<voi
     { idempotencyKey: `annex-invoice-${invoice.id}-finalize` },
   );
   // A webhook may have marked it paid meanwhile: only a draft becomes open.
-  await ctx.db
-    .updateTable('invoices')
-    .set({
-      state: finalized.status === 'paid' ? 'paid' : 'open',
-      stripe_invoice_id: created.id as string,
-      finalized_at: new Date(),
-      paid_at: finalized.status === 'paid' ? new Date() : null,
-      updated_at: sql`now()`,
-    })
-    .where('id', '=', invoice.id)
-    .where('state', '=', 'draft')
-    .execute();
+  await markDraftFinalized(ctx.db, invoice.id, {
+    state: finalized.status === 'paid' ? 'paid' : 'open',
+    stripe_invoice_id: created.id as string,
+    finalized_at: new Date(),
+    paid_at: finalized.status === 'paid' ? new Date() : null,
+  });
 }
 
 export interface InvoiceView {
@@ -156,6 +136,20 @@ export interface InvoiceView {
   }[];
   createdAt: string;
   paidAt: string | null;
+}
+
+/** The org's invoices, latest month first (at most 120). */
+export async function listInvoices(ctx: BrokerContext, organizationId: string): Promise<{ invoices: InvoiceView[] }> {
+  const org = await getOrganizationSlug(ctx.db, organizationId);
+  const rows = await listInvoicesOfOrganization(ctx.db, organizationId, 120);
+  return { invoices: rows.map((r) => invoiceView(r, org)) };
+}
+
+/** One invoice the caller may see, by id; not found otherwise. */
+export async function getInvoice(ctx: BrokerContext, caller: ApiCaller, id: string): Promise<InvoiceView> {
+  const row = isUuid(id) ? await findInvoice(ctx.db, id) : undefined;
+  if (!row || !mayAccess(caller, row.organization_id)) throw new ApiFailure('not_found', `invoice "${id}" not found`);
+  return invoiceView(row, await getOrganizationSlug(ctx.db, row.organization_id));
 }
 
 export function invoiceView(row: InvoiceRow, organization: string): InvoiceView {
@@ -199,12 +193,7 @@ async function invoiceOrganization(
   return ctx.db.transaction().execute(async (trx) => {
     await lockOrgMonth(trx, organizationId, period, 'exclusive');
     // Another replica's run may have frozen them while this one waited for the lock.
-    const done = await trx
-      .selectFrom('invoices')
-      .select('id')
-      .where('organization_id', '=', organizationId)
-      .where('period', '=', period)
-      .executeTakeFirst();
+    const done = await findInvoiceOfMonth(trx, organizationId, period);
     if (done) return 0;
     const charges = await monthCharges(trx, { organizationId }, period, end);
     const byCurrency = new Map<string, InvoiceLine[]>();
@@ -246,22 +235,17 @@ async function invoiceOrganization(
     let count = 0;
     for (const [currency, lines] of byCurrency) {
       const total = lines.reduce((sum, l) => sum + l.cents, 0);
-      const inserted = await trx
-        .insertInto('invoices')
-        .values({
-          organization_id: organizationId,
-          period,
-          currency,
-          // Nothing to collect: settled at once, never sent to Stripe.
-          state: total === 0 ? 'paid' : ledgerOnly ? 'ledger_only' : 'draft',
-          total_cents: total,
-          lines: JSON.stringify(lines),
-          stripe_invoice_id: null,
-          paid_at: total === 0 ? now : null,
-        })
-        .onConflict((oc) => oc.columns(['organization_id', 'period', 'currency']).doNothing())
-        .returning('id')
-        .executeTakeFirst();
+      const inserted = await insertInvoiceIfAbsent(trx, {
+        organization_id: organizationId,
+        period,
+        currency,
+        // Nothing to collect: settled at once, never sent to Stripe.
+        state: total === 0 ? 'paid' : ledgerOnly ? 'ledger_only' : 'draft',
+        total_cents: total,
+        lines: JSON.stringify(lines),
+        stripe_invoice_id: null,
+        paid_at: total === 0 ? now : null,
+      });
       if (inserted) count++;
     }
     return count;

@@ -1,11 +1,25 @@
-import { sql } from 'kysely';
 import type Stripe from 'stripe';
-import { invalidInput } from '../../shared/domain/api-failure.js';
+import { isUuid } from '../../apps/index.js';
+import { ApiFailure, invalidInput } from '../../shared/domain/api-failure.js';
 import type { BrokerContext } from '../../shared/domain/context.js';
+import { countInvoicesBeingCollected, lockInvoicesToPayOut, markInvoicesPaidOut } from '../db/invoices.js';
+import { lockPayoutRuns } from '../db/locks.js';
+import {
+  insertPayout,
+  lastPayoutSequence,
+  listPayoutsOfPeriod,
+  listPayoutsToTransfer,
+  markPayoutNoAccount,
+  markPayoutPaid,
+} from '../db/payouts.js';
+import {
+  findProviderBy,
+  findRevenueShare,
+  getProviderBilling,
+  type ProviderBillingChanges,
+  upsertProviderBilling,
+} from '../db/providers.js';
 import { monthBounds } from './money.js';
-
-/** The advisory lock that makes payout runs take turns (any fixed number, used for nothing else). */
-const PAYOUTS_LOCK_ID = 5_120_394_771;
 
 /**
  * How long after a month ends its first payout waits for the month's invoices still being
@@ -47,27 +61,14 @@ export async function runPayouts(ctx: BrokerContext, period: string, now = new D
   const billing = ctx.billing;
   const { end } = monthBounds(period);
   if (end.getTime() > now.getTime()) throw invalidInput('period', `period ${period} has not ended yet`);
-  const collecting = await ctx.db
-    .selectFrom('invoices')
-    .select((eb) => eb.fn.countAll<number>().as('n'))
-    .where('period', '=', period)
-    .where('state', 'in', ['draft', 'open'])
-    .executeTakeFirstOrThrow();
+  const collecting = await countInvoicesBeingCollected(ctx.db, period);
   const waitUntil = end.getTime() + PAYOUT_WAIT_DAYS * 86_400_000;
-  const waitingFor = Number(collecting.n) > 0 && now.getTime() < waitUntil ? Number(collecting.n) : 0;
+  const waitingFor = collecting > 0 && now.getTime() < waitUntil ? collecting : 0;
 
   const created = await ctx.db.transaction().execute(async (trx) => {
     // One run at a time (the worker's lease, an admin's run): sequences are read and then written.
-    await sql`select pg_advisory_xact_lock(${PAYOUTS_LOCK_ID})`.execute(trx);
-    const invoices = await trx
-      .selectFrom('invoices')
-      .select(['id', 'period', 'currency', 'lines'])
-      .where('state', 'in', ['paid', 'ledger_only'])
-      .where('paid_out_at', 'is', null)
-      .where('period', waitingFor > 0 ? '<' : '<=', period)
-      .orderBy('period')
-      .forUpdate()
-      .execute();
+    await lockPayoutRuns(trx);
+    const invoices = await lockInvoicesToPayOut(trx, period, waitingFor === 0);
     const groups = new Map<
       string,
       { providerId: string; period: string; currency: string; cents: number; ids: Set<string> }
@@ -88,48 +89,31 @@ export async function runPayouts(ctx: BrokerContext, period: string, now = new D
       }
     }
     for (const group of groups.values()) {
-      const settings = await trx
-        .selectFrom('provider_billing')
-        .select(['revenue_share'])
-        .where('provider_id', '=', group.providerId)
-        .executeTakeFirst();
+      const settings = await findRevenueShare(trx, group.providerId);
       const share =
         settings?.revenue_share === null || settings === undefined
           ? billing.defaultRevenueShare
           : Number(settings.revenue_share);
       const amount = Math.floor(group.cents * share);
-      const previous = await trx
-        .selectFrom('provider_payouts')
-        .select((eb) => eb.fn.max('sequence').as('sequence'))
-        .where('provider_id', '=', group.providerId)
-        .where('period', '=', group.period)
-        .where('currency', '=', group.currency)
-        .executeTakeFirst();
-      await trx
-        .insertInto('provider_payouts')
-        .values({
-          provider_id: group.providerId,
-          period: group.period,
-          currency: group.currency,
-          sequence: Number(previous?.sequence ?? 0) + 1,
-          invoice_ids: [...group.ids],
-          gross_cents: group.cents,
-          revenue_share: share,
-          amount_cents: amount,
-          state: amount === 0 ? 'nothing_due' : billing.mode === 'ledger-only' ? 'ledger_only' : 'pending',
-        })
-        .execute();
+      const previous = await lastPayoutSequence(trx, group.providerId, group.period, group.currency);
+      await insertPayout(trx, {
+        provider_id: group.providerId,
+        period: group.period,
+        currency: group.currency,
+        sequence: Number(previous ?? 0) + 1,
+        invoice_ids: [...group.ids],
+        gross_cents: group.cents,
+        revenue_share: share,
+        amount_cents: amount,
+        state: amount === 0 ? 'nothing_due' : billing.mode === 'ledger-only' ? 'ledger_only' : 'pending',
+      });
     }
     if (invoices.length > 0) {
-      await trx
-        .updateTable('invoices')
-        .set({ paid_out_at: now })
-        .where(
-          'id',
-          'in',
-          invoices.map((invoice) => invoice.id),
-        )
-        .execute();
+      await markInvoicesPaidOut(
+        trx,
+        invoices.map((invoice) => invoice.id),
+        now,
+      );
     }
     return groups.size;
   });
@@ -137,27 +121,10 @@ export async function runPayouts(ctx: BrokerContext, period: string, now = new D
   let transfers = 0;
   const transferFailures: PayoutReport['transferFailures'] = [];
   if (billing.stripe) {
-    const due = await ctx.db
-      .selectFrom('provider_payouts as o')
-      .leftJoin('provider_billing as b', 'b.provider_id', 'o.provider_id')
-      .innerJoin('providers as p', 'p.id', 'o.provider_id')
-      .select([
-        'p.slug',
-        'o.id',
-        'o.provider_id',
-        'o.amount_cents',
-        'o.currency',
-        'o.period',
-        'o.sequence',
-        'b.stripe_account_id',
-      ])
-      .where('o.state', 'in', ['pending', 'no_account'])
-      .orderBy('o.period')
-      .orderBy('o.sequence')
-      .execute();
+    const due = await listPayoutsToTransfer(ctx.db);
     for (const payout of due) {
       if (!payout.stripe_account_id) {
-        await ctx.db.updateTable('provider_payouts').set({ state: 'no_account' }).where('id', '=', payout.id).execute();
+        await markPayoutNoAccount(ctx.db, payout.id);
         continue;
       }
       let transfer: { id: string };
@@ -191,24 +158,10 @@ export async function runPayouts(ctx: BrokerContext, period: string, now = new D
         transferFailures.push({ provider: payout.slug, period: payout.period, error: (error as Error).message });
         continue;
       }
-      const result = await ctx.db
-        .updateTable('provider_payouts')
-        .set({ state: 'paid', stripe_transfer_id: transfer.id, paid_at: sql`now()` })
-        .where('id', '=', payout.id)
-        .where('state', '!=', 'paid')
-        .executeTakeFirst();
-      if (Number(result.numUpdatedRows)) transfers++;
+      if (await markPayoutPaid(ctx.db, payout.id, transfer.id)) transfers++;
     }
   }
-  const rows = await ctx.db
-    .selectFrom('provider_payouts as o')
-    .innerJoin('providers as p', 'p.id', 'o.provider_id')
-    .select(['p.slug', 'o.currency', 'o.sequence', 'o.gross_cents', 'o.amount_cents', 'o.state'])
-    .where('o.period', '=', period)
-    .orderBy('p.slug')
-    .orderBy('o.currency')
-    .orderBy('o.sequence')
-    .execute();
+  const rows = await listPayoutsOfPeriod(ctx.db, period);
   return {
     period,
     waitingFor,
@@ -232,4 +185,34 @@ async function madeBefore(stripe: Stripe, payoutId: string, period: string): Pro
     if (transfer.metadata?.annex_payout === payoutId) return transfer;
   }
   return undefined;
+}
+
+export interface ProviderBillingView {
+  provider: string;
+  revenueShare: number | null;
+  stripeAccount: string | null;
+}
+
+/**
+ * Sets what is given of a provider's payout settings (by its id or slug): its revenue share
+ * (null: the installation's default) and its Stripe account.
+ */
+export async function setProviderBilling(
+  ctx: BrokerContext,
+  ref: string,
+  settings: { revenueShare?: number | null | undefined; stripeAccount?: string | null | undefined },
+): Promise<ProviderBillingView> {
+  const provider = await findProviderBy(ctx.db, isUuid(ref) ? 'id' : 'slug', ref);
+  if (!provider) throw new ApiFailure('not_found', `provider "${ref}" not found`);
+  const values: ProviderBillingChanges = {
+    ...(settings.revenueShare === undefined ? {} : { revenue_share: settings.revenueShare }),
+    ...(settings.stripeAccount === undefined ? {} : { stripe_account_id: settings.stripeAccount }),
+  };
+  await upsertProviderBilling(ctx.db, provider.id, values);
+  const row = await getProviderBilling(ctx.db, provider.id);
+  return {
+    provider: provider.slug,
+    revenueShare: row.revenue_share === null ? null : Number(row.revenue_share),
+    stripeAccount: row.stripe_account_id,
+  };
 }

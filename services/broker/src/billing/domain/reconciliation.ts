@@ -1,7 +1,9 @@
 import type { AddonState } from '@annex/platform';
-import { sql } from 'kysely';
+import { insertAuditEntry } from '../../shared/db/audit.js';
 import { findPlanById, type PlanContext } from '../../shared/db/catalog.js';
 import type { BrokerContext } from '../../shared/domain/context.js';
+import { listAddonsToReconcile, lockAddonState } from '../db/addons.js';
+import { findOpenInterval } from '../db/intervals.js';
 import { closeInterval, openInterval } from './ledger.js';
 
 // Three-way reconciliation: the broker's add-ons, what the provider says about each instance
@@ -38,30 +40,7 @@ const PROVIDER_CALLS_AT_ONCE = 8;
 export async function runReconciliation(ctx: BrokerContext, now = new Date()): Promise<{ findings: Finding[] }> {
   const findings: Finding[] = [];
   const destroyedSince = new Date(now.getTime() - RECENTLY_DESTROYED_DAYS * 86_400_000);
-  const addons = await ctx.db
-    .selectFrom('addons as a')
-    .leftJoin('usage_intervals as i', (join) => join.onRef('i.addon_id', '=', 'a.id').on('i.ended_at', 'is', null))
-    .leftJoin('service_instances as si', (join) => join.on(sql<boolean>`si.id = a.id::text`))
-    .select([
-      'a.id',
-      'a.name',
-      'a.state',
-      'a.plan_id',
-      'a.organization_id',
-      'a.app_id',
-      'a.destroyed_at',
-      'a.updated_at',
-      'i.id as interval_id',
-      'si.provider_instance_id',
-    ])
-    .where((eb) =>
-      eb.or([
-        eb('a.state', 'in', LIVE),
-        eb('i.id', 'is not', null),
-        eb.and([eb('a.state', '=', 'destroyed'), eb('a.destroyed_at', '>=', destroyedSince)]),
-      ]),
-    )
-    .execute();
+  const addons = await listAddonsToReconcile(ctx.db, LIVE, destroyedSince);
   const plans = new Map<string, Promise<PlanContext | undefined>>();
   const planOf = (planId: string) => {
     let plan = plans.get(planId);
@@ -95,19 +74,9 @@ export async function runReconciliation(ctx: BrokerContext, now = new Date()): P
       // Safe going forward: bill from now, never retroactively — if the add-on is still
       // live and unbilled now (the provider calls above took time; it may be gone since).
       const opened = await ctx.db.transaction().execute(async (trx) => {
-        const current = await trx
-          .selectFrom('addons')
-          .select(['state', 'plan_id'])
-          .where('id', '=', addon.id)
-          .forUpdate()
-          .executeTakeFirst();
+        const current = await lockAddonState(trx, addon.id);
         if (!current || !LIVE.includes(current.state)) return false;
-        const billed = await trx
-          .selectFrom('usage_intervals')
-          .select('id')
-          .where('addon_id', '=', addon.id)
-          .where('ended_at', 'is', null)
-          .executeTakeFirst();
+        const billed = await findOpenInterval(trx, addon.id);
         if (billed) return false;
         await openInterval(trx, addon, current.plan_id, now);
         return true;
@@ -144,16 +113,13 @@ export async function runReconciliation(ctx: BrokerContext, now = new Date()): P
     }
   }
   for (const f of findings) {
-    await ctx.db
-      .insertInto('broker_audit_log')
-      .values({
-        actor_kind: 'billing',
-        action: `billing.reconcile.${f.kind}`,
-        instance_id: f.addonId,
-        result: f.fixed ? 'fixed' : 'reported',
-        detail: JSON.stringify({ addon: f.addon, state: f.state, detail: f.detail }),
-      })
-      .execute();
+    await insertAuditEntry(ctx.db, {
+      actor_kind: 'billing',
+      action: `billing.reconcile.${f.kind}`,
+      instance_id: f.addonId,
+      result: f.fixed ? 'fixed' : 'reported',
+      detail: JSON.stringify({ addon: f.addon, state: f.state, detail: f.detail }),
+    });
   }
   return { findings };
 }

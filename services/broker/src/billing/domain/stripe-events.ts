@@ -1,8 +1,20 @@
-import { sql } from 'kysely';
 import type Stripe from 'stripe';
 import type { Executor } from '../../shared/db/executor.js';
 import { ApiFailure } from '../../shared/domain/api-failure.js';
 import type { BrokerContext } from '../../shared/domain/context.js';
+import {
+  type AccountMirrorRow,
+  findAccountMirrorByCustomer,
+  findAccountMirrorByDefaultMethod,
+} from '../db/accounts.js';
+import {
+  type InvoiceRow,
+  lockInvoice,
+  lockInvoiceByStripeId,
+  markInvoicePaid,
+  markInvoicePaymentFailed,
+} from '../db/invoices.js';
+import { findStripeEvent, insertStripeEventIfAbsent, setStripeEventOutcome } from '../db/stripe-events.js';
 import {
   type MirrorOutcome,
   type ObservedPaymentMethod,
@@ -35,20 +47,20 @@ export async function handleStripeWebhook(
     });
   }
   // Stripe redelivers events: a known one is answered before calling Stripe again.
-  const seen = await ctx.db.selectFrom('stripe_events').select('id').where('id', '=', event.id).executeTakeFirst();
+  const seen = await findStripeEvent(ctx.db, event.id);
   if (seen) return { received: true as const, duplicate: true, outcome: 'duplicate' };
   // Calls Stripe (makes the card the default, reads it) before the transaction, not inside it.
   const observed = await paymentMethodOf(ctx, event);
   return ctx.db.transaction().execute(async (trx) => {
-    const fresh = await trx
-      .insertInto('stripe_events')
-      .values({ id: event.id, type: event.type, created: new Date(event.created * 1000), outcome: 'received' })
-      .onConflict((oc) => oc.column('id').doNothing())
-      .returning('id')
-      .executeTakeFirst();
+    const fresh = await insertStripeEventIfAbsent(trx, {
+      id: event.id,
+      type: event.type,
+      created: new Date(event.created * 1000),
+      outcome: 'received',
+    });
     if (!fresh) return { received: true as const, duplicate: true, outcome: 'duplicate' };
     const outcome = await applyEvent(trx, event, observed);
-    await trx.updateTable('stripe_events').set({ outcome }).where('id', '=', event.id).execute();
+    await setStripeEventOutcome(trx, event.id, outcome);
     return { received: true as const, duplicate: false, outcome };
   });
 }
@@ -70,22 +82,19 @@ async function paymentMethodOf(ctx: BrokerContext, event: Stripe.Event): Promise
   const stripe = ctx.billing.stripe;
   if (!stripe) return undefined;
   // Stripe sends every customer's events; only ours are read back, or changed.
-  const account = ctx.db
-    .selectFrom('billing_accounts')
-    .select(['stripe_customer_id', 'default_payment_method', 'payment_method_changed_at']);
-  let ours: Awaited<ReturnType<typeof account.executeTakeFirst>>;
+  let ours: AccountMirrorRow | undefined;
   let intent: Stripe.SetupIntent | undefined;
   if (event.type === 'customer.updated') {
-    ours = await account.where('stripe_customer_id', '=', (event.data.object as Stripe.Customer).id).executeTakeFirst();
+    ours = await findAccountMirrorByCustomer(ctx.db, (event.data.object as Stripe.Customer).id);
   } else if (event.type === 'setup_intent.succeeded') {
     intent = event.data.object as Stripe.SetupIntent;
     const customerId = typeof intent.customer === 'string' ? intent.customer : intent.customer?.id;
     if (!customerId) return { kind: 'skipped', reason: 'no customer' };
-    ours = await account.where('stripe_customer_id', '=', customerId).executeTakeFirst();
+    ours = await findAccountMirrorByCustomer(ctx.db, customerId);
   } else if (event.type === 'payment_method.detached') {
     // A detached method has no customer any more: the account whose default it was.
     const methodId = (event.data.object as Stripe.PaymentMethod).id;
-    ours = await account.where('default_payment_method', '=', methodId).executeTakeFirst();
+    ours = await findAccountMirrorByDefaultMethod(ctx.db, methodId);
     if (!ours) return { kind: 'skipped', reason: 'not a default' };
   } else return undefined;
   const customerId = ours?.stripe_customer_id;
@@ -111,11 +120,9 @@ async function paymentMethodOf(ctx: BrokerContext, event: Stripe.Event): Promise
     : { kind: 'skipped', reason: 'the customer is deleted in Stripe' };
 }
 
-async function ourInvoice(trx: Executor, invoice: Stripe.Invoice) {
+async function ourInvoice(trx: Executor, invoice: Stripe.Invoice): Promise<InvoiceRow | undefined> {
   const annexId = invoice.metadata?.annex_invoice;
-  let query = trx.selectFrom('invoices').selectAll().forUpdate();
-  query = annexId ? query.where('id', '=', annexId) : query.where('stripe_invoice_id', '=', String(invoice.id ?? ''));
-  return query.executeTakeFirst();
+  return annexId ? lockInvoice(trx, annexId) : lockInvoiceByStripeId(trx, String(invoice.id ?? ''));
 }
 
 async function applyEvent(trx: Executor, event: Stripe.Event, observed: Observed | undefined): Promise<string> {
@@ -126,16 +133,7 @@ async function applyEvent(trx: Executor, event: Stripe.Event, observed: Observed
       const row = await ourInvoice(trx, event.data.object as Stripe.Invoice);
       if (!row) return 'ignored: not an Annex invoice';
       if (row.state === 'paid') return 'ignored: already paid';
-      await trx
-        .updateTable('invoices')
-        .set({
-          state: 'paid',
-          paid_at: at,
-          stripe_invoice_id: row.stripe_invoice_id ?? String((event.data.object as Stripe.Invoice).id),
-          updated_at: sql`now()`,
-        })
-        .where('id', '=', row.id)
-        .execute();
+      await markInvoicePaid(trx, row.id, at, row.stripe_invoice_id ?? String((event.data.object as Stripe.Invoice).id));
       const restored = await restoreIfSettled(trx, row.organization_id);
       return `applied: paid${restored ? `, ${restored} add-ons restored` : ''}`;
     }
@@ -144,15 +142,7 @@ async function applyEvent(trx: Executor, event: Stripe.Event, observed: Observed
       if (!row) return 'ignored: not an Annex invoice';
       // Paid is terminal: a failure reported after (or delivered after) the payment changes nothing.
       if (row.state === 'paid') return 'ignored: already paid';
-      await trx
-        .updateTable('invoices')
-        .set({
-          state: 'payment_failed',
-          failed_at: sql`least(coalesce(failed_at, ${at}), ${at})`,
-          updated_at: sql`now()`,
-        })
-        .where('id', '=', row.id)
-        .execute();
+      await markInvoicePaymentFailed(trx, row.id, at);
       await markPastDue(trx, row.organization_id, at);
       return 'applied: payment failed, account past due';
     }

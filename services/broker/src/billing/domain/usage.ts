@@ -1,10 +1,14 @@
 import type { MeteredPrice } from '@annex/platform';
-import { sql } from 'kysely';
 import { isUuid } from '../../apps/index.js';
+import { insertAuditEntry } from '../../shared/db/audit.js';
 import type { Executor } from '../../shared/db/executor.js';
 import type { BrokerContext } from '../../shared/domain/context.js';
 import { BrokerFailure, badRequest, notFound } from '../../shared/domain/errors.js';
-import { lockOrgMonth, meteredSpend } from './ledger.js';
+import { findAccountStatus } from '../db/accounts.js';
+import { listInvoicedMonths } from '../db/invoices.js';
+import { lockOrgMonth } from '../db/locks.js';
+import { insertSpendAlertIfAbsent, listSpendCapsOfApp } from '../db/spend.js';
+import { insertUsageRecords, listMeteredAddons, meteredSpend } from '../db/usage.js';
 import { monthBounds, periodOf, previousPeriod } from './money.js';
 
 // Metered usage reported by providers (docs/provider-protocol.md §3) and the spend-cap
@@ -40,24 +44,7 @@ async function meteredAddons(
   const found = new Map<string, MeteredAddon>();
   if (instanceIds.length === 0) return found;
   // Providers know instances by the id the broker sent them (the provider-side id).
-  const rows = await db
-    .selectFrom('service_instances as si')
-    .innerJoin('addons as a', (join) => join.on(sql<boolean>`a.id::text = si.id`))
-    .innerJoin('plans as p', 'p.id', 'a.plan_id')
-    .innerJoin('services as s', 's.id', 'a.service_id')
-    .select([
-      'si.provider_instance_id',
-      'a.id',
-      'a.organization_id',
-      'a.app_id',
-      'a.state',
-      'p.currency',
-      'p.metered',
-      's.provider_id',
-    ])
-    .where('si.provider_id', '=', providerId)
-    .where('si.provider_instance_id', 'in', [...new Set(instanceIds)])
-    .execute();
+  const rows = await listMeteredAddons(db, providerId, instanceIds);
   for (const { provider_instance_id: instanceId, ...addon } of rows) {
     if (instanceId && addon.provider_id === providerId) found.set(instanceId, addon);
   }
@@ -119,17 +106,10 @@ export async function recordUsage(
       ? []
       : await ctx.db.transaction().execute(async (trx) => {
           for (const [, r] of months) await lockOrgMonth(trx, r.organization_id, periodOf(r.at), 'shared');
-          const invoiced = await trx
-            .selectFrom('invoices')
-            .select(['organization_id', 'period'])
-            .where((eb) =>
-              eb.or(
-                months.map(([, r]) =>
-                  eb.and([eb('organization_id', '=', r.organization_id), eb('period', '=', periodOf(r.at))]),
-                ),
-              ),
-            )
-            .execute();
+          const invoiced = await listInvoicedMonths(
+            trx,
+            months.map(([, r]) => ({ organizationId: r.organization_id, period: periodOf(r.at) })),
+          );
           if (invoiced.length > 0) {
             const closed = new Set(invoiced.map((i) => `${i.organization_id}:${i.period}`));
             const index = rows.findIndex((r) => closed.has(`${r.organization_id}:${periodOf(r.at)}`));
@@ -146,14 +126,7 @@ export async function recordUsage(
               `records.${stale}.at: ${periodOf((rows[stale] as (typeof rows)[number]).at)} is closed; usage is accepted for this month and the previous one (from ${oldest.toISOString()})`,
             );
           }
-          // A key repeated within the batch, or stored before, is skipped by the conflict clause;
-          // what is stored adds to the month's totals (usage_totals) by trigger, in this statement.
-          return trx
-            .insertInto('usage_records')
-            .values(rows)
-            .onConflict((oc) => oc.columns(['provider_id', 'idempotency_key']).doNothing())
-            .returning(['organization_id', 'app_id', 'at'])
-            .execute();
+          return insertUsageRecords(trx, rows);
         });
   const touched = new Map<string, { organizationId: string; appId: string; period: string }>();
   for (const row of inserted) {
@@ -171,48 +144,35 @@ export async function checkSpendAlerts(
   appId: string,
   period: string,
 ): Promise<number> {
-  const caps = await ctx.db
-    .selectFrom('spend_caps')
-    .selectAll()
-    .where('organization_id', '=', organizationId)
-    .where((eb) => eb.or([eb('scope', '=', 'org'), eb('scope', '=', appId)]))
-    .execute();
+  const caps = await listSpendCapsOfApp(ctx.db, organizationId, appId);
   let raised = 0;
   for (const cap of caps) {
     const spent = await meteredSpend(ctx.db, organizationId, cap.app_id, period);
     for (const threshold of ALERT_THRESHOLDS) {
       if (spent < (cap.limit_cents * threshold) / 100) continue;
-      const row = await ctx.db
-        .insertInto('spend_alerts')
-        .values({
+      const recorded = await insertSpendAlertIfAbsent(ctx.db, {
+        organization_id: organizationId,
+        scope: cap.scope,
+        month: period,
+        threshold,
+        spent_cents: spent,
+        limit_cents: cap.limit_cents,
+      });
+      if (!recorded) continue;
+      raised++;
+      await insertAuditEntry(ctx.db, {
+        actor_kind: 'billing',
+        action: 'billing.spend_alert',
+        result: 'raised',
+        detail: JSON.stringify({
           organization_id: organizationId,
           scope: cap.scope,
           month: period,
           threshold,
           spent_cents: spent,
           limit_cents: cap.limit_cents,
-        })
-        .onConflict((oc) => oc.columns(['organization_id', 'scope', 'month', 'threshold']).doNothing())
-        .returning('threshold')
-        .executeTakeFirst();
-      if (!row) continue;
-      raised++;
-      await ctx.db
-        .insertInto('broker_audit_log')
-        .values({
-          actor_kind: 'billing',
-          action: 'billing.spend_alert',
-          result: 'raised',
-          detail: JSON.stringify({
-            organization_id: organizationId,
-            scope: cap.scope,
-            month: period,
-            threshold,
-            spent_cents: spent,
-            limit_cents: cap.limit_cents,
-          }),
-        })
-        .execute();
+        }),
+      });
       ctx.logger.warn({ organizationId, scope: cap.scope, threshold, period }, 'spend cap alert');
     }
   }
@@ -239,18 +199,9 @@ export async function allowance(
   if (addon.state === 'destroyed' || addon.state === 'destroying') {
     return { allowed: false, remaining: 0, reason: `the add-on is ${addon.state}` };
   }
-  const account = await ctx.db
-    .selectFrom('billing_accounts')
-    .select('status')
-    .where('organization_id', '=', addon.organization_id)
-    .executeTakeFirst();
+  const account = await findAccountStatus(ctx.db, addon.organization_id);
   if (account?.status === 'suspended') return { allowed: false, remaining: 0, reason: 'the account is suspended' };
-  const caps = await ctx.db
-    .selectFrom('spend_caps')
-    .selectAll()
-    .where('organization_id', '=', addon.organization_id)
-    .where((eb) => eb.or([eb('scope', '=', 'org'), eb('scope', '=', addon.app_id)]))
-    .execute();
+  const caps = await listSpendCapsOfApp(ctx.db, addon.organization_id, addon.app_id);
   if (caps.length === 0) return { allowed: true };
   const period = periodOf(now);
   let remainingCents = Number.POSITIVE_INFINITY;
@@ -265,14 +216,4 @@ export async function allowance(
     ...(remaining === undefined ? {} : { remaining }),
     ...(allowed ? {} : { reason: 'the spend cap is reached' }),
   };
-}
-
-/** Count of usage rows (tests and the reconciliation report). */
-export async function usageCount(db: Executor, addonId: string): Promise<number> {
-  const row = await db
-    .selectFrom('usage_records')
-    .select(sql<string>`count(*)`.as('n'))
-    .where('addon_id', '=', addonId)
-    .executeTakeFirstOrThrow();
-  return Number(row.n);
 }

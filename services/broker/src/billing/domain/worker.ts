@@ -1,6 +1,6 @@
 import { every, hourly, type JobKindOptions, type JobSchedule } from '@annex/platform';
-import { sql } from 'kysely';
 import type { BrokerContext } from '../../shared/domain/context.js';
+import { recordJobRun } from '../db/jobs.js';
 import { runDunning } from './dunning.js';
 import { runInvoicing } from './invoicing.js';
 import { monthBounds, previousPeriod } from './money.js';
@@ -86,9 +86,5 @@ export function billingSchedules(options: { dunningMs: number }): JobSchedule<ke
 }
 
 async function recordBillingRun(ctx: BrokerContext, job: BillingJob, result: Record<string, unknown>): Promise<void> {
-  await ctx.db
-    .insertInto('billing_jobs')
-    .values({ name: job, last_run_at: sql`now()`, last_result: JSON.stringify(result) })
-    .onConflict((oc) => oc.column('name').doUpdateSet({ last_run_at: sql`now()`, last_result: JSON.stringify(result) }))
-    .execute();
+  await recordJobRun(ctx.db, job, result);
 }

@@ -1,7 +1,7 @@
 import express, { type Request, type Response } from 'express';
 import { z } from 'zod';
-import { findApp, isUuid } from '../../apps/index.js';
-import { type ApiCaller, ApiFailure, invalidInput, mayAccess } from '../../shared/domain/api-failure.js';
+import { findApp } from '../../apps/index.js';
+import { type ApiCaller, ApiFailure, invalidInput } from '../../shared/domain/api-failure.js';
 import type { BrokerContext } from '../../shared/domain/context.js';
 import {
   apiErrorHandler,
@@ -12,10 +12,17 @@ import {
   scopedRoutes,
 } from '../../shared/http/api.js';
 import { cleanRequestTarget, idString, jsonBody } from '../../shared/http/request-input.js';
-import { accountView, createSetupIntent, setDefaultPaymentMethod, setSpendCap } from '../domain/accounts.js';
-import { invoiceView } from '../domain/invoicing.js';
+import {
+  accountView,
+  createSetupIntent,
+  resolveOrganization,
+  setDefaultPaymentMethod,
+  setSpendCap,
+} from '../domain/accounts.js';
+import { getInvoice, listInvoices } from '../domain/invoicing.js';
 import { monthCharges } from '../domain/ledger.js';
 import { isPeriod, periodOf, roundCents } from '../domain/money.js';
+import { setProviderBilling } from '../domain/payouts.js';
 import { handleStripeWebhook } from '../domain/stripe-events.js';
 import { BILLING_JOBS, type BillingJob, runBillingJob } from '../domain/worker.js';
 
@@ -38,13 +45,7 @@ const jobBody = z.object({ period: z.string().optional() });
 
 async function organizationOf(ctx: BrokerContext, caller: ApiCaller, req: Request): Promise<string> {
   const slug = typeof req.query.organization === 'string' ? req.query.organization : undefined;
-  if (!slug) {
-    if (caller.principal.kind === 'org') return caller.principal.organizationId;
-    throw invalidInput('organization', 'required with a platform or admin token (?organization=slug)');
-  }
-  const org = await ctx.db.selectFrom('organizations').select('id').where('slug', '=', slug).executeTakeFirst();
-  if (!org || !mayAccess(caller, org.id)) throw new ApiFailure('not_found', `organization "${slug}" not found`);
-  return org.id;
+  return resolveOrganization(ctx, caller, slug);
 }
 
 function requireAdmin(caller: ApiCaller): void {
@@ -90,25 +91,10 @@ export function billingRouter(ctx: BrokerContext): express.Router {
 
   route('GET /v1/billing/invoices', async (req, res) => {
     const organizationId = await organizationOf(ctx, callerOf(res), req);
-    const org = await slugOf(ctx, organizationId);
-    const rows = await ctx.db
-      .selectFrom('invoices')
-      .selectAll()
-      .where('organization_id', '=', organizationId)
-      .orderBy('period', 'desc')
-      .orderBy('currency')
-      .limit(120)
-      .execute();
-    res.json({ invoices: rows.map((r) => invoiceView(r, org)) });
+    res.json(await listInvoices(ctx, organizationId));
   });
   route('GET /v1/billing/invoices/:id', async (req, res) => {
-    const caller = callerOf(res);
-    const id = String(req.params.id);
-    const row = isUuid(id)
-      ? await ctx.db.selectFrom('invoices').selectAll().where('id', '=', id).executeTakeFirst()
-      : undefined;
-    if (!row || !mayAccess(caller, row.organization_id)) throw new ApiFailure('not_found', `invoice "${id}" not found`);
-    res.json(invoiceView(row, await slugOf(ctx, row.organization_id)));
+    res.json(await getInvoice(ctx, callerOf(res), String(req.params.id)));
   });
 
   route('GET /v1/billing/usage', async (req, res) => {
@@ -140,36 +126,7 @@ export function billingRouter(ctx: BrokerContext): express.Router {
   route('PUT /v1/billing/providers/:provider', async (req, res) => {
     requireAdmin(callerOf(res));
     const body = parseBody(providerBody, req.body);
-    const ref = String(req.params.provider);
-    const provider = await ctx.db
-      .selectFrom('providers')
-      .select(['id', 'slug'])
-      .where(isUuid(ref) ? 'id' : 'slug', '=', ref)
-      .executeTakeFirst();
-    if (!provider) throw new ApiFailure('not_found', `provider "${ref}" not found`);
-    const values = {
-      ...(body.revenueShare === undefined ? {} : { revenue_share: body.revenueShare }),
-      ...(body.stripeAccount === undefined ? {} : { stripe_account_id: body.stripeAccount }),
-    };
-    await ctx.db
-      .insertInto('provider_billing')
-      .values({ provider_id: provider.id, ...values })
-      .onConflict((oc) =>
-        Object.keys(values).length
-          ? oc.column('provider_id').doUpdateSet(values)
-          : oc.column('provider_id').doNothing(),
-      )
-      .execute();
-    const row = await ctx.db
-      .selectFrom('provider_billing')
-      .selectAll()
-      .where('provider_id', '=', provider.id)
-      .executeTakeFirstOrThrow();
-    res.json({
-      provider: provider.slug,
-      revenueShare: row.revenue_share === null ? null : Number(row.revenue_share),
-      stripeAccount: row.stripe_account_id,
-    });
+    res.json(await setProviderBilling(ctx, String(req.params.provider), body));
   });
   route('POST /v1/billing/jobs/:job', async (req, res) => {
     requireAdmin(callerOf(res));
@@ -190,13 +147,4 @@ export function billingRouter(ctx: BrokerContext): express.Router {
   router.use(apiErrorHandler);
   router.use(apiInternalErrorHandler);
   return router;
-}
-
-async function slugOf(ctx: BrokerContext, organizationId: string): Promise<string> {
-  const row = await ctx.db
-    .selectFrom('organizations')
-    .select('slug')
-    .where('id', '=', organizationId)
-    .executeTakeFirstOrThrow();
-  return row.slug;
 }
