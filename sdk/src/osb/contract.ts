@@ -148,6 +148,7 @@ export const provisionResponse = z.object({ dashboard_url: z.string().optional()
 export const asyncResponse = z.object({
   operation: z.string().max(10_000).optional(),
   dashboard_url: z.string().optional(),
+  metadata: object.optional(),
 });
 export const lastOperationResponse = z.object({
   state: z.enum(['in progress', 'succeeded', 'failed']),

@@ -1,5 +1,16 @@
 import { randomUUID } from 'node:crypto';
 import { retryDelayMs } from '@annex/platform';
+import {
+  asyncResponse,
+  bindResponse,
+  errorResponse,
+  lastOperationResponse,
+  osbObject,
+  provisionResponse,
+  responseProblem,
+  updateResponse,
+} from '@annex/sdk';
+import type { ZodType, z } from 'zod';
 import { findPlanPollingLimit, findProviderById, type ProviderRow } from '../../shared/db/catalog.js';
 import type { Executor } from '../../shared/db/executor.js';
 import { type Actor, recordAudit } from '../../shared/domain/audit.js';
@@ -213,6 +224,17 @@ export function earlyProvisionAnswer(
   return undefined;
 }
 
+/** The OSB 2.17 body a provider answers a first call with, by the operation's kind (from @annex/sdk). */
+const DONE_BODIES: Record<OperationRow['kind'], ZodType> = {
+  provision: provisionResponse,
+  update: updateResponse,
+  bind: bindResponse,
+  deprovision: osbObject,
+  unbind: osbObject,
+  orphan_deprovision: osbObject,
+  orphan_unbind: osbObject,
+};
+
 function classifyFirstOf(kind: OperationRow['kind'], response: ProviderResponse): Outcome {
   // Never sent: nothing to mitigate, and retrying cannot help until the URL is changed.
   if (response.kind === 'refused') return { kind: 'failed', description: response.message };
@@ -221,22 +243,30 @@ function classifyFirstOf(kind: OperationRow['kind'], response: ProviderResponse)
   const deleting = DELETE_KINDS.has(kind);
   if (deleting && status === 410) return { kind: 'done', body: {} };
   if (status === 200 || (status === 201 && !deleting)) {
-    if (response.malformed || !isObject(body)) {
-      return { kind: status === 200 ? 'failed' : 'broken', description: describeAnswer(response) };
+    const problem = response.malformed ? 'not JSON' : responseProblem(DONE_BODIES[kind], withoutNulls(body));
+    if (problem !== undefined) {
+      // The spec's table: a malformed 200 is a failure, a malformed 201 is mitigated.
+      return { kind: status === 200 ? 'failed' : 'broken', description: malformedAnswer(response, problem) };
     }
-    return { kind: 'done', body };
+    return { kind: 'done', body: body as Record<string, unknown> };
   }
   if (status === 202) {
-    if (response.malformed || (body !== undefined && !isObject(body))) {
-      return { kind: 'broken', description: describeAnswer(response) };
+    const accepted = response.malformed ? undefined : asyncResponse.safeParse(withoutNulls(body ?? {}));
+    if (!accepted?.success) {
+      const problem = accepted ? responseProblem(asyncResponse, withoutNulls(body ?? {})) : 'not JSON';
+      return { kind: 'broken', description: malformedAnswer(response, problem ?? 'malformed') };
     }
-    const operation = isObject(body) && typeof body.operation === 'string' ? body.operation : null;
-    const details = kind === 'provision' || kind === 'update' ? instanceDetails(body) : undefined;
-    return { kind: 'async', operation, retryAfterSeconds: response.retryAfterSeconds, ...(details ? { details } : {}) };
+    const details = kind === 'provision' || kind === 'update' ? instanceDetails(accepted.data) : undefined;
+    return {
+      kind: 'async',
+      operation: accepted.data.operation ?? null,
+      retryAfterSeconds: response.retryAfterSeconds,
+      ...(details ? { details } : {}),
+    };
   }
   if (status === 408) return { kind: 'failed', description: describeAnswer(response) };
   if (status >= 400 && status < 500) {
-    const error = isObject(body) && typeof body.error === 'string' ? body.error : undefined;
+    const error = errorCodeOf(body);
     if (deleting && status === 422 && error === 'ConcurrencyError') {
       return { kind: 'retry', description: 'provider is busy with this resource (ConcurrencyError)' };
     }
@@ -245,12 +275,30 @@ function classifyFirstOf(kind: OperationRow['kind'], response: ProviderResponse)
   return { kind: 'broken', description: describeAnswer(response) };
 }
 
+/**
+ * The body with its top-level `null` fields left out: brokers in the wild answer
+ * `"dashboard_url": null` for a field the spec makes optional, and mean "none".
+ */
+function withoutNulls(body: unknown): unknown {
+  if (!isObject(body)) return body;
+  return Object.fromEntries(Object.entries(body).filter(([, value]) => value !== null));
+}
+
+/** An OSB error body's `error` code, when the body is one. */
+function errorCodeOf(body: unknown): string | undefined {
+  const parsed = errorResponse.safeParse(withoutNulls(body));
+  return parsed.success ? parsed.data.error : undefined;
+}
+
+function malformedAnswer(response: ProviderResponse & { kind: 'answer' }, problem: string): string {
+  return `provider answered ${response.status} with a malformed body (${problem})`;
+}
+
 /** The instance fields OSB lets a provision's or update's 202 carry: `dashboard_url`, `metadata`. */
-function instanceDetails(body: unknown): Record<string, unknown> | undefined {
-  if (!isObject(body)) return undefined;
+function instanceDetails(accepted: z.infer<typeof asyncResponse>): Record<string, unknown> | undefined {
   const details: Record<string, unknown> = {};
-  if (typeof body.dashboard_url === 'string') details.dashboard_url = body.dashboard_url;
-  if (isObject(body.metadata)) details.metadata = body.metadata;
+  if (accepted.dashboard_url !== undefined) details.dashboard_url = accepted.dashboard_url;
+  if (accepted.metadata !== undefined) details.metadata = accepted.metadata;
   return Object.keys(details).length > 0 ? details : undefined;
 }
 
@@ -275,18 +323,19 @@ function classifyPoll(op: OperationRow, response: ProviderResponse): Outcome {
     const description = `provider answered ${status} while polling: the resource or operation is unknown there`;
     return op.kind === 'update' ? { kind: 'failed', description } : { kind: 'broken', description };
   }
-  if (status === 200 && isObject(body) && typeof body.state === 'string') {
-    const description = typeof body.description === 'string' ? body.description : undefined;
+  const polled = status === 200 && !response.malformed ? lastOperationResponse.safeParse(withoutNulls(body)) : undefined;
+  if (polled?.success) {
+    const { state, description } = polled.data;
     // A last_operation answer carries no dashboard_url: the 202's holds until it says otherwise.
-    if (body.state === 'succeeded') return { kind: 'done', body: { ...acceptedDetails(op), ...body } };
-    if (body.state === 'failed') return { kind: 'broken', description: description ?? 'provider operation failed' };
-    if (body.state === 'in progress') {
-      return {
-        kind: 'retry',
-        description: description ?? 'in progress',
-        ...(response.retryAfterSeconds !== undefined ? { retryAfterSeconds: response.retryAfterSeconds } : {}),
-      };
+    if (state === 'succeeded') {
+      return { kind: 'done', body: { ...acceptedDetails(op), ...(body as Record<string, unknown>) } };
     }
+    if (state === 'failed') return { kind: 'broken', description: description ?? 'provider operation failed' };
+    return {
+      kind: 'retry',
+      description: description ?? 'in progress',
+      ...(response.retryAfterSeconds !== undefined ? { retryAfterSeconds: response.retryAfterSeconds } : {}),
+    };
   }
   return { kind: 'retry', description: describeAnswer(response) };
 }
