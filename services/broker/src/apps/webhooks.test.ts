@@ -9,10 +9,10 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { BrokerContext } from '../shared/domain/context.js';
 import { apiErrorHandler, authenticateApiCaller } from '../shared/http/api.js';
 import { startTestBroker, type TestBroker } from '../testing.js';
+import { claimDueDeliveries } from './db/webhooks.js';
 import { startWebhookWorker, type WebhookWorker } from './domain/webhook-worker.js';
 import {
   CONFIG_VARS_CHANGED,
-  claimDueDeliveries,
   configurePlatformWebhook,
   deliverOnce,
   enqueueConfigVarsChanged,

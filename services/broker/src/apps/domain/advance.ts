@@ -1,4 +1,3 @@
-import { sql } from 'kysely';
 import { closeInterval, openInterval, splitInterval } from '../../billing/index.js';
 import {
   bindInstance,
@@ -13,6 +12,29 @@ import {
 import { findPlanById } from '../../shared/db/catalog.js';
 import type { BrokerContext, Caller } from '../../shared/domain/context.js';
 import { BrokerFailure } from '../../shared/domain/errors.js';
+import {
+  appName,
+  configVarOwners,
+  findAddonById,
+  findAttachmentById,
+  liveAttachmentsOfAddon,
+  lockAttachmentBindings,
+  lockAttachmentState,
+  moveAddonState,
+  platformIdBySlug,
+  serviceVarDeclarations,
+  updateAddon,
+  updateAttachment,
+  varsOwnedBy,
+} from '../db/addon-states.js';
+import {
+  insertRetirement,
+  listDueRetirements,
+  revokeRetirement,
+  revokeRetirementsOf,
+  waitingRetirementsOf,
+} from '../db/binding-retirements.js';
+import { appReleaseVersion } from '../db/releases.js';
 import type { AddonRow, AttachmentRow } from '../db/store.js';
 import { credentialsToVars, varLayout } from './naming.js';
 import { organizationSlug } from './plans.js';
@@ -30,12 +52,7 @@ const appsPlatformIds = new WeakMap<BrokerContext, Promise<string>>();
 export function appsPlatform(ctx: BrokerContext): Promise<string> {
   let id = appsPlatformIds.get(ctx);
   if (!id) {
-    id = ctx.db
-      .selectFrom('platforms')
-      .select('id')
-      .where('slug', '=', APPS_PLATFORM_SLUG)
-      .executeTakeFirstOrThrow()
-      .then((r) => r.id);
+    id = platformIdBySlug(ctx.db, APPS_PLATFORM_SLUG);
     id.catch(() => appsPlatformIds.delete(ctx));
     appsPlatformIds.set(ctx, id);
   }
@@ -63,22 +80,6 @@ function failureMessage(error: unknown): string {
   return error instanceof BrokerFailure || error instanceof Error ? error.message : String(error);
 }
 
-async function setAddon(ctx: BrokerContext, id: string, values: Partial<AddonRow>): Promise<void> {
-  await ctx.db
-    .updateTable('addons')
-    .set({ ...values, updated_at: sql`now()` } as never)
-    .where('id', '=', id)
-    .execute();
-}
-
-async function setAttachment(ctx: BrokerContext, id: string, values: Partial<AttachmentRow>): Promise<void> {
-  await ctx.db
-    .updateTable('attachments')
-    .set({ ...values, updated_at: sql`now()` } as never)
-    .where('id', '=', id)
-    .execute();
-}
-
 async function osbIds(ctx: BrokerContext, planId: string) {
   const plan = await findPlanById(ctx.db, planId);
   if (!plan) throw new Error(`plan ${planId} no longer exists`);
@@ -90,7 +91,7 @@ export type Progress = 'done' | 'waiting';
 
 /** Moves an add-on one step on. */
 export async function advanceAddon(ctx: BrokerContext, addonId: string): Promise<Progress> {
-  const addon = await ctx.db.selectFrom('addons').selectAll().where('id', '=', addonId).executeTakeFirst();
+  const addon = await findAddonById(ctx.db, addonId);
   if (!addon) return 'done';
   switch (addon.state) {
     case 'provisioning':
@@ -109,11 +110,7 @@ async function advanceProvisioning(ctx: BrokerContext, addon: AddonRow): Promise
   if (!instance) {
     const { serviceId, planId } = await osbIds(ctx, addon.plan_id);
     try {
-      const app = await ctx.db
-        .selectFrom('apps')
-        .select('name')
-        .where('id', '=', addon.app_id)
-        .executeTakeFirstOrThrow();
+      const name = await appName(ctx.db, addon.app_id);
       await provisionInstance(ctx, await appsCallerFor(ctx, addon.organization_id), {
         instanceId: addon.id,
         serviceId,
@@ -124,7 +121,7 @@ async function advanceProvisioning(ctx: BrokerContext, addon: AddonRow): Promise
           platform: 'annex',
           organization_guid: addon.organization_id,
           space_guid: addon.app_id,
-          app_name: app.name,
+          app_name: name,
           instance_name: addon.name,
         },
         parameters: storedParameters(ctx.secretBox, addon),
@@ -134,7 +131,7 @@ async function advanceProvisioning(ctx: BrokerContext, addon: AddonRow): Promise
     } catch (error) {
       // A refusal is final; anything else (a lost connection) is retried by the reconciler.
       if (!(error instanceof BrokerFailure)) throw error;
-      await setAddon(ctx, addon.id, { state: 'failed', last_error: failureMessage(error) });
+      await updateAddon(ctx.db, addon.id, { state: 'failed', last_error: failureMessage(error) });
       await recordEvent(ctx.db, addon.app_id, addon.id, 'addon.failed', { error: failureMessage(error) });
       return 'done';
     }
@@ -143,13 +140,8 @@ async function advanceProvisioning(ctx: BrokerContext, addon: AddonRow): Promise
   if (instance?.state === 'provisioned' && instance.deleted_at === null) {
     // The add-on's usage interval opens with the state change, in one transaction.
     await ctx.db.transaction().execute(async (trx) => {
-      const moved = await trx
-        .updateTable('addons')
-        .set({ state: 'provisioned', last_error: null, updated_at: sql`now()` })
-        .where('id', '=', addon.id)
-        .where('state', '=', 'provisioning')
-        .executeTakeFirst();
-      if (Number(moved.numUpdatedRows) === 0) return;
+      const moved = await moveAddonState(trx, addon.id, 'provisioning', { state: 'provisioned', last_error: null });
+      if (!moved) return;
       await openInterval(trx, addon, addon.plan_id, new Date());
       await recordEvent(trx, addon.app_id, addon.id, 'addon.provisioned', { addon: addon.name });
     });
@@ -158,7 +150,7 @@ async function advanceProvisioning(ctx: BrokerContext, addon: AddonRow): Promise
   if (!instance || instance.state === 'failed' || instance.deleted_at !== null) {
     const op = instance?.last_operation_id ? await findOperation(ctx.db, instance.last_operation_id) : undefined;
     const error = op?.description || 'the provider could not provision the add-on';
-    await setAddon(ctx, addon.id, { state: 'failed', last_error: error });
+    await updateAddon(ctx.db, addon.id, { state: 'failed', last_error: error });
     await recordEvent(ctx.db, addon.app_id, addon.id, 'addon.failed', { error });
     return 'done';
   }
@@ -173,18 +165,12 @@ async function advancePlanChange(ctx: BrokerContext, addon: AddonRow): Promise<P
   const failed = op?.kind === 'update' && op.state === 'failed';
   // A changed plan splits the usage interval in the transaction that records the change.
   await ctx.db.transaction().execute(async (trx) => {
-    const moved = await trx
-      .updateTable('addons')
-      .set({
-        state: 'provisioned',
-        plan_id: instance.plan_id,
-        last_error: failed ? op?.description || 'the provider refused the plan change' : null,
-        updated_at: sql`now()`,
-      })
-      .where('id', '=', addon.id)
-      .where('state', '=', 'changing_plan')
-      .executeTakeFirst();
-    if (Number(moved.numUpdatedRows) === 0) return;
+    const moved = await moveAddonState(trx, addon.id, 'changing_plan', {
+      state: 'provisioned',
+      plan_id: instance.plan_id,
+      last_error: failed ? op?.description || 'the provider refused the plan change' : null,
+    });
+    if (!moved) return;
     if (instance.plan_id !== addon.plan_id) await splitInterval(trx, addon, instance.plan_id, new Date());
     await recordEvent(trx, addon.app_id, addon.id, failed ? 'addon.failed' : 'addon.plan_changed', {
       plan_id: instance.plan_id,
@@ -195,15 +181,10 @@ async function advancePlanChange(ctx: BrokerContext, addon: AddonRow): Promise<P
 }
 
 async function advanceDestroy(ctx: BrokerContext, addon: AddonRow): Promise<Progress> {
-  const attachments = await ctx.db
-    .selectFrom('attachments')
-    .selectAll()
-    .where('addon_id', '=', addon.id)
-    .where('detached_at', 'is', null)
-    .execute();
+  const attachments = await liveAttachmentsOfAddon(ctx.db, addon.id);
   let waiting = false;
   for (const attachment of attachments) {
-    if (attachment.state !== 'detaching') await setAttachment(ctx, attachment.id, { state: 'detaching' });
+    if (attachment.state !== 'detaching') await updateAttachment(ctx.db, attachment.id, { state: 'detaching' });
     if ((await advanceAttachment(ctx, attachment.id)) === 'waiting') waiting = true;
   }
   if (waiting) return 'waiting';
@@ -219,7 +200,7 @@ async function advanceDestroy(ctx: BrokerContext, addon: AddonRow): Promise<Prog
       });
     } catch (error) {
       if (!(error instanceof BrokerFailure && error.code === 'Gone')) {
-        await setAddon(ctx, addon.id, { last_error: failureMessage(error) });
+        await updateAddon(ctx.db, addon.id, { last_error: failureMessage(error) });
         return 'waiting';
       }
     }
@@ -227,7 +208,7 @@ async function advanceDestroy(ctx: BrokerContext, addon: AddonRow): Promise<Prog
     if (after && after.deleted_at === null) {
       const op = after.last_operation_id ? await findOperation(ctx.db, after.last_operation_id) : undefined;
       if (op?.kind === 'deprovision' && op.state === 'failed') {
-        await setAddon(ctx, addon.id, { last_error: op.description || 'the provider refused to deprovision' });
+        await updateAddon(ctx.db, addon.id, { last_error: op.description || 'the provider refused to deprovision' });
       }
       return 'waiting';
     }
@@ -235,13 +216,12 @@ async function advanceDestroy(ctx: BrokerContext, addon: AddonRow): Promise<Prog
   // Billing stops in the same transaction as the state change to destroyed.
   await ctx.db.transaction().execute(async (trx) => {
     const at = new Date();
-    const moved = await trx
-      .updateTable('addons')
-      .set({ state: 'destroyed', destroyed_at: at, last_error: null, updated_at: sql`now()` })
-      .where('id', '=', addon.id)
-      .where('state', '=', 'destroying')
-      .executeTakeFirst();
-    if (Number(moved.numUpdatedRows) === 0) return;
+    const moved = await moveAddonState(trx, addon.id, 'destroying', {
+      state: 'destroyed',
+      destroyed_at: at,
+      last_error: null,
+    });
+    if (!moved) return;
     await closeInterval(trx, addon.id, at);
     await recordEvent(trx, addon.app_id, addon.id, 'addon.destroyed', { addon: addon.name });
   });
@@ -250,11 +230,7 @@ async function advanceDestroy(ctx: BrokerContext, addon: AddonRow): Promise<Prog
 
 /** Moves an attachment one step on. */
 export async function advanceAttachment(ctx: BrokerContext, attachmentId: string): Promise<Progress> {
-  const attachment = await ctx.db
-    .selectFrom('attachments')
-    .selectAll()
-    .where('id', '=', attachmentId)
-    .executeTakeFirst();
+  const attachment = await findAttachmentById(ctx.db, attachmentId);
   if (!attachment || attachment.detached_at) return 'done';
   switch (attachment.state) {
     case 'attaching':
@@ -269,7 +245,9 @@ export async function advanceAttachment(ctx: BrokerContext, attachmentId: string
 }
 
 async function loadAddon(ctx: BrokerContext, id: string): Promise<AddonRow> {
-  return ctx.db.selectFrom('addons').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
+  const addon = await findAddonById(ctx.db, id);
+  if (!addon) throw new Error(`add-on ${id} no longer exists`);
+  return addon;
 }
 
 /**
@@ -320,11 +298,7 @@ async function ensureBinding(
 }
 
 async function varsFor(ctx: BrokerContext, addon: AddonRow, name: string, credentials: Record<string, unknown>) {
-  const service = await ctx.db
-    .selectFrom('services')
-    .select(['slug', 'config_vars'])
-    .where('id', '=', addon.service_id)
-    .executeTakeFirstOrThrow();
+  const service = await serviceVarDeclarations(ctx.db, addon.service_id);
   return credentialsToVars(varLayout(service.slug, service.config_vars), name, credentials);
 }
 
@@ -352,19 +326,9 @@ async function advanceAttaching(ctx: BrokerContext, attachment: AttachmentRow): 
     return 'done';
   }
   const outcome = await ctx.db.transaction().execute(async (trx) => {
-    const current = await trx
-      .selectFrom('attachments')
-      .select(['state', 'detached_at'])
-      .where('id', '=', attachment.id)
-      .forUpdate()
-      .executeTakeFirst();
+    const current = await lockAttachmentState(trx, attachment.id);
     if (!current || current.state !== 'attaching' || current.detached_at) return 'moved' as const;
-    const taken = await trx
-      .selectFrom('config_vars')
-      .select(['name', 'attachment_id'])
-      .where('app_id', '=', attachment.app_id)
-      .where('name', 'in', Object.keys(vars))
-      .execute();
+    const taken = await configVarOwners(trx, attachment.app_id, Object.keys(vars));
     const foreign = taken.find((t) => t.attachment_id !== attachment.id);
     if (foreign && !attachment.replace_vars) return { collision: foreign.name };
     await applyConfigChange(ctx, trx, {
@@ -373,11 +337,7 @@ async function advanceAttaching(ctx: BrokerContext, attachment: AttachmentRow): 
       actor: SYSTEM,
       reason: `Attach ${addon.name} as ${attachment.name}`,
     });
-    await trx
-      .updateTable('attachments')
-      .set({ state: 'attached', last_error: null, updated_at: sql`now()` })
-      .where('id', '=', attachment.id)
-      .execute();
+    await updateAttachment(trx, attachment.id, { state: 'attached', last_error: null });
     await recordEvent(trx, attachment.app_id, addon.id, 'attachment.attached', {
       attachment: attachment.name,
       vars: Object.keys(vars),
@@ -396,11 +356,7 @@ async function advanceAttaching(ctx: BrokerContext, attachment: AttachmentRow): 
 }
 
 async function failAttachment(ctx: BrokerContext, attachment: AttachmentRow, error: string): Promise<void> {
-  await ctx.db
-    .updateTable('attachments')
-    .set({ state: 'failed', last_error: error, detached_at: new Date(), updated_at: sql`now()` })
-    .where('id', '=', attachment.id)
-    .execute();
+  await updateAttachment(ctx.db, attachment.id, { state: 'failed', last_error: error, detached_at: new Date() });
   await recordEvent(ctx.db, attachment.app_id, attachment.addon_id, 'attachment.failed', {
     attachment: attachment.name,
     error,
@@ -433,12 +389,7 @@ async function unbindAt(ctx: BrokerContext, addon: AddonRow, bindingId: string):
 async function advanceDetaching(ctx: BrokerContext, attachment: AttachmentRow): Promise<Progress> {
   const addon = await loadAddon(ctx, attachment.addon_id);
   await ctx.db.transaction().execute(async (trx) => {
-    const owned = await trx
-      .selectFrom('config_vars')
-      .select('name')
-      .where('app_id', '=', attachment.app_id)
-      .where('attachment_id', '=', attachment.id)
-      .execute();
+    const owned = await varsOwnedBy(trx, attachment.app_id, attachment.id);
     if (owned.length === 0) return;
     await applyConfigChange(ctx, trx, {
       appId: attachment.app_id,
@@ -448,12 +399,7 @@ async function advanceDetaching(ctx: BrokerContext, attachment: AttachmentRow): 
     });
   });
   // The current binding, one a rotation is making, and old ones still in their grace period.
-  const retired = await ctx.db
-    .selectFrom('binding_retirements')
-    .select('binding_id')
-    .where('attachment_id', '=', attachment.id)
-    .where('state', '=', 'waiting')
-    .execute();
+  const retired = await waitingRetirementsOf(ctx.db, attachment.id);
   const pending: string[] = [attachment.binding_id, ...retired.map((r) => r.binding_id)];
   if (attachment.rotating_binding_id) pending.push(attachment.rotating_binding_id);
   let waiting = false;
@@ -465,7 +411,7 @@ async function advanceDetaching(ctx: BrokerContext, attachment: AttachmentRow): 
         await unbindAt(ctx, addon, bindingId);
       } catch (error) {
         if (!(error instanceof BrokerFailure && error.code === 'Gone')) {
-          await setAttachment(ctx, attachment.id, { last_error: failureMessage(error) });
+          await updateAttachment(ctx.db, attachment.id, { last_error: failureMessage(error) });
           waiting = true;
           continue;
         }
@@ -476,14 +422,13 @@ async function advanceDetaching(ctx: BrokerContext, attachment: AttachmentRow): 
   }
   if (waiting) return 'waiting';
   if (retired.length > 0) {
-    await ctx.db
-      .updateTable('binding_retirements')
-      .set({ state: 'revoked', revoked_at: new Date() })
-      .where('attachment_id', '=', attachment.id)
-      .where('state', '=', 'waiting')
-      .execute();
+    await revokeRetirementsOf(ctx.db, attachment.id);
   }
-  await setAttachment(ctx, attachment.id, { state: 'detached', detached_at: new Date(), rotating_binding_id: null });
+  await updateAttachment(ctx.db, attachment.id, {
+    state: 'detached',
+    detached_at: new Date(),
+    rotating_binding_id: null,
+  });
   await recordEvent(ctx.db, attachment.app_id, addon.id, 'attachment.detached', { attachment: attachment.name });
   return 'done';
 }
@@ -492,7 +437,7 @@ async function advanceRotation(ctx: BrokerContext, attachment: AttachmentRow): P
   const addon = await loadAddon(ctx, attachment.addon_id);
   const newBinding = attachment.rotating_binding_id;
   if (!newBinding) {
-    await setAttachment(ctx, attachment.id, { state: 'attached' });
+    await updateAttachment(ctx.db, attachment.id, { state: 'attached' });
     return 'done';
   }
   const plan = await findPlanById(ctx.db, addon.plan_id);
@@ -501,7 +446,7 @@ async function advanceRotation(ctx: BrokerContext, attachment: AttachmentRow): P
   if (bound === 'waiting') return 'waiting';
   if ('error' in bound) {
     // The old credentials stay in place: a failed rotation changes nothing the app uses.
-    await setAttachment(ctx, attachment.id, {
+    await updateAttachment(ctx.db, attachment.id, {
       state: 'attached',
       rotating_binding_id: null,
       last_error: `rotation failed: ${bound.error}`,
@@ -515,19 +460,9 @@ async function advanceRotation(ctx: BrokerContext, attachment: AttachmentRow): P
   const { vars } = await varsFor(ctx, addon, attachment.name, bound.credentials);
   const grace = attachment.rotation_grace_seconds ?? ctx.settings.rotationGraceSeconds ?? 3600;
   await ctx.db.transaction().execute(async (trx) => {
-    const current = await trx
-      .selectFrom('attachments')
-      .select(['state', 'rotating_binding_id', 'binding_id'])
-      .where('id', '=', attachment.id)
-      .forUpdate()
-      .executeTakeFirst();
+    const current = await lockAttachmentBindings(trx, attachment.id);
     if (!current || current.state !== 'rotating' || current.rotating_binding_id !== newBinding) return;
-    const owned = await trx
-      .selectFrom('config_vars')
-      .select('name')
-      .where('app_id', '=', attachment.app_id)
-      .where('attachment_id', '=', attachment.id)
-      .execute();
+    const owned = await varsOwnedBy(trx, attachment.app_id, attachment.id);
     const changes = [
       ...Object.entries(vars).map(([name, value]) => ({
         name,
@@ -542,37 +477,20 @@ async function advanceRotation(ctx: BrokerContext, attachment: AttachmentRow): P
       actor: SYSTEM,
       reason: `Rotate credentials of ${addon.name} (${attachment.name})`,
     });
-    const version =
-      release?.version ??
-      (
-        await trx
-          .selectFrom('apps')
-          .select('release_version')
-          .where('id', '=', attachment.app_id)
-          .executeTakeFirstOrThrow()
-      ).release_version;
-    await trx
-      .insertInto('binding_retirements')
-      .values({
-        binding_id: current.binding_id,
-        attachment_id: attachment.id,
-        app_id: attachment.app_id,
-        release_version: version,
-        revoke_after: new Date(Date.now() + grace * 1000),
-      })
-      .onConflict((oc) => oc.column('binding_id').doNothing())
-      .execute();
-    await trx
-      .updateTable('attachments')
-      .set({
-        state: 'attached',
-        binding_id: newBinding,
-        rotating_binding_id: null,
-        last_error: null,
-        updated_at: sql`now()`,
-      })
-      .where('id', '=', attachment.id)
-      .execute();
+    const version = release?.version ?? (await appReleaseVersion(trx, attachment.app_id));
+    await insertRetirement(trx, {
+      binding_id: current.binding_id,
+      attachment_id: attachment.id,
+      app_id: attachment.app_id,
+      release_version: version,
+      revoke_after: new Date(Date.now() + grace * 1000),
+    });
+    await updateAttachment(trx, attachment.id, {
+      state: 'attached',
+      binding_id: newBinding,
+      rotating_binding_id: null,
+      last_error: null,
+    });
     await recordEvent(trx, attachment.app_id, addon.id, 'attachment.rotated', {
       attachment: attachment.name,
       release: version,
@@ -587,31 +505,14 @@ async function advanceRotation(ctx: BrokerContext, attachment: AttachmentRow): P
  * release that replaced them. Returns how many it revoked.
  */
 export async function revokeRetiredBindings(ctx: BrokerContext, limit = 20): Promise<number> {
-  const due = await ctx.db
-    .selectFrom('binding_retirements as r')
-    .innerJoin('attachments as a', 'a.id', 'r.attachment_id')
-    .select(['r.binding_id', 'r.app_id', 'a.addon_id', 'r.release_version'])
-    .where('r.state', '=', 'waiting')
-    .where((eb) =>
-      eb.or([
-        eb('r.revoke_after', '<=', sql<Date>`now()`),
-        eb('a.confirmed_release', '>=', eb.ref('r.release_version')),
-      ]),
-    )
-    .limit(limit)
-    .execute();
+  const due = await listDueRetirements(ctx.db, limit);
   let revoked = 0;
   for (const retirement of due) {
     // Unbinding is idempotent in the broker (a second replica gets the same operation or a
     // concurrency refusal), so two replicas revoking at once do no harm.
     const addon = await loadAddon(ctx, retirement.addon_id);
     await unbindQuietly(ctx, addon, retirement.binding_id);
-    await ctx.db
-      .updateTable('binding_retirements')
-      .set({ state: 'revoked', revoked_at: new Date() })
-      .where('binding_id', '=', retirement.binding_id)
-      .where('state', '=', 'waiting')
-      .execute();
+    await revokeRetirement(ctx.db, retirement.binding_id);
     await recordEvent(ctx.db, retirement.app_id, addon.id, 'binding.revoked', { release: retirement.release_version });
     revoked++;
   }

@@ -1,8 +1,18 @@
 import { CONFIG_VALUES_SCOPE, type ReleaseDiffEntry, type ReleaseKeptVar } from '@annex/platform';
-import { sql } from 'kysely';
 import type { Executor } from '../../shared/db/executor.js';
 import { type ApiCaller, hasScope } from '../../shared/domain/api-failure.js';
 import type { BrokerContext } from '../../shared/domain/context.js';
+import {
+  deleteConfigVars,
+  findReleaseVarsSealed,
+  insertAppEvent,
+  insertRelease,
+  listReleaseRows,
+  listSealedConfigVars,
+  lockAppForRelease,
+  setAppReleaseVersion,
+  upsertConfigVars,
+} from '../db/releases.js';
 import { enqueueConfigVarsChanged } from './webhooks.js';
 
 /** Who changed an app's vars, as a release records it. */
@@ -39,12 +49,7 @@ export interface Release {
 
 /** The app's vars now, opened. */
 export async function currentVars(ctx: BrokerContext, db: Executor, appId: string): Promise<Map<string, StoredVar>> {
-  const rows = await db
-    .selectFrom('config_vars')
-    .select(['name', 'value_sealed', 'attachment_id', 'secret'])
-    .where('app_id', '=', appId)
-    .orderBy('name')
-    .execute();
+  const rows = await listSealedConfigVars(db, appId);
   return new Map(
     rows.map((r) => [
       r.name,
@@ -61,10 +66,7 @@ export async function recordEvent(
   kind: string,
   detail: Record<string, unknown> = {},
 ): Promise<void> {
-  await db
-    .insertInto('app_events')
-    .values({ app_id: appId, addon_id: addonId, kind, detail: JSON.stringify(detail) })
-    .execute();
+  await insertAppEvent(db, { appId, addonId, kind, detail: JSON.stringify(detail) });
 }
 
 /**
@@ -84,12 +86,7 @@ export async function applyConfigChange(
     kept?: readonly ReleaseKeptVar[];
   },
 ): Promise<Release | undefined> {
-  const app = await trx
-    .selectFrom('apps')
-    .select(['id', 'name', 'organization_id', 'release_version'])
-    .where('id', '=', input.appId)
-    .forUpdate()
-    .executeTakeFirstOrThrow();
+  const app = await lockAppForRelease(trx, input.appId);
   const before = await currentVars(ctx, trx, app.id);
   const after = new Map(before);
   for (const change of input.changes) {
@@ -116,54 +113,37 @@ export async function applyConfigChange(
 
   const removed = [...before.keys()].filter((name) => !after.has(name));
   if (removed.length > 0) {
-    await trx.deleteFrom('config_vars').where('app_id', '=', app.id).where('name', 'in', removed).execute();
+    await deleteConfigVars(trx, app.id, removed);
   }
   const upserts = [...after].filter(([name, v]) => {
     const prev = before.get(name);
     return !prev || prev.value !== v.value || prev.attachmentId !== v.attachmentId || prev.secret !== v.secret;
   });
   if (upserts.length > 0) {
-    await trx
-      .insertInto('config_vars')
-      .values(
-        upserts.map(([name, v]) => ({
-          app_id: app.id,
-          name,
-          value_sealed: ctx.secretBox.seal(v.value),
-          secret: v.secret,
-          attachment_id: v.attachmentId,
-        })),
-      )
-      .onConflict((oc) =>
-        oc.columns(['app_id', 'name']).doUpdateSet({
-          value_sealed: (eb) => eb.ref('excluded.value_sealed'),
-          secret: (eb) => eb.ref('excluded.secret'),
-          attachment_id: (eb) => eb.ref('excluded.attachment_id'),
-        }),
-      )
-      .execute();
+    await upsertConfigVars(
+      trx,
+      upserts.map(([name, v]) => ({
+        app_id: app.id,
+        name,
+        value_sealed: ctx.secretBox.seal(v.value),
+        secret: v.secret,
+        attachment_id: v.attachmentId,
+      })),
+    );
   }
   const version = app.release_version + 1;
   const snapshot = Object.fromEntries(after);
   const kept = [...(input.kept ?? [])];
-  const row = await trx
-    .insertInto('releases')
-    .values({
-      app_id: app.id,
-      version,
-      diff: JSON.stringify(diff),
-      kept: JSON.stringify(kept),
-      vars_sealed: ctx.secretBox.seal(JSON.stringify(snapshot)),
-      actor: JSON.stringify(input.actor),
-      reason: input.reason,
-    })
-    .returning(['created_at'])
-    .executeTakeFirstOrThrow();
-  await trx
-    .updateTable('apps')
-    .set({ release_version: version, updated_at: sql`now()` })
-    .where('id', '=', app.id)
-    .execute();
+  const createdAt = await insertRelease(trx, {
+    app_id: app.id,
+    version,
+    diff: JSON.stringify(diff),
+    kept: JSON.stringify(kept),
+    vars_sealed: ctx.secretBox.seal(JSON.stringify(snapshot)),
+    actor: JSON.stringify(input.actor),
+    reason: input.reason,
+  });
+  await setAppReleaseVersion(trx, app.id, version);
   const changed = diff.map((d) => d.name);
   await recordEvent(trx, app.id, null, 'release.created', { version, reason: input.reason, changed });
   await enqueueConfigVarsChanged(trx, {
@@ -173,7 +153,7 @@ export async function applyConfigChange(
     release: version,
     changed,
   });
-  return { version, diff, kept, actor: input.actor, reason: input.reason, createdAt: row.created_at };
+  return { version, diff, kept, actor: input.actor, reason: input.reason, createdAt };
 }
 
 function withValue(entry: ReleaseDiffEntry, v: StoredVar): ReleaseDiffEntry {
@@ -196,24 +176,13 @@ export async function releaseSnapshot(
   appId: string,
   version: number,
 ): Promise<Map<string, StoredVar> | undefined> {
-  const row = await db
-    .selectFrom('releases')
-    .select('vars_sealed')
-    .where('app_id', '=', appId)
-    .where('version', '=', version)
-    .executeTakeFirst();
-  if (!row) return undefined;
-  return new Map(Object.entries(JSON.parse(ctx.secretBox.open(row.vars_sealed)) as Record<string, StoredVar>));
+  const varsSealed = await findReleaseVarsSealed(db, appId, version);
+  if (varsSealed === undefined) return undefined;
+  return new Map(Object.entries(JSON.parse(ctx.secretBox.open(varsSealed)) as Record<string, StoredVar>));
 }
 
 export async function listReleases(db: Executor, appId: string, limit = 50): Promise<Release[]> {
-  const rows = await db
-    .selectFrom('releases')
-    .select(['version', 'diff', 'kept', 'actor', 'reason', 'created_at'])
-    .where('app_id', '=', appId)
-    .orderBy('version', 'desc')
-    .limit(limit)
-    .execute();
+  const rows = await listReleaseRows(db, appId, limit);
   return rows.map((r) => ({
     version: r.version,
     diff: r.diff,

@@ -1,14 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { createJobRunner, type JobKindOptions } from '@annex/platform';
 import type { BrokerContext } from '../../shared/domain/context.js';
-import {
-  claimDueDeliveries,
-  type DeliveryOutcome,
-  deliverOnce,
-  type LeasedDelivery,
-  nextDeliveryDueAt,
-  recordDeliveryOutcome,
-} from './webhooks.js';
+import { claimDueDeliveries, type LeasedDelivery, nextDeliveryDueAt } from '../db/webhooks.js';
+import { type DeliveryOutcome, deliverOnce, recordDeliveryOutcome } from './webhooks.js';
 
 export interface WebhookDeliveryOptions {
   /** Deliveries in flight at once in this process (default 10). */
