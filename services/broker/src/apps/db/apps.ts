@@ -86,8 +86,8 @@ export async function listAppEventsAfter(
     .execute();
 }
 
-/** The id of the app's latest event; undefined or null when it has none. */
-export async function lastAppEventId(db: Executor, appId: string) {
+/** The id of the app's latest event; null (max of no rows) when it has none. */
+export async function lastAppEventId(db: Executor, appId: string): Promise<string | null | undefined> {
   const last = await db
     .selectFrom('app_events')
     .select((eb) => eb.fn.max('id').as('id'))
