@@ -2,6 +2,8 @@ import { findPlanById, type PlanContext } from '../../shared/db/catalog.js';
 import type { Executor } from '../../shared/db/executor.js';
 import { ApiFailure, invalidInput, notFoundFailure } from '../../shared/domain/api-failure.js';
 import { planOffered } from '../../shared/domain/catalog.js';
+import { organizationSlugById } from '../db/organizations.js';
+import { findPlanIdBySlugs, serviceExists } from '../db/plans.js';
 
 /** `postgres:hobby` → the plan with its service and provider; `not_found` names what is missing. */
 export async function resolvePlanRef(
@@ -13,25 +15,12 @@ export async function resolvePlanRef(
   const match = /^([a-z0-9][a-z0-9-]*):([a-z0-9][a-z0-9-]*)$/.exec(ref.trim());
   if (!match) throw invalidInput(field, `expected SERVICE:PLAN (e.g. postgres:hobby), got "${ref}"`);
   const [, serviceSlug, planSlug] = match as unknown as [string, string, string];
-  const row = await db
-    .selectFrom('plans as p')
-    .innerJoin('services as s', 's.id', 'p.service_id')
-    .select('p.id')
-    .where('s.slug', '=', serviceSlug)
-    .where('p.slug', '=', planSlug)
-    .where('p.removed_at', 'is', null)
-    .where('s.removed_at', 'is', null)
-    .executeTakeFirst();
-  if (!row) {
-    const service = await db
-      .selectFrom('services')
-      .select('id')
-      .where('slug', '=', serviceSlug)
-      .where('removed_at', 'is', null)
-      .executeTakeFirst();
+  const planId = await findPlanIdBySlugs(db, serviceSlug, planSlug);
+  if (!planId) {
+    const service = await serviceExists(db, serviceSlug);
     throw notFoundFailure(service ? `plan "${planSlug}" of service "${serviceSlug}"` : `service "${serviceSlug}"`);
   }
-  const context = await findPlanById(db, row.id);
+  const context = await findPlanById(db, planId);
   if (!context) throw notFoundFailure(`plan "${ref}"`);
   if (!planOffered(context.plan, [organizationSlug])) {
     throw new ApiFailure('not_offered', `plan "${ref}" is not offered to organization "${organizationSlug}"`);
@@ -56,11 +45,7 @@ export async function resolveSiblingPlan(
   return resolvePlanRef(db, full, organizationSlug);
 }
 
+/** The slug of the organization with this id (it exists: an app or add-on belongs to it). */
 export async function organizationSlug(db: Executor, organizationId: string): Promise<string> {
-  const row = await db
-    .selectFrom('organizations')
-    .select('slug')
-    .where('id', '=', organizationId)
-    .executeTakeFirstOrThrow();
-  return row.slug;
+  return organizationSlugById(db, organizationId);
 }

@@ -1,5 +1,8 @@
 import type { BrokerContext } from '../../shared/domain/context.js';
 import { badRequest, notFound } from '../../shared/domain/errors.js';
+import { findLiveInstanceOfProvider } from '../db/addons.js';
+import { listCredentialedAttachments } from '../db/attachments.js';
+import { serviceConfigVarsById } from '../db/plans.js';
 import { varLayout } from './naming.js';
 import { applyConfigChange } from './releases.js';
 
@@ -14,19 +17,9 @@ export async function applyProviderConfig(
   providerInstanceId: string,
   input: { config: Record<string, string>; reason: string },
 ): Promise<{ releases: { app: string; version: number }[] }> {
-  const instance = await ctx.db
-    .selectFrom('service_instances')
-    .select(['id', 'service_id'])
-    .where('provider_id', '=', caller.providerId)
-    .where('provider_instance_id', '=', providerInstanceId)
-    .where('deleted_at', 'is', null)
-    .executeTakeFirst();
+  const instance = await findLiveInstanceOfProvider(ctx.db, caller.providerId, providerInstanceId);
   if (!instance) throw notFound(`instance "${providerInstanceId}" is not one of this provider's live instances`);
-  const service = await ctx.db
-    .selectFrom('services')
-    .select(['slug', 'config_vars'])
-    .where('id', '=', instance.service_id)
-    .executeTakeFirstOrThrow();
+  const service = await serviceConfigVarsById(ctx.db, instance.service_id);
   const layout = varLayout(service.slug, service.config_vars);
   const names = Object.keys(input.config);
   if (names.length === 0) throw badRequest('config: give at least one var');
@@ -36,14 +29,7 @@ export async function applyProviderConfig(
       `config.${unknown}: not a config var the service declares (${layout.declared.join(', ') || 'none declared'})`,
     );
   }
-  const attachments = await ctx.db
-    .selectFrom('attachments as t')
-    .innerJoin('apps as a', 'a.id', 't.app_id')
-    .select(['t.id', 't.name', 't.app_id', 'a.name as app'])
-    .where('t.addon_id', '=', instance.id)
-    .where('t.detached_at', 'is', null)
-    .where('t.state', 'in', ['attached', 'rotating'])
-    .execute();
+  const attachments = await listCredentialedAttachments(ctx.db, instance.id);
   const byApp = new Map<string, typeof attachments>();
   for (const a of attachments) byApp.set(a.app_id, [...(byApp.get(a.app_id) ?? []), a]);
   const releases: { app: string; version: number }[] = [];

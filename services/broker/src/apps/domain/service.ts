@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { ReleaseKeptVar } from '@annex/platform';
 import { validateParameters } from '@annex/sdk';
-import { sql } from 'kysely';
 import { type PriceNotice, priceNotice, requirePaymentMethod } from '../../billing/index.js';
 import { findInstance, sealParameters, updateServiceInstance } from '../../osb/index.js';
 import { findPlanById, type PlanContext } from '../../shared/db/catalog.js';
@@ -10,14 +9,34 @@ import { type ApiCaller, ApiFailure, invalidInput, mayAccess } from '../../share
 import type { BrokerContext } from '../../shared/domain/context.js';
 import { BrokerFailure } from '../../shared/domain/errors.js';
 import {
-  type AddonRow,
-  type AppRow,
-  type AttachmentRow,
-  findAddon,
-  findApp,
-  findAttachableAddon,
+  addonNameTaken,
+  addonOwnerAndName,
+  claimAddonForPlanChange,
+  insertAddon,
+  type Lease,
+  markAddonDestroying,
+  releaseAddonLease,
+  returnAddonToProvisioned,
+} from '../db/addons.js';
+import { insertAppUnlessNameTaken } from '../db/apps.js';
+import {
+  attachedByOrganization,
+  attachmentNameTaken,
+  confirmReleaseOnLiveAttachments,
+  hasOtherLiveAttachment,
+  insertAttachment as insertAttachmentRow,
   liveAttachments,
-} from '../db/store.js';
+  lockLiveAttachmentByName,
+  markAttachmentDetaching,
+  markAttachmentRotating,
+  releaseAttachmentLease,
+} from '../db/attachments.js';
+import { findAttachmentOwnedVar, listVarOwners, listVarsNamed } from '../db/config-vars.js';
+import { findOrganizationIdBySlug } from '../db/organizations.js';
+import { serviceSlugById } from '../db/plans.js';
+import { deleteAddonShare, insertAddonShare, isAddonSharedWith, listShareOrganizationSlugs } from '../db/shares.js';
+import type { AddonRow, AppRow, AttachmentRow } from '../db/store.js';
+import { findAddon, findApp, findAttachableAddon } from './access.js';
 import { advanceAddon, advanceAttachment, appsCallerFor } from './advance.js';
 import {
   APP_NAME,
@@ -69,22 +88,17 @@ export async function createApp(
   if (caller.principal.kind === 'org' && !input.organization) organizationId = caller.principal.organizationId;
   else {
     if (!input.organization) throw invalidInput('organization', 'required with a platform or admin token');
-    const org = await ctx.db
-      .selectFrom('organizations')
-      .select('id')
-      .where('slug', '=', input.organization)
-      .executeTakeFirst();
-    if (!org || !mayAccess(caller, org.id))
+    const orgId = await findOrganizationIdBySlug(ctx.db, input.organization);
+    if (!orgId || !mayAccess(caller, orgId))
       throw new ApiFailure('not_found', `organization "${input.organization}" not found`);
-    organizationId = org.id;
+    organizationId = orgId;
   }
   const platformId = caller.principal.kind === 'platform' ? caller.principal.platformId : null;
-  const row = await ctx.db
-    .insertInto('apps')
-    .values({ name: input.name, organization_id: organizationId, platform_id: platformId })
-    .onConflict((oc) => oc.column('name').doNothing())
-    .returningAll()
-    .executeTakeFirst();
+  const row = await insertAppUnlessNameTaken(ctx.db, {
+    name: input.name,
+    organization_id: organizationId,
+    platform_id: platformId,
+  });
   if (!row) throw new ApiFailure('name_taken', `app name "${input.name}" is taken`, { field: 'name' });
   return row;
 }
@@ -138,27 +152,13 @@ async function planAttachment(
     );
   }
   const varNames = attachmentVarNames(layout, name);
-  const existing = varNames.length
-    ? await db
-        .selectFrom('config_vars as v')
-        .leftJoin('attachments as a', 'a.id', 'v.attachment_id')
-        .select(['v.name', 'a.name as attachment'])
-        .where('v.app_id', '=', app.id)
-        .where('v.name', 'in', varNames)
-        .execute()
-    : [];
-  const taken = await db
-    .selectFrom('attachments')
-    .select('id')
-    .where('app_id', '=', app.id)
-    .where('name', '=', name)
-    .where('detached_at', 'is', null)
-    .executeTakeFirst();
+  const existing = varNames.length ? await listVarsNamed(db, app.id, varNames) : [];
+  const taken = await attachmentNameTaken(db, app.id, name);
   return {
     name,
     varNames,
     collisions: existing.map((e) => ({ name: e.name, owner: e.attachment ? `attachment:${e.attachment}` : 'user' })),
-    nameTaken: Boolean(taken),
+    nameTaken: taken,
   };
 }
 
@@ -241,13 +241,7 @@ export async function preflight(
 
 async function checkShareable(db: Executor, addon: AddonRow, app: AppRow): Promise<void> {
   if (addon.organization_id !== app.organization_id) {
-    const shared = await db
-      .selectFrom('addon_shares')
-      .select('addon_id')
-      .where('addon_id', '=', addon.id)
-      .where('organization_id', '=', app.organization_id)
-      .executeTakeFirst();
-    if (!shared) {
+    if (!(await isAddonSharedWith(db, addon.id, app.organization_id))) {
       throw new ApiFailure('not_found', `add-on "${addon.name}" not found for the organization of app "${app.name}"`);
     }
   }
@@ -279,24 +273,17 @@ function refuseCollisions(attach: AttachPlan, replace: boolean | undefined, app:
 }
 
 async function releaseLeases(ctx: BrokerContext, addonId: string | null, attachmentId: string | null): Promise<void> {
-  if (addonId) {
-    await ctx.db
-      .updateTable('addons')
-      .set({ lease_owner: null, lease_expires_at: sql`now()` })
-      .where('id', '=', addonId)
-      .execute();
-  }
-  if (attachmentId) {
-    await ctx.db
-      .updateTable('attachments')
-      .set({ lease_owner: null, lease_expires_at: sql`now()` })
-      .where('id', '=', attachmentId)
-      .execute();
-  }
+  if (addonId) await releaseAddonLease(ctx.db, addonId);
+  if (attachmentId) await releaseAttachmentLease(ctx.db, attachmentId);
 }
 
 function leaseUntil(): Date {
   return new Date(Date.now() + REQUEST_LEASE_MS);
+}
+
+/** This replica's lease for a request moving rows forward. */
+function requestLease(ctx: BrokerContext): Lease {
+  return { owner: ctx.replicaId, expiresAt: leaseUntil() };
 }
 
 /** Runs the first steps in the request; the reconciler finishes what a slow provider leaves. */
@@ -338,28 +325,24 @@ export async function createAddon(
     const addonId = randomUUID();
     let name = generateAddonName(plan.service.slug);
     for (let i = 0; i < 5; i++) {
-      const clash = await trx.selectFrom('addons').select('id').where('name', '=', name).executeTakeFirst();
-      if (!clash) break;
+      if (!(await addonNameTaken(trx, name))) break;
       name = generateAddonName(plan.service.slug);
     }
-    await trx
-      .insertInto('addons')
-      .values({
-        id: addonId,
-        name,
-        organization_id: app.organization_id,
-        app_id: app.id,
-        service_id: plan.service.id,
-        plan_id: plan.plan.id,
-        parameters: '{}',
-        parameters_sealed: sealParameters(ctx.secretBox, parameters),
-        state: 'provisioning',
-        last_error: null,
-        lease_owner: ctx.replicaId,
-        lease_expires_at: leaseUntil(),
-        destroyed_at: null,
-      })
-      .execute();
+    await insertAddon(trx, {
+      id: addonId,
+      name,
+      organization_id: app.organization_id,
+      app_id: app.id,
+      service_id: plan.service.id,
+      plan_id: plan.plan.id,
+      parameters: '{}',
+      parameters_sealed: sealParameters(ctx.secretBox, parameters),
+      state: 'provisioning',
+      last_error: null,
+      lease_owner: ctx.replicaId,
+      lease_expires_at: leaseUntil(),
+      destroyed_at: null,
+    });
     await recordEvent(trx, app.id, addonId, 'addon.provisioning', {
       addon: name,
       service: plan.service.slug,
@@ -381,27 +364,23 @@ async function insertAttachment(
   name: string,
   replace: boolean | undefined,
 ): Promise<string> {
-  const row = await trx
-    .insertInto('attachments')
-    .values({
-      addon_id: addonId,
-      app_id: app.id,
-      name,
-      binding_id: randomUUID(),
-      rotating_binding_id: null,
-      rotation_grace_seconds: null,
-      replace_vars: replace ?? false,
-      state: 'attaching',
-      last_error: null,
-      confirmed_release: null,
-      lease_owner: ctx.replicaId,
-      lease_expires_at: leaseUntil(),
-      detached_at: null,
-    })
-    .returning('id')
-    .executeTakeFirstOrThrow();
+  const id = await insertAttachmentRow(trx, {
+    addon_id: addonId,
+    app_id: app.id,
+    name,
+    binding_id: randomUUID(),
+    rotating_binding_id: null,
+    rotation_grace_seconds: null,
+    replace_vars: replace ?? false,
+    state: 'attaching',
+    last_error: null,
+    confirmed_release: null,
+    lease_owner: ctx.replicaId,
+    lease_expires_at: leaseUntil(),
+    detached_at: null,
+  });
   await recordEvent(trx, app.id, addonId, 'attachment.attaching', { attachment: name, app: app.name });
-  return row.id;
+  return id;
 }
 
 export async function attachAddon(
@@ -432,31 +411,12 @@ export async function detachAddon(
 ): Promise<{ attachmentId: string }> {
   const attachmentId = await ctx.db.transaction().execute(async (trx) => {
     const app = await findApp(trx, caller, appRef);
-    const attachment = await trx
-      .selectFrom('attachments')
-      .selectAll()
-      .where('app_id', '=', app.id)
-      .where('name', '=', name)
-      .where('detached_at', 'is', null)
-      .forUpdate()
-      .executeTakeFirst();
+    const attachment = await lockLiveAttachmentByName(trx, app.id, name);
     if (!attachment) throw new ApiFailure('not_found', `attachment "${name}" of app "${app.name}" not found`);
     if (attachment.state === 'detaching') return attachment.id;
-    const addon = await trx
-      .selectFrom('addons')
-      .select(['app_id', 'name'])
-      .where('id', '=', attachment.addon_id)
-      .executeTakeFirstOrThrow();
+    const addon = await addonOwnerAndName(trx, attachment.addon_id);
     if (addon.app_id === app.id) {
-      const others = await trx
-        .selectFrom('attachments')
-        .select('id')
-        .where('addon_id', '=', attachment.addon_id)
-        .where('app_id', '=', app.id)
-        .where('detached_at', 'is', null)
-        .where('id', '!=', attachment.id)
-        .executeTakeFirst();
-      if (!others) {
+      if (!(await hasOtherLiveAttachment(trx, attachment.addon_id, app.id, attachment.id))) {
         // Like Heroku: the app that owns (and pays for) an add-on keeps an attachment to it.
         throw new ApiFailure(
           'conflict',
@@ -464,11 +424,7 @@ export async function detachAddon(
         );
       }
     }
-    await trx
-      .updateTable('attachments')
-      .set({ state: 'detaching', lease_owner: ctx.replicaId, lease_expires_at: leaseUntil(), updated_at: sql`now()` })
-      .where('id', '=', attachment.id)
-      .execute();
+    await markAttachmentDetaching(trx, attachment.id, requestLease(ctx));
     return attachment.id;
   });
   await driveInRequest(ctx, null, attachmentId);
@@ -487,16 +443,7 @@ export async function destroyAddon(
       throw new ApiFailure('conflict', `add-on ${addon.name} is ${addon.state}; destroy it when that ends`);
     }
     if (addon.state !== 'destroying') {
-      await trx
-        .updateTable('addons')
-        .set({
-          state: 'destroying',
-          lease_owner: ctx.replicaId,
-          lease_expires_at: leaseUntil(),
-          updated_at: sql`now()`,
-        })
-        .where('id', '=', addon.id)
-        .execute();
+      await markAddonDestroying(trx, addon.id, requestLease(ctx));
       await recordEvent(trx, addon.app_id, addon.id, 'addon.destroying', { addon: addon.name });
     }
     return addon.id;
@@ -513,26 +460,16 @@ export async function changeAddonPlan(
 ): Promise<{ addonId: string }> {
   const addon = await findAddon(ctx.db, caller, addonRef);
   if (addon.state !== 'provisioned') throw new ApiFailure('conflict', `add-on ${addon.name} is ${addon.state}`);
-  const service = await ctx.db
-    .selectFrom('services')
-    .select('slug')
-    .where('id', '=', addon.service_id)
-    .executeTakeFirstOrThrow();
+  const serviceSlug = await serviceSlugById(ctx.db, addon.service_id);
   const orgSlug = await organizationSlug(ctx.db, addon.organization_id);
-  const target = await resolveSiblingPlan(ctx.db, service.slug, planRef, orgSlug);
+  const target = await resolveSiblingPlan(ctx.db, serviceSlug, planRef, orgSlug);
   if (target.plan.id === addon.plan_id)
     throw invalidInput('plan', `add-on ${addon.name} is already on plan ${target.plan.slug}`);
   await requirePaymentMethod(ctx, ctx.db, addon.organization_id, target);
   const instance = await findInstance(ctx.db, addon.id);
   if (!instance) throw new ApiFailure('conflict', `add-on ${addon.name} has no instance`);
-  const claimed = await ctx.db
-    .updateTable('addons')
-    .set({ state: 'changing_plan', lease_owner: ctx.replicaId, lease_expires_at: leaseUntil(), updated_at: sql`now()` })
-    .where('id', '=', addon.id)
-    .where('state', '=', 'provisioned')
-    .executeTakeFirst();
-  if (Number(claimed.numUpdatedRows) === 0)
-    throw new ApiFailure('conflict', `add-on ${addon.name} is changing already`);
+  const claimed = await claimAddonForPlanChange(ctx.db, addon.id, requestLease(ctx));
+  if (!claimed) throw new ApiFailure('conflict', `add-on ${addon.name} is changing already`);
   const current = await findPlanById(ctx.db, addon.plan_id);
   try {
     await updateServiceInstance(ctx, await appsCallerFor(ctx, addon.organization_id, actorOf(caller)), {
@@ -546,11 +483,7 @@ export async function changeAddonPlan(
       acceptsIncomplete: true,
     });
   } catch (error) {
-    await ctx.db
-      .updateTable('addons')
-      .set({ state: 'provisioned', lease_owner: null, lease_expires_at: null, updated_at: sql`now()` })
-      .where('id', '=', addon.id)
-      .execute();
+    await returnAddonToProvisioned(ctx.db, addon.id);
     const message = error instanceof BrokerFailure || error instanceof Error ? error.message : String(error);
     throw new ApiFailure(
       error instanceof BrokerFailure && error.code === 'BadRequest' ? 'invalid_input' : 'provider_failed',
@@ -574,18 +507,12 @@ export async function rotateAddonCredentials(
     const attachments = (await liveAttachments(trx, { addonId: addon.id })).filter((a) => a.state === 'attached');
     if (attachments.length === 0) throw new ApiFailure('conflict', `add-on ${addon.name} has no attachment to rotate`);
     for (const attachment of attachments) {
-      await trx
-        .updateTable('attachments')
-        .set({
-          state: 'rotating',
-          rotating_binding_id: randomUUID(),
-          rotation_grace_seconds: graceSeconds ?? null,
-          lease_owner: ctx.replicaId,
-          lease_expires_at: leaseUntil(),
-          updated_at: sql`now()`,
-        })
-        .where('id', '=', attachment.id)
-        .execute();
+      await markAttachmentRotating(
+        trx,
+        attachment.id,
+        { rotatingBindingId: randomUUID(), graceSeconds: graceSeconds ?? null },
+        requestLease(ctx),
+      );
     }
     return { addonId: addon.id, attachmentIds: attachments.map((a) => a.id) };
   });
@@ -605,13 +532,7 @@ export async function setConfigVars(
     if (!CONFIG_VAR_NAME.test(name)) throw invalidInput(`vars.${name}`, 'is not a valid config var name');
   return ctx.db.transaction().execute(async (trx) => {
     const app = await findApp(trx, caller, appRef, true);
-    const owned = await trx
-      .selectFrom('config_vars as v')
-      .innerJoin('attachments as a', 'a.id', 'v.attachment_id')
-      .select(['v.name', 'a.name as attachment'])
-      .where('v.app_id', '=', app.id)
-      .where('v.name', 'in', names)
-      .executeTakeFirst();
+    const owned = await findAttachmentOwnedVar(trx, app.id, names);
     if (owned) {
       throw new ApiFailure(
         'var_collision',
@@ -709,13 +630,7 @@ export async function configVarNames(
   appRef: string,
 ): Promise<{ release: number; vars: { name: string; owner: string }[] }> {
   const app = await findApp(ctx.db, caller, appRef);
-  const rows = await ctx.db
-    .selectFrom('config_vars as v')
-    .leftJoin('attachments as a', 'a.id', 'v.attachment_id')
-    .select(['v.name', 'a.name as attachment'])
-    .where('v.app_id', '=', app.id)
-    .orderBy('v.name')
-    .execute();
+  const rows = await listVarOwners(ctx.db, app.id);
   return {
     release: app.release_version,
     vars: rows.map((r) => ({ name: r.name, owner: r.attachment ? `attachment:${r.attachment}` : 'user' })),
@@ -733,13 +648,7 @@ export async function confirmRelease(
   if (release > app.release_version || release < 1) {
     throw invalidInput('release', `${app.name} has releases 1 to ${app.release_version}`);
   }
-  await ctx.db
-    .updateTable('attachments')
-    .set({ confirmed_release: release })
-    .where('app_id', '=', app.id)
-    .where('detached_at', 'is', null)
-    .where((eb) => eb.or([eb('confirmed_release', 'is', null), eb('confirmed_release', '<', release)]))
-    .execute();
+  await confirmReleaseOnLiveAttachments(ctx.db, app.id, release);
 }
 
 /** Lets another organization's apps attach the add-on (its owner keeps paying for it). */
@@ -752,15 +661,10 @@ export async function shareAddon(
   const addon = await findAddon(ctx.db, caller, addonRef);
   if (addon.state === 'destroyed' || addon.state === 'destroying')
     throw new ApiFailure('conflict', `add-on ${addon.name} is ${addon.state}`);
-  const org = await ctx.db.selectFrom('organizations').select('id').where('slug', '=', organization).executeTakeFirst();
-  if (!org) throw new ApiFailure('not_found', `organization "${organization}" not found`, { field: 'organization' });
-  if (org.id === addon.organization_id)
-    throw invalidInput('organization', `${organization} owns ${addon.name} already`);
-  await ctx.db
-    .insertInto('addon_shares')
-    .values({ addon_id: addon.id, organization_id: org.id })
-    .onConflict((oc) => oc.columns(['addon_id', 'organization_id']).doNothing())
-    .execute();
+  const orgId = await findOrganizationIdBySlug(ctx.db, organization);
+  if (!orgId) throw new ApiFailure('not_found', `organization "${organization}" not found`, { field: 'organization' });
+  if (orgId === addon.organization_id) throw invalidInput('organization', `${organization} owns ${addon.name} already`);
+  await insertAddonShare(ctx.db, addon.id, orgId);
   await recordEvent(ctx.db, addon.app_id, addon.id, 'addon.shared', { organization });
   return listShares(ctx, caller, addon.id);
 }
@@ -776,37 +680,17 @@ export async function unshareAddon(
     // Locked as an attach locks it: an attach through this share either committed before
     // (and is found below) or waits and then finds the share gone.
     const addon = await findAddon(trx, caller, addonRef, true);
-    const org = await trx.selectFrom('organizations').select('id').where('slug', '=', organization).executeTakeFirst();
-    const share = org
-      ? await trx
-          .selectFrom('addon_shares')
-          .select('addon_id')
-          .where('addon_id', '=', addon.id)
-          .where('organization_id', '=', org.id)
-          .forUpdate()
-          .executeTakeFirst()
-      : undefined;
-    if (!org || !share) throw new ApiFailure('not_found', `${addon.name} is not shared with "${organization}"`);
-    const attached = await trx
-      .selectFrom('attachments as t')
-      .innerJoin('apps as a', 'a.id', 't.app_id')
-      .select('t.id')
-      .where('t.addon_id', '=', addon.id)
-      .where('a.organization_id', '=', org.id)
-      .where('t.detached_at', 'is', null)
-      .executeTakeFirst();
-    if (attached) {
+    const orgId = await findOrganizationIdBySlug(trx, organization);
+    const shared = orgId ? await isAddonSharedWith(trx, addon.id, orgId, true) : false;
+    if (!orgId || !shared) throw new ApiFailure('not_found', `${addon.name} is not shared with "${organization}"`);
+    if (await attachedByOrganization(trx, addon.id, orgId)) {
       // Not which app: the owner sees another organization's apps only as that organization.
       throw new ApiFailure(
         'conflict',
         `an app of ${organization} still has ${addon.name} attached; ${organization} must detach it first`,
       );
     }
-    await trx
-      .deleteFrom('addon_shares')
-      .where('addon_id', '=', addon.id)
-      .where('organization_id', '=', org.id)
-      .execute();
+    await deleteAddonShare(trx, addon.id, orgId);
     return listShares(ctx, caller, addon.id, trx);
   });
 }
@@ -818,14 +702,7 @@ export async function listShares(
   db: Executor = ctx.db,
 ): Promise<{ organizations: string[] }> {
   const addon = await findAddon(db, caller, addonRef);
-  const rows = await db
-    .selectFrom('addon_shares as s')
-    .innerJoin('organizations as o', 'o.id', 's.organization_id')
-    .select('o.slug')
-    .where('s.addon_id', '=', addon.id)
-    .orderBy('o.slug')
-    .execute();
-  return { organizations: rows.map((r) => r.slug) };
+  return { organizations: await listShareOrganizationSlugs(db, addon.id) };
 }
 
 export type { AttachmentRow };

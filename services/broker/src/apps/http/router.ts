@@ -23,7 +23,9 @@ import {
   tokenStillUsable,
 } from '../../shared/http/api.js';
 import { cleanRequestTarget, jsonBody } from '../../shared/http/request-input.js';
-import { findAddon, findApp, findVisibleAddon, listAddons, listApps } from '../db/store.js';
+import { listAppEventsAfter } from '../db/apps.js';
+import { getAttachment } from '../db/attachments.js';
+import { findAddon, findApp, findVisibleAddon, listAddons, listApps } from '../domain/access.js';
 import { listReleases, releaseSeenBy } from '../domain/releases.js';
 import * as service from '../domain/service.js';
 import { addonViews, appView, appViews, attachmentViews } from './views.js';
@@ -83,7 +85,7 @@ export function appsRouter(
       .json({ addon: view });
   };
   const attachmentById = async (res: Response, id: string) => {
-    const row = await db.selectFrom('attachments').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
+    const row = await getAttachment(db, id);
     const [view] = await attachmentViews(db, callerOf(res), [row]);
     return view;
   };
@@ -202,15 +204,7 @@ export function appsRouter(
       const listening = subscription ? await ctx.liveEvents.listening() : false;
       let tokenDue = false;
       for (;;) {
-        const rows = await db
-          .selectFrom('app_events as e')
-          .leftJoin('addons as a', 'a.id', 'e.addon_id')
-          .select(['e.id', 'e.kind', 'e.detail', 'e.created_at', 'a.name as addon'])
-          .where('e.app_id', '=', app.id)
-          .where('e.id', '>', after)
-          .orderBy('e.id')
-          .limit(100)
-          .execute();
+        const rows = await listAppEventsAfter(db, app.id, after, 100);
         // A poll answers events only after its token was found good again, so no event
         // written after the token ended reaches its holder; a token revoked or re-dated
         // wakes every poll to check at once (a notification), one that merely expired is

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { type ApiCaller, ApiFailure, invalidInput, notFoundFailure } from '../../shared/domain/api-failure.js';
 import type { BrokerContext } from '../../shared/domain/context.js';
 import { callerOf, parseBody, scopedRoutes } from '../../shared/http/api.js';
+import { visibleAppId } from '../domain/access.js';
 import {
   configurePlatformWebhook,
   type DeliveryVisibility,
@@ -31,7 +32,6 @@ const rotateBody = z
   })
   .strict();
 const DELIVERY_STATES = ['pending', 'delivered', 'failed'] as const;
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
  * Webhook settings of the calling platform and the delivery log (docs/apps.md,
@@ -85,7 +85,7 @@ export function webhookRouter(ctx: BrokerContext, options: { wake(): void }): ex
     let appId: string | undefined;
     if (app !== undefined) {
       if (app === '') throw invalidInput('app', 'must be an app name or id');
-      appId = await visibleAppId(ctx, caller, app);
+      appId = await visibleAppId(ctx.db, caller, app);
       if (!appId) throw notFoundFailure(`app "${app}"`);
     }
     const deliveries = await listWebhookDeliveries(ctx.db, visibility, {
@@ -134,16 +134,4 @@ function singleQuery(req: Request, name: string): string | undefined {
   if (value === undefined) return undefined;
   if (typeof value !== 'string') throw invalidInput(name, 'must be given once, as text');
   return value;
-}
-
-/** An app (by name or id) of an organization the caller may see; undefined otherwise, like a missing one. */
-async function visibleAppId(ctx: BrokerContext, caller: ApiCaller, app: string): Promise<string | undefined> {
-  if (caller.organizationIds !== 'all' && caller.organizationIds.length === 0) return undefined;
-  let query = ctx.db.selectFrom('apps').select('id');
-  query = UUID.test(app)
-    ? query.where((eb) => eb.or([eb('id', '=', app), eb('name', '=', app)]))
-    : query.where('name', '=', app);
-  if (caller.organizationIds !== 'all') query = query.where('organization_id', 'in', [...caller.organizationIds]);
-  const row = await query.executeTakeFirst();
-  return row?.id;
 }

@@ -1,0 +1,177 @@
+import type { AddonsTable } from '@annex/platform';
+import { type Insertable, sql } from 'kysely';
+import type { Executor } from '../../shared/db/executor.js';
+import { type AddonRow, isUuid } from './store.js';
+
+/** Which replica moves a row forward, until when. */
+export interface Lease {
+  owner: string;
+  expiresAt: Date;
+}
+
+/**
+ * The add-on with this id (when `ref` is a UUID) or name, of any organization, destroyed ones
+ * too; locked when `forUpdate`.
+ */
+export async function findAddonByRef(db: Executor, ref: string, forUpdate = false): Promise<AddonRow | undefined> {
+  let query = db
+    .selectFrom('addons')
+    .selectAll()
+    .where(isUuid(ref) ? 'id' : 'name', '=', ref);
+  if (forUpdate) query = query.forUpdate();
+  return query.executeTakeFirst();
+}
+
+/**
+ * Whether the add-on is shared with one of these organizations or attached to one of their
+ * apps; the list must not be empty.
+ */
+export async function addonBorrowedBy(
+  db: Executor,
+  addonId: string,
+  organizationIds: readonly string[],
+): Promise<boolean> {
+  const borrowed = await db
+    .selectFrom('addons as a')
+    .select('a.id')
+    .where('a.id', '=', addonId)
+    .where((eb) =>
+      eb.or([
+        eb.exists(
+          eb
+            .selectFrom('addon_shares as s')
+            .select('s.addon_id')
+            .whereRef('s.addon_id', '=', 'a.id')
+            .where('s.organization_id', 'in', organizationIds),
+        ),
+        eb.exists(
+          eb
+            .selectFrom('attachments as t')
+            .innerJoin('apps as p', 'p.id', 't.app_id')
+            .select('t.id')
+            .whereRef('t.addon_id', '=', 'a.id')
+            .where('t.detached_at', 'is', null)
+            .where('p.organization_id', 'in', organizationIds),
+        ),
+      ]),
+    )
+    .executeTakeFirst();
+  return borrowed !== undefined;
+}
+
+/**
+ * Add-ons not destroyed, oldest first, of these organizations (`'all'`: of any), of one app
+ * when `appId` is given; the list must not be empty.
+ */
+export async function listAddonsOf(
+  db: Executor,
+  organizationIds: readonly string[] | 'all',
+  appId?: string,
+): Promise<AddonRow[]> {
+  let query = db.selectFrom('addons').selectAll().where('state', '!=', 'destroyed').orderBy('created_at');
+  if (appId) query = query.where('app_id', '=', appId);
+  if (organizationIds !== 'all') query = query.where('organization_id', 'in', organizationIds);
+  return query.execute();
+}
+
+/** The add-ons an app owns that are not destroyed, oldest first. */
+export async function listLiveAddonsOfApp(db: Executor, appId: string): Promise<AddonRow[]> {
+  return db
+    .selectFrom('addons')
+    .selectAll()
+    .where('app_id', '=', appId)
+    .where('state', '!=', 'destroyed')
+    .orderBy('created_at')
+    .execute();
+}
+
+/** Add-on names by id. */
+export async function addonNamesByIds(db: Executor, ids: readonly string[]): Promise<Map<string, string>> {
+  const rows = await db
+    .selectFrom('addons')
+    .select(['id', 'name'])
+    .where('id', 'in', [...new Set(ids)])
+    .execute();
+  return new Map(rows.map((a) => [a.id, a.name]));
+}
+
+/** The app that owns the add-on, and its name; throws when there is no such add-on. */
+export async function addonOwnerAndName(db: Executor, id: string): Promise<{ app_id: string; name: string }> {
+  return db.selectFrom('addons').select(['app_id', 'name']).where('id', '=', id).executeTakeFirstOrThrow();
+}
+
+/** Whether an add-on (destroyed or not) has this name. */
+export async function addonNameTaken(db: Executor, name: string): Promise<boolean> {
+  const clash = await db.selectFrom('addons').select('id').where('name', '=', name).executeTakeFirst();
+  return clash !== undefined;
+}
+
+export async function insertAddon(db: Executor, row: Insertable<AddonsTable>): Promise<void> {
+  await db.insertInto('addons').values(row).execute();
+}
+
+/** Ends the add-on's lease now, so the reconciler may take it up at once. */
+export async function releaseAddonLease(db: Executor, id: string): Promise<void> {
+  await db
+    .updateTable('addons')
+    .set({ lease_owner: null, lease_expires_at: sql`now()` })
+    .where('id', '=', id)
+    .execute();
+}
+
+/** Marks the add-on `destroying`, leased to `lease.owner`. */
+export async function markAddonDestroying(db: Executor, id: string, lease: Lease): Promise<void> {
+  await db
+    .updateTable('addons')
+    .set({
+      state: 'destroying',
+      lease_owner: lease.owner,
+      lease_expires_at: lease.expiresAt,
+      updated_at: sql`now()`,
+    })
+    .where('id', '=', id)
+    .execute();
+}
+
+/**
+ * Marks the add-on `changing_plan`, leased to `lease.owner`, if it is `provisioned`; returns
+ * whether it was.
+ */
+export async function claimAddonForPlanChange(db: Executor, id: string, lease: Lease): Promise<boolean> {
+  const claimed = await db
+    .updateTable('addons')
+    .set({
+      state: 'changing_plan',
+      lease_owner: lease.owner,
+      lease_expires_at: lease.expiresAt,
+      updated_at: sql`now()`,
+    })
+    .where('id', '=', id)
+    .where('state', '=', 'provisioned')
+    .executeTakeFirst();
+  return Number(claimed.numUpdatedRows) !== 0;
+}
+
+/** Puts the add-on back to `provisioned`, unleased (a plan change the provider refused). */
+export async function returnAddonToProvisioned(db: Executor, id: string): Promise<void> {
+  await db
+    .updateTable('addons')
+    .set({ state: 'provisioned', lease_owner: null, lease_expires_at: null, updated_at: sql`now()` })
+    .where('id', '=', id)
+    .execute();
+}
+
+/** The provider's live instance with this provider-side id: its id (the add-on's) and service. */
+export async function findLiveInstanceOfProvider(
+  db: Executor,
+  providerId: string,
+  providerInstanceId: string,
+): Promise<{ id: string; service_id: string } | undefined> {
+  return db
+    .selectFrom('service_instances')
+    .select(['id', 'service_id'])
+    .where('provider_id', '=', providerId)
+    .where('provider_instance_id', '=', providerInstanceId)
+    .where('deleted_at', 'is', null)
+    .executeTakeFirst();
+}

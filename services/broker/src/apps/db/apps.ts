@@ -1,0 +1,97 @@
+import type { AppEventsTable, AppsTable } from '@annex/platform';
+import type { Insertable, Selectable } from 'kysely';
+import type { Executor } from '../../shared/db/executor.js';
+import { type AppRow, isUuid } from './store.js';
+
+/** The app with this id (when `ref` is a UUID) or name, of any organization; locked when `forUpdate`. */
+export async function findAppByRef(db: Executor, ref: string, forUpdate = false): Promise<AppRow | undefined> {
+  let query = db
+    .selectFrom('apps')
+    .selectAll()
+    .where(isUuid(ref) ? 'id' : 'name', '=', ref);
+  if (forUpdate) query = query.forUpdate();
+  return query.executeTakeFirst();
+}
+
+/**
+ * The id of the app named `ref`, or with id `ref` when it is a UUID, among the apps of these
+ * organizations (`'all'`: of any).
+ */
+export async function findAppIdByNameOrId(
+  db: Executor,
+  ref: string,
+  organizationIds: readonly string[] | 'all',
+): Promise<string | undefined> {
+  let query = db.selectFrom('apps').select('id');
+  query = isUuid(ref)
+    ? query.where((eb) => eb.or([eb('id', '=', ref), eb('name', '=', ref)]))
+    : query.where('name', '=', ref);
+  if (organizationIds !== 'all') query = query.where('organization_id', 'in', [...organizationIds]);
+  const row = await query.executeTakeFirst();
+  return row?.id;
+}
+
+/** The apps of these organizations (`'all'`: of any), by name; the list must not be empty. */
+export async function listAppsOf(db: Executor, organizationIds: readonly string[] | 'all'): Promise<AppRow[]> {
+  let query = db.selectFrom('apps').selectAll().orderBy('name');
+  if (organizationIds !== 'all') query = query.where('organization_id', 'in', organizationIds);
+  return query.execute();
+}
+
+/** Inserts the app unless its name is taken; returns the new row, or undefined when taken. */
+export async function insertAppUnlessNameTaken(db: Executor, row: Insertable<AppsTable>): Promise<AppRow | undefined> {
+  return db
+    .insertInto('apps')
+    .values(row)
+    .onConflict((oc) => oc.column('name').doNothing())
+    .returningAll()
+    .executeTakeFirst();
+}
+
+/** Apps by id: their name, organization and its slug. */
+export async function appsByIds(
+  db: Executor,
+  ids: readonly string[],
+): Promise<Map<string, { name: string; organizationId: string; organization: string }>> {
+  if (ids.length === 0) return new Map();
+  const rows = await db
+    .selectFrom('apps as a')
+    .innerJoin('organizations as o', 'o.id', 'a.organization_id')
+    .select(['a.id', 'a.name', 'a.organization_id', 'o.slug'])
+    .where('a.id', 'in', [...new Set(ids)])
+    .execute();
+  return new Map(rows.map((r) => [r.id, { name: r.name, organizationId: r.organization_id, organization: r.slug }]));
+}
+
+/** An app event with the name of the add-on it is about, if any. */
+export type AppEventRow = Pick<Selectable<AppEventsTable>, 'id' | 'kind' | 'detail' | 'created_at'> & {
+  addon: string | null;
+};
+
+/** Up to `limit` events of the app after event `afterId`, oldest first. */
+export async function listAppEventsAfter(
+  db: Executor,
+  appId: string,
+  afterId: string,
+  limit: number,
+): Promise<AppEventRow[]> {
+  return db
+    .selectFrom('app_events as e')
+    .leftJoin('addons as a', 'a.id', 'e.addon_id')
+    .select(['e.id', 'e.kind', 'e.detail', 'e.created_at', 'a.name as addon'])
+    .where('e.app_id', '=', appId)
+    .where('e.id', '>', afterId)
+    .orderBy('e.id')
+    .limit(limit)
+    .execute();
+}
+
+/** The id of the app's latest event; null (max of no rows) when it has none. */
+export async function lastAppEventId(db: Executor, appId: string): Promise<string | null | undefined> {
+  const last = await db
+    .selectFrom('app_events')
+    .select((eb) => eb.fn.max('id').as('id'))
+    .where('app_id', '=', appId)
+    .executeTakeFirst();
+  return last?.id;
+}
