@@ -1,4 +1,5 @@
-export { findAddon, findApp, isUuid } from './db/store.js';
+export { isUuid } from './db/store.js';
+export { findAddon, findApp } from './domain/access.js';
 export { LiveEvents } from './domain/live-events.js';
 export { applyProviderConfig } from './domain/provider-config.js';
 export { type AppsReconcilePass, appsReconcileJobKind } from './domain/reconciler.js';

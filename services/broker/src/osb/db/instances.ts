@@ -46,3 +46,15 @@ export async function findAddonName(db: Executor, instanceId: string): Promise<s
   const row = await db.selectFrom('addons').select('name').where('id', '=', instanceId).executeTakeFirst();
   return row?.name;
 }
+
+/** Whether a live (not deleted, not failed) instance has this provider-side id. */
+export async function liveInstanceHolds(db: Executor, providerInstanceId: string): Promise<boolean> {
+  const live = await db
+    .selectFrom('service_instances')
+    .select('id')
+    .where('provider_instance_id', '=', providerInstanceId)
+    .where('deleted_at', 'is', null)
+    .where('state', '!=', 'failed')
+    .executeTakeFirst();
+  return live !== undefined;
+}

@@ -14,7 +14,7 @@ import {
   gone,
   notFound,
 } from '../../shared/domain/errors.js';
-import { findInstance, type InstanceRow, updateInstance } from '../db/instances.js';
+import { findInstance, type InstanceRow, liveInstanceHolds, updateInstance } from '../db/instances.js';
 import { findOperation, type OperationRow, orphanMitigationExists } from '../db/operations.js';
 import {
   deterministicProviderInstanceId,
@@ -171,14 +171,7 @@ async function settleStrayCall(
   if (response.kind === 'refused' || (response.kind === 'answer' && response.status >= 400 && response.status < 500)) {
     return;
   }
-  const live = await ctx.db
-    .selectFrom('service_instances')
-    .select('id')
-    .where('provider_instance_id', '=', stray.request.provider_instance_id)
-    .where('deleted_at', 'is', null)
-    .where('state', '!=', 'failed')
-    .executeTakeFirst();
-  if (live) return;
+  if (await liveInstanceHolds(ctx.db, stray.request.provider_instance_id)) return;
   await ctx.db.transaction().execute((trx) =>
     scheduleOrphanMitigation(trx, {
       kind: 'orphan_deprovision',

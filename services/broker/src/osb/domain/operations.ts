@@ -323,7 +323,8 @@ function classifyPoll(op: OperationRow, response: ProviderResponse): Outcome {
     const description = `provider answered ${status} while polling: the resource or operation is unknown there`;
     return op.kind === 'update' ? { kind: 'failed', description } : { kind: 'broken', description };
   }
-  const polled = status === 200 && !response.malformed ? lastOperationResponse.safeParse(withoutNulls(body)) : undefined;
+  const polled =
+    status === 200 && !response.malformed ? lastOperationResponse.safeParse(withoutNulls(body)) : undefined;
   if (polled?.success) {
     const { state, description } = polled.data;
     // A last_operation answer carries no dashboard_url: the 202's holds until it says otherwise.
