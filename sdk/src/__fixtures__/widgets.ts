@@ -62,11 +62,21 @@ export interface WidgetsLog {
   bindings: string[];
 }
 
+function untilOrAborted(gate: Promise<unknown>, signal: AbortSignal): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    if (signal.aborted) return reject(signal.reason);
+    signal.addEventListener('abort', () => reject(signal.reason), { once: true });
+    gate.then(() => resolve(), reject);
+  });
+}
+
 export function widgetsProvider(options: {
   brokerUrl?: string;
   basicAuth?: { username: string; password: string };
   store?: ProviderStore;
   workMs?: number;
+  /** When given, pressing a large widget waits for it instead of `workMs`. */
+  gate?: Promise<unknown>;
 }) {
   const log: WidgetsLog = { provisioned: [], deprovisioned: [], halted: [], bindings: [] };
   const workMs = options.workMs ?? 300;
@@ -88,7 +98,8 @@ export function widgetsProvider(options: {
           description: 'pressing the widget',
           work: async (signal) => {
             try {
-              await delay(workMs, undefined, { signal });
+              if (options.gate) await untilOrAborted(options.gate, signal);
+              else await delay(workMs, undefined, { signal });
             } catch {
               log.halted.push(instanceId);
               throw ProviderError.internal('halted');

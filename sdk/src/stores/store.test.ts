@@ -102,7 +102,12 @@ describe.each(kinds)('$name store', (kind) => {
     const { store, second, dispose } = await kind.open();
     disposers.push(dispose);
     const broker = await startConformanceBroker();
-    const a = widgetsProvider({ brokerUrl: broker.url, store, workMs: 100 });
+    // The first provision stays in progress until the test has seen it from both replicas.
+    let press!: () => void;
+    const gate = new Promise<void>((resolve) => {
+      press = resolve;
+    });
+    const a = widgetsProvider({ brokerUrl: broker.url, store, gate });
     const b = widgetsProvider({ brokerUrl: broker.url, store: second() });
     const runA = await a.provider.listen(0);
     const runB = await b.provider.listen(0);
@@ -122,6 +127,7 @@ describe.each(kinds)('$name store', (kind) => {
         query: { accepts_incomplete: 'true' },
       });
       expect(redelivered.body.operation).toBe(created.body.operation);
+      press();
       const done = await waitForOperation(callB, '/v2/service_instances/shared', {
         ...ids,
         operation: created.body.operation,
