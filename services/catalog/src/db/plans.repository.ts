@@ -5,7 +5,7 @@ import type { Viewer } from '../domain/visibility.js';
 import type { Executor } from './executor.js';
 import { planVisibleTo, serviceVisibleTo } from './visibility.js';
 
-type PlanRow = Selectable<DB['plans']>;
+type PlanRow = Omit<Selectable<DB['plans']>, 'position' | 'created_at' | 'updated_at' | 'removed_at'>;
 
 function toPlan(row: PlanRow): Plan {
   return {
@@ -37,10 +37,35 @@ function toPlan(row: PlanRow): Plan {
   };
 }
 
+// What `toPlan` reads: not the timestamps or the ordering, which cost parsing on every row.
+const columns = [
+  'p.id',
+  'p.service_id',
+  'p.osb_id',
+  'p.slug',
+  'p.name',
+  'p.description',
+  'p.free',
+  'p.price_cents',
+  'p.currency',
+  'p.metered',
+  'p.bindable',
+  'p.plan_updateable',
+  'p.binding_rotatable',
+  'p.maintenance_info',
+  'p.maximum_polling_duration',
+  'p.schemas',
+  'p.visibility',
+  'p.allowed_organizations',
+  'p.regions',
+  'p.metadata',
+  'p.status',
+] as const;
+
 function visiblePlans(db: Executor, viewer: Viewer) {
   return db
     .selectFrom('plans as p')
-    .selectAll('p')
+    .select(columns)
     .where((eb) => planVisibleTo(viewer)(eb));
 }
 

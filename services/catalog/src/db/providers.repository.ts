@@ -5,7 +5,25 @@ import type { Viewer } from '../domain/visibility.js';
 import type { Executor } from './executor.js';
 import { serviceVisibleTo } from './visibility.js';
 
-type ProviderRow = Selectable<DB['providers']>;
+type ProviderRow = Omit<Selectable<DB['providers']>, 'osb_username' | 'osb_password_secret' | 'owner_organization_id'>;
+
+// What `toProvider` reads: not the broker credentials or the owner.
+const columns = [
+  'pr.id',
+  'pr.slug',
+  'pr.name',
+  'pr.description',
+  'pr.support_email',
+  'pr.support_url',
+  'pr.logo_url',
+  'pr.listing_state',
+  'pr.osb_url',
+  'pr.osb_auth_kind',
+  'pr.source',
+  'pr.current_revision',
+  'pr.created_at',
+  'pr.updated_at',
+] as const;
 
 function toProvider(row: ProviderRow): Provider {
   return {
@@ -28,7 +46,7 @@ function toProvider(row: ProviderRow): Provider {
 
 /** Providers the viewer can see: those with a visible service (admins: all). */
 function visibleProviders(db: Executor, viewer: Viewer) {
-  let query = db.selectFrom('providers as pr').selectAll('pr');
+  let query = db.selectFrom('providers as pr').select(columns);
   if (viewer.organizations !== 'all') {
     query = query.where((eb) =>
       eb.exists(

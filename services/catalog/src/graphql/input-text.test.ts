@@ -152,6 +152,35 @@ describe.each(testDatabaseKinds('NUL and control characters in arguments'))(
       expect(published.data.publishManifest).toMatchObject({ __typename: 'ManifestPublished' });
     });
 
+    it('checks every request of the same query text against its own variables and operation', async () => {
+      const query = 'query($slug: String!) { provider(slug: $slug) { name } }';
+      for (const slug of ['acme', `ac${NUL}me`, 'acme', 'ac\u0007me']) {
+        const answer = await catalog.gql(query, { slug });
+        if (slug === 'acme') {
+          expect(answer.errors).toBeUndefined();
+          expect(answer.data.provider).not.toBeNull();
+        } else {
+          expectRefused(answer, 'slug', /must not contain (a NUL|control)/);
+        }
+      }
+      // One document, two operations: each is checked on its own arguments.
+      const document = `query Clean { provider(slug: "acme") { name } }
+        query Dirty { service(slug: "acme\\u0000redis") { name } }`;
+      const run = async (operationName: string) => {
+        const res = await fetch(`${catalog.url}/graphql`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ query: document, operationName }),
+        });
+        return { status: res.status, ...((await res.json()) as object) } as GraphQLResponse;
+      };
+      for (const name of ['Clean', 'Dirty', 'Clean', 'Dirty']) {
+        const answer = await run(name);
+        if (name === 'Clean') expect(answer.errors).toBeUndefined();
+        else expectRefused(answer, 'slug');
+      }
+    });
+
     it('refuses a NUL in a subscription argument before it starts', async () => {
       const res = await fetch(`${catalog.url}/graphql`, {
         method: 'POST',

@@ -1,7 +1,9 @@
 import {
   type DefinitionNode,
   type DocumentNode,
+  type FieldNode,
   GraphQLError,
+  type GraphQLField,
   type GraphQLInputType,
   type GraphQLSchema,
   getArgumentValues,
@@ -13,6 +15,7 @@ import {
   isListType,
   isScalarType,
   Kind,
+  type OperationDefinitionNode,
   TypeInfo,
   visit,
   visitWithTypeInfo,
@@ -51,6 +54,48 @@ export const refuseControlCharacters: Plugin = {
   },
 };
 
+/** A field of the document that takes arguments, with its definition in the schema. */
+interface ArgumentSite {
+  node: FieldNode;
+  field: GraphQLField<unknown, unknown>;
+}
+
+// The fields taking arguments of each parsed document, per operation. Yoga hands every
+// request of the same query text the same parsed document, so the document is walked
+// along the schema once, and a request only coerces and inspects its arguments.
+const sitesByDocument = new WeakMap<DocumentNode, Map<string, ArgumentSite[]>>();
+
+/**
+ * The fields with arguments of the operation and of every fragment, in document order
+ * (the order their arguments are inspected in).
+ */
+function argumentSites(schema: GraphQLSchema, document: DocumentNode, operation: OperationDefinitionNode) {
+  let byOperation = sitesByDocument.get(document);
+  if (!byOperation) {
+    byOperation = new Map();
+    sitesByDocument.set(document, byOperation);
+  }
+  const key = operation.name?.value ?? '';
+  let sites = byOperation.get(key);
+  if (sites) return sites;
+  const found: ArgumentSite[] = [];
+  const typeInfo = new TypeInfo(schema);
+  const visitor = visitWithTypeInfo(typeInfo, {
+    Field(node) {
+      const field = typeInfo.getFieldDef();
+      if (field && node.arguments?.length) found.push({ node, field });
+    },
+  });
+  const definitions: DefinitionNode[] = [
+    operation,
+    ...document.definitions.filter((d) => d.kind === Kind.FRAGMENT_DEFINITION),
+  ];
+  for (const definition of definitions) visit(definition, visitor);
+  sites = found;
+  byOperation.set(key, sites);
+  return sites;
+}
+
 function findControlCharacter(
   schema: GraphQLSchema,
   document: DocumentNode,
@@ -67,41 +112,25 @@ function findControlCharacter(
   );
   // Variables that do not coerce are refused by execution itself, naming them.
   if (variables.errors) return undefined;
-  const definitions: DefinitionNode[] = [
-    operation,
-    ...document.definitions.filter((d) => d.kind === Kind.FRAGMENT_DEFINITION),
-  ];
-  const typeInfo = new TypeInfo(schema);
-  let found: GraphQLError | undefined;
-  const visitor = visitWithTypeInfo(typeInfo, {
-    Field(node) {
-      const field = typeInfo.getFieldDef();
-      if (!field || !node.arguments?.length) return undefined;
-      let values: Record<string, unknown>;
-      try {
-        values = getArgumentValues(field, node, variables.coerced);
-      } catch {
-        return undefined; // not coercible: execution reports it
+  for (const { node, field } of argumentSites(schema, document, operation)) {
+    let values: Record<string, unknown>;
+    try {
+      values = getArgumentValues(field, node, variables.coerced);
+    } catch {
+      continue; // not coercible: execution reports it
+    }
+    for (const argument of field.args) {
+      const problem = inspect(values[argument.name], argument.type, argument.name, isFreeText(argument));
+      if (problem) {
+        const where = node.arguments?.find((a) => a.name.value === argument.name);
+        return new GraphQLError(`${problem.path}: ${problem.message}`, {
+          ...(where ? { nodes: [where] } : {}),
+          extensions: { code: 'BAD_USER_INPUT', field: problem.path, http: { status: 400, spec: true } },
+        });
       }
-      for (const argument of field.args) {
-        const problem = inspect(values[argument.name], argument.type, argument.name, isFreeText(argument));
-        if (problem) {
-          const where = node.arguments.find((a) => a.name.value === argument.name);
-          found = new GraphQLError(`${problem.path}: ${problem.message}`, {
-            ...(where ? { nodes: [where] } : {}),
-            extensions: { code: 'BAD_USER_INPUT', field: problem.path, http: { status: 400, spec: true } },
-          });
-          return false;
-        }
-      }
-      return undefined;
-    },
-  });
-  for (const definition of definitions) {
-    if (found) break;
-    visit(definition, visitor);
+    }
   }
-  return found;
+  return undefined;
 }
 
 interface Problem {
