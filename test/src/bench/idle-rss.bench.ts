@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { SecretBox } from '@annex/platform';
 import { createScratchDatabase } from '@annex/platform/testing';
 import { freePort } from '../broker/processes.js';
+import { builtFile } from '../built.js';
 import { buildToolsIn, processTree } from '../process-tree.js';
 import type { Section } from './catalog.bench.js';
 
@@ -88,8 +89,7 @@ export async function benchIdleRss(
   serverUrl: string | undefined,
   idleSeconds: number,
 ): Promise<Section> {
-  const missing = SERVICES.map((s) => join(s.workspace, 'dist/main.js')).filter((f) => !existsSync(join(ROOT, f)));
-  if (missing.length > 0) throw new Error(`not built: ${missing.join(', ')}; run \`npm run build\` first`);
+  for (const service of SERVICES) builtFile(service.workspace, 'dist/main.js');
   const idle = () => new Promise((resolve) => setTimeout(resolve, idleSeconds * 1_000));
   const problems: string[] = [];
   const measure = (started: Started, label: string): number => {
