@@ -1,5 +1,5 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { createRemoteJWKSet, type JWTPayload, errors as joseErrors, jwtVerify } from 'jose';
+import type { JWTPayload } from 'jose';
 import { z } from 'zod';
 
 /**
@@ -153,6 +153,15 @@ export interface BrokerTrust {
 
 const trimSlash = (url: string) => url.replace(/\/+$/, '');
 
+type Jose = typeof import('jose');
+let jose: Promise<Jose> | undefined;
+// Loaded by the first token verified: a process that imports this package and verifies no
+// broker token (the catalog) never holds it.
+const loadJose = (): Promise<Jose> => {
+  jose ??= import('jose');
+  return jose;
+};
+
 /**
  * Builds the verifier for the broker's tokens: ES256 against the broker's JWKS (discovered,
  * cached, refreshed on an unknown `kid` at most once per cooldown), bounded clock skew,
@@ -167,13 +176,15 @@ export function createBrokerTrust(options: BrokerTrustOptions, audience: string)
   const issuer = trimSlash(options.url);
   const skew = options.clockSkewSeconds ?? 30;
   const replay = options.replayStore ?? new MemoryReplayStore();
-  const jwks = createRemoteJWKSet(new URL(`${issuer}/.well-known/jwks.json`), {
-    cooldownDuration: (options.jwksRefreshCooldownSeconds ?? 10) * 1000,
-    cacheMaxAge: (options.jwksMaxAgeSeconds ?? 600) * 1000,
-    timeoutDuration: 5000,
-  });
+  let jwks: ReturnType<Jose['createRemoteJWKSet']> | undefined;
 
   async function verify(token: string, typ: string | undefined, maxLifetime: number): Promise<JWTPayload> {
+    const { createRemoteJWKSet, errors: joseErrors, jwtVerify } = await loadJose();
+    jwks ??= createRemoteJWKSet(new URL(`${issuer}/.well-known/jwks.json`), {
+      cooldownDuration: (options.jwksRefreshCooldownSeconds ?? 10) * 1000,
+      cacheMaxAge: (options.jwksMaxAgeSeconds ?? 600) * 1000,
+      timeoutDuration: 5000,
+    });
     let payload: JWTPayload;
     let header: { typ?: string };
     try {
@@ -185,7 +196,7 @@ export function createBrokerTrust(options: BrokerTrustOptions, audience: string)
         ...(typ ? { typ } : {}),
       }));
     } catch (error) {
-      throw new AuthenticationError(describeJoseError(error));
+      throw new AuthenticationError(describeJoseError(error, joseErrors));
     }
     if (typ === undefined && header.typ === SSO_TOKEN_TYPE) {
       throw new AuthenticationError('an SSO token cannot authenticate a broker request');
@@ -257,7 +268,7 @@ function ssoUserOf(claims: z.infer<typeof ssoClaims>): SsoUser {
   return { id: claims.sub, name: claims.name, kind, ...(claims.email ? { email: claims.email } : {}) };
 }
 
-function describeJoseError(error: unknown): string {
+function describeJoseError(error: unknown, joseErrors: Jose['errors']): string {
   if (error instanceof joseErrors.JWTExpired) return 'token expired';
   if (error instanceof joseErrors.JWTClaimValidationFailed)
     return `token claim ${error.claim} invalid: ${error.message}`;

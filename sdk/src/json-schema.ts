@@ -1,14 +1,33 @@
 import { createRequire } from 'node:module';
-import { Ajv, type AnySchema, type AnySchemaObject, type ValidateFunction } from 'ajv';
-import { Ajv2019 } from 'ajv/dist/2019.js';
-import { Ajv2020 } from 'ajv/dist/2020.js';
-import Ajv04Module from 'ajv-draft-04';
-import addFormatsModule from 'ajv-formats';
+import type { Ajv, AnySchema, AnySchemaObject, ValidateFunction } from 'ajv';
+import type { Ajv2019 } from 'ajv/dist/2019.js';
+import type { Ajv2020 } from 'ajv/dist/2020.js';
 
-// ajv-formats and ajv-draft-04 are CommonJS with a default export.
-const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
-const AjvDraft04 = Ajv04Module as unknown as typeof Ajv;
-const draft06MetaSchema = createRequire(import.meta.url)('ajv/dist/refs/json-schema-draft-06.json') as AnySchemaObject;
+// Ajv and its dialects (CommonJS packages) are loaded by the first schema compiled: a process
+// that compiles none (an idle service) never holds them.
+const require = createRequire(import.meta.url);
+let ajvModules:
+  | {
+      Ajv: typeof Ajv;
+      Ajv2019: typeof Ajv2019;
+      Ajv2020: typeof Ajv2020;
+      AjvDraft04: typeof Ajv;
+      addFormats: (ajv: Ajv) => Ajv;
+      draft06MetaSchema: AnySchemaObject;
+    }
+  | undefined;
+const ajv = () => {
+  ajvModules ??= {
+    Ajv: require('ajv').Ajv,
+    Ajv2019: require('ajv/dist/2019.js').Ajv2019,
+    Ajv2020: require('ajv/dist/2020.js').Ajv2020,
+    // ajv-formats and ajv-draft-04 have their export as `default`.
+    AjvDraft04: require('ajv-draft-04').default,
+    addFormats: require('ajv-formats').default,
+    draft06MetaSchema: require('ajv/dist/refs/json-schema-draft-06.json'),
+  };
+  return ajvModules;
+};
 
 const compiled = new WeakMap<object, ValidateFunction>();
 
@@ -31,21 +50,21 @@ interface Dialect {
 
 const DIALECTS: readonly Dialect[] = [
   // OSB 2.17 says platforms must support draft-04, and its own catalog example declares it.
-  { uri: 'http://json-schema.org/draft-04/schema#', create: () => new AjvDraft04(ajvOptions) },
+  { uri: 'http://json-schema.org/draft-04/schema#', create: () => new (ajv().AjvDraft04)(ajvOptions) },
   {
     uri: 'http://json-schema.org/draft-06/schema#',
     create: () => {
-      const ajv = new Ajv(ajvOptions);
-      ajv.addMetaSchema(draft06MetaSchema);
+      const draft06 = new (ajv().Ajv)(ajvOptions);
+      draft06.addMetaSchema(ajv().draft06MetaSchema);
       // Ajv's draft-07 vocabulary otherwise: if/then/else arrived in draft-07, so a draft-06
       // schema's `if` is an unknown keyword, ignored.
-      for (const keyword of ['if', 'then', 'else']) ajv.removeKeyword(keyword);
-      return ajv;
+      for (const keyword of ['if', 'then', 'else']) draft06.removeKeyword(keyword);
+      return draft06;
     },
   },
-  { uri: 'http://json-schema.org/draft-07/schema#', create: () => new Ajv(ajvOptions) },
-  { uri: 'https://json-schema.org/draft/2019-09/schema', create: () => new Ajv2019(ajvOptions) },
-  { uri: 'https://json-schema.org/draft/2020-12/schema', create: () => new Ajv2020(ajvOptions) },
+  { uri: 'http://json-schema.org/draft-07/schema#', create: () => new (ajv().Ajv)(ajvOptions) },
+  { uri: 'https://json-schema.org/draft/2019-09/schema', create: () => new (ajv().Ajv2019)(ajvOptions) },
+  { uri: 'https://json-schema.org/draft/2020-12/schema', create: () => new (ajv().Ajv2020)(ajvOptions) },
 ];
 
 /** No `$schema`: draft-07. */
@@ -82,11 +101,11 @@ function dialectOf(schema: Record<string, unknown>): { dialect: Dialect } | { pr
 function compileSchema(schema: Record<string, unknown>): ValidateFunction {
   const found = dialectOf(schema);
   if ('problem' in found) throw new Error(found.problem);
-  const ajv = found.dialect.create();
-  addFormats(ajv);
+  const compiler = found.dialect.create();
+  ajv().addFormats(compiler);
   // Written as Ajv knows the meta-schema (a trailing `#`, http or https may differ).
   const declared = schema.$schema === undefined ? schema : { ...schema, $schema: found.dialect.uri };
-  return ajv.compile(declared as AnySchema);
+  return compiler.compile(declared as AnySchema);
 }
 
 /**

@@ -1,4 +1,4 @@
-import * as client from 'openid-client';
+import type { Configuration } from 'openid-client';
 import type { Identity } from './sessions.js';
 
 /** Why a sign-in failed; the message is shown to the person signing in. */
@@ -36,6 +36,14 @@ export interface OidcSignIn {
   signOutUrl(options: { idToken: string | null; postLogoutRedirectUri: string }): Promise<string | null>;
 }
 
+type OpenIdClient = typeof import('openid-client');
+let openIdClient: Promise<OpenIdClient> | undefined;
+// Loaded with the issuer's discovery, by the first sign-in: an idle console never holds it.
+const loadOpenIdClient = (): Promise<OpenIdClient> => {
+  openIdClient ??= import('openid-client');
+  return openIdClient;
+};
+
 const isLoopback = (url: URL) => ['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname);
 
 /**
@@ -53,12 +61,14 @@ export function createOidcSignIn(options: {
   if (issuer.protocol === 'http:' && !isLoopback(issuer)) {
     throw new Error('OIDC_ISSUER_URL must be https (plain http is allowed on loopback only)');
   }
-  let discovered: Promise<client.Configuration> | undefined;
+  let discovered: Promise<Configuration> | undefined;
   const configuration = () => {
-    discovered ??= client
-      .discovery(issuer, options.clientId, options.clientSecret, undefined, {
-        execute: issuer.protocol === 'http:' ? [client.allowInsecureRequests] : [],
-      })
+    discovered ??= loadOpenIdClient()
+      .then((client) =>
+        client.discovery(issuer, options.clientId, options.clientSecret, undefined, {
+          execute: issuer.protocol === 'http:' ? [client.allowInsecureRequests] : [],
+        }),
+      )
       .catch((error: unknown) => {
         discovered = undefined; // try again on the next sign-in
         throw new SignInError(`the identity provider ${issuer.origin} could not be reached`, { cause: error });
@@ -70,6 +80,7 @@ export function createOidcSignIn(options: {
     issuer: options.issuerUrl,
     async begin(returnTo) {
       const config = await configuration();
+      const client = await loadOpenIdClient();
       const codeVerifier = client.randomPKCECodeVerifier();
       const transaction: LoginTransaction = {
         state: client.randomState(),
@@ -103,7 +114,8 @@ export function createOidcSignIn(options: {
         throw new SignInError('the state does not match the sign-in this browser started (a forged or stale callback)');
       }
       const config = await configuration();
-      let tokens: Awaited<ReturnType<typeof client.authorizationCodeGrant>>;
+      const client = await loadOpenIdClient();
+      let tokens: Awaited<ReturnType<OpenIdClient['authorizationCodeGrant']>>;
       try {
         tokens = await client.authorizationCodeGrant(config, callbackUrl, {
           pkceCodeVerifier: transaction.codeVerifier,
@@ -138,12 +150,13 @@ export function createOidcSignIn(options: {
       };
     },
     async signOutUrl({ idToken, postLogoutRedirectUri }) {
-      let config: client.Configuration;
+      let config: Configuration;
       try {
         config = await configuration();
       } catch {
         return null;
       }
+      const client = await loadOpenIdClient();
       if (!config.serverMetadata().end_session_endpoint) return null;
       return client.buildEndSessionUrl(config, {
         post_logout_redirect_uri: postLogoutRedirectUri,

@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
+import { builtFile } from '../built.js';
 
 export interface ChildServer {
   url: string;
@@ -12,15 +12,18 @@ export interface ChildServer {
 
 /**
  * Starts a server script in its own Node process (so the load generator and the server
- * do not share a CPU core) and waits for it to print `LISTENING <url>`.
+ * do not share a CPU core) and waits for it to print `LISTENING <url>`. The process runs
+ * what production runs: the script's build (`./servers/x.ts` as `dist/bench/servers/x.js`,
+ * written by `npm run build`, which `npm run bench` runs first) in plain Node, importing the
+ * workspaces' builds; no loader, no build tool beside the server.
  */
 export async function startChildServer(
   script: string,
   env: Record<string, string> = {},
   timeoutMs = 180_000,
 ): Promise<ChildServer> {
-  const path = fileURLToPath(new URL(script, import.meta.url));
-  const child = spawn(process.execPath, ['--import', 'tsx', '--conditions=annex-source', path], {
+  const path = builtFile('test', `dist/bench/${script.replace(/^\.\//, '').replace(/\.ts$/, '.js')}`);
+  const child = spawn(process.execPath, [path], {
     env: { ...process.env, LOG_LEVEL: 'silent', ...env },
     stdio: ['ignore', 'pipe', 'inherit'],
   });

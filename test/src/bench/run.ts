@@ -5,6 +5,7 @@ import { benchBrokerProvisioning } from './broker.bench.js';
 import { benchCatalogQuery, benchCatalogSearch, type Section } from './catalog.bench.js';
 import { benchHostileDocuments } from './hostile.bench.js';
 import { benchIdleReplica } from './idle.bench.js';
+import { benchIdleRss } from './idle-rss.bench.js';
 import { describeMachine } from './machine.js';
 
 // `npm run bench`: every benchmark, then docs/benchmarks.md. PostgreSQL rows need
@@ -21,6 +22,7 @@ const benches: Record<string, () => Promise<Section>> = {
   'apps-attach': () => benchAttaches(kinds, Number(process.env.BENCH_ATTACHES ?? 500)),
   'broker-idle': () =>
     benchIdleReplica(kinds, process.env.TEST_DATABASE_URL, Number(process.env.BENCH_IDLE_SECONDS ?? 60)),
+  'idle-rss': () => benchIdleRss(kinds, process.env.TEST_DATABASE_URL, Number(process.env.BENCH_IDLE_RSS_SECONDS ?? 5)),
 };
 // BENCH_ONLY=name[,name] runs a subset (and then does not rewrite docs/benchmarks.md).
 const only = process.env.BENCH_ONLY?.split(',').filter(Boolean);

@@ -1,9 +1,9 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
+import { builtFile } from '../built.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
-const MAIN = fileURLToPath(new URL('../../../services/broker/src/main.ts', import.meta.url));
 
 /** A port free on 127.0.0.1 right now. */
 export async function freePort(): Promise<number> {
@@ -27,9 +27,13 @@ export interface BrokerProcess {
   stop(): Promise<void>;
 }
 
-/** Runs `services/broker/src/main.ts` in a child process and waits until `/readyz` answers. */
+/**
+ * Runs the broker as production does (`node services/broker/dist/main.js`: its build, no loader)
+ * in a child process and waits until `/readyz` answers.
+ */
 export async function spawnBroker(port: number, env: Record<string, string>): Promise<BrokerProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', '--conditions=annex-source', MAIN], {
+  const main = builtFile('services/broker', 'dist/main.js');
+  const child = spawn(process.execPath, [main], {
     cwd: ROOT,
     env: {
       PATH: process.env.PATH ?? '',

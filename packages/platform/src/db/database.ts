@@ -1,5 +1,5 @@
 import { mkdirSync } from 'node:fs';
-import { PGlite } from '@electric-sql/pglite';
+import type { PGlite } from '@electric-sql/pglite';
 import { CompiledQuery, Kysely, PostgresDialect, sql, type Transaction } from 'kysely';
 import pg from 'pg';
 import { PGliteDialect } from './pglite-dialect.js';
@@ -96,6 +96,8 @@ export async function openDatabase(target: DatabaseTarget): Promise<Database> {
     listener = postgresListener(target.url);
   } else {
     if (target.kind === 'pglite') mkdirSync(target.dataDir, { recursive: true });
+    // Loaded only here: a process on PostgreSQL never holds the embedded database's code.
+    const { PGlite } = await import('@electric-sql/pglite');
     client = await PGlite.create({
       ...(target.kind === 'pglite' ? { dataDir: target.dataDir } : {}),
       ...(target.kind === 'pglite-memory' && target.loadDataDir ? { loadDataDir: target.loadDataDir } : {}),

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { SecretBox } from '@annex/platform';
-import { exportJWK, generateKeyPair, importJWK, type JWK, SignJWT } from 'jose';
+import type { JWK } from 'jose';
 import type { BrokerDb } from '../db/executor.js';
 import {
   insertSigningKey,
@@ -18,7 +18,17 @@ export const RETIRED_KEY_RETENTION_SECONDS = 300;
 export const DEFAULT_PUBLISH_LEAD_MS = 60_000;
 const ALG = 'ES256';
 
+type Jose = typeof import('jose');
+let jose: Promise<Jose> | undefined;
+// Loaded by the first key made or token signed: a restarted replica that signs nothing while
+// idle never holds it.
+const loadJose = (): Promise<Jose> => {
+  jose ??= import('jose');
+  return jose;
+};
+
 async function newKeyRow(box: SecretBox, signsFrom: Date) {
+  const { exportJWK, generateKeyPair } = await loadJose();
   const { publicKey, privateKey } = await generateKeyPair(ALG, { extractable: true });
   const kid = `annex-${randomUUID()}`;
   const publicJwk = { ...(await exportJWK(publicKey)), kid, alg: ALG, use: 'sig' };
@@ -120,7 +130,7 @@ export class RequestSigner {
   readonly #issuer: string;
   readonly #refreshMs: number;
   #rows: { at: number; rows: Promise<SigningKeyRow[]> } | undefined;
-  readonly #imported = new Map<string, ReturnType<typeof importJWK>>();
+  readonly #imported = new Map<string, ReturnType<Jose['importJWK']>>();
 
   constructor(db: BrokerDb, box: SecretBox, issuer: string, refreshMs = 5_000) {
     this.#db = db;
@@ -180,6 +190,7 @@ export class RequestSigner {
   async signToken(request: SignedTokenRequest, now = new Date()): Promise<SignedToken> {
     const key = activeKey(await this.#keys(), now);
     if (!key) throw new Error('no signing key is active');
+    const { importJWK, SignJWT } = await loadJose();
     let imported = this.#imported.get(key.kid);
     if (!imported) {
       imported = importJWK(JSON.parse(this.#box.open(key.private_key_sealed)) as JWK, key.alg);
