@@ -1,6 +1,6 @@
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { benchAttaches } from './apps.bench.js';
+import { benchAttaches, benchCreates } from './apps.bench.js';
 import { benchBrokerProvisioning } from './broker.bench.js';
 import { benchCatalogQuery, benchCatalogSearch, type Section } from './catalog.bench.js';
 import { benchHostileDocuments } from './hostile.bench.js';
@@ -19,7 +19,8 @@ const benches: Record<string, () => Promise<Section>> = {
   'catalog-search': () => benchCatalogSearch(kinds, 300),
   'catalog-hostile': () => benchHostileDocuments(Number(process.env.BENCH_HOSTILE_SAMPLES ?? 30), seconds),
   'broker-provision': () => benchBrokerProvisioning(process.env.TEST_DATABASE_URL, seconds),
-  'apps-attach': () => benchAttaches(kinds, Number(process.env.BENCH_ATTACHES ?? 500)),
+  'apps-create': () => benchCreates(kinds, Number(process.env.BENCH_CREATES ?? 200)),
+  'apps-attach': () => benchAttaches(kinds, Number(process.env.BENCH_ATTACHES ?? 200)),
   'broker-idle': () =>
     benchIdleReplica(kinds, process.env.TEST_DATABASE_URL, Number(process.env.BENCH_IDLE_SECONDS ?? 60)),
   'idle-rss': () => benchIdleRss(kinds, process.env.TEST_DATABASE_URL, Number(process.env.BENCH_IDLE_RSS_SECONDS ?? 5)),

@@ -4,9 +4,25 @@ import { createBroker, loadBrokerConfig } from '@annex/broker';
 import { seedCatalog } from '@annex/broker/testing';
 import { createApiToken, createLogger, type Database, migrateToLatest, openDatabase, SecretBox } from '@annex/platform';
 import { createScratchDatabase } from '@annex/platform/testing';
+import pg from 'pg';
 
-// A broker for the attach benchmark: BENCH_DB=pglite|postgres, PROVIDER_URL, BENCH_APPS=N apps
-// in one organization, one add-on to attach to them.
+// A broker for the apps benchmarks: BENCH_DB=pglite|postgres, PROVIDER_URL, BENCH_APPS=N apps
+// (bench-app-0 … bench-app-N) in one organization. `GET /bench/counters` answers the statements
+// and transactions sent to the database so far: a transaction is an explicit commit or a
+// statement sent outside one (which PostgreSQL commits on its own).
+const counters = { statements: 0, transactions: 0 };
+function counted(sql: string, inTransaction: boolean): boolean {
+  const head = sql.trimStart().slice(0, 8).toLowerCase();
+  counters.statements += 1;
+  if (head.startsWith('begin')) return true;
+  if (head.startsWith('commit')) {
+    counters.transactions += 1;
+    return false;
+  }
+  if (head.startsWith('rollback')) return false;
+  if (!inTransaction) counters.transactions += 1;
+  return inTransaction;
+}
 const kind = process.env.BENCH_DB ?? 'pglite';
 const appCount = Number(process.env.BENCH_APPS ?? 500);
 let database: Database;
@@ -22,6 +38,27 @@ if (kind === 'postgres') {
 } else {
   database = await openDatabase({ kind: 'pglite-memory' });
 }
+const countFrom = () => {
+  if (kind === 'postgres') {
+    // Each pooled connection is a session of its own.
+    const sessions = new WeakMap<object, boolean>();
+    const query = pg.Client.prototype.query as (...args: unknown[]) => unknown;
+    pg.Client.prototype.query = function (this: object, ...args: unknown[]) {
+      const config = args[0] as string | { text?: string };
+      const text = typeof config === 'string' ? config : (config?.text ?? '');
+      sessions.set(this, counted(text, sessions.get(this) ?? false));
+      return query.apply(this, args);
+    } as typeof pg.Client.prototype.query;
+  } else {
+    const client = database.client as unknown as { query: (...args: unknown[]) => Promise<unknown> };
+    const query = client.query.bind(client);
+    let inTransaction = false;
+    client.query = (...args: unknown[]) => {
+      inTransaction = counted(String(args[0]), inTransaction);
+      return query(...args);
+    };
+  }
+};
 await migrateToLatest(database.db);
 const secretSpec = SecretBox.generateSpec();
 const secretBox = SecretBox.fromSpec(secretSpec);
@@ -36,6 +73,7 @@ const org = await database.db
   .where('platform_id', '=', fixture.platformId)
   .executeTakeFirstOrThrow();
 const token = await createApiToken(database.db, { kind: 'org', name: 'bench', organizationId: org.organization_id });
+const plan = fixture.plans.fast as { osbId: string };
 const service = await database.db
   .selectFrom('services')
   .select('slug')
@@ -61,9 +99,25 @@ const config = loadBrokerConfig({
   ANNEX_ALLOW_PRIVATE_NETWORKS: 'true',
 });
 const broker = createBroker(config, { database, logger: createLogger('broker', 'silent'), secretBox });
-server.on('request', broker.app);
+server.on('request', (req, res) => {
+  if (req.url === '/bench/counters') {
+    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(counters));
+    return;
+  }
+  broker.app(req, res);
+});
 await broker.start();
-console.log(`FIXTURE ${JSON.stringify({ token: token.token, plan: `${service.slug}:fast`, apps: appCount })}`);
+countFrom();
+console.log(
+  `FIXTURE ${JSON.stringify({
+    token: token.token,
+    plan: `${service.slug}:fast`,
+    apps: appCount,
+    serviceOsbId: fixture.serviceOsbId,
+    planOsbId: plan.osbId,
+    platformAuth: `Basic ${Buffer.from(`${fixture.osbUsername}:${fixture.osbPassword}`).toString('base64')}`,
+  })}`,
+);
 console.log(`LISTENING ${brokerUrl}`);
 process.on('SIGTERM', () => {
   server.closeAllConnections();

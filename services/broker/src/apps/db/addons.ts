@@ -10,15 +10,27 @@ export interface Lease {
 }
 
 /**
- * The add-on with this id (when `ref` is a UUID) or name, of any organization, destroyed ones
- * too; locked when `forUpdate`.
+ * How a read locks the add-on's row until the transaction ends: `true` for a change of the
+ * add-on itself (destroy, unshare), `'share'` for a use of it that must not overlap such a
+ * change but may overlap other uses (attaching it to apps: one attach does not wait on another).
  */
-export async function findAddonByRef(db: Executor, ref: string, forUpdate = false): Promise<AddonRow | undefined> {
+export type AddonLock = boolean | 'share';
+
+/**
+ * The add-on with this id (when `ref` is a UUID) or name, of any organization, destroyed ones
+ * too; locked as `lock` says.
+ */
+export async function findAddonByRef(
+  db: Executor,
+  ref: string,
+  lock: AddonLock = false,
+): Promise<AddonRow | undefined> {
   let query = db
     .selectFrom('addons')
     .selectAll()
     .where(isUuid(ref) ? 'id' : 'name', '=', ref);
-  if (forUpdate) query = query.forUpdate();
+  if (lock === 'share') query = query.forShare();
+  else if (lock) query = query.forUpdate();
   return query.executeTakeFirst();
 }
 
@@ -100,14 +112,20 @@ export async function addonOwnerAndName(db: Executor, id: string): Promise<{ app
   return db.selectFrom('addons').select(['app_id', 'name']).where('id', '=', id).executeTakeFirstOrThrow();
 }
 
-/** Whether an add-on (destroyed or not) has this name. */
-export async function addonNameTaken(db: Executor, name: string): Promise<boolean> {
-  const clash = await db.selectFrom('addons').select('id').where('name', '=', name).executeTakeFirst();
-  return clash !== undefined;
-}
-
-export async function insertAddon(db: Executor, row: Insertable<AddonsTable>): Promise<void> {
-  await db.insertInto('addons').values(row).execute();
+/**
+ * Inserts the add-on unless an add-on (destroyed or not) has its name already: the unique
+ * name decides, in the one statement. Returns the row inserted, or undefined.
+ */
+export async function insertAddonUnlessNameTaken(
+  db: Executor,
+  row: Insertable<AddonsTable>,
+): Promise<AddonRow | undefined> {
+  return db
+    .insertInto('addons')
+    .values(row)
+    .onConflict((oc) => oc.column('name').doNothing())
+    .returningAll()
+    .executeTakeFirst();
 }
 
 /** Ends the add-on's lease now, so the reconciler may take it up at once. */

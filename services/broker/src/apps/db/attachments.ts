@@ -105,10 +105,9 @@ export async function attachedByOrganization(db: Executor, addonId: string, orga
   return attached !== undefined;
 }
 
-/** Inserts the attachment; returns its id. */
-export async function insertAttachment(db: Executor, row: Insertable<AttachmentsTable>): Promise<string> {
-  const inserted = await db.insertInto('attachments').values(row).returning('id').executeTakeFirstOrThrow();
-  return inserted.id;
+/** Inserts the attachment; returns the row. */
+export async function insertAttachment(db: Executor, row: Insertable<AttachmentsTable>): Promise<AttachmentRow> {
+  return db.insertInto('attachments').values(row).returningAll().executeTakeFirstOrThrow();
 }
 
 /** Ends the attachment's lease now, so the reconciler may take it up at once. */

@@ -100,12 +100,13 @@ export async function listReleaseRows(
 }
 
 /** Appends an event (its detail as JSON text) to the app's stream. */
-export async function insertAppEvent(
+export async function insertAppEvents(
   db: Executor,
-  event: { appId: string; addonId: string | null; kind: string; detail: string },
+  events: readonly { appId: string; addonId: string | null; kind: string; detail: string }[],
 ): Promise<void> {
+  if (events.length === 0) return;
   await db
     .insertInto('app_events')
-    .values({ app_id: event.appId, addon_id: event.addonId, kind: event.kind, detail: event.detail })
+    .values(events.map((e) => ({ app_id: e.appId, addon_id: e.addonId, kind: e.kind, detail: e.detail })))
     .execute();
 }

@@ -47,7 +47,8 @@ export async function findAttachableAddon(
   ref: string,
   appOrganizationId: string,
 ): Promise<AddonRow> {
-  const addon = await findAddonByRef(db, ref, true);
+  // Shared: attaches of one add-on run side by side; a destroy or an unshare waits for them.
+  const addon = await findAddonByRef(db, ref, 'share');
   if (addon && mayAccess(caller, addon.organization_id)) return addon;
   if (addon && mayAccess(caller, appOrganizationId)) {
     if (await isAddonSharedWith(db, addon.id, appOrganizationId)) return addon;

@@ -38,7 +38,7 @@ import { appReleaseVersion } from '../db/releases.js';
 import type { AddonRow, AttachmentRow } from '../db/store.js';
 import { credentialsToVars, varLayout } from './naming.js';
 import { organizationSlug } from './plans.js';
-import { applyConfigChange, type ReleaseActor, recordEvent } from './releases.js';
+import { type AppEvent, applyConfigChange, type ReleaseActor, recordEvent, recordEvents } from './releases.js';
 
 // The apps layer's state machine. Each step reads what the broker's OSB machinery has
 // recorded and moves an add-on or attachment one step on; every step is safe to repeat,
@@ -89,9 +89,12 @@ async function osbIds(ctx: BrokerContext, planId: string) {
 /** Whether the add-on still waits on something (a provider's async operation, attachments). */
 export type Progress = 'done' | 'waiting';
 
-/** Moves an add-on one step on. */
-export async function advanceAddon(ctx: BrokerContext, addonId: string): Promise<Progress> {
-  const addon = await findAddonById(ctx.db, addonId);
+/**
+ * Moves an add-on one step on. Given the row (the request that has just written it and holds
+ * its lease), it is not read again.
+ */
+export async function advanceAddon(ctx: BrokerContext, ref: string | AddonRow): Promise<Progress> {
+  const addon = typeof ref === 'string' ? await findAddonById(ctx.db, ref) : ref;
   if (!addon) return 'done';
   switch (addon.state) {
     case 'provisioning':
@@ -228,9 +231,12 @@ async function advanceDestroy(ctx: BrokerContext, addon: AddonRow): Promise<Prog
   return 'done';
 }
 
-/** Moves an attachment one step on. */
-export async function advanceAttachment(ctx: BrokerContext, attachmentId: string): Promise<Progress> {
-  const attachment = await findAttachmentById(ctx.db, attachmentId);
+/**
+ * Moves an attachment one step on. Given the row (the request that has just written it and
+ * holds its lease), it is not read again.
+ */
+export async function advanceAttachment(ctx: BrokerContext, ref: string | AttachmentRow): Promise<Progress> {
+  const attachment = typeof ref === 'string' ? await findAttachmentById(ctx.db, ref) : ref;
   if (!attachment || attachment.detached_at) return 'done';
   switch (attachment.state) {
     case 'attaching':
@@ -264,8 +270,9 @@ async function ensureBinding(
   let binding = await findBinding(ctx.db, bindingId);
   if (!binding) {
     const { serviceId, planId } = await osbIds(ctx, addon.plan_id);
+    let outcome: Awaited<ReturnType<typeof bindInstance>>;
     try {
-      await bindInstance(ctx, await appsCallerFor(ctx, addon.organization_id), {
+      outcome = await bindInstance(ctx, await appsCallerFor(ctx, addon.organization_id), {
         instanceId: addon.id,
         bindingId,
         serviceId,
@@ -280,6 +287,10 @@ async function ensureBinding(
     } catch (error) {
       if (!(error instanceof BrokerFailure)) throw error;
       return { error: failureMessage(error) };
+    }
+    // A finished bind answers with the credentials it has just stored: no need to read them back.
+    if (outcome.kind !== 'accepted') {
+      return { credentials: (outcome.body.credentials ?? {}) as Record<string, unknown> };
     }
     binding = await findBinding(ctx.db, bindingId);
   }
@@ -331,17 +342,21 @@ async function advanceAttaching(ctx: BrokerContext, attachment: AttachmentRow): 
     const taken = await configVarOwners(trx, attachment.app_id, Object.keys(vars));
     const foreign = taken.find((t) => t.attachment_id !== attachment.id);
     if (foreign && !attachment.replace_vars) return { collision: foreign.name };
-    await applyConfigChange(ctx, trx, {
+    const attached: AppEvent = {
+      appId: attachment.app_id,
+      addonId: addon.id,
+      kind: 'attachment.attached',
+      detail: { attachment: attachment.name, vars: Object.keys(vars) },
+    };
+    await updateAttachment(trx, attachment.id, { state: 'attached', last_error: null });
+    const release = await applyConfigChange(ctx, trx, {
       appId: attachment.app_id,
       changes: Object.entries(vars).map(([name, value]) => ({ name, value, attachmentId: attachment.id })),
       actor: SYSTEM,
       reason: `Attach ${addon.name} as ${attachment.name}`,
+      events: [attached],
     });
-    await updateAttachment(trx, attachment.id, { state: 'attached', last_error: null });
-    await recordEvent(trx, attachment.app_id, addon.id, 'attachment.attached', {
-      attachment: attachment.name,
-      vars: Object.keys(vars),
-    });
+    if (!release) await recordEvents(trx, [attached]);
     return 'attached' as const;
   });
   if (typeof outcome === 'object') {

@@ -5,7 +5,7 @@ import type { BrokerContext } from '../../shared/domain/context.js';
 import {
   deleteConfigVars,
   findReleaseVarsSealed,
-  insertAppEvent,
+  insertAppEvents,
   insertRelease,
   listReleaseRows,
   listSealedConfigVars,
@@ -58,6 +58,14 @@ export async function currentVars(ctx: BrokerContext, db: Executor, appId: strin
   );
 }
 
+/** An event of an app's stream (`addonEvents`, `GET /v1/apps/:app/events`). */
+export interface AppEvent {
+  appId: string;
+  addonId: string | null;
+  kind: string;
+  detail?: Record<string, unknown>;
+}
+
 /** Appends an event to the app's stream (`addonEvents`, `GET /v1/apps/:app/events`). */
 export async function recordEvent(
   db: Executor,
@@ -66,7 +74,15 @@ export async function recordEvent(
   kind: string,
   detail: Record<string, unknown> = {},
 ): Promise<void> {
-  await insertAppEvent(db, { appId, addonId, kind, detail: JSON.stringify(detail) });
+  await recordEvents(db, [{ appId, addonId, kind, detail }]);
+}
+
+/** Appends events to their apps' streams in this order, in one statement. */
+export async function recordEvents(db: Executor, events: readonly AppEvent[]): Promise<void> {
+  await insertAppEvents(
+    db,
+    events.map((e) => ({ appId: e.appId, addonId: e.addonId, kind: e.kind, detail: JSON.stringify(e.detail ?? {}) })),
+  );
 }
 
 /**
@@ -84,6 +100,8 @@ export async function applyConfigChange(
     actor: ReleaseActor;
     reason: string;
     kept?: readonly ReleaseKeptVar[];
+    /** Events the change goes with, recorded after the release's own when there is a release. */
+    events?: readonly AppEvent[];
   },
 ): Promise<Release | undefined> {
   const app = await lockAppForRelease(trx, input.appId);
@@ -145,7 +163,10 @@ export async function applyConfigChange(
   });
   await setAppReleaseVersion(trx, app.id, version);
   const changed = diff.map((d) => d.name);
-  await recordEvent(trx, app.id, null, 'release.created', { version, reason: input.reason, changed });
+  await recordEvents(trx, [
+    { appId: app.id, addonId: null, kind: 'release.created', detail: { version, reason: input.reason, changed } },
+    ...(input.events ?? []),
+  ]);
   await enqueueConfigVarsChanged(trx, {
     appId: app.id,
     appName: app.name,

@@ -9,10 +9,9 @@ import { type ApiCaller, ApiFailure, invalidInput, mayAccess } from '../../share
 import type { BrokerContext } from '../../shared/domain/context.js';
 import { BrokerFailure } from '../../shared/domain/errors.js';
 import {
-  addonNameTaken,
   addonOwnerAndName,
   claimAddonForPlanChange,
-  insertAddon,
+  insertAddonUnlessNameTaken,
   type Lease,
   markAddonDestroying,
   releaseAddonLease,
@@ -48,11 +47,13 @@ import {
 } from './naming.js';
 import { organizationSlug, resolvePlanRef, resolveSiblingPlan } from './plans.js';
 import {
+  type AppEvent,
   applyConfigChange,
   currentVars,
   type Release,
   type ReleaseActor,
   recordEvent,
+  recordEvents,
   releaseSnapshot,
   type VarChange,
 } from './releases.js';
@@ -272,11 +273,6 @@ function refuseCollisions(attach: AttachPlan, replace: boolean | undefined, app:
   }
 }
 
-async function releaseLeases(ctx: BrokerContext, addonId: string | null, attachmentId: string | null): Promise<void> {
-  if (addonId) await releaseAddonLease(ctx.db, addonId);
-  if (attachmentId) await releaseAttachmentLease(ctx.db, attachmentId);
-}
-
 function leaseUntil(): Date {
   return new Date(Date.now() + REQUEST_LEASE_MS);
 }
@@ -286,13 +282,26 @@ function requestLease(ctx: BrokerContext): Lease {
   return { owner: ctx.replicaId, expiresAt: leaseUntil() };
 }
 
-/** Runs the first steps in the request; the reconciler finishes what a slow provider leaves. */
-async function driveInRequest(ctx: BrokerContext, addonId: string | null, attachmentId: string | null): Promise<void> {
+/**
+ * Runs the first steps in the request; the reconciler finishes what a slow provider leaves.
+ * The request's lease on a row still in progress ends when it stops (so the reconciler may take
+ * the row up at once); a row whose step is done is out of the reconciler's sight, and its lease
+ * is left to lapse rather than ended by one more statement.
+ */
+async function driveInRequest(
+  ctx: BrokerContext,
+  addon: string | AddonRow | null,
+  attachment: string | AttachmentRow | null,
+): Promise<void> {
+  const idOf = (ref: string | { id: string }) => (typeof ref === 'string' ? ref : ref.id);
+  let addonDone = addon === null;
+  let attachmentDone = attachment === null;
   try {
-    if (addonId) await advanceAddon(ctx, addonId);
-    if (attachmentId) await advanceAttachment(ctx, attachmentId);
+    if (addon) addonDone = (await advanceAddon(ctx, addon)) === 'done';
+    if (attachment) attachmentDone = (await advanceAttachment(ctx, attachment)) === 'done';
   } finally {
-    await releaseLeases(ctx, addonId, attachmentId);
+    if (addon && !addonDone) await releaseAddonLease(ctx.db, idOf(addon));
+    if (attachment && !attachmentDone) await releaseAttachmentLease(ctx.db, idOf(attachment));
   }
 }
 
@@ -303,7 +312,7 @@ export async function createAddon(
   input: AttachRequest & { plan: string; parameters?: Record<string, unknown> | undefined },
 ): Promise<{ addonId: string; attachmentId: string }> {
   const parameters = input.parameters ?? {};
-  const ids = await ctx.db.transaction().execute(async (trx) => {
+  const rows = await ctx.db.transaction().execute(async (trx) => {
     const app = await findApp(trx, caller, appRef, true);
     const orgSlug = await organizationSlug(trx, app.organization_id);
     const plan = await resolvePlanRef(trx, input.plan, orgSlug);
@@ -323,39 +332,45 @@ export async function createAddon(
     // Before any row exists or any provider is called: a paid plan needs a payment method.
     await requirePaymentMethod(ctx, trx, app.organization_id, plan);
     const addonId = randomUUID();
-    let name = generateAddonName(plan.service.slug);
-    for (let i = 0; i < 5; i++) {
-      if (!(await addonNameTaken(trx, name))) break;
-      name = generateAddonName(plan.service.slug);
+    const parametersSealed = sealParameters(ctx.secretBox, parameters);
+    let addon: AddonRow | undefined;
+    // A generated name rarely clashes; the unique name decides in the insert, and a clash draws again.
+    for (let i = 0; i < 5 && !addon; i++) {
+      addon = await insertAddonUnlessNameTaken(trx, {
+        id: addonId,
+        name: generateAddonName(plan.service.slug),
+        organization_id: app.organization_id,
+        app_id: app.id,
+        service_id: plan.service.id,
+        plan_id: plan.plan.id,
+        parameters: '{}',
+        parameters_sealed: parametersSealed,
+        state: 'provisioning',
+        last_error: null,
+        lease_owner: ctx.replicaId,
+        lease_expires_at: leaseUntil(),
+        destroyed_at: null,
+      });
     }
-    await insertAddon(trx, {
-      id: addonId,
-      name,
-      organization_id: app.organization_id,
-      app_id: app.id,
-      service_id: plan.service.id,
-      plan_id: plan.plan.id,
-      parameters: '{}',
-      parameters_sealed: sealParameters(ctx.secretBox, parameters),
-      state: 'provisioning',
-      last_error: null,
-      lease_owner: ctx.replicaId,
-      lease_expires_at: leaseUntil(),
-      destroyed_at: null,
-    });
-    await recordEvent(trx, app.id, addonId, 'addon.provisioning', {
-      addon: name,
-      service: plan.service.slug,
-      plan: plan.plan.slug,
-    });
-    const attachmentId = await insertAttachment(ctx, trx, app, addonId, attach.name, input.replace);
-    return { addonId, attachmentId };
+    if (!addon) throw new Error('no free add-on name after 5 draws');
+    const attachment = await insertAttachment(ctx, trx, app, addonId, attach.name, input.replace);
+    await recordEvents(trx, [
+      {
+        appId: app.id,
+        addonId,
+        kind: 'addon.provisioning',
+        detail: { addon: addon.name, service: plan.service.slug, plan: plan.plan.slug },
+      },
+      attachment.event,
+    ]);
+    return { addon, attachment: attachment.row };
   });
-  await driveInRequest(ctx, ids.addonId, ids.attachmentId);
-  return ids;
+  // The rows just written, leased to this request: the first steps need not read them again.
+  await driveInRequest(ctx, rows.addon, rows.attachment);
+  return { addonId: rows.addon.id, attachmentId: rows.attachment.id };
 }
 
-/** A new attachment, leased by this request, which binds it next; returns its id. */
+/** A new attachment, leased by this request, which binds it next; returns it and its event to record. */
 async function insertAttachment(
   ctx: BrokerContext,
   trx: Executor,
@@ -363,8 +378,8 @@ async function insertAttachment(
   addonId: string,
   name: string,
   replace: boolean | undefined,
-): Promise<string> {
-  const id = await insertAttachmentRow(trx, {
+): Promise<{ row: AttachmentRow; event: AppEvent }> {
+  const row = await insertAttachmentRow(trx, {
     addon_id: addonId,
     app_id: app.id,
     name,
@@ -379,8 +394,10 @@ async function insertAttachment(
     lease_expires_at: leaseUntil(),
     detached_at: null,
   });
-  await recordEvent(trx, app.id, addonId, 'attachment.attaching', { attachment: name, app: app.name });
-  return id;
+  return {
+    row,
+    event: { appId: app.id, addonId, kind: 'attachment.attaching', detail: { attachment: name, app: app.name } },
+  };
 }
 
 export async function attachAddon(
@@ -389,7 +406,7 @@ export async function attachAddon(
   appRef: string,
   input: AttachRequest & { addon: string },
 ): Promise<{ attachmentId: string }> {
-  const attachmentId = await ctx.db.transaction().execute(async (trx) => {
+  const attachment = await ctx.db.transaction().execute(async (trx) => {
     const app = await findApp(trx, caller, appRef, true);
     const addon = await findAttachableAddon(trx, caller, input.addon, app.organization_id);
     await checkShareable(trx, addon, app);
@@ -397,10 +414,13 @@ export async function attachAddon(
     if (!plan) throw new ApiFailure('conflict', 'the add-on plan no longer exists');
     const attach = await planAttachment(trx, app, plan, input);
     refuseCollisions(attach, input.replace, app);
-    return insertAttachment(ctx, trx, app, addon.id, attach.name, input.replace);
+    const inserted = await insertAttachment(ctx, trx, app, addon.id, attach.name, input.replace);
+    await recordEvents(trx, [inserted.event]);
+    return inserted.row;
   });
-  await driveInRequest(ctx, null, attachmentId);
-  return { attachmentId };
+  // The row just written, leased to this request: the first step need not read it again.
+  await driveInRequest(ctx, null, attachment);
+  return { attachmentId: attachment.id };
 }
 
 export async function detachAddon(

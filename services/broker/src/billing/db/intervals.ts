@@ -1,5 +1,5 @@
 import type { UsageIntervalsTable } from '@annex/platform';
-import type { Insertable } from 'kysely';
+import { type Insertable, sql } from 'kysely';
 import type { Executor } from '../../shared/db/executor.js';
 
 // The ledger's plan intervals: one row per add-on and plan while it is billed for it.
@@ -16,21 +16,58 @@ export async function findOpenInterval(db: Executor, addonId: string): Promise<{
     .executeTakeFirst();
 }
 
-/** What a plan costs and whose it is; throws when there is no such plan. */
-export async function getPlanPricing(
+/**
+ * Opens the add-on's interval on `planId` at `at`, priced from the plan (free plans at 0),
+ * unless one is open already: one statement, the check and the insert together.
+ */
+export async function insertIntervalUnlessOpen(
   db: Executor,
+  addon: { id: string; organization_id: string; app_id: string },
   planId: string,
-): Promise<{ price_cents: number; currency: string; free: boolean; provider_id: string }> {
-  return db
-    .selectFrom('plans as p')
-    .innerJoin('services as s', 's.id', 'p.service_id')
-    .select(['p.price_cents', 'p.currency', 'p.free', 's.provider_id'])
-    .where('p.id', '=', planId)
-    .executeTakeFirstOrThrow();
-}
-
-export async function insertInterval(db: Executor, row: NewInterval): Promise<void> {
-  await db.insertInto('usage_intervals').values(row).execute();
+  at: Date,
+): Promise<void> {
+  await db
+    .insertInto('usage_intervals')
+    .columns([
+      'addon_id',
+      'organization_id',
+      'app_id',
+      'plan_id',
+      'provider_id',
+      'price_cents',
+      'currency',
+      'started_at',
+      'ended_at',
+    ])
+    .expression((eb) =>
+      eb
+        .selectFrom('plans as p')
+        .innerJoin('services as s', 's.id', 'p.service_id')
+        .select([
+          sql<string>`${addon.id}::uuid`.as('addon_id'),
+          sql<string>`${addon.organization_id}::uuid`.as('organization_id'),
+          sql<string>`${addon.app_id}::uuid`.as('app_id'),
+          'p.id',
+          's.provider_id',
+          sql<number>`case when p.free then 0 else p.price_cents end`.as('price_cents'),
+          'p.currency',
+          sql<Date>`${at}::timestamptz`.as('started_at'),
+          sql<null>`null`.as('ended_at'),
+        ])
+        .where('p.id', '=', planId)
+        .where((w) =>
+          w.not(
+            w.exists(
+              w
+                .selectFrom('usage_intervals as u')
+                .select('u.id')
+                .where('u.addon_id', '=', addon.id)
+                .where('u.ended_at', 'is', null),
+            ),
+          ),
+        ),
+    )
+    .execute();
 }
 
 /** Ends the add-on's open interval at `at`; returns how many it ended (0 or 1). */

@@ -1,11 +1,5 @@
 import type { Executor } from '../../shared/db/executor.js';
-import {
-  closeOpenInterval,
-  findOpenInterval,
-  getPlanPricing,
-  insertInterval,
-  listIntervalsOverlapping,
-} from '../db/intervals.js';
+import { closeOpenInterval, insertIntervalUnlessOpen, listIntervalsOverlapping } from '../db/intervals.js';
 import { sumUsageBetween } from '../db/usage.js';
 import { type IntervalPart, monthBounds, monthlyCharge } from './money.js';
 
@@ -20,20 +14,7 @@ interface AddonRef {
 
 /** Opens the add-on's interval on `planId` at `at`, unless one is open already. */
 export async function openInterval(trx: Executor, addon: AddonRef, planId: string, at: Date): Promise<void> {
-  const open = await findOpenInterval(trx, addon.id);
-  if (open) return;
-  const plan = await getPlanPricing(trx, planId);
-  await insertInterval(trx, {
-    addon_id: addon.id,
-    organization_id: addon.organization_id,
-    app_id: addon.app_id,
-    plan_id: planId,
-    provider_id: plan.provider_id,
-    price_cents: plan.free ? 0 : plan.price_cents,
-    currency: plan.currency,
-    started_at: at,
-    ended_at: null,
-  });
+  await insertIntervalUnlessOpen(trx, addon, planId, at);
 }
 
 /** Closes the add-on's open interval at `at` (nothing when none is open). */

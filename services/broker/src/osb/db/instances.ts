@@ -4,10 +4,19 @@ import type { Executor } from '../../shared/db/executor.js';
 
 export type InstanceRow = Selectable<ServiceInstancesTable>;
 
-/** The instance row with this platform id, live or not; locked when `forUpdate`. */
-export async function findInstance(db: Executor, id: string, forUpdate = false): Promise<InstanceRow | undefined> {
+/**
+ * The instance row with this platform id, live or not, locked until the transaction ends:
+ * `true` for a change of the instance (update, deprovision), `'share'` for a use that must not
+ * overlap such a change but may overlap other uses (binds of one instance run side by side).
+ */
+export async function findInstance(
+  db: Executor,
+  id: string,
+  lock: boolean | 'share' = false,
+): Promise<InstanceRow | undefined> {
   let query = db.selectFrom('service_instances').selectAll().where('id', '=', id);
-  if (forUpdate) query = query.forUpdate();
+  if (lock === 'share') query = query.forShare();
+  else if (lock) query = query.forUpdate();
   return query.executeTakeFirst();
 }
 

@@ -46,7 +46,9 @@ export async function bindInstance(ctx: BrokerContext, caller: Caller, input: Bi
   const actor = actorOf(caller);
   const owner = leaseOwner(ctx);
   const started = await ctx.db.transaction().execute(async (trx): Promise<Started> => {
-    const instance = ownedBy(await findInstance(trx, input.instanceId, true), caller);
+    // Shared: binds of one instance do not wait on each other; an update or a deprovision
+    // (which lock it for update) waits for them, and they for it.
+    const instance = ownedBy(await findInstance(trx, input.instanceId, 'share'), caller);
     if (!instance || instance.deleted_at !== null || instance.state === 'failed') {
       throw notFound(`instance "${input.instanceId}" does not exist`);
     }

@@ -1,5 +1,5 @@
 import type { PlansTable, ProvidersTable, ServicesTable } from '@annex/platform';
-import type { Selectable } from 'kysely';
+import { type Selectable, sql } from 'kysely';
 import type { Executor } from './executor.js';
 
 export type ServiceRow = Selectable<ServicesTable>;
@@ -42,8 +42,7 @@ export interface PlanContext {
 
 /** A plan by its OSB id, with its service and provider; `undefined` when unknown. */
 export async function findPlanByOsbId(db: Executor, planOsbId: string): Promise<PlanContext | undefined> {
-  const plan = await db.selectFrom('plans').selectAll().where('osb_id', '=', planOsbId).executeTakeFirst();
-  return plan ? withServiceAndProvider(db, plan) : undefined;
+  return findPlanContext(db, 'p.osb_id', planOsbId);
 }
 
 /** A plan's own limit on how long an asynchronous operation is polled, in seconds, if it sets one. */
@@ -58,19 +57,45 @@ export async function findPlanPollingLimit(db: Executor, planOsbId: string): Pro
 
 /** A plan by its primary key, with its service and provider. */
 export async function findPlanById(db: Executor, planId: string): Promise<PlanContext | undefined> {
-  const plan = await db.selectFrom('plans').selectAll().where('id', '=', planId).executeTakeFirst();
-  return plan ? withServiceAndProvider(db, plan) : undefined;
+  return findPlanContext(db, 'p.id', planId);
 }
 
-async function withServiceAndProvider(db: Executor, plan: PlanRow): Promise<PlanContext | undefined> {
-  const service = await db.selectFrom('services').selectAll().where('id', '=', plan.service_id).executeTakeFirst();
-  if (!service) return undefined;
-  const provider = await db
-    .selectFrom('providers')
-    .selectAll()
-    .where('id', '=', service.provider_id)
+/**
+ * The plan, its service and its provider in one statement: the plan's columns as they are, the
+ * service's and the provider's rows as JSON, their timestamps made dates again.
+ */
+async function findPlanContext(
+  db: Executor,
+  key: 'p.id' | 'p.osb_id',
+  value: string,
+): Promise<PlanContext | undefined> {
+  const row = await db
+    .selectFrom('plans as p')
+    .innerJoin('services as s', 's.id', 'p.service_id')
+    .innerJoin('providers as pr', 'pr.id', 's.provider_id')
+    .selectAll('p')
+    .select([
+      sql<Record<string, unknown>>`to_jsonb(s)`.as('service_row'),
+      sql<Record<string, unknown>>`to_jsonb(pr)`.as('provider_row'),
+    ])
+    .where(key, '=', value)
     .executeTakeFirst();
-  return provider ? { service, plan, provider } : undefined;
+  if (!row) return undefined;
+  const { service_row, provider_row, ...plan } = row;
+  return {
+    plan,
+    service: withDates(service_row, ['created_at', 'updated_at', 'removed_at']) as ServiceRow,
+    provider: withDates(provider_row, ['created_at', 'updated_at']) as ProviderRow,
+  };
+}
+
+function withDates(row: Record<string, unknown>, columns: readonly string[]): Record<string, unknown> {
+  const out = { ...row };
+  for (const column of columns) {
+    const value = out[column];
+    if (typeof value === 'string') out[column] = new Date(value);
+  }
+  return out;
 }
 
 export async function findProviderById(db: Executor, providerId: string): Promise<ProviderRow | undefined> {
