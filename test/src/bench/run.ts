@@ -6,6 +6,7 @@ import { benchCatalogQuery, benchCatalogSearch, type Section } from './catalog.b
 import { benchHostileDocuments } from './hostile.bench.js';
 import { benchIdleReplica } from './idle.bench.js';
 import { describeMachine } from './machine.js';
+import { benchOrgQuery } from './org-query.bench.js';
 
 // `npm run bench`: every benchmark, then docs/benchmarks.md. PostgreSQL rows need
 // TEST_DATABASE_URL (a server where the benchmark may create and drop scratch databases).
@@ -19,6 +20,7 @@ const benches: Record<string, () => Promise<Section>> = {
   'catalog-hostile': () => benchHostileDocuments(Number(process.env.BENCH_HOSTILE_SAMPLES ?? 30), seconds),
   'broker-provision': () => benchBrokerProvisioning(process.env.TEST_DATABASE_URL, seconds),
   'apps-attach': () => benchAttaches(kinds, Number(process.env.BENCH_ATTACHES ?? 500)),
+  'org-query': () => benchOrgQuery(kinds, seconds),
   'broker-idle': () =>
     benchIdleReplica(kinds, process.env.TEST_DATABASE_URL, Number(process.env.BENCH_IDLE_SECONDS ?? 60)),
 };

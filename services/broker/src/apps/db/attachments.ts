@@ -20,6 +20,18 @@ export async function liveAttachments(
   return query.execute();
 }
 
+/** Live attachments (not detached) to any of these apps, oldest first; one statement for any number of apps. */
+export async function liveAttachmentsToApps(db: Executor, appIds: readonly string[]): Promise<AttachmentRow[]> {
+  if (appIds.length === 0) return [];
+  return db
+    .selectFrom('attachments')
+    .selectAll()
+    .where('app_id', 'in', [...new Set(appIds)])
+    .where('detached_at', 'is', null)
+    .orderBy('created_at')
+    .execute();
+}
+
 /** Live attachments of any of these add-ons, oldest first. */
 export async function liveAttachmentsOfAddons(db: Executor, addonIds: readonly string[]): Promise<AttachmentRow[]> {
   return db

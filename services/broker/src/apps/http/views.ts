@@ -1,11 +1,11 @@
-import type { Addon, App, AppDetail, Attachment } from '@annex/contracts/v1';
+import type { Addon, AppDetail, AppInclude, Attachment, ListedApp } from '@annex/contracts/v1';
 import type { Executor } from '../../shared/db/executor.js';
 import { type ApiCaller, mayAccess } from '../../shared/domain/api-failure.js';
-import { addonNamesByIds, listLiveAddonsOfApp } from '../db/addons.js';
-import { appsByIds, lastAppEventId } from '../db/apps.js';
-import { liveAttachments, liveAttachmentsOfAddons } from '../db/attachments.js';
+import { addonNamesByIds, listLiveAddonsOfApps } from '../db/addons.js';
+import { appsByIds, lastAppEventIds } from '../db/apps.js';
+import { liveAttachmentsOfAddons, liveAttachmentsToApps } from '../db/attachments.js';
 import { listVarNamesOfAttachments } from '../db/config-vars.js';
-import { organizationSlugById, organizationSlugsByIds } from '../db/organizations.js';
+import { organizationSlugsByIds } from '../db/organizations.js';
 import { planSlugsByIds } from '../db/plans.js';
 import type { AddonRow, AppRow, AttachmentRow } from '../db/store.js';
 
@@ -91,43 +91,84 @@ export async function addonViews(db: Executor, caller: ApiCaller, rows: readonly
   });
 }
 
-export async function appView(db: Executor, caller: ApiCaller, app: AppRow, detail: false): Promise<App>;
-export async function appView(db: Executor, caller: ApiCaller, app: AppRow, detail: true): Promise<AppDetail>;
-export async function appView(db: Executor, caller: ApiCaller, app: AppRow, detail: boolean): Promise<App | AppDetail> {
-  const organization = await organizationSlugById(db, app.organization_id);
-  const base: App = {
-    id: app.id,
-    name: app.name,
-    organization,
-    releaseVersion: app.release_version,
-    createdAt: app.created_at.toISOString(),
-  };
-  if (!detail) return base;
-  const addons = await listLiveAddonsOfApp(db, app.id);
-  const attached = await liveAttachments(db, { appId: app.id });
+/** What a view of apps carries besides each app itself (`GET /v1/apps?include=`). */
+export type AppIncludes = ReadonlySet<AppInclude>;
+const NOTHING: AppIncludes = new Set();
+const EVERYTHING: AppIncludes = new Set(['addons', 'attachments']);
+
+/**
+ * Views of these apps, in their order, with what `include` names: their add-ons (owned) and
+ * the attachments to them (shared add-ons too), and then where their events stand. One
+ * statement per table whatever the number of apps, add-ons and attachments: the rows of all
+ * the apps are read at once and grouped here. The single-app detail is this with everything.
+ */
+export async function appViews(
+  db: Executor,
+  caller: ApiCaller,
+  apps: readonly AppRow[],
+  include: AppIncludes = NOTHING,
+): Promise<ListedApp[]> {
+  if (apps.length === 0) return [];
+  const ids = apps.map((a) => a.id);
+  const orgs = await organizationSlugsByIds(
+    db,
+    apps.map((a) => a.organization_id),
+  );
+  const addons = include.has('addons') ? await ownedAddonViews(db, caller, ids) : undefined;
+  const attachments = include.has('attachments') ? await attachmentViewsToApps(db, caller, ids) : undefined;
   // Where a page rendered now should start following GET /apps/:app/events, so it neither
   // replays what it shows nor misses what happens meanwhile.
-  const lastEventId = await lastAppEventId(db, app.id);
-  return {
-    ...base,
-    lastEventId: String(lastEventId ?? 0),
-    addons: await addonViews(db, caller, addons),
-    attachments: await attachmentViews(db, caller, attached),
-  };
-}
-
-export async function appViews(db: Executor, apps: readonly AppRow[]): Promise<App[]> {
-  const orgs = apps.length
-    ? await organizationSlugsByIds(
-        db,
-        apps.map((a) => a.organization_id),
-      )
-    : new Map<string, string>();
+  const lastEventIds = include.size > 0 ? await lastAppEventIds(db, ids) : undefined;
   return apps.map((app) => ({
     id: app.id,
     name: app.name,
     organization: orgs.get(app.organization_id) ?? app.organization_id,
     releaseVersion: app.release_version,
     createdAt: app.created_at.toISOString(),
+    ...(lastEventIds ? { lastEventId: lastEventIds.get(app.id) ?? '0' } : {}),
+    ...(addons ? { addons: addons.get(app.id) ?? [] } : {}),
+    ...(attachments ? { attachments: attachments.get(app.id) ?? [] } : {}),
   }));
+}
+
+/** `GET /v1/apps/:app`: the app with its add-ons, its attachments and where its events stand. */
+export async function appDetailView(db: Executor, caller: ApiCaller, app: AppRow): Promise<AppDetail> {
+  const [view] = await appViews(db, caller, [app], EVERYTHING);
+  if (!view?.addons || !view.attachments || view.lastEventId === undefined) {
+    throw new Error(`the view of app ${app.id} lacks its details`);
+  }
+  return { ...view, lastEventId: view.lastEventId, addons: view.addons, attachments: view.attachments };
+}
+
+/** The add-ons these apps own (not destroyed), by app id, oldest first. */
+async function ownedAddonViews(
+  db: Executor,
+  caller: ApiCaller,
+  appIds: readonly string[],
+): Promise<Map<string, AddonView[]>> {
+  const rows = await listLiveAddonsOfApps(db, appIds);
+  return groupedByApp(rows, await addonViews(db, caller, rows));
+}
+
+/** The live attachments to these apps, by app id, oldest first. */
+async function attachmentViewsToApps(
+  db: Executor,
+  caller: ApiCaller,
+  appIds: readonly string[],
+): Promise<Map<string, AttachmentView[]>> {
+  const rows = await liveAttachmentsToApps(db, appIds);
+  return groupedByApp(rows, await attachmentViews(db, caller, rows));
+}
+
+/** Views (made in the order of their rows) grouped by their row's app, keeping that order. */
+function groupedByApp<V>(rows: readonly { app_id: string }[], views: readonly V[]): Map<string, V[]> {
+  const byApp = new Map<string, V[]>();
+  rows.forEach((row, i) => {
+    const view = views[i];
+    if (view === undefined) return;
+    const list = byApp.get(row.app_id);
+    if (list) list.push(view);
+    else byApp.set(row.app_id, [view]);
+  });
+  return byApp;
 }
