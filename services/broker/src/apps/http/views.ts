@@ -36,6 +36,7 @@ export async function attachmentViews(
     db,
     rows.map((r) => r.id),
   );
+  const varNames = groupedBy(vars, (v) => v.attachment_id ?? '');
   return rows.map((r) => {
     const app = apps.get(r.app_id);
     return {
@@ -45,7 +46,7 @@ export async function attachmentViews(
       appOrganization: app?.organization ?? '',
       addon: addonNames.get(r.addon_id) ?? r.addon_id,
       state: r.state,
-      configVarNames: vars.filter((v) => v.attachment_id === r.id).map((v) => v.name),
+      configVarNames: (varNames.get(r.id) ?? []).map((v) => v.name),
       lastError: r.last_error,
       createdAt: r.created_at.toISOString(),
     };
@@ -68,7 +69,11 @@ export async function addonViews(db: Executor, caller: ApiCaller, rows: readonly
     rows.map((r) => r.app_id),
   );
   const attachmentRows = await liveAttachmentsOfAddons(db, ids);
-  const attachments = await attachmentViews(db, caller, attachmentRows);
+  const views = await attachmentViews(db, caller, attachmentRows);
+  const attachments = groupedBy(
+    attachmentRows.map((row, i) => ({ addonId: row.addon_id, view: views[i] as AttachmentView })),
+    (a) => a.addonId,
+  );
   return rows.map((r) => {
     const plan = plans.get(r.plan_id);
     const owner = mayAccess(caller, r.organization_id);
@@ -84,9 +89,7 @@ export async function addonViews(db: Executor, caller: ApiCaller, rows: readonly
       lastError: r.last_error,
       createdAt: r.created_at.toISOString(),
       // The borrower's own attachments only: the owner's other apps are not its business.
-      attachments: attachments.filter(
-        (view, i) => attachmentRows[i]?.addon_id === r.id && (owner || view.app !== null),
-      ),
+      attachments: (attachments.get(r.id) ?? []).map((a) => a.view).filter((view) => owner || view.app !== null),
     };
   });
 }
@@ -147,7 +150,8 @@ async function ownedAddonViews(
   appIds: readonly string[],
 ): Promise<Map<string, AddonView[]>> {
   const rows = await listLiveAddonsOfApps(db, appIds);
-  return groupedByApp(rows, await addonViews(db, caller, rows));
+  const views = await addonViews(db, caller, rows);
+  return viewsByApp(rows, views);
 }
 
 /** The live attachments to these apps, by app id, oldest first. */
@@ -157,18 +161,27 @@ async function attachmentViewsToApps(
   appIds: readonly string[],
 ): Promise<Map<string, AttachmentView[]>> {
   const rows = await liveAttachmentsToApps(db, appIds);
-  return groupedByApp(rows, await attachmentViews(db, caller, rows));
+  const views = await attachmentViews(db, caller, rows);
+  return viewsByApp(rows, views);
 }
 
-/** Views (made in the order of their rows) grouped by their row's app, keeping that order. */
-function groupedByApp<V>(rows: readonly { app_id: string }[], views: readonly V[]): Map<string, V[]> {
-  const byApp = new Map<string, V[]>();
-  rows.forEach((row, i) => {
-    const view = views[i];
-    if (view === undefined) return;
-    const list = byApp.get(row.app_id);
-    if (list) list.push(view);
-    else byApp.set(row.app_id, [view]);
-  });
-  return byApp;
+/** Views (made in the order of their rows) by their row's app, in that order. */
+function viewsByApp<V>(rows: readonly { app_id: string }[], views: readonly V[]): Map<string, V[]> {
+  const byApp = groupedBy(
+    rows.map((row, i) => ({ appId: row.app_id, view: views[i] as V })),
+    (r) => r.appId,
+  );
+  return new Map([...byApp].map(([appId, list]) => [appId, list.map((r) => r.view)]));
+}
+
+/** Items grouped by a key, each group in the items' order: one pass, whatever their number. */
+function groupedBy<T>(items: readonly T[], key: (item: T) => string): Map<string, T[]> {
+  const groups = new Map<string, T[]>();
+  for (const item of items) {
+    const k = key(item);
+    const group = groups.get(k);
+    if (group) group.push(item);
+    else groups.set(k, [item]);
+  }
+  return groups;
 }
