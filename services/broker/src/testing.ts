@@ -585,8 +585,11 @@ export async function seedAppsWithAddons(
     )
     .returning(['id', 'name'])
     .execute();
-  const addons = apps.flatMap((app) =>
+  // One creation time each, a millisecond apart, so that "oldest first" is their order here.
+  const start = Date.now() - 60_000;
+  const addons = apps.flatMap((app, a) =>
     Array.from({ length: input.addonsPerApp }, (_, i) => ({
+      created_at: new Date(start + a * input.addonsPerApp + i),
       id: crypto.randomUUID(),
       name: `${app.name}-db${i}`,
       organization_id: input.organizationId,
@@ -606,6 +609,7 @@ export async function seedAppsWithAddons(
     .insertInto('attachments')
     .values(
       addons.map((addon) => ({
+        created_at: addon.created_at,
         addon_id: addon.id,
         app_id: addon.app_id,
         name: addon.attachment,

@@ -74,7 +74,7 @@ export async function listAddonsOf(
   return query.execute();
 }
 
-/** The add-ons these apps own that are not destroyed, oldest first; one statement for any number of apps. */
+/** The add-ons these apps own that are not destroyed, oldest first (then by id); one statement for any number of apps. */
 export async function listLiveAddonsOfApps(db: Executor, appIds: readonly string[]): Promise<AddonRow[]> {
   if (appIds.length === 0) return [];
   return db
@@ -83,6 +83,7 @@ export async function listLiveAddonsOfApps(db: Executor, appIds: readonly string
     .where('app_id', 'in', [...new Set(appIds)])
     .where('state', '!=', 'destroyed')
     .orderBy('created_at')
+    .orderBy('id')
     .execute();
 }
 

@@ -3,7 +3,7 @@ import type { Executor } from '../../shared/db/executor.js';
 import { type ApiCaller, mayAccess } from '../../shared/domain/api-failure.js';
 import { addonNamesByIds, listLiveAddonsOfApps } from '../db/addons.js';
 import { appsByIds, lastAppEventIds } from '../db/apps.js';
-import { liveAttachmentsOfAddons, liveAttachmentsToApps } from '../db/attachments.js';
+import { liveAttachmentsOfAddons, liveAttachmentsOfAppsOrAddons } from '../db/attachments.js';
 import { listVarNamesOfAttachments } from '../db/config-vars.js';
 import { organizationSlugsByIds } from '../db/organizations.js';
 import { planSlugsByIds } from '../db/plans.js';
@@ -55,7 +55,36 @@ export async function attachmentViews(
 
 export async function addonViews(db: Executor, caller: ApiCaller, rows: readonly AddonRow[]): Promise<AddonView[]> {
   if (rows.length === 0) return [];
-  const ids = rows.map((r) => r.id);
+  const attachments = await liveAttachmentsOfAddons(
+    db,
+    rows.map((r) => r.id),
+  );
+  return addonViewsWith(db, caller, rows, await viewedAttachments(db, caller, attachments));
+}
+
+/** An attachment's row with its view. */
+interface ViewedAttachment {
+  row: AttachmentRow;
+  view: AttachmentView;
+}
+
+async function viewedAttachments(
+  db: Executor,
+  caller: ApiCaller,
+  rows: readonly AttachmentRow[],
+): Promise<ViewedAttachment[]> {
+  const views = await attachmentViews(db, caller, rows);
+  return rows.map((row, i) => ({ row, view: views[i] as AttachmentView }));
+}
+
+/** Views of these add-ons, given (at least) all their live attachments already viewed. */
+async function addonViewsWith(
+  db: Executor,
+  caller: ApiCaller,
+  rows: readonly AddonRow[],
+  attached: readonly ViewedAttachment[],
+): Promise<AddonView[]> {
+  if (rows.length === 0) return [];
   const plans = await planSlugsByIds(
     db,
     rows.map((r) => r.plan_id),
@@ -68,12 +97,7 @@ export async function addonViews(db: Executor, caller: ApiCaller, rows: readonly
     db,
     rows.map((r) => r.app_id),
   );
-  const attachmentRows = await liveAttachmentsOfAddons(db, ids);
-  const views = await attachmentViews(db, caller, attachmentRows);
-  const attachments = groupedBy(
-    attachmentRows.map((row, i) => ({ addonId: row.addon_id, view: views[i] as AttachmentView })),
-    (a) => a.addonId,
-  );
+  const attachments = groupedBy(attached, (a) => a.row.addon_id);
   return rows.map((r) => {
     const plan = plans.get(r.plan_id);
     const owner = mayAccess(caller, r.organization_id);
@@ -117,8 +141,29 @@ export async function appViews(
     db,
     apps.map((a) => a.organization_id),
   );
-  const addons = include.has('addons') ? await ownedAddonViews(db, caller, ids) : undefined;
-  const attachments = include.has('attachments') ? await attachmentViewsToApps(db, caller, ids) : undefined;
+  const addonRows = include.has('addons') ? await listLiveAddonsOfApps(db, ids) : [];
+  // The attachments to these apps and those of their add-ons (mostly the same rows), read
+  // and viewed once for both.
+  const attached = await viewedAttachments(
+    db,
+    caller,
+    await liveAttachmentsOfAppsOrAddons(
+      db,
+      include.has('attachments') ? ids : [],
+      addonRows.map((r) => r.id),
+    ),
+  );
+  const addons = include.has('addons')
+    ? viewsByApp(addonRows, await addonViewsWith(db, caller, addonRows, attached))
+    : undefined;
+  const listed = new Set(ids);
+  const toListed = attached.filter((a) => listed.has(a.row.app_id));
+  const attachments = include.has('attachments')
+    ? viewsByApp(
+        toListed.map((a) => a.row),
+        toListed.map((a) => a.view),
+      )
+    : undefined;
   // Where a page rendered now should start following GET /apps/:app/events, so it neither
   // replays what it shows nor misses what happens meanwhile.
   const lastEventIds = include.size > 0 ? await lastAppEventIds(db, ids) : undefined;
@@ -141,28 +186,6 @@ export async function appDetailView(db: Executor, caller: ApiCaller, app: AppRow
     throw new Error(`the view of app ${app.id} lacks its details`);
   }
   return { ...view, lastEventId: view.lastEventId, addons: view.addons, attachments: view.attachments };
-}
-
-/** The add-ons these apps own (not destroyed), by app id, oldest first. */
-async function ownedAddonViews(
-  db: Executor,
-  caller: ApiCaller,
-  appIds: readonly string[],
-): Promise<Map<string, AddonView[]>> {
-  const rows = await listLiveAddonsOfApps(db, appIds);
-  const views = await addonViews(db, caller, rows);
-  return viewsByApp(rows, views);
-}
-
-/** The live attachments to these apps, by app id, oldest first. */
-async function attachmentViewsToApps(
-  db: Executor,
-  caller: ApiCaller,
-  appIds: readonly string[],
-): Promise<Map<string, AttachmentView[]>> {
-  const rows = await liveAttachmentsToApps(db, appIds);
-  const views = await attachmentViews(db, caller, rows);
-  return viewsByApp(rows, views);
 }
 
 /** Views (made in the order of their rows) by their row's app, in that order. */
