@@ -37,7 +37,7 @@ export async function benchOrgQuery(kinds: readonly ('pglite' | 'postgres')[], s
   let ok = true;
   for (const kind of kinds) {
     /** Statements and calls per request at the first size, which every other size must match. */
-    let first: string | undefined;
+    let first: { statements: number; calls: number } | undefined;
     for (const apps of [20, 200]) {
       const server = await startChildServer('./servers/org-query.ts', {
         BENCH_DB: kind,
@@ -72,15 +72,17 @@ export async function benchOrgQuery(kinds: readonly ('pglite' | 'postgres')[], s
           throw new Error(`org query on ${kind} at ${apps} apps: ${result.non2xx} non-2xx, ${result.errors} errors`);
         }
         const ratio = result.rps / baseline.rps;
-        // Rounded: a token's use is recorded at most once a minute, which may fall in the batch.
-        const cost = `${Math.round(per('statements'))}/${Math.round(per('brokerCalls'))}`;
+        // Within one statement: the response cache checks its version every 250 ms, so a batch that
+        // takes longer holds a few more of those checks; calls must match exactly.
+        const cost = { statements: per('statements'), calls: per('brokerCalls') };
         first ??= cost;
-        const pass = ratio >= TARGET && cost === first;
+        const same = Math.abs(cost.statements - first.statements) < 1 && cost.calls === first.calls;
+        const pass = ratio >= TARGET && same;
         ok &&= pass;
         rows.push(
           `| org query, ${kind} | ${apps} × 2 | ${fmt(result.rps)} | ${result.p50} | ${ratio.toFixed(3)}x | ${
             ratio >= TARGET ? 'meets' : 'MISSES'
-          } ≥ ${TARGET}x${cost === first ? '' : ', MORE statements or calls than at 20 apps'} | ${per('statements').toFixed(1)} | ${per('brokerCalls').toFixed(1)} | ${per('cpuMs').toFixed(1)} |`,
+          } ≥ ${TARGET}x${same ? '' : ', MORE statements or calls than at 20 apps'} | ${per('statements').toFixed(1)} | ${per('brokerCalls').toFixed(1)} | ${per('cpuMs').toFixed(1)} |`,
         );
       } finally {
         await server.stop();
