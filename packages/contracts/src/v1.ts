@@ -144,8 +144,21 @@ export const appDetail = app.extend({
   addons: z.array(addon),
   attachments: z.array(attachment),
 });
+/**
+ * `GET /v1/apps`: each app; with `?include=addons,attachments` also the fields it names, as
+ * `GET /v1/apps/:app` answers them, and then `lastEventId` too (where to follow its events).
+ */
+export const listedApp = app.extend({
+  lastEventId: appDetail.shape.lastEventId.optional(),
+  addons: appDetail.shape.addons.optional(),
+  attachments: appDetail.shape.attachments.optional(),
+});
+/** What `GET /v1/apps?include=` may name. */
+export const appInclude = z.enum(['addons', 'attachments']);
 export type App = z.infer<typeof app>;
 export type AppDetail = z.infer<typeof appDetail>;
+export type ListedApp = z.infer<typeof listedApp>;
+export type AppInclude = z.infer<typeof appInclude>;
 
 const releaseActor = z.union([
   z.object({ kind: z.string(), id: z.string().nullable(), name: z.string().nullable() }),
@@ -194,7 +207,7 @@ export type Event = z.infer<typeof event>;
 
 /** The answers of each route, by the route as the broker mounts it. */
 export const answers = {
-  'GET /v1/apps': z.object({ apps: z.array(app) }),
+  'GET /v1/apps': z.object({ apps: z.array(listedApp) }),
   'POST /v1/apps': app,
   'GET /v1/apps/:app': appDetail,
   'GET /v1/addons': z.object({ addons: z.array(addon) }),

@@ -556,6 +556,83 @@ export async function seedCatalog(
   };
 }
 
+/**
+ * `apps` apps of an organization, each owning `addonsPerApp` provisioned add-ons of the
+ * fixture's plan, each attached to its app as `DB<i>` with one config var `DB<i>_URL`:
+ * written straight to the database, as a provider would have left them, for reads at scale.
+ */
+export async function seedAppsWithAddons(
+  db: Kysely<DB>,
+  secretBox: SecretBox,
+  input: {
+    fixture: CatalogFixture;
+    plan: string;
+    organizationId: string;
+    prefix: string;
+    apps: number;
+    addonsPerApp: number;
+  },
+): Promise<{ apps: string[] }> {
+  const planId = input.fixture.plans[input.plan]?.id;
+  if (!planId) throw new Error(`the fixture has no plan ${input.plan}`);
+  const apps = await db
+    .insertInto('apps')
+    .values(
+      Array.from({ length: input.apps }, (_, i) => ({
+        name: `${input.prefix}-${i}`,
+        organization_id: input.organizationId,
+      })),
+    )
+    .returning(['id', 'name'])
+    .execute();
+  // One creation time each, a millisecond apart, so that "oldest first" is their order here.
+  const start = Date.now() - 60_000;
+  const addons = apps.flatMap((app, a) =>
+    Array.from({ length: input.addonsPerApp }, (_, i) => ({
+      created_at: new Date(start + a * input.addonsPerApp + i),
+      id: crypto.randomUUID(),
+      name: `${app.name}-db${i}`,
+      organization_id: input.organizationId,
+      app_id: app.id,
+      service_id: input.fixture.serviceId,
+      plan_id: planId,
+      state: 'provisioned' as const,
+      attachment: `DB${i}`,
+    })),
+  );
+  if (addons.length === 0) return { apps: apps.map((a) => a.name) };
+  await db
+    .insertInto('addons')
+    .values(addons.map(({ attachment: _, ...addon }) => addon))
+    .execute();
+  const attachments = await db
+    .insertInto('attachments')
+    .values(
+      addons.map((addon) => ({
+        created_at: addon.created_at,
+        addon_id: addon.id,
+        app_id: addon.app_id,
+        name: addon.attachment,
+        binding_id: crypto.randomUUID(),
+        state: 'attached' as const,
+      })),
+    )
+    .returning(['id', 'app_id', 'name'])
+    .execute();
+  await db
+    .insertInto('config_vars')
+    .values(
+      attachments.map((a) => ({
+        app_id: a.app_id,
+        name: `${a.name}_URL`,
+        value_sealed: secretBox.seal(`postgres://${a.name.toLowerCase()}.example.test/db`),
+        attachment_id: a.id,
+      })),
+    )
+    .execute();
+  return { apps: apps.map((a) => a.name) };
+}
+
 export interface TestBroker {
   url: string;
   broker: Broker;

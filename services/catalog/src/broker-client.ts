@@ -230,8 +230,9 @@ export class BrokerApi {
     }
   }
 
+  /** The caller's apps, each with its add-ons and attachments: one call for any number of apps. */
   async listApps(): Promise<ApiApp[]> {
-    return (await this.#call<{ apps: ApiApp[] }>('GET', '/apps')).apps;
+    return (await this.#call<{ apps: ApiApp[] }>('GET', '/apps?include=addons,attachments')).apps;
   }
 
   /** An app with its add-ons and attachments, by name or id; null when the caller may not see it. */

@@ -7,6 +7,7 @@ import { benchHostileDocuments } from './hostile.bench.js';
 import { benchIdleReplica } from './idle.bench.js';
 import { benchIdleRss } from './idle-rss.bench.js';
 import { describeMachine } from './machine.js';
+import { benchOrgQuery } from './org-query.bench.js';
 
 // `npm run bench`: every benchmark, then docs/benchmarks.md. PostgreSQL rows need
 // TEST_DATABASE_URL (a server where the benchmark may create and drop scratch databases).
@@ -21,6 +22,7 @@ const benches: Record<string, () => Promise<Section>> = {
   'broker-provision': () => benchBrokerProvisioning(process.env.TEST_DATABASE_URL, seconds),
   'apps-create': () => benchCreates(kinds, Number(process.env.BENCH_CREATES ?? 200)),
   'apps-attach': () => benchAttaches(kinds, Number(process.env.BENCH_ATTACHES ?? 200)),
+  'org-query': () => benchOrgQuery(kinds, seconds),
   'broker-idle': () =>
     benchIdleReplica(kinds, process.env.TEST_DATABASE_URL, Number(process.env.BENCH_IDLE_SECONDS ?? 60)),
   'idle-rss': () => benchIdleRss(kinds, process.env.TEST_DATABASE_URL, Number(process.env.BENCH_IDLE_RSS_SECONDS ?? 5)),

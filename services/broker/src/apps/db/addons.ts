@@ -86,14 +86,16 @@ export async function listAddonsOf(
   return query.execute();
 }
 
-/** The add-ons an app owns that are not destroyed, oldest first. */
-export async function listLiveAddonsOfApp(db: Executor, appId: string): Promise<AddonRow[]> {
+/** The add-ons these apps own that are not destroyed, oldest first (then by id); one statement for any number of apps. */
+export async function listLiveAddonsOfApps(db: Executor, appIds: readonly string[]): Promise<AddonRow[]> {
+  if (appIds.length === 0) return [];
   return db
     .selectFrom('addons')
     .selectAll()
-    .where('app_id', '=', appId)
+    .where('app_id', 'in', [...new Set(appIds)])
     .where('state', '!=', 'destroyed')
     .orderBy('created_at')
+    .orderBy('id')
     .execute();
 }
 

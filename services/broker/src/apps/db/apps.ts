@@ -86,12 +86,14 @@ export async function listAppEventsAfter(
     .execute();
 }
 
-/** The id of the app's latest event; null (max of no rows) when it has none. */
-export async function lastAppEventId(db: Executor, appId: string): Promise<string | null | undefined> {
-  const last = await db
+/** The id of each app's latest event, by app id; an app with no event has none. One statement for any number of apps. */
+export async function lastAppEventIds(db: Executor, appIds: readonly string[]): Promise<Map<string, string>> {
+  if (appIds.length === 0) return new Map();
+  const rows = await db
     .selectFrom('app_events')
-    .select((eb) => eb.fn.max('id').as('id'))
-    .where('app_id', '=', appId)
-    .executeTakeFirst();
-  return last?.id;
+    .select((eb) => ['app_id', eb.fn.max('id').as('id')])
+    .where('app_id', 'in', [...new Set(appIds)])
+    .groupBy('app_id')
+    .execute();
+  return new Map(rows.map((r) => [r.app_id, String(r.id)]));
 }

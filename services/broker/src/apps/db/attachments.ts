@@ -20,7 +20,32 @@ export async function liveAttachments(
   return query.execute();
 }
 
-/** Live attachments of any of these add-ons, oldest first. */
+/**
+ * Live attachments (not detached) to any of these apps or of any of these add-ons, oldest
+ * first (then by id, so that every read lists them alike); one statement for any number of each.
+ */
+export async function liveAttachmentsOfAppsOrAddons(
+  db: Executor,
+  appIds: readonly string[],
+  addonIds: readonly string[],
+): Promise<AttachmentRow[]> {
+  if (appIds.length === 0 && addonIds.length === 0) return [];
+  return db
+    .selectFrom('attachments')
+    .selectAll()
+    .where('detached_at', 'is', null)
+    .where((eb) =>
+      eb.or([
+        ...(appIds.length > 0 ? [eb('app_id', 'in', [...new Set(appIds)])] : []),
+        ...(addonIds.length > 0 ? [eb('addon_id', 'in', [...new Set(addonIds)])] : []),
+      ]),
+    )
+    .orderBy('created_at')
+    .orderBy('id')
+    .execute();
+}
+
+/** Live attachments of any of these add-ons, oldest first (then by id). */
 export async function liveAttachmentsOfAddons(db: Executor, addonIds: readonly string[]): Promise<AttachmentRow[]> {
   return db
     .selectFrom('attachments')
@@ -28,6 +53,7 @@ export async function liveAttachmentsOfAddons(db: Executor, addonIds: readonly s
     .where('addon_id', 'in', addonIds)
     .where('detached_at', 'is', null)
     .orderBy('created_at')
+    .orderBy('id')
     .execute();
 }
 

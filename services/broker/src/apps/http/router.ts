@@ -1,4 +1,6 @@
 import {
+  type AppInclude,
+  appInclude,
   attachRequest,
   changePlanRequest,
   confirmReleaseRequest,
@@ -28,7 +30,7 @@ import { getAttachment } from '../db/attachments.js';
 import { findAddon, findApp, findVisibleAddon, listAddons, listApps } from '../domain/access.js';
 import { listReleases, releaseSeenBy } from '../domain/releases.js';
 import * as service from '../domain/service.js';
-import { addonViews, appView, appViews, attachmentViews } from './views.js';
+import { type AppIncludes, addonViews, appDetailView, appViews, attachmentViews } from './views.js';
 import { webhookRouter } from './webhooks.router.js';
 
 // The apps API (docs/apps.md), mounted at `/v1` after the provider callbacks.
@@ -55,15 +57,19 @@ export function appsRouter(
   const route = scopedRoutes(router, '/v1', { checkAnswers: options.checkAnswers ?? false });
   const db = ctx.db;
 
-  route('GET /v1/apps', async (_req, res) => {
-    res.json({ apps: await appViews(db, await listApps(db, callerOf(res))) });
+  route('GET /v1/apps', async (req, res) => {
+    const include = appIncludes(req.query.include);
+    const caller = callerOf(res);
+    res.json({ apps: await appViews(db, caller, await listApps(db, caller), include) });
   });
   route('POST /v1/apps', async (req, res) => {
-    const app = await service.createApp(ctx, callerOf(res), parseBody(createAppRequest, req.body));
-    res.status(201).json(await appView(db, callerOf(res), app, false));
+    const caller = callerOf(res);
+    const app = await service.createApp(ctx, caller, parseBody(createAppRequest, req.body));
+    const [view] = await appViews(db, caller, [app]);
+    res.status(201).json(view);
   });
   route('GET /v1/apps/:app', async (req, res) => {
-    res.json(await appView(db, callerOf(res), await findApp(db, callerOf(res), param(req, 'app')), true));
+    res.json(await appDetailView(db, callerOf(res), await findApp(db, callerOf(res), param(req, 'app'))));
   });
 
   route('GET /v1/addons', async (req, res) => {
@@ -244,6 +250,24 @@ export function appsRouter(
   router.use(apiErrorHandler);
   router.use(apiInternalErrorHandler);
   return router;
+}
+
+/** `?include=addons,attachments` (comma-separated, or the parameter repeated); anything else is `invalid_input`. */
+function appIncludes(value: unknown): AppIncludes {
+  if (value === undefined) return new Set();
+  const parts = (Array.isArray(value) ? value : [value]).flatMap((part) =>
+    typeof part === 'string' ? part.split(',') : [null],
+  );
+  const include = new Set<AppInclude>();
+  for (const part of parts) {
+    if (part === '') continue;
+    const parsed = appInclude.safeParse(part);
+    if (!parsed.success) {
+      throw invalidInput('include', `must name some of ${appInclude.options.join(', ')}, separated by commas`);
+    }
+    include.add(parsed.data);
+  }
+  return include;
 }
 
 function param(req: Request, name: string): string {

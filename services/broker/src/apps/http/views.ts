@@ -1,11 +1,11 @@
-import type { Addon, App, AppDetail, Attachment } from '@annex/contracts/v1';
+import type { Addon, AppDetail, AppInclude, Attachment, ListedApp } from '@annex/contracts/v1';
 import type { Executor } from '../../shared/db/executor.js';
 import { type ApiCaller, mayAccess } from '../../shared/domain/api-failure.js';
-import { addonNamesByIds, listLiveAddonsOfApp } from '../db/addons.js';
-import { appsByIds, lastAppEventId } from '../db/apps.js';
-import { liveAttachments, liveAttachmentsOfAddons } from '../db/attachments.js';
+import { addonNamesByIds, listLiveAddonsOfApps } from '../db/addons.js';
+import { appsByIds, lastAppEventIds } from '../db/apps.js';
+import { liveAttachmentsOfAddons, liveAttachmentsOfAppsOrAddons } from '../db/attachments.js';
 import { listVarNamesOfAttachments } from '../db/config-vars.js';
-import { organizationSlugById, organizationSlugsByIds } from '../db/organizations.js';
+import { organizationSlugsByIds } from '../db/organizations.js';
 import { planSlugsByIds } from '../db/plans.js';
 import type { AddonRow, AppRow, AttachmentRow } from '../db/store.js';
 
@@ -36,6 +36,7 @@ export async function attachmentViews(
     db,
     rows.map((r) => r.id),
   );
+  const varNames = groupedBy(vars, (v) => v.attachment_id ?? '');
   return rows.map((r) => {
     const app = apps.get(r.app_id);
     return {
@@ -45,7 +46,7 @@ export async function attachmentViews(
       appOrganization: app?.organization ?? '',
       addon: addonNames.get(r.addon_id) ?? r.addon_id,
       state: r.state,
-      configVarNames: vars.filter((v) => v.attachment_id === r.id).map((v) => v.name),
+      configVarNames: (varNames.get(r.id) ?? []).map((v) => v.name),
       lastError: r.last_error,
       createdAt: r.created_at.toISOString(),
     };
@@ -54,7 +55,36 @@ export async function attachmentViews(
 
 export async function addonViews(db: Executor, caller: ApiCaller, rows: readonly AddonRow[]): Promise<AddonView[]> {
   if (rows.length === 0) return [];
-  const ids = rows.map((r) => r.id);
+  const attachments = await liveAttachmentsOfAddons(
+    db,
+    rows.map((r) => r.id),
+  );
+  return addonViewsWith(db, caller, rows, await viewedAttachments(db, caller, attachments));
+}
+
+/** An attachment's row with its view. */
+interface ViewedAttachment {
+  row: AttachmentRow;
+  view: AttachmentView;
+}
+
+async function viewedAttachments(
+  db: Executor,
+  caller: ApiCaller,
+  rows: readonly AttachmentRow[],
+): Promise<ViewedAttachment[]> {
+  const views = await attachmentViews(db, caller, rows);
+  return rows.map((row, i) => ({ row, view: views[i] as AttachmentView }));
+}
+
+/** Views of these add-ons, given (at least) all their live attachments already viewed. */
+async function addonViewsWith(
+  db: Executor,
+  caller: ApiCaller,
+  rows: readonly AddonRow[],
+  attached: readonly ViewedAttachment[],
+): Promise<AddonView[]> {
+  if (rows.length === 0) return [];
   const plans = await planSlugsByIds(
     db,
     rows.map((r) => r.plan_id),
@@ -67,8 +97,7 @@ export async function addonViews(db: Executor, caller: ApiCaller, rows: readonly
     db,
     rows.map((r) => r.app_id),
   );
-  const attachmentRows = await liveAttachmentsOfAddons(db, ids);
-  const attachments = await attachmentViews(db, caller, attachmentRows);
+  const attachments = groupedBy(attached, (a) => a.row.addon_id);
   return rows.map((r) => {
     const plan = plans.get(r.plan_id);
     const owner = mayAccess(caller, r.organization_id);
@@ -84,50 +113,98 @@ export async function addonViews(db: Executor, caller: ApiCaller, rows: readonly
       lastError: r.last_error,
       createdAt: r.created_at.toISOString(),
       // The borrower's own attachments only: the owner's other apps are not its business.
-      attachments: attachments.filter(
-        (view, i) => attachmentRows[i]?.addon_id === r.id && (owner || view.app !== null),
-      ),
+      attachments: (attachments.get(r.id) ?? []).map((a) => a.view).filter((view) => owner || view.app !== null),
     };
   });
 }
 
-export async function appView(db: Executor, caller: ApiCaller, app: AppRow, detail: false): Promise<App>;
-export async function appView(db: Executor, caller: ApiCaller, app: AppRow, detail: true): Promise<AppDetail>;
-export async function appView(db: Executor, caller: ApiCaller, app: AppRow, detail: boolean): Promise<App | AppDetail> {
-  const organization = await organizationSlugById(db, app.organization_id);
-  const base: App = {
-    id: app.id,
-    name: app.name,
-    organization,
-    releaseVersion: app.release_version,
-    createdAt: app.created_at.toISOString(),
-  };
-  if (!detail) return base;
-  const addons = await listLiveAddonsOfApp(db, app.id);
-  const attached = await liveAttachments(db, { appId: app.id });
+/** What a view of apps carries besides each app itself (`GET /v1/apps?include=`). */
+export type AppIncludes = ReadonlySet<AppInclude>;
+const NOTHING: AppIncludes = new Set();
+const EVERYTHING: AppIncludes = new Set(['addons', 'attachments']);
+
+/**
+ * Views of these apps, in their order, with what `include` names: their add-ons (owned) and
+ * the attachments to them (shared add-ons too), and then where their events stand. One
+ * statement per table whatever the number of apps, add-ons and attachments: the rows of all
+ * the apps are read at once and grouped here. The single-app detail is this with everything.
+ */
+export async function appViews(
+  db: Executor,
+  caller: ApiCaller,
+  apps: readonly AppRow[],
+  include: AppIncludes = NOTHING,
+): Promise<ListedApp[]> {
+  if (apps.length === 0) return [];
+  const ids = apps.map((a) => a.id);
+  const orgs = await organizationSlugsByIds(
+    db,
+    apps.map((a) => a.organization_id),
+  );
+  const addonRows = include.has('addons') ? await listLiveAddonsOfApps(db, ids) : [];
+  // The attachments to these apps and those of their add-ons (mostly the same rows), read
+  // and viewed once for both.
+  const attached = await viewedAttachments(
+    db,
+    caller,
+    await liveAttachmentsOfAppsOrAddons(
+      db,
+      include.has('attachments') ? ids : [],
+      addonRows.map((r) => r.id),
+    ),
+  );
+  const addons = include.has('addons')
+    ? viewsByApp(addonRows, await addonViewsWith(db, caller, addonRows, attached))
+    : undefined;
+  const listed = new Set(ids);
+  const toListed = attached.filter((a) => listed.has(a.row.app_id));
+  const attachments = include.has('attachments')
+    ? viewsByApp(
+        toListed.map((a) => a.row),
+        toListed.map((a) => a.view),
+      )
+    : undefined;
   // Where a page rendered now should start following GET /apps/:app/events, so it neither
   // replays what it shows nor misses what happens meanwhile.
-  const lastEventId = await lastAppEventId(db, app.id);
-  return {
-    ...base,
-    lastEventId: String(lastEventId ?? 0),
-    addons: await addonViews(db, caller, addons),
-    attachments: await attachmentViews(db, caller, attached),
-  };
-}
-
-export async function appViews(db: Executor, apps: readonly AppRow[]): Promise<App[]> {
-  const orgs = apps.length
-    ? await organizationSlugsByIds(
-        db,
-        apps.map((a) => a.organization_id),
-      )
-    : new Map<string, string>();
+  const lastEventIds = include.size > 0 ? await lastAppEventIds(db, ids) : undefined;
   return apps.map((app) => ({
     id: app.id,
     name: app.name,
     organization: orgs.get(app.organization_id) ?? app.organization_id,
     releaseVersion: app.release_version,
     createdAt: app.created_at.toISOString(),
+    ...(lastEventIds ? { lastEventId: lastEventIds.get(app.id) ?? '0' } : {}),
+    ...(addons ? { addons: addons.get(app.id) ?? [] } : {}),
+    ...(attachments ? { attachments: attachments.get(app.id) ?? [] } : {}),
   }));
+}
+
+/** `GET /v1/apps/:app`: the app with its add-ons, its attachments and where its events stand. */
+export async function appDetailView(db: Executor, caller: ApiCaller, app: AppRow): Promise<AppDetail> {
+  const [view] = await appViews(db, caller, [app], EVERYTHING);
+  if (!view?.addons || !view.attachments || view.lastEventId === undefined) {
+    throw new Error(`the view of app ${app.id} lacks its details`);
+  }
+  return { ...view, lastEventId: view.lastEventId, addons: view.addons, attachments: view.attachments };
+}
+
+/** Views (made in the order of their rows) by their row's app, in that order. */
+function viewsByApp<V>(rows: readonly { app_id: string }[], views: readonly V[]): Map<string, V[]> {
+  const byApp = groupedBy(
+    rows.map((row, i) => ({ appId: row.app_id, view: views[i] as V })),
+    (r) => r.appId,
+  );
+  return new Map([...byApp].map(([appId, list]) => [appId, list.map((r) => r.view)]));
+}
+
+/** Items grouped by a key, each group in the items' order: one pass, whatever their number. */
+function groupedBy<T>(items: readonly T[], key: (item: T) => string): Map<string, T[]> {
+  const groups = new Map<string, T[]>();
+  for (const item of items) {
+    const k = key(item);
+    const group = groups.get(k);
+    if (group) group.push(item);
+    else groups.set(k, [item]);
+  }
+  return groups;
 }

@@ -38,19 +38,27 @@ function primeBoth<T extends { id: string; name: string }>(
 
 export const AppRef = builder.loadableNodeRef<ApiApp, string>('App', {
   id: { resolve: (app) => app.id },
-  // Keys are names or ids (the broker accepts both); one GET per app, once per request.
+  // Keys are names or ids (the broker accepts both); one GET per app not already known
+  // from the list of apps (`Query.apps`), once per request.
   load: async (keys: string[], ctx: CatalogContext) => {
     const apps = await Promise.all(keys.map((key) => settle(ctx.broker.getApp(key))));
-    primeBoth(AppRef.getDataloader(ctx) as never, apps);
-    // A detail carries its add-ons as `GET /addons/:addon` answers them: the add-ons its
-    // attachments name (by name) need no call of their own.
-    primeBoth(
-      AddonRef.getDataloader(ctx) as never,
-      apps.flatMap((app) => (app && !(app instanceof Error) ? (app.addons ?? []) : [])),
-    );
+    primeApps(ctx, apps);
     return apps as ApiApp[];
   },
 });
+
+/**
+ * Caches apps the broker answered, under their id and name, and the add-ons they carry as
+ * `GET /addons/:addon` answers them: the apps and add-ons their attachments name need no
+ * call of their own, nor do their add-ons and attachments when they carry them.
+ */
+function primeApps(ctx: CatalogContext, apps: readonly (ApiApp | null | Error)[]): void {
+  primeBoth(AppRef.getDataloader(ctx) as never, apps);
+  primeBoth(
+    AddonRef.getDataloader(ctx) as never,
+    apps.flatMap((app) => (app && !(app instanceof Error) ? (app.addons ?? []) : [])),
+  );
+}
 
 export const AddonRef = builder.loadableNodeRef<ApiAddon, string>('Addon', {
   id: { resolve: (addon) => addon.id },
@@ -179,9 +187,9 @@ export const ReleaseRef = builder.objectRef<ApiRelease>('Release').implement({
   }),
 });
 
-/** The app with its add-ons and attachments (a list of apps carries neither). */
+/** The app with its add-ons and attachments (an app created or listed without them reads them). */
 async function detailOf(app: ApiApp, ctx: CatalogContext): Promise<ApiApp> {
-  if (app.addons && app.attachments) return app;
+  if (app.addons && app.attachments && app.lastEventId !== undefined) return app;
   const detail = await AppRef.getDataloader(ctx).load(app.id);
   if (!detail) throw new GraphQLError(`app "${app.name}" is no longer visible`, { extensions: { code: 'NOT_FOUND' } });
   return detail;
@@ -334,7 +342,13 @@ builder.queryFields((t) => ({
     ...needsScope('Query.apps'),
     type: [AppRef],
     description: "The apps of the caller's organizations (an org or platform token; admins see all).",
-    resolve: (_root, _args, ctx) => orGraphQLError(() => ctx.broker.listApps()),
+    // One call answers every app with its add-ons and attachments; their fields read from it.
+    resolve: (_root, _args, ctx) =>
+      orGraphQLError(async () => {
+        const apps = await ctx.broker.listApps();
+        primeApps(ctx, apps);
+        return apps;
+      }),
   }),
   app: t.field({
     ...needsScope('Query.app'),
