@@ -253,6 +253,8 @@ export function createJobRunner<K extends JobKinds>(database: Database, options:
     try {
       outcome = (await kind.run(job)) ?? undefined;
     } catch (error) {
+      // Aborted by stop(): it gives the lease back itself, and the attempt does not count.
+      if (stopped && abort.signal.aborted) return;
       const retryAfter = (error as { retryAfterMs?: unknown }).retryAfterMs;
       const failed = await failJob(db, {
         id: row.id,
@@ -346,19 +348,24 @@ export function createJobRunner<K extends JobKinds>(database: Database, options:
       return;
     }
     again = false;
+    let failed = false;
     passing = pass()
       .then(async (count) => {
-        if (again && inFlight.size < concurrency) setTimer(0);
-        else await arm();
+        if (!(again && inFlight.size < concurrency)) await arm();
         return count;
       })
       .catch((error: unknown) => {
+        failed = true;
         logger.warn({ err: error }, 'job runner pass failed; retrying');
         setTimer(Math.min(ERROR_RETRY_MS, fallbackMs));
         return 0;
       })
       .finally(() => {
         passing = undefined;
+        // A wake that came while this pass ran (or while arm read the next due time, which
+        // may have been read before the woken job was written) is served now, not at the
+        // fallback timer.
+        if (!failed && again && inFlight.size < concurrency) setTimer(0);
       });
   }
 
