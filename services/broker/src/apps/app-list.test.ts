@@ -8,7 +8,7 @@ import { seedAppsWithAddons, seedCatalog, startTestBroker, type TestBroker } fro
 describe.each(testDatabaseKinds('app list'))('the app list with add-ons and attachments ($name)', (kind) => {
   let database: Database;
   let broker: TestBroker;
-  const tokens = { owner: '', borrower: '', large: '' };
+  const tokens = { owner: '', borrower: '', small: '', large: '' };
   const prefix = `list-${Math.random().toString(36).slice(2, 8)}`;
   let borrowerApp = '';
   let sharedAddon = '';
@@ -31,6 +31,7 @@ describe.each(testDatabaseKinds('app list'))('the app list with add-ons and atta
     for (const [name, apps] of [
       ['owner', 3],
       ['borrower', 1],
+      ['small', 3],
       ['large', 12],
     ] as const) {
       const org = await database.db
@@ -136,12 +137,15 @@ describe.each(testDatabaseKinds('app list'))('the app list with add-ons and atta
       expect(answer.status).toBe(200);
       return { apps: answer.body.apps.length, statements: database.statementCount() - before };
     };
-    // Once each first, so that both tokens were recently used (a use is recorded at most once a minute).
-    await statements(tokens.owner);
-    await statements(tokens.large);
-    const small = await statements(tokens.owner);
+    for (const token of [tokens.small, tokens.large, tokens.owner]) await statements(token);
+    const small = await statements(tokens.small);
     const large = await statements(tokens.large);
     expect([small.apps, large.apps]).toEqual([3, 12]);
     expect(large.statements).toBe(small.statements);
+    // The token, the apps, their organization, add-ons, attachments, config var names, plans
+    // and events: each read once, the names of the apps and add-ons taken from their rows.
+    expect(small.statements).toBe(8);
+    // An add-on shared with another organization's app: that app's name is read, once.
+    expect((await statements(tokens.owner)).statements).toBe(small.statements + 1);
   });
 });

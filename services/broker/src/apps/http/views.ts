@@ -18,22 +18,87 @@ import type { AddonRow, AppRow, AttachmentRow } from '../db/store.js';
 export type AttachmentView = Attachment;
 export type AddonView = Addon;
 
+/** An app as the views name it. */
+interface AppRef {
+  name: string;
+  organizationId: string;
+  organization: string;
+}
+
+/**
+ * What the parts of one view have read, for the others: each lookup reads only the ids not
+ * known yet (none when an organization's own apps and add-ons were read already), so a view
+ * reads each row once whatever the number of parts that name it.
+ */
+class ViewReads {
+  readonly #apps = new Map<string, AppRef>();
+  readonly #orgs = new Map<string, string>();
+  readonly #addonNames = new Map<string, string>();
+
+  constructor(readonly db: Executor) {}
+
+  async apps(ids: readonly string[]): Promise<ReadonlyMap<string, AppRef>> {
+    const missing = unknown(this.#apps, ids);
+    if (missing.length > 0) {
+      for (const [id, app] of await appsByIds(this.db, missing)) {
+        this.#apps.set(id, app);
+        this.#orgs.set(app.organizationId, app.organization);
+      }
+    }
+    return this.#apps;
+  }
+
+  async organizations(ids: readonly string[]): Promise<ReadonlyMap<string, string>> {
+    const missing = unknown(this.#orgs, ids);
+    if (missing.length > 0) {
+      for (const [id, slug] of await organizationSlugsByIds(this.db, missing)) this.#orgs.set(id, slug);
+    }
+    return this.#orgs;
+  }
+
+  async addonNames(ids: readonly string[]): Promise<ReadonlyMap<string, string>> {
+    const missing = unknown(this.#addonNames, ids);
+    if (missing.length > 0) {
+      for (const [id, name] of await addonNamesByIds(this.db, missing)) this.#addonNames.set(id, name);
+    }
+    return this.#addonNames;
+  }
+
+  /** Apps and add-ons the view read whole: their names need no further read. */
+  know(apps: readonly AppRow[], addons: readonly AddonRow[]): void {
+    for (const app of apps) {
+      const organization = this.#orgs.get(app.organization_id);
+      if (organization !== undefined) {
+        this.#apps.set(app.id, { name: app.name, organizationId: app.organization_id, organization });
+      }
+    }
+    for (const addon of addons) this.#addonNames.set(addon.id, addon.name);
+  }
+}
+
+/** The distinct ids of `ids` that `known` lacks. */
+function unknown(known: ReadonlyMap<string, unknown>, ids: readonly string[]): string[] {
+  return [...new Set(ids)].filter((id) => !known.has(id));
+}
+
 export async function attachmentViews(
   db: Executor,
   caller: ApiCaller,
   rows: readonly AttachmentRow[],
 ): Promise<AttachmentView[]> {
+  return attachmentViewsWith(new ViewReads(db), caller, rows);
+}
+
+async function attachmentViewsWith(
+  reads: ViewReads,
+  caller: ApiCaller,
+  rows: readonly AttachmentRow[],
+): Promise<AttachmentView[]> {
   if (rows.length === 0) return [];
-  const apps = await appsByIds(
-    db,
-    rows.map((r) => r.app_id),
-  );
-  const addonNames = await addonNamesByIds(
-    db,
-    rows.map((r) => r.addon_id),
-  );
+  const apps = await reads.apps(rows.map((r) => r.app_id));
+  const addonNames = await reads.addonNames(rows.map((r) => r.addon_id));
   const vars = await listVarNamesOfAttachments(
-    db,
+    reads.db,
     rows.map((r) => r.id),
   );
   const varNames = groupedBy(vars, (v) => v.attachment_id ?? '');
@@ -55,11 +120,13 @@ export async function attachmentViews(
 
 export async function addonViews(db: Executor, caller: ApiCaller, rows: readonly AddonRow[]): Promise<AddonView[]> {
   if (rows.length === 0) return [];
+  const reads = new ViewReads(db);
+  reads.know([], rows);
   const attachments = await liveAttachmentsOfAddons(
     db,
     rows.map((r) => r.id),
   );
-  return addonViewsWith(db, caller, rows, await viewedAttachments(db, caller, attachments));
+  return addonViewsWith(reads, caller, rows, await viewedAttachments(reads, caller, attachments));
 }
 
 /** An attachment's row with its view. */
@@ -69,34 +136,28 @@ interface ViewedAttachment {
 }
 
 async function viewedAttachments(
-  db: Executor,
+  reads: ViewReads,
   caller: ApiCaller,
   rows: readonly AttachmentRow[],
 ): Promise<ViewedAttachment[]> {
-  const views = await attachmentViews(db, caller, rows);
+  const views = await attachmentViewsWith(reads, caller, rows);
   return rows.map((row, i) => ({ row, view: views[i] as AttachmentView }));
 }
 
 /** Views of these add-ons, given (at least) all their live attachments already viewed. */
 async function addonViewsWith(
-  db: Executor,
+  reads: ViewReads,
   caller: ApiCaller,
   rows: readonly AddonRow[],
   attached: readonly ViewedAttachment[],
 ): Promise<AddonView[]> {
   if (rows.length === 0) return [];
   const plans = await planSlugsByIds(
-    db,
+    reads.db,
     rows.map((r) => r.plan_id),
   );
-  const orgs = await organizationSlugsByIds(
-    db,
-    rows.map((r) => r.organization_id),
-  );
-  const apps = await appsByIds(
-    db,
-    rows.map((r) => r.app_id),
-  );
+  const apps = await reads.apps(rows.map((r) => r.app_id));
+  const orgs = await reads.organizations(rows.map((r) => r.organization_id));
   const attachments = groupedBy(attached, (a) => a.row.addon_id);
   return rows.map((r) => {
     const plan = plans.get(r.plan_id);
@@ -137,15 +198,14 @@ export async function appViews(
 ): Promise<ListedApp[]> {
   if (apps.length === 0) return [];
   const ids = apps.map((a) => a.id);
-  const orgs = await organizationSlugsByIds(
-    db,
-    apps.map((a) => a.organization_id),
-  );
+  const reads = new ViewReads(db);
+  const orgs = await reads.organizations(apps.map((a) => a.organization_id));
   const addonRows = include.has('addons') ? await listLiveAddonsOfApps(db, ids) : [];
+  reads.know(apps, addonRows);
   // The attachments to these apps and those of their add-ons (mostly the same rows), read
   // and viewed once for both.
   const attached = await viewedAttachments(
-    db,
+    reads,
     caller,
     await liveAttachmentsOfAppsOrAddons(
       db,
@@ -154,7 +214,7 @@ export async function appViews(
     ),
   );
   const addons = include.has('addons')
-    ? viewsByApp(addonRows, await addonViewsWith(db, caller, addonRows, attached))
+    ? viewsByApp(addonRows, await addonViewsWith(reads, caller, addonRows, attached))
     : undefined;
   const listed = new Set(ids);
   const toListed = attached.filter((a) => listed.has(a.row.app_id));
