@@ -86,16 +86,23 @@ export async function listAddonsOf(
   return query.execute();
 }
 
-/** The add-ons these apps own that are not destroyed, oldest first (then by id); one statement for any number of apps. */
-export async function listLiveAddonsOfApps(db: Executor, appIds: readonly string[]): Promise<AddonRow[]> {
+/** An add-on with the slugs of its plan, service and provider. */
+export type AddonWithPlan = AddonRow & { plan_slug: string; service_slug: string; provider_slug: string };
+
+/** The live (not destroyed) add-ons of these apps, with their plans' slugs, oldest first. */
+export async function listLiveAddonsOfApps(db: Executor, appIds: readonly string[]): Promise<AddonWithPlan[]> {
   if (appIds.length === 0) return [];
   return db
-    .selectFrom('addons')
-    .selectAll()
-    .where('app_id', 'in', [...new Set(appIds)])
-    .where('state', '!=', 'destroyed')
-    .orderBy('created_at')
-    .orderBy('id')
+    .selectFrom('addons as a')
+    .innerJoin('plans as p', 'p.id', 'a.plan_id')
+    .innerJoin('services as s', 's.id', 'p.service_id')
+    .innerJoin('providers as pr', 'pr.id', 's.provider_id')
+    .selectAll('a')
+    .select(['p.slug as plan_slug', 's.slug as service_slug', 'pr.slug as provider_slug'])
+    .where('a.app_id', 'in', [...new Set(appIds)])
+    .where('a.state', '!=', 'destroyed')
+    .orderBy('a.created_at')
+    .orderBy('a.id')
     .execute();
 }
 

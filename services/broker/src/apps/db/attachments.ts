@@ -20,41 +20,53 @@ export async function liveAttachments(
   return query.execute();
 }
 
+/** An attachment with the names of the config vars it set, in name order. */
+export type AttachmentWithVarNames = AttachmentRow & { config_var_names: string[] };
+
+/** The attachment's columns, and the names of its config vars (one array per row, no second statement). */
+function attachmentsWithVarNames(db: Executor) {
+  return db
+    .selectFrom('attachments')
+    .selectAll('attachments')
+    .select(
+      sql<
+        string[]
+      >`array(select cv.name from config_vars cv where cv.attachment_id = attachments.id order by cv.name)`.as(
+        'config_var_names',
+      ),
+    )
+    .where('detached_at', 'is', null)
+    .orderBy('created_at')
+    .orderBy('id');
+}
+
 /**
- * Live attachments (not detached) to any of these apps or of any of these add-ons, oldest
- * first (then by id, so that every read lists them alike); one statement for any number of each.
+ * Live attachments (not detached) to any of these apps or of any of these add-ons, with
+ * their config vars' names, oldest first (then by id, so that every read lists them alike);
+ * one statement for any number of each.
  */
 export async function liveAttachmentsOfAppsOrAddons(
   db: Executor,
   appIds: readonly string[],
   addonIds: readonly string[],
-): Promise<AttachmentRow[]> {
+): Promise<AttachmentWithVarNames[]> {
   if (appIds.length === 0 && addonIds.length === 0) return [];
-  return db
-    .selectFrom('attachments')
-    .selectAll()
-    .where('detached_at', 'is', null)
+  return attachmentsWithVarNames(db)
     .where((eb) =>
       eb.or([
         ...(appIds.length > 0 ? [eb('app_id', 'in', [...new Set(appIds)])] : []),
         ...(addonIds.length > 0 ? [eb('addon_id', 'in', [...new Set(addonIds)])] : []),
       ]),
     )
-    .orderBy('created_at')
-    .orderBy('id')
     .execute();
 }
 
-/** Live attachments of any of these add-ons, oldest first (then by id). */
-export async function liveAttachmentsOfAddons(db: Executor, addonIds: readonly string[]): Promise<AttachmentRow[]> {
-  return db
-    .selectFrom('attachments')
-    .selectAll()
-    .where('addon_id', 'in', addonIds)
-    .where('detached_at', 'is', null)
-    .orderBy('created_at')
-    .orderBy('id')
-    .execute();
+/** Live attachments of these add-ons, with their config vars' names, as {@link liveAttachmentsOfAppsOrAddons}. */
+export async function liveAttachmentsOfAddons(
+  db: Executor,
+  addonIds: readonly string[],
+): Promise<AttachmentWithVarNames[]> {
+  return liveAttachmentsOfAppsOrAddons(db, [], addonIds);
 }
 
 /** The add-on's live attachments that hold credentials (attached or rotating), with their app's name. */

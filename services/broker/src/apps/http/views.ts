@@ -1,9 +1,13 @@
 import type { Addon, AppDetail, AppInclude, Attachment, ListedApp } from '@annex/contracts/v1';
 import type { Executor } from '../../shared/db/executor.js';
 import { type ApiCaller, mayAccess } from '../../shared/domain/api-failure.js';
-import { addonNamesByIds, listLiveAddonsOfApps } from '../db/addons.js';
+import { type AddonWithPlan, addonNamesByIds, listLiveAddonsOfApps } from '../db/addons.js';
 import { appsByIds, lastAppEventIds } from '../db/apps.js';
-import { liveAttachmentsOfAddons, liveAttachmentsOfAppsOrAddons } from '../db/attachments.js';
+import {
+  type AttachmentWithVarNames,
+  liveAttachmentsOfAddons,
+  liveAttachmentsOfAppsOrAddons,
+} from '../db/attachments.js';
 import { listVarNamesOfAttachments } from '../db/config-vars.js';
 import { organizationSlugsByIds } from '../db/organizations.js';
 import { planSlugsByIds } from '../db/plans.js';
@@ -34,6 +38,8 @@ class ViewReads {
   readonly #apps = new Map<string, AppRef>();
   readonly #orgs = new Map<string, string>();
   readonly #addonNames = new Map<string, string>();
+  readonly #plans = new Map<string, PlanSlugs>();
+  readonly #varNames = new Map<string, string[]>();
 
   constructor(readonly db: Executor) {}
 
@@ -64,16 +70,56 @@ class ViewReads {
     return this.#addonNames;
   }
 
-  /** Apps and add-ons the view read whole: their names need no further read. */
-  know(apps: readonly AppRow[], addons: readonly AddonRow[]): void {
+  async plans(ids: readonly string[]): Promise<ReadonlyMap<string, PlanSlugs>> {
+    const missing = unknown(this.#plans, ids);
+    if (missing.length > 0) {
+      for (const [id, plan] of await planSlugsByIds(this.db, missing)) this.#plans.set(id, plan);
+    }
+    return this.#plans;
+  }
+
+  /** Config var names by attachment id. */
+  async varNames(ids: readonly string[]): Promise<ReadonlyMap<string, string[]>> {
+    const missing = unknown(this.#varNames, ids);
+    if (missing.length > 0) {
+      for (const id of missing) this.#varNames.set(id, []);
+      for (const v of await listVarNamesOfAttachments(this.db, missing)) {
+        if (v.attachment_id) this.#varNames.get(v.attachment_id)?.push(v.name);
+      }
+    }
+    return this.#varNames;
+  }
+
+  /** Apps and add-ons the view read whole: their names (and add-ons' plans) need no further read. */
+  know(apps: readonly AppRow[], addons: readonly (AddonRow | AddonWithPlan)[]): void {
     for (const app of apps) {
       const organization = this.#orgs.get(app.organization_id);
       if (organization !== undefined) {
         this.#apps.set(app.id, { name: app.name, organizationId: app.organization_id, organization });
       }
     }
-    for (const addon of addons) this.#addonNames.set(addon.id, addon.name);
+    for (const addon of addons) {
+      this.#addonNames.set(addon.id, addon.name);
+      if ('plan_slug' in addon) {
+        this.#plans.set(addon.plan_id, {
+          plan: addon.plan_slug,
+          service: addon.service_slug,
+          provider: addon.provider_slug,
+        });
+      }
+    }
   }
+
+  /** Attachments read with their config var names. */
+  knowAttachments(rows: readonly AttachmentWithVarNames[]): void {
+    for (const row of rows) this.#varNames.set(row.id, row.config_var_names);
+  }
+}
+
+interface PlanSlugs {
+  plan: string;
+  service: string;
+  provider: string;
 }
 
 /** The distinct ids of `ids` that `known` lacks. */
@@ -97,11 +143,7 @@ async function attachmentViewsWith(
   if (rows.length === 0) return [];
   const apps = await reads.apps(rows.map((r) => r.app_id));
   const addonNames = await reads.addonNames(rows.map((r) => r.addon_id));
-  const vars = await listVarNamesOfAttachments(
-    reads.db,
-    rows.map((r) => r.id),
-  );
-  const varNames = groupedBy(vars, (v) => v.attachment_id ?? '');
+  const varNames = await reads.varNames(rows.map((r) => r.id));
   return rows.map((r) => {
     const app = apps.get(r.app_id);
     return {
@@ -111,7 +153,7 @@ async function attachmentViewsWith(
       appOrganization: app?.organization ?? '',
       addon: addonNames.get(r.addon_id) ?? r.addon_id,
       state: r.state,
-      configVarNames: (varNames.get(r.id) ?? []).map((v) => v.name),
+      configVarNames: [...(varNames.get(r.id) ?? [])],
       lastError: r.last_error,
       createdAt: r.created_at.toISOString(),
     };
@@ -126,6 +168,7 @@ export async function addonViews(db: Executor, caller: ApiCaller, rows: readonly
     db,
     rows.map((r) => r.id),
   );
+  reads.knowAttachments(attachments);
   return addonViewsWith(reads, caller, rows, await viewedAttachments(reads, caller, attachments));
 }
 
@@ -152,10 +195,7 @@ async function addonViewsWith(
   attached: readonly ViewedAttachment[],
 ): Promise<AddonView[]> {
   if (rows.length === 0) return [];
-  const plans = await planSlugsByIds(
-    reads.db,
-    rows.map((r) => r.plan_id),
-  );
+  const plans = await reads.plans(rows.map((r) => r.plan_id));
   const apps = await reads.apps(rows.map((r) => r.app_id));
   const orgs = await reads.organizations(rows.map((r) => r.organization_id));
   const attachments = groupedBy(attached, (a) => a.row.addon_id);
@@ -204,15 +244,13 @@ export async function appViews(
   reads.know(apps, addonRows);
   // The attachments to these apps and those of their add-ons (mostly the same rows), read
   // and viewed once for both.
-  const attached = await viewedAttachments(
-    reads,
-    caller,
-    await liveAttachmentsOfAppsOrAddons(
-      db,
-      include.has('attachments') ? ids : [],
-      addonRows.map((r) => r.id),
-    ),
+  const attachedRows = await liveAttachmentsOfAppsOrAddons(
+    db,
+    include.has('attachments') ? ids : [],
+    addonRows.map((r) => r.id),
   );
+  reads.knowAttachments(attachedRows);
+  const attached = await viewedAttachments(reads, caller, attachedRows);
   const addons = include.has('addons')
     ? viewsByApp(addonRows, await addonViewsWith(reads, caller, addonRows, attached))
     : undefined;
