@@ -1,5 +1,5 @@
 import type { AppEventsTable, AppsTable } from '@annex/platform';
-import type { Insertable, Selectable } from 'kysely';
+import { type Insertable, type Selectable, sql } from 'kysely';
 import type { Executor } from '../../shared/db/executor.js';
 import { type AppRow, isUuid } from './store.js';
 
@@ -31,10 +31,24 @@ export async function findAppIdByNameOrId(
   return row?.id;
 }
 
-/** The apps of these organizations (`'all'`: of any), by name; the list must not be empty. */
-export async function listAppsOf(db: Executor, organizationIds: readonly string[] | 'all'): Promise<AppRow[]> {
-  let query = db.selectFrom('apps').selectAll().orderBy('name');
-  if (organizationIds !== 'all') query = query.where('organization_id', 'in', organizationIds);
+/** An app as a list shows it: with its organization's slug and where its events stand. */
+export type ListedAppRow = AppRow & { organization_slug: string; last_event_id: string };
+
+/**
+ * The apps of these organizations (`'all'`: of any; the list must not be empty), by name, each
+ * with its organization's slug and the id of its latest event ('0': none), in the one statement.
+ */
+export async function listAppsOf(db: Executor, organizationIds: readonly string[] | 'all'): Promise<ListedAppRow[]> {
+  let query = db
+    .selectFrom('apps')
+    .innerJoin('organizations as o', 'o.id', 'apps.organization_id')
+    .selectAll('apps')
+    .select([
+      'o.slug as organization_slug',
+      sql<string>`coalesce((select max(e.id) from app_events e where e.app_id = apps.id), 0)::text`.as('last_event_id'),
+    ])
+    .orderBy('apps.name');
+  if (organizationIds !== 'all') query = query.where('apps.organization_id', 'in', organizationIds);
   return query.execute();
 }
 

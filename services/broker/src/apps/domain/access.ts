@@ -1,7 +1,7 @@
 import type { Executor } from '../../shared/db/executor.js';
 import { type ApiCaller, mayAccess, notFoundFailure } from '../../shared/domain/api-failure.js';
 import { addonBorrowedBy, findAddonByRef, listAddonsOf } from '../db/addons.js';
-import { findAppByRef, findAppIdByNameOrId, listAppsOf } from '../db/apps.js';
+import { findAppByRef, findAppIdByNameOrId, type ListedAppRow, listAppsOf } from '../db/apps.js';
 import { isAddonSharedWith } from '../db/shares.js';
 import type { AddonRow, AppRow } from '../db/store.js';
 
@@ -56,7 +56,7 @@ export async function findAttachableAddon(
   throw notFoundFailure(`add-on "${ref}"`);
 }
 
-export async function listApps(db: Executor, caller: ApiCaller): Promise<AppRow[]> {
+export async function listApps(db: Executor, caller: ApiCaller): Promise<ListedAppRow[]> {
   if (caller.organizationIds !== 'all' && caller.organizationIds.length === 0) return [];
   return listAppsOf(db, caller.organizationIds);
 }

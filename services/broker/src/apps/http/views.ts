@@ -2,7 +2,7 @@ import type { Addon, AppDetail, AppInclude, Attachment, ListedApp } from '@annex
 import type { Executor } from '../../shared/db/executor.js';
 import { type ApiCaller, mayAccess } from '../../shared/domain/api-failure.js';
 import { type AddonWithPlan, addonNamesByIds, listLiveAddonsOfApps } from '../db/addons.js';
-import { appsByIds, lastAppEventIds } from '../db/apps.js';
+import { appsByIds, type ListedAppRow, lastAppEventIds } from '../db/apps.js';
 import {
   type AttachmentWithVarNames,
   liveAttachmentsOfAddons,
@@ -40,6 +40,7 @@ class ViewReads {
   readonly #addonNames = new Map<string, string>();
   readonly #plans = new Map<string, PlanSlugs>();
   readonly #varNames = new Map<string, string[]>();
+  readonly #lastEventIds = new Map<string, string>();
 
   constructor(readonly db: Executor) {}
 
@@ -90,9 +91,26 @@ class ViewReads {
     return this.#varNames;
   }
 
-  /** Apps and add-ons the view read whole: their names (and add-ons' plans) need no further read. */
-  know(apps: readonly AppRow[], addons: readonly (AddonRow | AddonWithPlan)[]): void {
+  /** The id of each app's latest event ('0': none yet). */
+  async lastEventIds(appIds: readonly string[]): Promise<ReadonlyMap<string, string>> {
+    const missing = unknown(this.#lastEventIds, appIds);
+    if (missing.length > 0) {
+      const read = await lastAppEventIds(this.db, missing);
+      for (const id of missing) this.#lastEventIds.set(id, read.get(id) ?? '0');
+    }
+    return this.#lastEventIds;
+  }
+
+  /**
+   * Apps and add-ons the view read whole: their names need no further read, nor do a listed
+   * app's organization and latest event, nor an add-on's plan read with it.
+   */
+  know(apps: readonly (AppRow | ListedAppRow)[], addons: readonly (AddonRow | AddonWithPlan)[]): void {
     for (const app of apps) {
+      if ('organization_slug' in app) {
+        this.#orgs.set(app.organization_id, app.organization_slug);
+        this.#lastEventIds.set(app.id, app.last_event_id);
+      }
       const organization = this.#orgs.get(app.organization_id);
       if (organization !== undefined) {
         this.#apps.set(app.id, { name: app.name, organizationId: app.organization_id, organization });
@@ -233,12 +251,13 @@ const EVERYTHING: AppIncludes = new Set(['addons', 'attachments']);
 export async function appViews(
   db: Executor,
   caller: ApiCaller,
-  apps: readonly AppRow[],
+  apps: readonly (AppRow | ListedAppRow)[],
   include: AppIncludes = NOTHING,
 ): Promise<ListedApp[]> {
   if (apps.length === 0) return [];
   const ids = apps.map((a) => a.id);
   const reads = new ViewReads(db);
+  reads.know(apps, []);
   const orgs = await reads.organizations(apps.map((a) => a.organization_id));
   const addonRows = include.has('addons') ? await listLiveAddonsOfApps(db, ids) : [];
   reads.know(apps, addonRows);
@@ -264,7 +283,7 @@ export async function appViews(
     : undefined;
   // Where a page rendered now should start following GET /apps/:app/events, so it neither
   // replays what it shows nor misses what happens meanwhile.
-  const lastEventIds = include.size > 0 ? await lastAppEventIds(db, ids) : undefined;
+  const lastEventIds = include.size > 0 ? await reads.lastEventIds(ids) : undefined;
   return apps.map((app) => ({
     id: app.id,
     name: app.name,
