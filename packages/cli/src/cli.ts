@@ -82,6 +82,7 @@ export async function runCli(
       pollIntervalMs,
       token,
       apiUrl: config.apiUrl ?? DEFAULT_API_URL,
+      environment: config.environment ?? {},
       onSignal: (handler) => {
         const signals = io.signals ?? process;
         const listeners = HANDLED_SIGNALS.map((signal) => [signal, () => handler(signal)] as const);

@@ -90,6 +90,8 @@ export interface Runtime {
   token: string | undefined;
   /** The broker's `/v1` API: ANNEX_API_URL, else http://127.0.0.1:4001 (a command's --api wins). */
   apiUrl: string;
+  /** The environment annex runs in (empty in tests unless given), for the commands it starts. */
+  environment: Readonly<Record<string, string | undefined>>;
   /**
    * Calls `handler` on SIGINT, SIGTERM or SIGHUP instead of ending the process, until the
    * returned function is called.

@@ -36,7 +36,14 @@ const freePort = () =>
 /** Runs one command line in process; `signals` stands for the process's signals. */
 function start(
   argv: string[],
-  options: { catalog?: string; api?: string; token?: string; signals?: EventEmitter; io?: Partial<CliIo> } = {},
+  options: {
+    catalog?: string;
+    api?: string;
+    token?: string;
+    signals?: EventEmitter;
+    environment?: Record<string, string>;
+    io?: Partial<CliIo>;
+  } = {},
 ) {
   const out: string[] = [];
   const err: string[] = [];
@@ -47,6 +54,7 @@ function start(
       catalogUrl: undefined,
       token: options.token,
       apiUrl: options.api,
+      ...(options.environment ? { environment: options.environment } : {}),
       configDir: join(tmpdir(), 'annex-cli-config-none'),
     },
     {
@@ -79,7 +87,7 @@ describe('config files', () => {
       QUERY: 'https://example.com/?a=1&b=2',
       EMPTY: '',
       SPACES: '  two words # not a comment ',
-      DOLLAR: '$HOME and ${PATH}',
+      DOLLAR: '$HOME and $PATH-x',
       QUOTE: "it's",
       BOTH: `it's "quoted"`,
       NEWLINES: 'line one\nline two',
@@ -254,13 +262,10 @@ describe('config for runtimes against the running marketplace', async () => {
   it('runs a command with the vars in its environment and exits with its code', async () => {
     const check = "process.exit(process.env.LOG_LEVEL === 'debug' && process.env.GREETING === 'hello world' ? 7 : 9)";
     expect((await annex(['run', '--app', 'svc', '--', process.execPath, '-e', check])).code).toBe(7);
-    // The vars win over the environment annex runs in.
-    process.env.LOG_LEVEL = 'from-the-shell';
-    try {
-      expect((await annex(['run', '--app', 'svc', '--', process.execPath, '-e', check])).code).toBe(7);
-    } finally {
-      delete process.env.LOG_LEVEL;
-    }
+    // The environment annex runs in is handed on; the vars win over it.
+    const inherited = `process.exit(process.env.FROM_SHELL === 'yes' && process.env.LOG_LEVEL === 'debug' ? 8 : 9)`;
+    const shell = { environment: { FROM_SHELL: 'yes', LOG_LEVEL: 'from-the-shell' } };
+    expect((await annex(['run', '--app', 'svc', '--', process.execPath, '-e', inherited], shell)).code).toBe(8);
     expect((await annex(['run', '--app', 'svc', '--', process.execPath, '-e', 'process.exit(0)'])).code).toBe(0);
     expect(await annex(['run', '--app', 'svc', '--', 'annex-no-such-program-here'])).toMatchObject({
       code: 2,

@@ -24,7 +24,7 @@ export default defineCommand({
     if (program === undefined)
       throw new CliError('missing COMMAND; usage: annex run --app APP -- COMMAND...', EXIT_CODES.usage);
     const pulled = await pullConfig(ctx.flags.api ?? ctx.apiUrl, ctx.token, ctx.flags.app);
-    const child = spawn(program, args, { stdio: 'inherit', env: { ...process.env, ...pulled.vars } });
+    const child = spawn(program, args, { stdio: 'inherit', env: { ...ctx.environment, ...pulled.vars } });
     const stopForwarding = ctx.onSignal((signal) => {
       child.kill(signal);
     });
