@@ -60,8 +60,11 @@ export async function pullConfig(
     });
   } catch (error) {
     if (options.signal?.aborted) throw error;
+    // fetch says only "fetch failed"; the cause says why (ECONNREFUSED, ENOTFOUND, a timeout).
+    const cause = (error as Error & { cause?: NodeJS.ErrnoException }).cause;
+    const reason = cause?.code ?? cause?.message ?? (error as Error).message;
     throw new BrokerUnavailableError(
-      `cannot reach the broker's API at ${apiUrl}: ${(error as Error).message} (set it with --api or ANNEX_API_URL)`,
+      `cannot reach the broker's API at ${apiUrl}: ${reason} (set it with --api or ANNEX_API_URL)`,
     );
   }
   if (response.status === 304) return 'unchanged';
