@@ -2,6 +2,7 @@ import { CliError, graphqlClient } from './client.js';
 import type { Command, CommandContext, GLOBAL_FLAGS, Runtime } from './command.js';
 import { commands, findCommand } from './commands/index.js';
 import { type CliConfig, DEFAULT_CATALOG_URL } from './config.js';
+import { DEFAULT_API_URL } from './config-pull.js';
 import { readLogin } from './credentials.js';
 import { EXIT_CODES, type ExitCode } from './exit-codes.js';
 import { commandHelp, overview } from './help.js';
@@ -20,7 +21,14 @@ export interface CliIo {
    * opened (standard output is not a terminal, or there is no graphical session).
    */
   openUrl?: (url: string) => Promise<boolean>;
+  /** Where SIGINT, SIGTERM and SIGHUP are heard (the process's signals in `annex`; a fake in tests). */
+  signals?: {
+    on(signal: NodeJS.Signals, handler: () => void): unknown;
+    off(signal: NodeJS.Signals, handler: () => void): unknown;
+  };
 }
+
+const HANDLED_SIGNALS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
 
 /** Reads one answer from standard input, after showing `prompt` on a terminal (no echo when `secret`). */
 export type ReadInput = (prompt?: string, options?: { secret?: boolean }) => Promise<string>;
@@ -35,9 +43,11 @@ export async function runCli(
   io: CliIo,
   stdin?: ReadInput,
   pollIntervalMs = 500,
-): Promise<ExitCode> {
-  // Known before parsing, so that even a usage error is reported as JSON.
-  const json = argv.includes('--json');
+): Promise<ExitCode | number> {
+  // Known before parsing, so that even a usage error is reported as JSON; what follows `--`
+  // belongs to the program `annex run` starts.
+  const terminator = argv.indexOf('--');
+  const json = (terminator === -1 ? argv : argv.slice(0, terminator)).includes('--json');
   try {
     const found = resolveCommand(argv);
     if ('help' in found) {
@@ -60,6 +70,7 @@ export async function runCli(
       catalogUrl,
       configDir: config.configDir,
       print: (text) => io.stdout(text),
+      warn: (text) => io.stderr(text),
       printJson: (value) => {
         io.stdout(JSON.stringify(value, null, 2));
         return undefined;
@@ -69,6 +80,17 @@ export async function runCli(
       readInput: stdin ? (prompt, options) => stdin(prompt, options) : undefined,
       openUrl: io.openUrl,
       pollIntervalMs,
+      token,
+      apiUrl: config.apiUrl ?? DEFAULT_API_URL,
+      environment: config.environment ?? {},
+      onSignal: (handler) => {
+        const signals = io.signals ?? process;
+        const listeners = HANDLED_SIGNALS.map((signal) => [signal, () => handler(signal)] as const);
+        for (const [signal, listener] of listeners) signals.on(signal, listener);
+        return () => {
+          for (const [signal, listener] of listeners) signals.off(signal, listener);
+        };
+      },
     };
     return (await command.run({ ...runtime, args: parsed.args, flags: parsed.flags } as CommandContext)) ?? 0;
   } catch (error) {

@@ -69,6 +69,8 @@ export interface Runtime {
   catalogUrl: string;
   configDir: string;
   print(text: string): void;
+  /** Prints a line on standard error (a warning the command goes on after). */
+  warn(text: string): void;
   /** Prints JSON; returns nothing, so a command can `return ctx.printJson(x)`. */
   printJson(value: unknown): undefined;
   /** A spinner on standard error; inert unless stderr is a terminal and --json is absent. */
@@ -84,6 +86,17 @@ export interface Runtime {
   openUrl: ((url: string) => Promise<boolean>) | undefined;
   /** How often `--wait` polls; 500 ms unless a test shortens it. */
   pollIntervalMs: number;
+  /** The token from --token, ANNEX_TOKEN or the stored login (for the broker's `/v1` API). */
+  token: string | undefined;
+  /** The broker's `/v1` API: ANNEX_API_URL, else http://127.0.0.1:4001 (a command's --api wins). */
+  apiUrl: string;
+  /** The environment annex runs in (empty in tests unless given), for the commands it starts. */
+  environment: Readonly<Record<string, string | undefined>>;
+  /**
+   * Calls `handler` on SIGINT, SIGTERM or SIGHUP instead of ending the process, until the
+   * returned function is called.
+   */
+  onSignal(handler: (signal: NodeJS.Signals) => void): () => void;
 }
 
 export interface CommandContext<F extends FlagSpecs = FlagSpecs, A extends ArgSpecs = ArgSpecs> extends Runtime {
@@ -102,8 +115,11 @@ export interface Command<F extends FlagSpecs = FlagSpecs, A extends ArgSpecs = A
   flags: F;
   /** Whole command lines, without the leading `annex`. */
   examples: string[];
-  /** Resolves to the exit code; nothing (`EXIT_CODES.ok`) when the command did what it was asked. */
-  run(ctx: CommandContext<F, A>): Promise<ExitCode | undefined>;
+  /**
+   * Resolves to the exit code; nothing (`EXIT_CODES.ok`) when the command did what it was
+   * asked. A command that runs another program (`run`) resolves to that program's code.
+   */
+  run(ctx: CommandContext<F, A>): Promise<ExitCode | number | undefined>;
 }
 
 /** Declares a command; the declaration types `ctx.args` and `ctx.flags` in its `run`. */

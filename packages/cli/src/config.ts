@@ -6,6 +6,10 @@ export interface CliConfig {
   catalogUrl: string | undefined;
   /** A token from the environment; wins over the one `annex login` stored. */
   token: string | undefined;
+  /** The broker's `/v1` API (ANNEX_API_URL), for config vars pulled by runtimes. */
+  apiUrl?: string | undefined;
+  /** The whole environment, which `annex run` hands on to the command it starts. */
+  environment?: Readonly<Record<string, string | undefined>>;
   /** Where `annex login` keeps its credentials. */
   configDir: string;
   /** Whether a browser window can be shown: macOS and Windows, or an X11/Wayland display. */
@@ -20,6 +24,8 @@ export function loadCliConfig(
   return {
     catalogUrl: env.ANNEX_CATALOG_URL || undefined,
     token: env.ANNEX_TOKEN || undefined,
+    apiUrl: env.ANNEX_API_URL || undefined,
+    environment: env,
     configDir: env.ANNEX_CONFIG_DIR || join(env.XDG_CONFIG_HOME || join(homedir(), '.config'), 'annex'),
     graphicalSession: platform === 'darwin' || platform === 'win32' || Boolean(env.DISPLAY || env.WAYLAND_DISPLAY),
   };

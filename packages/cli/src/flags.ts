@@ -21,3 +21,17 @@ export const ORG_FLAG = {
   value: 'ORG',
   description: "the organization (slug); an org token's own by default",
 } as const;
+
+/** `--api URL`: the broker's `/v1` API, where runtimes pull config vars. */
+export const API_FLAG = {
+  type: 'string',
+  value: 'URL',
+  description: "the broker's /v1 API (else ANNEX_API_URL, else http://127.0.0.1:4001)",
+} as const;
+
+/** `--format env|json|yaml` of pulled config vars. */
+export const FORMAT_FLAG = {
+  type: 'string',
+  value: 'FORMAT',
+  description: 'env (NAME=value lines, the default), json or yaml',
+} as const;

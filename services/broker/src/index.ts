@@ -1,5 +1,11 @@
 export { type Broker, type BrokerDeps, createBroker } from './app.js';
-export { signWebhook, verifyWebhookSignature, WebhookSignatureError } from './apps/index.js';
+export {
+  signWebhook,
+  verifyWebhookSignature,
+  type WebhookHeaders,
+  type WebhookMessage,
+  WebhookSignatureError,
+} from './apps/index.js';
 export { type BrokerConfig, loadBrokerConfig } from './config.js';
 export { type BrokerJobRunner, type BrokerJobs, createBrokerJobRunner } from './jobs.js';
 export {

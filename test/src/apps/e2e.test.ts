@@ -119,7 +119,7 @@ describe('apps end to end, through the CLI and GraphQL, against the running mark
         const body = Buffer.concat(chunks).toString('utf8');
         const delivery: Delivery = { headers: req.headers, body, verified: false };
         try {
-          verifyWebhookSignature({ secret: webhookSecret, header: req.headers['annex-signature'], body });
+          verifyWebhookSignature({ secret: webhookSecret, headers: req.headers, body });
           delivery.verified = true;
         } catch (error) {
           delivery.error = (error as Error).message;

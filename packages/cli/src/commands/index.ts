@@ -21,14 +21,17 @@ import appsCreate from './apps/create.js';
 import appsInfo from './apps/info.js';
 import apps from './apps/list.js';
 import billing from './billing.js';
+import configPull from './config/pull.js';
 import configSet from './config/set.js';
 import config from './config/show.js';
 import configUnset from './config/unset.js';
+import configWatch from './config/watch.js';
 import invoices from './invoices.js';
 import login from './login.js';
 import marketplace from './marketplace.js';
 import releases from './releases/list.js';
 import releasesRollback from './releases/rollback.js';
+import run from './run.js';
 
 /** Every command, in the order `annex help` lists them. */
 export const commands: readonly Command[] = [
@@ -51,6 +54,9 @@ export const commands: readonly Command[] = [
   config,
   configSet,
   configUnset,
+  configPull,
+  configWatch,
+  run,
   releases,
   releasesRollback,
   billing,

@@ -5,5 +5,11 @@ export { applyProviderConfig } from './domain/provider-config.js';
 export { type AppsReconcilePass, appsReconcileJobKind } from './domain/reconciler.js';
 export { recordEvent } from './domain/releases.js';
 export { type WebhooksPass, webhookDeliveries } from './domain/webhook-worker.js';
-export { signWebhook, verifyWebhookSignature, WebhookSignatureError } from './domain/webhooks.js';
+export {
+  signWebhook,
+  verifyWebhookSignature,
+  type WebhookHeaders,
+  type WebhookMessage,
+  WebhookSignatureError,
+} from './domain/webhooks.js';
 export { appsRouter } from './http/router.js';

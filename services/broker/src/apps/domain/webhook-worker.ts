@@ -34,7 +34,7 @@ const MIN_RECHECK_MS = 100;
  * each: a slot that frees up after a full pass enqueues the next, so a slow receiver holds
  * one slot, not the whole batch. A delivery written or rescheduled enqueues a pass (a
  * trigger), so nothing polls. Delivery is at least once: receivers deduplicate on
- * `Annex-Delivery`.
+ * `webhook-id`.
  *
  * @param enqueuePass adds the pass job now (through the runner that runs `kind`).
  */
@@ -88,7 +88,7 @@ export function webhookDeliveries(
     }
     outcome = await deliverOnce(
       { url: delivery.webhook_url, secret, previousSecret },
-      { id: delivery.id, eventType: delivery.event_type, payload: delivery.payload },
+      { id: delivery.id, payload: delivery.payload },
       { timeoutMs: options.timeoutMs, signal: shutdown.signal, policy: ctx.outbound },
     );
     await record(delivery, outcome, policy);

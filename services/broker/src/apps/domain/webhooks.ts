@@ -25,7 +25,7 @@ import {
   replacePlatformWebhookSecret,
   setPlatformWebhook,
 } from '../db/webhooks.js';
-import { signWebhook } from './webhook-signatures.js';
+import { signWebhook, WEBHOOK_SECRET_PREFIX } from './webhook-signatures.js';
 
 /**
  * Signed webhooks toward platforms (docs/apps.md, "Webhooks"): the platforms' webhook
@@ -46,8 +46,11 @@ export {
   DEFAULT_WEBHOOK_TOLERANCE_SECONDS,
   signWebhook,
   verifyWebhookSignature,
+  type WebhookHeaders,
+  type WebhookMessage,
   WebhookSignatureError,
   type WebhookSignatureProblem,
+  webhookSecretKey,
 } from './webhook-signatures.js';
 
 /** The only event type so far. */
@@ -55,9 +58,12 @@ export const CONFIG_VARS_CHANGED = 'app.config_vars.changed';
 /** Backoff never waits longer than this between two attempts. */
 export const MAX_WEBHOOK_RETRY_DELAY_MS = 3_600_000;
 
-/** A new webhook secret: `whsec_` and 32 random bytes, base64url. */
+/**
+ * A new webhook secret in the Standard Webhooks form: `whsec_` and 32 random bytes in
+ * standard base64. (Secrets issued before were base64url; see webhookSecretKey.)
+ */
 export function generateWebhookSecret(): string {
-  return `whsec_${randomBytes(32).toString('base64url')}`;
+  return `${WEBHOOK_SECRET_PREFIX}${randomBytes(32).toString('base64')}`;
 }
 
 /** What is wrong with a webhook URL, or null when it is usable. */
@@ -257,7 +263,8 @@ export interface AttemptOptions {
 }
 
 /**
- * POSTs a delivery's payload once, signed with `secret` at the current time. 2xx is
+ * POSTs a delivery's payload once, signed with `secret` (and a previous one during a
+ * rotation) at the current time, with the Standard Webhooks headers. 2xx is
  * delivered; any other status (redirects are not followed), a network error or no answer
  * within `timeoutMs` is a failed attempt. Aborting `signal` gives `interrupted`. A URL that
  * `policy` refuses (a private address, see OutboundPolicy) is a failed attempt that sends
@@ -265,7 +272,7 @@ export interface AttemptOptions {
  */
 export async function deliverOnce(
   target: DeliveryTarget,
-  delivery: { id: string; eventType: string; payload: unknown },
+  delivery: { id: string; payload: unknown },
   options: AttemptOptions,
 ): Promise<DeliveryOutcome> {
   try {
@@ -278,7 +285,7 @@ export async function deliverOnce(
 
 async function attemptDelivery(
   target: DeliveryTarget,
-  delivery: { id: string; eventType: string; payload: unknown },
+  delivery: { id: string; payload: unknown },
   options: AttemptOptions,
 ): Promise<DeliveryOutcome> {
   const policy = options.policy ?? { allowPrivateNetworks: true };
@@ -307,13 +314,13 @@ async function attemptDelivery(
       headers: {
         'content-type': 'application/json',
         'user-agent': 'annex-webhooks/1',
-        'annex-signature': signWebhook(
+        // Standard Webhooks: the id is the delivery's, the same on every attempt.
+        'webhook-id': delivery.id,
+        'webhook-timestamp': String(timestamp),
+        'webhook-signature': signWebhook(
           target.previousSecret ? [target.secret, target.previousSecret] : target.secret,
-          timestamp,
-          body,
+          { id: delivery.id, timestamp, body },
         ),
-        'annex-delivery': delivery.id,
-        'annex-event': delivery.eventType,
       },
     });
   } catch (error) {
