@@ -1,5 +1,5 @@
 import { createApiToken, type Database } from '@annex/platform';
-import { testDatabaseKinds } from '@annex/platform/testing';
+import { type TestDatabaseKind, testDatabaseKinds } from '@annex/platform/testing';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type FakeProvider, seedCatalog, startFakeProvider, startTestBroker, type TestBroker } from '../testing.js';
@@ -8,9 +8,9 @@ import { type FakeProvider, seedCatalog, startFakeProvider, startTestBroker, typ
 // while one attach holds its locks another attach of the same add-on goes through, and a change of
 // the add-on or the instance (destroy, unshare, update, deprovision) waits. PostgreSQL only: PGlite
 // is one session, where an open transaction holds the only connection.
-const kinds = testDatabaseKinds('attach locks').filter((k) => k.name === 'postgres');
+const postgres = testDatabaseKinds('attach locks').find((k) => k.name === 'postgres');
 
-describe.skipIf(kinds.length === 0).each(kinds)('attach locks ($name)', (kind) => {
+describe.skipIf(!postgres)('attach locks (postgres)', () => {
   let database: Database;
   let provider: FakeProvider;
   let broker: TestBroker;
@@ -27,7 +27,7 @@ describe.skipIf(kinds.length === 0).each(kinds)('attach locks ($name)', (kind) =
   };
 
   beforeAll(async () => {
-    database = await kind.open();
+    database = await (postgres as TestDatabaseKind).open();
     provider = await startFakeProvider({ auth: { kind: 'basic', username: 'u', password: 'p' } });
     broker = await startTestBroker(database);
     const fx = await seedCatalog(database.db, broker.secretBox, {
