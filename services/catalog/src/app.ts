@@ -171,10 +171,12 @@ export function createCatalog(config: CatalogConfig, deps: CatalogDeps): Catalog
   app.disable('x-powered-by');
   app.use(observability.requestContext);
   app.use(observability.routes);
-  const manifestSchema = manifestJsonSchema();
   if (config.graphiql) app.use(GRAPHIQL_ASSETS_PATH, graphiqlAssets());
+  // Converted from the manifest's zod schema by the first request for it, then kept.
+  let manifestSchema: string | undefined;
   app.get('/manifest.schema.json', (_req, res) => {
-    res.type('application/schema+json').send(JSON.stringify(manifestSchema, null, 2));
+    manifestSchema ??= JSON.stringify(manifestJsonSchema(), null, 2);
+    res.type('application/schema+json').send(manifestSchema);
   });
   const graphqlMiddleware = [authenticate(database, preauthenticated), limitBody];
   if (responseCache) graphqlMiddleware.push(responseCache.middleware);

@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,7 +10,8 @@ import { builtFile } from '../built.js';
 // What an idle service holds is what it imported. The packages below are loaded by the code that
 // uses them, when it first runs: importing a service's build (and building a ledger-only broker's
 // billing) loads none of them. Each case runs in a fresh Node process on the builds, with a module
-// hook listing every module loaded. (`npm test` builds first.)
+// hook listing every module loaded; a service's bundled start (`dist/main.js`) is checked for what it holds.
+// (`npm test` builds first.)
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
 
@@ -75,6 +77,31 @@ describe('an idle service loads no code it has not used', () => {
     );
     expect(loaded.some((url) => url.includes('/services/catalog/dist/'))).toBe(true);
     expect(loaded.filter((url) => ON_FIRST_USE.test(url))).toEqual([]);
+  });
+
+  it("a service's bundled start holds none of them: each stays an import of its own, made on first use", () => {
+    // What each service's code imports with import() (Stripe, Ajv are required on first use).
+    const importedOnUse = {
+      'services/broker': ['@electric-sql/pglite', 'jose'],
+      'services/catalog': ['@electric-sql/pglite', '@graphql-yoga/render-graphiql/graphiql'],
+      'packages/console': ['@electric-sql/pglite', 'openid-client'],
+    };
+    for (const [workspace, packages] of Object.entries(importedOnUse)) {
+      const meta = JSON.parse(readFileSync(builtFile(workspace, 'dist/main.js.meta.json'), 'utf8')) as {
+        inputs: Record<string, unknown>;
+      };
+      const bundled = Object.keys(meta.inputs);
+      expect(
+        bundled.some((path) => path.includes('/node_modules/kysely/')),
+        workspace,
+      ).toBe(true);
+      expect(
+        bundled.filter((path) => ON_FIRST_USE.test(path) || path.includes('/@graphql-yoga/render-graphiql/')),
+        workspace,
+      ).toEqual([]);
+      const main = readFileSync(builtFile(workspace, 'dist/main.js'), 'utf8');
+      for (const name of packages) expect(main, workspace).toContain(`import("${name}")`);
+    }
   });
 
   it("a ledger-only broker's billing loads no Stripe SDK; one with a secret key does", async () => {

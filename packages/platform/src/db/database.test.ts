@@ -1,3 +1,6 @@
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { sql } from 'kysely';
 import { afterAll, describe, expect, it } from 'vitest';
 import { serverUrl, testDatabaseKinds } from '../testing.js';
@@ -89,4 +92,42 @@ describe('migrations under contention', () => {
       await scratch.drop();
     }
   });
+});
+
+describe('the embedded database in a directory', () => {
+  const parent = mkdtempSync(join(tmpdir(), 'annex-pglite-'));
+  afterAll(() => rmSync(parent, { recursive: true, force: true }));
+
+  it('creates a missing directory whole, with shared buffers sized for one process, and reopens it', async () => {
+    const dataDir = join(parent, 'db');
+    let database = await openDatabase({ kind: 'pglite', dataDir });
+    try {
+      expect(existsSync(join(dataDir, 'PG_VERSION'))).toBe(true);
+      expect(readdirSync(parent)).toEqual(['db']);
+      const { rows } = await sql<{ shared_buffers: string }>`show shared_buffers`.execute(database.db);
+      expect(rows[0]?.shared_buffers).toBe('16MB');
+      await sql`create table kept (n int)`.execute(database.db);
+      await sql`insert into kept values (7)`.execute(database.db);
+    } finally {
+      await database.close();
+    }
+    database = await openDatabase({ kind: 'pglite', dataDir });
+    try {
+      const { rows } = await sql<{ n: number }>`select n from kept`.execute(database.db);
+      expect(rows).toEqual([{ n: 7 }]);
+    } finally {
+      await database.close();
+    }
+  }, 120_000);
+
+  it('refuses a directory that holds files but no database, and leaves it as it was', async () => {
+    const dataDir = join(parent, 'occupied');
+    mkdirSync(dataDir);
+    writeFileSync(join(dataDir, 'notes.txt'), 'mine');
+    await expect(openDatabase({ kind: 'pglite', dataDir })).rejects.toThrow(
+      `could not create the embedded database in ${dataDir}: it is not empty and holds no database`,
+    );
+    expect(readdirSync(dataDir)).toEqual(['notes.txt']);
+    expect(readdirSync(parent).filter((name) => name.startsWith('occupied'))).toEqual(['occupied']);
+  }, 120_000);
 });

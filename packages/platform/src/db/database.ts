@@ -1,4 +1,8 @@
-import { mkdirSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import type { PGlite } from '@electric-sql/pglite';
 import { CompiledQuery, Kysely, PostgresDialect, sql, type Transaction } from 'kysely';
 import pg from 'pg';
@@ -95,12 +99,14 @@ export async function openDatabase(target: DatabaseTarget): Promise<Database> {
     pools.set(db, pool);
     listener = postgresListener(target.url);
   } else {
-    if (target.kind === 'pglite') mkdirSync(target.dataDir, { recursive: true });
     // Loaded only here: a process on PostgreSQL never holds the embedded database's code.
     const { PGlite } = await import('@electric-sql/pglite');
+    const startParams = [...PGlite.defaultStartParams, ...PGLITE_SETTINGS];
+    if (target.kind === 'pglite') await ensurePGliteDataDir(target.dataDir, startParams);
     client = await PGlite.create({
       ...(target.kind === 'pglite' ? { dataDir: target.dataDir } : {}),
       ...(target.kind === 'pglite-memory' && target.loadDataDir ? { loadDataDir: target.loadDataDir } : {}),
+      startParams,
       parsers: { [INT8_OID]: (value: string) => Number(value) },
     });
     db = new Kysely<DB>({ dialect: new PGliteDialect(client), log });
@@ -121,6 +127,64 @@ export async function openDatabase(target: DatabaseTarget): Promise<Database> {
       await db.destroy();
     },
   };
+}
+
+/**
+ * Settings of the embedded PostgreSQL beyond PGlite's own. Its shared buffers are taken from the
+ * WASM heap and held resident from start: PostgreSQL's default of 128 MB, sized for a server with
+ * a machine of its own, cost an idle service about 130 MB. 16 MB holds a marketplace's working set
+ * (the data directory of a fresh installation is about 40 MB, most of it catalogs read once); a
+ * page outside it is read back from the data directory's files, which the OS caches.
+ */
+const PGLITE_SETTINGS = ['-c', 'shared_buffers=16MB'];
+
+const PGLITE_INITDB = `
+const [url, dataDir, startParams] = process.argv.slice(1);
+const { PGlite } = await import(url);
+const client = await PGlite.create({ dataDir, startParams: JSON.parse(startParams) });
+await client.close();
+`;
+
+/**
+ * Makes `dataDir` a PGlite data directory unless it is one. initdb runs in a short-lived Node
+ * process: PGlite runs it with a second PostgreSQL instance and the initdb program beside the
+ * one it opens, whose WASM memories (about 450 MB) the process would hold until a full garbage
+ * collection, which an idle process does not run. The directory is made beside `dataDir` and
+ * renamed into place once complete, so an installation stopped during initdb leaves no
+ * half-made database to open later; `dataDir` must be missing or empty.
+ */
+async function ensurePGliteDataDir(dataDir: string, startParams: readonly string[]): Promise<void> {
+  if (existsSync(join(dataDir, 'PG_VERSION'))) return;
+  if (existsSync(dataDir) && readdirSync(dataDir).length > 0) {
+    throw new Error(`could not create the embedded database in ${dataDir}: it is not empty and holds no database`);
+  }
+  const parent = dirname(dataDir);
+  mkdirSync(parent, { recursive: true });
+  const making = `${dataDir}.initdb-${process.pid}`;
+  rmSync(making, { recursive: true, force: true });
+  const url = pathToFileURL(createRequire(import.meta.url).resolve('@electric-sql/pglite')).href;
+  try {
+    await new Promise<void>((resolve, reject) => {
+      execFile(
+        process.execPath,
+        ['--input-type=module', '-e', PGLITE_INITDB, url, making, JSON.stringify(startParams)],
+        { env: { ...process.env, NODE_OPTIONS: '' }, maxBuffer: 16 * 1024 * 1024 },
+        (error, _stdout, stderr) =>
+          error
+            ? reject(new Error(`could not create the embedded database in ${dataDir}: ${stderr || error.message}`))
+            : resolve(),
+      );
+    });
+    renameSync(making, dataDir);
+  } finally {
+    rmSync(making, { recursive: true, force: true });
+  }
+  const directory = openSync(parent, 'r');
+  try {
+    fsyncSync(directory);
+  } finally {
+    closeSync(directory);
+  }
 }
 
 interface Listener {
