@@ -191,6 +191,37 @@ export async function createSetupIntent(
   return { id: intent.id, clientSecret: intent.client_secret ?? '' };
 }
 
+/**
+ * A Stripe Checkout Session in setup mode for the org's customer (created first if missing):
+ * Stripe's hosted page collects the card, so no card number reaches Annex. The user comes
+ * back to `returnUrl` (with `?checkout=` and the session's id, or without it when they
+ * cancel); the `checkout.session.completed` webhook makes the card the default.
+ */
+export async function createCardCheckout(
+  ctx: BrokerContext,
+  organizationId: string,
+  returnUrl: string,
+): Promise<{ id: string; url: string }> {
+  const customer = await ensureCustomer(ctx, organizationId);
+  const stripe = ctx.billing.stripe;
+  if (!stripe) throw new ApiFailure('conflict', 'billing is ledger-only');
+  const back = new URL(returnUrl);
+  back.searchParams.set('checkout', 'CHECKOUT_SESSION_ID');
+  const metadata = { annex_organization: organizationId };
+  const session = await stripe.checkout.sessions.create({
+    mode: 'setup',
+    customer,
+    currency: 'usd',
+    // Stripe substitutes the literal `{CHECKOUT_SESSION_ID}`, braces unescaped.
+    success_url: back.toString().replace('CHECKOUT_SESSION_ID', '{CHECKOUT_SESSION_ID}'),
+    cancel_url: returnUrl,
+    metadata,
+    setup_intent_data: { metadata },
+  });
+  if (!session.url) throw new Error(`Stripe answered Checkout Session ${session.id} without a url`);
+  return { id: session.id, url: session.url };
+}
+
 /** Attaches a payment method to the org's customer and makes it the default for invoices. */
 export async function setDefaultPaymentMethod(
   ctx: BrokerContext,
