@@ -200,7 +200,7 @@ describe.each(testDatabaseKinds('billing'))('billing ($name)', (kind) => {
     expect(declined.body).toMatchObject({ error: 'invalid_input', field: 'paymentMethod' });
     const set = await api('PUT', '/billing/payment-method', { paymentMethod: 'pm_card_visa' });
     expect(set.status, JSON.stringify(set.body)).toBe(200);
-    expect(set.body.paymentMethod).toEqual({ id: 'pm_card_visa', brand: 'visa', last4: '4242' });
+    expect(set.body.paymentMethod).toEqual({ id: 'pm_card_visa', brand: 'visa', last4: '4242', expMonth: 12, expYear: 2034 });
     const customers = stripe.list('customer');
     expect(customers).toHaveLength(1);
     expect((customers[0]?.invoice_settings as any).default_payment_method).toBe('pm_card_visa');
@@ -238,6 +238,8 @@ describe.each(testDatabaseKinds('billing'))('billing ($name)', (kind) => {
       id: 'pm_card_dashboard',
       brand: 'visa',
       last4: '4242',
+      expMonth: 12,
+      expYear: 2034,
     });
     // An older event delivered late is read against Stripe's current state: nothing goes back.
     const late = await sendEvent(
@@ -266,8 +268,8 @@ describe.each(testDatabaseKinds('billing'))('billing ($name)', (kind) => {
     const readByA = await stripeReadBegins(db);
     const readByB = await stripeReadBegins(db);
     expect(readByB.getTime()).toBeGreaterThanOrEqual(readByA.getTime());
-    const newer = { id: 'pm_card_visa', brand: 'visa', last4: '4242' };
-    const older = { id: 'pm_card_dashboard', brand: 'visa', last4: '4242' };
+    const newer = { id: 'pm_card_visa', brand: 'visa', last4: '4242', expMonth: 12, expYear: 2034 };
+    const older = { id: 'pm_card_dashboard', brand: 'visa', last4: '4242', expMonth: 12, expYear: 2034 };
     expect(await recordPaymentMethod(db, customerId, newer, readByB)).toBe('applied');
     const aBefore = new Date(readByB.getTime() - 1);
     expect(await recordPaymentMethod(db, customerId, older, aBefore)).toBe('stale');
@@ -346,7 +348,7 @@ describe.each(testDatabaseKinds('billing'))('billing ($name)', (kind) => {
     customer.invoice_settings.default_payment_method = null; // as Stripe does when the default goes
     const detached = await sendEvent('payment_method.detached', { id: 'pm_card_setup', object: 'payment_method' });
     expect(detached.body.outcome).toBe('applied: default payment method removed');
-    const stale = { id: 'pm_card_setup', brand: 'visa', last4: '4242' };
+    const stale = { id: 'pm_card_setup', brand: 'visa', last4: '4242', expMonth: 12, expYear: 2034 };
     expect(await recordPaymentMethod(broker.broker.context.db, customer.id, stale, beforeDetach)).toBe('stale');
     expect((await api('GET', '/billing/account')).body.paymentMethod).toBeNull();
 
@@ -1112,6 +1114,8 @@ describe.each(testDatabaseKinds('billing'))('billing ($name)', (kind) => {
       id: methodId,
       brand: 'mastercard',
       last4: '5555',
+      expMonth: 3,
+      expYear: 2031,
     });
     // Redelivered: answered from the stored event, without calling Stripe again.
     const stripeCalls = stripe.requests.length;

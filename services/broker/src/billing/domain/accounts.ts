@@ -129,7 +129,7 @@ export interface AccountView {
   pastDueSince: string | null;
   graceEndsAt: string | null;
   stripeCustomer: string | null;
-  paymentMethod: { id: string; brand: string | null; last4: string | null } | null;
+  paymentMethod: MirroredCard | null;
   spendCaps: { app: string | null; limitCents: number; spentCents: number }[];
   alerts: { app: string | null; threshold: number; month: string; spentCents: number; createdAt: string }[];
   currentMonthCents: number;
@@ -161,7 +161,13 @@ export async function accountView(ctx: BrokerContext, organizationId: string): P
       : null,
     stripeCustomer: account.stripe_customer_id,
     paymentMethod: account.default_payment_method
-      ? { id: account.default_payment_method, brand: account.payment_method_brand, last4: account.payment_method_last4 }
+      ? {
+          id: account.default_payment_method,
+          brand: account.payment_method_brand,
+          last4: account.payment_method_last4,
+          expMonth: account.payment_method_exp_month,
+          expYear: account.payment_method_exp_year,
+        }
       : null,
     spendCaps,
     alerts: alerts.map((a) => ({
@@ -255,6 +261,8 @@ export interface MirroredCard {
   id: string;
   brand: string | null;
   last4: string | null;
+  expMonth: number | null;
+  expYear: number | null;
 }
 
 /**
@@ -291,7 +299,17 @@ export async function observeDefaultPaymentMethod(
   const methodId = typeof current === 'string' ? current : current?.id;
   if (!methodId) return { card: null, readAt };
   const method = typeof current === 'string' ? await stripe.paymentMethods.retrieve(methodId) : current;
-  return { card: { id: methodId, brand: method?.card?.brand ?? null, last4: method?.card?.last4 ?? null }, readAt };
+  const card = method?.card;
+  return {
+    card: {
+      id: methodId,
+      brand: card?.brand ?? null,
+      last4: card?.last4 ?? null,
+      expMonth: card?.exp_month ?? null,
+      expYear: card?.exp_year ?? null,
+    },
+    readAt,
+  };
 }
 
 export type MirrorOutcome = 'applied' | 'unknown customer' | 'stale';

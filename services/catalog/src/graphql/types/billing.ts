@@ -15,7 +15,13 @@ interface ApiAccount {
   status: string;
   pastDueSince: string | null;
   graceEndsAt: string | null;
-  paymentMethod: { id: string; brand: string | null; last4: string | null } | null;
+  paymentMethod: {
+    id: string;
+    brand: string | null;
+    last4: string | null;
+    expMonth: number | null;
+    expYear: number | null;
+  } | null;
   spendCaps: { app: string | null; limitCents: number; spentCents: number }[];
   alerts: { app: string | null; threshold: number; month: string; spentCents: number; createdAt: string }[];
   currentMonthCents: number;
@@ -64,6 +70,8 @@ const PaymentMethodRef = builder.objectRef<NonNullable<ApiAccount['paymentMethod
     id: t.exposeString('id'),
     brand: t.exposeString('brand', { nullable: true }),
     last4: t.exposeString('last4', { nullable: true }),
+    expMonth: t.exposeInt('expMonth', { nullable: true, description: 'The card expires at the end of this month (1–12).' }),
+    expYear: t.exposeInt('expYear', { nullable: true }),
   }),
 });
 
