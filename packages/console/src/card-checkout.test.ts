@@ -35,7 +35,9 @@ describe('adding a card through Stripe Checkout', () => {
     const client = await signInAsDeveloper(stack);
     const apps = await client.request(`${stack.consoleUrl}/apps`);
     const csrf = inputValue(apps.body, '_csrf');
-    expect((await client.request(`${stack.consoleUrl}/apps`, { form: { name: 'shop', _csrf: csrf } })).status).toBe(303);
+    expect((await client.request(`${stack.consoleUrl}/apps`, { form: { name: 'shop', _csrf: csrf } })).status).toBe(
+      303,
+    );
     const attach = () =>
       client.request(`${stack.consoleUrl}/services/console-kv/attach`, {
         form: { _csrf: csrf, app: 'shop', plan: 'pro', as: 'PRO', parameters: '{}' },

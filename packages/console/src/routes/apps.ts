@@ -16,10 +16,10 @@ import { missing, Refusal } from '../graphql.js';
 import { isAdmin, requireAdmin, requireSession, signedInSession, tokenOf } from '../middleware/session.js';
 import {
   APP_NOTICES,
-  addCardLink,
   type AppDetail,
   type AppNotice,
   type AppPageOptions,
+  addCardLink,
   appPage,
   appsPage,
   errorPage,

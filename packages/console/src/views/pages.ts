@@ -527,7 +527,12 @@ export interface BillingView {
     currentMonthCents: number;
     pastDueSince: string | null;
     graceEndsAt: string | null;
-    paymentMethod: { brand: string | null; last4: string | null; expMonth: number | null; expYear: number | null } | null;
+    paymentMethod: {
+      brand: string | null;
+      last4: string | null;
+      expMonth: number | null;
+      expYear: number | null;
+    } | null;
     spendCaps: { app: string | null; limitCents: number; spentCents: number }[];
     alerts: { app: string | null; month: string; threshold: number; spentCents: number; createdAt: string }[];
   } | null;
@@ -566,7 +571,8 @@ export interface BillingView {
 /** The default card as the page names it: brand, last digits and expiry. */
 function cardText(card: NonNullable<BillingView['billingAccount']>['paymentMethod']): string {
   if (!card) return 'none';
-  const expiry = card.expMonth && card.expYear ? `, expires ${String(card.expMonth).padStart(2, '0')}/${card.expYear}` : '';
+  const expiry =
+    card.expMonth && card.expYear ? `, expires ${String(card.expMonth).padStart(2, '0')}/${card.expYear}` : '';
   return `${card.brand ?? 'card'} ending ${card.last4 ?? '????'}${expiry}`;
 }
 

@@ -200,7 +200,13 @@ describe.each(testDatabaseKinds('billing'))('billing ($name)', (kind) => {
     expect(declined.body).toMatchObject({ error: 'invalid_input', field: 'paymentMethod' });
     const set = await api('PUT', '/billing/payment-method', { paymentMethod: 'pm_card_visa' });
     expect(set.status, JSON.stringify(set.body)).toBe(200);
-    expect(set.body.paymentMethod).toEqual({ id: 'pm_card_visa', brand: 'visa', last4: '4242', expMonth: 12, expYear: 2034 });
+    expect(set.body.paymentMethod).toEqual({
+      id: 'pm_card_visa',
+      brand: 'visa',
+      last4: '4242',
+      expMonth: 12,
+      expYear: 2034,
+    });
     const customers = stripe.list('customer');
     expect(customers).toHaveLength(1);
     expect((customers[0]?.invoice_settings as any).default_payment_method).toBe('pm_card_visa');
@@ -1107,8 +1113,15 @@ describe.each(testDatabaseKinds('billing'))('billing ($name)', (kind) => {
 
     const card = { brand: 'mastercard', last4: '5555', exp_month: 3, exp_year: 2031 };
     const completed = await stripe.completeCheckoutSession(checkout.body.id, card);
-    expect(completed.body).toEqual({ received: true, duplicate: false, outcome: 'applied: default payment method set' });
-    const methodId = customer.invoice_settings.default_payment_method as string;
+    expect(completed.body).toEqual({
+      received: true,
+      duplicate: false,
+      outcome: 'applied: default payment method set',
+    });
+    // Read afresh: the webhook changed it in the fake (TypeScript still sees the null set above).
+    const methodId = (customer as { invoice_settings: { default_payment_method: string } }).invoice_settings
+      .default_payment_method;
+    expect(methodId).toMatch(/^pm_/);
     expect(stripe.objects.get(methodId)).toMatchObject({ customer: customer.id, card });
     expect((await api('GET', '/billing/account')).body.paymentMethod).toEqual({
       id: methodId,

@@ -1,5 +1,5 @@
-import express, { type Request, type Response } from 'express';
 import { cardCheckoutRequest } from '@annex/contracts/v1';
+import express, { type Request, type Response } from 'express';
 import { z } from 'zod';
 import { findApp } from '../../apps/index.js';
 import { type ApiCaller, ApiFailure, invalidInput } from '../../shared/domain/api-failure.js';

@@ -70,7 +70,10 @@ const PaymentMethodRef = builder.objectRef<NonNullable<ApiAccount['paymentMethod
     id: t.exposeString('id'),
     brand: t.exposeString('brand', { nullable: true }),
     last4: t.exposeString('last4', { nullable: true }),
-    expMonth: t.exposeInt('expMonth', { nullable: true, description: 'The card expires at the end of this month (1–12).' }),
+    expMonth: t.exposeInt('expMonth', {
+      nullable: true,
+      description: 'The card expires at the end of this month (1–12).',
+    }),
     expYear: t.exposeInt('expYear', { nullable: true }),
   }),
 });
