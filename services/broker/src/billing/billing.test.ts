@@ -1153,6 +1153,19 @@ describe.each(testDatabaseKinds('billing'))('billing ($name)', (kind) => {
       default_payment_method: null,
     });
     expect((await api('GET', '/billing/account')).body.paymentMethod.id).toBe(methodId);
+    // Our customer, but a session made for another organization: ignored as well.
+    const mislabelled = await client.checkout.sessions.create({
+      mode: 'setup',
+      customer: customer.id,
+      currency: 'usd',
+      success_url: 'https://elsewhere.example/done',
+      cancel_url: 'https://elsewhere.example/',
+      metadata: { annex_organization: '00000000-0000-4000-8000-000000000000' },
+    });
+    const other = await stripe.completeCheckoutSession(mislabelled.id);
+    expect(other.body.outcome).toBe("ignored: another organization's session");
+    expect(customer.invoice_settings.default_payment_method).toBe(methodId);
+    expect((await api('GET', '/billing/account')).body.paymentMethod.id).toBe(methodId);
 
     // The attach refused above now succeeds.
     const attached = await api('POST', `/apps/${app}/addons`, { plan: `${serviceSlug}:paid`, as: 'CARD' });

@@ -7,7 +7,7 @@ export type AccountRow = Selectable<BillingAccountsTable>;
 /** What a mirror of a payment method needs to know about the account it may change. */
 export type AccountMirrorRow = Pick<
   AccountRow,
-  'stripe_customer_id' | 'default_payment_method' | 'payment_method_changed_at'
+  'organization_id' | 'stripe_customer_id' | 'default_payment_method' | 'payment_method_changed_at'
 >;
 
 /** A payment method as the ledger stores it (`null`: none). */
@@ -120,7 +120,7 @@ export async function findAccountByCustomer(
 function accountMirror(db: Executor) {
   return db
     .selectFrom('billing_accounts')
-    .select(['stripe_customer_id', 'default_payment_method', 'payment_method_changed_at']);
+    .select(['organization_id', 'stripe_customer_id', 'default_payment_method', 'payment_method_changed_at']);
 }
 
 /** The payment-method mirror of the account of a Stripe customer, if it is ours. */

@@ -100,12 +100,13 @@ async function paymentMethodOf(ctx: BrokerContext, event: Stripe.Event): Promise
     const customerId = typeof session.customer === 'string' ? session.customer : session.customer?.id;
     if (!customerId) return { kind: 'skipped', reason: 'no customer' };
     ours = await findAccountMirrorByCustomer(ctx.db, customerId);
-    if (!ours?.stripe_customer_id) {
+    const named = session.metadata?.annex_organization;
+    if (!ours?.stripe_customer_id || (named !== undefined && named !== ours.organization_id)) {
       ctx.logger.warn(
-        { session: session.id, customer: customerId, organization: session.metadata?.annex_organization },
-        'Stripe Checkout Session of a customer that is no Annex organization: ignored',
+        { session: session.id, customer: customerId, organization: named, customerOf: ours?.organization_id },
+        "Stripe Checkout Session of another customer or organization than Annex's: ignored",
       );
-      return { kind: 'skipped', reason: 'not an Annex customer' };
+      return { kind: 'skipped', reason: ours ? "another organization's session" : 'not an Annex customer' };
     }
     const read = await stripe.checkout.sessions.retrieve(session.id, { expand: ['setup_intent'] });
     if (typeof read.setup_intent === 'string' || read.setup_intent?.status !== 'succeeded') {
