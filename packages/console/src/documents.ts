@@ -34,7 +34,7 @@ export const AttachPreflightQuery = graphql(`
       __typename
       ... on Preflight {
         ok serviceSlug planSlug free priceCents currency configVars
-        collisions { name owner } parameterErrors { path message } problems
+        collisions { name owner } parameterErrors { path message } problems paymentRequired
       }
       ... on Error { message }
     }
@@ -66,7 +66,7 @@ export const BillingAddonsQuery = graphql(`
 export const BillingAccountFields = graphql(`
   fragment BillingAccountFields on Query {
     billingAccount {
-      mode status currentMonthCents pastDueSince graceEndsAt paymentMethod { brand last4 }
+      mode status currentMonthCents pastDueSince graceEndsAt paymentMethod { brand last4 expMonth expYear }
       spendCaps { app limitCents spentCents } alerts { app month threshold spentCents createdAt }
     }
     invoices {
@@ -89,6 +89,12 @@ export const AppUsageFields = graphql(`
 export const CreateAddonMutation = graphql(`
   mutation CreateAddon($input: CreateAddonInput!) {
     createAddon(input: $input) { __typename ... on CreateAddonSuccess { addon { name } } ... on Error { message } }
+  }
+`);
+
+export const StartCardCheckoutMutation = graphql(`
+  mutation StartCardCheckout($input: StartCardCheckoutInput!) {
+    startCardCheckout(input: $input) { __typename ... on StartCardCheckoutSuccess { url } ... on Error { message } }
   }
 `);
 

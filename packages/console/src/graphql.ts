@@ -13,6 +13,8 @@ export class Refusal extends Error {
   constructor(
     message: string,
     readonly status: number,
+    /** The refusal's type in the catalog's schema (`PaymentRequired`…), when it came from there. */
+    readonly kind?: string,
   ) {
     super(message);
     this.name = 'Refusal';
@@ -100,7 +102,11 @@ export function catalogCalls(catalog: CatalogClient): CatalogCalls {
       const result = data[field] as { __typename: string; message?: string } | null | undefined;
       if (!result) throw new UpstreamError(errorAt(errors, field)?.message ?? 'the catalog gave no answer', 502);
       if (result.__typename !== `${field.charAt(0).toUpperCase()}${field.slice(1)}Success`) {
-        throw new Refusal(result.message ?? result.__typename, REFUSAL_STATUS[result.__typename] ?? 502);
+        throw new Refusal(
+          result.message ?? result.__typename,
+          REFUSAL_STATUS[result.__typename] ?? 502,
+          result.__typename,
+        );
       }
       return result as SuccessOf<D, F>;
     },

@@ -47,6 +47,8 @@ export interface ConsoleStack {
 export interface ConsoleStackOptions {
   /** The catalog the console asks (default: the stack's own), e.g. a stand-in that fails on purpose. */
   consoleCatalogUrl?: string;
+  /** More of the broker's environment, e.g. STRIPE_SECRET_KEY and STRIPE_API_BASE for Stripe billing. */
+  brokerEnv?: Record<string, string>;
 }
 
 const listen = async (): Promise<{ server: Server; url: string }> => {
@@ -138,7 +140,11 @@ export async function startConsoleStack(
     const credentials = await ensureDevelopmentCredentials(database.db);
     if (!credentials) throw new Error('expected a fresh database');
     const secretBox = SecretBox.fromSpec(SecretBox.generateSpec());
-    const broker: TestBroker = await startTestBroker(database, { APPS_RECONCILE_MS: '100' }, secretBox);
+    const broker: TestBroker = await startTestBroker(
+      database,
+      { APPS_RECONCILE_MS: '100', ...options.brokerEnv },
+      secretBox,
+    );
     closers.push(() => broker.close());
 
     const ssoArrivals: SsoContext[] = [];

@@ -74,6 +74,14 @@ const releaseNumber = z.number().int().min(1).max(2_147_483_647);
 export const rollbackRequest = z.object({ version: releaseNumber });
 /** `POST /v1/apps/:app/config-vars/confirm`. */
 export const confirmReleaseRequest = z.object({ release: releaseNumber });
+/**
+ * `POST /v1/billing/card-checkout`: where Stripe Checkout sends the user back (the console's
+ * billing page); the session's id comes back in `?checkout=`.
+ */
+export const cardCheckoutRequest = z.object({
+  returnUrl: z.url({ protocol: /^https?$/, error: 'expected an http(s) URL' }).max(2000),
+});
+export type CardCheckoutRequest = z.infer<typeof cardCheckoutRequest>;
 
 export type CreateAppRequest = z.infer<typeof createAppRequest>;
 export type CreateAddonRequest = z.infer<typeof createAddonRequest>;
@@ -233,6 +241,8 @@ export const answers = {
   'GET /v1/apps/:app/releases': z.object({ releases: z.array(release) }),
   'POST /v1/apps/:app/releases/rollback': release,
   'GET /v1/apps/:app/events': z.object({ events: z.array(event) }),
+  /** The Stripe Checkout page (setup mode) to send the user's browser to. */
+  'POST /v1/billing/card-checkout': z.object({ id: z.string(), url: z.string() }),
 } as const;
 export type Route = keyof typeof answers;
 export type Answer<R extends Route> = z.infer<(typeof answers)[R]>;

@@ -81,6 +81,7 @@ export const OPERATION_SCOPES = {
   // Billing (docs/billing.md); the last two are for admin tokens only besides.
   'GET /v1/billing/account': 'billing:read',
   'POST /v1/billing/setup-intent': 'billing:write',
+  'POST /v1/billing/card-checkout': 'billing:write',
   'PUT /v1/billing/payment-method': 'billing:write',
   'PUT /v1/billing/spend-caps': 'billing:write',
   'GET /v1/billing/invoices': 'billing:read',
@@ -112,6 +113,7 @@ export const OPERATION_SCOPES = {
   'Mutation.rollbackConfig': 'apps:write',
   'Mutation.setConfigVars': 'config:write',
   'Mutation.openAddonDashboard': 'sso',
+  'Mutation.startCardCheckout': 'billing:write',
 } as const satisfies Record<string, Scope>;
 
 export type Operation = keyof typeof OPERATION_SCOPES;

@@ -739,3 +739,5 @@ export async function waitForOperation(
   }
   return last;
 }
+
+export { type Delivery, type FakeStripe, startFakeStripe } from './billing/testing/fake-stripe.js';

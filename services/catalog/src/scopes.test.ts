@@ -334,6 +334,10 @@ const REST_REQUESTS: Record<RestOperation, (n: Names) => { query?: string; body?
   'POST /v1/webhook-deliveries/:id/redeliver': () => ({ body: {} }),
   'GET /v1/billing/account': (n) => ({ query: `?organization=${n.org}` }),
   'POST /v1/billing/setup-intent': (n) => ({ query: `?organization=${n.org}`, body: {} }),
+  'POST /v1/billing/card-checkout': (n) => ({
+    query: `?organization=${n.org}`,
+    body: { returnUrl: 'https://console.example/billing' },
+  }),
   'PUT /v1/billing/payment-method': (n) => ({
     query: `?organization=${n.org}`,
     body: { paymentMethod: 'pm_card_visa' },
@@ -428,5 +432,9 @@ const GRAPHQL_REQUESTS: Record<
   'Mutation.openAddonDashboard': (n) => ({
     document: result('openAddonDashboard', 'mutation($input: OpenAddonDashboardInput!)'),
     variables: { input: { addon: n.addon } },
+  }),
+  'Mutation.startCardCheckout': (n) => ({
+    document: result('startCardCheckout', 'mutation($input: StartCardCheckoutInput!)'),
+    variables: { input: { organization: n.org, returnUrl: 'https://console.example/billing' } },
   }),
 };

@@ -178,6 +178,11 @@ export function restProbes(attacker: Attacker, rival: Rival): fc.Arbitrary<Probe
     },
     { method: 'POST', template: '/v1/billing/setup-intent' },
     {
+      method: 'POST',
+      template: '/v1/billing/card-checkout',
+      body: { returnUrl: wrong(fc.constant('https://console.example/billing'), fc.oneof(hostileString, anyValue)) },
+    },
+    {
       method: 'PUT',
       template: '/v1/billing/payment-method',
       body: { paymentMethod: wrong(fc.constant('pm_card_visa')) },

@@ -19,6 +19,7 @@ import {
   type AppDetail,
   type AppNotice,
   type AppPageOptions,
+  addCardLink,
   appPage,
   appsPage,
   errorPage,
@@ -113,13 +114,24 @@ export function appsRoutes(c: ConsoleContext): express.Router {
         res.redirect(303, appName ? `/apps/${encodeURIComponent(appName)}?done=${notice}` : '/apps');
       } catch (error) {
         if (!(error instanceof Refusal)) return next(error);
-        const refusalAlone = () => page(res, error.status, errorPage(ctx(req, res), 'Refused', error.message));
+        const refusalAlone = () =>
+          page(
+            res,
+            error.status,
+            errorPage(
+              ctx(req, res),
+              'Refused',
+              error.message,
+              error.kind === 'PaymentRequired' ? addCardLink : undefined,
+            ),
+          );
         if (!appName) return refusalAlone();
         try {
           const configForm = kept?.(body);
           await showApp(req, res, error.status, appName, {
             reveal: false,
             error: error.message,
+            paymentRequired: error.kind === 'PaymentRequired',
             ...(configForm ? { configForm } : {}),
           });
         } catch (failure) {

@@ -5,7 +5,7 @@ import type { ConsoleContext } from '../context.js';
 import { AttachPreflightQuery, CatalogPageQuery, CreateAddonMutation, ServicePageQuery } from '../documents.js';
 import { missing, partialErrorsOf, Refusal } from '../graphql.js';
 import { requireSession } from '../middleware/session.js';
-import { catalogPage, errorPage, preflightPage, type ServiceDetail, servicePage } from '../views/pages.js';
+import { addCardLink, catalogPage, errorPage, preflightPage, type ServiceDetail, servicePage } from '../views/pages.js';
 import { parametersSchemaOf, readParameters } from '../views/parameters.js';
 
 /** Services per catalog page (the catalog's own limit is 100). */
@@ -162,7 +162,16 @@ export function catalogRoutes(c: ConsoleContext): express.Router {
         });
       } catch (error) {
         if (!(error instanceof Refusal)) throw error;
-        return page(res, error.status, errorPage(ctx(req, res), 'Attach refused', error.message));
+        return page(
+          res,
+          error.status,
+          errorPage(
+            ctx(req, res),
+            'Attach refused',
+            error.message,
+            error.kind === 'PaymentRequired' ? addCardLink : undefined,
+          ),
+        );
       }
       res.redirect(303, `/apps/${encodeURIComponent(input.app)}?created=${encodeURIComponent(created.addon.name)}`);
     } catch (error) {

@@ -6,6 +6,9 @@ const categoryLabel = (id: string) => id.toLowerCase().replace(/_/g, ' ');
 const planPrice = (p: { free: boolean; price: { monthly: number; currency: string } }) =>
   p.free ? 'free' : `${money(p.price.monthly, p.price.currency)}/month`;
 
+/** Where a paid plan refused for want of a card sends the user: the billing page's card form. */
+export const addCardLink = html`<p><a class="button" href="/billing#card">Add a card on the billing page</a></p>`;
+
 export function errorPage(ctx: PageContext, title: string, message: string, action?: SafeHtml): string {
   return layout(
     ctx,
@@ -192,6 +195,8 @@ export interface PreflightView {
   collisions: { name: string; owner: string }[];
   parameterErrors: { path: string; message: string }[];
   problems: string[];
+  /** A paid plan and no default card (Stripe billing): the billing page takes one. */
+  paymentRequired: boolean;
 }
 
 export function preflightPage(
@@ -221,7 +226,7 @@ ${csrfField(ctx.session)}
 <button type="submit">Confirm and attach</button>
 </form>`
     : html`<div role="alert" class="error"><p>This attach would be refused:</p><ul>${[...p.problems, ...p.parameterErrors.map((e) => `${e.path}: ${e.message}`)].map((m) => html`<li>${m}</li>`)}</ul></div>
-<p><a href="/services/${input.service}">Change the choices</a></p>`
+${p.paymentRequired ? addCardLink : ''}<p><a href="/services/${input.service}">Change the choices</a></p>`
 }`,
   );
 }
@@ -322,6 +327,8 @@ export interface AppPageOptions {
   reveal: boolean;
   /** Why the last form was refused. */
   error?: string;
+  /** It was refused for want of a card (a paid plan): the billing page takes one. */
+  paymentRequired?: boolean;
   notice?: AppNotice;
   /** What the config var form held when it was refused, to fix rather than retype. */
   configForm?: { name: string; value: string };
@@ -500,7 +507,7 @@ export function appPage(ctx: PageContext, app: AppDetail, options: AppPageOption
     html`<p><a href="/apps">← Apps</a></p>
 <h1>${app.name}</h1>
 <p class="meta">organization ${app.organization} · release v${app.releaseVersion} · <a href="/apps/${encodeURIComponent(app.name)}${options.reveal ? '?reveal=1' : ''}">Refresh</a></p>
-${options.error ? html`<p role="alert" class="error">${options.error}</p>` : ''}
+${options.error ? html`<p role="alert" class="error">${options.error}</p>` : ''}${options.paymentRequired ? addCardLink : ''}
 ${options.notice ? html`<p role="status" class="notice">${APP_NOTICES[options.notice]}</p>` : ''}
 <section aria-labelledby="activity-title" class="activity">
 <h2 id="activity-title">Live activity</h2>
@@ -520,7 +527,12 @@ export interface BillingView {
     currentMonthCents: number;
     pastDueSince: string | null;
     graceEndsAt: string | null;
-    paymentMethod: { brand: string | null; last4: string | null } | null;
+    paymentMethod: {
+      brand: string | null;
+      last4: string | null;
+      expMonth: number | null;
+      expYear: number | null;
+    } | null;
     spendCaps: { app: string | null; limitCents: number; spentCents: number }[];
     alerts: { app: string | null; month: string; threshold: number; spentCents: number; createdAt: string }[];
   } | null;
@@ -556,11 +568,49 @@ export interface BillingView {
   usageMissing: string[];
 }
 
+/** The default card as the page names it: brand, last digits and expiry. */
+function cardText(card: NonNullable<BillingView['billingAccount']>['paymentMethod']): string {
+  if (!card) return 'none';
+  const expiry =
+    card.expMonth && card.expYear ? `, expires ${String(card.expMonth).padStart(2, '0')}/${card.expYear}` : '';
+  return `${card.brand ?? 'card'} ending ${card.last4 ?? '????'}${expiry}`;
+}
+
+/**
+ * Adding or replacing the card: a button to Stripe Checkout's hosted page (so the console
+ * has no card form and never sees a card number) for the organization's admins, when
+ * billing goes through Stripe; a ledger-only installation needs no card.
+ */
+function cardSection(
+  ctx: PageContext,
+  account: NonNullable<BillingView['billingAccount']>,
+  input: { canAddCard: boolean; checkoutReturned: boolean },
+): SafeHtml {
+  if (account.mode !== 'stripe') {
+    return html`<p class="notice" id="card">Billing is ledger-only on this installation: charges are computed and shown, nothing is charged, and no card is needed.</p>`;
+  }
+  const returned = input.checkoutReturned
+    ? html`<p role="status" class="notice">Stripe has taken your card. It becomes the default payment method as soon as Stripe confirms it: reload this page in a moment.</p>`
+    : '';
+  if (!input.canAddCard) {
+    return html`<div id="card">${returned}<p>An admin of ${ctx.session?.organization?.slug ?? 'the organization'} can add or replace the card.</p></div>`;
+  }
+  return html`<div id="card">${returned}<form method="post" action="/billing/card">
+${csrfField(ctx.session)}
+<button type="submit">${account.paymentMethod ? 'Replace the card' : 'Add a card'}</button>
+<p class="help">Stripe's secure page takes the card; Annex never sees its number.</p>
+</form></div>`;
+}
+
 export function billingPage(
   ctx: PageContext,
   input: {
     billing: BillingView | null;
     addons: { app: string; name: string; plan: string; free: boolean; cents: number; currency: string }[];
+    /** The user may add or replace the card (the organization's admins). */
+    canAddCard: boolean;
+    /** Back from Stripe Checkout with a session: the card becomes the default once Stripe confirms it. */
+    checkoutReturned: boolean;
   },
 ): string {
   const total = input.addons.reduce((sum, a) => sum + a.cents, 0);
@@ -582,9 +632,10 @@ ${
     : html`<dl class="summary">
 <dt>Charges this month</dt><dd>${usd(b.billingAccount.currentMonthCents)}</dd>
 <dt>Status</dt><dd>${b.billingAccount.status.replace('_', ' ')}${b.billingAccount.pastDueSince ? ` since ${b.billingAccount.pastDueSince}` : ''}</dd>
-<dt>Payment method</dt><dd>${b.billingAccount.paymentMethod ? `${b.billingAccount.paymentMethod.brand ?? 'card'} ending ${b.billingAccount.paymentMethod.last4 ?? '????'}` : 'none'}</dd>
+<dt>Payment method</dt><dd id="payment-method">${cardText(b.billingAccount.paymentMethod)}</dd>
 <dt>Mode</dt><dd>${b.billingAccount.mode === 'stripe' ? 'charged through Stripe' : 'ledger only: nothing is charged on this installation'}</dd>
 </dl>
+${cardSection(ctx, b.billingAccount, input)}
 ${b.billingAccount.spendCaps.length > 0 ? html`<h3>Spend caps</h3><ul>${b.billingAccount.spendCaps.map((c) => html`<li>${c.app ?? 'whole organization'}: ${usd(c.spentCents)} of ${usd(c.limitCents)}</li>`)}</ul>` : ''}`
 }
 <h2>Usage this month</h2>

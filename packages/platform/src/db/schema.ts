@@ -559,6 +559,9 @@ export interface BillingAccountsTable {
   default_payment_method: string | null;
   payment_method_brand: string | null;
   payment_method_last4: string | null;
+  /** The default card's expiry (null: not a card, or mirrored before 20261206130000). */
+  payment_method_exp_month: number | null;
+  payment_method_exp_year: number | null;
   /** When the read of Stripe that the payment method above mirrors began (null: set before 20261202). */
   payment_method_read_at: Date | null;
   /** When the mirrored default last changed (the read that saw it first; null: not since 20261202). */

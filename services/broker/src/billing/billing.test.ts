@@ -108,6 +108,7 @@ describe.each(testDatabaseKinds('billing'))('billing ($name)', (kind) => {
       BILLING_JOBS_MS: '3600000',
     };
     broker = await startTestBroker(database, env);
+    stripe.sendEventsTo(`${broker.url}/v1/billing/stripe/webhook`, WEBHOOK_SECRET);
     ledgerOnly = await startTestBroker(database, { APPS_RECONCILE_MS: '50', BILLING_JOBS_MS: '3600000' });
     fx = await seedCatalog(database.db, broker.secretBox, {
       providerUrl: provider.url,
@@ -199,7 +200,13 @@ describe.each(testDatabaseKinds('billing'))('billing ($name)', (kind) => {
     expect(declined.body).toMatchObject({ error: 'invalid_input', field: 'paymentMethod' });
     const set = await api('PUT', '/billing/payment-method', { paymentMethod: 'pm_card_visa' });
     expect(set.status, JSON.stringify(set.body)).toBe(200);
-    expect(set.body.paymentMethod).toEqual({ id: 'pm_card_visa', brand: 'visa', last4: '4242' });
+    expect(set.body.paymentMethod).toEqual({
+      id: 'pm_card_visa',
+      brand: 'visa',
+      last4: '4242',
+      expMonth: 12,
+      expYear: 2034,
+    });
     const customers = stripe.list('customer');
     expect(customers).toHaveLength(1);
     expect((customers[0]?.invoice_settings as any).default_payment_method).toBe('pm_card_visa');
@@ -237,6 +244,8 @@ describe.each(testDatabaseKinds('billing'))('billing ($name)', (kind) => {
       id: 'pm_card_dashboard',
       brand: 'visa',
       last4: '4242',
+      expMonth: 12,
+      expYear: 2034,
     });
     // An older event delivered late is read against Stripe's current state: nothing goes back.
     const late = await sendEvent(
@@ -265,8 +274,8 @@ describe.each(testDatabaseKinds('billing'))('billing ($name)', (kind) => {
     const readByA = await stripeReadBegins(db);
     const readByB = await stripeReadBegins(db);
     expect(readByB.getTime()).toBeGreaterThanOrEqual(readByA.getTime());
-    const newer = { id: 'pm_card_visa', brand: 'visa', last4: '4242' };
-    const older = { id: 'pm_card_dashboard', brand: 'visa', last4: '4242' };
+    const newer = { id: 'pm_card_visa', brand: 'visa', last4: '4242', expMonth: 12, expYear: 2034 };
+    const older = { id: 'pm_card_dashboard', brand: 'visa', last4: '4242', expMonth: 12, expYear: 2034 };
     expect(await recordPaymentMethod(db, customerId, newer, readByB)).toBe('applied');
     const aBefore = new Date(readByB.getTime() - 1);
     expect(await recordPaymentMethod(db, customerId, older, aBefore)).toBe('stale');
@@ -345,7 +354,7 @@ describe.each(testDatabaseKinds('billing'))('billing ($name)', (kind) => {
     customer.invoice_settings.default_payment_method = null; // as Stripe does when the default goes
     const detached = await sendEvent('payment_method.detached', { id: 'pm_card_setup', object: 'payment_method' });
     expect(detached.body.outcome).toBe('applied: default payment method removed');
-    const stale = { id: 'pm_card_setup', brand: 'visa', last4: '4242' };
+    const stale = { id: 'pm_card_setup', brand: 'visa', last4: '4242', expMonth: 12, expYear: 2034 };
     expect(await recordPaymentMethod(broker.broker.context.db, customer.id, stale, beforeDetach)).toBe('stale');
     expect((await api('GET', '/billing/account')).body.paymentMethod).toBeNull();
 
@@ -1060,5 +1069,106 @@ describe.each(testDatabaseKinds('billing'))('billing ($name)', (kind) => {
       .where('name', '=', 'invoicing')
       .executeTakeFirstOrThrow();
     expect(after.last_run_at?.getTime()).toBe(ranAt);
+  });
+
+  it('adds a card through Stripe Checkout (setup mode): refused attach, Checkout, webhook, attach', async () => {
+    const customer = stripe.list('customer')[0] as unknown as {
+      id: string;
+      invoice_settings: { default_payment_method: string | null };
+    };
+    const client = broker.broker.context.billing.stripe as NonNullable<typeof broker.broker.context.billing.stripe>;
+    // The card is removed in Stripe: a paid attach is refused again.
+    customer.invoice_settings.default_payment_method = null;
+    await sendEvent('customer.updated', { id: customer.id, object: 'customer' });
+    const refused = await api('POST', `/apps/${app}/addons`, { plan: `${serviceSlug}:paid`, as: 'CARD' });
+    expect(refused.status).toBe(402);
+
+    // Bad input, a token without billing:write, a ledger-only broker: refused, nothing in Stripe.
+    const sessionsBefore = stripe.list('checkout.session').length;
+    const badUrl = await api('POST', '/billing/card-checkout', { returnUrl: 'javascript:alert(1)' });
+    expect(badUrl.status).toBe(400);
+    expect(badUrl.body).toMatchObject({ error: 'invalid_input', field: 'returnUrl' });
+    const member = (
+      await createApiToken(database.db, { kind: 'org', name: 'm', organizationId: orgId, scopes: ['billing:read'] })
+    ).token;
+    const returnUrl = 'https://console.example/billing';
+    const forbidden = await call(broker, member, 'POST', '/v1/billing/card-checkout', { returnUrl });
+    expect(forbidden.status).toBe(403);
+    const ledger = await call(ledgerOnly, orgToken, 'POST', '/v1/billing/card-checkout', { returnUrl });
+    expect(ledger.status).toBe(409);
+    expect(ledger.body.message).toMatch(/ledger-only/);
+    expect(stripe.list('checkout.session')).toHaveLength(sessionsBefore);
+
+    const checkout = await api('POST', '/billing/card-checkout', { returnUrl });
+    expect(checkout.status, JSON.stringify(checkout.body)).toBe(201);
+    expect(checkout.body.url).toBe(`${stripe.url}/checkout/${checkout.body.id}`);
+    expect(stripe.objects.get(checkout.body.id)).toMatchObject({
+      mode: 'setup',
+      customer: customer.id,
+      currency: 'usd',
+      success_url: `${returnUrl}?checkout={CHECKOUT_SESSION_ID}`,
+      cancel_url: returnUrl,
+      metadata: { annex_organization: orgId },
+    });
+
+    const card = { brand: 'mastercard', last4: '5555', exp_month: 3, exp_year: 2031 };
+    const completed = await stripe.completeCheckoutSession(checkout.body.id, card);
+    expect(completed.body).toEqual({
+      received: true,
+      duplicate: false,
+      outcome: 'applied: default payment method set',
+    });
+    // Read afresh: the webhook changed it in the fake (TypeScript still sees the null set above).
+    const methodId = (customer as { invoice_settings: { default_payment_method: string } }).invoice_settings
+      .default_payment_method;
+    expect(methodId).toMatch(/^pm_/);
+    expect(stripe.objects.get(methodId)).toMatchObject({ customer: customer.id, card });
+    expect((await api('GET', '/billing/account')).body.paymentMethod).toEqual({
+      id: methodId,
+      brand: 'mastercard',
+      last4: '5555',
+      expMonth: 3,
+      expYear: 2031,
+    });
+    // Redelivered: answered from the stored event, without calling Stripe again.
+    const stripeCalls = stripe.requests.length;
+    const again = await stripe.deliver(completed.event);
+    expect(again.body).toMatchObject({ duplicate: true, outcome: 'duplicate' });
+    expect(stripe.requests.length).toBe(stripeCalls);
+
+    // Another product's customer on the same Stripe account: ignored, not read, not changed.
+    const stranger = await client.customers.create({ name: 'not ours' });
+    const theirs = await client.checkout.sessions.create({
+      mode: 'setup',
+      customer: stranger.id,
+      currency: 'usd',
+      success_url: 'https://elsewhere.example/done',
+      cancel_url: 'https://elsewhere.example/',
+    });
+    const before = stripe.requests.length;
+    const foreign = await stripe.completeCheckoutSession(theirs.id);
+    expect(foreign.body.outcome).toBe('ignored: not an Annex customer');
+    expect(stripe.requests.length).toBe(before);
+    expect(((await client.customers.retrieve(stranger.id)) as Stripe.Customer).invoice_settings).toMatchObject({
+      default_payment_method: null,
+    });
+    expect((await api('GET', '/billing/account')).body.paymentMethod.id).toBe(methodId);
+    // Our customer, but a session made for another organization: ignored as well.
+    const mislabelled = await client.checkout.sessions.create({
+      mode: 'setup',
+      customer: customer.id,
+      currency: 'usd',
+      success_url: 'https://elsewhere.example/done',
+      cancel_url: 'https://elsewhere.example/',
+      metadata: { annex_organization: '00000000-0000-4000-8000-000000000000' },
+    });
+    const other = await stripe.completeCheckoutSession(mislabelled.id);
+    expect(other.body.outcome).toBe("ignored: another organization's session");
+    expect(customer.invoice_settings.default_payment_method).toBe(methodId);
+    expect((await api('GET', '/billing/account')).body.paymentMethod.id).toBe(methodId);
+
+    // The attach refused above now succeeds.
+    const attached = await api('POST', `/apps/${app}/addons`, { plan: `${serviceSlug}:paid`, as: 'CARD' });
+    expect(attached.status, JSON.stringify(attached.body)).toBe(201);
   });
 });

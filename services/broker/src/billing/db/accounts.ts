@@ -7,7 +7,7 @@ export type AccountRow = Selectable<BillingAccountsTable>;
 /** What a mirror of a payment method needs to know about the account it may change. */
 export type AccountMirrorRow = Pick<
   AccountRow,
-  'stripe_customer_id' | 'default_payment_method' | 'payment_method_changed_at'
+  'organization_id' | 'stripe_customer_id' | 'default_payment_method' | 'payment_method_changed_at'
 >;
 
 /** A payment method as the ledger stores it (`null`: none). */
@@ -15,6 +15,8 @@ export interface StoredCard {
   id: string;
   brand: string | null;
   last4: string | null;
+  expMonth: number | null;
+  expYear: number | null;
 }
 
 /** Creates the org's account (ledger side only) unless it exists. */
@@ -89,6 +91,8 @@ export async function updatePaymentMethodIfNewer(
       default_payment_method: card?.id ?? null,
       payment_method_brand: card?.brand ?? null,
       payment_method_last4: card?.last4 ?? null,
+      payment_method_exp_month: card?.expMonth ?? null,
+      payment_method_exp_year: card?.expYear ?? null,
       payment_method_read_at: readAt,
       // The read that first saw this default: when it changed, as far as the ledger knows.
       payment_method_changed_at: sql`case when default_payment_method is not distinct from ${card?.id ?? null}::text
@@ -116,7 +120,7 @@ export async function findAccountByCustomer(
 function accountMirror(db: Executor) {
   return db
     .selectFrom('billing_accounts')
-    .select(['stripe_customer_id', 'default_payment_method', 'payment_method_changed_at']);
+    .select(['organization_id', 'stripe_customer_id', 'default_payment_method', 'payment_method_changed_at']);
 }
 
 /** The payment-method mirror of the account of a Stripe customer, if it is ours. */

@@ -129,7 +129,7 @@ export interface AccountView {
   pastDueSince: string | null;
   graceEndsAt: string | null;
   stripeCustomer: string | null;
-  paymentMethod: { id: string; brand: string | null; last4: string | null } | null;
+  paymentMethod: MirroredCard | null;
   spendCaps: { app: string | null; limitCents: number; spentCents: number }[];
   alerts: { app: string | null; threshold: number; month: string; spentCents: number; createdAt: string }[];
   currentMonthCents: number;
@@ -161,7 +161,13 @@ export async function accountView(ctx: BrokerContext, organizationId: string): P
       : null,
     stripeCustomer: account.stripe_customer_id,
     paymentMethod: account.default_payment_method
-      ? { id: account.default_payment_method, brand: account.payment_method_brand, last4: account.payment_method_last4 }
+      ? {
+          id: account.default_payment_method,
+          brand: account.payment_method_brand,
+          last4: account.payment_method_last4,
+          expMonth: account.payment_method_exp_month,
+          expYear: account.payment_method_exp_year,
+        }
       : null,
     spendCaps,
     alerts: alerts.map((a) => ({
@@ -189,6 +195,37 @@ export async function createSetupIntent(
     metadata: { annex_organization: organizationId },
   });
   return { id: intent.id, clientSecret: intent.client_secret ?? '' };
+}
+
+/**
+ * A Stripe Checkout Session in setup mode for the org's customer (created first if missing):
+ * Stripe's hosted page collects the card, so no card number reaches Annex. The user comes
+ * back to `returnUrl` (with `?checkout=` and the session's id, or without it when they
+ * cancel); the `checkout.session.completed` webhook makes the card the default.
+ */
+export async function createCardCheckout(
+  ctx: BrokerContext,
+  organizationId: string,
+  returnUrl: string,
+): Promise<{ id: string; url: string }> {
+  const customer = await ensureCustomer(ctx, organizationId);
+  const stripe = ctx.billing.stripe;
+  if (!stripe) throw new ApiFailure('conflict', 'billing is ledger-only');
+  const back = new URL(returnUrl);
+  back.searchParams.set('checkout', 'CHECKOUT_SESSION_ID');
+  const metadata = { annex_organization: organizationId };
+  const session = await stripe.checkout.sessions.create({
+    mode: 'setup',
+    customer,
+    currency: 'usd',
+    // Stripe substitutes the literal `{CHECKOUT_SESSION_ID}`, braces unescaped.
+    success_url: back.toString().replace('CHECKOUT_SESSION_ID', '{CHECKOUT_SESSION_ID}'),
+    cancel_url: returnUrl,
+    metadata,
+    setup_intent_data: { metadata },
+  });
+  if (!session.url) throw new Error(`Stripe answered Checkout Session ${session.id} without a url`);
+  return { id: session.id, url: session.url };
 }
 
 /** Attaches a payment method to the org's customer and makes it the default for invoices. */
@@ -224,6 +261,8 @@ export interface MirroredCard {
   id: string;
   brand: string | null;
   last4: string | null;
+  expMonth: number | null;
+  expYear: number | null;
 }
 
 /**
@@ -260,7 +299,17 @@ export async function observeDefaultPaymentMethod(
   const methodId = typeof current === 'string' ? current : current?.id;
   if (!methodId) return { card: null, readAt };
   const method = typeof current === 'string' ? await stripe.paymentMethods.retrieve(methodId) : current;
-  return { card: { id: methodId, brand: method?.card?.brand ?? null, last4: method?.card?.last4 ?? null }, readAt };
+  const card = method?.card;
+  return {
+    card: {
+      id: methodId,
+      brand: card?.brand ?? null,
+      last4: card?.last4 ?? null,
+      expMonth: card?.exp_month ?? null,
+      expYear: card?.exp_year ?? null,
+    },
+    readAt,
+  };
 }
 
 export type MirrorOutcome = 'applied' | 'unknown customer' | 'stale';

@@ -74,7 +74,8 @@ type Observed =
  * The payment method an event is about, read from Stripe before the event's transaction:
  * for `customer.updated` and `payment_method.detached` (of a default here), the customer's
  * default as it is now (read afresh, so events delivered out of order still end at Stripe's
- * current state); for a succeeded SetupIntent of one of our customers, the same once its
+ * current state); for a succeeded SetupIntent of one of our customers (directly, or of a
+ * completed Checkout Session in setup mode), the same once its
  * card is made the default — unless another card was made the default after the intent
  * succeeded (a late delivery must not replace a newer card). Undefined for other events.
  */
@@ -91,6 +92,27 @@ async function paymentMethodOf(ctx: BrokerContext, event: Stripe.Event): Promise
     const customerId = typeof intent.customer === 'string' ? intent.customer : intent.customer?.id;
     if (!customerId) return { kind: 'skipped', reason: 'no customer' };
     ours = await findAccountMirrorByCustomer(ctx.db, customerId);
+  } else if (event.type === 'checkout.session.completed') {
+    // The console's "add a card" (Stripe Checkout in setup mode): its SetupIntent, read back
+    // with the card, is handled as a succeeded SetupIntent is.
+    const session = event.data.object as Stripe.Checkout.Session;
+    if (session.mode !== 'setup') return { kind: 'skipped', reason: `a ${session.mode} session` };
+    const customerId = typeof session.customer === 'string' ? session.customer : session.customer?.id;
+    if (!customerId) return { kind: 'skipped', reason: 'no customer' };
+    ours = await findAccountMirrorByCustomer(ctx.db, customerId);
+    const named = session.metadata?.annex_organization;
+    if (!ours?.stripe_customer_id || (named !== undefined && named !== ours.organization_id)) {
+      ctx.logger.warn(
+        { session: session.id, customer: customerId, organization: named, customerOf: ours?.organization_id },
+        "Stripe Checkout Session of another customer or organization than Annex's: ignored",
+      );
+      return { kind: 'skipped', reason: ours ? "another organization's session" : 'not an Annex customer' };
+    }
+    const read = await stripe.checkout.sessions.retrieve(session.id, { expand: ['setup_intent'] });
+    if (typeof read.setup_intent === 'string' || read.setup_intent?.status !== 'succeeded') {
+      return { kind: 'skipped', reason: 'the SetupIntent of the session has not succeeded' };
+    }
+    intent = read.setup_intent;
   } else if (event.type === 'payment_method.detached') {
     // A detached method has no customer any more: the account whose default it was.
     const methodId = (event.data.object as Stripe.PaymentMethod).id;
@@ -147,13 +169,16 @@ async function applyEvent(trx: Executor, event: Stripe.Event, observed: Observed
       return 'applied: payment failed, account past due';
     }
     case 'setup_intent.succeeded':
+    case 'checkout.session.completed':
     case 'customer.updated':
     case 'payment_method.detached': {
       // A card set up in the console, a default changed or a card removed in Stripe's
       // dashboard: mirror the customer's default as it was read after the event.
       if (!observed || observed.kind === 'skipped') return `ignored: ${observed?.reason ?? 'billing is ledger-only'}`;
       const mirrored = await recordPaymentMethod(trx, observed.customerId, observed.card, observed.readAt);
-      if (event.type === 'setup_intent.succeeded') return mirrorOutcome(mirrored, 'default payment method set');
+      if (event.type === 'setup_intent.succeeded' || event.type === 'checkout.session.completed') {
+        return mirrorOutcome(mirrored, 'default payment method set');
+      }
       return mirrorOutcome(
         mirrored,
         observed.card ? 'default payment method mirrored' : 'default payment method removed',

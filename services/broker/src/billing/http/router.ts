@@ -1,3 +1,4 @@
+import { cardCheckoutRequest } from '@annex/contracts/v1';
 import express, { type Request, type Response } from 'express';
 import { z } from 'zod';
 import { findApp } from '../../apps/index.js';
@@ -14,6 +15,7 @@ import {
 import { cleanRequestTarget, idString, jsonBody } from '../../shared/http/request-input.js';
 import {
   accountView,
+  createCardCheckout,
   createSetupIntent,
   resolveOrganization,
   setDefaultPaymentMethod,
@@ -68,6 +70,11 @@ export function billingRouter(ctx: BrokerContext): express.Router {
   });
   route('POST /v1/billing/setup-intent', async (req, res) => {
     res.status(201).json(await createSetupIntent(ctx, await organizationOf(ctx, callerOf(res), req)));
+  });
+  route('POST /v1/billing/card-checkout', async (req, res) => {
+    const body = parseBody(cardCheckoutRequest, req.body);
+    const organizationId = await organizationOf(ctx, callerOf(res), req);
+    res.status(201).json(await createCardCheckout(ctx, organizationId, body.returnUrl));
   });
   route('PUT /v1/billing/payment-method', async (req, res) => {
     const body = parseBody(paymentMethodBody, req.body);

@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import Stripe from 'stripe';
 
 // A local stand-in for the Stripe API, for tests that drive the official SDK over HTTP
 // (its host/port/protocol options). It implements the endpoints billing uses, with Stripe's
@@ -17,7 +18,27 @@ export interface FakeStripe {
   requests: { method: string; path: string; idempotencyKey?: string; replayed: boolean }[];
   /** Objects of one kind (`invoice`, `invoiceitem`, `transfer`, `customer`…). */
   list(kind: string): StripeObject[];
+  /** Where events go (the broker's webhook endpoint), signed with `secret`. */
+  sendEventsTo(url: string, secret: string): void;
+  /**
+   * What the user does on a Checkout page in setup mode: enters `card`, which Stripe
+   * attaches to the session's customer through a succeeded SetupIntent; the session is
+   * complete and `checkout.session.completed` goes to the webhook endpoint.
+   */
+  completeCheckoutSession(
+    sessionId: string,
+    card?: { brand: string; last4: string; exp_month: number; exp_year: number },
+  ): Promise<Delivery>;
+  /** Sends an event (again, as Stripe redelivers) to the webhook endpoint. */
+  deliver(event: StripeObject): Promise<Delivery>;
   close(): Promise<void>;
+}
+
+/** An event sent to the webhook endpoint, and the endpoint's answer. */
+export interface Delivery {
+  event: StripeObject;
+  status: number;
+  body: any;
 }
 
 /** `a[b][c]=v&a[d][]=w` → nested objects, like Stripe's (and qs's) form encoding. */
@@ -61,6 +82,14 @@ export async function startFakeStripe(options: { apiKey?: string } = {}): Promis
   const get = (oid: string, object: string) => {
     const found = objects.get(oid);
     return found && found.object === object ? found : undefined;
+  };
+  let base = () => '';
+  let webhook: { url: string; secret: string } | undefined;
+  /** `field` as its object when `expand[]` (or `expand[0]`…) names it, as Stripe does. */
+  const expand = (o: StripeObject, params: Record<string, unknown>, field: string) => {
+    const named = Object.entries(params).some(([k, v]) => /^expand(\[\d*\])?$/.test(k) && v === field);
+    const target = typeof o[field] === 'string' ? objects.get(o[field] as string) : undefined;
+    return named && target ? { ...o, [field]: target } : o;
   };
   const save = (o: StripeObject) => {
     objects.set(o.id, o);
@@ -110,6 +139,47 @@ export async function startFakeStripe(options: { apiKey?: string } = {}): Promis
         payment_method: null,
         metadata,
       });
+    }
+    m = /^\/v1\/setup_intents\/([^/]+)$/.exec(path);
+    if (m && method === 'GET') {
+      const intent = get(m[1] as string, 'setup_intent');
+      return intent
+        ? { status: 200, body: expand(intent, params, 'payment_method') }
+        : fail(404, 'invalid_request_error', `No such setupintent: '${m[1]}'`, 'resource_missing');
+    }
+    if (method === 'POST' && path === '/v1/checkout/sessions') {
+      if (params.mode !== 'setup') return fail(400, 'invalid_request_error', 'Only mode=setup is implemented here.');
+      if (!get(String(params.customer), 'customer')) {
+        return fail(400, 'invalid_request_error', `No such customer: '${String(params.customer)}'`);
+      }
+      for (const field of ['success_url', 'cancel_url', 'currency']) {
+        if (typeof params[field] !== 'string' || params[field] === '') {
+          return fail(400, 'invalid_request_error', `Missing required param: ${field}.`, 'parameter_missing');
+        }
+      }
+      const sid = id('cs_test');
+      return save({
+        id: sid,
+        object: 'checkout.session',
+        mode: 'setup',
+        status: 'open',
+        customer: params.customer,
+        currency: params.currency,
+        success_url: params.success_url,
+        cancel_url: params.cancel_url,
+        url: `${base()}/checkout/${sid}`,
+        setup_intent: null,
+        setup_intent_data: params.setup_intent_data ?? null,
+        metadata,
+        created: now(),
+      });
+    }
+    m = /^\/v1\/checkout\/sessions\/([^/]+)$/.exec(path);
+    if (m && method === 'GET') {
+      const session = get(m[1] as string, 'checkout.session');
+      return session
+        ? { status: 200, body: expand(session, params, 'setup_intent') }
+        : fail(404, 'invalid_request_error', `No such checkout.session: '${m[1]}'`, 'resource_missing');
     }
     m = /^\/v1\/payment_methods\/([^/]+)\/attach$/.exec(path);
     if (m && method === 'POST') {
@@ -279,11 +349,62 @@ export async function startFakeStripe(options: { apiKey?: string } = {}): Promis
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as AddressInfo).port;
+  const url = `http://127.0.0.1:${port}`;
+  base = () => url;
+  const signer = new Stripe('sk_test_signer_only');
+  const deliver = async (event: StripeObject): Promise<Delivery> => {
+    if (!webhook) throw new Error('the fake Stripe has no webhook endpoint (sendEventsTo)');
+    const payload = JSON.stringify(event);
+    const header = signer.webhooks.generateTestHeaderString({ payload, secret: webhook.secret });
+    const response = await fetch(webhook.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'stripe-signature': header },
+      body: payload,
+    });
+    return { event, status: response.status, body: await response.json() };
+  };
   return {
-    url: `http://127.0.0.1:${port}`,
+    url,
     objects,
     requests,
     list: (kind) => [...objects.values()].filter((o) => o.object === kind),
+    sendEventsTo(endpoint, secret) {
+      webhook = { url: endpoint, secret };
+    },
+    async completeCheckoutSession(sessionId, card = { brand: 'visa', last4: '4242', exp_month: 12, exp_year: 2034 }) {
+      const session = get(sessionId, 'checkout.session');
+      if (!session || session.status !== 'open') throw new Error(`no open Checkout Session ${sessionId}`);
+      const method = save({
+        id: id('pm'),
+        object: 'payment_method',
+        type: 'card',
+        card,
+        customer: session.customer,
+      }).body;
+      const intent = save({
+        id: id('seti'),
+        object: 'setup_intent',
+        customer: session.customer,
+        usage: 'off_session',
+        status: 'succeeded',
+        payment_method: method.id,
+        metadata: (session.setup_intent_data as { metadata?: unknown } | null)?.metadata ?? {},
+        created: now(),
+      }).body;
+      Object.assign(session, { status: 'complete', setup_intent: intent.id });
+      return deliver({
+        id: id('evt'),
+        object: 'event',
+        api_version: '2026-10-28.endive',
+        created: now(),
+        livemode: false,
+        pending_webhooks: 1,
+        request: { id: null, idempotency_key: null },
+        type: 'checkout.session.completed',
+        data: { object: { ...session } },
+      });
+    },
+    deliver,
     async close() {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));

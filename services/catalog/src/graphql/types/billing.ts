@@ -1,9 +1,13 @@
+import type { Answer, CardCheckoutRequest } from '@annex/contracts/v1';
+import { BrokerUnavailableError, ConflictError, ForbiddenError } from '../../apps/errors.js';
 import type { BrokerApi } from '../../broker-client.js';
+import { InvalidInputError, NotAuthorizedError, NotFoundError } from '../../domain/errors.js';
 import { builder, needsScope } from '../builder.js';
 import { orGraphQLError } from './app-errors.js';
 
 // Billing (docs/billing.md): the organization's billing account, its invoices and an app's
-// usage this month, read from the broker's `/v1/billing` API with the caller's own token.
+// usage this month, read from the broker's `/v1/billing` API with the caller's own token;
+// and the one billing change the console makes, adding a card through Stripe Checkout.
 
 interface ApiAccount {
   organization: string;
@@ -11,7 +15,13 @@ interface ApiAccount {
   status: string;
   pastDueSince: string | null;
   graceEndsAt: string | null;
-  paymentMethod: { id: string; brand: string | null; last4: string | null } | null;
+  paymentMethod: {
+    id: string;
+    brand: string | null;
+    last4: string | null;
+    expMonth: number | null;
+    expYear: number | null;
+  } | null;
   spendCaps: { app: string | null; limitCents: number; spentCents: number }[];
   alerts: { app: string | null; threshold: number; month: string; spentCents: number; createdAt: string }[];
   currentMonthCents: number;
@@ -60,6 +70,11 @@ const PaymentMethodRef = builder.objectRef<NonNullable<ApiAccount['paymentMethod
     id: t.exposeString('id'),
     brand: t.exposeString('brand', { nullable: true }),
     last4: t.exposeString('last4', { nullable: true }),
+    expMonth: t.exposeInt('expMonth', {
+      nullable: true,
+      description: 'The card expires at the end of this month (1–12).',
+    }),
+    expYear: t.exposeInt('expYear', { nullable: true }),
   }),
 });
 
@@ -200,6 +215,57 @@ builder.queryFields((t) => ({
       const params = new URLSearchParams({ app: args.app });
       if (args.period) params.set('period', args.period);
       return orGraphQLError(() => get<ApiUsage>(ctx.broker, `/usage?${params}`, { kind: 'app', key: args.app }));
+    },
+  }),
+}));
+
+type CardCheckout = Answer<'POST /v1/billing/card-checkout'>;
+
+const StartCardCheckoutSuccess = builder.objectRef<CardCheckout>('StartCardCheckoutSuccess').implement({
+  description:
+    "Send the user's browser to `url`: Stripe Checkout's hosted page (setup mode) takes the card, and Stripe's `checkout.session.completed` webhook makes it the organization's default payment method.",
+  fields: (t) => ({
+    id: t.exposeString('id', { description: 'The Checkout Session, named again in `?checkout=` on return.' }),
+    url: t.exposeString('url'),
+  }),
+});
+
+const StartCardCheckoutInput = builder.inputType('StartCardCheckoutInput', {
+  fields: (t) => ({
+    returnUrl: t.string({
+      required: true,
+      description: 'Where Stripe sends the user back (http or https): with `?checkout=` and the session id when done.',
+    }),
+    organization: t.string({ description: 'The organization, for platform and admin tokens.' }),
+  }),
+});
+
+builder.mutationFields((t) => ({
+  startCardCheckout: t.field({
+    ...needsScope('Mutation.startCardCheckout'),
+    type: StartCardCheckoutSuccess,
+    description:
+      "Adds or replaces the organization's default card through Stripe Checkout. Refused (Conflict) when billing is ledger-only.",
+    args: { input: t.arg({ type: StartCardCheckoutInput, required: true }) },
+    errors: {
+      types: [
+        NotAuthorizedError,
+        ForbiddenError,
+        NotFoundError,
+        InvalidInputError,
+        ConflictError,
+        BrokerUnavailableError,
+      ],
+      union: { name: 'StartCardCheckoutResult' },
+    },
+    resolve: (_root, { input }, ctx) => {
+      const body: CardCheckoutRequest = { returnUrl: input.returnUrl };
+      return ctx.broker.client.call<CardCheckout>(
+        ctx.broker.bearer,
+        'POST',
+        `/billing/card-checkout${query(input.organization)}`,
+        { body, subject: { kind: 'organization', key: input.organization ?? 'own' } },
+      );
     },
   }),
 }));
