@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
-import { findPlanById } from '../../shared/db/catalog.js';
+import { findPlanById, findPlanByOsbId } from '../../shared/db/catalog.js';
 import type { Executor } from '../../shared/db/executor.js';
+import { behindSavepoint } from '../../shared/db/savepoint.js';
 import { actorOf, recordAudit } from '../../shared/domain/audit.js';
 import { checkParameters, planBindable } from '../../shared/domain/catalog.js';
 import { type BrokerContext, type Caller, ownedBy } from '../../shared/domain/context.js';
@@ -11,6 +12,7 @@ import { findInstance } from '../db/instances.js';
 import { findOperation, type OperationRow, orphanMitigationExists } from '../db/operations.js';
 import { describeOperation, type LastOperationAnswer } from './instances.js';
 import {
+  boundBinding,
   createOperation,
   leaseOwner,
   type OperationRequest,
@@ -34,6 +36,12 @@ export interface BindInput {
   context: Record<string, unknown>;
   predecessorBindingId: string | undefined;
   acceptsIncomplete: boolean;
+  /**
+   * Work that goes with the bind's success when it finishes in this call, given the answer:
+   * run in the transaction that records it, behind a savepoint, so that if it fails the
+   * binding is recorded all the same (and the work left to its own retry).
+   */
+  withBound?: (trx: Executor, answer: Record<string, unknown>) => Promise<void>;
 }
 
 function bindingBody(ctx: BrokerContext, binding: BindingRow): Record<string, unknown> {
@@ -52,7 +60,10 @@ export async function bindInstance(ctx: BrokerContext, caller: Caller, input: Bi
     if (!instance || instance.deleted_at !== null || instance.state === 'failed') {
       throw notFound(`instance "${input.instanceId}" does not exist`);
     }
-    const plan = await findPlanById(trx, instance.plan_id);
+    // The plan the request names, from the catalog cache as a provision has it, when it is the
+    // instance's (it must be); the instance's own otherwise, to say which it is.
+    const named = await ctx.caches.plans.get(input.planId, () => findPlanByOsbId(trx, input.planId));
+    const plan = named?.plan.id === instance.plan_id ? named : await findPlanById(trx, instance.plan_id);
     if (!plan) throw badRequest('the instance plan no longer exists');
     if (plan.service.osb_id !== input.serviceId || plan.plan.osb_id !== input.planId) {
       throw badRequest(
@@ -105,6 +116,8 @@ export async function bindInstance(ctx: BrokerContext, caller: Caller, input: Bi
       predecessorProviderId = predecessor.provider_binding_id;
     }
     const providerBindingId = randomUUID();
+    // The binding names its operation as it is written: the operation row follows in this transaction.
+    const operationId = randomUUID();
     const values = {
       instance_id: input.instanceId,
       provider_binding_id: providerBindingId,
@@ -121,6 +134,7 @@ export async function bindInstance(ctx: BrokerContext, caller: Caller, input: Bi
       details: '{}',
       deleted_at: null,
       originating_identity: actor.originatingIdentity ? JSON.stringify(actor.originatingIdentity) : null,
+      last_operation_id: operationId,
     };
     if (existing) {
       await updateBinding(trx, input.bindingId, values);
@@ -143,6 +157,7 @@ export async function bindInstance(ctx: BrokerContext, caller: Caller, input: Bi
       },
     };
     const op = await createOperation(trx, ctx, {
+      id: operationId,
       kind: 'bind',
       instanceId: input.instanceId,
       bindingId: input.bindingId,
@@ -153,7 +168,6 @@ export async function bindInstance(ctx: BrokerContext, caller: Caller, input: Bi
       originatingIdentityHeader: caller.originatingIdentity?.header ?? null,
       owner,
     });
-    await updateBinding(trx, input.bindingId, { last_operation_id: op.id });
     await recordAudit(trx, actor, {
       action: 'bind.requested',
       result: 'pending',
@@ -166,12 +180,28 @@ export async function bindInstance(ctx: BrokerContext, caller: Caller, input: Bi
   });
   if ('retry' in started) return bindInstance(ctx, caller, input);
   if ('replay' in started) return started.replay;
-  const op = await runInRequest(ctx, started.op, owner);
-  return bindAnswer(ctx, op);
+  // The answer of a bind that finishes here is what the provider answered, as it is recorded.
+  let answered: Record<string, unknown> | undefined;
+  const op = await runInRequest(ctx, started.op, owner, undefined, async (trx, body) => {
+    const answer = boundBinding(body);
+    answered = answer;
+    const withBound = input.withBound;
+    if (!withBound) return;
+    const error = await behindSavepoint(trx, () => withBound(trx, answer));
+    if (error !== undefined) {
+      ctx.logger.warn({ err: error, binding: input.bindingId }, 'work that goes with a bind failed; it is retried');
+    }
+  });
+  return bindAnswer(ctx, op, answered);
 }
 
-async function bindAnswer(ctx: BrokerContext, op: OperationRow): Promise<OperationOutcome> {
+async function bindAnswer(
+  ctx: BrokerContext,
+  op: OperationRow,
+  answered: Record<string, unknown> | undefined,
+): Promise<OperationOutcome> {
   if (op.state === 'succeeded') {
+    if (answered) return { kind: 'created', body: answered };
     const binding = await findBinding(ctx.db, op.binding_id ?? '');
     if (!binding) throw notFound('binding vanished');
     return { kind: 'created', body: bindingBody(ctx, binding) };
