@@ -36,7 +36,7 @@ import { serviceSlugById } from '../db/plans.js';
 import { deleteAddonShare, insertAddonShare, isAddonSharedWith, listShareOrganizationSlugs } from '../db/shares.js';
 import type { AddonRow, AppRow, AttachmentRow } from '../db/store.js';
 import { findAddon, findApp, findAttachableAddon } from './access.js';
-import { advanceAddon, advanceAttachment, appsCallerFor } from './advance.js';
+import { advanceAddon, advanceAttachment, appsCaller, appsCallerFor, type Held } from './advance.js';
 import {
   APP_NAME,
   ATTACHMENT_NAME,
@@ -292,13 +292,14 @@ async function driveInRequest(
   ctx: BrokerContext,
   addon: string | AddonRow | null,
   attachment: string | AttachmentRow | null,
+  held: Held = {},
 ): Promise<void> {
   const idOf = (ref: string | { id: string }) => (typeof ref === 'string' ? ref : ref.id);
   let addonDone = addon === null;
   let attachmentDone = attachment === null;
   try {
-    if (addon) addonDone = (await advanceAddon(ctx, addon)) === 'done';
-    if (attachment) attachmentDone = (await advanceAttachment(ctx, attachment)) === 'done';
+    if (addon) addonDone = (await advanceAddon(ctx, addon, held)) === 'done';
+    if (attachment) attachmentDone = (await advanceAttachment(ctx, attachment, held)) === 'done';
   } finally {
     if (addon && !addonDone) await releaseAddonLease(ctx.db, idOf(addon));
     if (attachment && !attachmentDone) await releaseAttachmentLease(ctx.db, idOf(attachment));
@@ -310,7 +311,7 @@ export async function createAddon(
   caller: ApiCaller,
   appRef: string,
   input: AttachRequest & { plan: string; parameters?: Record<string, unknown> | undefined },
-): Promise<{ addonId: string; attachmentId: string }> {
+): Promise<{ addonId: string; attachmentId: string; addon: AddonRow | undefined }> {
   const parameters = input.parameters ?? {};
   const rows = await ctx.db.transaction().execute(async (trx) => {
     const app = await findApp(trx, caller, appRef, true);
@@ -363,11 +364,19 @@ export async function createAddon(
       },
       attachment.event,
     ]);
-    return { addon, attachment: attachment.row };
+    return { addon, attachment: attachment.row, plan, appName: app.name, orgSlug };
   });
-  // The rows just written, leased to this request: the first steps need not read them again.
-  await driveInRequest(ctx, rows.addon, rows.attachment);
-  return { addonId: rows.addon.id, attachmentId: rows.attachment.id };
+  // The rows just written, leased to this request, and what was read to write them: the first
+  // steps need not read them again, nor look for an instance or binding under their new ids.
+  const held: Held = {
+    plan: rows.plan,
+    appName: rows.appName,
+    caller: await appsCaller(ctx, rows.orgSlug),
+    inserted: true,
+  };
+  await driveInRequest(ctx, rows.addon, rows.attachment, held);
+  // The add-on as its step left it, when that step knows (it is read otherwise).
+  return { addonId: rows.addon.id, attachmentId: rows.attachment.id, addon: held.addon };
 }
 
 /** A new attachment, leased by this request, which binds it next; returns it and its event to record. */
