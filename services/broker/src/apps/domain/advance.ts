@@ -15,7 +15,6 @@ import type { BrokerContext, Caller } from '../../shared/domain/context.js';
 import { BrokerFailure } from '../../shared/domain/errors.js';
 import {
   appName,
-  configVarOwners,
   findAddonById,
   findAttachmentById,
   liveAttachmentsOfAddon,
@@ -376,6 +375,13 @@ async function varsFor(ctx: BrokerContext, addon: AddonRow, name: string, creden
 
 type AttachOutcome = 'attached' | 'moved' | { collision: string } | { missing: string[] };
 
+/** An attachment's var already set and not its own, found before anything was written. */
+class VarTaken extends Error {
+  constructor(readonly varName: string) {
+    super(`config var ${varName} is already set`);
+  }
+}
+
 /**
  * The attachment's vars from the binding's credentials, written as a release, and the
  * attachment attached, in `trx`; nothing written when the attachment has moved on, a var is
@@ -393,23 +399,35 @@ async function attachVars(
   if (Object.keys(vars).length === 0) return { missing };
   const current = await lockAttachmentState(trx, attachment.id);
   if (!current || current.state !== 'attaching' || current.detached_at) return 'moved';
-  const taken = await configVarOwners(trx, attachment.app_id, Object.keys(vars));
-  const foreign = taken.find((t) => t.attachment_id !== attachment.id);
-  if (foreign && !attachment.replace_vars) return { collision: foreign.name };
   const attached: AppEvent = {
     appId: attachment.app_id,
     addonId: addon.id,
     kind: 'attachment.attached',
     detail: { attachment: attachment.name, vars: Object.keys(vars) },
   };
+  let release: Awaited<ReturnType<typeof applyConfigChange>>;
+  try {
+    release = await applyConfigChange(ctx, trx, {
+      appId: attachment.app_id,
+      changes: Object.entries(vars).map(([name, value]) => ({ name, value, attachmentId: attachment.id })),
+      actor: SYSTEM,
+      reason: `Attach ${addon.name} as ${attachment.name}`,
+      events: [attached],
+      // A var set by the user or another attachment is taken over only with `replace`.
+      check: (before) => {
+        if (attachment.replace_vars) return;
+        const taken = Object.keys(vars).find((name) => {
+          const owner = before.get(name);
+          return owner !== undefined && owner.attachmentId !== attachment.id;
+        });
+        if (taken !== undefined) throw new VarTaken(taken);
+      },
+    });
+  } catch (error) {
+    if (error instanceof VarTaken) return { collision: error.varName };
+    throw error;
+  }
   await updateAttachment(trx, attachment.id, { state: 'attached', last_error: null });
-  const release = await applyConfigChange(ctx, trx, {
-    appId: attachment.app_id,
-    changes: Object.entries(vars).map(([name, value]) => ({ name, value, attachmentId: attachment.id })),
-    actor: SYSTEM,
-    reason: `Attach ${addon.name} as ${attachment.name}`,
-    events: [attached],
-  });
   if (!release) await recordEvents(trx, [attached]);
   return 'attached';
 }

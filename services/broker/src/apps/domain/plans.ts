@@ -1,6 +1,6 @@
 import { findPlanBySlugs, type PlanContext } from '../../shared/db/catalog.js';
 import type { Executor } from '../../shared/db/executor.js';
-import { ApiFailure, invalidInput, notFoundFailure } from '../../shared/domain/api-failure.js';
+import { type ApiCaller, ApiFailure, invalidInput, notFoundFailure } from '../../shared/domain/api-failure.js';
 import { planOffered } from '../../shared/domain/catalog.js';
 import { organizationSlugById } from '../db/organizations.js';
 import { serviceExists } from '../db/plans.js';
@@ -43,7 +43,12 @@ export async function resolveSiblingPlan(
   return resolvePlanRef(db, full, organizationSlug);
 }
 
-/** The slug of the organization with this id (it exists: an app or add-on belongs to it). */
-export async function organizationSlug(db: Executor, organizationId: string): Promise<string> {
+/**
+ * The slug of the organization with this id (it exists: an app or add-on belongs to it): as the
+ * caller's organization token named it when it is the caller's own, read otherwise.
+ */
+export async function organizationSlug(db: Executor, organizationId: string, caller?: ApiCaller): Promise<string> {
+  const principal = caller?.principal;
+  if (principal?.kind === 'org' && principal.organizationId === organizationId) return principal.organization;
   return organizationSlugById(db, organizationId);
 }

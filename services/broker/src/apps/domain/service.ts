@@ -179,7 +179,7 @@ export async function preflight(
   },
 ): Promise<Preflight> {
   const app = await findApp(ctx.db, caller, appRef);
-  const orgSlug = await organizationSlug(ctx.db, app.organization_id);
+  const orgSlug = await organizationSlug(ctx.db, app.organization_id, caller);
   let plan: PlanContext;
   const problems: string[] = [];
   let parameterErrors: Preflight['parameterErrors'] = [];
@@ -315,7 +315,7 @@ export async function createAddon(
   const parameters = input.parameters ?? {};
   const rows = await ctx.db.transaction().execute(async (trx) => {
     const app = await findApp(trx, caller, appRef, true);
-    const orgSlug = await organizationSlug(trx, app.organization_id);
+    const orgSlug = await organizationSlug(trx, app.organization_id, caller);
     const plan = await resolvePlanRef(trx, input.plan, orgSlug);
     const schema = plan.plan.schemas?.service_instance?.create?.parameters;
     if (schema) {
@@ -490,7 +490,7 @@ export async function changeAddonPlan(
   const addon = await findAddon(ctx.db, caller, addonRef);
   if (addon.state !== 'provisioned') throw new ApiFailure('conflict', `add-on ${addon.name} is ${addon.state}`);
   const serviceSlug = await serviceSlugById(ctx.db, addon.service_id);
-  const orgSlug = await organizationSlug(ctx.db, addon.organization_id);
+  const orgSlug = await organizationSlug(ctx.db, addon.organization_id, caller);
   const target = await resolveSiblingPlan(ctx.db, serviceSlug, planRef, orgSlug);
   if (target.plan.id === addon.plan_id)
     throw invalidInput('plan', `add-on ${addon.name} is already on plan ${target.plan.slug}`);
