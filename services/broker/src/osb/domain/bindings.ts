@@ -71,49 +71,40 @@ export async function bindInstance(ctx: BrokerContext, caller: Caller, input: Bi
       );
     }
     if (!planBindable(plan)) throw badRequest(`plan "${plan.plan.osb_id}" is not bindable`);
-    const existing = await findBinding(trx, input.bindingId, true);
-    if (existing && existing.deleted_at === null && existing.state !== 'failed') {
-      const identical =
-        existing.instance_id === input.instanceId &&
-        existing.app_guid === (input.appGuid ?? null) &&
-        isDeepStrictEqual(existing.bind_resource, input.bindResource) &&
-        isDeepStrictEqual(storedParameters(ctx.secretBox, existing), input.parameters) &&
-        existing.predecessor_binding_id === (input.predecessorBindingId ?? null);
-      if (!identical) throw conflict(`binding "${input.bindingId}" already exists with different attributes`);
-      if (existing.state === 'bound') return { replay: { kind: 'ok', body: bindingBody(ctx, existing) } };
-      const last = existing.last_operation_id ? await findOperation(trx, existing.last_operation_id) : undefined;
-      if (existing.state === 'binding' && last && input.acceptsIncomplete) {
-        return { replay: { kind: 'accepted', operation: last.id } };
+    // What a new binding must satisfy; decided after an existing one with this id is answered.
+    const checkNew = async (): Promise<string | undefined> => {
+      if (instance.state !== 'provisioned') throw concurrencyError(`the instance is ${instance.state}`);
+      const metadata = { ...plan.service.metadata, ...plan.plan.metadata } as Record<string, unknown>;
+      if ((metadata.requires_app === true || metadata.requiresApp === true) && !input.appGuid) {
+        throw new BrokerFailure(
+          'RequiresApp',
+          'this service supports generation of credentials through binding an application only (bind_resource.app_guid)',
+        );
       }
-      throw concurrencyError(`the binding is ${existing.state}`);
-    }
-    if (existing && existing.deleted_at === null && existing.instance_id !== input.instanceId) {
-      throw conflict(`binding "${input.bindingId}" belongs to another instance`);
-    }
-    if (instance.state !== 'provisioned') throw concurrencyError(`the instance is ${instance.state}`);
-    const metadata = { ...plan.service.metadata, ...plan.plan.metadata } as Record<string, unknown>;
-    if ((metadata.requires_app === true || metadata.requiresApp === true) && !input.appGuid) {
-      throw new BrokerFailure(
-        'RequiresApp',
-        'this service supports generation of credentials through binding an application only (bind_resource.app_guid)',
-      );
-    }
-    checkParameters(plan.plan.schemas?.service_binding?.create?.parameters, input.parameters, 'binding');
+      checkParameters(plan.plan.schemas?.service_binding?.create?.parameters, input.parameters, 'binding');
+      if (input.predecessorBindingId !== undefined) {
+        if (plan.plan.binding_rotatable !== true) {
+          throw badRequest(`plan "${plan.plan.osb_id}" does not allow binding rotation (binding_rotatable)`);
+        }
+        const predecessor = await findBinding(trx, input.predecessorBindingId);
+        if (
+          !predecessor ||
+          predecessor.deleted_at !== null ||
+          predecessor.instance_id !== input.instanceId ||
+          predecessor.state !== 'bound'
+        ) {
+          throw badRequest(`predecessor_binding_id "${input.predecessorBindingId}" is not a binding of this instance`);
+        }
+        return predecessor.provider_binding_id;
+      }
+      return undefined;
+    };
+    let problem: unknown;
     let predecessorProviderId: string | undefined;
-    if (input.predecessorBindingId !== undefined) {
-      if (plan.plan.binding_rotatable !== true) {
-        throw badRequest(`plan "${plan.plan.osb_id}" does not allow binding rotation (binding_rotatable)`);
-      }
-      const predecessor = await findBinding(trx, input.predecessorBindingId);
-      if (
-        !predecessor ||
-        predecessor.deleted_at !== null ||
-        predecessor.instance_id !== input.instanceId ||
-        predecessor.state !== 'bound'
-      ) {
-        throw badRequest(`predecessor_binding_id "${input.predecessorBindingId}" is not a binding of this instance`);
-      }
-      predecessorProviderId = predecessor.provider_binding_id;
+    try {
+      predecessorProviderId = await checkNew();
+    } catch (error) {
+      problem = error;
     }
     const providerBindingId = randomUUID();
     // The binding names its operation as it is written: the operation row follows in this transaction.
@@ -136,10 +127,32 @@ export async function bindInstance(ctx: BrokerContext, caller: Caller, input: Bi
       originating_identity: actor.originatingIdentity ? JSON.stringify(actor.originatingIdentity) : null,
       last_operation_id: operationId,
     };
-    if (existing) {
+    // A new id (the common case) is one insert; an id in use is decided under its row's lock.
+    const inserted = problem === undefined && (await insertBindingIfAbsent(trx, { id: input.bindingId, ...values }));
+    if (!inserted) {
+      const existing = await findBinding(trx, input.bindingId, true);
+      if (existing && existing.deleted_at === null && existing.state !== 'failed') {
+        const identical =
+          existing.instance_id === input.instanceId &&
+          existing.app_guid === (input.appGuid ?? null) &&
+          isDeepStrictEqual(existing.bind_resource, input.bindResource) &&
+          isDeepStrictEqual(storedParameters(ctx.secretBox, existing), input.parameters) &&
+          existing.predecessor_binding_id === (input.predecessorBindingId ?? null);
+        if (!identical) throw conflict(`binding "${input.bindingId}" already exists with different attributes`);
+        if (existing.state === 'bound') return { replay: { kind: 'ok', body: bindingBody(ctx, existing) } };
+        const last = existing.last_operation_id ? await findOperation(trx, existing.last_operation_id) : undefined;
+        if (existing.state === 'binding' && last && input.acceptsIncomplete) {
+          return { replay: { kind: 'accepted', operation: last.id } };
+        }
+        throw concurrencyError(`the binding is ${existing.state}`);
+      }
+      if (existing && existing.deleted_at === null && existing.instance_id !== input.instanceId) {
+        throw conflict(`binding "${input.bindingId}" belongs to another instance`);
+      }
+      if (problem !== undefined) throw problem;
+      // Gone between the insert and the read: start again.
+      if (!existing) return { retry: true };
       await updateBinding(trx, input.bindingId, values);
-    } else if (!(await insertBindingIfAbsent(trx, { id: input.bindingId, ...values }))) {
-      return { retry: true };
     }
     const request: OperationRequest = {
       provider_instance_id: instance.provider_instance_id ?? instance.id,
