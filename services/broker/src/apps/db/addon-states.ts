@@ -99,20 +99,6 @@ export async function lockAttachmentBindings(
 
 // ── Vars the attachments own ─────────────────────────────────────────────────────────
 
-/** Which of these vars the app has, and the attachment owning each (null: a user's). */
-export async function configVarOwners(
-  db: Executor,
-  appId: string,
-  names: string[],
-): Promise<{ name: string; attachment_id: string | null }[]> {
-  return db
-    .selectFrom('config_vars')
-    .select(['name', 'attachment_id'])
-    .where('app_id', '=', appId)
-    .where('name', 'in', names)
-    .execute();
-}
-
 /** The names of the app's vars the attachment owns. */
 export async function varsOwnedBy(db: Executor, appId: string, attachmentId: string): Promise<{ name: string }[]> {
   return db

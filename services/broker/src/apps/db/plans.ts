@@ -2,24 +2,6 @@ import type { Executor } from '../../shared/db/executor.js';
 
 // The catalog as the apps module reads it: plans and services by slug, for add-ons.
 
-/** The id of the plan `planSlug` of service `serviceSlug`, neither removed. */
-export async function findPlanIdBySlugs(
-  db: Executor,
-  serviceSlug: string,
-  planSlug: string,
-): Promise<string | undefined> {
-  const row = await db
-    .selectFrom('plans as p')
-    .innerJoin('services as s', 's.id', 'p.service_id')
-    .select('p.id')
-    .where('s.slug', '=', serviceSlug)
-    .where('p.slug', '=', planSlug)
-    .where('p.removed_at', 'is', null)
-    .where('s.removed_at', 'is', null)
-    .executeTakeFirst();
-  return row?.id;
-}
-
 /** Whether a service with this slug exists and was not removed. */
 export async function serviceExists(db: Executor, serviceSlug: string): Promise<boolean> {
   const service = await db

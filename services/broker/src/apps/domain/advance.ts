@@ -9,12 +9,12 @@ import {
   storedParameters,
   unbindInstance,
 } from '../../osb/index.js';
-import { findPlanById } from '../../shared/db/catalog.js';
+import { findPlanById, type PlanContext } from '../../shared/db/catalog.js';
+import type { Executor } from '../../shared/db/executor.js';
 import type { BrokerContext, Caller } from '../../shared/domain/context.js';
 import { BrokerFailure } from '../../shared/domain/errors.js';
 import {
   appName,
-  configVarOwners,
   findAddonById,
   findAttachmentById,
   liveAttachmentsOfAddon,
@@ -60,11 +60,16 @@ export function appsPlatform(ctx: BrokerContext): Promise<string> {
 }
 
 export async function appsCallerFor(ctx: BrokerContext, organizationId: string, actor?: ReleaseActor): Promise<Caller> {
+  return appsCaller(ctx, await organizationSlug(ctx.db, organizationId), actor);
+}
+
+/** The apps platform acting for the organization `organizationSlug` (on behalf of `actor`). */
+export async function appsCaller(ctx: BrokerContext, organizationSlug: string, actor?: ReleaseActor): Promise<Caller> {
   const value = { user_id: actor?.id ?? 'annex', actor_kind: actor?.kind ?? 'annex' };
   return {
     platformId: await appsPlatform(ctx),
     tokenId: null,
-    organizations: [await organizationSlug(ctx.db, organizationId)],
+    organizations: [organizationSlug],
     originatingIdentity: {
       platform: 'annex',
       value,
@@ -80,10 +85,34 @@ function failureMessage(error: unknown): string {
   return error instanceof BrokerFailure || error instanceof Error ? error.message : String(error);
 }
 
-async function osbIds(ctx: BrokerContext, planId: string) {
-  const plan = await findPlanById(ctx.db, planId);
+/**
+ * What the request that has just written an add-on's or attachment's rows holds already, so
+ * that the steps it runs do not read it again. The reconciler holds nothing and reads it all.
+ */
+export interface Held {
+  /** The add-on's plan, with its service and provider. */
+  plan?: PlanContext;
+  /** The apps platform acting for the add-on's organization. */
+  caller?: Caller;
+  /** The name of the app that owns the add-on. */
+  appName?: string;
+  /**
+   * The add-on as it stands; the add-on's step records it here when it moves the add-on on,
+   * for the attachment's step that follows.
+   */
+  addon?: AddonRow;
+  /** The rows were inserted by this request: no instance or binding exists under their ids yet. */
+  inserted?: boolean;
+}
+
+async function osbIds(ctx: BrokerContext, planId: string, held: Held = {}) {
+  const plan = held.plan?.plan.id === planId ? held.plan : await findPlanById(ctx.db, planId);
   if (!plan) throw new Error(`plan ${planId} no longer exists`);
   return { plan, serviceId: plan.service.osb_id, planId: plan.plan.osb_id };
+}
+
+function callerFor(ctx: BrokerContext, addon: AddonRow, held: Held): Promise<Caller> {
+  return held.caller ? Promise.resolve(held.caller) : appsCallerFor(ctx, addon.organization_id);
 }
 
 /** Whether the add-on still waits on something (a provider's async operation, attachments). */
@@ -93,12 +122,12 @@ export type Progress = 'done' | 'waiting';
  * Moves an add-on one step on. Given the row (the request that has just written it and holds
  * its lease), it is not read again.
  */
-export async function advanceAddon(ctx: BrokerContext, ref: string | AddonRow): Promise<Progress> {
+export async function advanceAddon(ctx: BrokerContext, ref: string | AddonRow, held: Held = {}): Promise<Progress> {
   const addon = typeof ref === 'string' ? await findAddonById(ctx.db, ref) : ref;
   if (!addon) return 'done';
   switch (addon.state) {
     case 'provisioning':
-      return advanceProvisioning(ctx, addon);
+      return advanceProvisioning(ctx, addon, held);
     case 'changing_plan':
       return advancePlanChange(ctx, addon);
     case 'destroying':
@@ -108,13 +137,15 @@ export async function advanceAddon(ctx: BrokerContext, ref: string | AddonRow): 
   }
 }
 
-async function advanceProvisioning(ctx: BrokerContext, addon: AddonRow): Promise<Progress> {
-  let instance = await findInstance(ctx.db, addon.id);
+async function advanceProvisioning(ctx: BrokerContext, addon: AddonRow, held: Held): Promise<Progress> {
+  const instance = held.inserted ? undefined : await findInstance(ctx.db, addon.id);
+  // Where the instance stands: read, or (after a provision started here) as the provision answered.
+  let provisioned = instance?.state === 'provisioned' && instance.deleted_at === null;
   if (!instance) {
-    const { serviceId, planId } = await osbIds(ctx, addon.plan_id);
+    const { serviceId, planId } = await osbIds(ctx, addon.plan_id, held);
     try {
-      const name = await appName(ctx.db, addon.app_id);
-      await provisionInstance(ctx, await appsCallerFor(ctx, addon.organization_id), {
+      const name = held.appName ?? (await appName(ctx.db, addon.app_id));
+      const answer = await provisionInstance(ctx, await callerFor(ctx, addon, held), {
         instanceId: addon.id,
         serviceId,
         planId,
@@ -131,33 +162,44 @@ async function advanceProvisioning(ctx: BrokerContext, addon: AddonRow): Promise
         maintenanceInfo: undefined,
         acceptsIncomplete: true,
       });
+      // A failed provision is thrown as a refusal; an answer is either done or in progress.
+      if (answer.kind === 'accepted') {
+        held.addon = addon;
+        return 'waiting';
+      }
+      provisioned = true;
     } catch (error) {
       // A refusal is final; anything else (a lost connection) is retried by the reconciler.
       if (!(error instanceof BrokerFailure)) throw error;
-      await updateAddon(ctx.db, addon.id, { state: 'failed', last_error: failureMessage(error) });
-      await recordEvent(ctx.db, addon.app_id, addon.id, 'addon.failed', { error: failureMessage(error) });
+      await failAddon(ctx, addon, failureMessage(error), held);
       return 'done';
     }
-    instance = await findInstance(ctx.db, addon.id);
   }
-  if (instance?.state === 'provisioned' && instance.deleted_at === null) {
+  if (provisioned) {
     // The add-on's usage interval opens with the state change, in one transaction.
-    await ctx.db.transaction().execute(async (trx) => {
-      const moved = await moveAddonState(trx, addon.id, 'provisioning', { state: 'provisioned', last_error: null });
-      if (!moved) return;
+    const moved = await ctx.db.transaction().execute(async (trx) => {
+      if (!(await moveAddonState(trx, addon.id, 'provisioning', { state: 'provisioned', last_error: null }))) {
+        return false;
+      }
       await openInterval(trx, addon, addon.plan_id, new Date());
       await recordEvent(trx, addon.app_id, addon.id, 'addon.provisioned', { addon: addon.name });
+      return true;
     });
+    if (moved) held.addon = { ...addon, state: 'provisioned', last_error: null };
     return 'done';
   }
   if (!instance || instance.state === 'failed' || instance.deleted_at !== null) {
     const op = instance?.last_operation_id ? await findOperation(ctx.db, instance.last_operation_id) : undefined;
-    const error = op?.description || 'the provider could not provision the add-on';
-    await updateAddon(ctx.db, addon.id, { state: 'failed', last_error: error });
-    await recordEvent(ctx.db, addon.app_id, addon.id, 'addon.failed', { error });
+    await failAddon(ctx, addon, op?.description || 'the provider could not provision the add-on', held);
     return 'done';
   }
   return 'waiting';
+}
+
+async function failAddon(ctx: BrokerContext, addon: AddonRow, error: string, held: Held): Promise<void> {
+  await updateAddon(ctx.db, addon.id, { state: 'failed', last_error: error });
+  await recordEvent(ctx.db, addon.app_id, addon.id, 'addon.failed', { error });
+  held.addon = { ...addon, state: 'failed', last_error: error };
 }
 
 async function advancePlanChange(ctx: BrokerContext, addon: AddonRow): Promise<Progress> {
@@ -235,12 +277,16 @@ async function advanceDestroy(ctx: BrokerContext, addon: AddonRow): Promise<Prog
  * Moves an attachment one step on. Given the row (the request that has just written it and
  * holds its lease), it is not read again.
  */
-export async function advanceAttachment(ctx: BrokerContext, ref: string | AttachmentRow): Promise<Progress> {
+export async function advanceAttachment(
+  ctx: BrokerContext,
+  ref: string | AttachmentRow,
+  held: Held = {},
+): Promise<Progress> {
   const attachment = typeof ref === 'string' ? await findAttachmentById(ctx.db, ref) : ref;
   if (!attachment || attachment.detached_at) return 'done';
   switch (attachment.state) {
     case 'attaching':
-      return advanceAttaching(ctx, attachment);
+      return advanceAttaching(ctx, attachment, held);
     case 'rotating':
       return advanceRotation(ctx, attachment);
     case 'detaching':
@@ -258,7 +304,8 @@ async function loadAddon(ctx: BrokerContext, id: string): Promise<AddonRow> {
 
 /**
  * Binds (unless the binding exists) and reports where the binding stands: its credentials when
- * bound, an error when it failed, or `waiting`.
+ * bound, an error when it failed, or `waiting`. A bind made here that finishes at once runs
+ * `withBound` in the transaction that records it (see `bindInstance`).
  */
 async function ensureBinding(
   ctx: BrokerContext,
@@ -266,13 +313,15 @@ async function ensureBinding(
   attachment: AttachmentRow,
   bindingId: string,
   predecessorBindingId: string | undefined,
+  held: Held = {},
+  withBound?: (trx: Executor, credentials: Record<string, unknown>) => Promise<void>,
 ): Promise<{ credentials: Record<string, unknown> } | { error: string } | 'waiting'> {
-  let binding = await findBinding(ctx.db, bindingId);
+  let binding = held.inserted ? undefined : await findBinding(ctx.db, bindingId);
   if (!binding) {
-    const { serviceId, planId } = await osbIds(ctx, addon.plan_id);
+    const { serviceId, planId } = await osbIds(ctx, addon.plan_id, held);
     let outcome: Awaited<ReturnType<typeof bindInstance>>;
     try {
-      outcome = await bindInstance(ctx, await appsCallerFor(ctx, addon.organization_id), {
+      outcome = await bindInstance(ctx, await callerFor(ctx, addon, held), {
         instanceId: addon.id,
         bindingId,
         serviceId,
@@ -283,6 +332,9 @@ async function ensureBinding(
         context: { platform: 'annex', organization_guid: addon.organization_id, space_guid: attachment.app_id },
         predecessorBindingId,
         acceptsIncomplete: true,
+        ...(withBound
+          ? { withBound: (trx, answer) => withBound(trx, answer.credentials as Record<string, unknown>) }
+          : {}),
       });
     } catch (error) {
       if (!(error instanceof BrokerFailure)) throw error;
@@ -308,13 +360,80 @@ async function ensureBinding(
   return 'waiting';
 }
 
-async function varsFor(ctx: BrokerContext, addon: AddonRow, name: string, credentials: Record<string, unknown>) {
-  const service = await serviceVarDeclarations(ctx.db, addon.service_id);
-  return credentialsToVars(varLayout(service.slug, service.config_vars), name, credentials);
+/** The add-on's var layout: how credentials become vars. */
+async function layoutOf(ctx: BrokerContext, addon: AddonRow, held: Held) {
+  const service =
+    held.plan?.service.id === addon.service_id
+      ? held.plan.service
+      : await serviceVarDeclarations(ctx.db, addon.service_id);
+  return varLayout(service.slug, service.config_vars);
 }
 
-async function advanceAttaching(ctx: BrokerContext, attachment: AttachmentRow): Promise<Progress> {
-  const addon = await loadAddon(ctx, attachment.addon_id);
+async function varsFor(ctx: BrokerContext, addon: AddonRow, name: string, credentials: Record<string, unknown>) {
+  return credentialsToVars(await layoutOf(ctx, addon, {}), name, credentials);
+}
+
+type AttachOutcome = 'attached' | 'moved' | { collision: string } | { missing: string[] };
+
+/** An attachment's var already set and not its own, found before anything was written. */
+class VarTaken extends Error {
+  constructor(readonly varName: string) {
+    super(`config var ${varName} is already set`);
+  }
+}
+
+/**
+ * The attachment's vars from the binding's credentials, written as a release, and the
+ * attachment attached, in `trx`; nothing written when the attachment has moved on, a var is
+ * taken (without `replace`) or the credentials hold none of the vars.
+ */
+async function attachVars(
+  ctx: BrokerContext,
+  trx: Executor,
+  attachment: AttachmentRow,
+  addon: AddonRow,
+  layout: ReturnType<typeof varLayout>,
+  credentials: Record<string, unknown>,
+): Promise<AttachOutcome> {
+  const { vars, missing } = credentialsToVars(layout, attachment.name, credentials);
+  if (Object.keys(vars).length === 0) return { missing };
+  const current = await lockAttachmentState(trx, attachment.id);
+  if (!current || current.state !== 'attaching' || current.detached_at) return 'moved';
+  const attached: AppEvent = {
+    appId: attachment.app_id,
+    addonId: addon.id,
+    kind: 'attachment.attached',
+    detail: { attachment: attachment.name, vars: Object.keys(vars) },
+  };
+  let release: Awaited<ReturnType<typeof applyConfigChange>>;
+  try {
+    release = await applyConfigChange(ctx, trx, {
+      appId: attachment.app_id,
+      changes: Object.entries(vars).map(([name, value]) => ({ name, value, attachmentId: attachment.id })),
+      actor: SYSTEM,
+      reason: `Attach ${addon.name} as ${attachment.name}`,
+      events: [attached],
+      // A var set by the user or another attachment is taken over only with `replace`.
+      check: (before) => {
+        if (attachment.replace_vars) return;
+        const taken = Object.keys(vars).find((name) => {
+          const owner = before.get(name);
+          return owner !== undefined && owner.attachmentId !== attachment.id;
+        });
+        if (taken !== undefined) throw new VarTaken(taken);
+      },
+    });
+  } catch (error) {
+    if (error instanceof VarTaken) return { collision: error.varName };
+    throw error;
+  }
+  await updateAttachment(trx, attachment.id, { state: 'attached', last_error: null });
+  if (!release) await recordEvents(trx, [attached]);
+  return 'attached';
+}
+
+async function advanceAttaching(ctx: BrokerContext, attachment: AttachmentRow, held: Held): Promise<Progress> {
+  const addon = held.addon?.id === attachment.addon_id ? held.addon : await loadAddon(ctx, attachment.addon_id);
   if (addon.state === 'provisioning') return 'waiting';
   if (addon.state !== 'provisioned' && addon.state !== 'changing_plan') {
     await failAttachment(
@@ -324,47 +443,34 @@ async function advanceAttaching(ctx: BrokerContext, attachment: AttachmentRow): 
     );
     return 'done';
   }
-  const bound = await ensureBinding(ctx, addon, attachment, attachment.binding_id, undefined);
+  const layout = await layoutOf(ctx, addon, held);
+  // A bind that finishes at once writes the vars in the transaction recording its success.
+  let outcome: AttachOutcome | undefined;
+  const bound = await ensureBinding(
+    ctx,
+    addon,
+    attachment,
+    attachment.binding_id,
+    undefined,
+    held,
+    async (trx, credentials) => {
+      outcome = await attachVars(ctx, trx, attachment, addon, layout, credentials);
+    },
+  );
   if (bound === 'waiting') return 'waiting';
   if ('error' in bound) {
     await failAttachment(ctx, attachment, bound.error);
     return 'done';
   }
-  const { vars, missing } = await varsFor(ctx, addon, attachment.name, bound.credentials);
-  if (Object.keys(vars).length === 0) {
-    await failAttachment(ctx, attachment, `the provider's credentials hold none of the vars (${missing.join(', ')})`);
-    await unbindQuietly(ctx, addon, attachment.binding_id);
-    return 'done';
-  }
-  const outcome = await ctx.db.transaction().execute(async (trx) => {
-    const current = await lockAttachmentState(trx, attachment.id);
-    if (!current || current.state !== 'attaching' || current.detached_at) return 'moved' as const;
-    const taken = await configVarOwners(trx, attachment.app_id, Object.keys(vars));
-    const foreign = taken.find((t) => t.attachment_id !== attachment.id);
-    if (foreign && !attachment.replace_vars) return { collision: foreign.name };
-    const attached: AppEvent = {
-      appId: attachment.app_id,
-      addonId: addon.id,
-      kind: 'attachment.attached',
-      detail: { attachment: attachment.name, vars: Object.keys(vars) },
-    };
-    await updateAttachment(trx, attachment.id, { state: 'attached', last_error: null });
-    const release = await applyConfigChange(ctx, trx, {
-      appId: attachment.app_id,
-      changes: Object.entries(vars).map(([name, value]) => ({ name, value, attachmentId: attachment.id })),
-      actor: SYSTEM,
-      reason: `Attach ${addon.name} as ${attachment.name}`,
-      events: [attached],
-    });
-    if (!release) await recordEvents(trx, [attached]);
-    return 'attached' as const;
-  });
+  outcome ??= await ctx.db
+    .transaction()
+    .execute((trx) => attachVars(ctx, trx, attachment, addon, layout, bound.credentials));
   if (typeof outcome === 'object') {
-    await failAttachment(
-      ctx,
-      attachment,
-      `config var ${outcome.collision} is already set and not owned by this attachment`,
-    );
+    const error =
+      'missing' in outcome
+        ? `the provider's credentials hold none of the vars (${outcome.missing.join(', ')})`
+        : `config var ${outcome.collision} is already set and not owned by this attachment`;
+    await failAttachment(ctx, attachment, error);
     await unbindQuietly(ctx, addon, attachment.binding_id);
   }
   return 'done';

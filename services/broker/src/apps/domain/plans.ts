@@ -1,9 +1,9 @@
-import { findPlanById, type PlanContext } from '../../shared/db/catalog.js';
+import { findPlanBySlugs, type PlanContext } from '../../shared/db/catalog.js';
 import type { Executor } from '../../shared/db/executor.js';
-import { ApiFailure, invalidInput, notFoundFailure } from '../../shared/domain/api-failure.js';
+import { type ApiCaller, ApiFailure, invalidInput, notFoundFailure } from '../../shared/domain/api-failure.js';
 import { planOffered } from '../../shared/domain/catalog.js';
 import { organizationSlugById } from '../db/organizations.js';
-import { findPlanIdBySlugs, serviceExists } from '../db/plans.js';
+import { serviceExists } from '../db/plans.js';
 
 /** `postgres:hobby` → the plan with its service and provider; `not_found` names what is missing. */
 export async function resolvePlanRef(
@@ -15,13 +15,11 @@ export async function resolvePlanRef(
   const match = /^([a-z0-9][a-z0-9-]*):([a-z0-9][a-z0-9-]*)$/.exec(ref.trim());
   if (!match) throw invalidInput(field, `expected SERVICE:PLAN (e.g. postgres:hobby), got "${ref}"`);
   const [, serviceSlug, planSlug] = match as unknown as [string, string, string];
-  const planId = await findPlanIdBySlugs(db, serviceSlug, planSlug);
-  if (!planId) {
+  const context = await findPlanBySlugs(db, serviceSlug, planSlug);
+  if (!context) {
     const service = await serviceExists(db, serviceSlug);
     throw notFoundFailure(service ? `plan "${planSlug}" of service "${serviceSlug}"` : `service "${serviceSlug}"`);
   }
-  const context = await findPlanById(db, planId);
-  if (!context) throw notFoundFailure(`plan "${ref}"`);
   if (!planOffered(context.plan, [organizationSlug])) {
     throw new ApiFailure('not_offered', `plan "${ref}" is not offered to organization "${organizationSlug}"`);
   }
@@ -45,7 +43,12 @@ export async function resolveSiblingPlan(
   return resolvePlanRef(db, full, organizationSlug);
 }
 
-/** The slug of the organization with this id (it exists: an app or add-on belongs to it). */
-export async function organizationSlug(db: Executor, organizationId: string): Promise<string> {
+/**
+ * The slug of the organization with this id (it exists: an app or add-on belongs to it): as the
+ * caller's organization token named it when it is the caller's own, read otherwise.
+ */
+export async function organizationSlug(db: Executor, organizationId: string, caller?: ApiCaller): Promise<string> {
+  const principal = caller?.principal;
+  if (principal?.kind === 'org' && principal.organizationId === organizationId) return principal.organization;
   return organizationSlugById(db, organizationId);
 }

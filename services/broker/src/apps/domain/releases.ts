@@ -102,10 +102,16 @@ export async function applyConfigChange(
     kept?: readonly ReleaseKeptVar[];
     /** Events the change goes with, recorded after the release's own when there is a release. */
     events?: readonly AppEvent[];
+    /**
+     * Checks the vars as they are, under the app's lock, before anything is written: what it
+     * throws leaves the transaction as it was.
+     */
+    check?: (before: ReadonlyMap<string, StoredVar>) => void;
   },
 ): Promise<Release | undefined> {
   const app = await lockAppForRelease(trx, input.appId);
   const before = await currentVars(ctx, trx, app.id);
+  input.check?.(before);
   const after = new Map(before);
   for (const change of input.changes) {
     if (change.value === null) after.delete(change.name);

@@ -36,7 +36,7 @@ import { serviceSlugById } from '../db/plans.js';
 import { deleteAddonShare, insertAddonShare, isAddonSharedWith, listShareOrganizationSlugs } from '../db/shares.js';
 import type { AddonRow, AppRow, AttachmentRow } from '../db/store.js';
 import { findAddon, findApp, findAttachableAddon } from './access.js';
-import { advanceAddon, advanceAttachment, appsCallerFor } from './advance.js';
+import { advanceAddon, advanceAttachment, appsCaller, appsCallerFor, type Held } from './advance.js';
 import {
   APP_NAME,
   ATTACHMENT_NAME,
@@ -179,7 +179,7 @@ export async function preflight(
   },
 ): Promise<Preflight> {
   const app = await findApp(ctx.db, caller, appRef);
-  const orgSlug = await organizationSlug(ctx.db, app.organization_id);
+  const orgSlug = await organizationSlug(ctx.db, app.organization_id, caller);
   let plan: PlanContext;
   const problems: string[] = [];
   let parameterErrors: Preflight['parameterErrors'] = [];
@@ -292,13 +292,14 @@ async function driveInRequest(
   ctx: BrokerContext,
   addon: string | AddonRow | null,
   attachment: string | AttachmentRow | null,
+  held: Held = {},
 ): Promise<void> {
   const idOf = (ref: string | { id: string }) => (typeof ref === 'string' ? ref : ref.id);
   let addonDone = addon === null;
   let attachmentDone = attachment === null;
   try {
-    if (addon) addonDone = (await advanceAddon(ctx, addon)) === 'done';
-    if (attachment) attachmentDone = (await advanceAttachment(ctx, attachment)) === 'done';
+    if (addon) addonDone = (await advanceAddon(ctx, addon, held)) === 'done';
+    if (attachment) attachmentDone = (await advanceAttachment(ctx, attachment, held)) === 'done';
   } finally {
     if (addon && !addonDone) await releaseAddonLease(ctx.db, idOf(addon));
     if (attachment && !attachmentDone) await releaseAttachmentLease(ctx.db, idOf(attachment));
@@ -310,11 +311,11 @@ export async function createAddon(
   caller: ApiCaller,
   appRef: string,
   input: AttachRequest & { plan: string; parameters?: Record<string, unknown> | undefined },
-): Promise<{ addonId: string; attachmentId: string }> {
+): Promise<{ addonId: string; attachmentId: string; addon: AddonRow | undefined }> {
   const parameters = input.parameters ?? {};
   const rows = await ctx.db.transaction().execute(async (trx) => {
     const app = await findApp(trx, caller, appRef, true);
-    const orgSlug = await organizationSlug(trx, app.organization_id);
+    const orgSlug = await organizationSlug(trx, app.organization_id, caller);
     const plan = await resolvePlanRef(trx, input.plan, orgSlug);
     const schema = plan.plan.schemas?.service_instance?.create?.parameters;
     if (schema) {
@@ -363,11 +364,19 @@ export async function createAddon(
       },
       attachment.event,
     ]);
-    return { addon, attachment: attachment.row };
+    return { addon, attachment: attachment.row, plan, appName: app.name, orgSlug };
   });
-  // The rows just written, leased to this request: the first steps need not read them again.
-  await driveInRequest(ctx, rows.addon, rows.attachment);
-  return { addonId: rows.addon.id, attachmentId: rows.attachment.id };
+  // The rows just written, leased to this request, and what was read to write them: the first
+  // steps need not read them again, nor look for an instance or binding under their new ids.
+  const held: Held = {
+    plan: rows.plan,
+    appName: rows.appName,
+    caller: await appsCaller(ctx, rows.orgSlug),
+    inserted: true,
+  };
+  await driveInRequest(ctx, rows.addon, rows.attachment, held);
+  // The add-on as its step left it, when that step knows (it is read otherwise).
+  return { addonId: rows.addon.id, attachmentId: rows.attachment.id, addon: held.addon };
 }
 
 /** A new attachment, leased by this request, which binds it next; returns it and its event to record. */
@@ -481,7 +490,7 @@ export async function changeAddonPlan(
   const addon = await findAddon(ctx.db, caller, addonRef);
   if (addon.state !== 'provisioned') throw new ApiFailure('conflict', `add-on ${addon.name} is ${addon.state}`);
   const serviceSlug = await serviceSlugById(ctx.db, addon.service_id);
-  const orgSlug = await organizationSlug(ctx.db, addon.organization_id);
+  const orgSlug = await organizationSlug(ctx.db, addon.organization_id, caller);
   const target = await resolveSiblingPlan(ctx.db, serviceSlug, planRef, orgSlug);
   if (target.plan.id === addon.plan_id)
     throw invalidInput('plan', `add-on ${addon.name} is already on plan ${target.plan.slug}`);

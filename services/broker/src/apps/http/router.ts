@@ -103,8 +103,12 @@ export function appsRouter(
   route('POST /v1/apps/:app/addons', async (req, res) => {
     const body = parseBody(createAddonRequest, req.body);
     const created = await service.createAddon(ctx, callerOf(res), param(req, 'app'), body);
-    const [addon] = await addonViews(db, callerOf(res), [await findAddon(db, callerOf(res), created.addonId)]);
-    const attachment = await attachmentById(res, created.attachmentId);
+    const row = created.addon ?? (await findAddon(db, callerOf(res), created.addonId));
+    const [addon] = await addonViews(db, callerOf(res), [row]);
+    // The add-on's view holds its live attachments; one that failed (and so ended) is read on its own.
+    const attachment =
+      addon?.attachments.find((a) => a.id === created.attachmentId) ??
+      (await attachmentById(res, created.attachmentId));
     res.status(attachment?.state === 'attached' ? 201 : 202).json({ addon, attachment });
   });
   route('POST /v1/apps/:app/attachments/preflight', async (req, res) => {

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
-import { findPlanById } from '../../shared/db/catalog.js';
+import { findPlanById, findPlanByOsbId } from '../../shared/db/catalog.js';
 import type { Executor } from '../../shared/db/executor.js';
+import { behindSavepoint } from '../../shared/db/savepoint.js';
 import { actorOf, recordAudit } from '../../shared/domain/audit.js';
 import { checkParameters, planBindable } from '../../shared/domain/catalog.js';
 import { type BrokerContext, type Caller, ownedBy } from '../../shared/domain/context.js';
@@ -11,6 +12,7 @@ import { findInstance } from '../db/instances.js';
 import { findOperation, type OperationRow, orphanMitigationExists } from '../db/operations.js';
 import { describeOperation, type LastOperationAnswer } from './instances.js';
 import {
+  boundBinding,
   createOperation,
   leaseOwner,
   type OperationRequest,
@@ -34,6 +36,12 @@ export interface BindInput {
   context: Record<string, unknown>;
   predecessorBindingId: string | undefined;
   acceptsIncomplete: boolean;
+  /**
+   * Work that goes with the bind's success when it finishes in this call, given the answer:
+   * run in the transaction that records it, behind a savepoint, so that if it fails the
+   * binding is recorded all the same (and the work left to its own retry).
+   */
+  withBound?: (trx: Executor, answer: Record<string, unknown>) => Promise<void>;
 }
 
 function bindingBody(ctx: BrokerContext, binding: BindingRow): Record<string, unknown> {
@@ -52,7 +60,10 @@ export async function bindInstance(ctx: BrokerContext, caller: Caller, input: Bi
     if (!instance || instance.deleted_at !== null || instance.state === 'failed') {
       throw notFound(`instance "${input.instanceId}" does not exist`);
     }
-    const plan = await findPlanById(trx, instance.plan_id);
+    // The plan the request names, from the catalog cache as a provision has it, when it is the
+    // instance's (it must be); the instance's own otherwise, to say which it is.
+    const named = await ctx.caches.plans.get(input.planId, () => findPlanByOsbId(trx, input.planId));
+    const plan = named?.plan.id === instance.plan_id ? named : await findPlanById(trx, instance.plan_id);
     if (!plan) throw badRequest('the instance plan no longer exists');
     if (plan.service.osb_id !== input.serviceId || plan.plan.osb_id !== input.planId) {
       throw badRequest(
@@ -60,51 +71,44 @@ export async function bindInstance(ctx: BrokerContext, caller: Caller, input: Bi
       );
     }
     if (!planBindable(plan)) throw badRequest(`plan "${plan.plan.osb_id}" is not bindable`);
-    const existing = await findBinding(trx, input.bindingId, true);
-    if (existing && existing.deleted_at === null && existing.state !== 'failed') {
-      const identical =
-        existing.instance_id === input.instanceId &&
-        existing.app_guid === (input.appGuid ?? null) &&
-        isDeepStrictEqual(existing.bind_resource, input.bindResource) &&
-        isDeepStrictEqual(storedParameters(ctx.secretBox, existing), input.parameters) &&
-        existing.predecessor_binding_id === (input.predecessorBindingId ?? null);
-      if (!identical) throw conflict(`binding "${input.bindingId}" already exists with different attributes`);
-      if (existing.state === 'bound') return { replay: { kind: 'ok', body: bindingBody(ctx, existing) } };
-      const last = existing.last_operation_id ? await findOperation(trx, existing.last_operation_id) : undefined;
-      if (existing.state === 'binding' && last && input.acceptsIncomplete) {
-        return { replay: { kind: 'accepted', operation: last.id } };
+    // What a new binding must satisfy; decided after an existing one with this id is answered.
+    const checkNew = async (): Promise<string | undefined> => {
+      if (instance.state !== 'provisioned') throw concurrencyError(`the instance is ${instance.state}`);
+      const metadata = { ...plan.service.metadata, ...plan.plan.metadata } as Record<string, unknown>;
+      if ((metadata.requires_app === true || metadata.requiresApp === true) && !input.appGuid) {
+        throw new BrokerFailure(
+          'RequiresApp',
+          'this service supports generation of credentials through binding an application only (bind_resource.app_guid)',
+        );
       }
-      throw concurrencyError(`the binding is ${existing.state}`);
-    }
-    if (existing && existing.deleted_at === null && existing.instance_id !== input.instanceId) {
-      throw conflict(`binding "${input.bindingId}" belongs to another instance`);
-    }
-    if (instance.state !== 'provisioned') throw concurrencyError(`the instance is ${instance.state}`);
-    const metadata = { ...plan.service.metadata, ...plan.plan.metadata } as Record<string, unknown>;
-    if ((metadata.requires_app === true || metadata.requiresApp === true) && !input.appGuid) {
-      throw new BrokerFailure(
-        'RequiresApp',
-        'this service supports generation of credentials through binding an application only (bind_resource.app_guid)',
-      );
-    }
-    checkParameters(plan.plan.schemas?.service_binding?.create?.parameters, input.parameters, 'binding');
+      checkParameters(plan.plan.schemas?.service_binding?.create?.parameters, input.parameters, 'binding');
+      if (input.predecessorBindingId !== undefined) {
+        if (plan.plan.binding_rotatable !== true) {
+          throw badRequest(`plan "${plan.plan.osb_id}" does not allow binding rotation (binding_rotatable)`);
+        }
+        const predecessor = await findBinding(trx, input.predecessorBindingId);
+        if (
+          !predecessor ||
+          predecessor.deleted_at !== null ||
+          predecessor.instance_id !== input.instanceId ||
+          predecessor.state !== 'bound'
+        ) {
+          throw badRequest(`predecessor_binding_id "${input.predecessorBindingId}" is not a binding of this instance`);
+        }
+        return predecessor.provider_binding_id;
+      }
+      return undefined;
+    };
+    let problem: unknown;
     let predecessorProviderId: string | undefined;
-    if (input.predecessorBindingId !== undefined) {
-      if (plan.plan.binding_rotatable !== true) {
-        throw badRequest(`plan "${plan.plan.osb_id}" does not allow binding rotation (binding_rotatable)`);
-      }
-      const predecessor = await findBinding(trx, input.predecessorBindingId);
-      if (
-        !predecessor ||
-        predecessor.deleted_at !== null ||
-        predecessor.instance_id !== input.instanceId ||
-        predecessor.state !== 'bound'
-      ) {
-        throw badRequest(`predecessor_binding_id "${input.predecessorBindingId}" is not a binding of this instance`);
-      }
-      predecessorProviderId = predecessor.provider_binding_id;
+    try {
+      predecessorProviderId = await checkNew();
+    } catch (error) {
+      problem = error;
     }
     const providerBindingId = randomUUID();
+    // The binding names its operation as it is written: the operation row follows in this transaction.
+    const operationId = randomUUID();
     const values = {
       instance_id: input.instanceId,
       provider_binding_id: providerBindingId,
@@ -121,11 +125,34 @@ export async function bindInstance(ctx: BrokerContext, caller: Caller, input: Bi
       details: '{}',
       deleted_at: null,
       originating_identity: actor.originatingIdentity ? JSON.stringify(actor.originatingIdentity) : null,
+      last_operation_id: operationId,
     };
-    if (existing) {
+    // A new id (the common case) is one insert; an id in use is decided under its row's lock.
+    const inserted = problem === undefined && (await insertBindingIfAbsent(trx, { id: input.bindingId, ...values }));
+    if (!inserted) {
+      const existing = await findBinding(trx, input.bindingId, true);
+      if (existing && existing.deleted_at === null && existing.state !== 'failed') {
+        const identical =
+          existing.instance_id === input.instanceId &&
+          existing.app_guid === (input.appGuid ?? null) &&
+          isDeepStrictEqual(existing.bind_resource, input.bindResource) &&
+          isDeepStrictEqual(storedParameters(ctx.secretBox, existing), input.parameters) &&
+          existing.predecessor_binding_id === (input.predecessorBindingId ?? null);
+        if (!identical) throw conflict(`binding "${input.bindingId}" already exists with different attributes`);
+        if (existing.state === 'bound') return { replay: { kind: 'ok', body: bindingBody(ctx, existing) } };
+        const last = existing.last_operation_id ? await findOperation(trx, existing.last_operation_id) : undefined;
+        if (existing.state === 'binding' && last && input.acceptsIncomplete) {
+          return { replay: { kind: 'accepted', operation: last.id } };
+        }
+        throw concurrencyError(`the binding is ${existing.state}`);
+      }
+      if (existing && existing.deleted_at === null && existing.instance_id !== input.instanceId) {
+        throw conflict(`binding "${input.bindingId}" belongs to another instance`);
+      }
+      if (problem !== undefined) throw problem;
+      // Gone between the insert and the read: start again.
+      if (!existing) return { retry: true };
       await updateBinding(trx, input.bindingId, values);
-    } else if (!(await insertBindingIfAbsent(trx, { id: input.bindingId, ...values }))) {
-      return { retry: true };
     }
     const request: OperationRequest = {
       provider_instance_id: instance.provider_instance_id ?? instance.id,
@@ -143,6 +170,7 @@ export async function bindInstance(ctx: BrokerContext, caller: Caller, input: Bi
       },
     };
     const op = await createOperation(trx, ctx, {
+      id: operationId,
       kind: 'bind',
       instanceId: input.instanceId,
       bindingId: input.bindingId,
@@ -153,7 +181,6 @@ export async function bindInstance(ctx: BrokerContext, caller: Caller, input: Bi
       originatingIdentityHeader: caller.originatingIdentity?.header ?? null,
       owner,
     });
-    await updateBinding(trx, input.bindingId, { last_operation_id: op.id });
     await recordAudit(trx, actor, {
       action: 'bind.requested',
       result: 'pending',
@@ -166,12 +193,28 @@ export async function bindInstance(ctx: BrokerContext, caller: Caller, input: Bi
   });
   if ('retry' in started) return bindInstance(ctx, caller, input);
   if ('replay' in started) return started.replay;
-  const op = await runInRequest(ctx, started.op, owner);
-  return bindAnswer(ctx, op);
+  // The answer of a bind that finishes here is what the provider answered, as it is recorded.
+  let answered: Record<string, unknown> | undefined;
+  const op = await runInRequest(ctx, started.op, owner, undefined, async (trx, body) => {
+    const answer = boundBinding(body);
+    answered = answer;
+    const withBound = input.withBound;
+    if (!withBound) return;
+    const error = await behindSavepoint(trx, () => withBound(trx, answer));
+    if (error !== undefined) {
+      ctx.logger.warn({ err: error, binding: input.bindingId }, 'work that goes with a bind failed; it is retried');
+    }
+  });
+  return bindAnswer(ctx, op, answered);
 }
 
-async function bindAnswer(ctx: BrokerContext, op: OperationRow): Promise<OperationOutcome> {
+async function bindAnswer(
+  ctx: BrokerContext,
+  op: OperationRow,
+  answered: Record<string, unknown> | undefined,
+): Promise<OperationOutcome> {
   if (op.state === 'succeeded') {
+    if (answered) return { kind: 'created', body: answered };
     const binding = await findBinding(ctx.db, op.binding_id ?? '');
     if (!binding) throw notFound('binding vanished');
     return { kind: 'created', body: bindingBody(ctx, binding) };

@@ -71,6 +71,14 @@ export function actorOfOperation(op: OperationRow): Actor {
   };
 }
 
+/**
+ * Work that belongs with an operation's success, given the provider's answer: run in the
+ * transaction that records the success, after it (not for a provision, whose success is one
+ * statement of its own). If it throws, the success is not recorded: the operation stays
+ * leased and is retried, so work that may fail goes behind a savepoint.
+ */
+export type WithSucceeded = (trx: Executor, body: Record<string, unknown>) => Promise<void>;
+
 /** A lease holder name unique to one execution in this process. */
 export function leaseOwner(ctx: BrokerContext): string {
   return `${ctx.replicaId}:${randomUUID()}`;
@@ -351,6 +359,7 @@ export async function executeOperation(
   op: OperationRow,
   owner: string,
   acceptsIncomplete = true,
+  withSucceeded?: WithSucceeded,
 ): Promise<OperationRow | undefined> {
   const provider = await ctx.caches.providers.get(op.provider_id, () => findProviderById(ctx.db, op.provider_id));
   if (!provider) {
@@ -359,7 +368,7 @@ export async function executeOperation(
   if (op.state === 'pending') {
     if (op.kind === 'deprovision' && !(await haltProvisioning(ctx, op, owner))) return undefined;
     const response = await ctx.providers.call(provider, firstCall(ctx, op, acceptsIncomplete));
-    return settleFirstAnswer(ctx, op, owner, acceptsIncomplete, response);
+    return settleFirstAnswer(ctx, op, owner, acceptsIncomplete, response, withSucceeded);
   } else if (op.state === 'polling') {
     const response = await ctx.providers.call(provider, pollCall(op));
     let outcome = classifyPoll(op, response);
@@ -377,6 +386,7 @@ async function settleFirstAnswer(
   owner: string,
   acceptsIncomplete: boolean,
   response: ProviderResponse,
+  withSucceeded?: WithSucceeded,
 ): Promise<OperationRow | undefined> {
   let outcome = classifyFirst(op, response);
   if (outcome.kind === 'async' && !acceptsIncomplete) {
@@ -384,7 +394,7 @@ async function settleFirstAnswer(
     outcome = { kind: 'broken', description: 'provider answered 202 to a synchronous request' };
   }
   await warnOfProviderFailure(ctx, op, response, outcome);
-  return settle(ctx, op, owner, outcome);
+  return settle(ctx, op, owner, outcome, withSucceeded);
 }
 
 /**
@@ -489,6 +499,7 @@ async function settle(
   op: OperationRow,
   owner: string,
   outcome: Outcome,
+  withSucceeded?: WithSucceeded,
 ): Promise<OperationRow | undefined> {
   const now = new Date();
   const deadlinePassed = op.poll_deadline_at !== null && op.poll_deadline_at.getTime() <= now.getTime();
@@ -581,6 +592,7 @@ async function settle(
         bindingId: op.binding_id,
         operationId: op.id,
       });
+      if (withSucceeded) await withSucceeded(trx, outcome.body);
       return changed;
     }
     const failure =
@@ -718,12 +730,8 @@ async function applySuccess(
       await unbindAllOfInstance(trx, op.instance_id);
       return;
     case 'bind': {
-      const credentials = isObject(body.credentials) ? body.credentials : {};
+      const { credentials, ...details } = boundBinding(body);
       const sealed = ctx.secretBox.seal(JSON.stringify(credentials));
-      const details: Record<string, unknown> = {};
-      for (const key of ['syslog_drain_url', 'route_service_url', 'volume_mounts', 'endpoints', 'metadata']) {
-        if (body[key] !== undefined) details[key] = body[key];
-      }
       await updateBindingGuarded(trx, op, 'binding', {
         state: 'bound',
         credentials_sealed: sealed,
@@ -738,6 +746,20 @@ async function applySuccess(
     default:
       return;
   }
+}
+
+/**
+ * What a binding keeps of a provider's bind answer, and answers a platform: the credentials
+ * (sealed when stored) and the other fields OSB lets a binding carry (stored as `details`).
+ */
+export function boundBinding(
+  body: Record<string, unknown>,
+): { credentials: Record<string, unknown> } & Record<string, unknown> {
+  const details: Record<string, unknown> = {};
+  for (const key of ['syslog_drain_url', 'route_service_url', 'volume_mounts', 'endpoints', 'metadata']) {
+    if (body[key] !== undefined) details[key] = body[key];
+  }
+  return { credentials: isObject(body.credentials) ? body.credentials : {}, ...details };
 }
 
 async function updateBindingGuarded(
@@ -803,12 +825,13 @@ export async function runInRequest(
   op: OperationRow,
   owner: string,
   sent?: Promise<ProviderResponse>,
+  withSucceeded?: WithSucceeded,
 ): Promise<OperationRow> {
   // `sent`: the operation's first provider call, already on its way (a synchronous
   // provision sends it before writing its start record; see provisionInstance).
   const step = sent
-    ? sent.then((response) => settleFirstAnswer(ctx, op, owner, op.accepts_incomplete, response))
-    : executeOperation(ctx, op, owner, op.accepts_incomplete);
+    ? sent.then((response) => settleFirstAnswer(ctx, op, owner, op.accepts_incomplete, response, withSucceeded))
+    : executeOperation(ctx, op, owner, op.accepts_incomplete, withSucceeded);
   const execution = step.catch((error: unknown) => {
     ctx.logger.error({ err: error, operation: op.id }, 'operation step failed; a worker will retry it');
     return undefined;

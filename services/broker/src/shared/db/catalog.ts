@@ -60,16 +60,26 @@ export async function findPlanById(db: Executor, planId: string): Promise<PlanCo
   return findPlanContext(db, 'p.id', planId);
 }
 
+/** A plan neither removed nor of a removed service, by its service's slug and its own, with both rows. */
+export async function findPlanBySlugs(
+  db: Executor,
+  serviceSlug: string,
+  planSlug: string,
+): Promise<PlanContext | undefined> {
+  return findPlanContext(db, 'p.slug', planSlug, serviceSlug);
+}
+
 /**
  * The plan, its service and its provider in one statement: the plan's columns as they are, the
  * service's and the provider's rows as JSON, their timestamps made dates again.
  */
 async function findPlanContext(
   db: Executor,
-  key: 'p.id' | 'p.osb_id',
+  key: 'p.id' | 'p.osb_id' | 'p.slug',
   value: string,
+  serviceSlug?: string,
 ): Promise<PlanContext | undefined> {
-  const row = await db
+  let query = db
     .selectFrom('plans as p')
     .innerJoin('services as s', 's.id', 'p.service_id')
     .innerJoin('providers as pr', 'pr.id', 's.provider_id')
@@ -78,8 +88,11 @@ async function findPlanContext(
       sql<Record<string, unknown>>`to_jsonb(s)`.as('service_row'),
       sql<Record<string, unknown>>`to_jsonb(pr)`.as('provider_row'),
     ])
-    .where(key, '=', value)
-    .executeTakeFirst();
+    .where(key, '=', value);
+  if (serviceSlug !== undefined) {
+    query = query.where('s.slug', '=', serviceSlug).where('p.removed_at', 'is', null).where('s.removed_at', 'is', null);
+  }
+  const row = await query.executeTakeFirst();
   if (!row) return undefined;
   const { service_row, provider_row, ...plan } = row;
   return {
