@@ -25,6 +25,7 @@ import { catalogVersion } from './db/catalog-version.repository.js';
 import { viewerOf } from './domain/visibility.js';
 import { GRAPHIQL_ASSETS_PATH, graphiqlAssets, renderGraphiQL } from './graphiql.js';
 import type { CatalogContext } from './graphql/builder.js';
+import { compiledExecution } from './graphql/compiled-execution.js';
 import { refuseControlCharacters } from './graphql/input-text.js';
 import { documentLimits, parserCache } from './graphql/limits.js';
 import { createResponseCache } from './graphql/response-cache.js';
@@ -145,6 +146,7 @@ export function createCatalog(config: CatalogConfig, deps: CatalogDeps): Catalog
       ...(config.introspection ? [] : [disableIntrospection, hideSuggestions]),
       refuseControlCharacters,
       ...(responseCache ? [responseCache.plugin] : []),
+      compiledExecution(),
     ],
     context: ({ req, res, request }): CatalogContext => {
       const principal = res.locals.principal as Principal;
