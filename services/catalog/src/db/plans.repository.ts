@@ -78,14 +78,15 @@ function visiblePlans(db: Executor, viewer: Viewer) {
     .where((eb) => planVisibleTo(viewer)(eb));
 }
 
-const plansOfServices = prepared((db, viewer: ViewerChoices, v: Slots<ViewerValues & { serviceIds: readonly string[] }>) =>
-  db
-    .selectFrom('plans as p')
-    .select(columns)
-    .where((eb) => planVisible(viewer, v)(eb))
-    .where(sql<SqlBool>`p.service_id = any(${v.serviceIds}::uuid[])`)
-    .orderBy('p.position')
-    .orderBy('p.id'),
+const plansOfServices = prepared(
+  (db, viewer: ViewerChoices, v: Slots<ViewerValues & { serviceIds: readonly string[] }>) =>
+    db
+      .selectFrom('plans as p')
+      .select(columns)
+      .where((eb) => planVisible(viewer, v)(eb))
+      .where(sql<SqlBool>`p.service_id = any(${v.serviceIds}::uuid[])`)
+      .orderBy('p.position')
+      .orderBy('p.id'),
 );
 
 /** The viewer's plans of these services, in manifest order. */

@@ -63,7 +63,10 @@ function visibleProviders(db: Executor, viewer: ViewerChoices, values: ViewerVal
 }
 
 export async function listProviders(db: Executor, viewer: Viewer): Promise<Provider[]> {
-  const rows = await visibleProviders(db, viewerChoices(viewer), viewerValues(viewer)).orderBy('pr.name').orderBy('pr.id').execute();
+  const rows = await visibleProviders(db, viewerChoices(viewer), viewerValues(viewer))
+    .orderBy('pr.name')
+    .orderBy('pr.id')
+    .execute();
   return rows.map(toProvider);
 }
 
@@ -82,7 +85,9 @@ export async function findVisibleProvidersByIds(
 }
 
 export async function findVisibleProviderBySlug(db: Executor, viewer: Viewer, slug: string): Promise<Provider | null> {
-  const row = await visibleProviders(db, viewerChoices(viewer), viewerValues(viewer)).where('pr.slug', '=', slug).executeTakeFirst();
+  const row = await visibleProviders(db, viewerChoices(viewer), viewerValues(viewer))
+    .where('pr.slug', '=', slug)
+    .executeTakeFirst();
   return row ? toProvider(row) : null;
 }
 

@@ -228,7 +228,9 @@ function matchesFilter(choices: ListingChoices, v: ListingValues) {
     if (choices.region) conditions.push(sql<SqlBool>`${v.region} = any(s.regions)`);
     if (choices.search) conditions.push(sql<SqlBool>`s.search @@ to_tsquery('english', ${v.tsquery})`);
     if (choices.provider) {
-      conditions.push(sql<SqlBool>`s.provider_id in (select providers.id from providers where providers.slug = ${v.providerSlug})`);
+      conditions.push(
+        sql<SqlBool>`s.provider_id in (select providers.id from providers where providers.slug = ${v.providerSlug})`,
+      );
     }
     if (choices.freeOnly) {
       conditions.push(
