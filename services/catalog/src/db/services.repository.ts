@@ -191,7 +191,7 @@ function listingOf(
   limit: number,
 ): { choices: ListingChoices; values: ListingValues } {
   const tsquery = filter.tsquery ?? null;
-  // A cursor of the other order (a rank without a search) starts the listing from its top.
+  // In a search, a cursor without a rank (which decodeCursor refuses) is ignored, as before.
   const from: ServiceCursor | null = after && (tsquery === null || 'rank' in after) ? after : null;
   return {
     choices: {
