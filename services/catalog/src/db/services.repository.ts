@@ -191,7 +191,7 @@ function listingOf(
   limit: number,
 ): { choices: ListingChoices; values: ListingValues } {
   const tsquery = filter.tsquery ?? null;
-  // In a search, a cursor without a rank (which decodeCursor refuses) is ignored, as before.
+  // In a search, a cursor without a rank (the resolver refuses one) starts from the top.
   const from: ServiceCursor | null = after && (tsquery === null || 'rank' in after) ? after : null;
   return {
     choices: {
