@@ -1,4 +1,3 @@
-import { AsyncLocalStorage } from 'node:async_hooks';
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import {
   ANONYMOUS,
@@ -18,13 +17,14 @@ import {
 import { manifestJsonSchema } from '@annex/sdk';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { GraphQLError, NoSchemaIntrospectionCustomRule } from 'graphql';
-import { createYoga, maskError, type Plugin } from 'graphql-yoga';
+import { createYoga, isAsyncIterable, maskError, type Plugin } from 'graphql-yoga';
 import { BrokerClient } from './broker-client.js';
 import type { CatalogConfig } from './config.js';
 import { catalogVersion } from './db/catalog-version.repository.js';
 import { viewerOf } from './domain/visibility.js';
 import { GRAPHIQL_ASSETS_PATH, graphiqlAssets, renderGraphiQL } from './graphiql.js';
 import type { CatalogContext } from './graphql/builder.js';
+import { compiledExecution } from './graphql/compiled-execution.js';
 import { refuseControlCharacters } from './graphql/input-text.js';
 import { documentLimits, parserCache } from './graphql/limits.js';
 import { createResponseCache } from './graphql/response-cache.js';
@@ -67,8 +67,43 @@ export interface Catalog {
   close(): Promise<void>;
 }
 
-// The request a GraphQL error belongs to, for masking (yoga's maskError gets no context).
-const requestScope = new AsyncLocalStorage<{ requestId: string; log: Logger }>();
+/**
+ * The request each execution error belongs to, for masking: yoga's maskError gets no
+ * context, so `errorScopes` (a plugin before the masking one) records it per error. An
+ * `AsyncLocalStorage` around the request did this before; on Node 20 and 22 it turns on
+ * promise hooks, paid on every promise of every request.
+ */
+const errorScopes = new WeakMap<object, { requestId: string; log: Logger }>();
+
+function recordScopes(result: unknown, context: CatalogContext) {
+  const errors = (result as { errors?: readonly object[] } | null)?.errors;
+  if (!errors) return;
+  const scope = { requestId: context.requestId, log: context.log };
+  for (const error of errors) errorScopes.set(error, scope);
+}
+
+const scopeErrors: Plugin<CatalogContext> = {
+  onExecute({ args }) {
+    const context = args.contextValue as CatalogContext;
+    return {
+      onExecuteDone({ result }) {
+        if (isAsyncIterable(result)) return { onNext: ({ result: next }) => recordScopes(next, context) };
+        recordScopes(result, context);
+        return undefined;
+      },
+    };
+  },
+  onSubscribe({ args }) {
+    const context = args.contextValue as CatalogContext;
+    return {
+      onSubscribeResult({ result }) {
+        if (isAsyncIterable(result)) return { onNext: ({ result: next }) => recordScopes(next, context) };
+        recordScopes(result, context);
+        return undefined;
+      },
+    };
+  },
+};
 
 /** Schema introspection off: a validation rule rejecting `__schema` and `__type`. */
 const disableIntrospection: Plugin = {
@@ -112,7 +147,7 @@ export function createCatalog(config: CatalogConfig, deps: CatalogDeps): Catalog
       maskError(error, message, isDev): Error {
         const masked = maskError(error, message, isDev);
         if (masked === error) return error as Error;
-        const scope = requestScope.getStore();
+        const scope = errorScopes.get(error as object);
         const original = error as GraphQLError;
         if (isDatabaseUnavailable(original.originalError ?? error)) {
           (scope?.log ?? logger).warn({ err: original.originalError ?? error }, 'database unavailable');
@@ -144,7 +179,9 @@ export function createCatalog(config: CatalogConfig, deps: CatalogDeps): Catalog
       // Without introspection, "Did you mean …?" must not map the schema instead.
       ...(config.introspection ? [] : [disableIntrospection, hideSuggestions]),
       refuseControlCharacters,
+      scopeErrors,
       ...(responseCache ? [responseCache.plugin] : []),
+      compiledExecution(),
     ],
     context: ({ req, res, request }): CatalogContext => {
       const principal = res.locals.principal as Principal;
@@ -181,9 +218,7 @@ export function createCatalog(config: CatalogConfig, deps: CatalogDeps): Catalog
   const graphqlMiddleware = [authenticate(database, preauthenticated), limitBody];
   if (responseCache) graphqlMiddleware.push(responseCache.middleware);
   app.all('/graphql', ...graphqlMiddleware, (req: Request, res: Response) => {
-    requestScope.run({ requestId: requestIdOf(res), log: logOf(res) }, () => {
-      yoga(req, res);
-    });
+    yoga(req, res);
   });
   app.use((_req, res) => {
     res.status(404).json({ error: 'not found: the API is at /graphql' });

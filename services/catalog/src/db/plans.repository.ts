@@ -1,9 +1,18 @@
 import type { DB, PlansTable } from '@annex/platform';
-import { type Insertable, type Selectable, sql } from 'kysely';
+import { type Insertable, type Selectable, type SqlBool, sql } from 'kysely';
 import type { Plan } from '../domain/model.js';
 import type { Viewer } from '../domain/visibility.js';
 import type { Executor } from './executor.js';
-import { planVisibleTo, serviceVisibleTo } from './visibility.js';
+import { prepared, type Slots } from './prepared.js';
+import {
+  planVisible,
+  planVisibleTo,
+  serviceVisibleTo,
+  type ViewerChoices,
+  type ViewerValues,
+  viewerChoices,
+  viewerValues,
+} from './visibility.js';
 
 type PlanRow = Omit<Selectable<DB['plans']>, 'position' | 'created_at' | 'updated_at' | 'removed_at'>;
 
@@ -69,6 +78,17 @@ function visiblePlans(db: Executor, viewer: Viewer) {
     .where((eb) => planVisibleTo(viewer)(eb));
 }
 
+const plansOfServices = prepared(
+  (db, viewer: ViewerChoices, v: Slots<ViewerValues & { serviceIds: readonly string[] }>) =>
+    db
+      .selectFrom('plans as p')
+      .select(columns)
+      .where((eb) => planVisible(viewer, v)(eb))
+      .where(sql<SqlBool>`p.service_id = any(${v.serviceIds}::uuid[])`)
+      .orderBy('p.position')
+      .orderBy('p.id'),
+);
+
 /** The viewer's plans of these services, in manifest order. */
 export async function findVisiblePlansByServiceIds(
   db: Executor,
@@ -76,11 +96,7 @@ export async function findVisiblePlansByServiceIds(
   serviceIds: readonly string[],
 ): Promise<Plan[]> {
   if (serviceIds.length === 0) return [];
-  const rows = await visiblePlans(db, viewer)
-    .where('p.service_id', 'in', [...serviceIds])
-    .orderBy('p.position')
-    .orderBy('p.id')
-    .execute();
+  const rows = await plansOfServices(db, viewerChoices(viewer), { ...viewerValues(viewer), serviceIds });
   return rows.map(toPlan);
 }
 

@@ -1,9 +1,10 @@
 import type { DB, ProvidersTable } from '@annex/platform';
-import type { Insertable, Selectable, Updateable } from 'kysely';
+import { type Insertable, type Selectable, type SqlBool, sql, type Updateable } from 'kysely';
 import type { Provider } from '../domain/model.js';
 import type { Viewer } from '../domain/visibility.js';
 import type { Executor } from './executor.js';
-import { serviceVisibleTo } from './visibility.js';
+import { prepared, type Slots } from './prepared.js';
+import { serviceVisible, type ViewerChoices, type ViewerValues, viewerChoices, viewerValues } from './visibility.js';
 
 type ProviderRow = Omit<Selectable<DB['providers']>, 'osb_username' | 'osb_password_secret' | 'owner_organization_id'>;
 
@@ -45,16 +46,16 @@ function toProvider(row: ProviderRow): Provider {
 }
 
 /** Providers the viewer can see: those with a visible service (admins: all). */
-function visibleProviders(db: Executor, viewer: Viewer) {
+function visibleProviders(db: Executor, viewer: ViewerChoices, values: ViewerValues) {
   let query = db.selectFrom('providers as pr').select(columns);
-  if (viewer.organizations !== 'all') {
+  if (!viewer.all) {
     query = query.where((eb) =>
       eb.exists(
         eb
           .selectFrom('services as s')
           .select('s.id')
           .whereRef('s.provider_id', '=', 'pr.id')
-          .where((inner) => serviceVisibleTo(viewer)(inner as never)),
+          .where((inner) => serviceVisible(viewer, values)(inner as never)),
       ),
     );
   }
@@ -62,9 +63,16 @@ function visibleProviders(db: Executor, viewer: Viewer) {
 }
 
 export async function listProviders(db: Executor, viewer: Viewer): Promise<Provider[]> {
-  const rows = await visibleProviders(db, viewer).orderBy('pr.name').orderBy('pr.id').execute();
+  const rows = await visibleProviders(db, viewerChoices(viewer), viewerValues(viewer))
+    .orderBy('pr.name')
+    .orderBy('pr.id')
+    .execute();
   return rows.map(toProvider);
 }
+
+const providersByIds = prepared((db, viewer: ViewerChoices, v: Slots<ViewerValues & { ids: readonly string[] }>) =>
+  visibleProviders(db, viewer, v).where(sql<SqlBool>`pr.id = any(${v.ids}::uuid[])`),
+);
 
 export async function findVisibleProvidersByIds(
   db: Executor,
@@ -72,14 +80,14 @@ export async function findVisibleProvidersByIds(
   ids: readonly string[],
 ): Promise<Provider[]> {
   if (ids.length === 0) return [];
-  const rows = await visibleProviders(db, viewer)
-    .where('pr.id', 'in', [...ids])
-    .execute();
+  const rows = await providersByIds(db, viewerChoices(viewer), { ...viewerValues(viewer), ids });
   return rows.map(toProvider);
 }
 
 export async function findVisibleProviderBySlug(db: Executor, viewer: Viewer, slug: string): Promise<Provider | null> {
-  const row = await visibleProviders(db, viewer).where('pr.slug', '=', slug).executeTakeFirst();
+  const row = await visibleProviders(db, viewerChoices(viewer), viewerValues(viewer))
+    .where('pr.slug', '=', slug)
+    .executeTakeFirst();
   return row ? toProvider(row) : null;
 }
 

@@ -11,7 +11,15 @@ import {
 import type { CategoryCount, Service } from '../domain/model.js';
 import type { Viewer } from '../domain/visibility.js';
 import type { Executor } from './executor.js';
-import { planVisibleTo, serviceVisibleTo } from './visibility.js';
+import { prepared, type Slots } from './prepared.js';
+import {
+  planVisible,
+  serviceVisible,
+  type ViewerChoices,
+  type ViewerValues,
+  viewerChoices,
+  viewerValues,
+} from './visibility.js';
 
 type ServiceRow = Omit<Selectable<DB['services']>, 'search' | 'dashboard_client' | 'position' | 'removed_at'>;
 
@@ -70,8 +78,16 @@ function visibleServices(db: Executor, viewer: Viewer) {
   return db
     .selectFrom('services as s')
     .select(columns)
-    .where((eb) => serviceVisibleTo(viewer)(eb));
+    .where((eb) => serviceVisible(viewerChoices(viewer), viewerValues(viewer))(eb));
 }
+
+const servicesByIds = prepared((db, viewer: ViewerChoices, v: Slots<ViewerValues & { ids: readonly string[] }>) =>
+  db
+    .selectFrom('services as s')
+    .select(columns)
+    .where((eb) => serviceVisible(viewer, v)(eb))
+    .where(sql<SqlBool>`s.id = any(${v.ids}::uuid[])`),
+);
 
 export async function findVisibleServicesByIds(
   db: Executor,
@@ -79,9 +95,7 @@ export async function findVisibleServicesByIds(
   ids: readonly string[],
 ): Promise<Service[]> {
   if (ids.length === 0) return [];
-  const rows = await visibleServices(db, viewer)
-    .where('s.id', 'in', [...ids])
-    .execute();
+  const rows = await servicesByIds(db, viewerChoices(viewer), { ...viewerValues(viewer), ids });
   return rows.map((r) => toService(r as ServiceRow));
 }
 
@@ -146,21 +160,79 @@ export interface ServicePageRow {
   rank: number | null;
 }
 
+/** What a listing's SQL text depends on: the viewer's kind, which filters are set, where it starts. */
+interface ListingChoices extends ViewerChoices {
+  category: boolean;
+  tags: boolean;
+  region: boolean;
+  search: boolean;
+  provider: boolean;
+  freeOnly: boolean;
+  after: boolean;
+}
+
+/** A listing's values, passed as parameters. */
+interface ListingValues extends ViewerValues {
+  category: ServiceCategory | null;
+  tags: readonly string[] | null;
+  region: string | null;
+  tsquery: string | null;
+  providerSlug: string | null;
+  afterRank: number | null;
+  afterName: string | null;
+  afterId: string | null;
+  limit: number;
+}
+
+function listingOf(
+  viewer: Viewer,
+  filter: ServiceFilter,
+  after: ServiceCursor | null,
+  limit: number,
+): { choices: ListingChoices; values: ListingValues } {
+  const tsquery = filter.tsquery ?? null;
+  // In a search, a cursor without a rank (the resolver refuses one) starts from the top.
+  const from: ServiceCursor | null = after && (tsquery === null || 'rank' in after) ? after : null;
+  return {
+    choices: {
+      ...viewerChoices(viewer),
+      category: Boolean(filter.category),
+      tags: Boolean(filter.tags && filter.tags.length > 0),
+      region: Boolean(filter.region),
+      search: tsquery !== null,
+      provider: Boolean(filter.providerSlug),
+      freeOnly: Boolean(filter.freeOnly),
+      after: from !== null,
+    },
+    values: {
+      ...viewerValues(viewer),
+      category: filter.category ?? null,
+      tags: filter.tags ?? null,
+      region: filter.region ?? null,
+      tsquery,
+      providerSlug: filter.providerSlug ?? null,
+      afterRank: from !== null && 'rank' in from ? (from.rank as number) : null,
+      afterName: from?.name ?? null,
+      afterId: from?.id ?? null,
+      limit,
+    },
+  };
+}
+
 /** SQL: service `s` matches the filter (search aside, which the caller adds with its rank). */
-function matchesFilter(viewer: Viewer, filter: ServiceFilter) {
+function matchesFilter(choices: ListingChoices, v: ListingValues) {
   return (eb: ExpressionBuilder<DB & { s: DB['services'] }, 's'>) => {
-    const conditions: Expression<SqlBool>[] = [serviceVisibleTo(viewer)(eb)];
-    if (filter.category) conditions.push(eb('s.category', '=', filter.category));
-    if (filter.tags && filter.tags.length > 0) conditions.push(sql<SqlBool>`s.tags @> ${[...filter.tags]}::text[]`);
-    if (filter.region) conditions.push(sql<SqlBool>`${filter.region} = any(s.regions)`);
-    if (filter.tsquery) conditions.push(sql<SqlBool>`s.search @@ to_tsquery('english', ${filter.tsquery})`);
-    if (filter.providerSlug) {
-      const slug = filter.providerSlug;
+    const conditions: Expression<SqlBool>[] = [serviceVisible(choices, v)(eb)];
+    if (choices.category) conditions.push(sql<SqlBool>`s.category = ${v.category}`);
+    if (choices.tags) conditions.push(sql<SqlBool>`s.tags @> ${v.tags}::text[]`);
+    if (choices.region) conditions.push(sql<SqlBool>`${v.region} = any(s.regions)`);
+    if (choices.search) conditions.push(sql<SqlBool>`s.search @@ to_tsquery('english', ${v.tsquery})`);
+    if (choices.provider) {
       conditions.push(
-        eb('s.provider_id', 'in', eb.selectFrom('providers').select('providers.id').where('providers.slug', '=', slug)),
+        sql<SqlBool>`s.provider_id in (select providers.id from providers where providers.slug = ${v.providerSlug})`,
       );
     }
-    if (filter.freeOnly) {
+    if (choices.freeOnly) {
       conditions.push(
         eb.exists(
           eb
@@ -168,13 +240,33 @@ function matchesFilter(viewer: Viewer, filter: ServiceFilter) {
             .select(sql.lit(1).as('one'))
             .whereRef('p.service_id', '=', 's.id')
             .where('p.free', '=', true)
-            .where((inner) => planVisibleTo(viewer)(inner as never)),
+            .where((inner) => planVisible(choices, v)(inner as never)),
         ),
       );
     }
     return eb.and(conditions);
   };
 }
+
+const listing = prepared((db, choices: ListingChoices, v: Slots<ListingValues>) => {
+  const rank = choices.search ? sql<number>`ts_rank(s.search, to_tsquery('english', ${v.tsquery}))::float8` : null;
+  let query = db
+    .selectFrom('services as s')
+    .select(columns)
+    .select(rank ? rank.as('rank') : sql<null>`null`.as('rank'))
+    .where(matchesFilter(choices, v));
+  if (rank) {
+    if (choices.after) {
+      query = query.where(
+        sql<SqlBool>`(${rank} < ${v.afterRank} or (${rank} = ${v.afterRank} and (s.name, s.id) > (${v.afterName}, ${v.afterId}::uuid)))`,
+      );
+    }
+    query = query.orderBy(rank, 'desc');
+  } else if (choices.after) {
+    query = query.where(sql<SqlBool>`(s.name, s.id) > (${v.afterName}, ${v.afterId}::uuid)`);
+  }
+  return query.orderBy('s.name').orderBy('s.id').limit(sql<number>`${v.limit}`);
+});
 
 /**
  * One page of the visible services matching a filter, in a stable order: by name then
@@ -187,27 +279,9 @@ export async function pageVisibleServices(
   filter: ServiceFilter,
   page: { limit: number; after: ServiceCursor | null },
 ): Promise<ServicePageRow[]> {
-  const tsquery = filter.tsquery ?? null;
-  const rank = tsquery ? sql<number>`ts_rank(s.search, to_tsquery('english', ${tsquery}))::float8` : null;
-  let query = db
-    .selectFrom('services as s')
-    .select(columns)
-    .select(rank ? rank.as('rank') : sql<null>`null`.as('rank'))
-    .where(matchesFilter(viewer, filter));
-  const after = page.after;
-  if (rank) {
-    if (after && 'rank' in after) {
-      query = query.where(
-        sql<SqlBool>`(${rank} < ${after.rank} or (${rank} = ${after.rank} and (s.name, s.id) > (${after.name}, ${after.id}::uuid)))`,
-      );
-    }
-    query = query.orderBy(rank, 'desc');
-  } else if (after) {
-    query = query.where(sql<SqlBool>`(s.name, s.id) > (${after.name}, ${after.id}::uuid)`);
-  }
-  const ordered = query.orderBy('s.name').orderBy('s.id').limit(page.limit);
-  let rows: Awaited<ReturnType<typeof ordered.execute>>;
-  if (tsquery && !db.isTransaction) {
+  const { choices, values } = listingOf(viewer, filter, page.after, page.limit);
+  let rows: Awaited<ReturnType<typeof listing>>;
+  if (choices.search && !db.isTransaction) {
     // The planner prices a text-search match like any cheap operator, so once a term
     // matches a few percent of the catalog it prefers testing every row (or walking
     // another index) over the GIN index, and search cost grew with the catalog rather
@@ -216,10 +290,10 @@ export async function pageVisibleServices(
     rows = await (db as Kysely<DB>).transaction().execute(async (trx) => {
       await sql`set local enable_seqscan = off`.execute(trx);
       await sql`set local random_page_cost = 1.1`.execute(trx);
-      return trx.executeQuery(ordered.compile()).then((r) => r.rows as typeof rows);
+      return listing(trx, choices, values);
     });
   } else {
-    rows = await ordered.execute();
+    rows = await listing(db, choices, values);
   }
   return rows.map((row) => ({
     service: toService(row as unknown as ServiceRow),
@@ -229,10 +303,11 @@ export async function pageVisibleServices(
 
 /** How many visible services match the filter (for a connection's totalCount). */
 export async function countVisibleServices(db: Executor, viewer: Viewer, filter: ServiceFilter): Promise<number> {
+  const { choices, values } = listingOf(viewer, filter, null, 0);
   const row = await db
     .selectFrom('services as s')
     .select((eb) => eb.fn.countAll<number>().as('n'))
-    .where(matchesFilter(viewer, filter))
+    .where(matchesFilter(choices, values))
     .executeTakeFirstOrThrow();
   return Number(row.n);
 }
@@ -242,7 +317,7 @@ export async function countVisibleServicesByCategory(db: Executor, viewer: Viewe
   const rows = await db
     .selectFrom('services as s')
     .select(['s.category', (eb) => eb.fn.countAll<number>().as('n')])
-    .where((eb) => serviceVisibleTo(viewer)(eb))
+    .where((eb) => serviceVisible(viewerChoices(viewer), viewerValues(viewer))(eb))
     .groupBy('s.category')
     .execute();
   return rows.map((r) => ({ category: r.category, serviceCount: Number(r.n) }));

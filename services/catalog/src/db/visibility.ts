@@ -4,20 +4,59 @@ import type { Viewer } from '../domain/visibility.js';
 
 type PlanScope = ExpressionBuilder<DB & { p: DB['plans'] }, 'p'>;
 
+/**
+ * What the visibility SQL's text depends on: the viewer's kind. Its values (`ViewerValues`)
+ * are parameters, so a prepared read compiles once per kind.
+ */
+export interface ViewerChoices {
+  /** Admins: every live plan. */
+  all: boolean;
+  /** Private plans allowed to one of `orgs`. */
+  orgs: boolean;
+  /** Every plan of provider `own`. */
+  own: boolean;
+}
+
+export interface ViewerValues {
+  orgs: readonly string[];
+  own: string | null;
+}
+
+export function viewerChoices(viewer: Viewer): ViewerChoices {
+  const all = viewer.organizations === 'all';
+  return {
+    all,
+    orgs: !all && viewer.organizations.length > 0,
+    own: !all && viewer.providerId !== undefined,
+  };
+}
+
+export function viewerValues(viewer: Viewer): ViewerValues {
+  return {
+    orgs: viewer.organizations === 'all' ? [] : viewer.organizations,
+    own: viewer.providerId ?? null,
+  };
+}
+
 /** SQL: plan `p` is live and visible to the viewer. */
 export function planVisibleTo(viewer: Viewer) {
+  return planVisible(viewerChoices(viewer), viewerValues(viewer));
+}
+
+/** SQL: plan `p` is live and visible to a viewer of this kind with these values (or slots). */
+export function planVisible(choices: ViewerChoices, values: ViewerValues) {
   return (eb: PlanScope) => {
     const live = eb('p.removed_at', 'is', null);
-    if (viewer.organizations === 'all') return live;
-    const orgs = [...viewer.organizations];
-    const own = viewer.providerId;
+    if (choices.all) return live;
     return eb.and([
       live,
       eb.or([
         eb('p.visibility', '=', 'public'),
-        ...(orgs.length > 0 ? [sql<SqlBool>`p.allowed_organizations && ${orgs}::text[]`] : []),
-        ...(own
-          ? [sql<SqlBool>`exists (select 1 from services own where own.id = p.service_id and own.provider_id = ${own})`]
+        ...(choices.orgs ? [sql<SqlBool>`p.allowed_organizations && ${values.orgs}::text[]`] : []),
+        ...(choices.own
+          ? [
+              sql<SqlBool>`exists (select 1 from services own where own.id = p.service_id and own.provider_id = ${values.own})`,
+            ]
           : []),
       ]),
     ]);
@@ -31,23 +70,26 @@ export function planVisibleTo(viewer: Viewer) {
  * provider) and admins' view need the per-service subquery.
  */
 export function serviceVisibleTo(viewer: Viewer) {
+  return serviceVisible(viewerChoices(viewer), viewerValues(viewer));
+}
+
+/** SQL: service `s` is visible to a viewer of this kind with these values (or slots). */
+export function serviceVisible(choices: ViewerChoices, values: ViewerValues) {
   return (eb: ExpressionBuilder<DB & { s: DB['services'] }, 's'>) => {
     const live = eb('s.removed_at', 'is', null);
-    const anyPlan = (filter: (inner: PlanScope) => ReturnType<ReturnType<typeof planVisibleTo>>) =>
+    const anyPlan = () =>
       eb.exists(
         eb
           .selectFrom('plans as p')
           .select(sql.lit(1).as('one'))
           .whereRef('p.service_id', '=', 's.id')
-          .where((inner) => filter(inner as unknown as PlanScope)),
+          .where((inner) => planVisible(choices, values)(inner as unknown as PlanScope)),
       );
-    if (viewer.organizations === 'all') return eb.and([live, anyPlan(planVisibleTo(viewer))]);
-    const privateReach = viewer.organizations.length > 0 || viewer.providerId !== undefined;
+    if (choices.all) return eb.and([live, anyPlan()]);
+    const privateReach = choices.orgs || choices.own;
     return eb.and([
       live,
-      privateReach
-        ? eb.or([eb('s.has_public_plans', '=', true), anyPlan(planVisibleTo(viewer))])
-        : eb('s.has_public_plans', '=', true),
+      privateReach ? eb.or([eb('s.has_public_plans', '=', true), anyPlan()]) : eb('s.has_public_plans', '=', true),
     ]);
   };
 }
