@@ -1,10 +1,6 @@
-import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
-import { createServer as createNetServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadLocalConfig, type Marketplace, startMarketplace } from '@annex/local';
-import { createLogger } from '@annex/platform';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   parseAssignments,
@@ -20,6 +16,7 @@ import { type CliIo, runCli } from './cli.js';
 import { CliError } from './client.js';
 import { findCommand } from './commands/index.js';
 import { parseCommandLine } from './parse.js';
+import { startTestMarketplace, type TestMarketplace } from './testing.js';
 
 const usageError = (fn: () => unknown, message: RegExp) => {
   try {
@@ -305,17 +302,6 @@ describe('--wait', () => {
   });
 });
 
-// A port free now, kept for the whole run: the AI gateway's URL is in its published manifest.
-const freePort = () =>
-  new Promise<number>((resolve, reject) => {
-    const probe = createNetServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as { port: number };
-      probe.close(() => resolve(port));
-    });
-  });
-
 interface ConfigJson {
   release: number;
   vars: { name: string; value: string | null; owner: string }[];
@@ -324,32 +310,18 @@ interface ConfigJson {
 // The whole marketplace in process (catalog, broker, the AI gateway example) on a fresh
 // embedded database; the CLI talks to it as a developer would.
 describe('apps verbs against the running marketplace', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'annex-cli-apps-'));
-  // The catalog answers apps through the broker's REST API, so the broker's port is fixed first.
-  const brokerPort = await freePort();
-  const env = {
-    ANNEX_DATA_DIR: join(dir, 'data'),
-    CATALOG_PORT: '0',
-    CONSOLE_PORT: '0',
-    BROKER_PORT: String(brokerPort),
-    CATALOG_BROKER_URL: `http://127.0.0.1:${brokerPort}`,
-    EXAMPLE_AI_PORT: String(await freePort()),
-    LOG_LEVEL: 'silent',
-  };
-  let marketplace: Marketplace;
+  let running: TestMarketplace;
   let admin: string;
   let demo: string;
   let catalog: string;
+  let dir: string;
 
   beforeAll(async () => {
-    marketplace = await startMarketplace(loadLocalConfig(env), env, createLogger('annex', 'silent'));
-    admin = marketplace.credentials?.adminToken as string;
-    demo = marketplace.credentials?.orgToken as string;
-    catalog = `${marketplace.catalogUrl}/graphql`;
+    running = await startTestMarketplace('apps');
+    ({ admin, demo, catalog, dir } = running);
   });
   afterAll(async () => {
-    await marketplace?.close();
-    rmSync(dir, { recursive: true, force: true });
+    await running?.close();
   });
 
   const annex = (argv: string[], token = demo) => run(argv, { catalog, token, configDir: join(dir, 'config') });

@@ -1,48 +1,22 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer as createNetServer } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadLocalConfig, type Marketplace, startMarketplace } from '@annex/local';
-import { createLogger } from '@annex/platform';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from './cli.js';
-
-const freePort = () =>
-  new Promise<number>((resolve, reject) => {
-    const probe = createNetServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as { port: number };
-      probe.close(() => resolve(port));
-    });
-  });
+import { startTestMarketplace, type TestMarketplace } from './testing.js';
 
 // `annex billing` and `annex invoices` against the embedded marketplace, which runs billing
 // ledger-only (no STRIPE_SECRET_KEY): paid plans attach, invoices are computed, nothing is charged.
 describe('billing verbs (embedded marketplace, ledger-only)', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'annex-cli-billing-'));
-  const brokerPort = await freePort();
-  const env = {
-    ANNEX_DATA_DIR: join(dir, 'data'),
-    CATALOG_PORT: '0',
-    CONSOLE_PORT: '0',
-    BROKER_PORT: String(brokerPort),
-    CATALOG_BROKER_URL: `http://127.0.0.1:${brokerPort}`,
-    EXAMPLE_AI_PORT: String(await freePort()),
-    LOG_LEVEL: 'silent',
-  };
-  let marketplace: Marketplace;
+  let running: TestMarketplace;
   let demo: string;
   let catalog: string;
+  let dir: string;
 
   beforeAll(async () => {
-    marketplace = await startMarketplace(loadLocalConfig(env), env, createLogger('annex', 'silent'));
-    demo = marketplace.credentials?.orgToken as string;
-    catalog = `${marketplace.catalogUrl}/graphql`;
+    running = await startTestMarketplace('billing');
+    ({ demo, catalog, dir } = running);
   });
   afterAll(async () => {
-    await marketplace?.close();
-    rmSync(dir, { recursive: true, force: true });
+    await running?.close();
   });
 
   const annex = async (argv: string[]) => {

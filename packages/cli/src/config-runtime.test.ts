@@ -4,12 +4,11 @@ import { createServer as createNetServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseEnv } from 'node:util';
-import { loadLocalConfig, type Marketplace, startMarketplace } from '@annex/local';
-import { createLogger } from '@annex/platform';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type CliIo, runCli } from './cli.js';
 import { CliError } from './client.js';
 import { formatConfig, type PulledConfig, writeConfigFile } from './config-pull.js';
+import { freePort, startTestMarketplace, type TestMarketplace } from './testing.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -22,16 +21,6 @@ async function until<T>(what: string, read: () => T | undefined, timeoutMs = 20_
     await sleep(20);
   }
 }
-
-const freePort = () =>
-  new Promise<number>((resolve, reject) => {
-    const probe = createNetServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as { port: number };
-      probe.close(() => resolve(port));
-    });
-  });
 
 /** Runs one command line in process; `signals` stands for the process's signals. */
 function start(
@@ -173,28 +162,16 @@ describe('config files', () => {
 
 // The whole marketplace in process; the CLI pulls config vars from its broker as a runtime would.
 describe('config for runtimes against the running marketplace', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'annex-cli-config-'));
-  const brokerPort = await freePort();
-  const env = {
-    ANNEX_DATA_DIR: join(dir, 'data'),
-    CATALOG_PORT: '0',
-    CONSOLE_PORT: '0',
-    BROKER_PORT: String(brokerPort),
-    CATALOG_BROKER_URL: `http://127.0.0.1:${brokerPort}`,
-    EXAMPLE_AI_PORT: String(await freePort()),
-    LOG_LEVEL: 'silent',
-  };
-  const api = `http://127.0.0.1:${brokerPort}`;
-  let marketplace: Marketplace;
+  let running: TestMarketplace;
+  let api: string;
   let demo: string;
   let admin: string;
   let catalog: string;
+  let dir: string;
 
   beforeAll(async () => {
-    marketplace = await startMarketplace(loadLocalConfig(env), env, createLogger('annex', 'silent'));
-    demo = marketplace.credentials?.orgToken as string;
-    admin = marketplace.credentials?.adminToken as string;
-    catalog = `${marketplace.catalogUrl}/graphql`;
+    running = await startTestMarketplace('config');
+    ({ api, demo, admin, catalog, dir } = running);
     const created = await run(['apps:create', 'svc'], { catalog, token: demo });
     expect(created.code).toBe(0);
     const set = await run(['config:set', 'LOG_LEVEL=debug', 'GREETING=hello world', '--app', 'svc'], {
@@ -204,8 +181,7 @@ describe('config for runtimes against the running marketplace', async () => {
     expect(set.code).toBe(0);
   });
   afterAll(async () => {
-    await marketplace?.close();
-    rmSync(dir, { recursive: true, force: true });
+    await running?.close();
   });
 
   const annex = (argv: string[], options: Parameters<typeof start>[1] = {}) =>
