@@ -15,8 +15,12 @@ import { builtFile } from '../built.js';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
 
-/** Loaded on first use only: PGlite (opened), Stripe (secret key), Ajv (schema compiled), jose, openid-client. */
-const ON_FIRST_USE = /\/node_modules\/(@electric-sql\/pglite|stripe|ajv|ajv-formats|ajv-draft-04|jose|openid-client)\//;
+/**
+ * Loaded on first use only: PGlite (opened), Stripe (secret key), Ajv (schema compiled), jose,
+ * openid-client, the GraphQL compiler (first query) and the JSON serializer compiler it uses.
+ */
+const ON_FIRST_USE =
+  /\/node_modules\/(@electric-sql\/pglite|stripe|ajv|ajv-formats|ajv-draft-04|jose|openid-client|graphql-jit|@envelop\/graphql-jit|fast-json-stringify)\//;
 
 const HOOKS = `
 import { appendFileSync } from 'node:fs';
@@ -83,7 +87,7 @@ describe('an idle service loads no code it has not used', () => {
     // What each service's code imports with import() (Stripe, Ajv are required on first use).
     const importedOnUse = {
       'services/broker': ['@electric-sql/pglite', 'jose'],
-      'services/catalog': ['@electric-sql/pglite', '@graphql-yoga/render-graphiql/graphiql'],
+      'services/catalog': ['@electric-sql/pglite', '@graphql-yoga/render-graphiql/graphiql', '@envelop/graphql-jit'],
       'packages/console': ['@electric-sql/pglite', 'openid-client'],
     };
     for (const [workspace, packages] of Object.entries(importedOnUse)) {

@@ -1,4 +1,3 @@
-import { useGraphQlJit } from '@envelop/graphql-jit';
 import { getOperationAST } from 'graphql';
 import { getVariableValues } from 'graphql/execution/values.js';
 import type { Plugin } from 'graphql-yoga';
@@ -18,9 +17,18 @@ import type { Plugin } from 'graphql-yoga';
  * Subscriptions keep graphql-js: graphql-jit 0.8 does not hand a subscription's root
  * field its arguments (`addonEvents(app:)` saw none), and a subscription is set up once
  * per stream, not per event, so compiling it would gain nothing.
+ *
+ * The compiler (graphql-jit, with the JSON Schema compiler its serializer uses) loads with
+ * the first query, not at start: an idle catalog holds none of it.
  */
 export function compiledExecution(): Plugin {
-  const jit = useGraphQlJit();
+  let jit: Plugin | undefined;
+  let loading: Promise<Plugin> | undefined;
+  const loaded = () =>
+    (loading ??= import('@envelop/graphql-jit').then(({ useGraphQlJit }) => {
+      jit = useGraphQlJit() as Plugin;
+      return jit;
+    }));
   return {
     onExecute(payload) {
       const { args, setResultAndStopExecution } = payload;
@@ -32,7 +40,8 @@ export function compiledExecution(): Plugin {
           return;
         }
       }
-      return jit.onExecute?.(payload);
+      if (jit) return jit.onExecute?.(payload);
+      return loaded().then((plugin) => plugin.onExecute?.(payload));
     },
   } as Plugin;
 }
