@@ -24,11 +24,13 @@ import type { Plugin } from 'graphql-yoga';
 export function compiledExecution(): Plugin {
   let jit: Plugin | undefined;
   let loading: Promise<Plugin> | undefined;
-  const loaded = () =>
-    (loading ??= import('@envelop/graphql-jit').then(({ useGraphQlJit }) => {
+  const loaded = (): Promise<Plugin> => {
+    loading ??= import('@envelop/graphql-jit').then(({ useGraphQlJit }) => {
       jit = useGraphQlJit() as Plugin;
       return jit;
-    }));
+    });
+    return loading;
+  };
   return {
     onExecute(payload) {
       const { args, setResultAndStopExecution } = payload;
