@@ -100,30 +100,6 @@ export async function findVisiblePlansByServiceIds(
   return rows.map(toPlan);
 }
 
-const plansOfServiceSlugs = prepared(
-  (db, viewer: ViewerChoices, v: Slots<ViewerValues & { serviceSlugs: readonly string[] }>) =>
-    db
-      .selectFrom('plans as p')
-      .innerJoin('services as s', 's.id', 'p.service_id')
-      .select(columns)
-      .select('s.slug as service_slug')
-      // A live service with a plan the viewer may see is one it may see.
-      .where((eb) => planVisible(viewer, v)(eb as unknown as Parameters<ReturnType<typeof planVisible>>[0]))
-      .where('s.removed_at', 'is', null)
-      .where(sql<SqlBool>`s.slug = any(${v.serviceSlugs}::text[])`),
-);
-
-/** The viewer's plans of the services with these slugs, each with its service's slug; one statement. */
-export async function findVisiblePlansByServiceSlugs(
-  db: Executor,
-  viewer: Viewer,
-  serviceSlugs: readonly string[],
-): Promise<{ serviceSlug: string; plan: Plan }[]> {
-  if (serviceSlugs.length === 0) return [];
-  const rows = await plansOfServiceSlugs(db, viewerChoices(viewer), { ...viewerValues(viewer), serviceSlugs });
-  return rows.map((row) => ({ serviceSlug: row.service_slug, plan: toPlan(row) }));
-}
-
 /** Plans the viewer can see, whose service is visible too. */
 export async function findVisiblePlans(
   db: Executor,

@@ -212,22 +212,6 @@ describe.each(testDatabaseKinds('app add-on loaders'))('app add-on loaders on $n
     expect(many.statements).toBe(few.statements);
   });
 
-  it('loads the plans of add-ons alone with one statement, visible as their services are', async () => {
-    const bare = await measure('query($name: String!) { app(name: $name) { name } }', 'small');
-    const query = 'query($name: String!) { app(name: $name) { addons { plan { slug } } } }';
-    const few = await measure(query, 'small');
-    const many = await measure(query, 'large');
-    expect(many.app.addons.map((a: { plan: { slug: string } | null }) => a.plan?.slug ?? null)).toEqual([
-      ...Array.from({ length: SERVICES }, () => 'free'),
-      null,
-      null,
-      null,
-      null,
-    ]);
-    expect(few.statements).toBe(bare.statements + 1);
-    expect(many.statements).toBe(few.statements);
-  });
-
   it("answers attachments' add-ons from the app, asking the broker only for add-ons of other apps", async () => {
     const query = `query($name: String!) { app(name: $name) {
       attachments { name addon { name state service { slug } } } } }`;

@@ -4,7 +4,7 @@ import DataLoader from 'dataloader';
 import { GraphQLError } from 'graphql';
 import { ForbiddenError } from '../../apps/errors.js';
 import type { AddonState, ApiAddon, ApiApp, ApiAttachment, ApiRelease, AttachmentState } from '../../broker-client.js';
-import { findVisiblePlansByServiceSlugs } from '../../db/plans.repository.js';
+import { findVisiblePlansByServiceIds } from '../../db/plans.repository.js';
 import { findVisibleServicesBySlugs } from '../../db/services.repository.js';
 import type { Plan, Service } from '../../domain/model.js';
 import { builder, type CatalogContext, needsScope } from '../builder.js';
@@ -299,13 +299,19 @@ AddonRef.implement({
       type: PlanRef,
       nullable: true,
       description: 'The plan, when the caller can see it in the catalog.',
-      // Every add-on's plan at once, in one statement whatever the number of add-ons and services.
+      // Every add-on's plan at once: their services (one batch), then those services' plans.
       load: async (keys: string[], ctx: CatalogContext) => {
         const wanted = keys.map((key) => JSON.parse(key) as [string, string]);
-        const found = await findVisiblePlansByServiceSlugs(ctx.db, ctx.viewer, [
-          ...new Set(wanted.map(([service]) => service)),
-        ]);
-        const byKey = new Map(found.map(({ serviceSlug, plan }) => [planKey(serviceSlug, plan.slug), plan]));
+        const loader = servicesBySlug(ctx);
+        const services = await Promise.all([...new Set(wanted.map(([service]) => service))].map((s) => loader.load(s)));
+        const visible = services.filter((service): service is Service => service !== null);
+        const plans = await findVisiblePlansByServiceIds(
+          ctx.db,
+          ctx.viewer,
+          visible.map((service) => service.id),
+        );
+        const slugOf = new Map(visible.map((service) => [service.id, service.slug]));
+        const byKey = new Map(plans.map((plan) => [planKey(slugOf.get(plan.serviceId) ?? '', plan.slug), plan]));
         return wanted.map(([service, plan]) => byKey.get(planKey(service, plan)) ?? null) as Plan[];
       },
       resolve: (addon) => planKey(addon.service, addon.plan),
