@@ -1,9 +1,10 @@
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { validateManifest } from '../manifest.js';
+import { catalogRequest } from './catalog-request.js';
 import { CliError, EXIT_CODES } from './exit-codes.js';
 import type { CliIo } from './io.js';
-import { fetchFailure, probeOsbEndpoint } from './probe.js';
+import { probeOsbEndpoint } from './probe.js';
 
 /**
  * The catalog mutation, exactly as the catalog serves it.
@@ -13,8 +14,6 @@ import { fetchFailure, probeOsbEndpoint } from './probe.js';
  */
 export const PUBLISH_MUTATION =
   'mutation Publish($manifest: JSON!) { publishManifest(manifest: $manifest) { __typename ... on ManifestPublished { revision unchanged provider { slug } } ... on ManifestInvalid { message problems { path message } } ... on Error { message } } }';
-
-const CATALOG_TIMEOUT_MS = 30_000;
 
 interface PublishResult {
   __typename?: string;
@@ -63,47 +62,10 @@ export async function publishCommand(
     );
   }
 
-  let answer: { data?: { publishManifest?: PublishResult }; errors?: { message: string }[] };
-  let response: Response;
-  try {
-    response = await fetch(options.catalog, {
-      method: 'POST',
-      headers: {
-        'Content-Type': 'application/json',
-        Accept: 'application/json',
-        Authorization: `Bearer ${options.token}`,
-      },
-      body: JSON.stringify({ query: PUBLISH_MUTATION, variables: { manifest: input } }),
-      signal: AbortSignal.timeout(CATALOG_TIMEOUT_MS),
-    });
-  } catch (error) {
-    throw new CliError(
-      `cannot reach the catalog at ${options.catalog}: ${fetchFailure(error, CATALOG_TIMEOUT_MS)}`,
-      EXIT_CODES.unreachable,
-    );
-  }
-  const text = await response.text();
-  try {
-    answer = JSON.parse(text);
-  } catch {
-    throw new CliError(
-      `the catalog at ${options.catalog} answered ${response.status} with something that is not JSON: ${text.slice(0, 300)}`,
-      EXIT_CODES.unreachable,
-    );
-  }
-  if (response.status === 401) {
-    throw new CliError(
-      `the catalog refused the token (401): ${answer.errors?.[0]?.message ?? 'unauthenticated'}`,
-      EXIT_CODES.unreachable,
-    );
-  }
-  if (answer.errors && answer.errors.length > 0) {
-    throw new CliError(
-      `the catalog answered: ${answer.errors.map((error) => error.message).join('; ')}`,
-      EXIT_CODES.refused,
-    );
-  }
-  const result = answer.data?.publishManifest;
+  const data = await catalogRequest<{ publishManifest?: PublishResult }>(options, PUBLISH_MUTATION, {
+    manifest: input,
+  });
+  const result = data.publishManifest;
   switch (result?.__typename) {
     case 'ManifestPublished':
       io.stdout(
@@ -118,7 +80,7 @@ export async function publishCommand(
       );
     default:
       throw new CliError(
-        `publishing failed: ${result?.message ?? JSON.stringify(answer)}${result?.__typename ? ` (${result.__typename})` : ''}`,
+        `publishing failed: ${result?.message ?? JSON.stringify(data)}${result?.__typename ? ` (${result.__typename})` : ''}`,
         EXIT_CODES.refused,
       );
   }
