@@ -1,0 +1,28 @@
+export { type SamplerConfig, TRACING_OFF, type TracingConfig, TracingConfigError, tracingConfig } from './config.js';
+export {
+  formatTraceparent,
+  newSpanId,
+  newTraceId,
+  parseTraceparent,
+  parseTracestate,
+  type SpanContext,
+} from './context.js';
+export { nameServerSpan, traceRequests } from './http.js';
+export {
+  type Attributes,
+  type AttributeValue,
+  childSpan,
+  currentContext,
+  currentSpan,
+  type FinishedSpan,
+  injectTraceHeaders,
+  NO_TRACING,
+  Span,
+  type SpanKind,
+  type SpanOptions,
+  type SpanSink,
+  type SpanStatus,
+  Tracer,
+  withRemoteContext,
+  withSpan,
+} from './tracer.js';
