@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { traceOutbound } from '@annex/tracing';
 
 /**
  * One metered usage record; `idempotencyKey` makes re-sending it harmless.
@@ -112,16 +113,20 @@ export function createBrokerClient(options: BrokerClientOptions): BrokerClient {
       if (attempt > 1) await sleep(backoff * 2 ** (attempt - 2));
       let response: globalThis.Response;
       try {
-        response = await fetch(`${base}${path}`, {
-          method,
-          headers: {
-            Authorization: `Bearer ${options.token}`,
-            Accept: 'application/json',
-            ...(body === undefined ? {} : { 'Content-Type': 'application/json' }),
-          },
-          body: body === undefined ? undefined : JSON.stringify(body),
-          signal: AbortSignal.timeout(options.timeoutMs ?? 10_000),
-        });
+        const headers: Record<string, string> = {
+          Authorization: `Bearer ${options.token}`,
+          Accept: 'application/json',
+          ...(body === undefined ? {} : { 'Content-Type': 'application/json' }),
+        };
+        // Inside a traced OSB request (or a span of the provider's own), the callback joins its trace.
+        response = await traceOutbound(method, `${base}${path}`, headers, (traced) =>
+          fetch(`${base}${path}`, {
+            method,
+            headers: traced,
+            body: body === undefined ? undefined : JSON.stringify(body),
+            signal: AbortSignal.timeout(options.timeoutMs ?? 10_000),
+          }),
+        );
       } catch (error) {
         lastError = new BrokerCallbackError(`${method} ${path}: ${(error as Error).message}`, undefined, undefined);
         continue;

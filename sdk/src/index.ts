@@ -1,3 +1,4 @@
+export { Tracer, type TracingConfig, TracingConfigError, tracingConfig } from '@annex/tracing';
 export {
   AuthenticationError,
   type BrokerRequestClaims,

@@ -101,6 +101,8 @@ export function defineProvider<P = Record<string, unknown>, U = Record<string, u
     async close() {
       await Promise.allSettled([...running.values()].map((r) => r.done));
       await store.close?.();
+      // A tracer made here from OTEL_* is this provider's to stop; one passed in is not.
+      if (!definition.tracer) await rt.tracer.shutdown();
     },
   };
 }

@@ -1,3 +1,4 @@
+import type { Tracer } from '@annex/tracing';
 import type { z } from 'zod';
 import type { BrokerTrustOptions, ReplayStore, SsoContext } from './auth.js';
 import type { ProviderError } from './errors.js';
@@ -240,6 +241,12 @@ export interface ProviderDefinition<
   ssoPath?: string;
   /** Called with every unexpected error (default: printed to stderr). */
   onError?: (error: unknown, requestId: string) => void;
+  /**
+   * Where the provider's spans go. By default the standard `OTEL_*` environment variables
+   * decide (traces are exported when `OTEL_EXPORTER_OTLP_ENDPOINT` is set), with the
+   * manifest's slug as `service.name`; each OSB request continues the broker's trace.
+   */
+  tracer?: Tracer;
 
   provision: Handler<ProvisionContext<P>, ProvisionResult>;
   update?: Handler<UpdateContext<U>, UpdateResult>;

@@ -1,3 +1,4 @@
+import { type TracingConfig, TracingConfigError, tracingConfig } from '@annex/tracing';
 import { z } from 'zod';
 import type { OutboundPolicy } from './outbound.js';
 import { SecretBox } from './secrets.js';
@@ -104,3 +105,25 @@ export const encryptionKeySpec = z.string().refine(
   },
   { message: 'expected id:base64key[,id:base64key...] with 32-byte keys (see SecretBox.generateSpec)' },
 );
+
+/**
+ * The `OTEL_*` variables (`tracingConfig` of @annex/tracing) as part of a service's
+ * configuration: a wrong one is a `ConfigError` naming it. `serviceName` is the default
+ * `service.name`.
+ *
+ * @example
+ * const tracing = tracingFromEnvironment(env, 'annex-broker');
+ */
+export function tracingFromEnvironment(
+  env: Readonly<Record<string, string | undefined>>,
+  serviceName: string,
+): TracingConfig {
+  try {
+    return tracingConfig(env, { serviceName });
+  } catch (error) {
+    if (error instanceof TracingConfigError) {
+      throw new ConfigError([{ variable: error.variable, message: error.problem }]);
+    }
+    throw error;
+  }
+}

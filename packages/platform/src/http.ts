@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { nameServerSpan } from '@annex/tracing';
 import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import { collectDefaultMetrics, Histogram, Registry } from 'prom-client';
 import type { Logger } from './log.js';
@@ -68,6 +69,7 @@ export function createObservability(options: ObservabilityOptions): Observabilit
       },
     });
     res.setHeader('x-request-id', requestId);
+    nameServerSpan(req, res, route);
     const started = process.hrtime.bigint();
     res.on('finish', () => {
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;

@@ -10,6 +10,7 @@ export {
   parseEnvironment,
   port,
   postgresUrl,
+  tracingFromEnvironment,
 } from './config.js';
 export { type Database, type DatabaseTarget, executePrepared, openDatabase } from './db/database.js';
 export { executeStatements, type Migration, type MigrationResult, migrateToLatest } from './db/migrate.js';

@@ -1,3 +1,4 @@
+import { currentContext } from '@annex/tracing';
 import { type DestinationStream, type Logger, pino } from 'pino';
 
 export type { Logger } from 'pino';
@@ -10,7 +11,9 @@ const roots = new WeakMap<Logger, Logger>();
 /**
  * Structured JSON logs, one line per event, each naming its `service` once. Secrets are
  * redacted by path wherever they might appear in a logged object; OSB parameters count as
- * secrets (they may carry passwords). `destination` defaults to standard output.
+ * secrets (they may carry passwords). A line logged inside a traced request or job carries
+ * its `trace_id` and `span_id` (with tracing off, those a caller sent in `traceparent`).
+ * `destination` defaults to standard output.
  *
  * @example
  * const log = createLogger('broker', 'info');
@@ -21,6 +24,7 @@ export function createLogger(service: string, level: string, destination?: Desti
     level,
     // No pid or hostname: the service (and the platform's own labels) say where a line is from.
     base: undefined,
+    mixin: traceIds,
     redact: {
       paths: [
         'req.headers.authorization',
@@ -53,6 +57,13 @@ export function serviceLogger(logger: Logger, service: string): Logger {
   // A logger made elsewhere: the best left is a binding beside its own.
   if (!root) return logger.child({ service });
   return withRoot(root, root.child({ service }));
+}
+
+/** The current trace's ids for a log line (OpenTelemetry's names for them in logs). */
+function traceIds(): object {
+  const context = currentContext();
+  // A fresh object each time: pino merges the line's own fields into it.
+  return context ? { trace_id: context.traceId, span_id: context.spanId } : {};
 }
 
 function withRoot(root: Logger, logger: Logger): Logger {

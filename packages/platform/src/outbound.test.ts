@@ -1,5 +1,6 @@
 import http, { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { type FinishedSpan, parseTraceparent, Tracer, tracingConfig, withRemoteContext } from '@annex/tracing';
 import { describe, expect, it } from 'vitest';
 import {
   guardedLookup,
@@ -512,6 +513,61 @@ describe('outbound policy', () => {
       await expect(outboundRequest(new URL('ftp://127.0.0.1/'), options)).rejects.toThrow(/http or https only/);
       await expect(outboundRequest(new URL(base), { ...options, headers: { 'x-bad': 'a\nb' } })).rejects.toThrow();
       await new Promise((resolve) => setTimeout(resolve, 100));
+    } finally {
+      server.closeAllConnections();
+      server.close();
+    }
+  });
+});
+
+describe('outboundRequest and the trace', () => {
+  it('carries the current trace: its own client span inside a traced span, the caller as it came with tracing off, nothing outside', async () => {
+    const seen: (string | undefined)[] = [];
+    const server = createServer((req, res) => {
+      seen.push(req.headers.traceparent as string | undefined);
+      res.end('ok');
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const url = new URL(`http://127.0.0.1:${(server.address() as AddressInfo).port}/hook?secret=1`);
+    const options = { policy: open, timeoutMs: 2_000, maxBytes: 100 };
+    const exported: FinishedSpan[] = [];
+    const tracer = new Tracer(
+      tracingConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:1' }, { serviceName: 't' }),
+      {
+        add: (span) => exported.push(span),
+        flush: async () => {},
+        shutdown: async () => {},
+      },
+    );
+    try {
+      await outboundRequest(url, options);
+      let parentSpanId = '';
+      await tracer.inSpan('job deliver', {}, async (span) => {
+        parentSpanId = span.context.spanId;
+        await outboundRequest(url, { ...options, method: 'POST', body: '{}' });
+      });
+      const caller = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
+      await withRemoteContext(parseTraceparent(caller) as NonNullable<ReturnType<typeof parseTraceparent>>, () =>
+        outboundRequest(url, options),
+      );
+      expect(seen[0]).toBeUndefined();
+      const client = exported.find((span) => span.kind === 'client');
+      expect(client).toMatchObject({
+        name: 'POST',
+        parentSpanId,
+        attributes: {
+          'http.request.method': 'POST',
+          'server.address': '127.0.0.1',
+          'url.full': `${url.origin}/hook`,
+          'http.response.status_code': 200,
+        },
+      });
+      expect(parseTraceparent(seen[1])).toEqual({
+        traceId: client?.context.traceId,
+        spanId: client?.context.spanId,
+        sampled: true,
+      });
+      expect(seen[2]).toBe(caller);
     } finally {
       server.closeAllConnections();
       server.close();

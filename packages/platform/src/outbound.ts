@@ -2,6 +2,7 @@ import dns, { type LookupAddress } from 'node:dns';
 import http from 'node:http';
 import https from 'node:https';
 import net from 'node:net';
+import { traceOutbound } from '@annex/tracing';
 import { SPECIAL_ADDRESS_BLOCKS, type SpecialAddressBlock } from './special-addresses.js';
 
 /**
@@ -188,9 +189,20 @@ export interface OutboundRequestOptions {
  * (`guardedLookup`), either refusal a `PrivateAddressError`; only http and https; redirects
  * are not followed (a 3xx is answered as it is); the body is read up to `maxBytes`; the
  * whole exchange ends within `timeoutMs`. The first outcome stands: an oversized answer
- * still ends, a destroyed request still errs, and nothing settles twice.
+ * still ends, a destroyed request still errs, and nothing settles twice. Inside a traced
+ * request or job the call carries the trace (`traceparent`) and has a client span of its own.
  */
 export function outboundRequest(url: URL, options: OutboundRequestOptions): Promise<OutboundResponse> {
+  return traceOutbound(options.method ?? 'GET', url, { ...options.headers }, (headers) =>
+    guardedRequest(url, options, headers),
+  );
+}
+
+function guardedRequest(
+  url: URL,
+  options: OutboundRequestOptions,
+  headers: Record<string, string>,
+): Promise<OutboundResponse> {
   const problem = outboundUrlProblem(url, options.policy);
   if (problem) return Promise.reject(new PrivateAddressError(`${url.origin} ${problem}`));
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
@@ -198,7 +210,6 @@ export function outboundRequest(url: URL, options: OutboundRequestOptions): Prom
   }
   if (options.signal?.aborted) return Promise.reject(new OutboundAbortedError('the request was abandoned'));
   const secure = url.protocol === 'https:';
-  const headers = { ...options.headers };
   if (options.body !== undefined) headers['content-length'] = String(Buffer.byteLength(options.body));
   return new Promise<OutboundResponse>((resolveWith, rejectWith) => {
     let timer: NodeJS.Timeout | undefined;

@@ -1,6 +1,14 @@
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import { parseTraceparent } from './context.js';
-import { currentSpan, type Tracer, withRemoteContext, withSpan } from './tracer.js';
+import {
+  childSpan,
+  currentSpan,
+  injectTraceHeaders,
+  type Span,
+  type Tracer,
+  withRemoteContext,
+  withSpan,
+} from './tracer.js';
 
 /**
  * A request listener whose requests each run in a server span that continues the caller's
@@ -56,5 +64,51 @@ export function nameServerSpan(req: IncomingMessage, res: ServerResponse, route:
     const template = route();
     if (!template) return;
     span.updateName(`${req.method} ${template}`).setAttribute('http.route', template);
+  });
+}
+
+/**
+ * One HTTP call out, traced: `send` gets `headers` with the current trace added
+ * (`traceparent`, `tracestate`) and, when a recording span is current, runs in a client span
+ * (`METHOD`, with the URL and the answer's status) whose id is the one sent. The one place
+ * where Annex's calls out carry the trace: the outbound guard (`outboundRequest`), the
+ * catalog's broker client and the SDK's broker client all call through it.
+ *
+ * @example
+ * const response = await traceOutbound('POST', url, { accept: 'application/json' }, (headers) =>
+ *   fetch(url, { method: 'POST', headers }),
+ * );
+ */
+export async function traceOutbound<T extends { status: number }>(
+  method: string,
+  target: URL | string,
+  headers: Record<string, string>,
+  send: (headers: Record<string, string>) => Promise<T>,
+): Promise<T> {
+  // Tracing off or not sampled: the headers only (the URL is not even parsed).
+  if (!currentSpan()?.recording) return send(injectTraceHeaders(headers));
+  const url = typeof target === 'string' ? new URL(target) : target;
+  const span = childSpan(method, {
+    kind: 'client',
+    attributes: {
+      'http.request.method': method,
+      'server.address': url.hostname,
+      'server.port': Number(url.port || (url.protocol === 'https:' ? 443 : 80)),
+      // Without the query: it may carry what should not leave in a trace.
+      'url.full': `${url.origin}${url.pathname}`,
+    },
+  }) as Span;
+  return withSpan(span, async () => {
+    try {
+      const answer = await send(injectTraceHeaders(headers));
+      span.setAttribute('http.response.status_code', answer.status);
+      if (answer.status >= 400) span.setStatus({ code: 'error', message: `answered ${answer.status}` });
+      return answer;
+    } catch (error) {
+      span.recordError(error);
+      throw error;
+    } finally {
+      span.end();
+    }
   });
 }

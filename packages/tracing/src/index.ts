@@ -7,7 +7,7 @@ export {
   parseTracestate,
   type SpanContext,
 } from './context.js';
-export { nameServerSpan, traceRequests } from './http.js';
+export { nameServerSpan, traceOutbound, traceRequests } from './http.js';
 export {
   type Attributes,
   type AttributeValue,
@@ -17,6 +17,7 @@ export {
   type FinishedSpan,
   injectTraceHeaders,
   NO_TRACING,
+  now,
   Span,
   type SpanKind,
   type SpanOptions,

@@ -38,7 +38,8 @@ export interface SpanSink {
   shutdown(): Promise<void>;
 }
 
-const now = () => performance.timeOrigin + performance.now();
+/** Milliseconds since the epoch, with fractions (what spans' times are in). */
+export const now = () => performance.timeOrigin + performance.now();
 
 /**
  * One unit of work in a trace. A span that is not sampled still has ids (they travel in
@@ -48,7 +49,8 @@ export class Span {
   readonly context: SpanContext;
   readonly parentSpanId: string | undefined;
   readonly kind: SpanKind;
-  readonly startTime = now();
+  /** Milliseconds since the epoch, with fractions. */
+  readonly startTime: number;
   readonly attributes: Attributes = {};
   readonly events: { name: string; time: number; attributes: Attributes }[] = [];
   readonly links: readonly SpanContext[];
@@ -65,7 +67,9 @@ export class Span {
     parentSpanId: string | undefined,
     links: readonly SpanContext[],
     attributes: Attributes | undefined,
+    startTime: number = now(),
   ) {
+    this.startTime = startTime;
     this.#name = name;
     this.kind = kind;
     this.context = context;
@@ -117,11 +121,12 @@ export class Span {
     return this;
   }
 
-  end(): void {
+  /** Ends the span now, or at `endTime` (milliseconds since the epoch) for work timed elsewhere. */
+  end(endTime: number = now()): void {
     if (this.#ended) return;
     const recording = this.recording;
     this.#ended = true;
-    if (recording) this.tracer.export(this, now());
+    if (recording) this.tracer.export(this, endTime);
   }
 }
 
@@ -182,6 +187,8 @@ export interface SpanOptions {
   parent?: SpanContext | null;
   /** Traces this span is related to without being their child. */
   links?: readonly SpanContext[];
+  /** When the work began (milliseconds since the epoch), for work timed elsewhere; default now. */
+  startTime?: number;
 }
 
 /**
@@ -225,6 +232,7 @@ export class Tracer {
       parent?.spanId,
       options.links ?? [],
       sampled ? options.attributes : undefined,
+      options.startTime,
     );
   }
 

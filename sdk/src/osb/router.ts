@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { nameServerSpan, traceRequests } from '@annex/tracing';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { AuthenticationError, type BrokerTrust, basicAuthMatches } from '../auth.js';
 import type { createBindingEndpoints } from './bindings.js';
@@ -36,7 +37,12 @@ export function createRouterFactory(
       const identity = req.header('X-Broker-API-Request-Identity');
       (req as Request & { annexRequestId?: string }).annexRequestId = identity ?? randomUUID();
       if (identity) res.setHeader('X-Broker-API-Request-Identity', identity);
-      next();
+      // The rest of the request (the handlers, their background work) runs in a server
+      // span continuing the broker's trace, named after the route it matched.
+      traceRequests(rt.tracer, () => {
+        nameServerSpan(req, res, () => (req.route?.path as string | undefined) ?? '');
+        next();
+      })(req, res);
     });
 
     const ssoPath = definition.ssoPath ?? '/sso';

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { Tracer, type TracingConfig, TracingConfigError, tracingConfig } from '@annex/tracing';
 import { type BrokerTrust, createBrokerTrust } from '../auth.js';
 import { manifestToOsbCatalog } from '../catalog.js';
 import { isProviderError } from '../errors.js';
@@ -15,6 +16,7 @@ export type Runtime = ReturnType<typeof createRuntime>;
 /** Builds the provider's shared state and the operation engine (async work, terminal states). */
 export function createRuntime(definition: ProviderDefinition<any, any, any>, manifest: ProviderManifest) {
   const store: ProviderStore = definition.store ?? new MemoryStore();
+  const tracer = definition.tracer ?? new Tracer(tracingOf(manifest.slug));
   const trust: BrokerTrust | undefined = definition.broker
     ? createBrokerTrust(definition.broker, manifest.slug)
     : undefined;
@@ -222,6 +224,7 @@ export function createRuntime(definition: ProviderDefinition<any, any, any>, man
     definition,
     manifest,
     store,
+    tracer,
     trust,
     retryAfter,
     onError,
@@ -237,4 +240,14 @@ export function createRuntime(definition: ProviderDefinition<any, any, any>, man
     startOperation,
     finishOperation,
   };
+}
+
+/** The `OTEL_*` variables of this process, a wrong one named (defineProvider throws it). */
+function tracingOf(serviceName: string): TracingConfig {
+  try {
+    return tracingConfig(process.env, { serviceName });
+  } catch (error) {
+    if (error instanceof TracingConfigError) throw new TypeError(`invalid tracing configuration: ${error.message}`);
+    throw error;
+  }
 }

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { RequestListener } from 'node:http';
 import { hostname } from 'node:os';
 import { createObservability, type Database, type Logger, SecretBox } from '@annex/platform';
+import { TRACING_OFF, Tracer, traceRequests } from '@annex/tracing';
 import express from 'express';
 import { appsRouter, LiveEvents } from './apps/index.js';
 import { billingRouter, createBilling } from './billing/index.js';
@@ -56,6 +57,7 @@ export interface Broker {
 export function createBroker(config: BrokerConfig, deps: BrokerDeps): Broker {
   const { database, logger, secretBox } = deps;
   const signer = new RequestSigner(database.db, secretBox, config.publicUrl);
+  const tracer = new Tracer(config.tracing ?? TRACING_OFF);
   const context: BrokerContext = {
     db: database.db,
     database,
@@ -76,6 +78,7 @@ export function createBroker(config: BrokerConfig, deps: BrokerDeps): Broker {
     replicaId: `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`,
     background: new Set(),
     caches: { plans: new TtlCache(5_000), providers: new TtlCache(5_000) },
+    tracer,
   };
   const observability = createObservability({ service: 'broker', logger, ready: () => database.ping() });
   const app = express();
@@ -103,10 +106,10 @@ export function createBroker(config: BrokerConfig, deps: BrokerDeps): Broker {
   app.use(osbErrorHandler);
 
   const osb = osbHandler(context, observability);
-  const listener: RequestListener = (req, res) => {
+  const listener: RequestListener = traceRequests(tracer, (req, res) => {
     if (isOsbPath(req.url)) osb(req, res);
     else app(req, res);
-  };
+  });
 
   let jobs: BrokerJobRunner | undefined;
   return {
@@ -127,6 +130,7 @@ export function createBroker(config: BrokerConfig, deps: BrokerDeps): Broker {
       jobs = undefined;
       await Promise.allSettled([...context.background]);
       context.providers.close();
+      await tracer.shutdown();
     },
   };
 }

@@ -7,7 +7,9 @@ import {
   parseEnvironment,
   port,
   postgresUrl,
+  tracingFromEnvironment,
 } from '@annex/platform';
+import type { TracingConfig } from '@annex/tracing';
 import { z } from 'zod';
 
 const milliseconds = (fallback: number) => z.coerce.number().int().min(1).default(fallback);
@@ -122,6 +124,8 @@ export interface BrokerConfig {
   nodeEnv: 'development' | 'production' | 'test';
   /** Where user-supplied URLs (webhooks, providers' OSB endpoints) may point. */
   outbound: OutboundPolicy;
+  /** Traces from the `OTEL_*` variables (docs/observability.md); off when absent. */
+  tracing?: TracingConfig;
 }
 
 /** Reads the broker's configuration from the environment once; throws `ConfigError` naming each bad variable. */
@@ -159,6 +163,7 @@ export function loadBrokerConfig(env: Readonly<Record<string, string | undefined
     logLevel: parsed.LOG_LEVEL,
     nodeEnv: parsed.NODE_ENV,
     outbound: outboundPolicyOf(parsed.ANNEX_ALLOW_PRIVATE_NETWORKS, parsed.NODE_ENV),
+    tracing: tracingFromEnvironment(env, 'annex-broker'),
   });
 }
 

@@ -46,6 +46,7 @@ export function createBrokerJobRunner(ctx: BrokerContext, config: BrokerConfig, 
     owner: `${ctx.replicaId}:jobs`,
     concurrency: config.workerConcurrency,
     fallbackMs: config.jobsFallbackMs,
+    ...(ctx.tracer ? { tracer: ctx.tracer } : {}),
     kinds: {
       ...billingJobKinds(ctx),
       'broker.operations': operationsJobKind(ctx, { concurrency: config.workerConcurrency }),

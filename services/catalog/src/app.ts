@@ -15,6 +15,7 @@ import {
   type SecretBox,
 } from '@annex/platform';
 import { manifestJsonSchema } from '@annex/sdk';
+import { TRACING_OFF, Tracer, traceRequests } from '@annex/tracing';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { GraphQLError, NoSchemaIntrospectionCustomRule } from 'graphql';
 import { createYoga, isAsyncIterable, maskError, type Plugin } from 'graphql-yoga';
@@ -30,6 +31,7 @@ import { documentLimits, parserCache } from './graphql/limits.js';
 import { createResponseCache } from './graphql/response-cache.js';
 import { schema } from './graphql/schema.js';
 import { hideSuggestions } from './graphql/suggestions.js';
+import { operationSpans } from './graphql/tracing.js';
 import { APP_ROOT_FIELDS } from './graphql/types/apps.js';
 
 /**
@@ -135,6 +137,7 @@ export function createCatalog(config: CatalogConfig, deps: CatalogDeps): Catalog
       })
     : undefined;
   const brokerClient = new BrokerClient({ baseUrl: config.brokerUrl });
+  const tracer = new Tracer(config.tracing ?? TRACING_OFF);
 
   const yoga = createYoga<{ req: Request; res: Response }, CatalogContext>({
     schema,
@@ -181,6 +184,7 @@ export function createCatalog(config: CatalogConfig, deps: CatalogDeps): Catalog
       refuseControlCharacters,
       scopeErrors,
       ...(responseCache ? [responseCache.plugin] : []),
+      operationSpans(tracer),
       compiledExecution(),
     ],
     context: ({ req, res, request }): CatalogContext => {
@@ -337,10 +341,11 @@ export function createCatalog(config: CatalogConfig, deps: CatalogDeps): Catalog
   };
 
   return {
-    app: listener,
+    app: traceRequests(tracer, listener),
     async start() {},
     async close() {
       await yoga.dispose();
+      await tracer.shutdown();
     },
   };
 }

@@ -11,6 +11,7 @@ import type {
   CreateAppRequest,
   SetConfigVarsRequest,
 } from '@annex/contracts/v1';
+import { traceOutbound } from '@annex/tracing';
 import {
   BrokerUnavailableError,
   ConfigVarCollisionError,
@@ -111,12 +112,15 @@ export class BrokerClient {
     let response: Response;
     let text: string;
     try {
-      response = await this.#fetch(`${this.baseUrl}/v1${path}`, {
-        method,
-        headers,
-        signal,
-        ...(options.body !== undefined ? { body: JSON.stringify(options.body) } : {}),
-      });
+      const url = `${this.baseUrl}/v1${path}`;
+      response = await traceOutbound(method, url, headers, (traced) =>
+        this.#fetch(url, {
+          method,
+          headers: traced,
+          signal,
+          ...(options.body !== undefined ? { body: JSON.stringify(options.body) } : {}),
+        }),
+      );
       text = await response.text();
     } catch (error) {
       if (options.signal?.aborted) throw error; // the caller gave up; not the broker's fault

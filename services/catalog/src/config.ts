@@ -8,7 +8,9 @@ import {
   parseEnvironment,
   port,
   postgresUrl,
+  tracingFromEnvironment,
 } from '@annex/platform';
+import type { TracingConfig } from '@annex/tracing';
 import { z } from 'zod';
 import type { DocumentLimits } from './graphql/limits.js';
 
@@ -51,6 +53,8 @@ export interface CatalogConfig {
   nodeEnv: 'development' | 'production' | 'test';
   /** Where providers' OSB URLs may point; off for private networks in production. */
   outbound: OutboundPolicy;
+  /** Traces from the `OTEL_*` variables (docs/observability.md); off when absent. */
+  tracing?: TracingConfig;
   logLevel: z.infer<typeof logLevel>;
   /** Schema introspection; off in production unless CATALOG_INTROSPECTION=true. */
   introspection: boolean;
@@ -101,6 +105,7 @@ export function loadCatalogConfig(env: Readonly<Record<string, string | undefine
     encryptionKeys: parsed.ANNEX_ENCRYPTION_KEYS,
     nodeEnv: parsed.NODE_ENV,
     outbound: outboundPolicyOf(parsed.ANNEX_ALLOW_PRIVATE_NETWORKS, parsed.NODE_ENV),
+    tracing: tracingFromEnvironment(env, 'annex-catalog'),
     logLevel: parsed.LOG_LEVEL,
     introspection: parsed.CATALOG_INTROSPECTION ?? !production,
     graphiql: parsed.CATALOG_GRAPHIQL ?? !production,

@@ -3,8 +3,9 @@ import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, ren
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { childSpan, currentSpan, now } from '@annex/tracing';
 import type { PGlite } from '@electric-sql/pglite';
-import { CompiledQuery, Kysely, PostgresDialect, sql, type Transaction } from 'kysely';
+import { CompiledQuery, Kysely, type LogEvent, PostgresDialect, sql, type Transaction } from 'kysely';
 import pg from 'pg';
 import { PGliteDialect } from './pglite-dialect.js';
 import type { DB } from './schema.js';
@@ -57,8 +58,35 @@ export async function executePrepared<R>(
   if (!pool) return (await db.executeQuery<R>(CompiledQuery.raw(text, [...values]))).rows as R[];
   const counter = counters.get(db as Kysely<DB>);
   if (counter) counter.statements += 1;
-  const result = await pool.query({ name, text, values: [...values] });
-  return result.rows as R[];
+  const started = now();
+  try {
+    const result = await pool.query({ name, text, values: [...values] });
+    traceStatement(text, now() - started, undefined);
+    return result.rows as R[];
+  } catch (error) {
+    traceStatement(text, now() - started, error ?? new Error('the statement failed'));
+    throw error;
+  }
+}
+
+/**
+ * A client span for a statement that ran inside a traced request or job, timed by the
+ * caller (Kysely's log hook, which serves PostgreSQL and PGlite alike): named by the
+ * statement's first keyword, with its text as sent (placeholders, never the values).
+ * Nothing is made when no recording span is current.
+ */
+function traceStatement(text: string, durationMs: number, error: unknown): void {
+  if (!currentSpan()?.recording) return;
+  const end = now();
+  const operation = /^\s*(\w+)/.exec(text)?.[1]?.toUpperCase() ?? 'SQL';
+  const span = childSpan(operation, {
+    kind: 'client',
+    startTime: end - durationMs,
+    attributes: { 'db.system.name': 'postgresql', 'db.operation.name': operation, 'db.query.text': text },
+  });
+  if (!span) return;
+  if (error !== undefined) span.recordError(error);
+  span.end(end);
 }
 
 /**
@@ -73,8 +101,9 @@ export async function openDatabase(target: DatabaseTarget): Promise<Database> {
   let db: Kysely<DB>;
   let client: PGlite | undefined;
   const counter = { statements: 0 };
-  const log = () => {
+  const log = (event: LogEvent) => {
     counter.statements += 1;
+    traceStatement(event.query.sql, event.queryDurationMillis, event.level === 'error' ? event.error : undefined);
   };
   let listener: Listener;
   if (target.kind === 'postgres') {

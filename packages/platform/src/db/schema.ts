@@ -742,6 +742,8 @@ export interface JobsTable {
   /** Enqueued again while running: when to run once more after it finishes. */
   rerun_at: Date | null;
   last_error: string | null;
+  /** The W3C `traceparent` of the request that enqueued it (migration 20261207050000); its span continues that trace. */
+  traceparent: string | null;
   created_at: Generated<Date>;
   updated_at: Generated<Date>;
 }

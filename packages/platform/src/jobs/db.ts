@@ -1,3 +1,4 @@
+import { currentContext, formatTraceparent } from '@annex/tracing';
 import { type Kysely, sql, type Transaction } from 'kysely';
 import type { DB } from '../db/schema.js';
 
@@ -16,6 +17,7 @@ export interface ClaimedJobRow {
   attempts: number;
   max_attempts: number;
   run_at: Date;
+  traceparent: string | null;
 }
 
 export interface NewJob {
@@ -35,9 +37,12 @@ export interface NewJob {
  * commits.
  */
 export async function insertJob(db: JobsExecutor, job: NewJob): Promise<number> {
+  // Enqueued inside a traced request: the job's span will continue its trace.
+  const context = currentContext();
+  const traceparent = context ? formatTraceparent(context) : null;
   const result = await sql<{ id: number }>`
     select annex_enqueue_job(${job.kind}, ${JSON.stringify(job.payload ?? {})}::jsonb, ${job.key ?? null},
-      ${job.runAt ?? null}::timestamptz, ${job.maxAttempts ?? 25}) as id`.execute(db);
+      ${job.runAt ?? null}::timestamptz, ${job.maxAttempts ?? 25}, ${traceparent}::text) as id`.execute(db);
   return Number((result.rows[0] as { id: number }).id);
 }
 
@@ -62,7 +67,7 @@ export async function claimJobs(
       order by run_at, id
       limit ${args.limit}
       for update skip locked)
-    returning id, kind, payload, key, attempts, max_attempts, run_at`.execute(db);
+    returning id, kind, payload, key, attempts, max_attempts, run_at, traceparent`.execute(db);
   return result.rows;
 }
 

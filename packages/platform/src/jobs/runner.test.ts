@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { currentSpan, type FinishedSpan, Tracer, tracingConfig } from '@annex/tracing';
 import { sql } from 'kysely';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type Database, type DatabaseTarget, openDatabase } from '../db/database.js';
@@ -85,6 +86,61 @@ describe.each(testDatabaseKinds('job runner'))('job runner ($name)', (kind) => {
     expect(await runner.runDue()).toBe(0);
     expect(seen).toEqual([7]);
     expect(await jobRows(database)).toEqual([]);
+  });
+
+  it('runs a job in a span that continues the trace of the request that enqueued it, with its statements as children', async () => {
+    const exported: FinishedSpan[] = [];
+    const tracer = new Tracer(
+      tracingConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:1' }, { serviceName: 't' }),
+      {
+        add: (span) => exported.push(span),
+        flush: async () => {},
+        shutdown: async () => {},
+      },
+    );
+    let jobSpanId: string | undefined;
+    const runner = runnerOf(
+      async () => {
+        jobSpanId = currentSpan()?.context.spanId;
+        await sql`select 1`.execute(database.db);
+      },
+      { tracer },
+    );
+    let request: { traceId: string; spanId: string } | undefined;
+    await tracer.inSpan('POST /v1/things', { kind: 'server', parent: null }, async (span) => {
+      request = span.context;
+      await runner.enqueue('test.work', { n: 1 });
+    });
+    // Keyed (it may serve several requests): a trace of its own, linked to the enqueuer's.
+    await tracer.inSpan('POST /v1/other', { kind: 'server', parent: null }, async () => {
+      await runner.enqueue('test.work', { n: 2 }, { key: 'pass' });
+    });
+    // Enqueued outside any trace: a trace of its own.
+    await runner.enqueue('test.work', { n: 3 });
+    expect(await runner.runDue()).toBe(3);
+    const jobs = exported.filter((span) => span.name === 'job test.work');
+    expect(jobs).toHaveLength(3);
+    const continued = jobs.find((span) => span.context.traceId === request?.traceId);
+    expect(continued).toMatchObject({
+      kind: 'consumer',
+      parentSpanId: request?.spanId,
+      attributes: { 'job.kind': 'test.work' },
+    });
+    const other = exported.find((span) => span.name === 'POST /v1/other');
+    const keyed = jobs.find((span) => span.links.length > 0);
+    expect(keyed?.parentSpanId).toBeUndefined();
+    expect(keyed?.context.traceId).not.toBe(other?.context.traceId);
+    expect(keyed?.links).toEqual([
+      expect.objectContaining({ traceId: other?.context.traceId, spanId: other?.context.spanId }),
+    ]);
+    expect(jobs.filter((span) => span !== continued && span !== keyed).map((span) => span.parentSpanId)).toEqual([
+      undefined,
+    ]);
+    const select = exported.find((span) => span.name === 'SELECT' && span.parentSpanId === jobSpanId);
+    expect(select).toMatchObject({
+      kind: 'client',
+      attributes: { 'db.system.name': 'postgresql', 'db.query.text': 'select 1' },
+    });
   });
 
   it('refuses an unknown kind, changing nothing', async () => {

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
+import { NO_TRACING, parseTraceparent, type Tracer, withRemoteContext } from '@annex/tracing';
 import type { Database } from '../db/database.js';
 import type { Logger } from '../log.js';
 import { retryDelayMs } from './backoff.js';
@@ -106,6 +107,11 @@ export interface JobRunnerOptions<K extends JobKinds> {
   owner?: string;
   /** Milliseconds since the epoch; tests move it by hand (default `Date.now`). */
   clock?: () => number;
+  /**
+   * Runs each job in a span `job <kind>` that continues the trace of the request that
+   * enqueued it (a keyed job: linked to it); default off.
+   */
+  tracer?: Tracer;
 }
 
 export interface EnqueueOptions {
@@ -164,6 +170,7 @@ export function createJobRunner<K extends JobKinds>(database: Database, options:
   const db = database.db;
   const logger = options.logger;
   const clock = options.clock ?? Date.now;
+  const tracer = options.tracer ?? NO_TRACING;
   const concurrency = options.concurrency ?? 10;
   const leaseMs = options.leaseMs ?? 60_000;
   const fallbackMs = options.fallbackMs ?? 60_000;
@@ -251,7 +258,7 @@ export function createJobRunner<K extends JobKinds>(database: Database, options:
     };
     let outcome: JobOutcome | undefined;
     try {
-      outcome = (await kind.run(job)) ?? undefined;
+      outcome = (await traced(row, async () => (await kind.run(job)) ?? undefined)) ?? undefined;
     } catch (error) {
       // Aborted by stop(): it gives the lease back itself, and the attempt does not count.
       if (stopped && abort.signal.aborted) return;
@@ -277,6 +284,20 @@ export function createJobRunner<K extends JobKinds>(database: Database, options:
       ? await postponeJob(db, { id: row.id, owner, now: now(), runAt: outcome.runAgainAt })
       : await completeJob(db, row.id, owner);
     if (!kept) logger.warn({ job: row.id, kind: row.kind }, 'job finished after its lease was lost');
+  }
+
+  /**
+   * The job's work in its span. A job without a key continues the trace of the request that
+   * enqueued it; a keyed one may have been enqueued by several (a pass over a table's rows),
+   * so it starts a trace of its own, linked to the first. With tracing off, the enqueuing
+   * request's context is passed on as it came.
+   */
+  function traced<T>(row: ClaimedJobRow, work: () => Promise<T>): Promise<T> {
+    const enqueuer = row.traceparent ? parseTraceparent(row.traceparent) : null;
+    if (!tracer.enabled) return enqueuer && row.key === null ? withRemoteContext(enqueuer, work) : work();
+    const attributes = { 'job.id': row.id, 'job.kind': row.kind, 'job.attempt': row.attempts };
+    const relation = row.key === null ? { parent: enqueuer } : { parent: null, links: enqueuer ? [enqueuer] : [] };
+    return tracer.inSpan(`job ${row.kind}`, { kind: 'consumer', attributes, ...relation }, work);
   }
 
   function launch(row: ClaimedJobRow): void {

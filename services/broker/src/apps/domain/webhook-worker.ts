@@ -174,6 +174,7 @@ export function startWebhookWorker(ctx: BrokerContext, options: WebhookDeliveryO
   const runner = createJobRunner<{ 'apps.webhooks': WebhooksPass }>(ctx.database, {
     logger: ctx.logger,
     owner: `${ctx.replicaId}:webhook-worker:${randomUUID().slice(0, 8)}`,
+    ...(ctx.tracer ? { tracer: ctx.tracer } : {}),
     kinds: { 'apps.webhooks': deliveries.kind },
   });
   enqueue = () => runner.enqueue('apps.webhooks', {}, { key: 'pass' });

@@ -1,4 +1,5 @@
 import { createRequire } from 'node:module';
+import { traceOutbound } from '@annex/tracing';
 import type Stripe from 'stripe';
 import type { BrokerConfig } from '../../config.js';
 
@@ -19,8 +20,10 @@ export interface Billing {
 
 /** Builds the billing settings from the broker's configuration. */
 export function createBilling(config: BrokerConfig['billing']): Billing {
-  const stripe = config.stripeSecretKey
-    ? new (requireStripe())(config.stripeSecretKey, {
+  const StripeSdk = config.stripeSecretKey ? requireStripe() : undefined;
+  const stripe = StripeSdk
+    ? new StripeSdk(config.stripeSecretKey as string, {
+        httpClient: tracedHttpClient(StripeSdk.createNodeHttpClient()),
         maxNetworkRetries: 2,
         timeout: 20_000,
         telemetry: false,
@@ -36,4 +39,40 @@ export function createBilling(config: BrokerConfig['billing']): Billing {
     graceDays: config.graceDays,
     defaultRevenueShare: config.defaultRevenueShare,
   };
+}
+
+type StripeHttpClient = ReturnType<typeof Stripe.createNodeHttpClient>;
+
+/**
+ * The SDK's own Node client with each request (each retry too) in a client span of the
+ * current trace: a Stripe call made while serving a traced request or job shows in it.
+ */
+function tracedHttpClient(client: StripeHttpClient): StripeHttpClient {
+  const makeRequest: StripeHttpClient['makeRequest'] = async (
+    host,
+    port,
+    path,
+    method,
+    headers,
+    data,
+    protocol,
+    timeout,
+  ) => {
+    const url = `${protocol}://${host}:${port}${path.split('?')[0]}`;
+    const { response } = await traceOutbound(method, url, {}, async (trace) => {
+      const answer = await client.makeRequest(
+        host,
+        port,
+        path,
+        method,
+        { ...headers, ...trace },
+        data,
+        protocol,
+        timeout,
+      );
+      return { status: answer.getStatusCode(), response: answer };
+    });
+    return response;
+  };
+  return Object.assign(Object.create(client) as StripeHttpClient, { makeRequest });
 }

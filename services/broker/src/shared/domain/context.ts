@@ -1,4 +1,5 @@
 import type { Database, Logger, OutboundPolicy, SecretBox } from '@annex/platform';
+import type { Tracer } from '@annex/tracing';
 import type { LiveEvents } from '../../apps/index.js';
 import type { Billing } from '../../billing/index.js';
 import type { ProviderClient } from '../../osb/index.js';
@@ -37,6 +38,8 @@ export interface BrokerContext {
   caches: { plans: TtlCache<PlanContext>; providers: TtlCache<ProviderRow> };
   /** Provider calls still running after their request answered 202; `close()` waits for them. */
   background: Set<Promise<unknown>>;
+  /** Spans of this broker (requests, jobs); off unless `OTEL_*` configures an exporter. */
+  tracer?: Tracer;
 }
 
 /** `X-Broker-API-Originating-Identity`, parsed. */
