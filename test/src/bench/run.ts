@@ -8,6 +8,7 @@ import { benchIdleReplica } from './idle.bench.js';
 import { benchIdleRss } from './idle-rss.bench.js';
 import { describeMachine } from './machine.js';
 import { benchOrgQuery } from './org-query.bench.js';
+import { benchTracingOff } from './tracing.bench.js';
 
 // `npm run bench`: every benchmark, then docs/benchmarks.md. PostgreSQL rows need
 // TEST_DATABASE_URL (a server where the benchmark may create and drop scratch databases).
@@ -25,6 +26,7 @@ const benches: Record<string, () => Promise<Section>> = {
   'org-query': () => benchOrgQuery(kinds, seconds),
   'broker-idle': () =>
     benchIdleReplica(kinds, process.env.TEST_DATABASE_URL, Number(process.env.BENCH_IDLE_SECONDS ?? 60)),
+  'tracing-off': () => benchTracingOff(Number(process.env.BENCH_TRACING_REQUESTS ?? 2000)),
   'idle-rss': () => benchIdleRss(kinds, process.env.TEST_DATABASE_URL, Number(process.env.BENCH_IDLE_RSS_SECONDS ?? 5)),
 };
 // BENCH_ONLY=name[,name] runs a subset (and then does not rewrite docs/benchmarks.md).

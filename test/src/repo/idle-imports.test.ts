@@ -17,10 +17,11 @@ const root = fileURLToPath(new URL('../../../', import.meta.url));
 
 /**
  * Loaded on first use only: PGlite (opened), Stripe (secret key), Ajv (schema compiled), jose,
- * openid-client, the GraphQL compiler (first query) and the JSON serializer compiler it uses.
+ * openid-client, the GraphQL compiler (first query) and the JSON serializer compiler it uses,
+ * and the OTLP trace exporter (first span, only when OTEL_* configures an endpoint).
  */
 const ON_FIRST_USE =
-  /\/node_modules\/(@electric-sql\/pglite|stripe|ajv|ajv-formats|ajv-draft-04|jose|openid-client|graphql-jit|@envelop\/graphql-jit|fast-json-stringify)\//;
+  /\/node_modules\/(@electric-sql\/pglite|stripe|ajv|ajv-formats|ajv-draft-04|jose|openid-client|graphql-jit|@envelop\/graphql-jit|fast-json-stringify)\/|\/tracing\/(dist|src)\/otlp\.[jt]s$/;
 
 const HOOKS = `
 import { appendFileSync } from 'node:fs';
@@ -86,8 +87,13 @@ describe('an idle service loads no code it has not used', () => {
   it("a service's bundled start holds none of them: each stays an import of its own, made on first use", () => {
     // What each service's code imports with import() (Stripe, Ajv are required on first use).
     const importedOnUse = {
-      'services/broker': ['@electric-sql/pglite', 'jose'],
-      'services/catalog': ['@electric-sql/pglite', '@graphql-yoga/render-graphiql/graphiql', '@envelop/graphql-jit'],
+      'services/broker': ['@electric-sql/pglite', 'jose', '@annex/tracing/otlp'],
+      'services/catalog': [
+        '@electric-sql/pglite',
+        '@graphql-yoga/render-graphiql/graphiql',
+        '@envelop/graphql-jit',
+        '@annex/tracing/otlp',
+      ],
       'packages/console': ['@electric-sql/pglite', 'openid-client'],
     };
     for (const [workspace, packages] of Object.entries(importedOnUse)) {
