@@ -1,12 +1,14 @@
 import type { AddressInfo } from 'node:net';
+import { type FinishedSpan, parseTraceparent } from '@annex/tracing';
 import express from 'express';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BrokerCallbackError, createBrokerClient } from './index.js';
+import { BrokerCallbackError, createBrokerClient, Tracer, tracingConfig } from './index.js';
 
 interface Received {
   method: string;
   path: string;
   authorization: string | undefined;
+  traceparent: string | undefined;
   body: any;
 }
 
@@ -25,6 +27,7 @@ describe('broker callback client', () => {
         method: req.method,
         path: req.originalUrl,
         authorization: req.headers.authorization,
+        traceparent: req.header('traceparent'),
         body: req.body,
       });
       if (req.headers.authorization !== 'Bearer annex_provider_test')
@@ -91,6 +94,33 @@ describe('broker callback client', () => {
     expect(received[0]?.body).toEqual({ config: { DATABASE_URL: 'postgres://new' }, reason: 'credential rotation' });
     expect(received[1]?.body).toEqual({ state: 'failed', description: 'disk full' });
     expect(received.every((r) => r.authorization === 'Bearer annex_provider_test')).toBe(true);
+  });
+
+  it("joins the trace of the provider's span it is made in, and carries none outside one", async () => {
+    const exported: FinishedSpan[] = [];
+    const tracer = new Tracer(
+      tracingConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:1' }, { serviceName: 'p' }),
+      {
+        add: (span) => exported.push(span),
+        flush: async () => {},
+        shutdown: async () => {},
+      },
+    );
+    const client = createBrokerClient({ brokerUrl: url, token: 'annex_provider_test' });
+    received.length = 0;
+    await client.pushConfig('i-1', { A: '1' }, 'outside');
+    const traceId = await tracer.inSpan('PUT /v2/service_instances/:instanceId', { kind: 'server' }, async (span) => {
+      await client.pushConfig('i-1', { A: '2' }, 'inside');
+      return span.context.traceId;
+    });
+    expect(received[0]?.traceparent).toBeUndefined();
+    const call = exported.find((span) => span.kind === 'client');
+    expect(call).toMatchObject({ name: 'POST', attributes: { 'http.response.status_code': 200 } });
+    expect(parseTraceparent(received[1]?.traceparent)).toEqual({
+      traceId,
+      spanId: call?.context.spanId,
+      sampled: true,
+    });
   });
 
   it('does not retry a refusal and says why', async () => {

@@ -1,11 +1,12 @@
 import type { AddressInfo } from 'node:net';
+import { currentContext, type FinishedSpan } from '@annex/tracing';
 import express from 'express';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { osbClient, waitForOperation } from './__fixtures__/client.js';
 import { widgetsManifest, widgetsProvider } from './__fixtures__/widgets.js';
 import { type ConformanceBroker, startConformanceBroker } from './conformance/index.js';
-import { defineProvider, inProgress, type RunningProvider } from './index.js';
+import { defineProvider, inProgress, type RunningProvider, Tracer, tracingConfig } from './index.js';
 
 const small = { service_id: 'svc-widgets', plan_id: 'plan-small', organization_guid: 'org', space_guid: 'space' };
 const large = { ...small, plan_id: 'plan-large' };
@@ -269,6 +270,66 @@ describe('async operations finished outside their work', () => {
   });
   afterAll(async () => {
     await broker.close();
+  });
+
+  it("continues the broker's trace in a server span named by the OSB route, its handlers inside it", async () => {
+    const exported: FinishedSpan[] = [];
+    const tracer = new Tracer(
+      tracingConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:1' }, { serviceName: 'widgets' }),
+      {
+        add: (span) => exported.push(span),
+        flush: async () => {},
+        shutdown: async () => {},
+      },
+    );
+    const seenInHandler: (string | undefined)[] = [];
+    const provider = defineProvider({
+      manifest: widgetsManifest(),
+      broker: { url: broker.url },
+      tracer,
+      provision: () => {
+        seenInHandler.push(currentContext()?.traceId);
+        return {};
+      },
+      deprovision: () => {},
+      bind: () => ({ credentials: {} }),
+      unbind: () => {},
+    });
+    const server = await provider.listen(0);
+    try {
+      const call = osbClient(server.url, broker, 'widgets-inc');
+      const traceparent = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
+      expect(
+        (
+          await call('PUT', '/v2/service_instances/traced', {
+            body: { ...small, parameters: { size: 1 } },
+            headers: { traceparent },
+          })
+        ).status,
+      ).toBe(201);
+      // A malformed header starts a trace of its own instead of failing the request.
+      expect(
+        (
+          await call('PUT', '/v2/service_instances/untraced', {
+            body: { ...small, parameters: { size: 1 } },
+            headers: { traceparent: 'junk' },
+          })
+        ).status,
+      ).toBe(201);
+    } finally {
+      await server.close();
+      await provider.close();
+    }
+    const [traced, untraced] = exported.filter((span) => span.kind === 'server');
+    expect(traced).toMatchObject({
+      name: 'PUT /v2/service_instances/:instanceId',
+      parentSpanId: '00f067aa0ba902b7',
+      context: { traceId: '4bf92f3577b34da6a3ce929d0e0e4736' },
+      attributes: { 'http.route': '/v2/service_instances/:instanceId', 'http.response.status_code': 201 },
+    });
+    expect(seenInHandler).toEqual(['4bf92f3577b34da6a3ce929d0e0e4736', untraced?.context.traceId]);
+    expect(untraced?.parentSpanId).toBeUndefined();
+    expect(untraced?.context.traceId).not.toBe('4bf92f3577b34da6a3ce929d0e0e4736');
   });
 
   it('ends through completeOperation and through a lastOperation handler, with typed zod parameters', async () => {
