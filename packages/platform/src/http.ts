@@ -69,7 +69,12 @@ export function createObservability(options: ObservabilityOptions): Observabilit
       },
     });
     res.setHeader('x-request-id', requestId);
-    nameServerSpan(req, res, route);
+    // Express restores `baseUrl` only when a router passes a request on, so once answered it
+    // still holds where the matched route's router is mounted: the span gets the whole template.
+    nameServerSpan(req, res, () => {
+      const express = req as { baseUrl?: string; route?: unknown };
+      return express.route && express.baseUrl ? `${express.baseUrl}${route()}` : route();
+    });
     const started = process.hrtime.bigint();
     res.on('finish', () => {
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
