@@ -184,7 +184,8 @@ export function createCatalog(config: CatalogConfig, deps: CatalogDeps): Catalog
       refuseControlCharacters,
       scopeErrors,
       ...(responseCache ? [responseCache.plugin] : []),
-      operationSpans(tracer),
+      // Only with tracing on: an instrumented plugin puts yoga on a slower path for every request.
+      ...(tracer.enabled ? [operationSpans(tracer)] : []),
       compiledExecution(),
     ],
     context: ({ req, res, request }): CatalogContext => {

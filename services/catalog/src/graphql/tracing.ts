@@ -10,14 +10,13 @@ const operations = new WeakSet<Span>();
  * with `graphql.operation.type` and `graphql.operation.name`; the resolvers' SQL statements
  * and broker calls are its children. A result with errors marks it failed. Execution is
  * wrapped through envelop's instrumentation, so it covers whichever executor runs the
- * document (graphql-jit for queries and mutations). Nothing is done when the request is not
- * recorded (tracing off, or not sampled).
+ * document (graphql-jit for queries and mutations). Nothing is recorded for a request that is
+ * not sampled; with tracing off the catalog leaves the plugin out.
  */
 export function operationSpans(tracer: Tracer): Plugin {
   return {
     instrumentation: {
       execute(_payload: unknown, wrapped: () => unknown) {
-        if (!tracer.enabled) return wrapped();
         const span = tracer.startSpan('GraphQL operation');
         if (!span.recording) return wrapped();
         operations.add(span);
@@ -34,7 +33,7 @@ export function operationSpans(tracer: Tracer): Plugin {
       },
     },
     onExecute({ args }) {
-      const span = tracer.enabled ? currentOperation() : undefined;
+      const span = currentOperation();
       if (!span) return undefined;
       const operation = getOperationAST(args.document, args.operationName);
       const type = operation?.operation;
