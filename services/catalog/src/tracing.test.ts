@@ -67,4 +67,14 @@ describe('catalog traces', () => {
     expect(request?.parentSpanId).toBeUndefined();
     expect(request?.traceId).not.toBe(CALLER_TRACE);
   });
+
+  it('mark an operation whose result has errors as failed', async () => {
+    const answer = await catalog.gql('query mine { apps { name } }');
+    expect(answer.errors?.length).toBeGreaterThan(0);
+    const spans = await receiver.waitFor((all) => all.some((s) => s.name === 'query mine'));
+    expect(spans.find((s) => s.name === 'query mine')?.status).toMatchObject({
+      code: 2,
+      message: answer.errors?.[0]?.message,
+    });
+  });
 });
