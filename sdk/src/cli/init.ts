@@ -127,7 +127,7 @@ An Annex provider, made with \`annex-provider init\`.
   the catalog (\`--catalog URL\` or \`ANNEX_CATALOG_URL\`, \`--token\` or \`ANNEX_TOKEN\`).
 - The SDK is \`@annex/sdk\` from \`${sdk}\`${
   sdk.startsWith('file:vendor/')
-    ? ', a tarball packed by `annex-provider init`; to\n  upgrade, pack a newer one (`npm pack -w @annex/sdk` in an Annex checkout) and `npm install` it'
+    ? ', a tarball packed by `annex-provider init`; to\n  upgrade, pack newer ones (`npm pack -w @annex/sdk -w @annex/tracing` in an Annex checkout) and `npm install` them'
     : ''
 }.
 `;
@@ -161,11 +161,12 @@ export async function initCommand(
   }
 
   // Pack before writing anything, so that a failure leaves no half-made project behind.
-  let packed: { dir: string; file: string } | undefined;
+  let packed: { dir: string; file: string; companions: Record<string, string> } | undefined;
   if (options.sdk === undefined) {
     const scratch = await mkdtemp(join(tmpdir(), 'annex-sdk-pack-'));
     try {
-      packed = { dir: scratch, file: await packSdk(scratch) };
+      const files = await packSdk(scratch);
+      packed = { dir: scratch, file: files.sdk, companions: files.companions };
     } catch (error) {
       await rm(scratch, { recursive: true, force: true });
       throw error;
@@ -192,6 +193,14 @@ export async function initCommand(
         },
         dependencies: { '@annex/sdk': sdk },
         devDependencies: { tsx: '^4.20.0', typescript: '~5.9.3', '@types/node': '^20.19.0' },
+        // The Annex packages the SDK depends on, packed beside it.
+        ...(packed
+          ? {
+              overrides: Object.fromEntries(
+                Object.entries(packed.companions).map(([name, file]) => [name, `file:vendor/${file}`]),
+              ),
+            }
+          : {}),
       },
       null,
       2,
@@ -222,7 +231,9 @@ export async function initCommand(
   for (const [name, content] of Object.entries(files)) await writeFile(join(target, name), content);
   if (packed) {
     await mkdir(join(target, 'vendor'), { recursive: true });
-    await copyFile(join(packed.dir, packed.file), join(target, 'vendor', packed.file));
+    for (const file of [packed.file, ...Object.values(packed.companions)]) {
+      await copyFile(join(packed.dir, file), join(target, 'vendor', file));
+    }
     await rm(packed.dir, { recursive: true, force: true });
   }
 

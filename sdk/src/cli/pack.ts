@@ -1,7 +1,8 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CliError, EXIT_CODES } from './exit-codes.js';
 
@@ -10,19 +11,36 @@ import { CliError, EXIT_CODES } from './exit-codes.js';
 const packageRoot = fileURLToPath(new URL('../../', import.meta.url));
 
 /**
- * Packs the SDK this CLI runs from into `destination` with `npm pack`, and returns the
- * tarball's file name. The CLI runs from `dist/`, so that build is what is packed, as it is
- * (`--ignore-scripts`: no `prepack` rebuild under a running CLI); a checkout builds it with
- * `npm run build`.
+ * Annex's own packages the SDK depends on. They are packed beside it, so that a project
+ * installing the SDK from a tarball does not look for them in a registry that may not have
+ * them.
  */
-export async function packSdk(destination: string): Promise<string> {
+const COMPANIONS = ['@annex/tracing'] as const;
+
+/**
+ * Packs the SDK this CLI runs from into `destination` with `npm pack`, with the Annex
+ * packages it depends on (`COMPANIONS`), and returns the tarballs' file names. The CLI runs
+ * from `dist/`, so that build is what is packed, as it is (`--ignore-scripts`: no `prepack`
+ * rebuild under a running CLI); a checkout builds it with `npm run build`.
+ */
+export async function packSdk(destination: string): Promise<{ sdk: string; companions: Record<string, string> }> {
+  const sdk = await packPackage(packageRoot, destination);
+  const companions: Record<string, string> = {};
+  const require = createRequire(join(packageRoot, 'package.json'));
+  for (const name of COMPANIONS) {
+    companions[name] = await packPackage(dirname(require.resolve(`${name}/package.json`)), destination);
+  }
+  return { sdk, companions };
+}
+
+async function packPackage(packageRoot: string, destination: string): Promise<string> {
   const { name, version } = JSON.parse(await readFile(join(packageRoot, 'package.json'), 'utf8')) as {
     name: string;
     version: string;
   };
   if (!existsSync(join(packageRoot, 'dist', 'index.js'))) {
     throw new CliError(
-      `the SDK in ${packageRoot} is not built (no dist/index.js): run \`npm run build\` at the root of the checkout, or pass --sdk <npm dependency spec>`,
+      `${packageRoot} is not built (no dist/index.js): run \`npm run build\` at the root of the checkout, or pass --sdk <npm dependency spec>`,
       EXIT_CODES.refused,
     );
   }
@@ -49,7 +67,7 @@ export async function packSdk(destination: string): Promise<string> {
   const file = `${name.replace(/^@/, '').replace('/', '-')}-${version}.tgz`;
   if (code !== 0 || !existsSync(join(destination, file))) {
     throw new CliError(
-      `could not pack the SDK in ${packageRoot} with \`npm ${args.join(' ')}\`; pass --sdk <npm dependency spec> to depend on a published or packed SDK instead`,
+      `could not pack ${name} in ${packageRoot} with \`npm ${args.join(' ')}\`; pass --sdk <npm dependency spec> to depend on a published or packed SDK instead`,
       EXIT_CODES.refused,
       output.trim().split('\n').slice(-15),
     );

@@ -130,6 +130,9 @@ describe('a provider written outside the repository', () => {
     expect(existsSync(join(project, 'vendor/annex-sdk-0.1.0.tgz'))).toBe(true);
     const pkg = JSON.parse(await readFile(join(project, 'package.json'), 'utf8'));
     expect(pkg.dependencies['@annex/sdk']).toBe('file:vendor/annex-sdk-0.1.0.tgz');
+    // The Annex package the SDK depends on comes packed beside it, not from the registry.
+    expect(existsSync(join(project, 'vendor/annex-tracing-0.1.0.tgz'))).toBe(true);
+    expect(pkg.overrides).toEqual({ '@annex/tracing': 'file:vendor/annex-tracing-0.1.0.tgz' });
 
     // npm install: the registry (or its cache) for everything but the SDK.
     const install = await run(
