@@ -67,6 +67,7 @@ export {
 } from './outbound.js';
 export {
   ALL_SCOPES,
+  type AnyScope,
   CONFIG_VALUES_SCOPE,
   DEFAULT_TOKEN_SCOPES,
   type GraphqlOperation,
@@ -74,6 +75,7 @@ export {
   OPERATION_SCOPES,
   type Operation,
   PROVIDER_SCOPES,
+  type ProviderScope,
   principalHasScope,
   type RestOperation,
   ROLE_SCOPES,

@@ -34,7 +34,7 @@ describe('token scopes', () => {
     expect(DEFAULT_TOKEN_SCOPES).not.toContain('config:read');
     expect([...DEFAULT_TOKEN_SCOPES, 'config:read'].sort()).toEqual([...ALL_SCOPES].sort());
     expect(scopesForNewToken('org', ['config:read', 'config:read'])).toEqual(['config:read']);
-    expect(scopesForNewToken('provider', undefined)).toEqual(['catalog:publish']);
+    expect(scopesForNewToken('provider', undefined)).toEqual(['catalog:publish', 'provider:read', 'provider:write']);
   });
 
   it('refuses unknown scope names, naming them and the valid ones', () => {
@@ -43,7 +43,9 @@ describe('token scopes', () => {
       'catalog:publish',
     ]);
     expect(() => scopesForNewToken('org', ['apps:admin'])).toThrow(/unknown scope apps:admin; .*apps:read, apps:write/);
-    expect(() => scopesForNewToken('provider', ['apps:read'])).toThrow(/may have: catalog:publish/);
+    expect(() => scopesForNewToken('provider', ['apps:read'])).toThrow(
+      /may have: catalog:publish, provider:read, provider:write/,
+    );
   });
 
   it('lets a console member do all but read config values and change what is billed', () => {

@@ -19,6 +19,7 @@ import {
 import { TtlCache } from './shared/domain/cache.js';
 import type { BrokerContext } from './shared/domain/context.js';
 import { ensureSigningKey, RequestSigner } from './shared/domain/signing.js';
+import { providerPortalRouter } from './shared/http/provider-portal.js';
 import { ssoRouter } from './sso/index.js';
 
 export interface BrokerDeps {
@@ -91,6 +92,8 @@ export function createBroker(config: BrokerConfig, deps: BrokerDeps): Broker {
     }
   });
   app.use('/v1/provider', providerRouter(context, { wakeWebhooks: () => jobs?.runner.wake() }));
+  // A provider's own data: each module adds its routes to the list.
+  app.use('/v1/providers', providerPortalRouter(context, []));
   app.use('/v1/billing', billingRouter(context));
   app.use('/v1', ssoRouter(context));
   app.use(

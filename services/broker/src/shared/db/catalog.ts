@@ -114,3 +114,11 @@ function withDates(row: Record<string, unknown>, columns: readonly string[]): Re
 export async function findProviderById(db: Executor, providerId: string): Promise<ProviderRow | undefined> {
   return db.selectFrom('providers').selectAll().where('id', '=', providerId).executeTakeFirst();
 }
+
+/** A provider by its slug: id, slug and name, or undefined. */
+export async function findProviderBySlug(
+  db: Executor,
+  slug: string,
+): Promise<{ id: string; slug: string; name: string } | undefined> {
+  return db.selectFrom('providers').select(['id', 'slug', 'name']).where('slug', '=', slug).executeTakeFirst();
+}

@@ -1,4 +1,4 @@
-import { type Principal, principalHasScope, type Scope } from '@annex/platform';
+import { type AnyScope, type Principal, principalHasScope } from '@annex/platform';
 
 /** Error codes of the `/v1` REST API (docs/apps.md), each with its HTTP status. */
 export const API_ERRORS = {
@@ -23,7 +23,7 @@ export class ApiFailure extends Error {
   constructor(
     readonly code: ApiErrorCode,
     message: string,
-    readonly extra: { field?: string; name?: string; owner?: string; scope?: Scope } = {},
+    readonly extra: { field?: string; name?: string; owner?: string; scope?: AnyScope } = {},
   ) {
     super(message);
     this.name = 'ApiFailure';
@@ -48,6 +48,16 @@ export function mayAccess(caller: ApiCaller, organizationId: string): boolean {
 }
 
 /** Whether the caller's token has `scope`, directly or implied (admin tokens have every scope). */
-export function hasScope(caller: ApiCaller, scope: Scope): boolean {
+export function hasScope(caller: ApiCaller | ProviderCaller, scope: AnyScope): boolean {
   return principalHasScope(caller.principal, scope);
+}
+
+/**
+ * An authenticated caller of the provider's own routes (`/v1/providers/:provider/...`): a
+ * provider token, which sees its own provider only, or an admin token, which sees every one.
+ */
+export interface ProviderCaller {
+  principal: Extract<Principal, { kind: 'provider' } | { kind: 'admin' }>;
+  /** Ids of the providers the caller may see; `'all'` for admins. */
+  providerIds: readonly string[] | 'all';
 }
