@@ -96,6 +96,8 @@ export const OPERATION_SCOPES = {
   'POST /v1/billing/jobs/:job': 'billing:write',
   // Single sign-on
   'POST /v1/addons/:addon/sso': 'sso',
+  // A provider's own data (provider or admin tokens)
+  'GET /v1/providers/:provider/health': 'provider:read',
 
   // GraphQL (the catalog asks the broker with the caller's token, which checks again)
   'Query.apps': 'apps:read',

@@ -8,11 +8,14 @@ import {
 } from '@annex/broker/testing';
 import {
   ALL_SCOPES,
+  type AnyScope,
   createApiToken,
   type Database,
   type GraphqlOperation,
   OPERATION_SCOPES,
   type Operation,
+  PROVIDER_SCOPES,
+  type ProviderScope,
   type RestOperation,
   type Scope,
   scopesGrant,
@@ -27,7 +30,8 @@ import { startTestCatalog, type TestCatalog } from './testing.js';
 // broker and every root field of the catalog that acts for an organization is refused to a
 // token holding every scope but the one it needs (403 `forbidden` naming the scope, or the
 // typed Forbidden error), changing nothing, and is not refused for scope to a token holding
-// just that scope. The tokens are a platform's, acting for the organization whose app it is.
+// just that scope. The tokens are a platform's, acting for the organization whose app it is;
+// for a provider's own data (a provider scope), the provider's.
 
 /** Rows of everything an organization's caller could change, as one digest. */
 async function fingerprint(database: Database): Promise<string> {
@@ -112,6 +116,32 @@ describe.each(testDatabaseKinds('the scope table'))('every operation of the scop
     }
     return token;
   };
+
+  /** A token of the fixture's provider with exactly these provider scopes. */
+  const providerTokenWith = async (scopes: readonly ProviderScope[]): Promise<string> => {
+    const key = `provider:${[...scopes].sort().join(',')}`;
+    let token = tokens.get(key);
+    if (!token) {
+      token = (
+        await createApiToken(database.db, {
+          kind: 'provider',
+          name: `scopes ${key}`,
+          providerId: fixture.providerId,
+          scopes,
+        })
+      ).token;
+      tokens.set(key, token);
+    }
+    return token;
+  };
+
+  /** A token with every scope of the operation's kind (org and platform, or provider) but those that grant `scope`. */
+  const tokenWithout = (scope: AnyScope): Promise<string> =>
+    scope in PROVIDER_SCOPES
+      ? providerTokenWith((Object.keys(PROVIDER_SCOPES) as ProviderScope[]).filter((s) => !scopesGrant([s], scope)))
+      : tokenWith(ALL_SCOPES.filter((s) => !scopesGrant([s], scope)));
+  const tokenOnly = (scope: AnyScope): Promise<string> =>
+    scope in PROVIDER_SCOPES ? providerTokenWith([scope as ProviderScope]) : tokenWith([scope as Scope]);
 
   const rest = async (operation: RestOperation, token: string): Promise<Answer> => {
     const [method, template] = operation.split(' ') as [string, string];
@@ -237,10 +267,10 @@ describe.each(testDatabaseKinds('the scope table'))('every operation of the scop
       if (field !== 'node' && field !== 'nodes') expect(graphqlFields).toContain(field);
   });
 
-  for (const [operation, scope] of Object.entries(OPERATION_SCOPES) as [Operation, Scope][]) {
+  for (const [operation, scope] of Object.entries(OPERATION_SCOPES) as [Operation, AnyScope][]) {
     it(`${operation} needs ${scope}`, async () => {
       // Every other scope, but none that would grant this one.
-      const without = await tokenWith(ALL_SCOPES.filter((s) => !scopesGrant([s], scope)));
+      const without = await tokenWithout(scope);
       await settled(database);
       const before = await fingerprint(database);
       const refused = await ask(operation, without);
@@ -254,7 +284,7 @@ describe.each(testDatabaseKinds('the scope table'))('every operation of the scop
       expect(await fingerprint(database)).toBe(before);
 
       // Allowed: whatever else it answers (an admin-only route refuses a platform, say), not this.
-      const allowed = await ask(operation, await tokenWith([scope]));
+      const allowed = await ask(operation, await tokenOnly(scope));
       expect(allowed.refusal?.scope, operation).toBeUndefined();
       expect(allowed.refusal?.message ?? '', operation).not.toContain(`the ${scope} scope`);
     });
@@ -349,6 +379,7 @@ const REST_REQUESTS: Record<RestOperation, (n: Names) => { query?: string; body?
   'PUT /v1/billing/providers/:provider': () => ({ body: { revenueShare: 0.7 } }),
   'POST /v1/billing/jobs/:job': () => ({ body: {} }),
   'POST /v1/addons/:addon/sso': () => ({ body: {} }),
+  'GET /v1/providers/:provider/health': () => ({}),
 };
 
 const result = (field: string, args: string) =>

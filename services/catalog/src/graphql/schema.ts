@@ -14,6 +14,7 @@ import './types/app-mutations.js';
 import './types/preflight.js';
 import './types/addon-events.js';
 import './types/billing.js';
+import './types/provider-health.js';
 
 builder.queryType({
   description: 'What platforms and people browse: providers, services, plans, categories; apps and their add-ons.',
