@@ -74,6 +74,7 @@ export {
   missingScopeMessage,
   OPERATION_SCOPES,
   type Operation,
+  type OrganizationOperation,
   PROVIDER_SCOPES,
   type ProviderScope,
   principalHasScope,
