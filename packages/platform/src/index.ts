@@ -81,6 +81,7 @@ export {
   missingScopeMessage,
   OPERATION_SCOPES,
   type Operation,
+  type OrganizationOperation,
   PROVIDER_SCOPES,
   type ProviderScope,
   principalHasScope,
