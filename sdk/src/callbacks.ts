@@ -2,36 +2,20 @@ import { z } from 'zod';
 
 // The provider callback API (`/v1/provider/*`, docs/provider-protocol.md §3): what a provider
 // sends the broker with its provider token, and what the broker answers, written once. The
-// broker decodes with these schemas, the SDK's broker client sends and reads by their types,
-// and the broker's OpenAPI document (`GET /openapi.json`) is generated from them. They live in
-// the SDK, which is published, so that a provider built outside this repository has them;
-// `@annex/contracts/v1` re-exports them beside the rest of `/v1`.
+// broker mounts its routes from `PROVIDER_CALLBACKS` and decodes with these schemas, the SDK's
+// broker client sends and reads by their types, and the broker's OpenAPI document
+// (`GET /openapi.json`) is generated from them. They live in the SDK, which is published, so
+// that a provider built outside this repository has them (like the OSB contract, osb/contract.ts).
 
+// The broker's rule for ids and names (@annex/contracts' `idString`, which this published
+// package cannot import): non-empty, bounded, no control characters.
 const CONTROL_CHARACTER = /\p{Cc}/u;
-
-/**
- * Whether `value` is fit for an id or a name: no control characters (NUL, newlines, escapes…).
- *
- * @example
- * isCleanId('db-1'); // true
- * isCleanId('db\n1'); // false
- */
-export function isCleanId(value: string): boolean {
-  return !CONTROL_CHARACTER.test(value);
-}
-
-/** What is wrong with an id or a name that `isCleanId` refuses. */
-export const CONTROL_CHARACTER_PROBLEM = 'must not contain control characters';
-
-/**
- * A zod string for an id or a name: non-empty, at most `max` characters, no control characters.
- *
- * @example
- * idString(100).parse('inst-1'); // 'inst-1'
- */
-export function idString(max = 255) {
-  return z.string().min(1).max(max).refine(isCleanId, CONTROL_CHARACTER_PROBLEM);
-}
+const id = (max: number) =>
+  z
+    .string()
+    .min(1)
+    .max(max)
+    .refine((value) => !CONTROL_CHARACTER.test(value), 'must not contain control characters');
 
 /**
  * One metered usage record (`POST /v1/provider/usage`); `idempotencyKey` makes re-sending it harmless.
@@ -40,10 +24,10 @@ export function idString(max = 255) {
  * usageRecord.parse({ idempotencyKey: 'req-42', instanceId, unit: '1k_tokens', quantity: 3, at: new Date().toISOString() });
  */
 export const usageRecord = z.object({
-  idempotencyKey: idString(200),
-  instanceId: idString(100),
+  idempotencyKey: id(200),
+  instanceId: id(100),
   /** One of the plan's metered units, e.g. `1k_tokens`. */
-  unit: idString(100),
+  unit: id(100),
   quantity: z.number().finite().min(0),
   /** When the usage happened (ISO time). */
   at: z.string().min(1).max(64),
@@ -140,6 +124,48 @@ export const callbackError = z.object({
   instance_usable: z.boolean().optional(),
   update_repeatable: z.boolean().optional(),
 });
+
+/**
+ * The callback API's routes, as the broker mounts them, each with its request body or query,
+ * its answer and the statuses of its successful answers; a refusal answers `callbackError`
+ * with one of `CALLBACK_ERROR_STATUSES`.
+ *
+ * @example
+ * const { answer } = PROVIDER_CALLBACKS['POST /v1/provider/usage'];
+ * const { accepted } = answer.parse(await response.json());
+ */
+export const PROVIDER_CALLBACKS = {
+  'POST /v1/provider/operations/:operation/complete': {
+    request: operationCompletionRequest,
+    answer: operationCompletionAnswer,
+    statuses: [202],
+  },
+  'POST /v1/provider/instances/:instance/config': {
+    request: providerConfigRequest,
+    answer: providerConfigAnswer,
+    statuses: [200],
+  },
+  'POST /v1/provider/usage': { request: usageReportRequest, answer: usageReportAnswer, statuses: [202] },
+  'GET /v1/provider/instances/:instance/allowance': { query: allowanceQuery, answer: allowanceAnswer, statuses: [200] },
+} as const;
+
+/**
+ * A route of the provider callback API, e.g. `POST /v1/provider/usage`.
+ *
+ * @example
+ * const route: ProviderCallbackRoute = 'POST /v1/provider/usage';
+ */
+export type ProviderCallbackRoute = keyof typeof PROVIDER_CALLBACKS;
+
+/**
+ * Every status a refused callback may have: the OSB error keys' (400, 404, 409, 410, 422, 502),
+ * no or a wrong token (401), a body too large (413) or not UTF-8 JSON (415), an internal error
+ * (500) and the broker's database unreachable (503, with `Retry-After`).
+ *
+ * @example
+ * CALLBACK_ERROR_STATUSES.includes(response.status);
+ */
+export const CALLBACK_ERROR_STATUSES: readonly number[] = [400, 401, 404, 409, 410, 413, 415, 422, 500, 502, 503];
 
 export type UsageRecord = z.infer<typeof usageRecord>;
 export type UsageReportRequest = z.infer<typeof usageReportRequest>;

@@ -5,44 +5,19 @@ import { z } from 'zod';
 // client sends the requests and reads the answers by the same types. Timestamps travel as
 // ISO 8601 strings.
 
-// Ids and names, and the provider callback API (`/v1/provider/*`), are written in the SDK,
-// which providers outside this repository install: re-exported here with the rest of `/v1`.
-import {
-  allowanceAnswer,
-  allowanceQuery,
-  idString,
-  operationCompletionAnswer,
-  operationCompletionRequest,
-  providerConfigAnswer,
-  providerConfigRequest,
-  usageReportAnswer,
-  usageReportRequest,
-} from '@annex/sdk/callbacks';
+const CONTROL_CHARACTER = /\p{Cc}/u;
 
-export {
-  type AllowanceAnswer,
-  allowanceAnswer,
-  allowanceQuery,
-  type CallbackError,
-  CONTROL_CHARACTER_PROBLEM,
-  callbackError,
-  idString,
-  isCleanId,
-  type OperationCompletionAnswer,
-  type OperationCompletionRequest,
-  operationCompletionAnswer,
-  operationCompletionRequest,
-  type ProviderConfigAnswer,
-  type ProviderConfigRequest,
-  providerConfigAnswer,
-  providerConfigRequest,
-  type UsageRecord,
-  type UsageReportAnswer,
-  type UsageReportRequest,
-  usageRecord,
-  usageReportAnswer,
-  usageReportRequest,
-} from '@annex/sdk/callbacks';
+/** Whether `value` is fit for an id or a name: no control characters (NUL, newlines, escapes…). */
+export function isCleanId(value: string): boolean {
+  return !CONTROL_CHARACTER.test(value);
+}
+
+export const CONTROL_CHARACTER_PROBLEM = 'must not contain control characters';
+
+/** A zod string for an id or a name: non-empty, at most `max` characters, no control characters. */
+export function idString(max = 255) {
+  return z.string().min(1).max(max).refine(isCleanId, CONTROL_CHARACTER_PROBLEM);
+}
 
 // ---- requests ---------------------------------------------------------------------------
 
@@ -427,10 +402,6 @@ export const answers = {
     duplicate: z.boolean(),
     outcome: z.string(),
   }),
-  'POST /v1/provider/operations/:operation/complete': operationCompletionAnswer,
-  'POST /v1/provider/instances/:instance/config': providerConfigAnswer,
-  'POST /v1/provider/usage': usageReportAnswer,
-  'GET /v1/provider/instances/:instance/allowance': allowanceAnswer,
 } as const;
 export type Route = keyof typeof answers;
 export type Answer<R extends Route> = z.infer<(typeof answers)[R]>;
@@ -457,9 +428,6 @@ export const requests = {
   'PUT /v1/billing/providers/:provider': providerBillingRequest,
   'POST /v1/billing/jobs/:job': billingJobRequest,
   'POST /v1/billing/stripe/webhook': stripeEventRequest,
-  'POST /v1/provider/operations/:operation/complete': operationCompletionRequest,
-  'POST /v1/provider/instances/:instance/config': providerConfigRequest,
-  'POST /v1/provider/usage': usageReportRequest,
 } as const;
 
 /** An organization's billing routes act for the caller's organization, or the one named (platform and admin tokens). */
@@ -481,7 +449,6 @@ export const queries = {
   'PUT /v1/billing/spend-caps': organizationQuery,
   'GET /v1/billing/invoices': organizationQuery,
   'GET /v1/billing/usage': z.object({ app: z.string(), period: z.string().optional() }),
-  'GET /v1/provider/instances/:instance/allowance': allowanceQuery,
 } as const;
 
 /**
@@ -505,27 +472,18 @@ export const successStatuses: Readonly<Partial<Record<string, readonly number[]>
   'POST /v1/webhook-deliveries/:id/redeliver': [202],
   'POST /v1/billing/setup-intent': [201],
   'POST /v1/billing/card-checkout': [201],
-  'POST /v1/provider/operations/:operation/complete': [202],
-  'POST /v1/provider/usage': [202],
 };
 
 /**
  * The routes under `/v1` that act for no organization, so need no scope (they are not in the
- * scope table of @annex/platform), each with what authenticates its caller: the provider
- * callback API (a provider API token) and Stripe's webhook (Stripe's signature).
+ * scope table of @annex/platform), other than the provider callbacks (whose table is the SDK's
+ * `PROVIDER_CALLBACKS`, @annex/sdk/callbacks), each with what authenticates its caller.
  */
 export const unscopedRoutes = {
-  'POST /v1/provider/operations/:operation/complete': 'provider',
-  'POST /v1/provider/instances/:instance/config': 'provider',
-  'POST /v1/provider/usage': 'provider',
-  'GET /v1/provider/instances/:instance/allowance': 'provider',
+  /** Stripe's webhook, signed by Stripe (`Stripe-Signature`). */
   'POST /v1/billing/stripe/webhook': 'stripe',
 } as const;
 export type UnscopedRoute = keyof typeof unscopedRoutes;
-/** A route of the provider callback API, e.g. `POST /v1/provider/usage`. */
-export type ProviderCallbackRoute = {
-  [R in UnscopedRoute]: (typeof unscopedRoutes)[R] extends 'provider' ? R : never;
-}[UnscopedRoute];
 
 // ---- errors -----------------------------------------------------------------------------
 
@@ -569,6 +527,3 @@ export type ApiError = z.infer<typeof apiError>;
 export const API_ERROR_STATUSES: readonly number[] = [...new Set([...Object.values(API_ERRORS), 413, 415, 500])].sort(
   (a, b) => a - b,
 );
-
-/** Every status a refused provider callback may have (OSB error keys, as the provider's broker protocol uses). */
-export const CALLBACK_ERROR_STATUSES: readonly number[] = [400, 401, 404, 409, 410, 413, 415, 422, 500, 502, 503];

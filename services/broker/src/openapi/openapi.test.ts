@@ -4,6 +4,7 @@ import { dirname, join } from 'node:path';
 import { answers, requests, unscopedRoutes } from '@annex/contracts/v1';
 import { createApiToken, type Database, OPERATION_SCOPES } from '@annex/platform';
 import { testDatabaseKinds } from '@annex/platform/testing';
+import { PROVIDER_CALLBACKS } from '@annex/sdk/callbacks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestBroker, type TestBroker } from '../testing.js';
 import { documentedRoutes, type OpenApiDocument, openApiDocument } from './index.js';
@@ -18,9 +19,11 @@ const operations = (document: OpenApiDocument) =>
 describe('the OpenAPI document, generated from the contracts', () => {
   const document = openApiDocument({ serverUrl: 'https://broker.example.test' });
 
-  it('has an operation for every /v1 route of the scope table and every unscoped route, and no other', () => {
+  it('has an operation for every /v1 route of the scope table, every unscoped route and provider callback, and no other', () => {
     const routes = operations(document).map(({ operation }) => operation['x-annex-route']);
-    expect(routes.sort()).toEqual([...restRoutes, ...Object.keys(unscopedRoutes)].sort());
+    expect(routes.sort()).toEqual(
+      [...restRoutes, ...Object.keys(unscopedRoutes), ...Object.keys(PROVIDER_CALLBACKS)].sort(),
+    );
     expect(documentedRoutes().sort()).toEqual(routes);
     for (const { path, method, operation } of operations(document)) {
       const [verb, expressPath] = operation['x-annex-route'].split(' ') as [string, string];
@@ -48,9 +51,10 @@ describe('the OpenAPI document, generated from the contracts', () => {
   it('takes bodies and answers from the contracts, and declares every path parameter', () => {
     for (const { path, operation } of operations(document)) {
       const route = operation['x-annex-route'];
-      expect(operation.requestBody !== undefined, route).toBe(route in requests);
+      const callback = (PROVIDER_CALLBACKS as Record<string, { request?: unknown } | undefined>)[route];
+      expect(operation.requestBody !== undefined, route).toBe(callback ? 'request' in callback : route in requests);
       const documentedAnswer = Object.values(operation.responses).some((r) => 'content' in r && r.content);
-      expect(documentedAnswer, route).toBe(route in answers);
+      expect(documentedAnswer, route).toBe(callback !== undefined || route in answers);
       const names = [...path.matchAll(/\{([A-Za-z]+)\}/g)].map((m) => m[1]);
       expect(operation.parameters?.filter((p) => p.in === 'path').map((p) => p.name) ?? [], route).toEqual(names);
     }

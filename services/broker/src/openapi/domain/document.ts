@@ -7,8 +7,6 @@ import {
   appDetail,
   attachment,
   billingAccount,
-  CALLBACK_ERROR_STATUSES,
-  callbackError,
   event,
   invoice,
   listedApp,
@@ -21,13 +19,20 @@ import {
   webhookDelivery,
 } from '@annex/contracts/v1';
 import { OPERATION_SCOPES, type RestOperation, SCOPES, type Scope } from '@annex/platform';
+import {
+  CALLBACK_ERROR_STATUSES,
+  callbackError,
+  PROVIDER_CALLBACKS,
+  type ProviderCallbackRoute,
+} from '@annex/sdk/callbacks';
 import { z } from 'zod';
 
 // The OpenAPI 3.1 document of the broker's `/v1` API and its provider callback API, generated
 // from what the broker itself mounts and decodes with: the routes of the scope table
-// (`OPERATION_SCOPES`) and of `unscopedRoutes`, each route's request body, query, answer and
-// success statuses from @annex/contracts/v1. Nothing here names a route: a route added to
-// those tables is in the document. JSON Schema comes from zod (`z.toJSONSchema`, draft
+// (`OPERATION_SCOPES`), of `unscopedRoutes` and of the provider callbacks (`PROVIDER_CALLBACKS`
+// of @annex/sdk/callbacks), each route's request body, query, answer and success statuses from
+// @annex/contracts/v1 or that table. Nothing here names a route: a route added to those tables
+// is in the document. JSON Schema comes from zod (`z.toJSONSchema`, draft
 // 2020-12, the dialect of OpenAPI 3.1).
 
 /** An OpenAPI 3.1 document, as JSON. */
@@ -61,7 +66,7 @@ export type OpenApiOperation = {
 };
 
 type Method = 'get' | 'post' | 'put' | 'patch' | 'delete';
-type Route = RestOperation | keyof typeof unscopedRoutes;
+type Route = RestOperation | keyof typeof unscopedRoutes | ProviderCallbackRoute;
 
 /** The schemas the document names (`#/components/schemas/…`), by the name. */
 const NAMED = {
@@ -98,10 +103,39 @@ const STATUS_WORDS: Record<number, string> = {
   304: 'Not modified since the ETag given in If-None-Match.',
 };
 
-/** Every `/v1` route the broker mounts: the scope table's REST routes and the unscoped ones. */
+/** Every `/v1` route the broker mounts: the scope table's REST routes, the unscoped ones, the provider callbacks. */
 export function documentedRoutes(): Route[] {
   const scoped = Object.keys(OPERATION_SCOPES).filter((key): key is RestOperation => /^[A-Z]+ \/v1\//.test(key));
-  return [...scoped, ...(Object.keys(unscopedRoutes) as (keyof typeof unscopedRoutes)[])];
+  return [
+    ...scoped,
+    ...(Object.keys(unscopedRoutes) as (keyof typeof unscopedRoutes)[]),
+    ...(Object.keys(PROVIDER_CALLBACKS) as ProviderCallbackRoute[]),
+  ];
+}
+
+/** What the contracts say of a route: its body, query, answer and success statuses. */
+function contractOf(route: Route): {
+  request?: z.ZodType;
+  query?: z.ZodObject;
+  answer?: z.ZodType;
+  statuses: readonly number[];
+} {
+  const callback = (
+    PROVIDER_CALLBACKS as Record<
+      string,
+      { request?: z.ZodType; query?: z.ZodObject; answer: z.ZodType; statuses: readonly number[] } | undefined
+    >
+  )[route];
+  if (callback) return callback;
+  const request = (requests as Record<string, z.ZodType | undefined>)[route];
+  const query = (queries as Record<string, z.ZodObject | undefined>)[route];
+  const answer = (answers as Record<string, z.ZodType | undefined>)[route];
+  return {
+    ...(request ? { request } : {}),
+    ...(query ? { query } : {}),
+    ...(answer ? { answer } : {}),
+    statuses: successStatuses[route] ?? [200],
+  };
 }
 
 /**
@@ -144,15 +178,16 @@ export function openApiDocument(options: { serverUrl: string }): OpenApiDocument
     const method = verb.toLowerCase() as Method;
     const path = expressPath.replace(/:([A-Za-z]+)/g, '{$1}');
     const scope = (OPERATION_SCOPES as Record<string, Scope | undefined>)[route];
-    const caller = (unscopedRoutes as Record<string, 'provider' | 'stripe' | undefined>)[route];
+    const caller =
+      route in PROVIDER_CALLBACKS ? 'provider' : (unscopedRoutes as Record<string, 'stripe' | undefined>)[route];
+    const contract = contractOf(route);
     const segment = expressPath.split('/')[2] ?? 'v1';
 
     const parameters: NonNullable<OpenApiOperation['parameters']> = [];
     for (const [, name] of expressPath.matchAll(/:([A-Za-z]+)/g)) {
       parameters.push({ name: name as string, in: 'path', required: true, schema: { type: 'string', minLength: 1 } });
     }
-    const query = (queries as Record<string, z.ZodObject | undefined>)[route];
-    for (const [name, field] of Object.entries(query?.shape ?? {})) {
+    for (const [name, field] of Object.entries(contract.query?.shape ?? {})) {
       parameters.push({
         name,
         in: 'query',
@@ -164,10 +199,9 @@ export function openApiDocument(options: { serverUrl: string }): OpenApiDocument
       parameters.push({ name: 'stripe-signature', in: 'header', required: true, schema: { type: 'string' } });
     }
 
-    const body = (requests as Record<string, z.ZodType | undefined>)[route];
-    const answer = (answers as Record<string, z.ZodType | undefined>)[route];
+    const { request: body, answer } = contract;
     const responses: OpenApiOperation['responses'] = {};
-    for (const status of successStatuses[route] ?? [200]) {
+    for (const status of contract.statuses) {
       responses[String(status)] =
         answer && status !== 204 && status !== 304
           ? {

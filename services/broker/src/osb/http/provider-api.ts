@@ -1,10 +1,10 @@
+import { authenticateToken, bearerToken } from '@annex/platform';
 import {
   operationCompletionRequest,
   type ProviderCallbackRoute,
   providerConfigRequest,
   usageReportRequest,
-} from '@annex/contracts/v1';
-import { authenticateToken, bearerToken } from '@annex/platform';
+} from '@annex/sdk/callbacks';
 import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import type { ZodType } from 'zod';
 import { applyProviderConfig } from '../../apps/index.js';
@@ -19,7 +19,7 @@ import { osbError, osbErrorHandler } from './errors.js';
  * Provider → broker callbacks (docs/provider-protocol.md §3), mounted at `/v1/provider`,
  * authenticated with the provider's API token. Built so far: early completion of async
  * operations, config pushes (apps), metered usage and the spend-cap allowance (billing).
- * Its routes and bodies are @annex/contracts' (`unscopedRoutes`, `requests`, `answers`).
+ * Its routes and bodies are the SDK's callback contract (`PROVIDER_CALLBACKS`, @annex/sdk/callbacks).
  */
 export function providerRouter(ctx: BrokerContext, options: { wakeWebhooks(): void }): express.Router {
   const router = express.Router();
