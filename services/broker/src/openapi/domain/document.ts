@@ -219,7 +219,8 @@ export function openApiDocument(options: { serverUrl: string }): OpenApiDocument
 
     const operation: OpenApiOperation = {
       operationId: operationId(method, expressPath),
-      summary: route,
+      // What the list of operations shows beside each path: who may call it.
+      summary: scope ? `needs ${scope}` : caller === 'provider' ? 'provider token' : 'signed by Stripe',
       description: scope
         ? `Needs a token with the \`${scope}\` scope (${SCOPES[scope]}).`
         : caller === 'provider'
