@@ -4,6 +4,7 @@ import {
   paymentMethodRequest,
   providerBillingRequest,
   spendCapRequest,
+  type UnscopedRoute,
 } from '@annex/contracts/v1';
 import express, { type Request, type Response } from 'express';
 import { findApp } from '../../apps/index.js';
@@ -46,11 +47,17 @@ function requireAdmin(caller: ApiCaller): void {
 
 export function billingRouter(ctx: BrokerContext): express.Router {
   const router = express.Router();
-  // Stripe signs the exact bytes: this route reads the raw body and needs no API token.
-  router.post('/stripe/webhook', express.raw({ type: () => true, limit: '1mb' }), async (req, res) => {
-    const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
-    res.json(await handleStripeWebhook(ctx, body, req.header('stripe-signature')));
-  });
+  // Stripe signs the exact bytes: this route reads the raw body and needs no API token. Its
+  // path is its key in the contracts' `unscopedRoutes` (what the OpenAPI document lists).
+  const stripeWebhook: UnscopedRoute = 'POST /v1/billing/stripe/webhook';
+  router.post(
+    stripeWebhook.slice('POST /v1/billing'.length),
+    express.raw({ type: () => true, limit: '1mb' }),
+    async (req, res) => {
+      const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+      res.json(await handleStripeWebhook(ctx, body, req.header('stripe-signature')));
+    },
+  );
   router.use(cleanRequestTarget, jsonBody(64 * 1024));
   router.use(authenticateApiCaller(ctx));
   const route = scopedRoutes(router, '/v1/billing');
