@@ -239,6 +239,10 @@ export const preflight = z.object({
   collisions: z.array(z.object({ name: z.string(), owner: z.string() })),
   parameterErrors: z.array(z.object({ field: z.string(), message: z.string() })),
   problems: z.array(z.string()),
+  /** The service's coarse health (docs/provider-portal.md, "Health"). */
+  serviceHealth: z.enum(['ok', 'degraded', 'failing']).optional(),
+  /** What does not refuse the attach but may make it fail (a failing service). */
+  warnings: z.array(z.string()).optional(),
 });
 export type Preflight = z.infer<typeof preflight>;
 
