@@ -15,7 +15,9 @@ describe('token scopes in the CLI', () => {
     expect(scopeProblem('org', ['apps:admin', 'apps:read'])).toBe(
       `unknown scope apps:admin; org tokens may have: ${Object.keys(SCOPES).join(', ')}`,
     );
-    expect(scopeProblem('provider', ['apps:read'])).toMatch(/may have: catalog:publish$/);
+    expect(scopeProblem('provider', ['apps:read'])).toMatch(
+      /may have: catalog:publish, provider:read, provider:write$/,
+    );
   });
 });
 

@@ -20,11 +20,13 @@ export function scopeProblem(kind: string, scopes: readonly string[]): string | 
 
 /** The scope lines of `annex help`. */
 export function scopeHelp(): string[] {
-  const width = Math.max(...Object.keys(TOKEN_SCOPES).map((s) => s.length));
+  const width = Math.max(...[...Object.keys(TOKEN_SCOPES), ...Object.keys(PROVIDER_TOKEN_SCOPES)].map((s) => s.length));
   return [
     'Token scopes (annex admin tokens:create --scope): a :write scope implies its :read, except',
     'config:write (write-only secrets). An org or platform token created without --scope gets every',
-    'scope but config:read; admin tokens have every scope; provider tokens have catalog:publish.',
+    'scope but config:read; admin tokens have every scope.',
     ...Object.entries(TOKEN_SCOPES).map(([scope, what]) => `  ${scope.padEnd(width)}  ${what}`),
+    'Provider tokens (all of these when created without --scope):',
+    ...Object.entries(PROVIDER_TOKEN_SCOPES).map(([scope, what]) => `  ${scope.padEnd(width)}  ${what}`),
   ];
 }

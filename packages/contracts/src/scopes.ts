@@ -16,5 +16,11 @@ export const SCOPES = {
 
 export type Scope = keyof typeof SCOPES;
 
-/** What a provider token may be given: publishing its own provider's catalog entries. */
-export const PROVIDER_SCOPES = { 'catalog:publish': "publish the provider's manifest to the catalog" } as const;
+/** What a provider token may be given: its own provider's catalog entries and business. */
+export const PROVIDER_SCOPES = {
+  'catalog:publish': "publish the provider's manifest to the catalog",
+  'provider:read': "see the provider's installations, health, revenue, payouts and listings",
+  'provider:write': "invite organizations to the provider's alpha services and change their listings",
+} as const;
+
+export type ProviderScope = keyof typeof PROVIDER_SCOPES;

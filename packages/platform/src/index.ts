@@ -15,6 +15,13 @@ export {
 export { type Database, type DatabaseTarget, executePrepared, openDatabase } from './db/database.js';
 export { executeStatements, type Migration, type MigrationResult, migrateToLatest } from './db/migrate.js';
 export type * from './db/schema.js';
+export {
+  type RecentCalls,
+  recentServiceCalls,
+  SERVICE_HEALTH_RULE,
+  type ServiceHealth,
+  serviceHealthOf,
+} from './db/service-health.js';
 export { DATABASE_RETRY_AFTER_SECONDS, isDatabaseUnavailable } from './db/unavailable.js';
 export {
   createObservability,
@@ -68,13 +75,16 @@ export {
 } from './outbound.js';
 export {
   ALL_SCOPES,
+  type AnyScope,
   CONFIG_VALUES_SCOPE,
   DEFAULT_TOKEN_SCOPES,
   type GraphqlOperation,
   missingScopeMessage,
   OPERATION_SCOPES,
   type Operation,
+  type OrganizationOperation,
   PROVIDER_SCOPES,
+  type ProviderScope,
   principalHasScope,
   type RestOperation,
   ROLE_SCOPES,

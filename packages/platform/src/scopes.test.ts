@@ -3,6 +3,7 @@ import {
   ALL_SCOPES,
   DEFAULT_TOKEN_SCOPES,
   OPERATION_SCOPES,
+  PROVIDER_SCOPES,
   principalHasScope,
   ROLE_SCOPES,
   SCOPES,
@@ -34,7 +35,7 @@ describe('token scopes', () => {
     expect(DEFAULT_TOKEN_SCOPES).not.toContain('config:read');
     expect([...DEFAULT_TOKEN_SCOPES, 'config:read'].sort()).toEqual([...ALL_SCOPES].sort());
     expect(scopesForNewToken('org', ['config:read', 'config:read'])).toEqual(['config:read']);
-    expect(scopesForNewToken('provider', undefined)).toEqual(['catalog:publish']);
+    expect(scopesForNewToken('provider', undefined)).toEqual(['catalog:publish', 'provider:read', 'provider:write']);
   });
 
   it('refuses unknown scope names, naming them and the valid ones', () => {
@@ -43,7 +44,9 @@ describe('token scopes', () => {
       'catalog:publish',
     ]);
     expect(() => scopesForNewToken('org', ['apps:admin'])).toThrow(/unknown scope apps:admin; .*apps:read, apps:write/);
-    expect(() => scopesForNewToken('provider', ['apps:read'])).toThrow(/may have: catalog:publish/);
+    expect(() => scopesForNewToken('provider', ['apps:read'])).toThrow(
+      /may have: catalog:publish, provider:read, provider:write/,
+    );
   });
 
   it('lets a console member do all but read config values and change what is billed', () => {
@@ -54,8 +57,9 @@ describe('token scopes', () => {
   });
 
   it('names a known scope for every operation, and describes every scope', () => {
+    const known: string[] = [...ALL_SCOPES, ...Object.keys(PROVIDER_SCOPES)];
     for (const [operation, scope] of Object.entries(OPERATION_SCOPES)) {
-      expect(ALL_SCOPES, operation).toContain(scope);
+      expect(known, operation).toContain(scope);
     }
     for (const scope of ALL_SCOPES) expect(SCOPES[scope].length).toBeGreaterThan(10);
   });

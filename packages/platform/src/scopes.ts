@@ -1,4 +1,4 @@
-import { PROVIDER_SCOPES, SCOPES, type Scope } from '@annex/contracts/scopes';
+import { PROVIDER_SCOPES, type ProviderScope, SCOPES, type Scope } from '@annex/contracts/scopes';
 import type { TokenKind } from './db/schema.js';
 import type { Principal } from './tokens.js';
 
@@ -8,7 +8,10 @@ import type { Principal } from './tokens.js';
 // `/v1` REST route of the broker or a GraphQL root field of the catalog. The broker's routes
 // and the catalog's fields read their scope from `OPERATION_SCOPES`; nothing else lists them.
 
-export { PROVIDER_SCOPES, SCOPES, type Scope };
+export { PROVIDER_SCOPES, type ProviderScope, SCOPES, type Scope };
+
+/** A scope of any token kind: org and platform scopes, and provider scopes. */
+export type AnyScope = Scope | ProviderScope;
 
 /** Every scope, in table order. */
 export const ALL_SCOPES: readonly Scope[] = Object.freeze(Object.keys(SCOPES) as Scope[]);
@@ -17,9 +20,10 @@ export const ALL_SCOPES: readonly Scope[] = Object.freeze(Object.keys(SCOPES) as
  * What a `:write` scope grants besides itself. `config:write` implies nothing: a token that
  * sets CI secrets need not read them back (write-only, like Heroku's write-protected).
  */
-const IMPLIES: Readonly<Partial<Record<Scope, readonly Scope[]>>> = {
+const IMPLIES: Readonly<Partial<Record<AnyScope, readonly AnyScope[]>>> = {
   'apps:write': ['apps:read'],
   'billing:write': ['billing:read'],
+  'provider:write': ['provider:read'],
 };
 
 /**
@@ -42,7 +46,8 @@ export const CONFIG_VALUES_SCOPE: Scope = 'config:read';
  * mounts the route; GraphQL keys are `Type.field` of the catalog's root types. Routes and
  * fields that do not act for an organization are not here: the public catalog, the
  * provider callbacks (`/v1/provider/*`, signed by the broker), Stripe's webhook (signed by
- * Stripe), publishing (provider tokens) and administration (admin tokens).
+ * Stripe), publishing (provider tokens) and administration (admin tokens). A provider's own
+ * data (`/v1/providers/:provider/...`, provider or admin tokens) needs a provider scope.
  */
 export const OPERATION_SCOPES = {
   // Apps, add-ons, attachments (docs/apps.md)
@@ -91,6 +96,8 @@ export const OPERATION_SCOPES = {
   'POST /v1/billing/jobs/:job': 'billing:write',
   // Single sign-on
   'POST /v1/addons/:addon/sso': 'sso',
+  // A provider's own data (provider or admin tokens)
+  'GET /v1/providers/:provider/health': 'provider:read',
 
   // GraphQL (the catalog asks the broker with the caller's token, which checks again)
   'Query.apps': 'apps:read',
@@ -114,21 +121,29 @@ export const OPERATION_SCOPES = {
   'Mutation.setConfigVars': 'config:write',
   'Mutation.openAddonDashboard': 'sso',
   'Mutation.startCardCheckout': 'billing:write',
-} as const satisfies Record<string, Scope>;
+  // A provider's listings (provider tokens of that provider, or admins; docs/provider-portal.md)
+  'Mutation.inviteToAlpha': 'provider:write',
+  'Mutation.revokeAlphaInvitation': 'provider:write',
+  'Mutation.requestGeneralAvailability': 'provider:write',
+} as const satisfies Record<string, AnyScope>;
 
 export type Operation = keyof typeof OPERATION_SCOPES;
 /** A `/v1` route of the broker, e.g. `DELETE /v1/addons/:addon`. */
 export type RestOperation = Extract<Operation, `${'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE'} /${string}`>;
 /** A root field of the catalog's schema, e.g. `Mutation.destroyAddon`. */
 export type GraphqlOperation = Extract<Operation, `${'Query' | 'Mutation' | 'Subscription'}.${string}`>;
+/** An operation acting for an organization (its scope is an org or platform token's), not a provider's. */
+export type OrganizationOperation = {
+  [K in Operation]: (typeof OPERATION_SCOPES)[K] extends Scope ? K : never;
+}[Operation];
 
 /** Whether granted scopes (as a token stores them) include `scope`, directly or by implication. */
-export function scopesGrant(granted: readonly string[], scope: Scope): boolean {
-  return granted.some((g) => g === scope || (IMPLIES[g as Scope]?.includes(scope) ?? false));
+export function scopesGrant(granted: readonly string[], scope: AnyScope): boolean {
+  return granted.some((g) => g === scope || (IMPLIES[g as AnyScope]?.includes(scope) ?? false));
 }
 
 /** Whether the caller may do what needs `scope`: admin tokens may do everything. */
-export function principalHasScope(principal: Principal, scope: Scope): boolean {
+export function principalHasScope(principal: Principal, scope: AnyScope): boolean {
   if (principal.kind === 'admin') return true;
   if (principal.kind === 'anonymous') return false;
   return scopesGrant(principal.scopes, scope);
@@ -164,6 +179,7 @@ export function scopesForNewToken(kind: TokenKind, scopes: readonly string[] | u
 }
 
 /** The message of a refusal for lacking `scope`, the same in REST and GraphQL. */
-export function missingScopeMessage(scope: Scope): string {
-  return `this needs a token with the ${scope} scope (${SCOPES[scope]})`;
+export function missingScopeMessage(scope: AnyScope): string {
+  const words = scope in SCOPES ? SCOPES[scope as Scope] : PROVIDER_SCOPES[scope as ProviderScope];
+  return `this needs a token with the ${scope} scope (${words})`;
 }

@@ -1,11 +1,13 @@
 import { parseArgs } from 'node:util';
 import { CliError, EXIT_CODES } from './exit-codes.js';
+import { healthCommand, providerSlugOf } from './health.js';
 import { DEFAULT_PORT, initCommand } from './init.js';
 import type { CliIo } from './io.js';
 import { publishCommand } from './publish.js';
 import { DEFAULT_KIT_BROKER_PORT, testCommand } from './test-command.js';
 
 export { CliError, EXIT_CODES, type ExitCode } from './exit-codes.js';
+export { HEALTH_QUERY } from './health.js';
 export type { CliIo } from './io.js';
 export { PUBLISH_MUTATION } from './publish.js';
 
@@ -19,6 +21,12 @@ const USAGE = `annex-provider <command>
       validate the manifest (every problem with its path), check that its OSB URL answers
       (--force publishes anyway, with a warning), then publish it to the catalog
       (defaults: ANNEX_CATALOG_URL or http://127.0.0.1:4000/graphql; ANNEX_TOKEN)
+  health [--provider slug] [--service S] [--json] [--catalog URL] [--token T]
+      how the broker's calls to your provider went: per operation (provision, bind, …) the
+      last hour and the last 30 days (calls, errors, error rate, p50/p99 latency), then the
+      recent failures with what your endpoint answered; --json prints the catalog's answer.
+      The provider is --provider, else the slug of ./annex.json (--manifest FILE); the token
+      needs provider:read
   test [provider-url] [--audience slug | --manifest annex.json] [--broker-port ${DEFAULT_KIT_BROKER_PORT}]
                       [--basic user:pass] [--json] [--timeout seconds]
       run the conformance kit against provider-url (default: the manifest's OSB URL); in JWT
@@ -79,6 +87,29 @@ async function runCommand(command: string | undefined, rest: string[], io: CliIo
         catalog: values.catalog ?? io.env.ANNEX_CATALOG_URL ?? 'http://127.0.0.1:4000/graphql',
         token: values.token ?? io.env.ANNEX_TOKEN,
         force: values.force ?? false,
+      });
+    }
+    case 'health': {
+      const { values, positionals } = parseArgs({
+        args: rest,
+        allowPositionals: true,
+        options: {
+          provider: { type: 'string' },
+          manifest: { type: 'string' },
+          service: { type: 'string' },
+          json: { type: 'boolean', default: false },
+          catalog: { type: 'string' },
+          token: { type: 'string' },
+        },
+      });
+      if (positionals.length > 0) throw new CliError('health takes no arguments, only flags', EXIT_CODES.usage);
+      if (values.service === '') throw new CliError('--service needs a service slug', EXIT_CODES.usage);
+      return healthCommand(io, {
+        catalog: values.catalog ?? io.env.ANNEX_CATALOG_URL ?? 'http://127.0.0.1:4000/graphql',
+        token: values.token ?? io.env.ANNEX_TOKEN,
+        provider: await providerSlugOf(io, { provider: values.provider, manifest: values.manifest }),
+        service: values.service,
+        json: values.json ?? false,
       });
     }
     case 'test': {

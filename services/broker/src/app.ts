@@ -8,18 +8,22 @@ import { appsRouter, LiveEvents } from './apps/index.js';
 import { billingRouter, createBilling } from './billing/index.js';
 import type { BrokerConfig } from './config.js';
 import { type BrokerJobRunner, createBrokerJobRunner } from './jobs.js';
+import { openApiRouter } from './openapi/index.js';
 import {
   isOsbPath,
   osbError,
   osbErrorHandler,
   osbHandler,
+  ProviderCallLog,
   ProviderClient,
+  providerHealthRoutes,
   providerRouter,
   sealPlainParameters,
 } from './osb/index.js';
 import { TtlCache } from './shared/domain/cache.js';
 import type { BrokerContext } from './shared/domain/context.js';
 import { ensureSigningKey, RequestSigner } from './shared/domain/signing.js';
+import { providerPortalRouter } from './shared/http/provider-portal.js';
 import { ssoRouter } from './sso/index.js';
 
 export interface BrokerDeps {
@@ -39,9 +43,14 @@ export interface Broker {
   app: RequestListener;
   /** The domain context (for tests, benchmarks and in-process callers such as `rotateSigningKey`). */
   context: BrokerContext;
-  /** Makes sure a signing key exists, seals parameters still stored in plain text, starts the job runner. */
+  /** The record of provider calls, written about every second once started (`flush` writes now). */
+  providerCalls: ProviderCallLog;
+  /**
+   * Makes sure a signing key exists, starts writing the provider call record, seals parameters
+   * still stored in plain text, starts the job runner.
+   */
   start(): Promise<void>;
-  /** Stops the job runner and waits for provider calls still running in the background. */
+  /** Stops the job runner, waits for provider calls still running in the background, writes their record. */
   close(): Promise<void>;
 }
 
@@ -58,6 +67,7 @@ export function createBroker(config: BrokerConfig, deps: BrokerDeps): Broker {
   const { database, logger, secretBox } = deps;
   const signer = new RequestSigner(database.db, secretBox, config.publicUrl);
   const tracer = new Tracer(config.tracing ?? TRACING_OFF);
+  const providerCalls = new ProviderCallLog(database.db, logger);
   const context: BrokerContext = {
     db: database.db,
     database,
@@ -65,7 +75,7 @@ export function createBroker(config: BrokerConfig, deps: BrokerDeps): Broker {
     secretBox,
     logger,
     signer,
-    providers: new ProviderClient(signer, secretBox, config.providerTimeoutMs, config.outbound),
+    providers: new ProviderClient(signer, secretBox, config.providerTimeoutMs, config.outbound, providerCalls),
     outbound: config.outbound,
     billing: createBilling(config.billing),
     settings: {
@@ -93,7 +103,10 @@ export function createBroker(config: BrokerConfig, deps: BrokerDeps): Broker {
       next(error);
     }
   });
+  app.use(openApiRouter({ serverUrl: config.publicUrl }));
   app.use('/v1/provider', providerRouter(context, { wakeWebhooks: () => jobs?.runner.wake() }));
+  // A provider's own data: each module adds its routes to the list.
+  app.use('/v1/providers', providerPortalRouter(context, [providerHealthRoutes]));
   app.use('/v1/billing', billingRouter(context));
   app.use('/v1', ssoRouter(context));
   app.use(
@@ -115,8 +128,10 @@ export function createBroker(config: BrokerConfig, deps: BrokerDeps): Broker {
   return {
     app: listener,
     context,
+    providerCalls,
     async start() {
       await ensureSigningKey(database.db, secretBox);
+      providerCalls.start();
       // Rows written before parameters were kept sealed (domain/parameters.ts).
       const sealed = await sealPlainParameters(database.db, secretBox);
       if (sealed > 0) logger.info({ rows: sealed }, 'sealed parameters stored in plain text');
@@ -129,6 +144,7 @@ export function createBroker(config: BrokerConfig, deps: BrokerDeps): Broker {
       await jobs?.stop();
       jobs = undefined;
       await Promise.allSettled([...context.background]);
+      await providerCalls.stop();
       context.providers.close();
       await tracer.shutdown();
     },

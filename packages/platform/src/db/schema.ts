@@ -119,7 +119,8 @@ export interface ServicesTable {
   config_vars: string[];
   regions: string[];
   metadata: Json<Record<string, unknown>>;
-  status: Generated<'active' | 'deprecated'>;
+  /** The listing stage (migration 20261207030000; replaced `status`: DEPRECATED is a stage). */
+  stage: Generated<ListingState>;
   position: Generated<number>;
   /** A live public plan exists (kept by publishing; what anonymous visibility reads). */
   has_public_plans: Generated<boolean>;
@@ -756,4 +757,73 @@ export interface JobSchedulesTable {
 export interface DB {
   jobs: JobsTable;
   job_schedules: JobSchedulesTable;
+}
+
+// Provider calls (migration 20261207010000, docs/provider-portal.md "Health").
+
+export type ProviderCallOperation =
+  | 'provision'
+  | 'update'
+  | 'deprovision'
+  | 'bind'
+  | 'unbind'
+  | 'last_operation'
+  | 'fetch_instance'
+  | 'fetch_binding'
+  | 'other';
+
+export type ProviderCallOutcome = 'ok' | 'error' | 'timeout' | 'unreachable';
+
+export interface ProviderCallsTable {
+  id: Generated<number>;
+  provider_id: string;
+  /** Null when the call named no service the catalog knows (a fetch of an instance). */
+  service_id: string | null;
+  operation: ProviderCallOperation;
+  outcome: ProviderCallOutcome;
+  /** The provider's HTTP status; null without an answer. */
+  status: number | null;
+  latency_ms: number;
+  /** A failure: the OSB error key the provider answered, if any. */
+  error: string | null;
+  /** A failure: the provider's description (or why there was no answer), at most 1 KB. */
+  description: string | null;
+  at: ColumnType<Date, Date | string, Date | string>;
+}
+
+export interface DB {
+  provider_calls: ProviderCallsTable;
+}
+
+// The listing lifecycle (migration 20261207030000, docs/provider-portal.md "Listing lifecycle"):
+// organizations invited to a provider's ALPHA services, and requests for GA with their review.
+
+export interface ServiceInvitationsTable {
+  service_id: string;
+  organization_id: string;
+  /** Who invited: `provider:<token id>` or `admin:<token id>`. */
+  invited_by: string;
+  created_at: CreatedAt;
+}
+
+export type ListingReviewState = 'pending' | 'approved' | 'rejected' | 'withdrawn';
+
+export interface ListingReviewsTable {
+  id: Generated<string>;
+  service_id: string;
+  /** The stage asked for (GA is the only one that needs an admin). */
+  stage: Generated<'ga'>;
+  state: Generated<ListingReviewState>;
+  /** `provider:<token id>` or `admin:<token id>`. */
+  requested_by: string;
+  requested_at: CreatedAt;
+  reviewed_by: string | null;
+  reviewed_at: Date | null;
+  /** Why it was rejected (or approved), as the admin wrote it. */
+  reason: string | null;
+}
+
+export interface DB {
+  service_invitations: ServiceInvitationsTable;
+  listing_reviews: ListingReviewsTable;
 }

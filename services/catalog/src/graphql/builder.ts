@@ -4,6 +4,7 @@ import {
   type Logger,
   missingScopeMessage,
   OPERATION_SCOPES,
+  type OrganizationOperation,
   type OutboundPolicy,
   type Principal,
   principalHasScope,
@@ -47,6 +48,8 @@ export interface CatalogContext {
   broker: BrokerApi;
   /** Aborted when the client goes away (ends subscriptions' long polls at once). */
   signal?: AbortSignal;
+  /** How long the response cache may serve this answer; lowered by fields of live data (`limitCacheAge`). */
+  cacheMaxAgeMs?: number;
 }
 
 export const builder = new SchemaBuilder<{
@@ -83,7 +86,7 @@ export const builder = new SchemaBuilder<{
  * @example
  * destroyAddon: t.field({ ...needsScope('Mutation.destroyAddon'), type: …, resolve: … })
  */
-export function needsScope(operation: GraphqlOperation): { authScopes: { scope: Scope } } {
+export function needsScope(operation: GraphqlOperation & OrganizationOperation): { authScopes: { scope: Scope } } {
   return { authScopes: { scope: OPERATION_SCOPES[operation] } };
 }
 

@@ -7,6 +7,7 @@ import './types/provider.js';
 import './types/service.js';
 import './types/plan.js';
 import './types/publishing.js';
+import './types/listing.js';
 import './types/administration.js';
 import './types/app-errors.js';
 import './types/apps.js';
@@ -14,6 +15,7 @@ import './types/app-mutations.js';
 import './types/preflight.js';
 import './types/addon-events.js';
 import './types/billing.js';
+import './types/provider-health.js';
 
 builder.queryType({
   description: 'What platforms and people browse: providers, services, plans, categories; apps and their add-ons.',

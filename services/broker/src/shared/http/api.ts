@@ -12,6 +12,7 @@ import {
 } from '@annex/platform';
 import type { NextFunction, Request, RequestHandler, Response, Router } from 'express';
 import type { ZodType } from 'zod';
+import { findProviderBySlug } from '../db/catalog.js';
 import {
   API_ERRORS,
   type ApiCaller,
@@ -19,6 +20,7 @@ import {
   ApiFailure,
   hasScope,
   invalidInput,
+  type ProviderCaller,
 } from '../domain/api-failure.js';
 import type { BrokerContext } from '../domain/context.js';
 import { BrokerFailure } from '../domain/errors.js';
@@ -54,6 +56,61 @@ export function authenticateApiCaller(ctx: BrokerContext) {
 }
 
 /**
+ * Express middleware for a provider's own routes (`/v1/providers/:provider/...`): a bearer
+ * provider or admin token, else 401. Sets `res.locals.providerCaller`; `providerOf` then
+ * resolves the route's provider among those the caller may see.
+ */
+export function authenticateProviderCaller(ctx: BrokerContext) {
+  return async (req: Request, res: Response, next: NextFunction) => {
+    try {
+      const token = bearerToken(req.header('authorization'));
+      const principal = token ? await authenticateToken(ctx.db, token) : null;
+      if (!principal || (principal.kind !== 'provider' && principal.kind !== 'admin')) {
+        throw new ApiFailure(
+          'unauthorized',
+          principal
+            ? "a provider's own data needs that provider's token (or an admin token)"
+            : token
+              ? 'the API token is unknown, revoked or expired'
+              : 'an API token is required (Authorization: Bearer annex_…)',
+        );
+      }
+      const caller: ProviderCaller = {
+        principal,
+        providerIds: principal.kind === 'admin' ? 'all' : [principal.providerId],
+      };
+      res.locals.providerCaller = caller;
+      next();
+    } catch (error) {
+      next(error);
+    }
+  };
+}
+
+export function providerCallerOf(res: Response): ProviderCaller {
+  const caller = res.locals.providerCaller as ProviderCaller | undefined;
+  if (!caller) throw new ApiFailure('unauthorized', 'not authenticated');
+  return caller;
+}
+
+/**
+ * The provider a route's `:provider` slug names, if the caller may see it. Another provider's
+ * slug answers the same 404 as an unknown one, so a token learns nothing of other providers.
+ */
+export async function providerOf(
+  ctx: BrokerContext,
+  res: Response,
+  slug: string,
+): Promise<{ id: string; slug: string; name: string }> {
+  const caller = providerCallerOf(res);
+  const provider = await findProviderBySlug(ctx.db, slug);
+  if (!provider || (caller.providerIds !== 'all' && !caller.providerIds.includes(provider.id))) {
+    throw new ApiFailure('not_found', `no provider ${slug} you can see`);
+  }
+  return provider;
+}
+
+/**
  * Whether the bearer token `req` was authenticated with is still usable (not revoked, not
  * expired), for requests that last: each answer of a long one must not outlive its token.
  */
@@ -70,17 +127,23 @@ export function callerOf(res: Response): ApiCaller {
 
 /**
  * Registers the routes of the scope table (`OPERATION_SCOPES` of @annex/platform) on a router
- * mounted at `mount`: `route('DELETE /v1/addons/:addon', handler)`. A caller whose token lacks
+ * mounted at `mount`: `route('DELETE /v1/addons/:addon', handler)`, after `authenticateApiCaller`
+ * or (a provider's own routes) `authenticateProviderCaller`. A caller whose token lacks
  * the route's scope is answered 403 `forbidden` naming it, before the last handler runs (the
  * handlers before it, such as authentication, run first).
  */
-export function scopedRoutes(router: Router, mount: string, options: { checkAnswers?: boolean } = {}) {
+/** A route registrar made by `scopedRoutes`. */
+export type ScopedRoute = (operation: RestOperation, ...handlers: [...RequestHandler[], RequestHandler]) => void;
+
+export function scopedRoutes(router: Router, mount: string, options: { checkAnswers?: boolean } = {}): ScopedRoute {
   return (operation: RestOperation, ...handlers: [...RequestHandler[], RequestHandler]): void => {
     const [method, path] = operation.split(' ') as [string, string];
     if (!path.startsWith(`${mount}/`)) throw new Error(`${operation} is not under ${mount}`);
     const scope = OPERATION_SCOPES[operation];
     const needsScope: RequestHandler = (_req, res, next) => {
-      if (!hasScope(callerOf(res), scope)) {
+      const caller = (res.locals.caller ?? res.locals.providerCaller) as ApiCaller | ProviderCaller | undefined;
+      if (!caller) throw new ApiFailure('unauthorized', 'not authenticated');
+      if (!hasScope(caller, scope)) {
         throw new ApiFailure('forbidden', missingScopeMessage(scope), { scope });
       }
       next();

@@ -1,5 +1,5 @@
 import type { TokenKind } from '@annex/platform';
-import { ALL_SCOPES } from '@annex/platform';
+import { ALL_SCOPES, PROVIDER_SCOPES } from '@annex/platform';
 import type { ApiTokenRecord, Organization } from '../../db/identity.repository.js';
 import {
   type CreatedPlatform,
@@ -101,7 +101,7 @@ builder.mutationFields((t) => ({
       kind: t.arg({ type: TokenKindEnum, required: true }),
       name: t.arg.string({ required: true }),
       scopes: t.arg.stringList({
-        description: `What the token may do. Org and platform tokens: ${ALL_SCOPES.join(', ')} (a :write scope implies its :read, except config:write); none gives them every scope but config:read. Provider tokens: catalog:publish. Admin tokens have every scope. Unknown names are refused.`,
+        description: `What the token may do. Org and platform tokens: ${ALL_SCOPES.join(', ')} (a :write scope implies its :read, except config:write); none gives them every scope but config:read. Provider tokens: ${Object.keys(PROVIDER_SCOPES).join(', ')} (none gives all of them). Admin tokens have every scope. Unknown names are refused.`,
       }),
       organization: t.arg.string(),
       platform: t.arg.string(),
