@@ -29,10 +29,10 @@ describe('one attach is one trace across the catalog, the broker and an SDK prov
   let marketplace: Marketplace;
   let orgToken: string;
 
-  const gql = async <T = any>(query: string, variables: Record<string, unknown> = {}) => {
+  const gql = async <T = any>(query: string, variables: Record<string, unknown> = {}, token = orgToken) => {
     const response = await fetch(`${marketplace.catalogUrl}/graphql`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${orgToken}` },
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
       body: JSON.stringify({ query, variables }),
     });
     const body = (await response.json()) as { data?: T; errors?: { message: string }[] };
@@ -69,13 +69,23 @@ describe('one attach is one trace across the catalog, the broker and an SDK prov
   });
 
   it('has spans from the catalog, the broker and the provider under one trace id', async () => {
+    // The AI gateway is listed in alpha: the organization needs an invitation to attach it.
+    const credentials = marketplace.credentials as NonNullable<Marketplace['credentials']>;
+    const invited = await gql(
+      `mutation($input: AlphaInvitationInput!) { inviteToAlpha(input: $input) { __typename } }`,
+      { input: { organization: credentials.organization, service: 'ai-gateway' } },
+      credentials.adminToken,
+    );
+    expect(invited.inviteToAlpha.__typename).toBe('AlphaInvitationChange');
     await gql(`mutation { createApp(input: { name: "traced" }) { __typename } }`);
     const created = await gql(
       `mutation attach($input: CreateAddonInput!) { createAddon(input: $input) {
         __typename ... on CreateAddonSuccess { addon { name state } } ... on Error { message } } }`,
       { input: { app: 'traced', plan: 'ai-gateway:scale' } },
     );
-    expect(created.createAddon.__typename).toBe('CreateAddonSuccess');
+    expect(created.createAddon, JSON.stringify(created.createAddon)).toMatchObject({
+      __typename: 'CreateAddonSuccess',
+    });
 
     // The catalog's span of that mutation, once the provider's spans of its trace have come too.
     const attachOperation = (spans: ReceivedSpan[]) =>
