@@ -44,14 +44,40 @@ describe('annex CLI against a running catalog', () => {
     return { code, out: out.join('\n'), err: err.join('\n') };
   }
 
-  it('lists the marketplace, as a table and as JSON', async () => {
+  it('lists the marketplace with each listing stage, as a table and as JSON', async () => {
     const human = await annex(['marketplace']);
     expect(human.code).toBe(0);
     expect(human.out).toMatch(
-      /postgres\s+Postgres\s+databases\s+annex-postgres\s+hobby \(free\), standard \(\$9\.00\/mo\)/,
+      /postgres\s+Postgres\s+databases\s+annex-postgres\s+hobby \(free\), standard \(\$9\.00\/mo\).*\s+beta\n/,
     );
     const json = await annex(['marketplace', '--category', 'caches', '--json']);
-    expect(JSON.parse(json.out).map((s: { slug: string }) => s.slug)).toEqual(['redis']);
+    expect(JSON.parse(json.out).map((s: { slug: string; stage: string }) => [s.slug, s.stage])).toEqual([
+      ['redis', 'BETA'],
+    ]);
+    // A deprecated service says so where it is listed (its provider's row moves, as a publish
+    // moves it, so the catalog's answer cache sees a new catalog).
+    const setStage = async (stage: 'beta' | 'deprecated') => {
+      const db = marketplace.database.db;
+      const service = await db
+        .updateTable('services')
+        .set({ stage })
+        .where('slug', '=', 'redis')
+        .returning('provider_id')
+        .executeTakeFirstOrThrow();
+      await db.updateTable('providers').set({ updated_at: new Date() }).where('id', '=', service.provider_id).execute();
+    };
+    await setStage('deprecated');
+    try {
+      // The catalog looks for a new version every 250 ms.
+      let listed = '';
+      for (let tries = 0; tries < 40 && !listed.includes('deprecated'); tries++) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        listed = (await annex(['marketplace', '--category', 'caches'])).out;
+      }
+      expect(listed).toMatch(/redis\s.*deprecated \(no new add-ons\)/);
+    } finally {
+      await setStage('beta');
+    }
   });
 
   it('lets an admin create an organization, a platform with OSB credentials, and tokens', async () => {
