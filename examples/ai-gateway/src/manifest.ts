@@ -26,7 +26,7 @@ export function manifest(url: string): ProviderManifestInput {
     description:
       'An OpenAI-compatible endpoint with an API key per attachment, per-plan rate limits and token quotas, and token metering.',
     supportEmail: 'support@annex.example',
-    listingState: 'alpha',
+    listingState: 'beta',
     osb: { url: url.replace(/\/+$/, ''), auth: 'jwt' },
     services: [
       {

@@ -44,14 +44,40 @@ describe('annex CLI against a running catalog', () => {
     return { code, out: out.join('\n'), err: err.join('\n') };
   }
 
-  it('lists the marketplace, as a table and as JSON', async () => {
+  it('lists the marketplace with each listing stage, as a table and as JSON', async () => {
     const human = await annex(['marketplace']);
     expect(human.code).toBe(0);
     expect(human.out).toMatch(
-      /postgres\s+Postgres\s+databases\s+annex-postgres\s+hobby \(free\), standard \(\$9\.00\/mo\)/,
+      /postgres\s+Postgres\s+databases\s+annex-postgres\s+hobby \(free\), standard \(\$9\.00\/mo\).*\s+beta\n/,
     );
     const json = await annex(['marketplace', '--category', 'caches', '--json']);
-    expect(JSON.parse(json.out).map((s: { slug: string }) => s.slug)).toEqual(['redis']);
+    expect(JSON.parse(json.out).map((s: { slug: string; stage: string }) => [s.slug, s.stage])).toEqual([
+      ['redis', 'BETA'],
+    ]);
+    // A deprecated service says so where it is listed (its provider's row moves, as a publish
+    // moves it, so the catalog's answer cache sees a new catalog).
+    const setStage = async (stage: 'beta' | 'deprecated') => {
+      const db = marketplace.database.db;
+      const service = await db
+        .updateTable('services')
+        .set({ stage })
+        .where('slug', '=', 'redis')
+        .returning('provider_id')
+        .executeTakeFirstOrThrow();
+      await db.updateTable('providers').set({ updated_at: new Date() }).where('id', '=', service.provider_id).execute();
+    };
+    await setStage('deprecated');
+    try {
+      // The catalog looks for a new version every 250 ms.
+      let listed = '';
+      for (let tries = 0; tries < 40 && !listed.includes('deprecated'); tries++) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        listed = (await annex(['marketplace', '--category', 'caches'])).out;
+      }
+      expect(listed).toMatch(/redis\s.*deprecated \(no new add-ons\)/);
+    } finally {
+      await setStage('beta');
+    }
   });
 
   it('lets an admin create an organization, a platform with OSB credentials, and tokens', async () => {
@@ -147,6 +173,69 @@ describe('annex CLI against a running catalog', () => {
     } finally {
       await Promise.all([first.close(), eu.close()]);
     }
+  });
+
+  it("lets an admin review providers' requests for GA: list, reject with a reason, approve", async () => {
+    const gql = async (query: string, variables: Record<string, unknown>) =>
+      (await (
+        await fetch(`${marketplace.catalogUrl}/graphql`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${admin}` },
+          body: JSON.stringify({ query, variables }),
+        })
+      ).json()) as { data: any };
+    const manifest = {
+      slug: 'steady',
+      name: 'Steady',
+      listingState: 'ga',
+      osb: { url: 'http://127.0.0.1:9' },
+      services: [
+        {
+          id: 'steady-queue',
+          slug: 'steady-queue',
+          name: 'Steady Queue',
+          description: 'A queue asking for GA',
+          category: 'queues',
+          bindable: true,
+          plans: [{ id: 'steady-queue-free', slug: 'free', description: 'Free', free: true }],
+        },
+      ],
+    };
+    const published = await gql(
+      'mutation($m: JSON!) { publishManifest(manifest: $m) { __typename ... on ManifestPublished { pendingReviews { serviceSlug } } } }',
+      { m: manifest },
+    );
+    expect(published.data.publishManifest.pendingReviews).toEqual([{ serviceSlug: 'steady-queue' }]);
+
+    const queue = await annex(['admin', 'listings', '--json'], admin);
+    expect(queue.code).toBe(0);
+    const [review] = JSON.parse(queue.out) as { id: string; serviceSlug: string; state: string }[];
+    expect(review).toMatchObject({ serviceSlug: 'steady-queue', state: 'PENDING' });
+    expect((await annex(['admin', 'listings'], admin)).out).toMatch(/steady-queue\s+steady\s+pending/);
+
+    const noReason = await annex(['admin', 'listings:reject', review?.id as string], admin);
+    expect(noReason.code).toBe(2);
+    expect(noReason.err).toContain('admin listings:reject needs --reason TEXT');
+    const denied = await annex(['admin', 'listings'], orgToken);
+    expect(denied).toMatchObject({ code: 1, err: expect.stringContaining('needs an admin token') });
+
+    const rejected = await annex(['admin', 'listings:reject', review?.id as string, '--reason', 'no SLA yet'], admin);
+    expect(rejected).toMatchObject({ code: 0, out: 'Rejected the request for GA of steady-queue: no SLA yet' });
+    const decided = await annex(['admin', 'listings', '--state', 'rejected', '--json'], admin);
+    expect(JSON.parse(decided.out)).toEqual([
+      expect.objectContaining({ serviceSlug: 'steady-queue', reason: 'no SLA yet' }),
+    ]);
+    const again = await annex(['admin', 'listings:approve', review?.id as string], admin);
+    expect(again.code).toBe(1);
+    expect(again.err).toContain('only a pending one can be decided');
+
+    const asked = await gql(
+      'mutation { requestGeneralAvailability(service: "steady-queue") { ... on ListingReview { id } } }',
+      {},
+    );
+    const approved = await annex(['admin', 'listings:approve', asked.data.requestGeneralAvailability.id], admin);
+    expect(approved).toMatchObject({ code: 0, out: 'Approved: steady-queue is GA' });
+    expect((await gql('{ service(slug: "steady-queue") { stage } }', {})).data.service.stage).toBe('GA');
   });
 
   it('refuses a non-admin with exit code 1 and changes nothing', async () => {

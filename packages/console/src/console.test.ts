@@ -122,6 +122,9 @@ describe.each(testDatabaseKinds('console sessions'))('the console with the devel
     await client.request(`${stack.consoleUrl}/apps`, { form: { name: 'shop', _csrf: csrfOf(noApp.body) } });
     const service = await client.request(`${stack.consoleUrl}/services/console-kv`);
     expect(service.body).toContain('$25.00/month');
+    // A manifest that names no stage lists its services BETA, and the page says what that means.
+    expect(service.body).toContain('<h1>Console KV <span class="badge">beta</span></h1>');
+    expect(service.body).toContain('<p role="status" class="notice">Beta: public, not yet generally available.</p>');
     expect(service.body).toContain('eu-west, us-east');
     // Generated from the plan's JSON Schema: an enum select, a bounded number, a checkbox, all labelled.
     expect(service.body).toMatch(

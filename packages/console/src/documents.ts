@@ -18,7 +18,7 @@ export const CatalogPageQuery = graphql(`
 export const ServicePageQuery = graphql(`
   query ServicePage($slug: String!) {
     service(slug: $slug) {
-      slug name description category regions configVars documentationUrl provider { name slug }
+      slug name description category stage regions configVars documentationUrl provider { name slug }
       plans {
         slug name description free deprecated regions schemas
         price { monthly currency metered { unit price description } }

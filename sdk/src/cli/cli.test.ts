@@ -20,7 +20,7 @@ function captureIo(cwd: string): CliIo & { out: string[]; err: string[] } {
 
 // Written out here, not imported, so a change to the CLI's mutation text fails this test.
 const EXPECTED_MUTATION =
-  'mutation Publish($manifest: JSON!) { publishManifest(manifest: $manifest) { __typename ... on ManifestPublished { revision unchanged provider { slug } } ... on ManifestInvalid { message problems { path message } } ... on Error { message } } }';
+  'mutation Publish($manifest: JSON!) { publishManifest(manifest: $manifest) { __typename ... on ManifestPublished { revision unchanged provider { slug } pendingReviews { serviceSlug } } ... on ManifestInvalid { message problems { path message } } ... on Error { message } } }';
 
 describe('annex-provider publish', () => {
   let dir: string;

@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util';
 import { CliError, EXIT_CODES } from './exit-codes.js';
 import { healthCommand, providerSlugOf } from './health.js';
 import { DEFAULT_PORT, initCommand } from './init.js';
+import { invitationsCommand, inviteCommand, uninviteCommand } from './invite.js';
 import type { CliIo } from './io.js';
 import { publishCommand } from './publish.js';
 import { DEFAULT_KIT_BROKER_PORT, testCommand } from './test-command.js';
@@ -27,6 +28,13 @@ const USAGE = `annex-provider <command>
       recent failures with what your endpoint answered; --json prints the catalog's answer.
       The provider is --provider, else the slug of ./annex.json (--manifest FILE); the token
       needs provider:read
+  invite ORG --service SERVICE [--json] [--catalog URL] [--token T]
+      invite an organization (by slug) to an ALPHA service: it sees the service and may create
+      add-ons of it; inviting again changes nothing
+  uninvite ORG --service SERVICE [--json] [--catalog URL] [--token T]
+      withdraw the invitation (the organization's existing add-ons keep working)
+  invitations [--service SERVICE] [--json] [--catalog URL] [--token T]
+      the organizations invited to the service, or to every service of the token's provider
   test [provider-url] [--audience slug | --manifest annex.json] [--broker-port ${DEFAULT_KIT_BROKER_PORT}]
                       [--basic user:pass] [--json] [--timeout seconds]
       run the conformance kit against provider-url (default: the manifest's OSB URL); in JWT
@@ -111,6 +119,40 @@ async function runCommand(command: string | undefined, rest: string[], io: CliIo
         service: values.service,
         json: values.json ?? false,
       });
+    }
+    case 'invite':
+    case 'uninvite':
+    case 'invitations': {
+      const { values, positionals } = parseArgs({
+        args: rest,
+        allowPositionals: true,
+        options: {
+          service: { type: 'string' },
+          json: { type: 'boolean', default: false },
+          catalog: { type: 'string' },
+          token: { type: 'string' },
+        },
+      });
+      const options = {
+        service: values.service,
+        json: values.json ?? false,
+        catalog: values.catalog ?? io.env.ANNEX_CATALOG_URL ?? 'http://127.0.0.1:4000/graphql',
+        token: values.token ?? io.env.ANNEX_TOKEN,
+      };
+      if (command === 'invitations') {
+        if (positionals.length > 0) throw new CliError('invitations takes no argument', EXIT_CODES.usage);
+        return invitationsCommand(io, options);
+      }
+      if (positionals.length !== 1) {
+        throw new CliError(
+          `${command} takes one organization slug: ${command} ORG --service SERVICE`,
+          EXIT_CODES.usage,
+        );
+      }
+      const organization = positionals[0] as string;
+      return command === 'invite'
+        ? inviteCommand(io, organization, options)
+        : uninviteCommand(io, organization, options);
     }
     case 'test': {
       const { values, positionals } = parseArgs({

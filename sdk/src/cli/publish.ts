@@ -13,13 +13,14 @@ import { probeOsbEndpoint } from './probe.js';
  * await fetch(catalogUrl, { method: 'POST', body: JSON.stringify({ query: PUBLISH_MUTATION, variables: { manifest } }) });
  */
 export const PUBLISH_MUTATION =
-  'mutation Publish($manifest: JSON!) { publishManifest(manifest: $manifest) { __typename ... on ManifestPublished { revision unchanged provider { slug } } ... on ManifestInvalid { message problems { path message } } ... on Error { message } } }';
+  'mutation Publish($manifest: JSON!) { publishManifest(manifest: $manifest) { __typename ... on ManifestPublished { revision unchanged provider { slug } pendingReviews { serviceSlug } } ... on ManifestInvalid { message problems { path message } } ... on Error { message } } }';
 
 interface PublishResult {
   __typename?: string;
   revision?: number;
   unchanged?: boolean;
   provider?: { slug: string };
+  pendingReviews?: { serviceSlug: string }[];
   message?: string;
   problems?: { path: string; message: string }[];
 }
@@ -71,6 +72,10 @@ export async function publishCommand(
       io.stdout(
         `published ${result.provider?.slug}: revision ${result.revision}${result.unchanged ? ' (unchanged, nothing new to publish)' : ''}`,
       );
+      // GA is an admin's decision: asking for it in the manifest files a request.
+      for (const review of result.pendingReviews ?? []) {
+        io.stdout(`GA requested for ${review.serviceSlug}: listed BETA until an admin approves it`);
+      }
       return EXIT_CODES.ok;
     case 'ManifestInvalid':
       throw new CliError(

@@ -12,6 +12,9 @@ import addonsUnshare from './addons/unshare.js';
 import addonsUpgrade from './addons/upgrade.js';
 import adminBrokersRefresh from './admin/brokers-refresh.js';
 import adminBrokersRegister from './admin/brokers-register.js';
+import adminListings from './admin/listings.js';
+import adminListingsApprove from './admin/listings-approve.js';
+import adminListingsReject from './admin/listings-reject.js';
 import adminOrgsCreate from './admin/orgs-create.js';
 import adminPlatformsCreate from './admin/platforms-create.js';
 import adminProvidersCreate from './admin/providers-create.js';
@@ -68,6 +71,9 @@ export const commands: readonly Command[] = [
   adminTokensRevoke,
   adminBrokersRegister,
   adminBrokersRefresh,
+  adminListings,
+  adminListingsApprove,
+  adminListingsReject,
 ];
 
 /** The command with this id (`addons:create`, `admin orgs:create`). */

@@ -5,14 +5,14 @@ import { money, table } from '../output.js';
 const MARKETPLACE = graphql(`
   query Marketplace($filter: ServiceFilter) {
     services(filter: $filter, first: 100) {
-      edges { node { slug name category provider { slug } plans { slug free price { monthly currency } } } }
+      edges { node { slug name category stage provider { slug } plans { slug free price { monthly currency } } } }
     }
   }
 `);
 
 export default defineCommand({
   id: 'marketplace',
-  summary: 'list the services in the catalog, with their plans and prices',
+  summary: 'list the services in the catalog, with their plans, prices and listing stage (alpha, beta, deprecated)',
   args: {},
   flags: {
     category: { type: 'string', value: 'CATEGORY', description: 'only this category, such as databases or caches' },
@@ -41,8 +41,11 @@ export default defineCommand({
           plans: s.plans
             .map((p) => `${p.slug} (${p.free ? 'free' : `${money(p.price.monthly, p.price.currency)}/mo`})`)
             .join(', '),
+          // GA says nothing; the other stages are what a user should know before choosing.
+          stage:
+            s.stage === 'GA' ? '' : s.stage === 'DEPRECATED' ? 'deprecated (no new add-ons)' : s.stage.toLowerCase(),
         })),
-        ['service', 'name', 'category', 'provider', 'plans'],
+        ['service', 'name', 'category', 'provider', 'plans', 'stage'],
       ),
     );
   },

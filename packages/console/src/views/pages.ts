@@ -110,6 +110,8 @@ export interface ServiceDetail {
   name: string;
   description: string;
   category: string;
+  /** The listing stage (docs/provider-portal.md, "Listing lifecycle"). */
+  stage: 'ALPHA' | 'BETA' | 'GA' | 'DEPRECATED';
   regions: string[];
   configVars: string[];
   documentationUrl: string | null;
@@ -130,6 +132,13 @@ export interface ServiceDetail {
   }[];
 }
 
+/** What a service's listing stage means for someone about to attach it. */
+const STAGE_NOTICES: Partial<Record<ServiceDetail['stage'], string>> = {
+  ALPHA: 'Alpha: open to the organizations its provider invited; it may change or break.',
+  BETA: 'Beta: public, not yet generally available.',
+  DEPRECATED: 'Deprecated: no new add-ons can be created; existing add-ons keep working.',
+};
+
 export function servicePage(
   ctx: PageContext,
   input: { service: ServiceDetail; apps: string[]; schemas: Map<string, ParametersSchema | null>; error?: string },
@@ -142,7 +151,8 @@ export function servicePage(
     ctx,
     s.name,
     html`<p><a href="/catalog">← Catalog</a></p>
-<h1>${s.name}</h1>
+<h1>${s.name}${s.stage === 'GA' ? '' : html` <span class="badge">${s.stage.toLowerCase()}</span>`}</h1>
+${STAGE_NOTICES[s.stage] ? html`<p role="status" class="notice">${STAGE_NOTICES[s.stage]}</p>` : ''}
 <p class="meta">${categoryLabel(s.category)} · by ${s.provider.name}${s.documentationUrl ? html` · <a href="${s.documentationUrl}">documentation</a>` : ''}</p>
 <p>${s.description}</p>
 <p>Sets config vars: ${s.configVars.map((v, i) => html`${i ? ', ' : ''}<code>${v}</code>`)}</p>

@@ -140,7 +140,11 @@ export async function requestGeneralAvailability(
       `service "${service.slug}" is deprecated; publish it with another stage before asking for GA`,
     );
   }
-  return filePendingReview(db, service.id, actorLabel(actor));
+  return db.transaction().execute(async (trx) => {
+    const review = await filePendingReview(trx, service.id, actorLabel(actor));
+    await touchProvider(trx, service.providerId);
+    return review;
+  });
 }
 
 function requireAdmin(actor: Principal, what: string): void {

@@ -9,7 +9,8 @@ export const CategoryEnum = builder.enumType('ServiceCategory', {
 });
 
 export const ListingStateEnum = builder.enumType('ListingState', {
-  description: "How far along a provider's listing is.",
+  description:
+    "A service's listing stage: ALPHA (invited organizations only), BETA (public, marked beta), GA (approved by an admin), DEPRECATED (no new add-ons).",
   values: {
     ALPHA: { value: 'alpha' },
     BETA: { value: 'beta' },

@@ -15,7 +15,11 @@ ProviderRef.implement({
     supportEmail: t.exposeString('supportEmail', { nullable: true }),
     supportUrl: t.exposeString('supportUrl', { nullable: true }),
     logoUrl: t.exposeString('logoUrl', { nullable: true }),
-    listingState: t.expose('listingState', { type: ListingStateEnum }),
+    listingState: t.expose('listingState', {
+      type: ListingStateEnum,
+      description:
+        "The stage the provider's manifest asks for its services by default; each service's own is `Service.stage` (GA only by an admin's approval).",
+    }),
     source: t.string({
       description: '`manifest` (published by the provider) or `osb_broker` (imported from an OSB broker).',
       resolve: (provider) => provider.source,
