@@ -74,6 +74,7 @@ export {
   missingScopeMessage,
   OPERATION_SCOPES,
   type Operation,
+  PROVIDER_ROLE_SCOPES,
   PROVIDER_SCOPES,
   type ProviderScope,
   principalHasScope,

@@ -3,6 +3,8 @@ import {
   ALL_SCOPES,
   DEFAULT_TOKEN_SCOPES,
   OPERATION_SCOPES,
+  PROVIDER_ROLE_SCOPES,
+  PROVIDER_SCOPES,
   principalHasScope,
   ROLE_SCOPES,
   SCOPES,
@@ -48,6 +50,11 @@ describe('token scopes', () => {
     );
   });
 
+  it("gives a provider member's session provider:read, and its admin's provider:write too, never publishing", () => {
+    expect(PROVIDER_ROLE_SCOPES.member).toEqual(['provider:read']);
+    expect(PROVIDER_ROLE_SCOPES.admin).toEqual(['provider:read', 'provider:write']);
+  });
+
   it('lets a console member do all but read config values and change what is billed', () => {
     expect(ROLE_SCOPES.admin).toEqual(ALL_SCOPES);
     expect([...ROLE_SCOPES.member].sort()).toEqual(
@@ -57,7 +64,7 @@ describe('token scopes', () => {
 
   it('names a known scope for every operation, and describes every scope', () => {
     for (const [operation, scope] of Object.entries(OPERATION_SCOPES)) {
-      expect(ALL_SCOPES, operation).toContain(scope);
+      expect([...ALL_SCOPES, ...Object.keys(PROVIDER_SCOPES)], operation).toContain(scope);
     }
     for (const scope of ALL_SCOPES) expect(SCOPES[scope].length).toBeGreaterThan(10);
   });
