@@ -231,6 +231,8 @@ export const installation = z.object({
   createdAt: timestamp,
   updatedAt: timestamp,
   destroyedAt: timestamp.nullable(),
+  /** Pass as `after` to list what follows this row. */
+  cursor: z.string(),
 });
 export type Installation = z.infer<typeof installation>;
 

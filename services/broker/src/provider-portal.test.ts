@@ -134,6 +134,7 @@ describe.each(testDatabaseKinds('provider portal'))('provider portal ($name)', (
       createdAt: expect.any(String),
       updatedAt: expect.any(String),
       destroyedAt: null,
+      cursor: expect.any(String),
     });
     const small = all.body.installations.find((i: { name: string }) => i.name === 'a-web-0-db0');
     expect(small).toMatchObject({ region: 'eu-west', organization: { name: 'Acme', apps: 2 } });

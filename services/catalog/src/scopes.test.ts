@@ -14,6 +14,7 @@ import {
   OPERATION_SCOPES,
   type Operation,
   type RestOperation,
+  SCOPES,
   type Scope,
   scopesGrant,
 } from '@annex/platform';
@@ -28,6 +29,14 @@ import { startTestCatalog, type TestCatalog } from './testing.js';
 // token holding every scope but the one it needs (403 `forbidden` naming the scope, or the
 // typed Forbidden error), changing nothing, and is not refused for scope to a token holding
 // just that scope. The tokens are a platform's, acting for the organization whose app it is.
+// A provider's own routes (provider scopes, provider tokens) are walked by the broker's
+// provider-portal.test.ts and the catalog's provider-portal.test.ts.
+
+/** The operations acting for an organization: the table's rows with an org or platform scope. */
+const ORG_OPERATIONS = (Object.entries(OPERATION_SCOPES) as [Operation, string][]).filter(
+  ([, scope]) => scope in SCOPES,
+) as [Operation, Scope][];
+type OrgRestOperation = Exclude<RestOperation, `${string} /v1/providers/${string}`>;
 
 /** Rows of everything an organization's caller could change, as one digest. */
 async function fingerprint(database: Database): Promise<string> {
@@ -113,7 +122,7 @@ describe.each(testDatabaseKinds('the scope table'))('every operation of the scop
     return token;
   };
 
-  const rest = async (operation: RestOperation, token: string): Promise<Answer> => {
+  const rest = async (operation: OrgRestOperation, token: string): Promise<Answer> => {
     const [method, template] = operation.split(' ') as [string, string];
     const request = REST_REQUESTS[operation]({ app, addon, org, plan });
     const path = template
@@ -180,7 +189,9 @@ describe.each(testDatabaseKinds('the scope table'))('every operation of the scop
   };
 
   const ask = (operation: Operation, token: string) =>
-    operation.includes(' ') ? rest(operation as RestOperation, token) : graphql(operation as GraphqlOperation, token);
+    operation.includes(' ')
+      ? rest(operation as OrgRestOperation, token)
+      : graphql(operation as GraphqlOperation, token);
 
   beforeAll(async () => {
     database = await kind.open();
@@ -227,9 +238,9 @@ describe.each(testDatabaseKinds('the scope table'))('every operation of the scop
 
   it('has a request for every operation of the table, and the table every app field of the schema', () => {
     expect([...Object.keys(REST_REQUESTS), ...Object.keys(GRAPHQL_REQUESTS)].sort()).toEqual(
-      Object.keys(OPERATION_SCOPES).sort(),
+      ORG_OPERATIONS.map(([operation]) => operation).sort(),
     );
-    const graphqlFields = Object.keys(OPERATION_SCOPES)
+    const graphqlFields = ORG_OPERATIONS.map(([operation]) => operation)
       .filter((operation) => !operation.includes(' '))
       .map((operation) => operation.split('.')[1]);
     // `node` and `nodes` also answer catalog types; an App or Addon through them is the broker's to refuse.
@@ -237,7 +248,7 @@ describe.each(testDatabaseKinds('the scope table'))('every operation of the scop
       if (field !== 'node' && field !== 'nodes') expect(graphqlFields).toContain(field);
   });
 
-  for (const [operation, scope] of Object.entries(OPERATION_SCOPES) as [Operation, Scope][]) {
+  for (const [operation, scope] of ORG_OPERATIONS) {
     it(`${operation} needs ${scope}`, async () => {
       // Every other scope, but none that would grant this one.
       const without = await tokenWith(ALL_SCOPES.filter((s) => !scopesGrant([s], scope)));
@@ -302,7 +313,7 @@ interface Names {
 }
 
 /** The query string and body each route is asked with (path parameters come from the route). */
-const REST_REQUESTS: Record<RestOperation, (n: Names) => { query?: string; body?: unknown }> = {
+const REST_REQUESTS: Record<OrgRestOperation, (n: Names) => { query?: string; body?: unknown }> = {
   'GET /v1/apps': () => ({}),
   'POST /v1/apps': (n) => ({ body: { name: `${n.app}-new`, organization: n.org } }),
   'GET /v1/apps/:app': () => ({}),

@@ -14,6 +14,9 @@ import './types/app-mutations.js';
 import './types/preflight.js';
 import './types/addon-events.js';
 import './types/billing.js';
+import './types/provider-installations.js';
+import './types/provider-money.js';
+import './types/provider-members.js';
 
 builder.queryType({
   description: 'What platforms and people browse: providers, services, plans, categories; apps and their add-ons.',

@@ -56,6 +56,7 @@ export async function providerInstallations(
       createdAt: row.created_at.toISOString(),
       updatedAt: row.updated_at.toISOString(),
       destroyedAt: row.destroyed_at?.toISOString() ?? null,
+      cursor: installationCursor({ createdAt: row.created_at, id: row.id }),
     })),
     nextCursor:
       rows.length > query.first && last ? installationCursor({ createdAt: last.created_at, id: last.id }) : null,
