@@ -1,12 +1,18 @@
+import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { CliError, EXIT_CODES } from './exit-codes.js';
 import { DEFAULT_PORT, initCommand } from './init.js';
+import { installsCommand } from './installs.js';
 import type { CliIo } from './io.js';
+import { payoutsCommand } from './payouts.js';
 import { publishCommand } from './publish.js';
 import { DEFAULT_KIT_BROKER_PORT, testCommand } from './test-command.js';
 
 export { CliError, EXIT_CODES, type ExitCode } from './exit-codes.js';
+export { INSTALLS_QUERY } from './installs.js';
 export type { CliIo } from './io.js';
+export { PAYOUTS_QUERY } from './payouts.js';
 export { PUBLISH_MUTATION } from './publish.js';
 
 const USAGE = `annex-provider <command>
@@ -19,6 +25,15 @@ const USAGE = `annex-provider <command>
       validate the manifest (every problem with its path), check that its OSB URL answers
       (--force publishes anyway, with a warning), then publish it to the catalog
       (defaults: ANNEX_CATALOG_URL or http://127.0.0.1:4000/graphql; ANNEX_TOKEN)
+  installs [--provider slug] [--plan P] [--state S] [--json] [--catalog URL] [--token T]
+      the provider's add-ons (every page), newest first: service, plan, state, region, the
+      organization's name and apps count, last error; --state one of provisioning,
+      provisioned, changing_plan, failed, destroying, destroyed, suspended
+  payouts [--provider slug] [--months N=12] [--json] [--catalog URL] [--token T]
+      per month: gross revenue, collected, the provider's share, adjustments, what is not yet
+      paid out, and each payout with its Stripe transfer state (ledger-only: what would be paid)
+      (the provider: --provider, else ANNEX_PROVIDER, else the slug of ./annex.json; a token
+      with provider:read: the provider's, or a console member's)
   test [provider-url] [--audience slug | --manifest annex.json] [--broker-port ${DEFAULT_KIT_BROKER_PORT}]
                       [--basic user:pass] [--json] [--timeout seconds]
       run the conformance kit against provider-url (default: the manifest's OSB URL); in JWT
@@ -36,6 +51,27 @@ function portNumber(value: string, what: string, allowZero: boolean): number {
   }
   return port;
 }
+
+/** The provider a portal command is about: --provider, else ANNEX_PROVIDER, else ./annex.json's slug. */
+async function providerSlug(io: CliIo, flag: string | undefined): Promise<string> {
+  const slug = flag ?? io.env.ANNEX_PROVIDER;
+  if (slug) return slug;
+  try {
+    const manifest = JSON.parse(await readFile(resolve(io.cwd, 'annex.json'), 'utf8')) as { slug?: unknown };
+    if (typeof manifest.slug === 'string' && manifest.slug !== '') return manifest.slug;
+  } catch {
+    // no manifest here: say what to pass
+  }
+  throw new CliError(
+    'which provider? pass --provider SLUG (or set ANNEX_PROVIDER, or run it beside annex.json)',
+    EXIT_CODES.usage,
+  );
+}
+
+const catalogTarget = (io: CliIo, values: { catalog?: string | undefined; token?: string | undefined }) => ({
+  catalog: values.catalog ?? io.env.ANNEX_CATALOG_URL ?? 'http://127.0.0.1:4000/graphql',
+  token: values.token ?? io.env.ANNEX_TOKEN,
+});
 
 async function runCommand(command: string | undefined, rest: string[], io: CliIo): Promise<number> {
   switch (command) {
@@ -76,9 +112,52 @@ async function runCommand(command: string | undefined, rest: string[], io: CliIo
       });
       if (positionals.length > 1) throw new CliError('publish takes one manifest file', EXIT_CODES.usage);
       return publishCommand(io, positionals[0] ?? 'annex.json', {
-        catalog: values.catalog ?? io.env.ANNEX_CATALOG_URL ?? 'http://127.0.0.1:4000/graphql',
-        token: values.token ?? io.env.ANNEX_TOKEN,
+        ...catalogTarget(io, values),
         force: values.force ?? false,
+      });
+    }
+    case 'installs': {
+      const { values, positionals } = parseArgs({
+        args: rest,
+        allowPositionals: true,
+        options: {
+          provider: { type: 'string' },
+          plan: { type: 'string' },
+          state: { type: 'string' },
+          json: { type: 'boolean', default: false },
+          catalog: { type: 'string' },
+          token: { type: 'string' },
+        },
+      });
+      if (positionals.length > 0) throw new CliError('installs takes no arguments, only flags', EXIT_CODES.usage);
+      return installsCommand(io, catalogTarget(io, values), {
+        provider: await providerSlug(io, values.provider),
+        plan: values.plan,
+        state: values.state,
+        json: values.json ?? false,
+      });
+    }
+    case 'payouts': {
+      const { values, positionals } = parseArgs({
+        args: rest,
+        allowPositionals: true,
+        options: {
+          provider: { type: 'string' },
+          months: { type: 'string', default: '12' },
+          json: { type: 'boolean', default: false },
+          catalog: { type: 'string' },
+          token: { type: 'string' },
+        },
+      });
+      if (positionals.length > 0) throw new CliError('payouts takes no arguments, only flags', EXIT_CODES.usage);
+      const months = Number(values.months);
+      if (!/^\d+$/.test(values.months ?? '') || months < 1 || months > 120) {
+        throw new CliError(`--months must be a whole number from 1 to 120, not "${values.months}"`, EXIT_CODES.usage);
+      }
+      return payoutsCommand(io, catalogTarget(io, values), {
+        provider: await providerSlug(io, values.provider),
+        months,
+        json: values.json ?? false,
       });
     }
     case 'test': {
