@@ -147,3 +147,46 @@ export const OpenAddonDashboardMutation = graphql(`
     openAddonDashboard(input: $input) { __typename ... on OpenAddonDashboardSuccess { url } ... on Error { message } }
   }
 `);
+
+// The Provider section (docs/provider-portal.md), asked with the session's provider token.
+
+export const ProviderOverviewQuery = graphql(`
+  query ProviderOverview($slug: String!) {
+    provider(slug: $slug) {
+      slug name listingState
+      services { slug name }
+      installations(first: 1) { totalCount }
+      activeInstallations(days: 30) { day active }
+      revenue(months: 12) { mode revenueShare months { period currency grossCents shareCents } }
+    }
+  }
+`);
+
+export const ProviderInstallationsQuery = graphql(`
+  query ProviderInstallations($slug: String!, $first: Int!, $after: String, $plan: String, $state: AddonState) {
+    provider(slug: $slug) {
+      slug name
+      services { plans { slug } }
+      installations(first: $first, after: $after, plan: $plan, state: $state) {
+        totalCount
+        pageInfo { hasNextPage endCursor }
+        edges { node { id name service plan state region organization { name apps } lastError createdAt updatedAt } }
+      }
+    }
+  }
+`);
+
+export const ProviderPayoutsQuery = graphql(`
+  query ProviderPayouts($slug: String!) {
+    provider(slug: $slug) {
+      slug name
+      revenue(months: 24) {
+        mode revenueShare
+        months {
+          period currency grossCents collectedCents shareCents adjustmentsCents unpaidOutCents
+          payouts { id sequence grossCents revenueShare amountCents state stripeTransfer createdAt paidAt }
+        }
+      }
+    }
+  }
+`);

@@ -279,10 +279,10 @@ export interface TestIdentityProvider {
 /**
  * A real OpenID provider (node-oidc-provider) on loopback, with its development login form
  * (any login, any password; the login is the subject) and consent given in advance.
- * `accounts` gives each login's claims, `annex_orgs` included.
+ * `accounts` gives each login's claims, `annex_orgs` and `annex_providers` included.
  */
 export async function startIdentityProvider(
-  accounts: Record<string, { email: string; name: string; annex_orgs?: unknown }>,
+  accounts: Record<string, { email: string; name: string; annex_orgs?: unknown; annex_providers?: unknown }>,
 ): Promise<TestIdentityProvider> {
   const { default: Provider } = await import('oidc-provider');
   const { server, url } = await listen();
@@ -307,7 +307,7 @@ export async function startIdentityProvider(
         ],
         pkce: { required: () => true },
         cookies: { keys: ['a-cookie-signing-key-for-tests-only'] },
-        claims: { openid: ['sub'], email: ['email'], profile: ['name', 'annex_orgs'] },
+        claims: { openid: ['sub'], email: ['email'], profile: ['name', 'annex_orgs', 'annex_providers'] },
         features: { devInteractions: { enabled: true } },
         findAccount: (_ctx, id) => {
           const account = accounts[id];
