@@ -206,7 +206,6 @@ describe('OpenID Connect sign-in', () => {
       .select('id')
       .where('oidc_subject', '=', 'quinn')
       .executeTakeFirstOrThrow();
-    const kv = await db.selectFrom('providers').select('id').where('slug', '=', 'console-kv').executeTakeFirstOrThrow();
     // A member of no organization with a provider: only the Provider section, as a member (read only).
     expect((await first.request(`${stack.consoleUrl}/`)).location).toBe(`${stack.consoleUrl}/provider`);
     const page = await first.request(`${stack.consoleUrl}/provider/installations`);

@@ -299,6 +299,74 @@ export const providerRevenue = z.object({
   months: z.array(revenueMonth),
 });
 export type ProviderRevenue = z.infer<typeof providerRevenue>;
+// A provider's health (docs/provider-portal.md, "Health"): the broker's record of its calls.
+
+/** Calls in a window: how many, how many failed, and the latency's 50th and 99th percentiles (ms). */
+export const callStats = z.object({
+  count: z.number().int(),
+  errors: z.number().int(),
+  /** errors / count; 0 without calls. */
+  errorRate: z.number(),
+  p50Ms: z.number().nullable(),
+  p99Ms: z.number().nullable(),
+});
+export type CallStats = z.infer<typeof callStats>;
+
+export const providerCallOperation = z.enum([
+  'provision',
+  'update',
+  'deprovision',
+  'bind',
+  'unbind',
+  'last_operation',
+  'fetch_instance',
+  'fetch_binding',
+  'other',
+]);
+
+export const providerCallFailure = z.object({
+  operation: providerCallOperation,
+  /** The service's slug; null when the call named none the catalog knows. */
+  service: z.string().nullable(),
+  outcome: z.enum(['error', 'timeout', 'unreachable']),
+  /** The provider's HTTP status; null without an answer. */
+  status: z.number().int().nullable(),
+  latencyMs: z.number().int(),
+  /** The OSB error key the provider answered, if any. */
+  error: z.string().nullable(),
+  /** What the provider said (its `description`), or why there was no answer; at most 1 KB. */
+  description: z.string().nullable(),
+  at: timestamp,
+});
+export type ProviderCallFailure = z.infer<typeof providerCallFailure>;
+
+/** One bucket of a time series: calls that started in [start, start + its size). */
+export const callBucket = z.object({
+  start: timestamp,
+  count: z.number().int(),
+  errors: z.number().int(),
+  errorRate: z.number(),
+  p50Ms: z.number().nullable(),
+});
+export type CallBucket = z.infer<typeof callBucket>;
+
+export const providerHealth = z.object({
+  provider: z.string(),
+  /** The `?service=` filter, or null for every service of the provider. */
+  service: z.string().nullable(),
+  generatedAt: timestamp,
+  /** Every operation together. */
+  overall: z.object({ lastHour: callStats, last30Days: callStats }),
+  /** Each operation with a call in the last 30 days, by name. */
+  operations: z.array(z.object({ operation: providerCallOperation, lastHour: callStats, last30Days: callStats })),
+  /** The most recent failed calls (at most 20, last 30 days), newest first. */
+  failures: z.array(providerCallFailure),
+  /** The last 24 hours, one bucket an hour (UTC), oldest first; hours without calls count 0. */
+  hourly: z.array(callBucket),
+  /** The last 30 days, one bucket a day (UTC), oldest first; days without calls count 0. */
+  daily: z.array(callBucket),
+});
+export type ProviderHealth = z.infer<typeof providerHealth>;
 
 /** The answers of each route, by the route as the broker mounts it. */
 export const answers = {
@@ -333,6 +401,7 @@ export const answers = {
   'GET /v1/providers/:provider/installations': installationsPage,
   'GET /v1/providers/:provider/installations/activity': installationActivity,
   'GET /v1/providers/:provider/revenue': providerRevenue,
+  'GET /v1/providers/:provider/health': providerHealth,
 } as const;
 export type Route = keyof typeof answers;
 export type Answer<R extends Route> = z.infer<(typeof answers)[R]>;

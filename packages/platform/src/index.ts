@@ -14,6 +14,13 @@ export {
 export { type Database, type DatabaseTarget, executePrepared, openDatabase } from './db/database.js';
 export { executeStatements, type Migration, type MigrationResult, migrateToLatest } from './db/migrate.js';
 export type * from './db/schema.js';
+export {
+  type RecentCalls,
+  recentServiceCalls,
+  SERVICE_HEALTH_RULE,
+  type ServiceHealth,
+  serviceHealthOf,
+} from './db/service-health.js';
 export { DATABASE_RETRY_AFTER_SECONDS, isDatabaseUnavailable } from './db/unavailable.js';
 export {
   createObservability,

@@ -107,6 +107,7 @@ export const OPERATION_SCOPES = {
   // Single sign-on
   'POST /v1/addons/:addon/sso': 'sso',
   // A provider's own data (docs/provider-portal.md), provider or admin tokens
+  'GET /v1/providers/:provider/health': 'provider:read',
   'GET /v1/providers/:provider/installations': 'provider:read',
   'GET /v1/providers/:provider/installations/activity': 'provider:read',
   'GET /v1/providers/:provider/revenue': 'provider:read',

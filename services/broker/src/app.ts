@@ -12,7 +12,9 @@ import {
   osbError,
   osbErrorHandler,
   osbHandler,
+  ProviderCallLog,
   ProviderClient,
+  providerHealthRoutes,
   providerRouter,
   sealPlainParameters,
 } from './osb/index.js';
@@ -39,9 +41,14 @@ export interface Broker {
   app: RequestListener;
   /** The domain context (for tests, benchmarks and in-process callers such as `rotateSigningKey`). */
   context: BrokerContext;
-  /** Makes sure a signing key exists, seals parameters still stored in plain text, starts the job runner. */
+  /** The record of provider calls, written about every second once started (`flush` writes now). */
+  providerCalls: ProviderCallLog;
+  /**
+   * Makes sure a signing key exists, starts writing the provider call record, seals parameters
+   * still stored in plain text, starts the job runner.
+   */
   start(): Promise<void>;
-  /** Stops the job runner and waits for provider calls still running in the background. */
+  /** Stops the job runner, waits for provider calls still running in the background, writes their record. */
   close(): Promise<void>;
 }
 
@@ -57,6 +64,7 @@ export interface Broker {
 export function createBroker(config: BrokerConfig, deps: BrokerDeps): Broker {
   const { database, logger, secretBox } = deps;
   const signer = new RequestSigner(database.db, secretBox, config.publicUrl);
+  const providerCalls = new ProviderCallLog(database.db, logger);
   const context: BrokerContext = {
     db: database.db,
     database,
@@ -64,7 +72,7 @@ export function createBroker(config: BrokerConfig, deps: BrokerDeps): Broker {
     secretBox,
     logger,
     signer,
-    providers: new ProviderClient(signer, secretBox, config.providerTimeoutMs, config.outbound),
+    providers: new ProviderClient(signer, secretBox, config.providerTimeoutMs, config.outbound, providerCalls),
     outbound: config.outbound,
     billing: createBilling(config.billing),
     settings: {
@@ -95,7 +103,7 @@ export function createBroker(config: BrokerConfig, deps: BrokerDeps): Broker {
   // A provider's own data: each module adds its routes to the list.
   app.use(
     '/v1/providers',
-    providerPortalRouter(context, [appsProviderRoutes, billingProviderRoutes], {
+    providerPortalRouter(context, [providerHealthRoutes, appsProviderRoutes, billingProviderRoutes], {
       checkAnswers: deps.checkAnswers ?? false,
     }),
   );
@@ -120,8 +128,10 @@ export function createBroker(config: BrokerConfig, deps: BrokerDeps): Broker {
   return {
     app: listener,
     context,
+    providerCalls,
     async start() {
       await ensureSigningKey(database.db, secretBox);
+      providerCalls.start();
       // Rows written before parameters were kept sealed (domain/parameters.ts).
       const sealed = await sealPlainParameters(database.db, secretBox);
       if (sealed > 0) logger.info({ rows: sealed }, 'sealed parameters stored in plain text');
@@ -134,6 +144,7 @@ export function createBroker(config: BrokerConfig, deps: BrokerDeps): Broker {
       await jobs?.stop();
       jobs = undefined;
       await Promise.allSettled([...context.background]);
+      await providerCalls.stop();
       context.providers.close();
     },
   };

@@ -2,7 +2,12 @@ import { createJobRunner, every, type JobRunner, type Logger } from '@annex/plat
 import { type AppsReconcilePass, appsReconcileJobKind, type WebhooksPass, webhookDeliveries } from './apps/index.js';
 import { type BillingJobKinds, billingJobKinds, billingSchedules } from './billing/index.js';
 import type { BrokerConfig } from './config.js';
-import { type OperationsPass, operationsJobKind } from './osb/index.js';
+import {
+  type OperationsPass,
+  operationsJobKind,
+  providerCallsPruneJobKind,
+  providerCallsPruneSchedule,
+} from './osb/index.js';
 import type { BrokerContext } from './shared/domain/context.js';
 
 /** Every background job the broker runs, by kind (docs/jobs.md). */
@@ -10,6 +15,7 @@ export type BrokerJobs = BillingJobKinds & {
   'broker.operations': OperationsPass;
   'apps.reconcile': AppsReconcilePass;
   'apps.webhooks': WebhooksPass;
+  'osb.provider-calls.prune': Record<string, never>;
 };
 
 /** The jobs that drain a table of work; triggers enqueue them as rows become due. */
@@ -51,9 +57,11 @@ export function createBrokerJobRunner(ctx: BrokerContext, config: BrokerConfig, 
       'broker.operations': operationsJobKind(ctx, { concurrency: config.workerConcurrency }),
       'apps.reconcile': appsReconcileJobKind(ctx, { recheckMs: Math.max(500, config.apps.reconcileMs * 2) }),
       'apps.webhooks': webhooks.kind,
+      'osb.provider-calls.prune': providerCallsPruneJobKind(ctx),
     },
     schedules: [
       ...billingSchedules({ dunningMs: config.billing.jobsMs }),
+      providerCallsPruneSchedule,
       ...PASSES.map((kind) => ({ kind, name: `${kind}.safety`, key: 'pass', recurrence: every(SAFETY_PASS_MS) })),
     ],
   });

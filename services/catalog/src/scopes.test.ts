@@ -8,13 +8,15 @@ import {
 } from '@annex/broker/testing';
 import {
   ALL_SCOPES,
+  type AnyScope,
   createApiToken,
   type Database,
   type GraphqlOperation,
   OPERATION_SCOPES,
   type Operation,
+  PROVIDER_SCOPES,
+  type ProviderScope,
   type RestOperation,
-  SCOPES,
   type Scope,
   scopesGrant,
 } from '@annex/platform';
@@ -28,15 +30,8 @@ import { startTestCatalog, type TestCatalog } from './testing.js';
 // broker and every root field of the catalog that acts for an organization is refused to a
 // token holding every scope but the one it needs (403 `forbidden` naming the scope, or the
 // typed Forbidden error), changing nothing, and is not refused for scope to a token holding
-// just that scope. The tokens are a platform's, acting for the organization whose app it is.
-// A provider's own routes (provider scopes, provider tokens) are walked by the broker's
-// provider-portal.test.ts and the catalog's provider-portal.test.ts.
-
-/** The operations acting for an organization: the table's rows with an org or platform scope. */
-const ORG_OPERATIONS = (Object.entries(OPERATION_SCOPES) as [Operation, string][]).filter(
-  ([, scope]) => scope in SCOPES,
-) as [Operation, Scope][];
-type OrgRestOperation = Exclude<RestOperation, `${string} /v1/providers/${string}`>;
+// just that scope. The tokens are a platform's, acting for the organization whose app it is;
+// for a provider's own data (a provider scope), the provider's.
 
 /** Rows of everything an organization's caller could change, as one digest. */
 async function fingerprint(database: Database): Promise<string> {
@@ -122,7 +117,33 @@ describe.each(testDatabaseKinds('the scope table'))('every operation of the scop
     return token;
   };
 
-  const rest = async (operation: OrgRestOperation, token: string): Promise<Answer> => {
+  /** A token of the fixture's provider with exactly these provider scopes. */
+  const providerTokenWith = async (scopes: readonly ProviderScope[]): Promise<string> => {
+    const key = `provider:${[...scopes].sort().join(',')}`;
+    let token = tokens.get(key);
+    if (!token) {
+      token = (
+        await createApiToken(database.db, {
+          kind: 'provider',
+          name: `scopes ${key}`,
+          providerId: fixture.providerId,
+          scopes,
+        })
+      ).token;
+      tokens.set(key, token);
+    }
+    return token;
+  };
+
+  /** A token with every scope of the operation's kind (org and platform, or provider) but those that grant `scope`. */
+  const tokenWithout = (scope: AnyScope): Promise<string> =>
+    scope in PROVIDER_SCOPES
+      ? providerTokenWith((Object.keys(PROVIDER_SCOPES) as ProviderScope[]).filter((s) => !scopesGrant([s], scope)))
+      : tokenWith(ALL_SCOPES.filter((s) => !scopesGrant([s], scope)));
+  const tokenOnly = (scope: AnyScope): Promise<string> =>
+    scope in PROVIDER_SCOPES ? providerTokenWith([scope as ProviderScope]) : tokenWith([scope as Scope]);
+
+  const rest = async (operation: RestOperation, token: string): Promise<Answer> => {
     const [method, template] = operation.split(' ') as [string, string];
     const request = REST_REQUESTS[operation]({ app, addon, org, plan });
     const path = template
@@ -189,9 +210,7 @@ describe.each(testDatabaseKinds('the scope table'))('every operation of the scop
   };
 
   const ask = (operation: Operation, token: string) =>
-    operation.includes(' ')
-      ? rest(operation as OrgRestOperation, token)
-      : graphql(operation as GraphqlOperation, token);
+    operation.includes(' ') ? rest(operation as RestOperation, token) : graphql(operation as GraphqlOperation, token);
 
   beforeAll(async () => {
     database = await kind.open();
@@ -238,9 +257,9 @@ describe.each(testDatabaseKinds('the scope table'))('every operation of the scop
 
   it('has a request for every operation of the table, and the table every app field of the schema', () => {
     expect([...Object.keys(REST_REQUESTS), ...Object.keys(GRAPHQL_REQUESTS)].sort()).toEqual(
-      ORG_OPERATIONS.map(([operation]) => operation).sort(),
+      Object.keys(OPERATION_SCOPES).sort(),
     );
-    const graphqlFields = ORG_OPERATIONS.map(([operation]) => operation)
+    const graphqlFields = Object.keys(OPERATION_SCOPES)
       .filter((operation) => !operation.includes(' '))
       .map((operation) => operation.split('.')[1]);
     // `node` and `nodes` also answer catalog types; an App or Addon through them is the broker's to refuse.
@@ -248,10 +267,10 @@ describe.each(testDatabaseKinds('the scope table'))('every operation of the scop
       if (field !== 'node' && field !== 'nodes') expect(graphqlFields).toContain(field);
   });
 
-  for (const [operation, scope] of ORG_OPERATIONS) {
+  for (const [operation, scope] of Object.entries(OPERATION_SCOPES) as [Operation, AnyScope][]) {
     it(`${operation} needs ${scope}`, async () => {
       // Every other scope, but none that would grant this one.
-      const without = await tokenWith(ALL_SCOPES.filter((s) => !scopesGrant([s], scope)));
+      const without = await tokenWithout(scope);
       await settled(database);
       const before = await fingerprint(database);
       const refused = await ask(operation, without);
@@ -265,7 +284,7 @@ describe.each(testDatabaseKinds('the scope table'))('every operation of the scop
       expect(await fingerprint(database)).toBe(before);
 
       // Allowed: whatever else it answers (an admin-only route refuses a platform, say), not this.
-      const allowed = await ask(operation, await tokenWith([scope]));
+      const allowed = await ask(operation, await tokenOnly(scope));
       expect(allowed.refusal?.scope, operation).toBeUndefined();
       expect(allowed.refusal?.message ?? '', operation).not.toContain(`the ${scope} scope`);
     });
@@ -313,7 +332,7 @@ interface Names {
 }
 
 /** The query string and body each route is asked with (path parameters come from the route). */
-const REST_REQUESTS: Record<OrgRestOperation, (n: Names) => { query?: string; body?: unknown }> = {
+const REST_REQUESTS: Record<RestOperation, (n: Names) => { query?: string; body?: unknown }> = {
   'GET /v1/apps': () => ({}),
   'POST /v1/apps': (n) => ({ body: { name: `${n.app}-new`, organization: n.org } }),
   'GET /v1/apps/:app': () => ({}),
@@ -360,6 +379,10 @@ const REST_REQUESTS: Record<OrgRestOperation, (n: Names) => { query?: string; bo
   'PUT /v1/billing/providers/:provider': () => ({ body: { revenueShare: 0.7 } }),
   'POST /v1/billing/jobs/:job': () => ({ body: {} }),
   'POST /v1/addons/:addon/sso': () => ({ body: {} }),
+  'GET /v1/providers/:provider/health': () => ({}),
+  'GET /v1/providers/:provider/installations': () => ({ query: '?first=5' }),
+  'GET /v1/providers/:provider/installations/activity': () => ({ query: '?days=3' }),
+  'GET /v1/providers/:provider/revenue': () => ({}),
 };
 
 const result = (field: string, args: string) =>

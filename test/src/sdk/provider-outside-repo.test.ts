@@ -131,10 +131,20 @@ describe('a provider written outside the repository', () => {
     const pkg = JSON.parse(await readFile(join(project, 'package.json'), 'utf8'));
     expect(pkg.dependencies['@annex/sdk']).toBe('file:vendor/annex-sdk-0.1.0.tgz');
 
-    // npm install: the registry (or its cache) for everything but the SDK.
+    // npm install: the registry (or its cache) for everything but the SDK. npm waits 5 minutes on
+    // a stalled registry connection by default; 30 s and a retry recover from one, and the http
+    // log says which request it was if the install still fails.
     const install = await run(
       'npm',
-      ['install', '--prefer-offline', '--no-audit', '--no-fund'],
+      [
+        'install',
+        '--prefer-offline',
+        '--no-audit',
+        '--no-fund',
+        '--fetch-timeout=30000',
+        '--fetch-retries=4',
+        '--loglevel=http',
+      ],
       project,
       shellEnv(),
       300_000,

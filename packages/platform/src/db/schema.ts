@@ -773,3 +773,39 @@ export interface DB {
   jobs: JobsTable;
   job_schedules: JobSchedulesTable;
 }
+
+// Provider calls (migration 20261207010000, docs/provider-portal.md "Health").
+
+export type ProviderCallOperation =
+  | 'provision'
+  | 'update'
+  | 'deprovision'
+  | 'bind'
+  | 'unbind'
+  | 'last_operation'
+  | 'fetch_instance'
+  | 'fetch_binding'
+  | 'other';
+
+export type ProviderCallOutcome = 'ok' | 'error' | 'timeout' | 'unreachable';
+
+export interface ProviderCallsTable {
+  id: Generated<number>;
+  provider_id: string;
+  /** Null when the call named no service the catalog knows (a fetch of an instance). */
+  service_id: string | null;
+  operation: ProviderCallOperation;
+  outcome: ProviderCallOutcome;
+  /** The provider's HTTP status; null without an answer. */
+  status: number | null;
+  latency_ms: number;
+  /** A failure: the OSB error key the provider answered, if any. */
+  error: string | null;
+  /** A failure: the provider's description (or why there was no answer), at most 1 KB. */
+  description: string | null;
+  at: ColumnType<Date, Date | string, Date | string>;
+}
+
+export interface DB {
+  provider_calls: ProviderCallsTable;
+}

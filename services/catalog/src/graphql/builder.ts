@@ -47,6 +47,8 @@ export interface CatalogContext {
   broker: BrokerApi;
   /** Aborted when the client goes away (ends subscriptions' long polls at once). */
   signal?: AbortSignal;
+  /** How long the response cache may serve this answer; lowered by fields of live data (`limitCacheAge`). */
+  cacheMaxAgeMs?: number;
 }
 
 export const builder = new SchemaBuilder<{

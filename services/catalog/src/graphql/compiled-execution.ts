@@ -25,10 +25,17 @@ export function compiledExecution(): Plugin {
   let jit: Plugin | undefined;
   let loading: Promise<Plugin> | undefined;
   const loaded = (): Promise<Plugin> => {
-    loading ??= import('@envelop/graphql-jit').then(({ useGraphQlJit }) => {
-      jit = useGraphQlJit() as Plugin;
-      return jit;
-    });
+    loading ??= import('@envelop/graphql-jit').then(
+      ({ useGraphQlJit }) => {
+        jit = useGraphQlJit() as Plugin;
+        return jit;
+      },
+      (error: unknown) => {
+        // A failed load (a file missing mid-deploy, say) fails this request; the next tries again.
+        loading = undefined;
+        throw error;
+      },
+    );
     return loading;
   };
   return {

@@ -6,7 +6,7 @@ import { createSchema, createYoga } from 'graphql-yoga';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startTestCatalog, type TestCatalog } from '../testing.js';
 import type { CatalogContext } from './builder.js';
-import { createResponseCache } from './response-cache.js';
+import { createResponseCache, limitCacheAge } from './response-cache.js';
 
 // A stand-in schema whose resolvers count their calls, behind the same middleware chain
 // as the catalog's, so the test sees what was answered from the cache.
@@ -21,9 +21,9 @@ async function setup(checkIntervalMs = 0) {
   let data = 'first';
   const cache = createResponseCache({ version: async () => version, checkIntervalMs, maxEntries: 2 });
   const yoga = createYoga<{ req: Request; res: Response }, CatalogContext>({
-    schema: createSchema({
+    schema: createSchema<{ req: Request; res: Response } & CatalogContext>({
       typeDefs:
-        'type Query { value(key: String): String, broken: String } type Mutation { change(to: String!): String }',
+        'type Query { value(key: String): String, broken: String, live(maxAgeMs: Int!): String } type Mutation { change(to: String!): String }',
       resolvers: {
         Query: {
           value: (_: unknown, args: { key?: string }) => {
@@ -33,6 +33,12 @@ async function setup(checkIntervalMs = 0) {
           broken: () => {
             executions++;
             throw new Error('no');
+          },
+          // A field of live data, as a service's health: it bounds how long its answer is served.
+          live: (_: unknown, args: { maxAgeMs: number }, ctx: CatalogContext) => {
+            executions++;
+            limitCacheAge(ctx, args.maxAgeMs);
+            return `${data}:live`;
           },
         },
         Mutation: {
@@ -112,6 +118,21 @@ describe('catalog response cache', () => {
     expect(t.executions()).toBe(3);
     await t.run(q, 'acme', { k: 'a' });
     expect(t.executions()).toBe(3);
+  });
+
+  it('serves an answer with a field of live data only as long as that field allows, and never one that allows 0', async () => {
+    const t = await setup(60_000);
+    await t.run('{ live(maxAgeMs: 300) }');
+    t.setData('second');
+    expect((await t.run('{ live(maxAgeMs: 300) }')).data).toEqual({ live: 'first:live' });
+    expect(t.executions()).toBe(1);
+    await new Promise((resolve) => setTimeout(resolve, 350));
+    expect((await t.run('{ live(maxAgeMs: 300) }')).data).toEqual({ live: 'second:live' });
+    expect(t.executions()).toBe(2);
+    await t.run('{ live(maxAgeMs: 0) }');
+    await t.run('{ live(maxAgeMs: 0) }');
+    expect(t.executions()).toBe(4);
+    expect(t.cache.size).toBe(1);
   });
 
   it('never caches errors, and a mutation in this process invalidates at once', async () => {

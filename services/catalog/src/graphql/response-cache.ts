@@ -67,13 +67,25 @@ interface Entry {
   version: string;
   contentType: string;
   body: Buffer;
+  /** When a field reading live data bounded its age (`limitCacheAge`): served until then only. */
+  expiresAt?: number;
+}
+
+/**
+ * Bounds how long the answer of the request `ctx` serves may be answered from the cache: a
+ * field whose value is not the catalog's published data (a service's health) calls it as it
+ * resolves. 0 keeps the answer out of the cache.
+ */
+export function limitCacheAge(ctx: { cacheMaxAgeMs?: number }, maxAgeMs: number): void {
+  ctx.cacheMaxAgeMs = Math.min(ctx.cacheMaxAgeMs ?? Number.POSITIVE_INFINITY, maxAgeMs);
 }
 
 /**
  * Caches GraphQL responses per caller class. The catalog changes only when a provider
  * publishes, and platforms ask the same few questions over and over, so a response stays
  * valid until the catalog's version changes. Mutations in this process invalidate at
- * once; another replica's publish is seen within `checkIntervalMs`. Only queries are
+ * once; another replica's publish is seen within `checkIntervalMs`. An answer with a field
+ * of live data (see `limitCacheAge`) is served only as long as that field allows. Only queries are
  * cached, only when every root field they select is the catalog's own (not one of
  * `uncacheableRootFields`), and never a response with errors. Subscriptions pass through.
  */
@@ -111,6 +123,10 @@ export function createResponseCache(options: ResponseCacheOptions): ResponseCach
   function currentEntry(key: string, version: string): Entry | undefined {
     const hit = entries.get(key);
     if (!hit || hit.version !== version) return undefined;
+    if (hit.expiresAt !== undefined && hit.expiresAt <= Date.now()) {
+      entries.delete(key);
+      return undefined;
+    }
     entries.delete(key);
     entries.set(key, hit); // most recently used last
     return hit;
@@ -136,7 +152,10 @@ export function createResponseCache(options: ResponseCacheOptions): ResponseCach
         onExecuteDone({ result }) {
           if (Symbol.asyncIterator in (result as object)) return;
           if ((result as { errors?: unknown[] }).errors?.length) return;
+          const maxAgeMs = (args.contextValue as { cacheMaxAgeMs?: number }).cacheMaxAgeMs;
+          if (maxAgeMs !== undefined && maxAgeMs <= 0) return;
           res.locals.responseCacheable = true;
+          if (maxAgeMs !== undefined) res.locals.responseMaxAgeMs = maxAgeMs;
         },
       };
     },
@@ -174,7 +193,13 @@ export function createResponseCache(options: ResponseCacheOptions): ResponseCach
           typeof contentType === 'string' &&
           version === current
         ) {
-          entries.set(key, { version, contentType, body: Buffer.concat(chunks) });
+          const maxAgeMs = res.locals.responseMaxAgeMs as number | undefined;
+          entries.set(key, {
+            version,
+            contentType,
+            body: Buffer.concat(chunks),
+            ...(maxAgeMs !== undefined ? { expiresAt: Date.now() + maxAgeMs } : {}),
+          });
           if (entries.size > options.maxEntries) entries.delete(entries.keys().next().value as string);
         }
         return end(chunk, ...rest);

@@ -17,6 +17,7 @@ import './types/billing.js';
 import './types/provider-installations.js';
 import './types/provider-money.js';
 import './types/provider-members.js';
+import './types/provider-health.js';
 
 builder.queryType({
   description: 'What platforms and people browse: providers, services, plans, categories; apps and their add-ons.',

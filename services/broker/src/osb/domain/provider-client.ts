@@ -12,6 +12,7 @@ import {
 } from '@annex/platform';
 import type { ProviderRow } from '../../shared/db/catalog.js';
 import type { RequestSigner } from '../../shared/domain/signing.js';
+import type { ProviderCallLog } from './provider-calls.js';
 
 export const PROVIDER_API_VERSION = '2.17';
 
@@ -56,6 +57,7 @@ export class ProviderClient {
   readonly #timeoutMs: number;
   readonly #passwords = new Map<string, string>();
   readonly #policy: OutboundPolicy;
+  readonly #calls: ProviderCallLog | undefined;
   // node:http with keep-alive rather than fetch: a provider call is on every request's hot
   // path, and undici's web streams cost several times the CPU for the same exchange.
   readonly #agents = {
@@ -63,17 +65,22 @@ export class ProviderClient {
     'https:': new https.Agent({ keepAlive: true, maxSockets: 256 }),
   };
 
-  /** @param policy where providers' OSB URLs may point (default: anywhere) */
+  /**
+   * @param policy where providers' OSB URLs may point (default: anywhere)
+   * @param calls records every call's outcome and latency (the provider's health)
+   */
   constructor(
     signer: RequestSigner,
     box: SecretBox,
     timeoutMs: number,
     policy: OutboundPolicy = { allowPrivateNetworks: true },
+    calls?: ProviderCallLog,
   ) {
     this.#signer = signer;
     this.#box = box;
     this.#timeoutMs = timeoutMs;
     this.#policy = policy;
+    this.#calls = calls;
   }
 
   /** Closes idle keep-alive connections. */
@@ -83,6 +90,15 @@ export class ProviderClient {
   }
 
   async call(provider: ProviderRow, request: ProviderRequest): Promise<ProviderResponse> {
+    if (!this.#calls) return this.#send(provider, request);
+    const startedAt = new Date();
+    const started = performance.now();
+    const response = await this.#send(provider, request);
+    this.#calls.record(provider.id, request, response, startedAt, performance.now() - started);
+    return response;
+  }
+
+  async #send(provider: ProviderRow, request: ProviderRequest): Promise<ProviderResponse> {
     if (!provider.osb_url) return { kind: 'unreachable', message: `provider ${provider.slug} has no OSB URL` };
     const url = new URL(provider.osb_url.replace(/\/+$/, '') + request.path);
     const refused = outboundUrlProblem(url, this.#policy);
