@@ -35,6 +35,7 @@ export {
   type ProviderManifestInput,
   planManifestSchema,
   providerManifestSchema,
+  requestedStage,
   type ServiceManifest,
   serviceManifestSchema,
   validateManifest,

@@ -7,7 +7,7 @@ describe('validateManifest', () => {
     const result = validateManifest(widgetsManifest());
     expect(result.ok).toBe(true);
     if (result.ok) {
-      expect(result.manifest.listingState).toBe('alpha');
+      expect(result.manifest.listingState).toBe('beta');
       expect(result.manifest.osb.auth).toBe('jwt');
     }
   });

@@ -44,7 +44,10 @@ export const CATEGORIES = [
 export type Category = (typeof CATEGORIES)[number];
 
 /**
- * A provider's listing stage in the marketplace.
+ * A service's listing stage in the marketplace: `alpha` (seen only by the organizations the
+ * provider invites), `beta` (public, marked beta), `ga` (generally available: reached only when
+ * an admin approves the request that publishing `ga` files) and `deprecated` (listed, but no
+ * new add-ons; existing ones keep working).
  *
  * @example
  * for (const state of LISTING_STATES) console.log(state); // alpha, beta, ga, deprecated
@@ -170,6 +173,11 @@ export const serviceManifestSchema = z
       .object({ id: z.string().min(1), secret: z.string().min(1), redirectUri: url.optional() })
       .strict()
       .optional(),
+    /**
+     * This service's stage, when not the manifest's `listingState`. `deprecated: true` is the
+     * same as `deprecated` here.
+     */
+    listingState: z.enum(LISTING_STATES).optional(),
     deprecated: z.boolean().default(false),
     metadata: z.record(z.string(), z.unknown()).default({}),
     plans: z.array(planManifestSchema).min(1, 'a service needs at least one plan'),
@@ -216,7 +224,8 @@ export const providerManifestSchema = z
     supportEmail: z.email().optional(),
     supportUrl: url.optional(),
     logoUrl: url.optional(),
-    listingState: z.enum(LISTING_STATES).default('alpha'),
+    /** The stage of every service that names none (`ga` files a request for an admin's approval). */
+    listingState: z.enum(LISTING_STATES).default('beta'),
     /** Where the broker reaches the provider's OSB endpoint, and how it authenticates. */
     osb: z
       .object({
@@ -276,9 +285,24 @@ export type ProviderManifestInput = z.input<typeof providerManifestSchema>;
  *
  * @example
  * const manifest: ProviderManifest = provider.manifest;
- * manifest.listingState; // 'alpha' when not set
+ * manifest.listingState; // 'beta' when not set
  */
 export type ProviderManifest = z.output<typeof providerManifestSchema>;
+/**
+ * The stage a service asks for: its own `listingState`, else the manifest's; `deprecated: true`
+ * always means `deprecated`.
+ *
+ * @example
+ * const stage = requestedStage(manifest, manifest.services[0]); // 'beta' when nothing is said
+ */
+export function requestedStage(
+  manifest: Pick<ProviderManifest, 'listingState'>,
+  service: ServiceManifest,
+): ListingState {
+  if (service.deprecated) return 'deprecated';
+  return service.listingState ?? manifest.listingState;
+}
+
 /**
  * A validated service, defaults filled in.
  *

@@ -81,6 +81,7 @@ export {
   missingScopeMessage,
   OPERATION_SCOPES,
   type Operation,
+  type OrganizationOperation,
   PROVIDER_ROLE_SCOPES,
   PROVIDER_SCOPES,
   type ProviderScope,

@@ -63,8 +63,7 @@ describe('token scopes', () => {
   });
 
   it('names a known scope for every operation, and describes every scope', () => {
-    // A provider's own data needs a provider scope; everything else an org or platform scope.
-    const known = [...ALL_SCOPES, ...Object.keys(PROVIDER_SCOPES)];
+    const known: string[] = [...ALL_SCOPES, ...Object.keys(PROVIDER_SCOPES)];
     for (const [operation, scope] of Object.entries(OPERATION_SCOPES)) {
       expect(known, operation).toContain(scope);
     }

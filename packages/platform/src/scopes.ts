@@ -134,6 +134,10 @@ export const OPERATION_SCOPES = {
   'Mutation.setConfigVars': 'config:write',
   'Mutation.openAddonDashboard': 'sso',
   'Mutation.startCardCheckout': 'billing:write',
+  // A provider's listings (provider tokens of that provider, or admins; docs/provider-portal.md)
+  'Mutation.inviteToAlpha': 'provider:write',
+  'Mutation.revokeAlphaInvitation': 'provider:write',
+  'Mutation.requestGeneralAvailability': 'provider:write',
 } as const satisfies Record<string, AnyScope>;
 
 export type Operation = keyof typeof OPERATION_SCOPES;
@@ -141,6 +145,10 @@ export type Operation = keyof typeof OPERATION_SCOPES;
 export type RestOperation = Extract<Operation, `${'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE'} /${string}`>;
 /** A root field of the catalog's schema, e.g. `Mutation.destroyAddon`. */
 export type GraphqlOperation = Extract<Operation, `${'Query' | 'Mutation' | 'Subscription'}.${string}`>;
+/** An operation acting for an organization (its scope is an org or platform token's), not a provider's. */
+export type OrganizationOperation = {
+  [K in Operation]: (typeof OPERATION_SCOPES)[K] extends Scope ? K : never;
+}[Operation];
 
 /** Whether granted scopes (as a token stores them) include `scope`, directly or by implication. */
 export function scopesGrant(granted: readonly string[], scope: AnyScope): boolean {

@@ -38,6 +38,35 @@ const PUBLIC_PROVIDER_FIELDS = [
   'updatedAt',
 ];
 
+/** The fields of `Service` anyone who sees the service may read. */
+const PUBLIC_SERVICE_FIELDS = [
+  'allowContextUpdates',
+  'bindable',
+  'bindingsRetrievable',
+  'category',
+  'configVars',
+  'createdAt',
+  'deprecated',
+  'description',
+  'documentationUrl',
+  'health',
+  'id',
+  'instancesRetrievable',
+  'metadata',
+  'name',
+  'osbId',
+  'planUpdateable',
+  'plans',
+  'provider',
+  'regions',
+  'requires',
+  'slug',
+  'stage',
+  'status',
+  'tags',
+  'updatedAt',
+];
+
 /** Arguments for portal fields that require some (none today); a new required one must be added here. */
 const REQUIRED_ARGUMENTS: Record<string, string> = {};
 
@@ -62,6 +91,8 @@ function selection(types: Types, field: IntrospectedField, depth: number): strin
   const type = named(field.type);
   const described = types.get(type.name ?? '');
   if (!described || described.kind === 'SCALAR' || described.kind === 'ENUM') return field.name;
+  // A result union: which member answered is what a refusal shows.
+  if (described.kind === 'UNION') return `${field.name} { __typename ... on Error { message } }`;
   if (depth === 0 || !described.fields) return null;
   const inner = described.fields
     .filter((f) => !f.args.some((a) => required(a.type)))
@@ -257,6 +288,42 @@ describe.each(testDatabaseKinds('provider portal GraphQL'))('provider portal ove
         const error = answer.errors?.find((e: any) => e.path?.[1] === field.name);
         expect(error?.extensions?.code, what).toMatch(/^(UNAUTHENTICATED|FORBIDDEN)$/);
         expect(JSON.stringify(answer), what).not.toContain('alpha-web');
+      }
+    }
+  });
+
+  it("walks every non-public field of a provider's Service the same way: refused, as a typed result member", async () => {
+    const schema = await catalog.gql(
+      `{ __schema { types { name kind fields { name args { name type { ${TYPE_REF} } } type { ${TYPE_REF} } } } } }`,
+    );
+    const types: Types = new Map(
+      (schema.data.__schema.types as { name: string; kind: string; fields: IntrospectedField[] | null }[]).map((t) => [
+        t.name,
+        t,
+      ]),
+    );
+    const fields = (types.get('Service')?.fields ?? []).filter((f) => !PUBLIC_SERVICE_FIELDS.includes(f.name));
+    for (const field of fields) {
+      expect(
+        field.args.filter((arg) => required(arg.type)).map((arg) => arg.name),
+        `Service.${field.name}`,
+      ).toEqual([]);
+      const selected = selection(types, field, 4);
+      const document = `query($slug: String!) { provider(slug: $slug) { services { slug ${selected} } } }`;
+      const refusedIn = (answer: any) => {
+        const value = answer.data?.provider?.services?.[0]?.[field.name];
+        const error = answer.errors?.find((e: any) => e.path?.includes(field.name));
+        return value?.__typename ?? error?.extensions?.code ?? (value === null ? 'null without an error' : 'answered');
+      };
+      const admin = await catalog.gql(document, { slug: a.providerSlug }, tokens.admin);
+      expect(admin.errors, `Service.${field.name} as admin`).toBeUndefined();
+      expect(refusedIn(admin), `Service.${field.name} as admin`).not.toMatch(/^(NotAuthorized|Forbidden)$/);
+      for (const who of ['b', 'org', 'anonymous'] as const) {
+        const answer = await catalog.gql(document, { slug: a.providerSlug }, tokens[who]);
+        expect(answer.data?.provider?.services?.length, `Service.${field.name} with ${who}`).toBeGreaterThan(0);
+        expect(refusedIn(answer), `Service.${field.name} with ${who}`).toMatch(
+          /^(NotAuthorized|Forbidden|UNAUTHENTICATED|FORBIDDEN)$/,
+        );
       }
     }
   });

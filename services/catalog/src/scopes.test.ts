@@ -8,14 +8,13 @@ import {
 } from '@annex/broker/testing';
 import {
   ALL_SCOPES,
-  type AnyScope,
   createApiToken,
   type Database,
   type GraphqlOperation,
   OPERATION_SCOPES,
   type Operation,
+  type OrganizationOperation,
   PROVIDER_SCOPES,
-  type ProviderScope,
   type RestOperation,
   type Scope,
   scopesGrant,
@@ -30,8 +29,14 @@ import { startTestCatalog, type TestCatalog } from './testing.js';
 // broker and every root field of the catalog that acts for an organization is refused to a
 // token holding every scope but the one it needs (403 `forbidden` naming the scope, or the
 // typed Forbidden error), changing nothing, and is not refused for scope to a token holding
-// just that scope. The tokens are a platform's, acting for the organization whose app it is;
-// for a provider's own data (a provider scope), the provider's.
+// just that scope. The tokens are a platform's, acting for the organization whose app it is.
+// Operations of a provider's own data need a provider scope, which only provider tokens carry:
+// their tests walk them with provider tokens (src/listing.test.ts for the listing mutations).
+
+/** The table's operations that act for an organization, with their scope. */
+const ORGANIZATION_OPERATIONS = (Object.entries(OPERATION_SCOPES) as [Operation, string][]).filter(
+  (entry): entry is [OrganizationOperation, Scope] => !(entry[1] in PROVIDER_SCOPES),
+);
 
 /** Rows of everything an organization's caller could change, as one digest. */
 async function fingerprint(database: Database): Promise<string> {
@@ -117,33 +122,7 @@ describe.each(testDatabaseKinds('the scope table'))('every operation of the scop
     return token;
   };
 
-  /** A token of the fixture's provider with exactly these provider scopes. */
-  const providerTokenWith = async (scopes: readonly ProviderScope[]): Promise<string> => {
-    const key = `provider:${[...scopes].sort().join(',')}`;
-    let token = tokens.get(key);
-    if (!token) {
-      token = (
-        await createApiToken(database.db, {
-          kind: 'provider',
-          name: `scopes ${key}`,
-          providerId: fixture.providerId,
-          scopes,
-        })
-      ).token;
-      tokens.set(key, token);
-    }
-    return token;
-  };
-
-  /** A token with every scope of the operation's kind (org and platform, or provider) but those that grant `scope`. */
-  const tokenWithout = (scope: AnyScope): Promise<string> =>
-    scope in PROVIDER_SCOPES
-      ? providerTokenWith((Object.keys(PROVIDER_SCOPES) as ProviderScope[]).filter((s) => !scopesGrant([s], scope)))
-      : tokenWith(ALL_SCOPES.filter((s) => !scopesGrant([s], scope)));
-  const tokenOnly = (scope: AnyScope): Promise<string> =>
-    scope in PROVIDER_SCOPES ? providerTokenWith([scope as ProviderScope]) : tokenWith([scope as Scope]);
-
-  const rest = async (operation: RestOperation, token: string): Promise<Answer> => {
+  const rest = async (operation: RestOperation & OrganizationOperation, token: string): Promise<Answer> => {
     const [method, template] = operation.split(' ') as [string, string];
     const request = REST_REQUESTS[operation]({ app, addon, org, plan });
     const path = template
@@ -166,7 +145,7 @@ describe.each(testDatabaseKinds('the scope table'))('every operation of the scop
     };
   };
 
-  const graphql = async (operation: GraphqlOperation, token: string): Promise<Answer> => {
+  const graphql = async (operation: GraphqlOperation & OrganizationOperation, token: string): Promise<Answer> => {
     const [type, field] = operation.split('.') as [string, string];
     const { document, variables } = GRAPHQL_REQUESTS[operation]({ app, addon, org, plan });
     const subscription = type === 'Subscription';
@@ -209,8 +188,10 @@ describe.each(testDatabaseKinds('the scope table'))('every operation of the scop
     };
   };
 
-  const ask = (operation: Operation, token: string) =>
-    operation.includes(' ') ? rest(operation as RestOperation, token) : graphql(operation as GraphqlOperation, token);
+  const ask = (operation: OrganizationOperation, token: string) =>
+    operation.includes(' ')
+      ? rest(operation as RestOperation & OrganizationOperation, token)
+      : graphql(operation as GraphqlOperation & OrganizationOperation, token);
 
   beforeAll(async () => {
     database = await kind.open();
@@ -257,9 +238,9 @@ describe.each(testDatabaseKinds('the scope table'))('every operation of the scop
 
   it('has a request for every operation of the table, and the table every app field of the schema', () => {
     expect([...Object.keys(REST_REQUESTS), ...Object.keys(GRAPHQL_REQUESTS)].sort()).toEqual(
-      Object.keys(OPERATION_SCOPES).sort(),
+      ORGANIZATION_OPERATIONS.map(([operation]) => operation).sort(),
     );
-    const graphqlFields = Object.keys(OPERATION_SCOPES)
+    const graphqlFields = ORGANIZATION_OPERATIONS.map(([operation]) => operation)
       .filter((operation) => !operation.includes(' '))
       .map((operation) => operation.split('.')[1]);
     // `node` and `nodes` also answer catalog types; an App or Addon through them is the broker's to refuse.
@@ -267,10 +248,10 @@ describe.each(testDatabaseKinds('the scope table'))('every operation of the scop
       if (field !== 'node' && field !== 'nodes') expect(graphqlFields).toContain(field);
   });
 
-  for (const [operation, scope] of Object.entries(OPERATION_SCOPES) as [Operation, AnyScope][]) {
+  for (const [operation, scope] of ORGANIZATION_OPERATIONS) {
     it(`${operation} needs ${scope}`, async () => {
       // Every other scope, but none that would grant this one.
-      const without = await tokenWithout(scope);
+      const without = await tokenWith(ALL_SCOPES.filter((s) => !scopesGrant([s], scope)));
       await settled(database);
       const before = await fingerprint(database);
       const refused = await ask(operation, without);
@@ -284,7 +265,7 @@ describe.each(testDatabaseKinds('the scope table'))('every operation of the scop
       expect(await fingerprint(database)).toBe(before);
 
       // Allowed: whatever else it answers (an admin-only route refuses a platform, say), not this.
-      const allowed = await ask(operation, await tokenOnly(scope));
+      const allowed = await ask(operation, await tokenWith([scope]));
       expect(allowed.refusal?.scope, operation).toBeUndefined();
       expect(allowed.refusal?.message ?? '', operation).not.toContain(`the ${scope} scope`);
     });
@@ -332,7 +313,7 @@ interface Names {
 }
 
 /** The query string and body each route is asked with (path parameters come from the route). */
-const REST_REQUESTS: Record<RestOperation, (n: Names) => { query?: string; body?: unknown }> = {
+const REST_REQUESTS: Record<RestOperation & OrganizationOperation, (n: Names) => { query?: string; body?: unknown }> = {
   'GET /v1/apps': () => ({}),
   'POST /v1/apps': (n) => ({ body: { name: `${n.app}-new`, organization: n.org } }),
   'GET /v1/apps/:app': () => ({}),
@@ -379,10 +360,6 @@ const REST_REQUESTS: Record<RestOperation, (n: Names) => { query?: string; body?
   'PUT /v1/billing/providers/:provider': () => ({ body: { revenueShare: 0.7 } }),
   'POST /v1/billing/jobs/:job': () => ({ body: {} }),
   'POST /v1/addons/:addon/sso': () => ({ body: {} }),
-  'GET /v1/providers/:provider/health': () => ({}),
-  'GET /v1/providers/:provider/installations': () => ({ query: '?first=5' }),
-  'GET /v1/providers/:provider/installations/activity': () => ({ query: '?days=3' }),
-  'GET /v1/providers/:provider/revenue': () => ({}),
 };
 
 const result = (field: string, args: string) =>
@@ -390,7 +367,7 @@ const result = (field: string, args: string) =>
 
 /** The document and variables each root field is asked with. */
 const GRAPHQL_REQUESTS: Record<
-  GraphqlOperation,
+  GraphqlOperation & OrganizationOperation,
   (n: Names) => { document: string; variables: Record<string, unknown> }
 > = {
   'Query.apps': () => ({ document: '{ apps { name } }', variables: {} }),

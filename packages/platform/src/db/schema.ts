@@ -119,7 +119,8 @@ export interface ServicesTable {
   config_vars: string[];
   regions: string[];
   metadata: Json<Record<string, unknown>>;
-  status: Generated<'active' | 'deprecated'>;
+  /** The listing stage (migration 20261207030000; replaced `status`: DEPRECATED is a stage). */
+  stage: Generated<ListingState>;
   position: Generated<number>;
   /** A live public plan exists (kept by publishing; what anonymous visibility reads). */
   has_public_plans: Generated<boolean>;
@@ -808,4 +809,37 @@ export interface ProviderCallsTable {
 
 export interface DB {
   provider_calls: ProviderCallsTable;
+}
+
+// The listing lifecycle (migration 20261207030000, docs/provider-portal.md "Listing lifecycle"):
+// organizations invited to a provider's ALPHA services, and requests for GA with their review.
+
+export interface ServiceInvitationsTable {
+  service_id: string;
+  organization_id: string;
+  /** Who invited: `provider:<token id>` or `admin:<token id>`. */
+  invited_by: string;
+  created_at: CreatedAt;
+}
+
+export type ListingReviewState = 'pending' | 'approved' | 'rejected' | 'withdrawn';
+
+export interface ListingReviewsTable {
+  id: Generated<string>;
+  service_id: string;
+  /** The stage asked for (GA is the only one that needs an admin). */
+  stage: Generated<'ga'>;
+  state: Generated<ListingReviewState>;
+  /** `provider:<token id>` or `admin:<token id>`. */
+  requested_by: string;
+  requested_at: CreatedAt;
+  reviewed_by: string | null;
+  reviewed_at: Date | null;
+  /** Why it was rejected (or approved), as the admin wrote it. */
+  reason: string | null;
+}
+
+export interface DB {
+  service_invitations: ServiceInvitationsTable;
+  listing_reviews: ListingReviewsTable;
 }

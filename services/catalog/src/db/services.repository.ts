@@ -1,4 +1,4 @@
-import type { DB, ServiceCategory, ServicesTable } from '@annex/platform';
+import type { DB, ListingState, ServiceCategory, ServicesTable } from '@annex/platform';
 import {
   type Expression,
   type ExpressionBuilder,
@@ -43,7 +43,8 @@ function toService(row: ServiceRow): Service {
     configVars: row.config_vars,
     regions: row.regions,
     metadata: row.metadata,
-    status: row.status,
+    stage: row.stage,
+    status: row.stage === 'deprecated' ? 'deprecated' : 'active',
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   };
@@ -69,7 +70,7 @@ const columns = [
   's.config_vars',
   's.regions',
   's.metadata',
-  's.status',
+  's.stage',
   's.created_at',
   's.updated_at',
 ] as const;
@@ -330,6 +331,7 @@ export interface StoredService {
   osbId: string;
   slug: string;
   providerId: string;
+  stage: ListingState;
 }
 
 /** Live services holding any of these OSB ids or slugs, whoever owns them. */
@@ -341,7 +343,7 @@ export async function findServicesByOsbIdsOrSlugs(
   if (osbIds.length === 0 && slugs.length === 0) return [];
   const rows = await db
     .selectFrom('services')
-    .select(['id', 'osb_id', 'slug', 'provider_id', 'removed_at'])
+    .select(['id', 'osb_id', 'slug', 'provider_id', 'stage', 'removed_at'])
     .where((eb) =>
       eb.or([
         ...(osbIds.length > 0 ? [eb('osb_id', 'in', [...osbIds])] : []),
@@ -349,18 +351,18 @@ export async function findServicesByOsbIdsOrSlugs(
       ]),
     )
     .execute();
-  return rows.map((r) => ({ id: r.id, osbId: r.osb_id, slug: r.slug, providerId: r.provider_id }));
+  return rows.map((r) => ({ id: r.id, osbId: r.osb_id, slug: r.slug, providerId: r.provider_id, stage: r.stage }));
 }
 
 /** The provider's services still in the catalog. */
 export async function findLiveServicesOfProvider(db: Executor, providerId: string): Promise<StoredService[]> {
   const rows = await db
     .selectFrom('services')
-    .select(['id', 'osb_id', 'slug', 'provider_id'])
+    .select(['id', 'osb_id', 'slug', 'provider_id', 'stage'])
     .where('provider_id', '=', providerId)
     .where('removed_at', 'is', null)
     .execute();
-  return rows.map((r) => ({ id: r.id, osbId: r.osb_id, slug: r.slug, providerId: r.provider_id }));
+  return rows.map((r) => ({ id: r.id, osbId: r.osb_id, slug: r.slug, providerId: r.provider_id, stage: r.stage }));
 }
 
 /** Moves slugs out of the way so a publish can swap or reuse them within one provider. */

@@ -1,5 +1,5 @@
 import type { DB } from '@annex/platform';
-import { type ExpressionBuilder, type SqlBool, sql } from 'kysely';
+import { type ExpressionBuilder, type RawBuilder, type SqlBool, sql } from 'kysely';
 import type { Viewer } from '../domain/visibility.js';
 
 type PlanScope = ExpressionBuilder<DB & { p: DB['plans'] }, 'p'>;
@@ -64,10 +64,13 @@ export function planVisible(choices: ViewerChoices, values: ViewerValues) {
 }
 
 /**
- * SQL: service `s` is live and has at least one plan the viewer may see. A live public
- * plan is a column publishing keeps (`has_public_plans`), so the common case probes no
- * plans at all; only private plans (for viewers with organizations or their own
- * provider) and admins' view need the per-service subquery.
+ * SQL: service `s` is live, its stage lets the viewer see it, and it has at least one plan
+ * the viewer may see. An ALPHA service is seen only by the organizations its provider invited
+ * (`service_invitations`), its own provider and admins; every other stage by anyone who sees
+ * one of its plans. A live public plan is a column publishing keeps (`has_public_plans`), so
+ * the common case probes no plans at all; only private plans (for viewers with organizations
+ * or their own provider) and admins' view need the per-service subquery. Everything stays
+ * inside the one statement that reads the services.
  */
 export function serviceVisibleTo(viewer: Viewer) {
   return serviceVisible(viewerChoices(viewer), viewerValues(viewer));
@@ -89,7 +92,20 @@ export function serviceVisible(choices: ViewerChoices, values: ViewerValues) {
     const privateReach = choices.orgs || choices.own;
     return eb.and([
       live,
+      stageVisible(choices, values),
       privateReach ? eb.or([eb('s.has_public_plans', '=', true), anyPlan()]) : eb('s.has_public_plans', '=', true),
     ]);
   };
+}
+
+/** SQL: service `s`'s stage lets a viewer (not an admin) see it: not ALPHA, or invited, or its own. */
+function stageVisible(choices: ViewerChoices, values: ViewerValues) {
+  const reaches: RawBuilder<SqlBool>[] = [sql<SqlBool>`s.stage <> 'alpha'`];
+  if (choices.orgs) {
+    reaches.push(sql<SqlBool>`exists (select 1 from service_invitations si
+      join organizations si_o on si_o.id = si.organization_id
+      where si.service_id = s.id and si_o.slug = any(${values.orgs}::text[]))`);
+  }
+  if (choices.own) reaches.push(sql<SqlBool>`s.provider_id = ${values.own}`);
+  return sql<SqlBool>`(${sql.join(reaches, sql` or `)})`;
 }

@@ -108,3 +108,16 @@ export class OsbBrokerError extends CatalogError {
     this.name = 'OsbBrokerError';
   }
 }
+
+/** The service's listing stage does not allow this (already GA, deprecated, decided already). */
+export class StageConflictError extends CatalogError {
+  readonly code = 'stage_conflict';
+  constructor(
+    /** The service's stage, when that is what stands in the way. */
+    readonly stage: 'alpha' | 'beta' | 'ga' | 'deprecated' | null,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'StageConflictError';
+  }
+}

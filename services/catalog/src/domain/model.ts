@@ -38,6 +38,9 @@ export interface Service {
   configVars: string[];
   regions: string[];
   metadata: Record<string, unknown>;
+  /** The listing stage (docs/provider-portal.md, "Listing lifecycle"). */
+  stage: ListingState;
+  /** `deprecated` exactly when the stage is DEPRECATED (kept for the OSB-shaped field). */
   status: 'active' | 'deprecated';
   createdAt: Date;
   updatedAt: Date;
@@ -88,4 +91,32 @@ export interface Plan {
 export interface CategoryCount {
   category: Category;
   serviceCount: number;
+}
+
+/** An organization invited to see and use an ALPHA service. */
+export interface AlphaInvitation {
+  serviceId: string;
+  /** The organization's slug. */
+  organization: string;
+  organizationName: string;
+  /** `provider:<token id>` or `admin:<token id>`. */
+  invitedBy: string;
+  createdAt: Date;
+}
+
+/** A provider's request to move a service to GA, and an admin's decision on it. */
+export interface ListingReview {
+  id: string;
+  serviceId: string;
+  serviceSlug: string;
+  serviceName: string;
+  providerId: string;
+  providerSlug: string;
+  stage: 'ga';
+  state: 'pending' | 'approved' | 'rejected' | 'withdrawn';
+  requestedBy: string;
+  requestedAt: Date;
+  reviewedBy: string | null;
+  reviewedAt: Date | null;
+  reason: string | null;
 }

@@ -1,8 +1,16 @@
 import { createHash } from 'node:crypto';
 import { type DB, type OutboundPolicy, outboundUrlProblem, type Principal, type SecretBox } from '@annex/platform';
-import { isFreePlan, type PlanManifest, type ProviderManifest, type ServiceManifest } from '@annex/sdk';
+import {
+  isFreePlan,
+  type ListingState,
+  type PlanManifest,
+  type ProviderManifest,
+  requestedStage,
+  type ServiceManifest,
+} from '@annex/sdk';
 import type { Kysely, Transaction } from 'kysely';
 import { instanceUsageOfPlans, servicesWithInstances } from '../db/instances.repository.js';
+import { filePendingReview, withdrawPendingReviews } from '../db/listing.repository.js';
 import {
   deletePlans,
   findLivePlansOfProvider,
@@ -59,7 +67,9 @@ export type PublishOutcome =
  * Publishing the same manifest again writes nothing and returns the current revision.
  * OSB ids never change meaning: an id another provider (or another service) owns is an
  * `IdConflict`; a plan or service that live instances use cannot be removed (`PlanInUse`),
- * only deprecated. Removed entries without instances are deleted.
+ * only deprecated. Removed entries without instances are deleted. A service asking for GA
+ * that is not GA yet is listed BETA and a request for an admin's review is filed (see
+ * `listing.ts`); asking for any other stage withdraws a pending request.
  *
  * A provider token publishes its own provider only; an admin publishes any, creating the
  * provider when it is new.
@@ -164,12 +174,22 @@ async function publishInTransaction(
 
   await parkServiceSlugs(trx, provider.id);
   await parkPlanSlugs(trx, provider.id);
+  const stageNow = new Map(liveServices.map((s) => [s.osbId, s.stage]));
+  const askingGa: string[] = [];
+  const notAskingGa: string[] = [];
   for (const [position, service] of manifest.services.entries()) {
-    const serviceId = await upsertService(trx, serviceValues(provider.id, service, position, options.secretBox));
+    const asked = requestedStage(manifest, service);
+    const stage = stageOnPublish(asked, stageNow.get(service.id));
+    const serviceId = await upsertService(trx, serviceValues(provider.id, service, position, stage, options.secretBox));
+    (asked === 'ga' && stage !== 'ga' ? askingGa : notAskingGa).push(serviceId);
     for (const [planPosition, plan] of service.plans.entries()) {
       await upsertPlan(trx, planValues(serviceId, service, plan, planPosition));
     }
   }
+  // GA is an admin's decision: asking for it files a request (one pending per service).
+  const requester = actor.kind === 'admin' ? `admin:${actor.tokenId}` : `provider:${actor.tokenId}`;
+  for (const serviceId of askingGa) await filePendingReview(trx, serviceId, requester);
+  await withdrawPendingReviews(trx, notAskingGa, requester);
 
   // Rows that instances (even deleted ones) reference keep their history: mark them removed.
   const referenced = removedPlans.filter((p) => (usage.get(p.id)?.any ?? 0) > 0);
@@ -257,10 +277,21 @@ async function checkOwnership(trx: Transaction<DB>, providerId: string, manifest
   }
 }
 
+/**
+ * The stage a publish writes: what the manifest asks, except GA, which only an admin's approval
+ * grants. A service not yet GA that asks for it is BETA (public, marked beta) while its request
+ * waits; a GA service stays GA.
+ */
+function stageOnPublish(asked: ListingState, current: ListingState | undefined): ListingState {
+  if (asked !== 'ga') return asked;
+  return current === 'ga' ? 'ga' : 'beta';
+}
+
 function serviceValues(
   providerId: string,
   service: ServiceManifest,
   position: number,
+  stage: ListingState,
   box: SecretBox | undefined,
 ): ServiceValues {
   const client = service.dashboardClient;
@@ -286,7 +317,7 @@ function serviceValues(
     config_vars: service.configVars,
     regions: service.regions,
     metadata: JSON.stringify(service.metadata),
-    status: service.deprecated ? 'deprecated' : 'active',
+    stage,
     position,
   };
 }

@@ -4,6 +4,7 @@ import {
   type Logger,
   missingScopeMessage,
   OPERATION_SCOPES,
+  type OrganizationOperation,
   type OutboundPolicy,
   type Principal,
   principalHasScope,
@@ -85,7 +86,7 @@ export const builder = new SchemaBuilder<{
  * @example
  * destroyAddon: t.field({ ...needsScope('Mutation.destroyAddon'), type: …, resolve: … })
  */
-export function needsScope(operation: GraphqlOperation): { authScopes: { scope: Scope } } {
+export function needsScope(operation: GraphqlOperation & OrganizationOperation): { authScopes: { scope: Scope } } {
   return { authScopes: { scope: OPERATION_SCOPES[operation] } };
 }
 

@@ -7,6 +7,7 @@ import './types/provider.js';
 import './types/service.js';
 import './types/plan.js';
 import './types/publishing.js';
+import './types/listing.js';
 import './types/administration.js';
 import './types/app-errors.js';
 import './types/apps.js';

@@ -24,6 +24,7 @@ import * as m20261206120000 from './20261206120000_provisioning_one_path.js';
 import * as m20261206130000 from './20261206130000_payment_method_expiry.js';
 import * as m20261207010000 from './20261207010000_provider_calls.js';
 import * as m20261207020000 from './20261207020000_provider_members.js';
+import * as m20261207030000 from './20261207030000_listing_lifecycle.js';
 
 /** Every migration, by timestamped name. Add new ones at the end; never edit a landed one. */
 export const migrations: Readonly<Record<string, Migration>> = {
@@ -52,4 +53,5 @@ export const migrations: Readonly<Record<string, Migration>> = {
   '20261206130000_payment_method_expiry': m20261206130000,
   '20261207010000_provider_calls': m20261207010000,
   '20261207020000_provider_members': m20261207020000,
+  '20261207030000_listing_lifecycle': m20261207030000,
 };

@@ -1,7 +1,7 @@
 import { findPlanBySlugs, type PlanContext } from '../../shared/db/catalog.js';
 import type { Executor } from '../../shared/db/executor.js';
 import { type ApiCaller, ApiFailure, invalidInput, notFoundFailure } from '../../shared/domain/api-failure.js';
-import { planOffered } from '../../shared/domain/catalog.js';
+import { newInstanceRefusal, planOffered } from '../../shared/domain/catalog.js';
 import { organizationSlugById } from '../db/organizations.js';
 import { serviceExists } from '../db/plans.js';
 
@@ -20,10 +20,12 @@ export async function resolvePlanRef(
     const service = await serviceExists(db, serviceSlug);
     throw notFoundFailure(service ? `plan "${planSlug}" of service "${serviceSlug}"` : `service "${serviceSlug}"`);
   }
+  const refusal = newInstanceRefusal(context.service, context.invitedOrganizations, [organizationSlug]);
+  if (refusal !== null) throw new ApiFailure('not_offered', refusal);
   if (!planOffered(context.plan, [organizationSlug])) {
     throw new ApiFailure('not_offered', `plan "${ref}" is not offered to organization "${organizationSlug}"`);
   }
-  if (context.plan.status !== 'active' || context.service.status !== 'active') {
+  if (context.plan.status !== 'active') {
     throw new ApiFailure('not_offered', `plan "${ref}" is deprecated and takes no new add-ons`);
   }
   return context;

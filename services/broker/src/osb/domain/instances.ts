@@ -3,7 +3,13 @@ import { isDeepStrictEqual } from 'node:util';
 import type { PlanContext } from '../../shared/db/catalog.js';
 import { findPlanById, findProviderById } from '../../shared/db/catalog.js';
 import { type Actor, actorOf, recordAudit } from '../../shared/domain/audit.js';
-import { checkParameters, planOffered, planUpdateable, resolvePlan } from '../../shared/domain/catalog.js';
+import {
+  checkParameters,
+  newInstanceRefusal,
+  planOffered,
+  planUpdateable,
+  resolvePlan,
+} from '../../shared/domain/catalog.js';
 import { type BrokerContext, type Caller, ownedBy } from '../../shared/domain/context.js';
 import {
   asyncRequired,
@@ -196,16 +202,15 @@ export async function provisionInstance(
   input: ProvisionInput,
 ): Promise<OperationOutcome> {
   const plan = await resolvePlan(ctx.db, input.serviceId, input.planId, ctx.caches.plans);
-  const offered =
-    planOffered(plan.plan, caller.organizations) &&
-    plan.service.status === 'active' &&
-    plan.service.removed_at === null;
+  const refusal = newInstanceRefusal(plan.service, plan.invitedOrganizations, caller.organizations);
+  const offered = planOffered(plan.plan, caller.organizations);
   const actor = actorOf(caller);
   const owner = leaseOwner(ctx);
   // Checked up front but raised only for a new instance: existing ones keep working on
   // deprecated or hidden plans, and an identical re-PUT must still answer 200/202.
   let problem: unknown;
   try {
+    if (refusal !== null) throw badRequest(refusal);
     if (!offered) throw badRequest(`plan_id "${input.planId}" is not offered to this platform`);
     checkMaintenanceInfo(plan, input.maintenanceInfo);
     checkParameters(plan.plan.schemas?.service_instance?.create?.parameters, input.parameters, 'provision');

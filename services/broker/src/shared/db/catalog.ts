@@ -3,16 +3,30 @@ import { type Selectable, sql } from 'kysely';
 import type { Executor } from './executor.js';
 
 export type ServiceRow = Selectable<ServicesTable>;
+
+/**
+ * SQL: the slugs of the organizations invited to service `s` when it is ALPHA (empty in any
+ * other stage, where invitations do not matter), read within the statement that reads `s`.
+ */
+const invitedOrganizations = sql<string[]>`case when s.stage = 'alpha' then array(
+  select si_o.slug from service_invitations si join organizations si_o on si_o.id = si.organization_id
+  where si.service_id = s.id) else '{}'::text[] end`;
 export type PlanRow = Selectable<PlansTable>;
 export type ProviderRow = Selectable<ProvidersTable>;
 
-/** Active services of providers that have an OSB endpoint, with all their plans (the caller filters). */
-export async function listCatalogRows(db: Executor): Promise<{ services: ServiceRow[]; plans: PlanRow[] }> {
+/**
+ * Services taking new instances (not DEPRECATED) of providers that have an OSB endpoint, each
+ * with the organizations invited to it while ALPHA, and all their plans (the caller filters).
+ */
+export async function listCatalogRows(
+  db: Executor,
+): Promise<{ services: (ServiceRow & { invited_organizations: string[] })[]; plans: PlanRow[] }> {
   const services = await db
     .selectFrom('services as s')
     .innerJoin('providers as p', 'p.id', 's.provider_id')
     .selectAll('s')
-    .where('s.status', '=', 'active')
+    .select(invitedOrganizations.as('invited_organizations'))
+    .where('s.stage', '<>', 'deprecated')
     .where('s.removed_at', 'is', null)
     .where('p.osb_url', 'is not', null)
     .orderBy('s.position')
@@ -38,6 +52,8 @@ export interface PlanContext {
   service: ServiceRow;
   plan: PlanRow;
   provider: ProviderRow;
+  /** Slugs of the organizations invited to the service while it is ALPHA (else empty). */
+  invitedOrganizations: string[];
 }
 
 /** A plan by its OSB id, with its service and provider; `undefined` when unknown. */
@@ -87,6 +103,7 @@ async function findPlanContext(
     .select([
       sql<Record<string, unknown>>`to_jsonb(s)`.as('service_row'),
       sql<Record<string, unknown>>`to_jsonb(pr)`.as('provider_row'),
+      invitedOrganizations.as('invited_organizations'),
     ])
     .where(key, '=', value);
   if (serviceSlug !== undefined) {
@@ -94,9 +111,10 @@ async function findPlanContext(
   }
   const row = await query.executeTakeFirst();
   if (!row) return undefined;
-  const { service_row, provider_row, ...plan } = row;
+  const { service_row, provider_row, invited_organizations, ...plan } = row;
   return {
     plan,
+    invitedOrganizations: invited_organizations,
     service: withDates(service_row, ['created_at', 'updated_at', 'removed_at']) as ServiceRow,
     provider: withDates(provider_row, ['created_at', 'updated_at']) as ProviderRow,
   };

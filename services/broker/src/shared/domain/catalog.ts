@@ -1,5 +1,5 @@
 import { validateParameters } from '@annex/sdk';
-import { findPlanByOsbId, listCatalogRows, type PlanContext, type PlanRow } from '../db/catalog.js';
+import { findPlanByOsbId, listCatalogRows, type PlanContext, type PlanRow, type ServiceRow } from '../db/catalog.js';
 import type { Executor } from '../db/executor.js';
 import type { TtlCache } from './cache.js';
 import { badRequest } from './errors.js';
@@ -13,6 +13,27 @@ export function planOffered(plan: PlanRow, organizations: readonly string[] | 'a
   return plan.allowed_organizations.some((org) => organizations.includes(org));
 }
 
+/**
+ * Why no new instance of `service` may be made for `organizations`, in words; `null` when it
+ * may. A DEPRECATED service takes none (its instances keep working); an ALPHA one only for the
+ * organizations its provider invited (`invited`). Admins (`'all'`) are refused only the first.
+ */
+export function newInstanceRefusal(
+  service: Pick<ServiceRow, 'slug' | 'stage' | 'removed_at'>,
+  invited: readonly string[],
+  organizations: readonly string[] | 'all',
+): string | null {
+  if (service.removed_at !== null) return `service "${service.slug}" is no longer in the catalog`;
+  if (service.stage === 'deprecated') {
+    return `service "${service.slug}" is deprecated: it takes no new add-ons (existing ones keep working)`;
+  }
+  if (service.stage === 'alpha' && organizations !== 'all' && !invited.some((org) => organizations.includes(org))) {
+    const who = organizations.length === 1 ? `organization "${organizations[0]}" is` : 'none of these organizations is';
+    return `service "${service.slug}" is in alpha, open only to organizations its provider invited, and ${who} not invited`;
+  }
+  return null;
+}
+
 /** The OSB catalog (`GET /v2/catalog`) for a platform acting for `organizations`. */
 export async function buildCatalog(
   db: Executor,
@@ -21,6 +42,8 @@ export async function buildCatalog(
   const { services, plans } = await listCatalogRows(db);
   const result: Record<string, unknown>[] = [];
   for (const service of services) {
+    // An ALPHA service is listed only for platforms acting for an invited organization.
+    if (newInstanceRefusal(service, service.invited_organizations, organizations) !== null) continue;
     const offered = plans.filter((plan) => plan.service_id === service.id && planOffered(plan, organizations));
     if (offered.length === 0) continue;
     result.push(

@@ -1,3 +1,4 @@
+import { findReviews } from '../../db/listing.repository.js';
 import { InvalidInputError, NotFoundError, OsbBrokerError } from '../../domain/errors.js';
 import type { Provider } from '../../domain/model.js';
 import { refreshOsbBroker, registerOsbBroker } from '../../domain/osb-import.js';
@@ -7,6 +8,7 @@ import { FREE_TEXT } from '../input-text.js';
 import { ProviderRef } from '../refs.js';
 import { CategoryEnum } from './enums.js';
 import { PUBLISH_ERRORS } from './errors.js';
+import { ListingReviewRef } from './listing.js';
 
 interface Published {
   revision: number;
@@ -22,6 +24,12 @@ const ManifestPublishedRef = builder.objectRef<Published>('ManifestPublished').i
       description: 'True when this exact manifest was already the current revision; nothing was written.',
     }),
     provider: t.field({ type: ProviderRef, resolve: (published) => published.provider }),
+    pendingReviews: t.field({
+      type: [ListingReviewRef],
+      description:
+        "The provider's requests for GA waiting for an admin. A manifest asking for `ga` files one and lists the service BETA until an admin approves.",
+      resolve: (published, _args, ctx) => findReviews(ctx.db, { state: 'pending', providerId: published.provider.id }),
+    }),
   }),
 });
 
