@@ -158,6 +158,7 @@ export const ProviderOverviewQuery = graphql(`
       installations(first: 1) { totalCount }
       activeInstallations(days: 30) { day active }
       revenue(months: 12) { mode revenueShare months { period currency grossCents shareCents } }
+      health { daily { start count errorRate p50Ms } }
     }
   }
 `);
@@ -187,6 +188,51 @@ export const ProviderPayoutsQuery = graphql(`
           payouts { id sequence grossCents revenueShare amountCents state stripeTransfer createdAt paidAt }
         }
       }
+    }
+  }
+`);
+
+export const ProviderHealthQuery = graphql(`
+  query ProviderHealth($slug: String!) {
+    provider(slug: $slug) {
+      slug name
+      health {
+        generatedAt
+        overall { lastHour { count errors errorRate p50Ms p99Ms } last30Days { count errors errorRate p50Ms p99Ms } }
+        operations {
+          operation
+          lastHour { count errors errorRate p50Ms p99Ms }
+          last30Days { count errors errorRate p50Ms p99Ms }
+        }
+        failures { operation service outcome status latencyMs error description at }
+        daily { start count errorRate p50Ms }
+      }
+    }
+  }
+`);
+
+export const ProviderListingQuery = graphql(`
+  query ProviderListing($slug: String!) {
+    provider(slug: $slug) {
+      slug name
+      services {
+        slug name stage
+        alphaInvitations {
+          __typename
+          ... on ServiceAlphaInvitationsSuccess { data { organization organizationName createdAt } }
+          ... on Error { message }
+        }
+      }
+    }
+  }
+`);
+
+export const InviteToAlphaMutation = graphql(`
+  mutation InviteToAlpha($input: AlphaInvitationInput!) {
+    inviteToAlpha(input: $input) {
+      __typename
+      ... on AlphaInvitationChange { invitation { organization } }
+      ... on Error { message }
     }
   }
 `);

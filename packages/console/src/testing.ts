@@ -17,7 +17,7 @@ import {
   SecretBox,
 } from '@annex/platform';
 import type { TestDatabaseKind } from '@annex/platform/testing';
-import { defineProvider, type ProviderManifestInput, type SsoContext } from '@annex/sdk';
+import { defineProvider, ProviderError, type ProviderManifestInput, type SsoContext } from '@annex/sdk';
 import express from 'express';
 import { createConsole } from './app.js';
 import { type CatalogClient, createCatalogClient } from './catalog-client.js';
@@ -153,7 +153,11 @@ export async function startConsoleStack(
     const provider = defineProvider({
       manifest: kvManifest(providerServer.url),
       broker: { url: broker.url },
-      provision: () => ({}),
+      // Size 9 is the provider failing: a 500 with its reason, as the provider health shows.
+      provision: ({ parameters }) => {
+        if ((parameters as { size?: unknown }).size === 9) throw new ProviderError(500, 'disk full: no room for 9 GB');
+        return {};
+      },
       deprovision: () => undefined,
       bind: ({ instanceId, bindingId }) => ({
         credentials: { KV_URL: `kv://${bindingId}@127.0.0.1/${instanceId}` },

@@ -1,11 +1,25 @@
+import { print } from '@0no-co/graphql.web';
 import type { ResultOf } from '@annex/contracts/graphql';
 import express, { type Response } from 'express';
 import { UpstreamError } from '../catalog-client.js';
 import type { ConsoleContext } from '../context.js';
-import { ProviderInstallationsQuery, ProviderOverviewQuery, ProviderPayoutsQuery } from '../documents.js';
+import {
+  InviteToAlphaMutation,
+  ProviderHealthQuery,
+  ProviderInstallationsQuery,
+  ProviderListingQuery,
+  ProviderOverviewQuery,
+  ProviderPayoutsQuery,
+} from '../documents.js';
 import { missing, partialErrorsOf } from '../graphql.js';
-import { requireProviderMember, signedInSession } from '../middleware/session.js';
-import { providerInstallationsPage, providerOverviewPage, providerPayoutsPage } from '../views/provider-pages.js';
+import { providerTokenOf, requireProviderMember, signedInSession } from '../middleware/session.js';
+import {
+  providerHealthPage,
+  providerInstallationsPage,
+  providerListingPage,
+  providerOverviewPage,
+  providerPayoutsPage,
+} from '../views/provider-pages.js';
 
 // The Provider section (docs/provider-portal.md, "Console"), for members of a provider only:
 // every page asks the catalog with the session's provider token, so the catalog and the
@@ -98,6 +112,65 @@ export function providerRoutes(c: ConsoleContext): express.Router {
     try {
       const { data } = await askAsProvider(res, ProviderPayoutsQuery, { slug: slugOf(res) });
       page(res, 200, providerPayoutsPage(ctx(req, res), providerOf(res, data.provider)));
+    } catch (error) {
+      next(error);
+    }
+  });
+
+  router.get('/provider/health', ...member, async (req, res, next) => {
+    try {
+      const { data } = await askAsProvider(res, ProviderHealthQuery, { slug: slugOf(res) });
+      page(res, 200, providerHealthPage(ctx(req, res), providerOf(res, data.provider)));
+    } catch (error) {
+      next(error);
+    }
+  });
+
+  const listing = async (res: Response) =>
+    providerOf(res, (await askAsProvider(res, ProviderListingQuery, { slug: slugOf(res) })).data.provider);
+
+  router.get('/provider/listing', ...member, async (req, res, next) => {
+    try {
+      const invited = typeof req.query.invited === 'string' ? req.query.invited.slice(0, 64) : '';
+      const service = typeof req.query.service === 'string' ? req.query.service.slice(0, 64) : '';
+      page(
+        res,
+        200,
+        providerListingPage(
+          ctx(req, res),
+          await listing(res),
+          invited ? { kind: 'done', message: `Invited ${invited} to ${service}.` } : undefined,
+        ),
+      );
+    } catch (error) {
+      next(error);
+    }
+  });
+
+  // Inviting an organization to an ALPHA service (provider:write: the provider's admins). The
+  // catalog refuses what is wrong (no such organization, not ALPHA, a member's token) and the
+  // page says so with nothing changed.
+  router.post('/provider/listing/invite', ...member, async (req, res, next) => {
+    try {
+      const body = req.body as Record<string, unknown>;
+      const service = String(body.service ?? '').trim();
+      const organization = String(body.organization ?? '').trim();
+      const { data, errors } = await c.catalog.query<ResultOf<typeof InviteToAlphaMutation>>(
+        providerTokenOf(res),
+        print(InviteToAlphaMutation),
+        { input: { service, organization } },
+      );
+      partialErrorsOf(res).push(...errors);
+      const result = data.inviteToAlpha;
+      if (result?.__typename === 'AlphaInvitationChange') {
+        return void res.redirect(
+          303,
+          `/provider/listing?${new URLSearchParams({ invited: organization, service }).toString()}`,
+        );
+      }
+      const message = result && 'message' in result ? result.message : 'the catalog gave no answer';
+      const status = { NotFound: 404, Forbidden: 403, NotAuthorized: 403 }[result?.__typename ?? ''] ?? 502;
+      page(res, status, providerListingPage(ctx(req, res), await listing(res), { kind: 'error', message }));
     } catch (error) {
       next(error);
     }

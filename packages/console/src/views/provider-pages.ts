@@ -1,8 +1,14 @@
 import type { ResultOf } from '@annex/contracts/graphql';
-import type { ProviderInstallationsQuery, ProviderOverviewQuery, ProviderPayoutsQuery } from '../documents.js';
+import type {
+  ProviderHealthQuery,
+  ProviderInstallationsQuery,
+  ProviderListingQuery,
+  ProviderOverviewQuery,
+  ProviderPayoutsQuery,
+} from '../documents.js';
 import { barChart, lineChart } from './charts.js';
 import { html, type SafeHtml } from './html.js';
-import { layout, money, type PageContext } from './layout.js';
+import { csrfField, layout, money, type PageContext } from './layout.js';
 
 // The Provider section (docs/provider-portal.md, "Console"): what a provider's members see
 // of its business, asked with the session's provider token.
@@ -10,13 +16,43 @@ import { layout, money, type PageContext } from './layout.js';
 type Overview = NonNullable<ResultOf<typeof ProviderOverviewQuery>['provider']>;
 type Installations = NonNullable<ResultOf<typeof ProviderInstallationsQuery>['provider']>;
 type Payouts = NonNullable<ResultOf<typeof ProviderPayoutsQuery>['provider']>;
+type Health = NonNullable<ResultOf<typeof ProviderHealthQuery>['provider']>;
+type Listing = NonNullable<ResultOf<typeof ProviderListingQuery>['provider']>;
+type Bucket = { start: unknown; count: number; errorRate: number; p50Ms: number | null };
 
 /** The section's pages, for its own navigation. */
 const SECTION = [
   ['/provider', 'Overview'],
   ['/provider/installations', 'Installations'],
+  ['/provider/health', 'Health'],
   ['/provider/payouts', 'Payouts'],
+  ['/provider/listing', 'Listing'],
 ] as const;
+
+const percent = (rate: number) => `${Math.round(rate * 1000) / 10}%`;
+const ms = (value: number | null | undefined) =>
+  value === null || value === undefined ? '—' : `${Math.round(value)} ms`;
+
+/** The health part every page that shows it draws: error rate and median latency per day. */
+function healthCharts(daily: readonly Bucket[]): SafeHtml {
+  const day = (b: Bucket) => String(b.start).slice(0, 10);
+  const last = daily.at(-1);
+  return html`${lineChart({
+    id: 'chart-errors',
+    title: "Error rate of the broker's calls to you per day, last 30 days",
+    description: `Today ${percent(last?.errorRate ?? 0)} of ${last?.count ?? 0} calls failed.`,
+    points: daily.map((b) => ({ label: day(b), value: Math.round(b.errorRate * 1000) / 10 })),
+    format: (v) => `${v}%`,
+    valueLabel: 'Error rate',
+  })}${lineChart({
+    id: 'chart-latency',
+    title: "Median latency of the broker's calls to you per day, last 30 days",
+    description: `Today's median: ${ms(last?.p50Ms)}.`,
+    points: daily.map((b) => ({ label: day(b), value: Math.round(b.p50Ms ?? 0) })),
+    format: (v) => `${v} ms`,
+    valueLabel: 'Median latency',
+  })}`;
+}
 
 function sectionNav(ctx: PageContext): SafeHtml {
   return html`<nav aria-label="Provider" class="subnav"><ul>${SECTION.map(
@@ -33,6 +69,7 @@ export function providerOverviewPage(ctx: PageContext, provider: Overview): stri
   const currency = revenue?.months[0]?.currency ?? 'usd';
   const months = [...(revenue?.months ?? [])].filter((m) => m.currency === currency).reverse();
   const active = provider.activeInstallations ?? null;
+  const health = provider.health ?? null;
   const today = active?.at(-1);
   return layout(
     ctx,
@@ -71,7 +108,85 @@ ${
           format: (cents) => money(cents, currency),
           valueLabel: 'Gross revenue',
         })
+}
+<h2>Health</h2>
+${health ? healthCharts(health.daily) : failed('Health')}`,
+  );
+}
+
+const stats = (s: { count: number; errors: number; errorRate: number; p50Ms: number | null; p99Ms: number | null }) =>
+  html`<td>${s.count}</td><td>${s.errors} (${percent(s.errorRate)})</td><td>${ms(s.p50Ms)}</td><td>${ms(s.p99Ms)}</td>`;
+
+export function providerHealthPage(ctx: PageContext, provider: Health): string {
+  const health = provider.health;
+  return layout(
+    ctx,
+    `Health · ${provider.name}`,
+    html`<h1>Health of ${provider.name}</h1>
+${sectionNav(ctx)}
+${
+  !health
+    ? failed('Health')
+    : html`<p>Every call the broker makes to your endpoint, as it went: the last hour and the last 30 days.</p>
+<table id="health-operations"><thead><tr><th scope="col">Operation</th><th scope="col">Calls (1 h)</th><th scope="col">Failed (1 h)</th><th scope="col">p50 (1 h)</th><th scope="col">p99 (1 h)</th><th scope="col">Calls (30 d)</th><th scope="col">Failed (30 d)</th><th scope="col">p50 (30 d)</th><th scope="col">p99 (30 d)</th></tr></thead>
+<tbody>${health.operations.map(
+        (o) => html`<tr><th scope="row">${o.operation}</th>${stats(o.lastHour)}${stats(o.last30Days)}</tr>`,
+      )}</tbody>
+<tfoot><tr><th scope="row">All</th>${stats(health.overall.lastHour)}${stats(health.overall.last30Days)}</tr></tfoot></table>
+${healthCharts(health.daily)}
+<h2>Recent failures</h2>
+${
+  health.failures.length === 0
+    ? html`<p>No failed call in the last 30 days.</p>`
+    : html`<table id="health-failures"><thead><tr><th scope="col">When</th><th scope="col">Operation</th><th scope="col">Service</th><th scope="col">Outcome</th><th scope="col">Status</th><th scope="col">Latency</th><th scope="col">Your answer</th></tr></thead>
+<tbody>${health.failures.map(
+        (f) =>
+          html`<tr><th scope="row">${String(f.at).slice(0, 19).replace('T', ' ')}</th><td>${f.operation}</td><td>${f.service ?? '—'}</td><td>${f.outcome}</td><td>${f.status ?? '—'}</td><td>${ms(f.latencyMs)}</td><td>${f.error ? html`<code>${f.error}</code> ` : ''}${f.description ?? ''}</td></tr>`,
+      )}</tbody></table>`
+}`
 }`,
+  );
+}
+
+export function providerListingPage(
+  ctx: PageContext,
+  provider: Listing,
+  notice?: { kind: 'done' | 'error'; message: string },
+): string {
+  return layout(
+    ctx,
+    `Listing · ${provider.name}`,
+    html`<h1>Listing of ${provider.name}</h1>
+${sectionNav(ctx)}
+${notice ? html`<p role="${notice.kind === 'error' ? 'alert' : 'status'}" class="notice${notice.kind === 'error' ? ' error' : ''}">${notice.message}</p>` : ''}
+<p>ALPHA: only organizations you invite see it. BETA: public, marked beta. GA: after an admin approves your request. DEPRECATED: no new add-ons; existing ones keep working.</p>
+${provider.services.map((service) => {
+  const invitations = service.alphaInvitations;
+  return html`<section class="listing" id="listing-${service.slug}">
+<h2>${service.name} <span class="badge">${service.stage.toLowerCase()}</span></h2>
+${
+  invitations.__typename !== 'ServiceAlphaInvitationsSuccess'
+    ? html`<p class="error">${'message' in invitations ? invitations.message : 'The invitations could not be loaded.'}</p>`
+    : invitations.data.length === 0
+      ? html`<p>No organization invited.</p>`
+      : html`<ul class="invitations">${invitations.data.map(
+          (i) =>
+            html`<li>${i.organizationName} (<code>${i.organization}</code>), since ${String(i.createdAt).slice(0, 10)}</li>`,
+        )}</ul>`
+}
+${
+  service.stage === 'ALPHA'
+    ? html`<form method="post" action="/provider/listing/invite" class="inline">
+${csrfField(ctx.session)}
+<input type="hidden" name="service" value="${service.slug}">
+<label for="invite-${service.slug}">Invite an organization (its slug)</label>
+<input id="invite-${service.slug}" name="organization" required pattern="[a-z0-9][a-z0-9-]*">
+<button type="submit">Invite to ${service.name}</button>
+</form>`
+    : ''
+}
+</section>`;
+})}`,
   );
 }
 
