@@ -1,5 +1,6 @@
 import { mkdirSync, rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { type FakeStripe, startFakeStripe } from '@annex/broker/testing';
 import { chromiumPath } from '@annex/platform/testing';
 import { type Browser, chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -307,6 +308,107 @@ describe.skipIf(!CHROMIUM)('the console in a real browser', () => {
         await shot('14-provider-listing');
       } catch (error) {
         await shot('failure-provider').catch(() => undefined);
+        throw error;
+      } finally {
+        await page.close();
+      }
+    },
+  );
+});
+
+describe.skipIf(!CHROMIUM)("a buyer's card in a real browser", () => {
+  const WEBHOOK_SECRET = 'whsec_console_browser_card';
+  let idp: TestIdentityProvider;
+  let stripe: FakeStripe;
+  let stack: ConsoleStack;
+  let browser: Browser;
+  beforeAll(async () => {
+    mkdirSync(SHOTS, { recursive: true });
+    idp = await startIdentityProvider({
+      dana: { email: 'dana@example.com', name: 'Dana', annex_orgs: ['demo:admin'] },
+    });
+    stripe = await startFakeStripe({ apiKey: 'sk_test_console_browser' });
+    stack = await startConsoleStack(
+      { OIDC_ISSUER_URL: idp.issuer, OIDC_CLIENT_ID: idp.clientId, OIDC_CLIENT_SECRET: idp.clientSecret },
+      undefined,
+      {
+        brokerEnv: {
+          STRIPE_SECRET_KEY: 'sk_test_console_browser',
+          STRIPE_WEBHOOK_SECRET: WEBHOOK_SECRET,
+          STRIPE_API_BASE: stripe.url,
+        },
+      },
+    );
+    stripe.sendEventsTo(`${stack.brokerUrl}/v1/billing/stripe/webhook`, WEBHOOK_SECRET);
+    await idp.register(`${stack.consoleUrl}/auth/callback`);
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+      timeout: 30_000,
+    });
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await stack?.close();
+    await stripe?.close();
+    await idp?.close();
+  });
+
+  it(
+    'is asked for a card by a paid attach, adds one through Stripe Checkout, and then attaches the paid plan',
+    { timeout: 120_000 },
+    async () => {
+      const page = await browser.newPage({ viewport: { width: 1280, height: 1400 } });
+      page.setDefaultTimeout(20_000);
+      const shot = (name: string) => page.screenshot({ path: `${SHOTS}${name}.png` });
+      const reviewPro = async () => {
+        await page.goto(`${stack.consoleUrl}/services/console-kv`);
+        await page.getByLabel('App', { exact: true }).selectOption('shop');
+        await page.getByRole('radio', { name: /pro/ }).check();
+        await page.getByRole('button', { name: 'Review the attach' }).click();
+      };
+      try {
+        await page.goto(stack.consoleUrl);
+        await page.getByRole('link', { name: 'Sign in with your identity provider' }).click();
+        await page.locator('input[name="login"]').fill('dana');
+        await page.locator('input[name="password"]').fill('any password');
+        await page.locator('button[type="submit"]').click();
+        await page.waitForURL(`${stack.consoleUrl}/catalog`);
+        await page.getByRole('navigation').getByRole('link', { name: 'Apps' }).click();
+        await page.getByLabel('Name').fill('shop');
+        await page.getByLabel('Name').press('Enter');
+        await page.waitForURL(`${stack.consoleUrl}/apps/shop`);
+
+        // The paid plan needs a card: the review says so and links to the billing page.
+        await reviewPro();
+        await page.locator('[role="alert"]', { hasText: 'payment method' }).waitFor();
+        expect(await page.getByRole('button', { name: 'Confirm and attach' }).count()).toBe(0);
+        await shot('20-card-required');
+        await page.getByRole('link', { name: 'Add a card on the billing page' }).click();
+        await page.waitForURL(`${stack.consoleUrl}/billing#card`);
+        expect(await page.locator('#payment-method').textContent()).toBe('none');
+        await shot('21-billing-no-card');
+
+        // Stripe Checkout (the fake's hosted page), then back to billing with the card.
+        await page.getByRole('button', { name: 'Add a card' }).click();
+        await page.waitForURL(`${stripe.url}/checkout/**`);
+        await page.getByLabel('Card brand').selectOption('mastercard');
+        await page.getByLabel('Last 4 digits').fill('4444');
+        await page.getByLabel('Expiry month').fill('7');
+        await page.getByLabel('Expiry year').fill('2030');
+        await shot('22-stripe-checkout');
+        await page.getByRole('button', { name: 'Save card' }).click();
+        await page.waitForURL(new RegExp(`^${stack.consoleUrl}/billing\\?checkout=cs_`));
+        expect(await page.locator('#payment-method').textContent()).toBe('mastercard ending 4444, expires 07/2030');
+        await shot('23-billing-card-recorded');
+
+        // The same attach now goes through.
+        await reviewPro();
+        await page.getByRole('button', { name: 'Confirm and attach' }).click();
+        await page.waitForURL(/\/apps\/shop\?created=console-kv-/);
+        await shot('24-paid-attach');
+      } catch (error) {
+        await shot('failure-card').catch(() => undefined);
         throw error;
       } finally {
         await page.close();
