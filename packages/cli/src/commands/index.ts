@@ -15,6 +15,10 @@ import adminBrokersRegister from './admin/brokers-register.js';
 import adminOrgsCreate from './admin/orgs-create.js';
 import adminPlatformsCreate from './admin/platforms-create.js';
 import adminProvidersCreate from './admin/providers-create.js';
+import {
+  addMember as adminProvidersMembersAdd,
+  removeMember as adminProvidersMembersRemove,
+} from './admin/providers-members.js';
 import adminTokensCreate from './admin/tokens-create.js';
 import adminTokensRevoke from './admin/tokens-revoke.js';
 import appsCreate from './apps/create.js';
@@ -64,6 +68,8 @@ export const commands: readonly Command[] = [
   adminOrgsCreate,
   adminPlatformsCreate,
   adminProvidersCreate,
+  adminProvidersMembersAdd,
+  adminProvidersMembersRemove,
   adminTokensCreate,
   adminTokensRevoke,
   adminBrokersRegister,
