@@ -1,20 +1,17 @@
 import { randomUUID } from 'node:crypto';
+import {
+  type AllowanceAnswer,
+  allowanceAnswer,
+  type OperationCompletionRequest,
+  type ProviderConfigRequest,
+  type UsageRecord,
+  type UsageReportRequest,
+} from './callbacks.js';
 
-/**
- * One metered usage record; `idempotencyKey` makes re-sending it harmless.
- *
- * @example
- * const record: UsageRecord = { idempotencyKey: 'req-42', instanceId, unit: '1k_tokens', quantity: 3, at: new Date().toISOString() };
- */
-export interface UsageRecord {
-  idempotencyKey: string;
-  instanceId: string;
-  /** One of the plan's metered units, e.g. `1k_tokens`. */
-  unit: string;
-  quantity: number;
-  /** When the usage happened (ISO time). */
-  at: string;
-}
+// The bodies sent and read are the callback API's contract (./callbacks.ts), the one the broker
+// decodes with and its OpenAPI document describes.
+
+export type { UsageRecord };
 
 /**
  * Options of {@link createBrokerClient}.
@@ -78,9 +75,9 @@ export interface BrokerClient {
   /** Pushes new config vars for an instance (credential rotation, a changed URL). */
   pushConfig(instanceId: string, config: Record<string, string>, reason: string): Promise<void>;
   /** Ends an async operation early, instead of waiting for the broker's next poll. */
-  completeOperation(operation: string, outcome: { state: 'succeeded' | 'failed'; description?: string }): Promise<void>;
+  completeOperation(operation: string, outcome: OperationCompletionRequest): Promise<void>;
   /** Asks whether the instance's owner may consume more of `unit` (spend caps). */
-  checkAllowance(instanceId: string, unit: string): Promise<{ allowed: boolean; remaining?: number }>;
+  checkAllowance(instanceId: string, unit: string): Promise<Pick<AllowanceAnswer, 'allowed' | 'remaining'>>;
   /** Flushes and stops the timer. */
   close(): Promise<void>;
 }
@@ -151,7 +148,7 @@ export function createBrokerClient(options: BrokerClientOptions): BrokerClient {
   async function flushQueue(): Promise<void> {
     while (queue.length > 0) {
       const batch = queue.slice(0, batchSize);
-      await send('POST', '/v1/provider/usage', { records: batch });
+      await send('POST', '/v1/provider/usage', { records: batch } satisfies UsageReportRequest);
       queue.splice(0, batch.length);
     }
   }
@@ -190,25 +187,33 @@ export function createBrokerClient(options: BrokerClientOptions): BrokerClient {
       await flush();
     },
     async pushConfig(instanceId, config, reason) {
-      await send('POST', `/v1/provider/instances/${encodeURIComponent(instanceId)}/config`, { config, reason });
+      await send('POST', `/v1/provider/instances/${encodeURIComponent(instanceId)}/config`, {
+        config,
+        reason,
+      } satisfies ProviderConfigRequest);
     },
     async completeOperation(operation, outcome) {
       await send('POST', `/v1/provider/operations/${encodeURIComponent(operation)}/complete`, {
         state: outcome.state,
         description: outcome.description ?? '',
-      });
+      } satisfies OperationCompletionRequest);
     },
     async checkAllowance(instanceId, unit) {
       const answer = (await send(
         'GET',
         `/v1/provider/instances/${encodeURIComponent(instanceId)}/allowance?unit=${encodeURIComponent(unit)}`,
-      )) as { allowed?: unknown; remaining?: unknown };
-      if (typeof answer?.allowed !== 'boolean') {
-        throw new BrokerCallbackError('allowance answer has no boolean "allowed"', 200, answer);
+      )) as unknown;
+      const parsed = allowanceAnswer.safeParse(answer);
+      if (!parsed.success) {
+        const issue = parsed.error.issues[0];
+        throw new BrokerCallbackError(
+          `allowance answer outside the callback contract: ${issue?.path.join('.') || '(root)'} ${issue?.message ?? 'invalid'}`,
+          200,
+          answer,
+        );
       }
-      return typeof answer.remaining === 'number'
-        ? { allowed: answer.allowed, remaining: answer.remaining }
-        : { allowed: answer.allowed };
+      const { allowed, remaining } = parsed.data;
+      return remaining === undefined ? { allowed } : { allowed, remaining };
     },
     async close() {
       await flush();

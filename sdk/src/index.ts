@@ -18,6 +18,29 @@ export {
   createBrokerClient,
   type UsageRecord,
 } from './broker-client.js';
+export {
+  type AllowanceAnswer,
+  allowanceAnswer,
+  allowanceQuery,
+  CALLBACK_ERROR_STATUSES,
+  type CallbackError,
+  callbackError,
+  type OperationCompletionAnswer,
+  type OperationCompletionRequest,
+  operationCompletionAnswer,
+  operationCompletionRequest,
+  PROVIDER_CALLBACKS,
+  type ProviderCallbackRoute,
+  type ProviderConfigAnswer,
+  type ProviderConfigRequest,
+  providerConfigAnswer,
+  providerConfigRequest,
+  type UsageReportAnswer,
+  type UsageReportRequest,
+  usageRecord,
+  usageReportAnswer,
+  usageReportRequest,
+} from './callbacks.js';
 export { manifestToOsbCatalog, type OsbCatalog } from './catalog.js';
 export { isProviderError, type OsbErrorBody, ProviderError } from './errors.js';
 export { checkParameterSchema, MAX_SCHEMA_BYTES, type ParameterProblem, validateParameters } from './json-schema.js';

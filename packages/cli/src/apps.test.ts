@@ -472,6 +472,45 @@ describe('apps verbs against the running marketplace', async () => {
     expect(addons.map((a) => a.name)).toEqual([addonName]);
   });
 
+  it('warns in the preview when the service is failing, and still says it would succeed', async () => {
+    // Three failed provisions of the service in the last minutes, as the broker records them.
+    const db = running.marketplace.database.db;
+    const service = await db
+      .selectFrom('services')
+      .select(['id', 'provider_id'])
+      .where('slug', '=', 'ai-gateway')
+      .executeTakeFirstOrThrow();
+    const failed = {
+      provider_id: service.provider_id,
+      service_id: service.id,
+      operation: 'provision' as const,
+      outcome: 'error' as const,
+      status: 500,
+      latency_ms: 20,
+      description: 'internal error',
+      at: new Date(),
+    };
+    await db.insertInto('provider_calls').values([failed, failed, failed]).execute();
+    try {
+      const preview = await annex([
+        'addons:create',
+        'ai-gateway:starter',
+        '--app',
+        'web-b',
+        '--as',
+        'OTHER',
+        '--dry-run',
+      ]);
+      expect(preview.out).toContain(
+        "warning:      the service ai-gateway is failing: most of its provider's recent calls failed",
+      );
+      expect(preview.out).toContain('outcome:      would succeed');
+      expect(preview.code).toBe(0);
+    } finally {
+      await db.deleteFrom('provider_calls').where('service_id', '=', service.id).where('status', '=', 500).execute();
+    }
+  });
+
   it('refuses a real attach that would overwrite a var it does not own, naming it', async () => {
     const refused = await annex(['addons:attach', addonName, '--app', 'web-b', '--as', 'AI']);
     expect(refused.code).toBe(1);

@@ -10,6 +10,7 @@ const PreflightFields = graphql(`
   fragment PreflightFields on Preflight {
     ok serviceSlug planSlug priceCents currency free attachmentName nameTaken configVars collisions { name owner }
     parameterErrors { path message } problems prorationCents prorationUntil billingMode paymentRequired billingNotice
+    serviceHealth warnings
   }
 `);
 
@@ -76,6 +77,7 @@ export function printPreflight(
   for (const p of preflight.problems) {
     if (!said.includes(p) && !collided.some((name) => name.test(p))) lines.push(`  problem:      ${p}`);
   }
+  for (const w of preflight.warnings) lines.push(`  warning:      ${w}`);
   // The vars of an attachment whose name is taken go with that name: --as, not --replace.
   const sameName = `attachment:${preflight.attachmentName}`;
   const replaceable = preflight.collisions

@@ -83,6 +83,45 @@ export const cardCheckoutRequest = z.object({
 });
 export type CardCheckoutRequest = z.infer<typeof cardCheckoutRequest>;
 
+/** How long a rotated webhook secret may keep signing beside the new one: 7 days. */
+export const MAX_WEBHOOK_SECRET_OVERLAP_SECONDS = 7 * 86_400;
+const overlapProblem = `must be a whole number of seconds from 0 to ${MAX_WEBHOOK_SECRET_OVERLAP_SECONDS}`;
+/** `PUT /v1/platforms/self/webhook`: where the calling platform's webhooks go. */
+export const webhookRequest = z.object({ url: z.string({ error: 'must be an http(s) URL' }) }).strict();
+/** `POST /v1/platforms/self/webhook/rotate`: how long the current secret keeps signing beside the new one. */
+export const rotateWebhookRequest = z
+  .object({
+    previousSecretValidForSeconds: z
+      .number({ error: overlapProblem })
+      .int({ error: overlapProblem })
+      .min(0, { error: 'must be at least 0' })
+      .max(MAX_WEBHOOK_SECRET_OVERLAP_SECONDS, {
+        error: `must be at most ${MAX_WEBHOOK_SECRET_OVERLAP_SECONDS} (7 days)`,
+      })
+      .default(86_400),
+  })
+  .strict();
+/** `PUT /v1/billing/payment-method`: a Stripe payment method the customer already has. */
+export const paymentMethodRequest = z.object({ paymentMethod: idString(255).min(3) });
+/** `PUT /v1/billing/spend-caps`: the organization's cap (or an app's); null removes it. */
+export const spendCapRequest = z.object({
+  app: idString(64).optional(),
+  limitCents: z.number().int().min(1).max(100_000_000).nullable(),
+});
+/** `PUT /v1/billing/providers/:provider` (admin): a provider's payout settings; null resets one. */
+export const providerBillingRequest = z.object({
+  revenueShare: z.number().min(0).max(1).nullable().optional(),
+  stripeAccount: z
+    .string()
+    .regex(/^acct_[A-Za-z0-9]+$/, 'expected a Stripe account id (acct_…)')
+    .nullable()
+    .optional(),
+});
+/** `POST /v1/billing/jobs/:job` (admin): the month to run the job for (`YYYY-MM`). */
+export const billingJobRequest = z.object({ period: z.string().optional() });
+/** `POST /v1/billing/stripe/webhook`: a Stripe event, signed by Stripe (`Stripe-Signature`). */
+export const stripeEventRequest = z.object({ id: z.string(), type: z.string() });
+
 export type CreateAppRequest = z.infer<typeof createAppRequest>;
 export type CreateAddonRequest = z.infer<typeof createAddonRequest>;
 export type AttachRequest = z.infer<typeof attachRequest>;
@@ -200,6 +239,10 @@ export const preflight = z.object({
   collisions: z.array(z.object({ name: z.string(), owner: z.string() })),
   parameterErrors: z.array(z.object({ field: z.string(), message: z.string() })),
   problems: z.array(z.string()),
+  /** The service's coarse health (docs/provider-portal.md, "Health"). */
+  serviceHealth: z.enum(['ok', 'degraded', 'failing']).optional(),
+  /** What does not refuse the attach but may make it fail (a failing service). */
+  warnings: z.array(z.string()).optional(),
 });
 export type Preflight = z.infer<typeof preflight>;
 
@@ -367,6 +410,102 @@ export const providerHealth = z.object({
   daily: z.array(callBucket),
 });
 export type ProviderHealth = z.infer<typeof providerHealth>;
+// ---- webhooks, billing, Stripe ------------------------------------------------------------
+
+const nullableTimestamp = timestamp.nullable();
+
+/** The calling platform's webhook: where it goes, and until when the previous secret still signs. */
+export const platformWebhook = z.object({ url: z.string().nullable(), previousSecretExpiresAt: nullableTimestamp });
+/** A webhook's settings with its signing secret, answered only when it is set or rotated. */
+export const platformWebhookSecret = z.object({ url: z.string(), secret: z.string() });
+export const webhookDelivery = z.object({
+  id: z.string(),
+  app: z.string(),
+  platform: z.string(),
+  event: z.string(),
+  release: z.number().int().nullable(),
+  state: z.enum(['pending', 'delivered', 'failed']),
+  attempts: z.number().int(),
+  lastStatus: z.number().int().nullable(),
+  lastError: z.string().nullable(),
+  /** When the next attempt is due; null once delivered or failed. */
+  nextAttemptAt: nullableTimestamp,
+  createdAt: timestamp,
+  deliveredAt: nullableTimestamp,
+});
+export type WebhookDelivery = z.infer<typeof webhookDelivery>;
+
+/** An organization's billing account (docs/billing.md). */
+export const billingAccount = z.object({
+  organization: z.string(),
+  mode: z.enum(['stripe', 'ledger-only']),
+  status: z.enum(['good', 'past_due', 'suspended']),
+  pastDueSince: nullableTimestamp,
+  graceEndsAt: nullableTimestamp,
+  stripeCustomer: z.string().nullable(),
+  paymentMethod: z
+    .object({
+      id: z.string(),
+      brand: z.string().nullable(),
+      last4: z.string().nullable(),
+      expMonth: z.number().int().nullable(),
+      expYear: z.number().int().nullable(),
+    })
+    .nullable(),
+  spendCaps: z.array(z.object({ app: z.string().nullable(), limitCents: z.number(), spentCents: z.number() })),
+  alerts: z.array(
+    z.object({
+      app: z.string().nullable(),
+      threshold: z.number(),
+      month: z.string(),
+      spentCents: z.number(),
+      createdAt: timestamp,
+    }),
+  ),
+  currentMonthCents: z.number(),
+});
+export type BillingAccount = z.infer<typeof billingAccount>;
+export const invoice = z.object({
+  id: z.string(),
+  organization: z.string(),
+  period: z.string(),
+  state: z.string(),
+  totalCents: z.number(),
+  currency: z.string(),
+  stripeInvoice: z.string().nullable(),
+  lines: z.array(
+    z.object({
+      kind: z.string(),
+      addon: z.string(),
+      app: z.string(),
+      plan: z.string(),
+      description: z.string(),
+      seconds: z.number().optional(),
+      unit: z.string().optional(),
+      quantity: z.number().optional(),
+      cents: z.number(),
+    }),
+  ),
+  createdAt: timestamp,
+  paidAt: nullableTimestamp,
+});
+export type Invoice = z.infer<typeof invoice>;
+/** `GET /v1/billing/usage`: an app's charges of a month so far. */
+export const appUsage = z.object({
+  app: z.string(),
+  period: z.string(),
+  addons: z.array(
+    z.object({ addon: z.string(), plan: z.string(), seconds: z.number(), cents: z.number(), capped: z.boolean() }),
+  ),
+  metered: z.array(z.object({ addon: z.string(), unit: z.string(), quantity: z.number(), cents: z.number() })),
+  totalCents: z.number(),
+});
+/** A provider's payout settings (admin). */
+export const providerBilling = z.object({
+  provider: z.string(),
+  revenueShare: z.number().nullable(),
+  stripeAccount: z.string().nullable(),
+});
 
 /** The answers of each route, by the route as the broker mounts it. */
 export const answers = {
@@ -396,12 +535,157 @@ export const answers = {
   'GET /v1/apps/:app/releases': z.object({ releases: z.array(release) }),
   'POST /v1/apps/:app/releases/rollback': release,
   'GET /v1/apps/:app/events': z.object({ events: z.array(event) }),
+  'GET /v1/platforms/self/webhook': platformWebhook,
+  'PUT /v1/platforms/self/webhook': platformWebhookSecret,
+  'POST /v1/platforms/self/webhook/rotate': platformWebhookSecret.extend({
+    previousSecretExpiresAt: nullableTimestamp,
+  }),
+  'GET /v1/webhook-deliveries': z.object({ deliveries: z.array(webhookDelivery) }),
+  'POST /v1/webhook-deliveries/:id/redeliver': webhookDelivery,
+  'GET /v1/billing/account': billingAccount,
+  /** A Stripe SetupIntent for the console to collect a card with Stripe.js. */
+  'POST /v1/billing/setup-intent': z.object({ id: z.string(), clientSecret: z.string() }),
   /** The Stripe Checkout page (setup mode) to send the user's browser to. */
   'POST /v1/billing/card-checkout': z.object({ id: z.string(), url: z.string() }),
   'GET /v1/providers/:provider/installations': installationsPage,
   'GET /v1/providers/:provider/installations/activity': installationActivity,
   'GET /v1/providers/:provider/revenue': providerRevenue,
   'GET /v1/providers/:provider/health': providerHealth,
+  'PUT /v1/billing/payment-method': billingAccount,
+  'PUT /v1/billing/spend-caps': billingAccount,
+  'GET /v1/billing/invoices': z.object({ invoices: z.array(invoice) }),
+  'GET /v1/billing/invoices/:id': invoice,
+  'GET /v1/billing/usage': appUsage,
+  'PUT /v1/billing/providers/:provider': providerBilling,
+  /** What the job did (counts by job). */
+  'POST /v1/billing/jobs/:job': z.record(z.string(), z.unknown()),
+  'POST /v1/billing/stripe/webhook': z.object({
+    received: z.literal(true),
+    duplicate: z.boolean(),
+    outcome: z.string(),
+  }),
 } as const;
 export type Route = keyof typeof answers;
 export type Answer<R extends Route> = z.infer<(typeof answers)[R]>;
+
+/** The request body of each route that reads one, by the route as the broker mounts it. */
+export const requests = {
+  'POST /v1/apps': createAppRequest,
+  'POST /v1/apps/:app/addons/preflight': preflightRequest,
+  'POST /v1/apps/:app/addons': createAddonRequest,
+  'POST /v1/apps/:app/attachments/preflight': attachRequest,
+  'POST /v1/apps/:app/attachments': attachRequest,
+  'PATCH /v1/addons/:addon': changePlanRequest,
+  'POST /v1/addons/:addon/rotate': rotateRequest,
+  'POST /v1/addons/:addon/shares': shareRequest,
+  'POST /v1/addons/:addon/sso': ssoRequest,
+  'PATCH /v1/apps/:app/config-vars': setConfigVarsRequest,
+  'POST /v1/apps/:app/config-vars/confirm': confirmReleaseRequest,
+  'POST /v1/apps/:app/releases/rollback': rollbackRequest,
+  'PUT /v1/platforms/self/webhook': webhookRequest,
+  'POST /v1/platforms/self/webhook/rotate': rotateWebhookRequest,
+  'POST /v1/billing/card-checkout': cardCheckoutRequest,
+  'PUT /v1/billing/payment-method': paymentMethodRequest,
+  'PUT /v1/billing/spend-caps': spendCapRequest,
+  'PUT /v1/billing/providers/:provider': providerBillingRequest,
+  'POST /v1/billing/jobs/:job': billingJobRequest,
+  'POST /v1/billing/stripe/webhook': stripeEventRequest,
+} as const;
+
+/** An organization's billing routes act for the caller's organization, or the one named (platform and admin tokens). */
+const organizationQuery = z.object({ organization: z.string().optional() });
+
+/** The query parameters each route reads (each given once). */
+export const queries = {
+  'GET /v1/apps': z.object({ include: z.string().optional() }),
+  'GET /v1/addons': z.object({ app: z.string().optional() }),
+  'GET /v1/apps/:app/events': z.object({ after: z.string().optional(), waitMs: z.string().optional() }),
+  'GET /v1/webhook-deliveries': z.object({
+    app: z.string().optional(),
+    state: webhookDelivery.shape.state.optional(),
+  }),
+  'GET /v1/billing/account': organizationQuery,
+  'POST /v1/billing/setup-intent': organizationQuery,
+  'POST /v1/billing/card-checkout': organizationQuery,
+  'PUT /v1/billing/payment-method': organizationQuery,
+  'PUT /v1/billing/spend-caps': organizationQuery,
+  'GET /v1/billing/invoices': organizationQuery,
+  'GET /v1/billing/usage': z.object({ app: z.string(), period: z.string().optional() }),
+} as const;
+
+/**
+ * The statuses of a route's successful answers, where not only 200. An answer with a body is
+ * the route's `answers` schema; 202 says the work goes on (poll the resource), 204 and 304 have no body.
+ */
+export const successStatuses: Readonly<Partial<Record<string, readonly number[]>>> = {
+  'POST /v1/apps': [201],
+  'POST /v1/apps/:app/addons': [201, 202],
+  'POST /v1/apps/:app/attachments': [201, 202],
+  'DELETE /v1/apps/:app/attachments/:name': [200, 202],
+  'DELETE /v1/addons/:addon': [200, 202],
+  'PATCH /v1/addons/:addon': [200, 202],
+  'POST /v1/addons/:addon/rotate': [202],
+  'POST /v1/addons/:addon/shares': [201],
+  'POST /v1/addons/:addon/sso': [201],
+  'GET /v1/apps/:app/config-vars': [200, 304],
+  'POST /v1/apps/:app/config-vars/confirm': [204],
+  'POST /v1/apps/:app/releases/rollback': [201],
+  'DELETE /v1/platforms/self/webhook': [204],
+  'POST /v1/webhook-deliveries/:id/redeliver': [202],
+  'POST /v1/billing/setup-intent': [201],
+  'POST /v1/billing/card-checkout': [201],
+};
+
+/**
+ * The routes under `/v1` that act for no organization, so need no scope (they are not in the
+ * scope table of @annex/platform), other than the provider callbacks (whose table is the SDK's
+ * `PROVIDER_CALLBACKS`, @annex/sdk/callbacks), each with what authenticates its caller.
+ */
+export const unscopedRoutes = {
+  /** Stripe's webhook, signed by Stripe (`Stripe-Signature`). */
+  'POST /v1/billing/stripe/webhook': 'stripe',
+} as const;
+export type UnscopedRoute = keyof typeof unscopedRoutes;
+
+// ---- errors -----------------------------------------------------------------------------
+
+/** Error codes of the `/v1` REST API (docs/apps.md), each with its HTTP status. */
+export const API_ERRORS = {
+  unauthorized: 401,
+  forbidden: 403,
+  not_found: 404,
+  invalid_input: 400,
+  name_taken: 409,
+  var_collision: 409,
+  conflict: 409,
+  not_offered: 422,
+  /** Billing: a paid plan needs a default payment method (docs/billing.md). */
+  payment_required: 402,
+  provider_failed: 502,
+  /** The database cannot be reached; retry after `Retry-After` seconds. */
+  unavailable: 503,
+} as const;
+export type ApiErrorCode = keyof typeof API_ERRORS;
+
+/**
+ * The body of every refusal of the `/v1` API (nothing was changed): the code, a message
+ * naming what is wrong, and, where they apply, the field at fault, the name taken and its
+ * owner, or the scope the token lacks. `internal` is a 500 that names only the request id.
+ */
+export const apiError = z.object({
+  error: z.enum([...(Object.keys(API_ERRORS) as ApiErrorCode[]), 'internal']),
+  message: z.string(),
+  field: z.string().optional(),
+  name: z.string().optional(),
+  owner: z.string().optional(),
+  scope: z.string().optional(),
+});
+export type ApiError = z.infer<typeof apiError>;
+
+/**
+ * Every status a `/v1` refusal may have: the codes' statuses, a body too large (413) or not
+ * UTF-8 JSON (415), both `invalid_input`, and an internal error (500).
+ */
+export const API_ERROR_STATUSES: readonly number[] = [...new Set([...Object.values(API_ERRORS), 413, 415, 500])].sort(
+  (a, b) => a - b,
+);

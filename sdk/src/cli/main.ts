@@ -1,7 +1,6 @@
-import { readFile } from 'node:fs/promises';
-import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { CliError, EXIT_CODES } from './exit-codes.js';
+import { healthCommand, providerSlugOf } from './health.js';
 import { DEFAULT_PORT, initCommand } from './init.js';
 import { installsCommand } from './installs.js';
 import type { CliIo } from './io.js';
@@ -10,6 +9,7 @@ import { publishCommand } from './publish.js';
 import { DEFAULT_KIT_BROKER_PORT, testCommand } from './test-command.js';
 
 export { CliError, EXIT_CODES, type ExitCode } from './exit-codes.js';
+export { HEALTH_QUERY } from './health.js';
 export { INSTALLS_QUERY } from './installs.js';
 export type { CliIo } from './io.js';
 export { PAYOUTS_QUERY } from './payouts.js';
@@ -25,6 +25,12 @@ const USAGE = `annex-provider <command>
       validate the manifest (every problem with its path), check that its OSB URL answers
       (--force publishes anyway, with a warning), then publish it to the catalog
       (defaults: ANNEX_CATALOG_URL or http://127.0.0.1:4000/graphql; ANNEX_TOKEN)
+  health [--provider slug] [--service S] [--json] [--catalog URL] [--token T]
+      how the broker's calls to your provider went: per operation (provision, bind, …) the
+      last hour and the last 30 days (calls, errors, error rate, p50/p99 latency), then the
+      recent failures with what your endpoint answered; --json prints the catalog's answer.
+      The provider is --provider, else the slug of ./annex.json (--manifest FILE); the token
+      needs provider:read
   installs [--provider slug] [--plan P] [--state S] [--json] [--catalog URL] [--token T]
       the provider's add-ons (every page), newest first: service, plan, state, region, the
       organization's name and apps count, last error; --state one of provisioning,
@@ -32,8 +38,8 @@ const USAGE = `annex-provider <command>
   payouts [--provider slug] [--months N=12] [--json] [--catalog URL] [--token T]
       per month: gross revenue, collected, the provider's share, adjustments, what is not yet
       paid out, and each payout with its Stripe transfer state (ledger-only: what would be paid)
-      (the provider: --provider, else ANNEX_PROVIDER, else the slug of ./annex.json; a token
-      with provider:read: the provider's, or a console member's)
+      (installs and payouts, like health: the provider is --provider, else ANNEX_PROVIDER, else
+      the slug of ./annex.json or --manifest; the token needs provider:read)
   test [provider-url] [--audience slug | --manifest annex.json] [--broker-port ${DEFAULT_KIT_BROKER_PORT}]
                       [--basic user:pass] [--json] [--timeout seconds]
       run the conformance kit against provider-url (default: the manifest's OSB URL); in JWT
@@ -50,22 +56,6 @@ function portNumber(value: string, what: string, allowZero: boolean): number {
     throw new CliError(`${what} must be a port number (${allowZero ? 0 : 1}-65535), not "${value}"`, EXIT_CODES.usage);
   }
   return port;
-}
-
-/** The provider a portal command is about: --provider, else ANNEX_PROVIDER, else ./annex.json's slug. */
-async function providerSlug(io: CliIo, flag: string | undefined): Promise<string> {
-  const slug = flag ?? io.env.ANNEX_PROVIDER;
-  if (slug) return slug;
-  try {
-    const manifest = JSON.parse(await readFile(resolve(io.cwd, 'annex.json'), 'utf8')) as { slug?: unknown };
-    if (typeof manifest.slug === 'string' && manifest.slug !== '') return manifest.slug;
-  } catch {
-    // no manifest here: say what to pass
-  }
-  throw new CliError(
-    'which provider? pass --provider SLUG (or set ANNEX_PROVIDER, or run it beside annex.json)',
-    EXIT_CODES.usage,
-  );
 }
 
 const catalogTarget = (io: CliIo, values: { catalog?: string | undefined; token?: string | undefined }) => ({
@@ -112,8 +102,32 @@ async function runCommand(command: string | undefined, rest: string[], io: CliIo
       });
       if (positionals.length > 1) throw new CliError('publish takes one manifest file', EXIT_CODES.usage);
       return publishCommand(io, positionals[0] ?? 'annex.json', {
-        ...catalogTarget(io, values),
+        catalog: values.catalog ?? io.env.ANNEX_CATALOG_URL ?? 'http://127.0.0.1:4000/graphql',
+        token: values.token ?? io.env.ANNEX_TOKEN,
         force: values.force ?? false,
+      });
+    }
+    case 'health': {
+      const { values, positionals } = parseArgs({
+        args: rest,
+        allowPositionals: true,
+        options: {
+          provider: { type: 'string' },
+          manifest: { type: 'string' },
+          service: { type: 'string' },
+          json: { type: 'boolean', default: false },
+          catalog: { type: 'string' },
+          token: { type: 'string' },
+        },
+      });
+      if (positionals.length > 0) throw new CliError('health takes no arguments, only flags', EXIT_CODES.usage);
+      if (values.service === '') throw new CliError('--service needs a service slug', EXIT_CODES.usage);
+      return healthCommand(io, {
+        catalog: values.catalog ?? io.env.ANNEX_CATALOG_URL ?? 'http://127.0.0.1:4000/graphql',
+        token: values.token ?? io.env.ANNEX_TOKEN,
+        provider: await providerSlugOf(io, { provider: values.provider, manifest: values.manifest }),
+        service: values.service,
+        json: values.json ?? false,
       });
     }
     case 'installs': {
@@ -122,6 +136,7 @@ async function runCommand(command: string | undefined, rest: string[], io: CliIo
         allowPositionals: true,
         options: {
           provider: { type: 'string' },
+          manifest: { type: 'string' },
           plan: { type: 'string' },
           state: { type: 'string' },
           json: { type: 'boolean', default: false },
@@ -131,7 +146,7 @@ async function runCommand(command: string | undefined, rest: string[], io: CliIo
       });
       if (positionals.length > 0) throw new CliError('installs takes no arguments, only flags', EXIT_CODES.usage);
       return installsCommand(io, catalogTarget(io, values), {
-        provider: await providerSlug(io, values.provider),
+        provider: await providerSlugOf(io, { provider: values.provider, manifest: values.manifest }),
         plan: values.plan,
         state: values.state,
         json: values.json ?? false,
@@ -143,6 +158,7 @@ async function runCommand(command: string | undefined, rest: string[], io: CliIo
         allowPositionals: true,
         options: {
           provider: { type: 'string' },
+          manifest: { type: 'string' },
           months: { type: 'string', default: '12' },
           json: { type: 'boolean', default: false },
           catalog: { type: 'string' },
@@ -155,7 +171,7 @@ async function runCommand(command: string | undefined, rest: string[], io: CliIo
         throw new CliError(`--months must be a whole number from 1 to 120, not "${values.months}"`, EXIT_CODES.usage);
       }
       return payoutsCommand(io, catalogTarget(io, values), {
-        provider: await providerSlug(io, values.provider),
+        provider: await providerSlugOf(io, { provider: values.provider, manifest: values.manifest }),
         months,
         json: values.json ?? false,
       });

@@ -7,6 +7,7 @@ import { appsProviderRoutes, appsRouter, LiveEvents } from './apps/index.js';
 import { billingProviderRoutes, billingRouter, createBilling } from './billing/index.js';
 import type { BrokerConfig } from './config.js';
 import { type BrokerJobRunner, createBrokerJobRunner } from './jobs.js';
+import { openApiRouter } from './openapi/index.js';
 import {
   isOsbPath,
   osbError,
@@ -99,6 +100,7 @@ export function createBroker(config: BrokerConfig, deps: BrokerDeps): Broker {
       next(error);
     }
   });
+  app.use(openApiRouter({ serverUrl: config.publicUrl }));
   app.use('/v1/provider', providerRouter(context, { wakeWebhooks: () => jobs?.runner.wake() }));
   // A provider's own data: each module adds its routes to the list.
   app.use(

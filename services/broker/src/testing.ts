@@ -11,6 +11,7 @@ import { createRemoteJWKSet, jwtVerify } from 'jose';
 import type { Kysely } from 'kysely';
 import { type Broker, createBroker } from './app.js';
 import { loadBrokerConfig } from './config.js';
+import type { ConformanceRecorder } from './openapi/testing/conformance.js';
 
 /** How the fake provider answers for a plan. */
 export type ProviderMode =
@@ -637,6 +638,11 @@ export interface TestBroker {
   url: string;
   broker: Broker;
   secretBox: SecretBox;
+  /**
+   * Every `/v1` request the test makes and its answer, checked against the broker's OpenAPI
+   * document; `close()` fails when any did not conform.
+   */
+  conformance: ConformanceRecorder;
   close(): Promise<void>;
 }
 
@@ -669,16 +675,25 @@ export async function startTestBroker(
     secretBox,
     checkAnswers: true,
   });
-  server.on('request', broker.app);
+  // Loaded here, not with this module: the benchmark servers import it and need no Ajv.
+  const { ConformanceRecorder } = await import('./openapi/testing/conformance.js');
+  const conformance = new ConformanceRecorder();
+  server.on('request', conformance.listener(broker.app));
   await broker.start();
   return {
     url,
     broker,
     secretBox,
+    conformance,
     async close() {
       await broker.close();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
+      if (conformance.problems.length > 0) {
+        throw new Error(
+          `the broker's REST traffic left its OpenAPI document (GET /openapi.json) ${conformance.problems.length} time(s):\n${conformance.problems.join('\n')}`,
+        );
+      }
     },
   };
 }

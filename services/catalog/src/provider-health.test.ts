@@ -173,4 +173,23 @@ describe.each(testDatabaseKinds('provider health GraphQL'))('provider health in 
     ).slug;
     expect(health[otherSlug]).toBe('OK');
   });
+
+  it('warns in the attach preflight, without refusing, when the service is failing', async () => {
+    const app = `health-gql-${kind.name}`;
+    const created = await catalog.gql(
+      'mutation($input: CreateAppInput!) { createApp(input: $input) { __typename } }',
+      { input: { name: app } },
+      tokens.org,
+    );
+    expect(created.data?.createApp.__typename, JSON.stringify(created)).toBe('CreateAppSuccess');
+    const { data } = await catalog.gql(
+      `query($input: AttachPreflightInput!) {
+        attachPreflight(input: $input) { ... on Preflight { ok serviceHealth warnings problems } }
+      }`,
+      { input: { app, plan: `${serviceSlug}:small` } },
+      tokens.org,
+    );
+    expect(data.attachPreflight).toMatchObject({ ok: true, serviceHealth: 'FAILING', problems: [] });
+    expect(data.attachPreflight.warnings).toEqual([expect.stringContaining(`${serviceSlug} is failing`)]);
+  });
 });

@@ -23,6 +23,7 @@ describe.each(testDatabaseKinds('add-on statements'))('statements per add-on req
   let url: string;
   let token: string;
   let plan: string;
+  let providerCallsPending: () => number;
 
   const counted = async (path: string, body: unknown): Promise<{ statements: number; answer: any }> => {
     const before = database.statementCount();
@@ -49,6 +50,7 @@ describe.each(testDatabaseKinds('add-on statements'))('statements per add-on req
       secretBox,
     });
     broker.context.caches = { plans: new TtlCache(3_600_000), providers: new TtlCache(3_600_000) };
+    providerCallsPending = () => broker.providerCalls.pending;
     server.on('request', broker.app);
     const fx = await seedCatalog(database.db, secretBox, {
       providerUrl: provider.url,
@@ -89,6 +91,9 @@ describe.each(testDatabaseKinds('add-on statements'))('statements per add-on req
     // The first request also fills the caches and looks up the apps platform's id.
     expect(costs[1]).toBeLessThanOrEqual(CREATE_STATEMENTS);
     expect(new Set(costs.slice(1)).size, costs.join(', ')).toBe(1);
+    // Each provision and bind was recorded for the provider's health, in memory: the record is
+    // written in batches by a started broker, never by the request.
+    expect(providerCallsPending()).toBeGreaterThanOrEqual(12);
   });
 
   it('attaches one add-on to app after app in the same number of statements', async () => {

@@ -154,6 +154,25 @@ describe.each(testDatabaseKinds('provider health'))('provider health ($name)', (
     const recent = await recentServiceCalls(database.db, [fx.serviceId, other.serviceId]);
     expect(serviceHealthOf(recent.get(fx.serviceId))).toBe('failing');
     expect(serviceHealthOf(recent.get(other.serviceId))).toBe('ok');
+
+    // The attach preflight warns (and does not refuse) for the failing service only.
+    const v1 = async (path: string, body: unknown) => {
+      const response = await fetch(`${broker.url}/v1${path}`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${tokens.org}`, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+      return { status: response.status, body: (await response.json()) as any };
+    };
+    expect((await v1('/apps', { name: `health-${kind.name}` })).status).toBe(201);
+    const slugOf = async (id: string) =>
+      (await database.db.selectFrom('services').select('slug').where('id', '=', id).executeTakeFirstOrThrow()).slug;
+    const failing = await v1(`/apps/health-${kind.name}/addons/preflight`, {
+      plan: `${await slugOf(fx.serviceId)}:small`,
+    });
+    expect(failing.status, JSON.stringify(failing.body)).toBe(200);
+    expect(failing.body).toMatchObject({ ok: true, serviceHealth: 'failing', problems: [] });
+    expect(failing.body.warnings).toEqual([expect.stringContaining(`${await slugOf(fx.serviceId)} is failing`)]);
   });
 
   it("refuses another provider's token (404), an org token (401) and a token without provider:read (403)", async () => {

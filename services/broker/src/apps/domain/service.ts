@@ -1,5 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import type { ReleaseKeptVar } from '@annex/platform';
+import {
+  type ReleaseKeptVar,
+  recentServiceCalls,
+  SERVICE_HEALTH_RULE,
+  type ServiceHealth,
+  serviceHealthOf,
+} from '@annex/platform';
 import { validateParameters } from '@annex/sdk';
 import { type PriceNotice, priceNotice, requirePaymentMethod } from '../../billing/index.js';
 import { findInstance, sealParameters, updateServiceInstance } from '../../osb/index.js';
@@ -128,6 +134,10 @@ export interface Preflight {
   collisions: { name: string; owner: string }[];
   parameterErrors: { field: string; message: string }[];
   problems: string[];
+  /** The service's coarse health (docs/provider-portal.md, "Health"). */
+  serviceHealth: ServiceHealth;
+  /** What does not refuse the attach but may make it fail (a failing service). */
+  warnings: string[];
 }
 
 interface AttachPlan {
@@ -217,6 +227,13 @@ export async function preflight(
     ? { billingMode: ctx.billing.mode, paymentRequired: false, proration: null, notice: null }
     : await priceNotice(ctx, app.organization_id, plan);
   if (billing.paymentRequired && billing.notice) problems.push(billing.notice);
+  const serviceHealth = serviceHealthOf((await recentServiceCalls(ctx.db, [plan.service.id])).get(plan.service.id));
+  const warnings =
+    serviceHealth === 'failing'
+      ? [
+          `the service ${plan.service.slug} is failing: most of its provider's recent calls failed (in the last ${SERVICE_HEALTH_RULE.windowMinutes} minutes), so this may fail too`,
+        ]
+      : [];
   return {
     ok:
       parameterErrors.length === 0 &&
@@ -237,6 +254,8 @@ export async function preflight(
     collisions: attach.collisions,
     parameterErrors,
     problems,
+    serviceHealth,
+    warnings,
   };
 }
 

@@ -1,4 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
+import { MAX_WEBHOOK_SECRET_OVERLAP_SECONDS } from '@annex/contracts/v1';
 import {
   OutboundAbortedError,
   type OutboundPolicy,
@@ -110,7 +111,7 @@ export async function configurePlatformWebhook(
 }
 
 /** The longest a previous secret may keep signing after a rotation: 7 days. */
-export const MAX_WEBHOOK_SECRET_OVERLAP_SECONDS = 7 * 86_400;
+export { MAX_WEBHOOK_SECRET_OVERLAP_SECONDS };
 
 /**
  * Gives a platform's webhook a new secret and returns it (the only time it is shown). The

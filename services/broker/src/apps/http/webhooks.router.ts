@@ -1,5 +1,5 @@
+import { rotateWebhookRequest, webhookDelivery, webhookRequest } from '@annex/contracts/v1';
 import express, { type Request, type Response } from 'express';
-import { z } from 'zod';
 import { type ApiCaller, ApiFailure, invalidInput, notFoundFailure } from '../../shared/domain/api-failure.js';
 import type { BrokerContext } from '../../shared/domain/context.js';
 import { callerOf, parseBody, scopedRoutes } from '../../shared/http/api.js';
@@ -10,7 +10,6 @@ import {
   deliveryTargetUrl,
   findWebhookDelivery,
   listWebhookDeliveries,
-  MAX_WEBHOOK_SECRET_OVERLAP_SECONDS,
   platformWebhook,
   redeliverWebhook,
   removePlatformWebhook,
@@ -18,20 +17,7 @@ import {
   webhookUrlProblem,
 } from '../domain/webhooks.js';
 
-const webhookBody = z.object({ url: z.string({ error: 'must be an http(s) URL' }) }).strict();
-const rotateBody = z
-  .object({
-    previousSecretValidForSeconds: z
-      .number({ error: `must be a whole number of seconds from 0 to ${MAX_WEBHOOK_SECRET_OVERLAP_SECONDS}` })
-      .int({ error: `must be a whole number of seconds from 0 to ${MAX_WEBHOOK_SECRET_OVERLAP_SECONDS}` })
-      .min(0, { error: 'must be at least 0' })
-      .max(MAX_WEBHOOK_SECRET_OVERLAP_SECONDS, {
-        error: `must be at most ${MAX_WEBHOOK_SECRET_OVERLAP_SECONDS} (7 days)`,
-      })
-      .default(86_400),
-  })
-  .strict();
-const DELIVERY_STATES = ['pending', 'delivered', 'failed'] as const;
+const DELIVERY_STATES = webhookDelivery.shape.state.options;
 
 /**
  * Webhook settings of the calling platform and the delivery log (docs/apps.md,
@@ -50,7 +36,7 @@ export function webhookRouter(ctx: BrokerContext, options: { wake(): void }): ex
   // A new secret; the current one keeps signing beside it for the overlap (default one day).
   route('POST /v1/platforms/self/webhook/rotate', async (req: Request, res: Response) => {
     const platformId = platformOf(callerOf(res));
-    const { previousSecretValidForSeconds } = parseBody(rotateBody, req.body ?? {});
+    const { previousSecretValidForSeconds } = parseBody(rotateWebhookRequest, req.body ?? {});
     const rotated = await rotatePlatformWebhookSecret(ctx.db, ctx.secretBox, platformId, previousSecretValidForSeconds);
     if (!rotated) {
       throw new ApiFailure(
@@ -63,7 +49,7 @@ export function webhookRouter(ctx: BrokerContext, options: { wake(): void }): ex
 
   route('PUT /v1/platforms/self/webhook', async (req: Request, res: Response) => {
     const platformId = platformOf(callerOf(res));
-    const { url } = parseBody(webhookBody, req.body);
+    const { url } = parseBody(webhookRequest, req.body);
     const problem = webhookUrlProblem(url, ctx.outbound);
     if (problem) throw invalidInput('url', problem);
     res.json(await configurePlatformWebhook(ctx.db, ctx.secretBox, platformId, url));

@@ -1,6 +1,12 @@
-import { cardCheckoutRequest } from '@annex/contracts/v1';
+import {
+  billingJobRequest,
+  cardCheckoutRequest,
+  paymentMethodRequest,
+  providerBillingRequest,
+  spendCapRequest,
+  type UnscopedRoute,
+} from '@annex/contracts/v1';
 import express, { type Request, type Response } from 'express';
-import { z } from 'zod';
 import { findApp } from '../../apps/index.js';
 import { type ApiCaller, ApiFailure, invalidInput } from '../../shared/domain/api-failure.js';
 import type { BrokerContext } from '../../shared/domain/context.js';
@@ -12,7 +18,7 @@ import {
   parseBody,
   scopedRoutes,
 } from '../../shared/http/api.js';
-import { cleanRequestTarget, idString, jsonBody } from '../../shared/http/request-input.js';
+import { cleanRequestTarget, jsonBody } from '../../shared/http/request-input.js';
 import {
   accountView,
   createCardCheckout,
@@ -30,21 +36,6 @@ import { BILLING_JOBS, type BillingJob, runBillingJob } from '../domain/worker.j
 
 // The billing REST API (docs/billing.md), mounted at `/v1/billing` before the apps API.
 
-const paymentMethodBody = z.object({ paymentMethod: idString(255).min(3) });
-const spendCapBody = z.object({
-  app: idString(64).optional(),
-  limitCents: z.number().int().min(1).max(100_000_000).nullable(),
-});
-const providerBody = z.object({
-  revenueShare: z.number().min(0).max(1).nullable().optional(),
-  stripeAccount: z
-    .string()
-    .regex(/^acct_[A-Za-z0-9]+$/, 'expected a Stripe account id (acct_…)')
-    .nullable()
-    .optional(),
-});
-const jobBody = z.object({ period: z.string().optional() });
-
 async function organizationOf(ctx: BrokerContext, caller: ApiCaller, req: Request): Promise<string> {
   const slug = typeof req.query.organization === 'string' ? req.query.organization : undefined;
   return resolveOrganization(ctx, caller, slug);
@@ -56,11 +47,17 @@ function requireAdmin(caller: ApiCaller): void {
 
 export function billingRouter(ctx: BrokerContext): express.Router {
   const router = express.Router();
-  // Stripe signs the exact bytes: this route reads the raw body and needs no API token.
-  router.post('/stripe/webhook', express.raw({ type: () => true, limit: '1mb' }), async (req, res) => {
-    const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
-    res.json(await handleStripeWebhook(ctx, body, req.header('stripe-signature')));
-  });
+  // Stripe signs the exact bytes: this route reads the raw body and needs no API token. Its
+  // path is its key in the contracts' `unscopedRoutes` (what the OpenAPI document lists).
+  const stripeWebhook: UnscopedRoute = 'POST /v1/billing/stripe/webhook';
+  router.post(
+    stripeWebhook.slice('POST /v1/billing'.length),
+    express.raw({ type: () => true, limit: '1mb' }),
+    async (req, res) => {
+      const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+      res.json(await handleStripeWebhook(ctx, body, req.header('stripe-signature')));
+    },
+  );
   router.use(cleanRequestTarget, jsonBody(64 * 1024));
   router.use(authenticateApiCaller(ctx));
   const route = scopedRoutes(router, '/v1/billing');
@@ -77,13 +74,13 @@ export function billingRouter(ctx: BrokerContext): express.Router {
     res.status(201).json(await createCardCheckout(ctx, organizationId, body.returnUrl));
   });
   route('PUT /v1/billing/payment-method', async (req, res) => {
-    const body = parseBody(paymentMethodBody, req.body);
+    const body = parseBody(paymentMethodRequest, req.body);
     const organizationId = await organizationOf(ctx, callerOf(res), req);
     await setDefaultPaymentMethod(ctx, organizationId, body.paymentMethod);
     res.json(await accountView(ctx, organizationId));
   });
   route('PUT /v1/billing/spend-caps', async (req, res) => {
-    const body = parseBody(spendCapBody, req.body);
+    const body = parseBody(spendCapRequest, req.body);
     const caller = callerOf(res);
     const organizationId = await organizationOf(ctx, caller, req);
     let appId: string | null = null;
@@ -132,7 +129,7 @@ export function billingRouter(ctx: BrokerContext): express.Router {
 
   route('PUT /v1/billing/providers/:provider', async (req, res) => {
     requireAdmin(callerOf(res));
-    const body = parseBody(providerBody, req.body);
+    const body = parseBody(providerBillingRequest, req.body);
     res.json(await setProviderBilling(ctx, String(req.params.provider), body));
   });
   route('POST /v1/billing/jobs/:job', async (req, res) => {
@@ -141,7 +138,7 @@ export function billingRouter(ctx: BrokerContext): express.Router {
     if (!BILLING_JOBS.includes(job as BillingJob)) {
       throw invalidInput('job', `expected one of ${BILLING_JOBS.join(', ')}`);
     }
-    const body = parseBody(jobBody, req.body);
+    const body = parseBody(billingJobRequest, req.body);
     if (body.period !== undefined && !isPeriod(body.period)) {
       throw invalidInput('period', `expected YYYY-MM, got "${body.period}"`);
     }

@@ -1,78 +1,52 @@
 import { authenticateToken, bearerToken } from '@annex/platform';
-import express, { type NextFunction, type Request, type Response } from 'express';
-import { z } from 'zod';
+import {
+  operationCompletionRequest,
+  type ProviderCallbackRoute,
+  providerConfigRequest,
+  usageReportRequest,
+} from '@annex/sdk/callbacks';
+import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
+import type { ZodType } from 'zod';
 import { applyProviderConfig } from '../../apps/index.js';
 import { allowance, recordUsage } from '../../billing/index.js';
 import type { BrokerContext } from '../../shared/domain/context.js';
 import { BrokerFailure } from '../../shared/domain/errors.js';
-import { cleanRequestTarget, idString, jsonBody } from '../../shared/http/request-input.js';
+import { cleanRequestTarget, jsonBody } from '../../shared/http/request-input.js';
 import { reportOperationEnded } from '../domain/provider-callbacks.js';
 import { osbError, osbErrorHandler } from './errors.js';
-
-const configBody = z.object({
-  config: z.record(z.string(), z.string().max(65_536)),
-  reason: z.string().max(500).default(''),
-});
-
-const usageBody = z.object({
-  records: z
-    .array(
-      z.object({
-        idempotencyKey: idString(200),
-        instanceId: idString(100),
-        unit: idString(100),
-        quantity: z.number().finite().min(0),
-        at: z.string().min(1).max(64),
-      }),
-    )
-    .min(1)
-    .max(1000),
-});
-
-const completionBody = z.object({
-  state: z.enum(['succeeded', 'failed']),
-  description: z.string().max(10_000).default(''),
-});
 
 /**
  * Provider → broker callbacks (docs/provider-protocol.md §3), mounted at `/v1/provider`,
  * authenticated with the provider's API token. Built so far: early completion of async
  * operations, config pushes (apps), metered usage and the spend-cap allowance (billing).
+ * Its routes and bodies are the SDK's callback contract (`PROVIDER_CALLBACKS`, @annex/sdk/callbacks).
  */
 export function providerRouter(ctx: BrokerContext, options: { wakeWebhooks(): void }): express.Router {
   const router = express.Router();
   router.use(cleanRequestTarget, authenticateProvider(ctx.db), jsonBody(1024 * 1024));
-  router.post('/operations/:operation/complete', async (req: Request, res: Response) => {
-    const parsed = completionBody.safeParse(req.body);
-    if (!parsed.success) {
-      const problem = parsed.error.issues[0];
-      throw new BrokerFailure('BadRequest', `${problem?.path.join('.') || 'body'}: ${problem?.message ?? 'invalid'}`);
-    }
+  const route = (callback: ProviderCallbackRoute, handler: RequestHandler) => {
+    const [method, path] = callback.split(' ') as [string, string];
+    router[method.toLowerCase() as 'get' | 'post'](path.slice('/v1/provider'.length), handler);
+  };
+  route('POST /v1/provider/operations/:operation/complete', async (req: Request, res: Response) => {
+    const body = parseCallbackBody(operationCompletionRequest, req.body);
     const caller = res.locals.provider as { providerId: string; tokenId: string };
-    const result = await reportOperationEnded(ctx, caller, String(req.params.operation), parsed.data);
+    const result = await reportOperationEnded(ctx, caller, String(req.params.operation), body);
     res.status(202).json(result);
   });
-  router.post('/instances/:instance/config', async (req: Request, res: Response) => {
-    const parsed = configBody.safeParse(req.body);
-    if (!parsed.success) {
-      const problem = parsed.error.issues[0];
-      throw new BrokerFailure('BadRequest', `${problem?.path.join('.') || 'body'}: ${problem?.message ?? 'invalid'}`);
-    }
+  route('POST /v1/provider/instances/:instance/config', async (req: Request, res: Response) => {
+    const body = parseCallbackBody(providerConfigRequest, req.body);
     const caller = res.locals.provider as { providerId: string; tokenId: string };
-    const result = await applyProviderConfig(ctx, caller, String(req.params.instance), parsed.data);
+    const result = await applyProviderConfig(ctx, caller, String(req.params.instance), body);
     options.wakeWebhooks();
     res.status(200).json(result);
   });
-  router.post('/usage', async (req: Request, res: Response) => {
-    const parsed = usageBody.safeParse(req.body);
-    if (!parsed.success) {
-      const problem = parsed.error.issues[0];
-      throw new BrokerFailure('BadRequest', `${problem?.path.join('.') || 'body'}: ${problem?.message ?? 'invalid'}`);
-    }
+  route('POST /v1/provider/usage', async (req: Request, res: Response) => {
+    const body = parseCallbackBody(usageReportRequest, req.body);
     const caller = res.locals.provider as { providerId: string; tokenId: string };
-    res.status(202).json(await recordUsage(ctx, caller.providerId, parsed.data.records));
+    res.status(202).json(await recordUsage(ctx, caller.providerId, body.records));
   });
-  router.get('/instances/:instance/allowance', async (req: Request, res: Response) => {
+  route('GET /v1/provider/instances/:instance/allowance', async (req: Request, res: Response) => {
     const unit = typeof req.query.unit === 'string' ? req.query.unit : '';
     if (!unit) throw new BrokerFailure('BadRequest', 'unit: required (?unit=…)');
     const caller = res.locals.provider as { providerId: string; tokenId: string };
@@ -83,6 +57,14 @@ export function providerRouter(ctx: BrokerContext, options: { wakeWebhooks(): vo
   });
   router.use(osbErrorHandler);
   return router;
+}
+
+/** Parses a callback's body with its contract; the first problem is a 400 naming its field. */
+function parseCallbackBody<T>(schema: ZodType<T>, body: unknown): T {
+  const parsed = schema.safeParse(body);
+  if (parsed.success) return parsed.data;
+  const problem = parsed.error.issues[0];
+  throw new BrokerFailure('BadRequest', `${problem?.path.join('.') || 'body'}: ${problem?.message ?? 'invalid'}`);
 }
 
 function authenticateProvider(db: BrokerContext['db']) {

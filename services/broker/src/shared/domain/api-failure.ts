@@ -1,22 +1,8 @@
+import { API_ERRORS, type ApiErrorCode } from '@annex/contracts/v1';
 import { type AnyScope, type Principal, principalHasScope } from '@annex/platform';
 
-/** Error codes of the `/v1` REST API (docs/apps.md), each with its HTTP status. */
-export const API_ERRORS = {
-  unauthorized: 401,
-  forbidden: 403,
-  not_found: 404,
-  invalid_input: 400,
-  name_taken: 409,
-  var_collision: 409,
-  conflict: 409,
-  not_offered: 422,
-  /** Billing: a paid plan needs a default payment method (docs/billing.md). */
-  payment_required: 402,
-  provider_failed: 502,
-  /** The database cannot be reached; retry after `Retry-After` seconds. */
-  unavailable: 503,
-} as const;
-export type ApiErrorCode = keyof typeof API_ERRORS;
+// The codes and their statuses are @annex/contracts' (the OpenAPI document names them too).
+export { API_ERRORS, type ApiErrorCode };
 
 /** A refusal of the `/v1` API: answered as `{error, message, field?, name?}`; nothing was changed. */
 export class ApiFailure extends Error {

@@ -1,6 +1,12 @@
 import express from 'express';
 import type { BrokerContext } from '../domain/context.js';
-import { apiErrorHandler, authenticateProviderCaller, type ScopedRoute, scopedRoutes } from './api.js';
+import {
+  apiErrorHandler,
+  apiInternalErrorHandler,
+  authenticateProviderCaller,
+  type ScopedRoute,
+  scopedRoutes,
+} from './api.js';
 import { cleanRequestTarget, jsonBody } from './request-input.js';
 
 /** Registers one module's routes of a provider's own data, e.g. `GET /v1/providers/:provider/health`. */
@@ -23,6 +29,6 @@ export function providerPortalRouter(
   router.use(authenticateProviderCaller(ctx));
   const route = scopedRoutes(router, '/v1/providers', { checkAnswers: options.checkAnswers ?? false });
   for (const register of modules) register(route, ctx);
-  router.use(apiErrorHandler);
+  router.use(apiErrorHandler, apiInternalErrorHandler);
   return router;
 }

@@ -3,6 +3,7 @@ import { InvalidInputError } from '../../domain/errors.js';
 import { builder, needsScope } from '../builder.js';
 import { APP_ERRORS } from './app-errors.js';
 import { ProblemRef } from './errors.js';
+import { ServiceHealthEnum } from './provider-health.js';
 
 // What an attach would do, before anything is created (docs/apps.md, "Preflight"): the
 // price, the exact var names, collisions with the app's vars, parameter problems.
@@ -68,6 +69,15 @@ const PreflightRef = builder.objectRef<ApiPreflight>('Preflight').implement({
     problems: t.stringList({
       description: 'Everything that would make the attach fail, in words.',
       resolve: (p) => p.problems ?? [],
+    }),
+    serviceHealth: t.field({
+      type: ServiceHealthEnum,
+      description: "The service's coarse health, as `Service.health` reads it now.",
+      resolve: (p) => p.serviceHealth ?? 'ok',
+    }),
+    warnings: t.stringList({
+      description: 'What does not refuse the attach but may make it fail (the service is FAILING), in words.',
+      resolve: (p) => p.warnings ?? [],
     }),
   }),
 });

@@ -139,7 +139,7 @@ builder.objectFields(ProviderRef, (t) => ({
   }),
 }));
 
-const ServiceHealthEnum = builder.enumType('ServiceHealth', {
+export const ServiceHealthEnum = builder.enumType('ServiceHealth', {
   description: `How a service's provider has answered lately: over the last ${SERVICE_HEALTH_RULE.windowMinutes} minutes, per operation, FAILING when at least ${SERVICE_HEALTH_RULE.failingMinCalls} calls were made and at least ${SERVICE_HEALTH_RULE.failingRate * 100}% failed, DEGRADED when at least ${SERVICE_HEALTH_RULE.degradedRate * 100}% failed or the 99th percentile latency passed ${SERVICE_HEALTH_RULE.degradedP99Ms} ms; the service is as healthy as its worst operation. OK otherwise, or without calls.`,
   values: {
     OK: { value: 'ok' },
