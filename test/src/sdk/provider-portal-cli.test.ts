@@ -198,7 +198,7 @@ describe.each(testDatabaseKinds('annex-provider portal commands'))('annex-provid
     const other = await cli(['installs', '--provider', fx.providerSlug], { ANNEX_TOKEN: otherToken });
     expect(other.code).toBe(1);
     expect(other.err).toMatch(
-      /^error: the catalog answered: this is provider \S+'s own data; the token is another provider's/,
+      /^error: the catalog answered: provider \S+'s own data is not for another provider's token/,
     );
     const badState = await cli(['installs', '--provider', fx.providerSlug, '--state', 'running']);
     expect(badState).toMatchObject({ code: 2, err: expect.stringContaining('--state must be one of') });

@@ -21,7 +21,7 @@ export function requireProviderAccess(ctx: CatalogContext, provider: Provider, s
   }
   if (principal.providerId !== provider.id) {
     throw asGraphQLError(
-      new ForbiddenError(`this is provider ${provider.slug}'s own data; the token is another provider's`),
+      new ForbiddenError(`provider ${provider.slug}'s own data is not for another provider's token`),
     );
   }
   if (!principalHasScope(principal, scope)) throw asGraphQLError(new ForbiddenError(missingScopeMessage(scope)));
