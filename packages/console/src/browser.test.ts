@@ -265,7 +265,10 @@ describe.skipIf(!CHROMIUM)('the console in a real browser', () => {
         // Installations, filtered to the failed one.
         await page.getByRole('navigation', { name: 'Provider' }).getByRole('link', { name: 'Installations' }).click();
         await page.locator('#installations').waitFor();
-        expect(await page.locator('#installations tbody tr').count()).toBe(2);
+        // The two of the app "shop" (and whatever add-on the other test of this stack made).
+        expect(
+          await page.locator('#installations tbody tr', { hasText: 'Demo organization' }).count(),
+        ).toBeGreaterThanOrEqual(2);
         await page.getByLabel('State').selectOption('failed');
         await page.getByRole('button', { name: 'Filter' }).click();
         await page.waitForURL(/state=failed/);
