@@ -246,6 +246,33 @@ describe('annex CLI against a running catalog', () => {
     expect(again.code).toBe(0);
   });
 
+  it("lets an admin add and remove a provider's members, who must have signed in once", async () => {
+    await marketplace.database.db
+      .insertInto('users')
+      .values({ oidc_issuer: 'https://id.example', oidc_subject: 'ann', email: 'ann@acme.example', name: 'Ann' })
+      .execute();
+    const added = await annex(
+      ['admin', 'providers:members:add', 'annex-postgres', 'ann@acme.example', '--role', 'admin'],
+      admin,
+    );
+    expect(added).toMatchObject({ code: 0, out: 'ann@acme.example  admin' });
+    const json = await annex(['admin', 'providers:members:add', 'annex-postgres', 'ann@acme.example', '--json'], admin);
+    expect(JSON.parse(json.out)).toEqual([{ email: 'ann@acme.example', role: 'member', grantedBy: 'admin' }]);
+    const stranger = await annex(['admin', 'providers:members:add', 'annex-postgres', 'nobody@acme.example'], admin);
+    expect(stranger.code).toBe(1);
+    expect(stranger.err).toContain('nobody has signed in to the console as nobody@acme.example yet');
+    const role = await annex(
+      ['admin', 'providers:members:add', 'annex-postgres', 'ann@acme.example', '--role', 'owner'],
+      admin,
+    );
+    expect(role).toMatchObject({ code: 2, err: 'error: --role must be member or admin, not "owner"' });
+    expect(
+      (await annex(['admin', 'providers:members:remove', 'annex-postgres', 'ann@acme.example'], orgToken)).code,
+    ).toBe(1);
+    const removed = await annex(['admin', 'providers:members:remove', 'annex-postgres', 'ann@acme.example'], admin);
+    expect(removed).toMatchObject({ code: 0, out: 'no members' });
+  });
+
   it('names what is wrong in bad usage, with exit code 2', async () => {
     const missing = await annex(['admin', 'tokens:create', '--kind', 'org'], admin);
     expect(missing).toMatchObject({ code: 2, err: 'error: --name is required' });

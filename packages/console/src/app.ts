@@ -11,6 +11,7 @@ import { appsRoutes } from './routes/apps.js';
 import { authRoutes } from './routes/auth.js';
 import { billingRoutes } from './routes/billing.js';
 import { catalogRoutes } from './routes/catalog.js';
+import { providerRoutes } from './routes/provider.js';
 import { ssoRoutes } from './routes/sso.js';
 import { sweepExpiredSessions } from './sessions.js';
 
@@ -96,6 +97,7 @@ export function createConsole(config: ConsoleConfig & { publicUrl: string }, dep
   app.use(appsRoutes(c));
   app.use(ssoRoutes(c));
   app.use(billingRoutes(c));
+  app.use(providerRoutes(c));
 
   app.use(notFoundPage(c));
   app.use(errorPages(c));

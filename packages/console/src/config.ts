@@ -17,6 +17,14 @@ const schema = z.object({
   CONSOLE_SESSION_TTL_SECONDS: z.coerce.number().int().min(60).max(604_800).default(28_800),
   /** The organization a new OIDC user joins when the ID token has no `annex_orgs` claim. */
   CONSOLE_DEFAULT_ORG: z.string().min(1).optional(),
+  /**
+   * The providers (slugs, comma-separated) whose portal the development sign-in's user sees,
+   * as their admin; `npm start` names the demo catalog's. Ignored with an identity provider.
+   */
+  CONSOLE_DEVELOPMENT_PROVIDERS: z
+    .string()
+    .optional()
+    .transform((v) => (v === undefined ? undefined : v.split(/[\s,]+/).filter(Boolean))),
   OIDC_ISSUER_URL: httpUrl.optional(),
   OIDC_CLIENT_ID: z.string().min(1).optional(),
   OIDC_CLIENT_SECRET: z.string().min(1).optional(),
@@ -35,6 +43,8 @@ export interface ConsoleConfig {
   catalogUrl: string;
   sessionTtlSeconds: number;
   defaultOrganization: string | undefined;
+  /** Providers the development sign-in's user is an admin of (unset: none). */
+  developmentProviders: readonly string[] | undefined;
   /** Null: the development sign-in is offered instead (never in production). */
   oidc: { issuerUrl: string; clientId: string; clientSecret: string } | null;
   /** Read by the console's own process only; `npm start` shares its database and keys. */
@@ -69,6 +79,7 @@ export function loadConsoleConfig(env: Readonly<Record<string, string | undefine
     catalogUrl: e.CONSOLE_CATALOG_URL,
     sessionTtlSeconds: e.CONSOLE_SESSION_TTL_SECONDS,
     defaultOrganization: e.CONSOLE_DEFAULT_ORG ?? (e.OIDC_ISSUER_URL ? undefined : 'demo'),
+    developmentProviders: e.CONSOLE_DEVELOPMENT_PROVIDERS,
     oidc: e.OIDC_ISSUER_URL
       ? {
           issuerUrl: e.OIDC_ISSUER_URL,

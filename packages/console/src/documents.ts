@@ -147,3 +147,92 @@ export const OpenAddonDashboardMutation = graphql(`
     openAddonDashboard(input: $input) { __typename ... on OpenAddonDashboardSuccess { url } ... on Error { message } }
   }
 `);
+
+// The Provider section (docs/provider-portal.md), asked with the session's provider token.
+
+export const ProviderOverviewQuery = graphql(`
+  query ProviderOverview($slug: String!) {
+    provider(slug: $slug) {
+      slug name listingState
+      services { slug name }
+      installations(first: 1) { totalCount }
+      activeInstallations(days: 30) { day active }
+      revenue(months: 12) { mode revenueShare months { period currency grossCents shareCents } }
+      health { daily { start count errorRate p50Ms } }
+    }
+  }
+`);
+
+export const ProviderInstallationsQuery = graphql(`
+  query ProviderInstallations($slug: String!, $first: Int!, $after: String, $plan: String, $state: AddonState) {
+    provider(slug: $slug) {
+      slug name
+      services { plans { slug } }
+      installations(first: $first, after: $after, plan: $plan, state: $state) {
+        totalCount
+        pageInfo { hasNextPage endCursor }
+        edges { node { id name service plan state region organization { name apps } lastError createdAt updatedAt } }
+      }
+    }
+  }
+`);
+
+export const ProviderPayoutsQuery = graphql(`
+  query ProviderPayouts($slug: String!) {
+    provider(slug: $slug) {
+      slug name
+      revenue(months: 24) {
+        mode revenueShare
+        months {
+          period currency grossCents collectedCents shareCents adjustmentsCents unpaidOutCents
+          payouts { id sequence grossCents revenueShare amountCents state stripeTransfer createdAt paidAt }
+        }
+      }
+    }
+  }
+`);
+
+export const ProviderHealthQuery = graphql(`
+  query ProviderHealth($slug: String!) {
+    provider(slug: $slug) {
+      slug name
+      health {
+        generatedAt
+        overall { lastHour { count errors errorRate p50Ms p99Ms } last30Days { count errors errorRate p50Ms p99Ms } }
+        operations {
+          operation
+          lastHour { count errors errorRate p50Ms p99Ms }
+          last30Days { count errors errorRate p50Ms p99Ms }
+        }
+        failures { operation service outcome status latencyMs error description at }
+        daily { start count errorRate p50Ms }
+      }
+    }
+  }
+`);
+
+export const ProviderListingQuery = graphql(`
+  query ProviderListing($slug: String!) {
+    provider(slug: $slug) {
+      slug name
+      services {
+        slug name stage
+        alphaInvitations {
+          __typename
+          ... on ServiceAlphaInvitationsSuccess { data { organization organizationName createdAt } }
+          ... on Error { message }
+        }
+      }
+    }
+  }
+`);
+
+export const InviteToAlphaMutation = graphql(`
+  mutation InviteToAlpha($input: AlphaInvitationInput!) {
+    inviteToAlpha(input: $input) {
+      __typename
+      ... on AlphaInvitationChange { invitation { organization } }
+      ... on Error { message }
+    }
+  }
+`);

@@ -2,7 +2,7 @@ import { print } from '@0no-co/graphql.web';
 import type { Document, ResultOf, VariablesOf } from '@annex/contracts/graphql';
 import type { Response } from 'express';
 import { type CatalogClient, type CatalogResult, errorAt, type FieldError, UpstreamError } from './catalog-client.js';
-import { tokenOf } from './middleware/session.js';
+import { providerTokenOf, tokenOf } from './middleware/session.js';
 import { partialFailure } from './views/layout.js';
 
 // How the routes call the catalog: with the session's token, a request's partial errors
@@ -69,6 +69,15 @@ export interface CatalogCalls {
     ...variables: VariablesOf<D> extends Record<string, never> ? [] : [VariablesOf<D>]
   ): Promise<CatalogResult<ResultOf<D>>>;
   /**
+   * A query of documents.ts with the session's provider token (the Provider section, after
+   * `requireProviderMember`); its partial errors go to the page.
+   */
+  askAsProvider<D extends Document>(
+    res: Response,
+    document: D,
+    ...variables: VariablesOf<D> extends Record<string, never> ? [] : [VariablesOf<D>]
+  ): Promise<CatalogResult<ResultOf<D>>>;
+  /**
    * Runs a mutation of documents.ts whose field `field` is a result union and answers its
    * `${Field}Success` member; any other member is thrown as a `Refusal`.
    */
@@ -88,6 +97,15 @@ export function catalogCalls(catalog: CatalogClient): CatalogCalls {
       ...variables: VariablesOf<D> extends Record<string, never> ? [] : [VariablesOf<D>]
     ) {
       const result = await catalog.query<ResultOf<D>>(tokenOf(res), print(document), variables[0]);
+      partialErrorsOf(res).push(...result.errors);
+      return result;
+    },
+    async askAsProvider<D extends Document>(
+      res: Response,
+      document: D,
+      ...variables: VariablesOf<D> extends Record<string, never> ? [] : [VariablesOf<D>]
+    ) {
+      const result = await catalog.query<ResultOf<D>>(providerTokenOf(res), print(document), variables[0]);
       partialErrorsOf(res).push(...result.errors);
       return result;
     },

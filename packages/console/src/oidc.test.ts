@@ -1,6 +1,6 @@
-import { ROLE_SCOPES } from '@annex/platform';
+import { authenticateToken, ROLE_SCOPES } from '@annex/platform';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { hashSessionId } from './sessions.js';
+import { applyProviderGrants, hashSessionId, parseProviderClaim } from './sessions.js';
 import { TestClient } from './test-client.js';
 import { type ConsoleStack, startConsoleStack, startIdentityProvider, type TestIdentityProvider } from './testing.js';
 
@@ -38,6 +38,9 @@ describe('OpenID Connect sign-in', () => {
       bob: { email: 'bob@example.com', name: 'Bob' },
       carol: { email: 'carol@example.com', name: 'Carol', annex_orgs: [] },
       mallory: { email: 'm@example.com', name: 'M', annex_orgs: 42 },
+      pat: { email: 'pat@example.com', name: 'Pat', annex_providers: ['console-kv:admin', 'no-such-provider'] },
+      quinn: { email: 'quinn@example.com', name: 'Quinn', annex_orgs: [], annex_providers: 'console-kv' },
+      rex: { email: 'rex@example.com', name: 'Rex', annex_providers: ['console-kv:owner'] },
     });
     stack = await startConsoleStack({
       OIDC_ISSUER_URL: idp.issuer,
@@ -154,6 +157,103 @@ describe('OpenID Connect sign-in', () => {
     const { callback } = await signInAt(stack, client, 'mallory');
     expect(callback.status).toBe(400);
     expect(callback.body).toContain('the annex_orgs claim must be a list of organization slugs');
+    expect(client.cookies.has('annex_session')).toBe(false);
+  });
+
+  it('makes the people an annex_providers claim names members of those providers, with a provider token', async () => {
+    const client = new TestClient();
+    const { callback } = await signInAt(stack, client, 'pat');
+    expect(callback.status).toBe(303);
+    const db = stack.database.db;
+    const session = await db
+      .selectFrom('console_sessions as s')
+      .innerJoin('providers as p', 'p.id', 's.provider_id')
+      .select(['p.slug', 's.provider_token_id', 's.provider_token_sealed'])
+      .where('s.id_hash', '=', hashSessionId(client.cookies.get('annex_session') as string))
+      .executeTakeFirstOrThrow();
+    expect(session.slug).toBe('console-kv');
+    // The unknown provider is ignored (and logged); the known one is an admin membership from the claim.
+    const members = await db
+      .selectFrom('provider_members as m')
+      .innerJoin('users as u', 'u.id', 'm.user_id')
+      .innerJoin('providers as p', 'p.id', 'm.provider_id')
+      .select(['p.slug', 'm.role', 'm.granted_by'])
+      .where('u.oidc_subject', '=', 'pat')
+      .execute();
+    expect(members).toEqual([{ slug: 'console-kv', role: 'admin', granted_by: 'claim' }]);
+    const token = stack.secretBox.open(session.provider_token_sealed as string);
+    const principal = await authenticateToken(db, token);
+    expect(principal).toMatchObject({ kind: 'provider', scopes: ['provider:read', 'provider:write'] });
+    const overview = await client.request(`${stack.consoleUrl}/provider`);
+    expect(overview.status).toBe(200);
+    expect(overview.body).toContain('<h1>Console KV Inc</h1>');
+    expect(overview.body).toContain('<title id="chart-active-title">Active add-ons per day, last 30 days</title>');
+
+    // Signing out revokes it with the org token.
+    const out = await client.request(`${stack.consoleUrl}/auth/logout`, {
+      form: { _csrf: overview.body.match(/name="_csrf" value="([^"]*)"/)?.[1] ?? '' },
+    });
+    expect(out.status).toBe(303);
+    expect(await authenticateToken(db, token)).toBeNull();
+  });
+
+  it("keeps an admin's grant whatever the claim says, and takes away a claim's grant when a claim no longer names it", async () => {
+    const db = stack.database.db;
+    const first = new TestClient();
+    await signInAt(stack, first, 'quinn');
+    const quinn = await db
+      .selectFrom('users')
+      .select('id')
+      .where('oidc_subject', '=', 'quinn')
+      .executeTakeFirstOrThrow();
+    // A member of no organization with a provider: only the Provider section, as a member (read only).
+    expect((await first.request(`${stack.consoleUrl}/`)).location).toBe(`${stack.consoleUrl}/provider`);
+    const page = await first.request(`${stack.consoleUrl}/provider/installations`);
+    expect(page.status).toBe(200);
+    expect(page.body).not.toContain('href="/apps"');
+    const sealed = await db
+      .selectFrom('console_sessions')
+      .select('provider_token_sealed')
+      .where('id_hash', '=', hashSessionId(first.cookies.get('annex_session') as string))
+      .executeTakeFirstOrThrow();
+    expect(await authenticateToken(db, stack.secretBox.open(sealed.provider_token_sealed as string))).toMatchObject({
+      scopes: ['provider:read'],
+    });
+    // An admin's grant stays the admin's when a claim names the provider too, and a claim that
+    // no longer names a provider takes away only what a claim gave.
+    await db.updateTable('provider_members').set({ granted_by: 'admin' }).where('user_id', '=', quinn.id).execute();
+    const again = new TestClient();
+    await signInAt(stack, again, 'quinn');
+    expect(
+      await db.selectFrom('provider_members').select(['granted_by', 'role']).where('user_id', '=', quinn.id).execute(),
+    ).toEqual([{ granted_by: 'admin', role: 'member' }]);
+    expect(await applyProviderGrants(db, quinn.id, [])).toEqual({ unknown: [] });
+    expect(
+      await db.selectFrom('provider_members').select('granted_by').where('user_id', '=', quinn.id).execute(),
+    ).toEqual([{ granted_by: 'admin' }]);
+    const pat = await db.selectFrom('users').select('id').where('oidc_subject', '=', 'pat').executeTakeFirstOrThrow();
+    await applyProviderGrants(db, pat.id, []);
+    expect(
+      await db.selectFrom('provider_members').select('granted_by').where('user_id', '=', pat.id).execute(),
+    ).toEqual([]);
+    // Someone with neither: the section is refused, the rest of the console as before.
+    const bob = new TestClient();
+    await signInAt(stack, bob, 'bob');
+    const refused = await bob.request(`${stack.consoleUrl}/provider`);
+    expect(refused.status).toBe(403);
+    expect(refused.body).toContain('Not a provider member');
+  });
+
+  it('refuses a malformed annex_providers claim, naming it', async () => {
+    expect(() => parseProviderClaim(7)).toThrow('the annex_providers claim must be a list of provider slugs');
+    expect(parseProviderClaim('a, b:admin')).toEqual([
+      { slug: 'a', role: 'member' },
+      { slug: 'b', role: 'admin' },
+    ]);
+    const client = new TestClient();
+    const { callback } = await signInAt(stack, client, 'rex');
+    expect(callback.status).toBe(400);
+    expect(callback.body).toContain('the annex_providers claim has an invalid entry &quot;console-kv:owner&quot;');
     expect(client.cookies.has('annex_session')).toBe(false);
   });
 

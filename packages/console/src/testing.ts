@@ -17,7 +17,7 @@ import {
   SecretBox,
 } from '@annex/platform';
 import type { TestDatabaseKind } from '@annex/platform/testing';
-import { defineProvider, type ProviderManifestInput, type SsoContext } from '@annex/sdk';
+import { defineProvider, ProviderError, type ProviderManifestInput, type SsoContext } from '@annex/sdk';
 import express from 'express';
 import { createConsole } from './app.js';
 import { type CatalogClient, createCatalogClient } from './catalog-client.js';
@@ -153,7 +153,11 @@ export async function startConsoleStack(
     const provider = defineProvider({
       manifest: kvManifest(providerServer.url),
       broker: { url: broker.url },
-      provision: () => ({}),
+      // Size 9 is the provider failing: a 500 with its reason, as the provider health shows.
+      provision: ({ parameters }) => {
+        if ((parameters as { size?: unknown }).size === 9) throw new ProviderError(500, 'disk full: no room for 9 GB');
+        return {};
+      },
       deprovision: () => undefined,
       bind: ({ instanceId, bindingId }) => ({
         credentials: { KV_URL: `kv://${bindingId}@127.0.0.1/${instanceId}` },
@@ -279,10 +283,10 @@ export interface TestIdentityProvider {
 /**
  * A real OpenID provider (node-oidc-provider) on loopback, with its development login form
  * (any login, any password; the login is the subject) and consent given in advance.
- * `accounts` gives each login's claims, `annex_orgs` included.
+ * `accounts` gives each login's claims, `annex_orgs` and `annex_providers` included.
  */
 export async function startIdentityProvider(
-  accounts: Record<string, { email: string; name: string; annex_orgs?: unknown }>,
+  accounts: Record<string, { email: string; name: string; annex_orgs?: unknown; annex_providers?: unknown }>,
 ): Promise<TestIdentityProvider> {
   const { default: Provider } = await import('oidc-provider');
   const { server, url } = await listen();
@@ -307,7 +311,7 @@ export async function startIdentityProvider(
         ],
         pkce: { required: () => true },
         cookies: { keys: ['a-cookie-signing-key-for-tests-only'] },
-        claims: { openid: ['sub'], email: ['email'], profile: ['name', 'annex_orgs'] },
+        claims: { openid: ['sub'], email: ['email'], profile: ['name', 'annex_orgs', 'annex_providers'] },
         features: { devInteractions: { enabled: true } },
         findAccount: (_ctx, id) => {
           const account = accounts[id];

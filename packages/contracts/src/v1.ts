@@ -256,6 +256,92 @@ export const event = z.object({
 });
 export type Event = z.infer<typeof event>;
 
+// ---- a provider's own data (docs/provider-portal.md) --------------------------------------
+
+/** One add-on of the provider's services, as the provider sees it: nothing of the organization but its name and apps count. */
+export const installation = z.object({
+  id: z.string(),
+  /** The add-on's name (the provider receives it as the instance's context too). */
+  name: z.string(),
+  /** Slugs. */
+  service: z.string(),
+  plan: z.string(),
+  state: addonState,
+  /** The plan's region when it offers exactly one; Annex records no region per add-on. */
+  region: z.string().nullable(),
+  organization: z.object({ name: z.string(), apps: z.number().int() }),
+  lastError: z.string().nullable(),
+  createdAt: timestamp,
+  updatedAt: timestamp,
+  destroyedAt: timestamp.nullable(),
+  /** Pass as `after` to list what follows this row. */
+  cursor: z.string(),
+});
+export type Installation = z.infer<typeof installation>;
+
+export const installationsPage = z.object({
+  installations: z.array(installation),
+  /** Pass as `after` for the next page; null on the last one. */
+  nextCursor: z.string().nullable(),
+  /** Installations matching the filters, every page together. */
+  totalCount: z.number().int(),
+});
+export type InstallationsPage = z.infer<typeof installationsPage>;
+
+/** Live add-ons (not destroyed) at the end of each UTC day, oldest first. */
+export const installationActivity = z.object({
+  days: z.array(z.object({ day: z.string(), active: z.number().int() })),
+});
+export type InstallationActivity = z.infer<typeof installationActivity>;
+
+const payoutState = z.enum(['pending', 'paid', 'ledger_only', 'no_account', 'nothing_due']);
+
+export const providerPayout = z.object({
+  id: z.string(),
+  /** `YYYY-MM`: the month whose invoices it pays. */
+  period: z.string(),
+  currency: z.string(),
+  /** 1: the month's first payout; 2…: invoices paid after it (adjustments). */
+  sequence: z.number().int(),
+  grossCents: z.number().int(),
+  revenueShare: z.number(),
+  amountCents: z.number().int(),
+  /** `ledger_only`: what would be paid, billing being ledger-only; `paid`: transferred. */
+  state: payoutState,
+  stripeTransfer: z.string().nullable(),
+  createdAt: timestamp,
+  paidAt: timestamp.nullable(),
+});
+export type ProviderPayout = z.infer<typeof providerPayout>;
+
+/** One month of the provider's money, in one currency, as invoicing and payouts computed it. */
+export const revenueMonth = z.object({
+  period: z.string(),
+  currency: z.string(),
+  /** Σ the provider's lines on the month's invoices, whatever their state. */
+  grossCents: z.number().int(),
+  /** Of it, on invoices paid (or ledger-only): what payouts count. */
+  collectedCents: z.number().int(),
+  /** Σ the month's payouts (the provider's share of what was collected and counted). */
+  shareCents: z.number().int(),
+  /** Of `shareCents`, what later payouts added (invoices paid after the month's first payout). */
+  adjustmentsCents: z.number().int(),
+  /** Collected but not yet counted by a payout. */
+  unpaidOutCents: z.number().int(),
+  payouts: z.array(providerPayout),
+});
+export type RevenueMonth = z.infer<typeof revenueMonth>;
+
+export const providerRevenue = z.object({
+  provider: z.string(),
+  /** `stripe` (payouts are Stripe Connect transfers) or `ledger-only` (nothing is paid; payouts show what would be). */
+  mode: z.enum(['stripe', 'ledger-only']),
+  /** The share the next payout uses (0..1). */
+  revenueShare: z.number(),
+  /** Newest first. */
+  months: z.array(revenueMonth),
+});
+export type ProviderRevenue = z.infer<typeof providerRevenue>;
 // A provider's health (docs/provider-portal.md, "Health"): the broker's record of its calls.
 
 /** Calls in a window: how many, how many failed, and the latency's 50th and 99th percentiles (ms). */
@@ -461,6 +547,9 @@ export const answers = {
   'POST /v1/billing/setup-intent': z.object({ id: z.string(), clientSecret: z.string() }),
   /** The Stripe Checkout page (setup mode) to send the user's browser to. */
   'POST /v1/billing/card-checkout': z.object({ id: z.string(), url: z.string() }),
+  'GET /v1/providers/:provider/installations': installationsPage,
+  'GET /v1/providers/:provider/installations/activity': installationActivity,
+  'GET /v1/providers/:provider/revenue': providerRevenue,
   'GET /v1/providers/:provider/health': providerHealth,
   'PUT /v1/billing/payment-method': billingAccount,
   'PUT /v1/billing/spend-caps': billingAccount,

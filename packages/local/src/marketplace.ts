@@ -125,9 +125,16 @@ export async function startMarketplace(
     closers.push(() => broker.close());
 
     const catalogUrl = `http://${catalogConfig.host}:${(catalogServer.server.address() as AddressInfo).port}`;
-    // The console calls this catalog with each session's own org token.
+    // The console calls this catalog with each session's own org token (and provider token).
     const webConsole = createConsole(
-      { ...consoleConfig, publicUrl: consoleConfig.publicUrl ?? consoleUrl, catalogUrl },
+      {
+        ...consoleConfig,
+        publicUrl: consoleConfig.publicUrl ?? consoleUrl,
+        catalogUrl,
+        // The development user sees the example providers' portal (CONSOLE_DEVELOPMENT_PROVIDERS overrides).
+        developmentProviders:
+          consoleConfig.developmentProviders ?? (config.ANNEX_SEED_DEMO ? examples.examples.map((e) => e.slug) : []),
+      },
       { database, secretBox, logger: serviceLogger(logger, 'console') },
     );
 

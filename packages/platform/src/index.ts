@@ -83,6 +83,7 @@ export {
   OPERATION_SCOPES,
   type Operation,
   type OrganizationOperation,
+  PROVIDER_ROLE_SCOPES,
   PROVIDER_SCOPES,
   type ProviderScope,
   principalHasScope,

@@ -3,6 +3,7 @@ import {
   ALL_SCOPES,
   DEFAULT_TOKEN_SCOPES,
   OPERATION_SCOPES,
+  PROVIDER_ROLE_SCOPES,
   PROVIDER_SCOPES,
   principalHasScope,
   ROLE_SCOPES,
@@ -47,6 +48,11 @@ describe('token scopes', () => {
     expect(() => scopesForNewToken('provider', ['apps:read'])).toThrow(
       /may have: catalog:publish, provider:read, provider:write/,
     );
+  });
+
+  it("gives a provider member's session provider:read, and its admin's provider:write too, never publishing", () => {
+    expect(PROVIDER_ROLE_SCOPES.member).toEqual(['provider:read']);
+    expect(PROVIDER_ROLE_SCOPES.admin).toEqual(['provider:read', 'provider:write']);
   });
 
   it('lets a console member do all but read config values and change what is billed', () => {

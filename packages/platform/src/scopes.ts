@@ -38,6 +38,16 @@ export const ROLE_SCOPES: Readonly<Record<'admin' | 'member', readonly Scope[]>>
   member: Object.freeze(ALL_SCOPES.filter((s) => s !== 'config:read' && s !== 'billing:write')),
 });
 
+/**
+ * What a console session's provider token gets, by the person's role in the provider: an
+ * admin also invites organizations and changes listings; neither publishes (that stays with
+ * the provider's own publishing tokens).
+ */
+export const PROVIDER_ROLE_SCOPES: Readonly<Record<'admin' | 'member', readonly ProviderScope[]>> = Object.freeze({
+  admin: Object.freeze(['provider:read', 'provider:write'] as const),
+  member: Object.freeze(['provider:read'] as const),
+});
+
 /** The value of a config var (pulled, or in a release diff) is shown only with this scope. */
 export const CONFIG_VALUES_SCOPE: Scope = 'config:read';
 
@@ -96,8 +106,11 @@ export const OPERATION_SCOPES = {
   'POST /v1/billing/jobs/:job': 'billing:write',
   // Single sign-on
   'POST /v1/addons/:addon/sso': 'sso',
-  // A provider's own data (provider or admin tokens)
+  // A provider's own data (docs/provider-portal.md), provider or admin tokens
   'GET /v1/providers/:provider/health': 'provider:read',
+  'GET /v1/providers/:provider/installations': 'provider:read',
+  'GET /v1/providers/:provider/installations/activity': 'provider:read',
+  'GET /v1/providers/:provider/revenue': 'provider:read',
 
   // GraphQL (the catalog asks the broker with the caller's token, which checks again)
   'Query.apps': 'apps:read',

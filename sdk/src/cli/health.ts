@@ -53,14 +53,15 @@ interface Health {
 }
 
 /**
- * Which provider the command is about: `--provider`, else the `slug` of the manifest
- * (`annex.json` in the working directory, or `--manifest`).
+ * Which provider the command is about: `--provider`, else `ANNEX_PROVIDER`, else the `slug`
+ * of the manifest (`annex.json` in the working directory, or `--manifest`).
  */
 export async function providerSlugOf(
   io: CliIo,
   options: { provider: string | undefined; manifest: string | undefined },
 ): Promise<string> {
   if (options.provider) return options.provider;
+  if (io.env.ANNEX_PROVIDER) return io.env.ANNEX_PROVIDER;
   const path = resolve(io.cwd, options.manifest ?? 'annex.json');
   let slug: unknown;
   try {

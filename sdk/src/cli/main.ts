@@ -3,13 +3,17 @@ import { CliError, EXIT_CODES } from './exit-codes.js';
 import { healthCommand, providerSlugOf } from './health.js';
 import { DEFAULT_PORT, initCommand } from './init.js';
 import { invitationsCommand, inviteCommand, uninviteCommand } from './invite.js';
+import { installsCommand } from './installs.js';
 import type { CliIo } from './io.js';
+import { payoutsCommand } from './payouts.js';
 import { publishCommand } from './publish.js';
 import { DEFAULT_KIT_BROKER_PORT, testCommand } from './test-command.js';
 
 export { CliError, EXIT_CODES, type ExitCode } from './exit-codes.js';
 export { HEALTH_QUERY } from './health.js';
+export { INSTALLS_QUERY } from './installs.js';
 export type { CliIo } from './io.js';
+export { PAYOUTS_QUERY } from './payouts.js';
 export { PUBLISH_MUTATION } from './publish.js';
 
 const USAGE = `annex-provider <command>
@@ -35,6 +39,15 @@ const USAGE = `annex-provider <command>
       withdraw the invitation (the organization's existing add-ons keep working)
   invitations [--service SERVICE] [--json] [--catalog URL] [--token T]
       the organizations invited to the service, or to every service of the token's provider
+  installs [--provider slug] [--plan P] [--state S] [--json] [--catalog URL] [--token T]
+      the provider's add-ons (every page), newest first: service, plan, state, region, the
+      organization's name and apps count, last error; --state one of provisioning,
+      provisioned, changing_plan, failed, destroying, destroyed, suspended
+  payouts [--provider slug] [--months N=12] [--json] [--catalog URL] [--token T]
+      per month: gross revenue, collected, the provider's share, adjustments, what is not yet
+      paid out, and each payout with its Stripe transfer state (ledger-only: what would be paid)
+      (installs and payouts, like health: the provider is --provider, else ANNEX_PROVIDER, else
+      the slug of ./annex.json or --manifest; the token needs provider:read)
   test [provider-url] [--audience slug | --manifest annex.json] [--broker-port ${DEFAULT_KIT_BROKER_PORT}]
                       [--basic user:pass] [--json] [--timeout seconds]
       run the conformance kit against provider-url (default: the manifest's OSB URL); in JWT
@@ -52,6 +65,11 @@ function portNumber(value: string, what: string, allowZero: boolean): number {
   }
   return port;
 }
+
+const catalogTarget = (io: CliIo, values: { catalog?: string | undefined; token?: string | undefined }) => ({
+  catalog: values.catalog ?? io.env.ANNEX_CATALOG_URL ?? 'http://127.0.0.1:4000/graphql',
+  token: values.token ?? io.env.ANNEX_TOKEN,
+});
 
 async function runCommand(command: string | undefined, rest: string[], io: CliIo): Promise<number> {
   switch (command) {
@@ -113,8 +131,7 @@ async function runCommand(command: string | undefined, rest: string[], io: CliIo
       if (positionals.length > 0) throw new CliError('health takes no arguments, only flags', EXIT_CODES.usage);
       if (values.service === '') throw new CliError('--service needs a service slug', EXIT_CODES.usage);
       return healthCommand(io, {
-        catalog: values.catalog ?? io.env.ANNEX_CATALOG_URL ?? 'http://127.0.0.1:4000/graphql',
-        token: values.token ?? io.env.ANNEX_TOKEN,
+        ...catalogTarget(io, values),
         provider: await providerSlugOf(io, { provider: values.provider, manifest: values.manifest }),
         service: values.service,
         json: values.json ?? false,
@@ -133,12 +150,7 @@ async function runCommand(command: string | undefined, rest: string[], io: CliIo
           token: { type: 'string' },
         },
       });
-      const options = {
-        service: values.service,
-        json: values.json ?? false,
-        catalog: values.catalog ?? io.env.ANNEX_CATALOG_URL ?? 'http://127.0.0.1:4000/graphql',
-        token: values.token ?? io.env.ANNEX_TOKEN,
-      };
+      const options = { ...catalogTarget(io, values), service: values.service, json: values.json ?? false };
       if (command === 'invitations') {
         if (positionals.length > 0) throw new CliError('invitations takes no argument', EXIT_CODES.usage);
         return invitationsCommand(io, options);
@@ -153,6 +165,52 @@ async function runCommand(command: string | undefined, rest: string[], io: CliIo
       return command === 'invite'
         ? inviteCommand(io, organization, options)
         : uninviteCommand(io, organization, options);
+    }
+    case 'installs': {
+      const { values, positionals } = parseArgs({
+        args: rest,
+        allowPositionals: true,
+        options: {
+          provider: { type: 'string' },
+          manifest: { type: 'string' },
+          plan: { type: 'string' },
+          state: { type: 'string' },
+          json: { type: 'boolean', default: false },
+          catalog: { type: 'string' },
+          token: { type: 'string' },
+        },
+      });
+      if (positionals.length > 0) throw new CliError('installs takes no arguments, only flags', EXIT_CODES.usage);
+      return installsCommand(io, catalogTarget(io, values), {
+        provider: await providerSlugOf(io, { provider: values.provider, manifest: values.manifest }),
+        plan: values.plan,
+        state: values.state,
+        json: values.json ?? false,
+      });
+    }
+    case 'payouts': {
+      const { values, positionals } = parseArgs({
+        args: rest,
+        allowPositionals: true,
+        options: {
+          provider: { type: 'string' },
+          manifest: { type: 'string' },
+          months: { type: 'string', default: '12' },
+          json: { type: 'boolean', default: false },
+          catalog: { type: 'string' },
+          token: { type: 'string' },
+        },
+      });
+      if (positionals.length > 0) throw new CliError('payouts takes no arguments, only flags', EXIT_CODES.usage);
+      const months = Number(values.months);
+      if (!/^\d+$/.test(values.months ?? '') || months < 1 || months > 120) {
+        throw new CliError(`--months must be a whole number from 1 to 120, not "${values.months}"`, EXIT_CODES.usage);
+      }
+      return payoutsCommand(io, catalogTarget(io, values), {
+        provider: await providerSlugOf(io, { provider: values.provider, manifest: values.manifest }),
+        months,
+        json: values.json ?? false,
+      });
     }
     case 'test': {
       const { values, positionals } = parseArgs({

@@ -4,8 +4,8 @@ import { hostname } from 'node:os';
 import { createObservability, type Database, type Logger, SecretBox } from '@annex/platform';
 import { TRACING_OFF, Tracer, traceRequests } from '@annex/tracing';
 import express from 'express';
-import { appsRouter, LiveEvents } from './apps/index.js';
-import { billingRouter, createBilling } from './billing/index.js';
+import { appsProviderRoutes, appsRouter, LiveEvents } from './apps/index.js';
+import { billingProviderRoutes, billingRouter, createBilling } from './billing/index.js';
 import type { BrokerConfig } from './config.js';
 import { type BrokerJobRunner, createBrokerJobRunner } from './jobs.js';
 import { openApiRouter } from './openapi/index.js';
@@ -106,7 +106,12 @@ export function createBroker(config: BrokerConfig, deps: BrokerDeps): Broker {
   app.use(openApiRouter({ serverUrl: config.publicUrl }));
   app.use('/v1/provider', providerRouter(context, { wakeWebhooks: () => jobs?.runner.wake() }));
   // A provider's own data: each module adds its routes to the list.
-  app.use('/v1/providers', providerPortalRouter(context, [providerHealthRoutes]));
+  app.use(
+    '/v1/providers',
+    providerPortalRouter(context, [providerHealthRoutes, appsProviderRoutes, billingProviderRoutes], {
+      checkAnswers: deps.checkAnswers ?? false,
+    }),
+  );
   app.use('/v1/billing', billingRouter(context));
   app.use('/v1', ssoRouter(context));
   app.use(

@@ -9,6 +9,9 @@ import type {
   AttachRequest,
   CreateAddonRequest,
   CreateAppRequest,
+  InstallationActivity,
+  InstallationsPage,
+  ProviderRevenue,
   SetConfigVarsRequest,
 } from '@annex/contracts/v1';
 import { traceOutbound } from '@annex/tracing';
@@ -358,6 +361,35 @@ export class BrokerApi {
     return this.#call('POST', `/apps/${seg(app)}/releases/rollback`, {
       body: { version },
       subject: { kind: 'app', key: app },
+    });
+  }
+
+  /** A page of the provider's installations (provider or admin tokens; docs/provider-portal.md). */
+  providerInstallations(
+    provider: string,
+    query: { first: number; after?: string | null; plan?: string | null; state?: string | null },
+  ): Promise<InstallationsPage> {
+    const params = new URLSearchParams({ first: String(query.first) });
+    for (const key of ['after', 'plan', 'state'] as const) {
+      const value = query[key];
+      if (value !== null && value !== undefined) params.set(key, value);
+    }
+    return this.#call('GET', `/providers/${seg(provider)}/installations?${params}`, {
+      subject: { kind: 'provider', key: provider },
+    });
+  }
+
+  /** The provider's live add-ons at the end of each of the last `days` days. */
+  providerInstallationActivity(provider: string, days: number): Promise<InstallationActivity> {
+    return this.#call('GET', `/providers/${seg(provider)}/installations/activity?days=${days}`, {
+      subject: { kind: 'provider', key: provider },
+    });
+  }
+
+  /** The provider's revenue and payouts of its last `months` months with any. */
+  providerRevenue(provider: string, months: number): Promise<ProviderRevenue> {
+    return this.#call('GET', `/providers/${seg(provider)}/revenue?months=${months}`, {
+      subject: { kind: 'provider', key: provider },
     });
   }
 

@@ -18,6 +18,10 @@ import adminListingsReject from './admin/listings-reject.js';
 import adminOrgsCreate from './admin/orgs-create.js';
 import adminPlatformsCreate from './admin/platforms-create.js';
 import adminProvidersCreate from './admin/providers-create.js';
+import {
+  addMember as adminProvidersMembersAdd,
+  removeMember as adminProvidersMembersRemove,
+} from './admin/providers-members.js';
 import adminTokensCreate from './admin/tokens-create.js';
 import adminTokensRevoke from './admin/tokens-revoke.js';
 import appsCreate from './apps/create.js';
@@ -67,6 +71,8 @@ export const commands: readonly Command[] = [
   adminOrgsCreate,
   adminPlatformsCreate,
   adminProvidersCreate,
+  adminProvidersMembersAdd,
+  adminProvidersMembersRemove,
   adminTokensCreate,
   adminTokensRevoke,
   adminBrokersRegister,

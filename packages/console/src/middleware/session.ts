@@ -43,15 +43,20 @@ export const sessionOf = (res: Response): Session | null => (res.locals.session 
 export const signedInSession = (res: Response): Session => res.locals.session as Session;
 /** After `requireSession`: the org token the catalog is called with. */
 export const tokenOf = (res: Response): string => signedInSession(res).apiToken as string;
+/** After `requireProviderMember`: the provider token the portal's pages call the catalog with. */
+export const providerTokenOf = (res: Response): string => signedInSession(res).providerToken as string;
 /** After `requireSession`: whether the user is an admin of the organization they act for. */
 export const isAdmin = (res: Response): boolean => signedInSession(res).organization?.role === 'admin';
 
-/** Signed out: `303` to the sign-in page, back here after it; without an organization: `403`. */
-export function requireSession(c: ConsoleContext): RequestHandler {
+/**
+ * Signed out: `303` to the sign-in page, back here after it; without an organization: `403`
+ * (unless `organization: false`, for what a provider member without one may do).
+ */
+export function requireSession(c: ConsoleContext, options: { organization?: boolean } = {}): RequestHandler {
   return (req: Request, res: Response, next: NextFunction) => {
     const session = sessionOf(res);
     if (!session) return void res.redirect(303, `/signin?returnTo=${encodeURIComponent(req.originalUrl)}`);
-    if (!session.organization || !session.apiToken) {
+    if (options.organization !== false && (!session.organization || !session.apiToken)) {
       return c.page(
         res,
         403,
@@ -97,4 +102,27 @@ export function readCookie(req: Request, name: string): string | undefined {
     }
   }
   return undefined;
+}
+
+/**
+ * The provider's portal (docs/provider-portal.md): signed out, `303` to the sign-in page;
+ * signed in but a member of no provider, `403`. Needs no organization.
+ */
+export function requireProviderMember(c: ConsoleContext): RequestHandler[] {
+  return [
+    requireSession(c, { organization: false }),
+    (req, res, next) => {
+      const session = signedInSession(res);
+      if (session.provider && session.providerToken) return next();
+      c.page(
+        res,
+        403,
+        errorPage(
+          c.pageContext(req, res),
+          'Not a provider member',
+          'The Provider section is for people who work for a provider on this marketplace. Ask an administrator to add you.',
+        ),
+      );
+    },
+  ];
 }

@@ -5,12 +5,15 @@ import { readCookie, requireSession, sessionOf, signedInSession } from '../middl
 import { type LoginTransaction, SignInError } from '../oidc.js';
 import {
   applyOrganizationGrants,
+  applyProviderGrants,
   createSession,
   endSession,
   type Identity,
   type OrganizationGrant,
   parseOrganizationClaim,
+  parseProviderClaim,
   switchOrganization,
+  switchProvider,
   upsertUser,
 } from '../sessions.js';
 import { errorPage, signInPage } from '../views/pages.js';
@@ -29,7 +32,11 @@ export function authRoutes(c: ConsoleContext): express.Router {
   const { db, box, config, logger, oidc, cookies, page, pageContext: ctx } = c;
   const router = express.Router();
 
-  router.get('/', (_req, res) => void res.redirect(303, sessionOf(res) ? '/catalog' : '/signin'));
+  // A provider member of no organization has only the Provider section.
+  router.get('/', (_req, res) => {
+    const session = sessionOf(res);
+    res.redirect(303, !session ? '/signin' : !session.organization && session.provider ? '/provider' : '/catalog');
+  });
 
   router.get('/signin', (req, res) => {
     if (sessionOf(res)) return void res.redirect(303, safeReturnTo(req.query.returnTo));
@@ -46,12 +53,16 @@ export function authRoutes(c: ConsoleContext): express.Router {
     res: Response,
     identity: Identity,
     grants: OrganizationGrant[] | null,
+    providerGrants: OrganizationGrant[] | null,
     returnTo: string,
     idToken?: string,
   ) => {
     const user = await upsertUser(db, identity);
     const { unknown } = await applyOrganizationGrants(db, user.id, grants, config.defaultOrganization);
     if (unknown.length > 0) logger.warn({ user: user.id, unknown }, 'sign-in names organizations that do not exist');
+    const providers = await applyProviderGrants(db, user.id, providerGrants);
+    if (providers.unknown.length > 0)
+      logger.warn({ user: user.id, unknown: providers.unknown }, 'sign-in names providers that do not exist');
     const { sessionId } = await createSession(db, box, {
       userId: user.id,
       who: identity.email || identity.subject,
@@ -107,11 +118,13 @@ export function authRoutes(c: ConsoleContext): express.Router {
     try {
       const { identity, claims, idToken } = await oidc.finish(new URL(req.originalUrl, c.publicUrl), transaction);
       let grants: OrganizationGrant[] | null = null;
+      let providerGrants: OrganizationGrant[] | null = null;
       if (claims.annex_orgs !== undefined) grants = parseOrganizationClaim(claims.annex_orgs);
-      await startSession(res, identity, grants, safeReturnTo(transaction.returnTo), idToken);
+      if (claims.annex_providers !== undefined) providerGrants = parseProviderClaim(claims.annex_providers);
+      await startSession(res, identity, grants, providerGrants, safeReturnTo(transaction.returnTo), idToken);
     } catch (error) {
       if (error instanceof SignInError) return fail(error.message);
-      if (error instanceof Error && error.message.startsWith('the annex_orgs claim')) return fail(error.message);
+      if (error instanceof Error && /^the annex_(orgs|providers) claim/.test(error.message)) return fail(error.message);
       next(error);
     }
   });
@@ -146,6 +159,8 @@ export function authRoutes(c: ConsoleContext): express.Router {
         res,
         { issuer: DEVELOPMENT_ISSUER, subject: 'developer', email: 'developer@localhost', name: 'Development user' },
         [{ slug: org, role: 'admin' }],
+        // Only when configured: without it the development user keeps what an admin gave them.
+        config.developmentProviders ? config.developmentProviders.map((slug) => ({ slug, role: 'admin' })) : null,
         safeReturnTo((req.body as Record<string, unknown>).returnTo),
       );
     } catch (error) {
@@ -181,6 +196,18 @@ export function authRoutes(c: ConsoleContext): express.Router {
       if (!ok)
         return page(res, 400, errorPage(ctx(req, res), 'Unknown organization', `You are not a member of "${slug}".`));
       res.redirect(303, '/apps');
+    } catch (error) {
+      next(error);
+    }
+  });
+
+  router.post('/provider', requireSession(c, { organization: false }), async (req, res, next) => {
+    try {
+      const slug = String((req.body as Record<string, unknown>).provider ?? '');
+      const ok = await switchProvider(db, box, signedInSession(res), slug);
+      if (!ok)
+        return page(res, 400, errorPage(ctx(req, res), 'Unknown provider', `You are not a member of "${slug}".`));
+      res.redirect(303, '/provider');
     } catch (error) {
       next(error);
     }

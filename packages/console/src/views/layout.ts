@@ -60,7 +60,7 @@ ${options.script ? html`<script src="/static/console.js" defer></script>` : ''}
   <a class="brand" href="/">Annex</a>
   ${
     s
-      ? html`<nav aria-label="Main"><ul>${nav('/catalog', 'Catalog')}${nav('/apps', 'Apps')}${nav('/billing', 'Billing')}</ul></nav>
+      ? html`<nav aria-label="Main"><ul>${s.organization ? html`${nav('/catalog', 'Catalog')}${nav('/apps', 'Apps')}${nav('/billing', 'Billing')}` : ''}${s.provider ? nav('/provider', 'Provider') : ''}</ul></nav>
   <div class="who">
     ${
       s.memberships.length > 1
@@ -74,6 +74,19 @@ ${options.script ? html`<script src="/static/console.js" defer></script>` : ''}
       <button type="submit">Switch</button>
     </form>`
         : html`<span>Organization: <strong>${s.organization?.slug ?? 'none'}</strong></span>`
+    }
+    ${
+      s.providerMemberships.length > 1
+        ? html`<form method="post" action="/provider" class="inline">
+      ${csrfField(s)}
+      <label for="provider-switch">Provider</label>
+      <select id="provider-switch" name="provider">${s.providerMemberships.map(
+        (m) =>
+          html`<option value="${m.slug}"${m.slug === s.provider?.slug ? html` selected` : ''}>${m.name} (${m.slug})</option>`,
+      )}</select>
+      <button type="submit">Switch</button>
+    </form>`
+        : ''
     }
     <span class="user">${s.user.name || s.user.email}${s.user.issuer === 'annex-development' ? html` <span class="badge warn">development sign-in</span>` : ''}</span>
     <form method="post" action="/auth/logout" class="inline">${csrfField(s)}<button type="submit">Sign out</button></form>

@@ -513,14 +513,32 @@ export interface ConsoleSessionsTable {
   api_token_sealed: string | null;
   /** The identity provider's ID token of the sign-in, sealed: the hint of the sign-out there. */
   id_token_sealed: Generated<string | null>;
+  // Migration 20261207020000: the provider a provider member's session acts for, and its token.
+  provider_id: Generated<string | null>;
+  /** The provider token the console shows the provider's portal with, revoked with the session. */
+  provider_token_id: Generated<string | null>;
+  /** That token, sealed with SecretBox. */
+  provider_token_sealed: Generated<string | null>;
   created_at: CreatedAt;
   expires_at: ColumnType<Date, Date | string, Date | string>;
+}
+
+/** Who works for a provider (migration 20261207020000): they see its portal in the console. */
+export interface ProviderMembersTable {
+  user_id: string;
+  provider_id: string;
+  /** `admin` may also invite organizations and change listings (provider:write). */
+  role: Generated<MembershipRole>;
+  /** `claim`: from the `annex_providers` sign-in claim (the next claim replaces it); `admin`: added by an admin. */
+  granted_by: Generated<'claim' | 'admin'>;
+  created_at: CreatedAt;
 }
 
 export interface DB {
   users: UsersTable;
   memberships: MembershipsTable;
   console_sessions: ConsoleSessionsTable;
+  provider_members: ProviderMembersTable;
 }
 
 // SSO hand-off tokens the broker minted (migration 20261127160000, docs/provider-protocol.md §2),

@@ -12,4 +12,5 @@ export {
   type WebhookMessage,
   WebhookSignatureError,
 } from './domain/webhooks.js';
+export { appsProviderRoutes } from './http/provider-routes.js';
 export { appsRouter } from './http/router.js';

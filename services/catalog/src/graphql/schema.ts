@@ -15,6 +15,9 @@ import './types/app-mutations.js';
 import './types/preflight.js';
 import './types/addon-events.js';
 import './types/billing.js';
+import './types/provider-installations.js';
+import './types/provider-money.js';
+import './types/provider-members.js';
 import './types/provider-health.js';
 
 builder.queryType({

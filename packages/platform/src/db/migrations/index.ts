@@ -23,6 +23,7 @@ import * as m20261206100200 from './20261206100200_live_event_notifications.js';
 import * as m20261206120000 from './20261206120000_provisioning_one_path.js';
 import * as m20261206130000 from './20261206130000_payment_method_expiry.js';
 import * as m20261207010000 from './20261207010000_provider_calls.js';
+import * as m20261207020000 from './20261207020000_provider_members.js';
 import * as m20261207030000 from './20261207030000_listing_lifecycle.js';
 import * as m20261207050000 from './20261207050000_job_trace_context.js';
 
@@ -52,6 +53,7 @@ export const migrations: Readonly<Record<string, Migration>> = {
   '20261206120000_provisioning_one_path': m20261206120000,
   '20261206130000_payment_method_expiry': m20261206130000,
   '20261207010000_provider_calls': m20261207010000,
+  '20261207020000_provider_members': m20261207020000,
   '20261207030000_listing_lifecycle': m20261207030000,
   '20261207050000_job_trace_context': m20261207050000,
 };

@@ -89,11 +89,7 @@ export async function runPayouts(ctx: BrokerContext, period: string, now = new D
       }
     }
     for (const group of groups.values()) {
-      const settings = await findRevenueShare(trx, group.providerId);
-      const share =
-        settings?.revenue_share === null || settings === undefined
-          ? billing.defaultRevenueShare
-          : Number(settings.revenue_share);
+      const share = revenueShareOf(billing, await findRevenueShare(trx, group.providerId));
       const amount = Math.floor(group.cents * share);
       const previous = await lastPayoutSequence(trx, group.providerId, group.period, group.currency);
       await insertPayout(trx, {
@@ -177,6 +173,16 @@ export async function runPayouts(ctx: BrokerContext, period: string, now = new D
       state: r.state,
     })),
   };
+}
+
+/** The share a provider's payouts use: its own setting, else the installation's default. */
+export function revenueShareOf(
+  billing: Pick<BrokerContext['billing'], 'defaultRevenueShare'>,
+  settings: { revenue_share: unknown } | undefined,
+): number {
+  return settings === undefined || settings.revenue_share === null
+    ? billing.defaultRevenueShare
+    : Number(settings.revenue_share);
 }
 
 /** The transfer Stripe already holds for payout row `payoutId` (by its metadata), if any. */

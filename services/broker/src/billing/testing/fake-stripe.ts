@@ -318,6 +318,39 @@ export async function startFakeStripe(options: { apiKey?: string } = {}): Promis
         });
         res.end(JSON.stringify(payload));
       };
+      // The hosted Checkout page a browser is sent to: a card form that completes the session
+      // as `completeCheckoutSession` does, then goes back to the session's success URL.
+      const hosted = /^\/checkout\/([A-Za-z0-9_]+)$/.exec(url.pathname);
+      if (hosted) {
+        const sessionId = hosted[1] as string;
+        const session = get(sessionId, 'checkout.session');
+        if (!session || session.status !== 'open') {
+          res.writeHead(404, { 'content-type': 'text/html' });
+          res.end('<!doctype html><title>Checkout</title><h1>This Checkout Session is not open</h1>');
+          return;
+        }
+        if (method === 'GET') {
+          res.writeHead(200, { 'content-type': 'text/html' });
+          res.end(`<!doctype html><html lang="en"><title>Fake Stripe Checkout</title><h1>Add a card</h1>
+<form method="post"><label>Card brand <select name="brand"><option>visa</option><option>mastercard</option></select></label>
+<label>Last 4 digits <input name="last4" value="4242"></label><label>Expiry month <input name="exp_month" value="12"></label>
+<label>Expiry year <input name="exp_year" value="2034"></label><button type="submit">Save card</button></form></html>`);
+          return;
+        }
+        const form = new URLSearchParams(body);
+        void fake
+          .completeCheckoutSession(sessionId, {
+            brand: form.get('brand') ?? 'visa',
+            last4: form.get('last4') ?? '4242',
+            exp_month: Number(form.get('exp_month') ?? 12),
+            exp_year: Number(form.get('exp_year') ?? 2034),
+          })
+          .then(() => {
+            res.writeHead(303, { location: String(session.success_url).replace('{CHECKOUT_SESSION_ID}', sessionId) });
+            res.end();
+          });
+        return;
+      }
       const auth = req.headers.authorization ?? '';
       if (!auth.startsWith('Bearer ') || (options.apiKey && auth !== `Bearer ${options.apiKey}`)) {
         const f = fail(401, 'invalid_request_error', 'Invalid API Key provided');
@@ -363,7 +396,7 @@ export async function startFakeStripe(options: { apiKey?: string } = {}): Promis
     });
     return { event, status: response.status, body: await response.json() };
   };
-  return {
+  const fake: FakeStripe = {
     url,
     objects,
     requests,
@@ -410,4 +443,5 @@ export async function startFakeStripe(options: { apiKey?: string } = {}): Promis
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
+  return fake;
 }

@@ -18,11 +18,16 @@ export type ProviderRoutes = (route: ScopedRoute, ctx: BrokerContext) => void;
  * Each module (osb: health, apps: installations, billing: money) registers its routes here;
  * their scopes are in the scope table like every `/v1` route's.
  */
-export function providerPortalRouter(ctx: BrokerContext, modules: readonly ProviderRoutes[]): express.Router {
+export function providerPortalRouter(
+  ctx: BrokerContext,
+  modules: readonly ProviderRoutes[],
+  /** Check every answer against its contract (@annex/contracts/v1); tests turn it on. */
+  options: { checkAnswers?: boolean } = {},
+): express.Router {
   const router = express.Router();
   router.use(cleanRequestTarget, jsonBody(64 * 1024));
   router.use(authenticateProviderCaller(ctx));
-  const route = scopedRoutes(router, '/v1/providers');
+  const route = scopedRoutes(router, '/v1/providers', { checkAnswers: options.checkAnswers ?? false });
   for (const register of modules) register(route, ctx);
   router.use(apiErrorHandler, apiInternalErrorHandler);
   return router;

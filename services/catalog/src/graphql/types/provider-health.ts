@@ -1,12 +1,10 @@
 import type { CallBucket, CallStats, ProviderCallFailure, ProviderHealth } from '@annex/contracts/v1';
 import { recentServiceCalls, SERVICE_HEALTH_RULE, serviceHealthOf } from '@annex/platform';
-import { ForbiddenError } from '../../apps/errors.js';
-import { NotAuthorizedError } from '../../domain/errors.js';
-import type { Provider } from '../../domain/model.js';
 import { builder, type CatalogContext } from '../builder.js';
 import { ProviderRef, ServiceRef } from '../refs.js';
 import { limitCacheAge } from '../response-cache.js';
 import { orGraphQLError } from './app-errors.js';
+import { requireProviderAccess } from './provider-access.js';
 
 // A provider's health (docs/provider-portal.md, "Health"): `Provider.health`, the broker's
 // record of its calls read from `/v1/providers/:provider/health` with the caller's token (the
@@ -118,31 +116,18 @@ const ProviderHealthRef = builder.objectRef<ProviderHealth>('ProviderHealth').im
   }),
 });
 
-/**
- * A provider's own data is for its token (with `provider:read`) or an admin's: anyone else is
- * refused here, before the broker is asked (which checks again).
- */
-export function assertProviderCaller(ctx: CatalogContext, provider: Provider): void {
-  const principal = ctx.principal;
-  if (principal.kind === 'admin') return;
-  if (principal.kind !== 'provider') {
-    throw new NotAuthorizedError(`provider ${provider.slug}'s own data needs its provider token (or an admin token)`);
-  }
-  if (principal.providerId !== provider.id) {
-    throw new ForbiddenError(`provider ${provider.slug}'s own data is not for another provider's token`);
-  }
-}
-
 builder.objectFields(ProviderRef, (t) => ({
   health: t.field({
     type: ProviderHealthRef,
+    // Nullable like every field of a provider's own data: a refusal is an error beside the rest.
+    nullable: true,
     description:
       "How the broker's calls to this provider went (docs/provider-portal.md). For this provider's token (`provider:read`) or an admin's; refused to anyone else.",
     args: { service: t.arg.string({ description: "Only this service's calls (its slug)." }) },
     resolve: (provider, args, ctx) =>
       orGraphQLError(async () => {
         limitCacheAge(ctx, 0);
-        assertProviderCaller(ctx, provider);
+        requireProviderAccess(ctx, provider, 'provider:read');
         const query = args.service ? `?service=${encodeURIComponent(args.service)}` : '';
         return ctx.broker.client.call<ProviderHealth>(
           ctx.broker.bearer,

@@ -1,4 +1,4 @@
-import { findVisibleProviderBySlug, listProviders } from '../../db/providers.repository.js';
+import { findProviderBySlug, findVisibleProviderBySlug, listProviders } from '../../db/providers.repository.js';
 import { findVisibleServicesByProviderIds } from '../../db/services.repository.js';
 import type { Service } from '../../domain/model.js';
 import { builder } from '../builder.js';
@@ -57,6 +57,13 @@ builder.queryFields((t) => ({
     type: ProviderRef,
     nullable: true,
     args: { slug: t.arg.string({ required: true }) },
-    resolve: (_root, args, ctx) => findVisibleProviderBySlug(ctx.db, ctx.viewer, args.slug),
+    description:
+      "A provider with a service the caller can see (admins: any). A provider's own token always finds its own, services or not, for its portal.",
+    resolve: async (_root, args, ctx) => {
+      const visible = await findVisibleProviderBySlug(ctx.db, ctx.viewer, args.slug);
+      if (visible || ctx.principal.kind !== 'provider') return visible;
+      const own = await findProviderBySlug(ctx.db, args.slug);
+      return own?.id === ctx.principal.providerId ? own : null;
+    },
   }),
 }));
