@@ -6,7 +6,7 @@ import {
   startTestBroker,
   type TestBroker,
 } from '@annex/broker/testing';
-import { ALL_SCOPES, createApiToken, type Database } from '@annex/platform';
+import { ALL_SCOPES, createApiToken, type Database, missingScopeMessage } from '@annex/platform';
 import { testDatabaseKinds } from '@annex/platform/testing';
 import type { ProviderManifestInput } from '@annex/sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -259,8 +259,8 @@ describe.each(testDatabaseKinds('listing lifecycle'))('listing lifecycle through
     expect(hidden.data.inviteToAlpha).toMatchObject({ __typename: 'NotFound', kind: 'service', key: 'acme-postgres' });
     const foreign = await gql(INVITE, { input: { service: 'acme-redis', organization: slugs.orgB } }, tokens.other);
     expect(foreign.data.inviteToAlpha).toEqual({
-      __typename: 'NotAuthorized',
-      message: 'service "acme-redis" belongs to another provider',
+      __typename: 'Forbidden',
+      message: `service "acme-redis" is not for another provider's token`,
     });
     // A publishing-only token of the right provider lacks provider:write.
     const publisher = await gql(
@@ -270,7 +270,7 @@ describe.each(testDatabaseKinds('listing lifecycle'))('listing lifecycle through
     );
     expect(publisher.data.inviteToAlpha).toEqual({
       __typename: 'Forbidden',
-      message: 'this needs the provider:write scope, which the token does not have',
+      message: missingScopeMessage('provider:write'),
     });
     for (const token of [tokens.orgA, undefined]) {
       const org = await gql(INVITE, { input: { service: 'acme-postgres', organization: slugs.orgB } }, token);
@@ -282,10 +282,14 @@ describe.each(testDatabaseKinds('listing lifecycle'))('listing lifecycle through
   });
 
   it("shows a service's invitations and reviews only to its provider and admins", async () => {
-    for (const token of [tokens.other, tokens.orgA, undefined]) {
+    for (const [token, refusal] of [
+      [tokens.other, 'Forbidden'],
+      [tokens.orgA, 'NotAuthorized'],
+      [undefined, 'NotAuthorized'],
+    ] as const) {
       const answer = await gql(LISTING, { slug: 'acme-redis' }, token);
-      expect(answer.data.service.alphaInvitations.__typename).toBe('NotAuthorized');
-      expect(answer.data.service.listingReviews.__typename).toBe('NotAuthorized');
+      expect(answer.data.service.alphaInvitations.__typename).toBe(refusal);
+      expect(answer.data.service.listingReviews.__typename).toBe(refusal);
     }
     // The invited organization sees the ALPHA service, not who else is invited.
     const invitee = await gql(LISTING, { slug: 'acme-postgres' }, tokens.orgA);

@@ -1,6 +1,5 @@
-import { type DB, OPERATION_SCOPES, type Principal, principalHasScope } from '@annex/platform';
+import { type DB, OPERATION_SCOPES, type Principal } from '@annex/platform';
 import type { Kysely } from 'kysely';
-import { ForbiddenError } from '../apps/errors.js';
 import { findOrganizationsBySlugs } from '../db/identity.repository.js';
 import {
   decideReview,
@@ -16,6 +15,7 @@ import {
 import { findVisibleService } from '../db/services.repository.js';
 import { InvalidInputError, NotAuthorizedError, NotFoundError, StageConflictError } from './errors.js';
 import type { AlphaInvitation, ListingReview, Service } from './model.js';
+import { checkProviderAccess } from './provider-access.js';
 import { viewerOf } from './visibility.js';
 
 // The listing lifecycle (docs/provider-portal.md, "Listing lifecycle"): a provider invites
@@ -44,15 +44,7 @@ async function ownService(
   }
   const service = await findVisibleService(db, viewerOf(actor), { slug });
   if (!service) throw new NotFoundError('service', slug);
-  if (actor.kind === 'provider') {
-    if (actor.providerId !== service.providerId) {
-      throw new NotAuthorizedError(`service "${slug}" belongs to another provider`);
-    }
-    const scope = OPERATION_SCOPES[operation];
-    if (!principalHasScope(actor, scope)) {
-      throw new ForbiddenError(`this needs the ${scope} scope, which the token does not have`);
-    }
-  }
+  checkProviderAccess(actor, service.providerId, OPERATION_SCOPES[operation], `service "${slug}"`);
   return service;
 }
 

@@ -1,4 +1,3 @@
-import { principalHasScope } from '@annex/platform';
 import { createContextCache } from '@pothos/core';
 import DataLoader from 'dataloader';
 import { ForbiddenError } from '../../apps/errors.js';
@@ -13,6 +12,7 @@ import {
   revokeAlphaInvitation,
 } from '../../domain/listing.js';
 import type { AlphaInvitation, ListingReview, Service } from '../../domain/model.js';
+import { checkProviderAccess } from '../../domain/provider-access.js';
 import { builder, type CatalogContext } from '../builder.js';
 import { FREE_TEXT } from '../input-text.js';
 import { ServiceRef } from '../refs.js';
@@ -77,19 +77,9 @@ const AlphaInvitationRef = builder.objectRef<AlphaInvitation>('AlphaInvitation')
   }),
 });
 
-/**
- * A service's own listing data (invitations, requests) is its provider's and the admins':
- * anyone else gets NotAuthorized, a provider token without `provider:read` Forbidden.
- */
+/** A service's own listing data (invitations, requests) is its provider's (provider:read) and the admins'. */
 function checkListingReader(ctx: CatalogContext, service: Service): void {
-  const principal = ctx.principal;
-  if (principal.kind === 'admin') return;
-  if (principal.kind !== 'provider' || principal.providerId !== service.providerId) {
-    throw new NotAuthorizedError(`the listing of service "${service.slug}" is for its provider's token (or an admin)`);
-  }
-  if (!principalHasScope(principal, 'provider:read')) {
-    throw new ForbiddenError('this needs the provider:read scope, which the token does not have');
-  }
+  checkProviderAccess(ctx.principal, service.providerId, 'provider:read', `the listing of service "${service.slug}"`);
 }
 
 // One statement each for every service a request asks about.

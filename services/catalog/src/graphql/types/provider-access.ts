@@ -1,7 +1,6 @@
-import { missingScopeMessage, type ProviderScope, principalHasScope } from '@annex/platform';
-import { ForbiddenError } from '../../apps/errors.js';
-import { NotAuthorizedError } from '../../domain/errors.js';
+import type { ProviderScope } from '@annex/platform';
 import type { Provider } from '../../domain/model.js';
+import { checkProviderAccess } from '../../domain/provider-access.js';
 import type { CatalogContext } from '../builder.js';
 import { asGraphQLError } from './app-errors.js';
 
@@ -12,17 +11,9 @@ import { asGraphQLError } from './app-errors.js';
  * the scope), never a silent null. The broker checks the same token again for what it serves.
  */
 export function requireProviderAccess(ctx: CatalogContext, provider: Provider, scope: ProviderScope): void {
-  const principal = ctx.principal;
-  if (principal.kind === 'admin') return;
-  if (principal.kind !== 'provider') {
-    throw asGraphQLError(
-      new NotAuthorizedError(`provider ${provider.slug}'s own data needs that provider's token (or an admin token)`),
-    );
+  try {
+    checkProviderAccess(ctx.principal, provider.id, scope, `provider ${provider.slug}'s own data`);
+  } catch (error) {
+    throw asGraphQLError(error);
   }
-  if (principal.providerId !== provider.id) {
-    throw asGraphQLError(
-      new ForbiddenError(`provider ${provider.slug}'s own data is not for another provider's token`),
-    );
-  }
-  if (!principalHasScope(principal, scope)) throw asGraphQLError(new ForbiddenError(missingScopeMessage(scope)));
 }
