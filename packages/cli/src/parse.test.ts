@@ -41,6 +41,8 @@ describe('flags are declared: a bad command line is refused before anything is s
                 billingMode: 'ledger-only',
                 paymentRequired: false,
                 billingNotice: null,
+                serviceHealth: 'OK',
+                warnings: [],
               },
             },
           }),
