@@ -728,6 +728,7 @@ describe('the console over a catalog that answers in part', () => {
           configVars: ['KV_URL'],
           documentationUrl: null,
           provider: { name: 'P', slug: 'p' },
+          stage: 'GA',
           plans: [plan('hobby', 'hobby'), plan('pro', 'Pro'), plan('biz', 'Business')],
         },
         apps: [],
