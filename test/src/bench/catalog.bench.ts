@@ -44,11 +44,12 @@ export async function benchCatalogQuery(kinds: ('pglite' | 'postgres')[], second
           throw new Error(`catalog on ${kind}: ${result.non2xx} non-2xx, ${result.errors} errors`);
         }
         const ratio = result.rps / baseline.rps;
-        const pass = ratio >= 0.5;
-        // The target is for the catalog as deployed (cache on); the cache-off row shows what a miss costs.
-        if (cache) ok &&= pass;
+        // As deployed (cache on), and what every answer the cache does not hold costs (cache off).
+        const target = cache ? 0.5 : 0.05;
+        const pass = ratio >= target;
+        ok &&= pass;
         const label = cache ? 'response cache on (default)' : 'response cache off';
-        const verdict = cache ? (pass ? 'meets ≥ 0.5x' : 'MISSES ≥ 0.5x') : 'for reference';
+        const verdict = pass ? `meets ≥ ${target}x` : `MISSES ≥ ${target}x`;
         rows.push(
           `| catalog typical query, ${kind}, ${label} | ${fmt(result.rps)} | ${result.p99} | ${ratio.toFixed(2)}x | ${verdict} |`,
         );
@@ -63,9 +64,10 @@ export async function benchCatalogQuery(kinds: ('pglite' | 'postgres')[], second
     markdown: [
       'The first 20 services of a category, each with its provider and its plans and prices',
       `(900 services seeded, 3 plans each), ${seconds} s after a 2 s warm-up, 16 keep-alive connections,`,
-      'server in its own process. Target: at least 0.5x the bare graphql-yoga hello world measured in the same run,',
-      'for the catalog as deployed (its response cache on: results are kept until a provider publishes).',
-      'The cache-off rows show what a cache miss costs.',
+      'server in its own process. Targets, against the bare graphql-yoga hello world measured in the same run:',
+      'at least 0.5x for the catalog as deployed (its response cache on: results are kept until a provider publishes),',
+      'and at least 0.05x with the cache off, which is what every answer the cache does not hold costs. A page of',
+      'services is one SQL statement with their providers and plans.',
       '',
       '| server | req/s | p99 ms | ratio to bare yoga | target |',
       '|---|---:|---:|---:|---|',

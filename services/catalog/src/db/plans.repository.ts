@@ -1,5 +1,5 @@
 import type { DB, PlansTable } from '@annex/platform';
-import { type Insertable, type Selectable, type SqlBool, sql } from 'kysely';
+import { type ExpressionBuilder, type Insertable, type Selectable, type SqlBool, sql } from 'kysely';
 import type { Plan } from '../domain/model.js';
 import type { Viewer } from '../domain/visibility.js';
 import type { Executor } from './executor.js';
@@ -14,9 +14,9 @@ import {
   viewerValues,
 } from './visibility.js';
 
-type PlanRow = Omit<Selectable<DB['plans']>, 'position' | 'created_at' | 'updated_at' | 'removed_at'>;
+export type PlanRow = Omit<Selectable<DB['plans']>, 'position' | 'created_at' | 'updated_at' | 'removed_at'>;
 
-function toPlan(row: PlanRow): Plan {
+export function toPlan(row: PlanRow): Plan {
   return {
     id: row.id,
     serviceId: row.service_id,
@@ -70,6 +70,25 @@ const columns = [
   'p.metadata',
   'p.status',
 ] as const;
+
+/**
+ * SQL: the visible plans of service `s` as one JSON array of plan rows (the columns `toPlan`
+ * reads, under their column names), in manifest order; `[]` when none. A listing reads its
+ * services' plans in its own statement with this, and a row of it needs no type parsing
+ * beyond one JSON text.
+ */
+export function visiblePlansOfServiceAsJson(choices: ViewerChoices, values: ViewerValues) {
+  const fields = sql.join(columns.map((column) => sql`${sql.lit(column.slice(2))}, ${sql.ref(column)}`));
+  return (eb: ExpressionBuilder<DB & { s: DB['services'] }, 's'>) =>
+    eb.fn.coalesce(
+      eb
+        .selectFrom('plans as p')
+        .select(sql<PlanRow[]>`json_agg(json_build_object(${fields}) order by p.position, p.id)`.as('plans'))
+        .whereRef('p.service_id', '=', 's.id')
+        .where((inner) => planVisible(choices, values)(inner)),
+      sql<PlanRow[]>`'[]'::json`,
+    );
+}
 
 function visiblePlans(db: Executor, viewer: Viewer) {
   return db

@@ -6,7 +6,10 @@ import type { Executor } from './executor.js';
 import { prepared, type Slots } from './prepared.js';
 import { serviceVisible, type ViewerChoices, type ViewerValues, viewerChoices, viewerValues } from './visibility.js';
 
-type ProviderRow = Omit<Selectable<DB['providers']>, 'osb_username' | 'osb_password_secret' | 'owner_organization_id'>;
+export type ProviderRow = Omit<
+  Selectable<DB['providers']>,
+  'osb_username' | 'osb_password_secret' | 'owner_organization_id'
+>;
 
 // What `toProvider` reads: not the broker credentials or the owner.
 const columns = [
@@ -26,7 +29,7 @@ const columns = [
   'pr.updated_at',
 ] as const;
 
-function toProvider(row: ProviderRow): Provider {
+export function toProvider(row: ProviderRow): Provider {
   return {
     id: row.id,
     slug: row.slug,
@@ -43,6 +46,24 @@ function toProvider(row: ProviderRow): Provider {
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   };
+}
+
+/**
+ * SQL: the arguments of a `json_build_object` of provider `pr` with the columns `toProvider`
+ * reads, under their column names (its timestamps become ISO text: `JsonProviderRow`).
+ */
+export const providerJsonFields = sql.join(
+  columns.map((column) => sql`${sql.lit(column.slice(3))}, ${sql.ref(column)}`),
+);
+
+/** A provider row as `providerJsonFields` builds it. */
+export type JsonProviderRow = Omit<ProviderRow, 'created_at' | 'updated_at'> & {
+  created_at: string;
+  updated_at: string;
+};
+
+export function fromJsonProvider(row: JsonProviderRow): Provider {
+  return toProvider({ ...row, created_at: new Date(row.created_at), updated_at: new Date(row.updated_at) });
 }
 
 /** Providers the viewer can see: those with a visible service (admins: all). */

@@ -8,10 +8,12 @@ import {
   type SqlBool,
   sql,
 } from 'kysely';
-import type { CategoryCount, Service } from '../domain/model.js';
+import type { CategoryCount, Plan, Provider, Service } from '../domain/model.js';
 import type { Viewer } from '../domain/visibility.js';
 import type { Executor } from './executor.js';
+import { type PlanRow, toPlan, visiblePlansOfServiceAsJson } from './plans.repository.js';
 import { prepared, type Slots } from './prepared.js';
+import { fromJsonProvider, type JsonProviderRow, providerJsonFields } from './providers.repository.js';
 import {
   planVisible,
   serviceVisible,
@@ -159,6 +161,14 @@ export interface ServicePageRow {
   service: Service;
   /** Search rank (present when searching). */
   rank: number | null;
+  /** The plans of the service the viewer can see, in manifest order, read in the listing's statement. */
+  plans: Plan[];
+}
+
+/** A page of a listing: its services in order, and their providers (each once). */
+export interface ServicePage {
+  services: ServicePageRow[];
+  providers: Provider[];
 }
 
 /** What a listing's SQL text depends on: the viewer's kind, which filters are set, where it starts. */
@@ -249,12 +259,22 @@ function matchesFilter(choices: ListingChoices, v: ListingValues) {
   };
 }
 
+// A service row as the listing's JSON builds it: timestamps as ISO text.
+type JsonServiceRow = Omit<ServiceRow, 'created_at' | 'updated_at'> & {
+  created_at: string;
+  updated_at: string;
+  rank: number | null;
+  plans: PlanRow[];
+};
+
+const serviceJsonFields = sql.join(columns.map((column) => sql`${sql.lit(column.slice(2))}, ${sql.ref(column)}`));
+
 const listing = prepared((db, choices: ListingChoices, v: Slots<ListingValues>) => {
   const rank = choices.search ? sql<number>`ts_rank(s.search, to_tsquery('english', ${v.tsquery}))::float8` : null;
   let query = db
     .selectFrom('services as s')
     .select(columns)
-    .select(rank ? rank.as('rank') : sql<null>`null`.as('rank'))
+    .select(rank ? rank.as('rank') : sql<null>`null::float8`.as('rank'))
     .where(matchesFilter(choices, v));
   if (rank) {
     if (choices.after) {
@@ -266,20 +286,40 @@ const listing = prepared((db, choices: ListingChoices, v: Slots<ListingValues>) 
   } else if (choices.after) {
     query = query.where(sql<SqlBool>`(s.name, s.id) > (${v.afterName}, ${v.afterId}::uuid)`);
   }
-  return query.orderBy('s.name').orderBy('s.id').limit(sql<number>`${v.limit}`);
+  const page = query.orderBy('s.name').orderBy('s.id').limit(sql<number>`${v.limit}`);
+  // The page as one JSON document: its services in the page's order, each with the plans the
+  // viewer can see, and their providers once each. One text value to parse, not a typed value
+  // per column per row.
+  return db
+    .with('page', () => page)
+    .selectFrom('page as s')
+    .select((eb) => [
+      sql<
+        JsonServiceRow[] | null
+      >`json_agg(json_build_object(${serviceJsonFields}, 'rank', s.rank, 'plans', ${visiblePlansOfServiceAsJson(choices, v)(eb as never)}) order by s.rank desc, s.name, s.id)`.as(
+        'services',
+      ),
+      sql<
+        JsonProviderRow[] | null
+      >`(select json_agg(json_build_object(${providerJsonFields})) from providers pr where pr.id in (select page.provider_id from page))`.as(
+        'providers',
+      ),
+    ]);
 });
 
 /**
  * One page of the visible services matching a filter, in a stable order: by name then
  * id, or, when searching, by rank (best first) then name and id. Keyset pagination, so
- * a page costs the same wherever it starts.
+ * a page costs the same wherever it starts. Each service comes with its provider and the
+ * plans the viewer can see, in the same statement: a page is one statement whatever it
+ * holds, and a platform's listing asks for both.
  */
 export async function pageVisibleServices(
   db: Executor,
   viewer: Viewer,
   filter: ServiceFilter,
   page: { limit: number; after: ServiceCursor | null },
-): Promise<ServicePageRow[]> {
+): Promise<ServicePage> {
   const { choices, values } = listingOf(viewer, filter, page.after, page.limit);
   let rows: Awaited<ReturnType<typeof listing>>;
   if (choices.search && !db.isTransaction) {
@@ -296,10 +336,15 @@ export async function pageVisibleServices(
   } else {
     rows = await listing(db, choices, values);
   }
-  return rows.map((row) => ({
-    service: toService(row as unknown as ServiceRow),
-    rank: (row as { rank: number | null }).rank,
-  }));
+  const { services, providers } = rows[0] ?? { services: null, providers: null };
+  return {
+    services: (services ?? []).map(({ rank, plans, ...row }) => ({
+      service: toService({ ...row, created_at: new Date(row.created_at), updated_at: new Date(row.updated_at) }),
+      rank,
+      plans: plans.map(toPlan),
+    })),
+    providers: (providers ?? []).map(fromJsonProvider),
+  };
 }
 
 /** How many visible services match the filter (for a connection's totalCount). */

@@ -313,6 +313,28 @@ describe.each(testDatabaseKinds('catalog queries'))('queries on $name', (kind) =
     expect(small).toBeLessThanOrEqual(6);
   });
 
+  it("reads a listing's providers and plans in the page's own statement", async () => {
+    const count = async (fields: string) => {
+      const before = catalog.statements.count;
+      const result = await catalog.gql(
+        `{ services(first: 20, filter: { provider: "bulk" }) { edges { node { slug ${fields} } } } }`,
+        {},
+        orgToken,
+      );
+      expect(result.errors).toBeUndefined();
+      expect(result.data.services.edges).toHaveLength(20);
+      return { statements: catalog.statements.count - before, edges: result.data.services.edges };
+    };
+    await count(''); // warm the token's last_used_at write
+    const bare = await count('');
+    const full = await count('provider { slug name } plans { slug free price { monthly currency } }');
+    expect(full.statements).toBe(bare.statements);
+    for (const { node } of full.edges) {
+      expect(node.provider.slug).toBe('bulk');
+      expect(node.plans.length).toBeGreaterThan(0);
+    }
+  });
+
   it('node() resolves global ids of providers, services and plans; unknown or hidden ids are null', async () => {
     const { data } = await catalog.gql('{ service(slug: "postgres-plus") { id provider { id } plans { id } } }');
     const ids = [data.service.id, data.service.provider.id, data.service.plans[0].id];

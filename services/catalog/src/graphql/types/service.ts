@@ -1,4 +1,6 @@
 import { CATEGORIES, type Category } from '@annex/sdk';
+import { createContextCache } from '@pothos/core';
+import DataLoader from 'dataloader';
 import { GraphQLError } from 'graphql';
 import { findVisiblePlansByServiceIds } from '../../db/plans.repository.js';
 import {
@@ -10,11 +12,23 @@ import {
 } from '../../db/services.repository.js';
 import type { Plan } from '../../domain/model.js';
 import { searchQuery } from '../../domain/search.js';
-import { builder } from '../builder.js';
+import { builder, type CatalogContext } from '../builder.js';
 import { FREE_TEXT } from '../input-text.js';
 import { isUuid, PlanRef, ProviderRef, ServiceRef } from '../refs.js';
 import { CategoryEnum, StatusEnum } from './enums.js';
 import { decodeGlobal } from './plan.js';
+
+/** The plans the caller can see of each service a request asks about: one statement for all of them. */
+const plansOfService = createContextCache(
+  (ctx: CatalogContext) =>
+    new DataLoader<string, Plan[]>(async (serviceIds) => {
+      const byService = new Map<string, Plan[]>(serviceIds.map((id) => [id, []]));
+      for (const plan of await findVisiblePlansByServiceIds(ctx.db, ctx.viewer, serviceIds)) {
+        byService.get(plan.serviceId)?.push(plan);
+      }
+      return serviceIds.map((id) => byService.get(id) ?? []);
+    }),
+);
 
 ServiceRef.implement({
   description: 'Something a provider offers (a database, a cache, a model API), with one or more plans.',
@@ -42,12 +56,10 @@ ServiceRef.implement({
     deprecated: t.boolean({ resolve: (service) => service.status === 'deprecated' }),
     metadata: t.field({ type: 'JSON', resolve: (service) => service.metadata }),
     provider: t.field({ type: ProviderRef, resolve: (service) => service.providerId }),
-    plans: t.loadableGroup({
-      type: PlanRef,
+    plans: t.field({
+      type: [PlanRef],
       description: 'The plans the caller can see, in manifest order.',
-      load: (serviceIds: string[], ctx) => findVisiblePlansByServiceIds(ctx.db, ctx.viewer, serviceIds),
-      group: (plan) => (plan as Plan).serviceId,
-      resolve: (service) => service.id,
+      resolve: (service, _args, ctx) => plansOfService(ctx).load(service.id),
     }),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
     updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
@@ -132,11 +144,26 @@ builder.queryFields((t) => ({
         freeOnly: filter.freeOnly ?? null,
         providerSlug: filter.provider ?? null,
       };
-      const rows = await pageVisibleServices(ctx.db, ctx.viewer, serviceFilter, { limit: first + 1, after });
+      const { services: rows, providers: pageProviders } = await pageVisibleServices(
+        ctx.db,
+        ctx.viewer,
+        serviceFilter,
+        {
+          limit: first + 1,
+          after,
+        },
+      );
       const page = rows.slice(0, first);
-      // Plans ask their service for inherited flags; these are already in hand.
-      const loader = ServiceRef.getDataloader(ctx);
-      for (const { service } of page) loader.prime(service.id, service);
+      // The page's statement read each service's provider and plans too; plans also ask
+      // their service for inherited flags. All of it is already in hand.
+      const services = ServiceRef.getDataloader(ctx);
+      const providers = ProviderRef.getDataloader(ctx);
+      const plans = plansOfService(ctx);
+      for (const provider of pageProviders) providers.prime(provider.id, provider);
+      for (const row of page) {
+        services.prime(row.service.id, row.service);
+        plans.prime(row.service.id, row.plans);
+      }
       const edges = page.map(({ service, rank }) => ({
         cursor: encodeCursor(
           rank === null ? { name: service.name, id: service.id } : { rank, name: service.name, id: service.id },
