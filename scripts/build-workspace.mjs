@@ -53,8 +53,10 @@ if (bundleMain) {
     banner: {
       js: "import { createRequire as __annexCreateRequire } from 'node:module'; const require = __annexCreateRequire(import.meta.url);",
     },
-    // pg's optional native binding, required inside a try.
-    external: ['pg-native'],
+    // pg's optional native binding, required inside a try; iconv-lite (body-parser's charset
+    // decoding), whose half a megabyte of code tables only a non-UTF-8 body ever loads: bundled,
+    // their source would be held, and parsed at start, in every process.
+    external: ['pg-native', 'iconv-lite'],
     plugins: [
       {
         name: 'packages-loaded-on-first-use',
