@@ -1,6 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { JWTPayload } from 'jose';
-import { z } from 'zod';
+import * as z from 'zod';
 
 /**
  * Remembers the `jti` of every accepted token until it expires, so a replayed token is

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 // The provider callback API (`/v1/provider/*`, docs/provider-protocol.md §3): what a provider
 // sends the broker with its provider token, and what the broker answers, written once. The

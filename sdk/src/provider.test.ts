@@ -2,7 +2,7 @@ import type { AddressInfo } from 'node:net';
 import { currentContext, type FinishedSpan } from '@annex/tracing';
 import express from 'express';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { z } from 'zod';
+import * as z from 'zod';
 import { osbClient, waitForOperation } from './__fixtures__/client.js';
 import { widgetsManifest, widgetsProvider } from './__fixtures__/widgets.js';
 import { type ConformanceBroker, startConformanceBroker } from './conformance/index.js';

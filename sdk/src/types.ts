@@ -1,5 +1,5 @@
 import type { Tracer } from '@annex/tracing';
-import type { z } from 'zod';
+import type * as z from 'zod';
 import type { BrokerTrustOptions, ReplayStore, SsoContext } from './auth.js';
 import type { ProviderError } from './errors.js';
 import type { PlanManifest, ProviderManifest, ProviderManifestInput, ServiceManifest } from './manifest.js';

@@ -1,5 +1,5 @@
 import { logLevel, parseEnvironment, port, postgresUrl } from '@annex/platform';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { StartAiGatewayOptions } from './example.js';
 
 const httpUrl = z.url({ protocol: /^https?$/, message: 'expected an http(s) URL' });

@@ -1,7 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { ProviderStore } from '@annex/sdk';
 import express, { type NextFunction, type Request, type Response } from 'express';
-import { z } from 'zod';
+import * as z from 'zod';
 import { GatewayError } from './errors.js';
 import { type PlanLimits, quantityIn } from './plans.js';
 import type { GatewayStore, UsageEntry } from './state/store.js';

@@ -1,5 +1,5 @@
 import { parseEnvironment, port, postgresUrl } from '@annex/platform';
-import { z } from 'zod';
+import * as z from 'zod';
 
 const schema = z.object({
   /** The PostgreSQL server the provider creates databases on, as a role that may create databases and roles. */

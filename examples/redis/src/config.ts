@@ -1,5 +1,5 @@
 import { parseEnvironment, port } from '@annex/platform';
-import { z } from 'zod';
+import * as z from 'zod';
 
 const schema = z.object({
   /** The Redis server (≥ 6, ACLs) the provider creates users and key spaces on, as an admin user. */

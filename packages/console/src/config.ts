@@ -1,5 +1,5 @@
 import { ConfigError, encryptionKeySpec, logLevel, parseEnvironment, port, postgresUrl } from '@annex/platform';
-import { z } from 'zod';
+import * as z from 'zod';
 
 const httpUrl = z
   .string()

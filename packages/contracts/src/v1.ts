@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 // The broker's `/v1` apps API (docs/apps.md, "REST API"), written once: the broker decodes
 // requests with these schemas and builds its answers to these types; the catalog's broker

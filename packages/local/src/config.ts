@@ -1,5 +1,5 @@
 import { flag, logLevel, parseEnvironment, port, postgresUrl } from '@annex/platform';
-import { z } from 'zod';
+import * as z from 'zod';
 
 const schema = z.object({
   /** Where the embedded database and its encryption keys live. */

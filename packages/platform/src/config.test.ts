@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { z } from 'zod';
+import * as z from 'zod';
 import { ConfigError, flag, parseEnvironment, port, postgresUrl } from './config.js';
 
 const schema = z.object({ PORT: port(4000), DEBUG: flag(false), DATABASE_URL: postgresUrl.optional() });

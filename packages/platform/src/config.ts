@@ -1,5 +1,5 @@
 import { type TracingConfig, TracingConfigError, tracingConfig } from '@annex/tracing';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { OutboundPolicy } from './outbound.js';
 import { SecretBox } from './secrets.js';
 

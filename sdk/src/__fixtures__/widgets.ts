@@ -1,5 +1,5 @@
 import { setTimeout as delay } from 'node:timers/promises';
-import { z } from 'zod';
+import * as z from 'zod';
 import { defineProvider, inProgress, ProviderError, type ProviderManifestInput } from '../index.js';
 import type { ProviderStore } from '../store.js';
 

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 // The Open Service Broker API 2.17 bodies, written once. Platforms' requests are decoded with
 // them by Annex's broker (toward platforms) and by this SDK's router (toward the broker), and

@@ -1,5 +1,5 @@
 import type { Request } from 'express';
-import type { z } from 'zod';
+import type * as z from 'zod';
 import type { PlanManifest } from '../manifest.js';
 import type { BindResult, OriginatingIdentity } from '../types.js';
 import { decodeOsbRequest } from './contract.js';

@@ -10,7 +10,7 @@ import {
   tracingFromEnvironment,
 } from '@annex/platform';
 import type { TracingConfig } from '@annex/tracing';
-import { z } from 'zod';
+import * as z from 'zod';
 
 const milliseconds = (fallback: number) => z.coerce.number().int().min(1).default(fallback);
 

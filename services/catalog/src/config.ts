@@ -11,7 +11,7 @@ import {
   tracingFromEnvironment,
 } from '@annex/platform';
 import type { TracingConfig } from '@annex/tracing';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { DocumentLimits } from './graphql/limits.js';
 
 const limit = (defaultValue: number) => z.coerce.number().int().positive().default(defaultValue);

@@ -2,7 +2,7 @@ import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
-import { z } from 'zod';
+import * as z from 'zod';
 import { countTokens, promptTokens, tokenize } from './tokens.js';
 
 /**

@@ -1,5 +1,5 @@
 import { addonState } from '@annex/contracts/v1';
-import { z } from 'zod';
+import * as z from 'zod';
 import { parseBody, providerOf } from '../../shared/http/api.js';
 import type { ProviderRoutes } from '../../shared/http/provider-portal.js';
 import {

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { parseBody, providerOf } from '../../shared/http/api.js';
 import type { ProviderRoutes } from '../../shared/http/provider-portal.js';
 import { providerRevenue } from '../domain/provider-revenue.js';

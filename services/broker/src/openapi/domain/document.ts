@@ -33,7 +33,7 @@ import {
   PROVIDER_CALLBACKS,
   type ProviderCallbackRoute,
 } from '@annex/sdk/callbacks';
-import { z } from 'zod';
+import * as z from 'zod';
 
 // The OpenAPI 3.1 document of the broker's `/v1` API and its provider callback API, generated
 // from what the broker itself mounts and decodes with: the routes of the scope table

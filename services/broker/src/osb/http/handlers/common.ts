@@ -1,5 +1,5 @@
 import { decodeOsbRequest } from '@annex/sdk';
-import type { z } from 'zod';
+import type * as z from 'zod';
 import type { BrokerContext } from '../../../shared/domain/context.js';
 import { badRequest } from '../../../shared/domain/errors.js';
 import type { LastOperationAnswer } from '../../domain/instances.js';
