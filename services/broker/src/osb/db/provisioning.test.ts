@@ -181,14 +181,21 @@ describe.each(testDatabaseKinds('broker provisioning statements'))('start record
       };
     };
     const instanceId = `finished-${randomUUID()}`;
-    const [op, twin] = await Promise.all([
-      recordProvisioned(database.db, finished(instanceId)),
-      recordProvisioned(database.db, finished(instanceId)),
+    const first = finished(instanceId);
+    const second = finished(instanceId);
+    const [id, twinId] = await Promise.all([
+      recordProvisioned(database.db, first),
+      recordProvisioned(database.db, second),
     ]);
-    expect([op, twin].filter((row) => row !== undefined)).toHaveLength(1);
-    const recorded = op ?? twin;
+    expect([id, twinId].filter((row) => row !== undefined)).toHaveLength(1);
+    expect(id ?? twinId).toBe(id ? first.operation.id : second.operation.id);
+    const recorded = await database.db
+      .selectFrom('broker_operations')
+      .selectAll()
+      .where('id', '=', (id ?? twinId) as string)
+      .executeTakeFirstOrThrow();
     expect(recorded).toMatchObject({ state: 'succeeded', kind: 'provision', description: 'ready', lease_owner: null });
-    expect(recorded?.completed_at).toBeInstanceOf(Date);
+    expect(recorded.completed_at).toBeInstanceOf(Date);
     const instance = await database.db
       .selectFrom('service_instances')
       .select(['state', 'dashboard_url', 'last_operation_id'])
@@ -197,7 +204,7 @@ describe.each(testDatabaseKinds('broker provisioning statements'))('start record
     expect(instance).toEqual({
       state: 'provisioned',
       dashboard_url: 'https://d.example/x',
-      last_operation_id: recorded?.id,
+      last_operation_id: recorded.id,
     });
     const audit = await database.db
       .selectFrom('broker_audit_log')

@@ -135,10 +135,13 @@ export interface FinishedProvisioning extends Omit<NewProvisioning, 'commit'> {
 /**
  * Records a provision the provider has already finished, whole, in one statement and one
  * durable commit: the instance (provisioned), its operation (succeeded) and both audit
- * entries. Undefined when the instance id (or its provider-side id) is taken: nothing is
- * written and the caller takes the locking path. Concurrent calls share statements.
+ * entries. Answers the operation's id, or undefined when the instance id (or its
+ * provider-side id) is taken: nothing is written and the caller takes the locking path.
+ * Only the id comes back: the caller knows what it wrote, and reading the whole operation
+ * row back (its request, timestamps and all) cost more than the rest of the call.
+ * Concurrent calls share statements.
  */
-export async function recordProvisioned(db: Executor, values: FinishedProvisioning): Promise<OperationRow | undefined> {
+export async function recordProvisioned(db: Executor, values: FinishedProvisioning): Promise<string | undefined> {
   if (db.isTransaction) return (await recordProvisionings(db, [values]))[0];
   return batchersOf(db).record.submit(values);
 }
@@ -146,8 +149,8 @@ export async function recordProvisioned(db: Executor, values: FinishedProvisioni
 async function recordProvisionings(
   db: Executor,
   given: readonly FinishedProvisioning[],
-): Promise<(OperationRow | undefined)[]> {
-  return matchOperations(given, await recordProvisions(db, inIdOrder(given)));
+): Promise<(string | undefined)[]> {
+  return matchOperations(given, await recordProvisions(db, inIdOrder(given))).map((row) => row?.id);
 }
 
 export interface ProvisioningSuccess {
@@ -192,17 +195,23 @@ type Column<R> = readonly [type: string, pick: (row: R) => unknown];
 
 /**
  * A call of the plpgsql function `fn` with one array parameter per column (each row one
- * element of each) and then `scalars`: the text is built once, so every call is a named
- * prepared statement with nothing to compile.
+ * element of each) and then `scalars`, selecting `returning` (a list of the operation row's
+ * columns, all by default): the text is built once, so every call is a named prepared
+ * statement with nothing to compile.
  */
-function arrayCall<R>(fn: string, columns: readonly Column<R>[], scalars: readonly string[] = []) {
+function arrayCall<R, T extends Partial<OperationRow> = OperationRow>(
+  fn: string,
+  columns: readonly Column<R>[],
+  scalars: readonly string[] = [],
+  returning = '*',
+) {
   const placeholders = [
     ...columns.map(([type], index) => `$${index + 1}::${type}[]`),
     ...scalars.map((type, index) => `$${columns.length + index + 1}::${type}`),
   ];
-  const text = `select * from ${fn}(${placeholders.join(', ')})`;
+  const text = `select ${returning} from ${fn}(${placeholders.join(', ')})`;
   return (db: Executor, rows: readonly R[], scalarValues: readonly unknown[] = []) =>
-    executePrepared<OperationRow>(db, fn, text, [...columns.map(([, pick]) => rows.map(pick)), ...scalarValues]);
+    executePrepared<T>(db, fn, text, [...columns.map(([, pick]) => rows.map(pick)), ...scalarValues]);
 }
 
 /** The columns a new instance and its operation share in the start and the whole record. */
@@ -243,14 +252,19 @@ const startProvisioningsCall = arrayCall<NewProvisioning>(
   ['boolean', 'boolean'],
 );
 
-const recordProvisions = arrayCall<FinishedProvisioning>('broker_record_provisions', [
-  ...instanceColumns,
-  ['jsonb', (r) => r.operation.originatingIdentity],
-  ...auditColumns,
-  ['text', (r) => r.outcome.description],
-  ['jsonb', (r) => r.outcome.result],
-  ['text', (r) => r.outcome.dashboardUrl],
-]);
+const recordProvisions = arrayCall<FinishedProvisioning, Pick<OperationRow, 'id'>>(
+  'broker_record_provisions',
+  [
+    ...instanceColumns,
+    ['jsonb', (r) => r.operation.originatingIdentity],
+    ...auditColumns,
+    ['text', (r) => r.outcome.description],
+    ['jsonb', (r) => r.outcome.result],
+    ['text', (r) => r.outcome.dashboardUrl],
+  ],
+  [],
+  'id',
+);
 
 const completeProvisionsCall = arrayCall<ProvisioningSuccess>('broker_complete_provisionings', [
   ['uuid', (r) => r.operationId],
@@ -272,13 +286,13 @@ function inIdOrder<R extends { instance: { id: string } }>(rows: readonly R[]): 
 }
 
 /** Each request's operation from a batch's answer, or undefined where its id was taken. */
-function matchOperations(given: readonly { operation: { id: string } }[], rows: OperationRow[]) {
+function matchOperations<T extends { id: string }>(given: readonly { operation: { id: string } }[], rows: T[]) {
   const byOperation = new Map(rows.map((row) => [row.id, row]));
   return given.map((row) => byOperation.get(row.operation.id));
 }
 
 interface ProvisioningBatchers {
-  record: StatementBatcher<FinishedProvisioning, OperationRow>;
+  record: StatementBatcher<FinishedProvisioning, string>;
   durable: StatementBatcher<NewProvisioning, OperationRow>;
   deferred: StatementBatcher<NewProvisioning, OperationRow>;
   complete: StatementBatcher<ProvisioningSuccess, OperationRow>;

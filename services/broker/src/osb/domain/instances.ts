@@ -83,19 +83,22 @@ function checkMaintenanceInfo(plan: PlanContext, requested: MaintenanceInfoInput
 }
 
 function operationAnswer(op: OperationRow, created: boolean): OperationOutcome {
-  if (op.state === 'succeeded') {
-    const result = (op.result ?? {}) as Record<string, unknown>;
-    const body: Record<string, unknown> = {};
-    if (typeof result.dashboard_url === 'string') body.dashboard_url = result.dashboard_url;
-    if (result.metadata !== undefined) body.metadata = result.metadata;
-    return created ? { kind: 'created', body } : { kind: 'ok', body };
-  }
+  if (op.state === 'succeeded') return succeededAnswer((op.result ?? {}) as Record<string, unknown>, created);
   return unfinishedAnswer(op);
 }
 
+/** The answer to a provision that succeeded with `result` (the operation's stored result). */
+function succeededAnswer(result: Record<string, unknown>, created: boolean): OperationOutcome {
+  const body: Record<string, unknown> = {};
+  if (typeof result.dashboard_url === 'string') body.dashboard_url = result.dashboard_url;
+  if (result.metadata !== undefined) body.metadata = result.metadata;
+  return created ? { kind: 'created', body } : { kind: 'ok', body };
+}
+
 /**
- * The start record of a provision under `providerInstanceId` (instance, leased operation,
- * audit entry), as `broker_start_provisionings` writes it on every path.
+ * The start record of a provision asking the provider `request` (made by `provisionRequest`
+ * for its provider-side id): instance, leased operation, audit entry, as
+ * `broker_start_provisionings` writes it on every path.
  */
 function provisioningRecord(
   ctx: BrokerContext,
@@ -105,10 +108,9 @@ function provisioningRecord(
   actor: Actor,
   owner: string,
   operationId: string,
-  providerInstanceId: string,
+  request: OperationRequest,
 ): Omit<NewProvisioning, 'commit'> {
   const originating = actor.originatingIdentity ? JSON.stringify(actor.originatingIdentity) : null;
-  const request = provisionRequest(plan, input, providerInstanceId);
   return {
     instance: {
       id: input.instanceId,
@@ -120,7 +122,7 @@ function provisioningRecord(
       context: JSON.stringify(input.context),
       parametersSealed: sealParameters(ctx.secretBox, input.parameters),
       providerId: plan.provider.id,
-      providerInstanceId,
+      providerInstanceId: request.provider_instance_id,
       maintenanceInfo: input.maintenanceInfo ? JSON.stringify(input.maintenanceInfo) : null,
       originatingIdentity: originating,
       tokenId: caller.tokenId,
@@ -226,7 +228,7 @@ export async function provisionInstance(
   const context: ProvisionContext = { plan, problem, request, operationId, actor, owner };
   if (problem === undefined) {
     // A new id (the common case): one statement; an existing id falls through to the locking path.
-    const record = provisioningRecord(ctx, caller, input, plan, actor, owner, operationId, stableProviderInstanceId);
+    const record = provisioningRecord(ctx, caller, input, plan, actor, owner, operationId, request);
     // The synchronous fast path (docs/broker.md): the provider is called at once; if it
     // finishes within BROKER_SYNC_RECORD_AFTER_MS, the provision is recorded whole in one
     // statement. Otherwise the start record is written then, and the call goes on as usual.
@@ -249,15 +251,17 @@ export async function provisionInstance(
       }
       if (early?.kind === 'created') {
         const body = early.body;
-        const op = await recordProvisioned(ctx.db, {
+        const result = publicResult(body);
+        const recorded = await recordProvisioned(ctx.db, {
           ...record,
           outcome: {
             description: typeof body.description === 'string' ? body.description : null,
-            result: JSON.stringify(publicResult(body)),
+            result: JSON.stringify(result),
             dashboardUrl: typeof body.dashboard_url === 'string' ? body.dashboard_url : null,
           },
         });
-        if (op) return operationAnswer(op, true);
+        // Answered from what was just committed, as the operation row now holds it.
+        if (recorded) return succeededAnswer(result, true);
         return provisionAfterStrayCall(ctx, caller, input, sent, context);
       }
     }
@@ -331,7 +335,16 @@ async function provisionExisting(
   { plan, problem, operationId, actor, owner }: ProvisionContext,
 ): Promise<OperationOutcome> {
   const recordUnder = (providerInstanceId: string) =>
-    provisioningRecord(ctx, caller, input, plan, actor, owner, operationId, providerInstanceId);
+    provisioningRecord(
+      ctx,
+      caller,
+      input,
+      plan,
+      actor,
+      owner,
+      operationId,
+      provisionRequest(plan, input, providerInstanceId),
+    );
   const started = await ctx.db.transaction().execute(async (trx): Promise<Started> => {
     // The primary key decides between concurrent requests (and replicas) for one id:
     // the loser's insert waits for the winner's commit, then finds its row.
