@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { type Kysely, sql, type Transaction } from 'kysely';
+import type { Kysely, Transaction } from 'kysely';
+import { executePrepared } from './db/database.js';
 import type { DB, TokenKind } from './db/schema.js';
 import { scopesForNewToken } from './scopes.js';
 
@@ -100,34 +101,44 @@ export async function createApiToken(db: Executor, input: NewApiToken): Promise<
   return { id: row.id, token, prefix };
 }
 
+/** A token's row as `authenticateToken` reads it. */
+interface TokenRow {
+  id: string;
+  kind: TokenKind;
+  scopes: string[];
+  organization_id: string | null;
+  platform_id: string | null;
+  provider_id: string | null;
+  expires_at: Date | null;
+  revoked_at: Date | null;
+  last_used_at: Date | null;
+  organization: string | null;
+  platform_organizations: string[];
+  platform_organization_ids: string[];
+}
+
+/**
+ * The token by its hash, with its organization's slug, or the slugs and ids of its platform's
+ * organizations: one statement per request, the same text every time (run prepared).
+ */
+const AUTHENTICATE_TOKEN = `
+  select t.id, t.kind, t.scopes, t.organization_id, t.platform_id, t.provider_id,
+    t.expires_at, t.revoked_at, t.last_used_at, o.slug as organization,
+    array(
+      select po_o.slug from platform_organizations po
+      join organizations po_o on po_o.id = po.organization_id
+      where po.platform_id = t.platform_id order by po_o.slug) as platform_organizations,
+    array(
+      select po.organization_id::text from platform_organizations po
+      where po.platform_id = t.platform_id order by po.organization_id) as platform_organization_ids
+  from api_tokens t
+  left join organizations o on o.id = t.organization_id
+  where t.token_hash = $1`;
+
 /** Resolves a bearer token to its principal; `null` when unknown, revoked or expired. */
 export async function authenticateToken(db: Executor, token: string): Promise<Principal | null> {
   if (!/^annex_[a-z]+_[A-Za-z0-9_-]{20,}$/.test(token)) return null;
-  const row = await db
-    .selectFrom('api_tokens as t')
-    .leftJoin('organizations as o', 'o.id', 't.organization_id')
-    .select([
-      't.id',
-      't.kind',
-      't.scopes',
-      't.organization_id',
-      't.platform_id',
-      't.provider_id',
-      't.expires_at',
-      't.revoked_at',
-      't.last_used_at',
-      'o.slug as organization',
-      // One round trip per request: the platform's organizations come with the token.
-      sql<string[]>`array(
-        select po_o.slug from platform_organizations po
-        join organizations po_o on po_o.id = po.organization_id
-        where po.platform_id = t.platform_id order by po_o.slug)`.as('platform_organizations'),
-      sql<string[]>`array(
-        select po.organization_id::text from platform_organizations po
-        where po.platform_id = t.platform_id order by po.organization_id)`.as('platform_organization_ids'),
-    ])
-    .where('t.token_hash', '=', hashToken(token))
-    .executeTakeFirst();
+  const [row] = await executePrepared<TokenRow>(db, 'authenticate_token', AUTHENTICATE_TOKEN, [hashToken(token)]);
   if (!row || row.revoked_at || (row.expires_at && row.expires_at.getTime() <= Date.now())) return null;
   if (!row.last_used_at || Date.now() - row.last_used_at.getTime() > 60_000) {
     // Coarse on purpose: one write a minute per token, not one per request.

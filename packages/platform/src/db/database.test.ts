@@ -1,10 +1,10 @@
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { sql } from 'kysely';
+import { CompiledQuery, sql } from 'kysely';
 import { afterAll, describe, expect, it } from 'vitest';
 import { serverUrl, testDatabaseKinds } from '../testing.js';
-import { openDatabase } from './database.js';
+import { executePrepared, openDatabase } from './database.js';
 import { migrateToLatest } from './migrate.js';
 
 describe.each(testDatabaseKinds('database layer'))('database on $name', (kind) => {
@@ -71,6 +71,48 @@ describe.each(testDatabaseKinds('database layer'))('database on $name', (kind) =
       }),
     ).rejects.toThrow('boom');
     expect(await db.selectFrom('organizations').where('slug', '=', 'rollback').selectAll().execute()).toEqual([]);
+  });
+
+  it('runs a prepared statement again and again with its values typed as Kysely would, counted and failing alike', async () => {
+    const database = await opened;
+    const { db } = database;
+    const text = 'select $1::text[] as slugs, $2::uuid[] as ids, $3::timestamptz as at, $4::int as n, $5::text as none';
+    const at = new Date('2026-01-02T03:04:05.678Z');
+    const values = [['a', 'b,c'], ['7c51cb8d-566c-4cb3-a7bf-7a59a9144f93'], at, 7, null];
+    const viaKysely = (await db.executeQuery(CompiledQuery.raw(text, values))).rows;
+    const before = database.statementCount();
+    for (let i = 0; i < 3; i++)
+      expect(await executePrepared(db, 'database_test_values', text, values)).toEqual(viaKysely);
+    expect(database.statementCount()).toBe(before + 3);
+    // A failing call leaves the statement, and the session, usable.
+    await expect(executePrepared(db, 'database_test_values', text, [[], ['not-a-uuid'], at, 1, null])).rejects.toThrow(
+      /uuid/,
+    );
+    expect(await executePrepared(db, 'database_test_values', text, values)).toEqual(viaKysely);
+  });
+
+  it('never runs a prepared statement inside a transaction another caller holds open', async () => {
+    const { db } = await opened;
+    const read = 'select count(*)::int as n from organizations where slug = $1';
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let inserted!: () => void;
+    const insertedYet = new Promise<void>((resolve) => {
+      inserted = resolve;
+    });
+    const transaction = db.transaction().execute(async (trx) => {
+      await trx.insertInto('organizations').values({ slug: 'uncommitted', name: 'U' }).execute();
+      inserted();
+      await held;
+      throw new Error('rolled back');
+    });
+    await insertedYet;
+    const reading = executePrepared<{ n: number }>(db, 'database_test_isolation', read, ['uncommitted']);
+    release();
+    await expect(transaction).rejects.toThrow('rolled back');
+    expect(await reading).toEqual([{ n: 0 }]);
   });
 });
 

@@ -40,13 +40,19 @@ const INT8_OID = 20;
 
 const pools = new WeakMap<Kysely<DB>, pg.Pool>();
 const counters = new WeakMap<Kysely<DB>, { statements: number }>();
+/** PGlite, and its protocol's serializer and parser, by the Kysely instance over it. */
+interface Embedded {
+  client: PGlite;
+  pglite: typeof import('@electric-sql/pglite');
+}
+const embeddedClients = new WeakMap<Kysely<DB>, Embedded>();
 
 /**
  * Runs one fixed statement (`text` with `$1…` placeholders) outside any transaction as a
- * named prepared statement when the database is PostgreSQL: parsed and planned once per
- * connection instead of on every call, and built once rather than compiled by Kysely on
- * every call (what a hot path's large statements spend most of their time on). Through
- * Kysely otherwise (PGlite, or inside a transaction). `name` must be unique per `text`.
+ * named prepared statement: parsed and planned once per connection instead of on every call
+ * (planning a join costs more than running it on small tables), and built once rather than
+ * compiled by Kysely on every call (what a hot path's large statements spend most of their
+ * time on). Through Kysely inside a transaction. `name` must be unique per `text`.
  */
 export async function executePrepared<R>(
   db: Kysely<DB> | Transaction<DB>,
@@ -55,18 +61,91 @@ export async function executePrepared<R>(
   values: readonly unknown[],
 ): Promise<R[]> {
   const pool = db.isTransaction ? undefined : pools.get(db as Kysely<DB>);
-  if (!pool) return (await db.executeQuery<R>(CompiledQuery.raw(text, [...values]))).rows as R[];
+  const embedded = db.isTransaction ? undefined : embeddedClients.get(db as Kysely<DB>);
+  if (!pool && !embedded) return (await db.executeQuery<R>(CompiledQuery.raw(text, [...values]))).rows as R[];
   const counter = counters.get(db as Kysely<DB>);
   if (counter) counter.statements += 1;
   const started = now();
   try {
-    const result = await pool.query({ name, text, values: [...values] });
+    const rows = pool
+      ? ((await pool.query({ name, text, values: [...values] })).rows as R[])
+      : // The dialect's one connection, so that the statement never runs inside another caller's transaction.
+        await (db as Kysely<DB>)
+          .connection()
+          .execute(() => runPreparedOnPGlite<R>(embedded as Embedded, name, text, values));
     traceStatement(text, now() - started, undefined);
-    return result.rows as R[];
+    return rows;
   } catch (error) {
     traceStatement(text, now() - started, error ?? new Error('the statement failed'));
     throw error;
   }
+}
+
+/** A statement PGlite has parsed under its name, and the types of its parameters. */
+interface PGliteStatement {
+  text: string;
+  parameterTypes: readonly number[];
+}
+
+const preparedOnPGlite = new WeakMap<PGlite, Map<string, PGliteStatement>>();
+
+/**
+ * PGlite's `query` parses, plans and describes the statement on every call, in five calls
+ * into the backend; this parses it once under its name (and learns its parameters' types,
+ * to serialize values as `query` would), then binds and runs it in one call.
+ */
+async function runPreparedOnPGlite<R>(
+  { client, pglite }: Embedded,
+  name: string,
+  text: string,
+  values: readonly unknown[],
+): Promise<R[]> {
+  const { serialize } = pglite.protocol;
+  const { parse } = pglite;
+  return client.runExclusive(async () => {
+    let statements = preparedOnPGlite.get(client);
+    if (!statements) {
+      statements = new Map();
+      preparedOnPGlite.set(client, statements);
+    }
+    let statement = statements.get(name);
+    if (statement && statement.text !== text) throw new Error(`executePrepared: "${name}" names another statement`);
+    if (!statement) {
+      const described = await client.execProtocolStream(
+        concatBytes([serialize.parse({ name, text }), serialize.describe({ type: 'S', name }), serialize.sync()]),
+        { syncToFs: false },
+      );
+      statement = { text, parameterTypes: parse.parseDescribeStatementResults(described) };
+      statements.set(name, statement);
+    }
+    const types = statement.parameterTypes;
+    const serialized = values.map((value, i) => {
+      if (value === null || value === undefined) return null;
+      const serializer = client.serializers[types[i] ?? 0];
+      return serializer ? serializer(value) : String(value);
+    });
+    const messages = await client.execProtocolStream(
+      concatBytes([
+        serialize.bind({ statement: name, values: serialized }),
+        serialize.describe({ type: 'P' }),
+        serialize.execute({}),
+        serialize.sync(),
+      ]),
+      { syncToFs: false },
+    );
+    await client.syncToFs();
+    return (parse.parseResults(messages, client.parsers)[0]?.rows ?? []) as R[];
+  });
+}
+
+function concatBytes(parts: readonly Uint8Array[]): Uint8Array {
+  const bytes = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0));
+  let offset = 0;
+  for (const part of parts) {
+    bytes.set(part, offset);
+    offset += part.length;
+  }
+  return bytes;
 }
 
 /**
@@ -129,7 +208,8 @@ export async function openDatabase(target: DatabaseTarget): Promise<Database> {
     listener = postgresListener(target.url);
   } else {
     // Loaded only here: a process on PostgreSQL never holds the embedded database's code.
-    const { PGlite } = await import('@electric-sql/pglite');
+    const pglite = await import('@electric-sql/pglite');
+    const { PGlite } = pglite;
     const startParams = [...PGlite.defaultStartParams, ...PGLITE_SETTINGS];
     if (target.kind === 'pglite') await ensurePGliteDataDir(target.dataDir, startParams);
     client = await PGlite.create({
@@ -139,6 +219,7 @@ export async function openDatabase(target: DatabaseTarget): Promise<Database> {
       parsers: { [INT8_OID]: (value: string) => Number(value) },
     });
     db = new Kysely<DB>({ dialect: new PGliteDialect(client), log });
+    embeddedClients.set(db, { client, pglite });
     listener = pgliteListener(client, db);
   }
   counters.set(db, counter);

@@ -117,6 +117,14 @@ export async function findVisibleServicesByProviderIds(
   return rows.map((r) => toService(r as ServiceRow));
 }
 
+const servicesBySlugs = prepared((db, viewer: ViewerChoices, v: Slots<ViewerValues & { slugs: readonly string[] }>) =>
+  db
+    .selectFrom('services as s')
+    .select(columns)
+    .where((eb) => serviceVisible(viewer, v)(eb))
+    .where(sql<SqlBool>`s.slug = any(${v.slugs}::text[])`),
+);
+
 /** The visible services among these slugs (live slugs are unique), in no particular order. */
 export async function findVisibleServicesBySlugs(
   db: Executor,
@@ -124,9 +132,7 @@ export async function findVisibleServicesBySlugs(
   slugs: readonly string[],
 ): Promise<Service[]> {
   if (slugs.length === 0) return [];
-  const rows = await visibleServices(db, viewer)
-    .where('s.slug', 'in', [...slugs])
-    .execute();
+  const rows = await servicesBySlugs(db, viewerChoices(viewer), { ...viewerValues(viewer), slugs });
   return rows.map((r) => toService(r as ServiceRow));
 }
 

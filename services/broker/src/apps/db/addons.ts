@@ -1,7 +1,7 @@
-import type { AddonsTable } from '@annex/platform';
+import { type AddonsTable, executePrepared } from '@annex/platform';
 import { type Insertable, sql } from 'kysely';
 import type { Executor } from '../../shared/db/executor.js';
-import { type AddonRow, isUuid } from './store.js';
+import { type AddonRow, type AddonViewRow, isUuid } from './store.js';
 
 /** Which replica moves a row forward, until when. */
 export interface Lease {
@@ -87,23 +87,25 @@ export async function listAddonsOf(
 }
 
 /** An add-on with the slugs of its plan, service and provider. */
-export type AddonWithPlan = AddonRow & { plan_slug: string; service_slug: string; provider_slug: string };
+export type AddonWithPlan = AddonViewRow & { plan_slug: string; service_slug: string; provider_slug: string };
 
-/** The live (not destroyed) add-ons of these apps, with their plans' slugs, oldest first. */
+const LIVE_ADDONS_OF_APPS = `
+  select a.id, a.name, a.organization_id, a.app_id, a.plan_id, a.state, a.last_error, a.created_at,
+    p.slug as plan_slug, s.slug as service_slug, pr.slug as provider_slug
+  from addons a
+  join plans p on p.id = a.plan_id
+  join services s on s.id = p.service_id
+  join providers pr on pr.id = s.provider_id
+  where a.app_id = any($1::uuid[]) and a.state <> 'destroyed'
+  order by a.created_at, a.id`;
+
+/**
+ * The live (not destroyed) add-ons of these apps, with their plans' slugs, oldest first: one
+ * statement of the same text for any number of apps, so it runs prepared.
+ */
 export async function listLiveAddonsOfApps(db: Executor, appIds: readonly string[]): Promise<AddonWithPlan[]> {
   if (appIds.length === 0) return [];
-  return db
-    .selectFrom('addons as a')
-    .innerJoin('plans as p', 'p.id', 'a.plan_id')
-    .innerJoin('services as s', 's.id', 'p.service_id')
-    .innerJoin('providers as pr', 'pr.id', 's.provider_id')
-    .selectAll('a')
-    .select(['p.slug as plan_slug', 's.slug as service_slug', 'pr.slug as provider_slug'])
-    .where('a.app_id', 'in', [...new Set(appIds)])
-    .where('a.state', '!=', 'destroyed')
-    .orderBy('a.created_at')
-    .orderBy('a.id')
-    .execute();
+  return executePrepared<AddonWithPlan>(db, 'live_addons_of_apps', LIVE_ADDONS_OF_APPS, [[...new Set(appIds)]]);
 }
 
 /** Add-on names by id. */

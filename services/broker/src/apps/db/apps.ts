@@ -1,7 +1,7 @@
-import type { AppEventsTable, AppsTable } from '@annex/platform';
-import { type Insertable, type Selectable, sql } from 'kysely';
+import { type AppEventsTable, type AppsTable, executePrepared } from '@annex/platform';
+import type { Insertable, Selectable } from 'kysely';
 import type { Executor } from '../../shared/db/executor.js';
-import { type AppRow, isUuid } from './store.js';
+import { type AppRow, type AppViewRow, isUuid } from './store.js';
 
 /** The app with this id (when `ref` is a UUID) or name, of any organization; locked when `forUpdate`. */
 export async function findAppByRef(db: Executor, ref: string, forUpdate = false): Promise<AppRow | undefined> {
@@ -32,24 +32,23 @@ export async function findAppIdByNameOrId(
 }
 
 /** An app as a list shows it: with its organization's slug and where its events stand. */
-export type ListedAppRow = AppRow & { organization_slug: string; last_event_id: string };
+export type ListedAppRow = AppViewRow & { organization_slug: string; last_event_id: string };
+
+const LISTED_APP_COLUMNS = `
+  a.id, a.name, a.organization_id, a.release_version, a.created_at, o.slug as organization_slug,
+  coalesce((select max(e.id) from app_events e where e.app_id = a.id), 0)::text as last_event_id
+  from apps a join organizations o on o.id = a.organization_id`;
+const LIST_APPS_OF = `select ${LISTED_APP_COLUMNS} where a.organization_id = any($1::uuid[]) order by a.name`;
+const LIST_ALL_APPS = `select ${LISTED_APP_COLUMNS} order by a.name`;
 
 /**
  * The apps of these organizations (`'all'`: of any; the list must not be empty), by name, each
- * with its organization's slug and the id of its latest event ('0': none), in the one statement.
+ * with its organization's slug and the id of its latest event ('0': none), in the one statement
+ * (the same text for any number of organizations, so it runs prepared).
  */
 export async function listAppsOf(db: Executor, organizationIds: readonly string[] | 'all'): Promise<ListedAppRow[]> {
-  let query = db
-    .selectFrom('apps')
-    .innerJoin('organizations as o', 'o.id', 'apps.organization_id')
-    .selectAll('apps')
-    .select([
-      'o.slug as organization_slug',
-      sql<string>`coalesce((select max(e.id) from app_events e where e.app_id = apps.id), 0)::text`.as('last_event_id'),
-    ])
-    .orderBy('apps.name');
-  if (organizationIds !== 'all') query = query.where('apps.organization_id', 'in', organizationIds);
-  return query.execute();
+  if (organizationIds === 'all') return executePrepared<ListedAppRow>(db, 'list_all_apps', LIST_ALL_APPS, []);
+  return executePrepared<ListedAppRow>(db, 'list_apps_of', LIST_APPS_OF, [organizationIds]);
 }
 
 /** Inserts the app unless its name is taken; returns the new row, or undefined when taken. */

@@ -1,8 +1,8 @@
-import type { AttachmentsTable } from '@annex/platform';
+import { type AttachmentsTable, executePrepared } from '@annex/platform';
 import { type Insertable, sql } from 'kysely';
 import type { Executor } from '../../shared/db/executor.js';
 import type { Lease } from './addons.js';
-import type { AttachmentRow } from './store.js';
+import type { AttachmentRow, AttachmentViewRow } from './store.js';
 
 /** The attachment with this id; throws when there is none. */
 export async function getAttachment(db: Executor, id: string): Promise<AttachmentRow> {
@@ -21,29 +21,20 @@ export async function liveAttachments(
 }
 
 /** An attachment with the names of the config vars it set, in name order. */
-export type AttachmentWithVarNames = AttachmentRow & { config_var_names: string[] };
+export type AttachmentWithVarNames = AttachmentViewRow & { config_var_names: string[] };
 
-/** The attachment's columns, and the names of its config vars (one array per row, no second statement). */
-function attachmentsWithVarNames(db: Executor) {
-  return db
-    .selectFrom('attachments')
-    .selectAll('attachments')
-    .select(
-      sql<
-        string[]
-      >`array(select cv.name from config_vars cv where cv.attachment_id = attachments.id order by cv.name)`.as(
-        'config_var_names',
-      ),
-    )
-    .where('detached_at', 'is', null)
-    .orderBy('created_at')
-    .orderBy('id');
-}
+/** The attachments' columns, and the names of their config vars (one array per row, no second statement). */
+const LIVE_ATTACHMENTS_OF_APPS_OR_ADDONS = `
+  select t.id, t.name, t.app_id, t.addon_id, t.state, t.last_error, t.created_at,
+    array(select cv.name from config_vars cv where cv.attachment_id = t.id order by cv.name) as config_var_names
+  from attachments t
+  where t.detached_at is null and (t.app_id = any($1::uuid[]) or t.addon_id = any($2::uuid[]))
+  order by t.created_at, t.id`;
 
 /**
  * Live attachments (not detached) to any of these apps or of any of these add-ons, with
  * their config vars' names, oldest first (then by id, so that every read lists them alike);
- * one statement for any number of each.
+ * one statement of the same text for any number of each, so it runs prepared.
  */
 export async function liveAttachmentsOfAppsOrAddons(
   db: Executor,
@@ -51,14 +42,12 @@ export async function liveAttachmentsOfAppsOrAddons(
   addonIds: readonly string[],
 ): Promise<AttachmentWithVarNames[]> {
   if (appIds.length === 0 && addonIds.length === 0) return [];
-  return attachmentsWithVarNames(db)
-    .where((eb) =>
-      eb.or([
-        ...(appIds.length > 0 ? [eb('app_id', 'in', [...new Set(appIds)])] : []),
-        ...(addonIds.length > 0 ? [eb('addon_id', 'in', [...new Set(addonIds)])] : []),
-      ]),
-    )
-    .execute();
+  return executePrepared<AttachmentWithVarNames>(
+    db,
+    'live_attachments_of_apps_or_addons',
+    LIVE_ATTACHMENTS_OF_APPS_OR_ADDONS,
+    [[...new Set(appIds)], [...new Set(addonIds)]],
+  );
 }
 
 /** Live attachments of these add-ons, with their config vars' names, as {@link liveAttachmentsOfAppsOrAddons}. */

@@ -11,7 +11,7 @@ import {
 import { listVarNamesOfAttachments } from '../db/config-vars.js';
 import { organizationSlugsByIds } from '../db/organizations.js';
 import { planSlugsByIds } from '../db/plans.js';
-import type { AddonRow, AppRow, AttachmentRow } from '../db/store.js';
+import type { AddonViewRow, AppViewRow, AttachmentViewRow } from '../db/store.js';
 
 // The JSON the `/v1` API answers (docs/apps.md), built with a fixed number of queries
 // whatever the number of rows. A shared add-on is seen from both sides (docs/apps.md,
@@ -105,7 +105,7 @@ class ViewReads {
    * Apps and add-ons the view read whole: their names need no further read, nor do a listed
    * app's organization and latest event, nor an add-on's plan read with it.
    */
-  know(apps: readonly (AppRow | ListedAppRow)[], addons: readonly (AddonRow | AddonWithPlan)[]): void {
+  know(apps: readonly (AppViewRow | ListedAppRow)[], addons: readonly (AddonViewRow | AddonWithPlan)[]): void {
     for (const app of apps) {
       if ('organization_slug' in app) {
         this.#orgs.set(app.organization_id, app.organization_slug);
@@ -148,7 +148,7 @@ function unknown(known: ReadonlyMap<string, unknown>, ids: readonly string[]): s
 export async function attachmentViews(
   db: Executor,
   caller: ApiCaller,
-  rows: readonly AttachmentRow[],
+  rows: readonly AttachmentViewRow[],
 ): Promise<AttachmentView[]> {
   return attachmentViewsWith(new ViewReads(db), caller, rows);
 }
@@ -156,7 +156,7 @@ export async function attachmentViews(
 async function attachmentViewsWith(
   reads: ViewReads,
   caller: ApiCaller,
-  rows: readonly AttachmentRow[],
+  rows: readonly AttachmentViewRow[],
 ): Promise<AttachmentView[]> {
   if (rows.length === 0) return [];
   const apps = await reads.apps(rows.map((r) => r.app_id));
@@ -178,7 +178,7 @@ async function attachmentViewsWith(
   });
 }
 
-export async function addonViews(db: Executor, caller: ApiCaller, rows: readonly AddonRow[]): Promise<AddonView[]> {
+export async function addonViews(db: Executor, caller: ApiCaller, rows: readonly AddonViewRow[]): Promise<AddonView[]> {
   if (rows.length === 0) return [];
   const reads = new ViewReads(db);
   reads.know([], rows);
@@ -192,14 +192,14 @@ export async function addonViews(db: Executor, caller: ApiCaller, rows: readonly
 
 /** An attachment's row with its view. */
 interface ViewedAttachment {
-  row: AttachmentRow;
+  row: AttachmentViewRow;
   view: AttachmentView;
 }
 
 async function viewedAttachments(
   reads: ViewReads,
   caller: ApiCaller,
-  rows: readonly AttachmentRow[],
+  rows: readonly AttachmentViewRow[],
 ): Promise<ViewedAttachment[]> {
   const views = await attachmentViewsWith(reads, caller, rows);
   return rows.map((row, i) => ({ row, view: views[i] as AttachmentView }));
@@ -209,7 +209,7 @@ async function viewedAttachments(
 async function addonViewsWith(
   reads: ViewReads,
   caller: ApiCaller,
-  rows: readonly AddonRow[],
+  rows: readonly AddonViewRow[],
   attached: readonly ViewedAttachment[],
 ): Promise<AddonView[]> {
   if (rows.length === 0) return [];
@@ -251,7 +251,7 @@ const EVERYTHING: AppIncludes = new Set(['addons', 'attachments']);
 export async function appViews(
   db: Executor,
   caller: ApiCaller,
-  apps: readonly (AppRow | ListedAppRow)[],
+  apps: readonly (AppViewRow | ListedAppRow)[],
   include: AppIncludes = NOTHING,
 ): Promise<ListedApp[]> {
   if (apps.length === 0) return [];
@@ -297,7 +297,7 @@ export async function appViews(
 }
 
 /** `GET /v1/apps/:app`: the app with its add-ons, its attachments and where its events stand. */
-export async function appDetailView(db: Executor, caller: ApiCaller, app: AppRow): Promise<AppDetail> {
+export async function appDetailView(db: Executor, caller: ApiCaller, app: AppViewRow): Promise<AppDetail> {
   const [view] = await appViews(db, caller, [app], EVERYTHING);
   if (!view?.addons || !view.attachments || view.lastEventId === undefined) {
     throw new Error(`the view of app ${app.id} lacks its details`);
