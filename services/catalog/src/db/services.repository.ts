@@ -121,19 +121,24 @@ const servicesBySlugs = prepared((db, viewer: ViewerChoices, v: Slots<ViewerValu
   db
     .selectFrom('services as s')
     .select(columns)
+    .select((eb) => visiblePlansOfServiceAsJson(viewer, v)(eb).as('plans'))
     .where((eb) => serviceVisible(viewer, v)(eb))
     .where(sql<SqlBool>`s.slug = any(${v.slugs}::text[])`),
 );
 
-/** The visible services among these slugs (live slugs are unique), in no particular order. */
+/**
+ * The visible services among these slugs (live slugs are unique), in no particular order,
+ * each with the plans the viewer can see, in manifest order (what add-ons are named by: a
+ * service's slug and a plan's), in one statement.
+ */
 export async function findVisibleServicesBySlugs(
   db: Executor,
   viewer: Viewer,
   slugs: readonly string[],
-): Promise<Service[]> {
+): Promise<{ service: Service; plans: Plan[] }[]> {
   if (slugs.length === 0) return [];
   const rows = await servicesBySlugs(db, viewerChoices(viewer), { ...viewerValues(viewer), slugs });
-  return rows.map((r) => toService(r as ServiceRow));
+  return rows.map(({ plans, ...row }) => ({ service: toService(row as ServiceRow), plans: plans.map(toPlan) }));
 }
 
 export async function findVisibleService(

@@ -4,11 +4,10 @@ import DataLoader from 'dataloader';
 import { GraphQLError } from 'graphql';
 import { ForbiddenError } from '../../apps/errors.js';
 import type { AddonState, ApiAddon, ApiApp, ApiAttachment, ApiRelease, AttachmentState } from '../../broker-client.js';
-import { findVisiblePlansByServiceIds } from '../../db/plans.repository.js';
 import { findVisibleServicesBySlugs } from '../../db/services.repository.js';
 import type { Plan, Service } from '../../domain/model.js';
 import { builder, type CatalogContext, needsScope } from '../builder.js';
-import { PlanRef, ServiceRef } from '../refs.js';
+import { PlanRef, plansOfService, ServiceRef } from '../refs.js';
 import { asGraphQLError, orGraphQLError } from './app-errors.js';
 import { decodeGlobal } from './plan.js';
 
@@ -197,15 +196,20 @@ async function detailOf(app: ApiApp, ctx: CatalogContext): Promise<ApiApp> {
 
 /**
  * Visible services by slug (what add-ons name them by), one statement per batch; shared by
- * `Addon.service` and `Addon.plan`. Each is cached by id too, for its plans' inherited flags.
+ * `Addon.service` and `Addon.plan`. Each is cached by id too, for its plans' inherited flags,
+ * and its plans (read in the same statement) in `plansOfService`.
  */
 const servicesBySlug = createContextCache(
   (ctx: CatalogContext) =>
     new DataLoader<string, Service | null>(async (slugs) => {
-      const services = await findVisibleServicesBySlugs(ctx.db, ctx.viewer, slugs);
+      const found = await findVisibleServicesBySlugs(ctx.db, ctx.viewer, slugs);
       const byId = ServiceRef.getDataloader(ctx);
-      for (const service of services) byId.prime(service.id, service);
-      const bySlug = new Map(services.map((service) => [service.slug, service]));
+      const plans = plansOfService(ctx);
+      for (const { service, plans: ofService } of found) {
+        byId.prime(service.id, service);
+        plans.prime(service.id, ofService);
+      }
+      const bySlug = new Map(found.map(({ service }) => [service.slug, service]));
       return slugs.map((slug) => bySlug.get(slug) ?? null);
     }),
 );
@@ -299,19 +303,20 @@ AddonRef.implement({
       type: PlanRef,
       nullable: true,
       description: 'The plan, when the caller can see it in the catalog.',
-      // Every add-on's plan at once: their services (one batch), then those services' plans.
+      // Every add-on's plan at once: their services with their plans, in one batch.
       load: async (keys: string[], ctx: CatalogContext) => {
         const wanted = keys.map((key) => JSON.parse(key) as [string, string]);
         const loader = servicesBySlug(ctx);
-        const services = await Promise.all([...new Set(wanted.map(([service]) => service))].map((s) => loader.load(s)));
-        const visible = services.filter((service): service is Service => service !== null);
-        const plans = await findVisiblePlansByServiceIds(
-          ctx.db,
-          ctx.viewer,
-          visible.map((service) => service.id),
+        const slugs = [...new Set(wanted.map(([service]) => service))];
+        const services = (await Promise.all(slugs.map((slug) => loader.load(slug)))).filter(
+          (service): service is Service => service !== null,
         );
-        const slugOf = new Map(visible.map((service) => [service.id, service.slug]));
-        const byKey = new Map(plans.map((plan) => [planKey(slugOf.get(plan.serviceId) ?? '', plan.slug), plan]));
+        const plansLoader = plansOfService(ctx);
+        const plans = await Promise.all(services.map((service) => plansLoader.load(service.id)));
+        const byKey = new Map<string, Plan>();
+        services.forEach((service, i) => {
+          for (const plan of plans[i] ?? []) byKey.set(planKey(service.slug, plan.slug), plan);
+        });
         return wanted.map(([service, plan]) => byKey.get(planKey(service, plan)) ?? null) as Plan[];
       },
       resolve: (addon) => planKey(addon.service, addon.plan),

@@ -1,8 +1,5 @@
 import { CATEGORIES, type Category } from '@annex/sdk';
-import { createContextCache } from '@pothos/core';
-import DataLoader from 'dataloader';
 import { GraphQLError } from 'graphql';
-import { findVisiblePlansByServiceIds } from '../../db/plans.repository.js';
 import {
   countVisibleServices,
   countVisibleServicesByCategory,
@@ -10,25 +7,12 @@ import {
   pageVisibleServices,
   type ServiceCursor,
 } from '../../db/services.repository.js';
-import type { Plan } from '../../domain/model.js';
 import { searchQuery } from '../../domain/search.js';
-import { builder, type CatalogContext } from '../builder.js';
+import { builder } from '../builder.js';
 import { FREE_TEXT } from '../input-text.js';
-import { isUuid, PlanRef, ProviderRef, ServiceRef } from '../refs.js';
+import { isUuid, PlanRef, ProviderRef, plansOfService, ServiceRef } from '../refs.js';
 import { CategoryEnum, StatusEnum } from './enums.js';
 import { decodeGlobal } from './plan.js';
-
-/** The plans the caller can see of each service a request asks about: one statement for all of them. */
-const plansOfService = createContextCache(
-  (ctx: CatalogContext) =>
-    new DataLoader<string, Plan[]>(async (serviceIds) => {
-      const byService = new Map<string, Plan[]>(serviceIds.map((id) => [id, []]));
-      for (const plan of await findVisiblePlansByServiceIds(ctx.db, ctx.viewer, serviceIds)) {
-        byService.get(plan.serviceId)?.push(plan);
-      }
-      return serviceIds.map((id) => byService.get(id) ?? []);
-    }),
-);
 
 ServiceRef.implement({
   description: 'Something a provider offers (a database, a cache, a model API), with one or more plans.',
