@@ -103,6 +103,8 @@ async function runPreparedOnPGlite<R>(
   const { serialize } = pglite.protocol;
   const { parse } = pglite;
   return client.runExclusive(async () => {
+    // As `query` refuses (isDatabaseUnavailable knows this message): the protocol calls below do not check.
+    if (client.closed) throw new Error('PGlite is closed');
     let statements = preparedOnPGlite.get(client);
     if (!statements) {
       statements = new Map();
