@@ -78,17 +78,29 @@ describe.each(testDatabaseKinds('database layer'))('database on $name', (kind) =
     const { db } = database;
     const text = 'select $1::text[] as slugs, $2::uuid[] as ids, $3::timestamptz as at, $4::int as n, $5::text as none';
     const at = new Date('2026-01-02T03:04:05.678Z');
-    const values = [['a', 'b,c'], ['7c51cb8d-566c-4cb3-a7bf-7a59a9144f93'], at, 7, null];
+    const values = [['a', 'b,c', 'ünïcødé €😀'], ['7c51cb8d-566c-4cb3-a7bf-7a59a9144f93'], at, 7, null];
     const viaKysely = (await db.executeQuery(CompiledQuery.raw(text, values))).rows;
     const before = database.statementCount();
     for (let i = 0; i < 3; i++)
       expect(await executePrepared(db, 'database_test_values', text, values)).toEqual(viaKysely);
     expect(database.statementCount()).toBe(before + 3);
     // A failing call leaves the statement, and the session, usable.
-    await expect(executePrepared(db, 'database_test_values', text, [[], ['not-a-uuid'], at, 1, null])).rejects.toThrow(
-      /uuid/,
-    );
+    // The database's own error, with its SQLSTATE, as a query through Kysely throws it.
+    await expect(
+      executePrepared(db, 'database_test_values', text, [[], ['not-a-uuid'], at, 1, null]),
+    ).rejects.toMatchObject({ code: '22P02', message: expect.stringMatching(/uuid/) });
     expect(await executePrepared(db, 'database_test_values', text, values)).toEqual(viaKysely);
+  });
+
+  it('reads many rows of a prepared statement, nulls and non-ASCII text among them, as Kysely does', async () => {
+    const { db } = await opened;
+    const text = `select i, v, case when i % 3 = 0 then null else repeat(v, i::int) end as r, i % 2 = 0 as even, '{"k": [1]}'::jsonb as j
+      from unnest($1::text[]) with ordinality as t(v, i) order by i`;
+    const values = [Array.from({ length: 500 }, (_, i) => `värde ${i} ✓ ${'x'.repeat(i % 40)}`)];
+    const viaKysely = (await db.executeQuery(CompiledQuery.raw(text, values))).rows;
+    expect(viaKysely).toHaveLength(500);
+    expect(await executePrepared(db, 'database_test_rows', text, values)).toEqual(viaKysely);
+    expect(await executePrepared(db, 'database_test_rows', text, [[]])).toEqual([]);
   });
 
   it('never runs a prepared statement inside a transaction another caller holds open', async () => {
