@@ -345,6 +345,7 @@ export function createCatalog(config: CatalogConfig, deps: CatalogDeps): Catalog
     app: traceRequests(tracer, listener),
     async start() {},
     async close() {
+      brokerClient.close();
       await yoga.dispose();
       await tracer.shutdown();
     },

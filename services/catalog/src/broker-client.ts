@@ -1,3 +1,5 @@
+import http from 'node:http';
+import https from 'node:https';
 import type {
   Addon as ApiAddon,
   AppDetail as ApiAppDetail,
@@ -14,7 +16,7 @@ import type {
   ProviderRevenue,
   SetConfigVarsRequest,
 } from '@annex/contracts/v1';
-import { traceOutbound } from '@annex/tracing';
+import { type OutboundPolicy, type OutboundResponse, OutboundTimeoutError, outboundRequest } from '@annex/platform';
 import {
   BrokerUnavailableError,
   ConfigVarCollisionError,
@@ -52,7 +54,6 @@ export type ApiApp = App & Partial<Omit<ApiAppDetail, keyof App>>;
 export interface BrokerClientOptions {
   /** The broker's base URL, without a trailing slash. */
   baseUrl: string;
-  fetch?: typeof fetch;
   /** Deadline of one call (default 10 s); a long poll gets its wait on top. */
   timeoutMs?: number;
 }
@@ -72,6 +73,10 @@ interface CallOptions {
 }
 
 const DEFAULT_TIMEOUT_MS = 10_000;
+/** The most of one answer that is read: an organization's whole list of apps with their add-ons fits many times over. */
+const MAX_ANSWER_BYTES = 64 * 1024 * 1024;
+/** The broker is the operator's own service, on whatever network they run it in. */
+const BROKER_POLICY: OutboundPolicy = { allowPrivateNetworks: true };
 
 /**
  * The broker's apps API as one caller sees it. Create one per GraphQL request with that
@@ -84,12 +89,21 @@ const DEFAULT_TIMEOUT_MS = 10_000;
 export class BrokerClient {
   readonly baseUrl: string;
   readonly timeoutMs: number;
-  readonly #fetch: typeof fetch;
+  /** Connections kept open between calls, as a platform's dashboard polls. */
+  readonly #agents = {
+    'http:': new http.Agent({ keepAlive: true }),
+    'https:': new https.Agent({ keepAlive: true }),
+  };
 
   constructor(options: BrokerClientOptions) {
     this.baseUrl = options.baseUrl.replace(/\/+$/, '');
     this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-    this.#fetch = options.fetch ?? globalThis.fetch;
+  }
+
+  /** Closes the connections kept open; calls made afterwards open new ones. */
+  close(): void {
+    this.#agents['http:'].destroy();
+    this.#agents['https:'].destroy();
   }
 
   /**
@@ -107,42 +121,40 @@ export class BrokerClient {
    * error body names, or `BrokerUnavailableError`.
    */
   async call<T>(bearer: string | undefined, method: string, path: string, options: CallOptions = {}): Promise<T> {
-    const deadline = AbortSignal.timeout(this.timeoutMs + (options.extraMs ?? 0));
-    const signal = options.signal ? AbortSignal.any([deadline, options.signal]) : deadline;
+    const timeoutMs = this.timeoutMs + (options.extraMs ?? 0);
     const headers: Record<string, string> = { accept: 'application/json' };
     if (bearer) headers.authorization = `Bearer ${bearer}`;
     if (options.body !== undefined) headers['content-type'] = 'application/json';
-    let response: Response;
-    let text: string;
+    let response: OutboundResponse;
     try {
-      const url = `${this.baseUrl}/v1${path}`;
-      response = await traceOutbound(method, url, headers, (traced) =>
-        this.#fetch(url, {
-          method,
-          headers: traced,
-          signal,
-          ...(options.body !== undefined ? { body: JSON.stringify(options.body) } : {}),
-        }),
-      );
-      text = await response.text();
+      response = await outboundRequest(new URL(`${this.baseUrl}/v1${path}`), {
+        method,
+        headers,
+        ...(options.body !== undefined ? { body: JSON.stringify(options.body) } : {}),
+        policy: BROKER_POLICY,
+        timeoutMs,
+        maxBytes: MAX_ANSWER_BYTES,
+        agents: this.#agents,
+        ...(options.signal ? { signal: options.signal } : {}),
+      });
     } catch (error) {
       if (options.signal?.aborted) throw error; // the caller gave up; not the broker's fault
-      const reason = deadline.aborted
-        ? `no answer within ${this.timeoutMs + (options.extraMs ?? 0)} ms`
-        : (error as Error).message;
+      const reason =
+        error instanceof OutboundTimeoutError ? `no answer within ${timeoutMs} ms` : (error as Error).message;
       throw new BrokerUnavailableError(`the broker at ${this.baseUrl} could not be reached: ${reason}`, null);
     }
+    const { status, body: text } = response;
     let body: unknown;
     try {
       body = text === '' ? undefined : JSON.parse(text);
     } catch {
       throw new BrokerUnavailableError(
-        `the broker answered ${method} /v1${path} with ${response.status} and a body that is not JSON`,
-        response.status,
+        `the broker answered ${method} /v1${path} with ${status} and a body that is not JSON`,
+        status,
       );
     }
-    if (response.ok) return body as T;
-    throw brokerError(response.status, body, options.subject, `${method} /v1${path}`);
+    if (status >= 200 && status < 300) return body as T;
+    throw brokerError(status, body, options.subject, `${method} /v1${path}`);
   }
 }
 
