@@ -128,6 +128,26 @@ describe.each(testDatabaseKinds('database layer'))('database on $name', (kind) =
   });
 });
 
+describe('the embedded database', () => {
+  it('plans a prepared statement once, not again with every call', async () => {
+    const database = await openDatabase({ kind: 'pglite-memory' });
+    try {
+      await migrateToLatest(database.db);
+      const text = 'select o.slug from organizations o where o.id = any($1::uuid[]) order by o.slug';
+      for (let i = 0; i < 10; i++) await executePrepared(database.db, 'database_test_plans', text, [[]]);
+      const [plans] = await executePrepared<{ generic_plans: number; custom_plans: number }>(
+        database.db,
+        'database_test_plan_counts',
+        'select generic_plans::int, custom_plans::int from pg_prepared_statements where name = $1',
+        ['database_test_plans'],
+      );
+      expect(plans).toEqual({ generic_plans: 10, custom_plans: 0 });
+    } finally {
+      await database.close();
+    }
+  });
+});
+
 describe('migrations under contention', () => {
   const url = serverUrl('TEST_DATABASE_URL', 'concurrent migrations on PostgreSQL');
   it.runIf(url)('two processes migrating one fresh database at once both succeed, once', async () => {

@@ -337,11 +337,13 @@ export async function pageVisibleServices(
     // The planner prices a text-search match like any cheap operator, so once a term
     // matches a few percent of the catalog it prefers testing every row (or walking
     // another index) over the GIN index, and search cost grew with the catalog rather
-    // than with its matches. For this one statement: no sequential scan, and random
-    // reads priced as on the SSDs this runs on.
+    // than with its matches. For this one statement: no sequential scan, random reads
+    // priced as on the SSDs this runs on, and a plan made for this term (the embedded
+    // database otherwise plans statements without their values).
     rows = await (db as Kysely<DB>).transaction().execute(async (trx) => {
-      await sql`set local enable_seqscan = off`.execute(trx);
-      await sql`set local random_page_cost = 1.1`.execute(trx);
+      // `set local` for each, in one statement.
+      await sql`select set_config('enable_seqscan', 'off', true), set_config('random_page_cost', '1.1', true),
+        set_config('plan_cache_mode', 'force_custom_plan', true)`.execute(trx);
       return listing(trx, choices, values);
     });
   } else {
