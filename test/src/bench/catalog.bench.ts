@@ -45,7 +45,7 @@ export async function benchCatalogQuery(kinds: ('pglite' | 'postgres')[], second
         }
         const ratio = result.rps / baseline.rps;
         // As deployed (cache on), and what every answer the cache does not hold costs (cache off).
-        const target = cache ? 0.5 : 0.05;
+        const target = cache ? 0.9 : 0.05;
         const pass = ratio >= target;
         ok &&= pass;
         const label = cache ? 'response cache on (default)' : 'response cache off';
@@ -65,7 +65,7 @@ export async function benchCatalogQuery(kinds: ('pglite' | 'postgres')[], second
       'The first 20 services of a category, each with its provider and its plans and prices',
       `(900 services seeded, 3 plans each), ${seconds} s after a 2 s warm-up, 16 keep-alive connections,`,
       'server in its own process. Targets, against the bare graphql-yoga hello world measured in the same run:',
-      'at least 0.5x for the catalog as deployed (its response cache on: results are kept until a provider publishes),',
+      'at least 0.9x for the catalog as deployed (its response cache on: results are kept until a provider publishes),',
       'and at least 0.05x with the cache off, which is what every answer the cache does not hold costs. A page of',
       'services is one SQL statement with their providers and plans.',
       '',
@@ -75,6 +75,9 @@ export async function benchCatalogQuery(kinds: ('pglite' | 'postgres')[], second
     ].join('\n'),
   };
 }
+
+/** How much slower a search over 10,000 services may be than one over 100 (p50). */
+const SEARCH_RATIO = 1.5;
 
 /** Search latency over 10,000 services against 100, on PGlite and PostgreSQL. */
 export async function benchCatalogSearch(kinds: ('pglite' | 'postgres')[], samples: number): Promise<Section> {
@@ -113,12 +116,12 @@ export async function benchCatalogSearch(kinds: ('pglite' | 'postgres')[], sampl
       }
     }
     const ratio = (p50[10_000] as number) / (p50[100] as number);
-    const pass = ratio <= 2;
+    const pass = ratio <= SEARCH_RATIO;
     ok &&= pass;
     const last = rows.length - 1;
     rows[last] = (rows[last] as string).replace(
       /\| \|$/,
-      `| ${ratio.toFixed(2)}x of 100 (${pass ? 'meets' : 'MISSES'} ≤ 2x) |`,
+      `| ${ratio.toFixed(2)}x of 100 (${pass ? 'meets' : 'MISSES'} ≤ ${SEARCH_RATIO}x) |`,
     );
   }
   return {
@@ -126,7 +129,7 @@ export async function benchCatalogSearch(kinds: ('pglite' | 'postgres')[], sampl
     ok,
     markdown: [
       `Full-text search (\`services(filter: {search})\`, first 20), ${samples} sequential requests per row after`,
-      'a warm-up, rotating five terms including prefixes. Target: p50 over 10,000 services within 2x of the p50 over 100.',
+      `a warm-up, rotating five terms including prefixes. Target: p50 over 10,000 services within ${SEARCH_RATIO}x of the p50 over 100.`,
       '',
       '| database | services | p50 ms | p99 ms | p50 ratio |',
       '|---|---:|---:|---:|---|',
