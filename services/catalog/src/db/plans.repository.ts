@@ -3,6 +3,7 @@ import { type ExpressionBuilder, type Insertable, type Selectable, type SqlBool,
 import type { Plan } from '../domain/model.js';
 import type { Viewer } from '../domain/visibility.js';
 import type { Executor } from './executor.js';
+import { jsonRows } from './json-rows.js';
 import { prepared, type Slots } from './prepared.js';
 import {
   planVisible,
@@ -71,23 +72,29 @@ const columns = [
   'p.status',
 ] as const;
 
+const planRows = jsonRows<PlanRow>(columns);
+
 /**
- * SQL: the visible plans of service `s` as one JSON array of plan rows (the columns `toPlan`
- * reads, under their column names), in manifest order; `[]` when none. A listing reads its
- * services' plans in its own statement with this, and a row of it needs no type parsing
- * beyond one JSON text.
+ * SQL: the visible plans of service `s` as one JSON array of plan rows (`jsonRows` of the
+ * columns `toPlan` reads; `planFromJson` reads one), in manifest order; `[]` when none. A
+ * listing reads its services' plans in its own statement with this, and a row of it needs no
+ * type parsing beyond one JSON text.
  */
 export function visiblePlansOfServiceAsJson(choices: ViewerChoices, values: ViewerValues) {
-  const fields = sql.join(columns.map((column) => sql`${sql.lit(column.slice(2))}, ${sql.ref(column)}`));
   return (eb: ExpressionBuilder<DB & { s: DB['services'] }, 's'>) =>
     eb.fn.coalesce(
       eb
         .selectFrom('plans as p')
-        .select(sql<PlanRow[]>`json_agg(json_build_object(${fields}) order by p.position, p.id)`.as('plans'))
+        .select(sql<unknown[][]>`json_agg(${planRows.sql} order by p.position, p.id)`.as('plans'))
         .whereRef('p.service_id', '=', 's.id')
         .where((inner) => planVisible(choices, values)(inner)),
-      sql<PlanRow[]>`'[]'::json`,
+      sql<unknown[][]>`'[]'::json`,
     );
+}
+
+/** A plan from a row of `visiblePlansOfServiceAsJson`. */
+export function planFromJson(values: readonly unknown[]): Plan {
+  return toPlan(planRows.read(values));
 }
 
 function visiblePlans(db: Executor, viewer: Viewer) {

@@ -3,6 +3,7 @@ import { type Insertable, type Selectable, type SqlBool, sql, type Updateable } 
 import type { Provider } from '../domain/model.js';
 import type { Viewer } from '../domain/visibility.js';
 import type { Executor } from './executor.js';
+import { jsonRows } from './json-rows.js';
 import { prepared, type Slots } from './prepared.js';
 import { serviceVisible, type ViewerChoices, type ViewerValues, viewerChoices, viewerValues } from './visibility.js';
 
@@ -48,21 +49,16 @@ export function toProvider(row: ProviderRow): Provider {
   };
 }
 
-/**
- * SQL: the arguments of a `json_build_object` of provider `pr` with the columns `toProvider`
- * reads, under their column names (its timestamps become ISO text: `JsonProviderRow`).
- */
-export const providerJsonFields = sql.join(
-  columns.map((column) => sql`${sql.lit(column.slice(3))}, ${sql.ref(column)}`),
-);
+const providerRows = jsonRows<
+  Omit<ProviderRow, 'created_at' | 'updated_at'> & { created_at: string; updated_at: string }
+>(columns);
 
-/** A provider row as `providerJsonFields` builds it. */
-export type JsonProviderRow = Omit<ProviderRow, 'created_at' | 'updated_at'> & {
-  created_at: string;
-  updated_at: string;
-};
+/** SQL: provider `pr` as a JSON row (`jsonRows`) of the columns `toProvider` reads; `fromJsonProvider` reads it. */
+export const providerJsonRow = providerRows.sql;
 
-export function fromJsonProvider(row: JsonProviderRow): Provider {
+/** A provider from a row of `providerJsonRow` (its timestamps are ISO text there). */
+export function fromJsonProvider(values: readonly unknown[]): Provider {
+  const row = providerRows.read(values);
   return toProvider({ ...row, created_at: new Date(row.created_at), updated_at: new Date(row.updated_at) });
 }
 

@@ -11,9 +11,10 @@ import {
 import type { CategoryCount, Plan, Provider, Service } from '../domain/model.js';
 import type { Viewer } from '../domain/visibility.js';
 import type { Executor } from './executor.js';
-import { type PlanRow, toPlan, visiblePlansOfServiceAsJson } from './plans.repository.js';
+import { jsonRows } from './json-rows.js';
+import { planFromJson, visiblePlansOfServiceAsJson } from './plans.repository.js';
 import { prepared, type Slots } from './prepared.js';
-import { fromJsonProvider, type JsonProviderRow, providerJsonFields } from './providers.repository.js';
+import { fromJsonProvider, providerJsonRow } from './providers.repository.js';
 import {
   planVisible,
   serviceVisible,
@@ -138,7 +139,7 @@ export async function findVisibleServicesBySlugs(
 ): Promise<{ service: Service; plans: Plan[] }[]> {
   if (slugs.length === 0) return [];
   const rows = await servicesBySlugs(db, viewerChoices(viewer), { ...viewerValues(viewer), slugs });
-  return rows.map(({ plans, ...row }) => ({ service: toService(row as ServiceRow), plans: plans.map(toPlan) }));
+  return rows.map(({ plans, ...row }) => ({ service: toService(row as ServiceRow), plans: plans.map(planFromJson) }));
 }
 
 export async function findVisibleService(
@@ -270,15 +271,17 @@ function matchesFilter(choices: ListingChoices, v: ListingValues) {
   };
 }
 
-// A service row as the listing's JSON builds it: timestamps as ISO text.
-type JsonServiceRow = Omit<ServiceRow, 'created_at' | 'updated_at'> & {
-  created_at: string;
-  updated_at: string;
-  rank: number | null;
-  plans: PlanRow[];
-};
+/** A service of a listing's JSON: its row (`jsonRows`, timestamps as ISO text), rank and plans' rows. */
+type JsonListed = [row: unknown[], rank: number | null, plans: unknown[][]];
 
-const serviceJsonFields = sql.join(columns.map((column) => sql`${sql.lit(column.slice(2))}, ${sql.ref(column)}`));
+const serviceRows = jsonRows<
+  Omit<ServiceRow, 'created_at' | 'updated_at'> & { created_at: string; updated_at: string }
+>(columns);
+
+function serviceFromJson(values: readonly unknown[]): Service {
+  const row = serviceRows.read(values);
+  return toService({ ...row, created_at: new Date(row.created_at), updated_at: new Date(row.updated_at) });
+}
 
 const listing = prepared((db, choices: ListingChoices, v: Slots<ListingValues>) => {
   const rank = choices.search ? sql<number>`ts_rank(s.search, to_tsquery('english', ${v.tsquery}))::float8` : null;
@@ -306,13 +309,13 @@ const listing = prepared((db, choices: ListingChoices, v: Slots<ListingValues>) 
     .selectFrom('page as s')
     .select((eb) => [
       sql<
-        JsonServiceRow[] | null
-      >`json_agg(json_build_object(${serviceJsonFields}, 'rank', s.rank, 'plans', ${visiblePlansOfServiceAsJson(choices, v)(eb as never)}) order by s.rank desc, s.name, s.id)`.as(
+        JsonListed[] | null
+      >`json_agg(json_build_array(${serviceRows.sql}, s.rank, ${visiblePlansOfServiceAsJson(choices, v)(eb as never)}) order by s.rank desc, s.name, s.id)`.as(
         'services',
       ),
       sql<
-        JsonProviderRow[] | null
-      >`(select json_agg(json_build_object(${providerJsonFields})) from providers pr where pr.id in (select page.provider_id from page))`.as(
+        unknown[][] | null
+      >`(select json_agg(${providerJsonRow}) from providers pr where pr.id in (select page.provider_id from page))`.as(
         'providers',
       ),
     ]);
@@ -351,10 +354,10 @@ export async function pageVisibleServices(
   }
   const { services, providers } = rows[0] ?? { services: null, providers: null };
   return {
-    services: (services ?? []).map(({ rank, plans, ...row }) => ({
-      service: toService({ ...row, created_at: new Date(row.created_at), updated_at: new Date(row.updated_at) }),
+    services: (services ?? []).map(([row, rank, plans]) => ({
+      service: serviceFromJson(row),
       rank,
-      plans: plans.map(toPlan),
+      plans: plans.map(planFromJson),
     })),
     providers: (providers ?? []).map(fromJsonProvider),
   };
