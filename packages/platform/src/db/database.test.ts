@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CompiledQuery, sql } from 'kysely';
+import { CompiledQuery, type Kysely, sql } from 'kysely';
 import { afterAll, describe, expect, it } from 'vitest';
 import { serverUrl, testDatabaseKinds } from '../testing.js';
 import { executePrepared, openDatabase } from './database.js';
@@ -138,13 +138,62 @@ describe('the embedded database', () => {
       const [plans] = await executePrepared<{ generic_plans: number; custom_plans: number }>(
         database.db,
         'database_test_plan_counts',
-        'select generic_plans::int, custom_plans::int from pg_prepared_statements where name = $1',
-        ['database_test_plans'],
+        'select generic_plans::int, custom_plans::int from pg_prepared_statements where statement = $1',
+        [text],
       );
       expect(plans).toEqual({ generic_plans: 10, custom_plans: 0 });
     } finally {
       await database.close();
     }
+  });
+});
+
+describe('the embedded database, statement by statement', () => {
+  const opened = openDatabase({ kind: 'pglite-memory' });
+  afterAll(async () => (await opened).close());
+
+  it('hears a notification that arrives in the answer to a prepared statement, once', async () => {
+    const database = await opened;
+    const heard: string[] = [];
+    const stop = await database.listen('database_test', (payload) => heard.push(payload));
+    await sql`select pg_notify('database_test', ${'prepared'})`.execute(database.db);
+    await sql`select pg_notify('database_test', 'unnamed')`.execute(database.db);
+    await database.db.transaction().execute(async (trx) => {
+      await sql`select pg_notify('database_test', ${'committed'})`.execute(trx);
+    });
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(heard).toEqual(['prepared', 'unnamed', 'committed']);
+    await stop();
+    await sql`select pg_notify('database_test', ${'after'})`.execute(database.db);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(heard).toHaveLength(3);
+  });
+
+  it('reads a table again after its columns change, and counts the rows a command touched', async () => {
+    const { db } = await opened;
+    await sql`create table database_test_shape (id int primary key)`.execute(db);
+    await sql`insert into database_test_shape values (1), (2), (3)`.execute(db);
+    const all = () => sql<Record<string, unknown>>`select * from database_test_shape where id > ${0} order by id`;
+    expect((await all().execute(db)).rows).toEqual([{ id: 1 }, { id: 2 }, { id: 3 }]);
+    await sql`alter table database_test_shape add column label text not null default 'x'`.execute(db);
+    expect((await all().execute(db)).rows).toEqual([
+      { id: 1, label: 'x' },
+      { id: 2, label: 'x' },
+      { id: 3, label: 'x' },
+    ]);
+    const untyped = db as unknown as Kysely<{ database_test_shape: { id: number; label: string } }>;
+    const updated = await untyped.updateTable('database_test_shape').set({ label: 'y' }).where('id', '>=', 2).execute();
+    expect(updated[0]?.numUpdatedRows).toBe(2n);
+  });
+
+  it('keeps at most a thousand statements prepared, however many texts it runs', async () => {
+    const database = await opened;
+    for (let i = 0; i < 1_050; i++) await sql`select ${i}::int as ${sql.ref(`n${i}`)}`.execute(database.db);
+    const [{ n }] = (
+      await sql<{ n: number }>`select count(*)::int as n from pg_prepared_statements`.execute(database.db)
+    ).rows as [{ n: number }];
+    expect(n).toBeLessThanOrEqual(1_000);
+    expect(n).toBeGreaterThan(900);
   });
 });
 

@@ -7,7 +7,7 @@ import { childSpan, currentSpan, now } from '@annex/tracing';
 import type { PGlite } from '@electric-sql/pglite';
 import { CompiledQuery, Kysely, type LogEvent, PostgresDialect, sql, type Transaction } from 'kysely';
 import pg from 'pg';
-import { PGliteDialect } from './pglite-dialect.js';
+import { PGliteDialect, pgliteNotificationListeners } from './pglite-dialect.js';
 import type { DB } from './schema.js';
 
 /** Where the data lives: a PostgreSQL server, a PGlite directory, or PGlite in memory. */
@@ -40,19 +40,14 @@ const INT8_OID = 20;
 
 const pools = new WeakMap<Kysely<DB>, pg.Pool>();
 const counters = new WeakMap<Kysely<DB>, { statements: number }>();
-/** PGlite, and its protocol's serializer and parser, by the Kysely instance over it. */
-interface Embedded {
-  client: PGlite;
-  pglite: typeof import('@electric-sql/pglite');
-}
-const embeddedClients = new WeakMap<Kysely<DB>, Embedded>();
 
 /**
  * Runs one fixed statement (`text` with `$1…` placeholders) outside any transaction as a
  * named prepared statement: parsed and planned once per connection instead of on every call
  * (planning a join costs more than running it on small tables), and built once rather than
  * compiled by Kysely on every call (what a hot path's large statements spend most of their
- * time on). Through Kysely inside a transaction. `name` must be unique per `text`.
+ * time on). Through Kysely inside a transaction, and on PGlite, whose dialect runs every
+ * statement prepared. `name` must be unique per `text`.
  */
 export async function executePrepared<R>(
   db: Kysely<DB> | Transaction<DB>,
@@ -61,177 +56,18 @@ export async function executePrepared<R>(
   values: readonly unknown[],
 ): Promise<R[]> {
   const pool = db.isTransaction ? undefined : pools.get(db as Kysely<DB>);
-  const embedded = db.isTransaction ? undefined : embeddedClients.get(db as Kysely<DB>);
-  if (!pool && !embedded) return (await db.executeQuery<R>(CompiledQuery.raw(text, [...values]))).rows as R[];
+  if (!pool) return (await db.executeQuery<R>(CompiledQuery.raw(text, [...values]))).rows as R[];
   const counter = counters.get(db as Kysely<DB>);
   if (counter) counter.statements += 1;
   const started = now();
   try {
-    const rows = pool
-      ? ((await pool.query({ name, text, values: [...values] })).rows as R[])
-      : // The dialect's one connection, so that the statement never runs inside another caller's transaction.
-        await (db as Kysely<DB>)
-          .connection()
-          .execute(() => runPreparedOnPGlite<R>(embedded as Embedded, name, text, values));
+    const rows = (await pool.query({ name, text, values: [...values] })).rows as R[];
     traceStatement(text, now() - started, undefined);
     return rows;
   } catch (error) {
     traceStatement(text, now() - started, error ?? new Error('the statement failed'));
     throw error;
   }
-}
-
-/** A statement PGlite has parsed under its name, and the types of its parameters. */
-interface PGliteStatement {
-  text: string;
-  parameterTypes: readonly number[];
-}
-
-const preparedOnPGlite = new WeakMap<PGlite, Map<string, PGliteStatement>>();
-
-/**
- * PGlite's `query` parses, plans and describes the statement on every call, in five calls
- * into the backend; this parses it once under its name (and learns its parameters' types,
- * to serialize values as `query` would), then binds and runs it in one call.
- */
-async function runPreparedOnPGlite<R>(
-  { client, pglite }: Embedded,
-  name: string,
-  text: string,
-  values: readonly unknown[],
-): Promise<R[]> {
-  const { serialize } = pglite.protocol;
-  const { parse } = pglite;
-  return client.runExclusive(async () => {
-    // As `query` refuses (isDatabaseUnavailable knows this message): the protocol calls below do not check.
-    if (client.closed) throw new Error('PGlite is closed');
-    let statements = preparedOnPGlite.get(client);
-    if (!statements) {
-      statements = new Map();
-      preparedOnPGlite.set(client, statements);
-    }
-    let statement = statements.get(name);
-    if (statement && statement.text !== text) throw new Error(`executePrepared: "${name}" names another statement`);
-    if (!statement) {
-      const described = await client.execProtocolStream(
-        concatBytes([serialize.parse({ name, text }), serialize.describe({ type: 'S', name }), serialize.sync()]),
-        { syncToFs: false },
-      );
-      statement = { text, parameterTypes: parse.parseDescribeStatementResults(described) };
-      statements.set(name, statement);
-    }
-    const types = statement.parameterTypes;
-    const serialized = values.map((value, i) => {
-      if (value === null || value === undefined) return null;
-      const serializer = client.serializers[types[i] ?? 0];
-      return serializer ? serializer(value) : String(value);
-    });
-    // The answer as PGlite's backend writes it (views into its memory, so copied), unparsed.
-    const chunks: Uint8Array[] = [];
-    await client.execProtocolRawStream(
-      concatBytes([
-        serialize.bind({ statement: name, values: serialized }),
-        serialize.describe({ type: 'P' }),
-        serialize.execute({}),
-        serialize.sync(),
-      ]),
-      { syncToFs: false, onRawData: (chunk) => chunks.push(chunk.slice()) },
-    );
-    await client.syncToFs();
-    return decodeRows<R>(chunks.length === 1 ? (chunks[0] as Uint8Array) : concatBytes(chunks), client, pglite);
-  });
-}
-
-const ROW_DESCRIPTION = 0x54; // 'T'
-const DATA_ROW = 0x44; // 'D'
-/** Messages of a prepared read's answer that say nothing to its caller. */
-const SILENT = new Set([
-  0x31, // '1' ParseComplete
-  0x32, // '2' BindComplete
-  0x43, // 'C' CommandComplete
-  0x4e, // 'N' NoticeResponse (PGlite's own parser drops notices too, unless debugging)
-  0x6e, // 'n' NoData
-  0x5a, // 'Z' ReadyForQuery
-  // 'A' NotificationResponse: a session gets its own notifications in the answer to the
-  // statement that commits them, never in a read's; dropped, as a read has no listener to call.
-  0x41,
-]);
-
-/**
- * The rows of one bound and executed statement, read straight from PGlite's wire answer:
- * each value decoded where it lies and parsed by the client's parser for its type, as
- * `query` would. PGlite's own protocol parser copies every value into a buffer of its own and
- * builds a message object per row before the rows are built; on the organization's lists that
- * was as much CPU as running the statements. An ErrorResponse (or anything unexpected) goes
- * through PGlite's parser, so that the error thrown is the one `query` throws.
- */
-function decodeRows<R>(output: Uint8Array, client: PGlite, pglite: Embedded['pglite']): R[] {
-  const bytes = Buffer.from(output.buffer, output.byteOffset, output.byteLength);
-  const { parseType } = pglite.types;
-  let names: string[] = [];
-  let types: number[] = [];
-  const rows: Record<string, unknown>[] = [];
-  let offset = 0;
-  while (offset < bytes.length) {
-    const code = bytes[offset] as number;
-    const end = offset + 1 + bytes.readInt32BE(offset + 1);
-    let at = offset + 5;
-    if (code === DATA_ROW) {
-      const count = bytes.readInt16BE(at);
-      at += 2;
-      const row: Record<string, unknown> = {};
-      for (let i = 0; i < count; i++) {
-        const length = bytes.readInt32BE(at);
-        at += 4;
-        if (length < 0) {
-          row[names[i] as string] = null;
-          continue;
-        }
-        row[names[i] as string] = parseType(
-          bytes.toString('utf8', at, at + length),
-          types[i] as number,
-          client.parsers,
-        );
-        at += length;
-      }
-      rows.push(row);
-    } else if (code === ROW_DESCRIPTION) {
-      const count = bytes.readInt16BE(at);
-      at += 2;
-      names = new Array(count);
-      types = new Array(count);
-      for (let i = 0; i < count; i++) {
-        const nul = bytes.indexOf(0, at);
-        names[i] = bytes.toString('utf8', at, nul);
-        // After the name: table oid (4), column number (2), type oid (4), size (2), modifier (4), format (2).
-        types[i] = bytes.readInt32BE(nul + 7);
-        at = nul + 19;
-      }
-    } else if (!SILENT.has(code)) {
-      throw pgliteError(output, pglite, code);
-    }
-    offset = end;
-  }
-  return rows as R[];
-}
-
-/** The error PGlite's own parser reads from an answer (what `query` would throw). */
-function pgliteError(output: Uint8Array, pglite: Embedded['pglite'], code: number): Error {
-  let error: Error | undefined;
-  new pglite.protocol.Parser().parse(output, (message) => {
-    if (!error && message instanceof pglite.messages.DatabaseError) error = message;
-  });
-  return error ?? new Error(`PGlite answered an unexpected message (${String.fromCharCode(code)})`);
-}
-
-function concatBytes(parts: readonly Uint8Array[]): Uint8Array {
-  const bytes = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0));
-  let offset = 0;
-  for (const part of parts) {
-    bytes.set(part, offset);
-    offset += part.length;
-  }
-  return bytes;
 }
 
 /**
@@ -304,8 +140,7 @@ export async function openDatabase(target: DatabaseTarget): Promise<Database> {
       startParams,
       parsers: { [INT8_OID]: (value: string) => Number(value) },
     });
-    db = new Kysely<DB>({ dialect: new PGliteDialect(client), log });
-    embeddedClients.set(db, { client, pglite });
+    db = new Kysely<DB>({ dialect: new PGliteDialect(client, pglite), log });
     listener = pgliteListener(client, db);
   }
   counters.set(db, counter);
@@ -404,15 +239,21 @@ function checkChannel(channel: string): void {
 }
 
 // PGlite is one session: LISTEN sent while a transaction is open would join it (and be
-// undone by its rollback), so it is sent holding the dialect's one connection.
+// undone by its rollback), so it is sent holding the dialect's one connection. A listener
+// hears the notifications PGlite reads itself (`listen`'s callback) and those in the answers
+// the dialect reads (`pgliteNotificationListeners`).
 function pgliteListener(client: PGlite, db: Kysely<DB>): Listener {
   const stops = new Set<() => Promise<void>>();
   return {
     async listen(channel, onNotify) {
       checkChannel(channel);
       const unlisten = await db.connection().execute(() => client.listen(channel, onNotify));
+      const listeners = pgliteNotificationListeners(client);
+      const ofChannel = listeners.get(channel) ?? new Set();
+      listeners.set(channel, ofChannel.add(onNotify));
       const stop = async () => {
         if (!stops.delete(stop)) return;
+        ofChannel.delete(onNotify);
         if (!client.closed) await db.connection().execute(() => unlisten());
       };
       stops.add(stop);

@@ -50,12 +50,37 @@ const countFrom = () => {
       return query.apply(this, args);
     } as typeof pg.Client.prototype.query;
   } else {
-    const client = database.client as unknown as { query: (...args: unknown[]) => Promise<unknown> };
-    const query = client.query.bind(client);
+    // The embedded database's dialect speaks PGlite's wire protocol: a statement runs as a Bind
+    // of a statement prepared earlier (its text learnt from that Parse) or a Parse of an
+    // unnamed one, which is what is counted.
+    const client = database.client as NonNullable<Database['client']>;
+    const texts = new Map<string, string>();
     let inTransaction = false;
-    client.query = (...args: unknown[]) => {
-      inTransaction = counted(String(args[0]), inTransaction);
-      return query(...args);
+    const messages = (bytes: Uint8Array, each: (type: string, fields: string[]) => void) => {
+      const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+      for (let at = 0; at < buffer.length; at += 1 + buffer.readInt32BE(at + 1)) {
+        const type = String.fromCharCode(buffer[at] as number);
+        if (type !== 'P' && type !== 'B') continue;
+        // Parse: name, text; Bind: portal, statement (each a NUL-ended string).
+        const first = buffer.indexOf(0, at + 5);
+        const second = buffer.indexOf(0, first + 1);
+        each(type, [buffer.toString('utf8', at + 5, first), buffer.toString('utf8', first + 1, second)]);
+      }
+    };
+    const stream = client.execProtocolStream.bind(client);
+    client.execProtocolStream = (bytes, options) => {
+      messages(bytes, (type, [name, text]) => {
+        if (type === 'P' && name) texts.set(name, text as string);
+      });
+      return stream(bytes, options);
+    };
+    const raw = client.execProtocolRawStream.bind(client);
+    client.execProtocolRawStream = (bytes, options) => {
+      messages(bytes, (type, [first, second]) => {
+        const text = type === 'P' && first === '' ? second : type === 'B' && second ? texts.get(second) : undefined;
+        if (text !== undefined) inTransaction = counted(text, inTransaction);
+      });
+      return raw(bytes, options);
     };
   }
 };
