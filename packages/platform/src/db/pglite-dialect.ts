@@ -140,10 +140,11 @@ interface PreparedCache {
 
 const preparedCaches = new WeakMap<PGlite, PreparedCache>();
 /**
- * Statements kept prepared per PGlite. A service runs a few hundred distinct texts; a text
- * that varies with its input (an `in (…)` list's length) must not grow the backend's memory.
+ * Statements kept prepared per PGlite. Each holds its plan in the backend's memory (some 60 kB
+ * for a join), and a text that varies with its input (an `in (…)` list's length) must not grow
+ * it without end; a service's hot statements are a few dozen, and one evicted is prepared again.
  */
-const MAX_PREPARED = 1000;
+const MAX_PREPARED = 200;
 /** Statements kept prepared: those that read or write rows. */
 const ROW_STATEMENTS = new Set(['select', 'insert', 'update', 'delete', 'with', 'values', 'merge']);
 /**
@@ -176,7 +177,7 @@ const FIRST_KEYWORD = /^(?:\s+|--[^\n]*(?:\n|$)|\/\*[\s\S]*?\*\/)*([A-Za-z]+)/;
 /**
  * Runs one statement on PGlite. One that reads or writes rows, or takes parameters, runs
  * prepared: parsed (and described, for its parameters' types) once per text under a name of
- * its own, then bound and executed in one call into the backend; others run once, unnamed, in
+ * its own (the most recently used `MAX_PREPARED` kept), then bound and executed in one call into the backend; others run once, unnamed, in
  * one call. The answer is decoded here (`decodeAnswer`). PGlite's `query` parses, describes,
  * plans and binds on every call, in five calls into the backend, and parses the answer into a
  * message per row before making the rows. Values are serialized, and rows parsed, by the
