@@ -177,13 +177,14 @@ const FIRST_KEYWORD = /^(?:\s+|--[^\n]*(?:\n|$)|\/\*[\s\S]*?\*\/)*([A-Za-z]+)/;
 /**
  * Runs one statement on PGlite. One that reads or writes rows, or takes parameters, runs
  * prepared: parsed (and described, for its parameters' types) once per text under a name of
- * its own (the most recently used `MAX_PREPARED` kept), then bound and executed in one call into the backend; others run once, unnamed, in
- * one call. The answer is decoded here (`decodeAnswer`). PGlite's `query` parses, describes,
- * plans and binds on every call, in five calls into the backend, and parses the answer into a
- * message per row before making the rows. Values are serialized, and rows parsed, by the
- * client's own serializers and parsers, as `query` does. Call it holding the connection.
+ * its own (the most recently used `MAX_PREPARED` kept), then bound and executed in one call
+ * into the backend; others run once, unnamed, in one call. The answer is decoded here
+ * (`decodeAnswer`). PGlite's `query` parses, describes, plans and binds on every call, in five
+ * calls into the backend, and parses the answer into a message per row before making the
+ * rows. Values are serialized, and rows parsed, by the client's own serializers and parsers,
+ * as `query` does. Call it holding the connection.
  */
-export async function runStatement<R>(
+async function runStatement<R>(
   client: PGlite,
   pglite: PGliteModule,
   text: string,
