@@ -12,14 +12,21 @@ export interface JsonRows<R> {
   read(values: readonly unknown[]): R;
 }
 
-/** JSON rows of these columns (`alias.column`). */
-export function jsonRows<R>(columns: readonly string[]): JsonRows<R> {
+/**
+ * JSON rows of these columns (`alias.column`). JSON has no timestamps: the columns named in
+ * `timestamps` arrive as ISO text and are read back as `Date`s.
+ */
+export function jsonRows<R>(columns: readonly string[], timestamps: readonly string[] = []): JsonRows<R> {
   const names = columns.map((column) => column.slice(column.indexOf('.') + 1));
+  const isTimestamp = names.map((name) => timestamps.includes(name));
   return {
     sql: sql<unknown[]>`json_build_array(${sql.join(columns.map((column) => sql.ref(column)))})`,
     read(values) {
       const row: Record<string, unknown> = {};
-      for (let i = 0; i < names.length; i++) row[names[i] as string] = values[i];
+      for (let i = 0; i < names.length; i++) {
+        const value = values[i];
+        row[names[i] as string] = isTimestamp[i] && value !== null ? new Date(value as string) : value;
+      }
       return row as R;
     },
   };

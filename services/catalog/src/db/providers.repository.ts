@@ -49,17 +49,14 @@ export function toProvider(row: ProviderRow): Provider {
   };
 }
 
-const providerRows = jsonRows<
-  Omit<ProviderRow, 'created_at' | 'updated_at'> & { created_at: string; updated_at: string }
->(columns);
+const providerRows = jsonRows<ProviderRow>(columns, ['created_at', 'updated_at']);
 
 /** SQL: provider `pr` as a JSON row (`jsonRows`) of the columns `toProvider` reads; `fromJsonProvider` reads it. */
 export const providerJsonRow = providerRows.sql;
 
-/** A provider from a row of `providerJsonRow` (its timestamps are ISO text there). */
+/** A provider from a row of `providerJsonRow`. */
 export function fromJsonProvider(values: readonly unknown[]): Provider {
-  const row = providerRows.read(values);
-  return toProvider({ ...row, created_at: new Date(row.created_at), updated_at: new Date(row.updated_at) });
+  return toProvider(providerRows.read(values));
 }
 
 /** Providers the viewer can see: those with a visible service (admins: all). */

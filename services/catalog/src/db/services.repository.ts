@@ -271,17 +271,10 @@ function matchesFilter(choices: ListingChoices, v: ListingValues) {
   };
 }
 
-/** A service of a listing's JSON: its row (`jsonRows`, timestamps as ISO text), rank and plans' rows. */
+/** A service of a listing's JSON: its row (`jsonRows`), rank and plans' rows. */
 type JsonListed = [row: unknown[], rank: number | null, plans: unknown[][]];
 
-const serviceRows = jsonRows<
-  Omit<ServiceRow, 'created_at' | 'updated_at'> & { created_at: string; updated_at: string }
->(columns);
-
-function serviceFromJson(values: readonly unknown[]): Service {
-  const row = serviceRows.read(values);
-  return toService({ ...row, created_at: new Date(row.created_at), updated_at: new Date(row.updated_at) });
-}
+const serviceRows = jsonRows<ServiceRow>(columns, ['created_at', 'updated_at']);
 
 const listing = prepared((db, choices: ListingChoices, v: Slots<ListingValues>) => {
   const rank = choices.search ? sql<number>`ts_rank(s.search, to_tsquery('english', ${v.tsquery}))::float8` : null;
@@ -355,7 +348,7 @@ export async function pageVisibleServices(
   const { services, providers } = rows[0] ?? { services: null, providers: null };
   return {
     services: (services ?? []).map(([row, rank, plans]) => ({
-      service: serviceFromJson(row),
+      service: toService(serviceRows.read(row)),
       rank,
       plans: plans.map(planFromJson),
     })),
